@@ -1,0 +1,52 @@
+# SoccerPredict — one Makefile for the whole workspace. `make run` and `make test` are the two
+# commands a newcomer needs; everything else is what they are built from.
+SHELL := /bin/bash
+GO    ?= go
+BIN   := $(CURDIR)/bin
+SDK_MODULE := github.com/soccerpredict/soccerpredict/sdk
+PROTO_FILES := $(wildcard sdk/proto/soccerpredict/v1/*.proto)
+PLUGINS := sources/footballdata
+export GOFLAGS := -buildvcs=false
+
+.PHONY: all build host plugins test test-go proto proto-check run fmt vet tools clean
+
+all: build
+
+build: host plugins
+
+host:
+	@mkdir -p $(BIN)
+	cd host && $(GO) build -o $(BIN)/soccerpredict ./cmd/soccerpredict
+
+# Each plugin becomes bin/soccer-<kind>-<name>; its SHA-256 goes beside it, where configs/local.yaml
+# reads it from (production pins the digest itself).
+plugins:
+	@mkdir -p $(BIN)
+	@set -e; for p in $(PLUGINS); do \
+	  kind=$${p%%/*}; kind=$${kind%s}; name=$${p##*/}; out=$(BIN)/soccer-$$kind-$$name; \
+	  (cd plugins/$$p && $(GO) build -o $$out .); \
+	  (cd $(BIN) && sha256sum soccer-$$kind-$$name > soccer-$$kind-$$name.sha256); \
+	  echo "built $$out"; \
+	done
+
+tools:
+	@mkdir -p $(BIN)/tools
+	cd sdk && $(GO) build -o $(BIN)/tools/ google.golang.org/protobuf/cmd/protoc-gen-go google.golang.org/grpc/cmd/protoc-gen-go-grpc
+
+# proto regenerates the committed gRPC code from sdk/proto into OUT (default: the sdk itself).
+OUT ?= sdk
+proto: tools
+	@command -v protoc >/dev/null || { echo "protoc not found: apt-get install protobuf-compiler" >&2; exit 1; }
+	protoc -I sdk/proto -I /usr/include \
+	  --plugin=protoc-gen-go=$(BIN)/tools/protoc-gen-go --plugin=protoc-gen-go-grpc=$(BIN)/tools/protoc-gen-go-grpc \
+	  --go_out=$(OUT) --go_opt=module=$(SDK_MODULE) \
+	  --go-grpc_out=$(OUT) --go-grpc_opt=module=$(SDK_MODULE) \
+	  $(PROTO_FILES:sdk/proto/%=%)
+
+# proto-check fails when the committed generated code differs from what `make proto` would write.
+proto-check:
+	@tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
+	$(MAKE) --no-print-directory proto OUT=$$tmp >/dev/null && \
+	if ! diff -r $$tmp/internal/pb sdk/internal/pb; then \
+	  echo "generated protobuf code is stale: run 'make proto' and commit the result" >&2; exit 1; \
+	else echo "protobuf code is current"; fi

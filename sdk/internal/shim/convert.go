@@ -1,0 +1,94 @@
+package shim
+
+import (
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	pb "github.com/soccerpredict/soccerpredict/sdk/internal/pb/soccerv1"
+	"github.com/soccerpredict/soccerpredict/sdk/soccer"
+)
+
+// MatchToProto converts a match to its wire form.
+func MatchToProto(m soccer.Match) *pb.Match {
+	out := &pb.Match{
+		Id: m.ID, Competition: m.Competition, Season: m.Season,
+		Kickoff: timestamppb.New(m.Kickoff), KickoffTimeKnown: m.KickoffTimeKnown,
+		HomeTeam: m.HomeTeam, AwayTeam: m.AwayTeam, Status: string(m.Status),
+		HomeGoals: int32(m.HomeGoals), AwayGoals: int32(m.AwayGoals), Result: string(m.Result),
+		Origin: m.Origin,
+	}
+	for _, o := range m.Odds {
+		out.Odds = append(out.Odds, &pb.Odds{Bookmaker: o.Bookmaker, Closing: o.Closing, Home: o.Home, Draw: o.Draw, Away: o.Away})
+	}
+	return out
+}
+
+// MatchFromProto converts a match from its wire form.
+func MatchFromProto(m *pb.Match) soccer.Match {
+	out := soccer.Match{
+		ID: m.GetId(), Competition: m.GetCompetition(), Season: m.GetSeason(),
+		Kickoff: m.GetKickoff().AsTime().UTC(), KickoffTimeKnown: m.GetKickoffTimeKnown(),
+		HomeTeam: m.GetHomeTeam(), AwayTeam: m.GetAwayTeam(), Status: soccer.Status(m.GetStatus()),
+		HomeGoals: int(m.GetHomeGoals()), AwayGoals: int(m.GetAwayGoals()), Result: soccer.Result(m.GetResult()),
+		Origin: m.GetOrigin(),
+	}
+	for _, o := range m.GetOdds() {
+		out.Odds = append(out.Odds, soccer.Odds{Bookmaker: o.GetBookmaker(), Closing: o.GetClosing(), Home: o.GetHome(), Draw: o.GetDraw(), Away: o.GetAway()})
+	}
+	return out
+}
+
+// MatchesToProto converts matches to their wire form.
+func MatchesToProto(ms []soccer.Match) []*pb.Match {
+	out := make([]*pb.Match, len(ms))
+	for i, m := range ms {
+		out[i] = MatchToProto(m)
+	}
+	return out
+}
+
+// MatchesFromProto converts matches from their wire form.
+func MatchesFromProto(ms []*pb.Match) []soccer.Match {
+	out := make([]soccer.Match, len(ms))
+	for i, m := range ms {
+		out[i] = MatchFromProto(m)
+	}
+	return out
+}
+
+// FixturesToProto converts fixtures to their wire form.
+func FixturesToProto(fs []soccer.Fixture) []*pb.Fixture {
+	out := make([]*pb.Fixture, len(fs))
+	for i, f := range fs {
+		out[i] = &pb.Fixture{Id: f.ID, Competition: f.Competition, Season: f.Season,
+			Kickoff: timestamppb.New(f.Kickoff), HomeTeam: f.HomeTeam, AwayTeam: f.AwayTeam}
+	}
+	return out
+}
+
+// FixturesFromProto converts fixtures from their wire form.
+func FixturesFromProto(fs []*pb.Fixture) []soccer.Fixture {
+	out := make([]soccer.Fixture, len(fs))
+	for i, f := range fs {
+		out[i] = soccer.Fixture{ID: f.GetId(), Competition: f.GetCompetition(), Season: f.GetSeason(),
+			Kickoff: f.GetKickoff().AsTime().UTC(), HomeTeam: f.GetHomeTeam(), AwayTeam: f.GetAwayTeam()}
+	}
+	return out
+}
+
+// ColumnsToProto converts columns to their wire form.
+func ColumnsToProto(cs []soccer.Column) []*pb.Column {
+	out := make([]*pb.Column, len(cs))
+	for i, c := range cs {
+		out[i] = &pb.Column{Name: c.Name, Type: c.Type}
+	}
+	return out
+}
+
+// ColumnsFromProto converts columns from their wire form.
+func ColumnsFromProto(cs []*pb.Column) []soccer.Column {
+	out := make([]soccer.Column, len(cs))
+	for i, c := range cs {
+		out[i] = soccer.Column{Name: c.GetName(), Type: c.GetType()}
+	}
+	return out
+}

@@ -1,0 +1,185 @@
+// Package shim holds what the gRPC shims of every plugin kind share: serving
+// a plugin binary, the Control service that configures it, and the
+// conversions between sdk values and their wire form.
+package shim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/soccerpredict/soccerpredict/sdk/handshake"
+	pb "github.com/soccerpredict/soccerpredict/sdk/internal/pb/soccerv1"
+)
+
+// MaxMessageBytes bounds one gRPC message each way; large payloads are also
+// chunked by the shims, so this is a safety margin, not a design limit.
+const MaxMessageBytes = 64 << 20
+
+// DialOptions are the client-side gRPC options the host should use.
+func DialOptions() []grpc.DialOption {
+	return []grpc.DialOption{grpc.WithDefaultCallOptions(
+		grpc.MaxCallRecvMsgSize(MaxMessageBytes), grpc.MaxCallSendMsgSize(MaxMessageBytes))}
+}
+
+// Serve runs a plugin binary of one kind until the host ends it.
+func Serve(name, kind string, p plugin.Plugin) {
+	logger := hclog.New(&hclog.LoggerOptions{Name: name, Level: hclog.Info, JSONFormat: true, Output: os.Stderr})
+	go exitWithParent(logger)
+	plugin.Serve(&plugin.ServeConfig{
+		HandshakeConfig: handshake.Config,
+		Plugins:         plugin.PluginSet{kind: p},
+		Logger:          logger,
+		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
+			opts = append(opts, grpc.MaxRecvMsgSize(MaxMessageBytes), grpc.MaxSendMsgSize(MaxMessageBytes))
+			return grpc.NewServer(opts...)
+		},
+	})
+}
+
+// exitWithParent ends the plugin when the host is gone, even if the host was
+// killed and could not say goodbye: no orphaned plugin processes.
+func exitWithParent(logger hclog.Logger) {
+	parent := os.Getppid()
+	for range time.Tick(500 * time.Millisecond) {
+		if os.Getppid() != parent {
+			logger.Warn("host process is gone; exiting")
+			os.Exit(3)
+		}
+	}
+}
+
+// Lazy holds a plugin implementation that exists only once the host has
+// configured the plugin with its settings.
+type Lazy[T any] struct {
+	Kind    string
+	Factory func(handshake.Settings) (T, error)
+
+	mu   sync.RWMutex
+	impl T
+	ok   bool
+}
+
+// Get returns the configured implementation, or FailedPrecondition.
+func (l *Lazy[T]) Get() (T, error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if !l.ok {
+		var zero T
+		return zero, status.Error(codes.FailedPrecondition, "plugin is not configured: the host must call Configure first")
+	}
+	return l.impl, nil
+}
+
+// Set installs an implementation directly (in-process use and tests).
+func (l *Lazy[T]) Set(impl T) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.impl, l.ok = impl, true
+}
+
+// ControlServer answers Configure for one kind.
+type ControlServer[T any] struct {
+	pb.UnimplementedControlServer
+	Name string
+	Impl *Lazy[T]
+}
+
+// Configure negotiates the API version and builds the implementation.
+func (s *ControlServer[T]) Configure(_ context.Context, req *pb.ConfigureRequest) (*pb.ConfigureResponse, error) {
+	mine := handshake.APIVersions[s.Impl.Kind]
+	if req.GetKind() != s.Impl.Kind {
+		return nil, status.Errorf(codes.InvalidArgument, "host asked for a %s plugin, this is a %s plugin", req.GetKind(), s.Impl.Kind)
+	}
+	if err := handshake.Negotiate(s.Impl.Kind, req.GetHostApiVersion(), mine); err != nil {
+		return nil, status.Error(codes.FailedPrecondition, err.Error())
+	}
+	impl, err := s.Impl.Factory(handshake.NewSettings(req.GetConfigJson()))
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "configure %s: %v", s.Name, err)
+	}
+	s.Impl.Set(impl)
+	return &pb.ConfigureResponse{Name: s.Name, ApiVersion: mine}, nil
+}
+
+// Configure calls a plugin's Control service and checks the API version it answers.
+func Configure(ctx context.Context, c pb.ControlClient, kind string, settings handshake.Settings) (handshake.Identity, error) {
+	host := handshake.APIVersions[kind]
+	resp, err := c.Configure(ctx, &pb.ConfigureRequest{Kind: kind, HostApiVersion: host, ConfigJson: settings.JSON()})
+	if err != nil {
+		return handshake.Identity{}, fmt.Errorf("configure %s plugin: %w", kind, FromStatus(err))
+	}
+	if err := handshake.Negotiate(kind, host, resp.GetApiVersion()); err != nil {
+		return handshake.Identity{}, err
+	}
+	return handshake.Identity{Name: resp.GetName(), APIVersion: resp.GetApiVersion()}, nil
+}
+
+// ToStatus turns an implementation's error into a gRPC status, keeping its text.
+func ToStatus(err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	switch {
+	case errors.Is(err, context.Canceled):
+		return status.Error(codes.Canceled, err.Error())
+	case errors.Is(err, context.DeadlineExceeded):
+		return status.Error(codes.DeadlineExceeded, err.Error())
+	}
+	return status.Error(codes.Unknown, err.Error())
+}
+
+// RemoteError is an error a plugin returned, with the gRPC code it came with.
+type RemoteError struct {
+	Code    codes.Code
+	Message string
+}
+
+func (e *RemoteError) Error() string {
+	if e.Code == codes.Unknown {
+		return e.Message
+	}
+	return fmt.Sprintf("%s (%s)", e.Message, e.Code)
+}
+
+// Unwrap maps transport-level codes to the context errors callers test for.
+func (e *RemoteError) Unwrap() error {
+	switch e.Code {
+	case codes.DeadlineExceeded:
+		return context.DeadlineExceeded
+	case codes.Canceled:
+		return context.Canceled
+	}
+	return nil
+}
+
+// Unavailable reports whether err means the plugin process could not be
+// reached (crashed, killed, or not yet up).
+func Unavailable(err error) bool {
+	var re *RemoteError
+	return errors.As(err, &re) && re.Code == codes.Unavailable
+}
+
+// FromStatus turns a gRPC error into a RemoteError with the plugin's message.
+func FromStatus(err error) error {
+	if err == nil {
+		return nil
+	}
+	st, ok := status.FromError(err)
+	if !ok {
+		return err
+	}
+	return &RemoteError{Code: st.Code(), Message: st.Message()}
+}

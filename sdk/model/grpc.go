@@ -1,0 +1,236 @@
+package model
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/soccerpredict/soccerpredict/sdk/handshake"
+	pb "github.com/soccerpredict/soccerpredict/sdk/internal/pb/soccerv1"
+	"github.com/soccerpredict/soccerpredict/sdk/internal/shim"
+	"github.com/soccerpredict/soccerpredict/sdk/soccer"
+)
+
+// Plugin is the go-plugin glue of a model runtime.
+type Plugin struct {
+	plugin.NetRPCUnsupportedPlugin
+	Name    string
+	Factory Factory
+}
+
+// GRPCServer registers the model and its Control service.
+func (p *Plugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
+	impl := &shim.Lazy[Model]{Kind: handshake.KindModel, Factory: p.Factory}
+	pb.RegisterControlServer(s, &shim.ControlServer[Model]{Name: p.Name, Impl: impl})
+	pb.RegisterModelServer(s, &server{impl: impl})
+	return nil
+}
+
+// GRPCClient returns a *Client, which implements Model, Trainer and handshake.Configurer.
+func (p *Plugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
+	return &Client{control: pb.NewControlClient(c), model: pb.NewModelClient(c)}, nil
+}
+
+type server struct {
+	pb.UnimplementedModelServer
+	impl *shim.Lazy[Model]
+}
+
+func (s *server) Describe(ctx context.Context, _ *pb.DescribeModelRequest) (*pb.DescribeModelResponse, error) {
+	m, err := s.impl.Get()
+	if err != nil {
+		return nil, err
+	}
+	d, err := m.Describe(ctx)
+	if err != nil {
+		return nil, shim.ToStatus(err)
+	}
+	_, trainer := m.(Trainer)
+	return &pb.DescribeModelResponse{Name: d.Name, Version: d.Version, Runtime: d.Runtime, Trainer: trainer}, nil
+}
+
+func (s *server) Load(ctx context.Context, req *pb.LoadRequest) (*pb.LoadResponse, error) {
+	m, err := s.impl.Get()
+	if err != nil {
+		return nil, err
+	}
+	if err := m.Load(ctx, LoadRequest{Artifact: req.GetArtifact(), Signature: signatureFromProto(req.GetSignature())}); err != nil {
+		return nil, shim.ToStatus(err)
+	}
+	return &pb.LoadResponse{}, nil
+}
+
+func (s *server) Predict(ctx context.Context, req *pb.PredictRequest) (*pb.PredictResponse, error) {
+	m, err := s.impl.Get()
+	if err != nil {
+		return nil, err
+	}
+	rows, err := unflatten(req.GetValues(), int(req.GetColumns()))
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	resp, err := m.Predict(ctx, PredictRequest{Rows: rows})
+	if err != nil {
+		return nil, shim.ToStatus(err)
+	}
+	out := &pb.PredictResponse{Probabilities: make([]float64, 0, 3*len(resp.Probabilities))}
+	for _, p := range resp.Probabilities {
+		out.Probabilities = append(out.Probabilities, p.Home, p.Draw, p.Away)
+	}
+	return out, nil
+}
+
+func (s *server) Train(ctx context.Context, req *pb.TrainRequest) (*pb.TrainResponse, error) {
+	m, err := s.impl.Get()
+	if err != nil {
+		return nil, err
+	}
+	tr, ok := m.(Trainer)
+	if !ok {
+		return nil, status.Error(codes.Unimplemented, "this model plugin cannot train")
+	}
+	cols := shim.ColumnsFromProto(req.GetColumns())
+	rows, err := unflatten(req.GetValues(), len(cols))
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	outcomes := make([]soccer.Result, len(req.GetOutcomes()))
+	for i, o := range req.GetOutcomes() {
+		if o < 0 || o > 2 {
+			return nil, status.Errorf(codes.InvalidArgument, "outcome %d is %d, not 0 (H), 1 (D) or 2 (A)", i, o)
+		}
+		outcomes[i] = [...]soccer.Result{soccer.HomeWin, soccer.Draw, soccer.AwayWin}[o]
+	}
+	resp, err := tr.Train(ctx, TrainRequest{Columns: cols, Rows: rows, Outcomes: outcomes, Params: req.GetParamsJson(), Seed: req.GetSeed()})
+	if err != nil {
+		return nil, shim.ToStatus(err)
+	}
+	return &pb.TrainResponse{Artifact: resp.Artifact, Signature: signatureToProto(resp.Signature), Metrics: resp.Metrics}, nil
+}
+
+// Client is the host's side of a model plugin.
+type Client struct {
+	control pb.ControlClient
+	model   pb.ModelClient
+}
+
+var (
+	_ Model                = (*Client)(nil)
+	_ Trainer              = (*Client)(nil)
+	_ handshake.Configurer = (*Client)(nil)
+)
+
+// Configure negotiates the API version and hands the plugin its settings.
+func (c *Client) Configure(ctx context.Context, settings handshake.Settings) (handshake.Identity, error) {
+	return shim.Configure(ctx, c.control, handshake.KindModel, settings)
+}
+
+// Describe implements Model.
+func (c *Client) Describe(ctx context.Context) (Description, error) {
+	d, err := c.model.Describe(ctx, &pb.DescribeModelRequest{})
+	if err != nil {
+		return Description{}, shim.FromStatus(err)
+	}
+	return Description{Name: d.GetName(), Version: d.GetVersion(), Runtime: d.GetRuntime(), Trainer: d.GetTrainer()}, nil
+}
+
+// Load implements Model.
+func (c *Client) Load(ctx context.Context, req LoadRequest) error {
+	_, err := c.model.Load(ctx, &pb.LoadRequest{Artifact: req.Artifact, Signature: signatureToProto(req.Signature)})
+	return shim.FromStatus(err)
+}
+
+// Predict implements Model. It checks that the plugin answered one forecast
+// per row; whether each forecast is a valid distribution is the caller's check.
+func (c *Client) Predict(ctx context.Context, req PredictRequest) (PredictResponse, error) {
+	cols := 0
+	if len(req.Rows) > 0 {
+		cols = len(req.Rows[0])
+	}
+	flat := make([]float64, 0, cols*len(req.Rows))
+	for i, r := range req.Rows {
+		if len(r) != cols {
+			return PredictResponse{}, fmt.Errorf("predict: row %d has %d values, row 0 has %d", i, len(r), cols)
+		}
+		flat = append(flat, r...)
+	}
+	resp, err := c.model.Predict(ctx, &pb.PredictRequest{Columns: int32(cols), Values: flat})
+	if err != nil {
+		return PredictResponse{}, shim.FromStatus(err)
+	}
+	ps := resp.GetProbabilities()
+	if len(ps) != 3*len(req.Rows) {
+		return PredictResponse{}, fmt.Errorf("predict: model plugin answered %d probabilities for %d rows (want 3 per row)", len(ps), len(req.Rows))
+	}
+	out := PredictResponse{Probabilities: make([]soccer.Probabilities, len(req.Rows))}
+	for i := range out.Probabilities {
+		out.Probabilities[i] = soccer.Probabilities{Home: ps[3*i], Draw: ps[3*i+1], Away: ps[3*i+2]}
+	}
+	return out, nil
+}
+
+// Train implements Trainer; a plugin without the capability answers Unimplemented.
+func (c *Client) Train(ctx context.Context, req TrainRequest) (TrainResponse, error) {
+	flat := make([]float64, 0, len(req.Columns)*len(req.Rows))
+	for i, r := range req.Rows {
+		if len(r) != len(req.Columns) {
+			return TrainResponse{}, fmt.Errorf("train: row %d has %d values for %d columns", i, len(r), len(req.Columns))
+		}
+		flat = append(flat, r...)
+	}
+	outcomes := make([]int32, len(req.Outcomes))
+	for i, o := range req.Outcomes {
+		idx, err := resultIndex(o)
+		if err != nil {
+			return TrainResponse{}, fmt.Errorf("train: outcome %d: %w", i, err)
+		}
+		outcomes[i] = idx
+	}
+	resp, err := c.model.Train(ctx, &pb.TrainRequest{Columns: shim.ColumnsToProto(req.Columns), Values: flat,
+		Outcomes: outcomes, ParamsJson: req.Params, Seed: req.Seed})
+	if err != nil {
+		return TrainResponse{}, shim.FromStatus(err)
+	}
+	return TrainResponse{Artifact: resp.GetArtifact(), Signature: signatureFromProto(resp.GetSignature()), Metrics: resp.GetMetrics()}, nil
+}
+
+func unflatten(values []float64, cols int) ([][]float64, error) {
+	if cols <= 0 {
+		if len(values) == 0 {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("%d values with %d columns", len(values), cols)
+	}
+	if len(values)%cols != 0 {
+		return nil, fmt.Errorf("%d values are not whole rows of %d columns", len(values), cols)
+	}
+	rows := make([][]float64, len(values)/cols)
+	for i := range rows {
+		rows[i] = values[i*cols : (i+1)*cols : (i+1)*cols]
+	}
+	return rows, nil
+}
+
+func resultIndex(r soccer.Result) (int32, error) {
+	switch r {
+	case soccer.HomeWin:
+		return 0, nil
+	case soccer.Draw:
+		return 1, nil
+	case soccer.AwayWin:
+		return 2, nil
+	}
+	return 0, fmt.Errorf("%q is not H, D or A", r)
+}
+
+func signatureToProto(s Signature) *pb.Signature {
+	return &pb.Signature{Inputs: shim.ColumnsToProto(s.Inputs), Outputs: shim.ColumnsToProto(s.Outputs)}
+}
+
+func signatureFromProto(s *pb.Signature) Signature {
+	return Signature{Inputs: shim.ColumnsFromProto(s.GetInputs()), Outputs: shim.ColumnsFromProto(s.GetOutputs())}
+}

@@ -1,0 +1,115 @@
+// Package model is the contract of a model plugin: a runtime that turns
+// feature rows into home/draw/away probabilities, and optionally a Trainer
+// that fits a model and returns its artifact and signature.
+//
+// Check an implementation with modeltest.Run.
+package model
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/soccerpredict/soccerpredict/sdk/handshake"
+	"github.com/soccerpredict/soccerpredict/sdk/internal/shim"
+	"github.com/soccerpredict/soccerpredict/sdk/soccer"
+)
+
+// Model is implemented by model plugins.
+type Model interface {
+	// Describe says what the runtime is and whether it can train.
+	Describe(ctx context.Context) (Description, error)
+	// Load replaces the loaded model with an artifact and its signature.
+	Load(ctx context.Context, req LoadRequest) error
+	// Predict returns one forecast per row, in order. It must be safe to call
+	// concurrently, and fail before any model is loaded.
+	Predict(ctx context.Context, req PredictRequest) (PredictResponse, error)
+}
+
+// Trainer is the optional capability of fitting a model. A plugin whose
+// Model also implements Trainer reports Description.Trainer = true.
+type Trainer interface {
+	Train(ctx context.Context, req TrainRequest) (TrainResponse, error)
+}
+
+// Factory builds a Model from the plugin's settings in host config.
+type Factory func(settings handshake.Settings) (Model, error)
+
+// Description says what a model runtime is.
+type Description struct {
+	Name    string
+	Version string
+	// Runtime names the inference engine, for example "onnxruntime 1.24".
+	Runtime string
+	Trainer bool
+}
+
+// Signature is the MLflow-style contract of a model: its ordered input
+// columns and its outputs.
+type Signature struct {
+	Inputs  []soccer.Column
+	Outputs []soccer.Column
+}
+
+// Outputs is the output signature every SoccerPredict model has.
+var Outputs = []soccer.Column{{Name: "home", Type: "double"}, {Name: "draw", Type: "double"}, {Name: "away", Type: "double"}}
+
+// CheckInputs returns an error naming every column where the signature's
+// inputs differ from the given feature columns (name, type or position).
+func (s Signature) CheckInputs(features []soccer.Column) error {
+	var diffs []string
+	n := max(len(s.Inputs), len(features))
+	for i := range n {
+		switch {
+		case i >= len(s.Inputs):
+			diffs = append(diffs, fmt.Sprintf("#%d %q (%s) is a feature the model does not take", i, features[i].Name, features[i].Type))
+		case i >= len(features):
+			diffs = append(diffs, fmt.Sprintf("#%d %q (%s) is a model input the features do not provide", i, s.Inputs[i].Name, s.Inputs[i].Type))
+		case s.Inputs[i] != features[i]:
+			diffs = append(diffs, fmt.Sprintf("#%d model wants %q (%s), features give %q (%s)", i, s.Inputs[i].Name, s.Inputs[i].Type, features[i].Name, features[i].Type))
+		}
+	}
+	if len(diffs) > 0 {
+		return fmt.Errorf("model signature does not match the feature schema: %s", strings.Join(diffs, "; "))
+	}
+	return nil
+}
+
+// LoadRequest carries a model artifact (for example an ONNX file) and its signature.
+type LoadRequest struct {
+	Artifact  []byte
+	Signature Signature
+}
+
+// PredictRequest carries feature rows, each with len(Signature.Inputs) values.
+type PredictRequest struct {
+	Rows [][]float64
+}
+
+// PredictResponse has one forecast per row, in order.
+type PredictResponse struct {
+	Probabilities []soccer.Probabilities
+}
+
+// TrainRequest is a training set: rows of feature values and their outcomes.
+type TrainRequest struct {
+	Columns  []soccer.Column
+	Rows     [][]float64
+	Outcomes []soccer.Result
+	// Params are the trainer's hyper-parameters as JSON.
+	Params []byte
+	// Seed makes training reproducible.
+	Seed int64
+}
+
+// TrainResponse is a fitted model.
+type TrainResponse struct {
+	Artifact  []byte
+	Signature Signature
+	Metrics   map[string]float64
+}
+
+// Serve runs a model plugin binary; call it from main.
+func Serve(name string, factory Factory) {
+	shim.Serve(name, handshake.KindModel, &Plugin{Name: name, Factory: factory})
+}

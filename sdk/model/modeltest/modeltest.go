@@ -1,0 +1,208 @@
+// Package modeltest is the conformance suite of model plugins. Every check
+// runs against the implementation directly and through the real gRPC shim
+// in-process; both must give the very same forecasts.
+package modeltest
+
+import (
+	"bytes"
+	"context"
+	"math/rand/v2"
+	"reflect"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/soccerpredict/soccerpredict/sdk/handshake"
+	"github.com/soccerpredict/soccerpredict/sdk/internal/shimtest"
+	"github.com/soccerpredict/soccerpredict/sdk/model"
+	"github.com/soccerpredict/soccerpredict/sdk/soccer"
+)
+
+// Options configure the suite.
+type Options struct {
+	Settings handshake.Settings
+	// Artifact and Signature are a model to load. When empty, the plugin must
+	// be a Trainer and the suite trains one on synthetic data.
+	Artifact  []byte
+	Signature model.Signature
+	// Rows to predict; nil means synthetic rows of the signature's width.
+	Rows [][]float64
+}
+
+// Run runs the conformance suite.
+func Run(t *testing.T, factory model.Factory, opts Options) {
+	t.Helper()
+	direct, err := factory(opts.Settings)
+	if err != nil {
+		t.Fatalf("factory: %v", err)
+	}
+	remote := shimtest.Dispense(t, handshake.KindModel, &model.Plugin{Name: "under-test", Factory: factory}, opts.Settings).(model.Model)
+
+	var answers [][]soccer.Probabilities
+	for _, c := range []struct {
+		name string
+		m    model.Model
+	}{{"direct", direct}, {"grpc", remote}} {
+		t.Run(c.name, func(t *testing.T) {
+			answers = append(answers, check(t, c.m, opts))
+		})
+	}
+	t.Run("grpc equals direct", func(t *testing.T) {
+		if len(answers) != 2 {
+			t.Skip("an earlier check failed")
+		}
+		if !reflect.DeepEqual(answers[0], answers[1]) {
+			t.Fatalf("the gRPC shim changed the forecasts: direct and gRPC answers differ")
+		}
+	})
+}
+
+func check(t *testing.T, m model.Model, opts Options) []soccer.Probabilities {
+	ctx := context.Background()
+	d, err := m.Describe(ctx)
+	if err != nil {
+		t.Fatalf("Describe: %v", err)
+	}
+	if d.Name == "" || d.Version == "" || d.Runtime == "" {
+		t.Errorf("Describe: name %q, version %q and runtime %q must all be set", d.Name, d.Version, d.Runtime)
+	}
+	_, isTrainer := m.(model.Trainer)
+	if _, isClient := m.(*model.Client); !isClient && d.Trainer != isTrainer {
+		t.Errorf("Describe says Trainer=%v but the implementation's Trainer capability is %v", d.Trainer, isTrainer)
+	}
+	t.Run("predict before load fails", func(t *testing.T) {
+		if _, err := m.Predict(ctx, model.PredictRequest{Rows: [][]float64{{0}}}); err == nil {
+			t.Fatalf("Predict before Load succeeded")
+		}
+	})
+
+	artifact, sig := opts.Artifact, opts.Signature
+	if len(artifact) == 0 {
+		if !d.Trainer {
+			t.Fatalf("no artifact given and the plugin cannot train")
+		}
+		artifact, sig = trainAndCheck(t, m.(model.Trainer))
+	}
+	if err := m.Load(ctx, model.LoadRequest{Artifact: artifact, Signature: sig}); err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	rows := opts.Rows
+	if rows == nil {
+		rows = Rows(len(sig.Inputs), 64, 3)
+	}
+	resp, err := m.Predict(ctx, model.PredictRequest{Rows: rows})
+	if err != nil {
+		t.Fatalf("Predict: %v", err)
+	}
+	if len(resp.Probabilities) != len(rows) {
+		t.Fatalf("Predict: %d forecasts for %d rows", len(resp.Probabilities), len(rows))
+	}
+	for i, p := range resp.Probabilities {
+		if err := p.Validate(); err != nil {
+			t.Errorf("row %d: %v", i, err)
+		}
+	}
+	t.Run("rows keep their order", func(t *testing.T) {
+		rev := slices.Clone(rows)
+		slices.Reverse(rev)
+		got, err := m.Predict(ctx, model.PredictRequest{Rows: rev})
+		if err != nil {
+			t.Fatalf("Predict: %v", err)
+		}
+		slices.Reverse(got.Probabilities)
+		if !reflect.DeepEqual(got.Probabilities, resp.Probabilities) {
+			t.Fatalf("forecasts depend on the position of a row in the batch")
+		}
+	})
+	t.Run("concurrent predictions", func(t *testing.T) {
+		var wg sync.WaitGroup
+		errs := make(chan string, 8)
+		for g := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				i := g % len(rows)
+				got, err := m.Predict(ctx, model.PredictRequest{Rows: rows[i : i+1]})
+				if err != nil {
+					errs <- err.Error()
+					return
+				}
+				if got.Probabilities[0] != resp.Probabilities[i] {
+					errs <- "a concurrent prediction differs from the sequential one"
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for e := range errs {
+			t.Error(e)
+		}
+	})
+	t.Run("wrong row width fails", func(t *testing.T) {
+		wide := [][]float64{make([]float64, len(sig.Inputs)+1)}
+		if _, err := m.Predict(ctx, model.PredictRequest{Rows: wide}); err == nil {
+			t.Fatalf("Predict accepted a row of %d values for %d inputs", len(wide[0]), len(sig.Inputs))
+		}
+	})
+	return resp.Probabilities
+}
+
+func trainAndCheck(t *testing.T, tr model.Trainer) ([]byte, model.Signature) {
+	t.Helper()
+	req := TrainingSet(4, 600, 7)
+	first, err := tr.Train(context.Background(), req)
+	if err != nil {
+		t.Fatalf("Train: %v", err)
+	}
+	if err := first.Signature.CheckInputs(req.Columns); err != nil {
+		t.Errorf("trained signature: %v", err)
+	}
+	if !reflect.DeepEqual(first.Signature.Outputs, model.Outputs) {
+		t.Errorf("trained signature outputs %v, want %v", first.Signature.Outputs, model.Outputs)
+	}
+	second, err := tr.Train(context.Background(), req)
+	if err != nil {
+		t.Fatalf("second Train: %v", err)
+	}
+	if !bytes.Equal(first.Artifact, second.Artifact) {
+		t.Errorf("training twice with the same data and seed gave different artifacts")
+	}
+	return first.Artifact, first.Signature
+}
+
+// Rows makes n deterministic feature rows of the given width.
+func Rows(width, n int, seed uint64) [][]float64 {
+	rng := rand.New(rand.NewPCG(seed, 7))
+	rows := make([][]float64, n)
+	for i := range rows {
+		rows[i] = make([]float64, width)
+		for j := range rows[i] {
+			rows[i][j] = rng.NormFloat64()
+		}
+	}
+	return rows
+}
+
+// TrainingSet makes a deterministic training set in which the first column
+// carries signal about the outcome.
+func TrainingSet(width, n int, seed uint64) model.TrainRequest {
+	rng := rand.New(rand.NewPCG(seed, 11))
+	rows := Rows(width, n, seed)
+	req := model.TrainRequest{Rows: rows, Seed: int64(seed)}
+	for j := range width {
+		req.Columns = append(req.Columns, soccer.Column{Name: "x" + string(rune('a'+j)), Type: "double"})
+	}
+	for _, r := range rows {
+		u := rng.Float64()
+		ph := 0.45 + 0.15*max(-2, min(2, r[0]))/2
+		switch {
+		case u < ph:
+			req.Outcomes = append(req.Outcomes, soccer.HomeWin)
+		case u < ph+0.27:
+			req.Outcomes = append(req.Outcomes, soccer.Draw)
+		default:
+			req.Outcomes = append(req.Outcomes, soccer.AwayWin)
+		}
+	}
+	return req
+}

@@ -1,0 +1,132 @@
+// Package soccer holds the domain values every plugin kind shares: matches,
+// fixtures, odds, feature columns and outcome probabilities.
+package soccer
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+)
+
+// Status says whether a match has been played.
+type Status string
+
+const (
+	// Scheduled is an upcoming fixture without a result.
+	Scheduled Status = "scheduled"
+	// Finished is a completed match with a full-time score.
+	Finished Status = "finished"
+)
+
+// Result is the full-time outcome, ordered H < D < A everywhere in SoccerPredict.
+type Result string
+
+const (
+	HomeWin Result = "H"
+	Draw    Result = "D"
+	AwayWin Result = "A"
+)
+
+// Odds are one bookmaker's decimal 1X2 prices. Closing prices are the last
+// before kick-off: use them to score forecasts, never as features.
+type Odds struct {
+	Bookmaker string
+	Closing   bool
+	Home      float64
+	Draw      float64
+	Away      float64
+}
+
+// Implied returns the de-margined probabilities p_i = (1/o_i) / Σ_j (1/o_j).
+func (o Odds) Implied() (Probabilities, error) {
+	for _, v := range []float64{o.Home, o.Draw, o.Away} {
+		if !(v > 1) || math.IsInf(v, 0) {
+			return Probabilities{}, fmt.Errorf("odds %s: price %v is not a decimal price above 1", o.Bookmaker, v)
+		}
+	}
+	h, d, a := 1/o.Home, 1/o.Draw, 1/o.Away
+	s := h + d + a
+	return Probabilities{Home: h / s, Draw: d / s, Away: a / s}, nil
+}
+
+// Match is one match of a competition: a result once Finished, a fixture before.
+type Match struct {
+	// ID is stable: the same match has the same ID on every fetch, even when
+	// the publisher revises its date or score.
+	ID          string
+	Competition string
+	Season      string
+	// Kickoff is in UTC. KickoffTimeKnown is false when the source gave only a date.
+	Kickoff          time.Time
+	KickoffTimeKnown bool
+	HomeTeam         string
+	AwayTeam         string
+	Status           Status
+	HomeGoals        int
+	AwayGoals        int
+	Result           Result
+	Odds             []Odds
+	// Origin says where the match came from, for example "E0/2324.csv:12".
+	Origin string
+}
+
+// Fixture returns the match as a fixture to forecast.
+func (m Match) Fixture() Fixture {
+	return Fixture{ID: m.ID, Competition: m.Competition, Season: m.Season, Kickoff: m.Kickoff,
+		HomeTeam: m.HomeTeam, AwayTeam: m.AwayTeam}
+}
+
+// OddsOf returns the bookmaker's pre-match or closing odds, if the match has them.
+func (m Match) OddsOf(bookmaker string, closing bool) (Odds, bool) {
+	for _, o := range m.Odds {
+		if o.Bookmaker == bookmaker && o.Closing == closing {
+			return o, true
+		}
+	}
+	return Odds{}, false
+}
+
+// Fixture is a match to forecast.
+type Fixture struct {
+	ID          string
+	Competition string
+	Season      string
+	Kickoff     time.Time
+	HomeTeam    string
+	AwayTeam    string
+}
+
+// Column is a named, typed column of a feature row or of a model signature.
+// Types use MLflow's column type names ("double", "long", "boolean", ...).
+type Column struct {
+	Name string
+	Type string
+}
+
+// Probabilities are a forecast of home win, draw and away win.
+type Probabilities struct {
+	Home float64
+	Draw float64
+	Away float64
+}
+
+// SumTolerance is how far from 1 a forecast's probabilities may sum.
+const SumTolerance = 1e-6
+
+// ErrInvalidProbabilities is wrapped by Validate's errors.
+var ErrInvalidProbabilities = errors.New("invalid probabilities")
+
+// Validate checks that every probability is finite and in [0, 1] and that
+// they sum to 1 within SumTolerance.
+func (p Probabilities) Validate() error {
+	for _, v := range []float64{p.Home, p.Draw, p.Away} {
+		if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 || v > 1 {
+			return fmt.Errorf("%w: %v is not a probability (home=%v draw=%v away=%v)", ErrInvalidProbabilities, v, p.Home, p.Draw, p.Away)
+		}
+	}
+	if s := p.Home + p.Draw + p.Away; math.Abs(s-1) > SumTolerance {
+		return fmt.Errorf("%w: home=%v draw=%v away=%v sum to %v, not 1", ErrInvalidProbabilities, p.Home, p.Draw, p.Away, s)
+	}
+	return nil
+}

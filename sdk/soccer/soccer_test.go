@@ -1,0 +1,39 @@
+package soccer
+
+import (
+	"math"
+	"testing"
+)
+
+func TestImpliedRemovesTheMargin(t *testing.T) {
+	p, err := Odds{Bookmaker: "PSC", Home: 2.0, Draw: 3.5, Away: 4.0}.Implied()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	s := 1/2.0 + 1/3.5 + 1/4.0
+	if math.Abs(p.Home-0.5/s) > 1e-12 {
+		t.Fatalf("home = %v, want %v", p.Home, 0.5/s)
+	}
+	if _, err := (Odds{Home: 1, Draw: 3, Away: 4}).Implied(); err == nil {
+		t.Fatal("a price of 1 was accepted")
+	}
+}
+
+func TestValidateRejectsWhatIsNotADistribution(t *testing.T) {
+	for _, p := range []Probabilities{
+		{0.5, 0.5, 0.5},
+		{math.NaN(), 0.5, 0.5},
+		{-0.1, 0.6, 0.5},
+		{math.Inf(1), 0, 0},
+	} {
+		if err := p.Validate(); err == nil {
+			t.Errorf("%+v was accepted", p)
+		}
+	}
+	if err := (Probabilities{0.45, 0.27, 0.28}).Validate(); err != nil {
+		t.Errorf("a valid forecast was refused: %v", err)
+	}
+}
