@@ -24,7 +24,7 @@ plugins:
 	@mkdir -p $(BIN)
 	@set -e; for p in $(PLUGINS); do \
 	  kind=$${p%%/*}; kind=$${kind%s}; name=$${p##*/}; out=$(BIN)/soccer-$$kind-$$name; \
-	  (cd plugins/$$p && $(GO) build -o $$out .); \
+	  (cd plugins/$$p && $(GO) build -o $$out ./cmd/soccer-$$kind-$$name); \
 	  (cd $(BIN) && sha256sum soccer-$$kind-$$name > soccer-$$kind-$$name.sha256); \
 	  echo "built $$out"; \
 	done

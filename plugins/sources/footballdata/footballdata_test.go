@@ -1,0 +1,239 @@
+package footballdata
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/soccerpredict/soccerpredict/sdk/handshake"
+	"github.com/soccerpredict/soccerpredict/sdk/soccer"
+	"github.com/soccerpredict/soccerpredict/sdk/source"
+	"github.com/soccerpredict/soccerpredict/sdk/source/sourcetest"
+)
+
+// shipped is the repository's copy of the publisher's files.
+const shipped = "../../../data/football-data"
+
+// publisher serves shipped files in the publisher's URL layout, /mmz4281/{season}/{DIV}.csv.
+func publisher(t *testing.T) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/"), "/")
+		if len(parts) != 3 || parts[0] != "mmz4281" {
+			http.NotFound(w, r)
+			return
+		}
+		http.ServeFile(w, r, filepath.Join(shipped, strings.TrimSuffix(parts[2], ".csv"), parts[1]+".csv"))
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func settings(t *testing.T, v map[string]any) handshake.Settings {
+	t.Helper()
+	s, err := handshake.SettingsFrom(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestConformanceOverHTTP(t *testing.T) {
+	srv := publisher(t)
+	sourcetest.Run(t, New, sourcetest.Options{
+		Settings:   settings(t, map[string]any{"base_url": srv.URL, "competitions": []string{"E0", "D1"}, "seasons": []string{"2223", "2324"}}),
+		MinMatches: 2*380 + 2*306,
+	})
+}
+
+func TestConformanceFromDirectory(t *testing.T) {
+	sourcetest.Run(t, New, sourcetest.Options{
+		Settings:   settings(t, map[string]any{"dir": shipped}),
+		Request:    source.FetchRequest{Competitions: []string{"SP1"}},
+		MinMatches: 1520,
+	})
+}
+
+// Every shipped file parses completely: one match per data row, no rejects.
+func TestEveryShippedFileParses(t *testing.T) {
+	src, err := New(settings(t, map[string]any{"dir": shipped}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := src.Fetch(context.Background(), source.FetchRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Files) != 25 {
+		t.Fatalf("read %d files, want the 25 shipped", len(resp.Files))
+	}
+	rows := 0
+	for _, f := range resp.Files {
+		rows += f.Rows
+	}
+	if len(resp.Rejects) != 0 {
+		t.Fatalf("%d rejects in the shipped files, first: %v", len(resp.Rejects), resp.Rejects[0])
+	}
+	// PROVENANCE.md: 4,180 + 1,104 + 1,224 + 1,520 + 1,520 matches.
+	if want := 4180 + 1104 + 1224 + 1520 + 1520; len(resp.Matches) != want || rows != want {
+		t.Fatalf("%d matches from %d data rows, want %d", len(resp.Matches), rows, want)
+	}
+}
+
+func TestQuirks(t *testing.T) {
+	src, err := New(settings(t, map[string]any{"dir": shipped}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fetch := func(comp, season string) []soccer.Match {
+		t.Helper()
+		resp, err := src.Fetch(context.Background(), source.FetchRequest{Competitions: []string{comp}, Seasons: []string{season}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.Matches
+	}
+	find := func(ms []soccer.Match, id string) soccer.Match {
+		t.Helper()
+		for _, m := range ms {
+			if m.ID == id {
+				return m
+			}
+		}
+		t.Fatalf("no match %s", id)
+		return soccer.Match{}
+	}
+
+	t.Run("two-digit years and no Time column", func(t *testing.T) {
+		m := find(fetch("E0", "1314"), "e0-1314-arsenal-v-aston-villa")
+		want := time.Date(2013, 8, 17, 14, 0, 0, 0, time.UTC) // 15:00 BST
+		if !m.Kickoff.Equal(want) || m.KickoffTimeKnown {
+			t.Fatalf("kick-off %v known=%v, want %v unknown", m.Kickoff, m.KickoffTimeKnown, want)
+		}
+		if m.HomeGoals != 1 || m.AwayGoals != 3 || m.Result != soccer.AwayWin {
+			t.Fatalf("score %d-%d %s", m.HomeGoals, m.AwayGoals, m.Result)
+		}
+	})
+	t.Run("UK kick-off time to UTC", func(t *testing.T) {
+		m := find(fetch("E0", "2324"), "e0-2324-burnley-v-man-city")
+		if want := time.Date(2023, 8, 11, 19, 0, 0, 0, time.UTC); !m.Kickoff.Equal(want) || !m.KickoffTimeKnown {
+			t.Fatalf("kick-off %v, want %v", m.Kickoff, want)
+		}
+		psc, ok := m.OddsOf("PS", true)
+		if !ok || psc.Home != 9.62 || psc.Draw != 5.81 || psc.Away != 1.33 {
+			t.Fatalf("Pinnacle closing odds %+v ok=%v", psc, ok)
+		}
+		if ps, ok := m.OddsOf("PS", false); !ok || ps.Home != 8.58 {
+			t.Fatalf("Pinnacle pre-match odds %+v ok=%v", ps, ok)
+		}
+		if _, ok := m.OddsOf("AH", false); ok {
+			t.Fatal("Asian handicap columns were read as 1X2 odds")
+		}
+	})
+	t.Run("blank trailing row", func(t *testing.T) {
+		if n := len(fetch("E0", "1415")); n != 380 {
+			t.Fatalf("%d matches, want 380", n)
+		}
+	})
+	t.Run("missing odds are absent, not zero", func(t *testing.T) {
+		missing := 0
+		for _, m := range fetch("D1", "1819") {
+			if _, ok := m.OddsOf("PS", true); !ok {
+				missing++
+			}
+		}
+		if missing != 1 {
+			t.Fatalf("%d matches without Pinnacle closing odds, want 1", missing)
+		}
+	})
+	t.Run("apostrophes in team names", func(t *testing.T) {
+		m := find(fetch("E0", "2324"), "e0-2324-arsenal-v-nottm-forest")
+		if m.AwayTeam != "Nott'm Forest" {
+			t.Fatalf("away team %q", m.AwayTeam)
+		}
+	})
+}
+
+func TestBrokenRowsAreRejectedWithFileLineAndColumn(t *testing.T) {
+	data := "\xef\xbb\xbfDiv,Date,Time,HomeTeam,AwayTeam,FTHG,FTAG,FTR,PSH,PSD,PSA\r\n" +
+		"E0,11/08/2023,20:00,Burnley,Man City,0,3,A,8.5,5.5,1.37\r\n" +
+		"E0,12/08/2023,12:30,Arsenal,Nott'm Forest,two,1,H,1.2,7,15\r\n" +
+		"E0,31/02/2023,15:00,Bournemouth,West Ham,1,1,D,,,\r\n" +
+		"E0,12/08/2023,15:00,Brighton,Luton,4,1,H,1.3,x,9\r\n" +
+		"E0,12/08/2023,15:00,Everton,Fulham,0,1\r\n" +
+		",,,,,,,,,,\r\n"
+	got, err := parseSeason("E0/2324.csv", "2324", []byte(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.matches) != 1 || got.matches[0].HomeTeam != "Burnley" {
+		t.Fatalf("matches %+v, want only Burnley v Man City (the BOM must not hide Div)", got.matches)
+	}
+	want := []string{
+		`E0/2324.csv:3: column FTHG: "two" is not a whole number of goals`,
+		`E0/2324.csv:4: column Date: "31/02/2023" is not a date like 17/08/2013 or 17/08/13`,
+		`E0/2324.csv:5: column PSD: "x" is not a decimal price`,
+		`E0/2324.csv:6: row has 7 fields, the header has 11`,
+	}
+	if len(got.rejects) != len(want) {
+		t.Fatalf("rejects %v, want %d", got.rejects, len(want))
+	}
+	for i, w := range want {
+		if got.rejects[i].Error() != w {
+			t.Errorf("reject %d = %q, want %q", i, got.rejects[i].Error(), w)
+		}
+		if got.rejects[i].Raw == "" {
+			t.Errorf("reject %d lost its raw row", i)
+		}
+	}
+	if got.rows != 5 {
+		t.Errorf("rows = %d, want 5 (the blank row is not data)", got.rows)
+	}
+}
+
+func TestMissingRequiredColumnIsAFileError(t *testing.T) {
+	_, err := parseSeason("X/2324.csv", "2324", []byte("Div,Date,HomeTeam,FTHG,FTAG,FTR\n"))
+	if err == nil || !strings.Contains(err.Error(), "X/2324.csv") || !strings.Contains(err.Error(), "AwayTeam") {
+		t.Fatalf("err = %v, want it to name the file and the AwayTeam column", err)
+	}
+}
+
+func TestHTTPErrorsNameTheURL(t *testing.T) {
+	srv := publisher(t)
+	src, err := New(settings(t, map[string]any{"base_url": srv.URL}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = src.Fetch(context.Background(), source.FetchRequest{Competitions: []string{"E0"}, Seasons: []string{"9900"}})
+	if err == nil || !strings.Contains(err.Error(), "/mmz4281/9900/E0.csv") || !strings.Contains(err.Error(), "404") {
+		t.Fatalf("err = %v, want a 404 naming the URL", err)
+	}
+}
+
+func TestBadSettings(t *testing.T) {
+	for _, s := range []map[string]any{
+		{},
+		{"dir": "x", "base_url": "http://x"},
+		{"base_url": "ftp://x"},
+		{"dir": "x", "seasons": []string{"2023/24"}},
+		{"dir": "x", "colour": "red"},
+	} {
+		if _, err := New(settings(t, s)); err == nil {
+			t.Errorf("settings %v accepted", s)
+		}
+	}
+	if _, err := os.Stat(shipped); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestMatchIDIsStable(t *testing.T) {
+	if got := matchID("E0", "2324", "Nott'm Forest", "Man United"); got != "e0-2324-nottm-forest-v-man-united" {
+		t.Fatalf("matchID = %q", got)
+	}
+}
