@@ -21,16 +21,6 @@ import (
 	pb "github.com/soccerpredict/soccerpredict/sdk/internal/pb/soccerv1"
 )
 
-// MaxMessageBytes bounds one gRPC message each way; large payloads are also
-// chunked by the shims, so this is a safety margin, not a design limit.
-const MaxMessageBytes = 64 << 20
-
-// DialOptions are the client-side gRPC options the host should use.
-func DialOptions() []grpc.DialOption {
-	return []grpc.DialOption{grpc.WithDefaultCallOptions(
-		grpc.MaxCallRecvMsgSize(MaxMessageBytes), grpc.MaxCallSendMsgSize(MaxMessageBytes))}
-}
-
 // Serve runs a plugin binary of one kind until the host ends it.
 func Serve(name, kind string, p plugin.Plugin) {
 	logger := hclog.New(&hclog.LoggerOptions{Name: name, Level: hclog.Info, JSONFormat: true, Output: os.Stderr})
@@ -40,7 +30,7 @@ func Serve(name, kind string, p plugin.Plugin) {
 		Plugins:         plugin.PluginSet{kind: p},
 		Logger:          logger,
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
-			opts = append(opts, grpc.MaxRecvMsgSize(MaxMessageBytes), grpc.MaxSendMsgSize(MaxMessageBytes))
+			opts = append(opts, grpc.MaxRecvMsgSize(handshake.MaxMessageBytes), grpc.MaxSendMsgSize(handshake.MaxMessageBytes))
 			return grpc.NewServer(opts...)
 		},
 	})
@@ -141,37 +131,6 @@ func ToStatus(err error) error {
 	return status.Error(codes.Unknown, err.Error())
 }
 
-// RemoteError is an error a plugin returned, with the gRPC code it came with.
-type RemoteError struct {
-	Code    codes.Code
-	Message string
-}
-
-func (e *RemoteError) Error() string {
-	if e.Code == codes.Unknown {
-		return e.Message
-	}
-	return fmt.Sprintf("%s (%s)", e.Message, e.Code)
-}
-
-// Unwrap maps transport-level codes to the context errors callers test for.
-func (e *RemoteError) Unwrap() error {
-	switch e.Code {
-	case codes.DeadlineExceeded:
-		return context.DeadlineExceeded
-	case codes.Canceled:
-		return context.Canceled
-	}
-	return nil
-}
-
-// Unavailable reports whether err means the plugin process could not be
-// reached (crashed, killed, or not yet up).
-func Unavailable(err error) bool {
-	var re *RemoteError
-	return errors.As(err, &re) && re.Code == codes.Unavailable
-}
-
 // FromStatus turns a gRPC error into a RemoteError with the plugin's message.
 func FromStatus(err error) error {
 	if err == nil {
@@ -181,5 +140,5 @@ func FromStatus(err error) error {
 	if !ok {
 		return err
 	}
-	return &RemoteError{Code: st.Code(), Message: st.Message()}
+	return &handshake.RemoteError{Code: st.Code(), Message: st.Message()}
 }

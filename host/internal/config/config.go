@@ -1,0 +1,246 @@
+// Package config reads the host's configuration once, in layers (built-in
+// defaults, then YAML files, then SOCCERPREDICT_ environment variables, then
+// --set flags), into one typed, validated Config that is passed by value.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/knadh/koanf/parsers/yaml"
+	"github.com/knadh/koanf/providers/confmap"
+	"github.com/knadh/koanf/providers/env/v2"
+	"github.com/knadh/koanf/providers/file"
+	"github.com/knadh/koanf/v2"
+)
+
+// EnvPrefix starts every environment variable the host reads. A double
+// underscore separates levels: SOCCERPREDICT_STORE__DSN sets store.dsn.
+const EnvPrefix = "SOCCERPREDICT_"
+
+// Config is the whole host configuration.
+type Config struct {
+	// DataDir holds the embedded store, validation results and artifacts.
+	DataDir string `koanf:"data_dir"`
+	Log     Log    `koanf:"log"`
+	Store   Store  `koanf:"store"`
+	// Plugins are the plugin binaries the host may launch, by name.
+	Plugins map[string]Plugin `koanf:"plugins"`
+	// Sources say which source plugins ingestion runs, and what they fetch.
+	Sources []Source `koanf:"sources"`
+	Ingest  Ingest   `koanf:"ingest"`
+}
+
+// Log configures go-hclog.
+type Log struct {
+	Level string `koanf:"level"`
+	// Format is "json", "text" or "auto" (JSON unless stderr is a terminal).
+	Format string `koanf:"format"`
+}
+
+// Store selects the match store.
+type Store struct {
+	// Driver is "sqlite" (embedded default) or "postgres".
+	Driver string `koanf:"driver"`
+	// DSN is a file path for sqlite (default {data_dir}/soccerpredict.db) or a
+	// PostgreSQL connection URL.
+	DSN string `koanf:"dsn"`
+}
+
+// Plugin is one plugin binary.
+type Plugin struct {
+	// Kind is "source", "features" or "model".
+	Kind string `koanf:"kind"`
+	Path string `koanf:"path"`
+	// SHA256 pins the binary's digest. SHA256File instead names a file in
+	// sha256sum's format holding it (what `make build` writes beside each
+	// plugin); one of the two is required.
+	SHA256     string `koanf:"sha256"`
+	SHA256File string `koanf:"sha256_file"`
+	// Timeout bounds each call; StartTimeout bounds launch and handshake.
+	Timeout      time.Duration `koanf:"timeout"`
+	StartTimeout time.Duration `koanf:"start_timeout"`
+	// Config is handed to the plugin as its own settings.
+	Config map[string]any `koanf:"config"`
+}
+
+// Source is one source plugin run by ingestion.
+type Source struct {
+	Plugin       string   `koanf:"plugin"`
+	Competitions []string `koanf:"competitions"`
+	Seasons      []string `koanf:"seasons"`
+}
+
+// Ingest configures ingestion.
+type Ingest struct {
+	// Expectations is the data contract, a Great Expectations suite (JSON).
+	Expectations string `koanf:"expectations"`
+}
+
+// Defaults are the embedded defaults: everything local, nothing to install.
+func Defaults() map[string]any {
+	return map[string]any{
+		"data_dir":            "var",
+		"log.level":           "info",
+		"log.format":          "auto",
+		"store.driver":        "sqlite",
+		"ingest.expectations": "configs/expectations/matches.json",
+	}
+}
+
+// Load layers defaults, the YAML files in order, the environment and the
+// key=value overrides, then validates the result.
+func Load(files []string, environ []string, overrides []string) (Config, error) {
+	k := koanf.New(".")
+	if err := k.Load(confmap.Provider(Defaults(), "."), nil); err != nil {
+		return Config{}, fmt.Errorf("config defaults: %w", err)
+	}
+	for _, f := range files {
+		if err := k.Load(file.Provider(f), yaml.Parser()); err != nil {
+			return Config{}, fmt.Errorf("config file %s: %w", f, err)
+		}
+	}
+	envp := env.Provider(".", env.Opt{
+		Prefix:      EnvPrefix,
+		EnvironFunc: func() []string { return environ },
+		TransformFunc: func(key, value string) (string, any) {
+			key = strings.ToLower(strings.TrimPrefix(key, EnvPrefix))
+			if key == "config" { // SOCCERPREDICT_CONFIG names files; it is not a key
+				return "", nil
+			}
+			return strings.ReplaceAll(key, "__", "."), value
+		},
+	})
+	if err := k.Load(envp, nil); err != nil {
+		return Config{}, fmt.Errorf("config environment: %w", err)
+	}
+	over := map[string]any{}
+	for _, o := range overrides {
+		key, value, ok := strings.Cut(o, "=")
+		if !ok || key == "" {
+			return Config{}, fmt.Errorf("--set %q: want key=value, e.g. store.driver=postgres", o)
+		}
+		over[key] = value
+	}
+	if err := k.Load(confmap.Provider(over, "."), nil); err != nil {
+		return Config{}, fmt.Errorf("config overrides: %w", err)
+	}
+	var cfg Config
+	err := k.UnmarshalWithConf("", &cfg, koanf.UnmarshalConf{DecoderConfig: &mapstructure.DecoderConfig{
+		DecodeHook: mapstructure.ComposeDecodeHookFunc(
+			mapstructure.StringToTimeDurationHookFunc(),
+			mapstructure.StringToSliceHookFunc(",")),
+		WeaklyTypedInput: true,
+		ErrorUnused:      true,
+		TagName:          "koanf",
+	}})
+	if err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	cfg.applyDefaults()
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+func (c *Config) applyDefaults() {
+	if c.Store.Driver == "sqlite" && c.Store.DSN == "" {
+		c.Store.DSN = c.DataDir + "/soccerpredict.db"
+	}
+	for name, p := range c.Plugins {
+		if p.Timeout == 0 {
+			p.Timeout = 60 * time.Second
+		}
+		if p.StartTimeout == 0 {
+			p.StartTimeout = 20 * time.Second
+		}
+		c.Plugins[name] = p
+	}
+}
+
+// Kinds are the plugin kinds the host knows.
+var Kinds = []string{"source", "features", "model"}
+
+// Validate reports every problem at once, each naming its key.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.DataDir == "" {
+		bad("data_dir: must be set")
+	}
+	if !slices.Contains([]string{"trace", "debug", "info", "warn", "error"}, c.Log.Level) {
+		bad("log.level: %q is not one of trace, debug, info, warn, error", c.Log.Level)
+	}
+	if !slices.Contains([]string{"auto", "json", "text"}, c.Log.Format) {
+		bad("log.format: %q is not one of auto, json, text", c.Log.Format)
+	}
+	switch c.Store.Driver {
+	case "sqlite":
+	case "postgres":
+		if c.Store.DSN == "" {
+			bad("store.dsn: required for the postgres driver (e.g. postgres://user@host:5432/db)")
+		}
+	default:
+		bad("store.driver: %q is not sqlite or postgres", c.Store.Driver)
+	}
+	for name, p := range c.Plugins {
+		if !slices.Contains(Kinds, p.Kind) {
+			bad("plugins.%s.kind: %q is not one of %s", name, p.Kind, strings.Join(Kinds, ", "))
+		}
+		if p.Path == "" {
+			bad("plugins.%s.path: must name the plugin binary", name)
+		}
+		if (p.SHA256 == "") == (p.SHA256File == "") {
+			bad("plugins.%s: set exactly one of sha256 and sha256_file, so the host can verify the binary", name)
+		}
+		if p.SHA256 != "" && !isHexDigest(p.SHA256) {
+			bad("plugins.%s.sha256: %q is not 64 hex digits", name, p.SHA256)
+		}
+		if p.Timeout < 0 || p.StartTimeout < 0 {
+			bad("plugins.%s: timeouts must be positive", name)
+		}
+	}
+	for i, s := range c.Sources {
+		p, ok := c.Plugins[s.Plugin]
+		switch {
+		case !ok:
+			bad("sources[%d].plugin: %q is not a configured plugin", i, s.Plugin)
+		case p.Kind != "source":
+			bad("sources[%d].plugin: %q is a %s plugin, not a source", i, s.Plugin, p.Kind)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func isHexDigest(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, r := range s {
+		if !strings.ContainsRune("0123456789abcdefABCDEF", r) {
+			return false
+		}
+	}
+	return true
+}
+
+// Files returns the config files named by SOCCERPREDICT_CONFIG (comma-separated).
+func Files(getenv func(string) string) []string {
+	v := getenv(EnvPrefix + "CONFIG")
+	if v == "" {
+		return nil
+	}
+	return strings.Split(v, ",")
+}
+
+// Exists reports whether a file exists; used to pick up configs/local.yaml.
+func Exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}

@@ -1,0 +1,86 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func write(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const base = `
+plugins:
+  footballdata:
+    kind: source
+    path: bin/soccer-source-footballdata
+    sha256_file: bin/soccer-source-footballdata.sha256
+    timeout: 5s
+    config:
+      dir: data/football-data
+sources:
+  - plugin: footballdata
+    competitions: [E0]
+`
+
+func TestLayersInOrder(t *testing.T) {
+	f := write(t, base+"store:\n  driver: postgres\n  dsn: postgres://file\n")
+	cfg, err := Load([]string{f},
+		[]string{"SOCCERPREDICT_STORE__DSN=postgres://env", "SOCCERPREDICT_LOG__LEVEL=debug", "HOME=/root"},
+		[]string{"log.level=warn"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Store.DSN != "postgres://env" {
+		t.Errorf("store.dsn = %q, want the environment's", cfg.Store.DSN)
+	}
+	if cfg.Log.Level != "warn" {
+		t.Errorf("log.level = %q, want the flag's", cfg.Log.Level)
+	}
+	p := cfg.Plugins["footballdata"]
+	if p.Timeout != 5*time.Second || p.StartTimeout != 20*time.Second || p.Config["dir"] != "data/football-data" {
+		t.Errorf("plugin = %+v", p)
+	}
+	if cfg.DataDir != "var" || cfg.Sources[0].Competitions[0] != "E0" {
+		t.Errorf("defaults or sources lost: %+v", cfg)
+	}
+}
+
+func TestSQLiteDefaultsIntoTheDataDir(t *testing.T) {
+	cfg, err := Load(nil, nil, []string{"data_dir=/tmp/x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Store.Driver != "sqlite" || cfg.Store.DSN != "/tmp/x/soccerpredict.db" {
+		t.Fatalf("store = %+v", cfg.Store)
+	}
+}
+
+func TestProblemsAreNamed(t *testing.T) {
+	for _, c := range []struct{ yaml, want string }{
+		{"stor:\n  driver: sqlite\n", "stor"},
+		{"store:\n  driver: mysql\n", `store.driver: "mysql"`},
+		{"store:\n  driver: postgres\n", "store.dsn"},
+		{"plugins:\n  x:\n    kind: source\n    path: p\n", "plugins.x: set exactly one of sha256"},
+		{"plugins:\n  x:\n    kind: gadget\n    path: p\n    sha256: abc\n", "plugins.x.kind"},
+		{"plugins:\n  x:\n    kind: source\n    path: p\n    sha256: abc\n", "plugins.x.sha256"},
+		{"sources:\n  - plugin: nope\n", `sources[0].plugin: "nope"`},
+		{"plugins:\n  x:\n    kind: source\n    path: p\n    sha256_file: f\n    timeout: soon\n", "timeout"},
+	} {
+		_, err := Load([]string{write(t, c.yaml)}, nil, nil)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("config %q: err = %v, want it to mention %q", c.yaml, err, c.want)
+		}
+	}
+	if _, err := Load(nil, nil, []string{"novalue"}); err == nil {
+		t.Error("--set without = accepted")
+	}
+}

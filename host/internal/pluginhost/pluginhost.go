@@ -1,0 +1,322 @@
+package pluginhost
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+
+	"github.com/soccerpredict/soccerpredict/host/internal/config"
+	"github.com/soccerpredict/soccerpredict/sdk/features"
+	"github.com/soccerpredict/soccerpredict/sdk/handshake"
+	"github.com/soccerpredict/soccerpredict/sdk/model"
+	"github.com/soccerpredict/soccerpredict/sdk/source"
+)
+
+// Backoff bounds the wait between failed launches.
+var (
+	MinBackoff = 100 * time.Millisecond
+	MaxBackoff = 10 * time.Second
+)
+
+// ErrTampered is wrapped when a binary's digest differs from the pinned one.
+var ErrTampered = errors.New("binary does not match its pinned SHA-256")
+
+// Host owns every plugin process of one host process.
+type Host struct {
+	logger  hclog.Logger
+	plugins map[string]*Plugin
+}
+
+// New prepares (but does not launch) every configured plugin.
+func New(cfg map[string]config.Plugin, logger hclog.Logger) (*Host, error) {
+	h := &Host{logger: logger, plugins: map[string]*Plugin{}}
+	for name, pc := range cfg {
+		settings, err := handshake.SettingsFrom(pc.Config)
+		if err != nil {
+			return nil, fmt.Errorf("plugin %q: %w", name, err)
+		}
+		h.plugins[name] = &Plugin{Name: name, cfg: pc, settings: settings, logger: logger.Named("plugin." + name)}
+	}
+	return h, nil
+}
+
+// Plugin returns a configured plugin by name.
+func (h *Host) Plugin(name string) (*Plugin, error) {
+	p, ok := h.plugins[name]
+	if !ok {
+		return nil, fmt.Errorf("no plugin %q in config (configured: %s)", name, strings.Join(h.Names(), ", "))
+	}
+	return p, nil
+}
+
+// Names lists the configured plugins, sorted.
+func (h *Host) Names() []string {
+	names := make([]string, 0, len(h.plugins))
+	for n := range h.plugins {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Close ends every plugin process.
+func (h *Host) Close() {
+	for _, p := range h.plugins {
+		p.Kill()
+	}
+}
+
+// Plugin is one configured plugin binary and, once launched, its process.
+type Plugin struct {
+	Name     string
+	cfg      config.Plugin
+	settings handshake.Settings
+	logger   hclog.Logger
+
+	mu       sync.Mutex
+	client   *plugin.Client
+	raw      any
+	identity handshake.Identity
+	launches int
+	failures int // consecutive failed launches
+	next     time.Time
+	lastErr  error
+}
+
+// Status is what `plugins list` shows of a plugin.
+type Status struct {
+	Name, Kind, Path string
+	Running          bool
+	PID              int
+	Launches         int
+	Identity         handshake.Identity
+	LastError        string
+}
+
+// Status reports the plugin's process state without launching it.
+func (p *Plugin) Status() Status {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st := Status{Name: p.Name, Kind: p.cfg.Kind, Path: p.cfg.Path, Launches: p.launches, Identity: p.identity}
+	if p.client != nil && !p.client.Exited() {
+		st.Running = true
+		if rc := p.client.ReattachConfig(); rc != nil {
+			st.PID = rc.Pid
+		}
+	}
+	if p.lastErr != nil {
+		st.LastError = p.lastErr.Error()
+	}
+	return st
+}
+
+// Kind is the plugin's kind from config.
+func (p *Plugin) Kind() string { return p.cfg.Kind }
+
+// Kill ends the plugin process, if any; the next call relaunches it.
+func (p *Plugin) Kill() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stopLocked()
+}
+
+func (p *Plugin) stopLocked() {
+	if p.client != nil {
+		p.client.Kill()
+	}
+	p.client, p.raw = nil, nil
+}
+
+// Verify checks the binary against its pinned digest without launching it.
+func (p *Plugin) Verify() ([]byte, error) {
+	want, err := p.pinned()
+	if err != nil {
+		return nil, err
+	}
+	got, err := fileDigest(p.cfg.Path)
+	if err != nil {
+		return nil, fmt.Errorf("plugin %q: %w", p.Name, err)
+	}
+	if hex.EncodeToString(got) != want {
+		return nil, fmt.Errorf("plugin %q: %s has SHA-256 %s but config pins %s: %w; refusing to launch it",
+			p.Name, p.cfg.Path, hex.EncodeToString(got), want, ErrTampered)
+	}
+	return got, nil
+}
+
+func (p *Plugin) pinned() (string, error) {
+	if p.cfg.SHA256 != "" {
+		return strings.ToLower(p.cfg.SHA256), nil
+	}
+	f, err := os.Open(p.cfg.SHA256File)
+	if err != nil {
+		return "", fmt.Errorf("plugin %q: read pinned digest: %w (run `make build` to write it)", p.Name, err)
+	}
+	defer f.Close()
+	line, err := bufio.NewReader(f).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("plugin %q: read %s: %w", p.Name, p.cfg.SHA256File, err)
+	}
+	digest, _, _ := strings.Cut(strings.TrimSpace(line), " ")
+	if len(digest) != 64 {
+		return "", fmt.Errorf("plugin %q: %s does not start with a SHA-256 digest", p.Name, p.cfg.SHA256File)
+	}
+	return strings.ToLower(digest), nil
+}
+
+func fileDigest(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open binary: %w", err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return nil, fmt.Errorf("hash binary %s: %w", path, err)
+	}
+	return h.Sum(nil), nil
+}
+
+// acquire returns the running plugin's client, launching it if needed.
+func (p *Plugin) acquire(ctx context.Context) (any, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.client != nil && !p.client.Exited() && p.raw != nil {
+		return p.raw, nil
+	}
+	if p.client != nil {
+		p.logger.Error("plugin process exited; relaunching", "path", p.cfg.Path)
+		p.stopLocked()
+	}
+	if wait := time.Until(p.next); wait > 0 {
+		p.logger.Info("waiting before relaunch", "backoff", wait, "failures", p.failures)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("plugin %q: %w while waiting to relaunch", p.Name, ctx.Err())
+		case <-time.After(wait):
+		}
+	}
+	raw, err := p.launchLocked(ctx)
+	if err != nil {
+		p.failures++
+		p.lastErr = err
+		backoff := min(MinBackoff<<min(p.failures-1, 16), MaxBackoff)
+		p.next = time.Now().Add(backoff)
+		return nil, err
+	}
+	p.failures, p.next, p.lastErr = 0, time.Time{}, nil
+	return raw, nil
+}
+
+func (p *Plugin) launchLocked(ctx context.Context) (any, error) {
+	digest, err := p.Verify()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(p.cfg.Path)
+	dieWithHost(cmd)
+	client := plugin.NewClient(&plugin.ClientConfig{
+		HandshakeConfig:  handshake.Config,
+		Plugins:          pluginSet(p.cfg.Kind),
+		Cmd:              cmd,
+		SecureConfig:     &plugin.SecureConfig{Checksum: digest, Hash: sha256.New()}, // fresh per launch: the hash is stateful
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		Logger:           p.logger,
+		StartTimeout:     p.cfg.StartTimeout,
+		GRPCDialOptions:  handshake.DialOptions(),
+	})
+	fail := func(step string, err error) (any, error) {
+		client.Kill()
+		return nil, fmt.Errorf("plugin %q (%s): %s: %w", p.Name, p.cfg.Path, step, err)
+	}
+	rpc, err := client.Client()
+	if err != nil {
+		return fail("launch", err)
+	}
+	raw, err := rpc.Dispense(p.cfg.Kind)
+	if err != nil {
+		return fail("dispense", err)
+	}
+	conf, ok := raw.(handshake.Configurer)
+	if !ok {
+		return fail("configure", fmt.Errorf("client %T cannot be configured", raw))
+	}
+	cctx, cancel := context.WithTimeout(ctx, p.cfg.StartTimeout)
+	defer cancel()
+	id, err := conf.Configure(cctx, p.settings)
+	if err != nil {
+		return fail("configure", err)
+	}
+	p.client, p.raw, p.identity = client, raw, id
+	p.launches++
+	pid := 0
+	if rc := client.ReattachConfig(); rc != nil {
+		pid = rc.Pid
+	}
+	p.logger.Info("plugin launched", "path", p.cfg.Path, "pid", pid, "api_version", id.APIVersion, "launch", p.launches)
+	return raw, nil
+}
+
+// failed is told about every failed call; a dead process is dropped so the
+// next call relaunches it.
+func (p *Plugin) failed(raw any, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.raw != raw || p.client == nil {
+		return
+	}
+	if p.client.Exited() || handshake.IsUnavailable(err) {
+		p.logger.Error("plugin process died during a call; it will be relaunched", "error", err)
+		p.lastErr = err
+		p.stopLocked()
+	}
+}
+
+func pluginSet(kind string) plugin.PluginSet {
+	switch kind {
+	case handshake.KindSource:
+		return plugin.PluginSet{kind: &source.Plugin{}}
+	case handshake.KindFeatures:
+		return plugin.PluginSet{kind: &features.Plugin{}}
+	case handshake.KindModel:
+		return plugin.PluginSet{kind: &model.Plugin{}}
+	}
+	return plugin.PluginSet{}
+}
+
+// call runs fn on the plugin's client with the per-call timeout.
+func call[T, R any](ctx context.Context, p *Plugin, what string, fn func(context.Context, T) (R, error)) (R, error) {
+	var zero R
+	raw, err := p.acquire(ctx)
+	if err != nil {
+		return zero, err
+	}
+	impl, ok := raw.(T)
+	if !ok {
+		return zero, fmt.Errorf("plugin %q is a %s plugin, not what %s needs", p.Name, p.cfg.Kind, what)
+	}
+	cctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
+	defer cancel()
+	r, err := fn(cctx, impl)
+	if err != nil {
+		p.failed(raw, err)
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			return zero, fmt.Errorf("plugin %q: %s: no answer within %s: %w", p.Name, what, p.cfg.Timeout, err)
+		}
+		return zero, fmt.Errorf("plugin %q: %s: %w", p.Name, what, err)
+	}
+	return r, nil
+}

@@ -1,0 +1,243 @@
+package pluginhost
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/soccerpredict/soccerpredict/host/internal/config"
+	"github.com/soccerpredict/soccerpredict/host/internal/testbin"
+	"github.com/soccerpredict/soccerpredict/sdk/source"
+)
+
+func footballdata(t *testing.T, settings map[string]any, timeout time.Duration) *Host {
+	t.Helper()
+	bin := testbin.Plugin(t, "source", "footballdata")
+	h, err := New(map[string]config.Plugin{"footballdata": {
+		Kind: "source", Path: bin, SHA256: testbin.Digest(t, bin),
+		Timeout: timeout, StartTimeout: 20 * time.Second, Config: settings,
+	}}, hclog.New(&hclog.LoggerOptions{Level: hclog.Warn, Output: io.Discard}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	return h
+}
+
+func TestLaunchDescribeFetch(t *testing.T) {
+	h := footballdata(t, map[string]any{"dir": testbin.Data()}, time.Minute)
+	p, _ := h.Plugin("footballdata")
+	if p.Status().Running {
+		t.Fatal("plugin running before any call")
+	}
+	src := SourceOf(p)
+	d, err := src.Describe(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Name != "footballdata" || len(d.Competitions) != 5 {
+		t.Fatalf("describe = %+v", d)
+	}
+	resp, err := src.Fetch(context.Background(), source.FetchRequest{Competitions: []string{"E0"}, Seasons: []string{"2324"}})
+	if err != nil || len(resp.Matches) != 380 {
+		t.Fatalf("fetch: %d matches, %v", len(resp.Matches), err)
+	}
+	st := p.Status()
+	if !st.Running || st.PID == 0 || st.PID == os.Getpid() || st.Launches != 1 || st.Identity.APIVersion == "" {
+		t.Fatalf("status = %+v, want a separate running process launched once", st)
+	}
+}
+
+func TestTamperedBinaryIsRefused(t *testing.T) {
+	bin := testbin.Plugin(t, "source", "footballdata")
+	pinned := testbin.Digest(t, bin)
+	tampered := filepath.Join(t.TempDir(), "soccer-source-footballdata")
+	b, _ := os.ReadFile(bin)
+	if err := os.WriteFile(tampered, append(b, 0), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sumFile := filepath.Join(t.TempDir(), "sum")
+	os.WriteFile(sumFile, []byte(pinned+"  soccer-source-footballdata\n"), 0o644)
+	h, err := New(map[string]config.Plugin{"footballdata": {Kind: "source", Path: tampered, SHA256File: sumFile,
+		Timeout: time.Minute, StartTimeout: 10 * time.Second, Config: map[string]any{"dir": testbin.Data()}}}, hclog.NewNullLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	p, _ := h.Plugin("footballdata")
+	_, err = SourceOf(p).Describe(context.Background())
+	if !errors.Is(err, ErrTampered) || !strings.Contains(err.Error(), `plugin "footballdata"`) || !strings.Contains(err.Error(), pinned) {
+		t.Fatalf("err = %v, want a refusal naming the plugin and the pinned digest", err)
+	}
+	if p.Status().Launches != 0 {
+		t.Fatal("a tampered binary was launched")
+	}
+}
+
+func TestBadSettingsFailTheLaunchWithThePluginsWords(t *testing.T) {
+	h := footballdata(t, map[string]any{"dir": testbin.Data(), "colour": "red"}, time.Minute)
+	p, _ := h.Plugin("footballdata")
+	_, err := SourceOf(p).Describe(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "colour") || !strings.Contains(err.Error(), "configure") {
+		t.Fatalf("err = %v, want the plugin's complaint about colour", err)
+	}
+}
+
+// blockingPublisher serves the publisher layout but holds requests until released.
+func blockingPublisher(t *testing.T) (url string, arrived <-chan struct{}, release func()) {
+	t.Helper()
+	arr := make(chan struct{}, 16)
+	rel := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arr <- struct{}{}
+		select {
+		case <-rel:
+		case <-r.Context().Done():
+			return
+		}
+		parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/"), "/")
+		http.ServeFile(w, r, filepath.Join(testbin.Data(), strings.TrimSuffix(parts[2], ".csv"), parts[1]+".csv"))
+	}))
+	t.Cleanup(srv.Close)
+	var once bool
+	return srv.URL, arr, func() {
+		if !once {
+			once = true
+			close(rel)
+		}
+	}
+}
+
+func TestKilledPluginIsRelaunched(t *testing.T) {
+	url, arrived, release := blockingPublisher(t)
+	h := footballdata(t, map[string]any{"base_url": url, "competitions": []string{"E0"}, "seasons": []string{"2324"}}, time.Minute)
+	p, _ := h.Plugin("footballdata")
+	src := SourceOf(p)
+
+	errc := make(chan error, 1)
+	go func() {
+		_, err := src.Fetch(context.Background(), source.FetchRequest{})
+		errc <- err
+	}()
+	<-arrived // the plugin is mid-fetch
+	pid := p.Status().PID
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	err := <-errc
+	if err == nil || !strings.Contains(err.Error(), `plugin "footballdata"`) {
+		t.Fatalf("fetch from a killed plugin: err = %v", err)
+	}
+	release()
+	resp, err := src.Fetch(context.Background(), source.FetchRequest{})
+	if err != nil || len(resp.Matches) != 380 {
+		t.Fatalf("fetch after relaunch: %d matches, %v", len(resp.Matches), err)
+	}
+	st := p.Status()
+	if st.Launches != 2 || st.PID == pid {
+		t.Fatalf("status = %+v, want a second launch with a new PID", st)
+	}
+}
+
+func TestCallTimeout(t *testing.T) {
+	url, _, release := blockingPublisher(t)
+	defer release()
+	h := footballdata(t, map[string]any{"base_url": url, "competitions": []string{"E0"}, "seasons": []string{"2324"}}, 300*time.Millisecond)
+	p, _ := h.Plugin("footballdata")
+	_, err := SourceOf(p).Fetch(context.Background(), source.FetchRequest{})
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "no answer within 300ms") {
+		t.Fatalf("err = %v, want a timeout naming the limit", err)
+	}
+}
+
+func TestFailedLaunchesBackOff(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "crash")
+	os.WriteFile(bin, []byte("#!/bin/sh\necho 'boom' >&2\nexit 3\n"), 0o755)
+	h, _ := New(map[string]config.Plugin{"crash": {Kind: "source", Path: bin, SHA256: testbin.Digest(t, bin),
+		Timeout: time.Second, StartTimeout: 5 * time.Second}}, hclog.NewNullLogger())
+	defer h.Close()
+	p, _ := h.Plugin("crash")
+	for i := range 3 {
+		if _, err := SourceOf(p).Describe(context.Background()); err == nil {
+			t.Fatalf("attempt %d: a crashing plugin launched", i)
+		}
+	}
+	p.mu.Lock()
+	failures, next := p.failures, p.next
+	p.mu.Unlock()
+	if failures != 3 || !next.After(time.Now().Add(MinBackoff)) {
+		t.Fatalf("failures=%d next=%v: want 3 failures and a growing wait", failures, next)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := SourceOf(p).Describe(ctx); err == nil || !strings.Contains(err.Error(), "waiting to relaunch") {
+		t.Fatalf("err = %v, want the backoff wait to respect the context", err)
+	}
+}
+
+// TestPluginsDieWithTheHost runs a host in a child process, kills it with
+// SIGKILL, and checks its plugin process goes too.
+func TestPluginsDieWithTheHost(t *testing.T) {
+	if os.Getenv("PLUGINHOST_HELPER") == "1" {
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperHost$")
+	cmd.Env = append(os.Environ(), "PLUGINHOST_HELPER=1", "HELPER_PLUGIN="+testbin.Plugin(t, "source", "footballdata"), "HELPER_DATA="+testbin.Data())
+	out, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var line string
+	buf := make([]byte, 64)
+	for !strings.Contains(line, "\n") {
+		n, err := out.Read(buf)
+		if err != nil {
+			t.Fatalf("helper said %q then %v", line, err)
+		}
+		line += string(buf[:n])
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(strings.SplitN(line, "\n", 2)[0], "PID ")))
+	if err != nil {
+		t.Fatalf("helper said %q", line)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	for range 100 {
+		if syscall.Kill(pid, 0) != nil {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	syscall.Kill(pid, syscall.SIGKILL)
+	t.Fatalf("plugin process %d outlived its killed host", pid)
+}
+
+func TestHelperHost(t *testing.T) {
+	if os.Getenv("PLUGINHOST_HELPER") != "1" {
+		return // only the child process of TestPluginsDieWithTheHost is a host
+	}
+	bin := os.Getenv("HELPER_PLUGIN")
+	h, _ := New(map[string]config.Plugin{"footballdata": {Kind: "source", Path: bin, SHA256: testbin.Digest(t, bin),
+		Timeout: time.Minute, StartTimeout: 20 * time.Second, Config: map[string]any{"dir": os.Getenv("HELPER_DATA")}}}, hclog.NewNullLogger())
+	p, _ := h.Plugin("footballdata")
+	if _, err := SourceOf(p).Describe(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("PID %d\n", p.Status().PID)
+	time.Sleep(time.Minute)
+}

@@ -1,0 +1,99 @@
+// Package testbin builds the real plugin binaries for end-to-end tests, once
+// per test process, and writes config that pins their digests.
+package testbin
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+)
+
+var (
+	mu    sync.Mutex
+	dir   string
+	built = map[string]string{}
+)
+
+// Root is the repository root.
+func Root() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "..")
+}
+
+// Plugin builds plugins/<kind>s/<name> and returns the binary's path.
+func Plugin(t testing.TB, kind, name string) string {
+	t.Helper()
+	mu.Lock()
+	defer mu.Unlock()
+	key := kind + "/" + name
+	if p, ok := built[key]; ok {
+		return p
+	}
+	if dir == "" {
+		d, err := os.MkdirTemp("", "soccerpredict-testbin-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir = d
+	}
+	bin := "soccer-" + kind + "-" + name
+	out := filepath.Join(dir, bin)
+	cmd := exec.Command("go", "build", "-o", out, "./cmd/"+bin)
+	cmd.Dir = filepath.Join(Root(), "plugins", kind+"s", name)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build %s: %v\n%s", key, err, b)
+	}
+	built[key] = out
+	return out
+}
+
+// Host builds the host binary and returns its path.
+func Host(t testing.TB) string {
+	t.Helper()
+	mu.Lock()
+	defer mu.Unlock()
+	if p, ok := built["host"]; ok {
+		return p
+	}
+	if dir == "" {
+		d, err := os.MkdirTemp("", "soccerpredict-testbin-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir = d
+	}
+	out := filepath.Join(dir, "soccerpredict")
+	cmd := exec.Command("go", "build", "-o", out, "./cmd/soccerpredict")
+	cmd.Dir = filepath.Join(Root(), "host")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build host: %v\n%s", err, b)
+	}
+	built["host"] = out
+	return out
+}
+
+// Digest returns a file's SHA-256 in hex.
+func Digest(t testing.TB, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// Data is the shipped football-data directory.
+func Data() string { return filepath.Join(Root(), "data", "football-data") }
+
+// Expectations is the shipped data contract.
+func Expectations() string { return filepath.Join(Root(), "configs", "expectations", "matches.json") }
+
+// Quote makes a string safe inside a YAML double-quoted scalar.
+func Quote(s string) string { return `"` + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), `"`, `\"`) + `"` }

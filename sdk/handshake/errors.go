@@ -1,0 +1,51 @@
+package handshake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+)
+
+// MaxMessageBytes bounds one gRPC message each way; large payloads are also
+// chunked by the shims, so this is a safety margin, not a design limit.
+const MaxMessageBytes = 64 << 20
+
+// DialOptions are the client-side gRPC options a host should give go-plugin.
+func DialOptions() []grpc.DialOption {
+	return []grpc.DialOption{grpc.WithDefaultCallOptions(
+		grpc.MaxCallRecvMsgSize(MaxMessageBytes), grpc.MaxCallSendMsgSize(MaxMessageBytes))}
+}
+
+// RemoteError is an error a plugin call returned, with its gRPC code.
+type RemoteError struct {
+	Code    codes.Code
+	Message string
+}
+
+func (e *RemoteError) Error() string {
+	if e.Code == codes.Unknown {
+		return e.Message
+	}
+	return fmt.Sprintf("%s (%s)", e.Message, e.Code)
+}
+
+// Unwrap maps transport-level codes to the context errors callers test for.
+func (e *RemoteError) Unwrap() error {
+	switch e.Code {
+	case codes.DeadlineExceeded:
+		return context.DeadlineExceeded
+	case codes.Canceled:
+		return context.Canceled
+	}
+	return nil
+}
+
+// IsUnavailable reports whether err means the plugin process could not be
+// reached: it crashed, was killed, or is not up yet.
+func IsUnavailable(err error) bool {
+	var re *RemoteError
+	return errors.As(err, &re) && re.Code == codes.Unavailable
+}
