@@ -1,0 +1,36 @@
+package sqlitestore
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/soccerpredict/soccerpredict/host/internal/store"
+	"github.com/soccerpredict/soccerpredict/host/internal/store/storetest"
+)
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s, err := Open(context.Background(), filepath.Join(t.TempDir(), "store.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
+func TestReopenKeepsDataAndMigratesOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	for range 2 {
+		s, err := Open(context.Background(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		if err := s.db.QueryRow(`SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil || n != 1 {
+			t.Fatalf("%d migrations recorded, %v", n, err)
+		}
+		s.Close()
+	}
+}

@@ -1,0 +1,239 @@
+// Package store is the match store: matches (results and fixtures), the
+// revisions a publisher made to them, rows held back in quarantine, and the
+// record of ingest runs.
+//
+// Store is one interface with two implementations, sqlitestore (the embedded
+// default) and pgstore (PostgreSQL), both checked by storetest. What the two
+// share, deciding what a batch inserts, updates or leaves alone, lives here
+// in Apply so that they cannot drift apart.
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/soccerpredict/soccerpredict/sdk/soccer"
+	"github.com/soccerpredict/soccerpredict/sdk/source"
+)
+
+// Store is the match store.
+type Store interface {
+	// Apply writes one batch (one source file) in one transaction: every
+	// match is inserted, updated (recording a Revision) or left unchanged,
+	// and quarantined rows are kept. Nothing is half-written.
+	Apply(ctx context.Context, b Batch) (Applied, error)
+	// Matches lists matches in kick-off order (then by ID).
+	Matches(ctx context.Context, q MatchQuery) ([]soccer.Match, error)
+	// CountMatches counts what Matches would list.
+	CountMatches(ctx context.Context, q MatchQuery) (int, error)
+	// Revisions lists the recorded changes to a match, oldest first.
+	Revisions(ctx context.Context, matchID string) ([]Revision, error)
+	// Quarantined lists quarantined rows, oldest first.
+	Quarantined(ctx context.Context, q QuarantineQuery) ([]QuarantinedRow, error)
+	// RecordRun stores (or replaces) the record of an ingest run.
+	RecordRun(ctx context.Context, r IngestRun) error
+	// Runs lists ingest runs, newest first.
+	Runs(ctx context.Context, limit int) ([]IngestRun, error)
+	Close() error
+}
+
+// Batch is what ingestion writes for one source file.
+type Batch struct {
+	RunID      string
+	Source     string
+	File       source.File
+	Matches    []soccer.Match
+	Quarantine []QuarantinedRow
+}
+
+// Applied counts what a batch did.
+type Applied struct {
+	Loaded      int // new matches
+	Updated     int // matches whose content changed
+	Unchanged   int
+	Quarantined int
+}
+
+// Add sums counts.
+func (a Applied) Add(b Applied) Applied {
+	return Applied{a.Loaded + b.Loaded, a.Updated + b.Updated, a.Unchanged + b.Unchanged, a.Quarantined + b.Quarantined}
+}
+
+// MatchQuery filters matches; zero fields match everything.
+type MatchQuery struct {
+	Competition string
+	Season      string
+	Status      soccer.Status
+	From, To    time.Time // kick-off in [From, To)
+	Limit       int
+}
+
+// QuarantineQuery filters quarantined rows.
+type QuarantineQuery struct {
+	Source string
+	File   string
+	RunID  string // rows seen in this run
+}
+
+// QuarantinedRow is an input row held back: unreadable, or failing the data contract.
+type QuarantinedRow struct {
+	Source  string
+	File    string
+	Line    int
+	MatchID string
+	// Reasons name what failed: the expectation (with its kwargs) or the parse error.
+	Reasons []string
+	// Raw is the row as read: the CSV line, or the match as JSON.
+	Raw       string
+	FirstRun  string
+	LastRun   string
+	FirstSeen time.Time
+}
+
+// Key identifies a quarantined row across runs, so re-ingesting the same bad
+// row does not pile up copies.
+func (q QuarantinedRow) Key() string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%d\x00%s\x00%s", q.Source, q.File, q.Line, q.Raw, q.Reasons)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Revision records that a publisher changed a match.
+type Revision struct {
+	MatchID string
+	RunID   string
+	Changed []string
+	Before  soccer.Match
+	After   soccer.Match
+	At      time.Time
+}
+
+// IngestRun is the record of one ingest of one source.
+type IngestRun struct {
+	ID         string
+	Source     string
+	StartedAt  time.Time
+	FinishedAt time.Time
+	Files      int
+	Read       int
+	Applied    Applied
+	Error      string
+}
+
+// Tx is what Apply needs of a backend inside one transaction.
+type Tx interface {
+	// Existing returns the stored matches among ids, by ID.
+	Existing(ctx context.Context, ids []string) (map[string]Stored, error)
+	// Write inserts and updates matches, records revisions, keeps quarantined
+	// rows (by Key, updating LastRun) and records the source file.
+	Write(ctx context.Context, w Writes) error
+}
+
+// Stored is a match as stored, with its content hash.
+type Stored struct {
+	Match soccer.Match
+	Hash  string
+}
+
+// Writes is everything one batch changes.
+type Writes struct {
+	RunID      string
+	Source     string
+	File       source.File
+	Inserts    []Stored
+	Updates    []Stored
+	Revisions  []Revision
+	Quarantine []QuarantinedRow
+	Now        time.Time
+}
+
+// Apply decides, for one batch inside a backend's transaction, what to insert,
+// update and record, then asks the backend to write it.
+func Apply(ctx context.Context, tx Tx, b Batch, now time.Time) (Applied, error) {
+	ids := make([]string, len(b.Matches))
+	for i, m := range b.Matches {
+		ids[i] = m.ID
+	}
+	existing, err := tx.Existing(ctx, ids)
+	if err != nil {
+		return Applied{}, fmt.Errorf("read stored matches: %w", err)
+	}
+	w := Writes{RunID: b.RunID, Source: b.Source, File: b.File, Now: now.UTC()}
+	var a Applied
+	seen := map[string]bool{}
+	for _, m := range b.Matches {
+		if seen[m.ID] {
+			return Applied{}, fmt.Errorf("batch %s has match %s twice; the data contract should have quarantined it", b.File.Name, m.ID)
+		}
+		seen[m.ID] = true
+		s := Stored{Match: Normalize(m), Hash: ContentHash(m)}
+		old, ok := existing[m.ID]
+		switch {
+		case !ok:
+			w.Inserts = append(w.Inserts, s)
+			a.Loaded++
+		case old.Hash == s.Hash:
+			a.Unchanged++
+		default:
+			w.Updates = append(w.Updates, s)
+			w.Revisions = append(w.Revisions, Revision{MatchID: m.ID, RunID: b.RunID, Changed: Changed(old.Match, s.Match),
+				Before: old.Match, After: s.Match, At: w.Now})
+			a.Updated++
+		}
+	}
+	for _, q := range b.Quarantine {
+		q.Source, q.FirstRun, q.LastRun, q.FirstSeen = b.Source, b.RunID, b.RunID, w.Now
+		w.Quarantine = append(w.Quarantine, q)
+	}
+	a.Quarantined = len(w.Quarantine)
+	if err := tx.Write(ctx, w); err != nil {
+		return Applied{}, err
+	}
+	return a, nil
+}
+
+// Normalize puts a match in the form the store returns: UTC, odds never nil.
+func Normalize(m soccer.Match) soccer.Match {
+	m.Kickoff = m.Kickoff.UTC().Truncate(time.Second)
+	if m.Odds == nil {
+		m.Odds = []soccer.Odds{}
+	}
+	return m
+}
+
+// ContentHash fingerprints what a match says, not where it was read from
+// (Origin moves when a publisher inserts a row above it).
+func ContentHash(m soccer.Match) string {
+	m = Normalize(m)
+	m.Origin = ""
+	b, _ := json.Marshal(m)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// Changed names the fields that differ between two versions of a match.
+func Changed(a, b soccer.Match) []string {
+	var out []string
+	add := func(name string, differ bool) {
+		if differ {
+			out = append(out, name)
+		}
+	}
+	add("competition", a.Competition != b.Competition)
+	add("season", a.Season != b.Season)
+	add("kickoff", !a.Kickoff.Equal(b.Kickoff) || a.KickoffTimeKnown != b.KickoffTimeKnown)
+	add("home_team", a.HomeTeam != b.HomeTeam)
+	add("away_team", a.AwayTeam != b.AwayTeam)
+	add("status", a.Status != b.Status)
+	add("score", a.HomeGoals != b.HomeGoals || a.AwayGoals != b.AwayGoals || a.Result != b.Result)
+	add("odds", !slices.Equal(a.Odds, b.Odds))
+	return out
+}
+
+// TimeFormat is how times are stored as text (fixed width, so text order is time order).
+const TimeFormat = "2006-01-02T15:04:05Z"

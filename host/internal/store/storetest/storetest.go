@@ -1,0 +1,261 @@
+// Package storetest is the conformance suite every store.Store passes: the
+// embedded SQLite store and PostgreSQL run the very same checks.
+package storetest
+
+import (
+	"context"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/soccerpredict/soccerpredict/host/internal/store"
+	"github.com/soccerpredict/soccerpredict/sdk/features/featuretest"
+	"github.com/soccerpredict/soccerpredict/sdk/soccer"
+	"github.com/soccerpredict/soccerpredict/sdk/source"
+)
+
+// Run runs the suite; open returns a new, empty store for each check.
+func Run(t *testing.T, open func(t *testing.T) store.Store) {
+	ctx := context.Background()
+	league := featuretest.League(6, 2, 5) // 60 matches over two seasons
+	batch := func(run string, ms []soccer.Match) store.Batch {
+		return store.Batch{RunID: run, Source: "synthetic", File: source.File{Name: "SYN/all.csv", SHA256: "abc", Rows: len(ms)}, Matches: ms}
+	}
+
+	t.Run("insert then read back", func(t *testing.T) {
+		s := open(t)
+		a, err := s.Apply(ctx, batch("r1", league))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a != (store.Applied{Loaded: 60}) {
+			t.Fatalf("applied %+v, want 60 loaded", a)
+		}
+		got, err := s.Matches(ctx, store.MatchQuery{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(league) {
+			t.Fatalf("read %d matches, want %d", len(got), len(league))
+		}
+		for i := range got {
+			if want := store.Normalize(league[i]); !reflect.DeepEqual(got[i], want) {
+				t.Fatalf("match %d:\n got %+v\nwant %+v", i, got[i], want)
+			}
+		}
+	})
+
+	t.Run("queries filter and order", func(t *testing.T) {
+		s := open(t)
+		if _, err := s.Apply(ctx, batch("r1", league)); err != nil {
+			t.Fatal(err)
+		}
+		cut := league[20].Kickoff
+		for _, c := range []struct {
+			q    store.MatchQuery
+			want int
+		}{
+			{store.MatchQuery{Season: "2021"}, 30},
+			{store.MatchQuery{Competition: "SYN", Season: "2122"}, 30},
+			{store.MatchQuery{Competition: "NONE"}, 0},
+			{store.MatchQuery{Status: soccer.Finished}, 60},
+			{store.MatchQuery{Status: soccer.Scheduled}, 0},
+			{store.MatchQuery{To: cut}, countBefore(league, cut)},
+			{store.MatchQuery{From: cut}, 60 - countBefore(league, cut)},
+		} {
+			n, err := s.CountMatches(ctx, c.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ms, err := s.Matches(ctx, c.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n != c.want || len(ms) != c.want {
+				t.Errorf("query %+v: count %d, listed %d, want %d", c.q, n, len(ms), c.want)
+			}
+			for i := 1; i < len(ms); i++ {
+				if ms[i].Kickoff.Before(ms[i-1].Kickoff) {
+					t.Errorf("query %+v: not in kick-off order at %d", c.q, i)
+				}
+			}
+		}
+		ms, _ := s.Matches(ctx, store.MatchQuery{Limit: 7})
+		if len(ms) != 7 || ms[0].ID != league[0].ID {
+			t.Errorf("limit 7 listed %d starting at %v", len(ms), ms)
+		}
+	})
+
+	t.Run("the same batch twice changes nothing", func(t *testing.T) {
+		s := open(t)
+		if _, err := s.Apply(ctx, batch("r1", league)); err != nil {
+			t.Fatal(err)
+		}
+		moved := make([]soccer.Match, len(league))
+		copy(moved, league)
+		for i := range moved {
+			moved[i].Origin = "elsewhere:1" // rows moved in the file, content the same
+		}
+		a, err := s.Apply(ctx, batch("r2", moved))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a != (store.Applied{Unchanged: 60}) {
+			t.Fatalf("second apply %+v, want 60 unchanged", a)
+		}
+		if n, _ := s.CountMatches(ctx, store.MatchQuery{}); n != 60 {
+			t.Fatalf("%d matches after two applies, want 60", n)
+		}
+	})
+
+	t.Run("a revised match is updated and the revision recorded", func(t *testing.T) {
+		s := open(t)
+		if _, err := s.Apply(ctx, batch("r1", league)); err != nil {
+			t.Fatal(err)
+		}
+		revised := make([]soccer.Match, len(league))
+		copy(revised, league)
+		m := revised[3]
+		m.HomeGoals++
+		m.Result = result(m.HomeGoals, m.AwayGoals)
+		m.Odds = []soccer.Odds{{Bookmaker: "PS", Closing: true, Home: 2.1, Draw: 3.4, Away: 3.9}}
+		revised[3] = m
+		a, err := s.Apply(ctx, batch("r2", revised))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a != (store.Applied{Updated: 1, Unchanged: 59}) {
+			t.Fatalf("applied %+v, want 1 updated", a)
+		}
+		revs, err := s.Revisions(ctx, m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(revs) != 1 || revs[0].RunID != "r2" || !reflect.DeepEqual(revs[0].Changed, []string{"score", "odds"}) {
+			t.Fatalf("revisions %+v, want one from r2 changing score and odds", revs)
+		}
+		if revs[0].Before.HomeGoals != league[3].HomeGoals || revs[0].After.HomeGoals != m.HomeGoals {
+			t.Fatalf("revision before/after goals %d/%d", revs[0].Before.HomeGoals, revs[0].After.HomeGoals)
+		}
+		got, _ := s.Matches(ctx, store.MatchQuery{From: m.Kickoff, To: m.Kickoff.Add(time.Second)})
+		found := false
+		for _, g := range got {
+			if g.ID == m.ID {
+				found = reflect.DeepEqual(g, store.Normalize(m))
+			}
+		}
+		if !found {
+			t.Fatalf("the stored match is not the revised one")
+		}
+	})
+
+	t.Run("fixtures without a result", func(t *testing.T) {
+		s := open(t)
+		f := soccer.Match{ID: "syn-next", Competition: "SYN", Season: "2223", Kickoff: time.Date(2023, 8, 12, 14, 0, 0, 0, time.UTC),
+			HomeTeam: "Team A", AwayTeam: "Team B", Status: soccer.Scheduled, Origin: "SYN/2223.csv:2"}
+		if _, err := s.Apply(ctx, batch("r1", []soccer.Match{f})); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := s.Matches(ctx, store.MatchQuery{Status: soccer.Scheduled})
+		if len(got) != 1 || !reflect.DeepEqual(got[0], store.Normalize(f)) {
+			t.Fatalf("fixture read back as %+v", got)
+		}
+	})
+
+	t.Run("quarantine keeps rows once", func(t *testing.T) {
+		s := open(t)
+		q := []store.QuarantinedRow{
+			{File: "SYN/all.csv", Line: 7, MatchID: "x", Reasons: []string{"expect_column_values_to_be_between(column=home_goals, min_value=0)"}, Raw: `{"HomeGoals":-1}`},
+			{File: "SYN/all.csv", Line: 9, Reasons: []string{`column FTHG: "two" is not a whole number of goals`}, Raw: "E0,two"},
+		}
+		b := batch("r1", league[:2])
+		b.Quarantine = q
+		a, err := s.Apply(ctx, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Quarantined != 2 || a.Loaded != 2 {
+			t.Fatalf("applied %+v", a)
+		}
+		b.RunID = "r2"
+		if _, err := s.Apply(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+		rows, err := s.Quarantined(ctx, store.QuarantineQuery{Source: "synthetic"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) != 2 {
+			t.Fatalf("%d quarantined rows after the same batch twice, want 2", len(rows))
+		}
+		if rows[0].Line != 7 || rows[0].FirstRun != "r1" || rows[0].LastRun != "r2" || rows[0].Raw != q[0].Raw || rows[0].Reasons[0] != q[0].Reasons[0] {
+			t.Fatalf("row %+v", rows[0])
+		}
+		if rows, _ := s.Quarantined(ctx, store.QuarantineQuery{RunID: "r2"}); len(rows) != 2 {
+			t.Fatalf("%d rows seen in r2, want 2", len(rows))
+		}
+	})
+
+	t.Run("a failing batch writes nothing", func(t *testing.T) {
+		s := open(t)
+		dup := append([]soccer.Match{}, league[:5]...)
+		dup = append(dup, league[0])
+		b := batch("r1", dup)
+		b.Quarantine = []store.QuarantinedRow{{File: "f", Line: 1, Reasons: []string{"x"}, Raw: "y"}}
+		if _, err := s.Apply(ctx, b); err == nil || !strings.Contains(err.Error(), league[0].ID) {
+			t.Fatalf("err = %v, want it to name the duplicated match", err)
+		}
+		n, _ := s.CountMatches(ctx, store.MatchQuery{})
+		rows, _ := s.Quarantined(ctx, store.QuarantineQuery{})
+		if n != 0 || len(rows) != 0 {
+			t.Fatalf("a failed batch left %d matches and %d quarantined rows", n, len(rows))
+		}
+	})
+
+	t.Run("ingest runs", func(t *testing.T) {
+		s := open(t)
+		start := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+		r := store.IngestRun{ID: "r1", Source: "footballdata", StartedAt: start, FinishedAt: start.Add(time.Second), Files: 2, Read: 10,
+			Applied: store.Applied{Loaded: 8, Quarantined: 2}}
+		if err := s.RecordRun(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		r.Error = "plugin died"
+		if err := s.RecordRun(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		r2 := r
+		r2.ID, r2.StartedAt, r2.Error = "r2", start.Add(time.Hour), ""
+		if err := s.RecordRun(ctx, r2); err != nil {
+			t.Fatal(err)
+		}
+		runs, err := s.Runs(ctx, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(runs) != 2 || runs[0].ID != "r2" || !reflect.DeepEqual(runs[1], r) {
+			t.Fatalf("runs %+v, want r2 then %+v", runs, r)
+		}
+	})
+}
+
+func countBefore(ms []soccer.Match, t time.Time) int {
+	n := 0
+	for _, m := range ms {
+		if m.Kickoff.Before(t) {
+			n++
+		}
+	}
+	return n
+}
+
+func result(h, a int) soccer.Result {
+	switch {
+	case h > a:
+		return soccer.HomeWin
+	case h < a:
+		return soccer.AwayWin
+	}
+	return soccer.Draw
+}
