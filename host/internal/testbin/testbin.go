@@ -96,4 +96,6 @@ func Data() string { return filepath.Join(Root(), "data", "football-data") }
 func Expectations() string { return filepath.Join(Root(), "configs", "expectations", "matches.json") }
 
 // Quote makes a string safe inside a YAML double-quoted scalar.
-func Quote(s string) string { return `"` + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), `"`, `\"`) + `"` }
+func Quote(s string) string {
+	return `"` + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), `"`, `\"`) + `"`
+}

@@ -1,0 +1,158 @@
+// Package contract evaluates data contracts written as Great Expectations
+// suites (JSON, 1.x form with "name"/"type", or 0.x form with
+// "expectation_suite_name"/"expectation_type") against a table of records,
+// and reports in GE's validation-result shape plus, for quarantine, which
+// rows failed which expectation.
+//
+// Start with Load and Suite.Validate.
+package contract
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// Suite is an expectation suite.
+type Suite struct {
+	Name         string
+	Expectations []Expectation
+	Meta         map[string]any
+}
+
+// Expectation is one expectation with its kwargs.
+type Expectation struct {
+	Type   string         `json:"type"`
+	Kwargs map[string]any `json:"kwargs"`
+	Meta   map[string]any `json:"meta,omitempty"`
+
+	check checker
+	cond  *condition
+}
+
+// String describes the expectation compactly, for quarantine reasons and logs.
+func (e Expectation) String() string {
+	keys := make([]string, 0, len(e.Kwargs))
+	for k := range e.Kwargs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		v, _ := json.Marshal(e.Kwargs[k])
+		parts[i] = k + "=" + string(v)
+	}
+	return e.Type + "(" + strings.Join(parts, ", ") + ")"
+}
+
+type rawSuite struct {
+	Name         string           `json:"name"`
+	LegacyName   string           `json:"expectation_suite_name"`
+	Expectations []rawExpectation `json:"expectations"`
+	Meta         map[string]any   `json:"meta"`
+}
+
+type rawExpectation struct {
+	Type       string         `json:"type"`
+	LegacyType string         `json:"expectation_type"`
+	Kwargs     map[string]any `json:"kwargs"`
+	Meta       map[string]any `json:"meta"`
+}
+
+// Load reads a suite file.
+func Load(path string) (Suite, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Suite{}, fmt.Errorf("expectation suite: %w", err)
+	}
+	s, err := Parse(b)
+	if err != nil {
+		return Suite{}, fmt.Errorf("expectation suite %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// Parse reads a suite and checks that every expectation is one this package
+// evaluates, with the kwargs it needs.
+func Parse(b []byte) (Suite, error) {
+	var raw rawSuite
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return Suite{}, fmt.Errorf("not a JSON expectation suite: %w", err)
+	}
+	s := Suite{Name: raw.Name, Meta: raw.Meta}
+	if s.Name == "" {
+		s.Name = raw.LegacyName
+	}
+	if s.Name == "" {
+		return Suite{}, errors.New(`the suite has no "name"`)
+	}
+	var errs []error
+	for i, re := range raw.Expectations {
+		e := Expectation{Type: re.Type, Kwargs: re.Kwargs, Meta: re.Meta}
+		if e.Type == "" {
+			e.Type = re.LegacyType
+		}
+		if e.Kwargs == nil {
+			e.Kwargs = map[string]any{}
+		}
+		if err := e.compile(); err != nil {
+			errs = append(errs, fmt.Errorf("expectations[%d] %s: %w", i, e.Type, err))
+			continue
+		}
+		s.Expectations = append(s.Expectations, e)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Suite{}, err
+	}
+	return s, nil
+}
+
+// condition is a GE row_condition of the form col("x")=="v" (the
+// great_expectations parser) or x=="v" (pandas), with == or !=.
+type condition struct {
+	column string
+	op     string
+	value  any
+}
+
+var conditionRE = regexp.MustCompile(`^\s*(?:col\(\s*["'](\w+)["']\s*\)|(\w+))\s*(==|!=)\s*(?:"([^"]*)"|'([^']*)'|(-?[0-9]+(?:\.[0-9]+)?))\s*$`)
+
+func parseCondition(s string) (*condition, error) {
+	m := conditionRE.FindStringSubmatch(s)
+	if m == nil {
+		return nil, fmt.Errorf(`row_condition %q: only col("x")=="v" / x=="v" with == or != is supported`, s)
+	}
+	c := &condition{column: m[1] + m[2], op: m[3]}
+	switch {
+	case m[6] != "":
+		var f float64
+		fmt.Sscan(m[6], &f)
+		c.value = f
+	case m[4] != "":
+		c.value = m[4]
+	default:
+		c.value = m[5]
+	}
+	return c, nil
+}
+
+func (c *condition) holds(row map[string]any) bool {
+	eq := equal(row[c.column], c.value)
+	if c.op == "==" {
+		return eq
+	}
+	return !eq
+}
+
+func equal(a, b any) bool {
+	fa, oka := number(a)
+	fb, okb := number(b)
+	if oka && okb {
+		return fa == fb
+	}
+	return a == b
+}
