@@ -235,5 +235,5 @@ func Changed(a, b soccer.Match) []string {
 	return out
 }
 
-// TimeFormat is how times are stored as text (fixed width, so text order is time order).
-const TimeFormat = "2006-01-02T15:04:05Z"
+// TimeFormat is how times are stored as text (fixed width, so text order is time order; nanoseconds, so runs started in the same second still order).
+const TimeFormat = "2006-01-02T15:04:05.000000000Z"
