@@ -8,7 +8,9 @@ PROTO_FILES := $(wildcard sdk/proto/soccerpredict/v1/*.proto)
 PLUGINS := sources/footballdata
 export GOFLAGS := -buildvcs=false
 
-.PHONY: all build host plugins test test-go proto proto-check run fmt vet tools clean
+.PHONY: all build host plugins test lint proto proto-check run tools clean
+
+MODULES := ./sdk/... ./host/... $(foreach p,$(PLUGINS),./plugins/$(p)/...)
 
 all: build
 
@@ -17,6 +19,25 @@ build: host plugins
 host:
 	@mkdir -p $(BIN)
 	cd host && $(GO) build -o $(BIN)/soccerpredict ./cmd/soccerpredict
+
+# test is what CI runs (.ci/run): formatting, vet, generated code, then every module's tests against
+# the real PostgreSQL on localhost (SOCCERPREDICT_TEST_POSTGRES overrides the URL).
+test: lint proto-check build
+	$(GO) test -count=1 $(MODULES)
+
+lint:
+	@out=$$(gofmt -l sdk host plugins); if [ -n "$$out" ]; then echo "gofmt would change:" $$out >&2; exit 1; fi
+	$(GO) vet $(MODULES)
+
+# run builds everything and ingests the shipped data into the embedded SQLite store (var/).
+run: build
+	./bin/soccerpredict ingest --config configs/local.yaml
+	@echo
+	@echo "Stored matches, for example:  ./bin/soccerpredict matches --competition E0 --season 2324 --limit 5"
+	@echo "Plugins and their health:      ./bin/soccerpredict plugins verify"
+
+clean:
+	rm -rf $(BIN) var
 
 # Each plugin becomes bin/soccer-<kind>-<name>; its SHA-256 goes beside it, where configs/local.yaml
 # reads it from (production pins the digest itself).

@@ -59,7 +59,8 @@ type Plugin struct {
 	Path string `koanf:"path"`
 	// SHA256 pins the binary's digest. SHA256File instead names a file in
 	// sha256sum's format holding it (what `make build` writes beside each
-	// plugin); one of the two is required.
+	// plugin); one of the two is required, and SHA256 wins when both are set
+	// (so production can pin a digest over a shared config file).
 	SHA256     string `koanf:"sha256"`
 	SHA256File string `koanf:"sha256_file"`
 	// Timeout bounds each call; StartTimeout bounds launch and handshake.
@@ -196,8 +197,8 @@ func (c Config) Validate() error {
 		if p.Path == "" {
 			bad("plugins.%s.path: must name the plugin binary", name)
 		}
-		if (p.SHA256 == "") == (p.SHA256File == "") {
-			bad("plugins.%s: set exactly one of sha256 and sha256_file, so the host can verify the binary", name)
+		if p.SHA256 == "" && p.SHA256File == "" {
+			bad("plugins.%s: set sha256 (or sha256_file), so the host can verify the binary", name)
 		}
 		if p.SHA256 != "" && !isHexDigest(p.SHA256) {
 			bad("plugins.%s.sha256: %q is not 64 hex digits", name, p.SHA256)

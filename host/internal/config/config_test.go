@@ -69,7 +69,7 @@ func TestProblemsAreNamed(t *testing.T) {
 		{"stor:\n  driver: sqlite\n", "stor"},
 		{"store:\n  driver: mysql\n", `store.driver: "mysql"`},
 		{"store:\n  driver: postgres\n", "store.dsn"},
-		{"plugins:\n  x:\n    kind: source\n    path: p\n", "plugins.x: set exactly one of sha256"},
+		{"plugins:\n  x:\n    kind: source\n    path: p\n", "plugins.x: set sha256"},
 		{"plugins:\n  x:\n    kind: gadget\n    path: p\n    sha256: abc\n", "plugins.x.kind"},
 		{"plugins:\n  x:\n    kind: source\n    path: p\n    sha256: abc\n", "plugins.x.sha256"},
 		{"sources:\n  - plugin: nope\n", `sources[0].plugin: "nope"`},

@@ -2,6 +2,8 @@ package footballdata
 
 import (
 	"context"
+	"crypto/sha256"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -235,5 +237,31 @@ func TestBadSettings(t *testing.T) {
 func TestMatchIDIsStable(t *testing.T) {
 	if got := matchID("E0", "2324", "Nott'm Forest", "Man United"); got != "e0-2324-nottm-forest-v-man-united" {
 		t.Fatalf("matchID = %q", got)
+	}
+}
+
+// The shipped files are the pinned bytes.
+func TestShippedFilesMatchTheirSums(t *testing.T) {
+	sums, err := os.ReadFile(filepath.Join(shipped, "SHA256SUMS"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(sums)), "\n") {
+		want, name, ok := strings.Cut(line, "  ")
+		if !ok {
+			t.Fatalf("SHA256SUMS line %q", line)
+		}
+		b, err := os.ReadFile(filepath.Join(shipped, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprintf("%x", sha256.Sum256(b)); got != want {
+			t.Errorf("%s: sha256 %s, SHA256SUMS says %s", name, got, want)
+		}
+		n++
+	}
+	if n != 26 {
+		t.Fatalf("%d files checked, want the 25 season files and notes.txt", n)
 	}
 }

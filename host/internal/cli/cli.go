@@ -1,0 +1,164 @@
+// Package cli is the soccerpredict command line: one Run function that main
+// calls with the process's arguments, environment and output streams, so that
+// tests run the very same code. routes lists every command.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/hashicorp/go-hclog"
+	"golang.org/x/term"
+
+	"github.com/soccerpredict/soccerpredict/host/internal/config"
+	"github.com/soccerpredict/soccerpredict/host/internal/store"
+	"github.com/soccerpredict/soccerpredict/host/internal/store/pgstore"
+	"github.com/soccerpredict/soccerpredict/host/internal/store/sqlitestore"
+)
+
+// Version is the host's version, set at build time with -ldflags.
+var Version = "dev"
+
+// env is what every command gets.
+type env struct {
+	ctx     context.Context
+	environ []string
+	stdout  io.Writer
+	stderr  io.Writer
+}
+
+type command struct {
+	name, args, help string
+	run              func(e env, args []string) error
+}
+
+func routes() []command {
+	return []command{
+		{"ingest", "[--source NAME]", "fetch from the configured sources, check the data contract, upsert into the store", runIngest},
+		{"plugins list", "", "show the configured plugins and whether each binary matches its pinned SHA-256", runPluginsList},
+		{"plugins verify", "[NAME...]", "launch each plugin, negotiate its API version and smoke-test it", runPluginsVerify},
+		{"matches", "[--competition E0] [--season 2324] [--limit N]", "list stored matches in kick-off order", runMatches},
+		{"quarantine", "[--source NAME] [--run ID]", "list rows held back by ingestion, with the reason", runQuarantine},
+		{"runs", "[--limit N]", "list recent ingest runs", runRuns},
+		{"version", "", "print the host's version", func(e env, _ []string) error { _, err := fmt.Fprintln(e.stdout, "soccerpredict", Version); return err }},
+	}
+}
+
+// errUsage marks errors that are the caller's; they exit with status 2.
+var errUsage = errors.New("usage")
+
+// Run runs one command and returns the process exit status. environ is the
+// process environment (os.Environ()); config reads its SOCCERPREDICT_ keys.
+func Run(ctx context.Context, args []string, environ []string, stdout, stderr io.Writer) int {
+	e := env{ctx: ctx, environ: environ, stdout: stdout, stderr: stderr}
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(stdout)
+		return 0
+	}
+	for _, c := range routes() {
+		words := strings.Fields(c.name)
+		if len(args) >= len(words) && strings.Join(args[:len(words)], " ") == c.name {
+			err := c.run(e, args[len(words):])
+			switch {
+			case err == nil:
+				return 0
+			case errors.Is(err, flag.ErrHelp):
+				return 0
+			case errors.Is(err, errUsage):
+				fmt.Fprintf(stderr, "soccerpredict %s: %v\nusage: soccerpredict %s %s\n", c.name, err, c.name, c.args)
+				return 2
+			default:
+				fmt.Fprintf(stderr, "soccerpredict %s: %v\n", c.name, err)
+				return 1
+			}
+		}
+	}
+	fmt.Fprintf(stderr, "soccerpredict: unknown command %q\n", strings.Join(args, " "))
+	usage(stderr)
+	return 2
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: soccerpredict COMMAND [flags]\n\ncommands:")
+	for _, c := range routes() {
+		fmt.Fprintf(w, "  %-15s %s\n", c.name, c.help)
+	}
+	fmt.Fprintln(w, "\nevery command takes --config FILE (repeatable; default $SOCCERPREDICT_CONFIG or configs/local.yaml)")
+	fmt.Fprintln(w, "and --set key=value (repeatable), over SOCCERPREDICT_* environment variables (SOCCERPREDICT_STORE__DSN=...).")
+}
+
+// common are the flags every command takes.
+type common struct {
+	configs multi
+	sets    multi
+}
+
+type multi []string
+
+func (m *multi) String() string     { return strings.Join(*m, ",") }
+func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
+
+func newFlags(e env, name string) (*flag.FlagSet, *common) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	c := &common{}
+	fs.Var(&c.configs, "config", "config file (repeatable)")
+	fs.Var(&c.sets, "set", "override a config key: key=value (repeatable)")
+	return fs, c
+}
+
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	return nil
+}
+
+// load reads the configuration the flags and environment point at.
+func (c *common) load(e env) (config.Config, error) {
+	files := []string(c.configs)
+	if len(files) == 0 {
+		files = config.Files(e.getenv)
+	}
+	if len(files) == 0 && config.Exists("configs/local.yaml") {
+		files = []string{"configs/local.yaml"}
+	}
+	return config.Load(files, e.environ, c.sets)
+}
+
+func (e env) getenv(key string) string {
+	for _, kv := range e.environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
+}
+
+func logger(e env, cfg config.Config) hclog.Logger {
+	jsonFormat := cfg.Log.Format == "json" || (cfg.Log.Format == "auto" && !isTerminal(e.stderr))
+	return hclog.New(&hclog.LoggerOptions{Name: "soccerpredict", Level: hclog.LevelFromString(cfg.Log.Level),
+		JSONFormat: jsonFormat, Output: e.stderr})
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+func openStore(ctx context.Context, cfg config.Config) (store.Store, error) {
+	switch cfg.Store.Driver {
+	case "postgres":
+		return pgstore.Open(ctx, cfg.Store.DSN)
+	default:
+		return sqlitestore.Open(ctx, cfg.Store.DSN)
+	}
+}

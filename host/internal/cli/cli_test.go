@@ -1,0 +1,143 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/soccerpredict/soccerpredict/host/internal/pgtest"
+	"github.com/soccerpredict/soccerpredict/host/internal/testbin"
+)
+
+// setup writes a config that points at the real plugin binary and a data dir.
+func setup(t *testing.T, pluginPath, dataDir string) string {
+	t.Helper()
+	dir := t.TempDir()
+	sum := filepath.Join(dir, "footballdata.sha256")
+	os.WriteFile(sum, []byte(testbin.Digest(t, testbin.Plugin(t, "source", "footballdata"))+"  soccer-source-footballdata\n"), 0o644)
+	cfg := fmt.Sprintf(`data_dir: %s
+log: {level: warn}
+ingest: {expectations: %s}
+plugins:
+  footballdata:
+    kind: source
+    path: %s
+    sha256_file: %s
+    config: {dir: %s}
+sources:
+  - plugin: footballdata
+`, testbin.Quote(filepath.Join(dir, "var")), testbin.Quote(testbin.Expectations()), testbin.Quote(pluginPath), testbin.Quote(sum), testbin.Quote(dataDir))
+	path := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func run(t *testing.T, environ []string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := Run(context.Background(), args, environ, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestIngestTwiceIntoSQLite(t *testing.T) {
+	cfg := setup(t, testbin.Plugin(t, "source", "footballdata"), testbin.Data())
+	code, out, errs := run(t, nil, "ingest", "--config", cfg)
+	if code != 0 || !strings.Contains(out, "9548 rows read, 9548 loaded, 0 updated") || !strings.Contains(out, "every expectation met in 25 files") {
+		t.Fatalf("first ingest: %d\n%s\n%s", code, out, errs)
+	}
+	code, out, errs = run(t, nil, "ingest", "--config", cfg)
+	if code != 0 || !strings.Contains(out, "0 loaded, 0 updated, 9548 unchanged") {
+		t.Fatalf("second ingest: %d\n%s\n%s", code, out, errs)
+	}
+	code, out, _ = run(t, nil, "matches", "--config", cfg, "--competition", "E0", "--season", "1314", "--limit", "1")
+	if code != 0 || !strings.Contains(out, "e0-1314-arsenal-v-aston-villa") || !strings.Contains(out, "1-3 A") {
+		t.Fatalf("matches: %d\n%s", code, out)
+	}
+	code, out, _ = run(t, nil, "runs", "--config", cfg)
+	if code != 0 || strings.Count(out, "footballdata") != 2 {
+		t.Fatalf("runs: %d\n%s", code, out)
+	}
+}
+
+// The environment layer selects PostgreSQL over the file's embedded default.
+func TestIngestIntoPostgresThroughTheEnvironment(t *testing.T) {
+	cfg := setup(t, testbin.Plugin(t, "source", "footballdata"), testbin.Data())
+	environ := []string{"SOCCERPREDICT_STORE__DRIVER=postgres", "SOCCERPREDICT_STORE__DSN=" + pgtest.Schema(t)}
+	code, out, errs := run(t, environ, "ingest", "--config", cfg)
+	if code != 0 || !strings.Contains(out, "9548 loaded") {
+		t.Fatalf("ingest: %d\n%s\n%s", code, out, errs)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(cfg), "var", "soccerpredict.db")); err == nil {
+		t.Fatal("the SQLite store was used although the environment chose PostgreSQL")
+	}
+}
+
+func TestTamperedPluginIsRefusedByName(t *testing.T) {
+	orig := testbin.Plugin(t, "source", "footballdata")
+	tampered := filepath.Join(t.TempDir(), "soccer-source-footballdata")
+	b, _ := os.ReadFile(orig)
+	os.WriteFile(tampered, append(b, []byte("evil")...), 0o755)
+	cfg := setup(t, tampered, testbin.Data())
+
+	code, out, _ := run(t, nil, "plugins", "list", "--config", cfg)
+	if code != 0 || !strings.Contains(out, "REFUSED") || !strings.Contains(out, `plugin "footballdata"`) {
+		t.Fatalf("plugins list: %d\n%s", code, out)
+	}
+	code, out, _ = run(t, nil, "plugins", "verify", "--config", cfg)
+	if code != 1 || !strings.Contains(out, "FAIL") || !strings.Contains(out, "does not match its pinned SHA-256") {
+		t.Fatalf("plugins verify: %d\n%s", code, out)
+	}
+	code, _, errs := run(t, nil, "ingest", "--config", cfg)
+	if code != 1 || !strings.Contains(errs, `plugin "footballdata"`) || !strings.Contains(errs, "refusing to launch") {
+		t.Fatalf("ingest: %d\n%s", code, errs)
+	}
+}
+
+func TestQuarantineShowsTheReason(t *testing.T) {
+	data := t.TempDir()
+	os.MkdirAll(filepath.Join(data, "E0"), 0o755)
+	os.WriteFile(filepath.Join(data, "E0", "2324.csv"), []byte("\xef\xbb\xbfDiv,Date,HomeTeam,AwayTeam,FTHG,FTAG,FTR\n"+
+		"E0,11/08/2023,Burnley,Man City,0,3,A\nE0,12/08/2023,Arsenal,Forest,2,1,A\nE0,13/08/23,Spurs,Wolves,x,1,A\n"), 0o644)
+	cfg := setup(t, testbin.Plugin(t, "source", "footballdata"), data)
+	code, out, errs := run(t, nil, "ingest", "--config", cfg)
+	if code != 0 || !strings.Contains(out, "1 loaded") || !strings.Contains(out, "2 quarantined (1 unreadable)") || !strings.Contains(out, "soccerpredict quarantine --run") {
+		t.Fatalf("ingest: %d\n%s\n%s", code, out, errs)
+	}
+	code, out, _ = run(t, nil, "quarantine", "--config", cfg)
+	if code != 0 || !strings.Contains(out, "E0/2324.csv:3") || !strings.Contains(out, "expect_column_pair_values_a_to_be_greater_than_b") ||
+		!strings.Contains(out, `E0/2324.csv:4: column FTHG: "x" is not a whole number of goals`) || !strings.Contains(out, "2 quarantined rows") {
+		t.Fatalf("quarantine: %d\n%s", code, out)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	if code, _, errs := run(t, nil, "fly"); code != 2 || !strings.Contains(errs, `unknown command "fly"`) {
+		t.Fatalf("unknown command: %d %s", code, errs)
+	}
+	if code, _, errs := run(t, nil, "ingest", "--bogus"); code != 2 || !strings.Contains(errs, "bogus") {
+		t.Fatalf("bad flag: %d %s", code, errs)
+	}
+	if code, _, errs := run(t, nil, "ingest", "--set", "store.driver=mysql"); code != 1 || !strings.Contains(errs, `store.driver: "mysql"`) {
+		t.Fatalf("bad config: %d %s", code, errs)
+	}
+	if code, out, _ := run(t, nil, "help"); code != 0 || !strings.Contains(out, "plugins verify") {
+		t.Fatalf("help: %d %s", code, out)
+	}
+}
+
+// The built host binary launches the built plugin binary as a separate process.
+func TestHostBinaryVerifiesPlugins(t *testing.T) {
+	cfg := setup(t, testbin.Plugin(t, "source", "footballdata"), testbin.Data())
+	cmd := exec.Command(testbin.Host(t), "plugins", "verify", "--config", cfg)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "footballdata  source  ok: pid") {
+		t.Fatalf("plugins verify: %v\n%s", err, out)
+	}
+}
