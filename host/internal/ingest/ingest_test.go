@@ -29,7 +29,7 @@ import (
 const shippedRows = 4180 + 1104 + 1224 + 1520 + 1520
 
 // footballdata launches the real plugin binary under a plugin host.
-func footballdata(t *testing.T, settings map[string]any) (source.Source, *pluginhost.Plugin) {
+func footballdata(t testing.TB, settings map[string]any) (source.Source, *pluginhost.Plugin) {
 	t.Helper()
 	bin := testbin.Plugin(t, "source", "footballdata")
 	h, err := pluginhost.New(map[string]config.Plugin{"footballdata": {Kind: "source", Path: bin, SHA256: testbin.Digest(t, bin),
@@ -43,7 +43,7 @@ func footballdata(t *testing.T, settings map[string]any) (source.Source, *plugin
 	return pluginhost.SourceOf(p), p
 }
 
-func runner(t *testing.T, s store.Store) Runner {
+func runner(t testing.TB, s store.Store) Runner {
 	t.Helper()
 	suite, err := contract.Load(testbin.Expectations())
 	if err != nil {
@@ -52,7 +52,7 @@ func runner(t *testing.T, s store.Store) Runner {
 	return Runner{Store: s, Suite: suite, ValidationDir: filepath.Join(t.TempDir(), "validations")}
 }
 
-func sqlite(t *testing.T) store.Store {
+func sqlite(t testing.TB) store.Store {
 	t.Helper()
 	s, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "store.db"))
 	if err != nil {
@@ -62,7 +62,7 @@ func sqlite(t *testing.T) store.Store {
 	return s
 }
 
-func postgres(t *testing.T) store.Store {
+func postgres(t testing.TB) store.Store {
 	t.Helper()
 	s, err := pgstore.Open(context.Background(), pgtest.Schema(t))
 	if err != nil {
@@ -77,7 +77,7 @@ func postgres(t *testing.T) store.Store {
 func TestShippedDataIntoBothStores(t *testing.T) {
 	src, _ := footballdata(t, map[string]any{"dir": testbin.Data()})
 	counts := map[string]int{}
-	for name, open := range map[string]func(*testing.T) store.Store{"sqlite": sqlite, "postgres": postgres} {
+	for name, open := range map[string]func(testing.TB) store.Store{"sqlite": sqlite, "postgres": postgres} {
 		t.Run(name, func(t *testing.T) {
 			s := open(t)
 			r := runner(t, s)
