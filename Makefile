@@ -5,7 +5,7 @@ GO    ?= go
 BIN   := $(CURDIR)/bin
 SDK_MODULE := github.com/soccerpredict/soccerpredict/sdk
 PROTO_FILES := $(wildcard sdk/proto/soccerpredict/v1/*.proto)
-PLUGINS := sources/footballdata
+PLUGINS := sources/footballdata features/ratings
 export GOFLAGS := -buildvcs=false
 
 .PHONY: all build host plugins test lint proto proto-check run tools clean
@@ -44,10 +44,10 @@ clean:
 plugins:
 	@mkdir -p $(BIN)
 	@set -e; for p in $(PLUGINS); do \
-	  kind=$${p%%/*}; kind=$${kind%s}; name=$${p##*/}; out=$(BIN)/soccer-$$kind-$$name; \
-	  (cd plugins/$$p && $(GO) build -o $$out ./cmd/soccer-$$kind-$$name); \
-	  (cd $(BIN) && sha256sum soccer-$$kind-$$name > soccer-$$kind-$$name.sha256); \
-	  echo "built $$out"; \
+	  bin=$$(ls plugins/$$p/cmd); \
+	  (cd plugins/$$p && $(GO) build -o $(BIN)/$$bin ./cmd/$$bin); \
+	  (cd $(BIN) && sha256sum $$bin > $$bin.sha256); \
+	  echo "built bin/$$bin"; \
 	done
 
 tools:

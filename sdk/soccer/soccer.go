@@ -71,10 +71,18 @@ type Match struct {
 	Origin string
 }
 
-// Fixture returns the match as a fixture to forecast.
+// Fixture returns the match as a fixture to forecast. Only pre-match odds
+// come along: closing prices are not known before kick-off, so they can never
+// leak into features this way.
 func (m Match) Fixture() Fixture {
-	return Fixture{ID: m.ID, Competition: m.Competition, Season: m.Season, Kickoff: m.Kickoff,
+	f := Fixture{ID: m.ID, Competition: m.Competition, Season: m.Season, Kickoff: m.Kickoff,
 		HomeTeam: m.HomeTeam, AwayTeam: m.AwayTeam}
+	for _, o := range m.Odds {
+		if !o.Closing {
+			f.Odds = append(f.Odds, o)
+		}
+	}
+	return f
 }
 
 // OddsOf returns the bookmaker's pre-match or closing odds, if the match has them.
@@ -95,6 +103,18 @@ type Fixture struct {
 	Kickoff     time.Time
 	HomeTeam    string
 	AwayTeam    string
+	// Odds are pre-match prices known before kick-off (never closing prices).
+	Odds []Odds
+}
+
+// OddsOf returns the bookmaker's pre-match odds, if the fixture has them.
+func (f Fixture) OddsOf(bookmaker string) (Odds, bool) {
+	for _, o := range f.Odds {
+		if o.Bookmaker == bookmaker && !o.Closing {
+			return o, true
+		}
+	}
+	return Odds{}, false
 }
 
 // Column is a named, typed column of a feature row or of a model signature.

@@ -26,7 +26,8 @@ func Root() string {
 	return filepath.Join(filepath.Dir(file), "..", "..", "..")
 }
 
-// Plugin builds plugins/<kind>s/<name> and returns the binary's path.
+// Plugin builds the plugin of a kind ("source", "features", "model") and
+// name and returns the binary's path.
 func Plugin(t testing.TB, kind, name string) string {
 	t.Helper()
 	mu.Lock()
@@ -45,7 +46,7 @@ func Plugin(t testing.TB, kind, name string) string {
 	bin := "soccer-" + kind + "-" + name
 	out := filepath.Join(dir, bin)
 	cmd := exec.Command("go", "build", "-o", out, "./cmd/"+bin)
-	cmd.Dir = filepath.Join(Root(), "plugins", kind+"s", name)
+	cmd.Dir = filepath.Join(Root(), "plugins", map[string]string{"source": "sources", "features": "features", "model": "models"}[kind], name)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build %s: %v\n%s", key, err, b)
 	}

@@ -16,9 +16,7 @@ func MatchToProto(m soccer.Match) *pb.Match {
 		HomeGoals: int32(m.HomeGoals), AwayGoals: int32(m.AwayGoals), Result: string(m.Result),
 		Origin: m.Origin,
 	}
-	for _, o := range m.Odds {
-		out.Odds = append(out.Odds, &pb.Odds{Bookmaker: o.Bookmaker, Closing: o.Closing, Home: o.Home, Draw: o.Draw, Away: o.Away})
-	}
+	out.Odds = oddsToProto(m.Odds)
 	return out
 }
 
@@ -31,9 +29,7 @@ func MatchFromProto(m *pb.Match) soccer.Match {
 		HomeGoals: int(m.GetHomeGoals()), AwayGoals: int(m.GetAwayGoals()), Result: soccer.Result(m.GetResult()),
 		Origin: m.GetOrigin(),
 	}
-	for _, o := range m.GetOdds() {
-		out.Odds = append(out.Odds, soccer.Odds{Bookmaker: o.GetBookmaker(), Closing: o.GetClosing(), Home: o.GetHome(), Draw: o.GetDraw(), Away: o.GetAway()})
-	}
+	out.Odds = oddsFromProto(m.GetOdds())
 	return out
 }
 
@@ -60,7 +56,7 @@ func FixturesToProto(fs []soccer.Fixture) []*pb.Fixture {
 	out := make([]*pb.Fixture, len(fs))
 	for i, f := range fs {
 		out[i] = &pb.Fixture{Id: f.ID, Competition: f.Competition, Season: f.Season,
-			Kickoff: timestamppb.New(f.Kickoff), HomeTeam: f.HomeTeam, AwayTeam: f.AwayTeam}
+			Kickoff: timestamppb.New(f.Kickoff), HomeTeam: f.HomeTeam, AwayTeam: f.AwayTeam, Odds: oddsToProto(f.Odds)}
 	}
 	return out
 }
@@ -70,7 +66,7 @@ func FixturesFromProto(fs []*pb.Fixture) []soccer.Fixture {
 	out := make([]soccer.Fixture, len(fs))
 	for i, f := range fs {
 		out[i] = soccer.Fixture{ID: f.GetId(), Competition: f.GetCompetition(), Season: f.GetSeason(),
-			Kickoff: f.GetKickoff().AsTime().UTC(), HomeTeam: f.GetHomeTeam(), AwayTeam: f.GetAwayTeam()}
+			Kickoff: f.GetKickoff().AsTime().UTC(), HomeTeam: f.GetHomeTeam(), AwayTeam: f.GetAwayTeam(), Odds: oddsFromProto(f.GetOdds())}
 	}
 	return out
 }
@@ -89,6 +85,22 @@ func ColumnsFromProto(cs []*pb.Column) []soccer.Column {
 	out := make([]soccer.Column, len(cs))
 	for i, c := range cs {
 		out[i] = soccer.Column{Name: c.GetName(), Type: c.GetType()}
+	}
+	return out
+}
+
+func oddsToProto(os []soccer.Odds) []*pb.Odds {
+	var out []*pb.Odds
+	for _, o := range os {
+		out = append(out, &pb.Odds{Bookmaker: o.Bookmaker, Closing: o.Closing, Home: o.Home, Draw: o.Draw, Away: o.Away})
+	}
+	return out
+}
+
+func oddsFromProto(os []*pb.Odds) []soccer.Odds {
+	var out []soccer.Odds
+	for _, o := range os {
+		out = append(out, soccer.Odds{Bookmaker: o.GetBookmaker(), Closing: o.GetClosing(), Home: o.GetHome(), Draw: o.GetDraw(), Away: o.GetAway()})
 	}
 	return out
 }

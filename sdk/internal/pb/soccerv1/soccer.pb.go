@@ -243,7 +243,7 @@ func (x *Match) GetOrigin() string {
 	return ""
 }
 
-// Fixture is a match to forecast.
+// Fixture is a match to forecast, with the pre-match odds known before it.
 type Fixture struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -252,6 +252,7 @@ type Fixture struct {
 	Kickoff       *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=kickoff,proto3" json:"kickoff,omitempty"`
 	HomeTeam      string                 `protobuf:"bytes,5,opt,name=home_team,json=homeTeam,proto3" json:"home_team,omitempty"`
 	AwayTeam      string                 `protobuf:"bytes,6,opt,name=away_team,json=awayTeam,proto3" json:"away_team,omitempty"`
+	Odds          []*Odds                `protobuf:"bytes,7,rep,name=odds,proto3" json:"odds,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -326,6 +327,13 @@ func (x *Fixture) GetAwayTeam() string {
 		return x.AwayTeam
 	}
 	return ""
+}
+
+func (x *Fixture) GetOdds() []*Odds {
+	if x != nil {
+		return x.Odds
+	}
+	return nil
 }
 
 // Column is a named, typed column of a feature row or model signature.
@@ -408,14 +416,15 @@ const file_soccerpredict_v1_soccer_proto_rawDesc = "" +
 	" \x01(\x05R\tawayGoals\x12\x16\n" +
 	"\x06result\x18\v \x01(\tR\x06result\x12*\n" +
 	"\x04odds\x18\f \x03(\v2\x16.soccerpredict.v1.OddsR\x04odds\x12\x16\n" +
-	"\x06origin\x18\r \x01(\tR\x06origin\"\xc3\x01\n" +
+	"\x06origin\x18\r \x01(\tR\x06origin\"\xef\x01\n" +
 	"\aFixture\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12 \n" +
 	"\vcompetition\x18\x02 \x01(\tR\vcompetition\x12\x16\n" +
 	"\x06season\x18\x03 \x01(\tR\x06season\x124\n" +
 	"\akickoff\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\akickoff\x12\x1b\n" +
 	"\thome_team\x18\x05 \x01(\tR\bhomeTeam\x12\x1b\n" +
-	"\taway_team\x18\x06 \x01(\tR\bawayTeam\"0\n" +
+	"\taway_team\x18\x06 \x01(\tR\bawayTeam\x12*\n" +
+	"\x04odds\x18\a \x03(\v2\x16.soccerpredict.v1.OddsR\x04odds\"0\n" +
 	"\x06Column\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04typeBJZHgithub.com/soccerpredict/soccerpredict/sdk/internal/pb/soccerv1;soccerv1b\x06proto3"
@@ -444,11 +453,12 @@ var file_soccerpredict_v1_soccer_proto_depIdxs = []int32{
 	4, // 0: soccerpredict.v1.Match.kickoff:type_name -> google.protobuf.Timestamp
 	0, // 1: soccerpredict.v1.Match.odds:type_name -> soccerpredict.v1.Odds
 	4, // 2: soccerpredict.v1.Fixture.kickoff:type_name -> google.protobuf.Timestamp
-	3, // [3:3] is the sub-list for method output_type
-	3, // [3:3] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	0, // 3: soccerpredict.v1.Fixture.odds:type_name -> soccerpredict.v1.Odds
+	4, // [4:4] is the sub-list for method output_type
+	4, // [4:4] is the sub-list for method input_type
+	4, // [4:4] is the sub-list for extension type_name
+	4, // [4:4] is the sub-list for extension extendee
+	0, // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_soccerpredict_v1_soccer_proto_init() }
