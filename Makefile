@@ -5,10 +5,10 @@ GO    ?= go
 BIN   := $(CURDIR)/bin
 SDK_MODULE := github.com/soccerpredict/soccerpredict/sdk
 PROTO_FILES := $(wildcard sdk/proto/soccerpredict/v1/*.proto)
-PLUGINS := sources/footballdata features/ratings
+PLUGINS := sources/footballdata features/ratings models/onnx
 export GOFLAGS := -buildvcs=false
 
-.PHONY: all build host plugins test lint proto proto-check run tools clean
+.PHONY: all build host plugins test lint proto proto-check run tools clean ort
 
 MODULES := ./sdk/... ./host/... $(foreach p,$(PLUGINS),./plugins/$(p)/...)
 
@@ -22,8 +22,8 @@ host:
 
 # test is what CI runs (.ci/run): formatting, vet, generated code, then every module's tests against
 # the real PostgreSQL on localhost (SOCCERPREDICT_TEST_POSTGRES overrides the URL).
-test: lint proto-check build
-	$(GO) test -count=1 $(MODULES)
+test: lint proto-check build ort
+	ONNXRUNTIME_LIB=$(CURDIR)/$(ORT_LIB) $(GO) test -count=1 $(MODULES)
 
 lint:
 	@out=$$(gofmt -l sdk host plugins); if [ -n "$$out" ]; then echo "gofmt would change:" $$out >&2; exit 1; fi
@@ -49,6 +49,22 @@ plugins:
 	  (cd $(BIN) && sha256sum $$bin > $$bin.sha256); \
 	  echo "built bin/$$bin"; \
 	done
+
+# ort fetches the ONNX Runtime shared library from the npm package onnxruntime-node (the only
+# registry-hosted build) and checks its digest. The library is never committed.
+ORT_VERSION := 1.24.3
+ORT_SHA256  := 92ba8e44d31b80a34f5e805076a044122c3be1fffe0d88ed790de7267b0b2682
+ORT_LIB     := onnxruntime/libonnxruntime.so.1
+ort: $(ORT_LIB)
+$(ORT_LIB):
+	@command -v npm >/dev/null || { echo "npm is needed to fetch ONNX Runtime (apt-get install npm)" >&2; exit 1; }
+	@tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; set -e; \
+	echo "fetching onnxruntime-node@$(ORT_VERSION) for libonnxruntime.so.1"; \
+	(cd $$tmp && npm pack --silent onnxruntime-node@$(ORT_VERSION) >/dev/null && \
+	  tar xzf onnxruntime-node-$(ORT_VERSION).tgz package/bin/napi-v6/linux/x64/libonnxruntime.so.1); \
+	echo "$(ORT_SHA256)  $$tmp/package/bin/napi-v6/linux/x64/libonnxruntime.so.1" | sha256sum -c --quiet - || \
+	  { echo "libonnxruntime.so.1 from onnxruntime-node@$(ORT_VERSION) does not match ORT_SHA256" >&2; exit 1; }; \
+	mkdir -p $(dir $(ORT_LIB)) && mv $$tmp/package/bin/napi-v6/linux/x64/libonnxruntime.so.1 $(ORT_LIB)
 
 tools:
 	@mkdir -p $(BIN)/tools

@@ -1,0 +1,176 @@
+package onnx
+
+import (
+	"fmt"
+	"math"
+
+	"gonum.org/v1/gonum/optimize"
+)
+
+// logReg is a fitted multinomial logistic regression over standardised inputs.
+type logReg struct {
+	Mean, Std []float64
+	// W[j][k] is the weight of standardised input j for class k (H, D, A); B the intercepts.
+	W [][3]float64
+	B [3]float64
+}
+
+// fitLogReg minimises mean negative log-likelihood + l2/2·|W|² (intercepts
+// unpenalised) with L-BFGS. It is deterministic: no randomness is involved.
+func fitLogReg(rows [][]float64, y []int, l2 float64) (logReg, error) {
+	n := len(rows)
+	if n == 0 {
+		return logReg{}, fmt.Errorf("logreg: no training rows")
+	}
+	d := len(rows[0])
+	m := logReg{Mean: make([]float64, d), Std: make([]float64, d)}
+	for _, r := range rows {
+		for j, v := range r {
+			m.Mean[j] += v / float64(n)
+		}
+	}
+	for _, r := range rows {
+		for j, v := range r {
+			m.Std[j] += (v - m.Mean[j]) * (v - m.Mean[j]) / float64(n)
+		}
+	}
+	for j := range m.Std {
+		m.Std[j] = math.Sqrt(m.Std[j])
+		if m.Std[j] < 1e-12 {
+			m.Std[j] = 1 // a constant column carries no information; leave it unscaled
+		}
+	}
+	z := make([][]float64, n)
+	for i, r := range rows {
+		z[i] = make([]float64, d)
+		for j, v := range r {
+			z[i][j] = (v - m.Mean[j]) / m.Std[j]
+		}
+	}
+	// params: W row-major (d×3) then B (3).
+	np := 3*d + 3
+	problem := optimize.Problem{
+		Func: func(x []float64) float64 {
+			f, _ := nll(x, z, y, d, l2, nil)
+			return f
+		},
+		Grad: func(grad, x []float64) {
+			nll(x, z, y, d, l2, grad)
+		},
+	}
+	res, err := optimize.Minimize(problem, make([]float64, np), &optimize.Settings{GradientThreshold: 1e-9, MajorIterations: 1000}, &optimize.LBFGS{})
+	if err != nil && res == nil {
+		return logReg{}, fmt.Errorf("logreg: %w", err)
+	}
+	m.W = make([][3]float64, d)
+	for j := range d {
+		for k := range 3 {
+			m.W[j][k] = res.X[3*j+k]
+		}
+	}
+	copy(m.B[:], res.X[3*d:])
+	return m, nil
+}
+
+func nll(x []float64, z [][]float64, y []int, d int, l2 float64, grad []float64) (float64, []float64) {
+	if grad != nil {
+		clear(grad)
+	}
+	n := float64(len(z))
+	var f float64
+	for i, r := range z {
+		var logit [3]float64
+		for k := range 3 {
+			logit[k] = x[3*d+k]
+			for j, v := range r {
+				logit[k] += v * x[3*j+k]
+			}
+		}
+		p := softmax(logit)
+		f -= math.Log(math.Max(p[y[i]], 1e-300)) / n
+		if grad != nil {
+			for k := range 3 {
+				g := p[k]
+				if k == y[i] {
+					g--
+				}
+				g /= n
+				grad[3*d+k] += g
+				for j, v := range r {
+					grad[3*j+k] += g * v
+				}
+			}
+		}
+	}
+	for j := range 3 * d {
+		f += 0.5 * l2 * x[j] * x[j]
+		if grad != nil {
+			grad[j] += l2 * x[j]
+		}
+	}
+	return f, grad
+}
+
+func softmax(l [3]float64) [3]float64 {
+	mx := math.Max(l[0], math.Max(l[1], l[2]))
+	var p [3]float64
+	var s float64
+	for k := range 3 {
+		p[k] = math.Exp(l[k] - mx)
+		s += p[k]
+	}
+	for k := range 3 {
+		p[k] /= s
+	}
+	return p
+}
+
+// folded returns weights and intercepts on raw (unstandardised) inputs, as
+// the ONNX graph computes them: W'[j][k] = W[j][k]/σ_j, B'[k] = B[k] − Σ_j W'[j][k]·μ_j.
+func (m logReg) folded() ([][3]float64, [3]float64) {
+	w := make([][3]float64, len(m.W))
+	b := m.B
+	for j := range m.W {
+		for k := range 3 {
+			w[j][k] = m.W[j][k] / m.Std[j]
+			b[k] -= w[j][k] * m.Mean[j]
+		}
+	}
+	return w, b
+}
+
+// predict is the pure-Go evaluation of the exported graph: the same folded
+// parameters, in float64, as the ONNX graph's MatMul, Add and Softmax.
+func (m logReg) predict(row []float64) [3]float64 {
+	w, b := m.folded()
+	l := b
+	for j, v := range row {
+		for k := range 3 {
+			l[k] += v * w[j][k]
+		}
+	}
+	return softmax(l)
+}
+
+// onnx exports the model: probabilities = Softmax(features · W' + B').
+func (m logReg) onnx() []byte {
+	w, b := m.folded()
+	d := int64(len(w))
+	flat := make([]float64, 0, 3*len(w))
+	for _, row := range w {
+		flat = append(flat, row[:]...)
+	}
+	g := graph{
+		name: "soccerpredict_logreg",
+		nodes: []node{
+			{opType: "MatMul", name: "matmul", inputs: []string{"features", "W"}, outputs: []string{"xw"}},
+			{opType: "Add", name: "add", inputs: []string{"xw", "B"}, outputs: []string{"logits"}},
+			{opType: "Softmax", name: "softmax", inputs: []string{"logits"}, outputs: []string{"probabilities"},
+				attrs: []attribute{{name: "axis", kind: attrInt, i: 1}}},
+		},
+		initializers: []message{doubleTensor("W", []int64{d, 3}, flat), doubleTensor("B", []int64{3}, b[:])},
+		inputs:       []message{valueInfo("features", tensorDouble, []int64{-1, d})},
+		outputs:      []message{valueInfo("probabilities", tensorDouble, []int64{-1, 3})},
+	}
+	return modelBytes(g, []opset{{"", 13}}, "multinomial logistic regression, home/draw/away")
+}

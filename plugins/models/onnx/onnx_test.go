@@ -1,0 +1,222 @@
+package onnx
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/soccerpredict/soccerpredict/sdk/handshake"
+	"github.com/soccerpredict/soccerpredict/sdk/model"
+	"github.com/soccerpredict/soccerpredict/sdk/model/modeltest"
+)
+
+// library is the ONNX Runtime `make ort` fetched; `make test` sets ONNXRUNTIME_LIB.
+func library(t *testing.T) handshake.Settings {
+	t.Helper()
+	lib := os.Getenv("ONNXRUNTIME_LIB")
+	if lib == "" {
+		lib = filepath.Join("..", "..", "..", DefaultLibrary)
+	}
+	if _, err := os.Stat(lib); err != nil {
+		t.Fatalf("ONNX Runtime is required: %v (run `make ort`)", err)
+	}
+	s, _ := handshake.SettingsFrom(map[string]any{"library": lib})
+	return s
+}
+
+func params(t *testing.T, algorithm string) []byte {
+	b, _ := json.Marshal(map[string]any{"algorithm": algorithm})
+	return b
+}
+
+func TestConformance(t *testing.T) {
+	s := library(t)
+	modeltest.Run(t, New, modeltest.Options{Settings: s}) // trains the default (logreg)
+
+	m, err := New(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := modeltest.TrainingSet(5, 800, 3)
+	req.Params = params(t, "gbt")
+	trained, err := m.(model.Trainer).Train(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	modeltest.Run(t, New, modeltest.Options{Settings: s, Artifact: trained.Artifact, Signature: trained.Signature})
+}
+
+// dataset makes rows where several inputs carry signal, on different scales.
+func dataset(n int, seed uint64) model.TrainRequest {
+	req := modeltest.TrainingSet(6, n, seed)
+	rng := rand.New(rand.NewPCG(seed, 1))
+	for i, r := range req.Rows {
+		r[1] = r[1]*40 + 1500
+		r[2] = math.Abs(r[2]) * 3
+		if rng.Float64() < 0.3 {
+			r[3] = 0
+		}
+		req.Rows[i] = r
+	}
+	return req
+}
+
+// ONNX Runtime's outputs equal a pure-Go evaluation of the same parameters.
+func TestParityWithPureGo(t *testing.T) {
+	s := library(t)
+	req := dataset(1500, 5)
+	test := dataset(400, 6).Rows
+	y := make([]int, len(req.Outcomes))
+	for i, o := range req.Outcomes {
+		y[i] = map[string]int{"H": 0, "D": 1, "A": 2}[string(o)]
+	}
+	lr, err := fitLogReg(req.Rows, y, 0.001)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gb, err := fitGBT(req.Rows, y, DefaultParams().gbtParams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]struct {
+		artifact []byte
+		predict  func([]float64) [3]float64
+	}{"logreg": {lr.onnx(), lr.predict}, "gbt": {gb.onnx(6), gb.predict}} {
+		t.Run(name, func(t *testing.T) {
+			m, _ := New(s)
+			sig := model.Signature{Inputs: req.Columns, Outputs: model.Outputs}
+			if err := m.Load(context.Background(), model.LoadRequest{Artifact: c.artifact, Signature: sig}); err != nil {
+				t.Fatal(err)
+			}
+			resp, err := m.Predict(context.Background(), model.PredictRequest{Rows: test})
+			if err != nil {
+				t.Fatal(err)
+			}
+			worst := 0.0
+			for i, row := range test {
+				want := c.predict(row)
+				got := resp.Probabilities[i]
+				for k, g := range []float64{got.Home, got.Draw, got.Away} {
+					worst = math.Max(worst, math.Abs(g-want[k]))
+				}
+			}
+			if worst >= 1e-5 {
+				t.Fatalf("max |ONNX Runtime − Go| = %g, want < 1e-5", worst)
+			}
+			t.Logf("max |ONNX Runtime − Go| = %.2g over %d rows", worst, len(test))
+		})
+	}
+}
+
+// Both trainers learn the signal: better log-loss than the base rates.
+func TestTrainersLearn(t *testing.T) {
+	m, _ := New(library(t))
+	train, test := dataset(3000, 7), dataset(1000, 8)
+	base := map[string]float64{}
+	for _, o := range train.Outcomes {
+		base[string(o)] += 1 / float64(len(train.Outcomes))
+	}
+	baseLL := 0.0
+	for _, o := range test.Outcomes {
+		baseLL -= math.Log(base[string(o)]) / float64(len(test.Outcomes))
+	}
+	for _, alg := range []string{"logreg", "gbt"} {
+		train.Params = params(t, alg)
+		resp, err := m.(model.Trainer).Train(context.Background(), train)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Load(context.Background(), model.LoadRequest{Artifact: resp.Artifact, Signature: resp.Signature}); err != nil {
+			t.Fatal(err)
+		}
+		pred, _ := m.Predict(context.Background(), model.PredictRequest{Rows: test.Rows})
+		ll := 0.0
+		for i, o := range test.Outcomes {
+			p := map[string]float64{"H": pred.Probabilities[i].Home, "D": pred.Probabilities[i].Draw, "A": pred.Probabilities[i].Away}[string(o)]
+			ll -= math.Log(p) / float64(len(test.Outcomes))
+		}
+		if ll >= baseLL {
+			t.Errorf("%s: held-out log-loss %.4f, base rates %.4f", alg, ll, baseLL)
+		}
+	}
+}
+
+func TestBadInputsAreNamed(t *testing.T) {
+	m, _ := New(library(t))
+	tr := m.(model.Trainer)
+	req := dataset(100, 1)
+	req.Params = []byte(`{"algorithm": "forest"}`)
+	if _, err := tr.Train(context.Background(), req); err == nil || !strings.Contains(err.Error(), "forest") {
+		t.Errorf("unknown algorithm: %v", err)
+	}
+	req.Params = []byte(`{"rounds": 10, "learnig_rate": 1}`)
+	if _, err := tr.Train(context.Background(), req); err == nil || !strings.Contains(err.Error(), "learnig_rate") {
+		t.Errorf("misspelt param: %v", err)
+	}
+	req.Params = nil
+	req.Rows[3][2] = math.NaN()
+	if _, err := tr.Train(context.Background(), req); err == nil || !strings.Contains(err.Error(), "row 3") {
+		t.Errorf("NaN input: %v", err)
+	}
+	if err := m.Load(context.Background(), model.LoadRequest{Artifact: []byte("not onnx"), Signature: model.Signature{Inputs: req.Columns, Outputs: model.Outputs}}); err == nil {
+		t.Error("garbage loaded as a model")
+	}
+}
+
+func TestConcurrentPredictAcrossLoad(t *testing.T) {
+	m, _ := New(library(t))
+	req := dataset(500, 2)
+	resp, _ := m.(model.Trainer).Train(context.Background(), req)
+	load := func() {
+		if err := m.Load(context.Background(), model.LoadRequest{Artifact: resp.Artifact, Signature: resp.Signature}); err != nil {
+			t.Error(err)
+		}
+	}
+	load()
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 50 {
+				if g == 0 && i%10 == 0 {
+					load()
+				}
+				if _, err := m.Predict(context.Background(), model.PredictRequest{Rows: req.Rows[i : i+4]}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// The runtime initialises once per process, so a missing library is checked in a fresh one.
+func TestMissingLibraryIsOneClearError(t *testing.T) {
+	if os.Getenv("ONNX_MISSING_HELPER") == "1" {
+		s, _ := handshake.SettingsFrom(map[string]any{"library": "/nowhere/libonnxruntime.so.1"})
+		_, err := New(s)
+		if err == nil {
+			t.Fatal("New succeeded without a library")
+		}
+		os.Stdout.WriteString("ERR:" + err.Error() + "\n")
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestMissingLibraryIsOneClearError$", "-test.v")
+	cmd.Env = append(os.Environ(), "ONNX_MISSING_HELPER=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("helper: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "ERR:onnx: ONNX Runtime library not found at /nowhere/libonnxruntime.so.1: get it with `make ort`") {
+		t.Fatalf("helper said:\n%s", out)
+	}
+}
