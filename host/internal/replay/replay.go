@@ -1,0 +1,136 @@
+// Package replay builds point-in-time features by replaying history through a
+// feature plugin: for each match day, Compute the day's fixtures, then Observe
+// their results. Training (Dataset) and serving (Warm) drive the plugin through
+// the very same sequence, so a feature row for a past match is exactly what
+// serving would have computed before it kicked off: no leakage, no skew.
+package replay
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/soccerpredict/soccerpredict/sdk/features"
+	"github.com/soccerpredict/soccerpredict/sdk/soccer"
+)
+
+// Days splits finished matches, which must be in kick-off order, into match
+// days (UTC calendar dates).
+func Days(matches []soccer.Match) ([][]soccer.Match, error) {
+	var days [][]soccer.Match
+	for i, m := range matches {
+		if m.Status != soccer.Finished {
+			return nil, fmt.Errorf("replay: match %s is %s; only finished matches are replayed", m.ID, m.Status)
+		}
+		if i > 0 && m.Kickoff.Before(matches[i-1].Kickoff) {
+			return nil, fmt.Errorf("replay: match %s is out of kick-off order", m.ID)
+		}
+		if i == 0 || day(m.Kickoff) != day(matches[i-1].Kickoff) {
+			days = append(days, nil)
+		}
+		days[len(days)-1] = append(days[len(days)-1], m)
+	}
+	return days, nil
+}
+
+func day(t time.Time) string { return t.UTC().Format("2006-01-02") }
+
+// Warm observes matches day by day, exactly as Replay does, leaving the
+// feature state where serving needs it.
+func Warm(ctx context.Context, fs features.FeatureSet, matches []soccer.Match) error {
+	days, err := Days(matches)
+	if err != nil {
+		return err
+	}
+	for _, d := range days {
+		if err := fs.Observe(ctx, features.ObserveRequest{Matches: d}); err != nil {
+			return fmt.Errorf("replay: observe %s: %w", day(d[0].Kickoff), err)
+		}
+	}
+	return nil
+}
+
+// Example is one replayed match: its point-in-time features and its outcome.
+type Example struct {
+	Match  soccer.Match
+	Values []float64
+}
+
+// Replay runs history through a fresh feature set and returns one example per
+// match, in kick-off order. The feature set must start empty.
+func Replay(ctx context.Context, fs features.FeatureSet, matches []soccer.Match, progress func(done, total int)) ([]Example, error) {
+	schema, err := fs.Schema(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("replay: schema: %w", err)
+	}
+	days, err := Days(matches)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Example, 0, len(matches))
+	for i, d := range days {
+		fixtures := make([]soccer.Fixture, len(d))
+		for j, m := range d {
+			fixtures[j] = m.Fixture()
+		}
+		resp, err := fs.Compute(ctx, features.ComputeRequest{Fixtures: fixtures})
+		if err != nil {
+			return nil, fmt.Errorf("replay: compute %s: %w", day(d[0].Kickoff), err)
+		}
+		if err := CheckRows(schema, fixtures, resp.Rows); err != nil {
+			return nil, fmt.Errorf("replay: %s: %w", day(d[0].Kickoff), err)
+		}
+		for j, m := range d {
+			out = append(out, Example{Match: m, Values: resp.Rows[j].Values})
+		}
+		if err := fs.Observe(ctx, features.ObserveRequest{Matches: d}); err != nil {
+			return nil, fmt.Errorf("replay: observe %s: %w", day(d[0].Kickoff), err)
+		}
+		if progress != nil {
+			progress(i+1, len(days))
+		}
+	}
+	return out, nil
+}
+
+// CheckRows verifies what a feature plugin answered: one finite row per
+// fixture, in order, of the schema's width. A plugin that lies is caught here.
+func CheckRows(schema features.Schema, fixtures []soccer.Fixture, rows []features.Row) error {
+	if len(rows) != len(fixtures) {
+		return fmt.Errorf("feature plugin returned %d rows for %d fixtures", len(rows), len(fixtures))
+	}
+	for i, r := range rows {
+		if r.FixtureID != fixtures[i].ID {
+			return fmt.Errorf("feature plugin returned row %d for %q, want %q", i, r.FixtureID, fixtures[i].ID)
+		}
+		if len(r.Values) != len(schema.Columns) {
+			return fmt.Errorf("feature plugin returned %d values for %s, the schema has %d columns", len(r.Values), r.FixtureID, len(schema.Columns))
+		}
+		for j, v := range r.Values {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return fmt.Errorf("feature plugin returned %v for %s column %s", v, r.FixtureID, schema.Columns[j].Name)
+			}
+		}
+	}
+	return nil
+}
+
+// Hash fingerprints a set of examples (features and outcomes), the training
+// data hash recorded with a model.
+func Hash(examples []Example) string {
+	h := sha256.New()
+	var b [8]byte
+	for _, e := range examples {
+		h.Write([]byte(e.Match.ID))
+		h.Write([]byte(e.Match.Result))
+		for _, v := range e.Values {
+			binary.LittleEndian.PutUint64(b[:], math.Float64bits(v))
+			h.Write(b[:])
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
