@@ -39,6 +39,9 @@ type Store interface {
 	RecordRun(ctx context.Context, r IngestRun) error
 	// Runs lists ingest runs, newest first.
 	Runs(ctx context.Context, limit int) ([]IngestRun, error)
+	// Ping checks the store is reachable.
+	Ping(ctx context.Context) error
+	Registry
 	Close() error
 }
 

@@ -4,6 +4,8 @@ package storetest
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
 	"github.com/soccerpredict/soccerpredict/sdk/features/featuretest"
+	"github.com/soccerpredict/soccerpredict/sdk/model"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 	"github.com/soccerpredict/soccerpredict/sdk/source"
 )
@@ -213,6 +216,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 	})
 
+	t.Run("registry", func(t *testing.T) { checkRegistry(t, open(t)) })
+
 	t.Run("ingest runs", func(t *testing.T) {
 		s := open(t)
 		start := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
@@ -238,6 +243,56 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Fatalf("runs %+v, want r2 then %+v", runs, r)
 		}
 	})
+}
+
+func checkRegistry(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	if _, err := s.Alias(ctx, "champion"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("champion of an empty registry: %v, want ErrNotFound", err)
+	}
+	sig := model.Signature{Inputs: []soccer.Column{{Name: "elo_diff", Type: "double"}}, Outputs: model.Outputs}
+	v1, err := s.RegisterModel(ctx, store.ModelVersion{Name: "onnx-logreg", ModelPlugin: "onnx", Artifact: []byte("model one"),
+		Signature: sig, FeaturePlugin: "ratings", FeatureSchemaVersion: "ratings-1", Params: json.RawMessage(`{"l2": 0.001}`),
+		Metrics: map[string]float64{"train_log_loss": 0.98}, TrainingDataHash: "abc"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2, err := s.RegisterModel(ctx, store.ModelVersion{Name: "onnx-gbt", ModelPlugin: "onnx", Artifact: []byte("model two"), Signature: sig})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v1.Version != 1 || v2.Version != 2 || v1.ArtifactSHA256 == v2.ArtifactSHA256 {
+		t.Fatalf("versions %d, %d", v1.Version, v2.Version)
+	}
+	if err := s.SetAlias(ctx, "champion", 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetAlias(ctx, "champion", 9); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("alias to a missing version: %v", err)
+	}
+	got, err := s.Alias(ctx, "champion")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Version != 1 || string(got.Artifact) != "model one" || !reflect.DeepEqual(got.Signature, sig) || got.Metrics["train_log_loss"] != 0.98 ||
+		got.FeatureSchemaVersion != "ratings-1" || got.TrainingDataHash != "abc" || got.CreatedAt.IsZero() {
+		t.Fatalf("champion = %+v", got)
+	}
+	var params map[string]float64
+	if err := json.Unmarshal(got.Params, &params); err != nil || params["l2"] != 0.001 {
+		t.Fatalf("params %s: %v", got.Params, err)
+	}
+	s.SetAlias(ctx, "champion", 2)
+	if got, _ := s.Alias(ctx, "champion"); got.Version != 2 {
+		t.Fatalf("champion after re-pointing = %d", got.Version)
+	}
+	list, err := s.ModelVersions(ctx)
+	if err != nil || len(list) != 2 || list[0].Version != 2 || list[0].Artifact != nil {
+		t.Fatalf("list = %+v, %v", list, err)
+	}
+	if err := s.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func countBefore(ms []soccer.Match, t time.Time) int {
