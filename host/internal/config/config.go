@@ -34,6 +34,35 @@ type Config struct {
 	// Sources say which source plugins ingestion runs, and what they fetch.
 	Sources []Source `koanf:"sources"`
 	Ingest  Ingest   `koanf:"ingest"`
+	// Features and Model choose the plugins that make predictions.
+	Features Features `koanf:"features"`
+	Model    Model    `koanf:"model"`
+	Serve    Serve    `koanf:"serve"`
+	Evaluate Evaluate `koanf:"evaluate"`
+}
+
+// Features selects the feature plugin.
+type Features struct {
+	Plugin string `koanf:"plugin"`
+}
+
+// Model selects the model plugin and how it trains.
+type Model struct {
+	Plugin string `koanf:"plugin"`
+	// Params are the model plugin's training hyper-parameters.
+	Params map[string]any `koanf:"params"`
+	Seed   int64          `koanf:"seed"`
+}
+
+// Serve configures the HTTP API.
+type Serve struct {
+	Addr string `koanf:"addr"`
+}
+
+// Evaluate configures the walk-forward evaluation.
+type Evaluate struct {
+	Competition string   `koanf:"competition"`
+	TestSeasons []string `koanf:"test_seasons"`
 }
 
 // Log configures go-hclog.
@@ -86,11 +115,14 @@ type Ingest struct {
 // Defaults are the embedded defaults: everything local, nothing to install.
 func Defaults() map[string]any {
 	return map[string]any{
-		"data_dir":            "var",
-		"log.level":           "info",
-		"log.format":          "auto",
-		"store.driver":        "sqlite",
-		"ingest.expectations": "configs/expectations/matches.json",
+		"data_dir":              "var",
+		"log.level":             "info",
+		"log.format":            "auto",
+		"store.driver":          "sqlite",
+		"ingest.expectations":   "configs/expectations/matches.json",
+		"serve.addr":            ":8080",
+		"evaluate.competition":  "E0",
+		"evaluate.test_seasons": []string{"2223", "2324"},
 	}
 }
 
@@ -214,6 +246,16 @@ func (c Config) Validate() error {
 			bad("sources[%d].plugin: %q is not a configured plugin", i, s.Plugin)
 		case p.Kind != "source":
 			bad("sources[%d].plugin: %q is a %s plugin, not a source", i, s.Plugin, p.Kind)
+		}
+	}
+	for _, sel := range []struct{ key, name, kind string }{{"features.plugin", c.Features.Plugin, "features"}, {"model.plugin", c.Model.Plugin, "model"}} {
+		if sel.name == "" {
+			continue
+		}
+		if p, ok := c.Plugins[sel.name]; !ok {
+			bad("%s: %q is not a configured plugin", sel.key, sel.name)
+		} else if p.Kind != sel.kind {
+			bad("%s: %q is a %s plugin, not a %s plugin", sel.key, sel.name, p.Kind, sel.kind)
 		}
 	}
 	return errors.Join(errs...)

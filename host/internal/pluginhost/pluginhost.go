@@ -34,6 +34,9 @@ var (
 // ErrTampered is wrapped when a binary's digest differs from the pinned one.
 var ErrTampered = errors.New("binary does not match its pinned SHA-256")
 
+// ErrLaunch is wrapped when a plugin process could not be (re)launched.
+var ErrLaunch = errors.New("plugin launch failed")
+
 // Host owns every plugin process of one host process.
 type Host struct {
 	logger  hclog.Logger
@@ -86,6 +89,8 @@ type Plugin struct {
 	settings handshake.Settings
 	logger   hclog.Logger
 
+	onLaunch func(ctx context.Context, client any) error
+
 	mu       sync.Mutex
 	client   *plugin.Client
 	raw      any
@@ -121,6 +126,16 @@ func (p *Plugin) Status() Status {
 		st.LastError = p.lastErr.Error()
 	}
 	return st
+}
+
+// OnLaunch registers a hook run after every launch, before any call: the
+// place to restore what a fresh process lacks (a loaded model, feature
+// state). client is the kind's gRPC client (source.Source, ...). A hook that
+// fails fails the launch. Set it before the first call.
+func (p *Plugin) OnLaunch(hook func(ctx context.Context, client any) error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.onLaunch = hook
 }
 
 // Kind is the plugin's kind from config.
@@ -240,7 +255,7 @@ func (p *Plugin) launchLocked(ctx context.Context) (any, error) {
 	})
 	fail := func(step string, err error) (any, error) {
 		client.Kill()
-		return nil, fmt.Errorf("plugin %q (%s): %s: %w", p.Name, p.cfg.Path, step, err)
+		return nil, fmt.Errorf("plugin %q (%s): %s: %w: %w", p.Name, p.cfg.Path, step, ErrLaunch, err)
 	}
 	rpc, err := client.Client()
 	if err != nil {
@@ -259,6 +274,11 @@ func (p *Plugin) launchLocked(ctx context.Context) (any, error) {
 	id, err := conf.Configure(cctx, p.settings)
 	if err != nil {
 		return fail("configure", err)
+	}
+	if p.onLaunch != nil {
+		if err := p.onLaunch(cctx, raw); err != nil {
+			return fail("restore after launch", err)
+		}
 	}
 	p.client, p.raw, p.identity = client, raw, id
 	p.launches++

@@ -58,6 +58,10 @@ func Warm(ctx context.Context, fs features.FeatureSet, matches []soccer.Match) e
 type Example struct {
 	Match  soccer.Match
 	Values []float64
+	// Unpriced are the features the same fixture gets without its pre-match
+	// odds, as a caller who sends none would; nil when it had none anyway.
+	// Training on both teaches a model the requests it will really see.
+	Unpriced []float64
 }
 
 // Replay runs history through a fresh feature set and returns one example per
@@ -84,8 +88,28 @@ func Replay(ctx context.Context, fs features.FeatureSet, matches []soccer.Match,
 		if err := CheckRows(schema, fixtures, resp.Rows); err != nil {
 			return nil, fmt.Errorf("replay: %s: %w", day(d[0].Kickoff), err)
 		}
+		var unpriced []soccer.Fixture
+		for _, f := range fixtures {
+			if len(f.Odds) > 0 {
+				f.Odds = nil
+				unpriced = append(unpriced, f)
+			}
+		}
+		bare := map[string][]float64{}
+		if len(unpriced) > 0 {
+			resp, err := fs.Compute(ctx, features.ComputeRequest{Fixtures: unpriced})
+			if err != nil {
+				return nil, fmt.Errorf("replay: compute %s without odds: %w", day(d[0].Kickoff), err)
+			}
+			if err := CheckRows(schema, unpriced, resp.Rows); err != nil {
+				return nil, fmt.Errorf("replay: %s: %w", day(d[0].Kickoff), err)
+			}
+			for _, r := range resp.Rows {
+				bare[r.FixtureID] = r.Values
+			}
+		}
 		for j, m := range d {
-			out = append(out, Example{Match: m, Values: resp.Rows[j].Values})
+			out = append(out, Example{Match: m, Values: resp.Rows[j].Values, Unpriced: bare[m.ID]})
 		}
 		if err := fs.Observe(ctx, features.ObserveRequest{Matches: d}); err != nil {
 			return nil, fmt.Errorf("replay: observe %s: %w", day(d[0].Kickoff), err)
@@ -127,7 +151,7 @@ func Hash(examples []Example) string {
 	for _, e := range examples {
 		h.Write([]byte(e.Match.ID))
 		h.Write([]byte(e.Match.Result))
-		for _, v := range e.Values {
+		for _, v := range append(append([]float64{}, e.Values...), e.Unpriced...) {
 			binary.LittleEndian.PutUint64(b[:], math.Float64bits(v))
 			h.Write(b[:])
 		}

@@ -9,8 +9,7 @@
 //   - recent form: points and goal difference over the last N matches;
 //   - rest days since each team's previous match;
 //   - the de-margined market probabilities from pre-match (never closing)
-//     odds, with an indicator; when absent, the competition's running base
-//     rates stand in.
+//     odds, with an indicator; when absent, Elo's forecast stands in.
 //
 // Start with New (settings), Schema (the columns) and Observe/Compute.
 package ratings
@@ -33,7 +32,7 @@ import (
 )
 
 // SchemaVersion changes whenever the meaning or order of the columns does.
-const SchemaVersion = "ratings-1"
+const SchemaVersion = "ratings-2"
 
 // Columns are the features, in row order.
 var Columns = []string{
@@ -282,7 +281,11 @@ func (r *Ratings) row(f soccer.Fixture) []float64 {
 	avg := math.Max(comp.Goals, 0.1)
 	hf, hgd := form(h.Recent, comp)
 	af, agd := form(a.Recent, comp)
-	mh, md, ma, avail := comp.Home, comp.Draw, comp.Away, 0.0
+	// Without a price the market columns carry the Elo forecast instead (the
+	// home/away split of Elo's expected score around the competition's draw
+	// rate), so a model leaning on the market still sees a sensible value.
+	mh, md, ma := eloOutcome(expected(diff), comp.Draw)
+	avail := 0.0
 	for _, bm := range r.s.Bookmakers {
 		if o, ok := f.OddsOf(bm); ok {
 			if p, err := o.Implied(); err == nil {
@@ -299,6 +302,15 @@ func (r *Ratings) row(f soccer.Fixture) []float64 {
 		rest(h, f.Kickoff), rest(a, f.Kickoff),
 		mh, md, ma, avail,
 	}
+}
+
+// eloOutcome splits an expected score into home/draw/away probabilities.
+func eloOutcome(expectedHome, draw float64) (float64, float64, float64) {
+	draw = math.Min(math.Max(draw, 0.05), 0.5)
+	h := math.Max(expectedHome-draw/2, 0.02)
+	a := math.Max(1-expectedHome-draw/2, 0.02)
+	s := h + draw + a
+	return h / s, draw / s, a / s
 }
 
 func form(recent []outcome, c compStat) (float64, float64) {

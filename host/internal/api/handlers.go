@@ -1,0 +1,254 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
+	"github.com/soccerpredict/soccerpredict/sdk/soccer"
+)
+
+// PredictionRequest is the body of POST /v1/predictions.
+type PredictionRequest struct {
+	HomeTeam    string       `json:"home_team"`
+	AwayTeam    string       `json:"away_team"`
+	Competition string       `json:"competition"`
+	Kickoff     *time.Time   `json:"kickoff,omitempty"`
+	Odds        *OddsRequest `json:"odds,omitempty"`
+}
+
+// OddsRequest are optional pre-match decimal odds for the fixture.
+type OddsRequest struct {
+	Bookmaker string  `json:"bookmaker,omitempty"`
+	Home      float64 `json:"home"`
+	Draw      float64 `json:"draw"`
+	Away      float64 `json:"away"`
+}
+
+// BatchRequest is the body of POST /v1/predictions/batch.
+type BatchRequest struct {
+	Fixtures []PredictionRequest `json:"fixtures"`
+}
+
+// PredictionResponse is one forecast.
+type PredictionResponse struct {
+	Fixture              FixtureJSON       `json:"fixture"`
+	Probabilities        ProbabilitiesJSON `json:"probabilities"`
+	Model                ModelJSON         `json:"model"`
+	FeatureSchemaVersion string            `json:"feature_schema_version"`
+	PointInTime          bool              `json:"point_in_time,omitempty"`
+	Result               *ResultJSON       `json:"result,omitempty"`
+}
+
+// FixtureJSON identifies the forecast fixture.
+type FixtureJSON struct {
+	ID          string    `json:"id"`
+	Competition string    `json:"competition"`
+	Season      string    `json:"season"`
+	Kickoff     time.Time `json:"kickoff"`
+	HomeTeam    string    `json:"home_team"`
+	AwayTeam    string    `json:"away_team"`
+}
+
+// ProbabilitiesJSON are home, draw and away; they sum to 1.
+type ProbabilitiesJSON struct {
+	Home float64 `json:"home"`
+	Draw float64 `json:"draw"`
+	Away float64 `json:"away"`
+}
+
+// ModelJSON names the model that made a forecast.
+type ModelJSON struct {
+	Name    string `json:"name"`
+	Version int    `json:"version"`
+}
+
+// ResultJSON is the outcome of a past match.
+type ResultJSON struct {
+	HomeGoals int    `json:"home_goals"`
+	AwayGoals int    `json:"away_goals"`
+	Result    string `json:"result"`
+}
+
+func toResponse(p forecast.Prediction) PredictionResponse {
+	out := PredictionResponse{
+		Fixture: FixtureJSON{ID: p.Fixture.ID, Competition: p.Fixture.Competition, Season: p.Fixture.Season,
+			Kickoff: p.Fixture.Kickoff, HomeTeam: p.Fixture.HomeTeam, AwayTeam: p.Fixture.AwayTeam},
+		Probabilities:        ProbabilitiesJSON{p.Probabilities.Home, p.Probabilities.Draw, p.Probabilities.Away},
+		Model:                ModelJSON{p.Model, p.ModelVersion},
+		FeatureSchemaVersion: p.FeatureSchemaVersion,
+		PointInTime:          p.PointInTime,
+	}
+	if p.Match != nil && p.Match.Status == soccer.Finished {
+		out.Result = &ResultJSON{p.Match.HomeGoals, p.Match.AwayGoals, string(p.Match.Result)}
+	}
+	return out
+}
+
+// fixtureOf checks a request's fields and resolves it.
+func (s *Server) fixtureOf(req PredictionRequest, field string) (soccer.Fixture, []FieldProblem, error) {
+	prefix := field
+	if prefix != "" {
+		prefix += "."
+	}
+	var missing []FieldProblem
+	for name, v := range map[string]string{"home_team": req.HomeTeam, "away_team": req.AwayTeam, "competition": req.Competition} {
+		if strings.TrimSpace(v) == "" {
+			missing = append(missing, FieldProblem{Field: prefix + name, Message: "required"})
+		}
+	}
+	if len(missing) > 0 {
+		sortFields(missing)
+		return soccer.Fixture{}, missing, nil
+	}
+	fr := forecast.FixtureRequest{HomeTeam: req.HomeTeam, AwayTeam: req.AwayTeam, Competition: req.Competition, Field: field}
+	if req.Kickoff != nil {
+		fr.Kickoff = *req.Kickoff
+	}
+	if req.Odds != nil {
+		fr.Odds = &soccer.Odds{Bookmaker: req.Odds.Bookmaker, Home: req.Odds.Home, Draw: req.Odds.Draw, Away: req.Odds.Away}
+	}
+	f, err := s.Predictor.Fixture(fr)
+	return f, nil, err
+}
+
+func sortFields(fs []FieldProblem) {
+	for i := 1; i < len(fs); i++ {
+		for j := i; j > 0 && fs[j].Field < fs[j-1].Field; j-- {
+			fs[j], fs[j-1] = fs[j-1], fs[j]
+		}
+	}
+}
+
+func (s *Server) predict(w http.ResponseWriter, r *http.Request) {
+	var req PredictionRequest
+	if p := decode(r, &req); p != nil {
+		s.problem(w, r, http.StatusBadRequest, "malformed request", p.Message, []FieldProblem{*p})
+		return
+	}
+	f, missing, err := s.fixtureOf(req, "")
+	if len(missing) > 0 {
+		s.problem(w, r, http.StatusUnprocessableEntity, "missing fields", "home_team, away_team and competition are required", missing)
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	preds, err := s.Predictor.Predict(r.Context(), []soccer.Fixture{f})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.json(w, http.StatusOK, toResponse(preds[0]))
+}
+
+// MaxBatch bounds one batch request.
+const MaxBatch = 1000
+
+func (s *Server) predictBatch(w http.ResponseWriter, r *http.Request) {
+	var req BatchRequest
+	if p := decode(r, &req); p != nil {
+		if p.Field != "" {
+			p.Field = "fixtures." + p.Field
+		}
+		s.problem(w, r, http.StatusBadRequest, "malformed request", p.Message, []FieldProblem{*p})
+		return
+	}
+	if len(req.Fixtures) == 0 || len(req.Fixtures) > MaxBatch {
+		s.problem(w, r, http.StatusUnprocessableEntity, "invalid batch", fmt.Sprintf("send 1 to %d fixtures", MaxBatch),
+			[]FieldProblem{{Field: "fixtures", Message: fmt.Sprintf("has %d fixtures; send 1 to %d", len(req.Fixtures), MaxBatch)}})
+		return
+	}
+	fixtures := make([]soccer.Fixture, len(req.Fixtures))
+	var problems []FieldProblem
+	for i, fr := range req.Fixtures {
+		f, missing, err := s.fixtureOf(fr, "fixtures["+strconv.Itoa(i)+"]")
+		if len(missing) > 0 {
+			problems = append(problems, missing...)
+			continue
+		}
+		if err != nil {
+			// The whole batch is refused, naming the first bad fixture.
+			s.fail(w, r, err)
+			return
+		}
+		fixtures[i] = f
+	}
+	if len(problems) > 0 {
+		s.problem(w, r, http.StatusUnprocessableEntity, "missing fields", "every fixture needs home_team, away_team and competition", problems)
+		return
+	}
+	preds, err := s.Predictor.Predict(r.Context(), fixtures)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	out := struct {
+		Predictions []PredictionResponse `json:"predictions"`
+	}{make([]PredictionResponse, len(preds))}
+	for i, p := range preds {
+		out.Predictions[i] = toResponse(p)
+	}
+	s.json(w, http.StatusOK, out)
+}
+
+func (s *Server) fixtures(w http.ResponseWriter, r *http.Request) {
+	comp := r.URL.Query().Get("competition")
+	if comp == "" {
+		s.problem(w, r, http.StatusUnprocessableEntity, "missing competition", "add ?competition=E0 (one of "+strings.Join(s.Predictor.Competitions(), ", ")+")",
+			[]FieldProblem{{Field: "competition", Message: "required"}})
+		return
+	}
+	limit := 10
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100 {
+			s.problem(w, r, http.StatusUnprocessableEntity, "invalid limit", "limit is a whole number from 1 to 100",
+				[]FieldProblem{{Field: "limit", Message: fmt.Sprintf("%q is not a whole number from 1 to 100", v)}})
+			return
+		}
+		limit = n
+	}
+	recent, err := s.Predictor.Recent(r.Context(), comp, limit)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	upcoming, err := s.Predictor.Upcoming(r.Context(), comp, limit)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	out := struct {
+		Competition string               `json:"competition"`
+		Upcoming    []PredictionResponse `json:"upcoming"`
+		Recent      []PredictionResponse `json:"recent"`
+	}{Competition: comp, Upcoming: []PredictionResponse{}, Recent: []PredictionResponse{}}
+	for _, p := range upcoming {
+		out.Upcoming = append(out.Upcoming, toResponse(p))
+	}
+	for _, p := range recent {
+		out.Recent = append(out.Recent, toResponse(p))
+	}
+	s.json(w, http.StatusOK, out)
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	s.json(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	if err := s.Predictor.Ready(ctx); err != nil {
+		s.problem(w, r, http.StatusServiceUnavailable, "not ready", err.Error(), nil)
+		return
+	}
+	champ, _ := s.Predictor.Champion()
+	s.json(w, http.StatusOK, map[string]any{"status": "ready", "model": ModelJSON{champ.Name, champ.Version}})
+}

@@ -1,0 +1,41 @@
+// Package api is the HTTP surface of `soccerpredict serve`. routes shows all
+// of it; respond.go is the one place that writes responses and RFC 9457
+// problem details; requests are decoded strictly, naming the offending field.
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
+)
+
+// Server serves predictions.
+type Server struct {
+	Predictor *forecast.Predictor
+	Logger    hclog.Logger
+}
+
+// Handler returns the whole HTTP API.
+func (s *Server) Handler() http.Handler {
+	r := chi.NewRouter()
+	r.Use(middleware.RequestID, middleware.Recoverer, middleware.Timeout(30*time.Second))
+	r.Get("/healthz", s.healthz)
+	r.Get("/readyz", s.readyz)
+	r.Route("/v1", func(r chi.Router) {
+		r.Post("/predictions", s.predict)
+		r.Post("/predictions/batch", s.predictBatch)
+		r.Get("/fixtures", s.fixtures)
+	})
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		s.problem(w, r, http.StatusNotFound, "not found", "no route "+r.Method+" "+r.URL.Path, nil)
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		s.problem(w, r, http.StatusMethodNotAllowed, "method not allowed", r.Method+" is not allowed on "+r.URL.Path, nil)
+	})
+	return r
+}

@@ -1,0 +1,226 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/soccerpredict/soccerpredict/host/internal/config"
+	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
+	"github.com/soccerpredict/soccerpredict/host/internal/pluginhost"
+	"github.com/soccerpredict/soccerpredict/host/internal/store"
+)
+
+// predictionParts are what training, evaluation and serving assemble.
+type predictionParts struct {
+	cfg      config.Config
+	log      hclog.Logger
+	store    store.Store
+	host     *pluginhost.Host
+	features *pluginhost.Plugin
+	model    *pluginhost.Plugin
+}
+
+func (p predictionParts) Close() {
+	p.host.Close()
+	p.store.Close()
+}
+
+func assemble(e env, c *common) (predictionParts, error) {
+	cfg, err := c.load(e)
+	if err != nil {
+		return predictionParts{}, err
+	}
+	if cfg.Features.Plugin == "" || cfg.Model.Plugin == "" {
+		return predictionParts{}, errors.New("set features.plugin and model.plugin in config to the feature and model plugins to use")
+	}
+	log := logger(e, cfg)
+	st, err := openStore(e.ctx, cfg)
+	if err != nil {
+		return predictionParts{}, err
+	}
+	host, err := pluginhost.New(cfg.Plugins, log)
+	if err != nil {
+		st.Close()
+		return predictionParts{}, err
+	}
+	fp, _ := host.Plugin(cfg.Features.Plugin)
+	mp, _ := host.Plugin(cfg.Model.Plugin)
+	return predictionParts{cfg: cfg, log: log, store: st, host: host, features: fp, model: mp}, nil
+}
+
+func (p predictionParts) trainer() forecast.Trainer {
+	return forecast.Trainer{Model: pluginhost.ModelOf(p.model), ModelPlugin: p.cfg.Model.Plugin, FeaturePlugin: p.cfg.Features.Plugin,
+		Params: p.cfg.Model.Params, Seed: p.cfg.Model.Seed}
+}
+
+func (p predictionParts) dataset(e env) (forecast.Dataset, error) {
+	var progress func(done, total int)
+	if isTerminal(e.stderr) {
+		var bar *progressbar.ProgressBar
+		progress = func(done, total int) {
+			if bar == nil {
+				bar = progressbar.NewOptions(total, progressbar.OptionSetWriter(e.stderr), progressbar.OptionSetDescription("replaying match days"),
+					progressbar.OptionShowCount(), progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(100e6))
+			}
+			bar.Set(done)
+			if done == total {
+				bar.Finish()
+			}
+		}
+	}
+	return forecast.BuildDataset(e.ctx, p.store, pluginhost.FeaturesOf(p.features), progress)
+}
+
+func runModelsTrain(e env, args []string) error {
+	fs, c := newFlags(e, "models train")
+	alias := fs.String("alias", "", "point this alias (e.g. champion) at the new version")
+	ifNone := fs.Bool("if-no-champion", false, "do nothing when a champion exists (what `make run` uses)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	parts, err := assemble(e, c)
+	if err != nil {
+		return err
+	}
+	defer parts.Close()
+	if *ifNone {
+		usable, why, err := usableChampion(e, parts)
+		if err != nil {
+			return err
+		}
+		if usable {
+			fmt.Fprintf(e.stdout, "%s; not training\n", why)
+			return nil
+		}
+		fmt.Fprintf(e.stdout, "%s; training one\n", why)
+		*alias = "champion"
+	}
+	d, err := parts.dataset(e)
+	if err != nil {
+		return err
+	}
+	examples := d.Trainable()
+	mv, err := parts.trainer().Train(e.ctx, d, examples)
+	if err != nil {
+		return err
+	}
+	mv, err = parts.store.RegisterModel(e.ctx, mv)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "registered %s v%d: %d training rows, feature schema %s, artifact sha256 %s\n",
+		mv.Name, mv.Version, len(examples), mv.FeatureSchemaVersion, mv.ArtifactSHA256[:16])
+	if *alias != "" {
+		if err := parts.store.SetAlias(e.ctx, *alias, mv.Version); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "%s -> v%d\n", *alias, mv.Version)
+	}
+	return nil
+}
+
+// usableChampion reports whether the champion exists and fits the feature
+// plugin configured now.
+func usableChampion(e env, parts predictionParts) (bool, string, error) {
+	champ, err := parts.store.Alias(e.ctx, "champion")
+	if errors.Is(err, store.ErrNotFound) {
+		return false, "no champion", nil
+	}
+	if err != nil {
+		return false, "", err
+	}
+	schema, err := pluginhost.FeaturesOf(parts.features).Schema(e.ctx)
+	if err != nil {
+		return false, "", err
+	}
+	if err := champ.Signature.CheckInputs(schema.Columns); err != nil || champ.FeatureSchemaVersion != schema.Version {
+		return false, fmt.Sprintf("champion %s v%d was trained on feature schema %s, the feature plugin now serves %s",
+			champ.Name, champ.Version, champ.FeatureSchemaVersion, schema.Version), nil
+	}
+	return true, fmt.Sprintf("champion %s v%d fits feature schema %s", champ.Name, champ.Version, schema.Version), nil
+}
+
+func runModelsList(e env, args []string) error {
+	fs, c := newFlags(e, "models list")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := c.load(e)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(e.ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	versions, err := st.ModelVersions(e.ctx)
+	if err != nil {
+		return err
+	}
+	champ, _ := st.Alias(e.ctx, "champion")
+	w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "VERSION\tNAME\tFEATURES\tTRAIN LOG-LOSS\tROWS\tCREATED\tALIAS")
+	for _, v := range versions {
+		alias := ""
+		if v.Version == champ.Version {
+			alias = "champion"
+		}
+		fmt.Fprintf(w, "%d\t%s\t%s/%s\t%.4f\t%.0f\t%s\t%s\n", v.Version, v.Name, v.FeaturePlugin, v.FeatureSchemaVersion,
+			v.Metrics["train_log_loss"], v.Metrics["train_rows"], v.CreatedAt.Format("2006-01-02 15:04"), alias)
+	}
+	return w.Flush()
+}
+
+func runEvaluate(e env, args []string) error {
+	fs, c := newFlags(e, "evaluate")
+	out := fs.String("out", "", "also write the evaluation as JSON to this file")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	parts, err := assemble(e, c)
+	if err != nil {
+		return err
+	}
+	defer parts.Close()
+	d, err := parts.dataset(e)
+	if err != nil {
+		return err
+	}
+	ev, err := forecast.Evaluate(e.ctx, d, parts.trainer(), pluginhost.ModelOf(parts.model), parts.cfg.Evaluate.Competition, parts.cfg.Evaluate.TestSeasons)
+	if err != nil {
+		return err
+	}
+	printEvaluation(e.stdout, parts, ev)
+	if *out != "" {
+		b, _ := json.MarshalIndent(ev, "", "  ")
+		if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(*out, append(b, '\n'), 0o644)
+	}
+	return nil
+}
+
+func printEvaluation(w io.Writer, p predictionParts, ev forecast.Evaluation) {
+	params, _ := json.Marshal(p.cfg.Model.Params)
+	fmt.Fprintf(w, "walk-forward evaluation on %s: for each test season, train on everything before its first match\n", ev.Competition)
+	fmt.Fprintf(w, "model: %s %s, features: %s\n\n", p.cfg.Model.Plugin, params, p.cfg.Features.Plugin)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "season\tn\ttrain matches\tmodel LL\tBrier\tRPS\tECE\twithout odds LL\tRPS\tPinnacle closing LL\tBrier\tRPS\tbase rates LL\tRPS\t")
+	rows := append(append([]forecast.SeasonEvaluation{}, ev.Seasons...), ev.Overall)
+	for _, s := range rows {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t\n", s.Season, s.Model.N, s.TrainRows,
+			s.Model.LogLoss, s.Model.Brier, s.Model.RPS, s.ModelECE, s.ModelWithoutOdds.LogLoss, s.ModelWithoutOdds.RPS,
+			s.Bookmaker.LogLoss, s.Bookmaker.Brier, s.Bookmaker.RPS, s.BaseRates.LogLoss, s.BaseRates.RPS)
+	}
+	tw.Flush()
+}

@@ -1,0 +1,59 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/soccerpredict/soccerpredict/host/internal/api"
+	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
+)
+
+func runServe(e env, args []string) error {
+	fs, c := newFlags(e, "serve")
+	addr := fs.String("addr", "", "listen address (default serve.addr, :8080)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	parts, err := assemble(e, c)
+	if err != nil {
+		return err
+	}
+	defer parts.Close()
+	if *addr == "" {
+		*addr = parts.cfg.Serve.Addr
+	}
+	started := time.Now()
+	pred := forecast.NewPredictor(parts.store, parts.features, parts.model, parts.log)
+	if err := pred.Start(e.ctx); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", *addr, err)
+	}
+	srv := &http.Server{Handler: (&api.Server{Predictor: pred, Logger: parts.log}).Handler(), ReadHeaderTimeout: 10 * time.Second}
+	champ, _ := pred.Champion()
+	port := ln.Addr().(*net.TCPAddr).Port
+	fmt.Fprintf(e.stdout, "serving %s v%d on %s (ready in %s)\n\ntry:\n", champ.Name, champ.Version, ln.Addr(), time.Since(started).Round(time.Millisecond))
+	fmt.Fprintf(e.stdout, "  curl -s localhost:%d/v1/predictions -H 'content-type: application/json' \\\n    -d '{\"home_team\": \"Arsenal\", \"away_team\": \"Chelsea\", \"competition\": \"E0\"}'\n", port)
+	fmt.Fprintf(e.stdout, "  curl -s 'localhost:%d/v1/fixtures?competition=E0&limit=3'\n", port)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-e.ctx.Done():
+	}
+	parts.log.Info("shutting down: draining requests")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

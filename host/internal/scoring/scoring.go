@@ -1,0 +1,95 @@
+// Package scoring holds the forecast metrics of REFERENCE.md, outcomes
+// ordered H < D < A: log-loss, Brier score, ranked probability score and
+// expected calibration error.
+package scoring
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/soccerpredict/soccerpredict/sdk/soccer"
+)
+
+// Score summarises forecasts of n matches.
+type Score struct {
+	N       int     `json:"n"`
+	LogLoss float64 `json:"log_loss"`
+	Brier   float64 `json:"brier"`
+	RPS     float64 `json:"rps"`
+}
+
+func (s Score) String() string {
+	return fmt.Sprintf("n=%d log-loss=%.4f Brier=%.4f RPS=%.4f", s.N, s.LogLoss, s.Brier, s.RPS)
+}
+
+func onehot(r soccer.Result) ([3]float64, error) {
+	switch r {
+	case soccer.HomeWin:
+		return [3]float64{1, 0, 0}, nil
+	case soccer.Draw:
+		return [3]float64{0, 1, 0}, nil
+	case soccer.AwayWin:
+		return [3]float64{0, 0, 1}, nil
+	}
+	return [3]float64{}, fmt.Errorf("result %q is not H, D or A", r)
+}
+
+// Evaluate scores forecasts against results.
+func Evaluate(ps []soccer.Probabilities, rs []soccer.Result) (Score, error) {
+	if len(ps) != len(rs) {
+		return Score{}, fmt.Errorf("%d forecasts for %d results", len(ps), len(rs))
+	}
+	s := Score{N: len(ps)}
+	for i, p := range ps {
+		y, err := onehot(rs[i])
+		if err != nil {
+			return Score{}, err
+		}
+		q := [3]float64{p.Home, p.Draw, p.Away}
+		for k := range 3 {
+			if y[k] == 1 {
+				s.LogLoss -= math.Log(math.Max(q[k], 1e-15))
+			}
+			s.Brier += (q[k] - y[k]) * (q[k] - y[k])
+		}
+		c1, c2 := q[0]-y[0], q[0]+q[1]-y[0]-y[1]
+		s.RPS += 0.5 * (c1*c1 + c2*c2)
+	}
+	if s.N > 0 {
+		n := float64(s.N)
+		s.LogLoss, s.Brier, s.RPS = s.LogLoss/n, s.Brier/n, s.RPS/n
+	}
+	return s, nil
+}
+
+// ECE is the expected calibration error: every class's probabilities binned
+// into bins equal-width bins, mean |observed frequency − mean forecast|
+// weighted by bin size.
+func ECE(ps []soccer.Probabilities, rs []soccer.Result, bins int) (float64, error) {
+	type acc struct{ n, p, y float64 }
+	table := make([]acc, 3*bins)
+	for i, p := range ps {
+		y, err := onehot(rs[i])
+		if err != nil {
+			return 0, err
+		}
+		for k, q := range [3]float64{p.Home, p.Draw, p.Away} {
+			b := min(int(q*float64(bins)), bins-1)
+			a := &table[k*bins+b]
+			a.n++
+			a.p += q
+			a.y += y[k]
+		}
+	}
+	var ece, total float64
+	for _, a := range table {
+		if a.n > 0 {
+			ece += math.Abs(a.y/a.n-a.p/a.n) * a.n
+			total += a.n
+		}
+	}
+	if total == 0 {
+		return 0, nil
+	}
+	return ece / total, nil
+}
