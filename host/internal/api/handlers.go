@@ -14,11 +14,12 @@ import (
 
 // PredictionRequest is the body of POST /v1/predictions.
 type PredictionRequest struct {
-	HomeTeam    string       `json:"home_team"`
-	AwayTeam    string       `json:"away_team"`
-	Competition string       `json:"competition"`
-	Kickoff     *time.Time   `json:"kickoff,omitempty"`
-	Odds        *OddsRequest `json:"odds,omitempty"`
+	HomeTeam    string `json:"home_team"`
+	AwayTeam    string `json:"away_team"`
+	Competition string `json:"competition"`
+	// Kickoff is an RFC 3339 time; empty means now.
+	Kickoff string       `json:"kickoff,omitempty"`
+	Odds    *OddsRequest `json:"odds,omitempty"`
 }
 
 // OddsRequest are optional pre-match decimal odds for the fixture.
@@ -106,8 +107,12 @@ func (s *Server) fixtureOf(req PredictionRequest, field string) (soccer.Fixture,
 		return soccer.Fixture{}, missing, nil
 	}
 	fr := forecast.FixtureRequest{HomeTeam: req.HomeTeam, AwayTeam: req.AwayTeam, Competition: req.Competition, Field: field}
-	if req.Kickoff != nil {
-		fr.Kickoff = *req.Kickoff
+	if req.Kickoff != "" {
+		k, err := time.Parse(time.RFC3339, req.Kickoff)
+		if err != nil {
+			return soccer.Fixture{}, []FieldProblem{{Field: prefix + "kickoff", Message: fmt.Sprintf("%q is not an RFC 3339 time like 2024-08-17T14:00:00Z", req.Kickoff)}}, nil
+		}
+		fr.Kickoff = k
 	}
 	if req.Odds != nil {
 		fr.Odds = &soccer.Odds{Bookmaker: req.Odds.Bookmaker, Home: req.Odds.Home, Draw: req.Odds.Draw, Away: req.Odds.Away}
@@ -132,7 +137,7 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request) {
 	}
 	f, missing, err := s.fixtureOf(req, "")
 	if len(missing) > 0 {
-		s.problem(w, r, http.StatusUnprocessableEntity, "missing fields", "home_team, away_team and competition are required", missing)
+		s.problem(w, r, http.StatusUnprocessableEntity, "invalid fields", missing[0].Field+": "+missing[0].Message, missing)
 		return
 	}
 	if err != nil {
@@ -180,7 +185,7 @@ func (s *Server) predictBatch(w http.ResponseWriter, r *http.Request) {
 		fixtures[i] = f
 	}
 	if len(problems) > 0 {
-		s.problem(w, r, http.StatusUnprocessableEntity, "missing fields", "every fixture needs home_team, away_team and competition", problems)
+		s.problem(w, r, http.StatusUnprocessableEntity, "invalid fields", problems[0].Field+": "+problems[0].Message, problems)
 		return
 	}
 	preds, err := s.Predictor.Predict(r.Context(), fixtures)

@@ -121,6 +121,8 @@ func NewPredictor(st store.Store, featurePlugin, modelPlugin *pluginhost.Plugin,
 // feature schema, and replays history so the features stand at the present.
 func (p *Predictor) Start(ctx context.Context) error {
 	fs, m := pluginhost.FeaturesOf(p.features), pluginhost.ModelOf(p.model)
+	// Replay needs an empty feature state: start from a fresh process.
+	p.features.Kill()
 	champ, err := p.store.Alias(ctx, "champion")
 	if errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("%w: no champion model; train one with `soccerpredict models train --alias champion`", ErrNotReady)

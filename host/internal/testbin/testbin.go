@@ -79,6 +79,45 @@ func Host(t testing.TB) string {
 	return out
 }
 
+// Liar builds the test model plugin that answers invalid probabilities.
+func Liar(t testing.TB) string {
+	t.Helper()
+	mu.Lock()
+	defer mu.Unlock()
+	if p, ok := built["liar"]; ok {
+		return p
+	}
+	if dir == "" {
+		d, err := os.MkdirTemp("", "soccerpredict-testbin-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir = d
+	}
+	out := filepath.Join(dir, "soccer-model-liar")
+	cmd := exec.Command("go", "build", "-o", out, "./internal/testbin/liar")
+	cmd.Dir = filepath.Join(Root(), "host")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build liar: %v\n%s", err, b)
+	}
+	built["liar"] = out
+	return out
+}
+
+// ORT is the ONNX Runtime library for the onnx plugin (ONNXRUNTIME_LIB, as
+// `make test` sets it, else the repository's onnxruntime/ from `make ort`).
+func ORT(t testing.TB) string {
+	t.Helper()
+	lib := os.Getenv("ONNXRUNTIME_LIB")
+	if lib == "" {
+		lib = filepath.Join(Root(), "onnxruntime", "libonnxruntime.so.1")
+	}
+	if _, err := os.Stat(lib); err != nil {
+		t.Fatalf("ONNX Runtime is required: %v (run `make ort`)", err)
+	}
+	return lib
+}
+
 // Digest returns a file's SHA-256 in hex.
 func Digest(t testing.TB, path string) string {
 	t.Helper()

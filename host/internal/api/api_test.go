@@ -1,0 +1,330 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/soccerpredict/soccerpredict/host/internal/config"
+	"github.com/soccerpredict/soccerpredict/host/internal/contract"
+	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
+	"github.com/soccerpredict/soccerpredict/host/internal/ingest"
+	"github.com/soccerpredict/soccerpredict/host/internal/pluginhost"
+	"github.com/soccerpredict/soccerpredict/host/internal/store"
+	"github.com/soccerpredict/soccerpredict/host/internal/store/sqlitestore"
+	"github.com/soccerpredict/soccerpredict/host/internal/testbin"
+)
+
+// world is the shipped data in a SQLite store, a trained champion, and a
+// server running the real ratings and onnx plugin processes.
+type world struct {
+	store  store.Store
+	host   *pluginhost.Host
+	pred   *forecast.Predictor
+	server *httptest.Server
+}
+
+var (
+	once   sync.Once
+	shared *world
+	dir    string
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared != nil {
+		shared.server.Close()
+		shared.host.Close()
+		shared.store.Close()
+	}
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func plugins(t testing.TB, extra map[string]config.Plugin) *pluginhost.Host {
+	t.Helper()
+	cfg := map[string]config.Plugin{}
+	add := func(name, kind, bin string, settings map[string]any) {
+		cfg[name] = config.Plugin{Kind: kind, Path: bin, SHA256: testbin.Digest(t, bin), Timeout: time.Minute, StartTimeout: 20 * time.Second, Config: settings}
+	}
+	add("footballdata", "source", testbin.Plugin(t, "source", "footballdata"), map[string]any{"dir": testbin.Data()})
+	for _, name := range []string{"ratings", "ratings-train"} {
+		add(name, "features", testbin.Plugin(t, "features", "ratings"), nil)
+	}
+	add("onnx", "model", testbin.Plugin(t, "model", "onnx"), map[string]any{"library": testbin.ORT(t)})
+	add("liar", "model", testbin.Liar(t), nil)
+	for k, v := range extra {
+		cfg[k] = v
+	}
+	h, err := pluginhost.New(cfg, hclog.New(&hclog.LoggerOptions{Output: io.Discard}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func setup(t *testing.T) *world {
+	t.Helper()
+	once.Do(func() {
+		ctx := context.Background()
+		dir, _ = os.MkdirTemp("", "soccerpredict-api-")
+		st, err := sqlitestore.Open(ctx, filepath.Join(dir, "store.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := plugins(t, nil)
+		suite, err := contract.Load(testbin.Expectations())
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, _ := h.Plugin("footballdata")
+		if _, err := (ingest.Runner{Store: st, Suite: suite}).Run(ctx, ingest.Source{Name: "footballdata", Source: pluginhost.SourceOf(p)}); err != nil {
+			t.Fatal(err)
+		}
+		train, _ := h.Plugin("ratings-train")
+		onnx, _ := h.Plugin("onnx")
+		d, err := forecast.BuildDataset(ctx, st, pluginhost.FeaturesOf(train), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mv, err := forecast.Trainer{Model: pluginhost.ModelOf(onnx), ModelPlugin: "onnx", FeaturePlugin: "ratings",
+			Params: map[string]any{"algorithm": "logreg"}}.Train(ctx, d, d.Trainable())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mv, err = st.RegisterModel(ctx, mv); err != nil {
+			t.Fatal(err)
+		}
+		st.SetAlias(ctx, "champion", mv.Version)
+		feat, _ := h.Plugin("ratings")
+		pred := forecast.NewPredictor(st, feat, onnx, hclog.NewNullLogger())
+		if err := pred.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer((&Server{Predictor: pred, Logger: hclog.NewNullLogger()}).Handler())
+		shared = &world{store: st, host: h, pred: pred, server: srv}
+	})
+	if shared == nil {
+		t.Fatal("setup failed earlier")
+	}
+	return shared
+}
+
+func post(t *testing.T, url, body string) (int, map[string]any) {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	b, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatalf("%s: not JSON: %s", url, b)
+	}
+	if resp.StatusCode >= 400 && resp.Header.Get("Content-Type") != "application/problem+json" {
+		t.Errorf("error response with content type %q", resp.Header.Get("Content-Type"))
+	}
+	return resp.StatusCode, out
+}
+
+func TestPrediction(t *testing.T) {
+	w := setup(t)
+	code, out := post(t, w.server.URL+"/v1/predictions", `{"home_team": "Man City", "away_team": "Luton", "competition": "E0", "kickoff": "2024-08-17T14:00:00Z"}`)
+	if code != 200 {
+		t.Fatalf("%d %v", code, out)
+	}
+	p := out["probabilities"].(map[string]any)
+	h, d, a := p["home"].(float64), p["draw"].(float64), p["away"].(float64)
+	if s := h + d + a; s < 1-1e-6 || s > 1+1e-6 || h < 0.6 {
+		t.Fatalf("Man City at home to Luton: %v (sum %v)", p, s)
+	}
+	m := out["model"].(map[string]any)
+	if m["name"] != "onnx-logreg" || m["version"].(float64) != 1 || out["feature_schema_version"] != "ratings-2" {
+		t.Fatalf("response does not name the model and schema: %v", out)
+	}
+	if f := out["fixture"].(map[string]any); f["season"] != "2324" || f["kickoff"] != "2024-08-17T14:00:00Z" {
+		t.Fatalf("fixture %v", f)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	w := setup(t)
+	url := w.server.URL + "/v1/predictions"
+	for _, c := range []struct {
+		body, field, detail string
+		status              int
+	}{
+		{`{"home_team": "Arsenl", "away_team": "Chelsea", "competition": "E0"}`, "home_team", `did you mean "Arsenal"`, 422},
+		{`{"home_team": "Arsenal", "away_team": "Chelsae", "competition": "E0"}`, "away_team", `"Chelsea"`, 422},
+		{`{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E9"}`, "competition", "unknown competition", 422},
+		{`{"home_team": "Arsenal", "away_team": "Arsenal", "competition": "E0"}`, "away_team", "cannot play itself", 422},
+		{`{"home_team": "Arsenal", "competition": "E0"}`, "away_team", "required", 422},
+		{`{"home_team": 7, "away_team": "Chelsea", "competition": "E0"}`, "home_team", "must be a string", 400},
+		{`{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0", "colour": "red"}`, "colour", "unknown field", 400},
+		{`{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0", "kickoff": "tomorrow"}`, "kickoff", "RFC 3339", 422},
+		{`{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0", "odds": {"home": 0.5, "draw": 3, "away": 4}}`, "odds", "above 1", 422},
+		{`{"home_team": "Arsenal",`, "", "malformed JSON", 400},
+		{``, "", "empty body", 400},
+	} {
+		code, out := post(t, url, c.body)
+		errs, _ := out["errors"].([]any)
+		if code != c.status || len(errs) == 0 {
+			t.Errorf("%s: %d %v, want %d", c.body, code, out, c.status)
+			continue
+		}
+		first := errs[0].(map[string]any)
+		if first["field"] != c.field || !strings.Contains(out["detail"].(string)+" "+first["message"].(string), c.detail) {
+			t.Errorf("%s: field %q message %q detail %q; want field %q mentioning %q", c.body, first["field"], first["message"], out["detail"], c.field, c.detail)
+		}
+	}
+	code, out := post(t, url, `{"home_team": "Arsenl", "away_team": "Chelsea", "competition": "E0"}`)
+	sugg := out["errors"].([]any)[0].(map[string]any)["suggestions"].([]any)
+	if code != 422 || sugg[0] != "Arsenal" {
+		t.Fatalf("suggestions %v", sugg)
+	}
+}
+
+func TestBatch(t *testing.T) {
+	w := setup(t)
+	url := w.server.URL + "/v1/predictions/batch"
+	code, out := post(t, url, `{"fixtures": [{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0"},
+		{"home_team": "Bayern Munich", "away_team": "Dortmund", "competition": "D1"}]}`)
+	if code != 200 || len(out["predictions"].([]any)) != 2 {
+		t.Fatalf("%d %v", code, out)
+	}
+	second := out["predictions"].([]any)[1].(map[string]any)["fixture"].(map[string]any)
+	if second["home_team"] != "Bayern Munich" || second["competition"] != "D1" {
+		t.Fatalf("batch order lost: %v", second)
+	}
+	code, out = post(t, url, `{"fixtures": [{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0"}, {"home_team": "Bayern", "away_team": "Dortmund", "competition": "D1"}]}`)
+	if code != 422 || out["errors"].([]any)[0].(map[string]any)["field"] != "fixtures[1].home_team" {
+		t.Fatalf("%d %v, want fixtures[1].home_team named", code, out)
+	}
+	if code, _ := post(t, url, `{"fixtures": []}`); code != 422 {
+		t.Fatalf("empty batch: %d", code)
+	}
+}
+
+func TestFixturesAndHealth(t *testing.T) {
+	w := setup(t)
+	resp, err := http.Get(w.server.URL + "/v1/fixtures?competition=E0&limit=3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out struct {
+		Recent []PredictionResponse `json:"recent"`
+	}
+	json.NewDecoder(resp.Body).Decode(&out)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || len(out.Recent) != 3 || !out.Recent[0].PointInTime || out.Recent[0].Result == nil ||
+		out.Recent[0].Fixture.Kickoff.Year() != 2024 {
+		t.Fatalf("%d %+v", resp.StatusCode, out)
+	}
+	for _, path := range []string{"/healthz", "/readyz"} {
+		resp, err := http.Get(w.server.URL + path)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%s: %v %v", path, resp.StatusCode, err)
+		}
+		resp.Body.Close()
+	}
+	if resp, _ := http.Get(w.server.URL + "/v1/fixtures"); resp.StatusCode != 422 {
+		t.Fatalf("fixtures without competition: %d", resp.StatusCode)
+	}
+}
+
+// Killing the model plugin: requests fail with 503 (never anything else),
+// the host relaunches it with the champion reloaded, and requests succeed
+// again within a second.
+func TestModelPluginKilledWhileServing(t *testing.T) {
+	w := setup(t)
+	onnx, _ := w.host.Plugin("onnx")
+	before := onnx.Status()
+	url := w.server.URL + "/v1/predictions"
+	body := `{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0"}`
+	if code, _ := post(t, url, body); code != 200 {
+		t.Fatal("not serving before the kill")
+	}
+	syscall.Kill(before.PID, syscall.SIGKILL)
+	killed := time.Now()
+	statuses := map[int]int{}
+	var recovered time.Duration
+	for time.Since(killed) < 5*time.Second {
+		resp, err := http.Post(url, "application/json", bytes.NewBufferString(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		statuses[resp.StatusCode]++
+		if resp.StatusCode == 200 {
+			recovered = time.Since(killed)
+			break
+		}
+		if resp.StatusCode != 503 {
+			t.Fatalf("a request failed with %d, want 503 while the plugin restarts", resp.StatusCode)
+		}
+	}
+	if recovered == 0 || recovered > time.Second {
+		t.Fatalf("requests did not succeed again within a second (statuses %v, recovered after %v)", statuses, recovered)
+	}
+	after := onnx.Status()
+	if after.PID == before.PID || after.Launches != before.Launches+1 {
+		t.Fatalf("status %+v after %+v: want one relaunch", after, before)
+	}
+	t.Logf("statuses after the kill: %v; recovered in %v", statuses, recovered)
+}
+
+// A model plugin whose probabilities are not a distribution gets a 500 and
+// nothing it said reaches the caller.
+func TestLyingModelIsNeverServed(t *testing.T) {
+	w := setup(t)
+	liar, _ := w.host.Plugin("liar")
+	feat, _ := w.host.Plugin("ratings-train")
+	pred := forecast.NewPredictor(w.store, feat, liar, hclog.NewNullLogger())
+	if err := pred.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer((&Server{Predictor: pred, Logger: hclog.NewNullLogger()}).Handler())
+	defer srv.Close()
+	code, out := post(t, srv.URL+"/v1/predictions", `{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0"}`)
+	if code != 500 || strings.Contains(toJSON(out), "0.9") {
+		t.Fatalf("%d %v", code, out)
+	}
+}
+
+func toJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
+
+// The host refuses a champion whose signature differs from the feature schema, naming the columns.
+func TestSignatureMismatchIsRefused(t *testing.T) {
+	w := setup(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := sqlitestore.Open(ctx, filepath.Join(dir, "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	champ, _ := w.store.Alias(ctx, "champion")
+	champ.Signature.Inputs[3].Name = "home_defense"
+	champ.Signature.Inputs = champ.Signature.Inputs[:len(champ.Signature.Inputs)-1]
+	mv, _ := st.RegisterModel(ctx, champ)
+	st.SetAlias(ctx, "champion", mv.Version)
+	feat, _ := w.host.Plugin("ratings-train")
+	onnx, _ := w.host.Plugin("onnx")
+	err = forecast.NewPredictor(st, feat, onnx, hclog.NewNullLogger()).Start(ctx)
+	if err == nil || !strings.Contains(err.Error(), `"home_defense"`) || !strings.Contains(err.Error(), `"home_defence"`) || !strings.Contains(err.Error(), `"market_available"`) {
+		t.Fatalf("err = %v, want a refusal naming home_defense/home_defence and market_available", err)
+	}
+}

@@ -1,0 +1,35 @@
+// Command liar is a model plugin for tests that answers probabilities that
+// are not a distribution, to check the host never passes them on.
+package main
+
+import (
+	"context"
+	"errors"
+
+	"github.com/soccerpredict/soccerpredict/sdk/handshake"
+	"github.com/soccerpredict/soccerpredict/sdk/model"
+	"github.com/soccerpredict/soccerpredict/sdk/soccer"
+)
+
+type liar struct{ loaded bool }
+
+func (l *liar) Describe(context.Context) (model.Description, error) {
+	return model.Description{Name: "liar", Version: "0.0.1", Runtime: "lies"}, nil
+}
+
+func (l *liar) Load(context.Context, model.LoadRequest) error { l.loaded = true; return nil }
+
+func (l *liar) Predict(_ context.Context, req model.PredictRequest) (model.PredictResponse, error) {
+	if !l.loaded {
+		return model.PredictResponse{}, errors.New("no model")
+	}
+	out := model.PredictResponse{}
+	for range req.Rows {
+		out.Probabilities = append(out.Probabilities, soccer.Probabilities{Home: 0.9, Draw: 0.9, Away: 0.9})
+	}
+	return out, nil
+}
+
+func main() {
+	model.Serve("liar", func(handshake.Settings) (model.Model, error) { return &liar{}, nil })
+}
