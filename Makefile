@@ -8,7 +8,7 @@ PROTO_FILES := $(wildcard sdk/proto/soccerpredict/v1/*.proto)
 PLUGINS := sources/footballdata features/ratings models/onnx
 export GOFLAGS := -buildvcs=false
 
-.PHONY: all build host plugins test lint proto proto-check run tools clean ort
+.PHONY: all build host plugins test lint proto proto-check run evaluate tools clean ort
 
 MODULES := ./sdk/... ./host/... $(foreach p,$(PLUGINS),./plugins/$(p)/...)
 
@@ -29,15 +29,21 @@ lint:
 	@out=$$(gofmt -l sdk host plugins); if [ -n "$$out" ]; then echo "gofmt would change:" $$out >&2; exit 1; fi
 	$(GO) vet $(MODULES)
 
-# run builds everything and ingests the shipped data into the embedded SQLite store (var/).
-run: build
+# run: build host and plugins, fetch ONNX Runtime, ingest the shipped data into the embedded SQLite
+# store (var/), train and register a champion when there is none that fits, then serve on :8080.
+# A second run reuses the store and the model.
+run: build ort
 	./bin/soccerpredict ingest --config configs/local.yaml
-	@echo
-	@echo "Stored matches, for example:  ./bin/soccerpredict matches --competition E0 --season 2324 --limit 5"
-	@echo "Plugins and their health:      ./bin/soccerpredict plugins verify"
+	./bin/soccerpredict models train --if-no-champion --config configs/local.yaml
+	./bin/soccerpredict serve --config configs/local.yaml
+
+# evaluate: walk-forward evaluation of the configured model on the last two shipped Premier League
+# seasons, beside the Pinnacle closing line and last season's base rates.
+evaluate: build ort
+	./bin/soccerpredict evaluate --config configs/local.yaml
 
 clean:
-	rm -rf $(BIN) var
+	rm -rf $(BIN) var onnxruntime
 
 # Each plugin becomes bin/soccer-<kind>-<name>; its SHA-256 goes beside it, where configs/local.yaml
 # reads it from (production pins the digest itself).

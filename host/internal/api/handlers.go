@@ -257,3 +257,28 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	champ, _ := s.Predictor.Champion()
 	s.json(w, http.StatusOK, map[string]any{"status": "ready", "model": ModelJSON{champ.Name, champ.Version}})
 }
+
+// PluginJSON is one plugin process of the server.
+type PluginJSON struct {
+	Name       string `json:"name"`
+	Kind       string `json:"kind"`
+	Path       string `json:"path"`
+	Running    bool   `json:"running"`
+	PID        int    `json:"pid,omitempty"`
+	Launches   int    `json:"launches"`
+	APIVersion string `json:"api_version,omitempty"`
+	LastError  string `json:"last_error,omitempty"`
+}
+
+func (s *Server) plugins(w http.ResponseWriter, r *http.Request) {
+	out := struct {
+		Plugins []PluginJSON `json:"plugins"`
+	}{Plugins: []PluginJSON{}}
+	if s.Plugins != nil {
+		for _, st := range s.Plugins() {
+			out.Plugins = append(out.Plugins, PluginJSON{Name: st.Name, Kind: st.Kind, Path: st.Path, Running: st.Running, PID: st.PID,
+				Launches: st.Launches, APIVersion: st.Identity.APIVersion, LastError: st.LastError})
+		}
+	}
+	s.json(w, http.StatusOK, out)
+}

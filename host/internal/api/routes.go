@@ -12,12 +12,15 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
+	"github.com/soccerpredict/soccerpredict/host/internal/pluginhost"
 )
 
 // Server serves predictions.
 type Server struct {
 	Predictor *forecast.Predictor
 	Logger    hclog.Logger
+	// Plugins reports the plugin processes of this server (GET /v1/plugins).
+	Plugins func() []pluginhost.Status
 }
 
 // Handler returns the whole HTTP API.
@@ -30,6 +33,7 @@ func (s *Server) Handler() http.Handler {
 		r.Post("/predictions", s.predict)
 		r.Post("/predictions/batch", s.predictBatch)
 		r.Get("/fixtures", s.fixtures)
+		r.Get("/plugins", s.plugins)
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, r, http.StatusNotFound, "not found", "no route "+r.Method+" "+r.URL.Path, nil)

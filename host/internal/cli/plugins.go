@@ -2,20 +2,29 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"text/tabwriter"
+	"time"
 
+	"github.com/soccerpredict/soccerpredict/host/internal/api"
 	"github.com/soccerpredict/soccerpredict/host/internal/config"
 	"github.com/soccerpredict/soccerpredict/host/internal/pluginhost"
 )
 
 func runPluginsList(e env, args []string) error {
 	fs, c := newFlags(e, "plugins list")
+	server := fs.String("server", "", "list the plugin processes of a running `soccerpredict serve` at this URL instead")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *server != "" {
+		return listServerPlugins(e, *server)
 	}
 	cfg, err := c.load(e)
 	if err != nil {
@@ -117,4 +126,40 @@ func smoke(ctx context.Context, p *pluginhost.Plugin, pc config.Plugin) (string,
 		return fmt.Sprintf("%s %s on %s, trainer=%v", d.Name, d.Version, d.Runtime, d.Trainer), nil
 	}
 	return "", fmt.Errorf("unknown kind %q", p.Kind())
+}
+
+func listServerPlugins(e env, server string) error {
+	ctx, cancel := context.WithTimeout(e.ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(server, "/")+"/v1/plugins", nil)
+	if err != nil {
+		return fmt.Errorf("%w: --server %q: %v", errUsage, server, err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("ask %s for its plugins: %w", server, err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Plugins []api.PluginJSON `json:"plugins"`
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("ask %s for its plugins: HTTP %s", server, resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return fmt.Errorf("ask %s for its plugins: %w", server, err)
+	}
+	w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "NAME\tKIND\tPATH\tSTATE\tPID\tLAUNCHES\tAPI")
+	for _, p := range out.Plugins {
+		state := "running"
+		if !p.Running {
+			state = "stopped"
+			if p.LastError != "" {
+				state = "failed: " + p.LastError
+			}
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%d\t%s\n", p.Name, p.Kind, p.Path, state, p.PID, p.Launches, p.APIVersion)
+	}
+	return w.Flush()
 }

@@ -35,12 +35,13 @@ func runServe(e env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
-	srv := &http.Server{Handler: (&api.Server{Predictor: pred, Logger: parts.log}).Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: (&api.Server{Predictor: pred, Logger: parts.log, Plugins: parts.host.Statuses}).Handler(), ReadHeaderTimeout: 10 * time.Second}
 	champ, _ := pred.Champion()
 	port := ln.Addr().(*net.TCPAddr).Port
 	fmt.Fprintf(e.stdout, "serving %s v%d on %s (ready in %s)\n\ntry:\n", champ.Name, champ.Version, ln.Addr(), time.Since(started).Round(time.Millisecond))
 	fmt.Fprintf(e.stdout, "  curl -s localhost:%d/v1/predictions -H 'content-type: application/json' \\\n    -d '{\"home_team\": \"Arsenal\", \"away_team\": \"Chelsea\", \"competition\": \"E0\"}'\n", port)
 	fmt.Fprintf(e.stdout, "  curl -s 'localhost:%d/v1/fixtures?competition=E0&limit=3'\n", port)
+	fmt.Fprintf(e.stdout, "  ./bin/soccerpredict plugins list --server http://localhost:%d    # the plugin processes\n", port)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

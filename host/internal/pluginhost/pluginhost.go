@@ -75,6 +75,15 @@ func (h *Host) Names() []string {
 	return names
 }
 
+// Statuses reports every plugin, sorted by name.
+func (h *Host) Statuses() []Status {
+	var out []Status
+	for _, n := range h.Names() {
+		out = append(out, h.plugins[n].Status())
+	}
+	return out
+}
+
 // Close ends every plugin process.
 func (h *Host) Close() {
 	for _, p := range h.plugins {
