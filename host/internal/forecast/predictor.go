@@ -386,9 +386,13 @@ func Closest(name string, known []string, n int) []string {
 	}
 	cs := make([]cand, len(known))
 	for i, k := range known {
-		d := distance(strings.ToLower(name), strings.ToLower(k))
-		if strings.Contains(strings.ToLower(k), strings.ToLower(name)) || strings.Contains(strings.ToLower(name), strings.ToLower(k)) {
+		q, c := strings.ToLower(name), strings.ToLower(k)
+		d := distance(q, c)
+		switch {
+		case strings.Contains(c, q) || strings.Contains(q, c):
 			d = min(d, 1)
+		case subsequence(q, c): // abbreviations: "man utd" in "man united"
+			d--
 		}
 		cs[i] = cand{k, d}
 	}
@@ -403,6 +407,16 @@ func Closest(name string, known []string, n int) []string {
 		out = append(out, c.name)
 	}
 	return out
+}
+
+func subsequence(q, s string) bool {
+	i := 0
+	for _, r := range s {
+		if i < len(q) && rune(q[i]) == r {
+			i++
+		}
+	}
+	return i == len(q)
 }
 
 func distance(a, b string) int {

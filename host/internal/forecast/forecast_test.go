@@ -1,0 +1,90 @@
+package forecast
+
+import (
+	"context"
+	"io"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/soccerpredict/soccerpredict/host/internal/config"
+	"github.com/soccerpredict/soccerpredict/host/internal/contract"
+	"github.com/soccerpredict/soccerpredict/host/internal/ingest"
+	"github.com/soccerpredict/soccerpredict/host/internal/pluginhost"
+	"github.com/soccerpredict/soccerpredict/host/internal/store/sqlitestore"
+	"github.com/soccerpredict/soccerpredict/host/internal/testbin"
+)
+
+// The walk-forward evaluation on the last two shipped Premier League seasons:
+// the model must beat last season's base rates clearly and stay near the
+// closing line, on the same matches.
+func TestWalkForwardEvaluation(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	cfg := map[string]config.Plugin{}
+	for name, c := range map[string]struct {
+		kind, bin string
+		settings  map[string]any
+	}{
+		"footballdata": {"source", testbin.Plugin(t, "source", "footballdata"), map[string]any{"dir": testbin.Data()}},
+		"ratings":      {"features", testbin.Plugin(t, "features", "ratings"), nil},
+		"onnx":         {"model", testbin.Plugin(t, "model", "onnx"), map[string]any{"library": testbin.ORT(t)}},
+	} {
+		cfg[name] = config.Plugin{Kind: c.kind, Path: c.bin, SHA256: testbin.Digest(t, c.bin), Timeout: time.Minute, StartTimeout: 20 * time.Second, Config: c.settings}
+	}
+	h, err := pluginhost.New(cfg, hclog.New(&hclog.LoggerOptions{Output: io.Discard}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	suite, _ := contract.Load(testbin.Expectations())
+	src, _ := h.Plugin("footballdata")
+	if _, err := (ingest.Runner{Store: st, Suite: suite}).Run(ctx, ingest.Source{Name: "footballdata", Source: pluginhost.SourceOf(src)}); err != nil {
+		t.Fatal(err)
+	}
+	feat, _ := h.Plugin("ratings")
+	onnx, _ := h.Plugin("onnx")
+	d, err := BuildDataset(ctx, st, pluginhost.FeaturesOf(feat), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := Trainer{Model: pluginhost.ModelOf(onnx), ModelPlugin: "onnx", FeaturePlugin: "ratings", Params: map[string]any{"algorithm": "logreg"}}
+	ev, err := Evaluate(ctx, d, tr, pluginhost.ModelOf(onnx), "E0", []string{"2223", "2324"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := ev.Overall
+	t.Logf("model %v; without odds %v; closing %v; base rates %v", o.Model, o.ModelWithoutOdds, o.Bookmaker, o.BaseRates)
+	if o.Model.N != 760 || o.Bookmaker.N != 760 {
+		t.Fatalf("scored %d and %d matches, want the 760 of two seasons", o.Model.N, o.Bookmaker.N)
+	}
+	// REFERENCE.md: Pinnacle closing 2022/23 0.9622, 2023/24 0.8995.
+	if ll := ev.Seasons[0].Bookmaker.LogLoss; ll < 0.962 || ll > 0.9625 {
+		t.Fatalf("closing-line log-loss for 2022/23 = %.4f, REFERENCE.md says 0.9622", ll)
+	}
+	if o.Model.LogLoss > o.BaseRates.LogLoss-0.05 || o.ModelWithoutOdds.LogLoss > o.BaseRates.LogLoss-0.03 {
+		t.Fatalf("model log-loss %.4f (without odds %.4f) is not clearly better than base rates %.4f", o.Model.LogLoss, o.ModelWithoutOdds.LogLoss, o.BaseRates.LogLoss)
+	}
+	if o.Model.LogLoss > o.Bookmaker.LogLoss+0.03 || o.Model.RPS > o.Bookmaker.RPS+0.01 {
+		t.Fatalf("model log-loss %.4f / RPS %.4f is far from the closing line %.4f / %.4f", o.Model.LogLoss, o.Model.RPS, o.Bookmaker.LogLoss, o.Bookmaker.RPS)
+	}
+	// The fold for 2023/24 trains only on matches before its first kick-off.
+	if ev.Seasons[1].TrainRows <= ev.Seasons[0].TrainRows {
+		t.Fatalf("train sizes %d, %d: the later fold must train on more", ev.Seasons[0].TrainRows, ev.Seasons[1].TrainRows)
+	}
+}
+
+func TestClosestNames(t *testing.T) {
+	known := []string{"Arsenal", "Aston Villa", "Man City", "Man United", "Nott'm Forest", "Sheffield United", "Sheffield Weds"}
+	for in, want := range map[string]string{"Arsenl": "Arsenal", "man utd": "Man United", "Forest": "Nott'm Forest", "Sheffield": "Sheffield United"} {
+		if got := Closest(in, known, 3); got[0] != want {
+			t.Errorf("Closest(%q) = %v, want %q first", in, got, want)
+		}
+	}
+}
