@@ -14,6 +14,7 @@ import (
 
 	"github.com/soccerpredict/soccerpredict/host/internal/config"
 	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
+	"github.com/soccerpredict/soccerpredict/host/internal/mlmodel"
 	"github.com/soccerpredict/soccerpredict/host/internal/pluginhost"
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
 )
@@ -83,6 +84,7 @@ func runModelsTrain(e env, args []string) error {
 	fs, c := newFlags(e, "models train")
 	alias := fs.String("alias", "", "point this alias (e.g. champion) at the new version")
 	ifNone := fs.Bool("if-no-champion", false, "do nothing when a champion exists (what `make run` uses)")
+	out := fs.String("out", "", "also write the model directory (model.onnx and MLmodel) here")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -118,6 +120,12 @@ func runModelsTrain(e env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "registered %s v%d: %d training rows, feature schema %s, artifact sha256 %s\n",
 		mv.Name, mv.Version, len(examples), mv.FeatureSchemaVersion, mv.ArtifactSHA256[:16])
+	if *out != "" {
+		if err := exportModel(mv, *out); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "wrote %s/{model.onnx,MLmodel}\n", *out)
+	}
 	if *alias != "" {
 		if err := parts.store.SetAlias(e.ctx, *alias, mv.Version); err != nil {
 			return err
@@ -146,6 +154,47 @@ func usableChampion(e env, parts predictionParts) (bool, string, error) {
 			champ.Name, champ.Version, champ.FeatureSchemaVersion, schema.Version), nil
 	}
 	return true, fmt.Sprintf("champion %s v%d fits feature schema %s", champ.Name, champ.Version, schema.Version), nil
+}
+
+func exportModel(mv store.ModelVersion, dir string) error {
+	return mlmodel.Write(dir, mv.Artifact, mv.Signature, mlmodel.Meta{ModelUUID: mv.ArtifactSHA256[:32], Created: mv.CreatedAt,
+		Metadata: map[string]string{"name": mv.Name, "version": fmt.Sprint(mv.Version), "model_plugin": mv.ModelPlugin,
+			"feature_plugin": mv.FeaturePlugin, "feature_schema_version": mv.FeatureSchemaVersion, "training_data_hash": mv.TrainingDataHash}})
+}
+
+func runModelsExport(e env, args []string) error {
+	fs, c := newFlags(e, "models export")
+	version := fs.Int("version", 0, "model version (default: the champion)")
+	out := fs.String("out", "", "directory to write model.onnx and MLmodel into")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *out == "" {
+		return fmt.Errorf("%w: --out is required", errUsage)
+	}
+	cfg, err := c.load(e)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(e.ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	var mv store.ModelVersion
+	if *version == 0 {
+		mv, err = st.Alias(e.ctx, "champion")
+	} else {
+		mv, err = st.ModelVersion(e.ctx, *version)
+	}
+	if err != nil {
+		return err
+	}
+	if err := exportModel(mv, *out); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(e.stdout, "wrote %s v%d to %s/{model.onnx,MLmodel}\n", mv.Name, mv.Version, *out)
+	return err
 }
 
 func runModelsList(e env, args []string) error {
