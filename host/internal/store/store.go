@@ -42,6 +42,7 @@ type Store interface {
 	// Ping checks the store is reachable.
 	Ping(ctx context.Context) error
 	Registry
+	Generations
 	Close() error
 }
 

@@ -217,6 +217,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	})
 
 	t.Run("registry", func(t *testing.T) { checkRegistry(t, open(t)) })
+	t.Run("generations, audit and experiments", func(t *testing.T) { checkGenerations(t, open(t)) })
 
 	t.Run("ingest runs", func(t *testing.T) {
 		s := open(t)
@@ -292,6 +293,77 @@ func checkRegistry(t *testing.T, s store.Store) {
 	}
 	if err := s.Ping(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func checkGenerations(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	if _, err := s.CurrentGeneration(ctx); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("generation of an empty store: %v", err)
+	}
+	for _, a := range []string{"one", "two"} {
+		if _, err := s.RegisterModel(ctx, store.ModelVersion{Name: a, ModelPlugin: "onnx", Artifact: []byte(a)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g1, err := s.Promote(ctx, store.Promotion{Alias: store.Champion, Version: 1, Action: "bootstrap", Actor: "test", PluginDigest: "d1"})
+	if err != nil || g1.ID != 1 || g1.CacheNamespace != "g1-v1" {
+		t.Fatalf("first generation %+v, %v", g1, err)
+	}
+	if g, err := s.Promote(ctx, store.Promotion{Alias: "challenger", Version: 2, Action: "register", Actor: "test"}); err != nil || g.ID != 0 {
+		t.Fatalf("a challenger made generation %+v, %v", g, err)
+	}
+	g2, err := s.Promote(ctx, store.Promotion{Alias: store.Champion, Version: 2, Action: "promote", Actor: "ops", Forced: true,
+		Reason: "hotfix", PluginDigest: "d2", Details: map[string]any{"rps": 0.19}})
+	if err != nil || g2.ID != 2 || g2.Version != 2 {
+		t.Fatalf("second generation %+v, %v", g2, err)
+	}
+	if _, err := s.Promote(ctx, store.Promotion{Alias: store.Champion, Version: 7, Action: "promote"}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("promoting a missing version: %v", err)
+	}
+	cur, err := s.CurrentGeneration(ctx)
+	if err != nil || cur.ID != 2 || cur.PluginDigest != "d2" || cur.CreatedAt.IsZero() {
+		t.Fatalf("current %+v, %v", cur, err)
+	}
+	if champ, _ := s.Alias(ctx, store.Champion); champ.Version != 2 {
+		t.Fatalf("champion alias at %d after promotion", champ.Version)
+	}
+	hist, _ := s.GenerationHistory(ctx, 10)
+	if len(hist) != 2 || hist[1].ID != 1 {
+		t.Fatalf("history %+v", hist)
+	}
+	audit, err := s.Audit(ctx, 10)
+	if err != nil || len(audit) != 3 {
+		t.Fatalf("audit %+v, %v", audit, err)
+	}
+	last := audit[0]
+	var details map[string]float64
+	json.Unmarshal(last.Details, &details)
+	if last.Action != "promote" || !last.Forced || last.Reason != "hotfix" || last.FromVersion != 1 || last.ToVersion != 2 || last.Generation != 2 || details["rps"] != 0.19 {
+		t.Fatalf("audit entry %+v", last)
+	}
+	if audit[2].FromVersion != 0 || audit[1].Generation != 0 {
+		t.Fatalf("older entries %+v", audit[1:])
+	}
+
+	run := store.ExperimentRun{ID: "x1", Kind: "train", StartedAt: time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC),
+		FinishedAt: time.Date(2026, 11, 25, 10, 0, 3, 0, time.UTC), Params: json.RawMessage(`{"l2":0.001}`),
+		Metrics: map[string]float64{"rps": 0.19}, DatasetHash: "h", GitCommit: "abc",
+		Plugins: []store.PluginInfo{{Name: "onnx", Kind: "model", Version: "1.0.0", SHA256: "d"}}, ModelVersion: 2}
+	if err := s.RecordExperiment(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Experiment(ctx, "x1")
+	var params map[string]float64
+	json.Unmarshal(got.Params, &params)
+	if err != nil || params["l2"] != 0.001 || got.Metrics["rps"] != 0.19 || got.Plugins[0] != run.Plugins[0] || got.ModelVersion != 2 || !got.FinishedAt.Equal(run.FinishedAt) {
+		t.Fatalf("experiment %+v, %v", got, err)
+	}
+	if _, err := s.Experiment(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("missing run: %v", err)
+	}
+	if list, _ := s.Experiments(ctx, 5); len(list) != 1 {
+		t.Fatalf("experiments %+v", list)
 	}
 }
 
