@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -107,9 +108,11 @@ func setup(t *testing.T) *world {
 		if mv, err = st.RegisterModel(ctx, mv); err != nil {
 			t.Fatal(err)
 		}
-		st.SetAlias(ctx, "champion", mv.Version)
+		if _, err := st.Promote(ctx, store.Promotion{Alias: store.Champion, Version: mv.Version, Action: "bootstrap", Actor: "test"}); err != nil {
+			t.Fatal(err)
+		}
 		feat, _ := h.Plugin("ratings")
-		pred := forecast.NewPredictor(st, feat, onnx, hclog.NewNullLogger())
+		pred := forecast.NewPredictor(st, h, feat, "onnx", hclog.NewNullLogger())
 		if err := pred.Start(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -152,7 +155,7 @@ func TestPrediction(t *testing.T) {
 		t.Fatalf("Man City at home to Luton: %v (sum %v)", p, s)
 	}
 	m := out["model"].(map[string]any)
-	if m["name"] != "onnx-logreg" || m["version"].(float64) != 1 || out["feature_schema_version"] != "ratings-2" {
+	if m["name"] != "onnx-logreg" || m["version"].(float64) != 1 || out["feature_schema_version"] != "ratings-2" || out["generation"].(float64) != 1 {
 		t.Fatalf("response does not name the model and schema: %v", out)
 	}
 	if f := out["fixture"].(map[string]any); f["season"] != "2324" || f["kickoff"] != "2024-08-17T14:00:00Z" {
@@ -250,11 +253,24 @@ func TestFixturesAndHealth(t *testing.T) {
 // again within a second.
 func TestModelPluginKilledWhileServing(t *testing.T) {
 	w := setup(t)
-	onnx, _ := w.host.Plugin("onnx")
-	before := onnx.Status()
+	instance := func() pluginhost.Status {
+		for _, st := range w.host.Statuses() {
+			if strings.HasPrefix(st.Name, "onnx@") {
+				return st
+			}
+		}
+		t.Fatal("no onnx instance serving")
+		return pluginhost.Status{}
+	}
+	before := instance()
 	url := w.server.URL + "/v1/predictions"
-	body := `{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0"}`
-	if code, _ := post(t, url, body); code != 200 {
+	n := 0
+	// Every request a different kick-off, so none is answered from the cache.
+	next := func() string {
+		n++
+		return fmt.Sprintf(`{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0", "kickoff": "2024-09-01T%02d:%02d:00Z"}`, n/60%24, n%60)
+	}
+	if code, _ := post(t, url, next()); code != 200 {
 		t.Fatal("not serving before the kill")
 	}
 	syscall.Kill(before.PID, syscall.SIGKILL)
@@ -262,7 +278,7 @@ func TestModelPluginKilledWhileServing(t *testing.T) {
 	statuses := map[int]int{}
 	var recovered time.Duration
 	for time.Since(killed) < 5*time.Second {
-		resp, err := http.Post(url, "application/json", bytes.NewBufferString(body))
+		resp, err := http.Post(url, "application/json", bytes.NewBufferString(next()))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -279,7 +295,7 @@ func TestModelPluginKilledWhileServing(t *testing.T) {
 	if recovered == 0 || recovered > time.Second {
 		t.Fatalf("requests did not succeed again within a second (statuses %v, recovered after %v)", statuses, recovered)
 	}
-	after := onnx.Status()
+	after := instance()
 	if after.PID == before.PID || after.Launches != before.Launches+1 {
 		t.Fatalf("status %+v after %+v: want one relaunch", after, before)
 	}
@@ -290,9 +306,10 @@ func TestModelPluginKilledWhileServing(t *testing.T) {
 // nothing it said reaches the caller.
 func TestLyingModelIsNeverServed(t *testing.T) {
 	w := setup(t)
-	liar, _ := w.host.Plugin("liar")
+
 	feat, _ := w.host.Plugin("ratings-train")
-	pred := forecast.NewPredictor(w.store, feat, liar, hclog.NewNullLogger())
+
+	pred := forecast.NewPredictor(w.store, w.host, feat, "liar", hclog.NewNullLogger())
 	if err := pred.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -322,8 +339,7 @@ func TestSignatureMismatchIsRefused(t *testing.T) {
 	mv, _ := st.RegisterModel(ctx, champ)
 	st.SetAlias(ctx, "champion", mv.Version)
 	feat, _ := w.host.Plugin("ratings-train")
-	onnx, _ := w.host.Plugin("onnx")
-	err = forecast.NewPredictor(st, feat, onnx, hclog.NewNullLogger()).Start(ctx)
+	err = forecast.NewPredictor(st, w.host, feat, "onnx", hclog.NewNullLogger()).Start(ctx)
 	if err == nil || !strings.Contains(err.Error(), `"home_defense"`) || !strings.Contains(err.Error(), `"home_defence"`) || !strings.Contains(err.Error(), `"market_available"`) {
 		t.Fatalf("err = %v, want a refusal naming home_defense/home_defence and market_available", err)
 	}

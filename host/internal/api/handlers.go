@@ -41,8 +41,10 @@ type PredictionResponse struct {
 	Probabilities        ProbabilitiesJSON `json:"probabilities"`
 	Model                ModelJSON         `json:"model"`
 	FeatureSchemaVersion string            `json:"feature_schema_version"`
-	PointInTime          bool              `json:"point_in_time,omitempty"`
-	Result               *ResultJSON       `json:"result,omitempty"`
+	// Generation is the serving generation the forecast came from.
+	Generation  int64       `json:"generation"`
+	PointInTime bool        `json:"point_in_time,omitempty"`
+	Result      *ResultJSON `json:"result,omitempty"`
 }
 
 // FixtureJSON identifies the forecast fixture.
@@ -82,6 +84,7 @@ func toResponse(p forecast.Prediction) PredictionResponse {
 		Probabilities:        ProbabilitiesJSON{p.Probabilities.Home, p.Probabilities.Draw, p.Probabilities.Away},
 		Model:                ModelJSON{p.Model, p.ModelVersion},
 		FeatureSchemaVersion: p.FeatureSchemaVersion,
+		Generation:           p.Generation,
 		PointInTime:          p.PointInTime,
 	}
 	if p.Match != nil && p.Match.Status == soccer.Finished {
@@ -254,8 +257,8 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, r, http.StatusServiceUnavailable, "not ready", err.Error(), nil)
 		return
 	}
-	champ, _ := s.Predictor.Champion()
-	s.json(w, http.StatusOK, map[string]any{"status": "ready", "model": ModelJSON{champ.Name, champ.Version}})
+	champ, gen, _ := s.Predictor.Champion()
+	s.json(w, http.StatusOK, map[string]any{"status": "ready", "model": ModelJSON{champ.Name, champ.Version}, "generation": gen.ID})
 }
 
 // PluginJSON is one plugin process of the server.

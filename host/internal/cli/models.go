@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -126,13 +127,44 @@ func runModelsTrain(e env, args []string) error {
 		}
 		fmt.Fprintf(e.stdout, "wrote %s/{model.onnx,MLmodel}\n", *out)
 	}
-	if *alias != "" {
-		if err := parts.store.SetAlias(e.ctx, *alias, mv.Version); err != nil {
-			return err
-		}
+	if *alias == "" {
+		*alias = "candidate"
+	}
+	action := "register"
+	if *alias == store.Champion {
+		action = "bootstrap"
+	}
+	g, err := parts.store.Promote(e.ctx, store.Promotion{Alias: *alias, Version: mv.Version, Action: action, Actor: actor(e),
+		Reason: "models train", PluginDigest: digest(parts.model)})
+	if err != nil {
+		return err
+	}
+	if g.ID > 0 {
+		fmt.Fprintf(e.stdout, "%s -> v%d (generation %d)\n", *alias, mv.Version, g.ID)
+	} else {
 		fmt.Fprintf(e.stdout, "%s -> v%d\n", *alias, mv.Version)
 	}
 	return nil
+}
+
+// actor names who made a change, for the audit log: $SOCCERPREDICT_ACTOR, else the OS user.
+func actor(e env) string {
+	if a := e.getenv("SOCCERPREDICT_ACTOR"); a != "" {
+		return a
+	}
+	if u := e.getenv("USER"); u != "" {
+		return u
+	}
+	return "unknown"
+}
+
+// digest is the plugin binary's SHA-256 ("" when it cannot be read).
+func digest(p *pluginhost.Plugin) string {
+	d, err := p.Verify()
+	if err != nil {
+		return ""
+	}
+	return hex.EncodeToString(d)
 }
 
 // usableChampion reports whether the champion exists and fits the feature

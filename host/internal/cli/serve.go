@@ -27,18 +27,22 @@ func runServe(e env, args []string) error {
 		*addr = parts.cfg.Serve.Addr
 	}
 	started := time.Now()
-	pred := forecast.NewPredictor(parts.store, parts.features, parts.model, parts.log)
+	pred := forecast.NewPredictor(parts.store, parts.host, parts.features, parts.cfg.Model.Plugin, parts.log)
 	if err := pred.Start(e.ctx); err != nil {
 		return err
 	}
+	// Follow promotions; stopped before the store closes (LISTEN holds a connection).
+	watchCtx, stopWatch := context.WithCancel(e.ctx)
+	defer stopWatch()
+	go pred.Watch(watchCtx, parts.cfg.Serve.GenerationPoll)
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
 	srv := &http.Server{Handler: (&api.Server{Predictor: pred, Logger: parts.log, Plugins: parts.host.Statuses}).Handler(), ReadHeaderTimeout: 10 * time.Second}
-	champ, _ := pred.Champion()
+	champ, gen, _ := pred.Champion()
 	port := ln.Addr().(*net.TCPAddr).Port
-	fmt.Fprintf(e.stdout, "serving %s v%d on %s (ready in %s)\n\ntry:\n", champ.Name, champ.Version, ln.Addr(), time.Since(started).Round(time.Millisecond))
+	fmt.Fprintf(e.stdout, "serving %s v%d (generation %d) on %s (ready in %s)\n\ntry:\n", champ.Name, champ.Version, gen.ID, ln.Addr(), time.Since(started).Round(time.Millisecond))
 	fmt.Fprintf(e.stdout, "  curl -s localhost:%d/v1/predictions -H 'content-type: application/json' \\\n    -d '{\"home_team\": \"Arsenal\", \"away_team\": \"Chelsea\", \"competition\": \"E0\"}'\n", port)
 	fmt.Fprintf(e.stdout, "  curl -s 'localhost:%d/v1/fixtures?competition=E0&limit=3'\n", port)
 	fmt.Fprintf(e.stdout, "  ./bin/soccerpredict plugins list --server http://localhost:%d    # the plugin processes\n", port)

@@ -57,6 +57,8 @@ type Model struct {
 // Serve configures the HTTP API.
 type Serve struct {
 	Addr string `koanf:"addr"`
+	// GenerationPoll is how often serve checks for a new generation (PostgreSQL also notifies at once).
+	GenerationPoll time.Duration `koanf:"generation_poll"`
 }
 
 // Evaluate configures the walk-forward evaluation.

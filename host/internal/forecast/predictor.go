@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -66,36 +67,61 @@ type Prediction struct {
 	Model                string
 	ModelVersion         int
 	FeatureSchemaVersion string
+	// Generation is the serving generation the forecast came from.
+	Generation int64
 	// PointInTime is true for a past match forecast from the features it had
 	// before kick-off.
 	PointInTime bool
 	Match       *soccer.Match
 }
 
-// Predictor serves the champion model through the feature and model plugins.
-type Predictor struct {
-	store    store.Store
-	features *pluginhost.Plugin
+// generation is one champion being served: its own model plugin process and
+// its own cache. Requests hold mu for reading; retiring takes it for writing,
+// so a retired generation's process ends only after its last request.
+type generation struct {
+	gen      store.Generation
+	champion store.ModelVersion
 	model    *pluginhost.Plugin
-	logger   hclog.Logger
-	// Recent is how many past matches per competition keep their
+
+	mu      sync.RWMutex
+	retired bool
+
+	cacheMu sync.Mutex
+	cache   map[string]Prediction
+}
+
+// maxCache bounds a generation's prediction cache.
+const maxCache = 50000
+
+// Predictor serves the champion through the feature plugin and, per
+// generation, an instance of the model plugin. Watch follows promotions.
+type Predictor struct {
+	store       store.Store
+	host        *pluginhost.Host
+	features    *pluginhost.Plugin
+	modelPlugin string
+	logger      hclog.Logger
+	// recent is how many past matches per competition keep their
 	// point-in-time features for GET /v1/fixtures.
 	recent int
 
 	mu       sync.RWMutex
 	schema   features.Schema
-	champion store.ModelVersion
 	snapshot []byte
 	teams    map[string][]string // competition -> sorted team names
 	seasons  map[string]string   // competition -> latest season
 	past     map[string][]replay.Example
-	loaded   bool
+	warmRow  []float64
+
+	current atomic.Pointer[generation]
+	failed  int64 // a generation that failed to load; not retried until a newer one
 }
 
-// NewPredictor wires a predictor to its plugins. Start loads it.
-func NewPredictor(st store.Store, featurePlugin, modelPlugin *pluginhost.Plugin, logger hclog.Logger) *Predictor {
-	p := &Predictor{store: st, features: featurePlugin, model: modelPlugin, logger: logger, recent: 40}
-	// A relaunched plugin process starts empty: give it back its state.
+// NewPredictor wires a predictor to the feature plugin and the name of the
+// model plugin it spawns per generation. Start loads it.
+func NewPredictor(st store.Store, host *pluginhost.Host, featurePlugin *pluginhost.Plugin, modelPlugin string, logger hclog.Logger) *Predictor {
+	p := &Predictor{store: st, host: host, features: featurePlugin, modelPlugin: modelPlugin, logger: logger, recent: 40}
+	// A relaunched feature process starts empty: give it back its state.
 	featurePlugin.OnLaunch(func(ctx context.Context, client any) error {
 		p.mu.RLock()
 		snap := p.snapshot
@@ -105,44 +131,19 @@ func NewPredictor(st store.Store, featurePlugin, modelPlugin *pluginhost.Plugin,
 		}
 		return client.(features.FeatureSet).Restore(ctx, snap)
 	})
-	modelPlugin.OnLaunch(func(ctx context.Context, client any) error {
-		p.mu.RLock()
-		champ, loaded := p.champion, p.loaded
-		p.mu.RUnlock()
-		if !loaded {
-			return nil
-		}
-		return client.(model.Model).Load(ctx, model.LoadRequest{Artifact: champ.Artifact, Signature: champ.Signature})
-	})
 	return p
 }
 
-// Start loads the champion, refusing one whose signature does not equal the
-// feature schema, and replays history so the features stand at the present.
+// Start replays history so the features stand at the present, then loads the
+// current generation's champion, refusing one whose signature does not equal
+// the feature schema.
 func (p *Predictor) Start(ctx context.Context) error {
-	fs, m := pluginhost.FeaturesOf(p.features), pluginhost.ModelOf(p.model)
+	fs := pluginhost.FeaturesOf(p.features)
 	// Replay needs an empty feature state: start from a fresh process.
 	p.features.Kill()
-	champ, err := p.store.Alias(ctx, "champion")
-	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("%w: no champion model; train one with `soccerpredict models train --alias champion`", ErrNotReady)
-	}
-	if err != nil {
-		return err
-	}
 	schema, err := fs.Schema(ctx)
 	if err != nil {
 		return err
-	}
-	if err := champ.Signature.CheckInputs(schema.Columns); err != nil {
-		return fmt.Errorf("refusing champion %s v%d: %w", champ.Name, champ.Version, err)
-	}
-	if champ.FeatureSchemaVersion != schema.Version {
-		return fmt.Errorf("refusing champion %s v%d: trained on feature schema %s, the feature plugin serves %s",
-			champ.Name, champ.Version, champ.FeatureSchemaVersion, schema.Version)
-	}
-	if err := m.Load(ctx, model.LoadRequest{Artifact: champ.Artifact, Signature: champ.Signature}); err != nil {
-		return fmt.Errorf("load champion %s v%d: %w", champ.Name, champ.Version, err)
 	}
 	matches, err := p.store.Matches(ctx, store.MatchQuery{Status: soccer.Finished})
 	if err != nil {
@@ -179,21 +180,168 @@ func (p *Predictor) Start(ctx context.Context) error {
 			past[c] = past[c][len(past[c])-p.recent:]
 		}
 	}
+	var warm []float64
+	if len(examples) > 0 {
+		warm = examples[len(examples)-1].Values
+	}
 	p.mu.Lock()
-	p.schema, p.champion, p.snapshot, p.teams, p.seasons, p.past, p.loaded = schema, champ, snap, teams, seasons, past, true
+	p.schema, p.snapshot, p.teams, p.seasons, p.past, p.warmRow = schema, snap, teams, seasons, past, warm
 	p.mu.Unlock()
-	p.logger.Info("champion loaded", "model", champ.Name, "version", champ.Version, "schema", schema.Version,
-		"matches_replayed", len(examples), "replay", time.Since(started).Round(time.Millisecond))
+	p.logger.Info("features replayed", "schema", schema.Version, "matches", len(examples), "took", time.Since(started).Round(time.Millisecond))
+
+	gen, err := p.store.CurrentGeneration(ctx)
+	if errors.Is(err, store.ErrNotFound) {
+		// A champion set before generations existed: serve it as generation 0.
+		champ, aerr := p.store.Alias(ctx, store.Champion)
+		if errors.Is(aerr, store.ErrNotFound) {
+			return fmt.Errorf("%w: no champion model; train one with `soccerpredict models train --alias champion`", ErrNotReady)
+		}
+		if aerr != nil {
+			return aerr
+		}
+		gen, err = store.Generation{Alias: store.Champion, Version: champ.Version, CacheNamespace: store.CacheNamespace(0, champ.Version)}, nil
+	}
+	if err != nil {
+		return err
+	}
+	g, err := p.load(ctx, gen)
+	if err != nil {
+		return err
+	}
+	p.current.Store(g)
 	return nil
 }
 
-// Champion is the loaded model version (without its artifact).
-func (p *Predictor) Champion() (store.ModelVersion, bool) {
+// load prepares a generation: checks its champion against the feature
+// schema, launches a model process for it, loads the model and warms it with
+// one prediction. Nothing serves from it until the caller switches to it.
+func (p *Predictor) load(ctx context.Context, gen store.Generation) (*generation, error) {
+	champ, err := p.store.ModelVersion(ctx, gen.Version)
+	if err != nil {
+		return nil, err
+	}
 	p.mu.RLock()
-	defer p.mu.RUnlock()
-	c := p.champion
+	schema, warm := p.schema, p.warmRow
+	p.mu.RUnlock()
+	if err := champ.Signature.CheckInputs(schema.Columns); err != nil {
+		return nil, fmt.Errorf("refusing champion %s v%d: %w", champ.Name, champ.Version, err)
+	}
+	if champ.FeatureSchemaVersion != schema.Version {
+		return nil, fmt.Errorf("refusing champion %s v%d: trained on feature schema %s, the feature plugin serves %s",
+			champ.Name, champ.Version, champ.FeatureSchemaVersion, schema.Version)
+	}
+	inst, err := p.host.Spawn(p.modelPlugin, fmt.Sprintf("g%d", gen.ID))
+	if err != nil {
+		return nil, err
+	}
+	// A relaunched model process gets this generation's model back.
+	inst.OnLaunch(func(ctx context.Context, client any) error {
+		return client.(model.Model).Load(ctx, model.LoadRequest{Artifact: champ.Artifact, Signature: champ.Signature})
+	})
+	g := &generation{gen: gen, champion: champ, model: inst, cache: map[string]Prediction{}}
+	if warm != nil {
+		resp, err := pluginhost.ModelOf(inst).Predict(ctx, model.PredictRequest{Rows: [][]float64{warm}})
+		if err == nil && len(resp.Probabilities) == 1 {
+			err = resp.Probabilities[0].Validate()
+		}
+		if err != nil {
+			p.host.Retire(inst)
+			return nil, fmt.Errorf("warm champion %s v%d: %w", champ.Name, champ.Version, err)
+		}
+	}
+	p.logger.Info("generation loaded", "generation", gen.ID, "model", champ.Name, "version", champ.Version)
+	return g, nil
+}
+
+// Watch follows promotions until ctx ends: on a new generation it loads and
+// warms it, switches atomically, and retires the old one once its in-flight
+// requests are done. PostgreSQL notifies at once; every store is also polled.
+func (p *Predictor) Watch(ctx context.Context, poll time.Duration) {
+	var notify <-chan struct{}
+	if l, ok := p.store.(interface {
+		ListenGenerations(context.Context) (<-chan struct{}, error)
+	}); ok {
+		if ch, err := l.ListenGenerations(ctx); err == nil {
+			notify = ch
+		} else {
+			p.logger.Warn("cannot LISTEN for generations; polling only", "error", err)
+		}
+	}
+	tick := time.NewTicker(poll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case _, ok := <-notify:
+			if !ok {
+				notify = nil // the listener died; polling carries on
+			}
+		case <-tick.C:
+		}
+		if err := p.Refresh(ctx); err != nil && ctx.Err() == nil {
+			p.logger.Error("cannot switch generation; still serving the current one", "error", err)
+		}
+	}
+}
+
+// Refresh switches to the store's current generation if it is newer.
+func (p *Predictor) Refresh(ctx context.Context) error {
+	gen, err := p.store.CurrentGeneration(ctx)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	cur := p.current.Load()
+	if cur != nil && gen.ID == cur.gen.ID || gen.ID == atomic.LoadInt64(&p.failed) {
+		return nil
+	}
+	g, err := p.load(ctx, gen)
+	if err != nil {
+		atomic.StoreInt64(&p.failed, gen.ID)
+		return fmt.Errorf("generation %d: %w", gen.ID, err)
+	}
+	old := p.current.Swap(g)
+	p.logger.Info("switched generation", "generation", gen.ID, "model", g.champion.Name, "version", g.champion.Version)
+	if old != nil {
+		go p.retire(old)
+	}
+	return nil
+}
+
+func (p *Predictor) retire(g *generation) {
+	g.mu.Lock() // waits for the generation's in-flight requests
+	g.retired = true
+	g.mu.Unlock()
+	p.host.Retire(g.model)
+}
+
+// acquire returns the current generation, read-locked; call release after.
+func (p *Predictor) acquire() (*generation, error) {
+	for {
+		g := p.current.Load()
+		if g == nil {
+			return nil, ErrNotReady
+		}
+		g.mu.RLock()
+		if !g.retired {
+			return g, nil
+		}
+		g.mu.RUnlock() // switched meanwhile: take the new one
+	}
+}
+
+// Champion is the version serving now (without its artifact) and its generation.
+func (p *Predictor) Champion() (store.ModelVersion, store.Generation, bool) {
+	g := p.current.Load()
+	if g == nil {
+		return store.ModelVersion{}, store.Generation{}, false
+	}
+	c := g.champion
 	c.Artifact = nil
-	return c, p.loaded
+	return c, g.gen, true
 }
 
 // Competitions lists the competitions with known teams.
@@ -266,17 +414,33 @@ func (p *Predictor) Fixture(req FixtureRequest) (soccer.Fixture, error) {
 
 // Predict forecasts fixtures from the present feature state.
 func (p *Predictor) Predict(ctx context.Context, fixtures []soccer.Fixture) ([]Prediction, error) {
-	p.mu.RLock()
-	schema, champ, loaded := p.schema, p.champion, p.loaded
-	p.mu.RUnlock()
-	if !loaded {
-		return nil, ErrNotReady
+	g, err := p.acquire()
+	if err != nil {
+		return nil, err
 	}
-	resp, err := pluginhost.FeaturesOf(p.features).Compute(ctx, features.ComputeRequest{Fixtures: fixtures})
+	defer g.mu.RUnlock()
+	out := make([]Prediction, len(fixtures))
+	var todo []soccer.Fixture
+	var todoIdx []int
+	for i, f := range fixtures {
+		if pr, ok := g.cached(cacheKey(f)); ok {
+			pr.Fixture = f
+			out[i] = pr
+			continue
+		}
+		todo, todoIdx = append(todo, f), append(todoIdx, i)
+	}
+	if len(todo) == 0 {
+		return out, nil
+	}
+	p.mu.RLock()
+	schema := p.schema
+	p.mu.RUnlock()
+	resp, err := pluginhost.FeaturesOf(p.features).Compute(ctx, features.ComputeRequest{Fixtures: todo})
 	if err != nil {
 		return nil, p.pluginError("feature", err)
 	}
-	if err := replay.CheckRows(schema, fixtures, resp.Rows); err != nil {
+	if err := replay.CheckRows(schema, todo, resp.Rows); err != nil {
 		p.logger.Error("feature plugin answered invalid rows; not serving them", "error", err)
 		return nil, fmt.Errorf("%w: %v", ErrMisbehaved, err)
 	}
@@ -284,26 +448,61 @@ func (p *Predictor) Predict(ctx context.Context, fixtures []soccer.Fixture) ([]P
 	for i, r := range resp.Rows {
 		rows[i] = r.Values
 	}
-	return p.predictRows(ctx, champ, schema, fixtures, rows)
+	preds, err := p.predictRows(ctx, g, schema, todo, rows)
+	if err != nil {
+		return nil, err
+	}
+	for j, pr := range preds {
+		out[todoIdx[j]] = pr
+		g.store(cacheKey(todo[j]), pr)
+	}
+	return out, nil
 }
 
-func (p *Predictor) predictRows(ctx context.Context, champ store.ModelVersion, schema features.Schema, fixtures []soccer.Fixture, rows [][]float64) ([]Prediction, error) {
-	pred, err := pluginhost.ModelOf(p.model).Predict(ctx, model.PredictRequest{Rows: rows})
+// cacheKey identifies what a forecast depends on besides the generation.
+func cacheKey(f soccer.Fixture) string {
+	k := fmt.Sprintf("%s|%s|%s|%s|%d", f.Competition, f.Season, f.HomeTeam, f.AwayTeam, f.Kickoff.Unix())
+	for _, o := range f.Odds {
+		k += fmt.Sprintf("|%s:%g:%g:%g", o.Bookmaker, o.Home, o.Draw, o.Away)
+	}
+	return k
+}
+
+func (g *generation) cached(key string) (Prediction, bool) {
+	g.cacheMu.Lock()
+	defer g.cacheMu.Unlock()
+	pr, ok := g.cache[key]
+	return pr, ok
+}
+
+func (g *generation) store(key string, pr Prediction) {
+	g.cacheMu.Lock()
+	defer g.cacheMu.Unlock()
+	if len(g.cache) >= maxCache {
+		clear(g.cache)
+	}
+	g.cache[key] = pr
+}
+
+func (p *Predictor) predictRows(ctx context.Context, g *generation, schema features.Schema, fixtures []soccer.Fixture, rows [][]float64) ([]Prediction, error) {
+	champ := g.champion
+	pred, err := pluginhost.ModelOf(g.model).Predict(ctx, model.PredictRequest{Rows: rows})
 	if err != nil {
 		return nil, p.pluginError("model", err)
 	}
+	if len(pred.Probabilities) != len(fixtures) {
+		return nil, fmt.Errorf("%w: %d forecasts for %d fixtures", ErrMisbehaved, len(pred.Probabilities), len(fixtures))
+	}
 	out := make([]Prediction, len(fixtures))
 	for i, f := range fixtures {
-		if i >= len(pred.Probabilities) {
-			return nil, fmt.Errorf("%w: %d forecasts for %d fixtures", ErrMisbehaved, len(pred.Probabilities), len(fixtures))
-		}
 		pr := pred.Probabilities[i]
 		if err := pr.Validate(); err != nil {
 			p.logger.Error("model plugin answered invalid probabilities; not serving them",
 				"model", champ.Name, "version", champ.Version, "fixture", f.ID, "error", err)
 			return nil, fmt.Errorf("%w: model %s v%d: %v", ErrMisbehaved, champ.Name, champ.Version, err)
 		}
-		out[i] = Prediction{Fixture: f, Probabilities: pr, Model: champ.Name, ModelVersion: champ.Version, FeatureSchemaVersion: schema.Version}
+		out[i] = Prediction{Fixture: f, Probabilities: pr, Model: champ.Name, ModelVersion: champ.Version,
+			FeatureSchemaVersion: schema.Version, Generation: g.gen.ID}
 	}
 	return out, nil
 }
@@ -319,9 +518,14 @@ func (p *Predictor) pluginError(kind string, err error) error {
 // Recent forecasts the competition's last matches from the features they had
 // before kick-off, newest first.
 func (p *Predictor) Recent(ctx context.Context, competition string, limit int) ([]Prediction, error) {
+	g, err := p.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer g.mu.RUnlock()
 	p.mu.RLock()
 	past, ok := p.past[competition]
-	schema, champ := p.schema, p.champion
+	schema := p.schema
 	p.mu.RUnlock()
 	if !ok {
 		return nil, fmt.Errorf("%w: competition: unknown competition %q (known: %s)", ErrBadFixture, competition, strings.Join(p.Competitions(), ", "))
@@ -334,7 +538,7 @@ func (p *Predictor) Recent(ctx context.Context, competition string, limit int) (
 	for i, e := range past {
 		fixtures[i], rows[i] = e.Match.Fixture(), e.Values
 	}
-	out, err := p.predictRows(ctx, champ, schema, fixtures, rows)
+	out, err := p.predictRows(ctx, g, schema, fixtures, rows)
 	if err != nil {
 		return nil, err
 	}
@@ -365,13 +569,15 @@ func (p *Predictor) Upcoming(ctx context.Context, competition string, limit int)
 // Ready reports whether the predictor can serve: champion loaded, both
 // plugins answering (relaunching them if needed) and the store reachable.
 func (p *Predictor) Ready(ctx context.Context) error {
-	if _, loaded := p.Champion(); !loaded {
-		return ErrNotReady
+	g, err := p.acquire()
+	if err != nil {
+		return err
 	}
+	defer g.mu.RUnlock()
 	if _, err := pluginhost.FeaturesOf(p.features).Schema(ctx); err != nil {
 		return fmt.Errorf("feature plugin: %w", err)
 	}
-	if _, err := pluginhost.ModelOf(p.model).Describe(ctx); err != nil {
+	if _, err := pluginhost.ModelOf(g.model).Describe(ctx); err != nil {
 		return fmt.Errorf("model plugin: %w", err)
 	}
 	return p.store.Ping(ctx)

@@ -41,11 +41,14 @@ var ErrLaunch = errors.New("plugin launch failed")
 type Host struct {
 	logger  hclog.Logger
 	plugins map[string]*Plugin
+
+	mu      sync.Mutex
+	spawned map[*Plugin]bool
 }
 
 // New prepares (but does not launch) every configured plugin.
 func New(cfg map[string]config.Plugin, logger hclog.Logger) (*Host, error) {
-	h := &Host{logger: logger, plugins: map[string]*Plugin{}}
+	h := &Host{logger: logger, plugins: map[string]*Plugin{}, spawned: map[*Plugin]bool{}}
 	for name, pc := range cfg {
 		settings, err := handshake.SettingsFrom(pc.Config)
 		if err != nil {
@@ -75,12 +78,41 @@ func (h *Host) Names() []string {
 	return names
 }
 
-// Statuses reports every plugin, sorted by name.
+// Spawn makes another instance of a configured plugin: a separate process
+// with the same binary and settings, named name@instance (a model generation
+// gets its own, so switching generations never mixes models).
+func (h *Host) Spawn(name, instance string) (*Plugin, error) {
+	base, err := h.Plugin(name)
+	if err != nil {
+		return nil, err
+	}
+	p := &Plugin{Name: name + "@" + instance, cfg: base.cfg, settings: base.settings, logger: h.logger.Named("plugin." + name + "@" + instance)}
+	h.mu.Lock()
+	h.spawned[p] = true
+	h.mu.Unlock()
+	return p, nil
+}
+
+// Retire ends a spawned instance and forgets it.
+func (h *Host) Retire(p *Plugin) {
+	p.Kill()
+	h.mu.Lock()
+	delete(h.spawned, p)
+	h.mu.Unlock()
+}
+
+// Statuses reports every plugin and spawned instance, sorted by name.
 func (h *Host) Statuses() []Status {
 	var out []Status
 	for _, n := range h.Names() {
 		out = append(out, h.plugins[n].Status())
 	}
+	h.mu.Lock()
+	for p := range h.spawned {
+		out = append(out, p.Status())
+	}
+	h.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
 
@@ -89,6 +121,11 @@ func (h *Host) Close() {
 	for _, p := range h.plugins {
 		p.Kill()
 	}
+	h.mu.Lock()
+	for p := range h.spawned {
+		p.Kill()
+	}
+	h.mu.Unlock()
 }
 
 // Plugin is one configured plugin binary and, once launched, its process.

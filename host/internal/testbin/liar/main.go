@@ -1,5 +1,7 @@
-// Command liar is a model plugin for tests that answers probabilities that
-// are not a distribution, to check the host never passes them on.
+// Command liar is a model plugin for tests: it answers its first prediction
+// honestly (so it passes the host's warm-up) and every later one with
+// probabilities that are not a distribution, to check the host never passes
+// them on.
 package main
 
 import (
@@ -11,7 +13,10 @@ import (
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 )
 
-type liar struct{ loaded bool }
+type liar struct {
+	loaded bool
+	calls  int
+}
 
 func (l *liar) Describe(context.Context) (model.Description, error) {
 	return model.Description{Name: "liar", Version: "0.0.1", Runtime: "lies"}, nil
@@ -23,9 +28,14 @@ func (l *liar) Predict(_ context.Context, req model.PredictRequest) (model.Predi
 	if !l.loaded {
 		return model.PredictResponse{}, errors.New("no model")
 	}
+	l.calls++
+	p := soccer.Probabilities{Home: 0.9, Draw: 0.9, Away: 0.9}
+	if l.calls == 1 {
+		p = soccer.Probabilities{Home: 0.5, Draw: 0.25, Away: 0.25}
+	}
 	out := model.PredictResponse{}
 	for range req.Rows {
-		out.Probabilities = append(out.Probabilities, soccer.Probabilities{Home: 0.9, Draw: 0.9, Away: 0.9})
+		out.Probabilities = append(out.Probabilities, p)
 	}
 	return out, nil
 }
