@@ -39,17 +39,23 @@ type command struct {
 
 func routes() []command {
 	return []command{
+		{"ingest history", "[--limit N]", "list recent ingest runs", runRuns},
 		{"ingest", "[--source NAME]", "fetch from the configured sources, check the data contract, upsert into the store", runIngest},
 		{"plugins list", "", "show the configured plugins and whether each binary matches its pinned SHA-256", runPluginsList},
 		{"plugins verify", "[NAME...]", "launch each plugin, negotiate its API version and smoke-test it", runPluginsVerify},
 		{"serve", "[--addr :8080]", "serve predictions over HTTP from the champion model", runServe},
 		{"models train", "[--alias champion] [--if-no-champion] [--out DIR]", "replay history through the feature plugin, train with the model plugin, register", runModelsTrain},
 		{"models list", "", "list registered model versions", runModelsList},
+		{"models challenge", "[--version N]", "name the version (default: the candidate) to challenge the champion", runModelsChallenge},
+		{"models promote", "[--force --reason TEXT]", "backtest the challenger against the champion; promote only if it is better", runModelsPromote},
+		{"models rollback", "[--reason TEXT]", "point the champion back at the previous champion", runModelsRollback},
+		{"models audit", "[--limit N]", "who changed which alias, when, why", runModelsAudit},
 		{"models export", "--out DIR [--version N]", "write a model version as model.onnx + MLmodel (default: the champion)", runModelsExport},
 		{"evaluate", "[--out FILE]", "walk-forward evaluation against the bookmaker's closing line and base rates", runEvaluate},
 		{"matches", "[--competition E0] [--season 2324] [--limit N]", "list stored matches in kick-off order", runMatches},
 		{"quarantine", "[--source NAME] [--run ID]", "list rows held back by ingestion, with the reason", runQuarantine},
-		{"runs", "[--limit N]", "list recent ingest runs", runRuns},
+		{"runs list", "[--limit N]", "list tracked train and evaluate runs", runRunsList},
+		{"runs compare", "RUN_A RUN_B", "show two tracked runs side by side", runRunsCompare},
 		{"version", "", "print the host's version", func(e env, _ []string) error { _, err := fmt.Fprintln(e.stdout, "soccerpredict", Version); return err }},
 	}
 }

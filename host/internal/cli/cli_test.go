@@ -60,7 +60,7 @@ func TestIngestTwiceIntoSQLite(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "e0-1314-arsenal-v-aston-villa") || !strings.Contains(out, "1-3 A") {
 		t.Fatalf("matches: %d\n%s", code, out)
 	}
-	code, out, _ = run(t, nil, "runs", "--config", cfg)
+	code, out, _ = run(t, nil, "ingest", "history", "--config", cfg)
 	if code != 0 || strings.Count(out, "footballdata") != 2 {
 		t.Fatalf("runs: %d\n%s", code, out)
 	}

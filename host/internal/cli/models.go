@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"text/tabwriter"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/schollz/progressbar/v3"
@@ -17,6 +18,7 @@ import (
 	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
 	"github.com/soccerpredict/soccerpredict/host/internal/mlmodel"
 	"github.com/soccerpredict/soccerpredict/host/internal/pluginhost"
+	"github.com/soccerpredict/soccerpredict/host/internal/replay"
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
 )
 
@@ -106,6 +108,7 @@ func runModelsTrain(e env, args []string) error {
 		fmt.Fprintf(e.stdout, "%s; training one\n", why)
 		*alias = "champion"
 	}
+	started := time.Now()
 	d, err := parts.dataset(e)
 	if err != nil {
 		return err
@@ -127,6 +130,7 @@ func runModelsTrain(e env, args []string) error {
 		}
 		fmt.Fprintf(e.stdout, "wrote %s/{model.onnx,MLmodel}\n", *out)
 	}
+	recordExperiment(e, parts, "train", parts.cfg.Model.Params, mv.Metrics, mv.TrainingDataHash, mv.Version, started)
 	if *alias == "" {
 		*alias = "candidate"
 	}
@@ -272,6 +276,7 @@ func runEvaluate(e env, args []string) error {
 		return err
 	}
 	defer parts.Close()
+	started := time.Now()
 	d, err := parts.dataset(e)
 	if err != nil {
 		return err
@@ -281,6 +286,10 @@ func runEvaluate(e env, args []string) error {
 		return err
 	}
 	printEvaluation(e.stdout, parts, ev)
+	o := ev.Overall
+	recordExperiment(e, parts, "evaluate", parts.cfg.Model.Params, map[string]float64{"log_loss": o.Model.LogLoss, "brier": o.Model.Brier,
+		"rps": o.Model.RPS, "ece": o.ModelECE, "bookmaker_log_loss": o.Bookmaker.LogLoss, "bookmaker_rps": o.Bookmaker.RPS, "n": float64(o.Model.N)},
+		replay.Hash(d.Trainable()), 0, started)
 	if *out != "" {
 		b, _ := json.MarshalIndent(ev, "", "  ")
 		if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {

@@ -4,6 +4,7 @@
 package config
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -39,6 +40,8 @@ type Config struct {
 	Model    Model    `koanf:"model"`
 	Serve    Serve    `koanf:"serve"`
 	Evaluate Evaluate `koanf:"evaluate"`
+	// Promotion gates `models promote`; its backtest runs on the evaluate seasons.
+	Promotion Promotion `koanf:"promotion"`
 }
 
 // Features selects the feature plugin.
@@ -59,6 +62,13 @@ type Serve struct {
 	Addr string `koanf:"addr"`
 	// GenerationPoll is how often serve checks for a new generation (PostgreSQL also notifies at once).
 	GenerationPoll time.Duration `koanf:"generation_poll"`
+}
+
+// Promotion is the gate a challenger must pass to become champion.
+type Promotion struct {
+	MinRPSGain     float64 `koanf:"min_rps_gain"`
+	MinLogLossGain float64 `koanf:"min_log_loss_gain"`
+	MaxECEIncrease float64 `koanf:"max_ece_increase"`
 }
 
 // Evaluate configures the walk-forward evaluation.
@@ -114,17 +124,25 @@ type Ingest struct {
 	Expectations string `koanf:"expectations"`
 }
 
+// notKeys are SOCCERPREDICT_ variables that are not config keys: the config
+// files, the audit actor, the commit recorded with runs, the test database.
+var notKeys = []string{"config", "actor", "git_commit", "test_postgres"}
+
 // Defaults are the embedded defaults: everything local, nothing to install.
 func Defaults() map[string]any {
 	return map[string]any{
-		"data_dir":              "var",
-		"log.level":             "info",
-		"log.format":            "auto",
-		"store.driver":          "sqlite",
-		"ingest.expectations":   "configs/expectations/matches.json",
-		"serve.addr":            ":8080",
-		"evaluate.competition":  "E0",
-		"evaluate.test_seasons": []string{"2223", "2324"},
+		"data_dir":                    "var",
+		"log.level":                   "info",
+		"log.format":                  "auto",
+		"store.driver":                "sqlite",
+		"ingest.expectations":         "configs/expectations/matches.json",
+		"serve.addr":                  ":8080",
+		"serve.generation_poll":       "1s",
+		"promotion.min_rps_gain":      0.0005,
+		"promotion.min_log_loss_gain": 0.001,
+		"promotion.max_ece_increase":  0.01,
+		"evaluate.competition":        "E0",
+		"evaluate.test_seasons":       []string{"2223", "2324"},
 	}
 }
 
@@ -145,10 +163,10 @@ func Load(files []string, environ []string, overrides []string) (Config, error) 
 		EnvironFunc: func() []string { return environ },
 		TransformFunc: func(key, value string) (string, any) {
 			key = strings.ToLower(strings.TrimPrefix(key, EnvPrefix))
-			if key == "config" { // SOCCERPREDICT_CONFIG names files; it is not a key
+			if slices.Contains(notKeys, key) {
 				return "", nil
 			}
-			return strings.ReplaceAll(key, "__", "."), value
+			return strings.ReplaceAll(key, "__", "."), scalar(value)
 		},
 	})
 	if err := k.Load(envp, nil); err != nil {
@@ -160,7 +178,7 @@ func Load(files []string, environ []string, overrides []string) (Config, error) 
 		if !ok || key == "" {
 			return Config{}, fmt.Errorf("--set %q: want key=value, e.g. store.driver=postgres", o)
 		}
-		over[key] = value
+		over[key] = scalar(value)
 	}
 	if err := k.Load(confmap.Provider(over, "."), nil); err != nil {
 		return Config{}, fmt.Errorf("config overrides: %w", err)
@@ -182,6 +200,20 @@ func Load(files []string, environ []string, overrides []string) (Config, error) 
 		return Config{}, err
 	}
 	return cfg, nil
+}
+
+// scalar reads a value given as text (environment, --set) as JSON when it is
+// a number, boolean or list, so free-form maps such as model.params get 0.01
+// rather than "0.01"; anything else stays text.
+func scalar(v string) any {
+	var out any
+	if err := json.Unmarshal([]byte(v), &out); err == nil {
+		switch out.(type) {
+		case float64, bool, []any:
+			return out
+		}
+	}
+	return v
 }
 
 func (c *Config) applyDefaults() {
@@ -249,6 +281,12 @@ func (c Config) Validate() error {
 		case p.Kind != "source":
 			bad("sources[%d].plugin: %q is a %s plugin, not a source", i, s.Plugin, p.Kind)
 		}
+	}
+	if c.Serve.GenerationPoll <= 0 {
+		bad("serve.generation_poll: %v is not a positive duration", c.Serve.GenerationPoll)
+	}
+	if c.Promotion.MinRPSGain < 0 || c.Promotion.MinLogLossGain < 0 || c.Promotion.MaxECEIncrease < 0 {
+		bad("promotion: margins must not be negative")
 	}
 	for _, sel := range []struct{ key, name, kind string }{{"features.plugin", c.Features.Plugin, "features"}, {"model.plugin", c.Model.Plugin, "model"}} {
 		if sel.name == "" {

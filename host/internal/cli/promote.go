@@ -1,0 +1,347 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os/exec"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
+	"github.com/soccerpredict/soccerpredict/host/internal/ingest"
+	"github.com/soccerpredict/soccerpredict/host/internal/pluginhost"
+	"github.com/soccerpredict/soccerpredict/host/internal/store"
+)
+
+func runModelsChallenge(e env, args []string) error {
+	fs, c := newFlags(e, "models challenge")
+	version := fs.Int("version", 0, "the version to challenge the champion (default: the candidate)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := c.load(e)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(e.ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if *version == 0 {
+		cand, err := st.Alias(e.ctx, "candidate")
+		if err != nil {
+			return fmt.Errorf("no --version and %w", err)
+		}
+		*version = cand.Version
+	}
+	if _, err := st.Promote(e.ctx, store.Promotion{Alias: "challenger", Version: *version, Action: "challenge", Actor: actor(e)}); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(e.stdout, "challenger -> v%d; `soccerpredict models promote` backtests it against the champion\n", *version)
+	return err
+}
+
+func runModelsPromote(e env, args []string) error {
+	fs, c := newFlags(e, "models promote")
+	force := fs.Bool("force", false, "promote even if the backtest says no (needs --reason; audited)")
+	reason := fs.String("reason", "", "why; required with --force, recorded in the audit log")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *force && strings.TrimSpace(*reason) == "" {
+		return fmt.Errorf("%w: --force needs --reason \"...\" (it is recorded in the audit log)", errUsage)
+	}
+	parts, err := assemble(e, c)
+	if err != nil {
+		return err
+	}
+	defer parts.Close()
+	champ, err := parts.store.Alias(e.ctx, store.Champion)
+	if err != nil {
+		return fmt.Errorf("promote: %w (train one with `models train --alias champion`)", err)
+	}
+	chall, err := parts.store.Alias(e.ctx, "challenger")
+	if err != nil {
+		return fmt.Errorf("promote: %w (name one with `models challenge`)", err)
+	}
+	if chall.Version == champ.Version {
+		return fmt.Errorf("promote: the challenger v%d already is the champion", chall.Version)
+	}
+	d, err := parts.dataset(e)
+	if err != nil {
+		return err
+	}
+	gate := forecast.Gate{Competition: parts.cfg.Evaluate.Competition, Seasons: parts.cfg.Evaluate.TestSeasons,
+		MinRPSGain: parts.cfg.Promotion.MinRPSGain, MinLogLossGain: parts.cfg.Promotion.MinLogLossGain, MaxECEIncrease: parts.cfg.Promotion.MaxECEIncrease}
+	bt, err := forecast.RunBacktest(e.ctx, d, pluginhost.ModelOf(parts.model), parts.cfg.Model.Plugin, champ, chall, gate)
+	if err != nil {
+		return err
+	}
+	printBacktest(e.stdout, champ, chall, gate, bt)
+	if !bt.Passed && !*force {
+		return fmt.Errorf("refused: challenger v%d does not beat champion v%d: %s", chall.Version, champ.Version, strings.Join(bt.Reasons, "; "))
+	}
+	why := *reason
+	if why == "" {
+		why = "backtest passed"
+	}
+	g, err := parts.store.Promote(e.ctx, store.Promotion{Alias: store.Champion, Version: chall.Version, Action: "promote", Actor: actor(e),
+		Forced: *force && !bt.Passed, Reason: why, PluginDigest: digest(parts.model), Details: map[string]any{"backtest": bt, "gate": gate}})
+	if err != nil {
+		return err
+	}
+	verb := "promoted"
+	if *force && !bt.Passed {
+		verb = "FORCED"
+	}
+	_, err = fmt.Fprintf(e.stdout, "%s: champion -> v%d (generation %d); running servers switch without restart\n", verb, chall.Version, g.ID)
+	return err
+}
+
+func printBacktest(w io.Writer, champ, chall store.ModelVersion, gate forecast.Gate, bt forecast.Backtest) {
+	fmt.Fprintf(w, "walk-forward backtest on %s %s (same %d matches; gate: RPS −%.4f, log-loss −%.4f, ECE +%.4f at most)\n",
+		gate.Competition, strings.Join(gate.Seasons, ", "), bt.Champion.Model.N, gate.MinRPSGain, gate.MinLogLossGain, gate.MaxECEIncrease)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "\tversion\tlog-loss\tBrier\tRPS\tECE\t")
+	for _, r := range []struct {
+		role string
+		v    store.ModelVersion
+		s    forecast.SeasonEvaluation
+	}{{"champion", champ, bt.Champion}, {"challenger", chall, bt.Challenger}} {
+		fmt.Fprintf(tw, "%s\tv%d %s\t%.4f\t%.4f\t%.4f\t%.4f\t\n", r.role, r.v.Version, r.v.Name, r.s.Model.LogLoss, r.s.Model.Brier, r.s.Model.RPS, r.s.ModelECE)
+	}
+	tw.Flush()
+	for _, r := range bt.Reasons {
+		fmt.Fprintln(w, "  -", r)
+	}
+}
+
+func runModelsRollback(e env, args []string) error {
+	fs, c := newFlags(e, "models rollback")
+	reason := fs.String("reason", "rollback", "why, recorded in the audit log")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := c.load(e)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(e.ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	hist, err := st.GenerationHistory(e.ctx, 1000)
+	if err != nil {
+		return err
+	}
+	prev, err := forecast.PreviousChampion(hist)
+	if err != nil {
+		return err
+	}
+	digest := ""
+	for _, g := range hist {
+		if g.Version == prev {
+			digest = g.PluginDigest
+			break
+		}
+	}
+	g, err := st.Promote(e.ctx, store.Promotion{Alias: store.Champion, Version: prev, Action: "rollback", Actor: actor(e), Reason: *reason,
+		PluginDigest: digest})
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(e.stdout, "rolled back: champion v%d -> v%d (generation %d)\n", hist[0].Version, prev, g.ID)
+	return err
+}
+
+func runModelsAudit(e env, args []string) error {
+	fs, c := newFlags(e, "models audit")
+	limit := fs.Int("limit", 20, "at most this many entries")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := c.load(e)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(e.ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	entries, err := st.Audit(e.ctx, *limit)
+	if err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "AT\tACTION\tACTOR\tALIAS\tFROM\tTO\tGENERATION\tFORCED\tREASON")
+	for _, a := range entries {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\tv%d\t%s\t%v\t%s\n", a.At.Format(time.DateTime), a.Action, a.Actor, a.Alias, vOrDash(a.FromVersion),
+			a.ToVersion, genOrDash(a.Generation), a.Forced, a.Reason)
+	}
+	return w.Flush()
+}
+
+func vOrDash(v int) string {
+	if v == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("v%d", v)
+}
+
+func genOrDash(g int64) string {
+	if g == 0 {
+		return "-"
+	}
+	return fmt.Sprint(g)
+}
+
+// gitCommit is the commit of the working tree, for experiment records.
+func gitCommit(e env) string {
+	if c := e.getenv("SOCCERPREDICT_GIT_COMMIT"); c != "" {
+		return c
+	}
+	out, err := exec.CommandContext(e.ctx, "git", "rev-parse", "HEAD").Output()
+	if err != nil {
+		return "unknown"
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// pluginInfos describes the plugins a run used.
+func pluginInfos(e env, ps ...*pluginhost.Plugin) []store.PluginInfo {
+	var out []store.PluginInfo
+	for _, p := range ps {
+		st := p.Status()
+		version := st.Identity.APIVersion
+		out = append(out, store.PluginInfo{Name: p.Name, Kind: p.Kind(), Version: version, SHA256: digest(p)})
+	}
+	return out
+}
+
+func recordExperiment(e env, parts predictionParts, kind string, params any, metrics map[string]float64, datasetHash string, version int, started time.Time) {
+	b, _ := json.Marshal(params)
+	run := store.ExperimentRun{ID: ingest.NewRunID(started), Kind: kind, StartedAt: started, FinishedAt: time.Now(), Params: b,
+		Metrics: metrics, DatasetHash: datasetHash, Plugins: pluginInfos(e, parts.features, parts.model), GitCommit: gitCommit(e), ModelVersion: version}
+	if err := parts.store.RecordExperiment(e.ctx, run); err != nil {
+		parts.log.Error("cannot record the run", "error", err)
+		return
+	}
+	fmt.Fprintf(e.stdout, "recorded run %s (`soccerpredict runs list`)\n", run.ID)
+}
+
+func runRunsList(e env, args []string) error {
+	fs, c := newFlags(e, "runs list")
+	limit := fs.Int("limit", 20, "at most this many")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := c.load(e)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(e.ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	runs, err := st.Experiments(e.ctx, *limit)
+	if err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "RUN\tKIND\tSTARTED\tMODEL\tLOG-LOSS\tRPS\tDATASET\tCOMMIT\tPARAMS")
+	for _, r := range runs {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%.4f\t%.4f\t%.12s\t%.10s\t%s\n", r.ID, r.Kind, r.StartedAt.Format(time.DateTime), vOrDash(r.ModelVersion),
+			first(r.Metrics, "log_loss", "train_log_loss"), first(r.Metrics, "rps"), r.DatasetHash, r.GitCommit, r.Params)
+	}
+	return w.Flush()
+}
+
+func first(m map[string]float64, keys ...string) float64 {
+	for _, k := range keys {
+		if v, ok := m[k]; ok {
+			return v
+		}
+	}
+	return 0
+}
+
+func runRunsCompare(e env, args []string) error {
+	fs, c := newFlags(e, "runs compare")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 2 {
+		return fmt.Errorf("%w: name two runs", errUsage)
+	}
+	cfg, err := c.load(e)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(e.ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	var runs [2]store.ExperimentRun
+	for i, id := range fs.Args() {
+		if runs[i], err = st.Experiment(e.ctx, id); err != nil {
+			return err
+		}
+	}
+	w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	a, b := runs[0], runs[1]
+	fmt.Fprintf(w, "\t%s\t%s\t\n", a.ID, b.ID)
+	row := func(name, x, y string) {
+		mark := ""
+		if x != y {
+			mark = "*"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", name, x, y, mark)
+	}
+	row("kind", a.Kind, b.Kind)
+	row("model version", vOrDash(a.ModelVersion), vOrDash(b.ModelVersion))
+	row("params", string(a.Params), string(b.Params))
+	row("dataset", a.DatasetHash, b.DatasetHash)
+	row("git commit", a.GitCommit, b.GitCommit)
+	for i := range max(len(a.Plugins), len(b.Plugins)) {
+		var x, y string
+		if i < len(a.Plugins) {
+			x = fmt.Sprintf("%s %s %.12s", a.Plugins[i].Name, a.Plugins[i].Version, a.Plugins[i].SHA256)
+		}
+		if i < len(b.Plugins) {
+			y = fmt.Sprintf("%s %s %.12s", b.Plugins[i].Name, b.Plugins[i].Version, b.Plugins[i].SHA256)
+		}
+		row("plugin", x, y)
+	}
+	keys := map[string]bool{}
+	for k := range a.Metrics {
+		keys[k] = true
+	}
+	for k := range b.Metrics {
+		keys[k] = true
+	}
+	var names []string
+	for k := range keys {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		row(k, metric(a.Metrics, k), metric(b.Metrics, k))
+	}
+	return w.Flush()
+}
+
+func metric(m map[string]float64, k string) string {
+	v, ok := m[k]
+	if !ok {
+		return "-"
+	}
+	return fmt.Sprintf("%.4f", v)
+}
