@@ -52,6 +52,7 @@ func routes() []command {
 		{"models audit", "[--limit N]", "who changed which alias, when, why", runModelsAudit},
 		{"models export", "--out DIR [--version N]", "write a model version as model.onnx + MLmodel (default: the champion)", runModelsExport},
 		{"evaluate", "[--out FILE]", "walk-forward evaluation against the bookmaker's closing line and base rates", runEvaluate},
+		{"batch", "STAGE [flags]", "a DVC pipeline stage on files: ingest, validate, features, train, evaluate, register", runBatch},
 		{"matches", "[--competition E0] [--season 2324] [--limit N]", "list stored matches in kick-off order", runMatches},
 		{"quarantine", "[--source NAME] [--run ID]", "list rows held back by ingestion, with the reason", runQuarantine},
 		{"runs list", "[--limit N]", "list tracked train and evaluate runs", runRunsList},

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/soccerpredict/soccerpredict/host/internal/pgtest"
 	"github.com/soccerpredict/soccerpredict/host/internal/testbin"
 )
 
@@ -31,7 +32,7 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 }
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
-func fullConfig(t *testing.T) string {
+func fullConfig(t *testing.T, storeYAML string) string {
 	t.Helper()
 	dir := t.TempDir()
 	plugin := func(name, kind, bin string, extra string) string {
@@ -40,13 +41,13 @@ func fullConfig(t *testing.T) string {
 	cfg := fmt.Sprintf(`data_dir: %s
 log: {level: warn}
 ingest: {expectations: %s}
-serve: {generation_poll: 200ms}
+%s
 plugins:
 %s%s%s
 sources: [{plugin: footballdata}]
 features: {plugin: ratings}
 model: {plugin: onnx, params: {algorithm: logreg}}
-`, testbin.Quote(filepath.Join(dir, "var")), testbin.Quote(testbin.Expectations()),
+`, testbin.Quote(filepath.Join(dir, "var")), testbin.Quote(testbin.Expectations()), storeYAML,
 		plugin("footballdata", "source", testbin.Plugin(t, "source", "footballdata"), "    config: {dir: "+testbin.Quote(testbin.Data())+"}\n"),
 		plugin("ratings", "features", testbin.Plugin(t, "features", "ratings"), ""),
 		plugin("onnx", "model", testbin.Plugin(t, "model", "onnx"), "    timeout: 2m\n    config: {library: "+testbin.Quote(testbin.ORT(t))+"}\n"))
@@ -70,9 +71,16 @@ type seen struct {
 }
 
 // A running server follows promotion and rollback without restart while a
-// concurrent load sees no error and never a response mixing versions.
+// concurrent load sees no error and never a response mixing versions: with
+// SQLite (polling) and with PostgreSQL (LISTEN/NOTIFY; polling only every 30s).
 func TestPromotionReachesARunningServer(t *testing.T) {
-	cfg := fullConfig(t)
+	t.Run("sqlite", func(t *testing.T) { promotionReachesServer(t, fullConfig(t, "store: {driver: sqlite}\nserve: {generation_poll: 200ms}")) })
+	t.Run("postgres", func(t *testing.T) {
+		promotionReachesServer(t, fullConfig(t, "store: {driver: postgres, dsn: "+testbin.Quote(pgtest.Schema(t))+"}\nserve: {generation_poll: 30s}"))
+	})
+}
+
+func promotionReachesServer(t *testing.T, cfg string) {
 	must(t, cfg, "ingest")
 	must(t, cfg, "models", "train", "--alias", "champion", "--set", "model.params.l2=5") // v1, weak: heavy L2
 

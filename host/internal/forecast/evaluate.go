@@ -12,6 +12,12 @@ import (
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 )
 
+// PredictingTrainer is a model plugin that can both train and predict.
+type PredictingTrainer interface {
+	model.Model
+	model.Trainer
+}
+
 // ClosingBookmaker's closing prices are the benchmark (Pinnacle, PSCH/PSCD/PSCA).
 const ClosingBookmaker = "PS"
 
@@ -26,6 +32,9 @@ type SeasonEvaluation struct {
 	Bookmaker        scoring.Score `json:"bookmaker_closing"`
 	BaseRates        scoring.Score `json:"previous_season_base_rates"`
 	ModelECE         float64       `json:"model_ece"`
+	BookmakerECE     float64       `json:"bookmaker_ece"`
+	// Reliability is the model's and the bookmaker's calibration table.
+	Reliability []scoring.Bin `json:"reliability,omitempty"`
 }
 
 // Evaluation is a walk-forward evaluation on a competition's last seasons.
@@ -134,8 +143,22 @@ func score(season string, trainRows int, model, bare, book, base []soccer.Probab
 	if se.BaseRates, err = scoring.Evaluate(base, results); err != nil {
 		return se, err
 	}
-	se.ModelECE, err = scoring.ECE(model, results, 10)
-	return se, err
+	if se.ModelECE, err = scoring.ECE(model, results, 10); err != nil {
+		return se, err
+	}
+	if se.BookmakerECE, err = scoring.ECE(book, results, 10); err != nil {
+		return se, err
+	}
+	mr, _ := scoring.Reliability(model, results, 10)
+	br, _ := scoring.Reliability(book, results, 10)
+	for i := range mr {
+		mr[i].Source = "model"
+	}
+	for i := range br {
+		br[i].Source = "bookmaker"
+	}
+	se.Reliability = append(mr, br...)
+	return se, nil
 }
 
 // previousBaseRates are the H/D/A frequencies of the competition's season

@@ -93,3 +93,40 @@ func ECE(ps []soccer.Probabilities, rs []soccer.Result, bins int) (float64, erro
 	}
 	return ece / total, nil
 }
+
+// Bin is one row of a reliability diagram: forecasts of every class pooled
+// and binned by probability.
+type Bin struct {
+	Source        string  `json:"source,omitempty"`
+	Bin           int     `json:"bin"`
+	MeanPredicted float64 `json:"mean_predicted"`
+	Observed      float64 `json:"observed"`
+	Count         int     `json:"count"`
+}
+
+// Reliability bins forecasts (all three classes pooled) into bins
+// equal-width bins; empty bins are left out.
+func Reliability(ps []soccer.Probabilities, rs []soccer.Result, bins int) ([]Bin, error) {
+	acc := make([]Bin, bins)
+	for i, p := range ps {
+		y, err := onehot(rs[i])
+		if err != nil {
+			return nil, err
+		}
+		for k, q := range [3]float64{p.Home, p.Draw, p.Away} {
+			b := min(int(q*float64(bins)), bins-1)
+			acc[b].Count++
+			acc[b].MeanPredicted += q
+			acc[b].Observed += y[k]
+		}
+	}
+	var out []Bin
+	for i, b := range acc {
+		if b.Count == 0 {
+			continue
+		}
+		n := float64(b.Count)
+		out = append(out, Bin{Bin: i, MeanPredicted: b.MeanPredicted / n, Observed: b.Observed / n, Count: b.Count})
+	}
+	return out, nil
+}
