@@ -74,7 +74,9 @@ type seen struct {
 // concurrent load sees no error and never a response mixing versions: with
 // SQLite (polling) and with PostgreSQL (LISTEN/NOTIFY; polling only every 30s).
 func TestPromotionReachesARunningServer(t *testing.T) {
-	t.Run("sqlite", func(t *testing.T) { promotionReachesServer(t, fullConfig(t, "store: {driver: sqlite}\nserve: {generation_poll: 200ms}")) })
+	t.Run("sqlite", func(t *testing.T) {
+		promotionReachesServer(t, fullConfig(t, "store: {driver: sqlite}\nserve: {generation_poll: 200ms}"))
+	})
 	t.Run("postgres", func(t *testing.T) {
 		promotionReachesServer(t, fullConfig(t, "store: {driver: postgres, dsn: "+testbin.Quote(pgtest.Schema(t))+"}\nserve: {generation_poll: 30s}"))
 	})
