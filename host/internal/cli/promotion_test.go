@@ -205,6 +205,16 @@ func promotionReachesServer(t *testing.T, cfg string) {
 		t.Fatalf("%d of %d requests failed or mixed versions during the switches", f, total.Load())
 	}
 	t.Logf("%d requests, none failed; generations seen: %v", total.Load(), versions)
+	runs := must(t, cfg, "runs", "list")
+	ids := regexp.MustCompile(`(?m)^(\d{8}T\d{6}Z-[0-9a-f]{6})\s+train`).FindAllStringSubmatch(runs, -1)
+	if len(ids) != 3 {
+		t.Fatalf("runs list shows %d train runs, want 3:\n%s", len(ids), runs)
+	}
+	cmp := must(t, cfg, "runs", "compare", ids[0][1], ids[2][1])
+	if !regexp.MustCompile(`params\s+\{"algorithm":"logreg"\}\s+\{"algorithm":"logreg","l2":5\}\s+\*`).MatchString(cmp) ||
+		!strings.Contains(cmp, "train_log_loss") {
+		t.Fatalf("runs compare:\n%s", cmp)
+	}
 	audit := must(t, cfg, "models", "audit")
 	for _, want := range []string{"rollback", "promote", "bootstrap"} {
 		if !strings.Contains(audit, want) {
