@@ -258,9 +258,20 @@ func runRunsList(e env, args []string) error {
 	fmt.Fprintln(w, "RUN\tKIND\tSTARTED\tMODEL\tLOG-LOSS\tRPS\tDATASET\tCOMMIT\tPARAMS")
 	for _, r := range runs {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%.4f\t%.4f\t%.12s\t%.10s\t%s\n", r.ID, r.Kind, r.StartedAt.Format(time.DateTime), vOrDash(r.ModelVersion),
-			first(r.Metrics, "log_loss", "train_log_loss"), first(r.Metrics, "rps"), r.DatasetHash, r.GitCommit, r.Params)
+			first(r.Metrics, "log_loss", "train_log_loss"), first(r.Metrics, "rps"), r.DatasetHash, r.GitCommit, canonical(r.Params))
 	}
 	return w.Flush()
+}
+
+// canonical renders JSON with sorted keys and no spaces, whatever the store
+// did to it (PostgreSQL's jsonb reorders keys), so equal params look equal.
+func canonical(raw json.RawMessage) string {
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return string(raw)
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
 }
 
 func first(m map[string]float64, keys ...string) float64 {
@@ -307,7 +318,7 @@ func runRunsCompare(e env, args []string) error {
 	}
 	row("kind", a.Kind, b.Kind)
 	row("model version", vOrDash(a.ModelVersion), vOrDash(b.ModelVersion))
-	row("params", string(a.Params), string(b.Params))
+	row("params", canonical(a.Params), canonical(b.Params))
 	row("dataset", a.DatasetHash, b.DatasetHash)
 	row("git commit", a.GitCommit, b.GitCommit)
 	for i := range max(len(a.Plugins), len(b.Plugins)) {
