@@ -217,11 +217,7 @@ func batchRegister(e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := c.load(e)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(e.ctx, cfg)
+	st, err := c.openStore(e)
 	if err != nil {
 		return err
 	}

@@ -176,6 +176,15 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
+// openStore loads the configuration and opens the store it names.
+func (c *common) openStore(e env) (store.Store, error) {
+	cfg, err := c.load(e)
+	if err != nil {
+		return nil, err
+	}
+	return openStore(e.ctx, cfg)
+}
+
 func openStore(ctx context.Context, cfg config.Config) (store.Store, error) {
 	switch cfg.Store.Driver {
 	case "postgres":

@@ -208,11 +208,7 @@ func runModelsExport(e env, args []string) error {
 	if *out == "" {
 		return fmt.Errorf("%w: --out is required", errUsage)
 	}
-	cfg, err := c.load(e)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(e.ctx, cfg)
+	st, err := c.openStore(e)
 	if err != nil {
 		return err
 	}
@@ -238,11 +234,7 @@ func runModelsList(e env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	cfg, err := c.load(e)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(e.ctx, cfg)
+	st, err := c.openStore(e)
 	if err != nil {
 		return err
 	}

@@ -22,11 +22,7 @@ func runModelsChallenge(e env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	cfg, err := c.load(e)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(e.ctx, cfg)
+	st, err := c.openStore(e)
 	if err != nil {
 		return err
 	}
@@ -126,11 +122,7 @@ func runModelsRollback(e env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	cfg, err := c.load(e)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(e.ctx, cfg)
+	st, err := c.openStore(e)
 	if err != nil {
 		return err
 	}
@@ -165,11 +157,7 @@ func runModelsAudit(e env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	cfg, err := c.load(e)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(e.ctx, cfg)
+	st, err := c.openStore(e)
 	if err != nil {
 		return err
 	}
@@ -241,11 +229,7 @@ func runRunsList(e env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	cfg, err := c.load(e)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(e.ctx, cfg)
+	st, err := c.openStore(e)
 	if err != nil {
 		return err
 	}
@@ -291,11 +275,7 @@ func runRunsCompare(e env, args []string) error {
 	if fs.NArg() != 2 {
 		return fmt.Errorf("%w: name two runs", errUsage)
 	}
-	cfg, err := c.load(e)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(e.ctx, cfg)
+	st, err := c.openStore(e)
 	if err != nil {
 		return err
 	}

@@ -18,11 +18,7 @@ func runMatches(e env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	cfg, err := c.load(e)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(e.ctx, cfg)
+	st, err := c.openStore(e)
 	if err != nil {
 		return err
 	}
@@ -51,11 +47,7 @@ func runQuarantine(e env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	cfg, err := c.load(e)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(e.ctx, cfg)
+	st, err := c.openStore(e)
 	if err != nil {
 		return err
 	}
@@ -77,16 +69,12 @@ func runQuarantine(e env, args []string) error {
 }
 
 func runRuns(e env, args []string) error {
-	fs, c := newFlags(e, "runs")
+	fs, c := newFlags(e, "ingest history")
 	limit := fs.Int("limit", 20, "at most this many")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	cfg, err := c.load(e)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(e.ctx, cfg)
+	st, err := c.openStore(e)
 	if err != nil {
 		return err
 	}

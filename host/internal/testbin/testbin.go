@@ -16,7 +16,7 @@ import (
 
 var (
 	mu    sync.Mutex
-	dir   string
+	tmp   string
 	built = map[string]string{}
 )
 
@@ -26,27 +26,25 @@ func Root() string {
 	return filepath.Join(filepath.Dir(file), "..", "..", "..")
 }
 
-// Plugin builds the plugin of a kind ("source", "features", "model") and
-// name and returns the binary's path.
-func Plugin(t testing.TB, kind, name string) string {
+// build compiles the package pkg of the module in dir (relative to the
+// repository root) once per test process and returns the binary's path.
+func build(t testing.TB, key, dir, pkg, name string) string {
 	t.Helper()
 	mu.Lock()
 	defer mu.Unlock()
-	key := kind + "/" + name
 	if p, ok := built[key]; ok {
 		return p
 	}
-	if dir == "" {
+	if tmp == "" {
 		d, err := os.MkdirTemp("", "soccerpredict-testbin-")
 		if err != nil {
 			t.Fatal(err)
 		}
-		dir = d
+		tmp = d
 	}
-	bin := "soccer-" + kind + "-" + name
-	out := filepath.Join(dir, bin)
-	cmd := exec.Command("go", "build", "-o", out, "./cmd/"+bin)
-	cmd.Dir = filepath.Join(Root(), "plugins", map[string]string{"source": "sources", "features": "features", "model": "models"}[kind], name)
+	out := filepath.Join(tmp, name)
+	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd.Dir = filepath.Join(Root(), dir)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build %s: %v\n%s", key, err, b)
 	}
@@ -54,54 +52,22 @@ func Plugin(t testing.TB, kind, name string) string {
 	return out
 }
 
+// Plugin builds the plugin of a kind ("source", "features", "model") and
+// name and returns the binary's path.
+func Plugin(t testing.TB, kind, name string) string {
+	bin := "soccer-" + kind + "-" + name
+	dir := filepath.Join("plugins", map[string]string{"source": "sources", "features": "features", "model": "models"}[kind], name)
+	return build(t, kind+"/"+name, dir, "./cmd/"+bin, bin)
+}
+
 // Host builds the host binary and returns its path.
 func Host(t testing.TB) string {
-	t.Helper()
-	mu.Lock()
-	defer mu.Unlock()
-	if p, ok := built["host"]; ok {
-		return p
-	}
-	if dir == "" {
-		d, err := os.MkdirTemp("", "soccerpredict-testbin-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		dir = d
-	}
-	out := filepath.Join(dir, "soccerpredict")
-	cmd := exec.Command("go", "build", "-o", out, "./cmd/soccerpredict")
-	cmd.Dir = filepath.Join(Root(), "host")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build host: %v\n%s", err, b)
-	}
-	built["host"] = out
-	return out
+	return build(t, "host", "host", "./cmd/soccerpredict", "soccerpredict")
 }
 
 // Liar builds the test model plugin that answers invalid probabilities.
 func Liar(t testing.TB) string {
-	t.Helper()
-	mu.Lock()
-	defer mu.Unlock()
-	if p, ok := built["liar"]; ok {
-		return p
-	}
-	if dir == "" {
-		d, err := os.MkdirTemp("", "soccerpredict-testbin-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		dir = d
-	}
-	out := filepath.Join(dir, "soccer-model-liar")
-	cmd := exec.Command("go", "build", "-o", out, "./internal/testbin/liar")
-	cmd.Dir = filepath.Join(Root(), "host")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build liar: %v\n%s", err, b)
-	}
-	built["liar"] = out
-	return out
+	return build(t, "liar", "host", "./internal/testbin/liar", "soccer-model-liar")
 }
 
 // ORT is the ONNX Runtime library for the onnx plugin (ONNXRUNTIME_LIB, as
