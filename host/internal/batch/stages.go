@@ -156,7 +156,7 @@ func Features(ctx context.Context, fs features.FeatureSet, validIn, featuresOut 
 	if err != nil {
 		return forecast.Dataset{}, err
 	}
-	examples, err := replay.Replay(ctx, fs, finished, progress)
+	examples, err := replay.Replay(ctx, fs, finished, true, progress)
 	if err != nil {
 		return forecast.Dataset{}, err
 	}

@@ -32,7 +32,7 @@ func BuildDataset(ctx context.Context, st store.Store, fs features.FeatureSet, p
 	if len(matches) == 0 {
 		return Dataset{}, fmt.Errorf("the store has no finished matches: run `soccerpredict ingest` first")
 	}
-	examples, err := replay.Replay(ctx, fs, matches, progress)
+	examples, err := replay.Replay(ctx, fs, matches, true, progress)
 	if err != nil {
 		return Dataset{}, err
 	}

@@ -150,7 +150,7 @@ func (p *Predictor) Start(ctx context.Context) error {
 		return err
 	}
 	started := time.Now()
-	examples, err := replay.Replay(ctx, fs, matches, nil)
+	examples, err := replay.Replay(ctx, fs, matches, false, nil)
 	if err != nil {
 		return err
 	}

@@ -65,8 +65,10 @@ type Example struct {
 }
 
 // Replay runs history through a fresh feature set and returns one example per
-// match, in kick-off order. The feature set must start empty.
-func Replay(ctx context.Context, fs features.FeatureSet, matches []soccer.Match, progress func(done, total int)) ([]Example, error) {
+// match, in kick-off order. The feature set must start empty. With unpriced,
+// each priced fixture is also computed without its odds (for training);
+// serving does not need that.
+func Replay(ctx context.Context, fs features.FeatureSet, matches []soccer.Match, unpriced bool, progress func(done, total int)) ([]Example, error) {
 	schema, err := fs.Schema(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("replay: schema: %w", err)
@@ -88,20 +90,20 @@ func Replay(ctx context.Context, fs features.FeatureSet, matches []soccer.Match,
 		if err := CheckRows(schema, fixtures, resp.Rows); err != nil {
 			return nil, fmt.Errorf("replay: %s: %w", day(d[0].Kickoff), err)
 		}
-		var unpriced []soccer.Fixture
+		var bareFixtures []soccer.Fixture
 		for _, f := range fixtures {
-			if len(f.Odds) > 0 {
+			if unpriced && len(f.Odds) > 0 {
 				f.Odds = nil
-				unpriced = append(unpriced, f)
+				bareFixtures = append(bareFixtures, f)
 			}
 		}
 		bare := map[string][]float64{}
-		if len(unpriced) > 0 {
-			resp, err := fs.Compute(ctx, features.ComputeRequest{Fixtures: unpriced})
+		if len(bareFixtures) > 0 {
+			resp, err := fs.Compute(ctx, features.ComputeRequest{Fixtures: bareFixtures})
 			if err != nil {
 				return nil, fmt.Errorf("replay: compute %s without odds: %w", day(d[0].Kickoff), err)
 			}
-			if err := CheckRows(schema, unpriced, resp.Rows); err != nil {
+			if err := CheckRows(schema, bareFixtures, resp.Rows); err != nil {
 				return nil, fmt.Errorf("replay: %s: %w", day(d[0].Kickoff), err)
 			}
 			for _, r := range resp.Rows {

@@ -63,7 +63,7 @@ func TestReplayEqualsServing(t *testing.T) {
 	src, training, serving := plugins(t)
 	ms := history(t, src)
 	ctx := context.Background()
-	examples, err := Replay(ctx, training, ms, nil)
+	examples, err := Replay(ctx, training, ms, true, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,12 +83,18 @@ func TestReplayEqualsServing(t *testing.T) {
 			t.Fatal(err)
 		}
 		observed = len(before)
-		resp, err := serving.Compute(ctx, features.ComputeRequest{Fixtures: []soccer.Fixture{target.Fixture()}})
+		bare := target.Fixture()
+		bare.Odds = nil
+		resp, err := serving.Compute(ctx, features.ComputeRequest{Fixtures: []soccer.Fixture{target.Fixture(), bare}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !reflect.DeepEqual(resp.Rows[0].Values, examples[i].Values) {
 			t.Fatalf("match %s: serving computed\n%v\nreplay produced\n%v", target.ID, resp.Rows[0].Values, examples[i].Values)
+		}
+		// A caller without odds gets exactly the unpriced row training saw.
+		if examples[i].Unpriced == nil || !reflect.DeepEqual(resp.Rows[1].Values, examples[i].Unpriced) {
+			t.Fatalf("match %s: serving without odds computed\n%v\nreplay's unpriced row is\n%v", target.ID, resp.Rows[1].Values, examples[i].Unpriced)
 		}
 	}
 	// Closing odds never reach a feature: the fixtures replay computes carry only pre-match prices.
