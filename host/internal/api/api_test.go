@@ -302,6 +302,40 @@ func TestModelPluginKilledWhileServing(t *testing.T) {
 	t.Logf("statuses after the kill: %v; recovered in %v", statuses, recovered)
 }
 
+// Killing the feature plugin: its relaunched process gets the replayed state
+// back from the snapshot, so forecasts afterwards equal those before.
+func TestFeaturePluginKilledKeepsItsState(t *testing.T) {
+	w := setup(t)
+	url := w.server.URL + "/v1/predictions"
+	body := func(minute int) string {
+		return fmt.Sprintf(`{"home_team": "Brighton", "away_team": "Fulham", "competition": "E0", "kickoff": "2024-10-01T12:%02d:00Z"}`, minute)
+	}
+	code, before := post(t, url, body(1))
+	if code != 200 {
+		t.Fatalf("%d %v", code, before)
+	}
+	feat, _ := w.host.Plugin("ratings")
+	st := feat.Status()
+	syscall.Kill(st.PID, syscall.SIGKILL)
+	deadline := time.Now().Add(5 * time.Second)
+	for minute := 2; ; minute++ {
+		code, out := post(t, url, body(minute))
+		if code == 200 {
+			// Same fixture but a minute later: the same features, so the same forecast.
+			if toJSON(out["probabilities"]) != toJSON(before["probabilities"]) {
+				t.Fatalf("after the relaunch %v, before %v: the feature state was lost", out["probabilities"], before["probabilities"])
+			}
+			break
+		}
+		if code != 503 || time.Now().After(deadline) {
+			t.Fatalf("after killing the feature plugin: %d %v", code, out)
+		}
+	}
+	if after := feat.Status(); after.Launches != st.Launches+1 {
+		t.Fatalf("launches %d then %d", st.Launches, after.Launches)
+	}
+}
+
 // A model plugin whose probabilities are not a distribution gets a 500 and
 // nothing it said reaches the caller.
 func TestLyingModelIsNeverServed(t *testing.T) {
