@@ -137,7 +137,8 @@ func post(t *testing.T, url, body string) (int, map[string]any) {
 	if err := json.Unmarshal(b, &out); err != nil {
 		t.Fatalf("%s: not JSON: %s", url, b)
 	}
-	if resp.StatusCode >= 400 && resp.Header.Get("Content-Type") != "application/problem+json" {
+	// /v1 errors are RFC 9457 problems; the Open Inference Protocol's (/v2) are {"error": ...}.
+	if resp.StatusCode >= 400 && !strings.Contains(url, "/v2/") && resp.Header.Get("Content-Type") != "application/problem+json" {
 		t.Errorf("error response with content type %q", resp.Header.Get("Content-Type"))
 	}
 	return resp.StatusCode, out

@@ -21,6 +21,8 @@ type Server struct {
 	Logger    hclog.Logger
 	// Plugins reports the plugin processes of this server (GET /v1/plugins).
 	Plugins func() []pluginhost.Status
+	// Version is the host's version, reported by GET /v2.
+	Version string
 }
 
 // Handler returns the whole HTTP API.
@@ -35,6 +37,7 @@ func (s *Server) Handler() http.Handler {
 		r.Get("/fixtures", s.fixtures)
 		r.Get("/plugins", s.plugins)
 	})
+	s.oipRoutes(r)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, r, http.StatusNotFound, "not found", "no route "+r.Method+" "+r.URL.Path, nil)
 	})

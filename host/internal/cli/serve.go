@@ -39,7 +39,7 @@ func runServe(e env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
-	srv := &http.Server{Handler: (&api.Server{Predictor: pred, Logger: parts.log, Plugins: parts.host.Statuses}).Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: (&api.Server{Predictor: pred, Logger: parts.log, Plugins: parts.host.Statuses, Version: Version}).Handler(), ReadHeaderTimeout: 10 * time.Second}
 	champ, gen, _ := pred.Champion()
 	port := ln.Addr().(*net.TCPAddr).Port
 	fmt.Fprintf(e.stdout, "serving %s v%d (generation %d) on %s (ready in %s)\n\ntry:\n", champ.Name, champ.Version, gen.ID, ln.Addr(), time.Since(started).Round(time.Millisecond))

@@ -1,0 +1,83 @@
+package api
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func get(t *testing.T, url string) (int, map[string]any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatalf("%s: not JSON: %s", url, b)
+	}
+	return resp.StatusCode, out
+}
+
+// The Open Inference Protocol v2 REST surface, as KServe/Triton clients call it.
+func TestOpenInferenceProtocol(t *testing.T) {
+	w := setup(t)
+	base := w.server.URL
+	for path, want := range map[string]string{
+		"/v2/health/live":                `"live":true`,
+		"/v2/health/ready":               `"ready":true`,
+		"/v2":                            `"name":"soccerpredict"`,
+		"/v2/models/soccerpredict/ready": `"ready":true`,
+		"/v2/models/soccerpredict/versions/1/ready":  `"ready":true`,
+		"/v2/models/soccerpredict/versions/champion": `"versions":["1"]`,
+		"/v2/models/soccerpredict":                   `{"datatype":"FP64","name":"probabilities","shape":[-1,3]}`,
+	} {
+		code, out := get(t, base+path)
+		if code != 200 || !strings.Contains(toJSON(out), want) {
+			t.Errorf("GET %s: %d %s, want %s", path, code, toJSON(out), want)
+		}
+	}
+	for path, status := range map[string]int{"/v2/models/other": 404, "/v2/models/soccerpredict/versions/7": 404} {
+		if code, out := get(t, base+path); code != status || out["error"] == nil {
+			t.Errorf("GET %s: %d %v, want %d with an error", path, code, out, status)
+		}
+	}
+
+	infer := base + "/v2/models/soccerpredict/versions/champion/infer"
+	code, out := post(t, infer, `{"id": "r1", "inputs": [
+		{"name": "home_team", "shape": [2], "datatype": "BYTES", "data": ["Man City", "Luton"]},
+		{"name": "away_team", "shape": [2, 1], "datatype": "BYTES", "data": [["Luton"], ["Man City"]]},
+		{"name": "competition", "shape": [2], "datatype": "BYTES", "data": ["E0", "E0"]},
+		{"name": "kickoff", "shape": [2], "datatype": "BYTES", "data": ["2024-08-17T14:00:00Z", "2024-08-17T14:00:00Z"]}]}`)
+	if code != 200 || out["id"] != "r1" || out["model_name"] != "soccerpredict" || out["model_version"] != "1" {
+		t.Fatalf("infer: %d %v", code, out)
+	}
+	o := out["outputs"].([]any)[0].(map[string]any)
+	data := o["data"].([]any)
+	if o["name"] != "probabilities" || o["datatype"] != "FP64" || toJSON(o["shape"]) != "[2,3]" || len(data) != 6 {
+		t.Fatalf("output %v", o)
+	}
+	if data[0].(float64) < 0.6 || data[5].(float64) < 0.5 {
+		t.Fatalf("Man City should be favoured home and away: %v", data)
+	}
+	if out["parameters"].(map[string]any)["generation"].(float64) != 1 {
+		t.Fatalf("parameters %v", out["parameters"])
+	}
+
+	for body, want := range map[string]string{
+		`{"inputs": [{"name": "home_team", "shape": [1], "datatype": "BYTES", "data": ["Arsenl"]}, {"name": "away_team", "shape": [1], "datatype": "BYTES", "data": ["Chelsea"]}, {"name": "competition", "shape": [1], "datatype": "BYTES", "data": ["E0"]}]}`: `did you mean \"Arsenal\"`,
+		`{"inputs": [{"name": "home_team", "shape": [1], "datatype": "BYTES", "data": ["Arsenal"]}]}`: "same number",
+		`{"inputs": [{"name": "home_team", "shape": [3], "datatype": "BYTES", "data": ["Arsenal"]}]}`: "shape [3]",
+		`{"inputs": [{"name": "home_team", "shape": [1], "datatype": "FP32", "data": [1.0]}]}`:        "want BYTES",
+		`{"inputs": [`: "malformed JSON",
+	} {
+		code, out := post(t, infer, body)
+		if code != 400 || !strings.Contains(toJSON(out["error"]), want) {
+			t.Errorf("infer %s: %d %v, want 400 mentioning %s", body, code, out, want)
+		}
+	}
+}
