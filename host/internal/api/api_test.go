@@ -25,6 +25,7 @@ import (
 	"github.com/soccerpredict/soccerpredict/host/internal/pluginhost"
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
 	"github.com/soccerpredict/soccerpredict/host/internal/store/sqlitestore"
+	"github.com/soccerpredict/soccerpredict/host/internal/telemetry"
 	"github.com/soccerpredict/soccerpredict/host/internal/testbin"
 )
 
@@ -112,11 +113,14 @@ func setup(t *testing.T) *world {
 			t.Fatal(err)
 		}
 		feat, _ := h.Plugin("ratings")
+		metrics := telemetry.New()
+		h.Observe(metrics)
 		pred := forecast.NewPredictor(st, h, feat, "onnx", hclog.NewNullLogger())
+		pred.Observe(metrics)
 		if err := pred.Start(ctx); err != nil {
 			t.Fatal(err)
 		}
-		srv := httptest.NewServer((&Server{Predictor: pred, Logger: hclog.NewNullLogger()}).Handler())
+		srv := httptest.NewServer((&Server{Predictor: pred, Logger: hclog.NewNullLogger(), Metrics: metrics, Plugins: h.Statuses}).Handler())
 		shared = &world{store: st, host: h, pred: pred, server: srv}
 	})
 	if shared == nil {
@@ -377,5 +381,40 @@ func TestSignatureMismatchIsRefused(t *testing.T) {
 	err = forecast.NewPredictor(st, w.host, feat, "onnx", hclog.NewNullLogger()).Start(ctx)
 	if err == nil || !strings.Contains(err.Error(), `"home_defense"`) || !strings.Contains(err.Error(), `"home_defence"`) || !strings.Contains(err.Error(), `"market_available"`) {
 		t.Fatalf("err = %v, want a refusal naming home_defense/home_defence and market_available", err)
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	w := setup(t)
+	body := `{"home_team": "Wolves", "away_team": "Everton", "competition": "E0", "kickoff": "2024-08-24T14:00:00Z"}`
+	for range 2 { // computed, then from the cache
+		if code, out := post(t, w.server.URL+"/v1/predictions", body); code != 200 {
+			t.Fatalf("%d %v", code, out)
+		}
+	}
+	post(t, w.server.URL+"/v1/predictions", `{"home_team": "Nobody", "away_team": "Everton", "competition": "E0"}`)
+	resp, err := http.Get(w.server.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	text := string(b)
+	for _, want := range []string{
+		`soccerpredict_http_requests_total{code="OK",method="POST",route="/v1/predictions"}`,
+		`soccerpredict_http_requests_total{code="Unprocessable Entity",method="POST",route="/v1/predictions"}`,
+		`soccerpredict_plugin_calls_total{call="compute",outcome="ok",plugin="ratings"}`,
+		`soccerpredict_plugin_calls_total{call="predict",outcome="ok",plugin="onnx"}`,
+		`soccerpredict_plugin_launches_total{plugin="onnx"}`,
+		`soccerpredict_predictions_total{source="cache"}`,
+		`soccerpredict_serving_generation 1`,
+		`soccerpredict_http_request_duration_seconds_bucket{route="/v1/predictions",le="0.05"}`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if strings.Contains(text, "Nobody") {
+		t.Error("a raw request value became a metric label")
 	}
 }

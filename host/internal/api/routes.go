@@ -13,6 +13,7 @@ import (
 
 	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
 	"github.com/soccerpredict/soccerpredict/host/internal/pluginhost"
+	"github.com/soccerpredict/soccerpredict/host/internal/telemetry"
 )
 
 // Server serves predictions.
@@ -23,12 +24,17 @@ type Server struct {
 	Plugins func() []pluginhost.Status
 	// Version is the host's version, reported by GET /v2.
 	Version string
+	// Metrics, when set, records every request and is served at /metrics.
+	Metrics *telemetry.Metrics
 }
 
 // Handler returns the whole HTTP API.
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
-	r.Use(middleware.RequestID, middleware.Recoverer, middleware.Timeout(30*time.Second))
+	r.Use(middleware.RequestID, middleware.Recoverer, s.measure, middleware.Timeout(30*time.Second))
+	if s.Metrics != nil {
+		r.Method(http.MethodGet, "/metrics", s.Metrics.Handler())
+	}
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	r.Route("/v1", func(r chi.Router) {
@@ -45,4 +51,22 @@ func (s *Server) Handler() http.Handler {
 		s.problem(w, r, http.StatusMethodNotAllowed, "method not allowed", r.Method+" is not allowed on "+r.URL.Path, nil)
 	})
 	return r
+}
+
+// measure records each request under its route pattern (never the raw path,
+// which would make a metric per team name).
+func (s *Server) measure(next http.Handler) http.Handler {
+	if s.Metrics == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		started := time.Now()
+		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+		next.ServeHTTP(ww, r)
+		route := "unmatched"
+		if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
+			route = rc.RoutePattern()
+		}
+		s.Metrics.HTTP(route, r.Method, ww.Status(), time.Since(started))
+	})
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/soccerpredict/soccerpredict/host/internal/api"
 	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
+	"github.com/soccerpredict/soccerpredict/host/internal/telemetry"
 )
 
 func runServe(e env, args []string) error {
@@ -27,7 +28,10 @@ func runServe(e env, args []string) error {
 		*addr = parts.cfg.Serve.Addr
 	}
 	started := time.Now()
+	metrics := telemetry.New()
+	parts.host.Observe(metrics)
 	pred := forecast.NewPredictor(parts.store, parts.host, parts.features, parts.cfg.Model.Plugin, parts.log)
+	pred.Observe(metrics)
 	if err := pred.Start(e.ctx); err != nil {
 		return err
 	}
@@ -39,7 +43,7 @@ func runServe(e env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
-	srv := &http.Server{Handler: (&api.Server{Predictor: pred, Logger: parts.log, Plugins: parts.host.Statuses, Version: Version}).Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: (&api.Server{Predictor: pred, Logger: parts.log, Plugins: parts.host.Statuses, Version: Version, Metrics: metrics}).Handler(), ReadHeaderTimeout: 10 * time.Second}
 	champ, gen, _ := pred.Champion()
 	port := ln.Addr().(*net.TCPAddr).Port
 	fmt.Fprintf(e.stdout, "serving %s v%d (generation %d) on %s (ready in %s)\n\ntry:\n", champ.Name, champ.Version, gen.ID, ln.Addr(), time.Since(started).Round(time.Millisecond))

@@ -115,12 +115,28 @@ type Predictor struct {
 
 	current atomic.Pointer[generation]
 	failed  int64 // a generation that failed to load; not retried until a newer one
+
+	metrics Metrics
 }
+
+// Metrics is told what the predictor serves.
+type Metrics interface {
+	Predictions(computed, cached int)
+	Generation(id int64)
+}
+
+type noMetrics struct{}
+
+func (noMetrics) Predictions(int, int) {}
+func (noMetrics) Generation(int64)     {}
+
+// Observe sends the predictor's counts to m; set it before Start.
+func (p *Predictor) Observe(m Metrics) { p.metrics = m }
 
 // NewPredictor wires a predictor to the feature plugin and the name of the
 // model plugin it spawns per generation. Start loads it.
 func NewPredictor(st store.Store, host *pluginhost.Host, featurePlugin *pluginhost.Plugin, modelPlugin string, logger hclog.Logger) *Predictor {
-	p := &Predictor{store: st, host: host, features: featurePlugin, modelPlugin: modelPlugin, logger: logger, recent: 40}
+	p := &Predictor{store: st, host: host, features: featurePlugin, modelPlugin: modelPlugin, logger: logger, recent: 40, metrics: noMetrics{}}
 	// A relaunched feature process starts empty: give it back its state.
 	featurePlugin.OnLaunch(func(ctx context.Context, client any) error {
 		p.mu.RLock()
@@ -209,6 +225,7 @@ func (p *Predictor) Start(ctx context.Context) error {
 		return err
 	}
 	p.current.Store(g)
+	p.metrics.Generation(gen.ID)
 	return nil
 }
 
@@ -304,6 +321,7 @@ func (p *Predictor) Refresh(ctx context.Context) error {
 		return fmt.Errorf("generation %d: %w", gen.ID, err)
 	}
 	old := p.current.Swap(g)
+	p.metrics.Generation(gen.ID)
 	p.logger.Info("switched generation", "generation", gen.ID, "model", g.champion.Name, "version", g.champion.Version)
 	if old != nil {
 		go p.retire(old)
@@ -431,6 +449,7 @@ func (p *Predictor) Predict(ctx context.Context, fixtures []soccer.Fixture) ([]P
 		todo, todoIdx = append(todo, f), append(todoIdx, i)
 	}
 	if len(todo) == 0 {
+		p.metrics.Predictions(0, len(fixtures))
 		return out, nil
 	}
 	p.mu.RLock()
@@ -456,6 +475,7 @@ func (p *Predictor) Predict(ctx context.Context, fixtures []soccer.Fixture) ([]P
 		out[todoIdx[j]] = pr
 		g.store(cacheKey(todo[j]), pr)
 	}
+	p.metrics.Predictions(len(todo), len(fixtures)-len(todo))
 	return out, nil
 }
 

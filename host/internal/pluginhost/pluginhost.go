@@ -37,10 +37,17 @@ var ErrTampered = errors.New("binary does not match its pinned SHA-256")
 // ErrLaunch is wrapped when a plugin process could not be (re)launched.
 var ErrLaunch = errors.New("plugin launch failed")
 
+// Observer is told about every plugin call and launch (metrics).
+type Observer interface {
+	PluginCall(plugin, call string, d time.Duration, err error)
+	PluginLaunch(plugin string)
+}
+
 // Host owns every plugin process of one host process.
 type Host struct {
-	logger  hclog.Logger
-	plugins map[string]*Plugin
+	logger   hclog.Logger
+	plugins  map[string]*Plugin
+	observer Observer
 
 	mu      sync.Mutex
 	spawned map[*Plugin]bool
@@ -54,9 +61,17 @@ func New(cfg map[string]config.Plugin, logger hclog.Logger) (*Host, error) {
 		if err != nil {
 			return nil, fmt.Errorf("plugin %q: %w", name, err)
 		}
-		h.plugins[name] = &Plugin{Name: name, cfg: pc, settings: settings, logger: logger.Named("plugin." + name)}
+		h.plugins[name] = &Plugin{Name: name, label: name, cfg: pc, settings: settings, logger: logger.Named("plugin." + name)}
 	}
 	return h, nil
+}
+
+// Observe sends every plugin's calls and launches to o; set it before the first call.
+func (h *Host) Observe(o Observer) {
+	h.observer = o
+	for _, p := range h.plugins {
+		p.observer = o
+	}
 }
 
 // Plugin returns a configured plugin by name.
@@ -86,7 +101,8 @@ func (h *Host) Spawn(name, instance string) (*Plugin, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Plugin{Name: name + "@" + instance, cfg: base.cfg, settings: base.settings, logger: h.logger.Named("plugin." + name + "@" + instance)}
+	p := &Plugin{Name: name + "@" + instance, label: name, cfg: base.cfg, settings: base.settings, observer: h.observer,
+		logger: h.logger.Named("plugin." + name + "@" + instance)}
 	h.mu.Lock()
 	h.spawned[p] = true
 	h.mu.Unlock()
@@ -131,6 +147,8 @@ func (h *Host) Close() {
 // Plugin is one configured plugin binary and, once launched, its process.
 type Plugin struct {
 	Name     string
+	label    string // the configured name, for metrics (instances share it)
+	observer Observer
 	cfg      config.Plugin
 	settings handshake.Settings
 	logger   hclog.Logger
@@ -328,6 +346,9 @@ func (p *Plugin) launchLocked(ctx context.Context) (any, error) {
 	}
 	p.client, p.raw, p.identity = client, raw, id
 	p.launches++
+	if p.observer != nil {
+		p.observer.PluginLaunch(p.label)
+	}
 	pid := 0
 	if rc := client.ReattachConfig(); rc != nil {
 		pid = rc.Pid
@@ -376,7 +397,11 @@ func call[T, R any](ctx context.Context, p *Plugin, what string, fn func(context
 	}
 	cctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
 	defer cancel()
+	started := time.Now()
 	r, err := fn(cctx, impl)
+	if p.observer != nil {
+		p.observer.PluginCall(p.label, what, time.Since(started), err)
+	}
 	if err != nil {
 		p.failed(raw, err)
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {

@@ -1,0 +1,101 @@
+// Package telemetry holds the host's Prometheus metrics: HTTP requests,
+// plugin calls and launches, predictions and the serving generation. One
+// Metrics value per process, on its own registry, exposed at /metrics.
+package telemetry
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics are the host's instruments.
+type Metrics struct {
+	registry     *prometheus.Registry
+	httpRequests *prometheus.CounterVec
+	httpDuration *prometheus.HistogramVec
+	pluginCalls  *prometheus.CounterVec
+	pluginTime   *prometheus.HistogramVec
+	launches     *prometheus.CounterVec
+	predictions  *prometheus.CounterVec
+	generation   prometheus.Gauge
+}
+
+// New registers every instrument (and the Go runtime's) on a fresh registry.
+func New() *Metrics {
+	m := &Metrics{
+		registry: prometheus.NewRegistry(),
+		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "soccerpredict_http_requests_total",
+			Help: "HTTP requests by route pattern, method and status code."}, []string{"route", "method", "code"}),
+		httpDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "soccerpredict_http_request_duration_seconds",
+			Help: "HTTP request latency by route pattern.", Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}}, []string{"route"}),
+		pluginCalls: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "soccerpredict_plugin_calls_total",
+			Help: "Plugin calls by plugin, call and outcome (ok or error)."}, []string{"plugin", "call", "outcome"}),
+		pluginTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "soccerpredict_plugin_call_duration_seconds",
+			Help: "Plugin call latency.", Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .05, .25, 1, 5, 30}}, []string{"plugin", "call"}),
+		launches: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "soccerpredict_plugin_launches_total",
+			Help: "Plugin process launches (relaunches after a crash included)."}, []string{"plugin"}),
+		predictions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "soccerpredict_predictions_total",
+			Help: "Forecasts served, by how they were made (computed or cache)."}, []string{"source"}),
+		generation: prometheus.NewGauge(prometheus.GaugeOpts{Name: "soccerpredict_serving_generation",
+			Help: "The generation (promotion) this process serves."}),
+	}
+	m.registry.MustRegister(m.httpRequests, m.httpDuration, m.pluginCalls, m.pluginTime, m.launches, m.predictions, m.generation,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Handler serves the metrics in Prometheus' text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry})
+}
+
+// HTTP records one request.
+func (m *Metrics) HTTP(route, method string, code int, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.httpRequests.WithLabelValues(route, method, http.StatusText(code)).Inc()
+	m.httpDuration.WithLabelValues(route).Observe(d.Seconds())
+}
+
+// PluginCall records one plugin call.
+func (m *Metrics) PluginCall(plugin, call string, d time.Duration, err error) {
+	if m == nil {
+		return
+	}
+	outcome := "ok"
+	if err != nil {
+		outcome = "error"
+	}
+	m.pluginCalls.WithLabelValues(plugin, call, outcome).Inc()
+	m.pluginTime.WithLabelValues(plugin, call).Observe(d.Seconds())
+}
+
+// PluginLaunch records a plugin process launch.
+func (m *Metrics) PluginLaunch(plugin string) {
+	if m == nil {
+		return
+	}
+	m.launches.WithLabelValues(plugin).Inc()
+}
+
+// Predictions records forecasts served, computed or from the cache.
+func (m *Metrics) Predictions(computed, cached int) {
+	if m == nil {
+		return
+	}
+	m.predictions.WithLabelValues("computed").Add(float64(computed))
+	m.predictions.WithLabelValues("cache").Add(float64(cached))
+}
+
+// Generation records the generation now serving.
+func (m *Metrics) Generation(id int64) {
+	if m == nil {
+		return
+	}
+	m.generation.Set(float64(id))
+}
