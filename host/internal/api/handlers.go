@@ -14,9 +14,9 @@ import (
 
 // PredictionRequest is the body of POST /v1/predictions.
 type PredictionRequest struct {
-	HomeTeam    string `json:"home_team"`
-	AwayTeam    string `json:"away_team"`
-	Competition string `json:"competition"`
+	HomeTeam    string `json:"home_team" validate:"required"`
+	AwayTeam    string `json:"away_team" validate:"required"`
+	Competition string `json:"competition" validate:"required"`
 	// Kickoff is an RFC 3339 time; empty means now.
 	Kickoff string       `json:"kickoff,omitempty"`
 	Odds    *OddsRequest `json:"odds,omitempty"`
@@ -32,7 +32,7 @@ type OddsRequest struct {
 
 // BatchRequest is the body of POST /v1/predictions/batch.
 type BatchRequest struct {
-	Fixtures []PredictionRequest `json:"fixtures"`
+	Fixtures []PredictionRequest `json:"fixtures" validate:"required"`
 }
 
 // PredictionResponse is one forecast.
@@ -100,13 +100,10 @@ func (s *Server) fixtureOf(req PredictionRequest, field string) (soccer.Fixture,
 		prefix += "."
 	}
 	var missing []FieldProblem
-	for name, v := range map[string]string{"home_team": req.HomeTeam, "away_team": req.AwayTeam, "competition": req.Competition} {
-		if strings.TrimSpace(v) == "" {
-			missing = append(missing, FieldProblem{Field: prefix + name, Message: "required"})
-		}
+	for _, name := range missingFields(req) {
+		missing = append(missing, FieldProblem{Field: prefix + name, Message: "required"})
 	}
 	if len(missing) > 0 {
-		sortFields(missing)
 		return soccer.Fixture{}, missing, nil
 	}
 	fr := forecast.FixtureRequest{HomeTeam: req.HomeTeam, AwayTeam: req.AwayTeam, Competition: req.Competition, Field: field}
@@ -122,14 +119,6 @@ func (s *Server) fixtureOf(req PredictionRequest, field string) (soccer.Fixture,
 	}
 	f, err := s.Predictor.Fixture(fr)
 	return f, nil, err
-}
-
-func sortFields(fs []FieldProblem) {
-	for i := 1; i < len(fs); i++ {
-		for j := i; j > 0 && fs[j].Field < fs[j-1].Field; j-- {
-			fs[j], fs[j-1] = fs[j-1], fs[j]
-		}
-	}
 }
 
 func (s *Server) predict(w http.ResponseWriter, r *http.Request) {

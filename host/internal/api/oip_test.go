@@ -81,3 +81,32 @@ func TestOpenInferenceProtocol(t *testing.T) {
 		}
 	}
 }
+
+// The OpenAPI document comes from the handlers' own types and required tags.
+func TestOpenAPIDocument(t *testing.T) {
+	w := setup(t)
+	code, doc := get(t, w.server.URL+"/openapi.json")
+	if code != 200 || doc["openapi"] != "3.1.0" {
+		t.Fatalf("%d %v", code, doc["openapi"])
+	}
+	paths := doc["paths"].(map[string]any)
+	for _, p := range []string{"/v1/predictions", "/v1/predictions/batch", "/v1/fixtures", "/readyz"} {
+		if paths[p] == nil {
+			t.Errorf("no path %s", p)
+		}
+	}
+	schemas := doc["components"].(map[string]any)["schemas"].(map[string]any)
+	req := schemas["PredictionRequest"].(map[string]any)
+	if toJSON(req["required"]) != `["home_team","away_team","competition"]` || req["properties"].(map[string]any)["kickoff"] == nil {
+		t.Fatalf("PredictionRequest schema %v", req)
+	}
+	resp := schemas["PredictionResponse"].(map[string]any)
+	if !strings.Contains(toJSON(resp["required"]), `"generation"`) || schemas["Problem"] == nil {
+		t.Fatalf("PredictionResponse schema %v", resp)
+	}
+	// The required list is what the handler enforces.
+	code, out := post(t, w.server.URL+"/v1/predictions", `{"kickoff": "2024-08-17T14:00:00Z"}`)
+	if code != 422 || len(out["errors"].([]any)) != 3 {
+		t.Fatalf("%d %v", code, out)
+	}
+}

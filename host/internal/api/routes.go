@@ -35,6 +35,7 @@ func (s *Server) Handler() http.Handler {
 	if s.Metrics != nil {
 		r.Method(http.MethodGet, "/metrics", s.Metrics.Handler())
 	}
+	r.Get("/openapi.json", s.openAPI)
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	r.Route("/v1", func(r chi.Router) {
