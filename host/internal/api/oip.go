@@ -49,10 +49,11 @@ func (s *Server) oipRoutes(r chi.Router) {
 	r.Get("/v2", s.oipServer)
 	r.Get("/v2/health/live", func(w http.ResponseWriter, r *http.Request) { s.json(w, http.StatusOK, map[string]bool{"live": true}) })
 	r.Get("/v2/health/ready", s.oipReady)
+	guarded := r.With(s.require(ScopePredict))
 	for _, prefix := range []string{"/v2/models/{model}", "/v2/models/{model}/versions/{version}"} {
-		r.Get(prefix, s.oipMetadata)
-		r.Get(prefix+"/ready", s.oipModelReady)
-		r.Post(prefix+"/infer", s.oipInfer)
+		guarded.Get(prefix, s.oipMetadata)
+		guarded.Get(prefix+"/ready", s.oipModelReady)
+		guarded.Post(prefix+"/infer", s.oipInfer)
 	}
 }
 

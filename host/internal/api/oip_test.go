@@ -1,11 +1,15 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/hashicorp/go-hclog"
 )
 
 func get(t *testing.T, url string) (int, map[string]any) {
@@ -108,5 +112,69 @@ func TestOpenAPIDocument(t *testing.T) {
 	code, out := post(t, w.server.URL+"/v1/predictions", `{"kickoff": "2024-08-17T14:00:00Z"}`)
 	if code != 422 || len(out["errors"].([]any)) != 3 {
 		t.Fatalf("%d %v", code, out)
+	}
+}
+
+func TestAPIKeys(t *testing.T) {
+	w := setup(t)
+	auth := &Auth{Required: true, Keys: w.store}
+	srv := httptest.NewServer((&Server{Predictor: w.pred, Logger: hclog.NewNullLogger(), Auth: auth, Plugins: w.host.Statuses}).Handler())
+	defer srv.Close()
+	mk := func(name string, scopes []string, rate int) (string, string) {
+		secret, k, err := NewKey(name, scopes, rate)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.store.CreateKey(context.Background(), k); err != nil {
+			t.Fatal(err)
+		}
+		return secret, k.ID
+	}
+	predictor, id := mk("dashboard", []string{ScopePredict}, 3)
+	admin, _ := mk("ops", []string{ScopeAdmin}, 100)
+	call := func(method, path, key string) (int, http.Header) {
+		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(`{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0"}`))
+		if key != "" {
+			req.Header.Set("Authorization", "Bearer "+key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode, resp.Header
+	}
+	if code, h := call("POST", "/v1/predictions", ""); code != 401 || h.Get("WWW-Authenticate") == "" {
+		t.Fatalf("no key: %d", code)
+	}
+	if code, _ := call("POST", "/v1/predictions", "sp_made_up"); code != 401 {
+		t.Fatalf("unknown key: %d", code)
+	}
+	if code, _ := call("GET", "/v1/plugins", predictor); code != 403 {
+		t.Fatalf("predict key on an admin route: %d", code)
+	}
+	for _, path := range []string{"/healthz", "/readyz", "/openapi.json", "/v2/health/live"} {
+		if code, _ := call("GET", path, ""); code != 200 {
+			t.Errorf("%s needs no key, got %d", path, code)
+		}
+	}
+	for i := range 3 {
+		if code, _ := call("POST", "/v1/predictions", predictor); code != 200 {
+			t.Fatalf("request %d within the rate: %d", i, code)
+		}
+	}
+	if code, h := call("POST", "/v1/predictions", predictor); code != 429 || h.Get("Retry-After") == "" {
+		t.Fatalf("over the rate: %d %v", code, h)
+	}
+	if code, _ := call("GET", "/v1/plugins", admin); code != 200 {
+		t.Fatalf("admin key: %d", code)
+	}
+	if code, _ := call("POST", "/v2/models/soccerpredict/infer", ""); code != 401 {
+		t.Fatalf("OIP infer without a key: %d", code)
+	}
+	// Revoked: refused once the cached lookup expires (CacheFor is zero here).
+	w.store.RevokeKey(context.Background(), id)
+	if code, _ := call("POST", "/v1/predictions", predictor); code != 401 {
+		t.Fatalf("revoked key: %d", code)
 	}
 }

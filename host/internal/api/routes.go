@@ -26,6 +26,9 @@ type Server struct {
 	Version string
 	// Metrics, when set, records every request and is served at /metrics.
 	Metrics *telemetry.Metrics
+	// Auth, when required, guards predictions (scope predict) and plugin
+	// details (scope admin) with API keys and per-key rate limits.
+	Auth *Auth
 }
 
 // Handler returns the whole HTTP API.
@@ -39,10 +42,10 @@ func (s *Server) Handler() http.Handler {
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	r.Route("/v1", func(r chi.Router) {
-		r.Post("/predictions", s.predict)
-		r.Post("/predictions/batch", s.predictBatch)
-		r.Get("/fixtures", s.fixtures)
-		r.Get("/plugins", s.plugins)
+		r.With(s.require(ScopePredict)).Post("/predictions", s.predict)
+		r.With(s.require(ScopePredict)).Post("/predictions/batch", s.predictBatch)
+		r.With(s.require(ScopePredict)).Get("/fixtures", s.fixtures)
+		r.With(s.require(ScopeAdmin)).Get("/plugins", s.plugins)
 	})
 	s.oipRoutes(r)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {

@@ -42,6 +42,15 @@ type Config struct {
 	Evaluate Evaluate `koanf:"evaluate"`
 	// Promotion gates `models promote`; its backtest runs on the evaluate seasons.
 	Promotion Promotion `koanf:"promotion"`
+	Auth      Auth      `koanf:"auth"`
+}
+
+// Auth configures API keys on the HTTP API.
+type Auth struct {
+	// Required turns key checks on (production); the embedded default is open.
+	Required bool `koanf:"required"`
+	// CacheFor is how long a checked key is trusted; a revocation takes effect within it.
+	CacheFor time.Duration `koanf:"cache_for"`
 }
 
 // Features selects the feature plugin.
@@ -137,6 +146,8 @@ func Defaults() map[string]any {
 		"store.driver":                "sqlite",
 		"ingest.expectations":         "configs/expectations/matches.json",
 		"serve.addr":                  ":8080",
+		"auth.required":               false,
+		"auth.cache_for":              "10s",
 		"serve.generation_poll":       "1s",
 		"promotion.min_rps_gain":      0.0005,
 		"promotion.min_log_loss_gain": 0.001,

@@ -43,6 +43,7 @@ type Store interface {
 	Ping(ctx context.Context) error
 	Registry
 	Generations
+	Keys
 	Close() error
 }
 

@@ -218,6 +218,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 
 	t.Run("registry", func(t *testing.T) { checkRegistry(t, open(t)) })
 	t.Run("generations, audit and experiments", func(t *testing.T) { checkGenerations(t, open(t)) })
+	t.Run("api keys", func(t *testing.T) { checkKeys(t, open(t)) })
 
 	t.Run("ingest runs", func(t *testing.T) {
 		s := open(t)
@@ -364,6 +365,34 @@ func checkGenerations(t *testing.T, s store.Store) {
 	}
 	if list, _ := s.Experiments(ctx, 5); len(list) != 1 {
 		t.Fatalf("experiments %+v", list)
+	}
+}
+
+func checkKeys(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	k := store.APIKey{ID: "k1", Name: "dashboard", Hash: "h1", Scopes: []string{"predict"}, RatePerMinute: 600}
+	if err := s.CreateKey(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateKey(ctx, store.APIKey{ID: "k2", Name: "dup", Hash: "h1", Scopes: []string{}}); err == nil {
+		t.Fatal("two keys with one hash")
+	}
+	got, err := s.KeyByHash(ctx, "h1")
+	if err != nil || got.Name != "dashboard" || got.Scopes[0] != "predict" || got.RatePerMinute != 600 || got.CreatedAt.IsZero() {
+		t.Fatalf("key %+v, %v", got, err)
+	}
+	if err := s.RevokeKey(ctx, "k1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.KeyByHash(ctx, "h1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a revoked key still authenticates: %v", err)
+	}
+	if err := s.RevokeKey(ctx, "k1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("revoking twice: %v", err)
+	}
+	list, _ := s.ListKeys(ctx)
+	if len(list) != 1 || list[0].RevokedAt.IsZero() {
+		t.Fatalf("keys %+v", list)
 	}
 }
 

@@ -1,0 +1,172 @@
+package api
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/soccerpredict/soccerpredict/host/internal/store"
+)
+
+// Scopes an API key can carry. admin includes predict.
+const (
+	ScopePredict = "predict"
+	ScopeAdmin   = "admin"
+)
+
+// NewKey makes a new API key: the secret to hand to its owner once, and the
+// record to store (which holds only the secret's SHA-256).
+func NewKey(name string, scopes []string, ratePerMinute int) (string, store.APIKey, error) {
+	for _, s := range scopes {
+		if s != ScopePredict && s != ScopeAdmin {
+			return "", store.APIKey{}, fmt.Errorf("scope %q is not %s or %s", s, ScopePredict, ScopeAdmin)
+		}
+	}
+	if ratePerMinute <= 0 {
+		return "", store.APIKey{}, errors.New("rate per minute must be positive")
+	}
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", store.APIKey{}, err
+	}
+	secret := "sp_" + base64.RawURLEncoding.EncodeToString(b)
+	id := make([]byte, 4)
+	rand.Read(id)
+	return secret, store.APIKey{ID: hex.EncodeToString(id), Name: name, Hash: HashKey(secret), Scopes: scopes, RatePerMinute: ratePerMinute}, nil
+}
+
+// HashKey is how keys are stored and looked up.
+func HashKey(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}
+
+// Auth checks API keys, scopes and per-key rate limits. With Required
+// false (the embedded default) every request passes.
+type Auth struct {
+	Required bool
+	Keys     store.Keys
+	// CacheFor is how long a looked-up key is trusted before it is looked up
+	// again (a revocation takes effect within it).
+	CacheFor time.Duration
+
+	mu      sync.Mutex
+	cache   map[string]cachedKey
+	buckets map[string]*bucket
+}
+
+type cachedKey struct {
+	key     store.APIKey
+	expires time.Time
+}
+
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+// take spends one request from the key's bucket, or says how long to wait.
+func (a *Auth) take(k store.APIKey, now time.Time) (bool, time.Duration) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.buckets == nil {
+		a.buckets = map[string]*bucket{}
+	}
+	capacity, perSecond := float64(k.RatePerMinute), float64(k.RatePerMinute)/60
+	b, ok := a.buckets[k.ID]
+	if !ok {
+		b = &bucket{tokens: capacity, last: now}
+		a.buckets[k.ID] = b
+	}
+	b.tokens = math.Min(capacity, b.tokens+now.Sub(b.last).Seconds()*perSecond)
+	b.last = now
+	if b.tokens < 1 {
+		return false, time.Duration((1 - b.tokens) / perSecond * float64(time.Second))
+	}
+	b.tokens--
+	return true, 0
+}
+
+func (a *Auth) lookup(r *http.Request, secret string) (store.APIKey, error) {
+	hash := HashKey(secret)
+	now := time.Now()
+	a.mu.Lock()
+	if a.cache == nil {
+		a.cache = map[string]cachedKey{}
+	}
+	c, ok := a.cache[hash]
+	a.mu.Unlock()
+	if ok && now.Before(c.expires) {
+		return c.key, nil
+	}
+	k, err := a.Keys.KeyByHash(r.Context(), hash)
+	if err != nil {
+		return store.APIKey{}, err
+	}
+	a.mu.Lock()
+	if len(a.cache) > 10000 {
+		clear(a.cache)
+	}
+	a.cache[hash] = cachedKey{key: k, expires: now.Add(a.CacheFor)}
+	a.mu.Unlock()
+	return k, nil
+}
+
+func bearer(r *http.Request) string {
+	if k := r.Header.Get("X-API-Key"); k != "" {
+		return k
+	}
+	if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") {
+		return strings.TrimSpace(strings.TrimPrefix(h, "Bearer "))
+	}
+	return ""
+}
+
+// require lets a request through with a key holding scope, within its rate.
+func (s *Server) require(scope string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		a := s.Auth
+		if a == nil || !a.Required {
+			return next
+		}
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			secret := bearer(r)
+			if secret == "" {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="soccerpredict"`)
+				s.problem(w, r, http.StatusUnauthorized, "missing API key", "send it as `Authorization: Bearer <key>` or `X-API-Key: <key>`", nil)
+				return
+			}
+			k, err := a.lookup(r, secret)
+			if errors.Is(err, store.ErrNotFound) {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="soccerpredict", error="invalid_token"`)
+				s.problem(w, r, http.StatusUnauthorized, "invalid API key", "the key is unknown or revoked", nil)
+				return
+			}
+			if err != nil {
+				s.Logger.Error("look up API key", "error", err)
+				s.problem(w, r, http.StatusServiceUnavailable, "temporarily unavailable", "cannot check the API key right now", nil)
+				return
+			}
+			if !slices.Contains(k.Scopes, scope) && !slices.Contains(k.Scopes, ScopeAdmin) {
+				s.problem(w, r, http.StatusForbidden, "insufficient scope", fmt.Sprintf("key %s (%s) lacks the %q scope", k.ID, k.Name, scope), nil)
+				return
+			}
+			if ok, wait := a.take(k, time.Now()); !ok {
+				w.Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(wait.Seconds()))))
+				s.problem(w, r, http.StatusTooManyRequests, "rate limit exceeded",
+					fmt.Sprintf("key %s allows %d requests a minute", k.ID, k.RatePerMinute), nil)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
