@@ -84,3 +84,22 @@ func TestProblemsAreNamed(t *testing.T) {
 		t.Error("--set without = accepted")
 	}
 }
+
+// The shipped configuration files load and validate as they are.
+func TestShippedConfigs(t *testing.T) {
+	root := filepath.Join("..", "..", "..")
+	local, err := Load([]string{filepath.Join(root, "configs", "local.yaml"), filepath.Join(root, "params.yaml")}, nil, nil)
+	if err != nil {
+		t.Fatalf("configs/local.yaml + params.yaml: %v", err)
+	}
+	if local.Store.Driver != "sqlite" || local.Auth.Required || local.Features.Plugin != "ratings" || local.Model.Plugin != "onnx" {
+		t.Fatalf("local = %+v", local)
+	}
+	prod, err := Load([]string{filepath.Join(root, "configs", "production.yaml")}, []string{"SOCCERPREDICT_STORE__DSN=postgres://x@db/sp"}, nil)
+	if err != nil {
+		t.Fatalf("configs/production.yaml: %v", err)
+	}
+	if prod.Store.Driver != "postgres" || prod.Store.DSN != "postgres://x@db/sp" || !prod.Auth.Required || prod.Log.Format != "json" {
+		t.Fatalf("production = %+v", prod)
+	}
+}
