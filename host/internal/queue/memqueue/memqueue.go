@@ -1,0 +1,88 @@
+// Package memqueue is the in-process queue of the embedded default: jobs
+// survive in the store's outbox, not here, so a restart loses nothing.
+package memqueue
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/soccerpredict/soccerpredict/host/internal/queue"
+)
+
+// Queue is an in-process queue.Queue.
+type Queue struct {
+	ch     chan delivery
+	mu     sync.Mutex
+	dead   []string
+	closed bool
+}
+
+type delivery struct {
+	id       string
+	attempts int
+}
+
+// New makes a queue holding up to capacity undelivered jobs.
+func New(capacity int) *Queue { return &Queue{ch: make(chan delivery, capacity)} }
+
+var _ queue.Queue = (*Queue)(nil)
+
+// ErrClosed is returned by a closed queue.
+var ErrClosed = errors.New("queue closed")
+
+// Publish implements queue.Queue.
+func (q *Queue) Publish(ctx context.Context, id string) error {
+	q.mu.Lock()
+	closed := q.closed
+	q.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	select {
+	case q.ch <- delivery{id: id}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Consume implements queue.Queue.
+func (q *Queue) Consume(ctx context.Context, handle func(context.Context, string) error) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case d := <-q.ch:
+			if ctx.Err() != nil { // stopping: put it back for the next consumer
+				q.ch <- d
+				return ctx.Err()
+			}
+			if err := handle(ctx, d.id); err != nil {
+				d.attempts++
+				if d.attempts >= queue.MaxDeliveries {
+					q.mu.Lock()
+					q.dead = append(q.dead, d.id)
+					q.mu.Unlock()
+					continue
+				}
+				go func() { q.ch <- d }()
+			}
+		}
+	}
+}
+
+// Dead lists dead-lettered job IDs.
+func (q *Queue) Dead() []string {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return append([]string(nil), q.dead...)
+}
+
+// Close stops accepting jobs.
+func (q *Queue) Close() error {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+	return nil
+}

@@ -1,0 +1,185 @@
+// Package rabbitqueue is the production queue: a RabbitMQ quorum queue (it
+// survives a broker node's loss), publisher confirms (Publish returns once
+// the broker has the job), manual acks after the handler succeeds, and a
+// delivery limit that dead-letters a job failing MaxDeliveries times.
+// Connections are re-established on the next call after a failure.
+package rabbitqueue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/soccerpredict/soccerpredict/host/internal/queue"
+)
+
+// Queue is a RabbitMQ queue.Queue.
+type Queue struct {
+	url, name string
+	prefetch  int
+
+	mu   sync.Mutex
+	conn *amqp.Connection
+	pub  *amqp.Channel
+}
+
+var _ queue.Queue = (*Queue)(nil)
+
+// New prepares a queue named name on the broker at url; nothing connects
+// until the first call, so a broker that is down does not stop the caller.
+func New(url, name string, prefetch int) *Queue {
+	return &Queue{url: url, name: name, prefetch: max(prefetch, 1)}
+}
+
+// DeadLetter is the dead-letter queue's name.
+func (q *Queue) DeadLetter() string { return q.name + ".dlq" }
+
+func (q *Queue) connect() (*amqp.Connection, error) {
+	if q.conn != nil && !q.conn.IsClosed() {
+		return q.conn, nil
+	}
+	conn, err := amqp.DialConfig(q.url, amqp.Config{Dial: amqp.DefaultDial(5 * time.Second), Heartbeat: 10 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("rabbitmq: connect: %w", err)
+	}
+	ch, err := conn.Channel()
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("rabbitmq: channel: %w", err)
+	}
+	defer ch.Close()
+	quorum := amqp.Table{"x-queue-type": "quorum"}
+	if _, err := ch.QueueDeclare(q.DeadLetter(), true, false, false, false, quorum); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("rabbitmq: declare %s: %w", q.DeadLetter(), err)
+	}
+	args := amqp.Table{"x-queue-type": "quorum", "x-delivery-limit": int32(queue.MaxDeliveries),
+		"x-dead-letter-exchange": "", "x-dead-letter-routing-key": q.DeadLetter()}
+	if _, err := ch.QueueDeclare(q.name, true, false, false, false, args); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("rabbitmq: declare %s: %w", q.name, err)
+	}
+	q.conn, q.pub = conn, nil
+	return conn, nil
+}
+
+// Publish implements queue.Queue with a publisher confirm.
+func (q *Queue) Publish(ctx context.Context, id string) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	conn, err := q.connect()
+	if err != nil {
+		return err
+	}
+	if q.pub == nil || q.pub.IsClosed() {
+		ch, err := conn.Channel()
+		if err != nil {
+			return fmt.Errorf("rabbitmq: channel: %w", err)
+		}
+		if err := ch.Confirm(false); err != nil {
+			ch.Close()
+			return fmt.Errorf("rabbitmq: confirm mode: %w", err)
+		}
+		q.pub = ch
+	}
+	dc, err := q.pub.PublishWithDeferredConfirmWithContext(ctx, "", q.name, true, false, amqp.Publishing{
+		DeliveryMode: amqp.Persistent, ContentType: "text/plain", MessageId: id, Body: []byte(id)})
+	if err != nil {
+		q.pub = nil
+		return fmt.Errorf("rabbitmq: publish %s: %w", id, err)
+	}
+	ok, err := dc.WaitContext(ctx)
+	if err != nil {
+		q.pub = nil
+		return fmt.Errorf("rabbitmq: confirm %s: %w", id, err)
+	}
+	if !ok {
+		return fmt.Errorf("rabbitmq: the broker refused job %s (nack)", id)
+	}
+	return nil
+}
+
+// Consume implements queue.Queue, reconnecting with backoff until ctx ends.
+func (q *Queue) Consume(ctx context.Context, handle func(context.Context, string) error) error {
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		err := q.consumeOnce(ctx, handle)
+		if ctx.Err() != nil {
+			break
+		}
+		if err != nil {
+			select {
+			case <-ctx.Done():
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, 5*time.Second)
+		}
+	}
+	return ctx.Err()
+}
+
+func (q *Queue) consumeOnce(ctx context.Context, handle func(context.Context, string) error) error {
+	q.mu.Lock()
+	conn, err := q.connect()
+	q.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	ch, err := conn.Channel()
+	if err != nil {
+		return err
+	}
+	defer ch.Close()
+	if err := ch.Qos(q.prefetch, 0, false); err != nil {
+		return err
+	}
+	deliveries, err := ch.ConsumeWithContext(ctx, q.name, "", false, false, false, false, nil)
+	if err != nil {
+		return err
+	}
+	for d := range deliveries {
+		if err := handle(ctx, string(d.Body)); err != nil {
+			// Back to the queue; the quorum queue's delivery limit dead-letters a job that keeps failing.
+			if nerr := d.Nack(false, true); nerr != nil {
+				return nerr
+			}
+			continue
+		}
+		if err := d.Ack(false); err != nil {
+			return err
+		}
+	}
+	return errors.New("rabbitmq: deliveries closed")
+}
+
+// Close closes the connection.
+func (q *Queue) Close() error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.conn != nil {
+		return q.conn.Close()
+	}
+	return nil
+}
+
+// Purge deletes the queue and its dead-letter queue (tests).
+func (q *Queue) Purge() error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	conn, err := q.connect()
+	if err != nil {
+		return err
+	}
+	ch, err := conn.Channel()
+	if err != nil {
+		return err
+	}
+	defer ch.Close()
+	_, err1 := ch.QueueDelete(q.name, false, false, false)
+	_, err2 := ch.QueueDelete(q.DeadLetter(), false, false, false)
+	return errors.Join(err1, err2)
+}
