@@ -135,7 +135,7 @@ type Ingest struct {
 
 // notKeys are SOCCERPREDICT_ variables that are not config keys: the config
 // files, the audit actor, the commit recorded with runs, the test database.
-var notKeys = []string{"config", "actor", "git_commit", "test_postgres"}
+var notKeys = []string{"config", "actor", "git_commit", "test_postgres", "test_rabbitmq", "test_redis"}
 
 // Defaults are the embedded defaults: everything local, nothing to install.
 func Defaults() map[string]any {

@@ -1,0 +1,20 @@
+// Package cache holds finished job results for fast polling: memcache (the
+// embedded default) and rediscache (Redis), checked by cachetest. The store
+// stays the record; the cache is only a faster copy that may expire.
+package cache
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrMiss means the key is not cached.
+var ErrMiss = errors.New("cache miss")
+
+// Cache is a key/value cache with expiry.
+type Cache interface {
+	Get(ctx context.Context, key string) ([]byte, error)
+	Set(ctx context.Context, key string, value []byte, ttl time.Duration) error
+	Close() error
+}
