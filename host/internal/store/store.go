@@ -44,6 +44,7 @@ type Store interface {
 	Registry
 	Generations
 	Keys
+	Jobs
 	Close() error
 }
 

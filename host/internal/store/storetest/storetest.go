@@ -219,6 +219,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("registry", func(t *testing.T) { checkRegistry(t, open(t)) })
 	t.Run("generations, audit and experiments", func(t *testing.T) { checkGenerations(t, open(t)) })
 	t.Run("api keys", func(t *testing.T) { checkKeys(t, open(t)) })
+	t.Run("jobs and outbox", func(t *testing.T) { checkJobs(t, open(t)) })
 
 	t.Run("ingest runs", func(t *testing.T) {
 		s := open(t)
@@ -393,6 +394,48 @@ func checkKeys(t *testing.T, s store.Store) {
 	list, _ := s.ListKeys(ctx)
 	if len(list) != 1 || list[0].RevokedAt.IsZero() {
 		t.Fatalf("keys %+v", list)
+	}
+}
+
+func checkJobs(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	for _, id := range []string{"j1", "j2"} {
+		if err := s.CreateJob(ctx, store.Job{ID: id, Request: json.RawMessage(`{"home_team":"Arsenal"}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := s.Outbox(ctx, 10)
+	if err != nil || len(out) != 2 || out[0].ID != "j1" || out[0].Status != store.JobQueued || out[0].Published {
+		t.Fatalf("outbox %+v, %v", out, err)
+	}
+	if err := s.MarkPublished(ctx, "j1"); err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := s.Outbox(ctx, 10); len(out) != 1 || out[0].ID != "j2" {
+		t.Fatalf("outbox after publishing j1: %+v", out)
+	}
+	first, err := s.FinishJob(ctx, "j1", json.RawMessage(`{"home":0.5}`), "")
+	if err != nil || !first {
+		t.Fatalf("finish: %v %v", first, err)
+	}
+	if again, _ := s.FinishJob(ctx, "j1", json.RawMessage(`{"home":0.9}`), ""); again {
+		t.Fatal("a finished job was finished again (a redelivery overwrote the result)")
+	}
+	j, err := s.Job(ctx, "j1")
+	var res map[string]float64
+	json.Unmarshal(j.Result, &res)
+	if err != nil || j.Status != store.JobDone || res["home"] != 0.5 || !j.Published {
+		t.Fatalf("job %+v, %v", j, err)
+	}
+	s.FinishJob(ctx, "j2", nil, "model unavailable")
+	if j, _ := s.Job(ctx, "j2"); j.Status != store.JobFailed || j.Error != "model unavailable" || j.Result != nil {
+		t.Fatalf("failed job %+v", j)
+	}
+	if out, _ := s.Outbox(ctx, 10); len(out) != 0 {
+		t.Fatalf("finished jobs in the outbox: %+v", out)
+	}
+	if _, err := s.Job(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("missing job: %v", err)
 	}
 }
 

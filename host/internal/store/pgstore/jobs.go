@@ -1,0 +1,88 @@
+package pgstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/soccerpredict/soccerpredict/host/internal/store"
+)
+
+// CreateJob implements store.Jobs.
+func (s *Store) CreateJob(ctx context.Context, j store.Job) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO jobs (id, status, request, error, created_at, updated_at) VALUES ($1,$2,$3,'',now(),now())`,
+		j.ID, store.JobQueued, string(j.Request))
+	if err != nil {
+		return fmt.Errorf("create job %s: %w", j.ID, err)
+	}
+	return nil
+}
+
+const jobColumns = `id, status, request, result, error, created_at, updated_at, published_at`
+
+func scanJob(r pgx.Row) (store.Job, error) {
+	var j store.Job
+	var request, result []byte
+	var published *time.Time
+	if err := r.Scan(&j.ID, &j.Status, &request, &result, &j.Error, &j.CreatedAt, &j.UpdatedAt, &published); err != nil {
+		return store.Job{}, err
+	}
+	j.Request, j.CreatedAt, j.UpdatedAt, j.Published = json.RawMessage(request), j.CreatedAt.UTC(), j.UpdatedAt.UTC(), published != nil
+	if result != nil {
+		j.Result = json.RawMessage(result)
+	}
+	return j, nil
+}
+
+// Job implements store.Jobs.
+func (s *Store) Job(ctx context.Context, id string) (store.Job, error) {
+	j, err := scanJob(s.pool.QueryRow(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.Job{}, fmt.Errorf("job %s: %w", id, store.ErrNotFound)
+	}
+	return j, err
+}
+
+// Outbox implements store.Jobs.
+func (s *Store) Outbox(ctx context.Context, limit int) ([]store.Job, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+jobColumns+` FROM jobs WHERE published_at IS NULL AND status = $1 ORDER BY created_at, id LIMIT $2`,
+		store.JobQueued, max(limit, 1))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Job
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, j)
+	}
+	return out, rows.Err()
+}
+
+// MarkPublished implements store.Jobs.
+func (s *Store) MarkPublished(ctx context.Context, id string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE jobs SET published_at = now() WHERE id = $1 AND published_at IS NULL`, id)
+	return err
+}
+
+// FinishJob implements store.Jobs.
+func (s *Store) FinishJob(ctx context.Context, id string, result json.RawMessage, errText string) (bool, error) {
+	status := store.JobDone
+	var res any = string(result)
+	if errText != "" || result == nil {
+		status, res = store.JobFailed, nil
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE jobs SET status = $1, result = $2, error = $3, updated_at = now() WHERE id = $4 AND status = $5`,
+		status, res, errText, id, store.JobQueued)
+	if err != nil {
+		return false, fmt.Errorf("finish job %s: %w", id, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}

@@ -1,0 +1,91 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/soccerpredict/soccerpredict/host/internal/store"
+)
+
+// CreateJob implements store.Jobs.
+func (s *Store) CreateJob(ctx context.Context, j store.Job) error {
+	now := time.Now().UTC().Format(store.TimeFormat)
+	_, err := s.db.ExecContext(ctx, `INSERT INTO jobs (id, status, request, error, created_at, updated_at) VALUES (?,?,?,?,?,?)`,
+		j.ID, store.JobQueued, string(j.Request), "", now, now)
+	if err != nil {
+		return fmt.Errorf("create job %s: %w", j.ID, err)
+	}
+	return nil
+}
+
+const jobColumns = `id, status, request, result, error, created_at, updated_at, published_at`
+
+func scanJob(r interface{ Scan(...any) error }) (store.Job, error) {
+	var j store.Job
+	var request, created, updated string
+	var result, published sql.NullString
+	if err := r.Scan(&j.ID, &j.Status, &request, &result, &j.Error, &created, &updated, &published); err != nil {
+		return store.Job{}, err
+	}
+	j.Request = json.RawMessage(request)
+	if result.Valid {
+		j.Result = json.RawMessage(result.String)
+	}
+	j.CreatedAt, _ = time.Parse(store.TimeFormat, created)
+	j.UpdatedAt, _ = time.Parse(store.TimeFormat, updated)
+	j.Published = published.Valid
+	return j, nil
+}
+
+// Job implements store.Jobs.
+func (s *Store) Job(ctx context.Context, id string) (store.Job, error) {
+	j, err := scanJob(s.db.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Job{}, fmt.Errorf("job %s: %w", id, store.ErrNotFound)
+	}
+	return j, err
+}
+
+// Outbox implements store.Jobs.
+func (s *Store) Outbox(ctx context.Context, limit int) ([]store.Job, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE published_at IS NULL AND status = ? ORDER BY created_at, id LIMIT ?`,
+		store.JobQueued, max(limit, 1))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Job
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, j)
+	}
+	return out, rows.Err()
+}
+
+// MarkPublished implements store.Jobs.
+func (s *Store) MarkPublished(ctx context.Context, id string) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE jobs SET published_at = ? WHERE id = ? AND published_at IS NULL`, time.Now().UTC().Format(store.TimeFormat), id)
+	return err
+}
+
+// FinishJob implements store.Jobs.
+func (s *Store) FinishJob(ctx context.Context, id string, result json.RawMessage, errText string) (bool, error) {
+	status, res := store.JobDone, any(string(result))
+	if errText != "" || result == nil {
+		status, res = store.JobFailed, nil
+	}
+	r, err := s.db.ExecContext(ctx, `UPDATE jobs SET status = ?, result = ?, error = ?, updated_at = ? WHERE id = ? AND status = ?`,
+		status, res, errText, time.Now().UTC().Format(store.TimeFormat), id, store.JobQueued)
+	if err != nil {
+		return false, fmt.Errorf("finish job %s: %w", id, err)
+	}
+	n, _ := r.RowsAffected()
+	return n == 1, nil
+}
