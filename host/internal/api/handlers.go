@@ -77,6 +77,9 @@ type ResultJSON struct {
 	Result    string `json:"result"`
 }
 
+// Render is a forecast as the API shows it (also an async job's result).
+func Render(p forecast.Prediction) PredictionResponse { return toResponse(p) }
+
 func toResponse(p forecast.Prediction) PredictionResponse {
 	out := PredictionResponse{
 		Fixture: FixtureJSON{ID: p.Fixture.ID, Competition: p.Fixture.Competition, Season: p.Fixture.Season,

@@ -11,8 +11,10 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/soccerpredict/soccerpredict/host/internal/cache"
 	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
 	"github.com/soccerpredict/soccerpredict/host/internal/pluginhost"
+	"github.com/soccerpredict/soccerpredict/host/internal/store"
 	"github.com/soccerpredict/soccerpredict/host/internal/telemetry"
 )
 
@@ -29,6 +31,10 @@ type Server struct {
 	// Auth, when required, guards predictions (scope predict) and plugin
 	// details (scope admin) with API keys and per-key rate limits.
 	Auth *Auth
+	// Store and Cache hold async jobs; Kick wakes the relay after a new one.
+	Store store.Store
+	Cache cache.Cache
+	Kick  func()
 }
 
 // Handler returns the whole HTTP API.
@@ -44,6 +50,8 @@ func (s *Server) Handler() http.Handler {
 	r.Route("/v1", func(r chi.Router) {
 		r.With(s.require(ScopePredict)).Post("/predictions", s.predict)
 		r.With(s.require(ScopePredict)).Post("/predictions/batch", s.predictBatch)
+		r.With(s.require(ScopePredict)).Post("/predictions/async", s.predictAsync)
+		r.With(s.require(ScopePredict)).Get("/jobs/{id}", s.job)
 		r.With(s.require(ScopePredict)).Get("/fixtures", s.fixtures)
 		r.With(s.require(ScopeAdmin)).Get("/plugins", s.plugins)
 	})

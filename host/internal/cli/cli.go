@@ -44,6 +44,7 @@ func routes() []command {
 		{"plugins list", "", "show the configured plugins and whether each binary matches its pinned SHA-256", runPluginsList},
 		{"plugins verify", "[NAME...]", "launch each plugin, negotiate its API version and smoke-test it", runPluginsVerify},
 		{"serve", "[--addr :8080]", "serve predictions over HTTP from the champion model", runServe},
+		{"worker", "", "work async prediction jobs from RabbitMQ (queue.driver rabbitmq)", runWorker},
 		{"models train", "[--alias champion] [--if-no-champion] [--out DIR]", "replay history through the feature plugin, train with the model plugin, register", runModelsTrain},
 		{"models list", "", "list registered model versions", runModelsList},
 		{"models challenge", "[--version N]", "name the version (default: the candidate) to challenge the champion", runModelsChallenge},

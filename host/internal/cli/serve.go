@@ -10,6 +10,7 @@ import (
 
 	"github.com/soccerpredict/soccerpredict/host/internal/api"
 	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
+	"github.com/soccerpredict/soccerpredict/host/internal/jobs"
 	"github.com/soccerpredict/soccerpredict/host/internal/telemetry"
 )
 
@@ -39,12 +40,30 @@ func runServe(e env, args []string) error {
 	watchCtx, stopWatch := context.WithCancel(e.ctx)
 	defer stopWatch()
 	go pred.Watch(watchCtx, parts.cfg.Serve.GenerationPoll)
+
+	// Async jobs: the relay hands the store's outbox to the queue, retrying while
+	// the broker is down; with the in-process queue this process also works them.
+	q := openQueue(parts.cfg)
+	defer q.Close()
+	jobCache := openCache(parts.cfg)
+	defer jobCache.Close()
+	kick := make(chan struct{}, 1)
+	go jobs.Relay{Store: parts.store, Queue: q, Logger: parts.log.Named("relay"), Interval: parts.cfg.Queue.RelayInterval, Kick: kick}.Run(watchCtx)
+	if parts.cfg.Queue.Driver == "memory" {
+		go q.Consume(watchCtx, worker(parts, pred, jobCache).Handle)
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
 	srv := &http.Server{Handler: (&api.Server{Predictor: pred, Logger: parts.log, Plugins: parts.host.Statuses, Version: Version, Metrics: metrics,
-		Auth: &api.Auth{Required: parts.cfg.Auth.Required, Keys: parts.store, CacheFor: parts.cfg.Auth.CacheFor}}).Handler(), ReadHeaderTimeout: 10 * time.Second}
+		Auth:  &api.Auth{Required: parts.cfg.Auth.Required, Keys: parts.store, CacheFor: parts.cfg.Auth.CacheFor},
+		Store: parts.store, Cache: jobCache, Kick: func() {
+			select {
+			case kick <- struct{}{}:
+			default:
+			}
+		}}).Handler(), ReadHeaderTimeout: 10 * time.Second}
 	champ, gen, _ := pred.Champion()
 	port := ln.Addr().(*net.TCPAddr).Port
 	fmt.Fprintf(e.stdout, "serving %s v%d (generation %d) on %s (ready in %s)\n\ntry:\n", champ.Name, champ.Version, gen.ID, ln.Addr(), time.Since(started).Round(time.Millisecond))

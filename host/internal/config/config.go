@@ -43,6 +43,28 @@ type Config struct {
 	// Promotion gates `models promote`; its backtest runs on the evaluate seasons.
 	Promotion Promotion `koanf:"promotion"`
 	Auth      Auth      `koanf:"auth"`
+	Queue     Queue     `koanf:"queue"`
+	Cache     Cache     `koanf:"cache"`
+}
+
+// Queue carries async prediction jobs to workers.
+type Queue struct {
+	// Driver is "memory" (serve runs the worker itself; the embedded default)
+	// or "rabbitmq" (separate `soccerpredict worker` processes).
+	Driver   string `koanf:"driver"`
+	URL      string `koanf:"url"`
+	Name     string `koanf:"name"`
+	Prefetch int    `koanf:"prefetch"`
+	// RelayInterval is how often serve retries handing outbox jobs to the queue.
+	RelayInterval time.Duration `koanf:"relay_interval"`
+}
+
+// Cache holds finished job results for polling.
+type Cache struct {
+	// Driver is "memory" (the embedded default) or "redis".
+	Driver string `koanf:"driver"`
+	Addr   string `koanf:"addr"`
+	Prefix string `koanf:"prefix"`
 }
 
 // Auth configures API keys on the HTTP API.
@@ -146,6 +168,14 @@ func Defaults() map[string]any {
 		"store.driver":                "sqlite",
 		"ingest.expectations":         "configs/expectations/matches.json",
 		"serve.addr":                  ":8080",
+		"queue.driver":                "memory",
+		"queue.url":                   "amqp://guest:guest@127.0.0.1:5672/",
+		"queue.name":                  "soccerpredict.jobs",
+		"queue.prefetch":              32,
+		"queue.relay_interval":        "500ms",
+		"cache.driver":                "memory",
+		"cache.addr":                  "127.0.0.1:6379",
+		"cache.prefix":                "soccerpredict:",
 		"auth.required":               false,
 		"auth.cache_for":              "10s",
 		"serve.generation_poll":       "1s",
@@ -292,6 +322,15 @@ func (c Config) Validate() error {
 		case p.Kind != "source":
 			bad("sources[%d].plugin: %q is a %s plugin, not a source", i, s.Plugin, p.Kind)
 		}
+	}
+	if !slices.Contains([]string{"memory", "rabbitmq"}, c.Queue.Driver) {
+		bad("queue.driver: %q is not memory or rabbitmq", c.Queue.Driver)
+	}
+	if c.Queue.RelayInterval <= 0 {
+		bad("queue.relay_interval: %v is not a positive duration", c.Queue.RelayInterval)
+	}
+	if !slices.Contains([]string{"memory", "redis"}, c.Cache.Driver) {
+		bad("cache.driver: %q is not memory or redis", c.Cache.Driver)
 	}
 	if c.Serve.GenerationPoll <= 0 {
 		bad("serve.generation_poll: %v is not a positive duration", c.Serve.GenerationPoll)

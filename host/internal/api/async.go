@@ -1,0 +1,81 @@
+package api
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/soccerpredict/soccerpredict/host/internal/jobs"
+	"github.com/soccerpredict/soccerpredict/host/internal/store"
+)
+
+// AsyncResponse is the answer to POST /v1/predictions/async.
+type AsyncResponse struct {
+	JobID     string `json:"job_id"`
+	Status    string `json:"status"`
+	StatusURL string `json:"status_url"`
+}
+
+// predictAsync validates the fixture now (an unknown team is a 422 at once),
+// writes the job to the store and answers 202: the job is durable before the
+// caller hears of it, whatever the broker is doing.
+func (s *Server) predictAsync(w http.ResponseWriter, r *http.Request) {
+	if s.Store == nil {
+		s.problem(w, r, http.StatusNotImplemented, "asynchronous predictions are not configured", "", nil)
+		return
+	}
+	var req PredictionRequest
+	if p := decode(r, &req); p != nil {
+		s.problem(w, r, http.StatusBadRequest, "malformed request", p.Message, []FieldProblem{*p})
+		return
+	}
+	f, missing, err := s.fixtureOf(req, "")
+	if len(missing) > 0 {
+		s.problem(w, r, http.StatusUnprocessableEntity, "invalid fields", missing[0].Field+": "+missing[0].Message, missing)
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	jr := jobs.Request{HomeTeam: f.HomeTeam, AwayTeam: f.AwayTeam, Competition: f.Competition, Kickoff: f.Kickoff}
+	if len(f.Odds) > 0 {
+		jr.Odds = &f.Odds[0]
+	}
+	body, _ := json.Marshal(jr)
+	b := make([]byte, 12)
+	rand.Read(b)
+	id := hex.EncodeToString(b)
+	if err := s.Store.CreateJob(r.Context(), store.Job{ID: id, Request: body}); err != nil {
+		s.Logger.Error("create job", "error", err)
+		s.problem(w, r, http.StatusServiceUnavailable, "temporarily unavailable", "the job could not be recorded; nothing was queued", nil)
+		return
+	}
+	if s.Kick != nil {
+		s.Kick()
+	}
+	w.Header().Set("Location", "/v1/jobs/"+id)
+	s.json(w, http.StatusAccepted, AsyncResponse{JobID: id, Status: store.JobQueued, StatusURL: "/v1/jobs/" + id})
+}
+
+func (s *Server) job(w http.ResponseWriter, r *http.Request) {
+	if s.Store == nil {
+		s.problem(w, r, http.StatusNotImplemented, "asynchronous predictions are not configured", "", nil)
+		return
+	}
+	id := chi.URLParam(r, "id")
+	v, err := jobs.Lookup(r.Context(), s.Store, s.Cache, id)
+	if errors.Is(err, store.ErrNotFound) {
+		s.problem(w, r, http.StatusNotFound, "no such job", "no job "+id, nil)
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.json(w, http.StatusOK, v)
+}

@@ -1,0 +1,185 @@
+// Package jobs runs asynchronous predictions: the API writes a job to the
+// store (the outbox) and answers 202; Relay hands outbox jobs to the queue,
+// retrying while the broker is down; Worker predicts through the same
+// forecast.Predictor as the sync path, records the result in the store (and
+// the cache), and only then acknowledges. The sync path never touches any of
+// this, so a broker outage delays async jobs and stops nothing else.
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/soccerpredict/soccerpredict/host/internal/cache"
+	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
+	"github.com/soccerpredict/soccerpredict/host/internal/queue"
+	"github.com/soccerpredict/soccerpredict/host/internal/store"
+	"github.com/soccerpredict/soccerpredict/sdk/soccer"
+)
+
+// Request is an async job's fixture, as the caller sent it (already validated).
+type Request struct {
+	HomeTeam    string       `json:"home_team"`
+	AwayTeam    string       `json:"away_team"`
+	Competition string       `json:"competition"`
+	Kickoff     time.Time    `json:"kickoff"`
+	Odds        *soccer.Odds `json:"odds,omitempty"`
+}
+
+// CacheTTL is how long a finished job stays in the cache.
+const CacheTTL = 24 * time.Hour
+
+// CacheKey is where a finished job's view is cached.
+func CacheKey(id string) string { return "job:" + id }
+
+// Relay drains the outbox into the queue.
+type Relay struct {
+	Store    store.Store
+	Queue    queue.Queue
+	Logger   hclog.Logger
+	Interval time.Duration
+	// Kick wakes the relay at once (the API signals a new job).
+	Kick <-chan struct{}
+}
+
+// Run relays until ctx ends.
+func (r Relay) Run(ctx context.Context) {
+	tick := time.NewTicker(r.Interval)
+	defer tick.Stop()
+	down := false
+	for {
+		n, err := r.Drain(ctx)
+		switch {
+		case err != nil && !down:
+			r.Logger.Warn("cannot hand jobs to the queue; they wait in the outbox", "error", err)
+			down = true
+		case err == nil && down:
+			r.Logger.Info("queue reachable again; outbox drained", "jobs", n)
+			down = false
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		case <-r.Kick:
+		}
+	}
+}
+
+// Drain publishes every outbox job it can, oldest first, and returns how many.
+func (r Relay) Drain(ctx context.Context) (int, error) {
+	n := 0
+	for {
+		jobs, err := r.Store.Outbox(ctx, 100)
+		if err != nil || len(jobs) == 0 {
+			return n, err
+		}
+		for _, j := range jobs {
+			pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			err := r.Queue.Publish(pctx, j.ID)
+			cancel()
+			if err != nil {
+				return n, err
+			}
+			if err := r.Store.MarkPublished(ctx, j.ID); err != nil {
+				return n, err
+			}
+			n++
+		}
+	}
+}
+
+// Worker computes jobs.
+type Worker struct {
+	Store     store.Store
+	Predictor *forecast.Predictor
+	Cache     cache.Cache
+	Logger    hclog.Logger
+	// Render turns a prediction into the result callers read (the API's shape).
+	Render func(forecast.Prediction) any
+}
+
+// View is what GET /v1/jobs/{id} shows.
+type View struct {
+	JobID  string          `json:"job_id"`
+	Status string          `json:"status"`
+	Result json.RawMessage `json:"prediction,omitempty"`
+	Error  string          `json:"error,omitempty"`
+}
+
+// ViewOf renders a job.
+func ViewOf(j store.Job) View {
+	return View{JobID: j.ID, Status: j.Status, Result: j.Result, Error: j.Error}
+}
+
+// Handle computes one job. A transient failure (a plugin restarting) returns
+// an error so the queue delivers it again; a job already finished (a
+// redelivery) is acknowledged without work.
+func (w Worker) Handle(ctx context.Context, id string) error {
+	j, err := w.Store.Job(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		w.Logger.Error("job in the queue but not in the store; dropping it", "job", id)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if j.Status != store.JobQueued {
+		return nil
+	}
+	var req Request
+	if err := json.Unmarshal(j.Request, &req); err != nil {
+		return w.finish(ctx, id, nil, fmt.Sprintf("unreadable request: %v", err))
+	}
+	f, err := w.Predictor.Fixture(forecast.FixtureRequest{HomeTeam: req.HomeTeam, AwayTeam: req.AwayTeam,
+		Competition: req.Competition, Kickoff: req.Kickoff, Odds: req.Odds})
+	if err != nil {
+		return w.finish(ctx, id, nil, err.Error())
+	}
+	preds, err := w.Predictor.Predict(ctx, []soccer.Fixture{f})
+	switch {
+	case errors.Is(err, forecast.ErrUnavailable), errors.Is(err, forecast.ErrNotReady):
+		return err // try again
+	case err != nil:
+		return w.finish(ctx, id, nil, err.Error())
+	}
+	b, _ := json.Marshal(w.Render(preds[0]))
+	return w.finish(ctx, id, b, "")
+}
+
+func (w Worker) finish(ctx context.Context, id string, result json.RawMessage, errText string) error {
+	if _, err := w.Store.FinishJob(ctx, id, result, errText); err != nil {
+		return err // not durable yet: do not ack
+	}
+	if w.Cache != nil {
+		if j, err := w.Store.Job(ctx, id); err == nil {
+			b, _ := json.Marshal(ViewOf(j))
+			if err := w.Cache.Set(ctx, CacheKey(id), b, CacheTTL); err != nil {
+				w.Logger.Warn("cache job result", "job", id, "error", err)
+			}
+		}
+	}
+	return nil
+}
+
+// Lookup reads a job's view: the cache first, then the store.
+func Lookup(ctx context.Context, st store.Store, c cache.Cache, id string) (View, error) {
+	if c != nil {
+		if b, err := c.Get(ctx, CacheKey(id)); err == nil {
+			var v View
+			if json.Unmarshal(b, &v) == nil {
+				return v, nil
+			}
+		}
+	}
+	j, err := st.Job(ctx, id)
+	if err != nil {
+		return View{}, err
+	}
+	return ViewOf(j), nil
+}
