@@ -94,7 +94,7 @@ func TestOpenAPIDocument(t *testing.T) {
 		t.Fatalf("%d %v", code, doc["openapi"])
 	}
 	paths := doc["paths"].(map[string]any)
-	for _, p := range []string{"/v1/predictions", "/v1/predictions/batch", "/v1/fixtures", "/readyz"} {
+	for _, p := range []string{"/v1/predictions", "/v1/predictions/batch", "/v1/predictions/async", "/v1/jobs/{id}", "/v1/fixtures", "/readyz"} {
 		if paths[p] == nil {
 			t.Errorf("no path %s", p)
 		}

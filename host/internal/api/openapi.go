@@ -1,11 +1,14 @@
 package api
 
 import (
+	"encoding/json"
 	"net/http"
 	"reflect"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/soccerpredict/soccerpredict/host/internal/jobs"
 )
 
 // The OpenAPI 3.1 document is generated from the very Go types the handlers
@@ -66,6 +69,15 @@ func buildOpenAPI(version string) map[string]any {
 			"summary": "Forecast up to 1,000 fixtures, in order", "operationId": "predictBatch", "requestBody": jsonBody(ref(BatchRequest{})),
 			"responses": with(map[string]any{"200": ok("one forecast per fixture", schemaOf(reflect.TypeOf(batchResponse), components))}, errs("400", "422", "500", "503")),
 		}},
+		"/v1/predictions/async": map[string]any{"post": map[string]any{
+			"summary": "Queue a forecast; the job is durable before the 202", "operationId": "predictAsync", "requestBody": jsonBody(ref(PredictionRequest{})),
+			"responses": with(map[string]any{"202": ok("the job", ref(AsyncResponse{}))}, errs("400", "422", "503")),
+		}},
+		"/v1/jobs/{id}": map[string]any{"get": map[string]any{
+			"summary": "An async job's status and, when done, its forecast", "operationId": "job",
+			"parameters": []any{map[string]any{"name": "id", "in": "path", "required": true, "schema": map[string]any{"type": "string"}}},
+			"responses":  with(map[string]any{"200": ok("the job", ref(jobs.View{}))}, errs("404")),
+		}},
 		"/v1/fixtures": map[string]any{"get": map[string]any{
 			"summary": "Upcoming fixtures and the latest matches of a competition, with forecasts", "operationId": "fixtures",
 			"parameters": []any{
@@ -92,7 +104,10 @@ func buildOpenAPI(version string) map[string]any {
 	}
 }
 
-var timeType = reflect.TypeOf(time.Time{})
+var (
+	timeType    = reflect.TypeOf(time.Time{})
+	rawJSONType = reflect.TypeOf(json.RawMessage{})
+)
 
 // schemaOf describes t; named structs go into components and are referenced.
 func schemaOf(t reflect.Type, components map[string]any) map[string]any {
@@ -102,6 +117,8 @@ func schemaOf(t reflect.Type, components map[string]any) map[string]any {
 	switch {
 	case t == timeType:
 		return map[string]any{"type": "string", "format": "date-time"}
+	case t == rawJSONType: // the only raw JSON the API returns is a job's forecast
+		return map[string]any{"$ref": "#/components/schemas/PredictionResponse"}
 	case t.Kind() == reflect.String:
 		return map[string]any{"type": "string"}
 	case t.Kind() == reflect.Bool:

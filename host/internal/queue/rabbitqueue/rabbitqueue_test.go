@@ -45,3 +45,4 @@ func TestBrokerDownIsAnErrorNotAHang(t *testing.T) {
 		t.Fatal("published to a broker that is not there")
 	}
 }
+
