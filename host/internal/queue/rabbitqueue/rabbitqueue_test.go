@@ -45,4 +45,3 @@ func TestBrokerDownIsAnErrorNotAHang(t *testing.T) {
 		t.Fatal("published to a broker that is not there")
 	}
 }
-
