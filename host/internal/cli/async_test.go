@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/soccerpredict/soccerpredict/host/internal/queue/rabbitqueue"
 )
 
 // proxy forwards TCP to a target and can be cut, like a broker going away.
@@ -173,6 +175,11 @@ func TestAsyncThroughRabbitMQSurvivesABrokerOutage(t *testing.T) {
 	b := make([]byte, 4)
 	rand.Read(b)
 	name := "soccerpredict.test.jobs." + hex.EncodeToString(b)
+	t.Cleanup(func() {
+		q := rabbitqueue.New("amqp://guest:guest@127.0.0.1:5672/", name, 1)
+		q.Purge()
+		q.Close()
+	})
 	broker := newProxy(t, "127.0.0.1:5672")
 	serveCfg := fullConfig(t, fmt.Sprintf("store: {driver: sqlite}\nqueue: {driver: rabbitmq, url: \"amqp://guest:guest@%s/\", name: %s, relay_interval: 200ms}\ncache: {driver: redis, prefix: \"test-%s:\"}", broker.addr, name, name))
 	must(t, serveCfg, "ingest")
