@@ -8,9 +8,9 @@ PROTO_FILES := $(wildcard sdk/proto/soccerpredict/v1/*.proto)
 PLUGINS := sources/footballdata features/ratings models/onnx
 export GOFLAGS := -buildvcs=false
 
-.PHONY: all build host plugins test lint proto proto-check run evaluate tools clean ort
+.PHONY: all build host plugins test lint proto proto-check run evaluate tools clean ort chart-test
 
-MODULES := ./sdk/... ./host/... $(foreach p,$(PLUGINS),./plugins/$(p)/...)
+MODULES := ./sdk/... ./host/... $(foreach p,$(PLUGINS),./plugins/$(p)/...) ./charts/...
 
 all: build
 
@@ -25,8 +25,13 @@ host:
 test: lint proto-check build ort
 	ONNXRUNTIME_LIB=$(CURDIR)/$(ORT_LIB) $(GO) test -count=1 $(MODULES)
 
+# chart-test renders charts/soccerpredict with Helm's engine and decodes every manifest strictly
+# into the Kubernetes API types (also part of `make test`).
+chart-test:
+	$(GO) test -count=1 ./charts/...
+
 lint:
-	@out=$$(gofmt -l sdk host plugins); if [ -n "$$out" ]; then echo "gofmt would change:" $$out >&2; exit 1; fi
+	@out=$$(gofmt -l sdk host plugins charts); if [ -n "$$out" ]; then echo "gofmt would change:" $$out >&2; exit 1; fi
 	$(GO) vet $(MODULES)
 
 # run: build host and plugins, fetch ONNX Runtime, ingest the shipped data into the embedded SQLite

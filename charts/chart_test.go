@@ -1,0 +1,169 @@
+package charts
+
+import (
+	"strings"
+	"testing"
+
+	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/engine"
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+)
+
+// render renders the chart with values layered over values.yaml (schema
+// checked) and returns every manifest by kind and name.
+func render(t *testing.T, overrides map[string]any) (map[string]map[string][]byte, error) {
+	t.Helper()
+	chrt, err := loader.Load("soccerpredict")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vals, err := chartutil.ToRenderValues(chrt, overrides, chartutil.ReleaseOptions{Name: "sp", Namespace: "prod", IsInstall: true}, chartutil.DefaultCapabilities)
+	if err != nil {
+		return nil, err
+	}
+	files, err := engine.Render(chrt, vals)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]map[string][]byte{}
+	for name, body := range files {
+		if !strings.HasSuffix(name, ".yaml") {
+			continue
+		}
+		for _, doc := range strings.Split(body, "\n---") {
+			if strings.TrimSpace(doc) == "" {
+				continue
+			}
+			var u unstructured.Unstructured
+			if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil {
+				t.Fatalf("%s: not YAML: %v\n%s", name, err, doc)
+			}
+			if u.GetKind() == "" {
+				continue
+			}
+			if out[u.GetKind()] == nil {
+				out[u.GetKind()] = map[string][]byte{}
+			}
+			out[u.GetKind()][u.GetName()] = []byte(doc)
+		}
+	}
+	return out, nil
+}
+
+func strict[T any](t *testing.T, doc []byte) T {
+	t.Helper()
+	var v T
+	if err := yaml.UnmarshalStrict(doc, &v); err != nil {
+		t.Fatalf("strict decode into %T: %v\n%s", v, err, doc)
+	}
+	return v
+}
+
+func TestDefaultRenderDecodesStrictly(t *testing.T) {
+	m, err := render(t, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := strict[appsv1.Deployment](t, m["Deployment"]["sp-soccerpredict-api"])
+	c := api.Spec.Template.Spec.Containers[0]
+	if api.Spec.Replicas != nil {
+		t.Error("the api Deployment sets replicas while the HPA owns them")
+	}
+	if c.ReadinessProbe.HTTPGet.Path != "/readyz" || c.LivenessProbe.HTTPGet.Path != "/healthz" || strings.Join(c.Args, " ") != "serve --addr :8080" {
+		t.Errorf("api container %+v", c)
+	}
+	if c.SecurityContext == nil || !*c.SecurityContext.ReadOnlyRootFilesystem || !*c.SecurityContext.RunAsNonRoot {
+		t.Error("the api container is not locked down")
+	}
+	env := map[string]corev1.EnvVar{}
+	for _, e := range c.Env {
+		env[e.Name] = e
+	}
+	if env["SOCCERPREDICT_STORE__DSN"].ValueFrom.SecretKeyRef.Name != "soccerpredict-postgres" || env["SOCCERPREDICT_QUEUE__URL"].ValueFrom == nil {
+		t.Errorf("secrets not wired: %+v", env)
+	}
+	if !strings.Contains(env["SOCCERPREDICT_CONFIG"].Value, "production.yaml") {
+		t.Errorf("SOCCERPREDICT_CONFIG = %q", env["SOCCERPREDICT_CONFIG"].Value)
+	}
+
+	hpa := strict[autoscalingv2.HorizontalPodAutoscaler](t, m["HorizontalPodAutoscaler"]["sp-soccerpredict-api"])
+	if hpa.Spec.ScaleTargetRef.Name != "sp-soccerpredict-api" || *hpa.Spec.MinReplicas != 2 || hpa.Spec.MaxReplicas != 10 {
+		t.Errorf("hpa %+v", hpa.Spec)
+	}
+	for _, name := range []string{"sp-soccerpredict-api", "sp-soccerpredict-worker"} {
+		pdb := strict[policyv1.PodDisruptionBudget](t, m["PodDisruptionBudget"][name])
+		if pdb.Spec.MinAvailable.IntValue() != 1 {
+			t.Errorf("%s minAvailable %v", name, pdb.Spec.MinAvailable)
+		}
+	}
+	worker := strict[appsv1.Deployment](t, m["Deployment"]["sp-soccerpredict-worker"])
+	if worker.Spec.Template.Spec.Containers[0].Args[0] != "worker" || *worker.Spec.Replicas != 2 {
+		t.Errorf("worker %+v", worker.Spec)
+	}
+	strict[corev1.Service](t, m["Service"]["sp-soccerpredict-api"])
+	cm := strict[corev1.ConfigMap](t, m["ConfigMap"]["sp-soccerpredict-config"])
+	var cfg map[string]any
+	if err := yaml.Unmarshal([]byte(cm.Data["values.yaml"]), &cfg); err != nil || cfg["auth"].(map[string]any)["required"] != true {
+		t.Errorf("config map values.yaml = %q (%v)", cm.Data["values.yaml"], err)
+	}
+	for name, args := range map[string]string{"sp-soccerpredict-ingest": "ingest", "sp-soccerpredict-train": "models train"} {
+		cj := strict[batchv1.CronJob](t, m["CronJob"][name])
+		if got := strings.Join(cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Args, " "); got != args || cj.Spec.Schedule == "" {
+			t.Errorf("%s runs %q on %q", name, got, cj.Spec.Schedule)
+		}
+	}
+	if m["ScaledObject"] != nil {
+		t.Error("a KEDA ScaledObject rendered although keda is off")
+	}
+}
+
+func TestKEDAAndPinnedDigests(t *testing.T) {
+	digest := strings.Repeat("ab", 32)
+	m, err := render(t, map[string]any{
+		"worker":        map[string]any{"keda": map[string]any{"enabled": true}},
+		"api":           map[string]any{"autoscaling": map[string]any{"enabled": false}},
+		"pluginDigests": map[string]any{"onnx": digest},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var so unstructured.Unstructured
+	if err := yaml.Unmarshal(m["ScaledObject"]["sp-soccerpredict-worker"], &so.Object); err != nil || so.GetAPIVersion() != "keda.sh/v1alpha1" {
+		t.Fatalf("ScaledObject %v: %v", so.Object, err)
+	}
+	worker := strict[appsv1.Deployment](t, m["Deployment"]["sp-soccerpredict-worker"])
+	if worker.Spec.Replicas != nil {
+		t.Error("the worker Deployment sets replicas while KEDA owns them")
+	}
+	api := strict[appsv1.Deployment](t, m["Deployment"]["sp-soccerpredict-api"])
+	if api.Spec.Replicas == nil || *api.Spec.Replicas != 2 || m["HorizontalPodAutoscaler"] != nil {
+		t.Error("without autoscaling the api Deployment needs its replicas and no HPA")
+	}
+	found := false
+	for _, e := range api.Spec.Template.Spec.Containers[0].Env {
+		found = found || (e.Name == "SOCCERPREDICT_PLUGINS__ONNX__SHA256" && e.Value == digest)
+	}
+	if !found {
+		t.Error("the pinned onnx digest is not passed to the host")
+	}
+}
+
+func TestValuesSchemaRefusesBadValues(t *testing.T) {
+	for name, vals := range map[string]map[string]any{
+		"replicas as text":   {"api": map[string]any{"replicas": "two"}},
+		"a digest too short": {"pluginDigests": map[string]any{"onnx": "abc"}},
+		"a bad schedule":     {"ingest": map[string]any{"schedule": "daily"}},
+		"no secret name":     {"secrets": map[string]any{"postgres": map[string]any{"name": ""}}},
+	} {
+		if _, err := render(t, vals); err == nil {
+			t.Errorf("%s: rendered without complaint", name)
+		}
+	}
+}

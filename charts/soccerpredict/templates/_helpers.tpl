@@ -1,0 +1,61 @@
+{{- define "soccerpredict.fullname" -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "soccerpredict.labels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{- define "soccerpredict.selector" -}}
+app.kubernetes.io/name: {{ .root.Chart.Name }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{/* The container every workload runs: the host binary with the shared config and secrets. */}}
+{{- define "soccerpredict.container" -}}
+- name: {{ .name }}
+  image: "{{ .root.Values.image.repository }}:{{ .root.Values.image.tag }}"
+  imagePullPolicy: {{ .root.Values.image.pullPolicy }}
+  args: {{ toJson .args }}
+  env:
+    - name: SOCCERPREDICT_CONFIG
+      value: /opt/soccerpredict/configs/production.yaml,/etc/soccerpredict/values.yaml
+    - name: SOCCERPREDICT_STORE__DSN
+      valueFrom:
+        secretKeyRef: {name: {{ .root.Values.secrets.postgres.name }}, key: {{ .root.Values.secrets.postgres.key }}}
+    - name: SOCCERPREDICT_QUEUE__URL
+      valueFrom:
+        secretKeyRef: {name: {{ .root.Values.secrets.rabbitmq.name }}, key: {{ .root.Values.secrets.rabbitmq.key }}}
+    - name: SOCCERPREDICT_CACHE__ADDR
+      value: {{ .root.Values.redis.addr | quote }}
+    {{- range $plugin, $digest := .root.Values.pluginDigests }}
+    {{- if $digest }}
+    - name: SOCCERPREDICT_PLUGINS__{{ upper $plugin }}__SHA256
+      value: {{ $digest | quote }}
+    {{- end }}
+    {{- end }}
+  {{- with .resources }}
+  resources: {{ toJson . }}
+  {{- end }}
+  securityContext:
+    runAsNonRoot: true
+    runAsUser: 65532
+    allowPrivilegeEscalation: false
+    readOnlyRootFilesystem: true
+    capabilities: {drop: ["ALL"]}
+  volumeMounts:
+    - {name: config, mountPath: /etc/soccerpredict, readOnly: true}
+    - {name: data, mountPath: /var/lib/soccerpredict}
+{{- end -}}
+
+{{- define "soccerpredict.volumes" -}}
+- name: config
+  configMap:
+    name: {{ include "soccerpredict.fullname" . }}-config
+- name: data
+  emptyDir: {}
+{{- end -}}
