@@ -28,18 +28,8 @@ func (s *Server) predictAsync(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, r, http.StatusNotImplemented, "asynchronous predictions are not configured", "", nil)
 		return
 	}
-	var req PredictionRequest
-	if p := decode(r, &req); p != nil {
-		s.problem(w, r, http.StatusBadRequest, "malformed request", p.Message, []FieldProblem{*p})
-		return
-	}
-	f, missing, err := s.fixtureOf(req, "")
-	if len(missing) > 0 {
-		s.problem(w, r, http.StatusUnprocessableEntity, "invalid fields", missing[0].Field+": "+missing[0].Message, missing)
-		return
-	}
-	if err != nil {
-		s.fail(w, r, err)
+	f, ok := s.requestFixture(w, r)
+	if !ok {
 		return
 	}
 	jr := jobs.Request{HomeTeam: f.HomeTeam, AwayTeam: f.AwayTeam, Competition: f.Competition, Kickoff: f.Kickoff}

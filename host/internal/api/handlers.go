@@ -124,19 +124,29 @@ func (s *Server) fixtureOf(req PredictionRequest, field string) (soccer.Fixture,
 	return f, nil, err
 }
 
-func (s *Server) predict(w http.ResponseWriter, r *http.Request) {
+// requestFixture decodes and resolves a PredictionRequest body, answering
+// the problem itself when it cannot (ok false).
+func (s *Server) requestFixture(w http.ResponseWriter, r *http.Request) (soccer.Fixture, bool) {
 	var req PredictionRequest
 	if p := decode(r, &req); p != nil {
 		s.problem(w, r, http.StatusBadRequest, "malformed request", p.Message, []FieldProblem{*p})
-		return
+		return soccer.Fixture{}, false
 	}
 	f, missing, err := s.fixtureOf(req, "")
 	if len(missing) > 0 {
 		s.problem(w, r, http.StatusUnprocessableEntity, "invalid fields", missing[0].Field+": "+missing[0].Message, missing)
-		return
+		return soccer.Fixture{}, false
 	}
 	if err != nil {
 		s.fail(w, r, err)
+		return soccer.Fixture{}, false
+	}
+	return f, true
+}
+
+func (s *Server) predict(w http.ResponseWriter, r *http.Request) {
+	f, ok := s.requestFixture(w, r)
+	if !ok {
 		return
 	}
 	preds, err := s.Predictor.Predict(r.Context(), []soccer.Fixture{f})
