@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/soccerpredict/soccerpredict/host/internal/api"
@@ -38,19 +39,30 @@ func runServe(e env, args []string) error {
 	}
 	// Follow promotions; stopped before the store closes (LISTEN holds a connection).
 	watchCtx, stopWatch := context.WithCancel(e.ctx)
-	defer stopWatch()
-	go pred.Watch(watchCtx, parts.cfg.Serve.GenerationPoll)
+	var background sync.WaitGroup
+	run := func(f func()) {
+		background.Add(1)
+		go func() { defer background.Done(); f() }()
+	}
+	run(func() { pred.Watch(watchCtx, parts.cfg.Serve.GenerationPoll) })
 
 	// Async jobs: the relay hands the store's outbox to the queue, retrying while
 	// the broker is down; with the in-process queue this process also works them.
 	q := openQueue(parts.cfg)
-	defer q.Close()
 	jobCache := openCache(parts.cfg)
-	defer jobCache.Close()
+	// Stop the background work and wait for it before anything it uses closes.
+	defer func() {
+		stopWatch()
+		background.Wait()
+		q.Close()
+		jobCache.Close()
+	}()
 	kick := make(chan struct{}, 1)
-	go jobs.Relay{Store: parts.store, Queue: q, Logger: parts.log.Named("relay"), Interval: parts.cfg.Queue.RelayInterval, Kick: kick}.Run(watchCtx)
+	run(func() {
+		jobs.Relay{Store: parts.store, Queue: q, Logger: parts.log.Named("relay"), Interval: parts.cfg.Queue.RelayInterval, Kick: kick}.Run(watchCtx)
+	})
 	if parts.cfg.Queue.Driver == "memory" {
-		go q.Consume(watchCtx, worker(parts, pred, jobCache).Handle)
+		run(func() { q.Consume(watchCtx, worker(parts, pred, jobCache).Handle) })
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
