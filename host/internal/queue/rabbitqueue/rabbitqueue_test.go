@@ -1,10 +1,15 @@
 package rabbitqueue
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"os"
 	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/soccerpredict/soccerpredict/host/internal/queue"
 	"github.com/soccerpredict/soccerpredict/host/internal/queue/queuetest"
@@ -44,4 +49,36 @@ func TestBrokerDownIsAnErrorNotAHang(t *testing.T) {
 	if err := q.Publish(t.Context(), "x"); err == nil {
 		t.Fatal("published to a broker that is not there")
 	}
+}
+
+// A job that fails every time ends in the dead-letter queue, not in a loop.
+func TestPoisonJobIsDeadLettered(t *testing.T) {
+	q := open(t).(*Queue)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if err := q.Publish(ctx, "poison"); err != nil {
+		t.Fatal(err)
+	}
+	go q.Consume(ctx, func(context.Context, string) error { return errors.New("always fails") })
+	conn, err := amqp.Dial(URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ch.Close()
+	for ctx.Err() == nil {
+		dlq, err := ch.QueueDeclarePassive(q.DeadLetter(), true, false, false, false, amqp.Table{"x-queue-type": "quorum"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dlq.Messages == 1 {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatal("the poison job never reached the dead-letter queue")
 }
