@@ -33,7 +33,8 @@ func TestSyntheticSourceConforms(t *testing.T) {
 	sourcetest.Run(t, factory, sourcetest.Options{MinMatches: 30})
 }
 
-func TestKickoffsSurviveTheShimInUTC(t *testing.T) {
+// The synthetic league the suites use is in UTC, as sourcetest requires of every source.
+func TestLeagueKickoffsAreUTC(t *testing.T) {
 	m := featuretest.League(4, 1, 1)[0]
 	if m.Kickoff.Location() != time.UTC {
 		t.Fatalf("synthetic kick-off %v is not UTC", m.Kickoff)

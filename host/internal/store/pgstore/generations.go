@@ -93,19 +93,7 @@ func (s *Store) CurrentGeneration(ctx context.Context) (store.Generation, error)
 // GenerationHistory implements store.Generations.
 func (s *Store) GenerationHistory(ctx context.Context, limit int) ([]store.Generation, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+generationColumns+` FROM generations ORDER BY id DESC LIMIT $1`, max(limit, 1))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.Generation
-	for rows.Next() {
-		g, err := scanGeneration(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, g)
-	}
-	return out, rows.Err()
+	return collect(rows, err, scanGeneration)
 }
 
 // Audit implements store.Generations.
@@ -189,19 +177,7 @@ func (s *Store) Experiment(ctx context.Context, id string) (store.ExperimentRun,
 // Experiments implements store.Generations.
 func (s *Store) Experiments(ctx context.Context, limit int) ([]store.ExperimentRun, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+experimentColumns+` FROM experiment_runs ORDER BY started_at DESC, id DESC LIMIT $1`, max(limit, 1))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.ExperimentRun
-	for rows.Next() {
-		e, err := scanExperiment(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return collect(rows, err, scanExperiment)
 }
 
 // ListenGenerations delivers a signal whenever a promotion commits, over a

@@ -51,19 +51,7 @@ func (s *Store) Job(ctx context.Context, id string) (store.Job, error) {
 func (s *Store) Outbox(ctx context.Context, limit int) ([]store.Job, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+jobColumns+` FROM jobs WHERE published_at IS NULL AND status = $1 ORDER BY created_at, id LIMIT $2`,
 		store.JobQueued, max(limit, 1))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.Job
-	for rows.Next() {
-		j, err := scanJob(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, j)
-	}
-	return out, rows.Err()
+	return collect(rows, err, scanJob)
 }
 
 // MarkPublished implements store.Jobs.

@@ -54,19 +54,7 @@ func (s *Store) KeyByHash(ctx context.Context, hash string) (store.APIKey, error
 // ListKeys implements store.Keys.
 func (s *Store) ListKeys(ctx context.Context) ([]store.APIKey, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+keyColumns+` FROM api_keys ORDER BY created_at, id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.APIKey
-	for rows.Next() {
-		k, err := scanKey(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, k)
-	}
-	return out, rows.Err()
+	return collect(rows, err, scanKey)
 }
 
 // RevokeKey implements store.Keys.

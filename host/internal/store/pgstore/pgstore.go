@@ -364,3 +364,11 @@ func (s *Store) Runs(ctx context.Context, limit int) ([]store.IngestRun, error) 
 	}
 	return out, rows.Err()
 }
+
+// collect reads every row of a query with scan and closes the rows (no rows: nil).
+func collect[T any](rows pgx.Rows, err error, scan func(pgx.Row) (T, error)) ([]T, error) {
+	if err != nil {
+		return nil, err
+	}
+	return pgx.AppendRows([]T(nil), rows, func(r pgx.CollectableRow) (T, error) { return scan(r) })
+}

@@ -82,16 +82,7 @@ func (s *Store) ModelVersions(ctx context.Context) ([]store.ModelVersion, error)
 	if err != nil {
 		return nil, fmt.Errorf("list model versions: %w", err)
 	}
-	defer rows.Close()
-	var out []store.ModelVersion
-	for rows.Next() {
-		v, err := scanVersion(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return collect(rows, nil, scanVersion)
 }
 
 // SetAlias implements store.Registry.

@@ -61,7 +61,7 @@ func (s *Store) Promote(ctx context.Context, p store.Promotion) (store.Generatio
 	return g, nil
 }
 
-func scanGeneration(r interface{ Scan(...any) error }) (store.Generation, error) {
+func scanGeneration(r scanner) (store.Generation, error) {
 	var g store.Generation
 	var at string
 	if err := r.Scan(&g.ID, &g.Alias, &g.Version, &g.PluginDigest, &g.CacheNamespace, &g.Action, &at); err != nil {
@@ -85,19 +85,7 @@ func (s *Store) CurrentGeneration(ctx context.Context) (store.Generation, error)
 // GenerationHistory implements store.Generations.
 func (s *Store) GenerationHistory(ctx context.Context, limit int) ([]store.Generation, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+generationColumns+` FROM generations ORDER BY id DESC LIMIT ?`, max(limit, 1))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.Generation
-	for rows.Next() {
-		g, err := scanGeneration(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, g)
-	}
-	return out, rows.Err()
+	return collect(rows, err, scanGeneration)
 }
 
 // Audit implements store.Generations.
@@ -146,7 +134,7 @@ func (s *Store) RecordExperiment(ctx context.Context, r store.ExperimentRun) err
 
 const experimentColumns = `id, kind, started_at, finished_at, params, metrics, dataset_hash, plugins, git_commit, model_version`
 
-func scanExperiment(r interface{ Scan(...any) error }) (store.ExperimentRun, error) {
+func scanExperiment(r scanner) (store.ExperimentRun, error) {
 	var e store.ExperimentRun
 	var started, finished, params, metrics, plugins string
 	var mv sql.NullInt64
@@ -174,17 +162,5 @@ func (s *Store) Experiment(ctx context.Context, id string) (store.ExperimentRun,
 // Experiments implements store.Generations.
 func (s *Store) Experiments(ctx context.Context, limit int) ([]store.ExperimentRun, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+experimentColumns+` FROM experiment_runs ORDER BY started_at DESC, id DESC LIMIT ?`, max(limit, 1))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.ExperimentRun
-	for rows.Next() {
-		e, err := scanExperiment(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return collect(rows, err, scanExperiment)
 }

@@ -24,7 +24,7 @@ func (s *Store) CreateJob(ctx context.Context, j store.Job) error {
 
 const jobColumns = `id, status, request, result, error, created_at, updated_at, published_at`
 
-func scanJob(r interface{ Scan(...any) error }) (store.Job, error) {
+func scanJob(r scanner) (store.Job, error) {
 	var j store.Job
 	var request, created, updated string
 	var result, published sql.NullString
@@ -54,19 +54,7 @@ func (s *Store) Job(ctx context.Context, id string) (store.Job, error) {
 func (s *Store) Outbox(ctx context.Context, limit int) ([]store.Job, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE published_at IS NULL AND status = ? ORDER BY created_at, id LIMIT ?`,
 		store.JobQueued, max(limit, 1))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.Job
-	for rows.Next() {
-		j, err := scanJob(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, j)
-	}
-	return out, rows.Err()
+	return collect(rows, err, scanJob)
 }
 
 // MarkPublished implements store.Jobs.

@@ -22,7 +22,7 @@ func (s *Store) CreateKey(ctx context.Context, k store.APIKey) error {
 	return nil
 }
 
-func scanKey(r interface{ Scan(...any) error }) (store.APIKey, error) {
+func scanKey(r scanner) (store.APIKey, error) {
 	var k store.APIKey
 	var scopes, created string
 	var revoked sql.NullString
@@ -53,19 +53,7 @@ func (s *Store) KeyByHash(ctx context.Context, hash string) (store.APIKey, error
 // ListKeys implements store.Keys.
 func (s *Store) ListKeys(ctx context.Context) ([]store.APIKey, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+keyColumns+` FROM api_keys ORDER BY created_at, id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.APIKey
-	for rows.Next() {
-		k, err := scanKey(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, k)
-	}
-	return out, rows.Err()
+	return collect(rows, err, scanKey)
 }
 
 // RevokeKey implements store.Keys.

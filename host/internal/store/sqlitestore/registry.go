@@ -40,7 +40,7 @@ func (s *Store) RegisterModel(ctx context.Context, v store.ModelVersion) (store.
 	return v, nil
 }
 
-func scanVersion(r interface{ Scan(...any) error }) (store.ModelVersion, error) {
+func scanVersion(r scanner) (store.ModelVersion, error) {
 	var v store.ModelVersion
 	var sig, params, metrics, created string
 	if err := r.Scan(&v.Version, &v.Name, &v.ModelPlugin, &v.ArtifactSHA256, &sig, &v.FeaturePlugin, &v.FeatureSchemaVersion,
@@ -76,16 +76,7 @@ func (s *Store) ModelVersions(ctx context.Context) ([]store.ModelVersion, error)
 	if err != nil {
 		return nil, fmt.Errorf("list model versions: %w", err)
 	}
-	defer rows.Close()
-	var out []store.ModelVersion
-	for rows.Next() {
-		v, err := scanVersion(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return collect(rows, nil, scanVersion)
 }
 
 // SetAlias implements store.Registry.

@@ -398,3 +398,20 @@ func (s *Store) Runs(ctx context.Context, limit int) ([]store.IngestRun, error) 
 	}
 	return out, rows.Err()
 }
+
+// collect reads every row of a query with scan and closes the rows.
+func collect[T any](rows *sql.Rows, err error, scan func(scanner) (T, error)) ([]T, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
