@@ -57,6 +57,7 @@ func runWorker(e env, args []string) error {
 	ch := openCache(parts.cfg)
 	defer ch.Close()
 	pred := forecast.NewPredictor(parts.store, parts.host, parts.features, parts.cfg.Model.Plugin, parts.log)
+	pred.Batch(forecast.Batching{MaxBatch: parts.cfg.Serve.Batching.MaxBatch, Concurrency: parts.cfg.Serve.Batching.Concurrency})
 	if err := pred.Start(e.ctx); err != nil {
 		return err
 	}

@@ -93,6 +93,17 @@ type Serve struct {
 	Addr string `koanf:"addr"`
 	// GenerationPoll is how often serve checks for a new generation (PostgreSQL also notifies at once).
 	GenerationPoll time.Duration `koanf:"generation_poll"`
+	// Batching coalesces concurrent predictions into shared plugin calls
+	// (serve and worker alike).
+	Batching Batching `koanf:"batching"`
+}
+
+// Batching bounds how concurrent predictions share plugin calls: a request
+// never waits for company; requests queue only while Concurrency batches are
+// in flight, and the next batch takes up to MaxBatch of them.
+type Batching struct {
+	MaxBatch    int `koanf:"max_batch"`
+	Concurrency int `koanf:"concurrency"`
 }
 
 // Promotion is the gate a challenger must pass to become champion.
@@ -138,6 +149,10 @@ type Plugin struct {
 	// Timeout bounds each call; StartTimeout bounds launch and handshake.
 	Timeout      time.Duration `koanf:"timeout"`
 	StartTimeout time.Duration `koanf:"start_timeout"`
+	// Procs is the plugin process's GOMAXPROCS (default 1: a plugin serves
+	// one batch at a time, and a single-threaded Go runtime answers a local
+	// call without waking a second thread; 0 leaves the Go default).
+	Procs *int `koanf:"procs"`
 	// Config is handed to the plugin as its own settings.
 	Config map[string]any `koanf:"config"`
 }
@@ -179,6 +194,8 @@ func Defaults() map[string]any {
 		"auth.required":               false,
 		"auth.cache_for":              "10s",
 		"serve.generation_poll":       "1s",
+		"serve.batching.max_batch":    128,
+		"serve.batching.concurrency":  2,
 		"promotion.min_rps_gain":      0.0005,
 		"promotion.min_log_loss_gain": 0.001,
 		"promotion.max_ece_increase":  0.01,
@@ -310,6 +327,9 @@ func (c Config) Validate() error {
 		if p.SHA256 != "" && !isHexDigest(p.SHA256) {
 			bad("plugins.%s.sha256: %q is not 64 hex digits", name, p.SHA256)
 		}
+		if p.Procs != nil && (*p.Procs < 0 || *p.Procs > 1024) {
+			bad("plugins.%s.procs: %d is not from 0 (Go's default) to 1024", name, *p.Procs)
+		}
 		if p.Timeout < 0 || p.StartTimeout < 0 {
 			bad("plugins.%s: timeouts must be positive", name)
 		}
@@ -331,6 +351,12 @@ func (c Config) Validate() error {
 	}
 	if !slices.Contains([]string{"memory", "redis"}, c.Cache.Driver) {
 		bad("cache.driver: %q is not memory or redis", c.Cache.Driver)
+	}
+	if c.Serve.Batching.MaxBatch < 1 || c.Serve.Batching.MaxBatch > 10000 {
+		bad("serve.batching.max_batch: %d is not from 1 to 10000", c.Serve.Batching.MaxBatch)
+	}
+	if c.Serve.Batching.Concurrency < 1 || c.Serve.Batching.Concurrency > 64 {
+		bad("serve.batching.concurrency: %d is not from 1 to 64", c.Serve.Batching.Concurrency)
 	}
 	if c.Serve.GenerationPoll <= 0 {
 		bad("serve.generation_poll: %v is not a positive duration", c.Serve.GenerationPoll)

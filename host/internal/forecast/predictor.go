@@ -2,8 +2,11 @@ package forecast
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/maphash"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -75,19 +78,22 @@ type Prediction struct {
 	Match       *soccer.Match
 }
 
-// generation is one champion being served: its own model plugin process and
-// its own cache. Requests hold mu for reading; retiring takes it for writing,
-// so a retired generation's process ends only after its last request.
+// generation is one champion being served: its own model plugin process,
+// its own coalescer and its own cache. Requests hold mu for reading; retiring
+// takes it for writing, so a retired generation's process ends only after its
+// last request, and no batch ever mixes two generations.
 type generation struct {
 	gen      store.Generation
 	champion store.ModelVersion
 	model    *pluginhost.Plugin
+	batches  *coalescer
 
 	mu      sync.RWMutex
 	retired bool
 
 	cacheMu sync.Mutex
-	cache   map[string]Prediction
+	cache   map[cacheKey]soccer.Probabilities
+	seed    maphash.Seed
 }
 
 // maxCache bounds a generation's prediction cache.
@@ -116,19 +122,27 @@ type Predictor struct {
 	current atomic.Pointer[generation]
 	failed  int64 // a generation that failed to load; not retried until a newer one
 
-	metrics Metrics
+	batching Batching
+	metrics  Metrics
 }
 
 // Metrics is told what the predictor serves.
 type Metrics interface {
 	Predictions(computed, cached int)
 	Generation(id int64)
+	// Batch is told each coalesced batch's size and how long each of its
+	// fixtures queued before the batch started.
+	Batch(size int, waited []time.Duration)
 }
 
 type noMetrics struct{}
 
-func (noMetrics) Predictions(int, int) {}
-func (noMetrics) Generation(int64)     {}
+func (noMetrics) Predictions(int, int)       {}
+func (noMetrics) Generation(int64)           {}
+func (noMetrics) Batch(int, []time.Duration) {}
+
+// Batch sets how concurrent predictions are coalesced; set it before Start.
+func (p *Predictor) Batch(b Batching) { p.batching = b }
 
 // Observe sends the predictor's counts to m; set it before Start.
 func (p *Predictor) Observe(m Metrics) { p.metrics = m }
@@ -255,7 +269,10 @@ func (p *Predictor) load(ctx context.Context, gen store.Generation) (*generation
 	inst.OnLaunch(func(ctx context.Context, client any) error {
 		return client.(model.Model).Load(ctx, model.LoadRequest{Artifact: champ.Artifact, Signature: champ.Signature})
 	})
-	g := &generation{gen: gen, champion: champ, model: inst, cache: map[string]Prediction{}}
+	g := &generation{gen: gen, champion: champ, model: inst, cache: map[cacheKey]soccer.Probabilities{}, seed: maphash.MakeSeed()}
+	g.batches = newCoalescer(p.batching, func(fixtures []soccer.Fixture) []outcome {
+		return p.computeBatch(g, fixtures)
+	}, p.metrics.Batch)
 	if warm != nil {
 		resp, err := pluginhost.ModelOf(inst).Predict(ctx, model.PredictRequest{Rows: [][]float64{warm}})
 		if err == nil && len(resp.Probabilities) == 1 {
@@ -430,20 +447,24 @@ func (p *Predictor) Fixture(req FixtureRequest) (soccer.Fixture, error) {
 	return f, nil
 }
 
-// Predict forecasts fixtures from the present feature state.
+// Predict forecasts fixtures from the present feature state. Fixtures not in
+// the generation's cache join the coalescer, so concurrent callers share
+// plugin calls; the first fixture that cannot be forecast fails the call.
 func (p *Predictor) Predict(ctx context.Context, fixtures []soccer.Fixture) ([]Prediction, error) {
 	g, err := p.acquire()
 	if err != nil {
 		return nil, err
 	}
 	defer g.mu.RUnlock()
+	p.mu.RLock()
+	schemaVersion := p.schema.Version
+	p.mu.RUnlock()
 	out := make([]Prediction, len(fixtures))
 	var todo []soccer.Fixture
 	var todoIdx []int
 	for i, f := range fixtures {
-		if pr, ok := g.cached(cacheKey(f)); ok {
-			pr.Fixture = f
-			out[i] = pr
+		if pr, ok := g.cached(f); ok {
+			out[i] = g.prediction(f, pr, schemaVersion)
 			continue
 		}
 		todo, todoIdx = append(todo, f), append(todoIdx, i)
@@ -452,77 +473,174 @@ func (p *Predictor) Predict(ctx context.Context, fixtures []soccer.Fixture) ([]P
 		p.metrics.Predictions(0, len(fixtures))
 		return out, nil
 	}
-	p.mu.RLock()
-	schema := p.schema
-	p.mu.RUnlock()
-	resp, err := pluginhost.FeaturesOf(p.features).Compute(ctx, features.ComputeRequest{Fixtures: todo})
-	if err != nil {
-		return nil, p.pluginError("feature", err)
-	}
-	if err := replay.CheckRows(schema, todo, resp.Rows); err != nil {
-		p.logger.Error("feature plugin answered invalid rows; not serving them", "error", err)
-		return nil, fmt.Errorf("%w: %v", ErrMisbehaved, err)
-	}
-	rows := make([][]float64, len(resp.Rows))
-	for i, r := range resp.Rows {
-		rows[i] = r.Values
-	}
-	preds, err := p.predictRows(ctx, g, schema, todo, rows)
+	res, err := g.batches.do(ctx, todo)
 	if err != nil {
 		return nil, err
 	}
-	for j, pr := range preds {
-		out[todoIdx[j]] = pr
-		g.store(cacheKey(todo[j]), pr)
+	for j, r := range res {
+		if r.err != nil {
+			return nil, r.err
+		}
+		out[todoIdx[j]] = r.pred
 	}
 	p.metrics.Predictions(len(todo), len(fixtures)-len(todo))
 	return out, nil
 }
 
-// cacheKey identifies what a forecast depends on besides the generation.
-func cacheKey(f soccer.Fixture) string {
-	k := fmt.Sprintf("%s|%s|%s|%s|%d", f.Competition, f.Season, f.HomeTeam, f.AwayTeam, f.Kickoff.Unix())
-	for _, o := range f.Odds {
-		k += fmt.Sprintf("|%s:%g:%g:%g", o.Bookmaker, o.Home, o.Draw, o.Away)
+// computeBatch runs one coalesced batch through the feature plugin and the
+// generation's model plugin. A plugin that is down fails the whole batch (each
+// caller sees ErrUnavailable); any other refusal is retried fixture by fixture,
+// so one fixture a plugin rejects fails only its own caller. A row or forecast
+// that is invalid fails only its fixture.
+func (p *Predictor) computeBatch(g *generation, fixtures []soccer.Fixture) []outcome {
+	// The batch belongs to every caller in it: no one caller's cancellation
+	// stops it; the plugin's own timeout bounds it.
+	ctx := context.Background()
+	out := make([]outcome, len(fixtures))
+	fail := func(err error) []outcome {
+		for i := range out {
+			out[i].err = err
+		}
+		return out
+	}
+	one := func(err error) []outcome {
+		if len(fixtures) == 1 || errors.Is(err, ErrUnavailable) {
+			return fail(err)
+		}
+		for i, f := range fixtures {
+			out[i] = p.computeBatch(g, []soccer.Fixture{f})[0]
+		}
+		return out
+	}
+	p.mu.RLock()
+	schema := p.schema
+	p.mu.RUnlock()
+	resp, err := pluginhost.FeaturesOf(p.features).Compute(ctx, features.ComputeRequest{Fixtures: fixtures})
+	if err != nil {
+		return one(p.pluginError("feature", err))
+	}
+	if len(resp.Rows) != len(fixtures) {
+		p.logger.Error("feature plugin answered the wrong number of rows; not serving them", "rows", len(resp.Rows), "fixtures", len(fixtures))
+		return fail(fmt.Errorf("%w: feature plugin returned %d rows for %d fixtures", ErrMisbehaved, len(resp.Rows), len(fixtures)))
+	}
+	var (
+		rows   [][]float64
+		rowFor []int // index in fixtures of each row sent to the model
+	)
+	for i, r := range resp.Rows {
+		if err := replay.CheckRows(schema, fixtures[i:i+1], resp.Rows[i:i+1]); err != nil {
+			p.logger.Error("feature plugin answered an invalid row; not serving it", "error", err)
+			out[i].err = fmt.Errorf("%w: %v", ErrMisbehaved, err)
+			continue
+		}
+		rows, rowFor = append(rows, r.Values), append(rowFor, i)
+	}
+	if len(rows) == 0 {
+		return out
+	}
+	sent := make([]soccer.Fixture, len(rowFor))
+	for j, i := range rowFor {
+		sent[j] = fixtures[i]
+	}
+	preds, err := p.modelRows(ctx, g, schema, sent, rows)
+	if err != nil {
+		if len(rows) < len(fixtures) {
+			for _, i := range rowFor {
+				out[i].err = err
+			}
+			return out
+		}
+		return one(err)
+	}
+	for j, r := range preds {
+		i := rowFor[j]
+		out[i] = r
+		if r.err == nil {
+			g.store(fixtures[i], r.pred.Probabilities)
+		}
+	}
+	return out
+}
+
+// cacheKey identifies what a forecast depends on besides the generation: a
+// 128-bit hash of the fixture's competition, season, teams, kick-off and odds.
+// It holds no pointers, so a full cache costs the garbage collector nothing.
+type cacheKey [2]uint64
+
+func (g *generation) key(f soccer.Fixture) cacheKey {
+	var k cacheKey
+	for i := range k {
+		var h maphash.Hash
+		h.SetSeed(g.seed)
+		h.WriteByte(byte(i))
+		for _, s := range []string{f.Competition, f.Season, f.HomeTeam, f.AwayTeam} {
+			h.WriteString(s)
+			h.WriteByte(0)
+		}
+		var b [8]byte
+		binary.LittleEndian.PutUint64(b[:], uint64(f.Kickoff.Unix()))
+		h.Write(b[:])
+		for _, o := range f.Odds {
+			h.WriteString(o.Bookmaker)
+			h.WriteByte(0)
+			for _, v := range []float64{o.Home, o.Draw, o.Away} {
+				binary.LittleEndian.PutUint64(b[:], math.Float64bits(v))
+				h.Write(b[:])
+			}
+			if o.Closing {
+				h.WriteByte(1)
+			}
+		}
+		k[i] = h.Sum64()
 	}
 	return k
 }
 
-func (g *generation) cached(key string) (Prediction, bool) {
+func (g *generation) cached(f soccer.Fixture) (soccer.Probabilities, bool) {
+	k := g.key(f)
 	g.cacheMu.Lock()
 	defer g.cacheMu.Unlock()
-	pr, ok := g.cache[key]
+	pr, ok := g.cache[k]
 	return pr, ok
 }
 
-func (g *generation) store(key string, pr Prediction) {
+func (g *generation) store(f soccer.Fixture, pr soccer.Probabilities) {
+	k := g.key(f)
 	g.cacheMu.Lock()
 	defer g.cacheMu.Unlock()
 	if len(g.cache) >= maxCache {
 		clear(g.cache)
 	}
-	g.cache[key] = pr
+	g.cache[k] = pr
 }
 
-func (p *Predictor) predictRows(ctx context.Context, g *generation, schema features.Schema, fixtures []soccer.Fixture, rows [][]float64) ([]Prediction, error) {
+func (g *generation) prediction(f soccer.Fixture, pr soccer.Probabilities, schemaVersion string) Prediction {
+	return Prediction{Fixture: f, Probabilities: pr, Model: g.champion.Name, ModelVersion: g.champion.Version,
+		FeatureSchemaVersion: schemaVersion, Generation: g.gen.ID}
+}
+
+// modelRows forecasts feature rows with the generation's model. A failed call
+// is the error; a forecast that is not a valid distribution fails only its row.
+func (p *Predictor) modelRows(ctx context.Context, g *generation, schema features.Schema, fixtures []soccer.Fixture, rows [][]float64) ([]outcome, error) {
 	champ := g.champion
 	pred, err := pluginhost.ModelOf(g.model).Predict(ctx, model.PredictRequest{Rows: rows})
 	if err != nil {
 		return nil, p.pluginError("model", err)
 	}
 	if len(pred.Probabilities) != len(fixtures) {
+		p.logger.Error("model plugin answered the wrong number of forecasts; not serving them", "forecasts", len(pred.Probabilities), "rows", len(fixtures))
 		return nil, fmt.Errorf("%w: %d forecasts for %d fixtures", ErrMisbehaved, len(pred.Probabilities), len(fixtures))
 	}
-	out := make([]Prediction, len(fixtures))
+	out := make([]outcome, len(fixtures))
 	for i, f := range fixtures {
 		pr := pred.Probabilities[i]
 		if err := pr.Validate(); err != nil {
 			p.logger.Error("model plugin answered invalid probabilities; not serving them",
 				"model", champ.Name, "version", champ.Version, "fixture", f.ID, "error", err)
-			return nil, fmt.Errorf("%w: model %s v%d: %v", ErrMisbehaved, champ.Name, champ.Version, err)
+			out[i].err = fmt.Errorf("%w: model %s v%d: %v", ErrMisbehaved, champ.Name, champ.Version, err)
+			continue
 		}
-		out[i] = Prediction{Fixture: f, Probabilities: pr, Model: champ.Name, ModelVersion: champ.Version,
-			FeatureSchemaVersion: schema.Version, Generation: g.gen.ID}
+		out[i].pred = g.prediction(f, pr, schema.Version)
 	}
 	return out, nil
 }
@@ -558,12 +676,17 @@ func (p *Predictor) Recent(ctx context.Context, competition string, limit int) (
 	for i, e := range past {
 		fixtures[i], rows[i] = e.Match.Fixture(), e.Values
 	}
-	out, err := p.predictRows(ctx, g, schema, fixtures, rows)
+	res, err := p.modelRows(ctx, g, schema, fixtures, rows)
 	if err != nil {
 		return nil, err
 	}
-	for i := range out {
+	out := make([]Prediction, len(res))
+	for i, r := range res {
+		if r.err != nil {
+			return nil, r.err
+		}
 		m := past[i].Match
+		out[i] = r.pred
 		out[i].PointInTime, out[i].Match = true, &m
 	}
 	slices.Reverse(out)

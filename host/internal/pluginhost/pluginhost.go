@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -236,6 +237,14 @@ func (p *Plugin) Verify() ([]byte, error) {
 	return got, nil
 }
 
+// procs is the GOMAXPROCS a launch gets; 0 leaves the environment's.
+func (p *Plugin) procs() int {
+	if p.cfg.Procs == nil {
+		return 1
+	}
+	return *p.cfg.Procs
+}
+
 func (p *Plugin) pinned() (string, error) {
 	if p.cfg.SHA256 != "" {
 		return strings.ToLower(p.cfg.SHA256), nil
@@ -306,6 +315,9 @@ func (p *Plugin) launchLocked(ctx context.Context) (any, error) {
 		return nil, err
 	}
 	cmd := exec.Command(p.cfg.Path)
+	if procs := p.procs(); procs > 0 {
+		cmd.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(procs))
+	}
 	dieWithHost(cmd)
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  handshake.Config,

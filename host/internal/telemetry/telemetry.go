@@ -22,6 +22,8 @@ type Metrics struct {
 	launches     *prometheus.CounterVec
 	predictions  *prometheus.CounterVec
 	generation   prometheus.Gauge
+	batchSize    prometheus.Histogram
+	batchWait    prometheus.Histogram
 }
 
 // New registers every instrument (and the Go runtime's) on a fresh registry.
@@ -42,8 +44,12 @@ func New() *Metrics {
 			Help: "Forecasts served, by how they were made (computed or cache)."}, []string{"source"}),
 		generation: prometheus.NewGauge(prometheus.GaugeOpts{Name: "soccerpredict_serving_generation",
 			Help: "The generation (promotion) this process serves."}),
+		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "soccerpredict_prediction_batch_size",
+			Help: "Fixtures per coalesced batch (one feature Compute and one model Predict call).", Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256}}),
+		batchWait: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "soccerpredict_prediction_queue_wait_seconds",
+			Help: "How long a fixture waited for a batch slot before its batch started.", Buckets: []float64{.00001, .00005, .0001, .00025, .0005, .001, .0025, .005, .01, .05, .25}}),
 	}
-	m.registry.MustRegister(m.httpRequests, m.httpDuration, m.pluginCalls, m.pluginTime, m.launches, m.predictions, m.generation,
+	m.registry.MustRegister(m.httpRequests, m.httpDuration, m.pluginCalls, m.pluginTime, m.launches, m.predictions, m.generation, m.batchSize, m.batchWait,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -98,4 +104,15 @@ func (m *Metrics) Generation(id int64) {
 		return
 	}
 	m.generation.Set(float64(id))
+}
+
+// Batch records one coalesced batch: its size and each fixture's queue wait.
+func (m *Metrics) Batch(size int, waited []time.Duration) {
+	if m == nil {
+		return
+	}
+	m.batchSize.Observe(float64(size))
+	for _, w := range waited {
+		m.batchWait.Observe(w.Seconds())
+	}
 }
