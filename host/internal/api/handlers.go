@@ -128,7 +128,7 @@ func (s *Server) fixtureOf(req PredictionRequest, field string) (soccer.Fixture,
 // the problem itself when it cannot (ok false).
 func (s *Server) requestFixture(w http.ResponseWriter, r *http.Request) (soccer.Fixture, bool) {
 	var req PredictionRequest
-	if p := decode(r, &req); p != nil {
+	if p := decodePrediction(r, &req); p != nil {
 		s.problem(w, r, http.StatusBadRequest, "malformed request", p.Message, []FieldProblem{*p})
 		return soccer.Fixture{}, false
 	}

@@ -1,12 +1,14 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/go-chi/chi/v5/middleware"
 
@@ -30,12 +32,64 @@ type FieldProblem struct {
 	Suggestions []string `json:"suggestions,omitempty"`
 }
 
+// appender is a response that writes its own JSON (see fastjson.go).
+type appender interface{ appendJSON([]byte) []byte }
+
+var buffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
 func (s *Server) json(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	if err := json.NewEncoder(w).Encode(v); err != nil {
-		s.Logger.Warn("write response", "error", err)
+	if a, ok := v.(appender); ok {
+		bp := buffers.Get().(*[]byte)
+		*bp = a.appendJSON((*bp)[:0])
+		_, err := w.Write(*bp)
+		buffers.Put(bp)
+		if err != nil {
+			s.clientGone(err)
+		}
+		return
 	}
+	if err := json.NewEncoder(w).Encode(v); err != nil {
+		s.clientGone(err)
+	}
+}
+
+// clientGone notes a response that could not be written: the caller hung up,
+// which is theirs to know, not an error of the server's.
+func (s *Server) clientGone(err error) {
+	s.Logger.Debug("response not written: the client is gone", "error", err)
+}
+
+// maxBody bounds a request body; beyond it the JSON reads as cut short.
+const maxBody = 1 << 20
+
+// readBody reads up to maxBody bytes into a pooled buffer; call done after.
+func readBody(r *http.Request) (data []byte, done func(), err error) {
+	bp := buffers.Get().(*[]byte)
+	b := (*bp)[:0]
+	lr := io.LimitReader(r.Body, maxBody)
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, rerr := lr.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			*bp = b
+			buffers.Put(bp)
+			return nil, func() {}, rerr
+		}
+	}
+	*bp = b
+	return b, func() {
+		if cap(*bp) <= 64<<10 { // keep the pool's buffers small
+			buffers.Put(bp)
+		}
+	}, nil
 }
 
 func (s *Server) problem(w http.ResponseWriter, r *http.Request, status int, title, detail string, fields []FieldProblem) {
@@ -70,10 +124,29 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 }
 
+// decodePrediction reads a PredictionRequest body: the everyday shape
+// without reflection, anything else through decode's strict rules.
+func decodePrediction(r *http.Request, req *PredictionRequest) *FieldProblem {
+	data, done, err := readBody(r)
+	defer done()
+	if err != nil {
+		return &FieldProblem{Field: "", Message: "cannot read the body: " + err.Error()}
+	}
+	if quickDecodePrediction(data, req) {
+		return nil
+	}
+	*req = PredictionRequest{}
+	return decodeFrom(bytes.NewReader(data), req)
+}
+
 // decode reads a JSON body strictly into v: unknown fields, wrong types and
 // trailing data are errors naming the field.
 func decode(r *http.Request, v any) *FieldProblem {
-	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
+	return decodeFrom(io.LimitReader(r.Body, maxBody), v)
+}
+
+func decodeFrom(body io.Reader, v any) *FieldProblem {
+	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
 	if err == nil {

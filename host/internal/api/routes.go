@@ -4,7 +4,11 @@
 package api
 
 import (
+	"context"
 	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -40,7 +44,10 @@ type Server struct {
 // Handler returns the whole HTTP API.
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
-	r.Use(middleware.RequestID, middleware.Recoverer, s.measure, middleware.Timeout(30*time.Second))
+	// No per-request timeout middleware: the server's read and write timeouts
+	// bound a connection, each plugin call has its own timeout, and a
+	// deadline per request would cost a timer on the hot path.
+	r.Use(requestID, middleware.Recoverer, s.measure)
 	if s.Metrics != nil {
 		r.Method(http.MethodGet, "/metrics", s.Metrics.Handler())
 	}
@@ -63,6 +70,24 @@ func (s *Server) Handler() http.Handler {
 		s.problem(w, r, http.StatusMethodNotAllowed, "method not allowed", r.Method+" is not allowed on "+r.URL.Path, nil)
 	})
 	return r
+}
+
+var (
+	requestPrefix = strconv.FormatInt(time.Now().UnixNano()%(1<<30), 36) + "-"
+	requestSeq    atomic.Uint64
+)
+
+// requestID gives each request an ID (the caller's X-Request-Id when it sends
+// a sane one), found with chi's middleware.GetReqID, as problem details'
+// "instance".
+func requestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get(middleware.RequestIDHeader)
+		if id == "" || len(id) > 128 || strings.ContainsFunc(id, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
+			id = requestPrefix + strconv.FormatUint(requestSeq.Add(1), 10)
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), middleware.RequestIDKey, id)))
+	})
 }
 
 // measure records each request under its route pattern (never the raw path,

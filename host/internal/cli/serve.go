@@ -18,6 +18,7 @@ import (
 func runServe(e env, args []string) error {
 	fs, c := newFlags(e, "serve")
 	addr := fs.String("addr", "", "listen address (default serve.addr, :8080)")
+	pprofAddr := fs.String("pprof", "", "serve Go's net/http/pprof profiles on this address (e.g. 127.0.0.1:6060); off by default")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -29,11 +30,19 @@ func runServe(e env, args []string) error {
 	if *addr == "" {
 		*addr = parts.cfg.Serve.Addr
 	}
+	if *pprofAddr != "" {
+		stop, err := servePprof(*pprofAddr, parts.log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	started := time.Now()
 	metrics := telemetry.New()
 	parts.host.Observe(metrics)
 	pred := forecast.NewPredictor(parts.store, parts.host, parts.features, parts.cfg.Model.Plugin, parts.log)
 	pred.Observe(metrics)
+	pred.Batch(forecast.Batching{MaxBatch: parts.cfg.Serve.Batching.MaxBatch, Concurrency: parts.cfg.Serve.Batching.Concurrency})
 	if err := pred.Start(e.ctx); err != nil {
 		return err
 	}
@@ -75,7 +84,7 @@ func runServe(e env, args []string) error {
 			case kick <- struct{}{}:
 			default:
 			}
-		}}).Handler(), ReadHeaderTimeout: 10 * time.Second}
+		}}).Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second}
 	champ, gen, _ := pred.Champion()
 	port := ln.Addr().(*net.TCPAddr).Port
 	fmt.Fprintf(e.stdout, "serving %s v%d (generation %d) on %s (ready in %s)\n\ntry:\n", champ.Name, champ.Version, gen.ID, ln.Addr(), time.Since(started).Round(time.Millisecond))
