@@ -1,0 +1,91 @@
+// Command soccerload is the HTTP load harness (`make bench-http`): it starts
+// `soccerpredict serve` and a bare Go ceiling server, each its own process,
+// drives both from this process at several client counts and prints
+// throughput, latency, server CPU and memory, and each row's share of the
+// ceiling. `soccerload ceiling --addr A` is the ceiling server itself.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/soccerpredict/soccerpredict/host/internal/loadtest"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "soccerload:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "ceiling" {
+		fs := flag.NewFlagSet("ceiling", flag.ContinueOnError)
+		addr := fs.String("addr", "127.0.0.1:8090", "listen address")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		return loadtest.ServeCeiling(*addr)
+	}
+	fs := flag.NewFlagSet("soccerload", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: soccerload [flags] [-- serve flags...]\n\nflags:")
+		fs.PrintDefaults()
+	}
+	host := fs.String("host", "bin/soccerpredict", "the soccerpredict binary to serve")
+	clients := fs.String("clients", "1,16,64", "client counts, comma-separated")
+	duration := fs.Duration("duration", 10*time.Second, "measured time per row")
+	warmup := fs.Duration("warmup", 2*time.Second, "unmeasured time before each row")
+	var env multi
+	fs.Var(&env, "env", "KEY=VALUE added to the server's environment (repeatable)")
+	procs := fs.Int("client-procs", 1, "GOMAXPROCS of this load-generating process (1 leaves the most CPU to the servers, as wrk's one thread does)")
+	comps := fs.String("competitions", "E0,E1,D1,SP1,I1", "competitions whose recent team pairs make the fixtures")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *procs > 0 {
+		runtime.GOMAXPROCS(*procs)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	o := loadtest.Options{Host: *host, Args: fs.Args(), Env: env, Self: self, Duration: *duration, Warmup: *warmup,
+		Competitions: strings.Split(*comps, ",")}
+	for _, c := range strings.Split(*clients, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(c))
+		if err != nil || n < 1 || n > 512 {
+			return fmt.Errorf("-clients: %q is not a number from 1 to 512", c)
+		}
+		o.Clients = append(o.Clients, n)
+	}
+	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		o.Progress = stderr
+	}
+	rows, err := loadtest.Run(ctx, o, stdout)
+	if len(rows) > 0 {
+		fmt.Fprintln(stdout)
+		loadtest.Table(stdout, rows)
+	}
+	return err
+}
+
+type multi []string
+
+func (m *multi) String() string     { return strings.Join(*m, ",") }
+func (m *multi) Set(v string) error { *m = append(*m, v); return nil }

@@ -1,0 +1,259 @@
+package loadtest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Options say what Run drives and for how long.
+type Options struct {
+	// Host is the soccerpredict binary; Args are given to `serve` after
+	// --addr (configs, --set overrides).
+	Host string
+	Args []string
+	// Env is added to the server's environment (e.g. GOMAXPROCS=1).
+	Env []string
+	// Self is this harness's binary, started again as the ceiling server.
+	Self         string
+	Clients      []int
+	Duration     time.Duration
+	Warmup       time.Duration
+	Competitions []string
+	// Progress, when set, gets a one-line status several times a second.
+	Progress io.Writer
+}
+
+// Row is one measured run.
+type Row struct {
+	Target  string // ceiling, uncached, cached
+	Clients int
+	Result  Result
+	// CPU is the server's processes' CPU time (plugins included) per second.
+	CPU float64
+	// HostRSS and PluginRSS are resident memory in bytes after the run
+	// (PluginRSS: all plugin processes together).
+	HostRSS, PluginRSS int64
+}
+
+type fixture struct{ home, away, competition string }
+
+// Run starts the ceiling server and `soccerpredict serve`, each its own
+// process, and measures every target at every client count. Rows of one
+// client count run back to back, so each comparison is made minutes apart
+// at most.
+func Run(ctx context.Context, o Options, out io.Writer) ([]Row, error) {
+	ceilingAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	hostAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	ceiling := exec.CommandContext(ctx, o.Self, "ceiling", "--addr", ceilingAddr)
+	ceiling.Stderr = os.Stderr
+	if err := start(ceiling); err != nil {
+		return nil, fmt.Errorf("start the ceiling server: %w", err)
+	}
+	defer stop(ceiling)
+	serve := exec.CommandContext(ctx, o.Host, append([]string{"serve", "--addr", hostAddr}, o.Args...)...)
+	serve.Env = append(os.Environ(), o.Env...)
+	var serveLog strings.Builder
+	serve.Stdout, serve.Stderr = io.Discard, &limited{w: &serveLog, n: 64 << 10}
+	if err := start(serve); err != nil {
+		return nil, fmt.Errorf("start %s serve: %w", o.Host, err)
+	}
+	defer stop(serve)
+	fmt.Fprintf(out, "waiting for soccerpredict serve on %s (pid %d) and the ceiling server on %s (pid %d)\n", hostAddr, serve.Process.Pid, ceilingAddr, ceiling.Process.Pid)
+	if err := waitReady(ctx, "http://"+hostAddr+"/readyz", 3*time.Minute); err != nil {
+		return nil, fmt.Errorf("soccerpredict serve: %w\n%s", err, serveLog.String())
+	}
+	if err := waitReady(ctx, "", 0); err != nil {
+		return nil, err
+	}
+	pairs, err := realFixtures(ctx, "http://"+hostAddr, o.Competitions)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(out, "%d real fixtures (team pairs of recent matches in %s); %s per row after %s warm-up\n\n",
+		len(pairs), strings.Join(o.Competitions, ", "), o.Duration, o.Warmup)
+
+	targets := []struct {
+		name, addr string
+		pid        int
+		body       func(row int) Body
+	}{
+		{"ceiling", ceilingAddr, ceiling.Process.Pid, func(row int) Body { return distinct(pairs, row) }},
+		{"uncached", hostAddr, serve.Process.Pid, func(row int) Body { return distinct(pairs, row) }},
+		{"cached", hostAddr, serve.Process.Pid, func(int) Body { return same(pairs[0]) }},
+	}
+	var rows []Row
+	total := len(targets) * len(o.Clients)
+	for _, c := range o.Clients {
+		for _, t := range targets {
+			n := len(rows) + 1
+			progress := func(done int64) {
+				if o.Progress != nil {
+					fmt.Fprintf(o.Progress, "\r[%d/%d] %-8s c=%-3d %8d requests", n, total, t.name, c, done)
+				}
+			}
+			before := treeCPU(t.pid)
+			res, err := Drive(ctx, t.addr, "/v1/predictions", c, o.Warmup, o.Duration, t.body(n), progress)
+			if err != nil {
+				return rows, fmt.Errorf("%s with %d clients: %w", t.name, c, err)
+			}
+			cpu := (treeCPU(t.pid) - before).Seconds() / (res.Elapsed + o.Warmup).Seconds()
+			hostRSS, pluginRSS := treeRSS(t.pid)
+			if o.Progress != nil {
+				fmt.Fprint(o.Progress, "\r\033[K")
+			}
+			rows = append(rows, Row{Target: t.name, Clients: c, Result: res, CPU: cpu, HostRSS: hostRSS, PluginRSS: pluginRSS})
+			fmt.Fprintf(out, "%-8s c=%-3d %9.0f req/s  p50 %8s  p99 %8s  errors %d\n", t.name, c, res.Rate(),
+				res.Percentile(0.5).Round(time.Microsecond), res.Percentile(0.99).Round(time.Microsecond), res.ErrorCount())
+		}
+	}
+	return rows, nil
+}
+
+// distinct makes every request a fixture never asked before: a real pair of
+// teams with a kick-off minute of its own (row keeps runs apart).
+func distinct(pairs []fixture, row int) Body {
+	base := time.Date(2030+row, 1, 1, 0, 0, 0, 0, time.UTC)
+	return func(dst []byte, client, n int) []byte {
+		f := pairs[(client*7919+n)%len(pairs)]
+		k := base.Add(time.Duration(n*512+client) * time.Minute)
+		return appendBody(dst, f, k)
+	}
+}
+
+func same(f fixture) Body {
+	b := appendBody(nil, f, time.Date(2030, 1, 1, 15, 0, 0, 0, time.UTC))
+	return func(dst []byte, _, _ int) []byte { return append(dst, b...) }
+}
+
+// appendBody writes a prediction request by hand: json.Marshal per request
+// would make the client cost more than the servers it measures.
+func appendBody(dst []byte, f fixture, kickoff time.Time) []byte {
+	dst = append(dst, `{"home_team":`...)
+	dst = strconv.AppendQuote(dst, f.home)
+	dst = append(dst, `,"away_team":`...)
+	dst = strconv.AppendQuote(dst, f.away)
+	dst = append(dst, `,"competition":`...)
+	dst = strconv.AppendQuote(dst, f.competition)
+	dst = append(dst, `,"kickoff":"`...)
+	dst = kickoff.AppendFormat(dst, time.RFC3339)
+	return append(dst, `"}`...)
+}
+
+// realFixtures takes the team pairs of the recent matches the server knows.
+func realFixtures(ctx context.Context, base string, competitions []string) ([]fixture, error) {
+	var out []fixture
+	for _, c := range competitions {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1/fixtures?competition="+c+"&limit=100", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		var body struct {
+			Recent []struct {
+				Fixture struct {
+					HomeTeam string `json:"home_team"`
+					AwayTeam string `json:"away_team"`
+				} `json:"fixture"`
+			} `json:"recent"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 {
+			return nil, fmt.Errorf("GET /v1/fixtures?competition=%s: status %d: %v", c, resp.StatusCode, err)
+		}
+		for _, r := range body.Recent {
+			out = append(out, fixture{r.Fixture.HomeTeam, r.Fixture.AwayTeam, c})
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.New("the server knows no recent matches: ingest data and train a champion first")
+	}
+	return out, nil
+}
+
+func waitReady(ctx context.Context, url string, within time.Duration) error {
+	if url == "" {
+		return nil
+	}
+	deadline := time.Now().Add(within)
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not ready within %s (last: %v)", url, within, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// start runs cmd in a process group of its own, so stop ends it and its plugins.
+func start(cmd *exec.Cmd) error {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	return cmd.Start()
+}
+
+func stop(cmd *exec.Cmd) {
+	if cmd.Process == nil {
+		return
+	}
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+	}
+}
+
+// limited keeps the first n bytes written to it.
+type limited struct {
+	w io.Writer
+	n int
+}
+
+func (l *limited) Write(p []byte) (int, error) {
+	if l.n > 0 {
+		k := min(len(p), l.n)
+		l.w.Write(p[:k])
+		l.n -= k
+	}
+	return len(p), nil
+}
