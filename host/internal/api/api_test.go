@@ -67,6 +67,7 @@ func plugins(t testing.TB, extra map[string]config.Plugin) *pluginhost.Host {
 	}
 	add("onnx", "model", testbin.Plugin(t, "model", "onnx"), map[string]any{"library": testbin.ORT(t)})
 	add("liar", "model", testbin.Liar(t), nil)
+	add("liar-priced", "model", testbin.Liar(t), map[string]any{"mode": "priced"})
 	for k, v := range extra {
 		cfg[k] = v
 	}

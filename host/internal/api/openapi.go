@@ -175,15 +175,36 @@ func missingFields(v any) []string {
 		rv = rv.Elem()
 	}
 	var out []string
-	for i := range rv.NumField() {
-		f := rv.Type().Field(i)
-		if f.Tag.Get("validate") != "required" {
-			continue
-		}
-		if s, ok := rv.Field(i).Interface().(string); ok && strings.TrimSpace(s) == "" || rv.Field(i).IsZero() {
-			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-			out = append(out, name)
+	for _, f := range requiredFields(rv.Type()) {
+		fv := rv.Field(f.index)
+		if fv.Kind() == reflect.String && strings.TrimSpace(fv.String()) == "" || fv.IsZero() {
+			out = append(out, f.name)
 		}
 	}
 	return out
+}
+
+type requiredField struct {
+	index int
+	name  string
+}
+
+var required sync.Map // reflect.Type -> []requiredField
+
+// requiredFields lists a struct type's fields tagged validate:"required",
+// read once per type.
+func requiredFields(t reflect.Type) []requiredField {
+	if fs, ok := required.Load(t); ok {
+		return fs.([]requiredField)
+	}
+	var fs []requiredField
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if f.Tag.Get("validate") == "required" {
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			fs = append(fs, requiredField{i, name})
+		}
+	}
+	required.Store(t, fs)
+	return fs
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -100,10 +101,42 @@ func (s *Server) measure(next http.Handler) http.Handler {
 		started := time.Now()
 		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 		next.ServeHTTP(ww, r)
-		route := "unmatched"
-		if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
-			route = rc.RoutePattern()
-		}
-		s.Metrics.HTTP(route, r.Method, ww.Status(), time.Since(started))
+		s.Metrics.HTTP(routeOf(r), r.Method, ww.Status(), time.Since(started))
 	})
+}
+
+var (
+	routesMu sync.RWMutex
+	routes   = map[string]string{} // the joined route patterns -> chi's RoutePattern()
+)
+
+// routeOf is the request's route pattern ("/v1/jobs/{id}"), or "unmatched".
+// chi builds the pattern anew for every call; the route table is finite, so
+// each is built once and found again without allocating.
+func routeOf(r *http.Request) string {
+	rc := chi.RouteContext(r.Context())
+	if rc == nil || len(rc.RoutePatterns) == 0 {
+		return "unmatched"
+	}
+	var buf [256]byte
+	key := buf[:0]
+	for _, p := range rc.RoutePatterns {
+		key = append(key, p...)
+	}
+	routesMu.RLock()
+	route, ok := routes[string(key)]
+	routesMu.RUnlock()
+	if ok {
+		return route
+	}
+	route = rc.RoutePattern()
+	if route == "" {
+		route = "unmatched"
+	}
+	routesMu.Lock()
+	if len(routes) < 1000 {
+		routes[string(key)] = route
+	}
+	routesMu.Unlock()
+	return route
 }

@@ -49,6 +49,7 @@ func runWorker(e env, args []string) error {
 		return err
 	}
 	defer parts.Close()
+	tuneRuntime(e, parts.cfg.Serve)
 	if parts.cfg.Queue.Driver != "rabbitmq" {
 		return errors.New("worker needs queue.driver rabbitmq; with the in-process queue, serve runs the worker itself")
 	}
@@ -58,6 +59,7 @@ func runWorker(e env, args []string) error {
 	defer ch.Close()
 	pred := forecast.NewPredictor(parts.store, parts.host, parts.features, parts.cfg.Model.Plugin, parts.log)
 	pred.Batch(forecast.Batching{MaxBatch: parts.cfg.Serve.Batching.MaxBatch, Concurrency: parts.cfg.Serve.Batching.Concurrency})
+	pred.CacheEntries(parts.cfg.Serve.CacheEntries)
 	if err := pred.Start(e.ctx); err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -105,7 +106,10 @@ func promotionReachesServer(t *testing.T, cfg string) {
 	}
 	url := "http://" + addr + "/v1/predictions"
 
-	// Load: four clients, every request a different fixture (no cache hits).
+	// Load: sixteen clients, every request a different fixture (no cache
+	// hits), so requests are coalesced into batches while generations switch:
+	// a batch that mixed generations would show as a generation answering
+	// with another version.
 	var (
 		mu       sync.Mutex
 		versions = map[int64]int{} // generation -> version, to catch mixing
@@ -118,7 +122,7 @@ func promotionReachesServer(t *testing.T, cfg string) {
 	)
 	latest.Store(seen{})
 	teams := []string{"Arsenal", "Chelsea", "Liverpool", "Man City", "Tottenham", "Everton", "Fulham", "Brentford"}
-	for range 4 {
+	for range 16 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -205,6 +209,21 @@ func promotionReachesServer(t *testing.T, cfg string) {
 		t.Fatalf("%d of %d requests failed or mixed versions during the switches", f, total.Load())
 	}
 	t.Logf("%d requests, none failed; generations seen: %v", total.Load(), versions)
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var batches, fixtures float64
+	for _, line := range strings.Split(string(metrics), "\n") {
+		fmt.Sscanf(line, "soccerpredict_prediction_batch_size_count %g", &batches)
+		fmt.Sscanf(line, "soccerpredict_prediction_batch_size_sum %g", &fixtures)
+	}
+	if batches == 0 || fixtures/batches < 1.2 {
+		t.Fatalf("%g fixtures in %g batches: the load was not coalesced", fixtures, batches)
+	}
+	t.Logf("%g fixtures in %g batches (mean %.1f)", fixtures, batches, fixtures/batches)
 	runs := must(t, cfg, "runs", "list")
 	ids := regexp.MustCompile(`(?m)^(\d{8}T\d{6}Z-[0-9a-f]{6})\s+train`).FindAllStringSubmatch(runs, -1)
 	if len(ids) != 3 {

@@ -27,6 +27,7 @@ func runServe(e env, args []string) error {
 		return err
 	}
 	defer parts.Close()
+	tuneRuntime(e, parts.cfg.Serve)
 	if *addr == "" {
 		*addr = parts.cfg.Serve.Addr
 	}
@@ -43,6 +44,7 @@ func runServe(e env, args []string) error {
 	pred := forecast.NewPredictor(parts.store, parts.host, parts.features, parts.cfg.Model.Plugin, parts.log)
 	pred.Observe(metrics)
 	pred.Batch(forecast.Batching{MaxBatch: parts.cfg.Serve.Batching.MaxBatch, Concurrency: parts.cfg.Serve.Batching.Concurrency})
+	pred.CacheEntries(parts.cfg.Serve.CacheEntries)
 	if err := pred.Start(e.ctx); err != nil {
 		return err
 	}

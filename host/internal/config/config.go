@@ -96,6 +96,16 @@ type Serve struct {
 	// Batching coalesces concurrent predictions into shared plugin calls
 	// (serve and worker alike).
 	Batching Batching `koanf:"batching"`
+	// Procs is the host's GOMAXPROCS in serve and worker (0: one less than the
+	// machine's cores, at least 1, leaving a core to the plugin processes the
+	// host waits on; GOMAXPROCS in the environment wins).
+	Procs int `koanf:"procs"`
+	// CacheEntries bounds each generation's in-process prediction cache (0: off).
+	CacheEntries int `koanf:"cache_entries"`
+	// GCPercent is the host's GOGC in serve and worker (GOGC in the
+	// environment wins): the serving heap is small, so collecting less often
+	// buys CPU for a few tens of MB.
+	GCPercent int `koanf:"gc_percent"`
 }
 
 // Batching bounds how concurrent predictions share plugin calls: a request
@@ -196,6 +206,9 @@ func Defaults() map[string]any {
 		"serve.generation_poll":       "1s",
 		"serve.batching.max_batch":    128,
 		"serve.batching.concurrency":  2,
+		"serve.procs":                 0,
+		"serve.gc_percent":            400,
+		"serve.cache_entries":         50000,
 		"promotion.min_rps_gain":      0.0005,
 		"promotion.min_log_loss_gain": 0.001,
 		"promotion.max_ece_increase":  0.01,
@@ -357,6 +370,15 @@ func (c Config) Validate() error {
 	}
 	if c.Serve.Batching.Concurrency < 1 || c.Serve.Batching.Concurrency > 64 {
 		bad("serve.batching.concurrency: %d is not from 1 to 64", c.Serve.Batching.Concurrency)
+	}
+	if c.Serve.Procs < 0 || c.Serve.Procs > 1024 {
+		bad("serve.procs: %d is not from 0 (automatic) to 1024", c.Serve.Procs)
+	}
+	if c.Serve.CacheEntries < 0 || c.Serve.CacheEntries > 10_000_000 {
+		bad("serve.cache_entries: %d is not from 0 (no cache) to 10000000", c.Serve.CacheEntries)
+	}
+	if c.Serve.GCPercent < 10 || c.Serve.GCPercent > 10000 {
+		bad("serve.gc_percent: %d is not from 10 to 10000", c.Serve.GCPercent)
 	}
 	if c.Serve.GenerationPoll <= 0 {
 		bad("serve.generation_poll: %v is not a positive duration", c.Serve.GenerationPoll)

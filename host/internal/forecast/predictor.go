@@ -91,13 +91,15 @@ type generation struct {
 	mu      sync.RWMutex
 	retired bool
 
-	cacheMu sync.Mutex
-	cache   map[cacheKey]soccer.Probabilities
-	seed    maphash.Seed
+	cacheMu      sync.Mutex
+	cache        map[cacheKey]soccer.Probabilities
+	cacheEntries int
+	seed         maphash.Seed
 }
 
-// maxCache bounds a generation's prediction cache.
-const maxCache = 50000
+// DefaultCacheEntries bounds a generation's prediction cache unless
+// CacheEntries says otherwise.
+const DefaultCacheEntries = 50000
 
 // Predictor serves the champion through the feature plugin and, per
 // generation, an instance of the model plugin. Watch follows promotions.
@@ -122,8 +124,9 @@ type Predictor struct {
 	current atomic.Pointer[generation]
 	failed  int64 // a generation that failed to load; not retried until a newer one
 
-	batching Batching
-	metrics  Metrics
+	batching     Batching
+	cacheEntries int
+	metrics      Metrics
 }
 
 // Metrics is told what the predictor serves.
@@ -144,13 +147,17 @@ func (noMetrics) Batch(int, []time.Duration) {}
 // Batch sets how concurrent predictions are coalesced; set it before Start.
 func (p *Predictor) Batch(b Batching) { p.batching = b }
 
+// CacheEntries bounds each generation's prediction cache; 0 turns it off.
+// Set it before Start.
+func (p *Predictor) CacheEntries(n int) { p.cacheEntries = n }
+
 // Observe sends the predictor's counts to m; set it before Start.
 func (p *Predictor) Observe(m Metrics) { p.metrics = m }
 
 // NewPredictor wires a predictor to the feature plugin and the name of the
 // model plugin it spawns per generation. Start loads it.
 func NewPredictor(st store.Store, host *pluginhost.Host, featurePlugin *pluginhost.Plugin, modelPlugin string, logger hclog.Logger) *Predictor {
-	p := &Predictor{store: st, host: host, features: featurePlugin, modelPlugin: modelPlugin, logger: logger, recent: 40, metrics: noMetrics{}}
+	p := &Predictor{store: st, host: host, features: featurePlugin, modelPlugin: modelPlugin, logger: logger, recent: 40, metrics: noMetrics{}, cacheEntries: DefaultCacheEntries}
 	// A relaunched feature process starts empty: give it back its state.
 	featurePlugin.OnLaunch(func(ctx context.Context, client any) error {
 		p.mu.RLock()
@@ -269,7 +276,7 @@ func (p *Predictor) load(ctx context.Context, gen store.Generation) (*generation
 	inst.OnLaunch(func(ctx context.Context, client any) error {
 		return client.(model.Model).Load(ctx, model.LoadRequest{Artifact: champ.Artifact, Signature: champ.Signature})
 	})
-	g := &generation{gen: gen, champion: champ, model: inst, cache: map[cacheKey]soccer.Probabilities{}, seed: maphash.MakeSeed()}
+	g := &generation{gen: gen, champion: champ, model: inst, cache: map[cacheKey]soccer.Probabilities{}, cacheEntries: p.cacheEntries, seed: maphash.MakeSeed()}
 	g.batches = newCoalescer(p.batching, func(fixtures []soccer.Fixture) []outcome {
 		return p.computeBatch(g, fixtures)
 	}, p.metrics.Batch)
@@ -432,7 +439,7 @@ func (p *Predictor) Fixture(req FixtureRequest) (soccer.Fixture, error) {
 	}
 	f := soccer.Fixture{Competition: req.Competition, Season: p.seasons[req.Competition], Kickoff: kickoff.UTC(),
 		HomeTeam: req.HomeTeam, AwayTeam: req.AwayTeam}
-	f.ID = fmt.Sprintf("request-%s-%s-v-%s-%s", strings.ToLower(f.Competition), f.HomeTeam, f.AwayTeam, f.Kickoff.Format("20060102T1504"))
+	f.ID = "request-" + strings.ToLower(f.Competition) + "-" + f.HomeTeam + "-v-" + f.AwayTeam + "-" + f.Kickoff.Format("20060102T1504")
 	if req.Odds != nil {
 		o := *req.Odds
 		if o.Bookmaker == "" {
@@ -597,6 +604,9 @@ func (g *generation) key(f soccer.Fixture) cacheKey {
 }
 
 func (g *generation) cached(f soccer.Fixture) (soccer.Probabilities, bool) {
+	if g.cacheEntries == 0 {
+		return soccer.Probabilities{}, false
+	}
 	k := g.key(f)
 	g.cacheMu.Lock()
 	defer g.cacheMu.Unlock()
@@ -605,10 +615,13 @@ func (g *generation) cached(f soccer.Fixture) (soccer.Probabilities, bool) {
 }
 
 func (g *generation) store(f soccer.Fixture, pr soccer.Probabilities) {
+	if g.cacheEntries == 0 {
+		return
+	}
 	k := g.key(f)
 	g.cacheMu.Lock()
 	defer g.cacheMu.Unlock()
-	if len(g.cache) >= maxCache {
+	if len(g.cache) >= g.cacheEntries {
 		clear(g.cache)
 	}
 	g.cache[k] = pr

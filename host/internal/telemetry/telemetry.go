@@ -5,6 +5,8 @@ package telemetry
 
 import (
 	"net/http"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,6 +26,21 @@ type Metrics struct {
 	generation   prometheus.Gauge
 	batchSize    prometheus.Histogram
 	batchWait    prometheus.Histogram
+
+	httpMu  sync.RWMutex
+	httpObs map[httpKey]httpObservers
+}
+
+type httpKey struct {
+	route, method string
+	code          int
+}
+
+// httpObservers are one route, method and code's instruments, looked up once:
+// finding them by label values on every request costs more than the counting.
+type httpObservers struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
 }
 
 // New registers every instrument (and the Go runtime's) on a fresh registry.
@@ -59,13 +76,27 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry})
 }
 
-// HTTP records one request.
+// HTTP records one request. The code label is the numeric status ("503"),
+// so the usual code=~"5.." queries work.
 func (m *Metrics) HTTP(route, method string, code int, d time.Duration) {
 	if m == nil {
 		return
 	}
-	m.httpRequests.WithLabelValues(route, method, http.StatusText(code)).Inc()
-	m.httpDuration.WithLabelValues(route).Observe(d.Seconds())
+	k := httpKey{route, method, code}
+	m.httpMu.RLock()
+	o, ok := m.httpObs[k]
+	m.httpMu.RUnlock()
+	if !ok {
+		o = httpObservers{m.httpRequests.WithLabelValues(route, method, strconv.Itoa(code)), m.httpDuration.WithLabelValues(route)}
+		m.httpMu.Lock()
+		if m.httpObs == nil {
+			m.httpObs = map[httpKey]httpObservers{}
+		}
+		m.httpObs[k] = o
+		m.httpMu.Unlock()
+	}
+	o.requests.Inc()
+	o.duration.Observe(d.Seconds())
 }
 
 // PluginCall records one plugin call.

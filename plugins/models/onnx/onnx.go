@@ -6,7 +6,8 @@
 // gradient-boosted trees and exports each as an ONNX graph: MatMul, Add and
 // Softmax for the regression; one ai.onnx.ml TreeEnsembleClassifier (opset 3)
 // for the trees. Load opens such a graph with ONNX Runtime (intra-op threads
-// 1); Predict runs batches, safely from many goroutines.
+// 1); Predict evaluates a batch row by row (so a forecast never depends on
+// its batch-mates), safely from many goroutines.
 //
 // Start with New (settings: where the ONNX Runtime library is) and Train.
 package onnx
@@ -150,42 +151,61 @@ func (m *Model) Predict(_ context.Context, req model.PredictRequest) (model.Pred
 	if len(req.Rows) == 0 {
 		return model.PredictResponse{}, nil
 	}
-	flat := make([]float64, 0, len(req.Rows)*m.width)
 	for i, r := range req.Rows {
 		if len(r) != m.width {
 			return model.PredictResponse{}, fmt.Errorf("onnx: row %d has %d values, the model takes %d", i, len(r), m.width)
 		}
-		flat = append(flat, r...)
 	}
-	in, err := ort.NewTensor(ort.NewShape(int64(len(req.Rows)), int64(m.width)), flat)
+	// One run per row, into one reused input tensor: ONNX Runtime's
+	// vectorised kernels (exp in Softmax) round an element differently by
+	// its position in the tensor, so a row run inside a batch could differ in
+	// the last bit from the same row run alone. The host batches concurrent
+	// requests; a forecast must never depend on its batch-mates. The gRPC
+	// round trip, not the run, is what batching saves.
+	in, err := ort.NewTensor(ort.NewShape(1, int64(m.width)), make([]float64, m.width))
 	if err != nil {
 		return model.PredictResponse{}, fmt.Errorf("onnx: input: %w", err)
 	}
 	defer in.Destroy()
-	outs := []ort.Value{nil}
-	if err := m.session.Run([]ort.Value{in}, outs); err != nil {
-		return model.PredictResponse{}, fmt.Errorf("onnx: run: %w", err)
-	}
-	defer outs[0].Destroy()
-	var probs []float64
-	switch t := outs[0].(type) {
-	case *ort.Tensor[float64]:
-		probs = t.GetData()
-	case *ort.Tensor[float32]:
-		for _, v := range t.GetData() {
-			probs = append(probs, float64(v))
-		}
-	default:
-		return model.PredictResponse{}, fmt.Errorf("onnx: output is %T, want a float tensor", outs[0])
-	}
-	if len(probs) != 3*len(req.Rows) {
-		return model.PredictResponse{}, fmt.Errorf("onnx: %d outputs for %d rows", len(probs), len(req.Rows))
-	}
 	resp := model.PredictResponse{Probabilities: make([]soccer.Probabilities, len(req.Rows))}
-	for i := range resp.Probabilities {
-		resp.Probabilities[i] = soccer.Probabilities{Home: probs[3*i], Draw: probs[3*i+1], Away: probs[3*i+2]}
+	for i, r := range req.Rows {
+		copy(in.GetData(), r)
+		p, err := m.run(in)
+		if err != nil {
+			return model.PredictResponse{}, fmt.Errorf("onnx: row %d: %w", i, err)
+		}
+		resp.Probabilities[i] = p
 	}
 	return resp, nil
+}
+
+// run evaluates one row already in the input tensor.
+func (m *Model) run(in *ort.Tensor[float64]) (soccer.Probabilities, error) {
+	outs := []ort.Value{nil}
+	if err := m.session.Run([]ort.Value{in}, outs); err != nil {
+		return soccer.Probabilities{}, fmt.Errorf("run: %w", err)
+	}
+	defer outs[0].Destroy()
+	var p [3]float64
+	switch t := outs[0].(type) {
+	case *ort.Tensor[float64]:
+		if d := t.GetData(); len(d) == 3 {
+			copy(p[:], d)
+		} else {
+			return soccer.Probabilities{}, fmt.Errorf("%d outputs for one row, want 3", len(d))
+		}
+	case *ort.Tensor[float32]:
+		d := t.GetData()
+		if len(d) != 3 {
+			return soccer.Probabilities{}, fmt.Errorf("%d outputs for one row, want 3", len(d))
+		}
+		for k, v := range d {
+			p[k] = float64(v)
+		}
+	default:
+		return soccer.Probabilities{}, fmt.Errorf("output is %T, want a float tensor", outs[0])
+	}
+	return soccer.Probabilities{Home: p[0], Draw: p[1], Away: p[2]}, nil
 }
 
 // Train implements model.Trainer.

@@ -111,6 +111,17 @@ func TestParityWithPureGo(t *testing.T) {
 				t.Fatalf("max |ONNX Runtime − Go| = %g, want < 1e-5", worst)
 			}
 			t.Logf("max |ONNX Runtime − Go| = %.2g over %d rows", worst, len(test))
+			// The host batches concurrent requests: a row's forecast must not
+			// depend on what else is in its batch, to the last bit.
+			for i, row := range test[:50] {
+				alone, err := m.Predict(context.Background(), model.PredictRequest{Rows: [][]float64{row}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if alone.Probabilities[0] != resp.Probabilities[i] {
+					t.Fatalf("row %d alone %+v, in a batch of %d %+v", i, alone.Probabilities[0], len(test), resp.Probabilities[i])
+				}
+			}
 		})
 	}
 }

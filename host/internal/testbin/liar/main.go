@@ -1,7 +1,9 @@
 // Command liar is a model plugin for tests: it answers its first prediction
 // honestly (so it passes the host's warm-up) and every later one with
 // probabilities that are not a distribution, to check the host never passes
-// them on.
+// them on. With the setting {"mode": "priced"} it lies only for rows whose
+// last feature is 1 (the ratings plugin's "pre-match price given" column),
+// so one batch can hold honest and lying rows (its first answer is honest).
 package main
 
 import (
@@ -14,6 +16,7 @@ import (
 )
 
 type liar struct {
+	priced bool
 	loaded bool
 	calls  int
 }
@@ -34,12 +37,27 @@ func (l *liar) Predict(_ context.Context, req model.PredictRequest) (model.Predi
 		p = soccer.Probabilities{Home: 0.5, Draw: 0.25, Away: 0.25}
 	}
 	out := model.PredictResponse{}
-	for range req.Rows {
-		out.Probabilities = append(out.Probabilities, p)
+	for _, r := range req.Rows {
+		row := p
+		if l.priced && l.calls > 1 {
+			row = soccer.Probabilities{Home: 0.5, Draw: 0.25, Away: 0.25}
+			if len(r) > 0 && r[len(r)-1] == 1 {
+				row = soccer.Probabilities{Home: 0.9, Draw: 0.9, Away: 0.9}
+			}
+		}
+		out.Probabilities = append(out.Probabilities, row)
 	}
 	return out, nil
 }
 
 func main() {
-	model.Serve("liar", func(handshake.Settings) (model.Model, error) { return &liar{}, nil })
+	model.Serve("liar", func(hs handshake.Settings) (model.Model, error) {
+		var s struct {
+			Mode string `json:"mode"`
+		}
+		if err := hs.Decode(&s); err != nil {
+			return nil, err
+		}
+		return &liar{priced: s.Mode == "priced"}, nil
+	})
 }
