@@ -8,7 +8,7 @@ PROTO_FILES := $(wildcard sdk/proto/soccerpredict/v1/*.proto)
 PLUGINS := sources/footballdata features/ratings models/onnx
 export GOFLAGS := -buildvcs=false
 
-.PHONY: all build host plugins test lint proto proto-check run evaluate tools clean ort chart-test
+.PHONY: all build host plugins test lint proto proto-check run evaluate tools clean ort chart-test bench-http
 
 MODULES := ./sdk/... ./host/... $(foreach p,$(PLUGINS),./plugins/$(p)/...) ./charts/...
 
@@ -46,6 +46,19 @@ run: build ort
 # seasons, beside the Pinnacle closing line and last season's base rates.
 evaluate: build ort
 	./bin/soccerpredict evaluate --config configs/local.yaml
+
+# bench-http: the HTTP load harness. It builds everything, makes a store of the shipped data with a
+# champion under var/bench (apart from `make run`'s), then bin/soccerload starts `soccerpredict serve`
+# and a bare Go ceiling server, each its own process, and drives both from its own process at
+# 1, 16 and 64 clients: distinct real fixtures (uncached), one fixture (cached), and the ceiling.
+# It prints req/s, p50, p99, server CPU and RSS per row and each row's share of the ceiling.
+# BENCH_FLAGS passes flags to soccerload (e.g. BENCH_FLAGS="-duration 20s -clients 64").
+BENCH_FLAGS ?=
+bench-http: build ort
+	cd host && $(GO) build -o $(BIN)/soccerload ./cmd/soccerload
+	./bin/soccerpredict ingest --config configs/local.yaml --set data_dir=var/bench >/dev/null
+	./bin/soccerpredict models train --if-no-champion --config configs/local.yaml --set data_dir=var/bench >/dev/null
+	./bin/soccerload $(BENCH_FLAGS) -- --config configs/local.yaml --set data_dir=var/bench
 
 clean:
 	rm -rf $(BIN) var onnxruntime

@@ -13,10 +13,26 @@ import (
 // chunked by the shims, so this is a safety margin, not a design limit.
 const MaxMessageBytes = 64 << 20
 
+// WindowBytes is the fixed HTTP/2 flow-control window of a plugin
+// connection. A plugin talks to its host over a local socket, where gRPC's
+// bandwidth-delay estimation has nothing to learn and only adds a PING frame
+// (and a wake-up of both processes) to calls; a fixed window turns it off.
+const WindowBytes = 4 << 20
+
 // DialOptions are the client-side gRPC options a host should give go-plugin.
 func DialOptions() []grpc.DialOption {
-	return []grpc.DialOption{grpc.WithDefaultCallOptions(
-		grpc.MaxCallRecvMsgSize(MaxMessageBytes), grpc.MaxCallSendMsgSize(MaxMessageBytes))}
+	return []grpc.DialOption{
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessageBytes), grpc.MaxCallSendMsgSize(MaxMessageBytes)),
+		grpc.WithInitialWindowSize(WindowBytes), grpc.WithInitialConnWindowSize(WindowBytes),
+	}
+}
+
+// ServerOptions are the plugin-side counterparts of DialOptions.
+func ServerOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(MaxMessageBytes), grpc.MaxSendMsgSize(MaxMessageBytes),
+		grpc.InitialWindowSize(WindowBytes), grpc.InitialConnWindowSize(WindowBytes),
+	}
 }
 
 // RemoteError is an error a plugin call returned, with its gRPC code.

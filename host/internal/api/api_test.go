@@ -402,8 +402,10 @@ func TestMetrics(t *testing.T) {
 	resp.Body.Close()
 	text := string(b)
 	for _, want := range []string{
-		`soccerpredict_http_requests_total{code="OK",method="POST",route="/v1/predictions"}`,
-		`soccerpredict_http_requests_total{code="Unprocessable Entity",method="POST",route="/v1/predictions"}`,
+		`soccerpredict_http_requests_total{code="200",method="POST",route="/v1/predictions"}`,
+		`soccerpredict_http_requests_total{code="422",method="POST",route="/v1/predictions"}`,
+		`soccerpredict_prediction_batch_size_count`,
+		`soccerpredict_prediction_queue_wait_seconds_bucket`,
 		`soccerpredict_plugin_calls_total{call="compute",outcome="ok",plugin="ratings"}`,
 		`soccerpredict_plugin_calls_total{call="predict",outcome="ok",plugin="onnx"}`,
 		`soccerpredict_plugin_launches_total{plugin="onnx"}`,

@@ -313,3 +313,18 @@ func TestModelPluginKilledMidBatch(t *testing.T) {
 	}
 	t.Logf("statuses: %v", statuses)
 }
+
+// A caller that hangs up before its answer is ready is recorded as 499 and
+// not logged: it is not a server error.
+func TestClientThatHangsUpIsNotAServerError(t *testing.T) {
+	var logged bytes.Buffer
+	s := &Server{Logger: hclog.New(&hclog.LoggerOptions{Output: &logged})}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r := httptest.NewRequest(http.MethodPost, "/v1/predictions", nil).WithContext(ctx)
+	w := httptest.NewRecorder()
+	s.fail(w, r, fmt.Errorf("prediction: %w", context.Canceled))
+	if w.Code != StatusClientClosed || logged.Len() > 0 {
+		t.Fatalf("status %d, log %q: want 499 and no log line", w.Code, logged.String())
+	}
+}

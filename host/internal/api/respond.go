@@ -102,10 +102,17 @@ func (s *Server) problem(w http.ResponseWriter, r *http.Request, status int, tit
 		Instance: middleware.GetReqID(r.Context()), Errors: fields})
 }
 
+// StatusClientClosed is recorded for a request whose caller hung up before
+// its answer was ready (nginx's 499): neither a success nor the server's fault.
+const StatusClientClosed = 499
+
 // fail maps an error from the forecast package to its response.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var unknown *forecast.UnknownTeamError
 	switch {
+	case r.Context().Err() != nil && errors.Is(err, r.Context().Err()):
+		// Nobody is listening: no log line, no 500 in the metrics.
+		w.WriteHeader(StatusClientClosed)
 	case errors.As(err, &unknown):
 		s.problem(w, r, http.StatusUnprocessableEntity, "unknown team", err.Error(),
 			[]FieldProblem{{Field: unknown.Field, Message: fmt.Sprintf("unknown team %q in %s", unknown.Team, unknown.Competition), Suggestions: unknown.Suggestions}})

@@ -30,7 +30,7 @@ func Serve(name, kind string, p plugin.Plugin) {
 		Plugins:         plugin.PluginSet{kind: p},
 		Logger:          logger,
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
-			opts = append(opts, grpc.MaxRecvMsgSize(handshake.MaxMessageBytes), grpc.MaxSendMsgSize(handshake.MaxMessageBytes))
+			opts = append(opts, handshake.ServerOptions()...)
 			return grpc.NewServer(opts...)
 		},
 	})
