@@ -39,9 +39,10 @@ type world struct {
 }
 
 var (
-	once   sync.Once
-	shared *world
-	dir    string
+	once            sync.Once
+	shared          *world
+	dir             string
+	breakableDir, _ = os.MkdirTemp("", "soccerpredict-breakable-")
 )
 
 func TestMain(m *testing.M) {
@@ -52,6 +53,7 @@ func TestMain(m *testing.M) {
 		shared.store.Close()
 	}
 	os.RemoveAll(dir)
+	os.RemoveAll(breakableDir)
 	os.Exit(code)
 }
 
@@ -66,6 +68,16 @@ func plugins(t testing.TB, extra map[string]config.Plugin) *pluginhost.Host {
 		add(name, "features", testbin.Plugin(t, "features", "ratings"), nil)
 	}
 	add("onnx", "model", testbin.Plugin(t, "model", "onnx"), map[string]any{"library": testbin.ORT(t)})
+	onnx1s := config.Plugin{Kind: "model", Path: testbin.Plugin(t, "model", "onnx"), Timeout: time.Second, StartTimeout: 20 * time.Second,
+		Config: map[string]any{"library": testbin.ORT(t)}}
+	onnx1s.SHA256 = testbin.Digest(t, onnx1s.Path)
+	cfg["onnx-1s"] = onnx1s // a short call timeout, for hung-plugin tests
+	breakable := onnx1s     // the same, from a copy a test may replace
+	breakable.Path = filepath.Join(breakableDir, "soccer-model-onnx")
+	if b, err := os.ReadFile(onnx1s.Path); err != nil || os.WriteFile(breakable.Path, b, 0o755) != nil {
+		t.Fatal("cannot copy the onnx plugin")
+	}
+	cfg["onnx-breakable"] = breakable
 	add("liar", "model", testbin.Liar(t), nil)
 	add("liar-priced", "model", testbin.Liar(t), map[string]any{"mode": "priced"})
 	for k, v := range extra {

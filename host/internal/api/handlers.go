@@ -252,8 +252,10 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	s.json(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
+// readyz answers within a second whatever the plugins do: a probe that hangs
+// is worse than one that says "not ready" and names the part.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(r.Context(), 900*time.Millisecond)
 	defer cancel()
 	if err := s.Predictor.Ready(ctx); err != nil {
 		s.problem(w, r, http.StatusServiceUnavailable, "not ready", err.Error(), nil)

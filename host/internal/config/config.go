@@ -156,8 +156,13 @@ type Plugin struct {
 	// (so production can pin a digest over a shared config file).
 	SHA256     string `koanf:"sha256"`
 	SHA256File string `koanf:"sha256_file"`
-	// Timeout bounds each call; StartTimeout bounds launch and handshake.
+	// Timeout bounds each call on a request's path (describe, schema,
+	// compute, predict; default 5s): a plugin that lets it pass is killed and
+	// relaunched, and the request is a 503. LongTimeout bounds the calls that
+	// carry history or train (fetch, observe, snapshot, restore, load, train;
+	// default 10m). StartTimeout bounds launch and handshake (default 20s).
 	Timeout      time.Duration `koanf:"timeout"`
+	LongTimeout  time.Duration `koanf:"long_timeout"`
 	StartTimeout time.Duration `koanf:"start_timeout"`
 	// Procs is the plugin process's GOMAXPROCS (default 1: a plugin serves
 	// one batch at a time, and a single-threaded Go runtime answers a local
@@ -293,7 +298,10 @@ func (c *Config) applyDefaults() {
 	}
 	for name, p := range c.Plugins {
 		if p.Timeout == 0 {
-			p.Timeout = 60 * time.Second
+			p.Timeout = 5 * time.Second
+		}
+		if p.LongTimeout == 0 {
+			p.LongTimeout = 10 * time.Minute
 		}
 		if p.StartTimeout == 0 {
 			p.StartTimeout = 20 * time.Second
@@ -343,7 +351,7 @@ func (c Config) Validate() error {
 		if p.Procs != nil && (*p.Procs < 0 || *p.Procs > 1024) {
 			bad("plugins.%s.procs: %d is not from 0 (Go's default) to 1024", name, *p.Procs)
 		}
-		if p.Timeout < 0 || p.StartTimeout < 0 {
+		if p.Timeout < 0 || p.LongTimeout < 0 || p.StartTimeout < 0 {
 			bad("plugins.%s: timeouts must be positive", name)
 		}
 	}

@@ -659,7 +659,7 @@ func (p *Predictor) modelRows(ctx context.Context, g *generation, schema feature
 }
 
 func (p *Predictor) pluginError(kind string, err error) error {
-	if handshake.IsUnavailable(err) || errors.Is(err, pluginhost.ErrLaunch) {
+	if handshake.IsUnavailable(err) || errors.Is(err, pluginhost.ErrLaunch) || errors.Is(err, pluginhost.ErrUnresponsive) || errors.Is(err, pluginhost.ErrClosed) {
 		p.logger.Warn(kind+" plugin unavailable", "error", err)
 		return fmt.Errorf("%w: %s plugin: %v", ErrUnavailable, kind, err)
 	}

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -58,6 +59,16 @@ type Host struct {
 func New(cfg map[string]config.Plugin, logger hclog.Logger) (*Host, error) {
 	h := &Host{logger: logger, plugins: map[string]*Plugin{}, spawned: map[*Plugin]bool{}}
 	for name, pc := range cfg {
+		// Config applies these defaults; a Host built by hand gets them too.
+		if pc.Timeout <= 0 {
+			pc.Timeout = 5 * time.Second
+		}
+		if pc.LongTimeout <= 0 {
+			pc.LongTimeout = 10 * time.Minute
+		}
+		if pc.StartTimeout <= 0 {
+			pc.StartTimeout = 20 * time.Second
+		}
 		settings, err := handshake.SettingsFrom(pc.Config)
 		if err != nil {
 			return nil, fmt.Errorf("plugin %q: %w", name, err)
@@ -133,16 +144,24 @@ func (h *Host) Statuses() []Status {
 	return out
 }
 
-// Close ends every plugin process.
+// Close ends every plugin process and launches none again: calls after it
+// fail with ErrClosed instead of relaunching a plugin that is being stopped.
 func (h *Host) Close() {
 	for _, p := range h.plugins {
-		p.Kill()
+		p.close()
 	}
 	h.mu.Lock()
 	for p := range h.spawned {
-		p.Kill()
+		p.close()
 	}
 	h.mu.Unlock()
+}
+
+func (p *Plugin) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	p.stopLocked()
 }
 
 // Plugin is one configured plugin binary and, once launched, its process.
@@ -156,15 +175,20 @@ type Plugin struct {
 
 	onLaunch func(ctx context.Context, client any) error
 
-	mu       sync.Mutex
-	client   *plugin.Client
-	raw      any
-	identity handshake.Identity
-	launches int
-	failures int // consecutive failed launches
-	next     time.Time
-	lastErr  error
+	mu        sync.Mutex
+	client    *plugin.Client
+	raw       any
+	identity  handshake.Identity
+	launches  int
+	failures  int // consecutive failed launches
+	next      time.Time
+	lastErr   error
+	launching chan struct{} // closed when the launch in progress ends
+	closed    bool          // the host is shutting down: no more launches
 }
+
+// ErrClosed is wrapped when a call comes after the host began shutting down.
+var ErrClosed = errors.New("the host is shutting down")
 
 // Status is what `plugins list` shows of a plugin.
 type Status struct {
@@ -278,41 +302,111 @@ func fileDigest(path string) ([]byte, error) {
 	return h.Sum(nil), nil
 }
 
-// acquire returns the running plugin's client, launching it if needed.
+// acquire returns the running plugin's client, launching it if needed. The
+// launch runs outside the lock, in a goroutine of its own bounded by the
+// start timeout, so no caller's deadline or cancellation fails it for the
+// others; every caller waits for it with its own deadline and at most the
+// plugin's call timeout. While a failed launch is backing off, callers fail
+// at once: a plugin that cannot start is an immediate "unavailable" (ErrLaunch).
 func (p *Plugin) acquire(ctx context.Context) (any, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.client != nil && !p.client.Exited() && p.raw != nil {
-		return p.raw, nil
-	}
-	if p.client != nil {
-		p.logger.Error("plugin process exited; relaunching", "path", p.cfg.Path)
-		p.stopLocked()
-	}
-	if wait := time.Until(p.next); wait > 0 {
-		p.logger.Info("waiting before relaunch", "backoff", wait, "failures", p.failures)
+	for {
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			return nil, fmt.Errorf("plugin %q: %w", p.Name, ErrClosed)
+		}
+		if p.client != nil && !p.client.Exited() && p.raw != nil {
+			raw := p.raw
+			p.mu.Unlock()
+			return raw, nil
+		}
+		if p.client != nil {
+			p.logger.Error("plugin process exited; relaunching", "path", p.cfg.Path)
+			p.stopLocked()
+		}
+		if p.launching == nil {
+			if wait := time.Until(p.next); wait > 0 {
+				err := fmt.Errorf("plugin %q: %w: restarting after %d failed launches, next try in %s: %v",
+					p.Name, ErrLaunch, p.failures, wait.Round(time.Millisecond), p.lastErr)
+				p.mu.Unlock()
+				return nil, err
+			}
+			p.launching = make(chan struct{})
+			go p.relaunch(p.launching)
+		}
+		done, failures := p.launching, p.failures
+		p.mu.Unlock()
+		timer := time.NewTimer(p.cfg.Timeout)
 		select {
+		case <-done:
+			timer.Stop()
+			p.mu.Lock()
+			failed := p.failures > failures
+			err := p.lastErr
+			p.mu.Unlock()
+			if failed {
+				return nil, err
+			}
+			// launched (or killed again already): look again
+		case <-timer.C:
+			return nil, fmt.Errorf("plugin %q: %w: still launching after %s", p.Name, ErrLaunch, p.cfg.Timeout)
 		case <-ctx.Done():
-			return nil, fmt.Errorf("plugin %q: %w while waiting to relaunch", p.Name, ctx.Err())
-		case <-time.After(wait):
+			timer.Stop()
+			return nil, fmt.Errorf("plugin %q: %w while it was being launched: %w", p.Name, ErrLaunch, ctx.Err())
 		}
 	}
-	raw, err := p.launchLocked(ctx)
-	if err != nil {
+}
+
+// relaunch launches the plugin and records the outcome; done is closed after.
+func (p *Plugin) relaunch(done chan struct{}) {
+	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.StartTimeout)
+	l, err := p.launch(ctx)
+	cancel()
+	p.mu.Lock()
+	defer close(done)
+	defer p.mu.Unlock()
+	p.launching = nil
+	switch {
+	case err != nil:
+		if !errors.Is(err, ErrLaunch) {
+			err = fmt.Errorf("%w: %w", ErrLaunch, err)
+		}
 		p.failures++
 		p.lastErr = err
 		backoff := min(MinBackoff<<min(p.failures-1, 16), MaxBackoff)
 		p.next = time.Now().Add(backoff)
-		return nil, err
+		p.logger.Warn("plugin launch failed", "error", err, "failures", p.failures, "retry_in", backoff)
+		return
+	case p.closed:
+		l.client.Kill()
+		return
 	}
 	p.failures, p.next, p.lastErr = 0, time.Time{}, nil
-	return raw, nil
+	p.client, p.raw, p.identity = l.client, l.raw, l.identity
+	p.launches++
+	if p.observer != nil {
+		p.observer.PluginLaunch(p.label)
+	}
+	pid := 0
+	if rc := l.client.ReattachConfig(); rc != nil {
+		pid = rc.Pid
+	}
+	p.logger.Info("plugin launched", "path", p.cfg.Path, "pid", pid, "api_version", l.identity.APIVersion, "launch", p.launches)
 }
 
-func (p *Plugin) launchLocked(ctx context.Context) (any, error) {
+// launched is a plugin process that has been started, configured and restored.
+type launched struct {
+	client   *plugin.Client
+	raw      any
+	identity handshake.Identity
+}
+
+// launch starts, configures and restores a plugin process; it touches no
+// field of p but the immutable ones, so it runs without the lock.
+func (p *Plugin) launch(ctx context.Context) (launched, error) {
 	digest, err := p.Verify()
 	if err != nil {
-		return nil, err
+		return launched{}, err
 	}
 	cmd := exec.Command(p.cfg.Path)
 	if procs := p.procs(); procs > 0 {
@@ -329,9 +423,9 @@ func (p *Plugin) launchLocked(ctx context.Context) (any, error) {
 		StartTimeout:     p.cfg.StartTimeout,
 		GRPCDialOptions:  handshake.DialOptions(),
 	})
-	fail := func(step string, err error) (any, error) {
+	fail := func(step string, err error) (launched, error) {
 		client.Kill()
-		return nil, fmt.Errorf("plugin %q (%s): %s: %w: %w", p.Name, p.cfg.Path, step, ErrLaunch, err)
+		return launched{}, fmt.Errorf("plugin %q (%s): %s: %w: %w", p.Name, p.cfg.Path, step, ErrLaunch, err)
 	}
 	rpc, err := client.Client()
 	if err != nil {
@@ -345,28 +439,19 @@ func (p *Plugin) launchLocked(ctx context.Context) (any, error) {
 	if !ok {
 		return fail("configure", fmt.Errorf("client %T cannot be configured", raw))
 	}
-	cctx, cancel := context.WithTimeout(ctx, p.cfg.StartTimeout)
-	defer cancel()
-	id, err := conf.Configure(cctx, p.settings)
+	id, err := conf.Configure(ctx, p.settings)
 	if err != nil {
 		return fail("configure", err)
 	}
-	if p.onLaunch != nil {
-		if err := p.onLaunch(cctx, raw); err != nil {
+	p.mu.Lock()
+	hook := p.onLaunch
+	p.mu.Unlock()
+	if hook != nil {
+		if err := hook(ctx, raw); err != nil {
 			return fail("restore after launch", err)
 		}
 	}
-	p.client, p.raw, p.identity = client, raw, id
-	p.launches++
-	if p.observer != nil {
-		p.observer.PluginLaunch(p.label)
-	}
-	pid := 0
-	if rc := client.ReattachConfig(); rc != nil {
-		pid = rc.Pid
-	}
-	p.logger.Info("plugin launched", "path", p.cfg.Path, "pid", pid, "api_version", id.APIVersion, "launch", p.launches)
-	return raw, nil
+	return launched{client: client, raw: raw, identity: id}, nil
 }
 
 // failed is told about every failed call; a dead process is dropped so the
@@ -396,7 +481,18 @@ func pluginSet(kind string) plugin.PluginSet {
 	return plugin.PluginSet{}
 }
 
-// call runs fn on the plugin's client with the per-call timeout.
+// bulkCalls carry history or train: they get the plugin's long timeout; every
+// other call (describe, schema, compute, predict) is on a request's path and
+// gets the short one.
+var bulkCalls = map[string]bool{"fetch": true, "observe": true, "snapshot": true, "restore": true, "load": true, "train": true}
+
+// ErrUnresponsive is wrapped when a plugin did not answer within its timeout;
+// its process has been killed, and the next call launches a new one.
+var ErrUnresponsive = errors.New("plugin stopped answering")
+
+// call runs fn on the plugin's client with the call's timeout. A plugin that
+// lets the timeout pass (not the caller's own deadline) is killed, so a hung
+// process is replaced rather than waited on by every later call.
 func call[T, R any](ctx context.Context, p *Plugin, what string, fn func(context.Context, T) (R, error)) (R, error) {
 	var zero R
 	raw, err := p.acquire(ctx)
@@ -407,7 +503,11 @@ func call[T, R any](ctx context.Context, p *Plugin, what string, fn func(context
 	if !ok {
 		return zero, fmt.Errorf("plugin %q is a %s plugin, not what %s needs", p.Name, p.cfg.Kind, what)
 	}
-	cctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
+	timeout := p.cfg.Timeout
+	if bulkCalls[what] {
+		timeout = p.cfg.LongTimeout
+	}
+	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	started := time.Now()
 	r, err := fn(cctx, impl)
@@ -415,11 +515,35 @@ func call[T, R any](ctx context.Context, p *Plugin, what string, fn func(context
 		p.observer.PluginCall(p.label, what, time.Since(started), err)
 	}
 	if err != nil {
-		p.failed(raw, err)
-		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-			return zero, fmt.Errorf("plugin %q: %s: no answer within %s: %w", p.Name, what, p.cfg.Timeout, err)
+		if cctx.Err() != nil && ctx.Err() == nil {
+			p.hung(raw, what, timeout)
+			return zero, fmt.Errorf("plugin %q: %s: %w: no answer within %s; its process was killed and will be relaunched: %w", p.Name, what, ErrUnresponsive, timeout, err)
 		}
+		p.failed(raw, err)
 		return zero, fmt.Errorf("plugin %q: %s: %w", p.Name, what, err)
 	}
 	return r, nil
+}
+
+// hung kills the process behind raw (if it is still the current one) without
+// asking it first: a stopped process cannot answer a graceful shutdown.
+func (p *Plugin) hung(raw any, what string, timeout time.Duration) {
+	p.mu.Lock()
+	if p.raw != raw || p.client == nil {
+		p.mu.Unlock()
+		return
+	}
+	c := p.client
+	p.client, p.raw = nil, nil
+	p.lastErr = fmt.Errorf("%s: no answer within %s", what, timeout)
+	p.mu.Unlock()
+	pid := 0
+	if rc := c.ReattachConfig(); rc != nil {
+		pid = rc.Pid
+	}
+	p.logger.Error("plugin stopped answering; killing it", "call", what, "timeout", timeout, "pid", pid)
+	if pid > 0 {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+	go c.Kill() // reaps it and closes the connection
 }

@@ -28,7 +28,7 @@ func footballdata(t *testing.T, settings map[string]any, timeout time.Duration) 
 	bin := testbin.Plugin(t, "source", "footballdata")
 	h, err := New(map[string]config.Plugin{"footballdata": {
 		Kind: "source", Path: bin, SHA256: testbin.Digest(t, bin),
-		Timeout: timeout, StartTimeout: 20 * time.Second, Config: settings,
+		Timeout: timeout, LongTimeout: timeout, StartTimeout: 20 * time.Second, Config: settings,
 	}}, hclog.New(&hclog.LoggerOptions{Level: hclog.Warn, Output: io.Discard}))
 	if err != nil {
 		t.Fatal(err)
@@ -171,21 +171,62 @@ func TestFailedLaunchesBackOff(t *testing.T) {
 		Timeout: time.Second, StartTimeout: 5 * time.Second}}, hclog.NewNullLogger())
 	defer h.Close()
 	p, _ := h.Plugin("crash")
+	var waits []time.Duration
 	for i := range 3 {
-		if _, err := SourceOf(p).Describe(context.Background()); err == nil {
-			t.Fatalf("attempt %d: a crashing plugin launched", i)
+		if _, err := SourceOf(p).Describe(context.Background()); !errors.Is(err, ErrLaunch) {
+			t.Fatalf("attempt %d: %v, want a failed launch", i, err)
+		}
+		p.mu.Lock()
+		wait := time.Until(p.next)
+		p.mu.Unlock()
+		waits = append(waits, wait)
+		if i < 2 {
+			time.Sleep(wait + 10*time.Millisecond)
 		}
 	}
-	p.mu.Lock()
-	failures, next := p.failures, p.next
-	p.mu.Unlock()
-	if failures != 3 || !next.After(time.Now().Add(MinBackoff)) {
-		t.Fatalf("failures=%d next=%v: want 3 failures and a growing wait", failures, next)
+	if !(waits[0] < waits[1] && waits[1] < waits[2]) {
+		t.Fatalf("backoff waits %v, want them growing", waits)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if _, err := SourceOf(p).Describe(ctx); err == nil || !strings.Contains(err.Error(), "waiting to relaunch") {
-		t.Fatalf("err = %v, want the backoff wait to respect the context", err)
+	// During the backoff a call fails at once, saying so: no caller sleeps
+	// through another's backoff.
+	started := time.Now()
+	_, err := SourceOf(p).Describe(context.Background())
+	if !errors.Is(err, ErrLaunch) || !strings.Contains(err.Error(), "restarting after 3 failed launches") || time.Since(started) > 50*time.Millisecond {
+		t.Fatalf("err = %v after %v, want an immediate 'restarting after 3 failed launches'", err, time.Since(started))
+	}
+}
+
+// A launch that hangs (a binary that never completes the handshake) holds
+// no caller past its own deadline or the plugin's call timeout, and never
+// blocks the plugin's status.
+func TestHangingLaunchHoldsNoCaller(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "sleeper")
+	os.WriteFile(bin, []byte("#!/bin/sh\nsleep 30\n"), 0o755)
+	h, _ := New(map[string]config.Plugin{"sleeper": {Kind: "source", Path: bin, SHA256: testbin.Digest(t, bin),
+		Timeout: time.Second, StartTimeout: 20 * time.Second}}, hclog.NewNullLogger())
+	defer h.Close()
+	p, _ := h.Plugin("sleeper")
+	first := make(chan time.Duration, 1)
+	go func() {
+		started := time.Now()
+		SourceOf(p).Describe(context.Background())
+		first <- time.Since(started)
+	}()
+	time.Sleep(50 * time.Millisecond) // the launch is under way
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	started := time.Now()
+	_, err := SourceOf(p).Describe(ctx)
+	if took := time.Since(started); !errors.Is(err, ErrLaunch) || took > 300*time.Millisecond {
+		t.Fatalf("a 100 ms caller got %v after %v", err, took)
+	}
+	started = time.Now()
+	p.Status()
+	if took := time.Since(started); took > 50*time.Millisecond {
+		t.Fatalf("Status took %v during a launch", took)
+	}
+	if took := <-first; took < 900*time.Millisecond || took > 2*time.Second {
+		t.Fatalf("the first caller waited %v, want about the 1 s call timeout", took)
 	}
 }
 

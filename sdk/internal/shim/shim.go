@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 	"sync"
 	"time"
 
@@ -25,6 +27,10 @@ import (
 func Serve(name, kind string, p plugin.Plugin) {
 	logger := hclog.New(&hclog.LoggerOptions{Name: name, Level: hclog.Info, JSONFormat: true, Output: os.Stderr})
 	go exitWithParent(logger)
+	// A container runtime signals the whole process group on shutdown. The
+	// host is draining its requests then and still needs its plugins; it
+	// stops them itself afterwards (and they exit when it is gone).
+	signal.Ignore(syscall.SIGTERM)
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: handshake.Config,
 		Plugins:         plugin.PluginSet{kind: p},

@@ -1,0 +1,128 @@
+package api
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
+)
+
+// modelPID is the running process of the instance of plugin that others did not have.
+func modelPID(t *testing.T, plugin string, others map[int]bool) int {
+	t.Helper()
+	for _, st := range setup(t).host.Statuses() {
+		if strings.HasPrefix(st.Name, plugin+"@") && st.Running && !others[st.PID] {
+			return st.PID
+		}
+	}
+	return 0
+}
+
+func runningPIDs(t *testing.T) map[int]bool {
+	pids := map[int]bool{}
+	for _, st := range setup(t).host.Statuses() {
+		if st.Running {
+			pids[st.PID] = true
+		}
+	}
+	return pids
+}
+
+// A model plugin that stops answering (SIGSTOP) costs each request at most
+// its 1 s call timeout (+1 s): the answer is a 503 with Retry-After, the hung
+// process is killed and replaced, and predictions come back.
+func TestHungModelPluginIsReplaced(t *testing.T) {
+	before := runningPIDs(t)
+	url, _ := servePredictor(t, "onnx-1s")
+	pid := modelPID(t, "onnx-1s", before)
+	if pid == 0 {
+		t.Fatal("no onnx-1s process")
+	}
+	syscall.Kill(pid, syscall.SIGSTOP)
+	defer syscall.Kill(pid, syscall.SIGKILL)
+	bodies, _ := fixtureBodies(20, false)
+	client := &http.Client{}
+	started := time.Now()
+	a, err := postRaw(client, url+"/v1/predictions", bodies[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(started); a.status != 503 || a.header.Get("Retry-After") == "" || took > 2*time.Second {
+		t.Fatalf("a request to a hung model: %d (Retry-After %q) after %v: %s", a.status, a.header.Get("Retry-After"), took, a.body)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for i := 1; ; i++ {
+		a, err := postRaw(client, url+"/v1/predictions", bodies[i%len(bodies)])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.status == 200 {
+			break
+		}
+		if a.status != 503 || time.Now().After(deadline) {
+			t.Fatalf("after the hung process was killed: %d %s", a.status, a.body)
+		}
+	}
+	if now := modelPID(t, "onnx-1s", before); now == 0 || now == pid {
+		t.Fatalf("model process %d after the hang of %d: want a new one", now, pid)
+	}
+}
+
+// A model plugin that can no longer launch (its binary replaced) is a fast
+// 503, and /readyz answers within a second naming the model plugin.
+func TestUnlaunchableModelPluginFailsFast(t *testing.T) {
+	w := setup(t)
+	before := runningPIDs(t)
+	feat, _ := w.host.Plugin("ratings-train")
+	pred := forecast.NewPredictor(w.store, w.host, feat, "onnx-breakable", hclog.NewNullLogger())
+	pred.CacheEntries(0)
+	if err := pred.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer((&Server{Predictor: pred, Logger: hclog.NewNullLogger()}).Handler())
+	defer ts.Close()
+	srv := ts.URL
+	pid := modelPID(t, "onnx-breakable", before)
+	// Every later launch fails its digest check: the binary is replaced by
+	// one that is not the pinned one, then the running process is killed.
+	bin := filepath.Join(breakableDir, "soccer-model-onnx")
+	os.Remove(bin)
+	if err := os.WriteFile(bin, []byte("#!/bin/sh\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	syscall.Kill(pid, syscall.SIGKILL)
+	time.Sleep(100 * time.Millisecond)
+	bodies, _ := fixtureBodies(10, false)
+	client := &http.Client{}
+	for i, b := range bodies {
+		started := time.Now()
+		a, err := postRaw(client, srv+"/v1/predictions", b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if took := time.Since(started); a.status != 503 || took > 1100*time.Millisecond {
+			t.Fatalf("request %d to an unlaunchable model: %d after %v: %s", i, a.status, took, a.body)
+		}
+	}
+	started := time.Now()
+	resp, err := client.Get(srv + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	body := string(b)
+	if took := time.Since(started); resp.StatusCode != 503 || took > time.Second || !strings.Contains(body, "model plugin") {
+		t.Fatalf("/readyz: %d after %v: %s", resp.StatusCode, took, body)
+	}
+}
