@@ -152,7 +152,8 @@ func (m logReg) predict(row []float64) [3]float64 {
 	return softmax(l)
 }
 
-// onnx exports the model: probabilities = Softmax(features · W' + B').
+// onnx exports the model: probabilities = Softmax(logits), logits =
+// features · W' + B' (both are outputs).
 func (m logReg) onnx() []byte {
 	w, b := m.folded()
 	d := int64(len(w))
@@ -170,7 +171,8 @@ func (m logReg) onnx() []byte {
 		},
 		initializers: []message{doubleTensor("W", []int64{d, 3}, flat), doubleTensor("B", []int64{3}, b[:])},
 		inputs:       []message{valueInfo("features", tensorDouble, []int64{-1, d})},
-		outputs:      []message{valueInfo("probabilities", tensorDouble, []int64{-1, 3})},
+		// logits too: the plugin serves them through its own softmax (see Load)
+		outputs: []message{valueInfo("probabilities", tensorDouble, []int64{-1, 3}), valueInfo("logits", tensorDouble, []int64{-1, 3})},
 	}
 	return modelBytes(g, []opset{{"", 13}}, "multinomial logistic regression, home/draw/away")
 }

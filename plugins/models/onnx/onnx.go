@@ -6,8 +6,8 @@
 // gradient-boosted trees and exports each as an ONNX graph: MatMul, Add and
 // Softmax for the regression; one ai.onnx.ml TreeEnsembleClassifier (opset 3)
 // for the trees. Load opens such a graph with ONNX Runtime (intra-op threads
-// 1); Predict evaluates a batch row by row (so a forecast never depends on
-// its batch-mates), safely from many goroutines.
+// 1); Predict runs batches, safely from many goroutines, and a row's forecast
+// never depends on the other rows of its batch.
 //
 // Start with New (settings: where the ONNX Runtime library is) and Train.
 package onnx
@@ -62,6 +62,9 @@ type Model struct {
 	mu      sync.RWMutex
 	session *ort.DynamicAdvancedSession
 	width   int
+	// logits is true when the session answers the graph's "logits" output,
+	// which Predict turns into probabilities itself (see Load).
+	logits bool
 }
 
 var (
@@ -127,13 +130,30 @@ func (m *Model) Load(_ context.Context, req model.LoadRequest) error {
 	if err := opts.SetInterOpNumThreads(1); err != nil {
 		return fmt.Errorf("onnx: %w", err)
 	}
-	s, err := ort.NewDynamicAdvancedSessionWithONNXData(req.Artifact, []string{"features"}, []string{"probabilities"}, opts)
+	// A graph with a "logits" output (the logistic regression's) is run to
+	// its logits and the softmax is taken here, row by row: ONNX Runtime's
+	// vectorised exp rounds an element by its position in the tensor, so a
+	// row's probabilities would differ in the last bit between a batch of
+	// one and a batch of many. The host batches concurrent requests, and a
+	// forecast must never depend on its batch-mates. Other graphs (the trees)
+	// compute each row on its own already.
+	_, outputs, err := ort.GetInputOutputInfoWithONNXData(req.Artifact)
+	if err != nil {
+		return fmt.Errorf("onnx: load: not an ONNX graph: %w", err)
+	}
+	output, logits := "probabilities", false
+	for _, o := range outputs {
+		if o.Name == "logits" {
+			output, logits = "logits", true
+		}
+	}
+	s, err := ort.NewDynamicAdvancedSessionWithONNXData(req.Artifact, []string{"features"}, []string{output}, opts)
 	if err != nil {
 		return fmt.Errorf("onnx: load: not an ONNX graph with input \"features\" and output \"probabilities\": %w", err)
 	}
 	m.mu.Lock()
 	old := m.session
-	m.session, m.width = s, len(req.Signature.Inputs)
+	m.session, m.width, m.logits = s, len(req.Signature.Inputs), logits
 	m.mu.Unlock()
 	if old != nil {
 		old.Destroy()
@@ -151,61 +171,46 @@ func (m *Model) Predict(_ context.Context, req model.PredictRequest) (model.Pred
 	if len(req.Rows) == 0 {
 		return model.PredictResponse{}, nil
 	}
+	flat := make([]float64, 0, len(req.Rows)*m.width)
 	for i, r := range req.Rows {
 		if len(r) != m.width {
 			return model.PredictResponse{}, fmt.Errorf("onnx: row %d has %d values, the model takes %d", i, len(r), m.width)
 		}
+		flat = append(flat, r...)
 	}
-	// One run per row, into one reused input tensor: ONNX Runtime's
-	// vectorised kernels (exp in Softmax) round an element differently by
-	// its position in the tensor, so a row run inside a batch could differ in
-	// the last bit from the same row run alone. The host batches concurrent
-	// requests; a forecast must never depend on its batch-mates. The gRPC
-	// round trip, not the run, is what batching saves.
-	in, err := ort.NewTensor(ort.NewShape(1, int64(m.width)), make([]float64, m.width))
+	in, err := ort.NewTensor(ort.NewShape(int64(len(req.Rows)), int64(m.width)), flat)
 	if err != nil {
 		return model.PredictResponse{}, fmt.Errorf("onnx: input: %w", err)
 	}
 	defer in.Destroy()
-	resp := model.PredictResponse{Probabilities: make([]soccer.Probabilities, len(req.Rows))}
-	for i, r := range req.Rows {
-		copy(in.GetData(), r)
-		p, err := m.run(in)
-		if err != nil {
-			return model.PredictResponse{}, fmt.Errorf("onnx: row %d: %w", i, err)
-		}
-		resp.Probabilities[i] = p
-	}
-	return resp, nil
-}
-
-// run evaluates one row already in the input tensor.
-func (m *Model) run(in *ort.Tensor[float64]) (soccer.Probabilities, error) {
 	outs := []ort.Value{nil}
 	if err := m.session.Run([]ort.Value{in}, outs); err != nil {
-		return soccer.Probabilities{}, fmt.Errorf("run: %w", err)
+		return model.PredictResponse{}, fmt.Errorf("onnx: run: %w", err)
 	}
 	defer outs[0].Destroy()
-	var p [3]float64
+	var probs []float64
 	switch t := outs[0].(type) {
 	case *ort.Tensor[float64]:
-		if d := t.GetData(); len(d) == 3 {
-			copy(p[:], d)
-		} else {
-			return soccer.Probabilities{}, fmt.Errorf("%d outputs for one row, want 3", len(d))
-		}
+		probs = t.GetData()
 	case *ort.Tensor[float32]:
-		d := t.GetData()
-		if len(d) != 3 {
-			return soccer.Probabilities{}, fmt.Errorf("%d outputs for one row, want 3", len(d))
-		}
-		for k, v := range d {
-			p[k] = float64(v)
+		for _, v := range t.GetData() {
+			probs = append(probs, float64(v))
 		}
 	default:
-		return soccer.Probabilities{}, fmt.Errorf("output is %T, want a float tensor", outs[0])
+		return model.PredictResponse{}, fmt.Errorf("onnx: output is %T, want a float tensor", outs[0])
 	}
-	return soccer.Probabilities{Home: p[0], Draw: p[1], Away: p[2]}, nil
+	if len(probs) != 3*len(req.Rows) {
+		return model.PredictResponse{}, fmt.Errorf("onnx: %d outputs for %d rows", len(probs), len(req.Rows))
+	}
+	resp := model.PredictResponse{Probabilities: make([]soccer.Probabilities, len(req.Rows))}
+	for i := range resp.Probabilities {
+		p := [3]float64{probs[3*i], probs[3*i+1], probs[3*i+2]}
+		if m.logits {
+			p = softmax(p)
+		}
+		resp.Probabilities[i] = soccer.Probabilities{Home: p[0], Draw: p[1], Away: p[2]}
+	}
+	return resp, nil
 }
 
 // Train implements model.Trainer.

@@ -18,7 +18,7 @@ import (
 )
 
 // library is the ONNX Runtime `make ort` fetched; `make test` sets ONNXRUNTIME_LIB.
-func library(t *testing.T) handshake.Settings {
+func library(t testing.TB) handshake.Settings {
 	t.Helper()
 	lib := os.Getenv("ONNXRUNTIME_LIB")
 	if lib == "" {
