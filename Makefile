@@ -56,8 +56,8 @@ evaluate: build ort
 BENCH_FLAGS ?=
 bench-http: build ort
 	cd host && $(GO) build -o $(BIN)/soccerload ./cmd/soccerload
-	./bin/soccerpredict ingest --config configs/local.yaml --set data_dir=var/bench >/dev/null
-	./bin/soccerpredict models train --if-no-champion --config configs/local.yaml --set data_dir=var/bench >/dev/null
+	./bin/soccerpredict ingest --config configs/local.yaml --set data_dir=var/bench --set log.level=warn >/dev/null
+	./bin/soccerpredict models train --if-no-champion --config configs/local.yaml --set data_dir=var/bench --set log.level=warn >/dev/null
 	./bin/soccerload $(BENCH_FLAGS) -- --config configs/local.yaml --set data_dir=var/bench
 
 clean:
