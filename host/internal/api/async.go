@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
@@ -37,7 +38,7 @@ func (s *Server) predictAsync(w http.ResponseWriter, r *http.Request) {
 		jr.Odds = &f.Odds[0]
 	}
 	body, _ := json.Marshal(jr)
-	b := make([]byte, 12)
+	b := make([]byte, jobIDBytes)
 	rand.Read(b)
 	id := hex.EncodeToString(b)
 	if err := s.Store.CreateJob(r.Context(), store.Job{ID: id, Request: body}); err != nil {
@@ -58,6 +59,12 @@ func (s *Server) job(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := chi.URLParam(r, "id")
+	if !validJobID(id) {
+		// Not an ID this server makes: no need to ask the store (which may
+		// refuse the bytes, e.g. a NUL, as an error of its own).
+		s.problem(w, r, http.StatusNotFound, "no such job", fmt.Sprintf("no job %q: job IDs are %d hex digits", truncate(id, 64), 2*jobIDBytes), nil)
+		return
+	}
 	v, err := jobs.Lookup(r.Context(), s.Store, s.Cache, id)
 	if errors.Is(err, store.ErrNotFound) {
 		s.problem(w, r, http.StatusNotFound, "no such job", "no job "+id, nil)
@@ -68,4 +75,22 @@ func (s *Server) job(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.json(w, http.StatusOK, v)
+}
+
+// jobIDBytes is the random part of a job ID (hex-encoded, so 24 characters).
+const jobIDBytes = 12
+
+func validJobID(id string) bool {
+	if len(id) != 2*jobIDBytes {
+		return false
+	}
+	_, err := hex.DecodeString(id)
+	return err == nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }

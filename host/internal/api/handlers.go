@@ -129,7 +129,7 @@ func (s *Server) fixtureOf(req PredictionRequest, field string) (soccer.Fixture,
 func (s *Server) requestFixture(w http.ResponseWriter, r *http.Request) (soccer.Fixture, bool) {
 	var req PredictionRequest
 	if p := decodePrediction(r, &req); p != nil {
-		s.problem(w, r, http.StatusBadRequest, "malformed request", p.Message, []FieldProblem{*p})
+		s.problem(w, r, p.Status(), "malformed request", p.Message, []FieldProblem{*p})
 		return soccer.Fixture{}, false
 	}
 	f, missing, err := s.fixtureOf(req, "")
@@ -166,7 +166,7 @@ func (s *Server) predictBatch(w http.ResponseWriter, r *http.Request) {
 		if p.Field != "" {
 			p.Field = "fixtures." + p.Field
 		}
-		s.problem(w, r, http.StatusBadRequest, "malformed request", p.Message, []FieldProblem{*p})
+		s.problem(w, r, p.Status(), "malformed request", p.Message, []FieldProblem{*p})
 		return
 	}
 	if len(req.Fixtures) == 0 || len(req.Fixtures) > MaxBatch {

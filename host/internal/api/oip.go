@@ -165,7 +165,7 @@ func (s *Server) oipInfer(w http.ResponseWriter, r *http.Request) {
 	}
 	var req oipRequest
 	if p := decode(r, &req); p != nil {
-		s.oipError(w, http.StatusBadRequest, "%s%s", fieldPrefix(p.Field), p.Message)
+		s.oipError(w, p.Status(), "%s%s", fieldPrefix(p.Field), p.Message)
 		return
 	}
 	cols := map[string][]string{}
@@ -187,6 +187,10 @@ func (s *Server) oipInfer(w http.ResponseWriter, r *http.Request) {
 			s.oipError(w, http.StatusBadRequest, "inputs home_team, away_team and competition (and optional kickoff) must each hold the same number (≥ 1) of values; %q has %d, home_team %d", name, len(vals), n)
 			return
 		}
+	}
+	if n > MaxBatch {
+		s.oipError(w, http.StatusBadRequest, "inputs hold %d fixtures; send 1 to %d per request (the same cap as /v1/predictions/batch)", n, MaxBatch)
+		return
 	}
 	fixtures := make([]soccer.Fixture, n)
 	for i := range n {
@@ -227,7 +231,7 @@ func (s *Server) oipInfer(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) oipFail(w http.ResponseWriter, err error) {
 	switch {
-	case errors.Is(err, forecast.ErrBadFixture):
+	case errors.Is(err, forecast.ErrBadFixture), errors.Is(err, forecast.ErrBadInput):
 		s.oipError(w, http.StatusBadRequest, "%v", err)
 	case errors.Is(err, forecast.ErrUnavailable), errors.Is(err, forecast.ErrNotReady):
 		w.Header().Set("Retry-After", "1")

@@ -30,6 +30,16 @@ type FieldProblem struct {
 	Field       string   `json:"field"`
 	Message     string   `json:"message"`
 	Suggestions []string `json:"suggestions,omitempty"`
+	// status is the HTTP status a decoding problem answers (400 if zero).
+	status int
+}
+
+// Status is the HTTP status for a problem found while decoding a body.
+func (p FieldProblem) Status() int {
+	if p.status == 0 {
+		return http.StatusBadRequest
+	}
+	return p.status
 }
 
 // appender is a response that writes its own JSON (see fastjson.go).
@@ -61,14 +71,24 @@ func (s *Server) clientGone(err error) {
 	s.Logger.Debug("response not written: the client is gone", "error", err)
 }
 
-// maxBody bounds a request body; beyond it the JSON reads as cut short.
-const maxBody = 1 << 20
+// DefaultMaxBody bounds a request body unless the server says otherwise.
+const DefaultMaxBody = 1 << 20
 
-// readBody reads up to maxBody bytes into a pooled buffer; call done after.
+// tooLarge is the problem of a body over the server's limit.
+func tooLarge(err error) *FieldProblem {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return &FieldProblem{Message: fmt.Sprintf("the body is larger than %d bytes", mbe.Limit), status: http.StatusRequestEntityTooLarge}
+	}
+	return nil
+}
+
+// readBody reads the body (bounded by the limit middleware) into a pooled
+// buffer; call done after.
 func readBody(r *http.Request) (data []byte, done func(), err error) {
 	bp := buffers.Get().(*[]byte)
 	b := (*bp)[:0]
-	lr := io.LimitReader(r.Body, maxBody)
+	lr := r.Body
 	for {
 		if len(b) == cap(b) {
 			b = append(b, 0)[:len(b)]
@@ -116,6 +136,10 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.As(err, &unknown):
 		s.problem(w, r, http.StatusUnprocessableEntity, "unknown team", err.Error(),
 			[]FieldProblem{{Field: unknown.Field, Message: fmt.Sprintf("unknown team %q in %s", unknown.Team, unknown.Competition), Suggestions: unknown.Suggestions}})
+	case errors.Is(err, forecast.ErrBadInput):
+		detail := strings.TrimPrefix(err.Error(), forecast.ErrBadInput.Error()+": ")
+		field, msg, _ := strings.Cut(detail, ": ")
+		s.problem(w, r, http.StatusBadRequest, "invalid input", detail, []FieldProblem{{Field: field, Message: msg}})
 	case errors.Is(err, forecast.ErrBadFixture):
 		detail := strings.TrimPrefix(err.Error(), forecast.ErrBadFixture.Error()+": ")
 		field, msg, _ := strings.Cut(detail, ": ")
@@ -136,6 +160,9 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 func decodePrediction(r *http.Request, req *PredictionRequest) *FieldProblem {
 	data, done, err := readBody(r)
 	defer done()
+	if p := tooLarge(err); p != nil {
+		return p
+	}
 	if err != nil {
 		return &FieldProblem{Field: "", Message: "cannot read the body: " + err.Error()}
 	}
@@ -149,7 +176,7 @@ func decodePrediction(r *http.Request, req *PredictionRequest) *FieldProblem {
 // decode reads a JSON body strictly into v: unknown fields, wrong types and
 // trailing data are errors naming the field.
 func decode(r *http.Request, v any) *FieldProblem {
-	return decodeFrom(io.LimitReader(r.Body, maxBody), v)
+	return decodeFrom(r.Body, v)
 }
 
 func decodeFrom(body io.Reader, v any) *FieldProblem {
@@ -164,6 +191,9 @@ func decodeFrom(body io.Reader, v any) *FieldProblem {
 	}
 	var syntax *json.SyntaxError
 	var typ *json.UnmarshalTypeError
+	if p := tooLarge(err); p != nil {
+		return p
+	}
 	switch {
 	case errors.As(err, &syntax):
 		return &FieldProblem{Field: "", Message: fmt.Sprintf("malformed JSON at byte %d: %v", syntax.Offset, syntax)}

@@ -5,6 +5,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/soccerpredict/soccerpredict/host/internal/cache"
+	"github.com/soccerpredict/soccerpredict/host/internal/config"
 	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
 	"github.com/soccerpredict/soccerpredict/host/internal/pluginhost"
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
@@ -40,6 +42,12 @@ type Server struct {
 	Store store.Store
 	Cache cache.Cache
 	Kick  func()
+	// MaxBodyBytes bounds a request body (413 beyond it; default 1 MiB).
+	// MaxInFlight bounds the requests served at once; beyond it requests are
+	// shed with 503 and Retry-After (default unbounded). Health, readiness
+	// and metrics are never shed.
+	MaxBodyBytes int64
+	MaxInFlight  int
 }
 
 // Handler returns the whole HTTP API.
@@ -48,7 +56,7 @@ func (s *Server) Handler() http.Handler {
 	// No per-request timeout middleware: the server's read and write timeouts
 	// bound a connection, each plugin call has its own timeout, and a
 	// deadline per request would cost a timer on the hot path.
-	r.Use(requestID, middleware.Recoverer, s.measure)
+	r.Use(requestID, middleware.Recoverer, s.measure, s.limit())
 	if s.Metrics != nil {
 		r.Method(http.MethodGet, "/metrics", s.Metrics.Handler())
 	}
@@ -71,6 +79,41 @@ func (s *Server) Handler() http.Handler {
 		s.problem(w, r, http.StatusMethodNotAllowed, "method not allowed", r.Method+" is not allowed on "+r.URL.Path, nil)
 	})
 	return r
+}
+
+// limit bounds each request's body and sheds load beyond MaxInFlight.
+func (s *Server) limit() func(http.Handler) http.Handler {
+	maxBody := s.MaxBodyBytes
+	if maxBody <= 0 {
+		maxBody = DefaultMaxBody
+	}
+	var slots chan struct{}
+	if s.MaxInFlight > 0 {
+		slots = make(chan struct{}, s.MaxInFlight)
+	}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Body != nil {
+				r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+			}
+			switch r.URL.Path {
+			case "/healthz", "/readyz", "/metrics", "/v2/health/live", "/v2/health/ready":
+				next.ServeHTTP(w, r)
+				return
+			}
+			if slots != nil {
+				select {
+				case slots <- struct{}{}:
+					defer func() { <-slots }()
+				default:
+					s.problem(w, r, http.StatusServiceUnavailable, "overloaded",
+						fmt.Sprintf("the server is answering %d requests already; retry shortly", cap(slots)), nil)
+					return
+				}
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
 }
 
 var (
@@ -139,4 +182,11 @@ func routeOf(r *http.Request) string {
 	}
 	routesMu.Unlock()
 	return route
+}
+
+// HTTPServer is the http.Server that serves h within the limits: the one
+// `serve` runs, so its timeouts are tested as they are deployed.
+func HTTPServer(h http.Handler, l config.HTTPLimits) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: l.ReadHeaderTimeout, ReadTimeout: l.ReadTimeout,
+		WriteTimeout: l.WriteTimeout, IdleTimeout: l.IdleTimeout, MaxHeaderBytes: l.MaxHeaderBytes}
 }

@@ -100,12 +100,28 @@ type Serve struct {
 	// machine's cores, at least 1, leaving a core to the plugin processes the
 	// host waits on; GOMAXPROCS in the environment wins).
 	Procs int `koanf:"procs"`
+	// Limits bound what one client can hold or send.
+	Limits HTTPLimits `koanf:"limits"`
 	// CacheEntries bounds each generation's in-process prediction cache (0: off).
 	CacheEntries int `koanf:"cache_entries"`
 	// GCPercent is the host's GOGC in serve and worker (GOGC in the
 	// environment wins): the serving heap is small, so collecting less often
 	// buys CPU for a few tens of MB.
 	GCPercent int `koanf:"gc_percent"`
+}
+
+// HTTPLimits are the HTTP server's bounds. A connection that sends its
+// headers or body too slowly, or idles between requests, is closed; a body
+// over MaxBodyBytes is a 413; beyond MaxInFlight requests at once, new ones
+// are shed with 503 and Retry-After instead of queueing without bound.
+type HTTPLimits struct {
+	ReadHeaderTimeout time.Duration `koanf:"read_header_timeout"`
+	ReadTimeout       time.Duration `koanf:"read_timeout"`
+	WriteTimeout      time.Duration `koanf:"write_timeout"`
+	IdleTimeout       time.Duration `koanf:"idle_timeout"`
+	MaxHeaderBytes    int           `koanf:"max_header_bytes"`
+	MaxBodyBytes      int64         `koanf:"max_body_bytes"`
+	MaxInFlight       int           `koanf:"max_in_flight"`
 }
 
 // Batching bounds how concurrent predictions share plugin calls: a request
@@ -192,33 +208,40 @@ var notKeys = []string{"config", "actor", "git_commit", "test_postgres", "test_r
 // Defaults are the embedded defaults: everything local, nothing to install.
 func Defaults() map[string]any {
 	return map[string]any{
-		"data_dir":                    "var",
-		"log.level":                   "info",
-		"log.format":                  "auto",
-		"store.driver":                "sqlite",
-		"ingest.expectations":         "configs/expectations/matches.json",
-		"serve.addr":                  ":8080",
-		"queue.driver":                "memory",
-		"queue.url":                   "amqp://guest:guest@127.0.0.1:5672/",
-		"queue.name":                  "soccerpredict.jobs",
-		"queue.prefetch":              32,
-		"queue.relay_interval":        "500ms",
-		"cache.driver":                "memory",
-		"cache.addr":                  "127.0.0.1:6379",
-		"cache.prefix":                "soccerpredict:",
-		"auth.required":               false,
-		"auth.cache_for":              "10s",
-		"serve.generation_poll":       "1s",
-		"serve.batching.max_batch":    128,
-		"serve.batching.concurrency":  2,
-		"serve.procs":                 0,
-		"serve.gc_percent":            400,
-		"serve.cache_entries":         50000,
-		"promotion.min_rps_gain":      0.0005,
-		"promotion.min_log_loss_gain": 0.001,
-		"promotion.max_ece_increase":  0.01,
-		"evaluate.competition":        "E0",
-		"evaluate.test_seasons":       []string{"2223", "2324"},
+		"data_dir":                         "var",
+		"log.level":                        "info",
+		"log.format":                       "auto",
+		"store.driver":                     "sqlite",
+		"ingest.expectations":              "configs/expectations/matches.json",
+		"serve.addr":                       ":8080",
+		"queue.driver":                     "memory",
+		"queue.url":                        "amqp://guest:guest@127.0.0.1:5672/",
+		"queue.name":                       "soccerpredict.jobs",
+		"queue.prefetch":                   32,
+		"queue.relay_interval":             "500ms",
+		"cache.driver":                     "memory",
+		"cache.addr":                       "127.0.0.1:6379",
+		"cache.prefix":                     "soccerpredict:",
+		"auth.required":                    false,
+		"auth.cache_for":                   "10s",
+		"serve.generation_poll":            "1s",
+		"serve.batching.max_batch":         128,
+		"serve.batching.concurrency":       2,
+		"serve.procs":                      0,
+		"serve.gc_percent":                 400,
+		"serve.cache_entries":              50000,
+		"serve.limits.read_header_timeout": "5s",
+		"serve.limits.read_timeout":        "15s",
+		"serve.limits.write_timeout":       "30s",
+		"serve.limits.idle_timeout":        "60s",
+		"serve.limits.max_header_bytes":    16384,
+		"serve.limits.max_body_bytes":      1048576,
+		"serve.limits.max_in_flight":       2048,
+		"promotion.min_rps_gain":           0.0005,
+		"promotion.min_log_loss_gain":      0.001,
+		"promotion.max_ece_increase":       0.01,
+		"evaluate.competition":             "E0",
+		"evaluate.test_seasons":            []string{"2223", "2324"},
 	}
 }
 
@@ -381,6 +404,12 @@ func (c Config) Validate() error {
 	}
 	if c.Serve.Procs < 0 || c.Serve.Procs > 1024 {
 		bad("serve.procs: %d is not from 0 (automatic) to 1024", c.Serve.Procs)
+	}
+	if l := c.Serve.Limits; l.ReadHeaderTimeout <= 0 || l.ReadTimeout <= 0 || l.WriteTimeout <= 0 || l.IdleTimeout <= 0 {
+		bad("serve.limits: read_header_timeout, read_timeout, write_timeout and idle_timeout must be positive durations")
+	}
+	if l := c.Serve.Limits; l.MaxHeaderBytes < 1024 || l.MaxBodyBytes < 1024 || l.MaxInFlight < 1 {
+		bad("serve.limits: max_header_bytes and max_body_bytes must be at least 1024, max_in_flight at least 1")
 	}
 	if c.Serve.CacheEntries < 0 || c.Serve.CacheEntries > 10_000_000 {
 		bad("serve.cache_entries: %d is not from 0 (no cache) to 10000000", c.Serve.CacheEntries)

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -35,7 +37,32 @@ var (
 	ErrMisbehaved = errors.New("a plugin answered an invalid result")
 	// ErrNotReady: no champion is loaded.
 	ErrNotReady = errors.New("not ready")
+	// ErrBadInput: a field the host will not even look up (too long, or
+	// characters no name has); the request is malformed, not unknown.
+	ErrBadInput = errors.New("bad input")
 )
+
+// MaxNameLength bounds team, competition and bookmaker names, in bytes: the
+// longest club name in the shipped data is 24; suggestions for an unknown
+// name are computed only within this bound, so they cost microseconds.
+const MaxNameLength = 100
+
+// checkName applies the name policy: at most MaxNameLength bytes of valid
+// UTF-8 without control characters (NUL included, which no store takes).
+func checkName(field, v string) error {
+	if len(v) > MaxNameLength {
+		return fmt.Errorf("%w: %s: %d bytes long; names are at most %d", ErrBadInput, field, len(v), MaxNameLength)
+	}
+	if !utf8.ValidString(v) {
+		return fmt.Errorf("%w: %s: not valid UTF-8", ErrBadInput, field)
+	}
+	for _, r := range v {
+		if unicode.IsControl(r) {
+			return fmt.Errorf("%w: %s: holds the control character %U", ErrBadInput, field, r)
+		}
+	}
+	return nil
+}
 
 // UnknownTeamError names a team the store has never seen, with the closest known names.
 type UnknownTeamError struct {
@@ -415,6 +442,16 @@ func (p *Predictor) Fixture(req FixtureRequest) (soccer.Fixture, error) {
 	prefix := req.Field
 	if prefix != "" {
 		prefix += "."
+	}
+	for _, f := range []struct{ name, value string }{{"competition", req.Competition}, {"home_team", req.HomeTeam}, {"away_team", req.AwayTeam}} {
+		if err := checkName(prefix+f.name, f.value); err != nil {
+			return soccer.Fixture{}, err
+		}
+	}
+	if req.Odds != nil {
+		if err := checkName(prefix+"odds.bookmaker", req.Odds.Bookmaker); err != nil {
+			return soccer.Fixture{}, err
+		}
 	}
 	known, ok := p.teams[req.Competition]
 	if !ok {

@@ -1,0 +1,156 @@
+package api
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/soccerpredict/soccerpredict/host/internal/config"
+)
+
+// limited serves the shared predictor through HTTPServer with short
+// timeouts and the given in-flight bound, with the store for jobs.
+func limited(t *testing.T, inFlight int) string {
+	t.Helper()
+	w := setup(t)
+	h := (&Server{Predictor: w.pred, Logger: hclog.NewNullLogger(), Store: w.store, MaxInFlight: inFlight}).Handler()
+	srv := HTTPServer(h, config.HTTPLimits{ReadHeaderTimeout: 200 * time.Millisecond, ReadTimeout: 400 * time.Millisecond,
+		WriteTimeout: 2 * time.Second, IdleTimeout: 400 * time.Millisecond, MaxHeaderBytes: 16 << 10})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return ln.Addr().String()
+}
+
+// closedWithin reports whether the server closes conn (EOF or reset,
+// after any response) within d.
+func closedWithin(conn net.Conn, d time.Duration) bool {
+	conn.SetReadDeadline(time.Now().Add(d))
+	_, err := io.Copy(io.Discard, conn)
+	ne, timeout := err.(net.Error)
+	return !(timeout && ne.Timeout())
+}
+
+// Connections that send their headers or body too slowly, or idle after a
+// request, are closed by the server's timeouts: a client cannot hold them.
+func TestSlowAndIdleConnectionsAreClosed(t *testing.T) {
+	addr := limited(t, 0)
+	dial := func() net.Conn {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	slowHeaders := dial()
+	fmt.Fprint(slowHeaders, "POST /v1/predictions HTTP/1.1\r\nHost: x\r\n")
+	slowBody := dial()
+	fmt.Fprint(slowBody, "POST /v1/predictions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{\"home_team\": ")
+	idle := dial()
+	fmt.Fprint(idle, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+	if resp, err := http.ReadResponse(bufio.NewReader(idle), nil); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("healthz on the idle connection: %v", err)
+	}
+	for name, c := range map[string]net.Conn{"slow headers": slowHeaders, "slow body": slowBody, "idle keep-alive": idle} {
+		if !closedWithin(c, 2*time.Second) {
+			t.Errorf("%s: the connection is still open after 2 s", name)
+		}
+	}
+}
+
+// Over max_in_flight, requests are shed at once with 503 and Retry-After;
+// health checks are never shed.
+func TestLoadBeyondTheBoundIsShed(t *testing.T) {
+	addr := limited(t, 1)
+	hold, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hold.Close()
+	// A request whose body never finishes holds the one slot (until the read timeout).
+	fmt.Fprint(hold, "POST /v1/predictions HTTP/1.1\r\nHost: x\r\nContent-Length: 200\r\n\r\n{")
+	time.Sleep(50 * time.Millisecond)
+	resp, err := http.Post("http://"+addr+"/v1/predictions", "application/json", strings.NewReader(`{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("over the bound: %d (Retry-After %q), want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	if resp, err := http.Get("http://" + addr + "/healthz"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("healthz was shed: %v", err)
+	}
+}
+
+// Hostile and oversized input: each is a client error naming what was wrong,
+// quickly, never a 5xx.
+func TestHostileInput(t *testing.T) {
+	addr := "http://" + limited(t, 0)
+	huge := strings.Repeat("A", 1_000_000)
+	cases := []struct {
+		name, method, path, body string
+		status                   int
+		within                   time.Duration
+		mention                  string
+	}{
+		{"2 MB body", "POST", "/v1/predictions", `{"home_team": "` + strings.Repeat("A", 2<<20) + `"}`, 413, time.Second, "larger than"},
+		{"1 MB team name", "POST", "/v1/predictions", `{"home_team": "` + huge + `", "away_team": "Chelsea", "competition": "E0"}`, 400, 10 * time.Millisecond, "home_team"},
+		{"NUL in a team name", "POST", "/v1/predictions", `{"home_team": "Arse\u0000nal", "away_team": "Chelsea", "competition": "E0"}`, 400, time.Second, "control character"},
+		{"NUL in a bookmaker", "POST", "/v1/predictions", `{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0", "odds": {"bookmaker": "P\u0000S", "home": 2, "draw": 3.4, "away": 3.9}}`, 400, time.Second, "odds.bookmaker"},
+		{"NUL in an async bookmaker", "POST", "/v1/predictions/async", `{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0", "odds": {"bookmaker": "P\u0000S", "home": 2, "draw": 3.4, "away": 3.9}}`, 400, time.Second, "odds.bookmaker"},
+		{"job ID with a NUL", "GET", "/v1/jobs/%00", "", 404, time.Second, "no job"},
+		{"job ID of bad bytes", "GET", "/v1/jobs/%FF%FE", "", 404, time.Second, "no job"},
+		{"unknown job", "GET", "/v1/jobs/0123456789abcdef01234567", "", 404, time.Second, "no job"},
+		{"OIP over the row cap", "POST", "/v2/models/soccerpredict/infer", oipRows(MaxBatch + 1), 400, 2 * time.Second, "1 to 1000"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			// The quickest of three answers: a bound on the work the input
+			// causes (the old "did you mean" cost a second per 1 MB name),
+			// not on how busy the test machine is.
+			fastest := time.Hour
+			for range 3 {
+				req, _ := http.NewRequest(c.method, addr+c.path, strings.NewReader(c.body))
+				req.Header.Set("Content-Type", "application/json")
+				started := time.Now()
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				fastest = min(fastest, time.Since(started))
+				if resp.StatusCode != c.status || !strings.Contains(string(b), c.mention) {
+					t.Fatalf("%d %s, want %d mentioning %q", resp.StatusCode, truncate(string(b), 300), c.status, c.mention)
+				}
+				if len(b) > 4096 {
+					t.Fatalf("a %d-byte answer to bad input: the input is echoed", len(b))
+				}
+			}
+			if fastest > c.within {
+				t.Fatalf("answered in %v at best, want under %v", fastest, c.within)
+			}
+		})
+	}
+}
+
+func oipRows(n int) string {
+	vals := func(v string) string {
+		return strings.TrimSuffix(strings.Repeat(`"`+v+`",`, n), ",")
+	}
+	return fmt.Sprintf(`{"inputs": [{"name": "home_team", "shape": [%d], "datatype": "BYTES", "data": [%s]},
+		{"name": "away_team", "shape": [%d], "datatype": "BYTES", "data": [%s]},
+		{"name": "competition", "shape": [%d], "datatype": "BYTES", "data": [%s]}]}`, n, vals("Arsenal"), n, vals("Chelsea"), n, vals("E0"))
+}
