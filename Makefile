@@ -8,7 +8,7 @@ PROTO_FILES := $(wildcard sdk/proto/soccerpredict/v1/*.proto)
 PLUGINS := sources/footballdata features/ratings models/onnx
 export GOFLAGS := -buildvcs=false
 
-.PHONY: all build host plugins test lint proto proto-check run evaluate tools clean ort chart-test bench-http
+.PHONY: all build host plugins test lint proto proto-check run evaluate tools clean ort chart-test bench-http fuzz
 
 MODULES := ./sdk/... ./host/... $(foreach p,$(PLUGINS),./plugins/$(p)/...) ./charts/...
 
@@ -24,6 +24,23 @@ host:
 # the real PostgreSQL on localhost (SOCCERPREDICT_TEST_POSTGRES overrides the URL).
 test: lint proto-check build ort
 	ONNXRUNTIME_LIB=$(CURDIR)/$(ORT_LIB) $(GO) test -count=1 $(MODULES)
+	$(MAKE) --no-print-directory fuzz
+
+# fuzz runs every fuzz target for FUZZTIME (part of `make test`). A crasher the fuzzer finds is
+# written under the package's testdata/fuzz/ and fails the run: commit it, and every later
+# `go test` replays it as a regression case.
+FUZZTIME ?= 10s
+FUZZ_TARGETS := plugins/sources/footballdata:FuzzParseSeason host:./internal/api:FuzzDecodePrediction \
+  host:./internal/api:FuzzPredictionJSON host:./internal/api:FuzzOIPRequest host:./internal/contract:FuzzParse \
+  host:./internal/config:FuzzLoad
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  IFS=: read -r mod pkg fn <<< "$$t"; if [ -z "$$fn" ]; then fn=$$pkg; pkg=.; fi; \
+	  echo "fuzz $$mod $$pkg $$fn ($(FUZZTIME))"; \
+	  log=$$(mktemp); \
+	  if (cd $$mod && $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg) > $$log 2>&1; then tail -1 $$log; rm -f $$log; \
+	  else grep -v '^fuzz: elapsed' $$log; rm -f $$log; echo "fuzz $$fn failed (a crasher, if any, is under $$mod/$$pkg/testdata/fuzz/$$fn)" >&2; exit 1; fi; \
+	done
 
 # chart-test renders charts/soccerpredict with Helm's engine and decodes every manifest strictly
 # into the Kubernetes API types (also part of `make test`).
