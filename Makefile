@@ -8,7 +8,7 @@ PROTO_FILES := $(wildcard sdk/proto/soccerpredict/v1/*.proto)
 PLUGINS := sources/footballdata features/ratings models/onnx
 export GOFLAGS := -buildvcs=false
 
-.PHONY: all build host plugins test lint proto proto-check run evaluate tools clean ort chart-test bench-http fuzz
+.PHONY: all build host plugins test lint proto proto-check run evaluate tools clean ort chart-test bench-http fuzz faults
 
 MODULES := ./sdk/... ./host/... $(foreach p,$(PLUGINS),./plugins/$(p)/...) ./charts/...
 
@@ -76,6 +76,16 @@ bench-http: build ort
 	./bin/soccerpredict ingest --config configs/local.yaml --set data_dir=var/bench --set log.level=warn >/dev/null
 	./bin/soccerpredict models train --if-no-champion --config configs/local.yaml --set data_dir=var/bench --set log.level=warn >/dev/null
 	./bin/soccerload $(BENCH_FLAGS) -- --config configs/local.yaml --set data_dir=var/bench
+
+# faults: the fault suite (not part of `make test`; about four minutes). Real serve and plugin
+# processes on localhost, each scenario under load: plugin kill -9 and SIGSTOP, a tampered plugin
+# binary, slow and idle clients, oversized and hostile input, sustained load with RSS at start and
+# end, and a PostgreSQL connection cut through a TCP proxy the suite runs. Prints a table of what
+# the clients saw (docs/reliability.md). FAULT_FLAGS passes flags (e.g. "-soak 5m", "-postgres ''").
+FAULT_FLAGS ?=
+faults: build ort
+	cd host && $(GO) build -o $(BIN)/soccerload ./cmd/soccerload
+	./bin/soccerload faults $(FAULT_FLAGS)
 
 clean:
 	rm -rf $(BIN) var onnxruntime

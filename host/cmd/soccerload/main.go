@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -33,6 +34,9 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "faults" {
+		return runFaults(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) > 0 && args[0] == "ceiling" {
 		fs := flag.NewFlagSet("ceiling", flag.ContinueOnError)
 		addr := fs.String("addr", "127.0.0.1:8090", "listen address")
@@ -89,3 +93,36 @@ type multi []string
 
 func (m *multi) String() string     { return strings.Join(*m, ",") }
 func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
+
+// runFaults is `soccerload faults` (`make faults`): the fault suite.
+func runFaults(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("faults", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	bin := fs.String("bin", "bin", "directory with soccerpredict and the plugin binaries")
+	data := fs.String("data", "data/football-data", "football-data directory to ingest")
+	expect := fs.String("expectations", "configs/expectations/matches.json", "data contract")
+	ort := fs.String("ort", "onnxruntime/libonnxruntime.so.1", "ONNX Runtime library")
+	pg := os.Getenv("SOCCERPREDICT_TEST_POSTGRES")
+	if pg == "" {
+		pg = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	}
+	postgres := fs.String("postgres", pg, "PostgreSQL for the connection-cut scenario (empty: skip it)")
+	soak := fs.Duration("soak", 2*time.Minute, "how long the sustained-load scenario runs")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	abs := func(p string) string {
+		a, err := filepath.Abs(p)
+		if err != nil {
+			return p
+		}
+		return a
+	}
+	o := loadtest.FaultOptions{Bin: abs(*bin), Data: abs(*data), Expect: abs(*expect), ORT: abs(*ort), Postgres: *postgres, Soak: *soak, Progress: stderr}
+	results, err := loadtest.RunFaults(ctx, o, stdout)
+	if len(results) > 0 {
+		fmt.Fprintln(stdout)
+		loadtest.FaultTable(stdout, results)
+	}
+	return err
+}

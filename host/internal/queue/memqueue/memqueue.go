@@ -47,8 +47,16 @@ func (q *Queue) Publish(ctx context.Context, id string) error {
 	}
 }
 
-// Consume implements queue.Queue.
+// Workers is how many jobs one Consume works at once, so their predictions
+// coalesce into shared plugin calls.
+const Workers = 32
+
+// Consume implements queue.Queue. It returns once ctx ends and the jobs it
+// was working are done.
 func (q *Queue) Consume(ctx context.Context, handle func(context.Context, string) error) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	slots := make(chan struct{}, Workers)
 	for {
 		select {
 		case <-ctx.Done():
@@ -58,16 +66,22 @@ func (q *Queue) Consume(ctx context.Context, handle func(context.Context, string
 				q.ch <- d
 				return ctx.Err()
 			}
-			if err := handle(ctx, d.id); err != nil {
-				d.attempts++
-				if d.attempts >= queue.MaxDeliveries {
-					q.mu.Lock()
-					q.dead = append(q.dead, d.id)
-					q.mu.Unlock()
-					continue
+			slots <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-slots }()
+				if err := handle(ctx, d.id); err != nil {
+					d.attempts++
+					if d.attempts >= queue.MaxDeliveries {
+						q.mu.Lock()
+						q.dead = append(q.dead, d.id)
+						q.mu.Unlock()
+						return
+					}
+					go func() { q.ch <- d }()
 				}
-				go func() { q.ch <- d }()
-			}
+			}()
 		}
 	}
 }

@@ -141,17 +141,53 @@ func (q *Queue) consumeOnce(ctx context.Context, handle func(context.Context, st
 	if err != nil {
 		return err
 	}
-	for d := range deliveries {
-		if err := handle(ctx, string(d.Body)); err != nil {
-			// Back to the queue; the quorum queue's delivery limit dead-letters a job that keeps failing.
-			if nerr := d.Nack(false, true); nerr != nil {
-				return nerr
+	// Up to prefetch jobs are worked at once, so their predictions coalesce
+	// into shared plugin calls; each is acknowledged (or returned) on its own
+	// once its handler is done.
+	var (
+		wg      sync.WaitGroup
+		slots   = make(chan struct{}, max(1, q.prefetch))
+		errOnce sync.Once
+		ackErr  error
+		failed  = make(chan struct{})
+	)
+	fail := func(err error) { errOnce.Do(func() { ackErr = err; close(failed) }) }
+	defer wg.Wait()
+	for {
+		var d amqp.Delivery
+		var ok bool
+		select {
+		case d, ok = <-deliveries:
+		case <-failed:
+			return ackErr
+		}
+		if !ok {
+			break
+		}
+		select {
+		case slots <- struct{}{}:
+		case <-failed:
+			return ackErr
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			if err := handle(ctx, string(d.Body)); err != nil {
+				// Back to the queue; the quorum queue's delivery limit dead-letters a job that keeps failing.
+				if nerr := d.Nack(false, true); nerr != nil {
+					fail(nerr)
+				}
+				return
 			}
-			continue
-		}
-		if err := d.Ack(false); err != nil {
-			return err
-		}
+			if err := d.Ack(false); err != nil {
+				fail(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if ackErr != nil {
+		return ackErr
 	}
 	return errors.New("rabbitmq: deliveries closed")
 }

@@ -1,0 +1,592 @@
+package loadtest
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// FaultOptions say where the binaries and data are and how long the soak runs.
+type FaultOptions struct {
+	Bin      string // the directory with soccerpredict and the plugins (make build's bin/)
+	Data     string // the football-data directory
+	Expect   string // the expectation suite
+	ORT      string // libonnxruntime.so
+	Postgres string // a PostgreSQL URL for the connection-cut scenario ("" skips it)
+	Soak     time.Duration
+	Progress io.Writer
+}
+
+// Fault is one scenario's outcome.
+type Fault struct {
+	Scenario string
+	Requests int
+	Statuses map[string]int
+	Recovery time.Duration // from the fault to the first success after it (0: nothing failed)
+	Notes    string
+}
+
+// RunFaults injects each fault into real processes on localhost while
+// clients keep asking for predictions, and reports what the clients saw.
+func RunFaults(ctx context.Context, o FaultOptions, out io.Writer) ([]Fault, error) {
+	work, err := os.MkdirTemp("", "soccerpredict-faults-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(work)
+	env, err := newFaultEnv(ctx, o, work, "")
+	if err != nil {
+		return nil, err
+	}
+	defer env.stop()
+	var results []Fault
+	add := func(f Fault, err error) error {
+		if err != nil {
+			return fmt.Errorf("%s: %w", f.Scenario, err)
+		}
+		results = append(results, f)
+		fmt.Fprintf(out, "%-34s %7d requests  %-40s recovery %s  %s\n", f.Scenario, f.Requests, statusText(f.Statuses), f.Recovery.Round(time.Millisecond), f.Notes)
+		return nil
+	}
+	for _, sc := range []struct {
+		name string
+		run  func() (Fault, error)
+	}{
+		{"model plugin kill -9", func() (Fault, error) { return env.signalPlugin(ctx, "soccer-model-onnx", syscall.SIGKILL) }},
+		{"feature plugin kill -9", func() (Fault, error) { return env.signalPlugin(ctx, "soccer-features-ratings", syscall.SIGKILL) }},
+		{"model plugin SIGSTOP", func() (Fault, error) { return env.signalPlugin(ctx, "soccer-model-onnx", syscall.SIGSTOP) }},
+		{"tampered model binary", func() (Fault, error) { return env.tamper(ctx) }},
+		{"slow and idle clients", func() (Fault, error) { return env.slowClients(ctx) }},
+		{"oversized and hostile input", func() (Fault, error) { return env.hostile(ctx) }},
+		{"sustained load", func() (Fault, error) { return env.soak(ctx, o.Soak) }},
+	} {
+		if o.Progress != nil {
+			fmt.Fprintf(o.Progress, "running %s …\n", sc.name)
+		}
+		f, err := sc.run()
+		f.Scenario = sc.name
+		if err := add(f, err); err != nil {
+			return results, err
+		}
+	}
+	if o.Postgres != "" {
+		f, err := pgCut(ctx, o, work)
+		f.Scenario = "PostgreSQL connection cut (5 s)"
+		if err := add(f, err); err != nil {
+			return results, err
+		}
+	}
+	return results, nil
+}
+
+// faultEnv is a serve process with its own copies of the plugin binaries
+// (so a scenario may replace one) and its own store.
+type faultEnv struct {
+	bin, cfg, addr string
+	serve          *exec.Cmd
+}
+
+func newFaultEnv(ctx context.Context, o FaultOptions, work, dsn string) (*faultEnv, error) {
+	bin := filepath.Join(work, "bin")
+	os.MkdirAll(bin, 0o755)
+	for _, name := range []string{"soccerpredict", "soccer-source-footballdata", "soccer-features-ratings", "soccer-model-onnx"} {
+		b, err := os.ReadFile(filepath.Join(o.Bin, name))
+		if err != nil {
+			return nil, fmt.Errorf("%w (run make build)", err)
+		}
+		if err := os.WriteFile(filepath.Join(bin, name), b, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	digest := func(name string) string {
+		b, _ := os.ReadFile(filepath.Join(bin, name))
+		h := sha256.Sum256(b)
+		return hex.EncodeToString(h[:])
+	}
+	store := "store: {driver: sqlite}"
+	if dsn != "" {
+		store = fmt.Sprintf("store: {driver: postgres, dsn: %q}", dsn)
+	}
+	cfg := filepath.Join(work, "faults.yaml")
+	yaml := fmt.Sprintf(`data_dir: %s
+log: {level: error, format: json}
+%s
+ingest: {expectations: %s}
+plugins:
+  footballdata: {kind: source, path: %s, sha256: %s, config: {dir: %s}}
+  ratings: {kind: features, path: %s, sha256: %s, timeout: 2s}
+  onnx: {kind: model, path: %s, sha256: %s, timeout: 2s, config: {library: %s}}
+sources: [{plugin: footballdata}]
+features: {plugin: ratings}
+model: {plugin: onnx, params: {algorithm: logreg}, seed: 1}
+`, filepath.Join(work, "var"), store, o.Expect,
+		filepath.Join(bin, "soccer-source-footballdata"), digest("soccer-source-footballdata"), o.Data,
+		filepath.Join(bin, "soccer-features-ratings"), digest("soccer-features-ratings"),
+		filepath.Join(bin, "soccer-model-onnx"), digest("soccer-model-onnx"), o.ORT)
+	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
+		return nil, err
+	}
+	host := filepath.Join(bin, "soccerpredict")
+	for _, args := range [][]string{{"ingest"}, {"models", "train", "--if-no-champion"}} {
+		cmd := exec.CommandContext(ctx, host, append(args, "--config", cfg)...)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("soccerpredict %s: %v\n%s", strings.Join(args, " "), err, b)
+		}
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	serve := exec.CommandContext(ctx, host, "serve", "--config", cfg, "--addr", addr)
+	serve.Stdout, serve.Stderr = io.Discard, io.Discard
+	if err := start(serve); err != nil {
+		return nil, err
+	}
+	e := &faultEnv{bin: bin, cfg: cfg, addr: addr, serve: serve}
+	if err := waitReady(ctx, "http://"+addr+"/readyz", 2*time.Minute); err != nil {
+		e.stop()
+		return nil, err
+	}
+	return e, nil
+}
+
+func (e *faultEnv) stop() { stop(e.serve) }
+
+// pluginPID finds serve's child process running the named plugin binary.
+func (e *faultEnv) pluginPID(name string) int {
+	for _, p := range tree(e.serve.Process.Pid)[1:] {
+		exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", p.pid))
+		if filepath.Base(exe) == name {
+			return p.pid
+		}
+	}
+	return 0
+}
+
+// load posts distinct fixtures from clients goroutines until stop is
+// closed, noting each status and when the first success after a fault came.
+type load struct {
+	mu        sync.Mutex
+	statuses  map[string]int
+	faultAt   time.Time
+	failedYet bool
+	recovered time.Duration
+	n         atomic.Int64
+	wg        sync.WaitGroup
+	stop      chan struct{}
+}
+
+func (e *faultEnv) startLoad(clients int, path string, body func(n int64) string) *load {
+	l := &load{statuses: map[string]int{}, stop: make(chan struct{})}
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
+	for range clients {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			for {
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
+				n := l.n.Add(1)
+				status := "error"
+				resp, err := client.Post("http://"+e.addr+path, "application/json", strings.NewReader(body(n)))
+				if err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					status = fmt.Sprint(resp.StatusCode)
+					if resp.StatusCode == 503 && resp.Header.Get("Retry-After") == "" {
+						status = "503 without Retry-After"
+					}
+				}
+				l.mu.Lock()
+				l.statuses[status]++
+				if !l.faultAt.IsZero() {
+					if status != "200" && status != "202" {
+						l.failedYet = true
+					} else if l.failedYet && l.recovered == 0 {
+						l.recovered = time.Since(l.faultAt)
+					}
+				}
+				l.mu.Unlock()
+			}
+		}()
+	}
+	return l
+}
+
+func (l *load) fault() {
+	l.mu.Lock()
+	l.faultAt = time.Now()
+	l.mu.Unlock()
+}
+
+func (l *load) end() Fault {
+	close(l.stop)
+	l.wg.Wait()
+	total := 0
+	for _, c := range l.statuses {
+		total += c
+	}
+	return Fault{Requests: total, Statuses: l.statuses, Recovery: l.recovered}
+}
+
+var faultSeq atomic.Int64
+
+func predictionBody(n int64) string {
+	k := time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(faultSeq.Add(1)) * time.Minute)
+	teams := []string{"Arsenal", "Chelsea", "Liverpool", "Everton", "Fulham", "Brentford"}
+	return fmt.Sprintf(`{"home_team": %q, "away_team": %q, "competition": "E0", "kickoff": %q}`,
+		teams[n%6], teams[(n+1)%6], k.Format(time.RFC3339))
+}
+
+// signalPlugin sends sig to a plugin process one second into the load and
+// ends the run once predictions have been served again for a second.
+func (e *faultEnv) signalPlugin(ctx context.Context, binary string, sig syscall.Signal) (Fault, error) {
+	pid := e.pluginPID(binary)
+	if pid == 0 {
+		return Fault{}, fmt.Errorf("no %s process under serve", binary)
+	}
+	l := e.startLoad(16, "/v1/predictions", predictionBody)
+	time.Sleep(time.Second)
+	l.fault()
+	syscall.Kill(pid, sig)
+	defer syscall.Kill(pid, syscall.SIGKILL) // a stopped process is killed by the host; make sure
+	waitRecovered(l, 15*time.Second)
+	f := l.end()
+	after := e.pluginPID(binary)
+	f.Notes = fmt.Sprintf("pid %d replaced by %d", pid, after)
+	if after == 0 || after == pid {
+		f.Notes = fmt.Sprintf("pid %d NOT replaced", pid)
+	}
+	return f, nil
+}
+
+func waitRecovered(l *load, within time.Duration) {
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		l.mu.Lock()
+		done := l.recovered > 0 || (!l.failedYet && time.Since(l.faultAt) > 3*time.Second)
+		l.mu.Unlock()
+		if done {
+			time.Sleep(time.Second) // and a second of service after it
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// tamper replaces the model binary with one that is not the pinned one and
+// kills the running process: launches are refused, requests are 503; after
+// three seconds the real binary is put back and serving resumes.
+func (e *faultEnv) tamper(ctx context.Context) (Fault, error) {
+	path := filepath.Join(e.bin, "soccer-model-onnx")
+	good, err := os.ReadFile(path)
+	if err != nil {
+		return Fault{}, err
+	}
+	pid := e.pluginPID("soccer-model-onnx")
+	l := e.startLoad(8, "/v1/predictions", predictionBody)
+	time.Sleep(time.Second)
+	os.Remove(path)
+	os.WriteFile(path, append(append([]byte{}, good...), 0), 0o755)
+	l.fault()
+	syscall.Kill(pid, syscall.SIGKILL)
+	time.Sleep(3 * time.Second)
+	os.Remove(path)
+	os.WriteFile(path, good, 0o755)
+	waitRecovered(l, 20*time.Second)
+	f := l.end()
+	f.Notes = "binary restored after 3 s; recovery includes the relaunch backoff"
+	return f, nil
+}
+
+// slowClients opens 300 connections that send half a body, 300 that send
+// half their headers and 1,000 idle keep-alive ones while 16 clients load
+// the server; it reports how many the server closed and how the load fared.
+func (e *faultEnv) slowClients(ctx context.Context) (Fault, error) {
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	open := func(n int, first string) error {
+		for range n {
+			c, err := net.Dial("tcp", e.addr)
+			if err != nil {
+				return err
+			}
+			fmt.Fprint(c, first)
+			conns = append(conns, c)
+		}
+		return nil
+	}
+	l := e.startLoad(16, "/v1/predictions", predictionBody)
+	l.fault()
+	started := time.Now()
+	if err := open(300, "POST /v1/predictions HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n{\"home_team\": "); err != nil {
+		return Fault{}, err
+	}
+	if err := open(300, "POST /v1/predictions HTTP/1.1\r\nHost: x\r\n"); err != nil {
+		return Fault{}, err
+	}
+	if err := open(1000, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		return Fault{}, err
+	}
+	closed := make(chan bool, len(conns))
+	for _, c := range conns {
+		go func() { closed <- closedWithin(c, 70*time.Second) }()
+	}
+	n := 0
+	for range conns {
+		if <-closed {
+			n++
+		}
+	}
+	f := l.end()
+	f.Recovery = 0
+	f.Notes = fmt.Sprintf("%d of %d slow or idle connections closed by the server within %s", n, len(conns), time.Since(started).Round(time.Second))
+	return f, nil
+}
+
+func closedWithin(c net.Conn, d time.Duration) bool {
+	c.SetReadDeadline(time.Now().Add(d))
+	_, err := io.Copy(io.Discard, c)
+	ne, ok := err.(net.Error)
+	return !(ok && ne.Timeout())
+}
+
+// hostile sends each kind of bad input 50 times.
+func (e *faultEnv) hostile(ctx context.Context) (Fault, error) {
+	huge := strings.Repeat("A", 1_000_000)
+	bodies := []struct{ method, path, body string }{
+		{"POST", "/v1/predictions", `{"home_team": "` + strings.Repeat("B", 2<<20) + `"}`},
+		{"POST", "/v1/predictions", `{"home_team": "` + huge + `", "away_team": "Chelsea", "competition": "E0"}`},
+		{"POST", "/v1/predictions", `{"home_team": "Arse\u0000nal", "away_team": "Chelsea", "competition": "E0"}`},
+		{"POST", "/v1/predictions/async", `{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0", "odds": {"bookmaker": "P\u0000S", "home": 2, "draw": 3.4, "away": 3.9}}`},
+		{"GET", "/v1/jobs/%00", ""},
+		{"GET", "/v1/jobs/%FF%FE", ""},
+		{"POST", "/v1/predictions", `{"home_team": 7}`},
+		{"POST", "/v1/predictions", `{{{{`},
+		{"POST", "/v2/models/soccerpredict/infer", `{"inputs": [{"name": "home_team", "shape": [20000], "datatype": "BYTES", "data": [` + strings.TrimSuffix(strings.Repeat(`"Arsenal",`, 20000), ",") + `]}]}`},
+	}
+	f := Fault{Statuses: map[string]int{}}
+	var slowest time.Duration
+	for range 50 {
+		for _, b := range bodies {
+			req, _ := http.NewRequestWithContext(ctx, b.method, "http://"+e.addr+b.path, strings.NewReader(b.body))
+			req.Header.Set("Content-Type", "application/json")
+			started := time.Now()
+			resp, err := http.DefaultClient.Do(req)
+			status := "error"
+			if err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				status = fmt.Sprint(resp.StatusCode)
+			}
+			slowest = max(slowest, time.Since(started))
+			f.Statuses[status]++
+			f.Requests++
+		}
+	}
+	f.Notes = fmt.Sprintf("%d kinds of bad input; slowest answer %s", len(bodies), slowest.Round(time.Millisecond))
+	return f, nil
+}
+
+// soak loads the server at 64 clients for d, with its RSS at start and end.
+func (e *faultEnv) soak(ctx context.Context, d time.Duration) (Fault, error) {
+	hostStart, pluginsStart := treeRSS(e.serve.Process.Pid)
+	l := e.startLoad(64, "/v1/predictions", predictionBody)
+	time.Sleep(d)
+	f := l.end()
+	hostEnd, pluginsEnd := treeRSS(e.serve.Process.Pid)
+	f.Notes = fmt.Sprintf("%s at 64 clients, %.0f req/s; RSS host %s → %s, plugins %s → %s", d, float64(f.Requests)/d.Seconds(),
+		mb(hostStart), mb(hostEnd), mb(pluginsStart), mb(pluginsEnd))
+	return f, nil
+}
+
+// pgCut runs serve on PostgreSQL through a TCP proxy, cuts the proxy for
+// five seconds under a mix of synchronous and asynchronous predictions, and
+// restores it.
+func pgCut(ctx context.Context, o FaultOptions, work string) (Fault, error) {
+	conn, err := pgx.Connect(ctx, o.Postgres)
+	if err != nil {
+		return Fault{}, fmt.Errorf("connect to %s: %w", o.Postgres, err)
+	}
+	schema := fmt.Sprintf("faults_%d", time.Now().UnixNano())
+	_, err = conn.Exec(ctx, "CREATE SCHEMA "+schema)
+	defer conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+	defer conn.Close(context.Background())
+	if err != nil {
+		return Fault{}, err
+	}
+	target, err := pgAddr(o.Postgres)
+	if err != nil {
+		return Fault{}, err
+	}
+	proxy, err := newProxy(target)
+	if err != nil {
+		return Fault{}, err
+	}
+	defer proxy.close()
+	dsn := strings.Replace(o.Postgres, target, proxy.addr(), 1)
+	if strings.Contains(dsn, "?") {
+		dsn += "&search_path=" + schema
+	} else {
+		dsn += "?search_path=" + schema
+	}
+	pgWork := filepath.Join(work, "pg")
+	os.MkdirAll(pgWork, 0o755)
+	env, err := newFaultEnv(ctx, o, pgWork, dsn)
+	if err != nil {
+		return Fault{}, err
+	}
+	defer env.stop()
+	syncLoad := env.startLoad(8, "/v1/predictions", predictionBody)
+	async := env.startLoad(4, "/v1/predictions/async", predictionBody)
+	time.Sleep(time.Second)
+	syncLoad.fault()
+	async.fault()
+	proxy.cut(true)
+	time.Sleep(5 * time.Second)
+	proxy.cut(false)
+	waitRecovered(async, 30*time.Second)
+	fs, fa := syncLoad.end(), async.end()
+	f := Fault{Requests: fs.Requests + fa.Requests, Statuses: map[string]int{}, Recovery: fa.Recovery}
+	for k, v := range fs.Statuses {
+		f.Statuses["sync "+k] += v
+	}
+	for k, v := range fa.Statuses {
+		f.Statuses["async "+k] += v
+	}
+	f.Notes = "synchronous predictions never touch the store; async submissions need it; recovery is the async side's"
+	return f, nil
+}
+
+func pgAddr(url string) (string, error) {
+	rest, ok := strings.CutPrefix(url, "postgres://")
+	if !ok {
+		rest, ok = strings.CutPrefix(url, "postgresql://")
+	}
+	if !ok {
+		return "", fmt.Errorf("%q is not a postgres:// URL", url)
+	}
+	if _, after, found := strings.Cut(rest, "@"); found {
+		rest = after
+	}
+	host, _, _ := strings.Cut(rest, "/")
+	if !strings.Contains(host, ":") {
+		host += ":5432"
+	}
+	return host, nil
+}
+
+// proxy forwards TCP connections to target; cut(true) drops every
+// connection and refuses new ones until cut(false).
+type proxy struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	down   bool
+	conns  map[net.Conn]bool
+}
+
+func newProxy(target string) (*proxy, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	p := &proxy{ln: ln, target: target, conns: map[net.Conn]bool{}}
+	go p.serve()
+	return p, nil
+}
+
+func (p *proxy) addr() string { return p.ln.Addr().String() }
+
+func (p *proxy) serve() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		down := p.down
+		p.mu.Unlock()
+		if down {
+			c.Close()
+			continue
+		}
+		u, err := net.Dial("tcp", p.target)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		p.mu.Lock()
+		p.conns[c], p.conns[u] = true, true
+		p.mu.Unlock()
+		go func() { io.Copy(u, c); u.Close() }()
+		go func() { io.Copy(c, u); c.Close() }()
+	}
+}
+
+func (p *proxy) cut(down bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = down
+	if down {
+		for c := range p.conns {
+			c.Close()
+		}
+		clear(p.conns)
+	}
+}
+
+func (p *proxy) close() {
+	p.ln.Close()
+	p.cut(true)
+}
+
+func statusText(m map[string]int) string {
+	var keys []string
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s: %d", k, m[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// FaultTable writes the outcomes as a Markdown table.
+func FaultTable(w io.Writer, fs []Fault) {
+	host, _ := hostname()
+	fmt.Fprintf(w, "%s, %s\n\n", host, time.Now().UTC().Format("2006-01-02 15:04 UTC"))
+	fmt.Fprintln(w, "| scenario | requests | answers by status | recovery | notes |")
+	fmt.Fprintln(w, "|---|---:|---|---:|---|")
+	for _, f := range fs {
+		rec := "—"
+		if f.Recovery > 0 {
+			rec = f.Recovery.Round(time.Millisecond).String()
+		}
+		fmt.Fprintf(w, "| %s | %d | %s | %s | %s |\n", f.Scenario, f.Requests, statusText(f.Statuses), rec, f.Notes)
+	}
+}
