@@ -2,19 +2,15 @@ package forecast
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/maphash"
-	"math"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -22,7 +18,6 @@ import (
 	"github.com/soccerpredict/soccerpredict/host/internal/replay"
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
 	"github.com/soccerpredict/soccerpredict/sdk/features"
-	"github.com/soccerpredict/soccerpredict/sdk/handshake"
 	"github.com/soccerpredict/soccerpredict/sdk/model"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 )
@@ -41,28 +36,6 @@ var (
 	// characters no name has); the request is malformed, not unknown.
 	ErrBadInput = errors.New("bad input")
 )
-
-// MaxNameLength bounds team, competition and bookmaker names, in bytes: the
-// longest club name in the shipped data is 24; suggestions for an unknown
-// name are computed only within this bound, so they cost microseconds.
-const MaxNameLength = 100
-
-// checkName applies the name policy: at most MaxNameLength bytes of valid
-// UTF-8 without control characters (NUL included, which no store takes).
-func checkName(field, v string) error {
-	if len(v) > MaxNameLength {
-		return fmt.Errorf("%w: %s: %d bytes long; names are at most %d", ErrBadInput, field, len(v), MaxNameLength)
-	}
-	if !utf8.ValidString(v) {
-		return fmt.Errorf("%w: %s: not valid UTF-8", ErrBadInput, field)
-	}
-	for _, r := range v {
-		if unicode.IsControl(r) {
-			return fmt.Errorf("%w: %s: holds the control character %U", ErrBadInput, field, r)
-		}
-	}
-	return nil
-}
 
 // UnknownTeamError names a team the store has never seen, with the closest known names.
 type UnknownTeamError struct {
@@ -491,218 +464,6 @@ func (p *Predictor) Fixture(req FixtureRequest) (soccer.Fixture, error) {
 	return f, nil
 }
 
-// Predict forecasts fixtures from the present feature state. Fixtures not in
-// the generation's cache join the coalescer, so concurrent callers share
-// plugin calls; the first fixture that cannot be forecast fails the call.
-func (p *Predictor) Predict(ctx context.Context, fixtures []soccer.Fixture) ([]Prediction, error) {
-	g, err := p.acquire()
-	if err != nil {
-		return nil, err
-	}
-	defer g.mu.RUnlock()
-	p.mu.RLock()
-	schemaVersion := p.schema.Version
-	p.mu.RUnlock()
-	out := make([]Prediction, len(fixtures))
-	var todo []soccer.Fixture
-	var todoIdx []int
-	for i, f := range fixtures {
-		if pr, ok := g.cached(f); ok {
-			out[i] = g.prediction(f, pr, schemaVersion)
-			continue
-		}
-		todo, todoIdx = append(todo, f), append(todoIdx, i)
-	}
-	if len(todo) == 0 {
-		p.metrics.Predictions(0, len(fixtures))
-		return out, nil
-	}
-	res, err := g.batches.do(ctx, todo)
-	if err != nil {
-		return nil, err
-	}
-	for j, r := range res {
-		if r.err != nil {
-			return nil, r.err
-		}
-		out[todoIdx[j]] = r.pred
-	}
-	p.metrics.Predictions(len(todo), len(fixtures)-len(todo))
-	return out, nil
-}
-
-// computeBatch runs one coalesced batch through the feature plugin and the
-// generation's model plugin. A plugin that is down fails the whole batch (each
-// caller sees ErrUnavailable); any other refusal is retried fixture by fixture,
-// so one fixture a plugin rejects fails only its own caller. A row or forecast
-// that is invalid fails only its fixture.
-func (p *Predictor) computeBatch(g *generation, fixtures []soccer.Fixture) []outcome {
-	// The batch belongs to every caller in it: no one caller's cancellation
-	// stops it; the plugin's own timeout bounds it.
-	ctx := context.Background()
-	out := make([]outcome, len(fixtures))
-	fail := func(err error) []outcome {
-		for i := range out {
-			out[i].err = err
-		}
-		return out
-	}
-	one := func(err error) []outcome {
-		if len(fixtures) == 1 || errors.Is(err, ErrUnavailable) {
-			return fail(err)
-		}
-		for i, f := range fixtures {
-			out[i] = p.computeBatch(g, []soccer.Fixture{f})[0]
-		}
-		return out
-	}
-	p.mu.RLock()
-	schema := p.schema
-	p.mu.RUnlock()
-	resp, err := pluginhost.FeaturesOf(p.features).Compute(ctx, features.ComputeRequest{Fixtures: fixtures})
-	if err != nil {
-		return one(p.pluginError("feature", err))
-	}
-	if len(resp.Rows) != len(fixtures) {
-		p.logger.Error("feature plugin answered the wrong number of rows; not serving them", "rows", len(resp.Rows), "fixtures", len(fixtures))
-		return fail(fmt.Errorf("%w: feature plugin returned %d rows for %d fixtures", ErrMisbehaved, len(resp.Rows), len(fixtures)))
-	}
-	var (
-		rows   [][]float64
-		rowFor []int // index in fixtures of each row sent to the model
-	)
-	for i, r := range resp.Rows {
-		if err := replay.CheckRows(schema, fixtures[i:i+1], resp.Rows[i:i+1]); err != nil {
-			p.logger.Error("feature plugin answered an invalid row; not serving it", "error", err)
-			out[i].err = fmt.Errorf("%w: %v", ErrMisbehaved, err)
-			continue
-		}
-		rows, rowFor = append(rows, r.Values), append(rowFor, i)
-	}
-	if len(rows) == 0 {
-		return out
-	}
-	sent := make([]soccer.Fixture, len(rowFor))
-	for j, i := range rowFor {
-		sent[j] = fixtures[i]
-	}
-	preds, err := p.modelRows(ctx, g, schema, sent, rows)
-	if err != nil {
-		if len(rows) < len(fixtures) {
-			for _, i := range rowFor {
-				out[i].err = err
-			}
-			return out
-		}
-		return one(err)
-	}
-	for j, r := range preds {
-		i := rowFor[j]
-		out[i] = r
-		if r.err == nil {
-			g.store(fixtures[i], r.pred.Probabilities)
-		}
-	}
-	return out
-}
-
-// cacheKey identifies what a forecast depends on besides the generation: a
-// 128-bit hash of the fixture's competition, season, teams, kick-off and odds.
-// It holds no pointers, so a full cache costs the garbage collector nothing.
-type cacheKey [2]uint64
-
-func (g *generation) key(f soccer.Fixture) cacheKey {
-	var k cacheKey
-	for i := range k {
-		var h maphash.Hash
-		h.SetSeed(g.seed)
-		h.WriteByte(byte(i))
-		for _, s := range []string{f.Competition, f.Season, f.HomeTeam, f.AwayTeam} {
-			h.WriteString(s)
-			h.WriteByte(0)
-		}
-		var b [8]byte
-		binary.LittleEndian.PutUint64(b[:], uint64(f.Kickoff.Unix()))
-		h.Write(b[:])
-		for _, o := range f.Odds {
-			h.WriteString(o.Bookmaker)
-			h.WriteByte(0)
-			for _, v := range []float64{o.Home, o.Draw, o.Away} {
-				binary.LittleEndian.PutUint64(b[:], math.Float64bits(v))
-				h.Write(b[:])
-			}
-			if o.Closing {
-				h.WriteByte(1)
-			}
-		}
-		k[i] = h.Sum64()
-	}
-	return k
-}
-
-func (g *generation) cached(f soccer.Fixture) (soccer.Probabilities, bool) {
-	if g.cacheEntries == 0 {
-		return soccer.Probabilities{}, false
-	}
-	k := g.key(f)
-	g.cacheMu.Lock()
-	defer g.cacheMu.Unlock()
-	pr, ok := g.cache[k]
-	return pr, ok
-}
-
-func (g *generation) store(f soccer.Fixture, pr soccer.Probabilities) {
-	if g.cacheEntries == 0 {
-		return
-	}
-	k := g.key(f)
-	g.cacheMu.Lock()
-	defer g.cacheMu.Unlock()
-	if len(g.cache) >= g.cacheEntries {
-		clear(g.cache)
-	}
-	g.cache[k] = pr
-}
-
-func (g *generation) prediction(f soccer.Fixture, pr soccer.Probabilities, schemaVersion string) Prediction {
-	return Prediction{Fixture: f, Probabilities: pr, Model: g.champion.Name, ModelVersion: g.champion.Version,
-		FeatureSchemaVersion: schemaVersion, Generation: g.gen.ID}
-}
-
-// modelRows forecasts feature rows with the generation's model. A failed call
-// is the error; a forecast that is not a valid distribution fails only its row.
-func (p *Predictor) modelRows(ctx context.Context, g *generation, schema features.Schema, fixtures []soccer.Fixture, rows [][]float64) ([]outcome, error) {
-	champ := g.champion
-	pred, err := pluginhost.ModelOf(g.model).Predict(ctx, model.PredictRequest{Rows: rows})
-	if err != nil {
-		return nil, p.pluginError("model", err)
-	}
-	if len(pred.Probabilities) != len(fixtures) {
-		p.logger.Error("model plugin answered the wrong number of forecasts; not serving them", "forecasts", len(pred.Probabilities), "rows", len(fixtures))
-		return nil, fmt.Errorf("%w: %d forecasts for %d fixtures", ErrMisbehaved, len(pred.Probabilities), len(fixtures))
-	}
-	out := make([]outcome, len(fixtures))
-	for i, f := range fixtures {
-		pr := pred.Probabilities[i]
-		if err := pr.Validate(); err != nil {
-			p.logger.Error("model plugin answered invalid probabilities; not serving them",
-				"model", champ.Name, "version", champ.Version, "fixture", f.ID, "error", err)
-			out[i].err = fmt.Errorf("%w: model %s v%d: %v", ErrMisbehaved, champ.Name, champ.Version, err)
-			continue
-		}
-		out[i].pred = g.prediction(f, pr, schema.Version)
-	}
-	return out, nil
-}
-
-func (p *Predictor) pluginError(kind string, err error) error {
-	if handshake.IsUnavailable(err) || errors.Is(err, pluginhost.ErrLaunch) || errors.Is(err, pluginhost.ErrUnresponsive) || errors.Is(err, pluginhost.ErrClosed) {
-		p.logger.Warn(kind+" plugin unavailable", "error", err)
-		return fmt.Errorf("%w: %s plugin: %v", ErrUnavailable, kind, err)
-	}
-	return fmt.Errorf("%s plugin: %w", kind, err)
-}
-
 // Recent forecasts the competition's last matches from the features they had
 // before kick-off, newest first.
 func (p *Predictor) Recent(ctx context.Context, competition string, limit int) ([]Prediction, error) {
@@ -774,67 +535,4 @@ func (p *Predictor) Ready(ctx context.Context) error {
 		return fmt.Errorf("model plugin: %w", err)
 	}
 	return p.store.Ping(ctx)
-}
-
-// Closest returns up to n known names nearest to name (case-insensitive edit
-// distance, ties alphabetical), for "did you mean".
-func Closest(name string, known []string, n int) []string {
-	type cand struct {
-		name string
-		d    int
-	}
-	cs := make([]cand, len(known))
-	for i, k := range known {
-		q, c := strings.ToLower(name), strings.ToLower(k)
-		d := distance(q, c)
-		switch {
-		case strings.Contains(c, q) || strings.Contains(q, c):
-			d = min(d, 1)
-		case subsequence(q, c): // abbreviations: "man utd" in "man united"
-			d--
-		}
-		cs[i] = cand{k, d}
-	}
-	sort.SliceStable(cs, func(i, j int) bool {
-		if cs[i].d != cs[j].d {
-			return cs[i].d < cs[j].d
-		}
-		return cs[i].name < cs[j].name
-	})
-	var out []string
-	for _, c := range cs[:min(n, len(cs))] {
-		out = append(out, c.name)
-	}
-	return out
-}
-
-func subsequence(q, s string) bool {
-	i := 0
-	for _, r := range s {
-		if i < len(q) && rune(q[i]) == r {
-			i++
-		}
-	}
-	return i == len(q)
-}
-
-func distance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
 }

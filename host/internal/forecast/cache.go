@@ -1,0 +1,72 @@
+package forecast
+
+import (
+	"encoding/binary"
+	"hash/maphash"
+	"math"
+
+	"github.com/soccerpredict/soccerpredict/sdk/soccer"
+)
+
+// cacheKey identifies what a forecast depends on besides the generation: a
+// 128-bit hash of the fixture's competition, season, teams, kick-off and odds.
+// It holds no pointers, so a full cache costs the garbage collector nothing.
+type cacheKey [2]uint64
+
+func (g *generation) key(f soccer.Fixture) cacheKey {
+	var k cacheKey
+	for i := range k {
+		var h maphash.Hash
+		h.SetSeed(g.seed)
+		h.WriteByte(byte(i))
+		for _, s := range []string{f.Competition, f.Season, f.HomeTeam, f.AwayTeam} {
+			h.WriteString(s)
+			h.WriteByte(0)
+		}
+		var b [8]byte
+		binary.LittleEndian.PutUint64(b[:], uint64(f.Kickoff.Unix()))
+		h.Write(b[:])
+		for _, o := range f.Odds {
+			h.WriteString(o.Bookmaker)
+			h.WriteByte(0)
+			for _, v := range []float64{o.Home, o.Draw, o.Away} {
+				binary.LittleEndian.PutUint64(b[:], math.Float64bits(v))
+				h.Write(b[:])
+			}
+			if o.Closing {
+				h.WriteByte(1)
+			}
+		}
+		k[i] = h.Sum64()
+	}
+	return k
+}
+
+func (g *generation) cached(f soccer.Fixture) (soccer.Probabilities, bool) {
+	if g.cacheEntries == 0 {
+		return soccer.Probabilities{}, false
+	}
+	k := g.key(f)
+	g.cacheMu.Lock()
+	defer g.cacheMu.Unlock()
+	pr, ok := g.cache[k]
+	return pr, ok
+}
+
+func (g *generation) store(f soccer.Fixture, pr soccer.Probabilities) {
+	if g.cacheEntries == 0 {
+		return
+	}
+	k := g.key(f)
+	g.cacheMu.Lock()
+	defer g.cacheMu.Unlock()
+	if len(g.cache) >= g.cacheEntries {
+		clear(g.cache)
+	}
+	g.cache[k] = pr
+}
+
+func (g *generation) prediction(f soccer.Fixture, pr soccer.Probabilities, schemaVersion string) Prediction {
+	return Prediction{Fixture: f, Probabilities: pr, Model: g.champion.Name, ModelVersion: g.champion.Version,
+		FeatureSchemaVersion: schemaVersion, Generation: g.gen.ID}
+}

@@ -1,0 +1,163 @@
+package forecast
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/soccerpredict/soccerpredict/host/internal/pluginhost"
+	"github.com/soccerpredict/soccerpredict/host/internal/replay"
+	"github.com/soccerpredict/soccerpredict/sdk/features"
+	"github.com/soccerpredict/soccerpredict/sdk/handshake"
+	"github.com/soccerpredict/soccerpredict/sdk/model"
+	"github.com/soccerpredict/soccerpredict/sdk/soccer"
+)
+
+// Predict forecasts fixtures from the present feature state. Fixtures not in
+// the generation's cache join the coalescer, so concurrent callers share
+// plugin calls; the first fixture that cannot be forecast fails the call.
+func (p *Predictor) Predict(ctx context.Context, fixtures []soccer.Fixture) ([]Prediction, error) {
+	g, err := p.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer g.mu.RUnlock()
+	p.mu.RLock()
+	schemaVersion := p.schema.Version
+	p.mu.RUnlock()
+	out := make([]Prediction, len(fixtures))
+	var todo []soccer.Fixture
+	var todoIdx []int
+	for i, f := range fixtures {
+		if pr, ok := g.cached(f); ok {
+			out[i] = g.prediction(f, pr, schemaVersion)
+			continue
+		}
+		todo, todoIdx = append(todo, f), append(todoIdx, i)
+	}
+	if len(todo) == 0 {
+		p.metrics.Predictions(0, len(fixtures))
+		return out, nil
+	}
+	res, err := g.batches.do(ctx, todo)
+	if err != nil {
+		return nil, err
+	}
+	for j, r := range res {
+		if r.err != nil {
+			return nil, r.err
+		}
+		out[todoIdx[j]] = r.pred
+	}
+	p.metrics.Predictions(len(todo), len(fixtures)-len(todo))
+	return out, nil
+}
+
+// computeBatch runs one coalesced batch through the feature plugin and the
+// generation's model plugin. A plugin that is down fails the whole batch (each
+// caller sees ErrUnavailable); any other refusal is retried fixture by fixture,
+// so one fixture a plugin rejects fails only its own caller. A row or forecast
+// that is invalid fails only its fixture.
+func (p *Predictor) computeBatch(g *generation, fixtures []soccer.Fixture) []outcome {
+	// The batch belongs to every caller in it: no one caller's cancellation
+	// stops it; the plugin's own timeout bounds it.
+	ctx := context.Background()
+	out := make([]outcome, len(fixtures))
+	fail := func(err error) []outcome {
+		for i := range out {
+			out[i].err = err
+		}
+		return out
+	}
+	one := func(err error) []outcome {
+		if len(fixtures) == 1 || errors.Is(err, ErrUnavailable) {
+			return fail(err)
+		}
+		for i, f := range fixtures {
+			out[i] = p.computeBatch(g, []soccer.Fixture{f})[0]
+		}
+		return out
+	}
+	p.mu.RLock()
+	schema := p.schema
+	p.mu.RUnlock()
+	resp, err := pluginhost.FeaturesOf(p.features).Compute(ctx, features.ComputeRequest{Fixtures: fixtures})
+	if err != nil {
+		return one(p.pluginError("feature", err))
+	}
+	if len(resp.Rows) != len(fixtures) {
+		p.logger.Error("feature plugin answered the wrong number of rows; not serving them", "rows", len(resp.Rows), "fixtures", len(fixtures))
+		return fail(fmt.Errorf("%w: feature plugin returned %d rows for %d fixtures", ErrMisbehaved, len(resp.Rows), len(fixtures)))
+	}
+	var (
+		rows   [][]float64
+		rowFor []int // index in fixtures of each row sent to the model
+	)
+	for i, r := range resp.Rows {
+		if err := replay.CheckRows(schema, fixtures[i:i+1], resp.Rows[i:i+1]); err != nil {
+			p.logger.Error("feature plugin answered an invalid row; not serving it", "error", err)
+			out[i].err = fmt.Errorf("%w: %v", ErrMisbehaved, err)
+			continue
+		}
+		rows, rowFor = append(rows, r.Values), append(rowFor, i)
+	}
+	if len(rows) == 0 {
+		return out
+	}
+	sent := make([]soccer.Fixture, len(rowFor))
+	for j, i := range rowFor {
+		sent[j] = fixtures[i]
+	}
+	preds, err := p.modelRows(ctx, g, schema, sent, rows)
+	if err != nil {
+		if len(rows) < len(fixtures) {
+			for _, i := range rowFor {
+				out[i].err = err
+			}
+			return out
+		}
+		return one(err)
+	}
+	for j, r := range preds {
+		i := rowFor[j]
+		out[i] = r
+		if r.err == nil {
+			g.store(fixtures[i], r.pred.Probabilities)
+		}
+	}
+	return out
+}
+
+// modelRows forecasts feature rows with the generation's model. A failed call
+// is the error; a forecast that is not a valid distribution fails only its row.
+func (p *Predictor) modelRows(ctx context.Context, g *generation, schema features.Schema, fixtures []soccer.Fixture, rows [][]float64) ([]outcome, error) {
+	champ := g.champion
+	pred, err := pluginhost.ModelOf(g.model).Predict(ctx, model.PredictRequest{Rows: rows})
+	if err != nil {
+		return nil, p.pluginError("model", err)
+	}
+	if len(pred.Probabilities) != len(fixtures) {
+		p.logger.Error("model plugin answered the wrong number of forecasts; not serving them", "forecasts", len(pred.Probabilities), "rows", len(fixtures))
+		return nil, fmt.Errorf("%w: %d forecasts for %d fixtures", ErrMisbehaved, len(pred.Probabilities), len(fixtures))
+	}
+	out := make([]outcome, len(fixtures))
+	for i, f := range fixtures {
+		pr := pred.Probabilities[i]
+		if err := pr.Validate(); err != nil {
+			p.logger.Error("model plugin answered invalid probabilities; not serving them",
+				"model", champ.Name, "version", champ.Version, "fixture", f.ID, "error", err)
+			out[i].err = fmt.Errorf("%w: model %s v%d: %v", ErrMisbehaved, champ.Name, champ.Version, err)
+			continue
+		}
+		out[i].pred = g.prediction(f, pr, schema.Version)
+	}
+	return out, nil
+}
+
+func (p *Predictor) pluginError(kind string, err error) error {
+	if handshake.IsUnavailable(err) || errors.Is(err, pluginhost.ErrLaunch) || errors.Is(err, pluginhost.ErrUnresponsive) || errors.Is(err, pluginhost.ErrClosed) {
+		p.logger.Warn(kind+" plugin unavailable", "error", err)
+		return fmt.Errorf("%w: %s plugin: %v", ErrUnavailable, kind, err)
+	}
+	return fmt.Errorf("%s plugin: %w", kind, err)
+}
