@@ -10,13 +10,16 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/soccerpredict/soccerpredict/host/internal/queue/rabbitqueue"
+	"github.com/soccerpredict/soccerpredict/host/internal/testbin"
 )
 
 // proxy forwards TCP to a target and can be cut, like a broker going away.
@@ -237,5 +240,54 @@ func writeVariant(t *testing.T, from, to, old, new string) {
 	}
 	if err := os.WriteFile(to, []byte(strings.ReplaceAll(string(b), old, new)), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A job that cannot be run (its model plugin can no longer launch) spends
+// its deliveries and ends failed, with a reason a client can read and none
+// of the server's internals, instead of staying queued.
+func TestUnrunnableJobEndsFailed(t *testing.T) {
+	cfg := fullConfig(t, "store: {driver: sqlite}")
+	model := testbin.Plugin(t, "model", "onnx")
+	breakable := filepath.Join(t.TempDir(), "soccer-model-onnx")
+	b, _ := os.ReadFile(model)
+	os.WriteFile(breakable, b, 0o755)
+	text, _ := os.ReadFile(cfg)
+	os.WriteFile(cfg, []byte(strings.Replace(string(text), testbin.Quote(model), testbin.Quote(breakable), 1)), 0o644)
+	must(t, cfg, "ingest")
+	must(t, cfg, "models", "train", "--alias", "champion")
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	base := startServe(t, ctx, cfg)
+	resp, err := http.Get(base + "/v1/plugins")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plugins struct {
+		Plugins []struct {
+			Name string `json:"name"`
+			PID  int    `json:"pid"`
+		} `json:"plugins"`
+	}
+	json.NewDecoder(resp.Body).Decode(&plugins)
+	resp.Body.Close()
+	os.Remove(breakable)
+	os.WriteFile(breakable, []byte("#!/bin/sh\nexit 1\n"), 0o755) // no longer the pinned binary
+	for _, p := range plugins.Plugins {
+		if strings.HasPrefix(p.Name, "onnx@") && p.PID > 0 {
+			syscall.Kill(p.PID, syscall.SIGKILL)
+		}
+	}
+	code, out := postJSON(t, base+"/v1/predictions/async", asyncBody)
+	if code != 202 {
+		t.Fatalf("%d %v", code, out)
+	}
+	v := waitDone(t, base, out["job_id"].(string), 30*time.Second)
+	reason, _ := v["error"].(string)
+	if v["status"] != "failed" || !strings.Contains(reason, "submit the job again") {
+		t.Fatalf("job %v, want failed with a reason", v)
+	}
+	if strings.Contains(reason, "/") || strings.Contains(reason, "sha256") || strings.Contains(reason, "SHA-256") {
+		t.Fatalf("the reason shows the server's internals: %q", reason)
 	}
 }

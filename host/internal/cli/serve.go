@@ -75,6 +75,10 @@ func runServe(e env, args []string) error {
 	if parts.cfg.Queue.Driver == "memory" {
 		run(func() { q.Consume(watchCtx, worker(parts, pred, jobCache).Handle) })
 	}
+	// Jobs whose deliveries are spent end as failed, with a reason for the client.
+	run(func() {
+		q.ConsumeDead(watchCtx, jobs.Reaper{Store: parts.store, Cache: jobCache, Logger: parts.log.Named("reaper")}.Handle)
+	})
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)

@@ -146,25 +146,70 @@ func (w Worker) Handle(ctx context.Context, id string) error {
 	case errors.Is(err, forecast.ErrUnavailable), errors.Is(err, forecast.ErrNotReady):
 		return err // try again
 	case err != nil:
-		return w.finish(ctx, id, nil, err.Error())
+		w.Logger.Error("job failed", "job", id, "error", err)
+		return w.finish(ctx, id, nil, publicReason(err))
 	}
 	b, _ := json.Marshal(w.Render(preds[0]))
 	return w.finish(ctx, id, b, "")
+}
+
+// publicReason is what a client reads of a failed job: its own input's
+// problem in full, anything else without the server's internals (paths,
+// digests, plugin errors), which are in the log.
+func publicReason(err error) string {
+	switch {
+	case errors.Is(err, forecast.ErrBadFixture), errors.Is(err, forecast.ErrBadInput):
+		return err.Error()
+	case errors.Is(err, forecast.ErrMisbehaved):
+		return "the model produced an invalid forecast; it was not served"
+	}
+	return "the prediction failed on the server; it is in the server log"
+}
+
+// DeadLetterReason is the error of a job whose every delivery failed.
+var DeadLetterReason = fmt.Sprintf("the prediction could not be made in %d attempts (the prediction service was unavailable); submit the job again", queue.MaxDeliveries)
+
+// Reaper ends dead-lettered jobs: each is marked failed with
+// DeadLetterReason, so a client polling it sees a terminal state instead of
+// "queued" forever. Its Handle is a queue.ConsumeDead handler.
+type Reaper struct {
+	Store  store.Store
+	Cache  cache.Cache
+	Logger hclog.Logger
+}
+
+// Handle marks one dead-lettered job failed (a job that finished meanwhile is left as it is).
+func (r Reaper) Handle(ctx context.Context, id string) error {
+	ended, err := r.Store.FinishJob(ctx, id, nil, DeadLetterReason)
+	if err != nil {
+		return err
+	}
+	if ended {
+		r.Logger.Warn("dead-lettered job marked failed", "job", id)
+		cacheView(ctx, r.Store, r.Cache, r.Logger, id)
+	}
+	return nil
 }
 
 func (w Worker) finish(ctx context.Context, id string, result json.RawMessage, errText string) error {
 	if _, err := w.Store.FinishJob(ctx, id, result, errText); err != nil {
 		return err // not durable yet: do not ack
 	}
-	if w.Cache != nil {
-		if j, err := w.Store.Job(ctx, id); err == nil {
-			b, _ := json.Marshal(ViewOf(j))
-			if err := w.Cache.Set(ctx, CacheKey(id), b, CacheTTL); err != nil {
-				w.Logger.Warn("cache job result", "job", id, "error", err)
-			}
+	cacheView(ctx, w.Store, w.Cache, w.Logger, id)
+	return nil
+}
+
+// cacheView puts a finished job's view in the cache for pollers.
+func cacheView(ctx context.Context, st store.Store, c cache.Cache, log hclog.Logger, id string) {
+	if c == nil {
+		return
+	}
+	if j, err := st.Job(ctx, id); err == nil {
+		b, _ := json.Marshal(ViewOf(j))
+		if err := c.Set(ctx, CacheKey(id), b, CacheTTL); err != nil {
+			log.Warn("cache job result", "job", id, "error", err)
 		}
 	}
-	return nil
 }
 
 // Lookup reads a job's view: the cache first, then the store.

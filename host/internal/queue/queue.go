@@ -18,6 +18,10 @@ type Queue interface {
 	// return acknowledges it; an error returns it to the queue for another
 	// attempt, until MaxDeliveries, after which it is dead-lettered.
 	Consume(ctx context.Context, handle func(ctx context.Context, jobID string) error) error
+	// ConsumeDead calls handle for each dead-lettered job ID (one whose
+	// deliveries are spent) until ctx ends. A nil return removes it for good;
+	// an error keeps it for another try.
+	ConsumeDead(ctx context.Context, handle func(ctx context.Context, jobID string) error) error
 	Close() error
 }
 

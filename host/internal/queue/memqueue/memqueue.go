@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/soccerpredict/soccerpredict/host/internal/queue"
 )
@@ -15,6 +16,7 @@ type Queue struct {
 	ch     chan delivery
 	mu     sync.Mutex
 	dead   []string
+	wake   chan struct{} // signalled when a job is dead-lettered
 	closed bool
 }
 
@@ -24,7 +26,9 @@ type delivery struct {
 }
 
 // New makes a queue holding up to capacity undelivered jobs.
-func New(capacity int) *Queue { return &Queue{ch: make(chan delivery, capacity)} }
+func New(capacity int) *Queue {
+	return &Queue{ch: make(chan delivery, capacity), wake: make(chan struct{}, 1)}
+}
 
 var _ queue.Queue = (*Queue)(nil)
 
@@ -77,6 +81,10 @@ func (q *Queue) Consume(ctx context.Context, handle func(context.Context, string
 						q.mu.Lock()
 						q.dead = append(q.dead, d.id)
 						q.mu.Unlock()
+						select {
+						case q.wake <- struct{}{}:
+						default:
+						}
 						return
 					}
 					go func() { q.ch <- d }()
@@ -86,7 +94,37 @@ func (q *Queue) Consume(ctx context.Context, handle func(context.Context, string
 	}
 }
 
-// Dead lists dead-lettered job IDs.
+// ConsumeDead implements queue.Queue.
+func (q *Queue) ConsumeDead(ctx context.Context, handle func(context.Context, string) error) error {
+	for {
+		q.mu.Lock()
+		var id string
+		if len(q.dead) > 0 {
+			id, q.dead = q.dead[0], q.dead[1:]
+		}
+		q.mu.Unlock()
+		if id == "" {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-q.wake:
+			}
+			continue
+		}
+		if err := handle(ctx, id); err != nil {
+			q.mu.Lock()
+			q.dead = append(q.dead, id)
+			q.mu.Unlock()
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Second):
+			}
+		}
+	}
+}
+
+// Dead lists dead-lettered job IDs not yet consumed by ConsumeDead.
 func (q *Queue) Dead() []string {
 	q.mu.Lock()
 	defer q.mu.Unlock()

@@ -55,6 +55,9 @@ func Run(t *testing.T, open func(t *testing.T) queue.Queue) {
 			t.Fatalf("delivered %v after %d tries, want 3 tries", got, tries)
 		}
 	})
+	t.Run("a job that always fails is dead-lettered to ConsumeDead", func(t *testing.T) {
+		deadLettered(t, open(t))
+	})
 	t.Run("a worker that stops before acking loses nothing", func(t *testing.T) {
 		q := open(t)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -84,6 +87,37 @@ func Run(t *testing.T, open func(t *testing.T) queue.Queue) {
 			t.Fatalf("after the first worker died: %v", got)
 		}
 	})
+}
+
+// deadLettered checks that a job whose every delivery fails reaches ConsumeDead.
+func deadLettered(t *testing.T, q queue.Queue) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := q.Publish(ctx, "poison"); err != nil {
+		t.Fatal(err)
+	}
+	var tries sync.Map
+	go q.Consume(ctx, func(_ context.Context, id string) error {
+		n, _ := tries.LoadOrStore(id, new(int))
+		*n.(*int)++
+		return fmt.Errorf("cannot run %s", id)
+	})
+	got := make(chan string, 1)
+	go q.ConsumeDead(ctx, func(_ context.Context, id string) error {
+		select {
+		case got <- id:
+		default:
+		}
+		return nil
+	})
+	select {
+	case id := <-got:
+		if id != "poison" {
+			t.Fatalf("dead-lettered %q, want poison", id)
+		}
+	case <-ctx.Done():
+		t.Fatal("a job that always fails never reached the dead-letter consumer")
+	}
 }
 
 // collect consumes until n successful deliveries, returning their IDs.

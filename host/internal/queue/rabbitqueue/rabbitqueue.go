@@ -192,6 +192,60 @@ func (q *Queue) consumeOnce(ctx context.Context, handle func(context.Context, st
 	return errors.New("rabbitmq: deliveries closed")
 }
 
+// ConsumeDead implements queue.Queue: it works the dead-letter queue, one
+// job at a time, reconnecting like Consume.
+func (q *Queue) ConsumeDead(ctx context.Context, handle func(context.Context, string) error) error {
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		if err := q.consumeDeadOnce(ctx, handle); err != nil && ctx.Err() == nil {
+			select {
+			case <-ctx.Done():
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, 5*time.Second)
+		}
+	}
+	return ctx.Err()
+}
+
+func (q *Queue) consumeDeadOnce(ctx context.Context, handle func(context.Context, string) error) error {
+	q.mu.Lock()
+	conn, err := q.connect()
+	q.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	ch, err := conn.Channel()
+	if err != nil {
+		return err
+	}
+	defer ch.Close()
+	if err := ch.Qos(1, 0, false); err != nil {
+		return err
+	}
+	deliveries, err := ch.ConsumeWithContext(ctx, q.DeadLetter(), "", false, false, false, false, nil)
+	if err != nil {
+		return err
+	}
+	for d := range deliveries {
+		if err := handle(ctx, string(d.Body)); err != nil {
+			if nerr := d.Nack(false, true); nerr != nil {
+				return nerr
+			}
+			select { // do not spin on a store that is down
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Second):
+			}
+			continue
+		}
+		if err := d.Ack(false); err != nil {
+			return err
+		}
+	}
+	return errors.New("rabbitmq: dead-letter deliveries closed")
+}
+
 // Close closes the connection.
 func (q *Queue) Close() error {
 	q.mu.Lock()
