@@ -4,11 +4,17 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/soccerpredict/soccerpredict/host/internal/pgtest"
 	"github.com/soccerpredict/soccerpredict/host/internal/testbin"
@@ -139,5 +145,79 @@ func TestHostBinaryVerifiesPlugins(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "footballdata  source  ok: pid") {
 		t.Fatalf("plugins verify: %v\n%s", err, out)
+	}
+}
+
+// A container runtime sends SIGTERM to the whole process group: serve drains
+// and exits 0, its plugins wait for it (they ignore the group's signal), and
+// nothing is relaunched or logged as an error on the way out.
+func TestGroupSIGTERMShutsDownQuietly(t *testing.T) {
+	cfg := fullConfig(t, "store: {driver: sqlite}")
+	must(t, cfg, "ingest")
+	must(t, cfg, "models", "train", "--alias", "champion")
+	cmd := exec.Command(testbin.Host(t), "serve", "--config", cfg, "--addr", "127.0.0.1:0", "--set", "log.level=info")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var stderr syncBuffer
+	stdout := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	for deadline := time.Now().Add(60 * time.Second); !strings.Contains(stdout.String(), "serving "); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not start:\n%s", stderr.String())
+		}
+	}
+	addr := regexp.MustCompile(`on (127\.0\.0\.1:\d+)`).FindStringSubmatch(stdout.String())[1]
+	// Requests in flight while the signal arrives: they must be answered by
+	// the plugins still there, not by relaunched ones (or not at all).
+	var failed atomic.Int64
+	stopLoad := make(chan struct{})
+	var load sync.WaitGroup
+	for c := range 4 {
+		load.Add(1)
+		go func() {
+			defer load.Done()
+			for n := 0; ; n++ {
+				select {
+				case <-stopLoad:
+					return
+				default:
+				}
+				body := fmt.Sprintf(`{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0", "kickoff": "2030-01-01T%02d:%02d:00Z"}`, c, n%60)
+				resp, err := http.Post("http://"+addr+"/v1/predictions", "application/json", strings.NewReader(body))
+				if err != nil {
+					continue // the listener is closed once shutdown begins
+				}
+				resp.Body.Close()
+				if resp.StatusCode >= 500 {
+					failed.Add(1)
+				}
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve exited with %v\n%s", err, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("serve did not exit after SIGTERM\n%s", stderr.String())
+	}
+	close(stopLoad)
+	load.Wait()
+	if n := failed.Load(); n > 0 {
+		t.Fatalf("%d requests failed with 5xx during the shutdown", n)
+	}
+	logs := stderr.String()
+	for _, bad := range []string{"relaunch", `"@level":"error"`, "[ERROR]"} {
+		if strings.Contains(logs, bad) {
+			t.Fatalf("shutdown logged %q:\n%s", bad, logs)
+		}
 	}
 }
