@@ -8,7 +8,7 @@ PROTO_FILES := $(wildcard sdk/proto/soccerpredict/v1/*.proto)
 PLUGINS := sources/footballdata features/ratings models/onnx
 export GOFLAGS := -buildvcs=false
 
-.PHONY: all build host plugins test lint proto proto-check run evaluate tools clean ort chart-test bench-http fuzz faults
+.PHONY: all build host plugins test lint proto proto-check run evaluate tools clean ort chart-test bench-http bench-async fuzz faults
 
 MODULES := ./sdk/... ./host/... $(foreach p,$(PLUGINS),./plugins/$(p)/...) ./charts/...
 
@@ -76,6 +76,15 @@ bench-http: build ort
 	./bin/soccerpredict ingest --config configs/local.yaml --set data_dir=var/bench --set log.level=warn >/dev/null
 	./bin/soccerpredict models train --if-no-champion --config configs/local.yaml --set data_dir=var/bench --set log.level=warn >/dev/null
 	./bin/soccerload $(BENCH_FLAGS) -- --config configs/local.yaml --set data_dir=var/bench
+
+# bench-async: a burst of asynchronous jobs (default 20,000) through serve on the embedded defaults
+# (the in-process queue; serve works the jobs), from a separate process: jobs/s until all are done and
+# submit→done p50/p99. ASYNC_FLAGS passes flags; for PostgreSQL + RabbitMQ + Redis with workers see
+# docs/benchmarks.md.
+ASYNC_FLAGS ?=
+bench-async: build ort
+	cd host && $(GO) build -o $(BIN)/soccerload ./cmd/soccerload
+	./bin/soccerload async $(ASYNC_FLAGS) -- --config configs/local.yaml --set data_dir=var/bench-async --set log.level=warn
 
 # faults: the fault suite (not part of `make test`; about four minutes). Real serve and plugin
 # processes on localhost, each scenario under load: plugin kill -9 and SIGSTOP, a tampered plugin

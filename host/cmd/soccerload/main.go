@@ -34,6 +34,9 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "async" {
+		return runAsync(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) > 0 && args[0] == "faults" {
 		return runFaults(ctx, args[1:], stdout, stderr)
 	}
@@ -125,4 +128,27 @@ func runFaults(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		loadtest.FaultTable(stdout, results)
 	}
 	return err
+}
+
+// runAsync is `soccerload async` (`make bench-async`): a burst of async jobs.
+func runAsync(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("async", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	host := fs.String("host", "bin/soccerpredict", "the soccerpredict binary")
+	jobs := fs.Int("jobs", 20000, "jobs in the burst")
+	clients := fs.Int("clients", 64, "concurrent submitters and pollers")
+	workers := fs.Int("workers", 0, "soccerpredict worker processes beside serve (queue.driver rabbitmq)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	o := loadtest.AsyncOptions{Host: *host, Args: fs.Args(), Workers: *workers, Jobs: *jobs, Clients: *clients}
+	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		o.Progress = stderr
+	}
+	res, err := loadtest.RunAsync(ctx, o, stdout)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, res.Report())
+	return nil
 }

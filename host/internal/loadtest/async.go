@@ -1,0 +1,198 @@
+package loadtest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// AsyncOptions say what RunAsync drives.
+type AsyncOptions struct {
+	// Host is the soccerpredict binary; Args go to every command it runs
+	// (ingest, models train, serve, worker): configs and --set overrides.
+	Host string
+	Args []string
+	// Workers is how many `soccerpredict worker` processes to start beside
+	// serve (for queue.driver rabbitmq; 0 with the in-process queue, where
+	// serve works the jobs itself).
+	Workers int
+	Jobs    int
+	// Clients submit the burst and then poll the jobs.
+	Clients  int
+	Progress io.Writer
+}
+
+// AsyncResult is one burst's outcome.
+type AsyncResult struct {
+	Jobs, Failed int
+	Submit       time.Duration // time to submit the whole burst
+	Total        time.Duration // from the first submission to the last job seen done
+	Latencies    []time.Duration
+}
+
+// RunAsync prepares the store (ingest, a champion), starts serve and the
+// workers, submits a burst of jobs as fast as Clients can, then polls every
+// job until it is done or failed.
+func RunAsync(ctx context.Context, o AsyncOptions, out io.Writer) (AsyncResult, error) {
+	for _, args := range [][]string{{"ingest"}, {"models", "train", "--if-no-champion"}} {
+		cmd := exec.CommandContext(ctx, o.Host, append(args, o.Args...)...)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return AsyncResult{}, fmt.Errorf("soccerpredict %s: %v\n%s", strings.Join(args, " "), err, b)
+		}
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return AsyncResult{}, err
+	}
+	serve := exec.CommandContext(ctx, o.Host, append([]string{"serve", "--addr", addr}, o.Args...)...)
+	serve.Stdout, serve.Stderr = io.Discard, os.Stderr
+	if err := start(serve); err != nil {
+		return AsyncResult{}, err
+	}
+	defer stop(serve)
+	for range o.Workers {
+		w := exec.CommandContext(ctx, o.Host, append([]string{"worker"}, o.Args...)...)
+		w.Stdout, w.Stderr = io.Discard, os.Stderr
+		if err := start(w); err != nil {
+			return AsyncResult{}, err
+		}
+		defer stop(w)
+	}
+	if err := waitReady(ctx, "http://"+addr+"/readyz", 2*time.Minute); err != nil {
+		return AsyncResult{}, err
+	}
+	time.Sleep(2 * time.Second) // workers start their own plugins
+	base := "http://" + addr
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: o.Clients}}
+	ids := make([]string, o.Jobs)
+	submitted := make([]time.Time, o.Jobs)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var firstErr atomic.Value
+	started := time.Now()
+	for range o.Clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= o.Jobs {
+					return
+				}
+				k := time.Date(2032, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Minute)
+				body := fmt.Sprintf(`{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0", "kickoff": %q}`, k.Format(time.RFC3339))
+				submitted[i] = time.Now()
+				resp, err := client.Post(base+"/v1/predictions/async", "application/json", strings.NewReader(body))
+				if err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+				var r struct {
+					JobID string `json:"job_id"`
+				}
+				json.NewDecoder(resp.Body).Decode(&r)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusAccepted {
+					firstErr.CompareAndSwap(nil, fmt.Errorf("submit: status %d", resp.StatusCode))
+					return
+				}
+				ids[i] = r.JobID
+			}
+		}()
+	}
+	wg.Wait()
+	if err, _ := firstErr.Load().(error); err != nil {
+		return AsyncResult{}, err
+	}
+	res := AsyncResult{Jobs: o.Jobs, Submit: time.Since(started)}
+	fmt.Fprintf(out, "submitted %d jobs in %s (%.0f/s)\n", o.Jobs, res.Submit.Round(time.Millisecond), float64(o.Jobs)/res.Submit.Seconds())
+
+	// Poll every unfinished job, round after round, until none is left.
+	doneAt := make([]time.Time, o.Jobs)
+	var failed atomic.Int64
+	pending := make([]int, o.Jobs)
+	for i := range pending {
+		pending[i] = i
+	}
+	deadline := time.Now().Add(10 * time.Minute)
+	for len(pending) > 0 {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return res, fmt.Errorf("%d jobs still not done after 10 minutes", len(pending))
+		}
+		var mu sync.Mutex
+		var still []int
+		var cursor atomic.Int64
+		for range o.Clients {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					n := int(cursor.Add(1)) - 1
+					if n >= len(pending) {
+						return
+					}
+					i := pending[n]
+					resp, err := client.Get(base + "/v1/jobs/" + ids[i])
+					status := ""
+					if err == nil {
+						var v struct {
+							Status string `json:"status"`
+						}
+						json.NewDecoder(resp.Body).Decode(&v)
+						resp.Body.Close()
+						status = v.Status
+					}
+					switch status {
+					case "done", "failed":
+						doneAt[i] = time.Now()
+						if status == "failed" {
+							failed.Add(1)
+						}
+					default:
+						mu.Lock()
+						still = append(still, i)
+						mu.Unlock()
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		slices.Sort(still)
+		pending = still
+		if o.Progress != nil {
+			fmt.Fprintf(o.Progress, "\r%d of %d jobs finished", o.Jobs-len(pending), o.Jobs)
+		}
+		if len(pending) > 0 {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	if o.Progress != nil {
+		fmt.Fprint(o.Progress, "\r\033[K")
+	}
+	last := started
+	for i := range doneAt {
+		res.Latencies = append(res.Latencies, doneAt[i].Sub(submitted[i]))
+		if doneAt[i].After(last) {
+			last = doneAt[i]
+		}
+	}
+	slices.Sort(res.Latencies)
+	res.Total, res.Failed = last.Sub(started), int(failed.Load())
+	return res, nil
+}
+
+// Report is one line for docs/benchmarks.md.
+func (r AsyncResult) Report() string {
+	p := func(q float64) time.Duration { return r.Latencies[min(len(r.Latencies)-1, int(q*float64(len(r.Latencies))))] }
+	return fmt.Sprintf("%d jobs (%d failed): %.0f jobs/s end to end (all done %s after the first submission); submit→done p50 %s, p99 %s",
+		r.Jobs, r.Failed, float64(r.Jobs)/r.Total.Seconds(), r.Total.Round(time.Millisecond), p(0.5).Round(time.Millisecond), p(0.99).Round(time.Millisecond))
+}
