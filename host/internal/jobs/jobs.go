@@ -79,18 +79,23 @@ func (r Relay) Drain(ctx context.Context) (int, error) {
 		if err != nil || len(jobs) == 0 {
 			return n, err
 		}
-		for _, j := range jobs {
-			pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			err := r.Queue.Publish(pctx, j.ID)
-			cancel()
-			if err != nil {
-				return n, err
-			}
-			if err := r.Store.MarkPublished(ctx, j.ID); err != nil {
-				return n, err
-			}
-			n++
+		// The whole page at once: one wait for the broker's confirms and one
+		// UPDATE. A job published but not marked (the relay dies between the
+		// two) is published again later; workers skip finished jobs.
+		ids := make([]string, len(jobs))
+		for i, j := range jobs {
+			ids[i] = j.ID
 		}
+		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err = r.Queue.Publish(pctx, ids...)
+		cancel()
+		if err != nil {
+			return n, err
+		}
+		if err := r.Store.MarkPublished(ctx, ids...); err != nil {
+			return n, err
+		}
+		n += len(ids)
 	}
 }
 

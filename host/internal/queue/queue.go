@@ -11,9 +11,10 @@ import "context"
 
 // Queue delivers job IDs.
 type Queue interface {
-	// Publish hands a job ID to the queue, returning only once it is durable
-	// (confirmed by the broker).
-	Publish(ctx context.Context, jobID string) error
+	// Publish hands job IDs to the queue, returning only once every one is
+	// durable (confirmed by the broker); publishing many at once waits for
+	// their confirms together.
+	Publish(ctx context.Context, jobIDs ...string) error
 	// Consume calls handle for each delivered job ID until ctx ends. A nil
 	// return acknowledges it; an error returns it to the queue for another
 	// attempt, until MaxDeliveries, after which it is dead-lettered.

@@ -19,7 +19,8 @@ type Jobs interface {
 	Job(ctx context.Context, id string) (Job, error)
 	// Outbox lists queued jobs not yet handed to the queue, oldest first.
 	Outbox(ctx context.Context, limit int) ([]Job, error)
-	MarkPublished(ctx context.Context, id string) error
+	// MarkPublished records that the queue holds these jobs (one statement).
+	MarkPublished(ctx context.Context, ids ...string) error
 	// FinishJob records a result (or an error) once; a job already finished
 	// is left as it is and FinishJob reports false.
 	FinishJob(ctx context.Context, id string, result json.RawMessage, errText string) (bool, error)

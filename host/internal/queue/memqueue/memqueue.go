@@ -36,19 +36,21 @@ var _ queue.Queue = (*Queue)(nil)
 var ErrClosed = errors.New("queue closed")
 
 // Publish implements queue.Queue.
-func (q *Queue) Publish(ctx context.Context, id string) error {
+func (q *Queue) Publish(ctx context.Context, ids ...string) error {
 	q.mu.Lock()
 	closed := q.closed
 	q.mu.Unlock()
 	if closed {
 		return ErrClosed
 	}
-	select {
-	case q.ch <- delivery{id: id}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	for _, id := range ids {
+		select {
+		case q.ch <- delivery{id: id}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
+	return nil
 }
 
 // Workers is how many jobs one Consume works at once, so their predictions

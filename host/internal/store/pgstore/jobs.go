@@ -55,8 +55,8 @@ func (s *Store) Outbox(ctx context.Context, limit int) ([]store.Job, error) {
 }
 
 // MarkPublished implements store.Jobs.
-func (s *Store) MarkPublished(ctx context.Context, id string) error {
-	_, err := s.pool.Exec(ctx, `UPDATE jobs SET published_at = now() WHERE id = $1 AND published_at IS NULL`, id)
+func (s *Store) MarkPublished(ctx context.Context, ids ...string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE jobs SET published_at = now() WHERE id = ANY($1) AND published_at IS NULL`, ids)
 	return err
 }
 

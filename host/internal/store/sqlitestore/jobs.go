@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
@@ -58,8 +59,16 @@ func (s *Store) Outbox(ctx context.Context, limit int) ([]store.Job, error) {
 }
 
 // MarkPublished implements store.Jobs.
-func (s *Store) MarkPublished(ctx context.Context, id string) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE jobs SET published_at = ? WHERE id = ? AND published_at IS NULL`, time.Now().UTC().Format(store.TimeFormat), id)
+func (s *Store) MarkPublished(ctx context.Context, ids ...string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	args := []any{time.Now().UTC().Format(store.TimeFormat)}
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	marks := strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",")
+	_, err := s.db.ExecContext(ctx, `UPDATE jobs SET published_at = ? WHERE id IN (`+marks+`) AND published_at IS NULL`, args...)
 	return err
 }
 

@@ -399,20 +399,26 @@ func checkKeys(t *testing.T, s store.Store) {
 
 func checkJobs(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	for _, id := range []string{"j1", "j2"} {
+	for _, id := range []string{"j1", "j2", "j3", "j4"} {
 		if err := s.CreateJob(ctx, store.Job{ID: id, Request: json.RawMessage(`{"home_team":"Arsenal"}`)}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	out, err := s.Outbox(ctx, 10)
-	if err != nil || len(out) != 2 || out[0].ID != "j1" || out[0].Status != store.JobQueued || out[0].Published {
+	if err != nil || len(out) != 4 || out[0].ID != "j1" || out[0].Status != store.JobQueued || out[0].Published {
 		t.Fatalf("outbox %+v, %v", out, err)
 	}
 	if err := s.MarkPublished(ctx, "j1"); err != nil {
 		t.Fatal(err)
 	}
-	if out, _ := s.Outbox(ctx, 10); len(out) != 1 || out[0].ID != "j2" {
+	if out, _ := s.Outbox(ctx, 10); len(out) != 3 || out[0].ID != "j2" {
 		t.Fatalf("outbox after publishing j1: %+v", out)
+	}
+	if err := s.MarkPublished(ctx, "j3", "j4", "j1"); err != nil { // several at once; j1 again is no error
+		t.Fatal(err)
+	}
+	if out, _ := s.Outbox(ctx, 10); len(out) != 1 || out[0].ID != "j2" {
+		t.Fatalf("outbox after publishing j3 and j4 together: %+v", out)
 	}
 	first, err := s.FinishJob(ctx, "j1", json.RawMessage(`{"home":0.5}`), "")
 	if err != nil || !first {
