@@ -201,7 +201,9 @@ func RunAsync(ctx context.Context, o AsyncOptions, out io.Writer) (AsyncResult, 
 
 // Report is one line for docs/benchmarks.md.
 func (r AsyncResult) Report() string {
-	p := func(q float64) time.Duration { return r.Latencies[min(len(r.Latencies)-1, int(q*float64(len(r.Latencies))))] }
+	p := func(q float64) time.Duration {
+		return r.Latencies[min(len(r.Latencies)-1, int(q*float64(len(r.Latencies))))]
+	}
 	return fmt.Sprintf("%d jobs (%d failed): %.0f jobs/s end to end (all done %s after the first submission); submit→done p50 %s, p99 %s",
 		r.Jobs, r.Failed, float64(r.Jobs)/r.Total.Seconds(), r.Total.Round(time.Millisecond), p(0.5).Round(time.Millisecond), p(0.99).Round(time.Millisecond))
 }
