@@ -9,14 +9,15 @@ import (
 
 // tuneRuntime sets the Go runtime of a serving process (serve, worker) from
 // config unless the environment already says: GOMAXPROCS one less than the
-// cores, so the plugin processes every prediction waits on always find a free
-// core (on 2 cores this answers more requests, sooner, than letting the host
-// take both), and a GOGC that collects less often.
+// CPUs the process may use (Go's own default, which follows a container's
+// CPU limit), so the plugin processes every prediction waits on always find
+// a free CPU (on 2 CPUs this answers more requests, sooner, than letting the
+// host take both), and a GOGC that collects less often.
 func tuneRuntime(e env, s config.Serve) {
 	if e.getenv("GOMAXPROCS") == "" {
 		procs := s.Procs
 		if procs == 0 {
-			procs = max(1, runtime.NumCPU()-1)
+			procs = max(1, runtime.GOMAXPROCS(0)-1)
 		}
 		runtime.GOMAXPROCS(procs)
 	}
