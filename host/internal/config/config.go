@@ -96,9 +96,10 @@ type Serve struct {
 	// Batching coalesces concurrent predictions into shared plugin calls
 	// (serve and worker alike).
 	Batching Batching `koanf:"batching"`
-	// Procs is the host's GOMAXPROCS in serve and worker (0: one less than the
-	// machine's cores, at least 1, leaving a core to the plugin processes the
-	// host waits on; GOMAXPROCS in the environment wins).
+	// Procs is the host's GOMAXPROCS in serve and worker (0: one less than Go's
+	// default, which follows a container's CPU limit, at least 1, leaving a CPU
+	// to the plugin processes the host waits on; GOMAXPROCS in the environment
+	// wins).
 	Procs int `koanf:"procs"`
 	// Limits bound what one client can hold or send.
 	Limits HTTPLimits `koanf:"limits"`
