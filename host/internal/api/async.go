@@ -41,7 +41,11 @@ func (s *Server) predictAsync(w http.ResponseWriter, r *http.Request) {
 	b := make([]byte, jobIDBytes)
 	rand.Read(b)
 	id := hex.EncodeToString(b)
-	if err := s.Store.CreateJob(r.Context(), store.Job{ID: id, Request: body}); err != nil {
+	var owner string
+	if k, ok := caller(r); ok {
+		owner = k.ID
+	}
+	if err := s.Store.CreateJob(r.Context(), store.Job{ID: id, Request: body, Owner: owner}); err != nil {
 		s.Logger.Error("create job", "error", err)
 		s.problem(w, r, http.StatusServiceUnavailable, "temporarily unavailable", "the job could not be recorded; nothing was queued", nil)
 		return
@@ -66,7 +70,8 @@ func (s *Server) job(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v, err := jobs.Lookup(r.Context(), s.Store, s.Cache, id)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) || err == nil && !mayRead(r, v.Owner) {
+		// Another key's job is as absent as one that never was: its ID tells nothing.
 		s.problem(w, r, http.StatusNotFound, "no such job", "no job "+id, nil)
 		return
 	}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -132,6 +133,22 @@ func bearer(r *http.Request) string {
 }
 
 // require lets a request through with a key holding scope, within its rate.
+type callerKey struct{}
+
+// caller is the API key a request was authenticated with (ok false when
+// authentication is off).
+func caller(r *http.Request) (store.APIKey, bool) {
+	k, ok := r.Context().Value(callerKey{}).(store.APIKey)
+	return k, ok
+}
+
+// mayRead says whether the request's key may see a resource owned by owner:
+// its creator, or any admin key. Without authentication everything is open.
+func mayRead(r *http.Request, owner string) bool {
+	k, ok := caller(r)
+	return !ok || owner == "" || k.ID == owner || slices.Contains(k.Scopes, ScopeAdmin)
+}
+
 func (s *Server) require(scope string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		a := s.Auth
@@ -166,7 +183,7 @@ func (s *Server) require(scope string) func(http.Handler) http.Handler {
 					fmt.Sprintf("key %s allows %d requests a minute", k.ID, k.RatePerMinute), nil)
 				return
 			}
-			next.ServeHTTP(w, r)
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, k)))
 		})
 	}
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -14,7 +15,9 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/soccerpredict/soccerpredict/host/internal/cache/memcache"
 	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
+	"github.com/soccerpredict/soccerpredict/host/internal/jobs"
 )
 
 // modelPID is the running process of the instance of plugin that others did not have.
@@ -124,5 +127,67 @@ func TestUnlaunchableModelPluginFailsFast(t *testing.T) {
 	body := string(b)
 	if took := time.Since(started); resp.StatusCode != 503 || took > time.Second || !strings.Contains(body, "model plugin") {
 		t.Fatalf("/readyz: %d after %v: %s", resp.StatusCode, took, body)
+	}
+}
+
+// A job is readable only by the key that created it or an admin key; any
+// other predict key gets 404, as for a job that does not exist. The check
+// holds whether the view comes from the store or the result cache.
+func TestJobsBelongToTheirKey(t *testing.T) {
+	w := setup(t)
+	c := memcache.New(100)
+	ts := httptest.NewServer((&Server{Predictor: w.pred, Logger: hclog.NewNullLogger(), Auth: &Auth{Required: true, Keys: w.store},
+		Store: w.store, Cache: c}).Handler())
+	defer ts.Close()
+	key := func(name string, scopes ...string) string {
+		secret, k, err := NewKey(name, scopes, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.store.CreateKey(context.Background(), k); err != nil {
+			t.Fatal(err)
+		}
+		return secret
+	}
+	owner, other, admin := key("owner", ScopePredict), key("other", ScopePredict), key("ops", ScopeAdmin)
+	call := func(method, path, secret, body string) (int, map[string]any) {
+		req, _ := http.NewRequest(method, ts.URL+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+secret)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, out
+	}
+	code, out := call("POST", "/v1/predictions/async", owner, `{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0"}`)
+	if code != 202 {
+		t.Fatalf("submit: %d %v", code, out)
+	}
+	id := out["job_id"].(string)
+	check := func(when string) {
+		for _, c := range []struct {
+			who, secret string
+			want        int
+		}{{"owner", owner, 200}, {"another predict key", other, 404}, {"an admin key", admin, 200}} {
+			if code, out := call("GET", "/v1/jobs/"+id, c.secret, ""); code != c.want {
+				t.Fatalf("%s: %s reading the job: %d %v, want %d", when, c.who, code, out, c.want)
+			}
+		}
+	}
+	check("queued (from the store)")
+	// As a worker would: finish it and cache the view.
+	if _, err := w.store.FinishJob(context.Background(), id, json.RawMessage(`{"probabilities": {}}`), ""); err != nil {
+		t.Fatal(err)
+	}
+	j, _ := w.store.Job(context.Background(), id)
+	b, _ := json.Marshal(map[string]any{"view": jobs.ViewOf(j), "owner": j.Owner})
+	c.Set(context.Background(), jobs.CacheKey(id), b, time.Minute)
+	check("done (from the cache)")
+	if code, out := call("GET", "/v1/jobs/"+id, owner, ""); out["owner"] != nil || code != 200 {
+		t.Fatalf("the job's view shows its owner: %v", out)
 	}
 }

@@ -115,11 +115,19 @@ type View struct {
 	Status string          `json:"status"`
 	Result json.RawMessage `json:"prediction,omitempty"`
 	Error  string          `json:"error,omitempty"`
+	// Owner is the creating key's ID: for the access check, never shown.
+	Owner string `json:"-"`
+}
+
+// cached is a view as the result cache holds it, owner included.
+type cached struct {
+	View  View   `json:"view"`
+	Owner string `json:"owner,omitempty"`
 }
 
 // ViewOf renders a job.
 func ViewOf(j store.Job) View {
-	return View{JobID: j.ID, Status: j.Status, Result: j.Result, Error: j.Error}
+	return View{JobID: j.ID, Status: j.Status, Result: j.Result, Error: j.Error, Owner: j.Owner}
 }
 
 // Handle computes one job. A transient failure (a plugin restarting) returns
@@ -210,7 +218,7 @@ func cacheView(ctx context.Context, st store.Store, c cache.Cache, log hclog.Log
 		return
 	}
 	if j, err := st.Job(ctx, id); err == nil {
-		b, _ := json.Marshal(ViewOf(j))
+		b, _ := json.Marshal(cached{View: ViewOf(j), Owner: j.Owner})
 		if err := c.Set(ctx, CacheKey(id), b, CacheTTL); err != nil {
 			log.Warn("cache job result", "job", id, "error", err)
 		}
@@ -221,9 +229,10 @@ func cacheView(ctx context.Context, st store.Store, c cache.Cache, log hclog.Log
 func Lookup(ctx context.Context, st store.Store, c cache.Cache, id string) (View, error) {
 	if c != nil {
 		if b, err := c.Get(ctx, CacheKey(id)); err == nil {
-			var v View
-			if json.Unmarshal(b, &v) == nil {
-				return v, nil
+			var v cached
+			if json.Unmarshal(b, &v) == nil && v.View.JobID == id {
+				v.View.Owner = v.Owner
+				return v.View, nil
 			}
 		}
 	}

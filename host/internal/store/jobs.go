@@ -36,4 +36,6 @@ type Job struct {
 	CreatedAt time.Time
 	UpdatedAt time.Time
 	Published bool
+	// Owner is the ID of the API key that created the job ("" without auth).
+	Owner string
 }

@@ -14,21 +14,21 @@ import (
 
 // CreateJob implements store.Jobs.
 func (s *Store) CreateJob(ctx context.Context, j store.Job) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO jobs (id, status, request, error, created_at, updated_at) VALUES ($1,$2,$3,'',now(),now())`,
-		j.ID, store.JobQueued, string(j.Request))
+	_, err := s.pool.Exec(ctx, `INSERT INTO jobs (id, status, request, error, created_at, updated_at, owner) VALUES ($1,$2,$3,'',now(),now(),$4)`,
+		j.ID, store.JobQueued, string(j.Request), j.Owner)
 	if err != nil {
 		return fmt.Errorf("create job %s: %w", j.ID, err)
 	}
 	return nil
 }
 
-const jobColumns = `id, status, request, result, error, created_at, updated_at, published_at`
+const jobColumns = `id, status, request, result, error, created_at, updated_at, published_at, owner`
 
 func scanJob(r pgx.Row) (store.Job, error) {
 	var j store.Job
 	var request, result []byte
 	var published *time.Time
-	if err := r.Scan(&j.ID, &j.Status, &request, &result, &j.Error, &j.CreatedAt, &j.UpdatedAt, &published); err != nil {
+	if err := r.Scan(&j.ID, &j.Status, &request, &result, &j.Error, &j.CreatedAt, &j.UpdatedAt, &published, &j.Owner); err != nil {
 		return store.Job{}, err
 	}
 	j.Request, j.CreatedAt, j.UpdatedAt, j.Published = json.RawMessage(request), j.CreatedAt.UTC(), j.UpdatedAt.UTC(), published != nil

@@ -15,21 +15,21 @@ import (
 // CreateJob implements store.Jobs.
 func (s *Store) CreateJob(ctx context.Context, j store.Job) error {
 	now := time.Now().UTC().Format(store.TimeFormat)
-	_, err := s.db.ExecContext(ctx, `INSERT INTO jobs (id, status, request, error, created_at, updated_at) VALUES (?,?,?,?,?,?)`,
-		j.ID, store.JobQueued, string(j.Request), "", now, now)
+	_, err := s.db.ExecContext(ctx, `INSERT INTO jobs (id, status, request, error, created_at, updated_at, owner) VALUES (?,?,?,?,?,?,?)`,
+		j.ID, store.JobQueued, string(j.Request), "", now, now, j.Owner)
 	if err != nil {
 		return fmt.Errorf("create job %s: %w", j.ID, err)
 	}
 	return nil
 }
 
-const jobColumns = `id, status, request, result, error, created_at, updated_at, published_at`
+const jobColumns = `id, status, request, result, error, created_at, updated_at, published_at, owner`
 
 func scanJob(r scanner) (store.Job, error) {
 	var j store.Job
 	var request, created, updated string
 	var result, published sql.NullString
-	if err := r.Scan(&j.ID, &j.Status, &request, &result, &j.Error, &created, &updated, &published); err != nil {
+	if err := r.Scan(&j.ID, &j.Status, &request, &result, &j.Error, &created, &updated, &published, &j.Owner); err != nil {
 		return store.Job{}, err
 	}
 	j.Request = json.RawMessage(request)

@@ -400,9 +400,12 @@ func checkKeys(t *testing.T, s store.Store) {
 func checkJobs(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	for _, id := range []string{"j1", "j2", "j3", "j4"} {
-		if err := s.CreateJob(ctx, store.Job{ID: id, Request: json.RawMessage(`{"home_team":"Arsenal"}`)}); err != nil {
+		if err := s.CreateJob(ctx, store.Job{ID: id, Request: json.RawMessage(`{"home_team":"Arsenal"}`), Owner: "key-" + id}); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if j, err := s.Job(ctx, "j2"); err != nil || j.Owner != "key-j2" {
+		t.Fatalf("job j2: owner %q, %v; want the creating key", j.Owner, err)
 	}
 	out, err := s.Outbox(ctx, 10)
 	if err != nil || len(out) != 4 || out[0].ID != "j1" || out[0].Status != store.JobQueued || out[0].Published {
