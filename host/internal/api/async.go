@@ -82,6 +82,40 @@ func (s *Server) job(w http.ResponseWriter, r *http.Request) {
 	s.json(w, http.StatusOK, v)
 }
 
+// cancelJob cancels a job that is still queued (200 with its view); a job
+// that is running or finished is a 409 saying which.
+func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
+	if s.Store == nil {
+		s.problem(w, r, http.StatusNotImplemented, "asynchronous predictions are not configured", "", nil)
+		return
+	}
+	id := chi.URLParam(r, "id")
+	j, err := s.Store.Job(r.Context(), id)
+	if !validJobID(id) || errors.Is(err, store.ErrNotFound) || err == nil && !mayRead(r, j.Owner) {
+		s.problem(w, r, http.StatusNotFound, "no such job", fmt.Sprintf("no job %q", truncate(id, 64)), nil)
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	ok, err := s.Store.CancelJob(r.Context(), id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if j, err = s.Store.Job(r.Context(), id); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if !ok {
+		s.problem(w, r, http.StatusConflict, "job cannot be cancelled", fmt.Sprintf("job %s is %s; only a queued job can be cancelled", id, j.Status), nil)
+		return
+	}
+	// Only finished jobs are ever cached, so no cached view can contradict this one.
+	s.json(w, http.StatusOK, jobs.ViewOf(j))
+}
+
 // jobIDBytes is the random part of a job ID (hex-encoded, so 24 characters).
 const jobIDBytes = 12
 

@@ -190,4 +190,23 @@ func TestJobsBelongToTheirKey(t *testing.T) {
 	if code, out := call("GET", "/v1/jobs/"+id, owner, ""); out["owner"] != nil || code != 200 {
 		t.Fatalf("the job's view shows its owner: %v", out)
 	}
+	// Cancelling: another key's job is a 404; the owner cancels a queued job;
+	// a finished or cancelled one is a 409 saying why.
+	if code, out := call("DELETE", "/v1/jobs/"+id, owner, ""); code != 409 || !strings.Contains(out["detail"].(string), "is done") {
+		t.Fatalf("cancel a done job: %d %v, want 409", code, out)
+	}
+	_, out = call("POST", "/v1/predictions/async", owner, `{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0"}`)
+	queued := out["job_id"].(string)
+	if code, _ := call("DELETE", "/v1/jobs/"+queued, other, ""); code != 404 {
+		t.Fatalf("another key cancelling the job: %d, want 404", code)
+	}
+	if code, out := call("DELETE", "/v1/jobs/"+queued, owner, ""); code != 200 || out["status"] != "cancelled" {
+		t.Fatalf("cancel a queued job: %d %v", code, out)
+	}
+	if code, out := call("GET", "/v1/jobs/"+queued, owner, ""); code != 200 || out["status"] != "cancelled" {
+		t.Fatalf("a cancelled job reads %d %v", code, out)
+	}
+	if code, _ := call("DELETE", "/v1/jobs/"+queued, owner, ""); code != 409 {
+		t.Fatalf("cancel a cancelled job: %d, want 409", code)
+	}
 }

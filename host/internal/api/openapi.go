@@ -77,6 +77,10 @@ func buildOpenAPI(version string) map[string]any {
 			"summary": "An async job's status and, when done, its forecast", "operationId": "job",
 			"parameters": []any{map[string]any{"name": "id", "in": "path", "required": true, "schema": map[string]any{"type": "string"}}},
 			"responses":  with(map[string]any{"200": ok("the job", ref(jobs.View{}))}, errs("404")),
+		}, "delete": map[string]any{
+			"summary": "Cancel a job that is still queued", "operationId": "cancelJob",
+			"parameters": []any{map[string]any{"name": "id", "in": "path", "required": true, "schema": map[string]any{"type": "string"}}},
+			"responses":  with(map[string]any{"200": ok("the cancelled job", ref(jobs.View{}))}, errs("404", "409")),
 		}},
 		"/v1/fixtures": map[string]any{"get": map[string]any{
 			"summary": "Upcoming fixtures and the latest matches of a competition, with forecasts", "operationId": "fixtures",

@@ -68,6 +68,7 @@ func (s *Server) Handler() http.Handler {
 		r.With(s.require(ScopePredict)).Post("/predictions/batch", s.predictBatch)
 		r.With(s.require(ScopePredict)).Post("/predictions/async", s.predictAsync)
 		r.With(s.require(ScopePredict)).Get("/jobs/{id}", s.job)
+		r.With(s.require(ScopePredict)).Delete("/jobs/{id}", s.cancelJob)
 		r.With(s.require(ScopePredict)).Get("/fixtures", s.fixtures)
 		r.With(s.require(ScopeAdmin)).Get("/plugins", s.plugins)
 	})

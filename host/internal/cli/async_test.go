@@ -127,7 +127,7 @@ func waitDone(t *testing.T, base, id string, within time.Duration) map[string]an
 		var v map[string]any
 		json.NewDecoder(resp.Body).Decode(&v)
 		resp.Body.Close()
-		if v["status"] != "queued" {
+		if v["status"] != "queued" && v["status"] != "running" {
 			return v
 		}
 		if time.Now().After(deadline) {

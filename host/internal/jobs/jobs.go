@@ -111,10 +111,14 @@ type Worker struct {
 
 // View is what GET /v1/jobs/{id} shows.
 type View struct {
-	JobID  string          `json:"job_id"`
-	Status string          `json:"status"`
-	Result json.RawMessage `json:"prediction,omitempty"`
-	Error  string          `json:"error,omitempty"`
+	JobID string `json:"job_id"`
+	// Status is queued, running, done, failed or cancelled; the last three are final.
+	Status    string          `json:"status"`
+	Result    json.RawMessage `json:"prediction,omitempty"`
+	Error     string          `json:"error,omitempty"`
+	Attempts  int             `json:"attempts"`
+	CreatedAt time.Time       `json:"created_at"`
+	UpdatedAt time.Time       `json:"updated_at"`
 	// Owner is the creating key's ID: for the access check, never shown.
 	Owner string `json:"-"`
 }
@@ -127,7 +131,8 @@ type cached struct {
 
 // ViewOf renders a job.
 func ViewOf(j store.Job) View {
-	return View{JobID: j.ID, Status: j.Status, Result: j.Result, Error: j.Error, Owner: j.Owner}
+	return View{JobID: j.ID, Status: j.Status, Result: j.Result, Error: j.Error, Attempts: j.Attempts,
+		CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt, Owner: j.Owner}
 }
 
 // Handle computes one job. A transient failure (a plugin restarting) returns
@@ -142,8 +147,11 @@ func (w Worker) Handle(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if j.Status != store.JobQueued {
-		return nil
+	if j.Status != store.JobQueued && j.Status != store.JobRunning {
+		return nil // finished (a redelivery) or cancelled
+	}
+	if ok, err := w.Store.StartJob(ctx, id); err != nil || !ok {
+		return err // cancelled meanwhile: nothing to do
 	}
 	var req Request
 	if err := json.Unmarshal(j.Request, &req); err != nil {

@@ -8,9 +8,11 @@ import (
 
 // Job statuses.
 const (
-	JobQueued = "queued"
-	JobDone   = "done"
-	JobFailed = "failed"
+	JobQueued    = "queued"
+	JobRunning   = "running"
+	JobDone      = "done"
+	JobFailed    = "failed"
+	JobCancelled = "cancelled"
 )
 
 // Jobs stores asynchronous prediction jobs; unpublished ones are the outbox.
@@ -21,9 +23,17 @@ type Jobs interface {
 	Outbox(ctx context.Context, limit int) ([]Job, error)
 	// MarkPublished records that the queue holds these jobs (one statement).
 	MarkPublished(ctx context.Context, ids ...string) error
-	// FinishJob records a result (or an error) once; a job already finished
-	// is left as it is and FinishJob reports false.
+	// StartJob marks a queued (or running: a redelivery after a worker died)
+	// job running and counts the attempt; it reports false for a job that
+	// is finished or cancelled, which is not to be run.
+	StartJob(ctx context.Context, id string) (bool, error)
+	// FinishJob records a result (or an error) once, for a queued or running
+	// job; a job already finished or cancelled is left as it is and FinishJob
+	// reports false.
 	FinishJob(ctx context.Context, id string, result json.RawMessage, errText string) (bool, error)
+	// CancelJob cancels a job that is still queued; it reports false (and
+	// changes nothing) for a job that is running, finished or cancelled.
+	CancelJob(ctx context.Context, id string) (bool, error)
 }
 
 // Job is one asynchronous prediction.
@@ -38,4 +48,6 @@ type Job struct {
 	Published bool
 	// Owner is the ID of the API key that created the job ("" without auth).
 	Owner string
+	// Attempts counts the times a worker started the job.
+	Attempts int
 }

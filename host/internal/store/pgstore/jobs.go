@@ -22,13 +22,13 @@ func (s *Store) CreateJob(ctx context.Context, j store.Job) error {
 	return nil
 }
 
-const jobColumns = `id, status, request, result, error, created_at, updated_at, published_at, owner`
+const jobColumns = `id, status, request, result, error, created_at, updated_at, published_at, owner, attempts`
 
 func scanJob(r pgx.Row) (store.Job, error) {
 	var j store.Job
 	var request, result []byte
 	var published *time.Time
-	if err := r.Scan(&j.ID, &j.Status, &request, &result, &j.Error, &j.CreatedAt, &j.UpdatedAt, &published, &j.Owner); err != nil {
+	if err := r.Scan(&j.ID, &j.Status, &request, &result, &j.Error, &j.CreatedAt, &j.UpdatedAt, &published, &j.Owner, &j.Attempts); err != nil {
 		return store.Job{}, err
 	}
 	j.Request, j.CreatedAt, j.UpdatedAt, j.Published = json.RawMessage(request), j.CreatedAt.UTC(), j.UpdatedAt.UTC(), published != nil
@@ -67,10 +67,30 @@ func (s *Store) FinishJob(ctx context.Context, id string, result json.RawMessage
 	if errText != "" || result == nil {
 		status, res = store.JobFailed, nil
 	}
-	tag, err := s.pool.Exec(ctx, `UPDATE jobs SET status = $1, result = $2, error = $3, updated_at = now() WHERE id = $4 AND status = $5`,
-		status, res, errText, id, store.JobQueued)
+	tag, err := s.pool.Exec(ctx, `UPDATE jobs SET status = $1, result = $2, error = $3, updated_at = now() WHERE id = $4 AND status IN ($5, $6)`,
+		status, res, errText, id, store.JobQueued, store.JobRunning)
 	if err != nil {
 		return false, fmt.Errorf("finish job %s: %w", id, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// StartJob implements store.Jobs.
+func (s *Store) StartJob(ctx context.Context, id string) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE jobs SET status = $1, attempts = attempts + 1, updated_at = now() WHERE id = $2 AND status IN ($3, $1)`,
+		store.JobRunning, id, store.JobQueued)
+	if err != nil {
+		return false, fmt.Errorf("start job %s: %w", id, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// CancelJob implements store.Jobs.
+func (s *Store) CancelJob(ctx context.Context, id string) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE jobs SET status = $1, updated_at = now() WHERE id = $2 AND status = $3`,
+		store.JobCancelled, id, store.JobQueued)
+	if err != nil {
+		return false, fmt.Errorf("cancel job %s: %w", id, err)
 	}
 	return tag.RowsAffected() == 1, nil
 }

@@ -23,13 +23,13 @@ func (s *Store) CreateJob(ctx context.Context, j store.Job) error {
 	return nil
 }
 
-const jobColumns = `id, status, request, result, error, created_at, updated_at, published_at, owner`
+const jobColumns = `id, status, request, result, error, created_at, updated_at, published_at, owner, attempts`
 
 func scanJob(r scanner) (store.Job, error) {
 	var j store.Job
 	var request, created, updated string
 	var result, published sql.NullString
-	if err := r.Scan(&j.ID, &j.Status, &request, &result, &j.Error, &created, &updated, &published, &j.Owner); err != nil {
+	if err := r.Scan(&j.ID, &j.Status, &request, &result, &j.Error, &created, &updated, &published, &j.Owner, &j.Attempts); err != nil {
 		return store.Job{}, err
 	}
 	j.Request = json.RawMessage(request)
@@ -78,11 +78,33 @@ func (s *Store) FinishJob(ctx context.Context, id string, result json.RawMessage
 	if errText != "" || result == nil {
 		status, res = store.JobFailed, nil
 	}
-	r, err := s.db.ExecContext(ctx, `UPDATE jobs SET status = ?, result = ?, error = ?, updated_at = ? WHERE id = ? AND status = ?`,
-		status, res, errText, time.Now().UTC().Format(store.TimeFormat), id, store.JobQueued)
+	r, err := s.db.ExecContext(ctx, `UPDATE jobs SET status = ?, result = ?, error = ?, updated_at = ? WHERE id = ? AND status IN (?, ?)`,
+		status, res, errText, time.Now().UTC().Format(store.TimeFormat), id, store.JobQueued, store.JobRunning)
 	if err != nil {
 		return false, fmt.Errorf("finish job %s: %w", id, err)
 	}
 	n, _ := r.RowsAffected()
 	return n == 1, nil
+}
+
+// StartJob implements store.Jobs.
+func (s *Store) StartJob(ctx context.Context, id string) (bool, error) {
+	r, err := s.db.ExecContext(ctx, `UPDATE jobs SET status = ?, attempts = attempts + 1, updated_at = ? WHERE id = ? AND status IN (?, ?)`,
+		store.JobRunning, time.Now().UTC().Format(store.TimeFormat), id, store.JobQueued, store.JobRunning)
+	if err != nil {
+		return false, fmt.Errorf("start job %s: %w", id, err)
+	}
+	n, err := r.RowsAffected()
+	return n == 1, err
+}
+
+// CancelJob implements store.Jobs.
+func (s *Store) CancelJob(ctx context.Context, id string) (bool, error) {
+	r, err := s.db.ExecContext(ctx, `UPDATE jobs SET status = ?, updated_at = ? WHERE id = ? AND status = ?`,
+		store.JobCancelled, time.Now().UTC().Format(store.TimeFormat), id, store.JobQueued)
+	if err != nil {
+		return false, fmt.Errorf("cancel job %s: %w", id, err)
+	}
+	n, err := r.RowsAffected()
+	return n == 1, err
 }

@@ -423,6 +423,34 @@ func checkJobs(t *testing.T, s store.Store) {
 	if out, _ := s.Outbox(ctx, 10); len(out) != 1 || out[0].ID != "j2" {
 		t.Fatalf("outbox after publishing j3 and j4 together: %+v", out)
 	}
+	// queued → running (twice: a redelivery) → done; a queued job cancels,
+	// a running or finished one does not, and a cancelled one never runs.
+	for range 2 {
+		if ok, err := s.StartJob(ctx, "j3"); !ok || err != nil {
+			t.Fatalf("start j3: %v %v", ok, err)
+		}
+	}
+	if j, _ := s.Job(ctx, "j3"); j.Status != store.JobRunning || j.Attempts != 2 {
+		t.Fatalf("j3 after two starts: %s, %d attempts", j.Status, j.Attempts)
+	}
+	if ok, _ := s.CancelJob(ctx, "j3"); ok {
+		t.Fatal("a running job was cancelled")
+	}
+	if ok, err := s.FinishJob(ctx, "j3", json.RawMessage(`{"home":0.4}`), ""); !ok || err != nil {
+		t.Fatalf("finish running j3: %v %v", ok, err)
+	}
+	if ok, err := s.CancelJob(ctx, "j4"); !ok || err != nil {
+		t.Fatalf("cancel queued j4: %v %v", ok, err)
+	}
+	if ok, _ := s.StartJob(ctx, "j4"); ok {
+		t.Fatal("a cancelled job was started")
+	}
+	if ok, _ := s.FinishJob(ctx, "j4", json.RawMessage(`{"home":0.4}`), ""); ok {
+		t.Fatal("a cancelled job was finished")
+	}
+	if j, _ := s.Job(ctx, "j4"); j.Status != store.JobCancelled {
+		t.Fatalf("j4: %s, want cancelled", j.Status)
+	}
 	first, err := s.FinishJob(ctx, "j1", json.RawMessage(`{"home":0.5}`), "")
 	if err != nil || !first {
 		t.Fatalf("finish: %v %v", first, err)
