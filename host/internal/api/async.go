@@ -2,11 +2,14 @@ package api
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -29,8 +32,14 @@ func (s *Server) predictAsync(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, r, http.StatusNotImplemented, "asynchronous predictions are not configured", "", nil)
 		return
 	}
-	f, ok := s.requestFixture(w, r)
+	f, sent, ok := s.requestFixtureOf(w, r)
 	if !ok {
+		return
+	}
+	key := r.Header.Get("Idempotency-Key")
+	if len(key) > 255 || strings.ContainsFunc(key, func(c rune) bool { return c < 0x20 || c > 0x7e }) {
+		s.problem(w, r, http.StatusBadRequest, "invalid Idempotency-Key", "the Idempotency-Key header is 1 to 255 printable ASCII characters",
+			[]FieldProblem{{Field: "Idempotency-Key", Message: "1 to 255 printable ASCII characters"}})
 		return
 	}
 	jr := jobs.Request{HomeTeam: f.HomeTeam, AwayTeam: f.AwayTeam, Competition: f.Competition, Kickoff: f.Kickoff}
@@ -38,6 +47,10 @@ func (s *Server) predictAsync(w http.ResponseWriter, r *http.Request) {
 		jr.Odds = &f.Odds[0]
 	}
 	body, _ := json.Marshal(jr)
+	// The request as the client sent it (not the resolved fixture, whose
+	// kick-off defaults to "now"): a retry of the same body matches.
+	sentJSON, _ := json.Marshal(sent)
+	sum := sha256.Sum256(sentJSON)
 	b := make([]byte, jobIDBytes)
 	rand.Read(b)
 	id := hex.EncodeToString(b)
@@ -45,9 +58,25 @@ func (s *Server) predictAsync(w http.ResponseWriter, r *http.Request) {
 	if k, ok := caller(r); ok {
 		owner = k.ID
 	}
-	if err := s.Store.CreateJob(r.Context(), store.Job{ID: id, Request: body, Owner: owner}); err != nil {
+	window := s.IdempotencyWindow
+	if window <= 0 {
+		window = 24 * time.Hour
+	}
+	job, created, err := s.Store.CreateJobOnce(r.Context(), store.Job{ID: id, Request: body, Owner: owner,
+		IdempotencyKey: key, RequestHash: hex.EncodeToString(sum[:])}, window)
+	if err != nil {
 		s.Logger.Error("create job", "error", err)
 		s.problem(w, r, http.StatusServiceUnavailable, "temporarily unavailable", "the job could not be recorded; nothing was queued", nil)
+		return
+	}
+	if !created {
+		// The same key again: the same job, if it is the same request.
+		if job.RequestHash != hex.EncodeToString(sum[:]) {
+			s.problem(w, r, http.StatusConflict, "Idempotency-Key reused", fmt.Sprintf("key %q was used for another request (job %s)", truncate(key, 64), job.ID), nil)
+			return
+		}
+		w.Header().Set("Location", "/v1/jobs/"+job.ID)
+		s.json(w, http.StatusOK, AsyncResponse{JobID: job.ID, Status: job.Status, StatusURL: "/v1/jobs/" + job.ID})
 		return
 	}
 	if s.Kick != nil {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -208,5 +209,63 @@ func TestJobsBelongToTheirKey(t *testing.T) {
 	}
 	if code, _ := call("DELETE", "/v1/jobs/"+queued, owner, ""); code != 409 {
 		t.Fatalf("cancel a cancelled job: %d, want 409", code)
+	}
+}
+
+// Idempotency-Key: the same key and body give the same job (200), also from
+// a second API server over the same store and when sent concurrently; the
+// same key with another body is a 409.
+func TestIdempotentSubmissions(t *testing.T) {
+	w := setup(t)
+	servers := []*httptest.Server{
+		httptest.NewServer((&Server{Predictor: w.pred, Logger: hclog.NewNullLogger(), Store: w.store}).Handler()),
+		httptest.NewServer((&Server{Predictor: w.pred, Logger: hclog.NewNullLogger(), Store: w.store}).Handler()),
+	}
+	for _, s := range servers {
+		defer s.Close()
+	}
+	submit := func(srv *httptest.Server, key, body string) (int, string) {
+		req, _ := http.NewRequest("POST", srv.URL+"/v1/predictions/async", strings.NewReader(body))
+		req.Header.Set("Idempotency-Key", key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		json.NewDecoder(resp.Body).Decode(&out)
+		id, _ := out["job_id"].(string)
+		return resp.StatusCode, id
+	}
+	body := `{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0"}`
+	code, first := submit(servers[0], "order-1", body)
+	if code != 202 || first == "" {
+		t.Fatalf("first submission: %d", code)
+	}
+	if code, id := submit(servers[1], "order-1", body); code != 200 || id != first {
+		t.Fatalf("the same key on the other server: %d job %q, want 200 job %q", code, id, first)
+	}
+	if code, _ := submit(servers[0], "order-1", `{"home_team": "Arsenal", "away_team": "Liverpool", "competition": "E0"}`); code != 409 {
+		t.Fatalf("the same key with another body: %d, want 409", code)
+	}
+	// A burst of retries of one new key across both servers makes one job.
+	ids := make(chan string, 16)
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, id := submit(servers[i%2], "order-2", body)
+			ids <- id
+		}()
+	}
+	wg.Wait()
+	close(ids)
+	seen := map[string]bool{}
+	for id := range ids {
+		seen[id] = true
+	}
+	if len(seen) != 1 {
+		t.Fatalf("16 concurrent submissions with one key made jobs %v", seen)
 	}
 }

@@ -48,6 +48,9 @@ type Server struct {
 	// and metrics are never shed.
 	MaxBodyBytes int64
 	MaxInFlight  int
+	// IdempotencyWindow is how long an Idempotency-Key of async submissions
+	// stays bound to its job (default 24 h).
+	IdempotencyWindow time.Duration
 }
 
 // Handler returns the whole HTTP API.

@@ -91,7 +91,7 @@ func runServe(e env, args []string) error {
 			case kick <- struct{}{}:
 			default:
 			}
-		}, MaxBodyBytes: lim.MaxBodyBytes, MaxInFlight: lim.MaxInFlight}).Handler(), lim)
+		}, MaxBodyBytes: lim.MaxBodyBytes, MaxInFlight: lim.MaxInFlight, IdempotencyWindow: parts.cfg.Queue.IdempotencyWindow}).Handler(), lim)
 	champ, gen, _ := pred.Champion()
 	port := ln.Addr().(*net.TCPAddr).Port
 	fmt.Fprintf(e.stdout, "serving %s v%d (generation %d) on %s (ready in %s)\n\ntry:\n", champ.Name, champ.Version, gen.ID, ln.Addr(), time.Since(started).Round(time.Millisecond))

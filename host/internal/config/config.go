@@ -55,6 +55,8 @@ type Queue struct {
 	URL      string `koanf:"url"`
 	Name     string `koanf:"name"`
 	Prefetch int    `koanf:"prefetch"`
+	// IdempotencyWindow is how long an Idempotency-Key stays bound to its job.
+	IdempotencyWindow time.Duration `koanf:"idempotency_window"`
 	// RelayInterval is how often serve retries handing outbox jobs to the queue.
 	RelayInterval time.Duration `koanf:"relay_interval"`
 }

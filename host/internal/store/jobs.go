@@ -18,6 +18,11 @@ const (
 // Jobs stores asynchronous prediction jobs; unpublished ones are the outbox.
 type Jobs interface {
 	CreateJob(ctx context.Context, j Job) error
+	// CreateJobOnce creates j unless a job of the same owner holds the same
+	// IdempotencyKey, created within window; it returns the job that holds
+	// the key and whether it is the one just created. Concurrent calls (two
+	// API replicas) create one job: the store enforces it.
+	CreateJobOnce(ctx context.Context, j Job, window time.Duration) (Job, bool, error)
 	Job(ctx context.Context, id string) (Job, error)
 	// Outbox lists queued jobs not yet handed to the queue, oldest first.
 	Outbox(ctx context.Context, limit int) ([]Job, error)
@@ -50,4 +55,8 @@ type Job struct {
 	Owner string
 	// Attempts counts the times a worker started the job.
 	Attempts int
+	// IdempotencyKey is the caller's Idempotency-Key ("" for none) and
+	// RequestHash the digest of the request it was sent with.
+	IdempotencyKey string
+	RequestHash    string
 }

@@ -22,13 +22,13 @@ func (s *Store) CreateJob(ctx context.Context, j store.Job) error {
 	return nil
 }
 
-const jobColumns = `id, status, request, result, error, created_at, updated_at, published_at, owner, attempts`
+const jobColumns = `id, status, request, result, error, created_at, updated_at, published_at, owner, attempts, coalesce(idem_key, ''), request_hash`
 
 func scanJob(r pgx.Row) (store.Job, error) {
 	var j store.Job
 	var request, result []byte
 	var published *time.Time
-	if err := r.Scan(&j.ID, &j.Status, &request, &result, &j.Error, &j.CreatedAt, &j.UpdatedAt, &published, &j.Owner, &j.Attempts); err != nil {
+	if err := r.Scan(&j.ID, &j.Status, &request, &result, &j.Error, &j.CreatedAt, &j.UpdatedAt, &published, &j.Owner, &j.Attempts, &j.IdempotencyKey, &j.RequestHash); err != nil {
 		return store.Job{}, err
 	}
 	j.Request, j.CreatedAt, j.UpdatedAt, j.Published = json.RawMessage(request), j.CreatedAt.UTC(), j.UpdatedAt.UTC(), published != nil
@@ -93,4 +93,28 @@ func (s *Store) CancelJob(ctx context.Context, id string) (bool, error) {
 		return false, fmt.Errorf("cancel job %s: %w", id, err)
 	}
 	return tag.RowsAffected() == 1, nil
+}
+
+// CreateJobOnce implements store.Jobs.
+func (s *Store) CreateJobOnce(ctx context.Context, j store.Job, window time.Duration) (store.Job, bool, error) {
+	if j.IdempotencyKey == "" {
+		return j, true, s.CreateJob(ctx, j)
+	}
+	// An expired key is released first, so it may be used again.
+	if _, err := s.pool.Exec(ctx, `UPDATE jobs SET idem_key = NULL WHERE owner = $1 AND idem_key = $2 AND created_at < $3`,
+		j.Owner, j.IdempotencyKey, time.Now().Add(-window)); err != nil {
+		return store.Job{}, false, fmt.Errorf("create job %s: %w", j.ID, err)
+	}
+	tag, err := s.pool.Exec(ctx, `INSERT INTO jobs (id, status, request, error, created_at, updated_at, owner, idem_key, request_hash)
+		VALUES ($1,$2,$3,'',now(),now(),$4,$5,$6) ON CONFLICT DO NOTHING`,
+		j.ID, store.JobQueued, string(j.Request), j.Owner, j.IdempotencyKey, j.RequestHash)
+	if err != nil {
+		return store.Job{}, false, fmt.Errorf("create job %s: %w", j.ID, err)
+	}
+	created := tag.RowsAffected() == 1
+	held, err := scanJob(s.pool.QueryRow(ctx, `SELECT `+jobColumns+` FROM jobs WHERE owner = $1 AND idem_key = $2`, j.Owner, j.IdempotencyKey))
+	if err != nil {
+		return store.Job{}, false, fmt.Errorf("job with idempotency key %q: %w", j.IdempotencyKey, err)
+	}
+	return held, created, nil
 }

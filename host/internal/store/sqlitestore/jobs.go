@@ -23,13 +23,13 @@ func (s *Store) CreateJob(ctx context.Context, j store.Job) error {
 	return nil
 }
 
-const jobColumns = `id, status, request, result, error, created_at, updated_at, published_at, owner, attempts`
+const jobColumns = `id, status, request, result, error, created_at, updated_at, published_at, owner, attempts, coalesce(idem_key, ''), request_hash`
 
 func scanJob(r scanner) (store.Job, error) {
 	var j store.Job
 	var request, created, updated string
 	var result, published sql.NullString
-	if err := r.Scan(&j.ID, &j.Status, &request, &result, &j.Error, &created, &updated, &published, &j.Owner, &j.Attempts); err != nil {
+	if err := r.Scan(&j.ID, &j.Status, &request, &result, &j.Error, &created, &updated, &published, &j.Owner, &j.Attempts, &j.IdempotencyKey, &j.RequestHash); err != nil {
 		return store.Job{}, err
 	}
 	j.Request = json.RawMessage(request)
@@ -107,4 +107,28 @@ func (s *Store) CancelJob(ctx context.Context, id string) (bool, error) {
 	}
 	n, err := r.RowsAffected()
 	return n == 1, err
+}
+
+// CreateJobOnce implements store.Jobs.
+func (s *Store) CreateJobOnce(ctx context.Context, j store.Job, window time.Duration) (store.Job, bool, error) {
+	if j.IdempotencyKey == "" {
+		return j, true, s.CreateJob(ctx, j)
+	}
+	now := time.Now().UTC()
+	if _, err := s.db.ExecContext(ctx, `UPDATE jobs SET idem_key = NULL WHERE owner = ? AND idem_key = ? AND created_at < ?`,
+		j.Owner, j.IdempotencyKey, now.Add(-window).Format(store.TimeFormat)); err != nil {
+		return store.Job{}, false, fmt.Errorf("create job %s: %w", j.ID, err)
+	}
+	r, err := s.db.ExecContext(ctx, `INSERT INTO jobs (id, status, request, error, created_at, updated_at, owner, idem_key, request_hash)
+		VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`,
+		j.ID, store.JobQueued, string(j.Request), "", now.Format(store.TimeFormat), now.Format(store.TimeFormat), j.Owner, j.IdempotencyKey, j.RequestHash)
+	if err != nil {
+		return store.Job{}, false, fmt.Errorf("create job %s: %w", j.ID, err)
+	}
+	n, _ := r.RowsAffected()
+	held, err := scanJob(s.db.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE owner = ? AND idem_key = ?`, j.Owner, j.IdempotencyKey))
+	if err != nil {
+		return store.Job{}, false, fmt.Errorf("job with idempotency key %q: %w", j.IdempotencyKey, err)
+	}
+	return held, n == 1, nil
 }

@@ -6,8 +6,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -220,6 +223,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("generations, audit and experiments", func(t *testing.T) { checkGenerations(t, open(t)) })
 	t.Run("api keys", func(t *testing.T) { checkKeys(t, open(t)) })
 	t.Run("jobs and outbox", func(t *testing.T) { checkJobs(t, open(t)) })
+	t.Run("idempotency keys", func(t *testing.T) { checkIdempotency(t, open(t)) })
 
 	t.Run("ingest runs", func(t *testing.T) {
 		s := open(t)
@@ -394,6 +398,48 @@ func checkKeys(t *testing.T, s store.Store) {
 	list, _ := s.ListKeys(ctx)
 	if len(list) != 1 || list[0].RevokedAt.IsZero() {
 		t.Fatalf("keys %+v", list)
+	}
+}
+
+func checkIdempotency(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	job := func(id, owner, key string) store.Job {
+		return store.Job{ID: id, Owner: owner, IdempotencyKey: key, RequestHash: "h-" + id, Request: json.RawMessage(`{}`)}
+	}
+	first, created, err := s.CreateJobOnce(ctx, job("i1", "k1", "order-7"), time.Hour)
+	if err != nil || !created || first.ID != "i1" || first.IdempotencyKey != "order-7" || first.RequestHash != "h-i1" {
+		t.Fatalf("first: %+v %v %v", first, created, err)
+	}
+	again, created, err := s.CreateJobOnce(ctx, job("i2", "k1", "order-7"), time.Hour)
+	if err != nil || created || again.ID != "i1" {
+		t.Fatalf("the same key again: %+v created=%v %v, want job i1", again, created, err)
+	}
+	if _, err := s.Job(ctx, "i2"); err == nil {
+		t.Fatal("a second job was stored for the same key")
+	}
+	if other, created, _ := s.CreateJobOnce(ctx, job("i3", "k2", "order-7"), time.Hour); !created || other.ID != "i3" {
+		t.Fatal("another owner's same key made no job of its own")
+	}
+	if renewed, created, _ := s.CreateJobOnce(ctx, job("i4", "k1", "order-7"), time.Nanosecond); !created || renewed.ID != "i4" {
+		t.Fatalf("an expired key was not released: %+v", renewed)
+	}
+	// Two replicas at once: one job.
+	var wg sync.WaitGroup
+	var made atomic.Int32
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, c, err := s.CreateJobOnce(ctx, job(fmt.Sprintf("r%d", i), "k1", "race"), time.Hour); err != nil {
+				t.Error(err)
+			} else if c {
+				made.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if made.Load() != 1 {
+		t.Fatalf("%d jobs made for one key by concurrent calls", made.Load())
 	}
 }
 
