@@ -75,10 +75,11 @@ func runServe(e env, args []string) error {
 	if parts.cfg.Queue.Driver == "memory" {
 		run(func() { q.Consume(watchCtx, worker(parts, pred, jobCache).Handle) })
 	}
-	// Jobs whose deliveries are spent end as failed, with a reason for the client.
-	run(func() {
-		q.ConsumeDead(watchCtx, jobs.Reaper{Store: parts.store, Cache: jobCache, Logger: parts.log.Named("reaper")}.Handle)
-	})
+	// Jobs whose deliveries are spent end as failed, with a reason for the
+	// client; so do jobs stuck beyond queue.max_job_age.
+	reaper := jobs.Reaper{Store: parts.store, Cache: jobCache, Logger: parts.log.Named("reaper")}
+	run(func() { q.ConsumeDead(watchCtx, reaper.Handle) })
+	run(func() { reaper.Sweep(watchCtx, parts.cfg.Queue.MaxJobAge, time.Minute) })
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)

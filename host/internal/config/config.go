@@ -55,6 +55,9 @@ type Queue struct {
 	URL      string `koanf:"url"`
 	Name     string `koanf:"name"`
 	Prefetch int    `koanf:"prefetch"`
+	// MaxJobAge fails a job still queued or running this long after its last
+	// change (serve sweeps every minute).
+	MaxJobAge time.Duration `koanf:"max_job_age"`
 	// IdempotencyWindow is how long an Idempotency-Key stays bound to its job.
 	IdempotencyWindow time.Duration `koanf:"idempotency_window"`
 	// RelayInterval is how often serve retries handing outbox jobs to the queue.
@@ -222,6 +225,8 @@ func Defaults() map[string]any {
 		"queue.name":                       "soccerpredict.jobs",
 		"queue.prefetch":                   32,
 		"queue.relay_interval":             "500ms",
+		"queue.idempotency_window":         "24h",
+		"queue.max_job_age":                "15m",
 		"cache.driver":                     "memory",
 		"cache.addr":                       "127.0.0.1:6379",
 		"cache.prefix":                     "soccerpredict:",
@@ -392,6 +397,9 @@ func (c Config) Validate() error {
 	}
 	if !slices.Contains([]string{"memory", "rabbitmq"}, c.Queue.Driver) {
 		bad("queue.driver: %q is not memory or rabbitmq", c.Queue.Driver)
+	}
+	if c.Queue.MaxJobAge < time.Minute {
+		bad("queue.max_job_age: %v is shorter than a minute", c.Queue.MaxJobAge)
 	}
 	if c.Queue.RelayInterval <= 0 {
 		bad("queue.relay_interval: %v is not a positive duration", c.Queue.RelayInterval)

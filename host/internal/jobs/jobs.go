@@ -212,6 +212,27 @@ func (r Reaper) Handle(ctx context.Context, id string) error {
 	return nil
 }
 
+// Sweep fails every job queued or running for longer than maxAge, every
+// interval until ctx ends: the last resort that makes every accepted job end
+// in a final state, whatever happened to its messages.
+func (r Reaper) Sweep(ctx context.Context, maxAge, interval time.Duration) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	reason := fmt.Sprintf("the job was not finished within %s; submit it again", maxAge)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if n, err := r.Store.FailStale(ctx, time.Now().Add(-maxAge), reason); err != nil {
+			r.Logger.Warn("sweep stale jobs", "error", err)
+		} else if n > 0 {
+			r.Logger.Warn("stale jobs marked failed", "jobs", n, "max_age", maxAge)
+		}
+	}
+}
+
 func (w Worker) finish(ctx context.Context, id string, result json.RawMessage, errText string) error {
 	if _, err := w.Store.FinishJob(ctx, id, result, errText); err != nil {
 		return err // not durable yet: do not ack

@@ -36,6 +36,9 @@ type Jobs interface {
 	// job; a job already finished or cancelled is left as it is and FinishJob
 	// reports false.
 	FinishJob(ctx context.Context, id string, result json.RawMessage, errText string) (bool, error)
+	// FailStale fails every queued or running job not updated since before,
+	// with reason as its error, and returns how many it failed.
+	FailStale(ctx context.Context, before time.Time, reason string) (int, error)
 	// CancelJob cancels a job that is still queued; it reports false (and
 	// changes nothing) for a job that is running, finished or cancelled.
 	CancelJob(ctx context.Context, id string) (bool, error)

@@ -118,3 +118,13 @@ func (s *Store) CreateJobOnce(ctx context.Context, j store.Job, window time.Dura
 	}
 	return held, created, nil
 }
+
+// FailStale implements store.Jobs.
+func (s *Store) FailStale(ctx context.Context, before time.Time, reason string) (int, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE jobs SET status = $1, error = $2, updated_at = now() WHERE status IN ($3, $4) AND updated_at < $5`,
+		store.JobFailed, reason, store.JobQueued, store.JobRunning, before)
+	if err != nil {
+		return 0, fmt.Errorf("fail stale jobs: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}

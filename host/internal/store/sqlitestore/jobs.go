@@ -132,3 +132,14 @@ func (s *Store) CreateJobOnce(ctx context.Context, j store.Job, window time.Dura
 	}
 	return held, n == 1, nil
 }
+
+// FailStale implements store.Jobs.
+func (s *Store) FailStale(ctx context.Context, before time.Time, reason string) (int, error) {
+	r, err := s.db.ExecContext(ctx, `UPDATE jobs SET status = ?, error = ?, updated_at = ? WHERE status IN (?, ?) AND updated_at < ?`,
+		store.JobFailed, reason, time.Now().UTC().Format(store.TimeFormat), store.JobQueued, store.JobRunning, before.UTC().Format(store.TimeFormat))
+	if err != nil {
+		return 0, fmt.Errorf("fail stale jobs: %w", err)
+	}
+	n, err := r.RowsAffected()
+	return int(n), err
+}

@@ -520,6 +520,19 @@ func checkJobs(t *testing.T, s store.Store) {
 	if _, err := s.Job(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("missing job: %v", err)
 	}
+	// Jobs stuck beyond an age are failed; finished and cancelled ones are left.
+	if err := s.CreateJob(ctx, store.Job{ID: "j5", Request: json.RawMessage(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.FailStale(ctx, time.Now().Add(-time.Hour), "too old"); err != nil || n != 0 {
+		t.Fatalf("nothing is an hour old yet: %d %v", n, err)
+	}
+	if n, err := s.FailStale(ctx, time.Now().Add(time.Second), "too old"); err != nil || n != 1 {
+		t.Fatalf("fail stale: %d %v, want j5 only", n, err)
+	}
+	if j, _ := s.Job(ctx, "j5"); j.Status != store.JobFailed || j.Error != "too old" {
+		t.Fatalf("j5 after the sweep: %+v", j)
+	}
 }
 
 func countBefore(ms []soccer.Match, t time.Time) int {
