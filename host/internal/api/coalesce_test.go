@@ -64,9 +64,18 @@ func servePredictor(t *testing.T, modelPlugin string) (string, *batchSizes) {
 	if err := pred.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer((&Server{Predictor: pred, Logger: hclog.NewNullLogger()}).Handler())
+	// The server's log goes to the test's: shown when a test fails.
+	log := hclog.New(&hclog.LoggerOptions{Level: hclog.Warn, Output: testLog{t}})
+	srv := httptest.NewServer((&Server{Predictor: pred, Logger: log}).Handler())
 	t.Cleanup(srv.Close)
 	return srv.URL, sizes
+}
+
+type testLog struct{ t *testing.T }
+
+func (l testLog) Write(p []byte) (int, error) {
+	l.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
 }
 
 type answer struct {

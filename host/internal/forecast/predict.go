@@ -155,7 +155,11 @@ func (p *Predictor) modelRows(ctx context.Context, g *generation, schema feature
 }
 
 func (p *Predictor) pluginError(kind string, err error) error {
-	if handshake.IsUnavailable(err) || errors.Is(err, pluginhost.ErrLaunch) || errors.Is(err, pluginhost.ErrUnresponsive) || errors.Is(err, pluginhost.ErrClosed) {
+	// Batches run under a context nobody cancels, so a Canceled call means the
+	// plugin's connection was closed under it: another call found the process
+	// dead and dropped it. That is the plugin being down, not a failure.
+	if handshake.IsUnavailable(err) || errors.Is(err, context.Canceled) || errors.Is(err, pluginhost.ErrLaunch) ||
+		errors.Is(err, pluginhost.ErrUnresponsive) || errors.Is(err, pluginhost.ErrClosed) {
 		p.logger.Warn(kind+" plugin unavailable", "error", err)
 		return fmt.Errorf("%w: %s plugin: %v", ErrUnavailable, kind, err)
 	}
