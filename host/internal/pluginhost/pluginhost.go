@@ -335,8 +335,15 @@ func (p *Plugin) acquire(ctx context.Context) (any, error) {
 			go p.relaunch(p.launching)
 		}
 		done, failures := p.launching, p.failures
+		// A restart while serving is an immediate "unavailable" after the call
+		// timeout; the very first launch of a process (start-up, a new
+		// generation's model) is waited for as long as a launch may take.
+		limit := p.cfg.Timeout
+		if p.launches == 0 {
+			limit = max(limit, p.cfg.StartTimeout)
+		}
 		p.mu.Unlock()
-		timer := time.NewTimer(p.cfg.Timeout)
+		timer := time.NewTimer(limit)
 		select {
 		case <-done:
 			timer.Stop()
@@ -349,7 +356,7 @@ func (p *Plugin) acquire(ctx context.Context) (any, error) {
 			}
 			// launched (or killed again already): look again
 		case <-timer.C:
-			return nil, fmt.Errorf("plugin %q: %w: still launching after %s", p.Name, ErrLaunch, p.cfg.Timeout)
+			return nil, fmt.Errorf("plugin %q: %w: still launching after %s", p.Name, ErrLaunch, limit)
 		case <-ctx.Done():
 			timer.Stop()
 			return nil, fmt.Errorf("plugin %q: %w while it was being launched: %w", p.Name, ErrLaunch, ctx.Err())
