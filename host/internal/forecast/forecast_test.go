@@ -64,9 +64,9 @@ func TestWalkForwardEvaluation(t *testing.T) {
 	if o.Model.N != 760 || o.Bookmaker.N != 760 {
 		t.Fatalf("scored %d and %d matches, want the 760 of two seasons", o.Model.N, o.Bookmaker.N)
 	}
-	// REFERENCE.md: Pinnacle closing 2022/23 0.9622, 2023/24 0.8995.
+	// The published de-margined Pinnacle closing figures: 2022/23 0.9622, 2023/24 0.8995.
 	if ll := ev.Seasons[0].Bookmaker.LogLoss; ll < 0.962 || ll > 0.9625 {
-		t.Fatalf("closing-line log-loss for 2022/23 = %.4f, REFERENCE.md says 0.9622", ll)
+		t.Fatalf("closing-line log-loss for 2022/23 = %.4f, the published figure is 0.9622", ll)
 	}
 	if o.Model.LogLoss > o.BaseRates.LogLoss-0.05 || o.ModelWithoutOdds.LogLoss > o.BaseRates.LogLoss-0.03 {
 		t.Fatalf("model log-loss %.4f (without odds %.4f) is not clearly better than base rates %.4f", o.Model.LogLoss, o.ModelWithoutOdds.LogLoss, o.BaseRates.LogLoss)

@@ -1,4 +1,4 @@
-// Package scoring holds the forecast metrics of REFERENCE.md, outcomes
+// Package scoring holds the forecast metrics, outcomes
 // ordered H < D < A: log-loss, Brier score, ranked probability score and
 // expected calibration error.
 package scoring

@@ -113,13 +113,15 @@ func (q *Queue) Publish(ctx context.Context, ids ...string) error {
 
 // Consume implements queue.Queue, reconnecting with backoff until ctx ends.
 func (q *Queue) Consume(ctx context.Context, handle func(context.Context, string) error) error {
+	return reconnecting(ctx, func(ctx context.Context) error { return q.consumeOnce(ctx, handle) })
+}
+
+// reconnecting runs once until ctx ends, again after each failure (the broker
+// went away), with a backoff growing to 5 s.
+func reconnecting(ctx context.Context, once func(context.Context) error) error {
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
-		err := q.consumeOnce(ctx, handle)
-		if ctx.Err() != nil {
-			break
-		}
-		if err != nil {
+		if err := once(ctx); err != nil && ctx.Err() == nil {
 			select {
 			case <-ctx.Done():
 			case <-time.After(backoff):
@@ -130,25 +132,37 @@ func (q *Queue) Consume(ctx context.Context, handle func(context.Context, string
 	return ctx.Err()
 }
 
-func (q *Queue) consumeOnce(ctx context.Context, handle func(context.Context, string) error) error {
+// consumer opens a channel that receives queue name's deliveries, at most
+// prefetch unacknowledged at a time; close the channel after.
+func (q *Queue) consumer(ctx context.Context, name string, prefetch int) (*amqp.Channel, <-chan amqp.Delivery, error) {
 	q.mu.Lock()
 	conn, err := q.connect()
 	q.mu.Unlock()
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	ch, err := conn.Channel()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := ch.Qos(prefetch, 0, false); err != nil {
+		ch.Close()
+		return nil, nil, err
+	}
+	deliveries, err := ch.ConsumeWithContext(ctx, name, "", false, false, false, false, nil)
+	if err != nil {
+		ch.Close()
+		return nil, nil, err
+	}
+	return ch, deliveries, nil
+}
+
+func (q *Queue) consumeOnce(ctx context.Context, handle func(context.Context, string) error) error {
+	ch, deliveries, err := q.consumer(ctx, q.name, q.prefetch)
 	if err != nil {
 		return err
 	}
 	defer ch.Close()
-	if err := ch.Qos(q.prefetch, 0, false); err != nil {
-		return err
-	}
-	deliveries, err := ch.ConsumeWithContext(ctx, q.name, "", false, false, false, false, nil)
-	if err != nil {
-		return err
-	}
 	// Up to prefetch jobs are worked at once, so their predictions coalesce
 	// into shared plugin calls; each is acknowledged (or returned) on its own
 	// once its handler is done.
@@ -203,38 +217,15 @@ func (q *Queue) consumeOnce(ctx context.Context, handle func(context.Context, st
 // ConsumeDead implements queue.Queue: it works the dead-letter queue, one
 // job at a time, reconnecting like Consume.
 func (q *Queue) ConsumeDead(ctx context.Context, handle func(context.Context, string) error) error {
-	backoff := 100 * time.Millisecond
-	for ctx.Err() == nil {
-		if err := q.consumeDeadOnce(ctx, handle); err != nil && ctx.Err() == nil {
-			select {
-			case <-ctx.Done():
-			case <-time.After(backoff):
-			}
-			backoff = min(2*backoff, 5*time.Second)
-		}
-	}
-	return ctx.Err()
+	return reconnecting(ctx, func(ctx context.Context) error { return q.consumeDeadOnce(ctx, handle) })
 }
 
 func (q *Queue) consumeDeadOnce(ctx context.Context, handle func(context.Context, string) error) error {
-	q.mu.Lock()
-	conn, err := q.connect()
-	q.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	ch, err := conn.Channel()
+	ch, deliveries, err := q.consumer(ctx, q.DeadLetter(), 1)
 	if err != nil {
 		return err
 	}
 	defer ch.Close()
-	if err := ch.Qos(1, 0, false); err != nil {
-		return err
-	}
-	deliveries, err := ch.ConsumeWithContext(ctx, q.DeadLetter(), "", false, false, false, false, nil)
-	if err != nil {
-		return err
-	}
 	for d := range deliveries {
 		if err := handle(ctx, string(d.Body)); err != nil {
 			if nerr := d.Nack(false, true); nerr != nil {
