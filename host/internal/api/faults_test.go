@@ -140,29 +140,11 @@ func TestJobsBelongToTheirKey(t *testing.T) {
 	ts := httptest.NewServer((&Server{Predictor: w.pred, Logger: hclog.NewNullLogger(), Auth: &Auth{Required: true, Keys: w.store},
 		Store: w.store, Cache: c}).Handler())
 	defer ts.Close()
-	key := func(name string, scopes ...string) string {
-		secret, k, err := NewKey(name, scopes, 1000)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := w.store.CreateKey(context.Background(), k); err != nil {
-			t.Fatal(err)
-		}
-		return secret
-	}
-	owner, other, admin := key("owner", ScopePredict), key("other", ScopePredict), key("ops", ScopeAdmin)
+	owner, _ := storedKey(t, "owner", 1000, ScopePredict)
+	other, _ := storedKey(t, "other", 1000, ScopePredict)
+	admin, _ := storedKey(t, "ops", 1000, ScopeAdmin)
 	call := func(method, path, secret, body string) (int, map[string]any) {
-		req, _ := http.NewRequest(method, ts.URL+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+secret)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var out map[string]any
-		json.NewDecoder(resp.Body).Decode(&out)
-		return resp.StatusCode, out
+		return send(t, method, ts.URL+path, body, "Authorization", "Bearer "+secret)
 	}
 	code, out := call("POST", "/v1/predictions/async", owner, `{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0"}`)
 	if code != 202 {
@@ -225,17 +207,9 @@ func TestIdempotentSubmissions(t *testing.T) {
 		defer s.Close()
 	}
 	submit := func(srv *httptest.Server, key, body string) (int, string) {
-		req, _ := http.NewRequest("POST", srv.URL+"/v1/predictions/async", strings.NewReader(body))
-		req.Header.Set("Idempotency-Key", key)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var out map[string]any
-		json.NewDecoder(resp.Body).Decode(&out)
+		code, out := send(t, "POST", srv.URL+"/v1/predictions/async", body, "Idempotency-Key", key)
 		id, _ := out["job_id"].(string)
-		return resp.StatusCode, id
+		return code, id
 	}
 	body := `{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0"}`
 	code, first := submit(servers[0], "order-1", body)
@@ -268,4 +242,35 @@ func TestIdempotentSubmissions(t *testing.T) {
 	if len(seen) != 1 {
 		t.Fatalf("16 concurrent submissions with one key made jobs %v", seen)
 	}
+}
+
+// send makes one JSON request with the given header pairs and decodes the answer.
+func send(t *testing.T, method, url, body string, headers ...string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+// storedKey makes an API key in the shared store and returns its secret and ID.
+func storedKey(t *testing.T, name string, ratePerMinute int, scopes ...string) (string, string) {
+	t.Helper()
+	secret, k, err := NewKey(name, scopes, ratePerMinute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := setup(t).store.CreateKey(context.Background(), k); err != nil {
+		t.Fatal(err)
+	}
+	return secret, k.ID
 }

@@ -120,18 +120,8 @@ func TestAPIKeys(t *testing.T) {
 	auth := &Auth{Required: true, Keys: w.store}
 	srv := httptest.NewServer((&Server{Predictor: w.pred, Logger: hclog.NewNullLogger(), Auth: auth, Plugins: w.host.Statuses}).Handler())
 	defer srv.Close()
-	mk := func(name string, scopes []string, rate int) (string, string) {
-		secret, k, err := NewKey(name, scopes, rate)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := w.store.CreateKey(context.Background(), k); err != nil {
-			t.Fatal(err)
-		}
-		return secret, k.ID
-	}
-	predictor, id := mk("dashboard", []string{ScopePredict}, 3)
-	admin, _ := mk("ops", []string{ScopeAdmin}, 100)
+	predictor, id := storedKey(t, "dashboard", 3, ScopePredict)
+	admin, _ := storedKey(t, "ops", 100, ScopeAdmin)
 	call := func(method, path, key string) (int, http.Header) {
 		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(`{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0"}`))
 		if key != "" {
