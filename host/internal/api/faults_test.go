@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -54,6 +55,16 @@ func TestHungModelPluginIsReplaced(t *testing.T) {
 	}
 	syscall.Kill(pid, syscall.SIGSTOP)
 	defer syscall.Kill(pid, syscall.SIGKILL)
+	// The signal is delivered asynchronously: start once the process is stopped.
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if i := strings.LastIndexByte(string(b), ')'); i > 0 && strings.HasPrefix(string(b[i+1:]), " T") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d did not stop after SIGSTOP: %s", pid, b)
+		}
+	}
 	bodies, _ := fixtureBodies(20, false)
 	client := &http.Client{}
 	started := time.Now()
@@ -62,7 +73,7 @@ func TestHungModelPluginIsReplaced(t *testing.T) {
 		t.Fatal(err)
 	}
 	if took := time.Since(started); a.status != 503 || a.header.Get("Retry-After") == "" || took > 2*time.Second {
-		t.Fatalf("a request to a hung model: %d (Retry-After %q) after %v: %s", a.status, a.header.Get("Retry-After"), took, a.body)
+		t.Fatalf("a request to a hung model (pid %d): %d (Retry-After %q) after %v: %s\nplugin processes: %+v", pid, a.status, a.header.Get("Retry-After"), took, a.body, setup(t).host.Statuses())
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for i := 1; ; i++ {
