@@ -106,7 +106,7 @@ func TestHostileInput(t *testing.T) {
 		mention                  string
 	}{
 		{"2 MB body", "POST", "/v1/predictions", `{"home_team": "` + strings.Repeat("A", 2<<20) + `"}`, 413, time.Second, "larger than"},
-		{"1 MB team name", "POST", "/v1/predictions", `{"home_team": "` + huge + `", "away_team": "Chelsea", "competition": "E0"}`, 400, 10 * time.Millisecond, "home_team"},
+		{"1 MB team name", "POST", "/v1/predictions", `{"home_team": "` + huge + `", "away_team": "Chelsea", "competition": "E0"}`, 400, 250 * time.Millisecond, "home_team"},
 		{"NUL in a team name", "POST", "/v1/predictions", `{"home_team": "Arse\u0000nal", "away_team": "Chelsea", "competition": "E0"}`, 400, time.Second, "control character"},
 		{"NUL in a bookmaker", "POST", "/v1/predictions", `{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0", "odds": {"bookmaker": "P\u0000S", "home": 2, "draw": 3.4, "away": 3.9}}`, 400, time.Second, "odds.bookmaker"},
 		{"NUL in an async bookmaker", "POST", "/v1/predictions/async", `{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0", "odds": {"bookmaker": "P\u0000S", "home": 2, "draw": 3.4, "away": 3.9}}`, 400, time.Second, "odds.bookmaker"},
@@ -117,9 +117,9 @@ func TestHostileInput(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			// The quickest of three answers: a bound on the work the input
-			// causes (the old "did you mean" cost a second per 1 MB name),
-			// not on how busy the test machine is.
+			// The quickest of three answers, against a bound far above the work
+			// the input causes (about 2 ms here; the old "did you mean" cost a
+			// second per 1 MB name) so a busy CI machine cannot fail it.
 			fastest := time.Hour
 			for range 3 {
 				req, _ := http.NewRequest(c.method, addr+c.path, strings.NewReader(c.body))
@@ -142,6 +142,7 @@ func TestHostileInput(t *testing.T) {
 			if fastest > c.within {
 				t.Fatalf("answered in %v at best, want under %v", fastest, c.within)
 			}
+			t.Logf("answered in %v at best", fastest)
 		})
 	}
 }
