@@ -130,6 +130,7 @@ func TestKEDAAndPinnedDigests(t *testing.T) {
 		"worker":        map[string]any{"keda": map[string]any{"enabled": true}},
 		"api":           map[string]any{"autoscaling": map[string]any{"enabled": false}},
 		"pluginDigests": map[string]any{"onnx": digest},
+		"secrets":       map[string]any{"webhooks": map[string]any{"name": "hooks", "key": "secret"}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -146,12 +147,16 @@ func TestKEDAAndPinnedDigests(t *testing.T) {
 	if api.Spec.Replicas == nil || *api.Spec.Replicas != 2 || m["HorizontalPodAutoscaler"] != nil {
 		t.Error("without autoscaling the api Deployment needs its replicas and no HPA")
 	}
-	found := false
+	found, signing := false, false
 	for _, e := range api.Spec.Template.Spec.Containers[0].Env {
 		found = found || (e.Name == "SOCCERPREDICT_PLUGINS__ONNX__SHA256" && e.Value == digest)
+		signing = signing || (e.Name == "SOCCERPREDICT_WEBHOOKS__SECRET" && e.ValueFrom != nil && e.ValueFrom.SecretKeyRef.Name == "hooks")
 	}
 	if !found {
 		t.Error("the pinned onnx digest is not passed to the host")
+	}
+	if !signing {
+		t.Error("the webhook secret is not passed to the host")
 	}
 }
 

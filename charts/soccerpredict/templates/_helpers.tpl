@@ -30,6 +30,11 @@ app.kubernetes.io/component: {{ .component }}
     - name: SOCCERPREDICT_QUEUE__URL
       valueFrom:
         secretKeyRef: {name: {{ .root.Values.secrets.rabbitmq.name }}, key: {{ .root.Values.secrets.rabbitmq.key }}}
+    {{- with .root.Values.secrets.webhooks }}
+    - name: SOCCERPREDICT_WEBHOOKS__SECRET
+      valueFrom:
+        secretKeyRef: {name: {{ .name }}, key: {{ .key }}}
+    {{- end }}
     - name: SOCCERPREDICT_CACHE__ADDR
       value: {{ .root.Values.redis.addr | quote }}
     {{- range $plugin, $digest := .root.Values.pluginDigests }}

@@ -17,6 +17,15 @@ import (
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
 )
 
+// AsyncRequest is the body of POST /v1/predictions/async: a fixture, and
+// optionally where to post the result when the job ends.
+type AsyncRequest struct {
+	PredictionRequest
+	// CallbackURL receives the job's final view as a signed POST; its host
+	// must be one the operator allows (webhooks.allowed_hosts).
+	CallbackURL string `json:"callback_url,omitempty"`
+}
+
 // AsyncResponse is the answer to POST /v1/predictions/async.
 type AsyncResponse struct {
 	JobID     string `json:"job_id"`
@@ -32,9 +41,21 @@ func (s *Server) predictAsync(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, r, http.StatusNotImplemented, "asynchronous predictions are not configured", "", nil)
 		return
 	}
-	f, sent, ok := s.requestFixtureOf(w, r)
+	var sent AsyncRequest
+	if p := decode(r, &sent); p != nil {
+		s.problem(w, r, p.Status(), "malformed request", p.Message, []FieldProblem{*p})
+		return
+	}
+	f, ok := s.resolveFixture(w, r, sent.PredictionRequest)
 	if !ok {
 		return
+	}
+	if sent.CallbackURL != "" {
+		if err := s.Callbacks.Check(sent.CallbackURL); err != nil {
+			msg := "callback_url " + err.Error()
+			s.problem(w, r, http.StatusBadRequest, "invalid callback_url", msg, []FieldProblem{{Field: "callback_url", Message: err.Error()}})
+			return
+		}
 	}
 	key := r.Header.Get("Idempotency-Key")
 	if len(key) > 255 || strings.ContainsFunc(key, func(c rune) bool { return c < 0x20 || c > 0x7e }) {
@@ -63,7 +84,7 @@ func (s *Server) predictAsync(w http.ResponseWriter, r *http.Request) {
 		window = 24 * time.Hour
 	}
 	job, created, err := s.Store.CreateJobOnce(r.Context(), store.Job{ID: id, Request: body, Owner: owner,
-		IdempotencyKey: key, RequestHash: hex.EncodeToString(sum[:])}, window)
+		IdempotencyKey: key, RequestHash: hex.EncodeToString(sum[:]), CallbackURL: sent.CallbackURL}, window)
 	if err != nil {
 		s.Logger.Error("create job", "error", err)
 		s.problem(w, r, http.StatusServiceUnavailable, "temporarily unavailable", "the job could not be recorded; nothing was queued", nil)
@@ -138,7 +159,11 @@ func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !ok {
-		s.problem(w, r, http.StatusConflict, "job cannot be cancelled", fmt.Sprintf("job %s is %s; only a queued job can be cancelled", id, j.Status), nil)
+		why := fmt.Sprintf("job %s has already ended (%s)", id, j.Status)
+		if j.Status == store.JobRunning {
+			why = fmt.Sprintf("job %s is running", id)
+		}
+		s.problem(w, r, http.StatusConflict, "job cannot be cancelled", why+"; only a queued job can be cancelled", nil)
 		return
 	}
 	// Only finished jobs are ever cached, so no cached view can contradict this one.

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -20,6 +21,7 @@ import (
 	"github.com/soccerpredict/soccerpredict/host/internal/cache/memcache"
 	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
 	"github.com/soccerpredict/soccerpredict/host/internal/jobs"
+	"github.com/soccerpredict/soccerpredict/host/internal/testbin"
 )
 
 // modelPID is the running process of the instance of plugin that others did not have.
@@ -155,7 +157,7 @@ func TestJobsBelongToTheirKey(t *testing.T) {
 	other, _ := storedKey(t, "other", 1000, ScopePredict)
 	admin, _ := storedKey(t, "ops", 1000, ScopeAdmin)
 	call := func(method, path, secret, body string) (int, map[string]any) {
-		return send(t, method, ts.URL+path, body, "Authorization", "Bearer "+secret)
+		return testbin.Send(t, method, ts.URL+path, body, "Authorization", "Bearer "+secret)
 	}
 	code, out := call("POST", "/v1/predictions/async", owner, `{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0"}`)
 	if code != 202 {
@@ -186,8 +188,8 @@ func TestJobsBelongToTheirKey(t *testing.T) {
 	}
 	// Cancelling: another key's job is a 404; the owner cancels a queued job;
 	// a finished or cancelled one is a 409 saying why.
-	if code, out := call("DELETE", "/v1/jobs/"+id, owner, ""); code != 409 || !strings.Contains(out["detail"].(string), "is done") {
-		t.Fatalf("cancel a done job: %d %v, want 409", code, out)
+	if code, out := call("DELETE", "/v1/jobs/"+id, owner, ""); code != 409 || !strings.Contains(out["detail"].(string), "already ended (succeeded)") {
+		t.Fatalf("cancel a finished job: %d %v, want 409", code, out)
 	}
 	_, out = call("POST", "/v1/predictions/async", owner, `{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0"}`)
 	queued := out["job_id"].(string)
@@ -218,7 +220,7 @@ func TestIdempotentSubmissions(t *testing.T) {
 		defer s.Close()
 	}
 	submit := func(srv *httptest.Server, key, body string) (int, string) {
-		code, out := send(t, "POST", srv.URL+"/v1/predictions/async", body, "Idempotency-Key", key)
+		code, out := testbin.Send(t, "POST", srv.URL+"/v1/predictions/async", body, "Idempotency-Key", key)
 		id, _ := out["job_id"].(string)
 		return code, id
 	}
@@ -255,24 +257,6 @@ func TestIdempotentSubmissions(t *testing.T) {
 	}
 }
 
-// send makes one JSON request with the given header pairs and decodes the answer.
-func send(t *testing.T, method, url, body string, headers ...string) (int, map[string]any) {
-	t.Helper()
-	req, _ := http.NewRequest(method, url, strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, out
-}
-
 // storedKey makes an API key in the shared store and returns its secret and ID.
 func storedKey(t *testing.T, name string, ratePerMinute int, scopes ...string) (string, string) {
 	t.Helper()
@@ -284,4 +268,49 @@ func storedKey(t *testing.T, name string, ratePerMinute int, scopes ...string) (
 		t.Fatal(err)
 	}
 	return secret, k.ID
+}
+
+// A callback_url is checked when the job is submitted: refused while
+// webhooks are off, or for a host the operator does not allow; an allowed
+// one is shown on the job.
+func TestCallbackURLIsChecked(t *testing.T) {
+	w := setup(t)
+	off := httptest.NewServer((&Server{Predictor: w.pred, Logger: hclog.NewNullLogger(), Store: w.store}).Handler())
+	defer off.Close()
+	on := httptest.NewServer((&Server{Predictor: w.pred, Logger: hclog.NewNullLogger(), Store: w.store,
+		Callbacks: &jobs.CallbackPolicy{AllowedHosts: []string{"hooks.example.com"}}}).Handler())
+	defer on.Close()
+	body := func(url string) string {
+		return `{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0", "callback_url": ` + strconv.Quote(url) + `}`
+	}
+	for _, c := range []struct {
+		srv        *httptest.Server
+		url, field string
+		want       int
+		detail     string
+	}{
+		{off, "https://hooks.example.com/cb", "callback_url", 400, "not enabled"},
+		{on, "https://elsewhere.example.com/cb", "callback_url", 400, `"elsewhere.example.com"`},
+		{on, "file:///etc/passwd", "callback_url", 400, "http or https"},
+		{on, "https://hooks.example.com/cb", "", 202, ""},
+	} {
+		code, out := testbin.Send(t, "POST", c.srv.URL+"/v1/predictions/async", body(c.url))
+		if code != c.want || !strings.Contains(fmt.Sprint(out["detail"]), c.detail) {
+			t.Fatalf("%s: %d %v, want %d with %q", c.url, code, out, c.want, c.detail)
+		}
+		if c.want != 202 {
+			if errs, _ := out["errors"].([]any); len(errs) != 1 || errs[0].(map[string]any)["field"] != c.field {
+				t.Fatalf("%s: errors %v, want the field %s", c.url, out["errors"], c.field)
+			}
+			continue
+		}
+		_, v := testbin.Send(t, "GET", c.srv.URL+"/v1/jobs/"+out["job_id"].(string), "")
+		cb, _ := v["callback"].(map[string]any)
+		if cb["url"] != c.url || cb["state"] != "waiting" {
+			t.Fatalf("job %v", v)
+		}
+	}
+	if code, _ := testbin.Send(t, "POST", on.URL+"/v1/predictions", body("https://hooks.example.com/cb")); code != 400 {
+		t.Fatalf("callback_url on the sync route: %d, want 400 (unknown field)", code)
+	}
 }

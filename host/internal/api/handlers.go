@@ -127,27 +127,27 @@ func (s *Server) fixtureOf(req PredictionRequest, field string) (soccer.Fixture,
 // requestFixture decodes and resolves a PredictionRequest body, answering
 // the problem itself when it cannot (ok false).
 func (s *Server) requestFixture(w http.ResponseWriter, r *http.Request) (soccer.Fixture, bool) {
-	f, _, ok := s.requestFixtureOf(w, r)
-	return f, ok
-}
-
-// requestFixtureOf is requestFixture that also returns the request as sent.
-func (s *Server) requestFixtureOf(w http.ResponseWriter, r *http.Request) (soccer.Fixture, PredictionRequest, bool) {
 	var req PredictionRequest
 	if p := decodePrediction(r, &req); p != nil {
 		s.problem(w, r, p.Status(), "malformed request", p.Message, []FieldProblem{*p})
-		return soccer.Fixture{}, req, false
+		return soccer.Fixture{}, false
 	}
+	return s.resolveFixture(w, r, req)
+}
+
+// resolveFixture resolves a decoded request, answering the problem itself
+// when it cannot (ok false).
+func (s *Server) resolveFixture(w http.ResponseWriter, r *http.Request, req PredictionRequest) (soccer.Fixture, bool) {
 	f, missing, err := s.fixtureOf(req, "")
 	if len(missing) > 0 {
 		s.problem(w, r, http.StatusUnprocessableEntity, "invalid fields", missing[0].Field+": "+missing[0].Message, missing)
-		return soccer.Fixture{}, req, false
+		return soccer.Fixture{}, false
 	}
 	if err != nil {
 		s.fail(w, r, err)
-		return soccer.Fixture{}, req, false
+		return soccer.Fixture{}, false
 	}
-	return f, req, true
+	return f, true
 }
 
 func (s *Server) predict(w http.ResponseWriter, r *http.Request) {

@@ -70,7 +70,7 @@ func buildOpenAPI(version string) map[string]any {
 			"responses": with(map[string]any{"200": ok("one forecast per fixture", schemaOf(reflect.TypeOf(batchResponse), components))}, errs("400", "422", "500", "503")),
 		}},
 		"/v1/predictions/async": map[string]any{"post": map[string]any{
-			"summary": "Queue a forecast; the job is durable before the 202", "operationId": "predictAsync", "requestBody": jsonBody(ref(PredictionRequest{})),
+			"summary": "Queue a forecast; the job is durable before the 202", "operationId": "predictAsync", "requestBody": jsonBody(ref(AsyncRequest{})),
 			"responses": with(map[string]any{"202": ok("the job", ref(AsyncResponse{}))}, errs("400", "422", "503")),
 		}},
 		"/v1/jobs/{id}": map[string]any{"get": map[string]any{
@@ -137,10 +137,10 @@ func schemaOf(t reflect.Type, components map[string]any) map[string]any {
 		return map[string]any{"type": "object"}
 	case t.Kind() == reflect.Struct:
 		props, required := map[string]any{}, []string{}
-		for i := range t.NumField() {
-			f := t.Field(i)
+		// VisibleFields includes an embedded struct's fields, which JSON inlines.
+		for _, f := range reflect.VisibleFields(t) {
 			name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
-			if !f.IsExported() || name == "-" {
+			if !f.IsExported() || name == "-" || f.Anonymous {
 				continue
 			}
 			if name == "" {

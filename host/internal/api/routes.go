@@ -20,6 +20,7 @@ import (
 	"github.com/soccerpredict/soccerpredict/host/internal/cache"
 	"github.com/soccerpredict/soccerpredict/host/internal/config"
 	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
+	"github.com/soccerpredict/soccerpredict/host/internal/jobs"
 	"github.com/soccerpredict/soccerpredict/host/internal/pluginhost"
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
 	"github.com/soccerpredict/soccerpredict/host/internal/telemetry"
@@ -51,6 +52,9 @@ type Server struct {
 	// IdempotencyWindow is how long an Idempotency-Key of async submissions
 	// stays bound to its job (default 24 h).
 	IdempotencyWindow time.Duration
+	// Callbacks says which callback_url hosts async jobs may name (nil:
+	// webhooks are off and a job asking for one is a 400).
+	Callbacks *jobs.CallbackPolicy
 }
 
 // Handler returns the whole HTTP API.

@@ -141,7 +141,7 @@ const asyncBody = `{"home_team": "Arsenal", "away_team": "Chelsea", "competition
 
 func checkPrediction(t *testing.T, v map[string]any) {
 	t.Helper()
-	if v["status"] != "done" {
+	if v["status"] != "succeeded" {
 		t.Fatalf("job %v", v)
 	}
 	p := v["prediction"].(map[string]any)["probabilities"].(map[string]any)

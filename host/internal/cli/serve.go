@@ -80,6 +80,16 @@ func runServe(e env, args []string) error {
 	reaper := jobs.Reaper{Store: parts.store, Cache: jobCache, Logger: parts.log.Named("reaper")}
 	run(func() { q.ConsumeDead(watchCtx, reaper.Handle) })
 	run(func() { reaper.Sweep(watchCtx, parts.cfg.Queue.MaxJobAge, time.Minute) })
+	// Webhooks: ended jobs that named a callback_url are posted to it.
+	var callbacks *jobs.CallbackPolicy
+	if wh := parts.cfg.Webhooks; len(wh.AllowedHosts) > 0 {
+		callbacks = &jobs.CallbackPolicy{AllowedHosts: wh.AllowedHosts}
+		run(func() {
+			jobs.Notifier{Store: parts.store, Cache: jobCache, Logger: parts.log.Named("webhooks"), Policy: callbacks, Secret: []byte(wh.Secret),
+				MaxAttempts: wh.MaxAttempts, Backoff: wh.Backoff, MaxBackoff: wh.MaxBackoff, Timeout: wh.Timeout, Concurrency: wh.Concurrency,
+				PollInterval: wh.PollInterval, UserAgent: "soccerpredict/" + Version}.Run(watchCtx)
+		})
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
@@ -92,7 +102,8 @@ func runServe(e env, args []string) error {
 			case kick <- struct{}{}:
 			default:
 			}
-		}, MaxBodyBytes: lim.MaxBodyBytes, MaxInFlight: lim.MaxInFlight, IdempotencyWindow: parts.cfg.Queue.IdempotencyWindow}).Handler(), lim)
+		}, MaxBodyBytes: lim.MaxBodyBytes, MaxInFlight: lim.MaxInFlight, IdempotencyWindow: parts.cfg.Queue.IdempotencyWindow,
+		Callbacks: callbacks}).Handler(), lim)
 	champ, gen, _ := pred.Champion()
 	port := ln.Addr().(*net.TCPAddr).Port
 	fmt.Fprintf(e.stdout, "serving %s v%d (generation %d) on %s (ready in %s)\n\ntry:\n", champ.Name, champ.Version, gen.ID, ln.Addr(), time.Since(started).Round(time.Millisecond))

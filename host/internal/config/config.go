@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -45,6 +46,30 @@ type Config struct {
 	Auth      Auth      `koanf:"auth"`
 	Queue     Queue     `koanf:"queue"`
 	Cache     Cache     `koanf:"cache"`
+	Webhooks  Webhooks  `koanf:"webhooks"`
+}
+
+// Webhooks post a finished job to the callback_url its caller gave.
+type Webhooks struct {
+	// AllowedHosts are the hosts a callback_url may name: "hooks.example.com"
+	// (that host, any port), "hooks.example.com:8443" (that port only) or
+	// "*.example.com" (any subdomain). Empty turns callbacks off: a job that
+	// asks for one is refused with 400.
+	AllowedHosts []string `koanf:"allowed_hosts"`
+	// Secret keys the HMAC-SHA256 signature of every delivery; required
+	// when AllowedHosts is set (give it in SOCCERPREDICT_WEBHOOKS__SECRET).
+	Secret string `koanf:"secret"`
+	// MaxAttempts bounds the deliveries of one result; Backoff is the wait
+	// before the second, doubled for each one after, up to MaxBackoff.
+	MaxAttempts int           `koanf:"max_attempts"`
+	Backoff     time.Duration `koanf:"backoff"`
+	MaxBackoff  time.Duration `koanf:"max_backoff"`
+	// Timeout bounds one delivery; Concurrency bounds deliveries in flight,
+	// so a slow receiver holds one slot and never the others.
+	Timeout     time.Duration `koanf:"timeout"`
+	Concurrency int           `koanf:"concurrency"`
+	// PollInterval is how often serve looks for callbacks that are due.
+	PollInterval time.Duration `koanf:"poll_interval"`
 }
 
 // Queue carries async prediction jobs to workers.
@@ -227,6 +252,12 @@ func Defaults() map[string]any {
 		"queue.relay_interval":             "500ms",
 		"queue.idempotency_window":         "24h",
 		"queue.max_job_age":                "15m",
+		"webhooks.max_attempts":            8,
+		"webhooks.backoff":                 "2s",
+		"webhooks.max_backoff":             "10m",
+		"webhooks.timeout":                 "5s",
+		"webhooks.concurrency":             16,
+		"webhooks.poll_interval":           "500ms",
 		"cache.driver":                     "memory",
 		"cache.addr":                       "127.0.0.1:6379",
 		"cache.prefix":                     "soccerpredict:",
@@ -404,6 +435,20 @@ func (c Config) Validate() error {
 	if c.Queue.RelayInterval <= 0 {
 		bad("queue.relay_interval: %v is not a positive duration", c.Queue.RelayInterval)
 	}
+	if w := c.Webhooks; len(w.AllowedHosts) > 0 && len(w.Secret) < 16 {
+		bad("webhooks.secret: at least 16 characters are needed to sign deliveries to webhooks.allowed_hosts (set SOCCERPREDICT_WEBHOOKS__SECRET)")
+	}
+	for i, h := range c.Webhooks.AllowedHosts {
+		if msg := badHostPattern(h); msg != "" {
+			bad("webhooks.allowed_hosts[%d]: %q %s", i, h, msg)
+		}
+	}
+	if w := c.Webhooks; w.MaxAttempts < 1 || w.MaxAttempts > 100 || w.Concurrency < 1 || w.Concurrency > 1024 {
+		bad("webhooks: max_attempts must be from 1 to 100 and concurrency from 1 to 1024")
+	}
+	if w := c.Webhooks; w.Backoff <= 0 || w.MaxBackoff < w.Backoff || w.Timeout <= 0 || w.PollInterval <= 0 {
+		bad("webhooks: backoff, timeout and poll_interval must be positive durations, and max_backoff at least backoff")
+	}
 	if !slices.Contains([]string{"memory", "redis"}, c.Cache.Driver) {
 		bad("cache.driver: %q is not memory or redis", c.Cache.Driver)
 	}
@@ -445,6 +490,21 @@ func (c Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// badHostPattern says what is wrong with an allowed-host pattern ("" if nothing).
+func badHostPattern(h string) string {
+	name := strings.TrimPrefix(h, "*.")
+	if host, port, ok := strings.Cut(name, ":"); ok {
+		if _, err := strconv.ParseUint(port, 10, 16); err != nil || port == "" {
+			return "has a port that is not a number from 0 to 65535"
+		}
+		name = host
+	}
+	if name == "" || strings.ContainsAny(name, "/*@ ?#[]") || name != strings.ToLower(name) {
+		return "is not a lowercase host name, *.domain or host:port"
+	}
+	return ""
 }
 
 func isHexDigest(s string) bool {

@@ -74,6 +74,10 @@ func TestProblemsAreNamed(t *testing.T) {
 		{"plugins:\n  x:\n    kind: source\n    path: p\n    sha256: abc\n", "plugins.x.sha256"},
 		{"sources:\n  - plugin: nope\n", `sources[0].plugin: "nope"`},
 		{"plugins:\n  x:\n    kind: source\n    path: p\n    sha256_file: f\n    timeout: soon\n", "timeout"},
+		{"webhooks:\n  allowed_hosts: [hooks.example.com]\n", "webhooks.secret"},
+		{"webhooks:\n  allowed_hosts: [\"https://hooks.example.com/\"]\n  secret: 0123456789abcdef\n", "webhooks.allowed_hosts[0]"},
+		{"webhooks:\n  allowed_hosts: [\"hooks.example.com:http\"]\n  secret: 0123456789abcdef\n", "port"},
+		{"webhooks:\n  max_backoff: 1s\n  backoff: 5s\n", "max_backoff"},
 	} {
 		_, err := Load([]string{write(t, c.yaml)}, nil, nil)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -82,6 +86,11 @@ func TestProblemsAreNamed(t *testing.T) {
 	}
 	if _, err := Load(nil, nil, []string{"novalue"}); err == nil {
 		t.Error("--set without = accepted")
+	}
+	cfg, err := Load([]string{write(t, "webhooks:\n  allowed_hosts: [hooks.example.com, \"*.partner.org\", \"127.0.0.1:9000\"]\n")},
+		[]string{"SOCCERPREDICT_WEBHOOKS__SECRET=0123456789abcdef"}, nil)
+	if err != nil || cfg.Webhooks.Secret != "0123456789abcdef" || len(cfg.Webhooks.AllowedHosts) != 3 {
+		t.Errorf("webhooks with the secret from the environment: %+v, %v", cfg.Webhooks, err)
 	}
 }
 

@@ -112,15 +112,40 @@ type Worker struct {
 // View is what GET /v1/jobs/{id} shows.
 type View struct {
 	JobID string `json:"job_id"`
-	// Status is queued, running, done, failed or cancelled; the last three are final.
-	Status    string          `json:"status"`
-	Result    json.RawMessage `json:"prediction,omitempty"`
-	Error     string          `json:"error,omitempty"`
-	Attempts  int             `json:"attempts"`
-	CreatedAt time.Time       `json:"created_at"`
-	UpdatedAt time.Time       `json:"updated_at"`
+	// Status is queued, running, succeeded, failed or cancelled; the last
+	// three are final.
+	Status     string          `json:"status"`
+	Result     json.RawMessage `json:"prediction,omitempty"`
+	Error      string          `json:"error,omitempty"`
+	Attempts   int             `json:"attempts"`
+	CreatedAt  time.Time       `json:"created_at"`
+	StartedAt  *time.Time      `json:"started_at,omitempty"`
+	FinishedAt *time.Time      `json:"finished_at,omitempty"`
+	UpdatedAt  time.Time       `json:"updated_at"`
+	// Callback is the webhook's delivery record, for a job that asked for one.
+	Callback *CallbackView `json:"callback,omitempty"`
 	// Owner is the creating key's ID: for the access check, never shown.
 	Owner string `json:"-"`
+}
+
+// CallbackView is a job's webhook as its caller sees it.
+type CallbackView struct {
+	URL string `json:"url"`
+	// State is "waiting" (the job has not ended), pending (being
+	// delivered, or retried after a failure), delivered or failed (every
+	// attempt spent).
+	State    string            `json:"state"`
+	Attempts []CallbackAttempt `json:"attempts"`
+}
+
+// CallbackAttempt is one delivery attempt.
+type CallbackAttempt struct {
+	Attempt int       `json:"attempt"`
+	At      time.Time `json:"at"`
+	// StatusCode is the receiver's answer; absent when none came (see Error).
+	StatusCode int     `json:"status_code,omitempty"`
+	Error      string  `json:"error,omitempty"`
+	DurationMS float64 `json:"duration_ms"`
 }
 
 // cached is a view as the result cache holds it, owner included.
@@ -131,8 +156,20 @@ type cached struct {
 
 // ViewOf renders a job.
 func ViewOf(j store.Job) View {
-	return View{JobID: j.ID, Status: j.Status, Result: j.Result, Error: j.Error, Attempts: j.Attempts,
-		CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt, Owner: j.Owner}
+	v := View{JobID: j.ID, Status: j.Status, Result: j.Result, Error: j.Error, Attempts: j.Attempts,
+		CreatedAt: j.CreatedAt, StartedAt: j.StartedAt, FinishedAt: j.FinishedAt, UpdatedAt: j.UpdatedAt, Owner: j.Owner}
+	if j.CallbackURL != "" {
+		c := &CallbackView{URL: j.CallbackURL, State: j.CallbackState, Attempts: []CallbackAttempt{}}
+		if c.State == "" {
+			c.State = "waiting"
+		}
+		for _, a := range j.Callbacks {
+			c.Attempts = append(c.Attempts, CallbackAttempt{Attempt: a.Attempt, At: a.At, StatusCode: a.StatusCode, Error: a.Error,
+				DurationMS: float64(a.Duration.Microseconds()) / 1000})
+		}
+		v.Callback = c
+	}
+	return v
 }
 
 // Handle computes one job. A transient failure (a plugin restarting) returns

@@ -161,7 +161,7 @@ func RunAsync(ctx context.Context, o AsyncOptions, out io.Writer) (AsyncResult, 
 						status = v.Status
 					}
 					switch status {
-					case "done", "failed", "cancelled":
+					case "succeeded", "failed", "cancelled":
 						doneAt[i] = time.Now()
 						if status == "failed" {
 							failed.Add(1)

@@ -10,7 +10,7 @@ import (
 const (
 	JobQueued    = "queued"
 	JobRunning   = "running"
-	JobDone      = "done"
+	JobSucceeded = "succeeded"
 	JobFailed    = "failed"
 	JobCancelled = "cancelled"
 )
@@ -42,6 +42,35 @@ type Jobs interface {
 	// CancelJob cancels a job that is still queued; it reports false (and
 	// changes nothing) for a job that is running, finished or cancelled.
 	CancelJob(ctx context.Context, id string) (bool, error)
+
+	// Every change that ends a job (FinishJob, FailStale, CancelJob) makes
+	// its callback, if it has a URL, pending and due at once.
+
+	// ClaimCallbacks returns up to limit jobs whose callback is pending and
+	// due by now, and moves their due time to now+lease, so another replica
+	// claiming meanwhile does not deliver them too; a claim whose delivery
+	// is never recorded (the process died) is due again after the lease.
+	ClaimCallbacks(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Job, error)
+	// RecordCallback records one delivery attempt of a job's callback, and
+	// what follows: delivered, due again at next, or (next zero) given up.
+	RecordCallback(ctx context.Context, id string, a CallbackAttempt, delivered bool, next time.Time) error
+}
+
+// Callback delivery states.
+const (
+	CallbackPending   = "pending"
+	CallbackDelivered = "delivered"
+	CallbackFailed    = "failed"
+)
+
+// CallbackAttempt is one POST of a job's result to its callback URL.
+type CallbackAttempt struct {
+	Attempt int
+	At      time.Time
+	// StatusCode is the receiver's HTTP status (0: no answer, see Error).
+	StatusCode int
+	Error      string
+	Duration   time.Duration
 }
 
 // Job is one asynchronous prediction.
@@ -62,4 +91,15 @@ type Job struct {
 	// RequestHash the digest of the request it was sent with.
 	IdempotencyKey string
 	RequestHash    string
+	// StartedAt is when a worker first started the job, FinishedAt when it
+	// ended (succeeded, failed or cancelled); nil until then.
+	StartedAt  *time.Time
+	FinishedAt *time.Time
+	// CallbackURL is where the result is posted when the job ends ("" for
+	// none); CallbackState is "" without a URL, then pending, delivered or
+	// failed; Callbacks lists the attempts (filled by Job, not by lists).
+	CallbackURL      string
+	CallbackState    string
+	CallbackAttempts int
+	Callbacks        []CallbackAttempt
 }

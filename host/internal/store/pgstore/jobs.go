@@ -14,22 +14,29 @@ import (
 
 // CreateJob implements store.Jobs.
 func (s *Store) CreateJob(ctx context.Context, j store.Job) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO jobs (id, status, request, error, created_at, updated_at, owner) VALUES ($1,$2,$3,'',now(),now(),$4)`,
-		j.ID, store.JobQueued, string(j.Request), j.Owner)
+	_, err := s.pool.Exec(ctx, `INSERT INTO jobs (id, status, request, error, created_at, updated_at, owner, callback_url) VALUES ($1,$2,$3,'',now(),now(),$4,$5)`,
+		j.ID, store.JobQueued, string(j.Request), j.Owner, j.CallbackURL)
 	if err != nil {
 		return fmt.Errorf("create job %s: %w", j.ID, err)
 	}
 	return nil
 }
 
-const jobColumns = `id, status, request, result, error, created_at, updated_at, published_at, owner, attempts, coalesce(idem_key, ''), request_hash`
+const jobColumns = `id, status, request, result, error, created_at, updated_at, published_at, owner, attempts, coalesce(idem_key, ''), request_hash,
+	started_at, finished_at, callback_url, callback_state, callback_attempts`
 
 func scanJob(r pgx.Row) (store.Job, error) {
 	var j store.Job
 	var request, result []byte
 	var published *time.Time
-	if err := r.Scan(&j.ID, &j.Status, &request, &result, &j.Error, &j.CreatedAt, &j.UpdatedAt, &published, &j.Owner, &j.Attempts, &j.IdempotencyKey, &j.RequestHash); err != nil {
+	if err := r.Scan(&j.ID, &j.Status, &request, &result, &j.Error, &j.CreatedAt, &j.UpdatedAt, &published, &j.Owner, &j.Attempts, &j.IdempotencyKey, &j.RequestHash,
+		&j.StartedAt, &j.FinishedAt, &j.CallbackURL, &j.CallbackState, &j.CallbackAttempts); err != nil {
 		return store.Job{}, err
+	}
+	for _, t := range []*time.Time{j.StartedAt, j.FinishedAt} {
+		if t != nil {
+			*t = t.UTC()
+		}
 	}
 	j.Request, j.CreatedAt, j.UpdatedAt, j.Published = json.RawMessage(request), j.CreatedAt.UTC(), j.UpdatedAt.UTC(), published != nil
 	if result != nil {
@@ -44,8 +51,27 @@ func (s *Store) Job(ctx context.Context, id string) (store.Job, error) {
 	if errors.Is(err, pgx.ErrNoRows) {
 		return store.Job{}, fmt.Errorf("job %s: %w", id, store.ErrNotFound)
 	}
-	return j, err
+	if err != nil || j.CallbackAttempts == 0 {
+		return j, err
+	}
+	rows, err := s.pool.Query(ctx, `SELECT attempt, at, status_code, error, duration_ms FROM job_callbacks WHERE job_id = $1 ORDER BY attempt`, id)
+	j.Callbacks, err = collect(rows, err, func(r pgx.Row) (store.CallbackAttempt, error) {
+		var a store.CallbackAttempt
+		var ms float64
+		err := r.Scan(&a.Attempt, &a.At, &a.StatusCode, &a.Error, &ms)
+		a.At, a.Duration = a.At.UTC(), time.Duration(ms*float64(time.Millisecond))
+		return a, err
+	})
+	if err != nil {
+		return store.Job{}, fmt.Errorf("job %s callbacks: %w", id, err)
+	}
+	return j, nil
 }
+
+// endJob is the SET part every ending shares: finished_at and, for a job
+// with a callback URL, a pending callback due at once.
+const endJob = `finished_at = now(), callback_state = CASE WHEN callback_url <> '' THEN 'pending' ELSE '' END,
+	callback_due_at = CASE WHEN callback_url <> '' THEN now() END`
 
 // Outbox implements store.Jobs.
 func (s *Store) Outbox(ctx context.Context, limit int) ([]store.Job, error) {
@@ -62,12 +88,12 @@ func (s *Store) MarkPublished(ctx context.Context, ids ...string) error {
 
 // FinishJob implements store.Jobs.
 func (s *Store) FinishJob(ctx context.Context, id string, result json.RawMessage, errText string) (bool, error) {
-	status := store.JobDone
+	status := store.JobSucceeded
 	var res any = string(result)
 	if errText != "" || result == nil {
 		status, res = store.JobFailed, nil
 	}
-	tag, err := s.pool.Exec(ctx, `UPDATE jobs SET status = $1, result = $2, error = $3, updated_at = now() WHERE id = $4 AND status IN ($5, $6)`,
+	tag, err := s.pool.Exec(ctx, `UPDATE jobs SET status = $1, result = $2, error = $3, updated_at = now(), `+endJob+` WHERE id = $4 AND status IN ($5, $6)`,
 		status, res, errText, id, store.JobQueued, store.JobRunning)
 	if err != nil {
 		return false, fmt.Errorf("finish job %s: %w", id, err)
@@ -77,7 +103,7 @@ func (s *Store) FinishJob(ctx context.Context, id string, result json.RawMessage
 
 // StartJob implements store.Jobs.
 func (s *Store) StartJob(ctx context.Context, id string) (bool, error) {
-	tag, err := s.pool.Exec(ctx, `UPDATE jobs SET status = $1, attempts = attempts + 1, updated_at = now() WHERE id = $2 AND status IN ($3, $1)`,
+	tag, err := s.pool.Exec(ctx, `UPDATE jobs SET status = $1, attempts = attempts + 1, updated_at = now(), started_at = coalesce(started_at, now()) WHERE id = $2 AND status IN ($3, $1)`,
 		store.JobRunning, id, store.JobQueued)
 	if err != nil {
 		return false, fmt.Errorf("start job %s: %w", id, err)
@@ -87,7 +113,7 @@ func (s *Store) StartJob(ctx context.Context, id string) (bool, error) {
 
 // CancelJob implements store.Jobs.
 func (s *Store) CancelJob(ctx context.Context, id string) (bool, error) {
-	tag, err := s.pool.Exec(ctx, `UPDATE jobs SET status = $1, updated_at = now() WHERE id = $2 AND status = $3`,
+	tag, err := s.pool.Exec(ctx, `UPDATE jobs SET status = $1, updated_at = now(), `+endJob+` WHERE id = $2 AND status = $3`,
 		store.JobCancelled, id, store.JobQueued)
 	if err != nil {
 		return false, fmt.Errorf("cancel job %s: %w", id, err)
@@ -105,9 +131,9 @@ func (s *Store) CreateJobOnce(ctx context.Context, j store.Job, window time.Dura
 		j.Owner, j.IdempotencyKey, time.Now().Add(-window)); err != nil {
 		return store.Job{}, false, fmt.Errorf("create job %s: %w", j.ID, err)
 	}
-	tag, err := s.pool.Exec(ctx, `INSERT INTO jobs (id, status, request, error, created_at, updated_at, owner, idem_key, request_hash)
-		VALUES ($1,$2,$3,'',now(),now(),$4,$5,$6) ON CONFLICT DO NOTHING`,
-		j.ID, store.JobQueued, string(j.Request), j.Owner, j.IdempotencyKey, j.RequestHash)
+	tag, err := s.pool.Exec(ctx, `INSERT INTO jobs (id, status, request, error, created_at, updated_at, owner, idem_key, request_hash, callback_url)
+		VALUES ($1,$2,$3,'',now(),now(),$4,$5,$6,$7) ON CONFLICT DO NOTHING`,
+		j.ID, store.JobQueued, string(j.Request), j.Owner, j.IdempotencyKey, j.RequestHash, j.CallbackURL)
 	if err != nil {
 		return store.Job{}, false, fmt.Errorf("create job %s: %w", j.ID, err)
 	}
@@ -121,10 +147,49 @@ func (s *Store) CreateJobOnce(ctx context.Context, j store.Job, window time.Dura
 
 // FailStale implements store.Jobs.
 func (s *Store) FailStale(ctx context.Context, before time.Time, reason string) (int, error) {
-	tag, err := s.pool.Exec(ctx, `UPDATE jobs SET status = $1, error = $2, updated_at = now() WHERE status IN ($3, $4) AND updated_at < $5`,
+	tag, err := s.pool.Exec(ctx, `UPDATE jobs SET status = $1, error = $2, updated_at = now(), `+endJob+` WHERE status IN ($3, $4) AND updated_at < $5`,
 		store.JobFailed, reason, store.JobQueued, store.JobRunning, before)
 	if err != nil {
 		return 0, fmt.Errorf("fail stale jobs: %w", err)
 	}
 	return int(tag.RowsAffected()), nil
+}
+
+// ClaimCallbacks implements store.Jobs. SKIP LOCKED lets replicas claim
+// side by side without waiting on each other's rows.
+func (s *Store) ClaimCallbacks(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]store.Job, error) {
+	rows, err := s.pool.Query(ctx, `UPDATE jobs SET callback_due_at = $1 WHERE id IN (
+		SELECT id FROM jobs WHERE callback_state = $2 AND callback_due_at <= $3 ORDER BY callback_due_at, id LIMIT $4 FOR UPDATE SKIP LOCKED)
+		RETURNING `+jobColumns, now.Add(lease), store.CallbackPending, now, max(limit, 1))
+	jobs, err := collect(rows, err, scanJob)
+	if err != nil {
+		return nil, fmt.Errorf("claim callbacks: %w", err)
+	}
+	return jobs, nil
+}
+
+// RecordCallback implements store.Jobs.
+func (s *Store) RecordCallback(ctx context.Context, id string, a store.CallbackAttempt, delivered bool, next time.Time) error {
+	state, due := store.CallbackPending, &next
+	switch {
+	case delivered:
+		state, due = store.CallbackDelivered, nil
+	case next.IsZero():
+		state, due = store.CallbackFailed, nil
+	}
+	// One statement: the attempt's number is the store's count (two
+	// replicas that both tried record two attempts), and a state already
+	// settled (the other one delivered) stays as it is.
+	_, err := s.pool.Exec(ctx, `WITH j AS (
+		UPDATE jobs SET callback_attempts = callback_attempts + 1,
+			callback_state = CASE WHEN callback_state = $1 THEN $2 ELSE callback_state END,
+			callback_due_at = CASE WHEN callback_state = $1 THEN $3::timestamptz ELSE callback_due_at END
+		WHERE id = $4 RETURNING id, callback_attempts)
+		INSERT INTO job_callbacks (job_id, attempt, at, status_code, error, duration_ms)
+		SELECT id, callback_attempts, $5, $6, $7, $8 FROM j`,
+		store.CallbackPending, state, due, id, a.At, a.StatusCode, a.Error, float64(a.Duration)/float64(time.Millisecond))
+	if err != nil {
+		return fmt.Errorf("record callback of job %s: %w", id, err)
+	}
+	return nil
 }

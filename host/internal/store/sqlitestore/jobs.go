@@ -15,23 +15,26 @@ import (
 // CreateJob implements store.Jobs.
 func (s *Store) CreateJob(ctx context.Context, j store.Job) error {
 	now := time.Now().UTC().Format(store.TimeFormat)
-	_, err := s.db.ExecContext(ctx, `INSERT INTO jobs (id, status, request, error, created_at, updated_at, owner) VALUES (?,?,?,?,?,?,?)`,
-		j.ID, store.JobQueued, string(j.Request), "", now, now, j.Owner)
+	_, err := s.db.ExecContext(ctx, `INSERT INTO jobs (id, status, request, error, created_at, updated_at, owner, callback_url) VALUES (?,?,?,?,?,?,?,?)`,
+		j.ID, store.JobQueued, string(j.Request), "", now, now, j.Owner, j.CallbackURL)
 	if err != nil {
 		return fmt.Errorf("create job %s: %w", j.ID, err)
 	}
 	return nil
 }
 
-const jobColumns = `id, status, request, result, error, created_at, updated_at, published_at, owner, attempts, coalesce(idem_key, ''), request_hash`
+const jobColumns = `id, status, request, result, error, created_at, updated_at, published_at, owner, attempts, coalesce(idem_key, ''), request_hash,
+	started_at, finished_at, callback_url, callback_state, callback_attempts`
 
 func scanJob(r scanner) (store.Job, error) {
 	var j store.Job
 	var request, created, updated string
-	var result, published sql.NullString
-	if err := r.Scan(&j.ID, &j.Status, &request, &result, &j.Error, &created, &updated, &published, &j.Owner, &j.Attempts, &j.IdempotencyKey, &j.RequestHash); err != nil {
+	var result, published, started, finished sql.NullString
+	if err := r.Scan(&j.ID, &j.Status, &request, &result, &j.Error, &created, &updated, &published, &j.Owner, &j.Attempts, &j.IdempotencyKey, &j.RequestHash,
+		&started, &finished, &j.CallbackURL, &j.CallbackState, &j.CallbackAttempts); err != nil {
 		return store.Job{}, err
 	}
+	j.StartedAt, j.FinishedAt = parseTime(started), parseTime(finished)
 	j.Request = json.RawMessage(request)
 	if result.Valid {
 		j.Result = json.RawMessage(result.String)
@@ -42,14 +45,47 @@ func scanJob(r scanner) (store.Job, error) {
 	return j, nil
 }
 
+func parseTime(v sql.NullString) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t, err := time.Parse(store.TimeFormat, v.String)
+	if err != nil {
+		return nil
+	}
+	return &t
+}
+
 // Job implements store.Jobs.
 func (s *Store) Job(ctx context.Context, id string) (store.Job, error) {
 	j, err := scanJob(s.db.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Job{}, fmt.Errorf("job %s: %w", id, store.ErrNotFound)
 	}
-	return j, err
+	if err != nil || j.CallbackAttempts == 0 {
+		return j, err
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT attempt, at, status_code, error, duration_ms FROM job_callbacks WHERE job_id = ? ORDER BY attempt`, id)
+	j.Callbacks, err = collect(rows, err, func(r scanner) (store.CallbackAttempt, error) {
+		var a store.CallbackAttempt
+		var at string
+		var ms float64
+		err := r.Scan(&a.Attempt, &at, &a.StatusCode, &a.Error, &ms)
+		a.At, _ = time.Parse(store.TimeFormat, at)
+		a.Duration = time.Duration(ms * float64(time.Millisecond))
+		return a, err
+	})
+	if err != nil {
+		return store.Job{}, fmt.Errorf("job %s callbacks: %w", id, err)
+	}
+	return j, nil
 }
+
+// endJob is the SET part every ending shares: finished_at and, for a job
+// with a callback URL, a pending callback due at once. Its two arguments
+// are the time, twice.
+const endJob = `finished_at = ?, callback_state = CASE WHEN callback_url <> '' THEN 'pending' ELSE '' END,
+	callback_due_at = CASE WHEN callback_url <> '' THEN ? END`
 
 // Outbox implements store.Jobs.
 func (s *Store) Outbox(ctx context.Context, limit int) ([]store.Job, error) {
@@ -74,12 +110,13 @@ func (s *Store) MarkPublished(ctx context.Context, ids ...string) error {
 
 // FinishJob implements store.Jobs.
 func (s *Store) FinishJob(ctx context.Context, id string, result json.RawMessage, errText string) (bool, error) {
-	status, res := store.JobDone, any(string(result))
+	status, res := store.JobSucceeded, any(string(result))
 	if errText != "" || result == nil {
 		status, res = store.JobFailed, nil
 	}
-	r, err := s.db.ExecContext(ctx, `UPDATE jobs SET status = ?, result = ?, error = ?, updated_at = ? WHERE id = ? AND status IN (?, ?)`,
-		status, res, errText, time.Now().UTC().Format(store.TimeFormat), id, store.JobQueued, store.JobRunning)
+	now := time.Now().UTC().Format(store.TimeFormat)
+	r, err := s.db.ExecContext(ctx, `UPDATE jobs SET status = ?, result = ?, error = ?, updated_at = ?, `+endJob+` WHERE id = ? AND status IN (?, ?)`,
+		status, res, errText, now, now, now, id, store.JobQueued, store.JobRunning)
 	if err != nil {
 		return false, fmt.Errorf("finish job %s: %w", id, err)
 	}
@@ -89,8 +126,9 @@ func (s *Store) FinishJob(ctx context.Context, id string, result json.RawMessage
 
 // StartJob implements store.Jobs.
 func (s *Store) StartJob(ctx context.Context, id string) (bool, error) {
-	r, err := s.db.ExecContext(ctx, `UPDATE jobs SET status = ?, attempts = attempts + 1, updated_at = ? WHERE id = ? AND status IN (?, ?)`,
-		store.JobRunning, time.Now().UTC().Format(store.TimeFormat), id, store.JobQueued, store.JobRunning)
+	now := time.Now().UTC().Format(store.TimeFormat)
+	r, err := s.db.ExecContext(ctx, `UPDATE jobs SET status = ?, attempts = attempts + 1, updated_at = ?, started_at = coalesce(started_at, ?) WHERE id = ? AND status IN (?, ?)`,
+		store.JobRunning, now, now, id, store.JobQueued, store.JobRunning)
 	if err != nil {
 		return false, fmt.Errorf("start job %s: %w", id, err)
 	}
@@ -100,8 +138,9 @@ func (s *Store) StartJob(ctx context.Context, id string) (bool, error) {
 
 // CancelJob implements store.Jobs.
 func (s *Store) CancelJob(ctx context.Context, id string) (bool, error) {
-	r, err := s.db.ExecContext(ctx, `UPDATE jobs SET status = ?, updated_at = ? WHERE id = ? AND status = ?`,
-		store.JobCancelled, time.Now().UTC().Format(store.TimeFormat), id, store.JobQueued)
+	now := time.Now().UTC().Format(store.TimeFormat)
+	r, err := s.db.ExecContext(ctx, `UPDATE jobs SET status = ?, updated_at = ?, `+endJob+` WHERE id = ? AND status = ?`,
+		store.JobCancelled, now, now, now, id, store.JobQueued)
 	if err != nil {
 		return false, fmt.Errorf("cancel job %s: %w", id, err)
 	}
@@ -119,9 +158,9 @@ func (s *Store) CreateJobOnce(ctx context.Context, j store.Job, window time.Dura
 		j.Owner, j.IdempotencyKey, now.Add(-window).Format(store.TimeFormat)); err != nil {
 		return store.Job{}, false, fmt.Errorf("create job %s: %w", j.ID, err)
 	}
-	r, err := s.db.ExecContext(ctx, `INSERT INTO jobs (id, status, request, error, created_at, updated_at, owner, idem_key, request_hash)
-		VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`,
-		j.ID, store.JobQueued, string(j.Request), "", now.Format(store.TimeFormat), now.Format(store.TimeFormat), j.Owner, j.IdempotencyKey, j.RequestHash)
+	r, err := s.db.ExecContext(ctx, `INSERT INTO jobs (id, status, request, error, created_at, updated_at, owner, idem_key, request_hash, callback_url)
+		VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`,
+		j.ID, store.JobQueued, string(j.Request), "", now.Format(store.TimeFormat), now.Format(store.TimeFormat), j.Owner, j.IdempotencyKey, j.RequestHash, j.CallbackURL)
 	if err != nil {
 		return store.Job{}, false, fmt.Errorf("create job %s: %w", j.ID, err)
 	}
@@ -135,11 +174,55 @@ func (s *Store) CreateJobOnce(ctx context.Context, j store.Job, window time.Dura
 
 // FailStale implements store.Jobs.
 func (s *Store) FailStale(ctx context.Context, before time.Time, reason string) (int, error) {
-	r, err := s.db.ExecContext(ctx, `UPDATE jobs SET status = ?, error = ?, updated_at = ? WHERE status IN (?, ?) AND updated_at < ?`,
-		store.JobFailed, reason, time.Now().UTC().Format(store.TimeFormat), store.JobQueued, store.JobRunning, before.UTC().Format(store.TimeFormat))
+	now := time.Now().UTC().Format(store.TimeFormat)
+	r, err := s.db.ExecContext(ctx, `UPDATE jobs SET status = ?, error = ?, updated_at = ?, `+endJob+` WHERE status IN (?, ?) AND updated_at < ?`,
+		store.JobFailed, reason, now, now, now, store.JobQueued, store.JobRunning, before.UTC().Format(store.TimeFormat))
 	if err != nil {
 		return 0, fmt.Errorf("fail stale jobs: %w", err)
 	}
 	n, err := r.RowsAffected()
 	return int(n), err
+}
+
+// ClaimCallbacks implements store.Jobs.
+func (s *Store) ClaimCallbacks(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]store.Job, error) {
+	rows, err := s.db.QueryContext(ctx, `UPDATE jobs SET callback_due_at = ? WHERE id IN (
+		SELECT id FROM jobs WHERE callback_state = ? AND callback_due_at <= ? ORDER BY callback_due_at, id LIMIT ?) RETURNING `+jobColumns,
+		now.Add(lease).UTC().Format(store.TimeFormat), store.CallbackPending, now.UTC().Format(store.TimeFormat), max(limit, 1))
+	jobs, err := collect(rows, err, scanJob)
+	if err != nil {
+		return nil, fmt.Errorf("claim callbacks: %w", err)
+	}
+	return jobs, nil
+}
+
+// RecordCallback implements store.Jobs.
+func (s *Store) RecordCallback(ctx context.Context, id string, a store.CallbackAttempt, delivered bool, next time.Time) error {
+	state, due := store.CallbackPending, any(next.UTC().Format(store.TimeFormat))
+	switch {
+	case delivered:
+		state, due = store.CallbackDelivered, nil
+	case next.IsZero():
+		state, due = store.CallbackFailed, nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("record callback of job %s: %w", id, err)
+	}
+	defer tx.Rollback()
+	// The attempt's number is the store's count, so two replicas that both
+	// tried (a lease ran out) record two attempts rather than one; a state
+	// already settled (the other one delivered) stays as it is.
+	if _, err := tx.ExecContext(ctx, `INSERT INTO job_callbacks (job_id, attempt, at, status_code, error, duration_ms)
+		SELECT id, callback_attempts + 1, ?, ?, ?, ? FROM jobs WHERE id = ?`,
+		a.At.UTC().Format(store.TimeFormat), a.StatusCode, a.Error, float64(a.Duration)/float64(time.Millisecond), id); err != nil {
+		return fmt.Errorf("record callback of job %s: %w", id, err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE jobs SET callback_attempts = callback_attempts + 1,
+		callback_state = CASE WHEN callback_state = ? THEN ? ELSE callback_state END,
+		callback_due_at = CASE WHEN callback_state = ? THEN ? ELSE callback_due_at END WHERE id = ?`,
+		store.CallbackPending, state, store.CallbackPending, due, id); err != nil {
+		return fmt.Errorf("record callback of job %s: %w", id, err)
+	}
+	return tx.Commit()
 }

@@ -224,6 +224,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("api keys", func(t *testing.T) { checkKeys(t, open(t)) })
 	t.Run("jobs and outbox", func(t *testing.T) { checkJobs(t, open(t)) })
 	t.Run("idempotency keys", func(t *testing.T) { checkIdempotency(t, open(t)) })
+	t.Run("webhook callbacks", func(t *testing.T) { checkCallbacks(t, open(t)) })
 
 	t.Run("ingest runs", func(t *testing.T) {
 		s := open(t)
@@ -476,8 +477,9 @@ func checkJobs(t *testing.T, s store.Store) {
 			t.Fatalf("start j3: %v %v", ok, err)
 		}
 	}
-	if j, _ := s.Job(ctx, "j3"); j.Status != store.JobRunning || j.Attempts != 2 {
-		t.Fatalf("j3 after two starts: %s, %d attempts", j.Status, j.Attempts)
+	j3, _ := s.Job(ctx, "j3")
+	if j3.Status != store.JobRunning || j3.Attempts != 2 || j3.StartedAt == nil || j3.FinishedAt != nil {
+		t.Fatalf("j3 after two starts: %s, %d attempts, started %v, finished %v", j3.Status, j3.Attempts, j3.StartedAt, j3.FinishedAt)
 	}
 	if ok, _ := s.CancelJob(ctx, "j3"); ok {
 		t.Fatal("a running job was cancelled")
@@ -507,8 +509,11 @@ func checkJobs(t *testing.T, s store.Store) {
 	j, err := s.Job(ctx, "j1")
 	var res map[string]float64
 	json.Unmarshal(j.Result, &res)
-	if err != nil || j.Status != store.JobDone || res["home"] != 0.5 || !j.Published {
+	if err != nil || j.Status != store.JobSucceeded || res["home"] != 0.5 || !j.Published || j.FinishedAt == nil || j.CallbackState != "" {
 		t.Fatalf("job %+v, %v", j, err)
+	}
+	if j3, _ := s.Job(ctx, "j3"); j3.StartedAt == nil || j3.FinishedAt == nil || j3.FinishedAt.Before(*j3.StartedAt) {
+		t.Fatalf("j3 finished: started %v, finished %v", j3.StartedAt, j3.FinishedAt)
 	}
 	s.FinishJob(ctx, "j2", nil, "model unavailable")
 	if j, _ := s.Job(ctx, "j2"); j.Status != store.JobFailed || j.Error != "model unavailable" || j.Result != nil {
@@ -532,6 +537,79 @@ func checkJobs(t *testing.T, s store.Store) {
 	}
 	if j, _ := s.Job(ctx, "j5"); j.Status != store.JobFailed || j.Error != "too old" {
 		t.Fatalf("j5 after the sweep: %+v", j)
+	}
+}
+
+func checkCallbacks(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	for _, id := range []string{"c1", "c2", "c3", "c4"} {
+		if err := s.CreateJob(ctx, store.Job{ID: id, Request: json.RawMessage(`{}`), CallbackURL: "https://hooks.example.com/" + id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.CreateJob(ctx, store.Job{ID: "c5", Request: json.RawMessage(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if j, _ := s.Job(ctx, "c1"); j.CallbackURL != "https://hooks.example.com/c1" || j.CallbackState != "" {
+		t.Fatalf("c1 before it ends: %q %q", j.CallbackURL, j.CallbackState)
+	}
+	now := time.Now()
+	if got, err := s.ClaimCallbacks(ctx, now.Add(time.Hour), time.Minute, 10); err != nil || len(got) != 0 {
+		t.Fatalf("claimed %d callbacks of unfinished jobs, %v", len(got), err)
+	}
+	// Every ending makes the callback due: success, failure, cancel; a job
+	// without a URL has none.
+	s.FinishJob(ctx, "c1", json.RawMessage(`{"home":0.5}`), "")
+	s.FinishJob(ctx, "c2", nil, "bad fixture")
+	s.CancelJob(ctx, "c3")
+	s.FinishJob(ctx, "c5", json.RawMessage(`{"home":0.5}`), "")
+	got, err := s.ClaimCallbacks(ctx, time.Now().Add(time.Second), time.Minute, 10)
+	if err != nil || len(got) != 3 {
+		t.Fatalf("claimed %d callbacks, %v; want c1, c2, c3", len(got), err)
+	}
+	for _, j := range got {
+		if j.CallbackState != store.CallbackPending || j.CallbackURL == "" || j.FinishedAt == nil {
+			t.Fatalf("claimed %+v", j)
+		}
+	}
+	// Claimed ones are not handed out again within the lease, and are after it.
+	if again, _ := s.ClaimCallbacks(ctx, time.Now().Add(2*time.Second), time.Minute, 10); len(again) != 0 {
+		t.Fatalf("claimed %d callbacks twice within the lease", len(again))
+	}
+	if again, _ := s.ClaimCallbacks(ctx, time.Now().Add(2*time.Minute), time.Minute, 2); len(again) != 2 {
+		t.Fatalf("claimed %d callbacks after the lease with limit 2", len(again))
+	}
+	// c1: refused once, then delivered; c2: refused until given up.
+	at := time.Now().UTC().Truncate(time.Millisecond)
+	if err := s.RecordCallback(ctx, "c1", store.CallbackAttempt{At: at, Error: "connection refused", Duration: 3 * time.Millisecond}, false, at.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordCallback(ctx, "c1", store.CallbackAttempt{At: at.Add(time.Second), StatusCode: 204, Duration: 1500 * time.Microsecond}, true, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	s.RecordCallback(ctx, "c2", store.CallbackAttempt{At: at, StatusCode: 500}, false, time.Time{})
+	c1, err := s.Job(ctx, "c1")
+	if err != nil || c1.CallbackState != store.CallbackDelivered || c1.CallbackAttempts != 2 || len(c1.Callbacks) != 2 {
+		t.Fatalf("c1 after delivery: %+v, %v", c1, err)
+	}
+	if a := c1.Callbacks[0]; a.Attempt != 1 || a.StatusCode != 0 || a.Error != "connection refused" || !a.At.Equal(at) || a.Duration != 3*time.Millisecond {
+		t.Fatalf("c1 attempt 1: %+v", a)
+	}
+	if a := c1.Callbacks[1]; a.Attempt != 2 || a.StatusCode != 204 || a.Duration != 1500*time.Microsecond {
+		t.Fatalf("c1 attempt 2: %+v", a)
+	}
+	// A late attempt of another replica does not unsettle a delivered callback.
+	s.RecordCallback(ctx, "c1", store.CallbackAttempt{At: at, StatusCode: 503}, false, at.Add(time.Minute))
+	if c1, _ := s.Job(ctx, "c1"); c1.CallbackState != store.CallbackDelivered || len(c1.Callbacks) != 3 {
+		t.Fatalf("c1 after a late failed attempt: %s, %d attempts", c1.CallbackState, len(c1.Callbacks))
+	}
+	if c2, _ := s.Job(ctx, "c2"); c2.CallbackState != store.CallbackFailed || len(c2.Callbacks) != 1 || c2.Callbacks[0].StatusCode != 500 {
+		t.Fatalf("c2 given up: %+v", c2)
+	}
+	// Only c3 is still pending.
+	left, err := s.ClaimCallbacks(ctx, time.Now().Add(time.Hour), time.Minute, 10)
+	if err != nil || len(left) != 1 || left[0].ID != "c3" {
+		t.Fatalf("pending after the deliveries: %d, %v; want c3", len(left), err)
 	}
 }
 
