@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/soccerpredict/soccerpredict/host/internal/gather"
 	"github.com/soccerpredict/soccerpredict/host/internal/jobs"
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
 )
@@ -83,8 +85,15 @@ func (s *Server) predictAsync(w http.ResponseWriter, r *http.Request) {
 	if window <= 0 {
 		window = 24 * time.Hour
 	}
-	job, created, err := s.Store.CreateJobOnce(r.Context(), store.Job{ID: id, Request: body, Owner: owner,
-		IdempotencyKey: key, RequestHash: hex.EncodeToString(sum[:]), CallbackURL: sent.CallbackURL}, window)
+	job, created := store.Job{ID: id, Request: body, Owner: owner, IdempotencyKey: key, RequestHash: hex.EncodeToString(sum[:]),
+		CallbackURL: sent.CallbackURL}, true
+	var err error
+	if key == "" {
+		// Submissions arriving together share one INSERT (and one commit).
+		_, err = s.creates.Do(r.Context(), job)
+	} else {
+		job, created, err = s.Store.CreateJobOnce(r.Context(), job, window)
+	}
 	if err != nil {
 		s.Logger.Error("create job", "error", err)
 		s.problem(w, r, http.StatusServiceUnavailable, "temporarily unavailable", "the job could not be recorded; nothing was queued", nil)
@@ -166,8 +175,37 @@ func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, r, http.StatusConflict, "job cannot be cancelled", why+"; only a queued job can be cancelled", nil)
 		return
 	}
-	// Only finished jobs are ever cached, so no cached view can contradict this one.
+	// The cached view (queued) must not outlive the cancel.
+	jobs.CacheJobs(r.Context(), s.Cache, s.Logger, j)
 	s.json(w, http.StatusOK, jobs.ViewOf(j))
+}
+
+// newJobGroup gathers job submissions into shared INSERTs. A batch the
+// store refuses is written again job by job, so one bad job fails alone.
+// Each created job's queued view goes to the cache, so pollers of
+// unfinished jobs read the cache rather than the store.
+func (s *Server) newJobGroup() *gather.Group[store.Job, struct{}] {
+	return &gather.Group[store.Job, struct{}]{Max: 64, Concurrency: 2, Run: func(ctx context.Context, batch []store.Job) ([]struct{}, []error) {
+		errs := make([]error, len(batch))
+		if err := s.Store.CreateJobs(ctx, batch...); err != nil {
+			for i, j := range batch {
+				errs[i] = err
+				if len(batch) > 1 {
+					errs[i] = s.Store.CreateJobs(ctx, j)
+				}
+			}
+		}
+		now := time.Now().UTC()
+		var made []store.Job
+		for i, j := range batch {
+			if errs[i] == nil {
+				j.Status, j.CreatedAt, j.UpdatedAt = store.JobQueued, now, now
+				made = append(made, j)
+			}
+		}
+		jobs.CacheJobs(ctx, s.Cache, s.Logger, made...)
+		return make([]struct{}, len(batch)), errs
+	}}
 }
 
 // jobIDBytes is the random part of a job ID (hex-encoded, so 24 characters).

@@ -20,6 +20,7 @@ import (
 	"github.com/soccerpredict/soccerpredict/host/internal/cache"
 	"github.com/soccerpredict/soccerpredict/host/internal/config"
 	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
+	"github.com/soccerpredict/soccerpredict/host/internal/gather"
 	"github.com/soccerpredict/soccerpredict/host/internal/jobs"
 	"github.com/soccerpredict/soccerpredict/host/internal/pluginhost"
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
@@ -55,10 +56,15 @@ type Server struct {
 	// Callbacks says which callback_url hosts async jobs may name (nil:
 	// webhooks are off and a job asking for one is a 400).
 	Callbacks *jobs.CallbackPolicy
+
+	creates *gather.Group[store.Job, struct{}]
 }
 
 // Handler returns the whole HTTP API.
 func (s *Server) Handler() http.Handler {
+	if s.Store != nil {
+		s.creates = s.newJobGroup()
+	}
 	r := chi.NewRouter()
 	// No per-request timeout middleware: the server's read and write timeouts
 	// bound a connection, each plugin call has its own timeout, and a

@@ -31,8 +31,8 @@ func openCache(cfg config.Config) cache.Cache {
 	return memcache.New(100000)
 }
 
-func worker(parts predictionParts, pred *forecast.Predictor, c cache.Cache) jobs.Worker {
-	return jobs.Worker{Store: parts.store, Predictor: pred, Cache: c, Logger: parts.log.Named("worker"),
+func worker(parts predictionParts, pred *forecast.Predictor, c cache.Cache) *jobs.Worker {
+	return &jobs.Worker{Store: parts.store, Predictor: pred, Cache: c, Logger: parts.log.Named("worker"),
 		Render: func(p forecast.Prediction) any { return api.Render(p) }}
 }
 

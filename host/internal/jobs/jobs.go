@@ -11,12 +11,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/soccerpredict/soccerpredict/host/internal/cache"
 	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
+	"github.com/soccerpredict/soccerpredict/host/internal/gather"
 	"github.com/soccerpredict/soccerpredict/host/internal/queue"
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
@@ -31,8 +33,14 @@ type Request struct {
 	Odds        *soccer.Odds `json:"odds,omitempty"`
 }
 
-// CacheTTL is how long a finished job stays in the cache.
-const CacheTTL = 24 * time.Hour
+// CacheTTL is how long a finished job stays in the cache, and ProgressTTL
+// a queued or running one's view: pollers read it instead of the store,
+// and a state that changes without a cache write (a stale job swept) shows
+// within it.
+const (
+	CacheTTL    = 24 * time.Hour
+	ProgressTTL = 10 * time.Second
+)
 
 // CacheKey is where a finished job's view is cached.
 func CacheKey(id string) string { return "job:" + id }
@@ -99,7 +107,11 @@ func (r Relay) Drain(ctx context.Context) (int, error) {
 	}
 }
 
-// Worker computes jobs.
+// Worker computes jobs. Its handler is called for up to the queue's
+// prefetch jobs at once; their store writes are gathered into shared
+// statements (one UPDATE starts every job that arrived together, one ends
+// them), and their predictions coalesce in the Predictor like synchronous
+// ones. Use it by pointer.
 type Worker struct {
 	Store     store.Store
 	Predictor *forecast.Predictor
@@ -107,6 +119,66 @@ type Worker struct {
 	Logger    hclog.Logger
 	// Render turns a prediction into the result callers read (the API's shape).
 	Render func(forecast.Prediction) any
+
+	once   sync.Once
+	starts *gather.Group[string, *store.Job]
+	ends   *gather.Group[store.JobEnd, struct{}]
+}
+
+// storeBatch bounds the jobs of one gathered store statement, and
+// storeConcurrency the statements of one kind in flight.
+const storeBatch, storeConcurrency = 64, 2
+
+func (w *Worker) init() {
+	w.once.Do(func() {
+		w.starts = &gather.Group[string, *store.Job]{Max: storeBatch, Concurrency: storeConcurrency,
+			Run: func(ctx context.Context, ids []string) ([]*store.Job, []error) {
+				res, errs := make([]*store.Job, len(ids)), make([]error, len(ids))
+				started, err := w.Store.StartJobs(ctx, ids...)
+				if err != nil {
+					for i := range errs {
+						errs[i] = err
+					}
+					return res, errs
+				}
+				byID := make(map[string]*store.Job, len(started))
+				for i := range started {
+					byID[started[i].ID] = &started[i]
+				}
+				for i, id := range ids {
+					res[i] = byID[id] // nil: finished, cancelled or unknown; nothing to run
+				}
+				CacheJobs(ctx, w.Cache, w.Logger, started...) // pollers see "running"
+				return res, errs
+			}}
+		w.ends = &gather.Group[store.JobEnd, struct{}]{Max: storeBatch, Concurrency: storeConcurrency,
+			Run: func(ctx context.Context, ends []store.JobEnd) ([]struct{}, []error) {
+				res, errs := make([]struct{}, len(ends)), make([]error, len(ends))
+				ended, err := w.Store.FinishJobs(ctx, ends...)
+				if err != nil {
+					for i := range errs {
+						errs[i] = err // not durable yet: the job is not acknowledged
+					}
+					return res, errs
+				}
+				CacheJobs(ctx, w.Cache, w.Logger, ended...)
+				if len(ended) < len(ends) {
+					// A job this worker did not end ended elsewhere (a redelivery
+					// raced another worker): its cached view, maybe this
+					// worker's "running", is set again from the store.
+					done := make(map[string]bool, len(ended))
+					for _, j := range ended {
+						done[j.ID] = true
+					}
+					for _, e := range ends {
+						if !done[e.ID] {
+							cacheView(ctx, w.Store, w.Cache, w.Logger, e.ID)
+						}
+					}
+				}
+				return res, errs
+			}}
+	})
 }
 
 // View is what GET /v1/jobs/{id} shows.
@@ -174,21 +246,12 @@ func ViewOf(j store.Job) View {
 
 // Handle computes one job. A transient failure (a plugin restarting) returns
 // an error so the queue delivers it again; a job already finished (a
-// redelivery) is acknowledged without work.
-func (w Worker) Handle(ctx context.Context, id string) error {
-	j, err := w.Store.Job(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		w.Logger.Error("job in the queue but not in the store; dropping it", "job", id)
-		return nil
-	}
-	if err != nil {
+// redelivery) or cancelled is acknowledged without work.
+func (w *Worker) Handle(ctx context.Context, id string) error {
+	w.init()
+	j, err := w.starts.Do(ctx, id)
+	if err != nil || j == nil {
 		return err
-	}
-	if j.Status != store.JobQueued && j.Status != store.JobRunning {
-		return nil // finished (a redelivery) or cancelled
-	}
-	if ok, err := w.Store.StartJob(ctx, id); err != nil || !ok {
-		return err // cancelled meanwhile: nothing to do
 	}
 	var req Request
 	if err := json.Unmarshal(j.Request, &req); err != nil {
@@ -209,6 +272,11 @@ func (w Worker) Handle(ctx context.Context, id string) error {
 	}
 	b, _ := json.Marshal(w.Render(preds[0]))
 	return w.finish(ctx, id, b, "")
+}
+
+func (w *Worker) finish(ctx context.Context, id string, result json.RawMessage, errText string) error {
+	_, err := w.ends.Do(ctx, store.JobEnd{ID: id, Result: result, Error: errText})
+	return err
 }
 
 // publicReason is what a client reads of a failed job: its own input's
@@ -270,25 +338,38 @@ func (r Reaper) Sweep(ctx context.Context, maxAge, interval time.Duration) {
 	}
 }
 
-func (w Worker) finish(ctx context.Context, id string, result json.RawMessage, errText string) error {
-	if _, err := w.Store.FinishJob(ctx, id, result, errText); err != nil {
-		return err // not durable yet: do not ack
-	}
-	cacheView(ctx, w.Store, w.Cache, w.Logger, id)
-	return nil
-}
-
-// cacheView puts a finished job's view in the cache for pollers.
+// cacheView puts a job's view, as the store has it, in the cache for pollers.
 func cacheView(ctx context.Context, st store.Store, c cache.Cache, log hclog.Logger, id string) {
 	if c == nil {
 		return
 	}
 	if j, err := st.Job(ctx, id); err == nil {
-		b, _ := json.Marshal(cached{View: ViewOf(j), Owner: j.Owner})
-		if err := c.Set(ctx, CacheKey(id), b, CacheTTL); err != nil {
-			log.Warn("cache job result", "job", id, "error", err)
-		}
+		CacheJobs(ctx, c, log, j)
 	}
+}
+
+// CacheJobs puts jobs' views in the cache, side by side: a finished one
+// for CacheTTL, a queued or running one for ProgressTTL.
+func CacheJobs(ctx context.Context, c cache.Cache, log hclog.Logger, jobs ...store.Job) {
+	if c == nil || len(jobs) == 0 {
+		return
+	}
+	var wg sync.WaitGroup
+	for _, j := range jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ttl := CacheTTL
+			if j.Status == store.JobQueued || j.Status == store.JobRunning {
+				ttl = ProgressTTL
+			}
+			b, _ := json.Marshal(cached{View: ViewOf(j), Owner: j.Owner})
+			if err := c.Set(ctx, CacheKey(j.ID), b, ttl); err != nil {
+				log.Warn("cache job view", "job", j.ID, "error", err)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // Lookup reads a job's view: the cache first, then the store.

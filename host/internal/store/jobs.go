@@ -28,14 +28,24 @@ type Jobs interface {
 	Outbox(ctx context.Context, limit int) ([]Job, error)
 	// MarkPublished records that the queue holds these jobs (one statement).
 	MarkPublished(ctx context.Context, ids ...string) error
+	// CreateJobs creates several jobs in one statement (a worker-free burst
+	// of submissions shares one commit).
+	CreateJobs(ctx context.Context, jobs ...Job) error
 	// StartJob marks a queued (or running: a redelivery after a worker died)
 	// job running and counts the attempt; it reports false for a job that
 	// is finished or cancelled, which is not to be run.
 	StartJob(ctx context.Context, id string) (bool, error)
+	// StartJobs is StartJob for several jobs in one statement; it returns
+	// the jobs it started, as they now are (missing, finished and
+	// cancelled ones are left out).
+	StartJobs(ctx context.Context, ids ...string) ([]Job, error)
 	// FinishJob records a result (or an error) once, for a queued or running
 	// job; a job already finished or cancelled is left as it is and FinishJob
 	// reports false.
 	FinishJob(ctx context.Context, id string, result json.RawMessage, errText string) (bool, error)
+	// FinishJobs is FinishJob for several jobs in one statement; it returns
+	// the jobs it ended, as they now are.
+	FinishJobs(ctx context.Context, ends ...JobEnd) ([]Job, error)
 	// FailStale fails every queued or running job not updated since before,
 	// with reason as its error, and returns how many it failed.
 	FailStale(ctx context.Context, before time.Time, reason string) (int, error)
@@ -55,6 +65,16 @@ type Jobs interface {
 	// what follows: delivered, due again at next, or (next zero) given up.
 	RecordCallback(ctx context.Context, id string, a CallbackAttempt, delivered bool, next time.Time) error
 }
+
+// JobEnd is how one job ended: its result, or (Error set, or no result) why it failed.
+type JobEnd struct {
+	ID     string
+	Result json.RawMessage
+	Error  string
+}
+
+// Failed reports whether the end is a failure.
+func (e JobEnd) Failed() bool { return e.Error != "" || e.Result == nil }
 
 // Callback delivery states.
 const (

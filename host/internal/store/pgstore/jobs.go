@@ -13,11 +13,25 @@ import (
 )
 
 // CreateJob implements store.Jobs.
-func (s *Store) CreateJob(ctx context.Context, j store.Job) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO jobs (id, status, request, error, created_at, updated_at, owner, callback_url) VALUES ($1,$2,$3,'',now(),now(),$4,$5)`,
-		j.ID, store.JobQueued, string(j.Request), j.Owner, j.CallbackURL)
+func (s *Store) CreateJob(ctx context.Context, j store.Job) error { return s.CreateJobs(ctx, j) }
+
+// CreateJobs implements store.Jobs.
+func (s *Store) CreateJobs(ctx context.Context, jobs ...store.Job) error {
+	if len(jobs) == 0 {
+		return nil
+	}
+	ids, requests, owners, callbacks := make([]string, len(jobs)), make([]string, len(jobs)), make([]string, len(jobs)), make([]string, len(jobs))
+	for i, j := range jobs {
+		ids[i], requests[i], owners[i], callbacks[i] = j.ID, string(j.Request), j.Owner, j.CallbackURL
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO jobs (id, status, request, error, created_at, updated_at, owner, callback_url)
+		SELECT id, $1, request::jsonb, '', now(), now(), owner, cb FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS t(id, request, owner, cb)`,
+		store.JobQueued, ids, requests, owners, callbacks)
 	if err != nil {
-		return fmt.Errorf("create job %s: %w", j.ID, err)
+		if len(jobs) == 1 {
+			return fmt.Errorf("create job %s: %w", jobs[0].ID, err)
+		}
+		return fmt.Errorf("create %d jobs: %w", len(jobs), err)
 	}
 	return nil
 }
@@ -88,27 +102,54 @@ func (s *Store) MarkPublished(ctx context.Context, ids ...string) error {
 
 // FinishJob implements store.Jobs.
 func (s *Store) FinishJob(ctx context.Context, id string, result json.RawMessage, errText string) (bool, error) {
-	status := store.JobSucceeded
-	var res any = string(result)
-	if errText != "" || result == nil {
-		status, res = store.JobFailed, nil
+	ended, err := s.FinishJobs(ctx, store.JobEnd{ID: id, Result: result, Error: errText})
+	return len(ended) == 1, err
+}
+
+// FinishJobs implements store.Jobs.
+func (s *Store) FinishJobs(ctx context.Context, ends ...store.JobEnd) ([]store.Job, error) {
+	if len(ends) == 0 {
+		return nil, nil
 	}
-	tag, err := s.pool.Exec(ctx, `UPDATE jobs SET status = $1, result = $2, error = $3, updated_at = now(), `+endJob+` WHERE id = $4 AND status IN ($5, $6)`,
-		status, res, errText, id, store.JobQueued, store.JobRunning)
+	ids, statuses, results, errs := make([]string, len(ends)), make([]string, len(ends)), make([]*string, len(ends)), make([]string, len(ends))
+	for i, e := range ends {
+		ids[i], statuses[i], errs[i] = e.ID, store.JobSucceeded, e.Error
+		if e.Failed() {
+			statuses[i] = store.JobFailed
+		} else {
+			r := string(e.Result)
+			results[i] = &r
+		}
+	}
+	rows, err := s.pool.Query(ctx, `UPDATE jobs SET status = f.fstatus, result = f.fresult::jsonb, error = f.ferror, updated_at = now(), `+endJob+`
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS f(fid, fstatus, fresult, ferror)
+		WHERE jobs.id = f.fid AND jobs.status IN ($5, $6) RETURNING `+jobColumns, // f's names (fid, …) clash with none of jobs'
+		ids, statuses, results, errs, store.JobQueued, store.JobRunning)
+	jobs, err := collect(rows, err, scanJob)
 	if err != nil {
-		return false, fmt.Errorf("finish job %s: %w", id, err)
+		return nil, fmt.Errorf("finish %d jobs (%s…): %w", len(ends), ends[0].ID, err)
 	}
-	return tag.RowsAffected() == 1, nil
+	return jobs, nil
 }
 
 // StartJob implements store.Jobs.
 func (s *Store) StartJob(ctx context.Context, id string) (bool, error) {
-	tag, err := s.pool.Exec(ctx, `UPDATE jobs SET status = $1, attempts = attempts + 1, updated_at = now(), started_at = coalesce(started_at, now()) WHERE id = $2 AND status IN ($3, $1)`,
-		store.JobRunning, id, store.JobQueued)
-	if err != nil {
-		return false, fmt.Errorf("start job %s: %w", id, err)
+	started, err := s.StartJobs(ctx, id)
+	return len(started) == 1, err
+}
+
+// StartJobs implements store.Jobs.
+func (s *Store) StartJobs(ctx context.Context, ids ...string) ([]store.Job, error) {
+	if len(ids) == 0 {
+		return nil, nil
 	}
-	return tag.RowsAffected() == 1, nil
+	rows, err := s.pool.Query(ctx, `UPDATE jobs SET status = $1, attempts = attempts + 1, updated_at = now(), started_at = coalesce(started_at, now())
+		WHERE id = ANY($2) AND status IN ($3, $1) RETURNING `+jobColumns, store.JobRunning, ids, store.JobQueued)
+	jobs, err := collect(rows, err, scanJob)
+	if err != nil {
+		return nil, fmt.Errorf("start %d jobs (%s…): %w", len(ids), ids[0], err)
+	}
+	return jobs, nil
 }
 
 // CancelJob implements store.Jobs.

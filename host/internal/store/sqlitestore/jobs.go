@@ -13,14 +13,34 @@ import (
 )
 
 // CreateJob implements store.Jobs.
-func (s *Store) CreateJob(ctx context.Context, j store.Job) error {
+func (s *Store) CreateJob(ctx context.Context, j store.Job) error { return s.CreateJobs(ctx, j) }
+
+// CreateJobs implements store.Jobs: one transaction, one commit.
+func (s *Store) CreateJobs(ctx context.Context, jobs ...store.Job) error {
 	now := time.Now().UTC().Format(store.TimeFormat)
-	_, err := s.db.ExecContext(ctx, `INSERT INTO jobs (id, status, request, error, created_at, updated_at, owner, callback_url) VALUES (?,?,?,?,?,?,?,?)`,
-		j.ID, store.JobQueued, string(j.Request), "", now, now, j.Owner, j.CallbackURL)
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, j := range jobs {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO jobs (id, status, request, error, created_at, updated_at, owner, callback_url) VALUES (?,?,?,?,?,?,?,?)`,
+				j.ID, store.JobQueued, string(j.Request), "", now, now, j.Owner, j.CallbackURL); err != nil {
+				return fmt.Errorf("create job %s: %w", j.ID, err)
+			}
+		}
+		return nil
+	})
+	return err
+}
+
+// inTx runs f in a transaction, committed if f returns nil.
+func (s *Store) inTx(ctx context.Context, f func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("create job %s: %w", j.ID, err)
+		return err
 	}
-	return nil
+	defer tx.Rollback()
+	if err := f(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 const jobColumns = `id, status, request, result, error, created_at, updated_at, published_at, owner, attempts, coalesce(idem_key, ''), request_hash,
@@ -110,30 +130,59 @@ func (s *Store) MarkPublished(ctx context.Context, ids ...string) error {
 
 // FinishJob implements store.Jobs.
 func (s *Store) FinishJob(ctx context.Context, id string, result json.RawMessage, errText string) (bool, error) {
-	status, res := store.JobSucceeded, any(string(result))
-	if errText != "" || result == nil {
-		status, res = store.JobFailed, nil
-	}
+	ended, err := s.FinishJobs(ctx, store.JobEnd{ID: id, Result: result, Error: errText})
+	return len(ended) == 1, err
+}
+
+// FinishJobs implements store.Jobs: one transaction, one commit.
+func (s *Store) FinishJobs(ctx context.Context, ends ...store.JobEnd) ([]store.Job, error) {
 	now := time.Now().UTC().Format(store.TimeFormat)
-	r, err := s.db.ExecContext(ctx, `UPDATE jobs SET status = ?, result = ?, error = ?, updated_at = ?, `+endJob+` WHERE id = ? AND status IN (?, ?)`,
-		status, res, errText, now, now, now, id, store.JobQueued, store.JobRunning)
-	if err != nil {
-		return false, fmt.Errorf("finish job %s: %w", id, err)
-	}
-	n, _ := r.RowsAffected()
-	return n == 1, nil
+	var out []store.Job
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, e := range ends {
+			status, res := store.JobSucceeded, any(string(e.Result))
+			if e.Failed() {
+				status, res = store.JobFailed, nil
+			}
+			j, err := scanJob(tx.QueryRowContext(ctx, `UPDATE jobs SET status = ?, result = ?, error = ?, updated_at = ?, `+endJob+` WHERE id = ? AND status IN (?, ?) RETURNING `+jobColumns,
+				status, res, e.Error, now, now, now, e.ID, store.JobQueued, store.JobRunning))
+			switch {
+			case errors.Is(err, sql.ErrNoRows): // finished or cancelled already
+			case err != nil:
+				return fmt.Errorf("finish job %s: %w", e.ID, err)
+			default:
+				out = append(out, j)
+			}
+		}
+		return nil
+	})
+	return out, err
 }
 
 // StartJob implements store.Jobs.
 func (s *Store) StartJob(ctx context.Context, id string) (bool, error) {
-	now := time.Now().UTC().Format(store.TimeFormat)
-	r, err := s.db.ExecContext(ctx, `UPDATE jobs SET status = ?, attempts = attempts + 1, updated_at = ?, started_at = coalesce(started_at, ?) WHERE id = ? AND status IN (?, ?)`,
-		store.JobRunning, now, now, id, store.JobQueued, store.JobRunning)
-	if err != nil {
-		return false, fmt.Errorf("start job %s: %w", id, err)
+	started, err := s.StartJobs(ctx, id)
+	return len(started) == 1, err
+}
+
+// StartJobs implements store.Jobs: one statement.
+func (s *Store) StartJobs(ctx context.Context, ids ...string) ([]store.Job, error) {
+	if len(ids) == 0 {
+		return nil, nil
 	}
-	n, err := r.RowsAffected()
-	return n == 1, err
+	now := time.Now().UTC().Format(store.TimeFormat)
+	args := []any{store.JobRunning, now, now, store.JobQueued, store.JobRunning}
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	marks := strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",")
+	rows, err := s.db.QueryContext(ctx, `UPDATE jobs SET status = ?, attempts = attempts + 1, updated_at = ?, started_at = coalesce(started_at, ?)
+		WHERE status IN (?, ?) AND id IN (`+marks+`) RETURNING `+jobColumns, args...)
+	jobs, err := collect(rows, err, scanJob)
+	if err != nil {
+		return nil, fmt.Errorf("start %d jobs (%s…): %w", len(ids), ids[0], err)
+	}
+	return jobs, nil
 }
 
 // CancelJob implements store.Jobs.

@@ -225,6 +225,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("jobs and outbox", func(t *testing.T) { checkJobs(t, open(t)) })
 	t.Run("idempotency keys", func(t *testing.T) { checkIdempotency(t, open(t)) })
 	t.Run("webhook callbacks", func(t *testing.T) { checkCallbacks(t, open(t)) })
+	t.Run("jobs in batches", func(t *testing.T) { checkJobBatches(t, open(t)) })
 
 	t.Run("ingest runs", func(t *testing.T) {
 		s := open(t)
@@ -537,6 +538,66 @@ func checkJobs(t *testing.T, s store.Store) {
 	}
 	if j, _ := s.Job(ctx, "j5"); j.Status != store.JobFailed || j.Error != "too old" {
 		t.Fatalf("j5 after the sweep: %+v", j)
+	}
+}
+
+func checkJobBatches(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	var batch []store.Job
+	for _, id := range []string{"b1", "b2", "b3", "b4"} {
+		batch = append(batch, store.Job{ID: id, Request: json.RawMessage(`{"home_team":"` + id + `"}`), Owner: "k", CallbackURL: map[bool]string{true: "https://h.example/" + id}[id == "b4"]})
+	}
+	if err := s.CreateJobs(ctx, batch...); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateJobs(ctx, store.Job{ID: "b5", Request: json.RawMessage(`{}`)}, store.Job{ID: "b1", Request: json.RawMessage(`{}`)}); err == nil {
+		t.Fatal("a batch with an existing ID was created")
+	}
+	if _, err := s.Job(ctx, "b5"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("half a failed batch was written: b5 %v", err)
+	}
+	if out, _ := s.Outbox(ctx, 10); len(out) != 4 {
+		t.Fatalf("outbox after a batch of 4: %d", len(out))
+	}
+	s.CancelJob(ctx, "b3")
+	started, err := s.StartJobs(ctx, "b1", "b2", "b3", "nope")
+	if err != nil || len(started) != 2 {
+		t.Fatalf("started %d, %v; want b1 and b2 (b3 is cancelled, nope missing)", len(started), err)
+	}
+	for _, j := range started {
+		if j.Status != store.JobRunning || j.Attempts != 1 || j.StartedAt == nil || string(j.Request) == "" || j.Owner != "k" {
+			t.Fatalf("started %+v", j)
+		}
+	}
+	ended, err := s.FinishJobs(ctx,
+		store.JobEnd{ID: "b1", Result: json.RawMessage(`{"home":0.5}`)},
+		store.JobEnd{ID: "b2", Error: "bad fixture"},
+		store.JobEnd{ID: "b3", Result: json.RawMessage(`{"home":0.5}`)}, // cancelled: stays so
+		store.JobEnd{ID: "b4", Result: json.RawMessage(`{"home":0.6}`)}, // queued: a redelivery may end it
+	)
+	if err != nil || len(ended) != 3 {
+		t.Fatalf("ended %d, %v; want b1, b2, b4", len(ended), err)
+	}
+	byID := map[string]store.Job{}
+	for _, j := range ended {
+		byID[j.ID] = j
+	}
+	var res map[string]float64
+	json.Unmarshal(byID["b1"].Result, &res)
+	if j := byID["b1"]; j.Status != store.JobSucceeded || res["home"] != 0.5 || j.FinishedAt == nil || j.CallbackState != "" {
+		t.Fatalf("b1 %+v", j)
+	}
+	if j := byID["b2"]; j.Status != store.JobFailed || j.Error != "bad fixture" || j.Result != nil {
+		t.Fatalf("b2 %+v", j)
+	}
+	if j := byID["b4"]; j.Status != store.JobSucceeded || j.CallbackState != store.CallbackPending {
+		t.Fatalf("b4 %+v: its callback is due", j)
+	}
+	if again, _ := s.FinishJobs(ctx, store.JobEnd{ID: "b1", Error: "late"}); len(again) != 0 {
+		t.Fatal("a finished job was finished again")
+	}
+	if j, _ := s.Job(ctx, "b3"); j.Status != store.JobCancelled {
+		t.Fatalf("b3 %s", j.Status)
 	}
 }
 
