@@ -113,6 +113,19 @@ func readBody(r *http.Request) (data []byte, done func(), err error) {
 }
 
 func (s *Server) problem(w http.ResponseWriter, r *http.Request, status int, title, detail string, fields []FieldProblem) {
+	if strings.HasPrefix(r.URL.Path, "/v2") {
+		// Inference clients (KServe's, Triton's) parse {"error": "..."}
+		// under /v2, whatever went wrong: auth, routing, limits.
+		if status == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", "1")
+		}
+		msg := title
+		if detail != "" {
+			msg += ": " + detail
+		}
+		s.oipError(w, status, "%s", msg)
+		return
+	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	if status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "1")

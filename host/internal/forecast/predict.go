@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/soccerpredict/soccerpredict/host/internal/pluginhost"
 	"github.com/soccerpredict/soccerpredict/host/internal/replay"
@@ -164,4 +165,57 @@ func (p *Predictor) pluginError(kind string, err error) error {
 		return fmt.Errorf("%w: %s plugin: %v", ErrUnavailable, kind, err)
 	}
 	return fmt.Errorf("%s plugin: %w", kind, err)
+}
+
+// RowsResult is the answer to PredictRows: one distribution per row, and
+// the model that made them.
+type RowsResult struct {
+	Probabilities []soccer.Probabilities
+	Model         string
+	ModelVersion  int
+	Generation    int64
+}
+
+// FeatureColumns returns the feature columns the serving model reads, in order.
+func (p *Predictor) FeatureColumns() features.Schema {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.schema
+}
+
+// PredictRows forecasts feature rows a caller computed itself (in the
+// schema's column order) with the serving generation's model, skipping the
+// feature plugin: for callers that, like a Triton serving the exported ONNX
+// model, bring their own features. Rows of the wrong width or with values
+// that are not finite are ErrBadInput.
+func (p *Predictor) PredictRows(ctx context.Context, rows [][]float64) (RowsResult, error) {
+	g, err := p.acquire()
+	if err != nil {
+		return RowsResult{}, err
+	}
+	defer g.mu.RUnlock()
+	schema := p.FeatureColumns()
+	for i, r := range rows {
+		if len(r) != len(schema.Columns) {
+			return RowsResult{}, fmt.Errorf("%w: row %d has %d values; the model reads %d features (%s)", ErrBadInput, i, len(r), len(schema.Columns), schema.Version)
+		}
+		for j, v := range r {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return RowsResult{}, fmt.Errorf("%w: row %d, feature %s: %v is not a finite number", ErrBadInput, i, schema.Columns[j].Name, v)
+			}
+		}
+	}
+	fixtures := make([]soccer.Fixture, len(rows)) // only their count matters to modelRows
+	res, err := p.modelRows(ctx, g, schema, fixtures, rows)
+	if err != nil {
+		return RowsResult{}, err
+	}
+	out := RowsResult{Model: g.champion.Name, ModelVersion: g.champion.Version, Generation: g.gen.ID}
+	for _, r := range res {
+		if r.err != nil {
+			return RowsResult{}, r.err
+		}
+		out.Probabilities = append(out.Probabilities, r.pred.Probabilities)
+	}
+	return out, nil
 }
