@@ -4,7 +4,7 @@ SHELL := /bin/bash
 GO    ?= go
 BIN   := $(CURDIR)/bin
 SDK_MODULE := github.com/soccerpredict/soccerpredict/sdk
-PROTO_FILES := $(wildcard sdk/proto/soccerpredict/v1/*.proto)
+PROTO_FILES := $(wildcard sdk/proto/soccerpredict/v1/*.proto) sdk/proto/inference/grpc_predict_v2.proto
 PLUGINS := sources/footballdata features/ratings models/onnx
 export GOFLAGS := -buildvcs=false
 
@@ -144,6 +144,6 @@ proto: tools
 proto-check:
 	@tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
 	$(MAKE) --no-print-directory proto OUT=$$tmp >/dev/null && \
-	if ! diff -r $$tmp/internal/pb sdk/internal/pb; then \
+	if ! diff -r $$tmp/internal/pb sdk/internal/pb || ! diff -r $$tmp/oip sdk/oip; then \
 	  echo "generated protobuf code is stale: run 'make proto' and commit the result" >&2; exit 1; \
 	else echo "protobuf code is current"; fi

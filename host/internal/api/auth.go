@@ -97,7 +97,7 @@ func (a *Auth) take(k store.APIKey, now time.Time) (bool, time.Duration) {
 	return true, 0
 }
 
-func (a *Auth) lookup(r *http.Request, secret string) (store.APIKey, error) {
+func (a *Auth) lookup(ctx context.Context, secret string) (store.APIKey, error) {
 	hash := HashKey(secret)
 	now := time.Now()
 	a.mu.Lock()
@@ -109,7 +109,7 @@ func (a *Auth) lookup(r *http.Request, secret string) (store.APIKey, error) {
 	if ok && now.Before(c.expires) {
 		return c.key, nil
 	}
-	k, err := a.Keys.KeyByHash(r.Context(), hash)
+	k, err := a.Keys.KeyByHash(ctx, hash)
 	if err != nil {
 		return store.APIKey{}, err
 	}
@@ -149,6 +149,39 @@ func mayRead(r *http.Request, owner string) bool {
 	return !ok || owner == "" || k.ID == owner || slices.Contains(k.Scopes, ScopeAdmin)
 }
 
+// denial is why a request's key was refused, as an HTTP status (the gRPC
+// service maps it to its codes).
+type denial struct {
+	Status        int
+	Title, Detail string
+	RetryAfter    time.Duration
+}
+
+// authorize checks an API key secret for scope and takes one request from
+// its rate; it is the one check both the HTTP API and the gRPC service use.
+func (s *Server) authorize(ctx context.Context, secret, scope string) (store.APIKey, *denial) {
+	a := s.Auth
+	if secret == "" {
+		return store.APIKey{}, &denial{Status: http.StatusUnauthorized, Title: "missing API key", Detail: "send it as `Authorization: Bearer <key>` or `X-API-Key: <key>`"}
+	}
+	k, err := a.lookup(ctx, secret)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.APIKey{}, &denial{Status: http.StatusUnauthorized, Title: "invalid API key", Detail: "the key is unknown or revoked"}
+	}
+	if err != nil {
+		s.Logger.Error("look up API key", "error", err)
+		return store.APIKey{}, &denial{Status: http.StatusServiceUnavailable, Title: "temporarily unavailable", Detail: "cannot check the API key right now"}
+	}
+	if !slices.Contains(k.Scopes, scope) && !slices.Contains(k.Scopes, ScopeAdmin) {
+		return store.APIKey{}, &denial{Status: http.StatusForbidden, Title: "insufficient scope", Detail: fmt.Sprintf("key %s (%s) lacks the %q scope", k.ID, k.Name, scope)}
+	}
+	if ok, wait := a.take(k, time.Now()); !ok {
+		return store.APIKey{}, &denial{Status: http.StatusTooManyRequests, Title: "rate limit exceeded",
+			Detail: fmt.Sprintf("key %s allows %d requests a minute", k.ID, k.RatePerMinute), RetryAfter: wait}
+	}
+	return k, nil
+}
+
 func (s *Server) require(scope string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		a := s.Auth
@@ -156,31 +189,17 @@ func (s *Server) require(scope string) func(http.Handler) http.Handler {
 			return next
 		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			secret := bearer(r)
-			if secret == "" {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="soccerpredict"`)
-				s.problem(w, r, http.StatusUnauthorized, "missing API key", "send it as `Authorization: Bearer <key>` or `X-API-Key: <key>`", nil)
-				return
-			}
-			k, err := a.lookup(r, secret)
-			if errors.Is(err, store.ErrNotFound) {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="soccerpredict", error="invalid_token"`)
-				s.problem(w, r, http.StatusUnauthorized, "invalid API key", "the key is unknown or revoked", nil)
-				return
-			}
-			if err != nil {
-				s.Logger.Error("look up API key", "error", err)
-				s.problem(w, r, http.StatusServiceUnavailable, "temporarily unavailable", "cannot check the API key right now", nil)
-				return
-			}
-			if !slices.Contains(k.Scopes, scope) && !slices.Contains(k.Scopes, ScopeAdmin) {
-				s.problem(w, r, http.StatusForbidden, "insufficient scope", fmt.Sprintf("key %s (%s) lacks the %q scope", k.ID, k.Name, scope), nil)
-				return
-			}
-			if ok, wait := a.take(k, time.Now()); !ok {
-				w.Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(wait.Seconds()))))
-				s.problem(w, r, http.StatusTooManyRequests, "rate limit exceeded",
-					fmt.Sprintf("key %s allows %d requests a minute", k.ID, k.RatePerMinute), nil)
+			k, denied := s.authorize(r.Context(), bearer(r), scope)
+			if denied != nil {
+				switch {
+				case denied.Status == http.StatusUnauthorized && denied.Title == "missing API key":
+					w.Header().Set("WWW-Authenticate", `Bearer realm="soccerpredict"`)
+				case denied.Status == http.StatusUnauthorized:
+					w.Header().Set("WWW-Authenticate", `Bearer realm="soccerpredict", error="invalid_token"`)
+				case denied.RetryAfter > 0:
+					w.Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(denied.RetryAfter.Seconds()))))
+				}
+				s.problem(w, r, denied.Status, denied.Title, denied.Detail, nil)
 				return
 			}
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, k)))

@@ -18,6 +18,7 @@ import (
 func runServe(e env, args []string) error {
 	fs, c := newFlags(e, "serve")
 	addr := fs.String("addr", "", "listen address (default serve.addr, :8080)")
+	grpcAddr := fs.String("grpc-addr", "", "listen address of the Open Inference Protocol's gRPC service (default serve.grpc_addr; \"off\" disables it)")
 	pprofAddr := fs.String("pprof", "", "serve Go's net/http/pprof profiles on this address (e.g. 127.0.0.1:6060); off by default")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -95,7 +96,7 @@ func runServe(e env, args []string) error {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
 	lim := parts.cfg.Serve.Limits
-	srv := api.HTTPServer((&api.Server{Predictor: pred, Logger: parts.log, Plugins: parts.host.Statuses, Version: Version, Metrics: metrics,
+	apiServer := &api.Server{Predictor: pred, Logger: parts.log, Plugins: parts.host.Statuses, Version: Version, Metrics: metrics,
 		Auth:  &api.Auth{Required: parts.cfg.Auth.Required, Keys: parts.store, CacheFor: parts.cfg.Auth.CacheFor},
 		Store: parts.store, Cache: jobCache, Kick: func() {
 			select {
@@ -103,10 +104,38 @@ func runServe(e env, args []string) error {
 			default:
 			}
 		}, MaxBodyBytes: lim.MaxBodyBytes, MaxInFlight: lim.MaxInFlight, IdempotencyWindow: parts.cfg.Queue.IdempotencyWindow,
-		Callbacks: callbacks}).Handler(), lim)
+		Callbacks: callbacks}
+	srv := api.HTTPServer(apiServer.Handler(), lim)
+	if *grpcAddr == "" {
+		*grpcAddr = parts.cfg.Serve.GRPCAddr
+	}
+	var grpcLn net.Listener
+	if *grpcAddr != "" && *grpcAddr != "off" {
+		if grpcLn, err = net.Listen("tcp", *grpcAddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("listen on %s (serve.grpc_addr): %w", *grpcAddr, err)
+		}
+		gs, stopHealth := apiServer.GRPCServer()
+		defer stopHealth()
+		go gs.Serve(grpcLn)
+		defer func() {
+			// Drain calls in flight; a health Watch stream never ends by itself.
+			done := make(chan struct{})
+			go func() { gs.GracefulStop(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(5 * time.Second):
+				gs.Stop()
+			}
+		}()
+	}
 	champ, gen, _ := pred.Champion()
 	port := ln.Addr().(*net.TCPAddr).Port
-	fmt.Fprintf(e.stdout, "serving %s v%d (generation %d) on %s (ready in %s)\n\ntry:\n", champ.Name, champ.Version, gen.ID, ln.Addr(), time.Since(started).Round(time.Millisecond))
+	fmt.Fprintf(e.stdout, "serving %s v%d (generation %d) on %s (ready in %s)\n", champ.Name, champ.Version, gen.ID, ln.Addr(), time.Since(started).Round(time.Millisecond))
+	if grpcLn != nil {
+		fmt.Fprintf(e.stdout, "Open Inference Protocol gRPC on %s\n", grpcLn.Addr())
+	}
+	fmt.Fprint(e.stdout, "\ntry:\n")
 	fmt.Fprintf(e.stdout, "  curl -s localhost:%d/v1/predictions -H 'content-type: application/json' \\\n    -d '{\"home_team\": \"Arsenal\", \"away_team\": \"Chelsea\", \"competition\": \"E0\"}'\n", port)
 	fmt.Fprintf(e.stdout, "  curl -s 'localhost:%d/v1/fixtures?competition=E0&limit=3'\n", port)
 	fmt.Fprintf(e.stdout, "  ./bin/soccerpredict plugins list --server http://localhost:%d    # the plugin processes\n", port)

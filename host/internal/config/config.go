@@ -121,6 +121,9 @@ type Model struct {
 // Serve configures the HTTP API.
 type Serve struct {
 	Addr string `koanf:"addr"`
+	// GRPCAddr is where the Open Inference Protocol's gRPC service listens
+	// ("" leaves it off; the shipped configs use :8081).
+	GRPCAddr string `koanf:"grpc_addr"`
 	// GenerationPoll is how often serve checks for a new generation (PostgreSQL also notifies at once).
 	GenerationPoll time.Duration `koanf:"generation_poll"`
 	// Batching coalesces concurrent predictions into shared plugin calls

@@ -1,0 +1,282 @@
+package api
+
+import (
+	"context"
+	"encoding/binary"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
+
+	"github.com/soccerpredict/soccerpredict/sdk/oip/inferencepb"
+)
+
+// The Open Inference Protocol v2 over gRPC (inference.GRPCInferenceService),
+// on its own port. It shares everything with the REST form: the inference
+// core (and so the coalesced prediction path), API keys (sent as
+// "authorization: Bearer <key>" or "x-api-key" metadata), rate limits and
+// the request metrics (method GRPC, route the full RPC name). gRPC health
+// checking and server reflection are on.
+
+// GRPCServer returns a gRPC server offering the inference service, health
+// checks and reflection, and a function that stops its readiness watcher.
+func (s *Server) GRPCServer() (*grpc.Server, func()) {
+	limit := s.MaxBodyBytes
+	if limit <= 0 {
+		limit = 1 << 20
+	}
+	srv := grpc.NewServer(grpc.MaxRecvMsgSize(int(limit)), grpc.ChainUnaryInterceptor(s.grpcMeasure, s.grpcAuth))
+	inferencepb.RegisterGRPCInferenceServiceServer(srv, &oipGRPC{s: s})
+	hs := health.NewServer()
+	healthpb.RegisterHealthServer(srv, hs)
+	reflection.Register(srv)
+	ctx, stop := context.WithCancel(context.Background())
+	go func() {
+		// Health follows readiness: SERVING while a champion answers.
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			st := healthpb.HealthCheckResponse_SERVING
+			rctx, cancel := context.WithTimeout(ctx, 900*time.Millisecond)
+			if s.Predictor.Ready(rctx) != nil {
+				st = healthpb.HealthCheckResponse_NOT_SERVING
+			}
+			cancel()
+			hs.SetServingStatus("", st)
+			hs.SetServingStatus(inferencepb.GRPCInferenceService_ServiceDesc.ServiceName, st)
+			select {
+			case <-ctx.Done():
+				hs.Shutdown()
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return srv, stop
+}
+
+// openRPCs need no key, like GET /v2/health/*.
+var openRPCs = map[string]bool{
+	"/inference.GRPCInferenceService/ServerLive":  true,
+	"/inference.GRPCInferenceService/ServerReady": true,
+}
+
+func (s *Server) grpcAuth(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
+	if s.Auth == nil || !s.Auth.Required || openRPCs[info.FullMethod] || !strings.HasPrefix(info.FullMethod, "/inference.") {
+		return next(ctx, req)
+	}
+	md, _ := metadata.FromIncomingContext(ctx)
+	secret := ""
+	if v := md.Get("x-api-key"); len(v) > 0 {
+		secret = v[0]
+	} else if v := md.Get("authorization"); len(v) > 0 && strings.HasPrefix(v[0], "Bearer ") {
+		secret = strings.TrimSpace(strings.TrimPrefix(v[0], "Bearer "))
+	}
+	k, denied := s.authorize(ctx, secret, ScopePredict)
+	if denied != nil {
+		return nil, status.Error(grpcCode(denied.Status), denied.Title+": "+denied.Detail)
+	}
+	return next(context.WithValue(ctx, callerKey{}, k), req)
+}
+
+func (s *Server) grpcMeasure(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
+	start := time.Now()
+	resp, err := next(ctx, req)
+	if s.Metrics != nil {
+		s.Metrics.HTTP(info.FullMethod, "GRPC", httpStatusOf(status.Code(err)), time.Since(start))
+	}
+	return resp, err
+}
+
+func grpcCode(httpStatus int) codes.Code {
+	switch httpStatus {
+	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity:
+		return codes.InvalidArgument
+	case http.StatusUnauthorized:
+		return codes.Unauthenticated
+	case http.StatusForbidden:
+		return codes.PermissionDenied
+	case http.StatusNotFound:
+		return codes.NotFound
+	case http.StatusTooManyRequests:
+		return codes.ResourceExhausted
+	case http.StatusServiceUnavailable:
+		return codes.Unavailable
+	}
+	return codes.Internal
+}
+
+func httpStatusOf(c codes.Code) int {
+	switch c {
+	case codes.OK:
+		return http.StatusOK
+	case codes.InvalidArgument:
+		return http.StatusBadRequest
+	case codes.Unauthenticated:
+		return http.StatusUnauthorized
+	case codes.PermissionDenied:
+		return http.StatusForbidden
+	case codes.NotFound:
+		return http.StatusNotFound
+	case codes.ResourceExhausted:
+		return http.StatusTooManyRequests
+	case codes.Unavailable:
+		return http.StatusServiceUnavailable
+	case codes.Canceled:
+		return StatusClientClosed
+	}
+	return http.StatusInternalServerError
+}
+
+type oipGRPC struct {
+	inferencepb.UnimplementedGRPCInferenceServiceServer
+	s *Server
+}
+
+func (g *oipGRPC) ServerLive(context.Context, *inferencepb.ServerLiveRequest) (*inferencepb.ServerLiveResponse, error) {
+	return &inferencepb.ServerLiveResponse{Live: true}, nil
+}
+
+func (g *oipGRPC) ServerReady(ctx context.Context, _ *inferencepb.ServerReadyRequest) (*inferencepb.ServerReadyResponse, error) {
+	return &inferencepb.ServerReadyResponse{Ready: g.s.Predictor.Ready(ctx) == nil}, nil
+}
+
+func (g *oipGRPC) ServerMetadata(context.Context, *inferencepb.ServerMetadataRequest) (*inferencepb.ServerMetadataResponse, error) {
+	return &inferencepb.ServerMetadataResponse{Name: OIPModel, Version: g.s.Version, Extensions: []string{"binary_tensor_data", "model_configuration"}}, nil
+}
+
+// serving checks a model name and version against what is serving.
+func (g *oipGRPC) serving(name, version string) (string, error) {
+	if name != OIPModel {
+		return "", status.Errorf(codes.NotFound, "model %q not found; this server serves %q", name, OIPModel)
+	}
+	champ, _, ok := g.s.Predictor.Champion()
+	if !ok {
+		return "", status.Error(codes.Unavailable, "no model is loaded yet")
+	}
+	serving := strconv.Itoa(champ.Version)
+	if version != "" && version != serving && version != "champion" {
+		return "", status.Errorf(codes.NotFound, "version %q of %s is not being served (serving %s, also reachable as \"champion\")", version, OIPModel, serving)
+	}
+	return serving, nil
+}
+
+func (g *oipGRPC) ModelReady(ctx context.Context, req *inferencepb.ModelReadyRequest) (*inferencepb.ModelReadyResponse, error) {
+	if _, err := g.serving(req.Name, req.Version); err != nil {
+		return nil, err
+	}
+	return &inferencepb.ModelReadyResponse{Ready: g.s.Predictor.Ready(ctx) == nil}, nil
+}
+
+func (g *oipGRPC) ModelMetadata(_ context.Context, req *inferencepb.ModelMetadataRequest) (*inferencepb.ModelMetadataResponse, error) {
+	serving, err := g.serving(req.Name, req.Version)
+	if err != nil {
+		return nil, err
+	}
+	out := &inferencepb.ModelMetadataResponse{Name: OIPModel, Versions: []string{serving}, Platform: "soccerpredict",
+		Outputs: []*inferencepb.ModelMetadataResponse_TensorMetadata{{Name: "probabilities", Datatype: "FP64", Shape: []int64{-1, 3}}}}
+	for _, in := range oipInputs {
+		out.Inputs = append(out.Inputs, &inferencepb.ModelMetadataResponse_TensorMetadata{Name: in, Datatype: "BYTES", Shape: []int64{-1}})
+	}
+	width := int64(len(g.s.Predictor.FeatureColumns().Columns))
+	out.Inputs = append(out.Inputs, &inferencepb.ModelMetadataResponse_TensorMetadata{Name: oipFeaturesInput, Datatype: "FP32", Shape: []int64{-1, width}})
+	return out, nil
+}
+
+func (g *oipGRPC) ModelInfer(ctx context.Context, req *inferencepb.ModelInferRequest) (*inferencepb.ModelInferResponse, error) {
+	serving, err := g.serving(req.ModelName, req.ModelVersion)
+	if err != nil {
+		return nil, err
+	}
+	ir := inferRequest{ID: req.Id, Parameters: grpcParams(req.Parameters)}
+	raw := len(req.RawInputContents) > 0
+	if raw && len(req.RawInputContents) != len(req.Inputs) {
+		return nil, status.Errorf(codes.InvalidArgument, "raw_input_contents has %d entries for %d inputs", len(req.RawInputContents), len(req.Inputs))
+	}
+	for i, t := range req.Inputs {
+		in := inferInput{Name: t.Name, Datatype: t.Datatype, Shape: t.Shape}
+		switch {
+		case raw:
+			if t.Contents != nil {
+				return nil, status.Errorf(codes.InvalidArgument, "input %q: contents and raw_input_contents are both set; use one", t.Name)
+			}
+			if perr := decodeBinary(&in, req.RawInputContents[i]); perr != nil {
+				return nil, status.Error(codes.InvalidArgument, perr.Msg)
+			}
+		case t.Contents != nil:
+			for _, b := range t.Contents.BytesContents {
+				in.Strings = append(in.Strings, string(b))
+			}
+			for _, v := range t.Contents.Fp32Contents {
+				in.Numbers = append(in.Numbers, float64(v))
+			}
+			in.Numbers = append(in.Numbers, t.Contents.Fp64Contents...)
+		default:
+			return nil, status.Errorf(codes.InvalidArgument, "input %q has no contents (and the request no raw_input_contents)", t.Name)
+		}
+		ir.Inputs = append(ir.Inputs, in)
+	}
+	for _, o := range req.Outputs {
+		ir.Outputs = append(ir.Outputs, o.Name)
+	}
+	res, perr := g.s.inferCore(ctx, serving, ir)
+	if perr != nil {
+		return nil, status.Error(grpcCode(perr.Status), perr.Msg)
+	}
+	out := &inferencepb.ModelInferResponse{ModelName: OIPModel, ModelVersion: res.ModelVersion, Id: req.Id, Parameters: toGRPCParams(res.Parameters)}
+	for _, o := range res.Outputs {
+		t := &inferencepb.ModelInferResponse_InferOutputTensor{Name: o.Name, Datatype: o.Datatype, Shape: o.Shape}
+		if raw {
+			b := make([]byte, 0, 8*len(o.Data))
+			for _, v := range o.Data {
+				b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
+			}
+			out.RawOutputContents = append(out.RawOutputContents, b)
+		} else {
+			t.Contents = &inferencepb.InferTensorContents{Fp64Contents: o.Data}
+		}
+		out.Outputs = append(out.Outputs, t)
+	}
+	return out, nil
+}
+
+func grpcParams(in map[string]*inferencepb.InferParameter) map[string]any {
+	out := map[string]any{}
+	for k, p := range in {
+		switch v := p.GetParameterChoice().(type) {
+		case *inferencepb.InferParameter_StringParam:
+			out[k] = v.StringParam
+		case *inferencepb.InferParameter_BoolParam:
+			out[k] = v.BoolParam
+		case *inferencepb.InferParameter_Int64Param:
+			out[k] = float64(v.Int64Param)
+		}
+	}
+	return out
+}
+
+func toGRPCParams(in map[string]any) map[string]*inferencepb.InferParameter {
+	out := map[string]*inferencepb.InferParameter{}
+	for k, v := range in {
+		switch x := v.(type) {
+		case string:
+			out[k] = &inferencepb.InferParameter{ParameterChoice: &inferencepb.InferParameter_StringParam{StringParam: x}}
+		case int64:
+			out[k] = &inferencepb.InferParameter{ParameterChoice: &inferencepb.InferParameter_Int64Param{Int64Param: x}}
+		case int:
+			out[k] = &inferencepb.InferParameter{ParameterChoice: &inferencepb.InferParameter_Int64Param{Int64Param: int64(x)}}
+		case bool:
+			out[k] = &inferencepb.InferParameter{ParameterChoice: &inferencepb.InferParameter_BoolParam{BoolParam: x}}
+		}
+	}
+	return out
+}

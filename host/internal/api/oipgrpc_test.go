@@ -1,0 +1,161 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"math"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fullstorydev/grpcurl"
+	"github.com/hashicorp/go-hclog"
+	"github.com/jhump/protoreflect/grpcreflect"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+)
+
+// grpcurlCall invokes one RPC as grpcurl does: the service is discovered by
+// server reflection and the request is JSON, so nothing of the project's
+// generated code is on the client side. It returns the JSON answer and the
+// call's error status.
+func grpcurlCall(t *testing.T, conn *grpc.ClientConn, method, body string, headers ...string) (map[string]any, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	refl := grpcreflect.NewClientAuto(ctx, conn)
+	defer refl.Reset()
+	src := grpcurl.DescriptorSourceFromServer(ctx, refl)
+	parser, formatter, err := grpcurl.RequestParserAndFormatter(grpcurl.FormatJSON, src, strings.NewReader(body), grpcurl.FormatOptions{EmitJSONDefaultFields: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	h := &grpcurl.DefaultEventHandler{Out: &out, Formatter: formatter}
+	if err := grpcurl.InvokeRPC(ctx, src, conn, method, headers, h, parser.Next); err != nil {
+		t.Fatalf("%s: %v", method, err)
+	}
+	if h.Status.Err() != nil {
+		return nil, h.Status.Code().String() + ": " + h.Status.Message()
+	}
+	var v map[string]any
+	if err := json.Unmarshal(out.Bytes(), &v); err != nil {
+		t.Fatalf("%s answered %q: %v", method, out.String(), err)
+	}
+	return v, ""
+}
+
+// Every RPC of inference.GRPCInferenceService through an independent
+// client, with API keys on: fixture inputs as typed contents and as raw
+// contents, a feature tensor, and the errors.
+func TestOIPOverGRPC(t *testing.T) {
+	w := setup(t)
+	s := &Server{Predictor: w.pred, Logger: hclog.NewNullLogger(), Auth: &Auth{Required: true, Keys: w.store}, Version: "test"}
+	gs, stop := s.GRPCServer()
+	defer stop()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go gs.Serve(ln)
+	defer gs.Stop()
+	conn, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	key, _ := storedKey(t, "grpc-client", 10000, ScopePredict)
+	auth := "authorization: Bearer " + key
+	const svc = "inference.GRPCInferenceService/"
+
+	if v, errs := grpcurlCall(t, conn, svc+"ServerLive", `{}`); errs != "" || v["live"] != true {
+		t.Fatalf("ServerLive (no key needed): %v %s", v, errs)
+	}
+	if v, errs := grpcurlCall(t, conn, svc+"ServerReady", `{}`); errs != "" || v["ready"] != true {
+		t.Fatalf("ServerReady: %v %s", v, errs)
+	}
+	if _, errs := grpcurlCall(t, conn, svc+"ServerMetadata", `{}`); !strings.HasPrefix(errs, "Unauthenticated") {
+		t.Fatalf("ServerMetadata without a key: %s", errs)
+	}
+	if v, errs := grpcurlCall(t, conn, svc+"ServerMetadata", `{}`, auth); errs != "" || v["name"] != "soccerpredict" {
+		t.Fatalf("ServerMetadata: %v %s", v, errs)
+	}
+	if v, errs := grpcurlCall(t, conn, svc+"ModelReady", `{"name": "soccerpredict", "version": "champion"}`, "x-api-key: "+key); errs != "" || v["ready"] != true {
+		t.Fatalf("ModelReady: %v %s", v, errs)
+	}
+	if _, errs := grpcurlCall(t, conn, svc+"ModelReady", `{"name": "other"}`, auth); !strings.HasPrefix(errs, "NotFound") {
+		t.Fatalf("ModelReady of another model: %s", errs)
+	}
+	meta, errs := grpcurlCall(t, conn, svc+"ModelMetadata", `{"name": "soccerpredict"}`, auth)
+	if errs != "" || len(meta["inputs"].([]any)) != 5 || !strings.Contains(toJSON(meta["outputs"]), `"probabilities"`) {
+		t.Fatalf("ModelMetadata: %v %s", meta, errs)
+	}
+
+	// The same two fixtures over REST, for the numbers.
+	_, _, rest, _ := oipCall(t, w.server.URL+"/v2/models/soccerpredict/infer", []byte(`{"inputs": [
+		{"name": "home_team", "shape": [2], "datatype": "BYTES", "data": ["Arsenal", "Liverpool"]},
+		{"name": "away_team", "shape": [2], "datatype": "BYTES", "data": ["Chelsea", "Everton"]},
+		{"name": "competition", "shape": [2], "datatype": "BYTES", "data": ["E0", "E0"]},
+		{"name": "kickoff", "shape": [2], "datatype": "BYTES", "data": ["2024-09-01T15:00:00Z", "2024-09-01T15:00:00Z"]}]}`))
+	want := jsonProbabilities(t, rest)
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	typed := `{"model_name": "soccerpredict", "id": "g1", "parameters": {"competition": {"string_param": "E0"}, "kickoff": {"string_param": "2024-09-01T15:00:00Z"}},
+		"inputs": [
+			{"name": "home_team", "datatype": "BYTES", "shape": [2], "contents": {"bytes_contents": ["` + b64("Arsenal") + `", "` + b64("Liverpool") + `"]}},
+			{"name": "away_team", "datatype": "BYTES", "shape": [2], "contents": {"bytes_contents": ["` + b64("Chelsea") + `", "` + b64("Everton") + `"]}}]}`
+	v, errs := grpcurlCall(t, conn, svc+"ModelInfer", typed, auth)
+	if errs != "" || v["id"] != "g1" {
+		t.Fatalf("ModelInfer: %v %s", v, errs)
+	}
+	var got []float64
+	for _, x := range v["outputs"].([]any)[0].(map[string]any)["contents"].(map[string]any)["fp64Contents"].([]any) {
+		got = append(got, x.(float64))
+	}
+	if !equalFloats(got, want) {
+		t.Fatalf("typed contents: %v, want %v", got, want)
+	}
+	raw := func(vals ...string) string { return base64.StdEncoding.EncodeToString(bytesTensor(vals...)) }
+	rawBody := `{"model_name": "soccerpredict", "inputs": [
+			{"name": "home_team", "datatype": "BYTES", "shape": [2]}, {"name": "away_team", "datatype": "BYTES", "shape": [2]},
+			{"name": "competition", "datatype": "BYTES", "shape": [2]}, {"name": "kickoff", "datatype": "BYTES", "shape": [2]}],
+		"raw_input_contents": ["` + raw("Arsenal", "Liverpool") + `", "` + raw("Chelsea", "Everton") + `", "` + raw("E0", "E0") + `", "` +
+		raw("2024-09-01T15:00:00Z", "2024-09-01T15:00:00Z") + `"]}`
+	v, errs = grpcurlCall(t, conn, svc+"ModelInfer", rawBody, auth)
+	if errs != "" {
+		t.Fatalf("raw ModelInfer: %s", errs)
+	}
+	out, _ := base64.StdEncoding.DecodeString(v["rawOutputContents"].([]any)[0].(string))
+	got = got[:0]
+	for i := 0; i+8 <= len(out); i += 8 {
+		got = append(got, math.Float64frombits(binary.LittleEndian.Uint64(out[i:])))
+	}
+	if !equalFloats(got, want) {
+		t.Fatalf("raw contents: %v, want %v", got, want)
+	}
+	// A feature tensor, FP32 as typed contents: zeros of the right width
+	// give a distribution; a wrong width is refused.
+	width := len(w.pred.FeatureColumns().Columns)
+	zeros := strings.TrimSuffix(strings.Repeat("0,", width), ",")
+	feat := `{"model_name": "soccerpredict", "inputs": [{"name": "features", "datatype": "FP32", "shape": [1, ` + itoa(width) + `], "contents": {"fp32_contents": [` + zeros + `]}}]}`
+	if v, errs := grpcurlCall(t, conn, svc+"ModelInfer", feat, auth); errs != "" || len(v["outputs"].([]any)[0].(map[string]any)["contents"].(map[string]any)["fp64Contents"].([]any)) != 3 {
+		t.Fatalf("feature tensor: %v %s", v, errs)
+	}
+	if _, errs := grpcurlCall(t, conn, svc+"ModelInfer", strings.Replace(feat, "[1, "+itoa(width)+"]", "[1, 2]", 1), auth); !strings.HasPrefix(errs, "InvalidArgument") {
+		t.Fatalf("wrong width: %s", errs)
+	}
+	if _, errs := grpcurlCall(t, conn, svc+"ModelInfer", strings.Replace(typed, b64("Arsenal"), b64("Arsenl"), 1), auth); !strings.HasPrefix(errs, "InvalidArgument") || !strings.Contains(errs, "Arsenal") {
+		t.Fatalf("unknown team: %s", errs)
+	}
+	// Health checking.
+	hc, err := healthpb.NewHealthClient(conn).Check(context.Background(), &healthpb.HealthCheckRequest{Service: "inference.GRPCInferenceService"})
+	if err != nil || hc.Status != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("health: %v %v", hc, err)
+	}
+}
+
+func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
