@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 
 	"github.com/soccerpredict/soccerpredict/host/internal/config"
 	"github.com/soccerpredict/soccerpredict/host/internal/contract"
@@ -431,5 +432,14 @@ func TestMetrics(t *testing.T) {
 	}
 	if strings.Contains(text, "Nobody") {
 		t.Error("a raw request value became a metric label")
+	}
+	// The checks `promtool check metrics` makes (it runs this linter):
+	// naming, units, help texts, counter suffixes.
+	problems, err := promlint.New(strings.NewReader(text)).Lint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("promtool check metrics: %s: %s", p.Metric, p.Text)
 	}
 }

@@ -155,3 +155,44 @@ func oipRows(n int) string {
 		{"name": "away_team", "shape": [%d], "datatype": "BYTES", "data": [%s]},
 		{"name": "competition", "shape": [%d], "datatype": "BYTES", "data": [%s]}]}`, n, vals("Arsenal"), n, vals("Chelsea"), n, vals("E0"))
 }
+
+// HTTP semantics: a body that is not JSON is a 415, a wrong method a 405
+// with Allow, and HEAD works wherever GET does.
+func TestHTTPSemantics(t *testing.T) {
+	w := setup(t)
+	body := `{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0"}`
+	for ct, want := range map[string]int{"application/json": 200, "application/json; charset=utf-8": 200, "": 200,
+		"text/plain": 415, "application/x-www-form-urlencoded": 415, "application/problem+json": 200} {
+		req, _ := http.NewRequest("POST", w.server.URL+"/v1/predictions", strings.NewReader(body))
+		if ct != "" {
+			req.Header.Set("Content-Type", ct)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("Content-Type %q: %d, want %d", ct, resp.StatusCode, want)
+		}
+	}
+	req, _ := http.NewRequest("PUT", w.server.URL+"/v1/jobs/0123456789abcdef01234567", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 405 || resp.Header.Get("Allow") != "GET, HEAD, DELETE" {
+		t.Fatalf("PUT on a job: %d, Allow %q", resp.StatusCode, resp.Header.Get("Allow"))
+	}
+	for _, path := range []string{"/healthz", "/readyz", "/openapi.json", "/v2/health/live"} {
+		resp, err := http.Head(w.server.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("HEAD %s: %d", path, resp.StatusCode)
+		}
+	}
+}

@@ -69,7 +69,7 @@ func (s *Server) Handler() http.Handler {
 	// No per-request timeout middleware: the server's read and write timeouts
 	// bound a connection, each plugin call has its own timeout, and a
 	// deadline per request would cost a timer on the hot path.
-	r.Use(requestID, middleware.Recoverer, s.measure, s.limit())
+	r.Use(requestID, middleware.Recoverer, s.measure, s.limit(), middleware.GetHead)
 	if s.Metrics != nil {
 		r.Method(http.MethodGet, "/metrics", s.Metrics.Handler())
 	}
@@ -77,6 +77,7 @@ func (s *Server) Handler() http.Handler {
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	r.Route("/v1", func(r chi.Router) {
+		r.Use(s.jsonBodies)
 		r.With(s.require(ScopePredict)).Post("/predictions", s.predict)
 		r.With(s.require(ScopePredict)).Post("/predictions/batch", s.predictBatch)
 		r.With(s.require(ScopePredict)).Post("/predictions/async", s.predictAsync)
@@ -89,10 +90,41 @@ func (s *Server) Handler() http.Handler {
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, r, http.StatusNotFound, "not found", "no route "+r.Method+" "+r.URL.Path, nil)
 	})
+	mux := r
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		s.problem(w, r, http.StatusMethodNotAllowed, "method not allowed", r.Method+" is not allowed on "+r.URL.Path, nil)
+		var allowed []string
+		for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+			if mux.Match(chi.NewRouteContext(), m, r.URL.Path) || m == http.MethodHead && mux.Match(chi.NewRouteContext(), http.MethodGet, r.URL.Path) {
+				allowed = append(allowed, m)
+			}
+		}
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+		s.problem(w, r, http.StatusMethodNotAllowed, "method not allowed", r.Method+" is not allowed on "+r.URL.Path+"; allowed: "+strings.Join(allowed, ", "), nil)
 	})
 	return r
+}
+
+// jsonBodies refuses a body declared as anything but JSON with 415 (curl -d
+// without -H 'content-type: application/json' declares a form), rather
+// than parsing it as JSON anyway; a body with no Content-Type is read as
+// JSON.
+func (s *Server) jsonBodies(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch {
+			if ct := r.Header.Get("Content-Type"); ct != "" && !isJSONType(ct) {
+				s.problem(w, r, http.StatusUnsupportedMediaType, "unsupported media type",
+					fmt.Sprintf("Content-Type %q: send application/json", truncate(ct, 64)), nil)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func isJSONType(ct string) bool {
+	mt, _, _ := strings.Cut(ct, ";")
+	mt = strings.ToLower(strings.TrimSpace(mt))
+	return mt == "application/json" || strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")
 }
 
 // limit bounds each request's body and sheds load beyond MaxInFlight.

@@ -251,6 +251,19 @@ webhooks: {allowed_hosts: ["127.0.0.1"], secret: %q, backoff: 300ms, max_backoff
 		}
 	})
 
+	t.Run("plugins list --server with an API key", func(t *testing.T) {
+		if code, _, errs := run(t, nil, "plugins", "list", "--server", a); code == 0 || !strings.Contains(errs, "--api-key") {
+			t.Fatalf("without a key: exit %d, %s", code, errs)
+		}
+		if code, _, errs := run(t, nil, "plugins", "list", "--server", a, "--api-key", owner); code == 0 || !strings.Contains(errs, "admin scope") {
+			t.Fatalf("with a predict key: exit %d, %s", code, errs)
+		}
+		code, out, errs := run(t, []string{"SOCCERPREDICT_API_KEY=" + admin}, "plugins", "list", "--server", a)
+		if code != 0 || !strings.Contains(out, "onnx") {
+			t.Fatalf("with an admin key from the environment: exit %d\n%s\n%s", code, out, errs)
+		}
+	})
+
 	t.Run("webhook after the receiver was down", func(t *testing.T) {
 		down, live := newReceiver(t, []byte(secret)), newReceiver(t, []byte(secret))
 		live.up()

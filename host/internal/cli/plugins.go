@@ -20,11 +20,16 @@ import (
 func runPluginsList(e env, args []string) error {
 	fs, c := newFlags(e, "plugins list")
 	server := fs.String("server", "", "list the plugin processes of a running `soccerpredict serve` at this URL instead")
+	apiKey := fs.String("api-key", "", "the admin API key for --server (default $SOCCERPREDICT_API_KEY)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *server != "" {
-		return listServerPlugins(e, *server)
+		key := *apiKey
+		if key == "" {
+			key = e.getenv("SOCCERPREDICT_API_KEY")
+		}
+		return listServerPlugins(e, *server, key)
 	}
 	cfg, err := c.load(e)
 	if err != nil {
@@ -128,12 +133,15 @@ func smoke(ctx context.Context, p *pluginhost.Plugin, pc config.Plugin) (string,
 	return "", fmt.Errorf("unknown kind %q", p.Kind())
 }
 
-func listServerPlugins(e env, server string) error {
+func listServerPlugins(e env, server, apiKey string) error {
 	ctx, cancel := context.WithTimeout(e.ctx, 10*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(server, "/")+"/v1/plugins", nil)
 	if err != nil {
 		return fmt.Errorf("%w: --server %q: %v", errUsage, server, err)
+	}
+	if apiKey != "" {
+		req.Header.Set("Authorization", "Bearer "+apiKey)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -143,7 +151,14 @@ func listServerPlugins(e env, server string) error {
 	var out struct {
 		Plugins []api.PluginJSON `json:"plugins"`
 	}
-	if resp.StatusCode != http.StatusOK {
+	switch {
+	case resp.StatusCode == http.StatusUnauthorized && apiKey == "":
+		return fmt.Errorf("%s wants an API key: pass --api-key or set SOCCERPREDICT_API_KEY (a key with the admin scope)", server)
+	case resp.StatusCode == http.StatusUnauthorized:
+		return fmt.Errorf("%s refused the API key: it is unknown or revoked", server)
+	case resp.StatusCode == http.StatusForbidden:
+		return fmt.Errorf("%s refused the API key: listing plugins needs the admin scope", server)
+	case resp.StatusCode != http.StatusOK:
 		return fmt.Errorf("ask %s for its plugins: HTTP %s", server, resp.Status)
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {

@@ -236,8 +236,8 @@ type Ingest struct {
 }
 
 // notKeys are SOCCERPREDICT_ variables that are not config keys: the config
-// files, the audit actor, the commit recorded with runs, the test database.
-var notKeys = []string{"config", "actor", "git_commit", "test_postgres", "test_rabbitmq", "test_redis"}
+// files, the audit actor, the CLI's API key, the commit recorded with runs, the test database.
+var notKeys = []string{"config", "actor", "api_key", "git_commit", "test_postgres", "test_rabbitmq", "test_redis"}
 
 // Defaults are the embedded defaults: everything local, nothing to install.
 func Defaults() map[string]any {
