@@ -60,51 +60,106 @@ func buildOpenAPI(version string) map[string]any {
 	pluginsResponse := struct {
 		Plugins []PluginJSON `json:"plugins"`
 	}{}
+	oipError := map[string]any{"description": `Open Inference Protocol error: {"error": "..."}`, "content": map[string]any{
+		"application/json": map[string]any{"schema": map[string]any{"type": "object", "required": []string{"error"},
+			"properties": map[string]any{"error": map[string]any{"type": "string"}}}}}}
+	oipErrs := func(codes ...string) map[string]any {
+		out := map[string]any{}
+		for _, c := range codes {
+			out[c] = oipError
+		}
+		return out
+	}
+	anyJSON := func(desc string) map[string]any {
+		return map[string]any{"description": desc, "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"type": "object"}}}}
+	}
+	// op is one operation; a scope adds the key requirement and the
+	// answers a key check can give (v1: problems, v2: OIP errors).
+	op := func(summary, id, scope string, body map[string]any, responses map[string]any, oip bool, params ...any) map[string]any {
+		o := map[string]any{"summary": summary, "operationId": id, "responses": responses}
+		if body != nil {
+			o["requestBody"] = body
+			if oip {
+				with(responses, oipErrs("400", "413", "415"))
+			} else {
+				with(responses, errs("400", "413", "415"))
+			}
+		}
+		if scope != "" {
+			o["security"] = []any{map[string]any{"bearerAuth": []string{}}, map[string]any{"apiKey": []string{}}}
+			o["description"] = "Needs an API key with the " + scope + " scope when auth.required is on."
+			if oip {
+				with(responses, oipErrs("401", "403", "429", "503"))
+			} else {
+				with(responses, errs("401", "403", "429", "503"))
+			}
+		}
+		if len(params) > 0 {
+			o["parameters"] = params
+		}
+		return o
+	}
+	pathParam := func(name string) map[string]any {
+		return map[string]any{"name": name, "in": "path", "required": true, "schema": map[string]any{"type": "string"}}
+	}
 	paths := map[string]any{
-		"/v1/predictions": map[string]any{"post": map[string]any{
-			"summary": "Forecast one fixture", "operationId": "predict", "requestBody": jsonBody(ref(PredictionRequest{})),
-			"responses": with(map[string]any{"200": ok("home/draw/away probabilities", ref(PredictionResponse{}))}, errs("400", "422", "500", "503")),
-		}},
-		"/v1/predictions/batch": map[string]any{"post": map[string]any{
-			"summary": "Forecast up to 1,000 fixtures, in order", "operationId": "predictBatch", "requestBody": jsonBody(ref(BatchRequest{})),
-			"responses": with(map[string]any{"200": ok("one forecast per fixture", schemaOf(reflect.TypeOf(batchResponse), components))}, errs("400", "422", "500", "503")),
-		}},
-		"/v1/predictions/async": map[string]any{"post": map[string]any{
-			"summary": "Queue a forecast; the job is durable before the 202", "operationId": "predictAsync", "requestBody": jsonBody(ref(AsyncRequest{})),
-			"responses": with(map[string]any{"202": ok("the job", ref(AsyncResponse{}))}, errs("400", "422", "503")),
-		}},
-		"/v1/jobs/{id}": map[string]any{"get": map[string]any{
-			"summary": "An async job's status and, when done, its forecast", "operationId": "job",
-			"parameters": []any{map[string]any{"name": "id", "in": "path", "required": true, "schema": map[string]any{"type": "string"}}},
-			"responses":  with(map[string]any{"200": ok("the job", ref(jobs.View{}))}, errs("404")),
-		}, "delete": map[string]any{
-			"summary": "Cancel a job that is still queued", "operationId": "cancelJob",
-			"parameters": []any{map[string]any{"name": "id", "in": "path", "required": true, "schema": map[string]any{"type": "string"}}},
-			"responses":  with(map[string]any{"200": ok("the cancelled job", ref(jobs.View{}))}, errs("404", "409")),
-		}},
-		"/v1/fixtures": map[string]any{"get": map[string]any{
-			"summary": "Upcoming fixtures and the latest matches of a competition, with forecasts", "operationId": "fixtures",
-			"parameters": []any{
-				map[string]any{"name": "competition", "in": "query", "required": true, "schema": map[string]any{"type": "string"}, "example": "E0"},
-				map[string]any{"name": "limit", "in": "query", "schema": map[string]any{"type": "integer", "minimum": 1, "maximum": 100, "default": 10}},
-			},
-			"responses": with(map[string]any{"200": ok("forecasts", schemaOf(reflect.TypeOf(fixturesResponse), components))}, errs("422", "503")),
-		}},
-		"/v1/plugins": map[string]any{"get": map[string]any{"summary": "The server's plugin processes", "operationId": "plugins",
-			"responses": map[string]any{"200": ok("plugins", schemaOf(reflect.TypeOf(pluginsResponse), components))}}},
-		"/healthz": map[string]any{"get": map[string]any{"summary": "Alive", "responses": map[string]any{"200": map[string]any{"description": "alive"}}}},
-		"/readyz": map[string]any{"get": map[string]any{"summary": "Ready: champion loaded, plugins answering, store reachable",
-			"responses": with(map[string]any{"200": map[string]any{"description": "ready"}}, errs("503"))}},
-		"/metrics": map[string]any{"get": map[string]any{"summary": "Prometheus metrics (text format)", "responses": map[string]any{"200": map[string]any{"description": "metrics"}}}},
-		"/v2/models/soccerpredict/infer": map[string]any{"post": map[string]any{"summary": "Open Inference Protocol v2 inference (see the protocol's specification)",
-			"responses": map[string]any{"200": map[string]any{"description": "inference response"}, "400": map[string]any{"description": `{"error": "..."}`}}}},
+		"/v1/predictions": map[string]any{"post": op("Forecast one fixture", "predict", ScopePredict, jsonBody(ref(PredictionRequest{})),
+			with(map[string]any{"200": ok("home/draw/away probabilities", ref(PredictionResponse{}))}, errs("422", "500")), false)},
+		"/v1/predictions/batch": map[string]any{"post": op("Forecast up to 1,000 fixtures, in order", "predictBatch", ScopePredict, jsonBody(ref(BatchRequest{})),
+			with(map[string]any{"200": ok("one forecast per fixture", schemaOf(reflect.TypeOf(batchResponse), components))}, errs("422", "500")), false)},
+		"/v1/predictions/async": map[string]any{"post": op("Queue a forecast; the job is durable before the 202", "predictAsync", ScopePredict, jsonBody(ref(AsyncRequest{})),
+			with(map[string]any{"202": ok("the job", ref(AsyncResponse{})), "200": ok("the job this Idempotency-Key already made", ref(AsyncResponse{}))}, errs("409", "422", "501")), false,
+			map[string]any{"name": "Idempotency-Key", "in": "header", "schema": map[string]any{"type": "string", "maxLength": 255}})},
+		"/v1/jobs/{id}": map[string]any{
+			"get": op("An async job's status and, when it has ended, its forecast", "job", ScopePredict, nil,
+				with(map[string]any{"200": ok("the job", ref(jobs.View{}))}, errs("404", "501")), false, pathParam("id")),
+			"delete": op("Cancel a job that is still queued", "cancelJob", ScopePredict, nil,
+				with(map[string]any{"200": ok("the cancelled job", ref(jobs.View{}))}, errs("404", "409", "501")), false, pathParam("id")),
+		},
+		"/v1/fixtures": map[string]any{"get": op("Upcoming fixtures and the latest matches of a competition, with forecasts", "fixtures", ScopePredict, nil,
+			with(map[string]any{"200": ok("forecasts", schemaOf(reflect.TypeOf(fixturesResponse), components))}, errs("422")), false,
+			map[string]any{"name": "competition", "in": "query", "required": true, "schema": map[string]any{"type": "string"}, "example": "E0"},
+			map[string]any{"name": "limit", "in": "query", "schema": map[string]any{"type": "integer", "minimum": 1, "maximum": 100, "default": 10}})},
+		"/v1/plugins": map[string]any{"get": op("The server's plugin processes", "plugins", ScopeAdmin, nil,
+			map[string]any{"200": ok("plugins", schemaOf(reflect.TypeOf(pluginsResponse), components))}, false)},
+		"/healthz": map[string]any{"get": op("Alive", "healthz", "", nil, map[string]any{"200": anyJSON("alive")}, false)},
+		"/readyz": map[string]any{"get": op("Ready: champion loaded, plugins answering, store reachable", "readyz", "", nil,
+			map[string]any{"200": anyJSON("ready"), "503": anyJSON("not ready, naming the part")}, false)},
+		"/metrics": map[string]any{"get": op("Prometheus metrics (text format)", "metrics", "", nil, map[string]any{"200": map[string]any{"description": "metrics",
+			"content": map[string]any{"text/plain": map[string]any{"schema": map[string]any{"type": "string"}}}}}, false)},
+		"/openapi.json": map[string]any{"get": op("This document", "openapi", "", nil, map[string]any{"200": anyJSON("OpenAPI 3.1")}, false)},
+		"/v2": map[string]any{"get": op("OIP server metadata", "oipServer", "", nil, map[string]any{"200": anyJSON("name, version, extensions")}, true)},
+		"/v2/health/live": map[string]any{"get": op("OIP liveness", "oipLive", "", nil, map[string]any{"200": anyJSON("live")}, true)},
+		"/v2/health/ready": map[string]any{"get": op("OIP readiness", "oipReady", "", nil, map[string]any{"200": anyJSON("ready"), "503": anyJSON("not ready")}, true)},
+	}
+	for _, prefix := range []string{"/v2/models/{model}", "/v2/models/{model}/versions/{version}"} {
+		params := []any{pathParam("model")}
+		suffix := ""
+		if strings.Contains(prefix, "{version}") {
+			params, suffix = append(params, pathParam("version")), "Version"
+		}
+		paths[prefix] = map[string]any{"get": op("OIP model metadata: inputs (fixtures or features), outputs, feature columns", "oipModel"+suffix, ScopePredict, nil,
+			with(map[string]any{"200": anyJSON("model metadata")}, oipErrs("404")), true, params...)}
+		paths[prefix+"/ready"] = map[string]any{"get": op("OIP model readiness", "oipModelReady"+suffix, ScopePredict, nil,
+			with(map[string]any{"200": anyJSON("ready")}, oipErrs("404")), true, params...)}
+		paths[prefix+"/config"] = map[string]any{"get": op("Triton model configuration", "oipModelConfig"+suffix, ScopePredict, nil,
+			with(map[string]any{"200": anyJSON("model configuration")}, oipErrs("404")), true, params...)}
+		paths[prefix+"/infer"] = map[string]any{"post": op("OIP inference: JSON, or JSON followed by binary tensors (Inference-Header-Content-Length)", "oipInfer"+suffix, ScopePredict,
+			map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"type": "object"}},
+				"application/octet-stream": map[string]any{"schema": map[string]any{"type": "string", "format": "binary"}}}},
+			with(map[string]any{"200": map[string]any{"description": "inference response", "content": map[string]any{
+				"application/json":         map[string]any{"schema": map[string]any{"type": "object"}},
+				"application/octet-stream": map[string]any{"schema": map[string]any{"type": "string", "format": "binary"}}}}}, oipErrs("404", "500")), true, params...)}
 	}
 	return map[string]any{
 		"openapi": "3.1.0",
 		"info": map[string]any{"title": "SoccerPredict", "version": version,
 			"description": "Home/draw/away probabilities for soccer fixtures, served from the champion model. Every forecast names its model, version and generation."},
-		"paths":      paths,
-		"components": map[string]any{"schemas": components},
+		"paths": paths,
+		"components": map[string]any{"schemas": components, "securitySchemes": map[string]any{
+			"bearerAuth": map[string]any{"type": "http", "scheme": "bearer", "description": "Authorization: Bearer <key> (soccerpredict keys create)"},
+			"apiKey":     map[string]any{"type": "apiKey", "in": "header", "name": "X-API-Key"},
+		}},
 	}
 }
 

@@ -131,7 +131,7 @@ func (s *Server) problem(w http.ResponseWriter, r *http.Request, status int, tit
 		w.Header().Set("Retry-After", "1")
 	}
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(Problem{Type: "about:blank", Title: title, Status: status, Detail: detail,
+	json.NewEncoder(w).Encode(Problem{Type: problemType(title), Title: title, Status: status, Detail: detail,
 		Instance: middleware.GetReqID(r.Context()), Errors: fields})
 }
 
@@ -221,4 +221,35 @@ func decodeFrom(body io.Reader, v any) *FieldProblem {
 		return &FieldProblem{Field: name, Message: "unknown field"}
 	}
 	return &FieldProblem{Field: "", Message: err.Error()}
+}
+
+// ProblemTypePrefix starts every problem's type: one URI per kind of error
+// (its title, lowercased, words joined by "-"), so a client can branch on
+// the type rather than parse the text, e.g.
+// urn:soccerpredict:problem:unknown-team.
+const ProblemTypePrefix = "urn:soccerpredict:problem:"
+
+var problemTypes sync.Map // title -> type
+
+func problemType(title string) string {
+	if t, ok := problemTypes.Load(title); ok {
+		return t.(string)
+	}
+	var b strings.Builder
+	b.WriteString(ProblemTypePrefix)
+	dash := false
+	for _, r := range strings.ToLower(title) {
+		switch {
+		case r >= 'a' && r <= 'z' || r >= '0' && r <= '9':
+			if dash && b.Len() > len(ProblemTypePrefix) {
+				b.WriteByte('-')
+			}
+			b.WriteRune(r)
+			dash = false
+		default:
+			dash = true
+		}
+	}
+	problemTypes.Store(title, b.String())
+	return b.String()
 }

@@ -1,0 +1,102 @@
+package api
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/pb33f/libopenapi"
+	validator "github.com/pb33f/libopenapi-validator"
+
+	"github.com/soccerpredict/soccerpredict/host/internal/cache/memcache"
+)
+
+// The OpenAPI document passes an independent OpenAPI 3.1 validator
+// (pb33f's libopenapi-validator, against the specification's own schema),
+// and live answers — successes and each kind of error — match it.
+func TestOpenAPIValidatesLiveTraffic(t *testing.T) {
+	w := setup(t)
+	open := httptest.NewServer((&Server{Predictor: w.pred, Logger: hclog.NewNullLogger(), Store: w.store, Cache: memcache.New(100), Plugins: w.host.Statuses}).Handler())
+	defer open.Close()
+	guarded := httptest.NewServer((&Server{Predictor: w.pred, Logger: hclog.NewNullLogger(), Auth: &Auth{Required: true, Keys: w.store}, Plugins: w.host.Statuses}).Handler())
+	defer guarded.Close()
+	resp, err := http.Get(open.URL + "/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	doc, err := libopenapi.NewDocument(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, errs := validator.NewValidator(doc)
+	if len(errs) > 0 {
+		t.Fatalf("validator: %v", errs)
+	}
+	if ok, verrs := v.ValidateDocument(); !ok {
+		for _, e := range verrs {
+			t.Errorf("document: %s: %s", e.Message, e.Reason)
+		}
+		t.FailNow()
+	}
+	// The validator really looks: a forecast without its fields is refused.
+	fake := &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}}, Body: io.NopCloser(strings.NewReader(`{"nope": 1}`))}
+	if ok, _ := v.ValidateHttpResponse(httptest.NewRequest("POST", "/v1/predictions", nil), fake); ok {
+		t.Fatal("the validator accepted a forecast without its fields: it is not checking")
+	}
+	predictKey, _ := storedKey(t, "openapi-predict", 1, ScopePredict)
+	fixture := `{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0"}`
+	for _, c := range []struct {
+		base, method, path, body, ctype, key string
+		want                                 int
+	}{
+		{open.URL, "POST", "/v1/predictions", fixture, "application/json", "", 200},
+		{open.URL, "POST", "/v1/predictions", `{"home_team": "Arsenl", "away_team": "Chelsea", "competition": "E0"}`, "application/json", "", 422},
+		{open.URL, "POST", "/v1/predictions", `{"home_team": 1}`, "application/json", "", 400},
+		{open.URL, "POST", "/v1/predictions", fixture, "text/plain", "", 415},
+		{open.URL, "POST", "/v1/predictions/batch", `{"fixtures": [` + fixture + `]}`, "application/json", "", 200},
+		{open.URL, "POST", "/v1/predictions/async", fixture, "application/json", "", 202},
+		{open.URL, "GET", "/v1/jobs/0123456789abcdef01234567", "", "", "", 404},
+		{open.URL, "GET", "/v1/fixtures?competition=E0&limit=2", "", "", "", 200},
+		{open.URL, "GET", "/v1/plugins", "", "", "", 200},
+		{open.URL, "GET", "/healthz", "", "", "", 200},
+		{open.URL, "GET", "/readyz", "", "", "", 200},
+		{open.URL, "GET", "/v2/models/soccerpredict", "", "", "", 200},
+		{open.URL, "GET", "/v2/models/other", "", "", "", 404},
+		{guarded.URL, "POST", "/v1/predictions", fixture, "application/json", "", 401},
+		{guarded.URL, "GET", "/v1/plugins", "", "", predictKey, 403},
+		{guarded.URL, "POST", "/v1/predictions", fixture, "application/json", predictKey, 200},
+		{guarded.URL, "POST", "/v1/predictions", fixture, "application/json", predictKey, 429},
+		{guarded.URL, "POST", "/v2/models/soccerpredict/infer", `{}`, "application/json", "", 401},
+	} {
+		req, _ := http.NewRequest(c.method, c.base+c.path, strings.NewReader(c.body))
+		if c.ctype != "" {
+			req.Header.Set("Content-Type", c.ctype)
+		}
+		if c.key != "" {
+			req.Header.Set("Authorization", "Bearer "+c.key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Errorf("%s %s: %d, want %d: %s", c.method, c.path, resp.StatusCode, c.want, b)
+			continue
+		}
+		resp.Body = io.NopCloser(bytes.NewReader(b))
+		req.URL.Host, req.URL.Scheme = "", "" // the document has no servers
+		if ok, verrs := v.ValidateHttpResponse(req, resp); !ok {
+			for _, e := range verrs {
+				t.Errorf("%s %s → %d does not match the document: %s (%s)", c.method, c.path, resp.StatusCode, e.Message, e.Reason)
+			}
+		}
+	}
+}
