@@ -127,9 +127,9 @@ func buildOpenAPI(version string) map[string]any {
 			map[string]any{"200": anyJSON("ready"), "503": anyJSON("not ready, naming the part")}, false)},
 		"/metrics": map[string]any{"get": op("Prometheus metrics (text format)", "metrics", "", nil, map[string]any{"200": map[string]any{"description": "metrics",
 			"content": map[string]any{"text/plain": map[string]any{"schema": map[string]any{"type": "string"}}}}}, false)},
-		"/openapi.json": map[string]any{"get": op("This document", "openapi", "", nil, map[string]any{"200": anyJSON("OpenAPI 3.1")}, false)},
-		"/v2": map[string]any{"get": op("OIP server metadata", "oipServer", "", nil, map[string]any{"200": anyJSON("name, version, extensions")}, true)},
-		"/v2/health/live": map[string]any{"get": op("OIP liveness", "oipLive", "", nil, map[string]any{"200": anyJSON("live")}, true)},
+		"/openapi.json":    map[string]any{"get": op("This document", "openapi", "", nil, map[string]any{"200": anyJSON("OpenAPI 3.1")}, false)},
+		"/v2":              map[string]any{"get": op("OIP server metadata", "oipServer", "", nil, map[string]any{"200": anyJSON("name, version, extensions")}, true)},
+		"/v2/health/live":  map[string]any{"get": op("OIP liveness", "oipLive", "", nil, map[string]any{"200": anyJSON("live")}, true)},
 		"/v2/health/ready": map[string]any{"get": op("OIP readiness", "oipReady", "", nil, map[string]any{"200": anyJSON("ready"), "503": anyJSON("not ready")}, true)},
 	}
 	for _, prefix := range []string{"/v2/models/{model}", "/v2/models/{model}/versions/{version}"} {
