@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -441,5 +442,15 @@ func TestMetrics(t *testing.T) {
 	}
 	for _, p := range problems {
 		t.Errorf("promtool check metrics: %s: %s", p.Metric, p.Text)
+	}
+	// And the real promtool, as operators run it (.ci/run installs Debian's prometheus).
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Fatal("promtool is required for this test and is not installed: apt-get install --no-install-recommends prometheus")
+	}
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = strings.NewReader(text)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("promtool check metrics: %v\n%s", err, out)
 	}
 }
