@@ -196,3 +196,23 @@ func TestHTTPSemantics(t *testing.T) {
 		}
 	}
 }
+
+// Team and competition names as people write them come back canonical.
+func TestNamesAsPeopleWriteThem(t *testing.T) {
+	w := setup(t)
+	code, out := post(t, w.server.URL+"/v1/predictions", `{"home_team": "arsenal", "away_team": "Manchester City", "competition": "premier league", "kickoff": "2024-09-01T15:00:00Z"}`)
+	if code != 200 {
+		t.Fatalf("%d %v", code, out)
+	}
+	canonical, _ := post(t, w.server.URL+"/v1/predictions", `{"home_team": "Arsenal", "away_team": "Man City", "competition": "E0", "kickoff": "2024-09-01T15:00:00Z"}`)
+	_, want := post(t, w.server.URL+"/v1/predictions", `{"home_team": "Arsenal", "away_team": "Man City", "competition": "E0", "kickoff": "2024-09-01T15:00:00Z"}`)
+	fx, _ := out["fixture"].(map[string]any)
+	if canonical != 200 || fx["home_team"] != "Arsenal" || fx["away_team"] != "Man City" || fx["competition"] != "E0" || toJSON(out["probabilities"]) != toJSON(want["probabilities"]) {
+		t.Fatalf("aliases answered %v; the canonical request %v", out, want)
+	}
+	code, out = post(t, w.server.URL+"/v1/predictions", `{"home_team": "Arsenl", "away_team": "Chelsea", "competition": "E0"}`)
+	errs := toJSON(out["errors"])
+	if code != 422 || !strings.Contains(errs, `"suggestions":["Arsenal"]`) {
+		t.Fatalf("a misspelt team: %d %s", code, errs)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -85,6 +86,35 @@ func TestClosestNames(t *testing.T) {
 	for in, want := range map[string]string{"Arsenl": "Arsenal", "man utd": "Man United", "Forest": "Nott'm Forest", "Sheffield": "Sheffield United"} {
 		if got := Closest(in, known, 3); got[0] != want {
 			t.Errorf("Closest(%q) = %v, want %q first", in, got, want)
+		}
+	}
+}
+
+func TestNamesAsPeopleWriteThem(t *testing.T) {
+	known := []string{"Arsenal", "Chelsea", "Cardiff", "Hull", "Man City", "Man United", "Tottenham", "Nott'm Forest", "Wolves"}
+	for in, want := range map[string]string{"Arsenal": "Arsenal", "arsenal": "Arsenal", "ARSENAL": "Arsenal", "Manchester City": "Man City",
+		"man. city": "Man City", "Spurs": "Tottenham", "Man Utd": "Man United", "nottingham forest": "Nott'm Forest", "Wolverhampton Wanderers": "Wolves"} {
+		if got, ok := resolveTeam("E0", in, known); !ok || got != want {
+			t.Errorf("resolveTeam(%q) = %q %v, want %q", in, got, ok, want)
+		}
+	}
+	if _, ok := resolveTeam("E0", "Barcelona", known); ok {
+		t.Error("a team of another league resolved")
+	}
+	if _, ok := resolveTeam("D1", "Spurs", known); ok {
+		t.Error("an alias of another competition resolved")
+	}
+	codes := []string{"D1", "E0", "E1", "I1", "SP1"}
+	isKnown := func(c string) bool { return slices.Contains(codes, c) }
+	for in, want := range map[string]string{"E0": "E0", "e0": "E0", "Premier League": "E0", "premier league": "E0", "La Liga": "SP1", "sp1": "SP1", "Bundesliga": "D1"} {
+		if got, ok := resolveCompetition(in, isKnown, codes); !ok || got != want {
+			t.Errorf("resolveCompetition(%q) = %q %v, want %q", in, got, ok, want)
+		}
+	}
+	// Suggestions: near names only, aliases counted, canonical names given.
+	for in, want := range map[string][]string{"Arsenl": {"Arsenal"}, "Totenham": {"Tottenham"}, "Manchester Cty": {"Man City", "Man United"}, "Zzzzzz": {}} {
+		if got := suggest("E0", in, known, 3); !slices.Equal(got, want) {
+			t.Errorf("suggest(%q) = %v, want %v", in, got, want)
 		}
 	}
 }

@@ -1,12 +1,140 @@
 package forecast
 
 import (
+	_ "embed"
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
+
+	"go.yaml.in/yaml/v3"
 )
+
+//go:embed aliases.yaml
+var aliasFile []byte
+
+// names is the alias table, folded: competition name → code, and per
+// competition, team alias → canonical name.
+type names struct {
+	competitions map[string]string
+	teams        map[string]map[string]string
+}
+
+var aliasTable = sync.OnceValue(func() names {
+	var raw struct {
+		Competitions map[string][]string            `yaml:"competitions"`
+		Teams        map[string]map[string][]string `yaml:"teams"`
+	}
+	if err := yaml.Unmarshal(aliasFile, &raw); err != nil {
+		panic("forecast: aliases.yaml: " + err.Error()) // embedded and tested: cannot happen in a build
+	}
+	n := names{competitions: map[string]string{}, teams: map[string]map[string]string{}}
+	for code, as := range raw.Competitions {
+		for _, a := range as {
+			n.competitions[fold(a)] = code
+		}
+	}
+	for comp, teams := range raw.Teams {
+		m := map[string]string{}
+		for canonical, as := range teams {
+			for _, a := range as {
+				m[fold(a)] = canonical
+			}
+		}
+		n.teams[comp] = m
+	}
+	return n
+})
+
+// fold is how names are compared: case-insensitive, full stops dropped,
+// runs of spaces as one.
+func fold(s string) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(strings.ToLower(s), ".", "")), " ")
+}
+
+// resolveCompetition finds the competition code a caller means: the code
+// itself in any case, or a name from the alias table.
+func resolveCompetition(name string, known func(string) bool, codes []string) (string, bool) {
+	if known(name) {
+		return name, true
+	}
+	f := fold(name)
+	for _, c := range codes {
+		if fold(c) == f {
+			return c, true
+		}
+	}
+	if c, ok := aliasTable().competitions[f]; ok && known(c) {
+		return c, true
+	}
+	return "", false
+}
+
+// resolveTeam finds the canonical team a caller means among a
+// competition's known teams: the name in any case, or an alias.
+func resolveTeam(comp, name string, known []string) (string, bool) {
+	for _, k := range known {
+		if k == name {
+			return k, true
+		}
+	}
+	f := fold(name)
+	for _, k := range known {
+		if fold(k) == f {
+			return k, true
+		}
+	}
+	if c, ok := aliasTable().teams[comp][f]; ok {
+		for _, k := range known {
+			if k == c {
+				return k, true
+			}
+		}
+	}
+	return "", false
+}
+
+// suggest returns up to n canonical teams a misspelt name may mean,
+// nearest first: a team is as near as its closest name (its own or an
+// alias), and only names within a third of the name's length (at least 2
+// edits) are offered, so "Arsenl" suggests Arsenal alone.
+func suggest(comp, name string, known []string, n int) []string {
+	all := append([]string(nil), known...)
+	canonical := map[string]string{}
+	for _, k := range known {
+		canonical[k] = k
+	}
+	for alias, c := range aliasTable().teams[comp] {
+		if _, ok := canonical[c]; ok && canonical[alias] == "" {
+			all = append(all, alias)
+			canonical[alias] = c
+		}
+	}
+	limit := max(2, utf8.RuneCountInString(name)/3)
+	best := map[string]int{}
+	for _, c := range Closest(name, all, len(all)) {
+		d := nameDistance(fold(name), fold(c))
+		if d > limit {
+			continue
+		}
+		if prev, ok := best[canonical[c]]; !ok || d < prev {
+			best[canonical[c]] = d
+		}
+	}
+	out := make([]string, 0, len(best))
+	for c := range best {
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if best[out[i]] != best[out[j]] {
+			return best[out[i]] < best[out[j]]
+		}
+		return out[i] < out[j]
+	})
+	return out[:min(n, len(out))]
+}
 
 // MaxNameLength bounds team, competition and bookmaker names, in bytes: the
 // longest club name in the shipped data is 24; suggestions for an unknown
@@ -39,15 +167,7 @@ func Closest(name string, known []string, n int) []string {
 	}
 	cs := make([]cand, len(known))
 	for i, k := range known {
-		q, c := strings.ToLower(name), strings.ToLower(k)
-		d := distance(q, c)
-		switch {
-		case strings.Contains(c, q) || strings.Contains(q, c):
-			d = min(d, 1)
-		case subsequence(q, c): // abbreviations: "man utd" in "man united"
-			d--
-		}
-		cs[i] = cand{k, d}
+		cs[i] = cand{k, nameDistance(strings.ToLower(name), strings.ToLower(k))}
 	}
 	sort.SliceStable(cs, func(i, j int) bool {
 		if cs[i].d != cs[j].d {
@@ -60,6 +180,20 @@ func Closest(name string, known []string, n int) []string {
 		out = append(out, c.name)
 	}
 	return out
+}
+
+// nameDistance is the edit distance of two lowercased names, with a
+// containment counted as one edit and an abbreviation ("man utd" in
+// "man united") as one less.
+func nameDistance(q, c string) int {
+	d := distance(q, c)
+	switch {
+	case strings.Contains(c, q) || strings.Contains(q, c):
+		d = min(d, 1)
+	case subsequence(q, c):
+		d--
+	}
+	return d
 }
 
 func subsequence(q, s string) bool {

@@ -426,20 +426,30 @@ func (p *Predictor) Fixture(req FixtureRequest) (soccer.Fixture, error) {
 			return soccer.Fixture{}, err
 		}
 	}
-	known, ok := p.teams[req.Competition]
-	if !ok {
-		comps := make([]string, 0, len(p.teams))
+	// Names as people write them: any case, competition names as well as
+	// codes, team aliases; the fixture carries the canonical names.
+	comp, ok := req.Competition, true
+	if _, exact := p.teams[comp]; !exact {
+		codes := make([]string, 0, len(p.teams))
 		for c := range p.teams {
-			comps = append(comps, c)
+			codes = append(codes, c)
 		}
-		sort.Strings(comps)
-		return soccer.Fixture{}, fmt.Errorf("%w: %scompetition: unknown competition %q (known: %s)", ErrBadFixture, prefix, req.Competition, strings.Join(comps, ", "))
-	}
-	for _, side := range []struct{ field, team string }{{"home_team", req.HomeTeam}, {"away_team", req.AwayTeam}} {
-		if !slices.Contains(known, side.team) {
-			return soccer.Fixture{}, &UnknownTeamError{Field: prefix + side.field, Team: side.team, Competition: req.Competition, Suggestions: Closest(side.team, known, 3)}
+		sort.Strings(codes)
+		comp, ok = resolveCompetition(req.Competition, func(c string) bool { _, k := p.teams[c]; return k }, codes)
+		if !ok {
+			return soccer.Fixture{}, fmt.Errorf("%w: %scompetition: unknown competition %q (known: %s)", ErrBadFixture, prefix, req.Competition, strings.Join(codes, ", "))
 		}
 	}
+	known := p.teams[comp]
+	teams := [2]string{req.HomeTeam, req.AwayTeam}
+	for i, side := range []struct{ field, team string }{{"home_team", req.HomeTeam}, {"away_team", req.AwayTeam}} {
+		t, ok := resolveTeam(comp, side.team, known)
+		if !ok {
+			return soccer.Fixture{}, &UnknownTeamError{Field: prefix + side.field, Team: side.team, Competition: comp, Suggestions: suggest(comp, side.team, known, 3)}
+		}
+		teams[i] = t
+	}
+	req.Competition, req.HomeTeam, req.AwayTeam = comp, teams[0], teams[1]
 	if req.HomeTeam == req.AwayTeam {
 		return soccer.Fixture{}, fmt.Errorf("%w: %saway_team: %q cannot play itself", ErrBadFixture, prefix, req.AwayTeam)
 	}
