@@ -522,9 +522,13 @@ func call[T, R any](ctx context.Context, p *Plugin, what string, fn func(context
 		p.observer.PluginCall(p.label, what, time.Since(started), err)
 	}
 	if err != nil {
-		if cctx.Err() != nil && ctx.Err() == nil {
+		// The call's own deadline passed (not the caller's). The plugin side
+		// learns the deadline too and may cancel the stream a moment before
+		// the host's timer fires, so a call that lasted the timeout counts.
+		elapsed := time.Since(started)
+		if ctx.Err() == nil && (cctx.Err() != nil || elapsed >= timeout-max(timeout/50, time.Millisecond)) {
 			p.hung(raw, what, timeout)
-			return zero, fmt.Errorf("plugin %q: %s: %w: no answer within %s; its process was killed and will be relaunched: %w", p.Name, what, ErrUnresponsive, timeout, err)
+			return zero, fmt.Errorf("plugin %q: %s: %w: no answer within %s; its process was killed and will be relaunched (%w: %v)", p.Name, what, ErrUnresponsive, timeout, context.DeadlineExceeded, err)
 		}
 		p.failed(raw, err)
 		return zero, fmt.Errorf("plugin %q: %s: %w", p.Name, what, err)
