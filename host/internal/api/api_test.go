@@ -232,7 +232,7 @@ func TestBatch(t *testing.T) {
 	if second["home_team"] != "Bayern Munich" || second["competition"] != "D1" {
 		t.Fatalf("batch order lost: %v", second)
 	}
-	code, out = post(t, url, `{"fixtures": [{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0"}, {"home_team": "Bayern", "away_team": "Dortmund", "competition": "D1"}]}`)
+	code, out = post(t, url, `{"fixtures": [{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0"}, {"home_team": "Bayrn", "away_team": "Dortmund", "competition": "D1"}]}`)
 	if code != 422 || out["errors"].([]any)[0].(map[string]any)["field"] != "fixtures[1].home_team" {
 		t.Fatalf("%d %v, want fixtures[1].home_team named", code, out)
 	}
