@@ -76,7 +76,7 @@ func TestDefaultRenderDecodesStrictly(t *testing.T) {
 	if api.Spec.Replicas != nil {
 		t.Error("the api Deployment sets replicas while the HPA owns them")
 	}
-	if c.ReadinessProbe.HTTPGet.Path != "/readyz" || c.LivenessProbe.HTTPGet.Path != "/healthz" || strings.Join(c.Args, " ") != "serve --addr :8080" {
+	if c.ReadinessProbe.HTTPGet.Path != "/readyz" || c.LivenessProbe.HTTPGet.Path != "/healthz" || strings.Join(c.Args, " ") != "serve --addr :8080 --grpc-addr :8081" {
 		t.Errorf("api container %+v", c)
 	}
 	if c.SecurityContext == nil || !*c.SecurityContext.ReadOnlyRootFilesystem || !*c.SecurityContext.RunAsNonRoot {
@@ -107,7 +107,14 @@ func TestDefaultRenderDecodesStrictly(t *testing.T) {
 	if worker.Spec.Template.Spec.Containers[0].Args[0] != "worker" || *worker.Spec.Replicas != 2 {
 		t.Errorf("worker %+v", worker.Spec)
 	}
-	strict[corev1.Service](t, m["Service"]["sp-soccerpredict-api"])
+	svc := strict[corev1.Service](t, m["Service"]["sp-soccerpredict-api"])
+	grpcPort := false
+	for _, p := range svc.Spec.Ports {
+		grpcPort = grpcPort || p.Name == "grpc" && p.Port == 8081 && p.AppProtocol != nil && *p.AppProtocol == "grpc"
+	}
+	if !grpcPort {
+		t.Errorf("the api Service has no grpc port 8081: %+v", svc.Spec.Ports)
+	}
 	cm := strict[corev1.ConfigMap](t, m["ConfigMap"]["sp-soccerpredict-config"])
 	var cfg map[string]any
 	if err := yaml.Unmarshal([]byte(cm.Data["values.yaml"]), &cfg); err != nil || cfg["auth"].(map[string]any)["required"] != true {
