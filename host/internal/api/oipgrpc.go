@@ -97,42 +97,38 @@ func (s *Server) grpcMeasure(ctx context.Context, req any, info *grpc.UnaryServe
 	return resp, err
 }
 
+// statusCodes pairs HTTP statuses with the gRPC codes that mean the same.
+var statusCodes = []struct {
+	http int
+	code codes.Code
+}{
+	{http.StatusOK, codes.OK},
+	{http.StatusBadRequest, codes.InvalidArgument},
+	{http.StatusRequestEntityTooLarge, codes.InvalidArgument},
+	{http.StatusUnprocessableEntity, codes.InvalidArgument},
+	{http.StatusUnauthorized, codes.Unauthenticated},
+	{http.StatusForbidden, codes.PermissionDenied},
+	{http.StatusNotFound, codes.NotFound},
+	{http.StatusTooManyRequests, codes.ResourceExhausted},
+	{http.StatusServiceUnavailable, codes.Unavailable},
+	{StatusClientClosed, codes.Canceled},
+}
+
 func grpcCode(httpStatus int) codes.Code {
-	switch httpStatus {
-	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity:
-		return codes.InvalidArgument
-	case http.StatusUnauthorized:
-		return codes.Unauthenticated
-	case http.StatusForbidden:
-		return codes.PermissionDenied
-	case http.StatusNotFound:
-		return codes.NotFound
-	case http.StatusTooManyRequests:
-		return codes.ResourceExhausted
-	case http.StatusServiceUnavailable:
-		return codes.Unavailable
+	for _, sc := range statusCodes {
+		if sc.http == httpStatus {
+			return sc.code
+		}
 	}
 	return codes.Internal
 }
 
+// httpStatusOf is the status a gRPC call is counted with in the request metrics.
 func httpStatusOf(c codes.Code) int {
-	switch c {
-	case codes.OK:
-		return http.StatusOK
-	case codes.InvalidArgument:
-		return http.StatusBadRequest
-	case codes.Unauthenticated:
-		return http.StatusUnauthorized
-	case codes.PermissionDenied:
-		return http.StatusForbidden
-	case codes.NotFound:
-		return http.StatusNotFound
-	case codes.ResourceExhausted:
-		return http.StatusTooManyRequests
-	case codes.Unavailable:
-		return http.StatusServiceUnavailable
-	case codes.Canceled:
-		return StatusClientClosed
+	for _, sc := range statusCodes {
+		if sc.code == c {
+			return sc.http
+		}
 	}
 	return http.StatusInternalServerError
 }

@@ -439,21 +439,22 @@ func (s *Server) writeREST(w http.ResponseWriter, r *http.Request, id string, re
 // Accept-Encoding asks for it.
 func writeEncoded(w http.ResponseWriter, r *http.Request, status int, body []byte) {
 	accept := strings.ToLower(r.Header.Get("Accept-Encoding"))
-	switch {
-	case strings.Contains(accept, "gzip"):
-		var buf bytes.Buffer
-		zw := gzip.NewWriter(&buf)
-		zw.Write(body)
-		zw.Close()
-		w.Header().Set("Content-Encoding", "gzip")
-		body = buf.Bytes()
-	case strings.Contains(accept, "deflate"):
-		var buf bytes.Buffer
-		zw := zlib.NewWriter(&buf)
-		zw.Write(body)
-		zw.Close()
-		w.Header().Set("Content-Encoding", "deflate")
-		body = buf.Bytes()
+	for _, enc := range []struct {
+		name      string
+		newWriter func(io.Writer) io.WriteCloser
+	}{
+		{"gzip", func(w io.Writer) io.WriteCloser { return gzip.NewWriter(w) }},
+		{"deflate", func(w io.Writer) io.WriteCloser { return zlib.NewWriter(w) }},
+	} {
+		if strings.Contains(accept, enc.name) {
+			var buf bytes.Buffer
+			zw := enc.newWriter(&buf)
+			zw.Write(body)
+			zw.Close()
+			w.Header().Set("Content-Encoding", enc.name)
+			body = buf.Bytes()
+			break
+		}
 	}
 	w.Header().Set("Vary", "Accept-Encoding")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))

@@ -106,14 +106,7 @@ func startServe(t *testing.T, ctx context.Context, cfg string) string {
 
 func postJSON(t *testing.T, url, body string) (int, map[string]any) {
 	t.Helper()
-	resp, err := http.Post(url, "application/json", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, out
+	return testbin.Send(t, "POST", url, body)
 }
 
 func waitDone(t *testing.T, base, id string, within time.Duration) map[string]any {
