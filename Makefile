@@ -3,6 +3,8 @@
 SHELL := /bin/bash
 GO    ?= go
 BIN   := $(CURDIR)/bin
+# VERSION is stamped into the host (soccerpredict version / --version): the git tag or commit.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 SDK_MODULE := github.com/soccerpredict/soccerpredict/sdk
 PROTO_FILES := $(wildcard sdk/proto/soccerpredict/v1/*.proto) sdk/proto/inference/grpc_predict_v2.proto
 PLUGINS := sources/footballdata features/ratings models/onnx
@@ -18,7 +20,7 @@ build: host plugins
 
 host:
 	@mkdir -p $(BIN)
-	cd host && $(GO) build -o $(BIN)/soccerpredict ./cmd/soccerpredict
+	cd host && $(GO) build -ldflags "-X github.com/soccerpredict/soccerpredict/host/internal/cli.Version=$(VERSION)" -o $(BIN)/soccerpredict ./cmd/soccerpredict
 
 # test is what CI runs (.ci/run): formatting, vet, generated code, then every module's tests against
 # the real PostgreSQL on localhost (SOCCERPREDICT_TEST_POSTGRES overrides the URL).

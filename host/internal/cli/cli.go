@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"strings"
 
 	"github.com/hashicorp/go-hclog"
@@ -21,8 +23,56 @@ import (
 	"github.com/soccerpredict/soccerpredict/host/internal/store/sqlitestore"
 )
 
-// Version is the host's version, set at build time with -ldflags.
+// Version is the host's version: set at build time with -ldflags, else
+// read from the build's own record (the module version, or the commit it
+// was built from).
 var Version = "dev"
+
+func init() {
+	if Version == "dev" {
+		Version = buildVersion()
+	}
+}
+
+// buildVersion names a build from runtime/debug's build info: a tagged
+// module version, else dev+<commit>[-dirty].
+func buildVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "dev"
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	var rev, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value[:min(12, len(s.Value))]
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "-dirty"
+			}
+		}
+	}
+	if rev == "" {
+		return "dev"
+	}
+	return "dev+" + rev + dirty
+}
+
+// versionLine is what `version` and --version print.
+func versionLine() string {
+	line := "soccerpredict " + Version + " (" + runtime.Version()
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.time" {
+				line += ", committed " + s.Value
+			}
+		}
+	}
+	return line + ")"
+}
 
 // env is what every command gets.
 type env struct {
@@ -62,7 +112,7 @@ func routes() []command {
 		{"quarantine", "[--source NAME] [--run ID]", "list rows held back by ingestion, with the reason", runQuarantine},
 		{"runs list", "[--limit N]", "list tracked train and evaluate runs", runRunsList},
 		{"runs compare", "RUN_A RUN_B", "show two tracked runs side by side", runRunsCompare},
-		{"version", "", "print the host's version", func(e env, _ []string) error { _, err := fmt.Fprintln(e.stdout, "soccerpredict", Version); return err }},
+		{"version", "", "print the host's version (also --version)", func(e env, _ []string) error { _, err := fmt.Fprintln(e.stdout, versionLine()); return err }},
 	}
 }
 
@@ -75,6 +125,10 @@ func Run(ctx context.Context, args []string, environ []string, stdout, stderr io
 	e := env{ctx: ctx, environ: environ, stdout: stdout, stderr: stderr}
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		usage(stdout)
+		return 0
+	}
+	if args[0] == "--version" || args[0] == "-version" {
+		fmt.Fprintln(stdout, versionLine())
 		return 0
 	}
 	for _, c := range routes() {
@@ -94,6 +148,27 @@ func Run(ctx context.Context, args []string, environ []string, stdout, stderr io
 				return 1
 			}
 		}
+	}
+	// A group alone (`soccerpredict models`) lists its subcommands.
+	var group []command
+	for _, c := range routes() {
+		if first, _, _ := strings.Cut(c.name, " "); first == args[0] && strings.Contains(c.name, " ") {
+			group = append(group, c)
+		}
+	}
+	if len(group) > 0 {
+		w, code := stderr, 2
+		if len(args) == 1 || args[1] == "-h" || args[1] == "--help" || args[1] == "help" {
+			w, code = stdout, 0
+		} else {
+			fmt.Fprintf(stderr, "soccerpredict: %s has no subcommand %q\n", args[0], args[1])
+		}
+		fmt.Fprintf(w, "usage: soccerpredict %s SUBCOMMAND [flags]\n\nsubcommands:\n", args[0])
+		for _, c := range group {
+			fmt.Fprintf(w, "  %-18s %s\n", c.name, c.help)
+		}
+		fmt.Fprintf(w, "\nsoccerpredict %s SUBCOMMAND --help shows its flags\n", group[0].name[:len(args[0])])
+		return code
 	}
 	fmt.Fprintf(stderr, "soccerpredict: unknown command %q\n", strings.Join(args, " "))
 	usage(stderr)

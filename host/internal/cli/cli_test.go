@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -219,5 +220,23 @@ func TestGroupSIGTERMShutsDownQuietly(t *testing.T) {
 		if strings.Contains(logs, bad) {
 			t.Fatalf("shutdown logged %q:\n%s", bad, logs)
 		}
+	}
+}
+
+// `version` and `--version` say the same; a group alone lists its
+// subcommands (exit 0), a wrong subcommand names itself (exit 2).
+func TestVersionAndGroupHelp(t *testing.T) {
+	code, v1, _ := run(t, nil, "version")
+	code2, v2, _ := run(t, nil, "--version")
+	if code != 0 || code2 != 0 || v1 != v2 || !strings.HasPrefix(v1, "soccerpredict ") || !strings.Contains(v1, runtime.Version()) {
+		t.Fatalf("version %q, --version %q", v1, v2)
+	}
+	code, out, _ := run(t, nil, "models")
+	if code != 0 || !strings.Contains(out, "models import") || !strings.Contains(out, "models promote") {
+		t.Fatalf("models: exit %d\n%s", code, out)
+	}
+	code, _, errs := run(t, nil, "keys", "bogus")
+	if code != 2 || !strings.Contains(errs, `keys has no subcommand "bogus"`) || !strings.Contains(errs, "keys create") {
+		t.Fatalf("keys bogus: exit %d\n%s", code, errs)
 	}
 }
