@@ -202,6 +202,9 @@ func (s *Server) require(scope string) func(http.Handler) http.Handler {
 				s.problem(w, r, denied.Status, denied.Title, denied.Detail, nil)
 				return
 			}
+			if who, ok := r.Context().Value(accessKeyCtx{}).(*accessKey); ok {
+				who.name, who.id = k.Name, k.ID
+			}
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, k)))
 		})
 	}

@@ -2,17 +2,21 @@ package api
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/soccerpredict/soccerpredict/host/internal/config"
+	"github.com/soccerpredict/soccerpredict/host/internal/testbin"
 )
 
 // limited serves the shared predictor through HTTPServer with short
@@ -216,3 +220,43 @@ func TestNamesAsPeopleWriteThem(t *testing.T) {
 		t.Fatalf("a misspelt team: %d %s", code, errs)
 	}
 }
+
+// The access log: one JSON line a request with the request ID, route,
+// status, latency and the key's name, never the key.
+func TestAccessLog(t *testing.T) {
+	w := setup(t)
+	var buf syncBuf
+	log := hclog.New(&hclog.LoggerOptions{Output: &buf, JSONFormat: true, Level: hclog.Info})
+	srv := httptest.NewServer((&Server{Predictor: w.pred, Logger: hclog.NewNullLogger(), AccessLog: log, Auth: &Auth{Required: true, Keys: w.store}}).Handler())
+	defer srv.Close()
+	secret, id := storedKey(t, "dashboard-access", 100, ScopePredict)
+	if code, _ := testbin.Send(t, "POST", srv.URL+"/v1/predictions", `{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0"}`, "Authorization", "Bearer "+secret); code != 200 {
+		t.Fatalf("%d", code)
+	}
+	testbin.Send(t, "GET", srv.URL+"/v1/jobs/nope", "")
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d lines:\n%s", len(lines), buf.String())
+	}
+	var first, second map[string]any
+	json.Unmarshal([]byte(lines[0]), &first)
+	json.Unmarshal([]byte(lines[1]), &second)
+	if first["route"] != "/v1/predictions" || first["status"] != 200.0 || first["key"] != "dashboard-access" || first["key_id"] != id ||
+		first["request_id"] == "" || first["duration_ms"] == nil {
+		t.Fatalf("access line %v", first)
+	}
+	if second["status"] != 401.0 || second["key"] != "" {
+		t.Fatalf("unauthenticated line %v", second)
+	}
+	if strings.Contains(buf.String(), secret) {
+		t.Fatal("the access log holds the API key")
+	}
+}
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }

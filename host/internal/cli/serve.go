@@ -105,6 +105,9 @@ func runServe(e env, args []string) error {
 			}
 		}, MaxBodyBytes: lim.MaxBodyBytes, MaxInFlight: lim.MaxInFlight, IdempotencyWindow: parts.cfg.Queue.IdempotencyWindow,
 		Callbacks: callbacks}
+	if parts.cfg.Serve.AccessLog {
+		apiServer.AccessLog = parts.log.Named("access")
+	}
 	srv := api.HTTPServer(apiServer.Handler(), lim)
 	if *grpcAddr == "" {
 		*grpcAddr = parts.cfg.Serve.GRPCAddr

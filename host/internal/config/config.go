@@ -121,6 +121,9 @@ type Model struct {
 // Serve configures the HTTP API.
 type Serve struct {
 	Addr string `koanf:"addr"`
+	// AccessLog logs one line per HTTP request (request ID, route, status,
+	// duration, the API key's name); on in configs/production.yaml.
+	AccessLog bool `koanf:"access_log"`
 	// GRPCAddr is where the Open Inference Protocol's gRPC service listens
 	// ("" leaves it off; the shipped configs use :8081).
 	GRPCAddr string `koanf:"grpc_addr"`
@@ -270,6 +273,7 @@ func Defaults() map[string]any {
 		"serve.batching.max_batch":         128,
 		"serve.batching.concurrency":       2,
 		"serve.procs":                      0,
+		"serve.access_log":                 false,
 		"serve.gc_percent":                 400,
 		"serve.cache_entries":              50000,
 		"serve.limits.read_header_timeout": "5s",
