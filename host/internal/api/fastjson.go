@@ -36,13 +36,9 @@ func (p PredictionResponse) appendObject(b []byte) []byte {
 	b = appendString(b, f.HomeTeam)
 	b = append(b, `,"away_team":`...)
 	b = appendString(b, f.AwayTeam)
-	b = append(b, `},"probabilities":{"home":`...)
-	b = appendFloat(b, p.Probabilities.Home)
-	b = append(b, `,"draw":`...)
-	b = appendFloat(b, p.Probabilities.Draw)
-	b = append(b, `,"away":`...)
-	b = appendFloat(b, p.Probabilities.Away)
-	b = append(b, `},"model":{"name":`...)
+	b = append(b, `},"probabilities":`...)
+	b = appendProbabilities(b, p.Probabilities)
+	b = append(b, `,"model":{"name":`...)
 	b = appendString(b, p.Model.Name)
 	b = append(b, `,"version":`...)
 	b = strconv.AppendInt(b, int64(p.Model.Version), 10)
@@ -62,6 +58,31 @@ func (p PredictionResponse) appendObject(b []byte) []byte {
 		b = appendString(b, r.Result)
 		b = append(b, '}')
 	}
+	if m := p.Market; m != nil {
+		b = append(b, `,"market":{`...)
+		if m.Bookmaker != "" {
+			b = append(b, `"bookmaker":`...)
+			b = appendString(b, m.Bookmaker)
+			b = append(b, ',')
+		}
+		b = append(b, `"probabilities":`...)
+		b = appendProbabilities(b, m.Probabilities)
+		b = append(b, `,"overround":`...)
+		b = appendFloat(b, m.Overround)
+		b = append(b, `,"edge":`...)
+		b = appendProbabilities(b, m.Edge)
+		b = append(b, '}')
+	}
+	return append(b, '}')
+}
+
+func appendProbabilities(b []byte, p ProbabilitiesJSON) []byte {
+	b = append(b, `{"home":`...)
+	b = appendFloat(b, p.Home)
+	b = append(b, `,"draw":`...)
+	b = appendFloat(b, p.Draw)
+	b = append(b, `,"away":`...)
+	b = appendFloat(b, p.Away)
 	return append(b, '}')
 }
 

@@ -55,6 +55,9 @@ func FuzzPredictionJSON(f *testing.F) {
 		if past {
 			r.Result = &ResultJSON{HomeGoals: 2, AwayGoals: 1, Result: away}
 		}
+		if gen%2 == 0 && !math.IsInf(h-d, 0) && !math.IsInf(d-a, 0) && !math.IsInf(a-h, 0) {
+			r.Market = &MarketJSON{Bookmaker: comp, Probabilities: ProbabilitiesJSON{d, a, h}, Overround: h - d, Edge: ProbabilitiesJSON{h - d, d - a, a - h}}
+		}
 		var want bytes.Buffer
 		if err := json.NewEncoder(&want).Encode(r); err != nil {
 			t.Fatal(err)

@@ -45,6 +45,21 @@ type PredictionResponse struct {
 	Generation  int64       `json:"generation"`
 	PointInTime bool        `json:"point_in_time,omitempty"`
 	Result      *ResultJSON `json:"result,omitempty"`
+	// Market compares the forecast with the odds the request gave (absent without odds).
+	Market *MarketJSON `json:"market,omitempty"`
+}
+
+// MarketJSON is the market's view of a fixture, from the request's odds.
+type MarketJSON struct {
+	Bookmaker string `json:"bookmaker,omitempty"`
+	// Probabilities are the odds' implied probabilities with the
+	// bookmaker's margin taken out proportionally: (1/o) / Σ 1/o.
+	Probabilities ProbabilitiesJSON `json:"probabilities"`
+	// Overround is the bookmaker's margin, Σ 1/o − 1.
+	Overround float64 `json:"overround"`
+	// Edge is the model's probability minus the market's, per outcome:
+	// positive where the model rates an outcome higher than the price does.
+	Edge ProbabilitiesJSON `json:"edge"`
 }
 
 // FixtureJSON identifies the forecast fixture.
@@ -92,6 +107,14 @@ func toResponse(p forecast.Prediction) PredictionResponse {
 	}
 	if p.Match != nil && p.Match.Status == soccer.Finished {
 		out.Result = &ResultJSON{p.Match.HomeGoals, p.Match.AwayGoals, string(p.Match.Result)}
+	}
+	if len(p.Fixture.Odds) > 0 {
+		o := p.Fixture.Odds[0]
+		if m, err := o.Implied(); err == nil {
+			out.Market = &MarketJSON{Bookmaker: o.Bookmaker, Probabilities: ProbabilitiesJSON{m.Home, m.Draw, m.Away},
+				Overround: 1/o.Home + 1/o.Draw + 1/o.Away - 1,
+				Edge:      ProbabilitiesJSON{p.Probabilities.Home - m.Home, p.Probabilities.Draw - m.Draw, p.Probabilities.Away - m.Away}}
+		}
 	}
 	return out
 }

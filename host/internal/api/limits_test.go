@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -260,3 +261,29 @@ type syncBuf struct {
 
 func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
 func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// With odds, the answer carries the market's de-margined view and the
+// model's edge; without, no market at all.
+func TestMarketComparison(t *testing.T) {
+	w := setup(t)
+	code, out := post(t, w.server.URL+"/v1/predictions", `{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0", "kickoff": "2024-09-01T15:00:00Z",
+		"odds": {"bookmaker": "pinnacle", "home": 2.0, "draw": 3.5, "away": 4.0}}`)
+	if code != 200 {
+		t.Fatalf("%d %v", code, out)
+	}
+	m, _ := out["market"].(map[string]any)
+	mp, _ := m["probabilities"].(map[string]any)
+	p := out["probabilities"].(map[string]any)
+	over := 1/2.0 + 1/3.5 + 1/4.0 - 1
+	home := (1 / 2.0) / (1 + over)
+	if m == nil || m["bookmaker"] != "pinnacle" || math.Abs(m["overround"].(float64)-over) > 1e-12 || math.Abs(mp["home"].(float64)-home) > 1e-12 {
+		t.Fatalf("market %v, want overround %v and home %v", m, over, home)
+	}
+	edge := m["edge"].(map[string]any)
+	if math.Abs(edge["home"].(float64)-(p["home"].(float64)-mp["home"].(float64))) > 1e-12 {
+		t.Fatalf("edge %v for model %v and market %v", edge, p, mp)
+	}
+	if _, out := post(t, w.server.URL+"/v1/predictions", `{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0"}`); out["market"] != nil {
+		t.Fatalf("a market without odds: %v", out["market"])
+	}
+}
