@@ -189,8 +189,7 @@ func (g *oipGRPC) ModelMetadata(_ context.Context, req *inferencepb.ModelMetadat
 }
 
 func (g *oipGRPC) ModelInfer(ctx context.Context, req *inferencepb.ModelInferRequest) (*inferencepb.ModelInferResponse, error) {
-	serving, err := g.serving(req.ModelName, req.ModelVersion)
-	if err != nil {
+	if _, err := g.serving(req.ModelName, req.ModelVersion); err != nil {
 		return nil, err
 	}
 	ir := inferRequest{ID: req.Id, Parameters: grpcParams(req.Parameters)}
@@ -224,7 +223,7 @@ func (g *oipGRPC) ModelInfer(ctx context.Context, req *inferencepb.ModelInferReq
 	for _, o := range req.Outputs {
 		ir.Outputs = append(ir.Outputs, o.Name)
 	}
-	res, perr := g.s.inferCore(ctx, serving, ir)
+	res, perr := g.s.inferCore(ctx, ir)
 	if perr != nil {
 		return nil, status.Error(grpcCode(perr.Status), perr.Msg)
 	}

@@ -67,8 +67,8 @@ const oipFeaturesInput = "features"
 
 var fixtureInputs = map[string]bool{"home_team": true, "away_team": true, "competition": true, "kickoff": true}
 
-// inferCore answers an inference request for the serving version.
-func (s *Server) inferCore(ctx context.Context, serving string, req inferRequest) (inferResult, *oipErr) {
+// inferCore answers an inference request (its model and version already checked).
+func (s *Server) inferCore(ctx context.Context, req inferRequest) (inferResult, *oipErr) {
 	for _, o := range req.Outputs {
 		if o != "probabilities" {
 			return inferResult{}, badInfer("unknown output %q; the model has one output, probabilities", o)
@@ -85,7 +85,7 @@ func (s *Server) inferCore(ctx context.Context, serving string, req inferRequest
 		if in.Datatype != "BYTES" {
 			return inferResult{}, badInfer("input %q: datatype %s, want BYTES", in.Name, in.Datatype)
 		}
-		if err := checkShape(in, len(in.Strings), false); err != nil {
+		if err := checkShape(in, len(in.Strings)); err != nil {
 			return inferResult{}, err
 		}
 		cols[in.Name] = in.Strings
@@ -173,7 +173,7 @@ func (s *Server) inferFeatures(ctx context.Context, req inferRequest) (inferResu
 }
 
 // checkShape checks that a fixture input's shape, [N] or [N, 1], holds its n values.
-func checkShape(in inferInput, n int, _ bool) *oipErr {
+func checkShape(in inferInput, n int) *oipErr {
 	count := int64(1)
 	for _, d := range in.Shape {
 		count *= d
@@ -463,8 +463,7 @@ func writeEncoded(w http.ResponseWriter, r *http.Request, status int, body []byt
 }
 
 func (s *Server) oipInfer(w http.ResponseWriter, r *http.Request) {
-	serving, ok := s.oipVersion(w, r)
-	if !ok {
+	if _, ok := s.oipVersion(w, r); !ok {
 		return
 	}
 	ct := strings.ToLower(strings.TrimSpace(strings.Split(r.Header.Get("Content-Type"), ";")[0]))
@@ -484,7 +483,7 @@ func (s *Server) oipInfer(w http.ResponseWriter, r *http.Request) {
 	req, binaryOut, perr := decodeREST(r, body)
 	if perr == nil {
 		var res inferResult
-		if res, perr = s.inferCore(r.Context(), serving, req); perr == nil {
+		if res, perr = s.inferCore(r.Context(), req); perr == nil {
 			s.writeREST(w, r, req.ID, res, binaryOut)
 			return
 		}
