@@ -37,8 +37,11 @@ func (s *Server) oipError(w http.ResponseWriter, status int, format string, args
 	s.json(w, status, map[string]string{"error": fmt.Sprintf(format, args...)})
 }
 
+// oipExtensions are the protocol extensions this server supports (REST and gRPC).
+var oipExtensions = []string{"binary_tensor_data", "model_configuration"}
+
 func (s *Server) oipServer(w http.ResponseWriter, r *http.Request) {
-	s.json(w, http.StatusOK, map[string]any{"name": OIPModel, "version": s.Version, "extensions": []string{"binary_tensor_data", "model_configuration"}})
+	s.json(w, http.StatusOK, map[string]any{"name": OIPModel, "version": s.Version, "extensions": oipExtensions})
 }
 
 func (s *Server) oipReady(w http.ResponseWriter, r *http.Request) {
@@ -49,44 +52,66 @@ func (s *Server) oipReady(w http.ResponseWriter, r *http.Request) {
 	s.json(w, http.StatusOK, map[string]bool{"ready": true})
 }
 
-// oipVersion checks the path's model and version against what is serving.
+// oipVersion checks the path's model and version against what is serving,
+// answering the error itself when they do not match (ok false).
 func (s *Server) oipVersion(w http.ResponseWriter, r *http.Request) (string, bool) {
-	name, version := chi.URLParam(r, "model"), chi.URLParam(r, "version")
-	if name != OIPModel {
-		s.oipError(w, http.StatusNotFound, "model %q not found; this server serves %q", name, OIPModel)
-		return "", false
-	}
-	champ, _, ok := s.Predictor.Champion()
-	if !ok {
-		s.oipError(w, http.StatusServiceUnavailable, "no model is loaded yet")
-		return "", false
-	}
-	serving := strconv.Itoa(champ.Version)
-	if version != "" && version != serving && version != "champion" {
-		s.oipError(w, http.StatusNotFound, "version %q of %s is not being served (serving %s, also reachable as \"champion\")", version, OIPModel, serving)
+	serving, err := s.servingVersion(chi.URLParam(r, "model"), chi.URLParam(r, "version"))
+	if err != nil {
+		s.oipError(w, err.Status, "%s", err.Msg)
 		return "", false
 	}
 	return serving, true
 }
 
+// servingVersion checks a model name and version (empty, the serving
+// version's number, or "champion") against what is serving, for REST and
+// gRPC alike, and returns the serving version.
+func (s *Server) servingVersion(name, version string) (string, *oipErr) {
+	if name != OIPModel {
+		return "", &oipErr{http.StatusNotFound, fmt.Sprintf("model %q not found; this server serves %q", name, OIPModel)}
+	}
+	champ, _, ok := s.Predictor.Champion()
+	if !ok {
+		return "", &oipErr{http.StatusServiceUnavailable, "no model is loaded yet"}
+	}
+	serving := strconv.Itoa(champ.Version)
+	if version != "" && version != serving && version != "champion" {
+		return "", &oipErr{http.StatusNotFound, fmt.Sprintf("version %q of %s is not being served (serving %s, also reachable as \"champion\")", version, OIPModel, serving)}
+	}
+	return serving, nil
+}
+
 var oipInputs = []string{"home_team", "away_team", "competition", "kickoff"}
+
+// tensorMeta describes one input or output in the model metadata.
+type tensorMeta struct {
+	Name     string  `json:"name"`
+	Datatype string  `json:"datatype"`
+	Shape    []int64 `json:"shape"`
+}
+
+// oipTensors are the model's inputs (the fixture tensors, then the
+// feature-tensor form) and its output, for REST and gRPC metadata alike.
+func (s *Server) oipTensors() (inputs, outputs []tensorMeta) {
+	for _, in := range oipInputs {
+		inputs = append(inputs, tensorMeta{in, "BYTES", []int64{-1}})
+	}
+	width := int64(len(s.Predictor.FeatureColumns().Columns))
+	inputs = append(inputs, tensorMeta{oipFeaturesInput, "FP32", []int64{-1, width}})
+	return inputs, []tensorMeta{{"probabilities", "FP64", []int64{-1, 3}}}
+}
 
 func (s *Server) oipMetadata(w http.ResponseWriter, r *http.Request) {
 	serving, ok := s.oipVersion(w, r)
 	if !ok {
 		return
 	}
-	var inputs []map[string]any
-	for _, in := range oipInputs {
-		inputs = append(inputs, map[string]any{"name": in, "datatype": "BYTES", "shape": []int64{-1}})
-	}
+	inputs, outputs := s.oipTensors()
 	schema := s.Predictor.FeatureColumns()
-	// The other input form: the model's features, computed by the caller.
-	inputs = append(inputs, map[string]any{"name": oipFeaturesInput, "datatype": "FP32", "shape": []int64{-1, int64(len(schema.Columns))}})
 	s.json(w, http.StatusOK, map[string]any{
 		"name": OIPModel, "versions": []string{serving}, "platform": "soccerpredict",
 		"inputs":  inputs,
-		"outputs": []map[string]any{{"name": "probabilities", "datatype": "FP64", "shape": []int64{-1, 3}}},
+		"outputs": outputs,
 		"parameters": map[string]any{"input_forms": "either home_team, away_team, competition (kickoff optional) as BYTES, or features alone",
 			"feature_columns": schema.Names(), "feature_schema_version": schema.Version, "outcomes": []string{"home", "draw", "away"}},
 	})

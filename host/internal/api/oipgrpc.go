@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"math"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -147,21 +146,14 @@ func (g *oipGRPC) ServerReady(ctx context.Context, _ *inferencepb.ServerReadyReq
 }
 
 func (g *oipGRPC) ServerMetadata(context.Context, *inferencepb.ServerMetadataRequest) (*inferencepb.ServerMetadataResponse, error) {
-	return &inferencepb.ServerMetadataResponse{Name: OIPModel, Version: g.s.Version, Extensions: []string{"binary_tensor_data", "model_configuration"}}, nil
+	return &inferencepb.ServerMetadataResponse{Name: OIPModel, Version: g.s.Version, Extensions: oipExtensions}, nil
 }
 
 // serving checks a model name and version against what is serving.
 func (g *oipGRPC) serving(name, version string) (string, error) {
-	if name != OIPModel {
-		return "", status.Errorf(codes.NotFound, "model %q not found; this server serves %q", name, OIPModel)
-	}
-	champ, _, ok := g.s.Predictor.Champion()
-	if !ok {
-		return "", status.Error(codes.Unavailable, "no model is loaded yet")
-	}
-	serving := strconv.Itoa(champ.Version)
-	if version != "" && version != serving && version != "champion" {
-		return "", status.Errorf(codes.NotFound, "version %q of %s is not being served (serving %s, also reachable as \"champion\")", version, OIPModel, serving)
+	serving, err := g.s.servingVersion(name, version)
+	if err != nil {
+		return "", status.Error(grpcCode(err.Status), err.Msg)
 	}
 	return serving, nil
 }
@@ -178,13 +170,14 @@ func (g *oipGRPC) ModelMetadata(_ context.Context, req *inferencepb.ModelMetadat
 	if err != nil {
 		return nil, err
 	}
-	out := &inferencepb.ModelMetadataResponse{Name: OIPModel, Versions: []string{serving}, Platform: "soccerpredict",
-		Outputs: []*inferencepb.ModelMetadataResponse_TensorMetadata{{Name: "probabilities", Datatype: "FP64", Shape: []int64{-1, 3}}}}
-	for _, in := range oipInputs {
-		out.Inputs = append(out.Inputs, &inferencepb.ModelMetadataResponse_TensorMetadata{Name: in, Datatype: "BYTES", Shape: []int64{-1}})
+	inputs, outputs := g.s.oipTensors()
+	out := &inferencepb.ModelMetadataResponse{Name: OIPModel, Versions: []string{serving}, Platform: "soccerpredict"}
+	for _, t := range inputs {
+		out.Inputs = append(out.Inputs, &inferencepb.ModelMetadataResponse_TensorMetadata{Name: t.Name, Datatype: t.Datatype, Shape: t.Shape})
 	}
-	width := int64(len(g.s.Predictor.FeatureColumns().Columns))
-	out.Inputs = append(out.Inputs, &inferencepb.ModelMetadataResponse_TensorMetadata{Name: oipFeaturesInput, Datatype: "FP32", Shape: []int64{-1, width}})
+	for _, t := range outputs {
+		out.Outputs = append(out.Outputs, &inferencepb.ModelMetadataResponse_TensorMetadata{Name: t.Name, Datatype: t.Datatype, Shape: t.Shape})
+	}
 	return out, nil
 }
 

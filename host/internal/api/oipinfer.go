@@ -65,7 +65,14 @@ type inferResult struct {
 // oipFeaturesInput names the feature-tensor input in the model's metadata.
 const oipFeaturesInput = "features"
 
-var fixtureInputs = map[string]bool{"home_team": true, "away_team": true, "competition": true, "kickoff": true}
+// fixtureInputs are oipInputs as a set.
+var fixtureInputs = func() map[string]bool {
+	m := map[string]bool{}
+	for _, in := range oipInputs {
+		m[in] = true
+	}
+	return m
+}()
 
 // inferCore answers an inference request (its model and version already checked).
 func (s *Server) inferCore(ctx context.Context, req inferRequest) (inferResult, *oipErr) {
@@ -132,14 +139,23 @@ func (s *Server) inferCore(ctx context.Context, req inferRequest) (inferResult, 
 	if err != nil {
 		return inferResult{}, s.oipFailure(err)
 	}
-	data := make([]float64, 0, 3*n)
-	for _, p := range preds {
-		data = append(data, p.Probabilities.Home, p.Probabilities.Draw, p.Probabilities.Away)
+	probs := make([]soccer.Probabilities, n)
+	for i, p := range preds {
+		probs[i] = p.Probabilities
 	}
 	// The version that answered, even mid-switch.
-	return inferResult{ModelVersion: strconv.Itoa(preds[0].ModelVersion),
-		Parameters: map[string]any{"generation": preds[0].Generation, "model": preds[0].Model, "feature_schema_version": preds[0].FeatureSchemaVersion},
-		Outputs:    []inferOutput{{Name: "probabilities", Datatype: "FP64", Shape: []int64{int64(n), 3}, Data: data}}}, nil
+	return inferAnswer(probs, preds[0].Model, preds[0].ModelVersion, preds[0].Generation, preds[0].FeatureSchemaVersion), nil
+}
+
+// inferAnswer is the one output, probabilities [N, 3], and the model that made them.
+func inferAnswer(probs []soccer.Probabilities, model string, version int, generation int64, schema string) inferResult {
+	data := make([]float64, 0, 3*len(probs))
+	for _, p := range probs {
+		data = append(data, p.Home, p.Draw, p.Away)
+	}
+	return inferResult{ModelVersion: strconv.Itoa(version),
+		Parameters: map[string]any{"generation": generation, "model": model, "feature_schema_version": schema},
+		Outputs:    []inferOutput{{Name: "probabilities", Datatype: "FP64", Shape: []int64{int64(len(probs)), 3}, Data: data}}}
 }
 
 func (s *Server) inferFeatures(ctx context.Context, req inferRequest) (inferResult, *oipErr) {
@@ -163,13 +179,7 @@ func (s *Server) inferFeatures(ctx context.Context, req inferRequest) (inferResu
 	if err != nil {
 		return inferResult{}, s.oipFailure(err)
 	}
-	data := make([]float64, 0, 3*n)
-	for _, p := range res.Probabilities {
-		data = append(data, p.Home, p.Draw, p.Away)
-	}
-	return inferResult{ModelVersion: strconv.Itoa(res.ModelVersion),
-		Parameters: map[string]any{"generation": res.Generation, "model": res.Model, "feature_schema_version": s.Predictor.FeatureColumns().Version},
-		Outputs:    []inferOutput{{Name: "probabilities", Datatype: "FP64", Shape: []int64{int64(n), 3}, Data: data}}}, nil
+	return inferAnswer(res.Probabilities, res.Model, res.ModelVersion, res.Generation, s.Predictor.FeatureColumns().Version), nil
 }
 
 // checkShape checks that a fixture input's shape, [N] or [N, 1], holds its n values.

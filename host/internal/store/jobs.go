@@ -83,6 +83,19 @@ const (
 	CallbackFailed    = "failed"
 )
 
+// CallbackOutcome is the callback state and next due time that follow an
+// attempt (RecordCallback's arguments): delivered, given up (next zero),
+// or pending again at next.
+func CallbackOutcome(delivered bool, next time.Time) (string, *time.Time) {
+	switch {
+	case delivered:
+		return CallbackDelivered, nil
+	case next.IsZero():
+		return CallbackFailed, nil
+	}
+	return CallbackPending, &next
+}
+
 // CallbackAttempt is one POST of a job's result to its callback URL.
 type CallbackAttempt struct {
 	Attempt int

@@ -211,13 +211,7 @@ func (s *Store) ClaimCallbacks(ctx context.Context, now time.Time, lease time.Du
 
 // RecordCallback implements store.Jobs.
 func (s *Store) RecordCallback(ctx context.Context, id string, a store.CallbackAttempt, delivered bool, next time.Time) error {
-	state, due := store.CallbackPending, &next
-	switch {
-	case delivered:
-		state, due = store.CallbackDelivered, nil
-	case next.IsZero():
-		state, due = store.CallbackFailed, nil
-	}
+	state, due := store.CallbackOutcome(delivered, next)
 	// One statement: the attempt's number is the store's count (two
 	// replicas that both tried record two attempts), and a state already
 	// settled (the other one delivered) stays as it is.

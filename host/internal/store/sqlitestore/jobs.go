@@ -247,31 +247,28 @@ func (s *Store) ClaimCallbacks(ctx context.Context, now time.Time, lease time.Du
 
 // RecordCallback implements store.Jobs.
 func (s *Store) RecordCallback(ctx context.Context, id string, a store.CallbackAttempt, delivered bool, next time.Time) error {
-	state, due := store.CallbackPending, any(next.UTC().Format(store.TimeFormat))
-	switch {
-	case delivered:
-		state, due = store.CallbackDelivered, nil
-	case next.IsZero():
-		state, due = store.CallbackFailed, nil
+	state, dueAt := store.CallbackOutcome(delivered, next)
+	var due any
+	if dueAt != nil {
+		due = dueAt.UTC().Format(store.TimeFormat)
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("record callback of job %s: %w", id, err)
-	}
-	defer tx.Rollback()
 	// The attempt's number is the store's count, so two replicas that both
 	// tried (a lease ran out) record two attempts rather than one; a state
 	// already settled (the other one delivered) stays as it is.
-	if _, err := tx.ExecContext(ctx, `INSERT INTO job_callbacks (job_id, attempt, at, status_code, error, duration_ms)
-		SELECT id, callback_attempts + 1, ?, ?, ?, ? FROM jobs WHERE id = ?`,
-		a.At.UTC().Format(store.TimeFormat), a.StatusCode, a.Error, float64(a.Duration)/float64(time.Millisecond), id); err != nil {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO job_callbacks (job_id, attempt, at, status_code, error, duration_ms)
+			SELECT id, callback_attempts + 1, ?, ?, ?, ? FROM jobs WHERE id = ?`,
+			a.At.UTC().Format(store.TimeFormat), a.StatusCode, a.Error, float64(a.Duration)/float64(time.Millisecond), id); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE jobs SET callback_attempts = callback_attempts + 1,
+			callback_state = CASE WHEN callback_state = ? THEN ? ELSE callback_state END,
+			callback_due_at = CASE WHEN callback_state = ? THEN ? ELSE callback_due_at END WHERE id = ?`,
+			store.CallbackPending, state, store.CallbackPending, due, id)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("record callback of job %s: %w", id, err)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE jobs SET callback_attempts = callback_attempts + 1,
-		callback_state = CASE WHEN callback_state = ? THEN ? ELSE callback_state END,
-		callback_due_at = CASE WHEN callback_state = ? THEN ? ELSE callback_due_at END WHERE id = ?`,
-		store.CallbackPending, state, store.CallbackPending, due, id); err != nil {
-		return fmt.Errorf("record callback of job %s: %w", id, err)
-	}
-	return tx.Commit()
+	return nil
 }
