@@ -243,15 +243,9 @@ func (s *Server) fixtures(w http.ResponseWriter, r *http.Request) {
 			[]FieldProblem{{Field: "competition", Message: "required"}})
 		return
 	}
-	limit := 10
-	if v := r.URL.Query().Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 100 {
-			s.problem(w, r, http.StatusUnprocessableEntity, "invalid limit", "limit is a whole number from 1 to 100",
-				[]FieldProblem{{Field: "limit", Message: fmt.Sprintf("%q is not a whole number from 1 to 100", v)}})
-			return
-		}
-		limit = n
+	limit, ok := s.limitParam(w, r, 10, 100)
+	if !ok {
+		return
 	}
 	recent, err := s.Predictor.Recent(r.Context(), comp, limit)
 	if err != nil {

@@ -60,6 +60,19 @@ func buildOpenAPI(version string) map[string]any {
 	pluginsResponse := struct {
 		Plugins []PluginJSON `json:"plugins"`
 	}{}
+	competitionsResponse := struct {
+		Competitions []CompetitionJSON `json:"competitions"`
+	}{}
+	promotionsResponse := struct {
+		Champion   ModelJSON       `json:"champion"`
+		Generation int64           `json:"generation"`
+		Since      time.Time       `json:"since"`
+		Promotions []PromotionJSON `json:"promotions"`
+	}{}
+	evaluationResponse := map[string]any{"type": "object", "required": []string{"run", "finished_at", "evaluation"}, "properties": map[string]any{
+		"run": map[string]any{"type": "string"}, "finished_at": map[string]any{"type": "string", "format": "date-time"},
+		"params": map[string]any{"type": "object"}, "evaluation": map[string]any{"type": "object",
+			"description": "per test season and overall: model, model without odds, Pinnacle closing and base-rate scores, ECE and the reliability table"}}}
 	oipError := map[string]any{"description": `Open Inference Protocol error: {"error": "..."}`, "content": map[string]any{
 		"application/json": map[string]any{"schema": map[string]any{"type": "object", "required": []string{"error"},
 			"properties": map[string]any{"error": map[string]any{"type": "string"}}}}}}
@@ -120,6 +133,15 @@ func buildOpenAPI(version string) map[string]any {
 			with(map[string]any{"200": ok("forecasts", schemaOf(reflect.TypeOf(fixturesResponse), components))}, errs("422")), false,
 			map[string]any{"name": "competition", "in": "query", "required": true, "schema": map[string]any{"type": "string"}, "example": "E0"},
 			map[string]any{"name": "limit", "in": "query", "schema": map[string]any{"type": "integer", "minimum": 1, "maximum": 100, "default": 10}})},
+		"/v1/competitions": map[string]any{"get": op("The competitions served, with their names and teams", "competitions", ScopePredict, nil,
+			map[string]any{"200": ok("competitions", schemaOf(reflect.TypeOf(competitionsResponse), components))}, false)},
+		"/v1/promotions": map[string]any{"get": op("What serves (champion, generation) and the registry's audit log, newest first", "promotions", ScopePredict, nil,
+			with(map[string]any{"200": ok("champion and promotion history", schemaOf(reflect.TypeOf(promotionsResponse), components))}, errs("422")), false,
+			map[string]any{"name": "limit", "in": "query", "schema": map[string]any{"type": "integer", "minimum": 1, "maximum": 200, "default": 20}})},
+		"/v1/evaluation": map[string]any{"get": op("The newest tracked walk-forward evaluation", "evaluation", ScopePredict, nil,
+			with(map[string]any{"200": ok("evaluation", evaluationResponse)}, errs("404")), false)},
+		"/": map[string]any{"get": op("The web page (HTML; its script reads the /v1 API with the key entered once)", "page", "", nil,
+			map[string]any{"200": map[string]any{"description": "HTML", "content": map[string]any{"text/html": map[string]any{"schema": map[string]any{"type": "string"}}}}}, false)},
 		"/v1/plugins": map[string]any{"get": op("The server's plugin processes", "plugins", ScopeAdmin, nil,
 			map[string]any{"200": ok("plugins", schemaOf(reflect.TypeOf(pluginsResponse), components))}, false)},
 		"/healthz": map[string]any{"get": op("Alive", "healthz", "", nil, map[string]any{"200": anyJSON("alive")}, false)},

@@ -2,17 +2,23 @@ package api
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/pb33f/libopenapi"
 	validator "github.com/pb33f/libopenapi-validator"
 
 	"github.com/soccerpredict/soccerpredict/host/internal/cache/memcache"
+	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
+	"github.com/soccerpredict/soccerpredict/host/internal/scoring"
+	"github.com/soccerpredict/soccerpredict/host/internal/store"
 )
 
 // The OpenAPI document passes an independent OpenAPI 3.1 validator
@@ -51,10 +57,11 @@ func TestOpenAPIValidatesLiveTraffic(t *testing.T) {
 	}
 	predictKey, _ := storedKey(t, "openapi-predict", 1, ScopePredict)
 	fixture := `{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0"}`
-	for _, c := range []struct {
+	type exchange struct {
 		base, method, path, body, ctype, key string
 		want                                 int
-	}{
+	}
+	cases := []exchange{
 		{open.URL, "POST", "/v1/predictions", fixture, "application/json", "", 200},
 		{open.URL, "POST", "/v1/predictions", `{"home_team": "Arsenl", "away_team": "Chelsea", "competition": "E0"}`, "application/json", "", 422},
 		{open.URL, "POST", "/v1/predictions", `{"home_team": 1}`, "application/json", "", 400},
@@ -64,6 +71,12 @@ func TestOpenAPIValidatesLiveTraffic(t *testing.T) {
 		{open.URL, "GET", "/v1/jobs/0123456789abcdef01234567", "", "", "", 404},
 		{open.URL, "GET", "/v1/fixtures?competition=E0&limit=2", "", "", "", 200},
 		{open.URL, "GET", "/v1/plugins", "", "", "", 200},
+		{open.URL, "GET", "/v1/competitions", "", "", "", 200},
+		{open.URL, "GET", "/v1/promotions?limit=5", "", "", "", 200},
+		{open.URL, "GET", "/v1/promotions?limit=0", "", "", "", 422},
+		{open.URL, "GET", "/v1/evaluation", "", "", "", 404},
+		{open.URL, "GET", "/", "", "", "", 200},
+		{guarded.URL, "GET", "/v1/promotions", "", "", "", 401},
 		{open.URL, "GET", "/healthz", "", "", "", 200},
 		{open.URL, "GET", "/readyz", "", "", "", 200},
 		{open.URL, "GET", "/v2/models/soccerpredict", "", "", "", 200},
@@ -73,7 +86,12 @@ func TestOpenAPIValidatesLiveTraffic(t *testing.T) {
 		{guarded.URL, "POST", "/v1/predictions", fixture, "application/json", predictKey, 200},
 		{guarded.URL, "POST", "/v1/predictions", fixture, "application/json", predictKey, 429},
 		{guarded.URL, "POST", "/v2/models/soccerpredict/infer", `{}`, "application/json", "", 401},
-	} {
+		{open.URL, "GET", "/v1/evaluation", "", "", "", 200}, // once an evaluate run is recorded
+	}
+	for _, c := range cases {
+		if c.path == "/v1/evaluation" && c.want == 200 {
+			recordEvaluation(t, w.store)
+		}
 		req, _ := http.NewRequest(c.method, c.base+c.path, strings.NewReader(c.body))
 		if c.ctype != "" {
 			req.Header.Set("Content-Type", c.ctype)
@@ -98,5 +116,20 @@ func TestOpenAPIValidatesLiveTraffic(t *testing.T) {
 				t.Errorf("%s %s → %d does not match the document: %s (%s)", c.method, c.path, resp.StatusCode, e.Message, e.Reason)
 			}
 		}
+	}
+}
+
+// recordEvaluation tracks an evaluate run as `soccerpredict evaluate` does,
+// with its whole evaluation as the report.
+func recordEvaluation(t *testing.T, st store.Store) {
+	t.Helper()
+	ev := forecast.Evaluation{Competition: "E0", Seasons: []forecast.SeasonEvaluation{{Season: "2324", Model: scoring.Score{N: 380, LogLoss: 0.95, RPS: 0.19}}},
+		Overall: forecast.SeasonEvaluation{Season: "overall", Model: scoring.Score{N: 380, LogLoss: 0.95, RPS: 0.19},
+			Reliability: []scoring.Bin{{Source: "model", Bin: 3, MeanPredicted: 0.33, Observed: 0.31, Count: 400}}}}
+	report, _ := json.Marshal(ev)
+	now := time.Now()
+	if err := st.RecordExperiment(context.Background(), store.ExperimentRun{ID: "eval-" + now.Format("150405.000000"), Kind: "evaluate",
+		StartedAt: now, FinishedAt: now, Params: json.RawMessage(`{"algorithm":"logreg"}`), Metrics: map[string]float64{"rps": 0.19}, Report: report}); err != nil {
+		t.Fatal(err)
 	}
 }

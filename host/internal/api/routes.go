@@ -87,9 +87,13 @@ func (s *Server) Handler() http.Handler {
 		r.With(s.require(ScopePredict)).Get("/jobs/{id}", s.job)
 		r.With(s.require(ScopePredict)).Delete("/jobs/{id}", s.cancelJob)
 		r.With(s.require(ScopePredict)).Get("/fixtures", s.fixtures)
+		r.With(s.require(ScopePredict)).Get("/competitions", s.competitions)
+		r.With(s.require(ScopePredict)).Get("/promotions", s.promotions)
+		r.With(s.require(ScopePredict)).Get("/evaluation", s.evaluation)
 		r.With(s.require(ScopeAdmin)).Get("/plugins", s.plugins)
 	})
 	s.oipRoutes(r)
+	s.webRoutes(r)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, r, http.StatusNotFound, "not found", "no route "+r.Method+" "+r.URL.Path, nil)
 	})

@@ -19,6 +19,7 @@ var aliasFile []byte
 // competition, team alias → canonical name.
 type names struct {
 	competitions map[string]string
+	titles       map[string]string // code -> the name people know it by
 	teams        map[string]map[string]string
 }
 
@@ -30,8 +31,11 @@ var aliasTable = sync.OnceValue(func() names {
 	if err := yaml.Unmarshal(aliasFile, &raw); err != nil {
 		panic("forecast: aliases.yaml: " + err.Error()) // embedded and tested: cannot happen in a build
 	}
-	n := names{competitions: map[string]string{}, teams: map[string]map[string]string{}}
+	n := names{competitions: map[string]string{}, titles: map[string]string{}, teams: map[string]map[string]string{}}
 	for code, as := range raw.Competitions {
+		if len(as) > 0 {
+			n.titles[code] = as[0]
+		}
 		for _, a := range as {
 			n.competitions[fold(a)] = code
 		}

@@ -398,6 +398,29 @@ func (p *Predictor) Competitions() []string {
 	return out
 }
 
+// Competition is a competition the predictor knows, with its teams.
+type Competition struct {
+	Code  string
+	Name  string // the name people know it by ("Premier League"); the code when none is known
+	Teams []string
+}
+
+// CompetitionList lists the competitions with known teams, in code order.
+func (p *Predictor) CompetitionList() []Competition {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	out := make([]Competition, 0, len(p.teams))
+	for code, teams := range p.teams {
+		name := aliasTable().titles[code]
+		if name == "" {
+			name = code
+		}
+		out = append(out, Competition{Code: code, Name: name, Teams: slices.Clone(teams)})
+	}
+	slices.SortFunc(out, func(a, b Competition) int { return strings.Compare(a.Code, b.Code) })
+	return out
+}
+
 // FixtureRequest is what a caller asks to forecast.
 type FixtureRequest struct {
 	HomeTeam    string

@@ -78,6 +78,8 @@ type ExperimentRun struct {
 	Plugins      []PluginInfo
 	GitCommit    string
 	ModelVersion int // 0: none
+	// Report is an evaluate run's whole evaluation as JSON (empty otherwise).
+	Report json.RawMessage
 }
 
 // PluginInfo identifies a plugin a run used.

@@ -137,27 +137,31 @@ func (s *Store) RecordExperiment(ctx context.Context, r store.ExperimentRun) err
 	if r.ModelVersion > 0 {
 		mv = &r.ModelVersion
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO experiment_runs (id, kind, started_at, finished_at, params, metrics, dataset_hash, plugins, git_commit, model_version)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)`, r.ID, r.Kind, r.StartedAt.UTC(), r.FinishedAt.UTC(), string(params), string(metrics),
-		r.DatasetHash, string(plugins), r.GitCommit, mv)
+	_, err := s.pool.Exec(ctx, `INSERT INTO experiment_runs (id, kind, started_at, finished_at, params, metrics, dataset_hash, plugins, git_commit, model_version, report)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)`, r.ID, r.Kind, r.StartedAt.UTC(), r.FinishedAt.UTC(), string(params), string(metrics),
+		r.DatasetHash, string(plugins), r.GitCommit, mv, string(r.Report))
 	if err != nil {
 		return fmt.Errorf("record run %s: %w", r.ID, err)
 	}
 	return nil
 }
 
-const experimentColumns = `id, kind, started_at, finished_at, params, metrics, dataset_hash, plugins, git_commit, model_version`
+const experimentColumns = `id, kind, started_at, finished_at, params, metrics, dataset_hash, plugins, git_commit, model_version, report`
 
 func scanExperiment(r pgx.Row) (store.ExperimentRun, error) {
 	var e store.ExperimentRun
 	var params, metrics, plugins []byte
+	var report string
 	var mv *int
-	if err := r.Scan(&e.ID, &e.Kind, &e.StartedAt, &e.FinishedAt, &params, &metrics, &e.DatasetHash, &plugins, &e.GitCommit, &mv); err != nil {
+	if err := r.Scan(&e.ID, &e.Kind, &e.StartedAt, &e.FinishedAt, &params, &metrics, &e.DatasetHash, &plugins, &e.GitCommit, &mv, &report); err != nil {
 		return store.ExperimentRun{}, err
 	}
 	e.StartedAt, e.FinishedAt, e.Params = e.StartedAt.UTC(), e.FinishedAt.UTC(), json.RawMessage(params)
 	if mv != nil {
 		e.ModelVersion = *mv
+	}
+	if report != "" {
+		e.Report = json.RawMessage(report)
 	}
 	if err := errors.Join(json.Unmarshal(metrics, &e.Metrics), json.Unmarshal(plugins, &e.Plugins)); err != nil {
 		return store.ExperimentRun{}, fmt.Errorf("run %s: %w", e.ID, err)

@@ -123,27 +123,30 @@ func (s *Store) RecordExperiment(ctx context.Context, r store.ExperimentRun) err
 	if r.ModelVersion > 0 {
 		mv = r.ModelVersion
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO experiment_runs (id, kind, started_at, finished_at, params, metrics, dataset_hash, plugins, git_commit, model_version)
-		VALUES (?,?,?,?,?,?,?,?,?,?)`, r.ID, r.Kind, r.StartedAt.UTC().Format(store.TimeFormat), r.FinishedAt.UTC().Format(store.TimeFormat),
-		string(params), string(metrics), r.DatasetHash, string(plugins), r.GitCommit, mv)
+	_, err := s.db.ExecContext(ctx, `INSERT INTO experiment_runs (id, kind, started_at, finished_at, params, metrics, dataset_hash, plugins, git_commit, model_version, report)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?)`, r.ID, r.Kind, r.StartedAt.UTC().Format(store.TimeFormat), r.FinishedAt.UTC().Format(store.TimeFormat),
+		string(params), string(metrics), r.DatasetHash, string(plugins), r.GitCommit, mv, string(r.Report))
 	if err != nil {
 		return fmt.Errorf("record run %s: %w", r.ID, err)
 	}
 	return nil
 }
 
-const experimentColumns = `id, kind, started_at, finished_at, params, metrics, dataset_hash, plugins, git_commit, model_version`
+const experimentColumns = `id, kind, started_at, finished_at, params, metrics, dataset_hash, plugins, git_commit, model_version, report`
 
 func scanExperiment(r scanner) (store.ExperimentRun, error) {
 	var e store.ExperimentRun
-	var started, finished, params, metrics, plugins string
+	var started, finished, params, metrics, plugins, report string
 	var mv sql.NullInt64
-	if err := r.Scan(&e.ID, &e.Kind, &started, &finished, &params, &metrics, &e.DatasetHash, &plugins, &e.GitCommit, &mv); err != nil {
+	if err := r.Scan(&e.ID, &e.Kind, &started, &finished, &params, &metrics, &e.DatasetHash, &plugins, &e.GitCommit, &mv, &report); err != nil {
 		return store.ExperimentRun{}, err
 	}
 	e.StartedAt, _ = time.Parse(store.TimeFormat, started)
 	e.FinishedAt, _ = time.Parse(store.TimeFormat, finished)
 	e.Params, e.ModelVersion = json.RawMessage(params), int(mv.Int64)
+	if report != "" {
+		e.Report = json.RawMessage(report)
+	}
 	if err := errors.Join(json.Unmarshal([]byte(metrics), &e.Metrics), json.Unmarshal([]byte(plugins), &e.Plugins)); err != nil {
 		return store.ExperimentRun{}, fmt.Errorf("run %s: %w", e.ID, err)
 	}

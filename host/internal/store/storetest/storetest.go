@@ -370,7 +370,18 @@ func checkGenerations(t *testing.T, s store.Store) {
 	if _, err := s.Experiment(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("missing run: %v", err)
 	}
-	if list, _ := s.Experiments(ctx, 5); len(list) != 1 {
+	if got.Report != nil {
+		t.Fatalf("a run recorded without a report reads back with one: %s", got.Report)
+	}
+	ev := run
+	ev.ID, ev.Kind, ev.StartedAt, ev.Report = "x2", "evaluate", run.StartedAt.Add(time.Hour), json.RawMessage(`{"competition":"E0","seasons":[]}`)
+	if err := s.RecordExperiment(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Experiment(ctx, "x2"); err != nil || string(got.Report) != string(ev.Report) {
+		t.Fatalf("evaluate run's report: %s, %v", got.Report, err)
+	}
+	if list, _ := s.Experiments(ctx, 5); len(list) != 2 || list[0].ID != "x2" {
 		t.Fatalf("experiments %+v", list)
 	}
 }

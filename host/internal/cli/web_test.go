@@ -1,0 +1,196 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/soccerpredict/soccerpredict/host/internal/testbin"
+)
+
+// chromium is Debian's browser (.ci/run installs the chromium package);
+// SOCCERPREDICT_CHROMIUM names another.
+func chromium(t *testing.T) string {
+	t.Helper()
+	path := os.Getenv("SOCCERPREDICT_CHROMIUM")
+	if path == "" {
+		path = "/usr/bin/chromium"
+	}
+	if _, err := exec.LookPath(path); err != nil {
+		t.Fatalf("the browser test needs Chromium at %s (apt-get install chromium, or set SOCCERPREDICT_CHROMIUM): %v", path, err)
+	}
+	return path
+}
+
+// seasonOf names the football season (August to July) a day falls in: 2627.
+func seasonOf(t time.Time) string {
+	y := t.Year()
+	if t.Month() < time.August {
+		y--
+	}
+	return fmt.Sprintf("%02d%02d", y%100, (y+1)%100)
+}
+
+// withFixtures is the shipped data plus a season file of three Premier
+// League fixtures next week, with no result yet and Pinnacle's pre-match
+// prices on one: what an operator ingests to see upcoming forecasts.
+func withFixtures(t *testing.T) (string, []string) {
+	dir := t.TempDir()
+	shipped := testbin.Data()
+	comps, _ := os.ReadDir(shipped)
+	for _, c := range comps {
+		if !c.IsDir() {
+			continue
+		}
+		os.MkdirAll(filepath.Join(dir, c.Name()), 0o755)
+		files, _ := filepath.Glob(filepath.Join(shipped, c.Name(), "*.csv"))
+		for _, f := range files {
+			if err := os.Symlink(f, filepath.Join(dir, c.Name(), filepath.Base(f))); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	next := time.Now().AddDate(0, 0, 7)
+	season := seasonOf(next)
+	if _, err := os.Stat(filepath.Join(dir, "E0", season+".csv")); err == nil {
+		t.Fatalf("the shipped data already has season %s", season)
+	}
+	date := next.Format("02/01/2006")
+	csv := "Div,Date,Time,HomeTeam,AwayTeam,FTHG,FTAG,FTR,PSH,PSD,PSA\n" +
+		"E0," + date + ",15:00,Arsenal,Chelsea,,,,1.95,3.80,4.10\n" +
+		"E0," + date + ",17:30,Liverpool,Man United,,,,,,\n" +
+		"E0," + date + ",20:00,Newcastle,Tottenham,,,,,,\n"
+	if err := os.WriteFile(filepath.Join(dir, "E0", season+".csv"), []byte(csv), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir, []string{"Arsenal", "Liverpool", "Newcastle"}
+}
+
+// The page, in headless Chromium against a real serve with API keys on: the
+// key is asked for once and kept for the session, a real upcoming fixture
+// shows probabilities that sum to 1 with the market beside them, the
+// evaluation is drawn, and a promotion reaches the open page without a
+// reload. SOCCERPREDICT_SCREENSHOT=FILE also saves the page as a PNG.
+func TestWebPageInABrowser(t *testing.T) {
+	browser := chromium(t)
+	data, homes := withFixtures(t)
+	cfg := fullConfig(t, "store: {driver: sqlite}\nserve: {generation_poll: 200ms}\nauth: {required: true}")
+	dirFlag := "plugins.footballdata.config.dir=" + data
+	must(t, cfg, "ingest", "--set", dirFlag)
+	must(t, cfg, "models", "train", "--alias", "champion", "--set", "model.params.l2=5")
+	must(t, cfg, "evaluate")
+	created := must(t, cfg, "keys", "create", "--name", "web", "--scopes", "predict")
+	key := regexp.MustCompile(`(?m)^(\S{20,})$`).FindStringSubmatch(created)
+	if key == nil {
+		t.Fatalf("no key in:\n%s", created)
+	}
+
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	base := startServe(t, ctx, cfg)
+
+	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx, append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(browser), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.WindowSize(1280, 1600))...)
+	defer cancelAlloc()
+	tab, cancelTab := chromedp.NewContext(alloc)
+	defer cancelTab()
+	tab, cancelTimeout := context.WithTimeout(tab, 2*time.Minute)
+	defer cancelTimeout()
+
+	// Asked for a key once.
+	if err := chromedp.Do(tab, chromedp.Navigate(base+"/"), chromedp.WaitVisible("#keyform"),
+		chromedp.SendKeys("#key", key[1]), chromedp.Click("#keyform button"),
+		chromedp.WaitVisible("#upcoming tbody tr"), chromedp.WaitNotVisible("#keyform")); err != nil {
+		t.Fatalf("page with a key: %v", err)
+	}
+	type row struct {
+		Fixture, Home, Draw, Away, Version, Generation, Text string
+	}
+	readRows := `[...document.querySelectorAll("#upcoming tbody tr")].map(r => ({Fixture: r.dataset.fixture, Home: r.dataset.home,
+		Draw: r.dataset.draw, Away: r.dataset.away, Version: r.dataset.version, Generation: r.dataset.generation, Text: r.innerText}))`
+	rows, err := chromedp.Run(tab, chromedp.Evaluate[[]row](readRows))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != len(homes) {
+		t.Fatalf("upcoming rows %+v, want the %d fixtures ingested", rows, len(homes))
+	}
+	for i, r := range rows {
+		var h, d, a float64
+		fmt.Sscan(r.Home+" "+r.Draw+" "+r.Away, &h, &d, &a)
+		if math.Abs(h+d+a-1) > 1e-6 || h <= 0 || d <= 0 || a <= 0 || !strings.Contains(r.Text, homes[i]) || r.Version != "1" || r.Generation != "1" {
+			t.Errorf("upcoming row %d: %+v (sum %v)", i, r, h+d+a)
+		}
+	}
+	if !strings.Contains(rows[0].Text, "edge") && !regexp.MustCompile(`[+−]\d`).MatchString(rows[0].Text) {
+		t.Errorf("the fixture with odds shows no market comparison: %q", rows[0].Text)
+	}
+	if !strings.Contains(rows[1].Text, "no odds") {
+		t.Errorf("a fixture without odds: %q", rows[1].Text)
+	}
+	if err := chromedp.Do(tab, chromedp.WaitVisible("#reliability svg"), chromedp.WaitVisible("#rps svg")); err != nil {
+		t.Fatalf("no evaluation plots: %v", err)
+	}
+	recent, err1 := chromedp.Run(tab, chromedp.Evaluate[int](`document.querySelectorAll("#recent tbody tr").length`))
+	plots, err2 := chromedp.Run(tab, chromedp.Evaluate[int](`document.querySelectorAll("#reliability circle, #rps rect").length`))
+	generation, err3 := chromedp.Run(tab, chromedp.Text("#generation"))
+	summary, err4 := chromedp.Run(tab, chromedp.Text("#evaluation-summary"))
+	if err := errors.Join(err1, err2, err3, err4); err != nil {
+		t.Fatal(err)
+	}
+	if recent == 0 || plots < 6 || generation != "1" || !strings.Contains(summary, "2223, 2324") {
+		t.Fatalf("recent rows %d, plot marks %d, generation %q, evaluation %q", recent, plots, generation, summary)
+	}
+
+	// A promotion reaches the open page.
+	must(t, cfg, "models", "train")
+	must(t, cfg, "models", "challenge")
+	must(t, cfg, "models", "promote", "--force", "--reason", "browser test")
+	if err := chromedp.Do(tab, chromedp.WaitVisible(`#upcoming tbody tr[data-generation="2"]`)); err != nil {
+		t.Fatalf("the page did not follow the promotion: %v", err)
+	}
+	generation, err1 = chromedp.Run(tab, chromedp.Text("#generation"))
+	promoted, err2 := chromedp.Run(tab, chromedp.Text("#promotions tbody tr:first-child"))
+	if err := errors.Join(err1, err2); err != nil {
+		t.Fatal(err)
+	}
+	if generation != "2" || !strings.Contains(promoted, "v1 → v2") || !strings.Contains(promoted, "browser test") {
+		t.Fatalf("after promotion: generation %q, newest promotion %q", generation, promoted)
+	}
+	if rows, err = chromedp.Run(tab, chromedp.Evaluate[[]row](readRows)); err != nil || rows[0].Version != "2" {
+		t.Fatalf("rows after promotion %+v, %v", rows, err)
+	}
+
+	// The key is kept for the session: a reload asks for nothing.
+	if err := chromedp.Do(tab, chromedp.Reload(), chromedp.WaitVisible("#upcoming tbody tr")); err != nil {
+		t.Fatalf("after reload: %v", err)
+	}
+	if asked, err := chromedp.Run(tab, chromedp.Evaluate[bool](`!document.querySelector("#keyform").hidden`)); err != nil || asked {
+		t.Fatalf("after reload: asked for the key again %v, %v", asked, err)
+	}
+
+	if out := os.Getenv("SOCCERPREDICT_SCREENSHOT"); out != "" {
+		if err := chromedp.Do(tab, chromedp.WaitVisible("#rps svg")); err != nil {
+			t.Fatal(err)
+		}
+		png, err := chromedp.Run(tab, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(out, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
