@@ -38,11 +38,42 @@ type Odds struct {
 	Away      float64
 }
 
+// bookmakers names the bookmaker codes football-data.co.uk uses.
+var bookmakers = map[string]string{"B365": "Bet365", "BW": "Bet&Win", "IW": "Interwetten", "PS": "Pinnacle", "WH": "William Hill",
+	"VC": "BetVictor", "BF": "Betfair", "BFE": "Betfair Exchange", "1XB": "1xBet", "LB": "Ladbrokes", "SJ": "Stan James",
+	"GB": "Gamebookers", "BS": "Blue Square", "SB": "Sportingbet", "SO": "Sporting Odds", "Max": "the best market price",
+	"Avg": "the market average", "BMGM": "BetMGM", "BV": "BetVictor", "CL": "Coral"}
+
+// BookmakerName is how people know a bookmaker code ("PS": "Pinnacle");
+// the code itself when it is not one of football-data.co.uk's.
+func BookmakerName(code string) string {
+	if n, ok := bookmakers[code]; ok {
+		return n
+	}
+	return code
+}
+
+// String names the prices for people: "Pinnacle's closing odds".
+func (o Odds) String() string {
+	kind := "pre-match odds"
+	if o.Closing {
+		kind = "closing odds"
+	}
+	if o.Bookmaker == "" {
+		return "the " + kind
+	}
+	name := BookmakerName(o.Bookmaker)
+	if name == o.Bookmaker {
+		return o.Bookmaker + "'s " + kind
+	}
+	return name + "'s " + kind + " (" + o.Bookmaker + ")"
+}
+
 // Implied returns the de-margined probabilities p_i = (1/o_i) / Σ_j (1/o_j).
 func (o Odds) Implied() (Probabilities, error) {
-	for _, v := range []float64{o.Home, o.Draw, o.Away} {
+	for i, v := range []float64{o.Home, o.Draw, o.Away} {
 		if !(v > 1) || math.IsInf(v, 0) {
-			return Probabilities{}, fmt.Errorf("odds %s: price %v is not a decimal price above 1", o.Bookmaker, v)
+			return Probabilities{}, fmt.Errorf("%s: the %s price %v is not a decimal price above 1", o, [3]string{"home", "draw", "away"}[i], v)
 		}
 	}
 	h, d, a := 1/o.Home, 1/o.Draw, 1/o.Away

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	_ "time/tzdata" // ingest.timezone works in an image without /usr/share/zoneinfo
 
 	"github.com/soccerpredict/soccerpredict/host/internal/cli"
 )

@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/soccerpredict/soccerpredict/host/internal/api"
 	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
 	"github.com/soccerpredict/soccerpredict/host/internal/replay"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
@@ -234,4 +237,30 @@ func ReadFeatures(path string) (forecast.Dataset, error) {
 		d.Examples = append(d.Examples, replay.Example{Match: m, Values: values})
 	}
 	return d, nil
+}
+
+// forecastHeader are the columns of `batch predict`'s CSV; the market
+// columns are empty for a fixture without odds.
+var forecastHeader = []string{"id", "competition", "season", "kickoff", "home_team", "away_team", "p_home", "p_draw", "p_away",
+	"model", "model_version", "generation", "feature_schema_version", "bookmaker", "market_home", "market_draw", "market_away",
+	"overround", "edge_home", "edge_draw", "edge_away"}
+
+// WriteForecasts writes forecasts as CSV, atomically, in kick-off order.
+func WriteForecasts(path string, ps []api.PredictionResponse) error {
+	rows := make([][]string, 0, len(ps))
+	for _, p := range ps {
+		f, pr := p.Fixture, p.Probabilities
+		row := []string{f.ID, f.Competition, f.Season, f.Kickoff.UTC().Format(time.RFC3339), f.HomeTeam, f.AwayTeam,
+			num(pr.Home), num(pr.Draw), num(pr.Away), p.Model.Name, strconv.Itoa(p.Model.Version), strconv.FormatInt(p.Generation, 10),
+			p.FeatureSchemaVersion}
+		if m := p.Market; m != nil {
+			row = append(row, m.Bookmaker, num(m.Probabilities.Home), num(m.Probabilities.Draw), num(m.Probabilities.Away),
+				num(m.Overround), num(m.Edge.Home), num(m.Edge.Draw), num(m.Edge.Away))
+		} else {
+			row = append(row, "", "", "", "", "", "", "", "")
+		}
+		rows = append(rows, row)
+	}
+	slices.SortStableFunc(rows, func(a, b []string) int { return strings.Compare(a[3]+a[0], b[3]+b[0]) })
+	return writeCSV(path, forecastHeader, rows)
 }

@@ -4,8 +4,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"time"
 
+	"github.com/soccerpredict/soccerpredict/host/internal/api"
 	"github.com/soccerpredict/soccerpredict/host/internal/batch"
 	"github.com/soccerpredict/soccerpredict/host/internal/config"
 	"github.com/soccerpredict/soccerpredict/host/internal/contract"
@@ -44,35 +44,6 @@ func batchHost(e env, c *common) (config.Config, *pluginhost.Host, error) {
 	}
 	host, err := pluginhost.New(cfg.Plugins, logger(e, cfg))
 	return cfg, host, err
-}
-
-func runBatch(e env, args []string) error {
-	if len(args) == 0 {
-		return fmt.Errorf("%w: name a stage: ingest, validate, features, train, evaluate, register", errUsage)
-	}
-	stage, args := args[0], args[1:]
-	started := time.Now()
-	var err error
-	switch stage {
-	case "ingest":
-		err = batchIngest(e, args)
-	case "validate":
-		err = batchValidate(e, args)
-	case "features":
-		err = batchFeatures(e, args)
-	case "train":
-		err = batchTrain(e, args)
-	case "evaluate":
-		err = batchEvaluate(e, args)
-	case "register":
-		err = batchRegister(e, args)
-	default:
-		return fmt.Errorf("%w: unknown stage %q (ingest, validate, features, train, evaluate, register)", errUsage, stage)
-	}
-	if err == nil {
-		fmt.Fprintf(e.stdout, "batch %s done in %s\n", stage, time.Since(started).Round(time.Millisecond))
-	}
-	return err
 }
 
 func batchIngest(e env, args []string) error {
@@ -227,5 +198,51 @@ func batchRegister(e env, args []string) error {
 		return err
 	}
 	_, err = fmt.Fprintf(e.stdout, "registered %s v%d as candidate; `soccerpredict models challenge` then `models promote` to serve it\n", mv.Name, mv.Version)
+	return err
+}
+
+// batchPredict forecasts every scheduled fixture in the store (kick-off not
+// more than three hours ago) with the serving champion, and writes them as
+// CSV with the model version and generation on every row, and the market's
+// de-margined probabilities and the edge where the fixture has odds.
+func batchPredict(e env, args []string) error {
+	var out string
+	fs, c := newFlags(e, "batch predict")
+	fs.StringVar(&out, "out", "", "the forecasts CSV to write")
+	comp := fs.String("competition", "", "only this competition (default: all)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if out == "" {
+		return fmt.Errorf("%w: batch predict needs --out", errUsage)
+	}
+	parts, err := assemble(e, c)
+	if err != nil {
+		return err
+	}
+	defer parts.Close()
+	pred := forecast.NewPredictor(parts.store, parts.host, parts.features, parts.cfg.Model.Plugin, parts.log)
+	if err := pred.Start(e.ctx); err != nil {
+		return err
+	}
+	comps := pred.Competitions()
+	if *comp != "" {
+		comps = []string{*comp}
+	}
+	var rows []api.PredictionResponse
+	for _, code := range comps {
+		ps, err := pred.Upcoming(e.ctx, code, 0)
+		if err != nil {
+			return err
+		}
+		for _, p := range ps {
+			rows = append(rows, api.Render(p))
+		}
+	}
+	if err := batch.WriteForecasts(out, rows); err != nil {
+		return err
+	}
+	champ, gen, _ := pred.Champion()
+	_, err = fmt.Fprintf(e.stdout, "%d upcoming fixtures forecast by %s v%d (generation %d) to %s\n", len(rows), champ.Name, champ.Version, gen.ID, out)
 	return err
 }

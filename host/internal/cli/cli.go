@@ -13,6 +13,8 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"text/tabwriter"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/term"
@@ -80,6 +82,9 @@ type env struct {
 	environ []string
 	stdout  io.Writer
 	stderr  io.Writer
+	// flags, when set, is given each command's flag set instead of its help
+	// being printed (shell completion).
+	flags func(*flag.FlagSet)
 }
 
 type command struct {
@@ -90,13 +95,13 @@ type command struct {
 func routes() []command {
 	return []command{
 		{"ingest history", "[--limit N]", "list recent ingest runs", runRuns},
-		{"ingest", "[--source NAME]", "fetch from the configured sources, check the data contract, upsert into the store", runIngest},
-		{"plugins list", "", "show the configured plugins and whether each binary matches its pinned SHA-256", runPluginsList},
+		{"ingest", "[--source NAME] [--schedule]", "fetch from the configured sources, check the data contract, upsert into the store", runIngest},
+		{"plugins list", "[--server URL [--api-key KEY]]", "show the configured plugins and whether each binary matches its pinned SHA-256", runPluginsList},
 		{"plugins verify", "[NAME...]", "launch each plugin, negotiate its API version and smoke-test it", runPluginsVerify},
-		{"serve", "[--addr :8080]", "serve predictions over HTTP from the champion model", runServe},
+		{"serve", "[--addr :8080] [--grpc-addr :8081]", "serve predictions over HTTP (and OIP gRPC) from the champion model, with the web page at /", runServe},
 		{"worker", "", "work async prediction jobs from RabbitMQ (queue.driver rabbitmq)", runWorker},
 		{"models train", "[--alias champion] [--if-no-champion] [--out DIR]", "replay history through the feature plugin, train with the model plugin, register", runModelsTrain},
-		{"models list", "", "list registered model versions", runModelsList},
+		{"models list", "", "list registered model versions and the aliases pointing at them", runModelsList},
 		{"models challenge", "[--version N]", "name the version (default: the candidate) to challenge the champion", runModelsChallenge},
 		{"models promote", "[--force --reason TEXT]", "backtest the challenger against the champion; promote only if it is better", runModelsPromote},
 		{"models rollback", "[--reason TEXT]", "point the champion back at the previous champion", runModelsRollback},
@@ -104,7 +109,13 @@ func routes() []command {
 		{"models export", "--out DIR [--version N]", "write a model version as an MLflow model directory (default: the champion)", runModelsExport},
 		{"models import", "DIR [--alias candidate] [--name NAME]", "register an ONNX model directory logged by MLflow, once it fits the feature schema and loads", runModelsImport},
 		{"evaluate", "[--out FILE]", "walk-forward evaluation against the bookmaker's closing line and base rates", runEvaluate},
-		{"batch", "STAGE [flags]", "a DVC pipeline stage on files: ingest, validate, features, train, evaluate, register", runBatch},
+		{"batch ingest", "--out FILE --rejects FILE", "DVC stage: fetch from the sources into a matches CSV (no store)", batchStage(batchIngest)},
+		{"batch validate", "--in FILE --rejects FILE --out FILE --quarantine FILE --report FILE", "DVC stage: check the data contract; valid rows, quarantined rows, a report", batchStage(batchValidate)},
+		{"batch features", "--in FILE --out FILE", "DVC stage: replay the matches through the feature plugin into a features CSV and its schema", batchStage(batchFeatures)},
+		{"batch train", "--in FILE --model DIR --metrics FILE", "DVC stage: train on the features; the model as an MLflow directory", batchStage(batchTrain)},
+		{"batch evaluate", "--in FILE --metrics FILE --plots DIR", "DVC stage: walk-forward evaluation with reliability and RPS plots (CSV and PNG)", batchStage(batchEvaluate)},
+		{"batch register", "--model DIR --train-metrics FILE --evaluate-metrics FILE --out FILE", "DVC stage: register the model in the registry as a candidate", batchStage(batchRegister)},
+		{"batch predict", "--out FILE", "DVC stage: forecast the scheduled fixtures in the store with the serving champion", batchStage(batchPredict)},
 		{"keys create", "--name NAME [--scopes predict,admin] [--rate N]", "make an API key (shown once; stored hashed)", runKeysCreate},
 		{"keys list", "", "list API keys", runKeysList},
 		{"keys revoke", "ID", "revoke an API key", runKeysRevoke},
@@ -112,8 +123,119 @@ func routes() []command {
 		{"quarantine", "[--source NAME] [--run ID]", "list rows held back by ingestion, with the reason", runQuarantine},
 		{"runs list", "[--limit N]", "list tracked train and evaluate runs", runRunsList},
 		{"runs compare", "RUN_A RUN_B", "show two tracked runs side by side", runRunsCompare},
-		{"version", "", "print the host's version (also --version)", func(e env, _ []string) error { _, err := fmt.Fprintln(e.stdout, versionLine()); return err }},
+		{"completion", "bash|zsh|fish", "print a shell completion script", runCompletion},
+		{"version", "", "print the host's version (also --version)", runVersion},
 	}
+}
+
+// examples are shown by each command's --help.
+var examples = map[string][]string{
+	"ingest":           {"soccerpredict ingest", "soccerpredict ingest --source footballdata", "soccerpredict ingest --schedule    # stay up, ingesting on ingest.schedule"},
+	"ingest history":   {"soccerpredict ingest history --limit 5"},
+	"plugins list":     {"soccerpredict plugins list", "soccerpredict plugins list --server http://localhost:8080 --api-key $KEY"},
+	"plugins verify":   {"soccerpredict plugins verify", "soccerpredict plugins verify onnx"},
+	"serve":            {"soccerpredict serve", "soccerpredict serve --addr 127.0.0.1:9000 --grpc-addr off", "soccerpredict serve --config configs/production.yaml"},
+	"worker":           {"soccerpredict worker --config configs/production.yaml"},
+	"models train":     {"soccerpredict models train", "soccerpredict models train --alias champion", "soccerpredict models train --set model.params.l2=0.01 --out /tmp/model"},
+	"models list":      {"soccerpredict models list"},
+	"models challenge": {"soccerpredict models challenge", "soccerpredict models challenge --version 4"},
+	"models promote":   {"soccerpredict models promote", "soccerpredict models promote --force --reason \"hotfix for a bad feature\""},
+	"models rollback":  {"soccerpredict models rollback --reason \"v5 misprices draws\""},
+	"models audit":     {"soccerpredict models audit --limit 10"},
+	"models export":    {"soccerpredict models export --out /tmp/champion", "soccerpredict models export --out /tmp/v3 --version 3"},
+	"models import":    {"soccerpredict models import /tmp/mlflow-model --alias candidate"},
+	"evaluate":         {"soccerpredict evaluate", "soccerpredict evaluate --out evaluation.json --set evaluate.test_seasons=2324"},
+	"batch predict":    {"soccerpredict batch predict --out pipeline/forecasts/upcoming.csv"},
+	"keys create":      {"soccerpredict keys create --name dashboard", "soccerpredict keys create --name ops --scopes predict,admin --rate 6000"},
+	"keys list":        {"soccerpredict keys list"},
+	"keys revoke":      {"soccerpredict keys revoke 3f9c2a1b"},
+	"matches":          {"soccerpredict matches --competition E0 --season 2324 --limit 5"},
+	"quarantine":       {"soccerpredict quarantine", "soccerpredict quarantine --source footballdata"},
+	"runs list":        {"soccerpredict runs list --limit 5"},
+	"runs compare":     {"soccerpredict runs compare 20261201T101500Z-1a2b3c 20261201T103000Z-4d5e6f"},
+	"completion":       {"source <(soccerpredict completion bash)", "soccerpredict completion zsh > \"${fpath[1]}/_soccerpredict\"", "soccerpredict completion fish > ~/.config/fish/completions/soccerpredict.fish"},
+	"version":          {"soccerpredict version", "soccerpredict --version"},
+}
+
+func runVersion(e env, args []string) error {
+	fs, _ := newFlags(e, "version")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintln(e.stdout, versionLine())
+	return err
+}
+
+// batchStage times a DVC stage.
+func batchStage(run func(env, []string) error) func(env, []string) error {
+	return func(e env, args []string) error {
+		started := time.Now()
+		if err := run(e, args); err != nil {
+			return err
+		}
+		_, err := fmt.Fprintf(e.stdout, "done in %s\n", time.Since(started).Round(time.Millisecond))
+		return err
+	}
+}
+
+func lookup(name string) (command, bool) {
+	for _, c := range routes() {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return command{}, false
+}
+
+// commandHelp is a command's --help: usage with its positional arguments,
+// what it does, its flags, and examples.
+func commandHelp(w io.Writer, fs *flag.FlagSet) {
+	c, _ := lookup(fs.Name())
+	fmt.Fprintf(w, "usage: %s\n\n%s\n\nflags:\n", strings.TrimSpace("soccerpredict "+c.name+" "+c.args), c.help)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fs.VisitAll(func(f *flag.Flag) {
+		arg := ""
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); !ok || !b.IsBoolFlag() {
+			arg = " " + argName(f)
+		}
+		def := ""
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "[]" {
+			def = " (default " + f.DefValue + ")"
+		}
+		fmt.Fprintf(tw, "  --%s%s\t%s%s\n", f.Name, arg, f.Usage, def)
+	})
+	tw.Flush()
+	if ex := examples[c.name]; len(ex) > 0 {
+		fmt.Fprintln(w, "\nexamples:")
+		for _, x := range ex {
+			fmt.Fprintln(w, "  "+x)
+		}
+	}
+}
+
+// argName is the placeholder a flag's value gets in help: from its type.
+func argName(f *flag.Flag) string {
+	if strings.Contains(f.Usage, "director") {
+		return "DIR"
+	}
+	switch f.Name {
+	case "config", "out", "in", "rejects", "quarantine", "report", "metrics", "train-metrics", "evaluate-metrics":
+		return "FILE"
+	case "model", "plots":
+		return "DIR"
+	case "set":
+		return "KEY=VALUE"
+	}
+	switch f.Value.(type) {
+	case interface{ Get() any }:
+		switch f.Value.(flag.Getter).Get().(type) {
+		case int, int64, uint, uint64, float64:
+			return "N"
+		case time.Duration:
+			return "DURATION"
+		}
+	}
+	return strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
 }
 
 // errUsage marks errors that are the caller's; they exit with status 2.
@@ -129,6 +251,10 @@ func Run(ctx context.Context, args []string, environ []string, stdout, stderr io
 	}
 	if args[0] == "--version" || args[0] == "-version" {
 		fmt.Fprintln(stdout, versionLine())
+		return 0
+	}
+	if args[0] == "__complete" {
+		complete(e, args[1:])
 		return 0
 	}
 	for _, c := range routes() {
@@ -198,6 +324,13 @@ func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
 func newFlags(e env, name string) (*flag.FlagSet, *common) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
+	fs.Usage = func() {
+		if e.flags != nil {
+			e.flags(fs) // completion asks which flags a command takes
+			return
+		}
+		commandHelp(e.stdout, fs)
+	}
 	c := &common{}
 	fs.Var(&c.configs, "config", "config file (repeatable)")
 	fs.Var(&c.sets, "set", "override a config key: key=value (repeatable)")

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -238,5 +239,109 @@ func TestVersionAndGroupHelp(t *testing.T) {
 	code, _, errs := run(t, nil, "keys", "bogus")
 	if code != 2 || !strings.Contains(errs, `keys has no subcommand "bogus"`) || !strings.Contains(errs, "keys create") {
 		t.Fatalf("keys bogus: exit %d\n%s", code, errs)
+	}
+}
+
+// Every command's --help gives its usage with positional arguments, what it
+// does and its flags with placeholders; shell completion asks the binary.
+func TestCommandHelpAndCompletion(t *testing.T) {
+	for _, c := range routes() {
+		args := append(strings.Fields(c.name), "--help")
+		code, out, errs := run(t, nil, args...)
+		want := strings.TrimSpace("usage: soccerpredict " + c.name + " " + c.args)
+		if code != 0 || !strings.HasPrefix(out, want+"\n\n"+c.help+"\n") || !strings.Contains(out, "--config FILE") || errs != "" {
+			t.Errorf("%s --help: exit %d\n%s\n%s", c.name, code, out, errs)
+		}
+		if c.help == "" || len(examples[c.name]) == 0 && !strings.HasPrefix(c.name, "batch ") || strings.Contains(c.help, "\n") {
+			t.Errorf("%s: needs a one-line description and examples", c.name)
+		}
+	}
+	_, out, _ := run(t, nil, "models", "train", "--help")
+	for _, want := range []string{"  --alias ALIAS ", "  --if-no-champion  do nothing when a champion exists", "  --out DIR ", "examples:\n  soccerpredict models train\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("models train --help lacks %q:\n%s", want, out)
+		}
+	}
+	if _, out, _ := run(t, nil, "batch"); !strings.Contains(out, "batch predict") || !strings.Contains(out, "batch validate") {
+		t.Errorf("batch lists its stages:\n%s", out)
+	}
+	for _, c := range []struct {
+		words []string
+		want  []string
+	}{
+		{nil, []string{"serve", "models", "ingest", "completion", "--version"}},
+		{[]string{"models"}, []string{"train", "promote", "rollback", "import"}},
+		{[]string{"models", "promote"}, []string{"--force", "--reason", "--config", "--set"}},
+		{[]string{"ingest"}, []string{"history", "--schedule", "--source"}},
+		{[]string{"batch"}, []string{"predict", "train"}},
+	} {
+		_, out, _ := run(t, nil, append([]string{"__complete"}, c.words...)...)
+		got := strings.Fields(out)
+		for _, w := range c.want {
+			if !slices.Contains(got, w) {
+				t.Errorf("completing %q: %v lacks %q", c.words, got, w)
+			}
+		}
+	}
+	for _, shell := range []string{"bash", "zsh", "fish"} {
+		if code, out, _ := run(t, nil, "completion", shell); code != 0 || !strings.Contains(out, "soccerpredict __complete") {
+			t.Errorf("completion %s: %d\n%s", shell, code, out)
+		}
+	}
+	if code, _, errs := run(t, nil, "completion", "tcsh"); code != 2 || !strings.Contains(errs, `no completion for shell "tcsh"`) {
+		t.Errorf("completion tcsh: %d %s", code, errs)
+	}
+	// The bash script works in bash, against the real binary.
+	bin := testbin.Host(t)
+	script := `source <("$BIN" completion bash); soccerpredict() { "$BIN" "$@"; }; COMP_WORDS=(soccerpredict models pro); COMP_CWORD=2; _soccerpredict; echo "${COMPREPLY[@]}"`
+	cmd := exec.Command("bash", "-c", script)
+	cmd.Env = append(os.Environ(), "BIN="+bin)
+	if got, err := cmd.CombinedOutput(); err != nil || strings.TrimSpace(string(got)) != "promote" {
+		t.Errorf("bash completion of `soccerpredict models pro`: %q, %v", got, err)
+	}
+}
+
+// `ingest --schedule` runs ingest at every time ingest.schedule names until
+// stopped; a second run finds nothing new; a bad expression is named.
+func TestScheduledIngestFires(t *testing.T) {
+	data := t.TempDir()
+	os.MkdirAll(filepath.Join(data, "E0"), 0o755)
+	if err := os.Symlink(filepath.Join(testbin.Data(), "E0", "2324.csv"), filepath.Join(data, "E0", "2324.csv")); err != nil {
+		t.Fatal(err)
+	}
+	cfg := setup(t, testbin.Plugin(t, "source", "footballdata"), data)
+
+	if code, _, errs := run(t, nil, "ingest", "--schedule", "--config", cfg); code != 2 || !strings.Contains(errs, "--schedule needs ingest.schedule") {
+		t.Fatalf("--schedule without a schedule: %d %s", code, errs)
+	}
+	if code, _, errs := run(t, nil, "ingest", "--schedule", "--config", cfg, "--set", "ingest.schedule=every morning"); code != 1 ||
+		!strings.Contains(errs, `ingest.schedule[0]: "every morning" is not a cron expression`) {
+		t.Fatalf("a bad schedule: %d %s", code, errs)
+	}
+
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	out := &syncBuffer{}
+	done := make(chan int, 1)
+	go func() {
+		done <- Run(ctx, []string{"ingest", "--schedule", "--config", cfg, "--set", "ingest.schedule=@every 1s"}, nil, out, &syncBuffer{})
+	}()
+	runs := regexp.MustCompile(`(?m)^ingest \S+ footballdata: \d+ files, \d+ rows read`)
+	for deadline := time.Now().Add(60 * time.Second); len(runs.FindAllString(out.String(), -1)) < 2; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the schedule did not fire twice in 60s:\n%s", out.String())
+		}
+	}
+	stop()
+	if code := <-done; code != 0 {
+		t.Fatalf("stopped schedule: exit %d\n%s", code, out.String())
+	}
+	got := out.String()
+	if !strings.Contains(got, "ingest scheduled (@every 1s, UTC); next at ") || !strings.Contains(got, "380 rows read, 380 loaded") ||
+		!strings.Contains(got, "380 rows read, 0 loaded, 0 updated") || !strings.Contains(got, "ingest schedule stopped") {
+		t.Fatalf("schedule output:\n%s", got)
+	}
+	if code, hist, _ := run(t, nil, "ingest", "history", "--config", cfg); code != 0 || strings.Count(hist, "footballdata") < 2 {
+		t.Fatalf("ingest history after two scheduled runs: %d\n%s", code, hist)
 	}
 }

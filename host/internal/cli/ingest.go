@@ -5,8 +5,14 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
+	"time"
 
+	"github.com/hashicorp/go-hclog"
+	"github.com/robfig/cron/v3"
 	"github.com/schollz/progressbar/v3"
+
+	"github.com/soccerpredict/soccerpredict/host/internal/config"
 
 	"github.com/soccerpredict/soccerpredict/host/internal/contract"
 	"github.com/soccerpredict/soccerpredict/host/internal/ingest"
@@ -17,6 +23,7 @@ import (
 func runIngest(e env, args []string) error {
 	fs, c := newFlags(e, "ingest")
 	only := fs.String("source", "", "ingest only this source plugin")
+	scheduled := fs.Bool("schedule", false, "stay up and ingest at every time ingest.schedule names (cron expressions), until stopped")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -44,13 +51,23 @@ func runIngest(e env, args []string) error {
 	defer host.Close()
 
 	r := ingest.Runner{Store: st, Suite: suite, ValidationDir: filepath.Join(cfg.DataDir, "validations"), Logger: log}
-	if isTerminal(e.stderr) {
+	if isTerminal(e.stderr) && !*scheduled {
 		r.Progress = &bar{w: e.stderr}
 	}
+	once := func() error { return ingestOnce(e, cfg, r, host, *only) }
+	if *scheduled {
+		return onSchedule(e, cfg, log, once)
+	}
+	return once()
+}
+
+// ingestOnce runs every configured source (or only one) through r.
+func ingestOnce(e env, cfg config.Config, r ingest.Runner, host *pluginhost.Host, only string) error {
+	log := r.Logger
 	var failed []error
 	ran := 0
 	for _, s := range cfg.Sources {
-		if *only != "" && s.Plugin != *only {
+		if only != "" && s.Plugin != only {
 			continue
 		}
 		ran++
@@ -76,10 +93,68 @@ func runIngest(e env, args []string) error {
 			fmt.Fprintf(e.stdout, "  validation results: %s\n", sum.Validations)
 		}
 	}
-	if *only != "" && ran == 0 {
-		return fmt.Errorf("%w: no configured source uses plugin %q", errUsage, *only)
+	if only != "" && ran == 0 {
+		return fmt.Errorf("%w: no configured source uses plugin %q", errUsage, only)
 	}
 	return errors.Join(failed...)
+}
+
+// onSchedule runs ingest at every time the schedule names until the
+// command is stopped. A run that is still going when its next time comes
+// makes that time pass (runs never overlap); a failed run is logged and the
+// schedule goes on.
+func onSchedule(e env, cfg config.Config, log hclog.Logger, run func() error) error {
+	if len(cfg.Ingest.Schedule) == 0 {
+		return fmt.Errorf("%w: --schedule needs ingest.schedule: cron expressions such as [\"0 6 * * *\"] or [\"@every 6h\"]", errUsage)
+	}
+	loc := time.UTC
+	if cfg.Ingest.Timezone != "" {
+		var err error
+		if loc, err = time.LoadLocation(cfg.Ingest.Timezone); err != nil {
+			return err
+		}
+	}
+	var schedules []cron.Schedule
+	for _, spec := range cfg.Ingest.Schedule {
+		s, err := config.CronParser.Parse(spec)
+		if err != nil {
+			return err // Validate has named it already
+		}
+		schedules = append(schedules, s)
+	}
+	next := func(after time.Time) time.Time {
+		var at time.Time
+		for _, s := range schedules {
+			if t := s.Next(after.In(loc)); at.IsZero() || t.Before(at) {
+				at = t
+			}
+		}
+		return at
+	}
+	at := next(time.Now())
+	fmt.Fprintf(e.stdout, "ingest scheduled (%s, %s); next at %s\n", strings.Join(cfg.Ingest.Schedule, "; "), loc, at.Format(time.RFC3339))
+	for {
+		timer := time.NewTimer(time.Until(at))
+		select {
+		case <-e.ctx.Done():
+			timer.Stop()
+			fmt.Fprintln(e.stdout, "ingest schedule stopped")
+			return nil
+		case <-timer.C:
+		}
+		started := time.Now()
+		if err := run(); err != nil {
+			if e.ctx.Err() != nil {
+				return nil
+			}
+			log.Error("scheduled ingest failed; the schedule goes on", "error", err)
+		}
+		at = next(time.Now())
+		if skipped := next(started); skipped.Before(at) {
+			log.Warn("an ingest outlasted its next scheduled time; that time was skipped", "took", time.Since(started).Round(time.Millisecond))
+		}
+		fmt.Fprintf(e.stdout, "next ingest at %s\n", at.Format(time.RFC3339))
+	}
 }
 
 // bar draws ingestion progress on a terminal.

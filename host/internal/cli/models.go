@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -122,15 +124,15 @@ func runModelsTrain(e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "registered %s v%d: %d training rows, feature schema %s, artifact sha256 %s\n",
-		mv.Name, mv.Version, len(examples), mv.FeatureSchemaVersion, mv.ArtifactSHA256[:16])
+	fmt.Fprintf(e.stdout, "registered %s v%d: trained on %d matches (%s), feature schema %s, artifact sha256 %s\n",
+		mv.Name, mv.Version, len(examples), rowsNote(mv.Metrics), mv.FeatureSchemaVersion, mv.ArtifactSHA256[:16])
 	if *out != "" {
 		if err := exportModel(mv, *out); err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "wrote %s/{model.onnx,MLmodel}\n", *out)
 	}
-	recordExperiment(e, parts, "train", parts.cfg.Model.Params, mv.Metrics, mv.TrainingDataHash, mv.Version, started)
+	recordExperiment(e, parts, "train", parts.cfg.Model.Params, mv.Metrics, mv.TrainingDataHash, mv.Version, started, nil)
 	if *alias == "" {
 		*alias = "candidate"
 	}
@@ -159,7 +161,11 @@ func actor(e env) string {
 	if u := e.getenv("USER"); u != "" {
 		return u
 	}
-	return "unknown"
+	// No $USER (a container, cron, systemd): the account the process runs as.
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	return fmt.Sprintf("uid %d", os.Getuid())
 }
 
 // digest is the plugin binary's SHA-256 ("" when it cannot be read).
@@ -243,16 +249,23 @@ func runModelsList(e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	champ, _ := st.Alias(e.ctx, "champion")
-	w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "VERSION\tNAME\tFEATURES\tTRAIN LOG-LOSS\tROWS\tCREATED\tALIAS")
-	for _, v := range versions {
-		alias := ""
-		if v.Version == champ.Version {
-			alias = "champion"
+	aliases := map[int][]string{}
+	for _, a := range []string{store.Champion, "challenger", "candidate"} {
+		if v, err := st.Alias(e.ctx, a); err == nil {
+			aliases[v.Version] = append(aliases[v.Version], a)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
 		}
-		fmt.Fprintf(w, "%d\t%s\t%s/%s\t%.4f\t%.0f\t%s\t%s\n", v.Version, v.Name, v.FeaturePlugin, v.FeatureSchemaVersion,
-			v.Metrics["train_log_loss"], v.Metrics["train_rows"], v.CreatedAt.Format("2006-01-02 15:04"), alias)
+	}
+	w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "VERSION\tNAME\tFEATURES\tMATCHES\tTRAIN LOG-LOSS (in-sample)\tCREATED\tALIASES")
+	for _, v := range versions {
+		matches := "-"
+		if n, ok := v.Metrics["train_matches"]; ok {
+			matches = fmt.Sprintf("%.0f", n)
+		}
+		fmt.Fprintf(w, "%d\t%s\t%s/%s\t%s\t%.4f\t%s\t%s\n", v.Version, v.Name, v.FeaturePlugin, v.FeatureSchemaVersion,
+			matches, v.Metrics["train_log_loss"], v.CreatedAt.Format("2006-01-02 15:04"), orDash(strings.Join(aliases[v.Version], ", ")))
 	}
 	return w.Flush()
 }
@@ -281,7 +294,7 @@ func runEvaluate(e env, args []string) error {
 	o := ev.Overall
 	recordExperiment(e, parts, "evaluate", parts.cfg.Model.Params, map[string]float64{"log_loss": o.Model.LogLoss, "brier": o.Model.Brier,
 		"rps": o.Model.RPS, "ece": o.ModelECE, "bookmaker_log_loss": o.Bookmaker.LogLoss, "bookmaker_rps": o.Bookmaker.RPS, "n": float64(o.Model.N)},
-		replay.Hash(d.Trainable()), 0, started)
+		replay.Hash(d.Trainable()), 0, started, ev)
 	if *out != "" {
 		b, _ := json.MarshalIndent(ev, "", "  ")
 		if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
@@ -300,9 +313,27 @@ func printEvaluation(w io.Writer, p predictionParts, ev forecast.Evaluation) {
 	fmt.Fprintln(tw, "season\tn\ttrain matches\tmodel LL\tBrier\tRPS\tECE\twithout odds LL\tRPS\tPinnacle closing LL\tBrier\tRPS\tbase rates LL\tRPS\t")
 	rows := append(append([]forecast.SeasonEvaluation{}, ev.Seasons...), ev.Overall)
 	for _, s := range rows {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t\n", s.Season, s.Model.N, s.TrainRows,
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t\n", s.Season, s.Model.N, trainMatches(s),
 			s.Model.LogLoss, s.Model.Brier, s.Model.RPS, s.ModelECE, s.ModelWithoutOdds.LogLoss, s.ModelWithoutOdds.RPS,
 			s.Bookmaker.LogLoss, s.Bookmaker.Brier, s.Bookmaker.RPS, s.BaseRates.LogLoss, s.BaseRates.RPS)
 	}
 	tw.Flush()
+}
+
+// rowsNote says how the plugin's training rows relate to the matches.
+func rowsNote(m map[string]float64) string {
+	rows, ok := m["train_rows"]
+	if !ok || rows == m["train_matches"] {
+		return "one training row each"
+	}
+	return fmt.Sprintf("%.0f training rows: each match with pre-match odds is taught with and without them", rows)
+}
+
+// trainMatches is a season's training-set size; the overall row has none
+// (each season trains on its own past).
+func trainMatches(s forecast.SeasonEvaluation) string {
+	if s.Season == "overall" {
+		return "-"
+	}
+	return fmt.Sprint(s.TrainRows)
 }

@@ -212,10 +212,15 @@ func pluginInfos(e env, ps ...*pluginhost.Plugin) []store.PluginInfo {
 	return out
 }
 
-func recordExperiment(e env, parts predictionParts, kind string, params any, metrics map[string]float64, datasetHash string, version int, started time.Time) {
+// recordExperiment tracks a train or evaluate run; report, when not nil, is
+// kept as the run's whole result (an evaluation, which the web page draws).
+func recordExperiment(e env, parts predictionParts, kind string, params any, metrics map[string]float64, datasetHash string, version int, started time.Time, report any) {
 	b, _ := json.Marshal(params)
 	run := store.ExperimentRun{ID: ingest.NewRunID(started), Kind: kind, StartedAt: started, FinishedAt: time.Now(), Params: b,
 		Metrics: metrics, DatasetHash: datasetHash, Plugins: pluginInfos(e, parts.features, parts.model), GitCommit: gitCommit(e), ModelVersion: version}
+	if report != nil {
+		run.Report, _ = json.Marshal(report)
+	}
 	if err := parts.store.RecordExperiment(e.ctx, run); err != nil {
 		parts.log.Error("cannot record the run", "error", err)
 		return
@@ -239,10 +244,16 @@ func runRunsList(e env, args []string) error {
 		return err
 	}
 	w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "RUN\tKIND\tSTARTED\tMODEL\tLOG-LOSS\tRPS\tDATASET\tCOMMIT\tPARAMS")
+	// A train run's log-loss is in-sample; only an evaluate run has
+	// out-of-sample scores. Neither is shown as the other.
+	fmt.Fprintln(w, "RUN\tKIND\tSTARTED\tMODEL\tMATCHES\tLOG-LOSS\tRPS\tDATASET\tCOMMIT\tPARAMS")
 	for _, r := range runs {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%.4f\t%.4f\t%.12s\t%.10s\t%s\n", r.ID, r.Kind, r.StartedAt.Format(time.DateTime), vOrDash(r.ModelVersion),
-			first(r.Metrics, "log_loss", "train_log_loss"), first(r.Metrics, "rps"), r.DatasetHash, r.GitCommit, canonical(r.Params))
+		ll, rps, n := metric(r.Metrics, "log_loss", "%.4f"), metric(r.Metrics, "rps", "%.4f"), metric(r.Metrics, "n", "%.0f")
+		if r.Kind == "train" {
+			ll, n = metric(r.Metrics, "train_log_loss", "%.4f in-sample"), metric(r.Metrics, "train_matches", "%.0f")
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.12s\t%.10s\t%s\n", r.ID, r.Kind, r.StartedAt.Format(time.DateTime), vOrDash(r.ModelVersion),
+			n, ll, rps, r.DatasetHash, r.GitCommit, canonical(r.Params))
 	}
 	return w.Flush()
 }
@@ -258,13 +269,12 @@ func canonical(raw json.RawMessage) string {
 	return string(b)
 }
 
-func first(m map[string]float64, keys ...string) float64 {
-	for _, k := range keys {
-		if v, ok := m[k]; ok {
-			return v
-		}
+// metric formats a run's metric, or "-" when the run has none.
+func metric(m map[string]float64, key, format string) string {
+	if v, ok := m[key]; ok {
+		return fmt.Sprintf(format, v)
 	}
-	return 0
+	return "-"
 }
 
 func runRunsCompare(e env, args []string) error {
@@ -324,15 +334,7 @@ func runRunsCompare(e env, args []string) error {
 	}
 	sort.Strings(names)
 	for _, k := range names {
-		row(k, metric(a.Metrics, k), metric(b.Metrics, k))
+		row(k, metric(a.Metrics, k, "%.4f"), metric(b.Metrics, k, "%.4f"))
 	}
 	return w.Flush()
-}
-
-func metric(m map[string]float64, k string) string {
-	v, ok := m[k]
-	if !ok {
-		return "-"
-	}
-	return fmt.Sprintf("%.4f", v)
 }

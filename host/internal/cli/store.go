@@ -28,13 +28,14 @@ func runMatches(e env, args []string) error {
 		return err
 	}
 	w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "KICKOFF (UTC)\tID\tHOME\tAWAY\tSCORE\tODDS")
+	fmt.Fprintln(w, "KICKOFF (UTC)\tID\tHOME\tAWAY\tSCORE\tPINNACLE PRE-MATCH H/D/A\tPRICES")
 	for _, m := range ms {
 		score := "-"
 		if m.Status == soccer.Finished {
 			score = fmt.Sprintf("%d-%d %s", m.HomeGoals, m.AwayGoals, m.Result)
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\n", m.Kickoff.Format("2006-01-02 15:04"), m.ID, m.HomeTeam, m.AwayTeam, score, len(m.Odds))
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Kickoff.Format("2006-01-02 15:04"), m.ID, m.HomeTeam, m.AwayTeam, score,
+			pinnacle(m.Odds), prices(m.Odds))
 	}
 	return w.Flush()
 }
@@ -97,4 +98,30 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// pinnacle shows Pinnacle's pre-match prices, the ones a forecast may use.
+func pinnacle(odds []soccer.Odds) string {
+	for _, o := range odds {
+		if o.Bookmaker == "PS" && !o.Closing {
+			return fmt.Sprintf("%.2f %.2f %.2f", o.Home, o.Draw, o.Away)
+		}
+	}
+	return "-"
+}
+
+// prices counts the match's odds: bookmakers pre-match, and closing.
+func prices(odds []soccer.Odds) string {
+	var pre, closing int
+	for _, o := range odds {
+		if o.Closing {
+			closing++
+		} else {
+			pre++
+		}
+	}
+	if pre+closing == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%d pre-match, %d closing", pre, closing)
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/knadh/koanf/providers/env/v2"
 	"github.com/knadh/koanf/providers/file"
 	"github.com/knadh/koanf/v2"
+	"github.com/robfig/cron/v3"
 )
 
 // EnvPrefix starts every environment variable the host reads. A double
@@ -236,7 +237,16 @@ type Source struct {
 type Ingest struct {
 	// Expectations is the data contract, a Great Expectations suite (JSON).
 	Expectations string `koanf:"expectations"`
+	// Schedule are cron expressions (minute hour day-of-month month
+	// day-of-week, or @daily, @every 6h) on which `ingest --schedule` runs,
+	// for a single-binary deployment; the Helm chart uses CronJobs instead.
+	Schedule []string `koanf:"schedule"`
+	// Timezone the schedule is read in (an IANA name; default UTC).
+	Timezone string `koanf:"timezone"`
 }
+
+// CronParser reads ingest.schedule: five fields or a descriptor.
+var CronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 
 // notKeys are SOCCERPREDICT_ variables that are not config keys: the config
 // files, the audit actor, the CLI's API key, the commit recorded with runs, the test database.
@@ -338,7 +348,7 @@ func Load(files []string, environ []string, overrides []string) (Config, error) 
 		TagName:          "koanf",
 	}})
 	if err != nil {
-		return Config{}, fmt.Errorf("config: %w", err)
+		return Config{}, explain(err)
 	}
 	cfg.applyDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -394,6 +404,16 @@ func (c Config) Validate() error {
 	}
 	if !slices.Contains([]string{"auto", "json", "text"}, c.Log.Format) {
 		bad("log.format: %q is not one of auto, json, text", c.Log.Format)
+	}
+	for i, spec := range c.Ingest.Schedule {
+		if _, err := CronParser.Parse(spec); err != nil {
+			bad("ingest.schedule[%d]: %q is not a cron expression (minute hour day-of-month month day-of-week, e.g. \"0 6 * * *\", or @daily, @every 6h): %v", i, spec, err)
+		}
+	}
+	if c.Ingest.Timezone != "" {
+		if _, err := time.LoadLocation(c.Ingest.Timezone); err != nil {
+			bad("ingest.timezone: %q is not a time zone name such as Europe/London", c.Ingest.Timezone)
+		}
 	}
 	switch c.Store.Driver {
 	case "sqlite":

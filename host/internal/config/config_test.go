@@ -66,7 +66,12 @@ func TestSQLiteDefaultsIntoTheDataDir(t *testing.T) {
 
 func TestProblemsAreNamed(t *testing.T) {
 	for _, c := range []struct{ yaml, want string }{
-		{"stor:\n  driver: sqlite\n", "stor"},
+		{"stor:\n  driver: sqlite\n", `unknown key "stor" at the top level (known there: auth,`},
+		{"serve:\n  adr: x\n", `unknown key "adr" in serve (known there: access_log, addr,`},
+		{"plugins:\n  x:\n    kind: source\n    pth: p\n", `unknown key "pth" in plugins[x] (known there: config, kind,`},
+		{"serve:\n  batching: {max_batch: lots}\n", "serve.batching.max_batch must be a whole number"},
+		{"serve:\n  generation_poll: often\n", "serve.generation_poll must be a duration such as 5s or 10m"},
+		{"log: 3\n", "log is a section (keys under it), not a single value"},
 		{"store:\n  driver: mysql\n", `store.driver: "mysql"`},
 		{"store:\n  driver: postgres\n", "store.dsn"},
 		{"plugins:\n  x:\n    kind: source\n    path: p\n", "plugins.x: set sha256"},
@@ -82,6 +87,8 @@ func TestProblemsAreNamed(t *testing.T) {
 		_, err := Load([]string{write(t, c.yaml)}, nil, nil)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("config %q: err = %v, want it to mention %q", c.yaml, err, c.want)
+		} else if strings.Contains(err.Error(), "decoding failed") || strings.Contains(err.Error(), "has invalid keys") {
+			t.Errorf("config %q: the decoder's words leak: %v", c.yaml, err)
 		}
 	}
 	if _, err := Load(nil, nil, []string{"novalue"}); err == nil {

@@ -39,11 +39,17 @@ func (t Trainer) Train(ctx context.Context, d Dataset, examples []replay.Example
 	if err := resp.Signature.CheckInputs(d.Schema.Columns); err != nil {
 		return store.ModelVersion{}, fmt.Errorf("train: the model plugin answered a model that does not fit the features: %w", err)
 	}
+	// The plugin counts its rows (a match with pre-match odds is two: with
+	// and without them); the matches are what people count.
+	metrics := map[string]float64{"train_matches": float64(len(examples))}
+	for k, v := range resp.Metrics {
+		metrics[k] = v
+	}
 	name := t.ModelPlugin
 	if alg, ok := t.Params["algorithm"].(string); ok {
 		name += "-" + alg
 	}
 	return store.ModelVersion{Name: name, ModelPlugin: t.ModelPlugin, Artifact: resp.Artifact, Signature: resp.Signature,
-		FeaturePlugin: t.FeaturePlugin, FeatureSchemaVersion: d.Schema.Version, Params: params, Metrics: resp.Metrics,
+		FeaturePlugin: t.FeaturePlugin, FeatureSchemaVersion: d.Schema.Version, Params: params, Metrics: metrics,
 		TrainingDataHash: replay.Hash(examples)}, nil
 }
