@@ -141,6 +141,16 @@ func workspace(t *testing.T) string {
 	}
 	link(testbin.Data(), filepath.Join(dir, "data", "football-data"))
 	link(testbin.ORT(t), filepath.Join(dir, "onnxruntime", "libonnxruntime.so.1"))
+	// The store and registry a deployment serves from: the predict stage
+	// forecasts with its champion.
+	for _, args := range [][]string{{"ingest"}, {"models", "train", "--alias", "champion"}} {
+		cmd := exec.Command(filepath.Join(bin, "soccerpredict"), append(args, "--config", "configs/local.yaml", "--config", "params.yaml")...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "SOCCERPREDICT_LOG__LEVEL=warn", "SOCCERPREDICT_GIT_COMMIT=test", "SOCCERPREDICT_ACTOR=test")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+	}
 	return dir
 }
 
@@ -192,7 +202,7 @@ func (p pipeline) run(t *testing.T, dir string) (map[string]string, time.Duratio
 // byte-identical outputs.
 func TestDVCPipeline(t *testing.T) {
 	p := readPipeline(t)
-	if want := []string{"ingest", "validate", "features", "train", "evaluate", "register"}; !slices.Equal(p.order, want) {
+	if want := []string{"ingest", "validate", "features", "train", "evaluate", "register", "predict"}; !slices.Equal(p.order, want) {
 		t.Fatalf("stage order %v, want %v", p.order, want)
 	}
 	first, took := p.run(t, workspace(t))

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/csv"
 	"errors"
 	"fmt"
 	"math"
@@ -191,6 +192,45 @@ func TestWebPageInABrowser(t *testing.T) {
 		}
 		if err := os.WriteFile(out, png, 0o644); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// `batch predict` writes the store's scheduled fixtures, forecast by the
+// serving champion, with the market beside the one that has odds.
+func TestBatchPredictForecastsUpcomingFixtures(t *testing.T) {
+	data, homes := withFixtures(t)
+	cfg := fullConfig(t, "store: {driver: sqlite}")
+	if code, _, errs := run(t, nil, "batch", "predict", "--config", cfg); code != 2 || !strings.Contains(errs, "needs --out") {
+		t.Fatalf("without --out: %d %s", code, errs)
+	}
+	must(t, cfg, "ingest", "--set", "plugins.footballdata.config.dir="+data)
+	must(t, cfg, "models", "train", "--alias", "champion")
+	out := filepath.Join(t.TempDir(), "forecasts", "upcoming.csv")
+	if got := must(t, cfg, "batch", "predict", "--out", out); !strings.Contains(got, "3 upcoming fixtures forecast by onnx-logreg v1 (generation 1)") {
+		t.Fatalf("batch predict: %s", got)
+	}
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil || len(rows) != 4 {
+		t.Fatalf("forecasts CSV: %v, %v", rows, err)
+	}
+	col := map[string]int{}
+	for i, h := range rows[0] {
+		col[h] = i
+	}
+	for i, r := range rows[1:] {
+		var h, d, a float64
+		fmt.Sscan(r[col["p_home"]]+" "+r[col["p_draw"]]+" "+r[col["p_away"]], &h, &d, &a)
+		if math.Abs(h+d+a-1) > 1e-9 || r[col["home_team"]] != homes[i] || r[col["model_version"]] != "1" || r[col["generation"]] != "1" {
+			t.Errorf("row %d: %v", i, r)
+		}
+		if priced := r[col["market_home"]] != ""; priced != (i == 0) {
+			t.Errorf("row %d market columns %v (only the first fixture has odds)", i, r)
 		}
 	}
 }
