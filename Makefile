@@ -10,7 +10,7 @@ PROTO_FILES := $(wildcard sdk/proto/soccerpredict/v1/*.proto) sdk/proto/inferenc
 PLUGINS := sources/footballdata features/ratings models/onnx
 export GOFLAGS := -buildvcs=false
 
-.PHONY: all build host plugins test lint proto proto-check run evaluate tools clean ort chart-test bench-http bench-async fuzz faults
+.PHONY: image all build host plugins test lint proto proto-check run evaluate tools clean ort chart-test bench-http bench-async fuzz faults
 
 MODULES := ./sdk/... ./host/... $(foreach p,$(PLUGINS),./plugins/$(p)/...) ./charts/...
 
@@ -100,6 +100,24 @@ faults: build ort
 
 clean:
 	rm -rf $(BIN) var onnxruntime
+
+# image builds the OCI image without a container engine (host/cmd/soccerimage): the host and the
+# pure-Go plugins built static (CGO_ENABLED=0), the onnx plugin with cgo plus the C libraries it and
+# ONNX Runtime link against (copied from this machine's Debian), ONNX Runtime, configs/production.yaml
+# and the data contract, CA certificates, user soccerpredict (uid 65532). Named as the chart's default
+# image (charts/soccerpredict/values.yaml); writes an OCI layout under bin/image/oci and a
+# docker-archive bin/soccerpredict-image.tar (`docker load -i`, `skopeo copy oci:bin/image/oci ...`).
+IMAGE_BIN := $(BIN)/image
+image: ort
+	@mkdir -p $(IMAGE_BIN)
+	cd host && CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X github.com/soccerpredict/soccerpredict/host/internal/cli.Version=$(VERSION)" -o $(IMAGE_BIN)/soccerpredict ./cmd/soccerpredict
+	@set -e; for d in plugins/*/*/cmd/soccer-*; do \
+	  bin=$$(basename $$d); mod=$${d%/cmd/*}; cgo=0; if [ "$$bin" = soccer-model-onnx ]; then cgo=1; fi; \
+	  (cd $$mod && CGO_ENABLED=$$cgo $(GO) build -trimpath -ldflags "-s -w" -o $(IMAGE_BIN)/$$bin ./cmd/$$bin); \
+	  (cd $(IMAGE_BIN) && sha256sum $$bin > $$bin.sha256); \
+	done
+	cd host && $(GO) run ./cmd/soccerimage --root $(CURDIR) --bin $(IMAGE_BIN) --ort $(CURDIR)/$(ORT_LIB) \
+	  --out $(IMAGE_BIN)/oci --tar $(BIN)/soccerpredict-image.tar --version $(VERSION)
 
 # Each plugin becomes bin/soccer-<kind>-<name>; its SHA-256 goes beside it, where configs/local.yaml
 # reads it from (production pins the digest itself).

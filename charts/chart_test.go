@@ -1,6 +1,10 @@
 package charts
 
 import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -177,5 +181,103 @@ func TestValuesSchemaRefusesBadValues(t *testing.T) {
 		if _, err := render(t, vals); err == nil {
 			t.Errorf("%s: rendered without complaint", name)
 		}
+	}
+}
+
+// imageDescription is what `soccerimage --describe` (the builder behind
+// `make image`) says the image holds and how it runs.
+type imageDescription struct {
+	Image      string   `json:"image"`
+	UID        int64    `json:"uid"`
+	Entrypoint []string `json:"entrypoint"`
+	Files      []string `json:"files"`
+	Dirs       []string `json:"dirs"`
+}
+
+// The chart runs the image `make image` builds: its default image is that
+// image's name, no container overrides the image's entrypoint (the host),
+// the user is the image's, and every path the containers and the
+// production config name is in the image and not hidden by a volume.
+func TestChartRunsTheImageMakeImageBuilds(t *testing.T) {
+	cmd := exec.Command("go", "run", "./cmd/soccerimage", "--root", "..", "--describe")
+	cmd.Dir = filepath.Join("..", "host")
+	raw, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("soccerimage --describe: %v", err)
+	}
+	var img imageDescription
+	if err := json.Unmarshal(raw, &img); err != nil {
+		t.Fatal(err)
+	}
+	inImage := map[string]bool{}
+	for _, f := range append(img.Files, img.Dirs...) {
+		inImage[f] = true
+	}
+	m, err := render(t, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var containers []corev1.Container
+	var volumes [][]corev1.Volume
+	for _, name := range []string{"sp-soccerpredict-api", "sp-soccerpredict-worker"} {
+		d := strict[appsv1.Deployment](t, m["Deployment"][name])
+		containers = append(containers, d.Spec.Template.Spec.Containers...)
+		volumes = append(volumes, d.Spec.Template.Spec.Volumes)
+	}
+	for _, name := range []string{"sp-soccerpredict-ingest", "sp-soccerpredict-train"} {
+		cj := strict[batchv1.CronJob](t, m["CronJob"][name])
+		containers = append(containers, cj.Spec.JobTemplate.Spec.Template.Spec.Containers...)
+	}
+	prod, err := os.ReadFile(filepath.Join("..", "configs", "production.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for _, line := range strings.Split(string(prod), "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), ":"); ok && (k == "path" || k == "sha256_file" || k == "library" || k == "expectations") {
+			paths = append(paths, strings.Fields(v)[0])
+		}
+	}
+	if len(paths) < 7 {
+		t.Fatalf("found only %v in configs/production.yaml", paths)
+	}
+	for _, c := range containers {
+		if c.Image != img.Image {
+			t.Errorf("%s runs %q, make image builds %q", c.Name, c.Image, img.Image)
+		}
+		if len(c.Command) > 0 {
+			t.Errorf("%s overrides the image's entrypoint %v with %v", c.Name, img.Entrypoint, c.Command)
+		}
+		if c.SecurityContext == nil || c.SecurityContext.RunAsUser == nil || *c.SecurityContext.RunAsUser != img.UID {
+			t.Errorf("%s does not run as the image's user %d", c.Name, img.UID)
+		}
+		mounted := func(p string) bool {
+			for _, vm := range c.VolumeMounts {
+				if p == vm.MountPath || strings.HasPrefix(p, vm.MountPath+"/") {
+					return true
+				}
+			}
+			return false
+		}
+		for _, e := range c.Env {
+			if e.Name != "SOCCERPREDICT_CONFIG" {
+				continue
+			}
+			for _, f := range strings.Split(e.Value, ",") {
+				if !inImage[f] && !mounted(f) {
+					t.Errorf("%s reads config %s, which is neither in the image nor mounted", c.Name, f)
+				}
+			}
+		}
+		for _, p := range paths {
+			if !inImage[p] {
+				t.Errorf("configs/production.yaml names %s, which the image does not hold", p)
+			} else if mounted(p) {
+				t.Errorf("configs/production.yaml names %s, which %s's volume mounts hide", p, c.Name)
+			}
+		}
+	}
+	if len(containers) != 4 || len(volumes) != 2 {
+		t.Fatalf("containers %d", len(containers))
 	}
 }
