@@ -20,6 +20,16 @@ func TestImpliedRemovesTheMargin(t *testing.T) {
 	if _, err := (Odds{Home: 1, Draw: 3, Away: 4}).Implied(); err == nil {
 		t.Fatal("a price of 1 was accepted")
 	}
+	// Messages name the bookmaker and the price as people do, not the column.
+	_, err = Odds{Bookmaker: "PS", Closing: true, Home: 2, Draw: 0.5, Away: 4}.Implied()
+	if err == nil || err.Error() != "Pinnacle's closing odds (PS): the draw price 0.5 is not a decimal price above 1" {
+		t.Fatalf("message %v", err)
+	}
+	for o, want := range map[Odds]string{{}: "the pre-match odds", {Bookmaker: "B365"}: "Bet365's pre-match odds (B365)", {Bookmaker: "Zed", Closing: true}: "Zed's closing odds"} {
+		if got := o.String(); got != want {
+			t.Errorf("%+v: %q, want %q", o, got, want)
+		}
+	}
 }
 
 func TestValidateRejectsWhatIsNotADistribution(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -89,7 +90,9 @@ func TestWebPageInABrowser(t *testing.T) {
 	dirFlag := "plugins.footballdata.config.dir=" + data
 	must(t, cfg, "ingest", "--set", dirFlag)
 	must(t, cfg, "models", "train", "--alias", "champion", "--set", "model.params.l2=5")
-	must(t, cfg, "evaluate")
+	if ev := must(t, cfg, "evaluate"); !regexp.MustCompile(`(?m)^\s*overall\s+760\s+-\s`).MatchString(ev) {
+		t.Errorf("evaluate's overall row gives a training-set size (each season has its own):\n%s", ev)
+	}
 	created := must(t, cfg, "keys", "create", "--name", "web", "--scopes", "predict")
 	key := regexp.MustCompile(`(?m)^(\S{20,})$`).FindStringSubmatch(created)
 	if key == nil {
@@ -205,7 +208,30 @@ func TestBatchPredictForecastsUpcomingFixtures(t *testing.T) {
 		t.Fatalf("without --out: %d %s", code, errs)
 	}
 	must(t, cfg, "ingest", "--set", "plugins.footballdata.config.dir="+data)
-	must(t, cfg, "models", "train", "--alias", "champion")
+	trained := must(t, cfg, "models", "train", "--alias", "champion")
+	n := regexp.MustCompile(`trained on (\d+) matches \((\d+) training rows`).FindStringSubmatch(trained)
+	if n == nil {
+		t.Fatalf("train does not say how many matches and rows: %s", trained)
+	}
+	// The figures people read: matches (not the plugin's rows), in-sample
+	// marked as such, every alias, and who did it even without $USER.
+	if code, _, errs := run(t, nil, "models", "train", "--config", cfg); code != 0 { // no $USER, no SOCCERPREDICT_ACTOR
+		t.Fatalf("train as candidate: %s", errs)
+	}
+	me, _ := user.Current()
+	audit := must(t, cfg, "models", "audit")
+	if !regexp.MustCompile(`register\s+` + regexp.QuoteMeta(me.Username) + `\s+candidate`).MatchString(audit) {
+		t.Errorf("the audit names no actor without $USER (want %s):\n%s", me.Username, audit)
+	}
+	list := must(t, cfg, "models", "list")
+	if !strings.Contains(list, "MATCHES") || !regexp.MustCompile(`(?m)^1 .*\s`+n[1]+`\s.*champion$`).MatchString(list) ||
+		!regexp.MustCompile(`(?m)^2 .*candidate$`).MatchString(list) || strings.Contains(list, " "+n[2]+" ") {
+		t.Errorf("models list (trained on %s matches, %s rows):\n%s", n[1], n[2], list)
+	}
+	runs := must(t, cfg, "runs", "list")
+	if !regexp.MustCompile(`train\s.*\s`+n[1]+`\s+\d\.\d{4} in-sample\s+-\s`).MatchString(runs) || strings.Contains(runs, "0.0000") {
+		t.Errorf("runs list:\n%s", runs)
+	}
 	out := filepath.Join(t.TempDir(), "forecasts", "upcoming.csv")
 	if got := must(t, cfg, "batch", "predict", "--out", out); !strings.Contains(got, "3 upcoming fixtures forecast by onnx-logreg v1 (generation 1)") {
 		t.Fatalf("batch predict: %s", got)
