@@ -98,7 +98,7 @@ func run(args []string, stdout io.Writer) error {
 		return err
 	}
 	desc := Description{Image: *ref, User: User, UID: UID, Entrypoint: []string{Entrypoint}, Cmd: []string{"serve"},
-		Env: map[string]string{"SOCCERPREDICT_CONFIG": Configs + "/production.yaml", "PATH": "/usr/local/bin:/usr/bin:/bin"},
+		Env:   map[string]string{"SOCCERPREDICT_CONFIG": Configs + "/production.yaml", "PATH": "/usr/local/bin:/usr/bin:/bin"},
 		Ports: []string{"8080/tcp", "8081/tcp"}, Dirs: []string{"/tmp", DataDir, "/etc/soccerpredict"}}
 	for _, f := range files {
 		desc.Files = append(desc.Files, f.path)
@@ -292,7 +292,9 @@ type layer struct {
 	err     error
 }
 
-func newLayer() *layer { return &layer{entries: map[string]*tar.Header{}, content: map[string][]byte{}} }
+func newLayer() *layer {
+	return &layer{entries: map[string]*tar.Header{}, content: map[string][]byte{}}
+}
 
 func (l *layer) parents(p string) {
 	for d := path.Dir(p); d != "/" && d != "."; d = path.Dir(d) {
