@@ -23,7 +23,9 @@ type Source interface {
 	Describe(ctx context.Context) (Description, error)
 	// Fetch returns matches for the requested competitions and seasons. It is
 	// idempotent: the same match has the same ID on every call. A row the
-	// source cannot read is returned as a Reject, never dropped silently.
+	// source cannot read is returned as a Reject, never dropped silently. A
+	// single price it cannot read is NaN in its quote: the host drops that
+	// quote with a warning and keeps the match (its data contract's prices).
 	Fetch(ctx context.Context, req FetchRequest) (FetchResponse, error)
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -92,7 +93,7 @@ func at(row []string, i int) string {
 }
 
 func matchRow(m soccer.Match) []string {
-	odds, _ := json.Marshal(m.Odds)
+	odds, _ := json.Marshal(finiteOdds(m.Odds))
 	hg, ag := "", ""
 	if m.Status == soccer.Finished {
 		hg, ag = strconv.Itoa(m.HomeGoals), strconv.Itoa(m.AwayGoals)
@@ -263,4 +264,19 @@ func WriteForecasts(path string, ps []api.PredictionResponse) error {
 	}
 	slices.SortStableFunc(rows, func(a, b []string) int { return strings.Compare(a[3]+a[0], b[3]+b[0]) })
 	return writeCSV(path, forecastHeader, rows)
+}
+
+// finiteOdds is odds as JSON can hold them: a price the source could not
+// read (NaN) is written as 0, which the data contract's prices table
+// then drops with a warning like any price not above 1.
+func finiteOdds(odds []soccer.Odds) []soccer.Odds {
+	out := slices.Clone(odds)
+	for i := range out {
+		for _, p := range []*float64{&out[i].Home, &out[i].Draw, &out[i].Away} {
+			if math.IsNaN(*p) || math.IsInf(*p, 0) {
+				*p = 0
+			}
+		}
+	}
+	return out
 }

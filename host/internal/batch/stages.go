@@ -65,12 +65,17 @@ var quarantineHeader = []string{"file", "line", "match_id", "reasons", "raw"}
 // ValidationReport is the validate stage's metrics file: counts, and GE's
 // validation result for each batch (source file).
 type ValidationReport struct {
-	Rows        int                        `json:"rows"`
-	Valid       int                        `json:"valid"`
-	Quarantined int                        `json:"quarantined"`
-	Unreadable  int                        `json:"unreadable"`
-	Success     bool                       `json:"success"`
-	Batches     map[string]contract.Result `json:"batches"`
+	Rows        int  `json:"rows"`
+	Valid       int  `json:"valid"`
+	Quarantined int  `json:"quarantined"`
+	Unreadable  int  `json:"unreadable"`
+	Success     bool `json:"success"`
+	// DroppedQuotes are bookmakers' quotes left out of matches that still
+	// passed, because a price failed a warning expectation.
+	DroppedQuotes int                        `json:"dropped_quotes"`
+	Batches       map[string]contract.Result `json:"batches"`
+	// Prices are the prices table's results, by batch.
+	Prices map[string]contract.Result `json:"prices,omitempty"`
 }
 
 // Validate checks each batch (origin file) against the data contract and
@@ -98,7 +103,7 @@ func Validate(suite contract.Suite, matchesIn, rejectsIn, validOut, quarantineOu
 		batches[name] = append(batches[name], i)
 	}
 	slices.Sort(names)
-	rep := ValidationReport{Rows: len(ms) + len(rejects), Batches: map[string]contract.Result{}, Success: true}
+	rep := ValidationReport{Rows: len(ms) + len(rejects), Batches: map[string]contract.Result{}, Prices: map[string]contract.Result{}, Success: true}
 	failed := map[int][]string{}
 	for _, name := range names {
 		idx := batches[name]
@@ -106,13 +111,20 @@ func Validate(suite contract.Suite, matchesIn, rejectsIn, validOut, quarantineOu
 		for k, i := range idx {
 			part[k] = ms[i]
 		}
-		out := suite.Validate(ingest.Table(part), map[string]any{"batch": name})
+		part, priceFailures, dropped, prices := ingest.CheckPrices(suite, part, map[string]any{"batch": name})
+		rep.DroppedQuotes += dropped
+		if prices != nil {
+			delete(prices.Meta, "validation_time")
+			rep.Prices[name] = *prices
+		}
+		out := suite.ForTable("").Validate(ingest.Table(part), map[string]any{"batch": name})
 		delete(out.Result.Meta, "validation_time") // outputs depend on inputs only
 		rep.Batches[name] = out.Result
-		rep.Success = rep.Success && out.Result.Success
+		rep.Success = rep.Success && out.Quarantines() == false && len(priceFailures) == 0
 		for k, i := range idx {
-			if out.Failed(k) {
-				failed[i] = out.Failures[k]
+			ms[i] = part[k]
+			if reasons := append(slices.Clone(priceFailures[k]), out.Failures[k]...); len(reasons) > 0 {
+				failed[i] = reasons
 			}
 		}
 	}

@@ -35,13 +35,13 @@ func TestShippedContract(t *testing.T) {
 		row("b", "Arsenal", "Arsenal", "finished", 2, 1, "H", 1.2),   // 1 plays itself
 		row("c", "Everton", "Fulham", "finished", 0, 1, "H", 2.0),    // 2 result disagrees with goals
 		row("d", "Luton", "Brighton", "finished", -1, 1, "A", 2.0),   // 3 negative goals
-		row("e", "Wolves", "Spurs", "finished", 1, 1, "D", 0.95),     // 4 odds below 1
+		row("e", "Wolves", "Spurs", "finished", 1, 1, "D", 0.95),     // 4 odds below 1: the prices table's to judge
 		row("e", "Chelsea", "Liverpool", "finished", 1, 1, "D", nil), // 5 duplicate id (with 4)
 		row("g", "Leeds", "Hull", "scheduled", nil, nil, nil, nil),   // 6 fine fixture
 		row("h", "Leeds", "Hull", "finished", nil, nil, nil, 2.0),    // 7 finished without score
 		row("i", "Palace", "Forest", "finished", 2, 2, "X", 2.0),     // 8 result not H/D/A
 	}}
-	out := s.Validate(tbl, map[string]any{"batch": "test"})
+	out := s.ForTable("").Validate(tbl, map[string]any{"batch": "test"})
 	if out.Result.Success {
 		t.Fatal("a table with bad rows passed")
 	}
@@ -49,7 +49,7 @@ func TestShippedContract(t *testing.T) {
 		1: {"expect_select_column_values_to_be_unique_within_record"},
 		2: {"expect_column_pair_values_a_to_be_greater_than_b"},
 		3: {"expect_column_values_to_be_between(column=\"home_goals\""},
-		4: {"expect_column_values_to_be_unique", "column=\"min_odds\""},
+		4: {"expect_column_values_to_be_unique"},
 		5: {"expect_column_values_to_be_unique"},
 		7: {"expect_column_values_to_not_be_null(column=\"home_goals\"", "column=\"result\""},
 		8: {"expect_column_values_to_be_in_set(column=\"result\""},
@@ -81,8 +81,34 @@ func TestShippedContract(t *testing.T) {
 		}
 	}
 	st := out.Result.Statistics
-	if st.EvaluatedExpectations != len(s.Expectations) || st.SuccessfulExpectations+st.UnsuccessfulExpectations != st.EvaluatedExpectations {
+	if st.EvaluatedExpectations != len(s.ForTable("").Expectations) || st.SuccessfulExpectations+st.UnsuccessfulExpectations != st.EvaluatedExpectations {
 		t.Errorf("statistics %+v", st)
+	}
+}
+
+// The prices table: an unreadable price (null) and one not above 1 warn;
+// they never quarantine, and the matches table has no say over prices.
+func TestShippedContractWarnsOnBadPrices(t *testing.T) {
+	s := shippedSuite(t)
+	if tables := s.Tables(); len(tables) != 1 || tables[0] != "prices" {
+		t.Fatalf("tables %v", tables)
+	}
+	prices := s.ForTable("prices")
+	if len(prices.Expectations) != 2 || len(s.ForTable("").Expectations)+2 != len(s.Expectations) {
+		t.Fatalf("prices expectations %d of %d", len(prices.Expectations), len(s.Expectations))
+	}
+	price := func(p any) map[string]any {
+		return map[string]any{"match_id": "a", "bookmaker": "PS", "closing": false, "outcome": "home", "price": p}
+	}
+	out := prices.Validate(Table{Columns: []string{"match_id", "bookmaker", "closing", "outcome", "price"},
+		Rows: []map[string]any{price(2.1), price(0.95), price(nil), price(1001.0), price(1.01)}}, nil)
+	if out.Quarantines() || out.Result.Success {
+		t.Fatalf("bad prices quarantined %v, or passed", out.Failures)
+	}
+	for i, bad := range []bool{false, true, true, true, false} {
+		if got := len(out.Warnings[i]) > 0; got != bad {
+			t.Errorf("price row %d: warnings %v", i, out.Warnings[i])
+		}
 	}
 }
 
@@ -116,6 +142,8 @@ func TestBadSuitesAreRefusedWithTheirProblem(t *testing.T) {
 		`{"name": "x", "expectations": [{"type": "expect_column_values_to_be_between", "kwargs": {"column": "a"}}]}`:                            "min_value or max_value",
 		`{"name": "x", "expectations": [{"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "a", "row_condition": "a > 3"}}]}`: "row_condition",
 		`{"name": "x", "expectations": [{"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "a", "mostly": 2}}]}`:              "mostly",
+		`{"name": "x", "expectations": [{"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "a"}, "meta": {"severity": "fatal"}}]}`: "meta.severity",
+		`{"name": "x", "expectations": [{"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "a"}, "meta": {"table": 3}}]}`:        "meta.table",
 		`{"expectations": []}`: "name",
 		`{"name": `:            "not a JSON",
 	} {

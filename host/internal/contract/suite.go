@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -32,6 +33,42 @@ type Expectation struct {
 
 	check checker
 	cond  *condition
+}
+
+// Table names the table the expectation is evaluated on: meta.table, or
+// "" for the suite's main table.
+func (e Expectation) Table() string {
+	t, _ := e.Meta["table"].(string)
+	return t
+}
+
+// Warns reports whether a failure only warns (meta.severity "warning")
+// rather than quarantining the failing rows (the default).
+func (e Expectation) Warns() bool { return e.Meta["severity"] == "warning" }
+
+// ForTable is the part of the suite evaluated on one table ("" is the main one).
+func (s Suite) ForTable(table string) Suite {
+	out := Suite{Name: s.Name, Meta: s.Meta}
+	if table != "" {
+		out.Name += "." + table
+	}
+	for _, e := range s.Expectations {
+		if e.Table() == table {
+			out.Expectations = append(out.Expectations, e)
+		}
+	}
+	return out
+}
+
+// Tables lists the tables the suite's expectations name besides the main one.
+func (s Suite) Tables() []string {
+	var out []string
+	for _, e := range s.Expectations {
+		if t := e.Table(); t != "" && !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // String describes the expectation compactly, for quarantine reasons and logs.
@@ -102,6 +139,16 @@ func Parse(b []byte) (Suite, error) {
 		if err := e.compile(); err != nil {
 			errs = append(errs, fmt.Errorf("expectations[%d] %s: %w", i, e.Type, err))
 			continue
+		}
+		if sev, ok := e.Meta["severity"]; ok && sev != "warning" && sev != "quarantine" {
+			errs = append(errs, fmt.Errorf("expectations[%d] %s: meta.severity %v: want \"quarantine\" (the default) or \"warning\"", i, e.Type, sev))
+			continue
+		}
+		if t, ok := e.Meta["table"]; ok {
+			if name, isText := t.(string); !isText || name == "" {
+				errs = append(errs, fmt.Errorf("expectations[%d] %s: meta.table %v: want a table name", i, e.Type, t))
+				continue
+			}
 		}
 		s.Expectations = append(s.Expectations, e)
 	}

@@ -40,24 +40,34 @@ type ExpectationResult struct {
 // Outcome is a validation: the GE result, and which rows failed what.
 type Outcome struct {
 	Result Result
-	// Failures maps a row index to the expectations it failed. A failed
-	// table-level expectation fails every row.
+	// Failures maps a row index to the quarantining expectations it failed.
+	// A failed table-level expectation fails every row.
 	Failures map[int][]string
+	// Warnings maps a row index to the warning expectations it failed
+	// (meta.severity "warning"): reported, never quarantined.
+	Warnings map[int][]string
 }
 
-// Failed reports whether row i failed any expectation.
+// Failed reports whether row i failed a quarantining expectation.
 func (o Outcome) Failed(i int) bool { return len(o.Failures[i]) > 0 }
+
+// Quarantines reports whether any row failed a quarantining expectation.
+func (o Outcome) Quarantines() bool { return len(o.Failures) > 0 }
 
 const partialLimit = 20
 
 // Validate evaluates every expectation on the table.
 func (s Suite) Validate(t Table, meta map[string]any) Outcome {
-	out := Outcome{Failures: map[int][]string{}}
+	out := Outcome{Failures: map[int][]string{}, Warnings: map[int][]string{}}
 	res := Result{SuiteName: s.Name, Meta: map[string]any{"validation_time": time.Now().UTC().Format(time.RFC3339)}}
 	for k, v := range meta {
 		res.Meta[k] = v
 	}
 	for _, e := range s.Expectations {
+		failures := out.Failures
+		if e.Warns() {
+			failures = out.Warnings
+		}
 		selected := make([]int, 0, len(t.Rows))
 		for i, r := range t.Rows {
 			if e.cond == nil || e.cond.holds(r) {
@@ -81,7 +91,7 @@ func (s Suite) Validate(t Table, meta map[string]any) Outcome {
 			er.Result = map[string]any{"observed_value": observed}
 			if !ok {
 				for _, i := range selected {
-					out.Failures[i] = append(out.Failures[i], e.String())
+					failures[i] = append(failures[i], e.String())
 				}
 			}
 		case rowChecker, setChecker:
@@ -89,7 +99,7 @@ func (s Suite) Validate(t Table, meta map[string]any) Outcome {
 				er.Success = false
 				er.Result = map[string]any{"error": fmt.Sprintf("column(s) %v not in the table", absent)}
 				for _, i := range selected {
-					out.Failures[i] = append(out.Failures[i], e.String()+": column missing")
+					failures[i] = append(failures[i], e.String()+": column missing")
 				}
 				break
 			}
@@ -135,7 +145,7 @@ func (s Suite) Validate(t Table, meta map[string]any) Outcome {
 			}
 			if !er.Success {
 				for _, i := range unexpected {
-					out.Failures[i] = append(out.Failures[i], e.String())
+					failures[i] = append(failures[i], e.String())
 				}
 			}
 		}

@@ -11,8 +11,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -57,13 +59,20 @@ type Summary struct {
 	Read          int
 	Applied       store.Applied
 	Unreadable    int
-	FailedBatches int // batches with at least one failed expectation
+	FailedBatches int // batches with at least one row quarantined by an expectation
+	// DroppedQuotes are bookmakers' quotes left out of otherwise good matches
+	// because a price failed a warning expectation (the match still loads).
+	DroppedQuotes int
 	Validations   string
 }
 
 func (s Summary) String() string {
-	return fmt.Sprintf("%s: %d files, %d rows read, %d loaded, %d updated, %d unchanged, %d quarantined (%d unreadable)",
+	out := fmt.Sprintf("%s: %d files, %d rows read, %d loaded, %d updated, %d unchanged, %d quarantined (%d unreadable)",
 		s.Source, s.Files, s.Read, s.Applied.Loaded, s.Applied.Updated, s.Applied.Unchanged, s.Applied.Quarantined, s.Unreadable)
+	if s.DroppedQuotes > 0 {
+		out += fmt.Sprintf(", %d bad quotes dropped", s.DroppedQuotes)
+	}
+	return out
 }
 
 // NewRunID makes a sortable, unique run ID.
@@ -117,7 +126,8 @@ func (r Runner) Run(ctx context.Context, src Source) (Summary, error) {
 		if err := ctx.Err(); err != nil {
 			return finish(fmt.Errorf("ingest %s: stopped before %s: %w", src.Name, b.file.Name, err))
 		}
-		applied, failed, err := r.batch(ctx, sum, b)
+		applied, failed, dropped, err := r.batch(ctx, sum, b)
+		sum.DroppedQuotes += dropped
 		if err != nil {
 			return finish(fmt.Errorf("ingest %s: %w", src.Name, err))
 		}
@@ -177,19 +187,26 @@ func group(resp source.FetchResponse) []*fileBatch {
 	return out
 }
 
-func (r Runner) batch(ctx context.Context, sum Summary, b *fileBatch) (store.Applied, bool, error) {
-	tbl := Table(b.matches)
-	outcome := r.Suite.Validate(tbl, map[string]any{"run_id": sum.RunID, "source": sum.Source,
-		"batch": b.file.Name, "batch_sha256": b.file.SHA256})
+// batch checks one file's matches against the data contract and applies
+// them: first every quoted price (the "prices" table), where a price that
+// fails a warning expectation drops that bookmaker's quote from its match,
+// then the matches, where a row that fails a quarantining expectation is
+// held back with the reasons. It returns what was applied, whether any row
+// was quarantined and how many quotes were dropped.
+func (r Runner) batch(ctx context.Context, sum Summary, b *fileBatch) (store.Applied, bool, int, error) {
+	meta := map[string]any{"run_id": sum.RunID, "source": sum.Source, "batch": b.file.Name, "batch_sha256": b.file.SHA256}
+	matches, priceFailures, dropped, priceResult := CheckPrices(r.Suite, b.matches, meta)
+	outcome := r.Suite.ForTable("").Validate(Table(matches), meta)
 	batch := store.Batch{RunID: sum.RunID, Source: sum.Source, File: b.file}
-	for i, m := range b.matches {
-		if !outcome.Failed(i) {
+	for i, m := range matches {
+		reasons := append(slices.Clone(priceFailures[i]), outcome.Failures[i]...)
+		if len(reasons) == 0 {
 			batch.Matches = append(batch.Matches, m)
 			continue
 		}
-		raw, _ := json.Marshal(m)
+		raw, _ := json.Marshal(m) // without the quotes CheckPrices dropped (a NaN has no JSON)
 		batch.Quarantine = append(batch.Quarantine, store.QuarantinedRow{File: b.file.Name, Line: line(m.Origin), MatchID: m.ID,
-			Reasons: outcome.Failures[i], Raw: string(raw)})
+			Reasons: reasons, Raw: string(raw)})
 	}
 	for _, rj := range b.rejects {
 		batch.Quarantine = append(batch.Quarantine, store.QuarantinedRow{File: rj.File, Line: rj.Line,
@@ -197,14 +214,90 @@ func (r Runner) batch(ctx context.Context, sum Summary, b *fileBatch) (store.App
 	}
 	if r.ValidationDir != "" {
 		if err := writeResult(filepath.Join(sum.Validations, sum.Source, b.file.Name+".json"), outcome.Result); err != nil {
-			return store.Applied{}, false, err
+			return store.Applied{}, false, dropped, err
+		}
+		if priceResult != nil {
+			if err := writeResult(filepath.Join(sum.Validations, sum.Source, b.file.Name+".prices.json"), *priceResult); err != nil {
+				return store.Applied{}, false, dropped, err
+			}
 		}
 	}
 	applied, err := r.Store.Apply(ctx, batch)
 	if err != nil {
-		return store.Applied{}, false, err
+		return store.Applied{}, false, dropped, err
 	}
-	return applied, !outcome.Result.Success, nil
+	return applied, outcome.Quarantines() || len(priceFailures) > 0, dropped, nil
+}
+
+// PriceColumns are the columns of the prices table the data contract sees:
+// one row per quoted price.
+var PriceColumns = []string{"match_id", "bookmaker", "closing", "outcome", "price"}
+
+// CheckPrices validates every price of the matches against the suite's
+// "prices" expectations. A quote (a bookmaker's three prices) with a price
+// that fails a warning expectation is left out of its match, which keeps
+// its result and other quotes; a failed quarantining one quarantines the
+// match (reasons by match index). A price that is not a number never goes
+// further, whatever the suite says. The matches returned are copies.
+func CheckPrices(s contract.Suite, ms []soccer.Match, meta map[string]any) ([]soccer.Match, map[int][]string, int, *contract.Result) {
+	suite := s.ForTable("prices")
+	t := contract.Table{Columns: PriceColumns}
+	type origin struct{ match, quote int }
+	var from []origin
+	for i, m := range ms {
+		for j, o := range m.Odds {
+			for k, p := range [3]float64{o.Home, o.Draw, o.Away} {
+				t.Rows = append(t.Rows, map[string]any{"match_id": nullable(m.ID), "bookmaker": nullable(o.Bookmaker), "closing": o.Closing,
+					"outcome": [3]string{"home", "draw", "away"}[k], "price": finiteOrNil(p)})
+				from = append(from, origin{i, j})
+			}
+		}
+	}
+	outcome := suite.Validate(t, meta)
+	drop := map[origin]bool{}
+	for row, r := range t.Rows {
+		if r["price"] == nil {
+			drop[from[row]] = true
+		}
+	}
+	failures := map[int][]string{}
+	for row := range outcome.Warnings {
+		drop[from[row]] = true
+	}
+	for row, reasons := range outcome.Failures {
+		failures[from[row].match] = append(failures[from[row].match], reasons...)
+	}
+	out := make([]soccer.Match, len(ms))
+	for i, m := range ms {
+		out[i] = m
+		if len(m.Odds) == 0 {
+			continue
+		}
+		out[i].Odds = make([]soccer.Odds, 0, len(m.Odds))
+		for j, o := range m.Odds {
+			if !drop[origin{i, j}] {
+				out[i].Odds = append(out[i].Odds, o)
+			}
+		}
+	}
+	for i, rs := range failures {
+		slices.Sort(rs)
+		failures[i] = slices.Compact(rs)
+	}
+	if len(suite.Expectations) == 0 {
+		return out, failures, len(drop), nil
+	}
+	res := outcome.Result
+	return out, failures, len(drop), &res
+}
+
+// finiteOrNil is a price as the contract sees it: a price that is not a
+// number (a cell the source could not read) is null.
+func finiteOrNil(p float64) any {
+	if math.IsNaN(p) || math.IsInf(p, 0) {
+		return nil
+	}
+	return p
 }
 
 func writeResult(path string, res contract.Result) error {
@@ -253,6 +346,9 @@ func Table(ms []soccer.Match) contract.Table {
 		}
 		for _, o := range m.Odds {
 			for _, p := range []float64{o.Home, o.Draw, o.Away} {
+				if math.IsNaN(p) {
+					continue
+				}
 				if cur, ok := r["min_odds"].(float64); !ok || p < cur {
 					r["min_odds"] = p
 				}

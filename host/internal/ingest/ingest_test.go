@@ -22,6 +22,7 @@ import (
 	"github.com/soccerpredict/soccerpredict/host/internal/store/pgstore"
 	"github.com/soccerpredict/soccerpredict/host/internal/store/sqlitestore"
 	"github.com/soccerpredict/soccerpredict/host/internal/testbin"
+	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 	"github.com/soccerpredict/soccerpredict/sdk/source"
 )
 
@@ -121,6 +122,7 @@ const brokenFile = "\xef\xbb\xbfDiv,Date,Time,HomeTeam,AwayTeam,FTHG,FTAG,FTR,PS
 	"E0,12/08/2023,15:00,Everton,Everton,0,1,A,2.5,3.3,3,2.5,3.3,3\r\n" +
 	"E0,12/08/2023,15:00,Brighton,Luton,4,1,H,1.3,6,0.9,1.3,6,9\r\n" +
 	"E0,12/08/2023,17:30,Bournemouth,West Ham,1,1,D,2.6,3.5,2.7,2.6,3.5,2.7\r\n" +
+	"E0,12/08/2023,15:00,Sheffield United,Crystal Palace,0,1,A,3.1,n/a,2.4,3.0,3.4,2.5\r\n" +
 	",,,,,,,,,,,,,\r\n"
 
 func TestBrokenRowsAndBOMAreQuarantinedNotLost(t *testing.T) {
@@ -133,7 +135,9 @@ func TestBrokenRowsAndBOMAreQuarantinedNotLost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.Read != 5 || sum.Applied.Loaded != 2 || sum.Applied.Quarantined != 3 || sum.Unreadable != 1 || sum.FailedBatches != 1 {
+	// Brighton v Luton (a price of 0.9) and Sheffield United v Palace (a
+	// price "n/a") keep their results; only the bad quotes go.
+	if sum.Read != 6 || sum.Applied.Loaded != 4 || sum.Applied.Quarantined != 2 || sum.Unreadable != 1 || sum.FailedBatches != 1 || sum.DroppedQuotes != 2 {
 		t.Fatalf("summary %v (failed batches %d)", sum, sum.FailedBatches)
 	}
 	q, err := s.Quarantined(context.Background(), store.QuarantineQuery{})
@@ -150,14 +154,30 @@ func TestBrokenRowsAndBOMAreQuarantinedNotLost(t *testing.T) {
 	for line, want := range map[int]string{
 		3: `unreadable: E0/2324.csv:3: column FTHG: "two" is not a whole number of goals`,
 		4: "expect_select_column_values_to_be_unique_within_record",
-		5: `expect_column_values_to_be_between(column="min_odds"`,
 	} {
 		if !strings.Contains(reasons[line], want) {
 			t.Errorf("line %d quarantined for %q, want %q", line, reasons[line], want)
 		}
 	}
-	if n, _ := s.CountMatches(context.Background(), store.MatchQuery{}); n != 2 {
-		t.Fatalf("%d matches loaded, want Burnley v Man City and Bournemouth v West Ham", n)
+	if len(q) != 2 {
+		t.Errorf("quarantined %+v, want the unreadable score and the team playing itself", q)
+	}
+	ms, _ := s.Matches(context.Background(), store.MatchQuery{})
+	if len(ms) != 4 {
+		t.Fatalf("%d matches loaded, want Burnley v Man City, Brighton v Luton, Bournemouth v West Ham, Sheffield United v Palace", len(ms))
+	}
+	for _, m := range ms {
+		_, pre := m.OddsOf("PS", false)
+		_, closing := m.OddsOf("PS", true)
+		bad := m.HomeTeam == "Brighton" || m.HomeTeam == "Sheffield United"
+		if pre == bad || !closing || m.Status != soccer.Finished {
+			t.Errorf("%s v %s: pre-match quote kept %v, closing %v (%+v)", m.HomeTeam, m.AwayTeam, pre, closing, m.Odds)
+		}
+	}
+	// The validation result of the prices names what was dropped.
+	b, err := os.ReadFile(filepath.Join(sum.Validations, "footballdata", "E0", "2324.csv.prices.json"))
+	if err != nil || !strings.Contains(string(b), "0.9") || !strings.Contains(string(b), `"success": false`) {
+		t.Fatalf("prices validation result: %v\n%s", err, b)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -161,6 +162,30 @@ func TestQuirks(t *testing.T) {
 	})
 }
 
+// VC Bet's columns are VCH/VCD/VCA (pre-match) and VCCH/VCCD/VCCA
+// (closing): a trailing C is closing only when the rest is a bookmaker.
+func TestVCBetIsPreMatchAndItsClosingIsVCC(t *testing.T) {
+	data := "Div,Date,HomeTeam,AwayTeam,FTHG,FTAG,FTR,VCH,VCD,VCA,VCCH,VCCD,VCCA,PSCH,PSCD,PSCA,MaxCH,MaxCD,MaxCA\n" +
+		"E0,11/08/2023,Burnley,Man City,0,3,A,8.0,5.25,1.36,9.0,5.5,1.33,9.62,5.81,1.33,10,6,1.4\n"
+	got, err := parseSeason("E0/2324.csv", "2324", []byte(data))
+	if err != nil || len(got.matches) != 1 {
+		t.Fatalf("%+v %v", got, err)
+	}
+	m := got.matches[0]
+	for _, c := range []struct {
+		bookmaker string
+		closing   bool
+		home      float64
+	}{{"VC", false, 8.0}, {"VC", true, 9.0}, {"PS", true, 9.62}, {"Max", true, 10}} {
+		if o, ok := m.OddsOf(c.bookmaker, c.closing); !ok || o.Home != c.home {
+			t.Errorf("%s closing=%v: %+v %v, want home %v", c.bookmaker, c.closing, o, ok, c.home)
+		}
+	}
+	if _, ok := m.OddsOf("V", true); ok || len(m.Odds) != 4 {
+		t.Errorf("odds %+v: VC Bet read as a bookmaker V", m.Odds)
+	}
+}
+
 func TestBrokenRowsAreRejectedWithFileLineAndColumn(t *testing.T) {
 	data := "\xef\xbb\xbfDiv,Date,Time,HomeTeam,AwayTeam,FTHG,FTAG,FTR,PSH,PSD,PSA\r\n" +
 		"E0,11/08/2023,20:00,Burnley,Man City,0,3,A,8.5,5.5,1.37\r\n" +
@@ -173,13 +198,17 @@ func TestBrokenRowsAreRejectedWithFileLineAndColumn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got.matches) != 1 || got.matches[0].HomeTeam != "Burnley" {
-		t.Fatalf("matches %+v, want only Burnley v Man City (the BOM must not hide Div)", got.matches)
+	if len(got.matches) != 2 || got.matches[0].HomeTeam != "Burnley" || got.matches[1].HomeTeam != "Brighton" {
+		t.Fatalf("matches %+v, want Burnley v Man City (the BOM must not hide Div) and Brighton v Luton", got.matches)
+	}
+	// One unreadable price keeps the match and its result; the price is NaN,
+	// for the host's data contract to drop the quote with a warning.
+	if b := got.matches[1]; b.Result != soccer.HomeWin || len(b.Odds) != 1 || !math.IsNaN(b.Odds[0].Draw) || b.Odds[0].Home != 1.3 {
+		t.Fatalf("Brighton v Luton with an unreadable draw price: %+v", b)
 	}
 	want := []string{
 		`E0/2324.csv:3: column FTHG: "two" is not a whole number of goals`,
 		`E0/2324.csv:4: column Date: "31/02/2023" is not a date like 17/08/2013 or 17/08/13`,
-		`E0/2324.csv:5: column PSD: "x" is not a decimal price`,
 		`E0/2324.csv:6: row has 7 fields, the header has 11`,
 	}
 	if len(got.rejects) != len(want) {
@@ -193,7 +222,7 @@ func TestBrokenRowsAreRejectedWithFileLineAndColumn(t *testing.T) {
 			t.Errorf("reject %d lost its raw row", i)
 		}
 	}
-	if got.rows != 5 {
+	if got.rows != 5 || len(got.matches)+len(got.rejects) != 5 {
 		t.Errorf("rows = %d, want 5 (the blank row is not data)", got.rows)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -134,8 +135,10 @@ func readHeader(name string, header []string) (layout, error) {
 	if i, ok := index["Time"]; ok {
 		lay.time = i
 	}
-	// Odds are any X with XH, XD and XA columns; a trailing C marks closing prices
-	// (PSCH is Pinnacle closing). Keep the file's order for stable output.
+	// Odds are any X with XH, XD and XA columns; a trailing C marks closing
+	// prices (PSCH is Pinnacle closing) when X without the C is a bookmaker
+	// too: VCH is VC Bet's pre-match price, VCCH its closing one. Keep the
+	// file's order for stable output.
 	for _, h := range header {
 		if !strings.HasSuffix(h, "H") || len(h) < 2 {
 			continue
@@ -147,8 +150,8 @@ func readHeader(name string, header []string) (layout, error) {
 			continue
 		}
 		oc := oddsColumns{bookmaker: prefix, h: index[h], d: d, a: a}
-		if len(prefix) > 1 && strings.HasSuffix(prefix, "C") {
-			oc.bookmaker, oc.closing = strings.TrimSuffix(prefix, "C"), true
+		if base := strings.TrimSuffix(prefix, "C"); base != prefix && base != "" && !prematch[prefix] && (prematch[base] || hasQuote(index, base)) {
+			oc.bookmaker, oc.closing = base, true
 		}
 		lay.odds = append(lay.odds, oc)
 	}
@@ -204,44 +207,45 @@ func (l layout) match(file, season string, line int, rec []string) (soccer.Match
 		m.Result = soccer.Result(res)
 	}
 	for _, oc := range l.odds {
-		o, ok, rej := oc.read(rec, l.names)
-		if rej != "" {
-			return soccer.Match{}, &source.Reject{File: file, Line: line, Column: rej, Message: fmt.Sprintf("%q is not a decimal price", rec[index(l.names, rej)])}
-		}
-		if ok {
+		if o, ok := oc.read(rec); ok {
 			m.Odds = append(m.Odds, o)
 		}
 	}
 	return m, nil
 }
 
+// prematch are football-data.co.uk's bookmaker codes whose own name ends in C
+// or whose closing columns add a C: a code here is never read as closing.
+var prematch = map[string]bool{"B365": true, "BW": true, "IW": true, "PS": true, "WH": true, "VC": true, "Max": true, "Avg": true,
+	"BF": true, "BFE": true, "1XB": true, "LB": true, "SJ": true, "GB": true, "BS": true, "SB": true, "SO": true, "BV": true, "CL": true, "BMGM": true}
+
+// hasQuote reports whether the header has XH, XD and XA for prefix X.
+func hasQuote(index map[string]int, prefix string) bool {
+	_, h := index[prefix+"H"]
+	_, d := index[prefix+"D"]
+	_, a := index[prefix+"A"]
+	return h && d && a
+}
+
 // read returns the prices of one bookmaker, ok=false when the file has no
-// complete quote for it (missing prices are empty cells), or the name of the
-// column whose cell is not a number.
-func (oc oddsColumns) read(rec, names []string) (soccer.Odds, bool, string) {
+// complete quote for it (missing prices are empty cells). A cell that is
+// not a number is NaN: one bad price is the host's to drop (its data
+// contract drops the quote with a warning), not a reason to lose the
+// match's result.
+func (oc oddsColumns) read(rec []string) (soccer.Odds, bool) {
 	cells := [3]string{strings.TrimSpace(rec[oc.h]), strings.TrimSpace(rec[oc.d]), strings.TrimSpace(rec[oc.a])}
-	idx := [3]int{oc.h, oc.d, oc.a}
 	var v [3]float64
 	for i, c := range cells {
 		if c == "" {
-			return soccer.Odds{}, false, ""
+			return soccer.Odds{}, false
 		}
 		f, err := strconv.ParseFloat(c, 64)
 		if err != nil {
-			return soccer.Odds{}, false, names[idx[i]]
+			f = math.NaN()
 		}
 		v[i] = f
 	}
-	return soccer.Odds{Bookmaker: oc.bookmaker, Closing: oc.closing, Home: v[0], Draw: v[1], Away: v[2]}, true, ""
-}
-
-func index(names []string, name string) int {
-	for i, n := range names {
-		if n == name {
-			return i
-		}
-	}
-	return 0
+	return soccer.Odds{Bookmaker: oc.bookmaker, Closing: oc.closing, Home: v[0], Draw: v[1], Away: v[2]}, true
 }
 
 // parseDate accepts the publisher's dd/mm/yy (older files) and dd/mm/yyyy.
