@@ -138,12 +138,12 @@ func TestTableLevelFailureFailsEveryRow(t *testing.T) {
 
 func TestBadSuitesAreRefusedWithTheirProblem(t *testing.T) {
 	for body, want := range map[string]string{
-		`{"name": "x", "expectations": [{"type": "expect_column_values_to_be_magic", "kwargs": {"column": "a"}}]}`:                              "unknown expectation type",
-		`{"name": "x", "expectations": [{"type": "expect_column_values_to_be_between", "kwargs": {"column": "a"}}]}`:                            "min_value or max_value",
-		`{"name": "x", "expectations": [{"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "a", "row_condition": "a > 3"}}]}`: "row_condition",
-		`{"name": "x", "expectations": [{"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "a", "mostly": 2}}]}`:              "mostly",
+		`{"name": "x", "expectations": [{"type": "expect_column_values_to_be_magic", "kwargs": {"column": "a"}}]}`:                                   "unknown expectation type",
+		`{"name": "x", "expectations": [{"type": "expect_column_values_to_be_between", "kwargs": {"column": "a"}}]}`:                                 "min_value or max_value",
+		`{"name": "x", "expectations": [{"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "a", "row_condition": "a > 3"}}]}`:      "row_condition",
+		`{"name": "x", "expectations": [{"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "a", "mostly": 2}}]}`:                   "mostly",
 		`{"name": "x", "expectations": [{"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "a"}, "meta": {"severity": "fatal"}}]}`: "meta.severity",
-		`{"name": "x", "expectations": [{"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "a"}, "meta": {"table": 3}}]}`:        "meta.table",
+		`{"name": "x", "expectations": [{"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "a"}, "meta": {"table": 3}}]}`:          "meta.table",
 		`{"expectations": []}`: "name",
 		`{"name": `:            "not a JSON",
 	} {
