@@ -93,7 +93,9 @@ type PredictResponse struct {
 
 // TrainRequest is a training set: rows of feature values and their outcomes.
 type TrainRequest struct {
-	Columns  []soccer.Column
+	Columns []soccer.Column
+	// Rows come in kick-off order (the host's point-in-time replay), so a
+	// trainer may hold out the last rows to choose its hyper-parameters.
 	Rows     [][]float64
 	Outcomes []soccer.Result
 	// Params are the trainer's hyper-parameters as JSON.

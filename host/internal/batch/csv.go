@@ -148,7 +148,7 @@ func ReadMatches(path string) ([]soccer.Match, error) {
 
 // featureLead are the columns of a features CSV before the feature values.
 var featureLead = []string{"match_id", "competition", "season", "kickoff", "home_team", "away_team", "result", "variant",
-	"closing_home", "closing_draw", "closing_away"}
+	"closing_home", "closing_draw", "closing_away", "prematch_home", "prematch_draw", "prematch_away"}
 
 // WriteFeatures writes a replayed dataset: one "priced" row per match and an
 // "unpriced" row (its features without pre-match odds) where it had odds.
@@ -161,6 +161,10 @@ func WriteFeatures(path string, d forecast.Dataset) error {
 		if o, ok := m.OddsOf(forecast.ClosingBookmaker, true); ok {
 			ch, cd, ca = num(o.Home), num(o.Draw), num(o.Away)
 		}
+		ph, pd, pa := "", "", ""
+		if o, ok := m.OddsOf(forecast.ClosingBookmaker, false); ok {
+			ph, pd, pa = num(o.Home), num(o.Draw), num(o.Away)
+		}
 		lead := []string{m.ID, m.Competition, m.Season, m.Kickoff.UTC().Format(time.RFC3339), m.HomeTeam, m.AwayTeam, string(m.Result)}
 		for _, v := range []struct {
 			name   string
@@ -169,7 +173,7 @@ func WriteFeatures(path string, d forecast.Dataset) error {
 			if v.values == nil {
 				continue
 			}
-			row := append(append(append([]string{}, lead...), v.name, ch, cd, ca), make([]string, len(v.values))...)
+			row := append(append(append([]string{}, lead...), v.name, ch, cd, ca, ph, pd, pa), make([]string, len(v.values))...)
 			for j, x := range v.values {
 				row[len(featureLead)+j] = num(x)
 			}
@@ -226,13 +230,18 @@ func ReadFeatures(path string) (forecast.Dataset, error) {
 		}
 		m := soccer.Match{ID: r[0], Competition: r[1], Season: r[2], Kickoff: kick.UTC(), HomeTeam: r[4], AwayTeam: r[5],
 			Status: soccer.Finished, Result: soccer.Result(r[6])}
-		if r[8] != "" {
-			var o soccer.Odds
-			o.Bookmaker, o.Closing = forecast.ClosingBookmaker, true
-			o.Home, _ = strconv.ParseFloat(r[8], 64)
-			o.Draw, _ = strconv.ParseFloat(r[9], 64)
-			o.Away, _ = strconv.ParseFloat(r[10], 64)
-			m.Odds = []soccer.Odds{o}
+		for _, q := range []struct {
+			at      int
+			closing bool
+		}{{8, true}, {11, false}} {
+			if r[q.at] == "" {
+				continue
+			}
+			o := soccer.Odds{Bookmaker: forecast.ClosingBookmaker, Closing: q.closing}
+			o.Home, _ = strconv.ParseFloat(r[q.at], 64)
+			o.Draw, _ = strconv.ParseFloat(r[q.at+1], 64)
+			o.Away, _ = strconv.ParseFloat(r[q.at+2], 64)
+			m.Odds = append(m.Odds, o)
 		}
 		index[m.ID] = len(d.Examples)
 		d.Examples = append(d.Examples, replay.Example{Match: m, Values: values})

@@ -286,14 +286,48 @@ func runEvaluate(e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	ev, err := forecast.Evaluate(e.ctx, d, parts.trainer(), pluginhost.ModelOf(parts.model), parts.cfg.Evaluate.Competition, parts.cfg.Evaluate.TestSeasons)
+	leagues := []forecast.League{{Competition: parts.cfg.Evaluate.Competition, TestSeasons: parts.cfg.Evaluate.TestSeasons}}
+	if ls := parts.cfg.Evaluate.Leagues; len(ls) > 0 {
+		leagues = leagues[:0]
+		for _, l := range ls {
+			leagues = append(leagues, forecast.League{Competition: l.Competition, TestSeasons: l.TestSeasons})
+		}
+	}
+	total := 0
+	for _, l := range leagues {
+		total += len(l.TestSeasons)
+	}
+	var pb *bar
+	if isTerminal(e.stderr) {
+		pb = &bar{w: e.stderr}
+		pb.Start(total, "walk-forward")
+	}
+	ev, err := forecast.EvaluateLeagues(e.ctx, d, parts.trainer(), pluginhost.ModelOf(parts.model), leagues, func(l forecast.League, season string) {
+		if pb != nil {
+			pb.b.Describe("train and score " + l.Competition + " " + season)
+			pb.Add(1)
+		}
+	})
+	if pb != nil {
+		pb.Finish()
+	}
 	if err != nil {
 		return err
 	}
-	printEvaluation(e.stdout, parts, ev)
-	o := ev.Overall
+	for i, l := range ev.Leagues {
+		if i > 0 {
+			fmt.Fprintln(e.stdout)
+		}
+		printEvaluation(e.stdout, parts, l)
+	}
+	if len(ev.Leagues) > 1 {
+		fmt.Fprintln(e.stdout)
+		printPooled(e.stdout, ev)
+	}
+	o := ev.Pooled
 	recordExperiment(e, parts, "evaluate", parts.cfg.Model.Params, map[string]float64{"log_loss": o.Model.LogLoss, "brier": o.Model.Brier,
-		"rps": o.Model.RPS, "ece": o.ModelECE, "bookmaker_log_loss": o.Bookmaker.LogLoss, "bookmaker_rps": o.Bookmaker.RPS, "n": float64(o.Model.N)},
+		"rps": o.Model.RPS, "ece": o.ModelECE, "bookmaker_log_loss": o.Bookmaker.LogLoss, "bookmaker_rps": o.Bookmaker.RPS,
+		"prematch_log_loss": o.Prematch.LogLoss, "prematch_rps": o.Prematch.RPS, "n": float64(o.Model.N)},
 		replay.Hash(d.Trainable()), 0, started, ev)
 	if *out != "" {
 		b, _ := json.MarshalIndent(ev, "", "  ")
@@ -310,13 +344,34 @@ func printEvaluation(w io.Writer, p predictionParts, ev forecast.Evaluation) {
 	fmt.Fprintf(w, "walk-forward evaluation on %s: for each test season, train on everything before its first match\n", ev.Competition)
 	fmt.Fprintf(w, "model: %s %s, features: %s\n\n", p.cfg.Model.Plugin, params, p.cfg.Features.Plugin)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "season\tn\ttrain matches\tmodel LL\tBrier\tRPS\tECE\twithout odds LL\tRPS\tPinnacle closing LL\tBrier\tRPS\tbase rates LL\tRPS\t")
+	fmt.Fprintln(tw, "season\tn\ttrain matches\tmodel LL\tBrier\tRPS\tECE\twithout odds LL\tRPS\tPinnacle pre-match LL\tRPS\tmodel − pre-match LL [95%]\tPinnacle closing LL\tRPS\tbase rates LL\tRPS\t")
 	rows := append(append([]forecast.SeasonEvaluation{}, ev.Seasons...), ev.Overall)
 	for _, s := range rows {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t\n", s.Season, s.Model.N, trainMatches(s),
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%s\t%.4f\t%.4f\t%.4f\t%.4f\t\n", s.Season, s.Model.N, trainMatches(s),
 			s.Model.LogLoss, s.Model.Brier, s.Model.RPS, s.ModelECE, s.ModelWithoutOdds.LogLoss, s.ModelWithoutOdds.RPS,
-			s.Bookmaker.LogLoss, s.Bookmaker.Brier, s.Bookmaker.RPS, s.BaseRates.LogLoss, s.BaseRates.RPS)
+			s.Prematch.LogLoss, s.Prematch.RPS, s.VsPrematch.LogLoss, s.Bookmaker.LogLoss, s.Bookmaker.RPS, s.BaseRates.LogLoss, s.BaseRates.RPS)
 	}
+	tw.Flush()
+}
+
+// printPooled is one line per league and the pooled matches: the model
+// beside the price it may see, the closing line and base rates.
+func printPooled(w io.Writer, r forecast.Report) {
+	fmt.Fprintln(w, "every league, and pooled (model − pre-match: per-match difference, 95% bootstrap interval; below 0 the model is better)")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "league\tseasons\tn\tmodel LL\tRPS\twithout odds LL\tpre-match LL\tRPS\tclosing LL\tRPS\tbase LL\tmodel − pre-match LL [95%]\tRPS [95%]\t")
+	line := func(name, seasons string, s forecast.SeasonEvaluation) {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%s\t%s\t\n", name, seasons, s.Model.N, s.Model.LogLoss, s.Model.RPS,
+			s.ModelWithoutOdds.LogLoss, s.Prematch.LogLoss, s.Prematch.RPS, s.Bookmaker.LogLoss, s.Bookmaker.RPS, s.BaseRates.LogLoss, s.VsPrematch.LogLoss, s.VsPrematch.RPS)
+	}
+	for _, l := range r.Leagues {
+		var seasons []string
+		for _, s := range l.Seasons {
+			seasons = append(seasons, s.Season)
+		}
+		line(l.Competition, strings.Join(seasons, " "), l.Overall)
+	}
+	line("pooled", "", r.Pooled)
 	tw.Flush()
 }
 
@@ -332,7 +387,7 @@ func rowsNote(m map[string]float64) string {
 // trainMatches is a season's training-set size; the overall row has none
 // (each season trains on its own past).
 func trainMatches(s forecast.SeasonEvaluation) string {
-	if s.Season == "overall" {
+	if s.Season == "overall" || s.Season == "pooled" {
 		return "-"
 	}
 	return fmt.Sprint(s.TrainRows)

@@ -179,6 +179,17 @@ type Promotion struct {
 
 // Evaluate configures the walk-forward evaluation.
 type Evaluate struct {
+	// Competition and TestSeasons are the backtest `models promote` gates on
+	// (and `evaluate` without leagues).
+	Competition string   `koanf:"competition"`
+	TestSeasons []string `koanf:"test_seasons"`
+	// Leagues, when set, are what `evaluate` reports: each competition on
+	// its own test seasons, and all their matches pooled.
+	Leagues []League `koanf:"leagues"`
+}
+
+// League is one competition's test seasons.
+type League struct {
 	Competition string   `koanf:"competition"`
 	TestSeasons []string `koanf:"test_seasons"`
 }
@@ -404,6 +415,11 @@ func (c Config) Validate() error {
 	}
 	if !slices.Contains([]string{"auto", "json", "text"}, c.Log.Format) {
 		bad("log.format: %q is not one of auto, json, text", c.Log.Format)
+	}
+	for i, l := range c.Evaluate.Leagues {
+		if l.Competition == "" || len(l.TestSeasons) == 0 {
+			bad("evaluate.leagues[%d]: needs competition and test_seasons", i)
+		}
 	}
 	for i, spec := range c.Ingest.Schedule {
 		if _, err := CronParser.Parse(spec); err != nil {

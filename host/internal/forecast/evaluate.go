@@ -30,40 +30,110 @@ type SeasonEvaluation struct {
 	// caller sends no pre-match odds (features computed without them).
 	ModelWithoutOdds scoring.Score `json:"model_without_odds"`
 	Bookmaker        scoring.Score `json:"bookmaker_closing"`
-	BaseRates        scoring.Score `json:"previous_season_base_rates"`
-	ModelECE         float64       `json:"model_ece"`
-	BookmakerECE     float64       `json:"bookmaker_ece"`
+	// Prematch is Pinnacle's pre-match price, de-margined: the price the
+	// model may see as a feature. A model given it should not do worse.
+	Prematch  scoring.Score `json:"pinnacle_prematch"`
+	BaseRates scoring.Score `json:"previous_season_base_rates"`
+	// VsPrematch is the model's per-match log-loss and RPS minus the
+	// pre-match price's, with 95% bootstrap intervals: below zero is better.
+	VsPrematch   Difference `json:"model_minus_prematch"`
+	ModelECE     float64    `json:"model_ece"`
+	BookmakerECE float64    `json:"bookmaker_ece"`
 	// Reliability is the model's and the bookmaker's calibration table.
 	Reliability []scoring.Bin `json:"reliability,omitempty"`
 }
 
-// Evaluation is a walk-forward evaluation on a competition's last seasons.
+// Difference is a paired comparison of two forecasters on the same matches.
+type Difference struct {
+	LogLoss scoring.Interval `json:"log_loss"`
+	RPS     scoring.Interval `json:"rps"`
+}
+
+// Evaluation is a walk-forward evaluation over the test seasons of one competition.
 type Evaluation struct {
 	Competition string             `json:"competition"`
 	Seasons     []SeasonEvaluation `json:"seasons"`
 	Overall     SeasonEvaluation   `json:"overall"`
+
+	scored scored
+}
+
+// Report is the evaluation of several competitions, each on its own test
+// seasons, and all their matches pooled.
+type Report struct {
+	Leagues []Evaluation     `json:"leagues"`
+	Pooled  SeasonEvaluation `json:"pooled"`
+}
+
+// League names a competition and its test seasons.
+type League struct {
+	Competition string
+	TestSeasons []string
+}
+
+// scored are the forecasts of a set of test matches, with the references.
+type scored struct {
+	model, bare, book, pre, base []soccer.Probabilities
+	results                      []soccer.Result
+}
+
+func (s *scored) add(o scored) {
+	s.model, s.bare, s.book = append(s.model, o.model...), append(s.bare, o.bare...), append(s.book, o.book...)
+	s.pre, s.base, s.results = append(s.pre, o.pre...), append(s.base, o.base...), append(s.results, o.results...)
+}
+
+// EvaluateLeagues evaluates each league in turn and pools their matches.
+func EvaluateLeagues(ctx context.Context, d Dataset, t Trainer, m model.Model, leagues []League, progress func(League, string)) (Report, error) {
+	var r Report
+	var all scored
+	for _, l := range leagues {
+		ev, err := evaluate(ctx, d, t, m, l.Competition, l.TestSeasons, func(season string) {
+			if progress != nil {
+				progress(l, season)
+			}
+		})
+		if err != nil {
+			return Report{}, err
+		}
+		all.add(ev.scored)
+		r.Leagues = append(r.Leagues, ev)
+	}
+	pooled, err := score("pooled", 0, all)
+	if err != nil {
+		return Report{}, err
+	}
+	r.Pooled = pooled
+	return r, nil
 }
 
 // Evaluate trains, for each test season in order, on every trainable example
 // that kicked off before the season's first match, and scores the season's
-// matches that have closing odds: the model, the de-margined closing prices
-// and the previous season's base rates, on the very same matches.
+// matches that have Pinnacle's closing and pre-match prices: the model, the
+// de-margined closing and pre-match prices and the previous season's base
+// rates, on the very same matches.
 func Evaluate(ctx context.Context, d Dataset, t Trainer, m model.Model, competition string, testSeasons []string) (Evaluation, error) {
+	return evaluate(ctx, d, t, m, competition, testSeasons, nil)
+}
+
+func evaluate(ctx context.Context, d Dataset, t Trainer, m model.Model, competition string, testSeasons []string, progress func(string)) (Evaluation, error) {
 	ev := Evaluation{Competition: competition}
 	trainable := d.Trainable()
-	var allModel, allBare, allBook, allBase []soccer.Probabilities
-	var allResults []soccer.Result
 	for _, season := range testSeasons {
+		if progress != nil {
+			progress(season)
+		}
 		var test []replay.Example
 		for _, e := range d.Examples {
 			if e.Match.Competition == competition && e.Match.Season == season {
-				if _, ok := e.Match.OddsOf(ClosingBookmaker, true); ok {
+				_, closing := e.Match.OddsOf(ClosingBookmaker, true)
+				_, pre := e.Match.OddsOf(ClosingBookmaker, false)
+				if closing && pre {
 					test = append(test, e)
 				}
 			}
 		}
 		if len(test) == 0 {
-			return Evaluation{}, fmt.Errorf("evaluate: no %s %s matches with %s closing odds in the store", competition, season, ClosingBookmaker)
+			return Evaluation{}, fmt.Errorf("evaluate: no %s %s matches with %s closing and pre-match odds in the store", competition, season, ClosingBookmaker)
 		}
 		cutoff := test[0].Match.Kickoff
 		var train []replay.Example
@@ -78,49 +148,51 @@ func Evaluate(ctx context.Context, d Dataset, t Trainer, m model.Model, competit
 		}
 		mv, err := t.Train(ctx, d, train)
 		if err != nil {
-			return Evaluation{}, fmt.Errorf("evaluate %s: %w", season, err)
+			return Evaluation{}, fmt.Errorf("evaluate %s %s: %w", competition, season, err)
 		}
 		if err := m.Load(ctx, model.LoadRequest{Artifact: mv.Artifact, Signature: mv.Signature}); err != nil {
-			return Evaluation{}, fmt.Errorf("evaluate %s: %w", season, err)
+			return Evaluation{}, fmt.Errorf("evaluate %s %s: %w", competition, season, err)
 		}
 		rows := make([][]float64, len(test))
 		bare := make([][]float64, len(test))
-		results := make([]soccer.Result, len(test))
-		book := make([]soccer.Probabilities, len(test))
-		bases := make([]soccer.Probabilities, len(test))
+		sc := scored{results: make([]soccer.Result, len(test)), book: make([]soccer.Probabilities, len(test)),
+			pre: make([]soccer.Probabilities, len(test)), base: make([]soccer.Probabilities, len(test))}
 		for i, e := range test {
-			rows[i], results[i], bases[i], bare[i] = e.Values, e.Match.Result, base, e.Unpriced
+			rows[i], sc.results[i], sc.base[i], bare[i] = e.Values, e.Match.Result, base, e.Unpriced
 			if bare[i] == nil {
 				bare[i] = e.Values
 			}
-			o, _ := e.Match.OddsOf(ClosingBookmaker, true)
-			if book[i], err = o.Implied(); err != nil {
+			closing, _ := e.Match.OddsOf(ClosingBookmaker, true)
+			pre, _ := e.Match.OddsOf(ClosingBookmaker, false)
+			if sc.book[i], err = closing.Implied(); err != nil {
+				return Evaluation{}, fmt.Errorf("evaluate: match %s: %w", e.Match.ID, err)
+			}
+			if sc.pre[i], err = pre.Implied(); err != nil {
 				return Evaluation{}, fmt.Errorf("evaluate: match %s: %w", e.Match.ID, err)
 			}
 		}
 		pred, err := m.Predict(ctx, model.PredictRequest{Rows: rows})
 		if err != nil {
-			return Evaluation{}, fmt.Errorf("evaluate %s: %w", season, err)
+			return Evaluation{}, fmt.Errorf("evaluate %s %s: %w", competition, season, err)
 		}
 		predBare, err := m.Predict(ctx, model.PredictRequest{Rows: bare})
 		if err != nil {
-			return Evaluation{}, fmt.Errorf("evaluate %s: %w", season, err)
+			return Evaluation{}, fmt.Errorf("evaluate %s %s: %w", competition, season, err)
 		}
 		for i := range test {
 			if err := errors.Join(pred.Probabilities[i].Validate(), predBare.Probabilities[i].Validate()); err != nil {
 				return Evaluation{}, fmt.Errorf("evaluate: model forecast for %s: %w", test[i].Match.ID, err)
 			}
 		}
-		se, err := score(season, len(train), pred.Probabilities, predBare.Probabilities, book, bases, results)
+		sc.model, sc.bare = pred.Probabilities, predBare.Probabilities
+		se, err := score(season, len(train), sc)
 		if err != nil {
 			return Evaluation{}, err
 		}
 		ev.Seasons = append(ev.Seasons, se)
-		allModel, allBook, allBase = append(allModel, pred.Probabilities...), append(allBook, book...), append(allBase, bases...)
-		allBare = append(allBare, predBare.Probabilities...)
-		allResults = append(allResults, results...)
+		ev.scored.add(sc)
 	}
-	overall, err := score("overall", 0, allModel, allBare, allBook, allBase, allResults)
+	overall, err := score("overall", 0, ev.scored)
 	if err != nil {
 		return Evaluation{}, err
 	}
@@ -128,29 +200,51 @@ func Evaluate(ctx context.Context, d Dataset, t Trainer, m model.Model, competit
 	return ev, nil
 }
 
-func score(season string, trainRows int, model, bare, book, base []soccer.Probabilities, results []soccer.Result) (SeasonEvaluation, error) {
+// bootstrapResamples and bootstrapSeed make the intervals repeatable.
+const (
+	bootstrapResamples = 2000
+	bootstrapSeed      = 20261202
+)
+
+func score(season string, trainRows int, s scored) (SeasonEvaluation, error) {
 	se := SeasonEvaluation{Season: season, TrainRows: trainRows}
 	var err error
-	if se.Model, err = scoring.Evaluate(model, results); err != nil {
+	if se.Model, err = scoring.Evaluate(s.model, s.results); err != nil {
 		return se, err
 	}
-	if se.ModelWithoutOdds, err = scoring.Evaluate(bare, results); err != nil {
+	if se.ModelWithoutOdds, err = scoring.Evaluate(s.bare, s.results); err != nil {
 		return se, err
 	}
-	if se.Bookmaker, err = scoring.Evaluate(book, results); err != nil {
+	if se.Bookmaker, err = scoring.Evaluate(s.book, s.results); err != nil {
 		return se, err
 	}
-	if se.BaseRates, err = scoring.Evaluate(base, results); err != nil {
+	if se.Prematch, err = scoring.Evaluate(s.pre, s.results); err != nil {
 		return se, err
 	}
-	if se.ModelECE, err = scoring.ECE(model, results, 10); err != nil {
+	if se.BaseRates, err = scoring.Evaluate(s.base, s.results); err != nil {
 		return se, err
 	}
-	if se.BookmakerECE, err = scoring.ECE(book, results, 10); err != nil {
+	mll, mrps, err := scoring.PerMatch(s.model, s.results)
+	if err != nil {
 		return se, err
 	}
-	mr, _ := scoring.Reliability(model, results, 10)
-	br, _ := scoring.Reliability(book, results, 10)
+	pll, prps, err := scoring.PerMatch(s.pre, s.results)
+	if err != nil {
+		return se, err
+	}
+	for i := range mll {
+		mll[i] -= pll[i]
+		mrps[i] -= prps[i]
+	}
+	se.VsPrematch = Difference{LogLoss: scoring.Bootstrap(mll, bootstrapResamples, bootstrapSeed), RPS: scoring.Bootstrap(mrps, bootstrapResamples, bootstrapSeed)}
+	if se.ModelECE, err = scoring.ECE(s.model, s.results, 10); err != nil {
+		return se, err
+	}
+	if se.BookmakerECE, err = scoring.ECE(s.book, s.results, 10); err != nil {
+		return se, err
+	}
+	mr, _ := scoring.Reliability(s.model, s.results, 10)
+	br, _ := scoring.Reliability(s.book, s.results, 10)
 	for i := range mr {
 		mr[i].Source = "model"
 	}

@@ -6,6 +6,8 @@ package scoring
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
+	"slices"
 
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 )
@@ -129,4 +131,60 @@ func Reliability(ps []soccer.Probabilities, rs []soccer.Result, bins int) ([]Bin
 		out = append(out, Bin{Bin: i, MeanPredicted: b.MeanPredicted / n, Observed: b.Observed / n, Count: b.Count})
 	}
 	return out, nil
+}
+
+// PerMatch is each forecast's own log-loss and RPS, for paired comparisons.
+func PerMatch(ps []soccer.Probabilities, rs []soccer.Result) (logLoss, rps []float64, err error) {
+	if len(ps) != len(rs) {
+		return nil, nil, fmt.Errorf("%d forecasts for %d results", len(ps), len(rs))
+	}
+	logLoss, rps = make([]float64, len(ps)), make([]float64, len(ps))
+	for i := range ps {
+		s, err := Evaluate(ps[i:i+1], rs[i:i+1])
+		if err != nil {
+			return nil, nil, err
+		}
+		logLoss[i], rps[i] = s.LogLoss, s.RPS
+	}
+	return logLoss, rps, nil
+}
+
+// Interval is a mean with a 95% bootstrap interval.
+type Interval struct {
+	Mean float64 `json:"mean"`
+	Low  float64 `json:"low"`
+	High float64 `json:"high"`
+}
+
+// Contains reports whether x lies within the interval.
+func (iv Interval) Contains(x float64) bool { return iv.Low <= x && x <= iv.High }
+
+func (iv Interval) String() string {
+	return fmt.Sprintf("%+.4f [%+.4f, %+.4f]", iv.Mean, iv.Low, iv.High)
+}
+
+// Bootstrap is the mean of xs with the 2.5th and 97.5th percentiles of the
+// means of resamples (with replacement, the same size), from a fixed seed:
+// the same numbers give the same interval.
+func Bootstrap(xs []float64, resamples int, seed uint64) Interval {
+	if len(xs) == 0 {
+		return Interval{}
+	}
+	var sum float64
+	for _, x := range xs {
+		sum += x
+	}
+	iv := Interval{Mean: sum / float64(len(xs))}
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	means := make([]float64, resamples)
+	for b := range means {
+		var s float64
+		for range xs {
+			s += xs[rng.IntN(len(xs))]
+		}
+		means[b] = s / float64(len(xs))
+	}
+	slices.Sort(means)
+	iv.Low, iv.High = means[int(0.025*float64(resamples))], means[min(resamples-1, int(0.975*float64(resamples)))]
+	return iv
 }

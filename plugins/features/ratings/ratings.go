@@ -9,7 +9,8 @@
 //   - recent form: points and goal difference over the last N matches;
 //   - rest days since each team's previous match;
 //   - the de-margined market probabilities from pre-match (never closing)
-//     odds, with an indicator; when absent, Elo's forecast stands in.
+//     odds, also as log-odds against the draw, with an indicator; when
+//     absent, Elo's forecast stands in.
 //
 // Start with New (settings), Schema (the columns) and Observe/Compute.
 package ratings
@@ -32,7 +33,7 @@ import (
 )
 
 // SchemaVersion changes whenever the meaning or order of the columns does.
-const SchemaVersion = "ratings-2"
+const SchemaVersion = "ratings-3"
 
 // Columns are the features, in row order.
 var Columns = []string{
@@ -42,6 +43,12 @@ var Columns = []string{
 	"home_form_points", "away_form_points", "home_form_goal_diff", "away_form_goal_diff",
 	"home_rest_days", "away_rest_days",
 	"market_home", "market_draw", "market_away", "market_available",
+	"market_log_home_draw", "market_log_away_draw",
+	"p_elo_diff", "p_elo_expected_home",
+	"p_home_attack", "p_home_defence", "p_away_attack", "p_away_defence",
+	"p_home_expected_goals", "p_away_expected_goals",
+	"p_home_form_points", "p_away_form_points", "p_home_form_goal_diff", "p_away_form_goal_diff",
+	"p_home_rest_days", "p_away_rest_days",
 }
 
 // Settings are the plugin's `config` block in host configuration.
@@ -294,14 +301,23 @@ func (r *Ratings) row(f soccer.Fixture) []float64 {
 			}
 		}
 	}
-	return []float64{
+	v := []float64{
 		diff / 100, expected(diff),
 		h.Attack, h.Defence, a.Attack, a.Defence,
 		h.Attack * a.Defence / avg, a.Attack * h.Defence / avg,
 		hf, af, hgd, agd,
 		rest(h, f.Kickoff), rest(a, f.Kickoff),
 		mh, md, ma, avail,
+		// The market as de-margined log-odds against the draw: a multinomial
+		// logistic model reproduces the price exactly with weight 1 on
+		// these, so it starts from the market and learns only corrections.
+		math.Log(mh/md) * avail, math.Log(ma/md) * avail,
 	}
+	for j := range 14 {
+		v = append(v, v[j]*avail)
+		v[j] *= 1 - avail
+	}
+	return v
 }
 
 // eloOutcome splits an expected score into home/draw/away probabilities.

@@ -15,7 +15,7 @@ func BenchmarkPredict20(b *testing.B) {
 	for i, o := range req.Outcomes {
 		y[i] = map[string]int{"H": 0, "D": 1, "A": 2}[string(o)]
 	}
-	lr, _ := fitLogReg(req.Rows, y, 0.001)
+	lr, _ := fitLogReg(req.Rows, y, 0.001, nil, nil)
 	m, _ := New(library(b))
 	m.Load(context.Background(), model.LoadRequest{Artifact: lr.onnx(), Signature: model.Signature{Inputs: req.Columns, Outputs: model.Outputs}})
 	rows := req.Rows[:20]

@@ -13,17 +13,33 @@ type logReg struct {
 	// W[j][k] is the weight of standardised input j for class k (H, D, A); B the intercepts.
 	W [][3]float64
 	B [3]float64
+	// Offset[j][k] is a fixed weight of raw input j for class k, not fitted:
+	// a column that already is a class's log-odds (the market's) enters
+	// with weight 1, and the fitted weights are corrections to it.
+	Offset [][3]float64
 }
 
 // fitLogReg minimises mean negative log-likelihood + l2/2·|W|² (intercepts
-// unpenalised) with L-BFGS. It is deterministic: no randomness is involved.
-func fitLogReg(rows [][]float64, y []int, l2 float64) (logReg, error) {
+// and the weights of free columns unpenalised; free may be nil) with L-BFGS.
+// It is deterministic: no randomness is involved.
+func fitLogReg(rows [][]float64, y []int, l2 float64, free []bool, offset [][3]float64) (logReg, error) {
 	n := len(rows)
 	if n == 0 {
 		return logReg{}, fmt.Errorf("logreg: no training rows")
 	}
 	d := len(rows[0])
-	m := logReg{Mean: make([]float64, d), Std: make([]float64, d)}
+	m := logReg{Mean: make([]float64, d), Std: make([]float64, d), Offset: offset}
+	var off [][3]float64
+	if offset != nil {
+		off = make([][3]float64, n)
+		for i, r := range rows {
+			for j, v := range r {
+				for k := range 3 {
+					off[i][k] += v * offset[j][k]
+				}
+			}
+		}
+	}
 	for _, r := range rows {
 		for j, v := range r {
 			m.Mean[j] += v / float64(n)
@@ -51,11 +67,11 @@ func fitLogReg(rows [][]float64, y []int, l2 float64) (logReg, error) {
 	np := 3*d + 3
 	problem := optimize.Problem{
 		Func: func(x []float64) float64 {
-			f, _ := nll(x, z, y, d, l2, nil)
+			f, _ := nll(x, z, off, y, d, l2, free, nil)
 			return f
 		},
 		Grad: func(grad, x []float64) {
-			nll(x, z, y, d, l2, grad)
+			nll(x, z, off, y, d, l2, free, grad)
 		},
 	}
 	res, err := optimize.Minimize(problem, make([]float64, np), &optimize.Settings{GradientThreshold: 1e-9, MajorIterations: 1000}, &optimize.LBFGS{})
@@ -72,7 +88,7 @@ func fitLogReg(rows [][]float64, y []int, l2 float64) (logReg, error) {
 	return m, nil
 }
 
-func nll(x []float64, z [][]float64, y []int, d int, l2 float64, grad []float64) (float64, []float64) {
+func nll(x []float64, z [][]float64, off [][3]float64, y []int, d int, l2 float64, free []bool, grad []float64) (float64, []float64) {
 	if grad != nil {
 		clear(grad)
 	}
@@ -82,6 +98,9 @@ func nll(x []float64, z [][]float64, y []int, d int, l2 float64, grad []float64)
 		var logit [3]float64
 		for k := range 3 {
 			logit[k] = x[3*d+k]
+			if off != nil {
+				logit[k] += off[i][k]
+			}
 			for j, v := range r {
 				logit[k] += v * x[3*j+k]
 			}
@@ -103,6 +122,9 @@ func nll(x []float64, z [][]float64, y []int, d int, l2 float64, grad []float64)
 		}
 	}
 	for j := range 3 * d {
+		if free != nil && free[j/3] {
+			continue
+		}
 		f += 0.5 * l2 * x[j] * x[j]
 		if grad != nil {
 			grad[j] += l2 * x[j]
@@ -134,6 +156,9 @@ func (m logReg) folded() ([][3]float64, [3]float64) {
 		for k := range 3 {
 			w[j][k] = m.W[j][k] / m.Std[j]
 			b[k] -= w[j][k] * m.Mean[j]
+			if m.Offset != nil {
+				w[j][k] += m.Offset[j][k]
+			}
 		}
 	}
 	return w, b

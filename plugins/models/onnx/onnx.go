@@ -49,6 +49,20 @@ type Params struct {
 	// Algorithm is "logreg" (default) or "gbt".
 	Algorithm string  `json:"algorithm"`
 	L2        float64 `json:"l2"`
+	// Unpenalized names the input columns whose logistic-regression weights
+	// L2 leaves alone: with the market's log-odds here, a strong l2 shrinks
+	// the model toward the (recalibrated) market, not toward base rates.
+	Unpenalized []string `json:"unpenalized"`
+	// Offsets names input columns that are a class's log-odds against the
+	// draw ("home" or "away"): they enter the logits with weight 1, fixed,
+	// and the fitted weights are corrections, so a strong l2 gives back
+	// exactly that forecast (e.g. the market's) rather than base rates.
+	Offsets map[string]string `json:"offsets"`
+	// L2Grid, when set, chooses l2 by walk-forward inside the training set:
+	// each value is fitted on the first 80% of the rows (they come in
+	// kick-off order) and scored on the last 20%; the best is refitted on
+	// every row. The choice is reported as the chosen_l2 metric.
+	L2Grid []float64 `json:"l2_grid"`
 	gbtParams
 }
 
@@ -240,10 +254,59 @@ func (m *Model) Train(ctx context.Context, req model.TrainRequest) (model.TrainR
 	var (
 		artifact []byte
 		predict  func([]float64) [3]float64
+		extra    map[string]float64
 	)
 	switch p.Algorithm {
 	case "logreg":
-		lr, err := fitLogReg(req.Rows, y, p.L2)
+		free := make([]bool, len(req.Columns))
+		for _, name := range p.Unpenalized {
+			j := slices.IndexFunc(req.Columns, func(c soccer.Column) bool { return c.Name == name })
+			if j < 0 {
+				return model.TrainResponse{}, fmt.Errorf("onnx: train: unpenalized column %q is not an input (inputs: %d columns)", name, len(req.Columns))
+			}
+			free[j] = true
+		}
+		var offset [][3]float64
+		if len(p.Offsets) > 0 {
+			offset = make([][3]float64, len(req.Columns))
+			for name, class := range p.Offsets {
+				j := slices.IndexFunc(req.Columns, func(c soccer.Column) bool { return c.Name == name })
+				k := map[string]int{"home": 0, "away": 2}[class]
+				if j < 0 || (class != "home" && class != "away") {
+					return model.TrainResponse{}, fmt.Errorf("onnx: train: offsets %q: %q: want an input column and \"home\" or \"away\"", name, class)
+				}
+				offset[j][k] = 1
+			}
+		}
+		l2 := p.L2
+		if len(p.L2Grid) > 0 {
+			cut := len(req.Rows) * 4 / 5
+			if cut < 1 || cut == len(req.Rows) {
+				return model.TrainResponse{}, fmt.Errorf("onnx: train: %d rows are too few to choose l2 from l2_grid", len(req.Rows))
+			}
+			best := math.Inf(1)
+			for _, candidate := range p.L2Grid {
+				if !(candidate >= 0) {
+					return model.TrainResponse{}, fmt.Errorf("onnx: train: l2_grid value %v is not a non-negative number", candidate)
+				}
+				lr, err := fitLogReg(req.Rows[:cut], y[:cut], candidate, free, offset)
+				if err != nil {
+					return model.TrainResponse{}, err
+				}
+				var vll float64
+				for i := cut; i < len(req.Rows); i++ {
+					vll -= math.Log(math.Max(lr.predict(req.Rows[i])[y[i]], 1e-15))
+				}
+				if vll /= float64(len(req.Rows) - cut); vll < best {
+					best, l2 = vll, candidate
+				}
+				if err := ctx.Err(); err != nil {
+					return model.TrainResponse{}, err
+				}
+			}
+			extra = map[string]float64{"chosen_l2": l2, "validation_log_loss": best}
+		}
+		lr, err := fitLogReg(req.Rows, y, l2, free, offset)
 		if err != nil {
 			return model.TrainResponse{}, err
 		}
@@ -261,9 +324,13 @@ func (m *Model) Train(ctx context.Context, req model.TrainRequest) (model.TrainR
 	for i, r := range req.Rows {
 		ll -= math.Log(math.Max(predict(r)[y[i]], 1e-15))
 	}
+	metrics := map[string]float64{"train_log_loss": ll / float64(len(y)), "train_rows": float64(len(y))}
+	for k, v := range extra {
+		metrics[k] = v
+	}
 	return model.TrainResponse{
 		Artifact:  artifact,
 		Signature: model.Signature{Inputs: slices.Clone(req.Columns), Outputs: model.Outputs},
-		Metrics:   map[string]float64{"train_log_loss": ll / float64(len(y)), "train_rows": float64(len(y))},
+		Metrics:   metrics,
 	}, ctx.Err()
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/soccerpredict/soccerpredict/sdk/handshake"
 	"github.com/soccerpredict/soccerpredict/sdk/model"
 	"github.com/soccerpredict/soccerpredict/sdk/model/modeltest"
+	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 )
 
 // library is the ONNX Runtime `make ort` fetched; `make test` sets ONNXRUNTIME_LIB.
@@ -77,7 +78,7 @@ func TestParityWithPureGo(t *testing.T) {
 	for i, o := range req.Outcomes {
 		y[i] = map[string]int{"H": 0, "D": 1, "A": 2}[string(o)]
 	}
-	lr, err := fitLogReg(req.Rows, y, 0.001)
+	lr, err := fitLogReg(req.Rows, y, 0.001, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,10 +86,16 @@ func TestParityWithPureGo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	offset := make([][3]float64, len(req.Columns))
+	offset[0][0], offset[4][2] = 1, 1
+	lro, err := fitLogReg(req.Rows, y, 0.1, []bool{false, true, false, false, false, false}, offset)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for name, c := range map[string]struct {
 		artifact []byte
 		predict  func([]float64) [3]float64
-	}{"logreg": {lr.onnx(), lr.predict}, "gbt": {gb.onnx(6), gb.predict}} {
+	}{"logreg": {lr.onnx(), lr.predict}, "gbt": {gb.onnx(6), gb.predict}, "logreg with offsets": {lro.onnx(), lro.predict}} {
 		t.Run(name, func(t *testing.T) {
 			m, _ := New(s)
 			sig := model.Signature{Inputs: req.Columns, Outputs: model.Outputs}
@@ -229,5 +236,66 @@ func TestMissingLibraryIsOneClearError(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "ERR:onnx: ONNX Runtime library not found at /nowhere/libonnxruntime.so.1: get it with `make ort`") {
 		t.Fatalf("helper said:\n%s", out)
+	}
+}
+
+// With the market's log-odds as offsets and a strong l2, the model gives
+// back the market (the intercepts are the only free part); l2_grid picks
+// l2 from a held-out tail of the training rows and says which.
+func TestOffsetsShrinkTowardTheMarket(t *testing.T) {
+	m, _ := New(library(t))
+	rng := rand.New(rand.NewPCG(11, 12))
+	cols := []soccer.Column{{Name: "market_log_home_draw", Type: "double"}, {Name: "market_log_away_draw", Type: "double"}, {Name: "noise", Type: "double"}}
+	req := model.TrainRequest{Columns: cols}
+	market := func() ([]float64, soccer.Probabilities) {
+		h, a := 0.2+0.5*rng.Float64(), 0.1+0.4*rng.Float64()
+		d := 0.27
+		s := h + d + a
+		p := soccer.Probabilities{Home: h / s, Draw: d / s, Away: a / s}
+		return []float64{math.Log(p.Home / p.Draw), math.Log(p.Away / p.Draw), rng.NormFloat64()}, p
+	}
+	for range 4000 {
+		row, p := market()
+		u, r := rng.Float64(), soccer.AwayWin
+		switch {
+		case u < p.Home:
+			r = soccer.HomeWin
+		case u < p.Home+p.Draw:
+			r = soccer.Draw
+		}
+		req.Rows, req.Outcomes = append(req.Rows, row), append(req.Outcomes, r)
+	}
+	req.Params, _ = json.Marshal(map[string]any{"algorithm": "logreg", "l2_grid": []float64{1000, 10000},
+		"offsets": map[string]string{"market_log_home_draw": "home", "market_log_away_draw": "away"}})
+	resp, err := m.(model.Trainer).Train(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l2 := resp.Metrics["chosen_l2"]; l2 != 1000 && l2 != 10000 || resp.Metrics["validation_log_loss"] <= 0 {
+		t.Fatalf("metrics %v", resp.Metrics)
+	}
+	if err := m.Load(context.Background(), model.LoadRequest{Artifact: resp.Artifact, Signature: resp.Signature}); err != nil {
+		t.Fatal(err)
+	}
+	var rows [][]float64
+	var want []soccer.Probabilities
+	for range 200 {
+		row, p := market()
+		rows, want = append(rows, row), append(want, p)
+	}
+	pred, err := m.Predict(context.Background(), model.PredictRequest{Rows: rows})
+	if err != nil {
+		t.Fatal(err)
+	}
+	worst := 0.0
+	for i, p := range pred.Probabilities {
+		worst = math.Max(worst, math.Max(math.Abs(p.Home-want[i].Home), math.Abs(p.Away-want[i].Away)))
+	}
+	if worst > 0.03 {
+		t.Fatalf("forecasts stray %.3f from the market they were shrunk toward", worst)
+	}
+	req.Params = []byte(`{"offsets": {"nope": "home"}}`)
+	if _, err := m.(model.Trainer).Train(context.Background(), req); err == nil || !strings.Contains(err.Error(), `offsets "nope"`) {
+		t.Fatalf("an offset naming no column: %v", err)
 	}
 }

@@ -191,7 +191,8 @@ function reliabilityPlot(bins) {
 
 function rpsPlot(seasons) {
   const W = 420, H = 300, m = { l: 48, r: 10, t: 10, b: 36 };
-  const series = [["model", "#2b6cb0", (s) => s.model.rps], ["Pinnacle closing", "#c05621", (s) => s.bookmaker_closing.rps],
+  const series = [["model", "#2b6cb0", (s) => s.model.rps], ["Pinnacle pre-match", "#d69e2e", (s) => (s.pinnacle_prematch || {}).rps || 0],
+    ["Pinnacle closing", "#c05621", (s) => s.bookmaker_closing.rps],
     ["base rates", "#8a8f98", (s) => s.previous_season_base_rates.rps]];
   const ymax = Math.ceil(Math.max(0.2, ...seasons.flatMap((s) => series.map(([, , f]) => f(s)))) * 20 + 0.5) / 20;
   const s = svg("svg", { viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: "img", "aria-label": "RPS by season" });
@@ -211,19 +212,38 @@ function rpsPlot(seasons) {
   return [s, legend];
 }
 
+let evaluation = null;
+
 async function loadEvaluation() {
-  let out;
   try {
-    out = await api("/v1/evaluation");
+    evaluation = await api("/v1/evaluation");
   } catch (e) {
     if (e.status === 404) { $("#evaluation-summary").textContent = "No evaluation is recorded yet: run `soccerpredict evaluate`."; return; }
     throw e;
   }
-  const ev = out.evaluation, o = ev.overall;
-  $("#evaluation-summary").textContent =
-    `Walk-forward on ${ev.competition}, ${ev.seasons.map((s) => s.season).join(", ")} (${o.model.n} matches, run ${out.run}): ` +
-    `model RPS ${o.model.rps.toFixed(4)}, log-loss ${o.model.log_loss.toFixed(4)}; Pinnacle closing RPS ${o.bookmaker_closing.rps.toFixed(4)}, ` +
-    `log-loss ${o.bookmaker_closing.log_loss.toFixed(4)}; last season's base rates RPS ${o.previous_season_base_rates.rps.toFixed(4)}.`;
+  drawEvaluation();
+}
+
+// drawEvaluation shows the selected competition's evaluation when the run
+// covered it (an evaluation of several leagues), else the first league.
+function drawEvaluation() {
+  if (!evaluation) return;
+  const out = evaluation, report = out.evaluation;
+  const leagues = report.leagues || [report];
+  const ev = leagues.find((l) => l.competition === $("#competition").value) || leagues[0];
+  const o = ev.overall;
+  const f = (x) => x.toFixed(4);
+  let text = `Walk-forward on ${ev.competition}, ${ev.seasons.map((s) => s.season).join(", ")} (${o.model.n} matches, run ${out.run}): ` +
+    `model RPS ${f(o.model.rps)}, log-loss ${f(o.model.log_loss)}`;
+  if (o.pinnacle_prematch && o.pinnacle_prematch.n) {
+    text += `; Pinnacle pre-match (the price the model may see) RPS ${f(o.pinnacle_prematch.rps)}, log-loss ${f(o.pinnacle_prematch.log_loss)}`;
+  }
+  text += `; Pinnacle closing RPS ${f(o.bookmaker_closing.rps)}, log-loss ${f(o.bookmaker_closing.log_loss)}; last season's base rates RPS ${f(o.previous_season_base_rates.rps)}.`;
+  if (report.pooled && leagues.length > 1) {
+    const p = report.pooled, d = p.model_minus_prematch.log_loss;
+    text += ` All ${leagues.length} leagues pooled (${p.model.n} matches): model − pre-match log-loss ${d.mean >= 0 ? "+" : ""}${f(d.mean)} [${f(d.low)}, ${f(d.high)}].`;
+  }
+  $("#evaluation-summary").textContent = text;
   $("#reliability").replaceChildren(...reliabilityPlot(o.reliability || []));
   $("#rps").replaceChildren(...rpsPlot(ev.seasons));
 }
@@ -295,6 +315,7 @@ document.addEventListener("DOMContentLoaded", async () => {
     sessionStorage.setItem(COMP, c);
     history.replaceState(null, "", "#" + c);
     loadFixtures().catch((e) => { if (!(e instanceof NeedKey)) status(e.message); });
+    drawEvaluation();
   });
   $("#ask").addEventListener("submit", ask);
   await start();

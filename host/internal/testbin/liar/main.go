@@ -2,7 +2,8 @@
 // honestly (so it passes the host's warm-up) and every later one with
 // probabilities that are not a distribution, to check the host never passes
 // them on. With the setting {"mode": "priced"} it lies only for rows whose
-// last feature is 1 (the ratings plugin's "pre-match price given" column),
+// market_available feature (the ratings plugin's "pre-match price given"
+// column, found by name in the signature it loads) is 1,
 // so one batch can hold honest and lying rows (its first answer is honest).
 package main
 
@@ -16,16 +17,25 @@ import (
 )
 
 type liar struct {
-	priced bool
-	loaded bool
-	calls  int
+	priced   bool
+	pricedAt int // index of market_available, -1 when the signature has none
+	loaded   bool
+	calls    int
 }
 
 func (l *liar) Describe(context.Context) (model.Description, error) {
 	return model.Description{Name: "liar", Version: "0.0.1", Runtime: "lies"}, nil
 }
 
-func (l *liar) Load(context.Context, model.LoadRequest) error { l.loaded = true; return nil }
+func (l *liar) Load(_ context.Context, req model.LoadRequest) error {
+	l.loaded, l.pricedAt = true, -1
+	for i, c := range req.Signature.Inputs {
+		if c.Name == "market_available" {
+			l.pricedAt = i
+		}
+	}
+	return nil
+}
 
 func (l *liar) Predict(_ context.Context, req model.PredictRequest) (model.PredictResponse, error) {
 	if !l.loaded {
@@ -41,7 +51,7 @@ func (l *liar) Predict(_ context.Context, req model.PredictRequest) (model.Predi
 		row := p
 		if l.priced && l.calls > 1 {
 			row = soccer.Probabilities{Home: 0.5, Draw: 0.25, Away: 0.25}
-			if len(r) > 0 && r[len(r)-1] == 1 {
+			if l.pricedAt >= 0 && l.pricedAt < len(r) && r[l.pricedAt] == 1 {
 				row = soccer.Probabilities{Home: 0.9, Draw: 0.9, Away: 0.9}
 			}
 		}
