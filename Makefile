@@ -61,8 +61,8 @@ run: build ort
 	./bin/soccerpredict models train --if-no-champion --config configs/local.yaml
 	./bin/soccerpredict serve --config configs/local.yaml
 
-# evaluate: walk-forward evaluation of the configured model on the last two shipped Premier League
-# seasons, beside the Pinnacle closing line and last season's base rates.
+# evaluate: walk-forward evaluation of the configured model on every shipped league (evaluate.leagues),
+# each and pooled, beside Pinnacle's pre-match and closing prices and last season's base rates.
 evaluate: build ort
 	./bin/soccerpredict evaluate --config configs/local.yaml
 

@@ -25,10 +25,12 @@ import (
 	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
 	"github.com/soccerpredict/soccerpredict/host/internal/ingest"
 	"github.com/soccerpredict/soccerpredict/host/internal/pluginhost"
+	"github.com/soccerpredict/soccerpredict/host/internal/replay"
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
 	"github.com/soccerpredict/soccerpredict/host/internal/store/sqlitestore"
 	"github.com/soccerpredict/soccerpredict/host/internal/telemetry"
 	"github.com/soccerpredict/soccerpredict/host/internal/testbin"
+	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 )
 
 // world is the shipped data in a SQLite store, a trained champion, and a
@@ -178,7 +180,8 @@ func TestPrediction(t *testing.T) {
 	if m["name"] != "onnx-logreg" || m["version"].(float64) != 1 || out["feature_schema_version"] != "ratings-3" || out["generation"].(float64) != 1 {
 		t.Fatalf("response does not name the model and schema: %v", out)
 	}
-	if f := out["fixture"].(map[string]any); f["season"] != "2324" || f["kickoff"] != "2024-08-17T14:00:00Z" {
+	// A new season: August 2024 is after the last stored (2023/24) match.
+	if f := out["fixture"].(map[string]any); f["season"] != "2425" || f["kickoff"] != "2024-08-17T14:00:00Z" {
 		t.Fatalf("fixture %v", f)
 	}
 }
@@ -453,5 +456,73 @@ func TestMetrics(t *testing.T) {
 	cmd.Stdin = strings.NewReader(text)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("promtool check metrics: %v\n%s", err, out)
+	}
+}
+
+// A fixture that kicked off in the past is answered from the features it
+// had before its day, exactly as the point-in-time replay (training and
+// evaluation) gave them, with its own season; requests may come in any
+// order. Over HTTP it says so (point_in_time).
+func TestPastKickoffEqualsTheReplay(t *testing.T) {
+	w := setup(t)
+	ctx := context.Background()
+	fresh, err := w.host.Spawn("ratings", "replay-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.host.Retire(fresh)
+	d, err := forecast.BuildDataset(ctx, w.store, pluginhost.FeaturesOf(fresh), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pick := func(comp, season string, nth int) replay.Example {
+		for _, e := range d.Examples {
+			if e.Match.Competition == comp && e.Match.Season == season {
+				if nth == 0 {
+					return e
+				}
+				nth--
+			}
+		}
+		t.Fatalf("no %s %s match", comp, season)
+		return replay.Example{}
+	}
+	// Late, then early (the history must go back), then between, then the last day.
+	for _, e := range []replay.Example{pick("E0", "2223", 200), pick("E0", "1516", 10), pick("D1", "2122", 100), pick("I1", "2324", 379), d.Examples[len(d.Examples)-1]} {
+		m := e.Match
+		req := forecast.FixtureRequest{HomeTeam: m.HomeTeam, AwayTeam: m.AwayTeam, Competition: m.Competition, Kickoff: m.Kickoff}
+		if o, ok := m.OddsOf("PS", false); ok {
+			req.Odds = &o
+		}
+		f, err := w.pred.Fixture(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Season != m.Season {
+			t.Errorf("%s: season %s, want %s", m.ID, f.Season, m.Season)
+		}
+		got, err := w.pred.Predict(ctx, []soccer.Fixture{f})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := w.pred.PredictRows(ctx, [][]float64{e.Values})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got[0].Probabilities != want.Probabilities[0] || !got[0].PointInTime {
+			t.Errorf("%s (%s): forecast %+v point-in-time %v; the replay's features give %+v", m.ID, m.Kickoff.Format(time.DateOnly),
+				got[0].Probabilities, got[0].PointInTime, want.Probabilities[0])
+		}
+	}
+	e := pick("E0", "1920", 5)
+	code, out := post(t, w.server.URL+"/v1/predictions", fmt.Sprintf(`{"home_team": %q, "away_team": %q, "competition": "E0", "kickoff": %q}`,
+		e.Match.HomeTeam, e.Match.AwayTeam, e.Match.Kickoff.Format(time.RFC3339)))
+	if code != 200 || out["point_in_time"] != true || out["fixture"].(map[string]any)["season"] != "1920" {
+		t.Fatalf("a 2019 kick-off over HTTP: %d %v", code, out)
+	}
+	// A kick-off after the last stored result uses the present state.
+	code, out = post(t, w.server.URL+"/v1/predictions", `{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0", "kickoff": "2031-01-04T15:00:00Z"}`)
+	if code != 200 || out["point_in_time"] != nil || out["fixture"].(map[string]any)["season"] != "3031" {
+		t.Fatalf("a future kick-off: %d %v", code, out)
 	}
 }

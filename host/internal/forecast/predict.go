@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
+	"time"
 
 	"github.com/soccerpredict/soccerpredict/host/internal/pluginhost"
 	"github.com/soccerpredict/soccerpredict/host/internal/replay"
@@ -14,9 +16,12 @@ import (
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 )
 
-// Predict forecasts fixtures from the present feature state. Fixtures not in
-// the generation's cache join the coalescer, so concurrent callers share
-// plugin calls; the first fixture that cannot be forecast fails the call.
+// Predict forecasts fixtures from the present feature state, and fixtures
+// that kick off on or before the day of the last stored result from the
+// state before their day (point in time, as the replay gave that day's
+// matches). Fixtures not in the generation's cache join the coalescer, so
+// concurrent callers share plugin calls; the first fixture that cannot be
+// forecast fails the call.
 func (p *Predictor) Predict(ctx context.Context, fixtures []soccer.Fixture) ([]Prediction, error) {
 	g, err := p.acquire()
 	if err != nil {
@@ -24,20 +29,34 @@ func (p *Predictor) Predict(ctx context.Context, fixtures []soccer.Fixture) ([]P
 	}
 	defer g.mu.RUnlock()
 	p.mu.RLock()
-	schemaVersion := p.schema.Version
+	schemaVersion, lastDay := p.schema.Version, p.lastDay
 	p.mu.RUnlock()
 	out := make([]Prediction, len(fixtures))
-	var todo []soccer.Fixture
-	var todoIdx []int
+	var todo, past []soccer.Fixture
+	var todoIdx, pastIdx []int
 	for i, f := range fixtures {
 		if pr, ok := g.cached(f); ok {
 			out[i] = g.prediction(f, pr, schemaVersion)
+			out[i].PointInTime = !f.Kickoff.UTC().Truncate(24 * time.Hour).After(lastDay)
+			continue
+		}
+		if !lastDay.IsZero() && !f.Kickoff.UTC().Truncate(24*time.Hour).After(lastDay) {
+			past, pastIdx = append(past, f), append(pastIdx, i)
 			continue
 		}
 		todo, todoIdx = append(todo, f), append(todoIdx, i)
 	}
+	if len(past) > 0 {
+		res, err := p.predictPast(ctx, g, past)
+		if err != nil {
+			return nil, err
+		}
+		for j, r := range res {
+			out[pastIdx[j]] = r
+		}
+	}
 	if len(todo) == 0 {
-		p.metrics.Predictions(0, len(fixtures))
+		p.metrics.Predictions(len(past), len(fixtures)-len(past))
 		return out, nil
 	}
 	res, err := g.batches.do(ctx, todo)
@@ -50,7 +69,57 @@ func (p *Predictor) Predict(ctx context.Context, fixtures []soccer.Fixture) ([]P
 		}
 		out[todoIdx[j]] = r.pred
 	}
-	p.metrics.Predictions(len(todo), len(fixtures)-len(todo))
+	p.metrics.Predictions(len(todo)+len(past), len(fixtures)-len(todo)-len(past))
+	return out, nil
+}
+
+// predictPast forecasts past fixtures day by day through the history's
+// feature state; the forecasts are cached like any others.
+func (p *Predictor) predictPast(ctx context.Context, g *generation, fixtures []soccer.Fixture) ([]Prediction, error) {
+	p.mu.RLock()
+	schema, hist := p.schema, p.history
+	p.mu.RUnlock()
+	order := make([]int, len(fixtures))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return fixtures[a].Kickoff.Compare(fixtures[b].Kickoff) })
+	out := make([]Prediction, len(fixtures))
+	for start := 0; start < len(order); {
+		end := start + 1
+		for end < len(order) && sameDay(fixtures[order[start]].Kickoff, fixtures[order[end]].Kickoff) {
+			end++
+		}
+		day := make([]soccer.Fixture, 0, end-start)
+		for _, i := range order[start:end] {
+			day = append(day, fixtures[i])
+		}
+		rows, err := hist.compute(ctx, day)
+		if err != nil {
+			return nil, p.pluginError("feature", err)
+		}
+		if err := replay.CheckRows(schema, day, rows); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrMisbehaved, err)
+		}
+		values := make([][]float64, len(rows))
+		for k, r := range rows {
+			values[k] = r.Values
+		}
+		res, err := p.modelRows(ctx, g, schema, day, values)
+		if err != nil {
+			return nil, err
+		}
+		for k, r := range res {
+			if r.err != nil {
+				return nil, r.err
+			}
+			i := order[start+k]
+			out[i] = r.pred
+			out[i].PointInTime = true
+			g.store(fixtures[i], r.pred.Probabilities)
+		}
+		start = end
+	}
 	return out, nil
 }
 

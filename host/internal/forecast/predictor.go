@@ -120,6 +120,11 @@ type Predictor struct {
 	seasons  map[string]string   // competition -> latest season
 	past     map[string][]replay.Example
 	warmRow  []float64
+	// spans are the stored seasons' dates per competition; history answers
+	// fixtures on or before lastDay, the day of the last stored result.
+	spans   map[string][]seasonSpan
+	history *history
+	lastDay time.Time
 
 	current atomic.Pointer[generation]
 	failed  int64 // a generation that failed to load; not retried until a newer one
@@ -218,11 +223,18 @@ func (p *Predictor) Start(ctx context.Context) error {
 		}
 	}
 	var warm []float64
+	var lastDay time.Time
 	if len(examples) > 0 {
 		warm = examples[len(examples)-1].Values
+		lastDay = examples[len(examples)-1].Match.Kickoff.UTC().Truncate(24 * time.Hour)
+	}
+	hist, err := newHistory(p.host, p.features.Name, matches)
+	if err != nil {
+		return err
 	}
 	p.mu.Lock()
 	p.schema, p.snapshot, p.teams, p.seasons, p.past, p.warmRow = schema, snap, teams, seasons, past, warm
+	p.spans, p.history, p.lastDay = spansOf(matches), hist, lastDay
 	p.mu.Unlock()
 	p.logger.Info("features replayed", "schema", schema.Version, "matches", len(examples), "took", time.Since(started).Round(time.Millisecond))
 
@@ -480,7 +492,7 @@ func (p *Predictor) Fixture(req FixtureRequest) (soccer.Fixture, error) {
 	if kickoff.IsZero() {
 		kickoff = time.Now().UTC().Truncate(time.Minute)
 	}
-	f := soccer.Fixture{Competition: req.Competition, Season: p.seasons[req.Competition], Kickoff: kickoff.UTC(),
+	f := soccer.Fixture{Competition: req.Competition, Season: seasonOn(p.spans[req.Competition], kickoff), Kickoff: kickoff.UTC(),
 		HomeTeam: req.HomeTeam, AwayTeam: req.AwayTeam}
 	f.ID = "request-" + strings.ToLower(f.Competition) + "-" + f.HomeTeam + "-v-" + f.AwayTeam + "-" + f.Kickoff.Format("20060102T1504")
 	if req.Odds != nil {

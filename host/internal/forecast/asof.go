@@ -1,0 +1,184 @@
+package forecast
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/soccerpredict/soccerpredict/host/internal/pluginhost"
+	"github.com/soccerpredict/soccerpredict/host/internal/replay"
+	"github.com/soccerpredict/soccerpredict/sdk/features"
+	"github.com/soccerpredict/soccerpredict/sdk/soccer"
+)
+
+// history answers fixtures that kick off on or before the last match day
+// in the store from the features as they stood before that day: the state
+// the point-in-time replay (training, evaluation) gave the matches of that
+// day. It drives its own instance of the feature plugin forward through
+// history with replay.Warm, keeping a snapshot every checkpointEvery
+// matches, so a request for an earlier day restores the nearest snapshot
+// before it and replays at most that many matches.
+type history struct {
+	plugin  *pluginhost.Plugin
+	matches []soccer.Match // every finished match, in kick-off order
+
+	mu          sync.Mutex
+	pos         int // matches[:pos] are observed in the plugin's state
+	checkpoints []checkpoint
+	fresh       atomic.Bool // the process (re)started empty
+}
+
+type checkpoint struct {
+	pos   int
+	state []byte
+}
+
+const checkpointEvery = 500
+
+func newHistory(host *pluginhost.Host, featurePlugin string, matches []soccer.Match) (*history, error) {
+	inst, err := host.Spawn(featurePlugin, "history")
+	if err != nil {
+		return nil, err
+	}
+	h := &history{plugin: inst, matches: matches}
+	inst.OnLaunch(func(context.Context, any) error { h.fresh.Store(true); return nil })
+	return h, nil
+}
+
+// before is how many matches were played on days before t's (UTC) day.
+func (h *history) before(t time.Time) int {
+	day := t.UTC().Truncate(24 * time.Hour)
+	return sort.Search(len(h.matches), func(i int) bool { return !h.matches[i].Kickoff.UTC().Truncate(24 * time.Hour).Before(day) })
+}
+
+// compute returns the feature rows of fixtures that all kick off on one
+// day, from the state before that day.
+func (h *history) compute(ctx context.Context, fixtures []soccer.Fixture) ([]features.Row, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	fs := pluginhost.FeaturesOf(h.plugin)
+	if _, err := fs.Schema(ctx); err != nil { // launches the process if it is not running
+		return nil, err
+	}
+	if h.fresh.Swap(false) {
+		h.pos = 0
+	}
+	target := h.before(fixtures[0].Kickoff)
+	if target < h.pos {
+		i := sort.Search(len(h.checkpoints), func(i int) bool { return h.checkpoints[i].pos > target }) - 1
+		if i < 0 {
+			h.plugin.Kill() // no snapshot early enough: start from an empty state
+			if _, err := fs.Schema(ctx); err != nil {
+				return nil, err
+			}
+			h.fresh.Store(false)
+			h.pos = 0
+		} else {
+			if err := fs.Restore(ctx, h.checkpoints[i].state); err != nil {
+				return nil, err
+			}
+			h.pos = h.checkpoints[i].pos
+		}
+	}
+	for h.pos < target {
+		next := min(target, (h.pos/checkpointEvery+1)*checkpointEvery)
+		// Whole days only: a checkpoint never splits a match day.
+		for next < target && next > 0 && sameDay(h.matches[next-1].Kickoff, h.matches[next].Kickoff) {
+			next++
+		}
+		if err := replay.Warm(ctx, fs, h.matches[h.pos:next]); err != nil {
+			h.pos = len(h.matches) + 1 // unknown state: the next call starts again
+			h.checkpoints = nil
+			return nil, err
+		}
+		h.pos = next
+		// Keep a snapshot about every checkpointEvery matches (in order).
+		if n := len(h.checkpoints); n == 0 && next >= checkpointEvery/2 || n > 0 && next-h.checkpoints[n-1].pos >= checkpointEvery/2 {
+			state, err := fs.Snapshot(ctx)
+			if err != nil {
+				return nil, err
+			}
+			h.checkpoints = append(h.checkpoints, checkpoint{next, state})
+		}
+	}
+	resp, err := fs.Compute(ctx, features.ComputeRequest{Fixtures: fixtures})
+	if err != nil {
+		return nil, err
+	}
+	if len(resp.Rows) != len(fixtures) {
+		return nil, fmt.Errorf("%w: feature plugin returned %d rows for %d fixtures", ErrMisbehaved, len(resp.Rows), len(fixtures))
+	}
+	return resp.Rows, nil
+}
+
+func sameDay(a, b time.Time) bool {
+	return a.UTC().Truncate(24 * time.Hour).Equal(b.UTC().Truncate(24 * time.Hour))
+}
+
+// seasonSpan is when a competition's season was played, in the store.
+type seasonSpan struct {
+	season      string
+	first, last time.Time
+}
+
+// seasonOn names the season a kick-off belongs to: the stored season it
+// falls within, else the next stored season of the competition that starts
+// after it; after the last stored season, the football season of the date
+// (August to July) when that is later than the last stored one.
+func seasonOn(spans []seasonSpan, kickoff time.Time) string {
+	for _, s := range spans {
+		if !kickoff.Before(s.first) && !kickoff.After(s.last) {
+			return s.season
+		}
+	}
+	for _, s := range spans {
+		if kickoff.Before(s.first) {
+			return s.season
+		}
+	}
+	latest := ""
+	if len(spans) > 0 {
+		latest = spans[len(spans)-1].season
+	}
+	if cal := calendarSeason(kickoff); latest == "" || (len(cal) == len(latest) && cal > latest) {
+		return cal
+	}
+	return latest
+}
+
+// calendarSeason is the August-to-July season of a day, as football-data
+// names them: 2024-08-17 is in 2425.
+func calendarSeason(t time.Time) string {
+	y := t.UTC().Year()
+	if t.UTC().Month() < time.July {
+		y--
+	}
+	return fmt.Sprintf("%02d%02d", y%100, (y+1)%100)
+}
+
+func spansOf(matches []soccer.Match) map[string][]seasonSpan {
+	out := map[string][]seasonSpan{}
+	for _, m := range matches {
+		spans := out[m.Competition]
+		i := slices.IndexFunc(spans, func(s seasonSpan) bool { return s.season == m.Season })
+		if i < 0 {
+			spans = append(spans, seasonSpan{season: m.Season, first: m.Kickoff, last: m.Kickoff})
+			out[m.Competition] = spans
+			continue
+		}
+		if m.Kickoff.Before(spans[i].first) {
+			spans[i].first = m.Kickoff
+		}
+		if m.Kickoff.After(spans[i].last) {
+			spans[i].last = m.Kickoff
+		}
+	}
+	for c := range out {
+		slices.SortFunc(out[c], func(a, b seasonSpan) int { return a.first.Compare(b.first) })
+	}
+	return out
+}
