@@ -3,6 +3,7 @@ package model
 import (
 	"context"
 	"fmt"
+	"io"
 
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
@@ -112,6 +113,53 @@ func (s *server) Train(ctx context.Context, req *pb.TrainRequest) (*pb.TrainResp
 	return &pb.TrainResponse{Artifact: resp.Artifact, Signature: signatureToProto(resp.Signature), Metrics: resp.Metrics}, nil
 }
 
+// TrainStream is Train with the training set in chunks (any size).
+func (s *server) TrainStream(stream pb.Model_TrainStreamServer) error {
+	m, err := s.impl.Get()
+	if err != nil {
+		return err
+	}
+	tr, ok := m.(Trainer)
+	if !ok {
+		return status.Error(codes.Unimplemented, "this model plugin cannot train")
+	}
+	var req TrainRequest
+	for n := 0; ; n++ {
+		chunk, err := stream.Recv()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			req.Columns, req.Params, req.Seed = shim.ColumnsFromProto(chunk.GetColumns()), chunk.GetParamsJson(), chunk.GetSeed()
+			if len(req.Columns) == 0 {
+				return status.Error(codes.InvalidArgument, "the first training chunk names no columns")
+			}
+		}
+		rows, err := unflatten(chunk.GetValues(), len(req.Columns))
+		if err != nil {
+			return status.Errorf(codes.InvalidArgument, "training chunk %d: %v", n, err)
+		}
+		if len(rows) != len(chunk.GetOutcomes()) {
+			return status.Errorf(codes.InvalidArgument, "training chunk %d: %d rows and %d outcomes", n, len(rows), len(chunk.GetOutcomes()))
+		}
+		for i, o := range chunk.GetOutcomes() {
+			if o < 0 || o > 2 {
+				return status.Errorf(codes.InvalidArgument, "outcome %d is %d, not 0 (H), 1 (D) or 2 (A)", len(req.Outcomes)+i, o)
+			}
+			req.Outcomes = append(req.Outcomes, [...]soccer.Result{soccer.HomeWin, soccer.Draw, soccer.AwayWin}[o])
+		}
+		req.Rows = append(req.Rows, rows...)
+	}
+	resp, err := tr.Train(stream.Context(), req)
+	if err != nil {
+		return shim.ToStatus(err)
+	}
+	return stream.SendAndClose(&pb.TrainResponse{Artifact: resp.Artifact, Signature: signatureToProto(resp.Signature), Metrics: resp.Metrics})
+}
+
 // Client is the host's side of a model plugin.
 type Client struct {
 	control pb.ControlClient
@@ -173,15 +221,14 @@ func (c *Client) Predict(ctx context.Context, req PredictRequest) (PredictRespon
 	return out, nil
 }
 
-// Train implements Trainer; a plugin without the capability answers Unimplemented.
+// TrainChunkRows is how many rows one TrainStream message carries: with
+// the ratings features about 2 MB, far below gRPC's message limits.
+const TrainChunkRows = 8192
+
+// Train implements Trainer; a plugin without the capability answers
+// Unimplemented. The training set goes as a stream of bounded chunks; a
+// plugin built before TrainStream existed gets one Train message instead.
 func (c *Client) Train(ctx context.Context, req TrainRequest) (TrainResponse, error) {
-	flat := make([]float64, 0, len(req.Columns)*len(req.Rows))
-	for i, r := range req.Rows {
-		if len(r) != len(req.Columns) {
-			return TrainResponse{}, fmt.Errorf("train: row %d has %d values for %d columns", i, len(r), len(req.Columns))
-		}
-		flat = append(flat, r...)
-	}
 	outcomes := make([]int32, len(req.Outcomes))
 	for i, o := range req.Outcomes {
 		idx, err := resultIndex(o)
@@ -190,12 +237,53 @@ func (c *Client) Train(ctx context.Context, req TrainRequest) (TrainResponse, er
 		}
 		outcomes[i] = idx
 	}
-	resp, err := c.model.Train(ctx, &pb.TrainRequest{Columns: shim.ColumnsToProto(req.Columns), Values: flat,
-		Outcomes: outcomes, ParamsJson: req.Params, Seed: req.Seed})
+	if len(req.Rows) != len(outcomes) {
+		return TrainResponse{}, fmt.Errorf("train: %d rows and %d outcomes", len(req.Rows), len(outcomes))
+	}
+	for i, r := range req.Rows {
+		if len(r) != len(req.Columns) {
+			return TrainResponse{}, fmt.Errorf("train: row %d has %d values for %d columns", i, len(r), len(req.Columns))
+		}
+	}
+	flat := func(rows [][]float64) []float64 {
+		out := make([]float64, 0, len(req.Columns)*len(rows))
+		for _, r := range rows {
+			out = append(out, r...)
+		}
+		return out
+	}
+	resp, err := c.trainStream(ctx, req, outcomes, flat)
+	if status.Code(err) == codes.Unimplemented { // a plugin older than TrainStream, or one that cannot train (Train says so)
+		resp, err = c.model.Train(ctx, &pb.TrainRequest{Columns: shim.ColumnsToProto(req.Columns), Values: flat(req.Rows),
+			Outcomes: outcomes, ParamsJson: req.Params, Seed: req.Seed})
+	}
 	if err != nil {
 		return TrainResponse{}, shim.FromStatus(err)
 	}
 	return TrainResponse{Artifact: resp.GetArtifact(), Signature: signatureFromProto(resp.GetSignature()), Metrics: resp.GetMetrics()}, nil
+}
+
+func (c *Client) trainStream(ctx context.Context, req TrainRequest, outcomes []int32, flat func([][]float64) []float64) (*pb.TrainResponse, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := c.model.TrainStream(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for start := 0; start == 0 || start < len(req.Rows); start += TrainChunkRows {
+		end := min(start+TrainChunkRows, len(req.Rows))
+		chunk := &pb.TrainChunk{Values: flat(req.Rows[start:end]), Outcomes: outcomes[start:end]}
+		if start == 0 {
+			chunk.Columns, chunk.ParamsJson, chunk.Seed = shim.ColumnsToProto(req.Columns), req.Params, req.Seed
+		}
+		if err := stream.Send(chunk); err != nil {
+			if err == io.EOF { // the plugin answered already (an error): CloseAndRecv has it
+				break
+			}
+			return nil, err
+		}
+	}
+	return stream.CloseAndRecv()
 }
 
 func unflatten(values []float64, cols int) ([][]float64, error) {

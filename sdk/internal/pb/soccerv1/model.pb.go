@@ -439,6 +439,82 @@ func (x *TrainRequest) GetSeed() int64 {
 	return 0
 }
 
+type TrainChunk struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Columns       []*Column              `protobuf:"bytes,1,rep,name=columns,proto3" json:"columns,omitempty"`        // first chunk only
+	Values        []float64              `protobuf:"fixed64,2,rep,packed,name=values,proto3" json:"values,omitempty"` // row-major, len(values) == rows * len(columns)
+	Outcomes      []int32                `protobuf:"varint,3,rep,packed,name=outcomes,proto3" json:"outcomes,omitempty"`
+	ParamsJson    []byte                 `protobuf:"bytes,4,opt,name=params_json,json=paramsJson,proto3" json:"params_json,omitempty"` // first chunk only
+	Seed          int64                  `protobuf:"varint,5,opt,name=seed,proto3" json:"seed,omitempty"`                              // first chunk only
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TrainChunk) Reset() {
+	*x = TrainChunk{}
+	mi := &file_soccerpredict_v1_model_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TrainChunk) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TrainChunk) ProtoMessage() {}
+
+func (x *TrainChunk) ProtoReflect() protoreflect.Message {
+	mi := &file_soccerpredict_v1_model_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TrainChunk.ProtoReflect.Descriptor instead.
+func (*TrainChunk) Descriptor() ([]byte, []int) {
+	return file_soccerpredict_v1_model_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *TrainChunk) GetColumns() []*Column {
+	if x != nil {
+		return x.Columns
+	}
+	return nil
+}
+
+func (x *TrainChunk) GetValues() []float64 {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+func (x *TrainChunk) GetOutcomes() []int32 {
+	if x != nil {
+		return x.Outcomes
+	}
+	return nil
+}
+
+func (x *TrainChunk) GetParamsJson() []byte {
+	if x != nil {
+		return x.ParamsJson
+	}
+	return nil
+}
+
+func (x *TrainChunk) GetSeed() int64 {
+	if x != nil {
+		return x.Seed
+	}
+	return 0
+}
+
 type TrainResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Artifact      []byte                 `protobuf:"bytes,1,opt,name=artifact,proto3" json:"artifact,omitempty"`
@@ -450,7 +526,7 @@ type TrainResponse struct {
 
 func (x *TrainResponse) Reset() {
 	*x = TrainResponse{}
-	mi := &file_soccerpredict_v1_model_proto_msgTypes[8]
+	mi := &file_soccerpredict_v1_model_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -462,7 +538,7 @@ func (x *TrainResponse) String() string {
 func (*TrainResponse) ProtoMessage() {}
 
 func (x *TrainResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_soccerpredict_v1_model_proto_msgTypes[8]
+	mi := &file_soccerpredict_v1_model_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -475,7 +551,7 @@ func (x *TrainResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrainResponse.ProtoReflect.Descriptor instead.
 func (*TrainResponse) Descriptor() ([]byte, []int) {
-	return file_soccerpredict_v1_model_proto_rawDescGZIP(), []int{8}
+	return file_soccerpredict_v1_model_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *TrainResponse) GetArtifact() []byte {
@@ -528,6 +604,14 @@ const file_soccerpredict_v1_model_proto_rawDesc = "" +
 	"\boutcomes\x18\x03 \x03(\x05R\boutcomes\x12\x1f\n" +
 	"\vparams_json\x18\x04 \x01(\fR\n" +
 	"paramsJson\x12\x12\n" +
+	"\x04seed\x18\x05 \x01(\x03R\x04seed\"\xa9\x01\n" +
+	"\n" +
+	"TrainChunk\x122\n" +
+	"\acolumns\x18\x01 \x03(\v2\x18.soccerpredict.v1.ColumnR\acolumns\x12\x16\n" +
+	"\x06values\x18\x02 \x03(\x01R\x06values\x12\x1a\n" +
+	"\boutcomes\x18\x03 \x03(\x05R\boutcomes\x12\x1f\n" +
+	"\vparams_json\x18\x04 \x01(\fR\n" +
+	"paramsJson\x12\x12\n" +
 	"\x04seed\x18\x05 \x01(\x03R\x04seed\"\xea\x01\n" +
 	"\rTrainResponse\x12\x1a\n" +
 	"\bartifact\x18\x01 \x01(\fR\bartifact\x129\n" +
@@ -535,12 +619,13 @@ const file_soccerpredict_v1_model_proto_rawDesc = "" +
 	"\ametrics\x18\x03 \x03(\v2,.soccerpredict.v1.TrainResponse.MetricsEntryR\ametrics\x1a:\n" +
 	"\fMetricsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x012\xc5\x02\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x012\x95\x03\n" +
 	"\x05Model\x12[\n" +
 	"\bDescribe\x12&.soccerpredict.v1.DescribeModelRequest\x1a'.soccerpredict.v1.DescribeModelResponse\x12E\n" +
 	"\x04Load\x12\x1d.soccerpredict.v1.LoadRequest\x1a\x1e.soccerpredict.v1.LoadResponse\x12N\n" +
 	"\aPredict\x12 .soccerpredict.v1.PredictRequest\x1a!.soccerpredict.v1.PredictResponse\x12H\n" +
-	"\x05Train\x12\x1e.soccerpredict.v1.TrainRequest\x1a\x1f.soccerpredict.v1.TrainResponseBJZHgithub.com/soccerpredict/soccerpredict/sdk/internal/pb/soccerv1;soccerv1b\x06proto3"
+	"\x05Train\x12\x1e.soccerpredict.v1.TrainRequest\x1a\x1f.soccerpredict.v1.TrainResponse\x12N\n" +
+	"\vTrainStream\x12\x1c.soccerpredict.v1.TrainChunk\x1a\x1f.soccerpredict.v1.TrainResponse(\x01BJZHgithub.com/soccerpredict/soccerpredict/sdk/internal/pb/soccerv1;soccerv1b\x06proto3"
 
 var (
 	file_soccerpredict_v1_model_proto_rawDescOnce sync.Once
@@ -554,7 +639,7 @@ func file_soccerpredict_v1_model_proto_rawDescGZIP() []byte {
 	return file_soccerpredict_v1_model_proto_rawDescData
 }
 
-var file_soccerpredict_v1_model_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_soccerpredict_v1_model_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_soccerpredict_v1_model_proto_goTypes = []any{
 	(*Signature)(nil),             // 0: soccerpredict.v1.Signature
 	(*DescribeModelRequest)(nil),  // 1: soccerpredict.v1.DescribeModelRequest
@@ -564,30 +649,34 @@ var file_soccerpredict_v1_model_proto_goTypes = []any{
 	(*PredictRequest)(nil),        // 5: soccerpredict.v1.PredictRequest
 	(*PredictResponse)(nil),       // 6: soccerpredict.v1.PredictResponse
 	(*TrainRequest)(nil),          // 7: soccerpredict.v1.TrainRequest
-	(*TrainResponse)(nil),         // 8: soccerpredict.v1.TrainResponse
-	nil,                           // 9: soccerpredict.v1.TrainResponse.MetricsEntry
-	(*Column)(nil),                // 10: soccerpredict.v1.Column
+	(*TrainChunk)(nil),            // 8: soccerpredict.v1.TrainChunk
+	(*TrainResponse)(nil),         // 9: soccerpredict.v1.TrainResponse
+	nil,                           // 10: soccerpredict.v1.TrainResponse.MetricsEntry
+	(*Column)(nil),                // 11: soccerpredict.v1.Column
 }
 var file_soccerpredict_v1_model_proto_depIdxs = []int32{
-	10, // 0: soccerpredict.v1.Signature.inputs:type_name -> soccerpredict.v1.Column
-	10, // 1: soccerpredict.v1.Signature.outputs:type_name -> soccerpredict.v1.Column
+	11, // 0: soccerpredict.v1.Signature.inputs:type_name -> soccerpredict.v1.Column
+	11, // 1: soccerpredict.v1.Signature.outputs:type_name -> soccerpredict.v1.Column
 	0,  // 2: soccerpredict.v1.LoadRequest.signature:type_name -> soccerpredict.v1.Signature
-	10, // 3: soccerpredict.v1.TrainRequest.columns:type_name -> soccerpredict.v1.Column
-	0,  // 4: soccerpredict.v1.TrainResponse.signature:type_name -> soccerpredict.v1.Signature
-	9,  // 5: soccerpredict.v1.TrainResponse.metrics:type_name -> soccerpredict.v1.TrainResponse.MetricsEntry
-	1,  // 6: soccerpredict.v1.Model.Describe:input_type -> soccerpredict.v1.DescribeModelRequest
-	3,  // 7: soccerpredict.v1.Model.Load:input_type -> soccerpredict.v1.LoadRequest
-	5,  // 8: soccerpredict.v1.Model.Predict:input_type -> soccerpredict.v1.PredictRequest
-	7,  // 9: soccerpredict.v1.Model.Train:input_type -> soccerpredict.v1.TrainRequest
-	2,  // 10: soccerpredict.v1.Model.Describe:output_type -> soccerpredict.v1.DescribeModelResponse
-	4,  // 11: soccerpredict.v1.Model.Load:output_type -> soccerpredict.v1.LoadResponse
-	6,  // 12: soccerpredict.v1.Model.Predict:output_type -> soccerpredict.v1.PredictResponse
-	8,  // 13: soccerpredict.v1.Model.Train:output_type -> soccerpredict.v1.TrainResponse
-	10, // [10:14] is the sub-list for method output_type
-	6,  // [6:10] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	11, // 3: soccerpredict.v1.TrainRequest.columns:type_name -> soccerpredict.v1.Column
+	11, // 4: soccerpredict.v1.TrainChunk.columns:type_name -> soccerpredict.v1.Column
+	0,  // 5: soccerpredict.v1.TrainResponse.signature:type_name -> soccerpredict.v1.Signature
+	10, // 6: soccerpredict.v1.TrainResponse.metrics:type_name -> soccerpredict.v1.TrainResponse.MetricsEntry
+	1,  // 7: soccerpredict.v1.Model.Describe:input_type -> soccerpredict.v1.DescribeModelRequest
+	3,  // 8: soccerpredict.v1.Model.Load:input_type -> soccerpredict.v1.LoadRequest
+	5,  // 9: soccerpredict.v1.Model.Predict:input_type -> soccerpredict.v1.PredictRequest
+	7,  // 10: soccerpredict.v1.Model.Train:input_type -> soccerpredict.v1.TrainRequest
+	8,  // 11: soccerpredict.v1.Model.TrainStream:input_type -> soccerpredict.v1.TrainChunk
+	2,  // 12: soccerpredict.v1.Model.Describe:output_type -> soccerpredict.v1.DescribeModelResponse
+	4,  // 13: soccerpredict.v1.Model.Load:output_type -> soccerpredict.v1.LoadResponse
+	6,  // 14: soccerpredict.v1.Model.Predict:output_type -> soccerpredict.v1.PredictResponse
+	9,  // 15: soccerpredict.v1.Model.Train:output_type -> soccerpredict.v1.TrainResponse
+	9,  // 16: soccerpredict.v1.Model.TrainStream:output_type -> soccerpredict.v1.TrainResponse
+	12, // [12:17] is the sub-list for method output_type
+	7,  // [7:12] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_soccerpredict_v1_model_proto_init() }
@@ -602,7 +691,7 @@ func file_soccerpredict_v1_model_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_soccerpredict_v1_model_proto_rawDesc), len(file_soccerpredict_v1_model_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

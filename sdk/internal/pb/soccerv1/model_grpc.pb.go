@@ -19,10 +19,11 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Model_Describe_FullMethodName = "/soccerpredict.v1.Model/Describe"
-	Model_Load_FullMethodName     = "/soccerpredict.v1.Model/Load"
-	Model_Predict_FullMethodName  = "/soccerpredict.v1.Model/Predict"
-	Model_Train_FullMethodName    = "/soccerpredict.v1.Model/Train"
+	Model_Describe_FullMethodName    = "/soccerpredict.v1.Model/Describe"
+	Model_Load_FullMethodName        = "/soccerpredict.v1.Model/Load"
+	Model_Predict_FullMethodName     = "/soccerpredict.v1.Model/Predict"
+	Model_Train_FullMethodName       = "/soccerpredict.v1.Model/Train"
+	Model_TrainStream_FullMethodName = "/soccerpredict.v1.Model/TrainStream"
 )
 
 // ModelClient is the client API for Model service.
@@ -36,6 +37,11 @@ type ModelClient interface {
 	Load(ctx context.Context, in *LoadRequest, opts ...grpc.CallOption) (*LoadResponse, error)
 	Predict(ctx context.Context, in *PredictRequest, opts ...grpc.CallOption) (*PredictResponse, error)
 	Train(ctx context.Context, in *TrainRequest, opts ...grpc.CallOption) (*TrainResponse, error)
+	// TrainStream is Train with the training set in bounded chunks, so no
+	// message grows with the corpus: the first chunk names the columns,
+	// params and seed, every chunk carries rows in kick-off order. Hosts use
+	// it and fall back to Train when a plugin answers Unimplemented.
+	TrainStream(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[TrainChunk, TrainResponse], error)
 }
 
 type modelClient struct {
@@ -86,6 +92,19 @@ func (c *modelClient) Train(ctx context.Context, in *TrainRequest, opts ...grpc.
 	return out, nil
 }
 
+func (c *modelClient) TrainStream(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[TrainChunk, TrainResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Model_ServiceDesc.Streams[0], Model_TrainStream_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[TrainChunk, TrainResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Model_TrainStreamClient = grpc.ClientStreamingClient[TrainChunk, TrainResponse]
+
 // ModelServer is the server API for Model service.
 // All implementations must embed UnimplementedModelServer
 // for forward compatibility.
@@ -97,6 +116,11 @@ type ModelServer interface {
 	Load(context.Context, *LoadRequest) (*LoadResponse, error)
 	Predict(context.Context, *PredictRequest) (*PredictResponse, error)
 	Train(context.Context, *TrainRequest) (*TrainResponse, error)
+	// TrainStream is Train with the training set in bounded chunks, so no
+	// message grows with the corpus: the first chunk names the columns,
+	// params and seed, every chunk carries rows in kick-off order. Hosts use
+	// it and fall back to Train when a plugin answers Unimplemented.
+	TrainStream(grpc.ClientStreamingServer[TrainChunk, TrainResponse]) error
 	mustEmbedUnimplementedModelServer()
 }
 
@@ -118,6 +142,9 @@ func (UnimplementedModelServer) Predict(context.Context, *PredictRequest) (*Pred
 }
 func (UnimplementedModelServer) Train(context.Context, *TrainRequest) (*TrainResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Train not implemented")
+}
+func (UnimplementedModelServer) TrainStream(grpc.ClientStreamingServer[TrainChunk, TrainResponse]) error {
+	return status.Error(codes.Unimplemented, "method TrainStream not implemented")
 }
 func (UnimplementedModelServer) mustEmbedUnimplementedModelServer() {}
 func (UnimplementedModelServer) testEmbeddedByValue()               {}
@@ -212,6 +239,13 @@ func _Model_Train_Handler(srv interface{}, ctx context.Context, dec func(interfa
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Model_TrainStream_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(ModelServer).TrainStream(&grpc.GenericServerStream[TrainChunk, TrainResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Model_TrainStreamServer = grpc.ClientStreamingServer[TrainChunk, TrainResponse]
+
 // Model_ServiceDesc is the grpc.ServiceDesc for Model service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -236,6 +270,12 @@ var Model_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _Model_Train_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "TrainStream",
+			Handler:       _Model_TrainStream_Handler,
+			ClientStreams: true,
+		},
+	},
 	Metadata: "soccerpredict/v1/model.proto",
 }
