@@ -34,7 +34,6 @@ func (c *countingTrainer) Train(_ context.Context, req TrainRequest) (TrainRespo
 	return TrainResponse{Artifact: []byte("ok"), Metrics: map[string]float64{"rows": float64(len(req.Rows))}}, nil
 }
 
-
 // legacy is a model server from before TrainStream: only Train.
 type legacy struct {
 	pb.UnimplementedModelServer
