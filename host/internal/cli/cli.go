@@ -123,6 +123,7 @@ func routes() []command {
 		{"quarantine", "[--source NAME] [--run ID]", "list rows held back by ingestion, with the reason", runQuarantine},
 		{"runs list", "[--limit N]", "list tracked train and evaluate runs", runRunsList},
 		{"runs compare", "RUN_A RUN_B", "show two tracked runs side by side", runRunsCompare},
+		{"synth", "--out DIR [--matches N] [--seed S]", "write a synthetic corpus in football-data.co.uk's layout, for scale tests", runSynth},
 		{"completion", "bash|zsh|fish", "print a shell completion script", runCompletion},
 		{"version", "", "print the host's version (also --version)", runVersion},
 	}
@@ -155,6 +156,7 @@ var examples = map[string][]string{
 	"runs compare":     {"soccerpredict runs compare 20261201T101500Z-1a2b3c 20261201T103000Z-4d5e6f"},
 	"completion":       {"source <(soccerpredict completion bash)", "soccerpredict completion zsh > \"${fpath[1]}/_soccerpredict\"", "soccerpredict completion fish > ~/.config/fish/completions/soccerpredict.fish"},
 	"version":          {"soccerpredict version", "soccerpredict --version"},
+	"synth":            {"soccerpredict synth --out var/synth --matches 1000000", "soccerpredict ingest --set plugins.footballdata.config.dir=var/synth"},
 }
 
 func runVersion(e env, args []string) error {

@@ -3,6 +3,7 @@ package onnx
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"gonum.org/v1/gonum/optimize"
 )
@@ -17,12 +18,20 @@ type logReg struct {
 	// a column that already is a class's log-odds (the market's) enters
 	// with weight 1, and the fitted weights are corrections to it.
 	Offset [][3]float64
+	// Iterations are the optimiser's major iterations (a diagnostic).
+	Iterations int
 }
 
 // fitLogReg minimises mean negative log-likelihood + l2/2·|W|² (intercepts
 // and the weights of free columns unpenalised; free may be nil) with L-BFGS.
 // It is deterministic: no randomness is involved.
 func fitLogReg(rows [][]float64, y []int, l2 float64, free []bool, offset [][3]float64) (logReg, error) {
+	return fitLogRegFrom(rows, y, l2, free, offset, nil)
+}
+
+// fitLogRegFrom is fitLogReg starting from another fit's parameters (nil:
+// zero), which is where a nearby penalty's optimum is found fastest.
+func fitLogRegFrom(rows [][]float64, y []int, l2 float64, free []bool, offset [][3]float64, from *logReg) (logReg, error) {
 	n := len(rows)
 	if n == 0 {
 		return logReg{}, fmt.Errorf("logreg: no training rows")
@@ -65,16 +74,41 @@ func fitLogReg(rows [][]float64, y []int, l2 float64, free []bool, offset [][3]f
 	}
 	// params: W row-major (d×3) then B (3).
 	np := 3*d + 3
+	// The optimiser asks for the value and then the gradient at the same
+	// point: one pass over the rows computes both, and the second call is
+	// answered from it.
+	var lastX, lastGrad []float64
+	var lastF float64
+	eval := func(x []float64) {
+		if lastX != nil && slices.Equal(lastX, x) {
+			return
+		}
+		if lastGrad == nil {
+			lastGrad = make([]float64, len(x))
+		}
+		lastF, _ = nll(x, z, off, y, d, l2, free, lastGrad)
+		lastX = append(lastX[:0], x...)
+	}
 	problem := optimize.Problem{
 		Func: func(x []float64) float64 {
-			f, _ := nll(x, z, off, y, d, l2, free, nil)
-			return f
+			eval(x)
+			return lastF
 		},
 		Grad: func(grad, x []float64) {
-			nll(x, z, off, y, d, l2, free, grad)
+			eval(x)
+			copy(grad, lastGrad)
 		},
 	}
-	res, err := optimize.Minimize(problem, make([]float64, np), &optimize.Settings{GradientThreshold: 1e-9, MajorIterations: 1000}, &optimize.LBFGS{})
+	init := make([]float64, np)
+	if from != nil && len(from.W) == d {
+		for j := range d {
+			for k := range 3 {
+				init[3*j+k] = from.W[j][k]
+			}
+		}
+		copy(init[3*d:], from.B[:])
+	}
+	res, err := optimize.Minimize(problem, init, &optimize.Settings{GradientThreshold: 1e-9, MajorIterations: 1000}, &optimize.LBFGS{})
 	if err != nil && res == nil {
 		return logReg{}, fmt.Errorf("logreg: %w", err)
 	}
@@ -85,6 +119,7 @@ func fitLogReg(rows [][]float64, y []int, l2 float64, free []bool, offset [][3]f
 		}
 	}
 	copy(m.B[:], res.X[3*d:])
+	m.Iterations = res.Stats.MajorIterations
 	return m, nil
 }
 
@@ -94,30 +129,32 @@ func nll(x []float64, z [][]float64, off [][3]float64, y []int, d int, l2 float6
 	}
 	n := float64(len(z))
 	var f float64
+	w := x[:3*d]
 	for i, r := range z {
-		var logit [3]float64
-		for k := range 3 {
-			logit[k] = x[3*d+k]
-			if off != nil {
-				logit[k] += off[i][k]
-			}
-			for j, v := range r {
-				logit[k] += v * x[3*j+k]
-			}
+		// One pass over the row for the three logits, one for the gradient.
+		c0, c1, c2 := x[3*d], x[3*d+1], x[3*d+2]
+		if off != nil {
+			c0, c1, c2 = c0+off[i][0], c1+off[i][1], c2+off[i][2]
 		}
-		p := softmax(logit)
+		for j, v := range r {
+			wj := w[3*j : 3*j+3 : 3*j+3]
+			c0 += v * wj[0]
+			c1 += v * wj[1]
+			c2 += v * wj[2]
+		}
+		p := softmax([3]float64{c0, c1, c2})
 		f -= math.Log(math.Max(p[y[i]], 1e-300)) / n
 		if grad != nil {
-			for k := range 3 {
-				g := p[k]
-				if k == y[i] {
-					g--
-				}
-				g /= n
-				grad[3*d+k] += g
-				for j, v := range r {
-					grad[3*j+k] += g * v
-				}
+			p[y[i]]--
+			g0, g1, g2 := p[0]/n, p[1]/n, p[2]/n
+			grad[3*d] += g0
+			grad[3*d+1] += g1
+			grad[3*d+2] += g2
+			for j, v := range r {
+				gj := grad[3*j : 3*j+3 : 3*j+3]
+				gj[0] += g0 * v
+				gj[1] += g1 * v
+				gj[2] += g2 * v
 			}
 		}
 	}

@@ -14,6 +14,7 @@ package onnx
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -279,38 +280,50 @@ func (m *Model) Train(ctx context.Context, req model.TrainRequest) (model.TrainR
 			}
 		}
 		l2 := p.L2
+		var warm *logReg
 		if len(p.L2Grid) > 0 {
 			cut := len(req.Rows) * 4 / 5
 			if cut < 1 || cut == len(req.Rows) {
 				return model.TrainResponse{}, fmt.Errorf("onnx: train: %d rows are too few to choose l2 from l2_grid", len(req.Rows))
 			}
 			best := math.Inf(1)
-			for _, candidate := range p.L2Grid {
+			// Strongest penalty first, each fit starting from the last one's
+			// optimum: the path is found in a fraction of the iterations.
+			grid := slices.Clone(p.L2Grid)
+			slices.SortFunc(grid, func(a, b float64) int { return cmp.Compare(b, a) })
+			var prev, chosen *logReg
+			for _, candidate := range grid {
 				if !(candidate >= 0) {
 					return model.TrainResponse{}, fmt.Errorf("onnx: train: l2_grid value %v is not a non-negative number", candidate)
 				}
-				lr, err := fitLogReg(req.Rows[:cut], y[:cut], candidate, free, offset)
+				lr, err := fitLogRegFrom(req.Rows[:cut], y[:cut], candidate, free, offset, prev)
 				if err != nil {
 					return model.TrainResponse{}, err
 				}
+				prev = &lr
 				var vll float64
 				for i := cut; i < len(req.Rows); i++ {
 					vll -= math.Log(math.Max(lr.predict(req.Rows[i])[y[i]], 1e-15))
 				}
 				if vll /= float64(len(req.Rows) - cut); vll < best {
-					best, l2 = vll, candidate
+					best, l2, chosen = vll, candidate, prev
 				}
 				if err := ctx.Err(); err != nil {
 					return model.TrainResponse{}, err
 				}
 			}
 			extra = map[string]float64{"chosen_l2": l2, "validation_log_loss": best}
+			warm = chosen
 		}
-		lr, err := fitLogReg(req.Rows, y, l2, free, offset)
+		lr, err := fitLogRegFrom(req.Rows, y, l2, free, offset, warm)
 		if err != nil {
 			return model.TrainResponse{}, err
 		}
 		artifact, predict = lr.onnx(), lr.predict
+		if extra == nil {
+			extra = map[string]float64{}
+		}
+		extra["fit_iterations"] = float64(lr.Iterations)
 	case "gbt":
 		g, err := fitGBT(req.Rows, y, p.gbtParams)
 		if err != nil {

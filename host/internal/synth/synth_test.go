@@ -1,0 +1,67 @@
+package synth
+
+import (
+	"bytes"
+	"encoding/csv"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+)
+
+// A season is a double round robin (each ordered pair once), prices are
+// above 1 and carry a margin, and the same seed writes the same bytes.
+func TestCorpusIsARealisticLeague(t *testing.T) {
+	a, b := t.TempDir(), t.TempDir()
+	n, err := Write(a, 9880, 7, nil)
+	if err != nil || n != 9880 {
+		t.Fatalf("%d matches, %v", n, err)
+	}
+	if _, err := Write(b, 9880, 7, nil); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(a, "S001", "*.csv"))
+	if len(files) != Seasons {
+		t.Fatalf("%d season files", len(files))
+	}
+	home := 0
+	for _, f := range files {
+		x, _ := os.ReadFile(f)
+		y, _ := os.ReadFile(filepath.Join(b, "S001", filepath.Base(f)))
+		if !bytes.Equal(x, y) {
+			t.Fatalf("%s differs between two runs with one seed", f)
+		}
+		rows, err := csv.NewReader(bytes.NewReader(x)).ReadAll()
+		if err != nil || len(rows) != MatchesPerSeason+1 {
+			t.Fatalf("%s: %d rows, %v", f, len(rows), err)
+		}
+		pairs := map[[2]string]bool{}
+		for _, r := range rows[1:] {
+			p := [2]string{r[3], r[4]}
+			if pairs[p] || r[3] == r[4] {
+				t.Fatalf("%s: %v twice or a team playing itself", f, p)
+			}
+			pairs[p] = true
+			if r[7] == "H" {
+				home++
+			}
+			var inv float64
+			for _, c := range r[11:14] {
+				v, err := strconv.ParseFloat(c, 64)
+				if err != nil || v <= 1 {
+					t.Fatalf("%s: price %q", f, c)
+				}
+				inv += 1 / v
+			}
+			if inv < 1.0 || inv > 1.1 {
+				t.Fatalf("%s: Pinnacle's book sums to %.3f", f, inv)
+			}
+		}
+	}
+	if share := float64(home) / 9880; share < 0.38 || share > 0.52 {
+		t.Errorf("home wins %.2f of matches", share)
+	}
+	if Plan(1_000_000) != 101 || Plan(100_000) != 10 || Plan(10) != 1 {
+		t.Errorf("plans %d %d", Plan(1_000_000), Plan(10))
+	}
+}
