@@ -10,7 +10,7 @@ PROTO_FILES := $(wildcard sdk/proto/soccerpredict/v1/*.proto) sdk/proto/inferenc
 PLUGINS := sources/footballdata features/ratings models/onnx
 export GOFLAGS := -buildvcs=false
 
-.PHONY: image all build host plugins test lint proto proto-check run evaluate tools clean ort chart-test bench-http bench-async fuzz faults
+.PHONY: image all build host plugins test lint proto proto-check run evaluate tools clean ort chart-test bench-http bench-async bench-scale fuzz faults
 
 MODULES := ./sdk/... ./host/... $(foreach p,$(PLUGINS),./plugins/$(p)/...) ./charts/...
 
@@ -87,6 +87,15 @@ ASYNC_FLAGS ?=
 bench-async: build ort
 	cd host && $(GO) build -o $(BIN)/soccerload ./cmd/soccerload
 	./bin/soccerload async $(ASYNC_FLAGS) -- --config configs/local.yaml --set data_dir=var/bench-async --set log.level=warn
+
+# bench-scale: seed scale (not part of `make test`). For each size (SCALE_SIZES, default 10k, 100k
+# and 1M matches) a synthetic corpus (`soccerpredict synth`) into a fresh embedded store under
+# var/scale, then ingest, train, serve until /readyz, and evaluate, each the real host with its
+# plugin processes; prints wall time and peak RSS (host, and the largest plugin) per stage.
+SCALE_SIZES ?= 10000,100000,1000000
+bench-scale: build ort
+	cd host && $(GO) build -o $(BIN)/soccerload ./cmd/soccerload
+	./bin/soccerload scale -sizes $(SCALE_SIZES)
 
 # faults: the fault suite (not part of `make test`; about four minutes). Real serve and plugin
 # processes on localhost, each scenario under load: plugin kill -9 and SIGSTOP, a tampered plugin

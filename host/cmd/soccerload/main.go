@@ -37,6 +37,28 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "async" {
 		return runAsync(ctx, args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "scale" {
+		fs := flag.NewFlagSet("scale", flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		host := fs.String("host", "bin/soccerpredict", "the soccerpredict binary")
+		sizes := fs.String("sizes", "10000,100000,1000000", "corpus sizes (matches), comma-separated")
+		dir := fs.String("dir", "var/scale", "scratch directory for corpora and stores")
+		cfg := fs.String("config", "configs/local.yaml", "the base configuration")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		var ns []int
+		for _, s := range strings.Split(*sizes, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(s))
+			if err != nil || n < 1 {
+				return fmt.Errorf("-sizes: %q is not a number of matches", s)
+			}
+			ns = append(ns, n)
+		}
+		rows, err := loadtest.Scale(ctx, loadtest.ScaleOptions{Host: *host, Sizes: ns, Dir: *dir, Config: *cfg, Log: stderr})
+		loadtest.PrintScale(stdout, rows)
+		return err
+	}
 	if len(args) > 0 && args[0] == "faults" {
 		return runFaults(ctx, args[1:], stdout, stderr)
 	}
