@@ -142,6 +142,7 @@ func runServe(e env, args []string) error {
 	fmt.Fprintf(e.stdout, "  curl -s localhost:%d/v1/predictions -H 'content-type: application/json' \\\n    -d '{\"home_team\": \"Arsenal\", \"away_team\": \"Chelsea\", \"competition\": \"E0\"}'\n", port)
 	fmt.Fprintf(e.stdout, "  curl -s 'localhost:%d/v1/fixtures?competition=E0&limit=3'\n", port)
 	fmt.Fprintf(e.stdout, "  ./bin/soccerpredict plugins list --server http://localhost:%d    # the plugin processes\n", port)
+	fmt.Fprintf(e.stdout, "  open http://localhost:%d/ in a browser    # the web page\n", port)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -25,7 +25,10 @@ type ScaleOptions struct {
 	Dir   string // scratch: corpora and stores
 	// Config is the base configuration (configs/local.yaml): plugins, contract.
 	Config string
-	Log    io.Writer
+	// WorkDir is where the commands run (the repository root: the base
+	// configuration's paths are relative to it); empty is the current one.
+	WorkDir string
+	Log     io.Writer
 }
 
 // ScaleRow is one stage at one size.
@@ -46,7 +49,9 @@ func Scale(ctx context.Context, o ScaleOptions) ([]ScaleRow, error) {
 		store := filepath.Join(o.Dir, fmt.Sprintf("store-%d", n))
 		os.RemoveAll(store)
 		if _, err := os.Stat(data); err != nil {
-			if out, err := exec.CommandContext(ctx, o.Host, "synth", "--out", data, "--matches", strconv.Itoa(n)).CombinedOutput(); err != nil {
+			synthCmd := exec.CommandContext(ctx, o.Host, "synth", "--out", data, "--matches", strconv.Itoa(n))
+			synthCmd.Dir = o.WorkDir
+			if out, err := synthCmd.CombinedOutput(); err != nil {
 				return rows, fmt.Errorf("synth %d: %v\n%s", n, err, out)
 			}
 		}
@@ -65,9 +70,9 @@ func Scale(ctx context.Context, o ScaleOptions) ([]ScaleRow, error) {
 		}{{"ingest", args("ingest")}, {"train", args("models", "train", "--alias", "champion")}, {"serve ready", args("serve")}, {"evaluate", args("evaluate")}} {
 			var row ScaleRow
 			if stage.name == "serve ready" {
-				row = serveReady(ctx, o.Host, stage.args, real)
+				row = serveReady(ctx, o.Host, o.WorkDir, stage.args, real)
 			} else {
-				row = measure(ctx, o.Host, stage.args, real, stage.name)
+				row = measure(ctx, o.Host, o.WorkDir, stage.args, real, stage.name)
 			}
 			rows = append(rows, row)
 			if o.Log != nil {
@@ -142,9 +147,10 @@ func watch(pid int) (*peaks, func()) {
 	return p, func() { close(done); <-stopped }
 }
 
-func measure(ctx context.Context, host string, args []string, n int, stage string) ScaleRow {
+func measure(ctx context.Context, host, dir string, args []string, n int, stage string) ScaleRow {
 	row := ScaleRow{Matches: n, Stage: stage}
 	cmd := exec.CommandContext(ctx, host, args...)
+	cmd.Dir = dir
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
 	started := time.Now()
@@ -164,9 +170,10 @@ func measure(ctx context.Context, host string, args []string, n int, stage strin
 }
 
 // serveReady starts serve and times it until /readyz answers 200.
-func serveReady(ctx context.Context, host string, args []string, n int) ScaleRow {
+func serveReady(ctx context.Context, host, dir string, args []string, n int) ScaleRow {
 	row := ScaleRow{Matches: n, Stage: "serve ready"}
 	cmd := exec.CommandContext(ctx, host, args...)
+	cmd.Dir = dir
 	out := &syncWriter{}
 	cmd.Stdout, cmd.Stderr = out, out
 	started := time.Now()
