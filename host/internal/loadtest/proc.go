@@ -90,13 +90,19 @@ func treeRSS(pid int) (self, descendants int64) {
 	return self, descendants
 }
 
-func vmRSS(pid int) int64 {
+func vmRSS(pid int) int64 { return statusBytes(pid, "VmRSS:") }
+
+// vmHWM is a process's peak resident memory so far.
+func vmHWM(pid int) int64 { return statusBytes(pid, "VmHWM:") }
+
+// statusBytes reads one "Key:   N kB" line of /proc/PID/status, in bytes.
+func statusBytes(pid int, key string) int64 {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if v, ok := strings.CutPrefix(line, key); ok {
 			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
 			return kb << 10
 		}

@@ -242,20 +242,6 @@ func lastLines(s string, n int) string {
 	return strings.Join(lines, " | ")
 }
 
-func vmHWM(pid int) int64 {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
-}
-
 // PrintScale writes the rows as a table, one line per size.
 func PrintScale(w io.Writer, rows []ScaleRow) {
 	fmt.Fprintln(w, "| matches | stage | wall | peak RSS host | largest plugin | |")
