@@ -525,4 +525,34 @@ func TestPastKickoffEqualsTheReplay(t *testing.T) {
 	if code != 200 || out["point_in_time"] != nil || out["fixture"].(map[string]any)["season"] != "3031" {
 		t.Fatalf("a future kick-off: %d %v", code, out)
 	}
+
+	// as_of: the kick-off's own day gives the replay's answer; a month before
+	// gives what the model would have said then; after the kick-off is refused.
+	m := pick("E0", "2223", 200)
+	want, _ := w.pred.PredictRows(ctx, [][]float64{m.Values})
+	o, _ := m.Match.OddsOf("PS", false)
+	body := func(asOf time.Time) string {
+		return fmt.Sprintf(`{"home_team": %q, "away_team": %q, "competition": "E0", "kickoff": %q, "as_of": %q, "odds": {"home": %v, "draw": %v, "away": %v}}`,
+			m.Match.HomeTeam, m.Match.AwayTeam, m.Match.Kickoff.Format(time.RFC3339), asOf.Format(time.RFC3339), o.Home, o.Draw, o.Away)
+	}
+	probs := func(out map[string]any) soccer.Probabilities {
+		p := out["probabilities"].(map[string]any)
+		return soccer.Probabilities{Home: p["home"].(float64), Draw: p["draw"].(float64), Away: p["away"].(float64)}
+	}
+	code, same := post(t, w.server.URL+"/v1/predictions", body(m.Match.Kickoff))
+	if code != 200 || probs(same) != want.Probabilities[0] {
+		t.Fatalf("as_of the kick-off: %d %v, want the replay's %+v", code, same, want.Probabilities[0])
+	}
+	code, earlier := post(t, w.server.URL+"/v1/predictions", body(m.Match.Kickoff.AddDate(0, -1, 0)))
+	if code != 200 || probs(earlier) == probs(same) || earlier["point_in_time"] != true {
+		t.Fatalf("as_of a month earlier: %d %v (as of the kick-off: %v)", code, earlier, probs(same))
+	}
+	code, out = post(t, w.server.URL+"/v1/predictions", body(m.Match.Kickoff.Add(time.Hour)))
+	if code != 422 || out["errors"].([]any)[0].(map[string]any)["field"] != "as_of" {
+		t.Fatalf("as_of after the kick-off: %d %v", code, out)
+	}
+	code, out = post(t, w.server.URL+"/v1/predictions/batch", `{"fixtures": [`+body(m.Match.Kickoff.AddDate(0, -1, 0))+`, `+body(m.Match.Kickoff)+`]}`)
+	if preds, _ := out["predictions"].([]any); code != 200 || len(preds) != 2 || probs(preds[0].(map[string]any)) != probs(earlier) || probs(preds[1].(map[string]any)) != probs(same) {
+		t.Fatalf("batch with as_of: %d %v", code, out)
+	}
 }

@@ -48,7 +48,12 @@ func (s *Server) predictAsync(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, r, p.Status(), "malformed request", p.Message, []FieldProblem{*p})
 		return
 	}
-	f, ok := s.resolveFixture(w, r, sent.PredictionRequest)
+	if sent.AsOf != "" {
+		s.problem(w, r, http.StatusUnprocessableEntity, "invalid fields", "as_of: asynchronous jobs forecast as of their kick-off; send as_of to /v1/predictions",
+			[]FieldProblem{{Field: "as_of", Message: "not taken by asynchronous jobs"}})
+		return
+	}
+	f, _, ok := s.resolveFixture(w, r, sent.PredictionRequest)
 	if !ok {
 		return
 	}

@@ -18,8 +18,12 @@ type PredictionRequest struct {
 	AwayTeam    string `json:"away_team" validate:"required"`
 	Competition string `json:"competition" validate:"required"`
 	// Kickoff is an RFC 3339 time; empty means now.
-	Kickoff string       `json:"kickoff,omitempty"`
-	Odds    *OddsRequest `json:"odds,omitempty"`
+	Kickoff string `json:"kickoff,omitempty"`
+	// AsOf, an RFC 3339 time not after the kick-off, answers from the
+	// features as they stood before its day ("what would the model have
+	// said then"); empty means as of the kick-off.
+	AsOf string       `json:"as_of,omitempty"`
+	Odds *OddsRequest `json:"odds,omitempty"`
 }
 
 // OddsRequest are optional pre-match decimal odds for the fixture.
@@ -119,8 +123,28 @@ func toResponse(p forecast.Prediction) PredictionResponse {
 	return out
 }
 
-// fixtureOf checks a request's fields and resolves it.
-func (s *Server) fixtureOf(req PredictionRequest, field string) (soccer.Fixture, []FieldProblem, error) {
+// fixtureOf checks a request's fields and resolves it, with its as_of (zero: none).
+func (s *Server) fixtureOf(req PredictionRequest, field string) (soccer.Fixture, time.Time, []FieldProblem, error) {
+	f, missing, err := s.fixtureOnly(req, field)
+	if len(missing) > 0 || err != nil || req.AsOf == "" {
+		return f, time.Time{}, missing, err
+	}
+	prefix := field
+	if prefix != "" {
+		prefix += "."
+	}
+	at, perr := time.Parse(time.RFC3339, req.AsOf)
+	if perr != nil {
+		return f, time.Time{}, []FieldProblem{{Field: prefix + "as_of", Message: fmt.Sprintf("%q is not an RFC 3339 time like 2024-08-17T14:00:00Z", req.AsOf)}}, nil
+	}
+	if at.After(f.Kickoff) {
+		return f, time.Time{}, []FieldProblem{{Field: prefix + "as_of", Message: fmt.Sprintf("%s is after the kick-off %s: a forecast cannot know its own result",
+			at.UTC().Format(time.RFC3339), f.Kickoff.Format(time.RFC3339))}}, nil
+	}
+	return f, at, nil, nil
+}
+
+func (s *Server) fixtureOnly(req PredictionRequest, field string) (soccer.Fixture, []FieldProblem, error) {
 	prefix := field
 	if prefix != "" {
 		prefix += "."
@@ -149,36 +173,46 @@ func (s *Server) fixtureOf(req PredictionRequest, field string) (soccer.Fixture,
 
 // requestFixture decodes and resolves a PredictionRequest body, answering
 // the problem itself when it cannot (ok false).
-func (s *Server) requestFixture(w http.ResponseWriter, r *http.Request) (soccer.Fixture, bool) {
+func (s *Server) requestFixture(w http.ResponseWriter, r *http.Request) (soccer.Fixture, time.Time, bool) {
 	var req PredictionRequest
 	if p := decodePrediction(r, &req); p != nil {
 		s.problem(w, r, p.Status(), "malformed request", p.Message, []FieldProblem{*p})
-		return soccer.Fixture{}, false
+		return soccer.Fixture{}, time.Time{}, false
 	}
 	return s.resolveFixture(w, r, req)
 }
 
 // resolveFixture resolves a decoded request, answering the problem itself
 // when it cannot (ok false).
-func (s *Server) resolveFixture(w http.ResponseWriter, r *http.Request, req PredictionRequest) (soccer.Fixture, bool) {
-	f, missing, err := s.fixtureOf(req, "")
+func (s *Server) resolveFixture(w http.ResponseWriter, r *http.Request, req PredictionRequest) (soccer.Fixture, time.Time, bool) {
+	f, asOf, missing, err := s.fixtureOf(req, "")
 	if len(missing) > 0 {
 		s.problem(w, r, http.StatusUnprocessableEntity, "invalid fields", missing[0].Field+": "+missing[0].Message, missing)
-		return soccer.Fixture{}, false
+		return soccer.Fixture{}, time.Time{}, false
 	}
 	if err != nil {
 		s.fail(w, r, err)
-		return soccer.Fixture{}, false
+		return soccer.Fixture{}, time.Time{}, false
 	}
-	return f, true
+	return f, asOf, true
+}
+
+// forecasts answers fixtures as of their kick-offs, or as of asOf where set.
+func (s *Server) forecasts(ctx context.Context, fixtures []soccer.Fixture, asOf []time.Time) ([]forecast.Prediction, error) {
+	for _, t := range asOf {
+		if !t.IsZero() {
+			return s.Predictor.PredictAsOf(ctx, fixtures, asOf)
+		}
+	}
+	return s.Predictor.Predict(ctx, fixtures)
 }
 
 func (s *Server) predict(w http.ResponseWriter, r *http.Request) {
-	f, ok := s.requestFixture(w, r)
+	f, asOf, ok := s.requestFixture(w, r)
 	if !ok {
 		return
 	}
-	preds, err := s.Predictor.Predict(r.Context(), []soccer.Fixture{f})
+	preds, err := s.forecasts(r.Context(), []soccer.Fixture{f}, []time.Time{asOf})
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -204,9 +238,11 @@ func (s *Server) predictBatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fixtures := make([]soccer.Fixture, len(req.Fixtures))
+	asOf := make([]time.Time, len(req.Fixtures))
 	var problems []FieldProblem
 	for i, fr := range req.Fixtures {
-		f, missing, err := s.fixtureOf(fr, "fixtures["+strconv.Itoa(i)+"]")
+		f, at, missing, err := s.fixtureOf(fr, "fixtures["+strconv.Itoa(i)+"]")
+		asOf[i] = at
 		if len(missing) > 0 {
 			problems = append(problems, missing...)
 			continue
@@ -222,7 +258,7 @@ func (s *Server) predictBatch(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, r, http.StatusUnprocessableEntity, "invalid fields", problems[0].Field+": "+problems[0].Message, problems)
 		return
 	}
-	preds, err := s.Predictor.Predict(r.Context(), fixtures)
+	preds, err := s.forecasts(r.Context(), fixtures, asOf)
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -55,9 +55,9 @@ func (h *history) before(t time.Time) int {
 	return sort.Search(len(h.matches), func(i int) bool { return !h.matches[i].Kickoff.UTC().Truncate(24 * time.Hour).Before(day) })
 }
 
-// compute returns the feature rows of fixtures that all kick off on one
-// day, from the state before that day.
-func (h *history) compute(ctx context.Context, fixtures []soccer.Fixture) ([]features.Row, error) {
+// compute returns the feature rows of fixtures from the state before at's
+// day (the fixtures' own kick-off day, or an earlier as_of).
+func (h *history) compute(ctx context.Context, at time.Time, fixtures []soccer.Fixture) ([]features.Row, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	fs := pluginhost.FeaturesOf(h.plugin)
@@ -67,7 +67,7 @@ func (h *history) compute(ctx context.Context, fixtures []soccer.Fixture) ([]fea
 	if h.fresh.Swap(false) {
 		h.pos = 0
 	}
-	target := h.before(fixtures[0].Kickoff)
+	target := h.before(at)
 	if target < h.pos {
 		i := sort.Search(len(h.checkpoints), func(i int) bool { return h.checkpoints[i].pos > target }) - 1
 		if i < 0 {

@@ -28,6 +28,10 @@ func (p *Predictor) Predict(ctx context.Context, fixtures []soccer.Fixture) ([]P
 		return nil, err
 	}
 	defer g.mu.RUnlock()
+	return p.predictWith(ctx, g, fixtures)
+}
+
+func (p *Predictor) predictWith(ctx context.Context, g *generation, fixtures []soccer.Fixture) ([]Prediction, error) {
 	p.mu.RLock()
 	schemaVersion, lastDay := p.schema.Version, p.lastDay
 	p.mu.RUnlock()
@@ -47,7 +51,7 @@ func (p *Predictor) Predict(ctx context.Context, fixtures []soccer.Fixture) ([]P
 		todo, todoIdx = append(todo, f), append(todoIdx, i)
 	}
 	if len(past) > 0 {
-		res, err := p.predictPast(ctx, g, past)
+		res, err := p.predictPast(ctx, g, past, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -73,28 +77,84 @@ func (p *Predictor) Predict(ctx context.Context, fixtures []soccer.Fixture) ([]P
 	return out, nil
 }
 
+// PredictAsOf forecasts fixtures from the features as they stood before
+// the day of asOf[i] (a zero time: the fixture's own kick-off, as Predict
+// does). Forecasts as of an earlier day than the kick-off are not cached.
+func (p *Predictor) PredictAsOf(ctx context.Context, fixtures []soccer.Fixture, asOf []time.Time) ([]Prediction, error) {
+	if len(asOf) != len(fixtures) {
+		return nil, fmt.Errorf("forecast: %d as-of times for %d fixtures", len(asOf), len(fixtures))
+	}
+	p.mu.RLock()
+	lastDay := p.lastDay
+	p.mu.RUnlock()
+	var plain, dated []soccer.Fixture
+	var plainIdx, datedIdx []int
+	var cuts []time.Time
+	for i, f := range fixtures {
+		if asOf[i].IsZero() || lastDay.IsZero() || asOf[i].UTC().Truncate(24*time.Hour).After(lastDay) {
+			plain, plainIdx = append(plain, f), append(plainIdx, i) // the present state is the state as of then
+			continue
+		}
+		dated, datedIdx, cuts = append(dated, f), append(datedIdx, i), append(cuts, asOf[i])
+	}
+	// One generation answers the whole call.
+	g, err := p.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer g.mu.RUnlock()
+	out := make([]Prediction, len(fixtures))
+	if len(plain) > 0 {
+		res, err := p.predictWith(ctx, g, plain)
+		if err != nil {
+			return nil, err
+		}
+		for j, r := range res {
+			out[plainIdx[j]] = r
+		}
+	}
+	if len(dated) > 0 {
+		res, err := p.predictPast(ctx, g, dated, cuts)
+		if err != nil {
+			return nil, err
+		}
+		for j, r := range res {
+			out[datedIdx[j]] = r
+		}
+		p.metrics.Predictions(len(dated), 0)
+	}
+	return out, nil
+}
+
 // predictPast forecasts past fixtures day by day through the history's
-// feature state; the forecasts are cached like any others.
-func (p *Predictor) predictPast(ctx context.Context, g *generation, fixtures []soccer.Fixture) ([]Prediction, error) {
+// feature state: as of each fixture's kick-off (cuts nil; cached like any
+// other forecast) or as of cuts[i] (not cached).
+func (p *Predictor) predictPast(ctx context.Context, g *generation, fixtures []soccer.Fixture, cuts []time.Time) ([]Prediction, error) {
 	p.mu.RLock()
 	schema, hist := p.schema, p.history
 	p.mu.RUnlock()
+	at := func(i int) time.Time {
+		if cuts != nil {
+			return cuts[i]
+		}
+		return fixtures[i].Kickoff
+	}
 	order := make([]int, len(fixtures))
 	for i := range order {
 		order[i] = i
 	}
-	slices.SortStableFunc(order, func(a, b int) int { return fixtures[a].Kickoff.Compare(fixtures[b].Kickoff) })
+	slices.SortStableFunc(order, func(a, b int) int { return at(a).Compare(at(b)) })
 	out := make([]Prediction, len(fixtures))
 	for start := 0; start < len(order); {
 		end := start + 1
-		for end < len(order) && sameDay(fixtures[order[start]].Kickoff, fixtures[order[end]].Kickoff) {
+		for end < len(order) && sameDay(at(order[start]), at(order[end])) {
 			end++
 		}
 		day := make([]soccer.Fixture, 0, end-start)
 		for _, i := range order[start:end] {
 			day = append(day, fixtures[i])
 		}
-		rows, err := hist.compute(ctx, day)
+		rows, err := hist.compute(ctx, at(order[start]), day)
 		if err != nil {
 			return nil, p.pluginError("feature", err)
 		}
@@ -116,7 +176,9 @@ func (p *Predictor) predictPast(ctx context.Context, g *generation, fixtures []s
 			i := order[start+k]
 			out[i] = r.pred
 			out[i].PointInTime = true
-			g.store(fixtures[i], r.pred.Probabilities)
+			if cuts == nil {
+				g.store(fixtures[i], r.pred.Probabilities)
+			}
 		}
 		start = end
 	}
