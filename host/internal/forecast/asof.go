@@ -23,8 +23,12 @@ import (
 // matches, so a request for an earlier day restores the nearest snapshot
 // before it and replays at most that many matches.
 type history struct {
-	plugin  *pluginhost.Plugin
-	matches []soccer.Match // every finished match, in kick-off order
+	plugin *pluginhost.Plugin
+	load   func(context.Context) ([]soccer.Match, error)
+	// matches are every finished match, in kick-off order, read from the
+	// store on the first request about the past (a server nobody asks
+	// about the past never holds them).
+	matches []soccer.Match
 
 	mu          sync.Mutex
 	pos         int // matches[:pos] are observed in the plugin's state
@@ -39,12 +43,12 @@ type checkpoint struct {
 
 const checkpointEvery = 500
 
-func newHistory(host *pluginhost.Host, featurePlugin string, matches []soccer.Match) (*history, error) {
+func newHistory(host *pluginhost.Host, featurePlugin string, load func(context.Context) ([]soccer.Match, error)) (*history, error) {
 	inst, err := host.Spawn(featurePlugin, "history")
 	if err != nil {
 		return nil, err
 	}
-	h := &history{plugin: inst, matches: matches}
+	h := &history{plugin: inst, load: load}
 	inst.OnLaunch(func(context.Context, any) error { h.fresh.Store(true); return nil })
 	return h, nil
 }
@@ -60,6 +64,13 @@ func (h *history) before(t time.Time) int {
 func (h *history) compute(ctx context.Context, at time.Time, fixtures []soccer.Fixture) ([]features.Row, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.matches == nil {
+		ms, err := h.load(ctx)
+		if err != nil {
+			return nil, err
+		}
+		h.matches = ms
+	}
 	fs := pluginhost.FeaturesOf(h.plugin)
 	if _, err := fs.Schema(ctx); err != nil { // launches the process if it is not running
 		return nil, err

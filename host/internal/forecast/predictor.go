@@ -228,7 +228,11 @@ func (p *Predictor) Start(ctx context.Context) error {
 		warm = examples[len(examples)-1].Values
 		lastDay = examples[len(examples)-1].Match.Kickoff.UTC().Truncate(24 * time.Hour)
 	}
-	hist, err := newHistory(p.host, p.features.Name, matches)
+	// The history reads the finished matches again when first asked about
+	// the past: the store holds them until then, not this process.
+	hist, err := newHistory(p.host, p.features.Name, func(ctx context.Context) ([]soccer.Match, error) {
+		return p.store.Matches(ctx, store.MatchQuery{Status: soccer.Finished})
+	})
 	if err != nil {
 		return err
 	}
