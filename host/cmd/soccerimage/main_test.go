@@ -19,30 +19,23 @@ import (
 	"github.com/soccerpredict/soccerpredict/host/internal/testbin"
 )
 
-// The image holds the host, every plugin with its digest file, ONNX Runtime
-// and the production config, runs as uid 65532, and works: extracted and
-// entered with chroot as that user, `plugins verify` launches all three
-// plugins and the onnx one loads ONNX Runtime from the image's libraries.
+// `make image` builds an image that holds the host, every plugin with its
+// digest file, ONNX Runtime and the production config, runs as uid 65532,
+// and works: extracted and entered with chroot as that user, `plugins
+// verify` launches all three plugins and the onnx one loads ONNX Runtime
+// from the image's libraries.
 func TestImageHoldsTheBinariesAndRuns(t *testing.T) {
-	bin := t.TempDir()
-	put := func(src, name string) {
-		b, err := os.ReadFile(src)
-		if err != nil {
-			t.Fatal(err)
-		}
-		os.WriteFile(filepath.Join(bin, name), b, 0o755)
-		os.WriteFile(filepath.Join(bin, name+".sha256"), []byte(testbin.Digest(t, src)+"  "+name+"\n"), 0o644)
+	// `make image` itself: static host and pure-Go plugins, the onnx plugin
+	// with cgo, into bin/image and bin/soccerpredict-image.tar.
+	root := testbin.Root()
+	mk := exec.Command("make", "--no-print-directory", "image")
+	mk.Dir = root
+	built, err := mk.CombinedOutput()
+	if err != nil {
+		t.Fatalf("make image: %v\n%s", err, built)
 	}
-	put(testbin.Host(t), "soccerpredict")
-	for _, p := range [][2]string{{"source", "footballdata"}, {"features", "ratings"}, {"model", "onnx"}} {
-		put(testbin.Plugin(t, p[0], p[1]), "soccer-"+p[0]+"-"+p[1])
-	}
-	dir := t.TempDir()
-	oci, archive := filepath.Join(dir, "oci"), filepath.Join(dir, "image.tar")
-	var out bytes.Buffer
-	if err := run([]string{"--root", testbin.Root(), "--bin", bin, "--ort", testbin.ORT(t), "--out", oci, "--tar", archive, "--version", "test"}, &out); err != nil {
-		t.Fatal(err)
-	}
+	out := bytes.NewBuffer(built)
+	oci, archive := filepath.Join(root, "bin", "image", "oci"), filepath.Join(root, "bin", "soccerpredict-image.tar")
 	ref, err := chartImage(testbin.Root())
 	if err != nil || !strings.Contains(out.String(), "image "+ref+" sha256:") {
 		t.Fatalf("built %q, chart image %q (%v)", out.String(), ref, err)
@@ -82,7 +75,7 @@ func TestImageHoldsTheBinariesAndRuns(t *testing.T) {
 	headers := map[string]*tar.Header{}
 	fs := mutate.Extract(img)
 	defer fs.Close()
-	root := t.TempDir()
+	rootfs := t.TempDir()
 	tr := tar.NewReader(fs)
 	for {
 		h, err := tr.Next()
@@ -93,7 +86,7 @@ func TestImageHoldsTheBinariesAndRuns(t *testing.T) {
 			t.Fatal(err)
 		}
 		headers["/"+strings.TrimSuffix(h.Name, "/")] = h
-		target := filepath.Join(root, h.Name)
+		target := filepath.Join(rootfs, h.Name)
 		switch h.Typeflag {
 		case tar.TypeDir:
 			os.MkdirAll(target, 0o755)
@@ -130,7 +123,7 @@ func TestImageHoldsTheBinariesAndRuns(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Fatal("this test enters the extracted image with chroot, which needs root (CI runs as root)")
 	}
-	cmd := exec.Command("chroot", "--userspec=65532:65532", root, Entrypoint, "plugins", "verify",
+	cmd := exec.Command("chroot", "--userspec=65532:65532", rootfs, Entrypoint, "plugins", "verify",
 		"--config", Configs+"/production.yaml", "--set", "store.driver=sqlite", "--set", "log.level=warn")
 	cmd.Env = []string{"PATH=/usr/local/bin"}
 	got, err := cmd.CombinedOutput()
