@@ -18,7 +18,9 @@ import (
 
 type bigSource struct{ n int }
 
-func (b bigSource) Describe(context.Context) (Description, error) { return Description{Name: "big"}, nil }
+func (b bigSource) Describe(context.Context) (Description, error) {
+	return Description{Name: "big"}, nil
+}
 
 func (b bigSource) Fetch(context.Context, FetchRequest) (FetchResponse, error) {
 	var resp FetchResponse
