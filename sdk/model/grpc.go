@@ -85,7 +85,7 @@ func (s *server) Predict(ctx context.Context, req *pb.PredictRequest) (*pb.Predi
 	return out, nil
 }
 
-func (s *server) Train(ctx context.Context, req *pb.TrainRequest) (*pb.TrainResponse, error) {
+func (s *server) trainer() (Trainer, error) {
 	m, err := s.impl.Get()
 	if err != nil {
 		return nil, err
@@ -94,34 +94,53 @@ func (s *server) Train(ctx context.Context, req *pb.TrainRequest) (*pb.TrainResp
 	if !ok {
 		return nil, status.Error(codes.Unimplemented, "this model plugin cannot train")
 	}
-	cols := shim.ColumnsFromProto(req.GetColumns())
-	rows, err := unflatten(req.GetValues(), len(cols))
+	return tr, nil
+}
+
+// addRows appends one message's rows and outcomes to req.
+func addRows(req *TrainRequest, values []float64, outcomes []int32) error {
+	rows, err := unflatten(values, len(req.Columns))
 	if err != nil {
-		return nil, status.Error(codes.InvalidArgument, err.Error())
+		return status.Error(codes.InvalidArgument, err.Error())
 	}
-	outcomes := make([]soccer.Result, len(req.GetOutcomes()))
-	for i, o := range req.GetOutcomes() {
+	if len(rows) != len(outcomes) {
+		return status.Errorf(codes.InvalidArgument, "%d rows and %d outcomes", len(rows), len(outcomes))
+	}
+	for i, o := range outcomes {
 		if o < 0 || o > 2 {
-			return nil, status.Errorf(codes.InvalidArgument, "outcome %d is %d, not 0 (H), 1 (D) or 2 (A)", i, o)
+			return status.Errorf(codes.InvalidArgument, "outcome %d is %d, not 0 (H), 1 (D) or 2 (A)", len(req.Outcomes)+i, o)
 		}
-		outcomes[i] = [...]soccer.Result{soccer.HomeWin, soccer.Draw, soccer.AwayWin}[o]
+		req.Outcomes = append(req.Outcomes, [...]soccer.Result{soccer.HomeWin, soccer.Draw, soccer.AwayWin}[o])
 	}
-	resp, err := tr.Train(ctx, TrainRequest{Columns: cols, Rows: rows, Outcomes: outcomes, Params: req.GetParamsJson(), Seed: req.GetSeed()})
+	req.Rows = append(req.Rows, rows...)
+	return nil
+}
+
+func train(ctx context.Context, tr Trainer, req TrainRequest) (*pb.TrainResponse, error) {
+	resp, err := tr.Train(ctx, req)
 	if err != nil {
 		return nil, shim.ToStatus(err)
 	}
 	return &pb.TrainResponse{Artifact: resp.Artifact, Signature: signatureToProto(resp.Signature), Metrics: resp.Metrics}, nil
 }
 
+func (s *server) Train(ctx context.Context, req *pb.TrainRequest) (*pb.TrainResponse, error) {
+	tr, err := s.trainer()
+	if err != nil {
+		return nil, err
+	}
+	r := TrainRequest{Columns: shim.ColumnsFromProto(req.GetColumns()), Params: req.GetParamsJson(), Seed: req.GetSeed()}
+	if err := addRows(&r, req.GetValues(), req.GetOutcomes()); err != nil {
+		return nil, err
+	}
+	return train(ctx, tr, r)
+}
+
 // TrainStream is Train with the training set in chunks (any size).
 func (s *server) TrainStream(stream pb.Model_TrainStreamServer) error {
-	m, err := s.impl.Get()
+	tr, err := s.trainer()
 	if err != nil {
 		return err
-	}
-	tr, ok := m.(Trainer)
-	if !ok {
-		return status.Error(codes.Unimplemented, "this model plugin cannot train")
 	}
 	var req TrainRequest
 	for n := 0; ; n++ {
@@ -138,26 +157,15 @@ func (s *server) TrainStream(stream pb.Model_TrainStreamServer) error {
 				return status.Error(codes.InvalidArgument, "the first training chunk names no columns")
 			}
 		}
-		rows, err := unflatten(chunk.GetValues(), len(req.Columns))
-		if err != nil {
-			return status.Errorf(codes.InvalidArgument, "training chunk %d: %v", n, err)
+		if err := addRows(&req, chunk.GetValues(), chunk.GetOutcomes()); err != nil {
+			return status.Errorf(codes.InvalidArgument, "training chunk %d: %s", n, status.Convert(err).Message())
 		}
-		if len(rows) != len(chunk.GetOutcomes()) {
-			return status.Errorf(codes.InvalidArgument, "training chunk %d: %d rows and %d outcomes", n, len(rows), len(chunk.GetOutcomes()))
-		}
-		for i, o := range chunk.GetOutcomes() {
-			if o < 0 || o > 2 {
-				return status.Errorf(codes.InvalidArgument, "outcome %d is %d, not 0 (H), 1 (D) or 2 (A)", len(req.Outcomes)+i, o)
-			}
-			req.Outcomes = append(req.Outcomes, [...]soccer.Result{soccer.HomeWin, soccer.Draw, soccer.AwayWin}[o])
-		}
-		req.Rows = append(req.Rows, rows...)
 	}
-	resp, err := tr.Train(stream.Context(), req)
+	resp, err := train(stream.Context(), tr, req)
 	if err != nil {
-		return shim.ToStatus(err)
+		return err
 	}
-	return stream.SendAndClose(&pb.TrainResponse{Artifact: resp.Artifact, Signature: signatureToProto(resp.Signature), Metrics: resp.Metrics})
+	return stream.SendAndClose(resp)
 }
 
 // Client is the host's side of a model plugin.
@@ -245,16 +253,9 @@ func (c *Client) Train(ctx context.Context, req TrainRequest) (TrainResponse, er
 			return TrainResponse{}, fmt.Errorf("train: row %d has %d values for %d columns", i, len(r), len(req.Columns))
 		}
 	}
-	flat := func(rows [][]float64) []float64 {
-		out := make([]float64, 0, len(req.Columns)*len(rows))
-		for _, r := range rows {
-			out = append(out, r...)
-		}
-		return out
-	}
-	resp, err := c.trainStream(ctx, req, outcomes, flat)
+	resp, err := c.trainStream(ctx, req, outcomes)
 	if status.Code(err) == codes.Unimplemented { // a plugin older than TrainStream, or one that cannot train (Train says so)
-		resp, err = c.model.Train(ctx, &pb.TrainRequest{Columns: shim.ColumnsToProto(req.Columns), Values: flat(req.Rows),
+		resp, err = c.model.Train(ctx, &pb.TrainRequest{Columns: shim.ColumnsToProto(req.Columns), Values: flatten(req.Rows, len(req.Columns)),
 			Outcomes: outcomes, ParamsJson: req.Params, Seed: req.Seed})
 	}
 	if err != nil {
@@ -263,7 +264,16 @@ func (c *Client) Train(ctx context.Context, req TrainRequest) (TrainResponse, er
 	return TrainResponse{Artifact: resp.GetArtifact(), Signature: signatureFromProto(resp.GetSignature()), Metrics: resp.GetMetrics()}, nil
 }
 
-func (c *Client) trainStream(ctx context.Context, req TrainRequest, outcomes []int32, flat func([][]float64) []float64) (*pb.TrainResponse, error) {
+// flatten lays rows out row-major, as the messages carry them.
+func flatten(rows [][]float64, width int) []float64 {
+	out := make([]float64, 0, width*len(rows))
+	for _, r := range rows {
+		out = append(out, r...)
+	}
+	return out
+}
+
+func (c *Client) trainStream(ctx context.Context, req TrainRequest, outcomes []int32) (*pb.TrainResponse, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stream, err := c.model.TrainStream(ctx)
@@ -272,7 +282,7 @@ func (c *Client) trainStream(ctx context.Context, req TrainRequest, outcomes []i
 	}
 	for start := 0; start == 0 || start < len(req.Rows); start += TrainChunkRows {
 		end := min(start+TrainChunkRows, len(req.Rows))
-		chunk := &pb.TrainChunk{Values: flat(req.Rows[start:end]), Outcomes: outcomes[start:end]}
+		chunk := &pb.TrainChunk{Values: flatten(req.Rows[start:end], len(req.Columns)), Outcomes: outcomes[start:end]}
 		if start == 0 {
 			chunk.Columns, chunk.ParamsJson, chunk.Seed = shim.ColumnsToProto(req.Columns), req.Params, req.Seed
 		}

@@ -44,6 +44,13 @@ var bookmakers = map[string]string{"B365": "Bet365", "BW": "Bet&Win", "IW": "Int
 	"GB": "Gamebookers", "BS": "Blue Square", "SB": "Sportingbet", "SO": "Sporting Odds", "Max": "the best market price",
 	"Avg": "the market average", "BMGM": "BetMGM", "BV": "BetVictor", "CL": "Coral"}
 
+// KnownBookmaker reports whether code is one of football-data.co.uk's
+// bookmaker codes (VC is VC Bet, not a closing price of a bookmaker V).
+func KnownBookmaker(code string) bool {
+	_, ok := bookmakers[code]
+	return ok
+}
+
 // BookmakerName is how people know a bookmaker code ("PS": "Pinnacle");
 // the code itself when it is not one of football-data.co.uk's.
 func BookmakerName(code string) string {

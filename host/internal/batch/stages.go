@@ -111,19 +111,18 @@ func Validate(suite contract.Suite, matchesIn, rejectsIn, validOut, quarantineOu
 		for k, i := range idx {
 			part[k] = ms[i]
 		}
-		part, priceFailures, dropped, prices := ingest.CheckPrices(suite, part, map[string]any{"batch": name})
-		rep.DroppedQuotes += dropped
-		if prices != nil {
-			delete(prices.Meta, "validation_time")
-			rep.Prices[name] = *prices
+		c := ingest.Check(suite, part, map[string]any{"batch": name})
+		rep.DroppedQuotes += c.DroppedQuotes
+		if c.Prices != nil {
+			delete(c.Prices.Meta, "validation_time")
+			rep.Prices[name] = *c.Prices
 		}
-		out := suite.ForTable("").Validate(ingest.Table(part), map[string]any{"batch": name})
-		delete(out.Result.Meta, "validation_time") // outputs depend on inputs only
-		rep.Batches[name] = out.Result
-		rep.Success = rep.Success && out.Quarantines() == false && len(priceFailures) == 0
+		delete(c.Result.Meta, "validation_time") // outputs depend on inputs only
+		rep.Batches[name] = c.Result
+		rep.Success = rep.Success && len(c.Reasons) == 0
 		for k, i := range idx {
-			ms[i] = part[k]
-			if reasons := append(slices.Clone(priceFailures[k]), out.Failures[k]...); len(reasons) > 0 {
+			ms[i] = c.Matches[k]
+			if reasons, bad := c.Reasons[k]; bad {
 				failed[i] = reasons
 			}
 		}

@@ -8,7 +8,6 @@ import (
 	"github.com/soccerpredict/soccerpredict/host/internal/api"
 	"github.com/soccerpredict/soccerpredict/host/internal/batch"
 	"github.com/soccerpredict/soccerpredict/host/internal/config"
-	"github.com/soccerpredict/soccerpredict/host/internal/contract"
 	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
 	"github.com/soccerpredict/soccerpredict/host/internal/ingest"
 	"github.com/soccerpredict/soccerpredict/host/internal/pluginhost"
@@ -86,7 +85,7 @@ func batchValidate(e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	suite, err := contract.Load(cfg.Ingest.Expectations)
+	suite, err := ingest.LoadSuite(cfg.Ingest.Expectations)
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,6 @@ import (
 
 	"github.com/soccerpredict/soccerpredict/host/internal/config"
 
-	"github.com/soccerpredict/soccerpredict/host/internal/contract"
 	"github.com/soccerpredict/soccerpredict/host/internal/ingest"
 	"github.com/soccerpredict/soccerpredict/host/internal/pluginhost"
 	"github.com/soccerpredict/soccerpredict/sdk/source"
@@ -32,7 +31,7 @@ func runIngest(e env, args []string) error {
 		return err
 	}
 	log := logger(e, cfg)
-	suite, err := contract.Load(cfg.Ingest.Expectations)
+	suite, err := ingest.LoadSuite(cfg.Ingest.Expectations)
 	if err != nil {
 		return err
 	}

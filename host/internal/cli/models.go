@@ -260,12 +260,8 @@ func runModelsList(e env, args []string) error {
 	w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "VERSION\tNAME\tFEATURES\tMATCHES\tTRAIN LOG-LOSS (in-sample)\tCREATED\tALIASES")
 	for _, v := range versions {
-		matches := "-"
-		if n, ok := v.Metrics["train_matches"]; ok {
-			matches = fmt.Sprintf("%.0f", n)
-		}
 		fmt.Fprintf(w, "%d\t%s\t%s/%s\t%s\t%.4f\t%s\t%s\n", v.Version, v.Name, v.FeaturePlugin, v.FeatureSchemaVersion,
-			matches, v.Metrics["train_log_loss"], v.CreatedAt.Format("2006-01-02 15:04"), orDash(strings.Join(aliases[v.Version], ", ")))
+			metric(v.Metrics, "train_matches", "%.0f"), v.Metrics["train_log_loss"], v.CreatedAt.Format("2006-01-02 15:04"), orDash(strings.Join(aliases[v.Version], ", ")))
 	}
 	return w.Flush()
 }
@@ -384,10 +380,10 @@ func rowsNote(m map[string]float64) string {
 	return fmt.Sprintf("%.0f training rows: each match with pre-match odds is taught with and without them", rows)
 }
 
-// trainMatches is a season's training-set size; the overall row has none
-// (each season trains on its own past).
+// trainMatches is a season's training-set size; the overall and pooled rows
+// have none (each season trains on its own past).
 func trainMatches(s forecast.SeasonEvaluation) string {
-	if s.Season == "overall" || s.Season == "pooled" {
+	if s.TrainRows == 0 {
 		return "-"
 	}
 	return fmt.Sprint(s.TrainRows)

@@ -55,9 +55,16 @@ func newHistory(host *pluginhost.Host, featurePlugin string, load func(context.C
 
 // before is how many matches were played on days before t's (UTC) day.
 func (h *history) before(t time.Time) int {
-	day := t.UTC().Truncate(24 * time.Hour)
-	return sort.Search(len(h.matches), func(i int) bool { return !h.matches[i].Kickoff.UTC().Truncate(24 * time.Hour).Before(day) })
+	day := dayOf(t)
+	return sort.Search(len(h.matches), func(i int) bool { return !dayOf(h.matches[i].Kickoff).Before(day) })
 }
+
+// dayOf is the start of t's UTC day: the replay's unit of time.
+func dayOf(t time.Time) time.Time { return t.UTC().Truncate(24 * time.Hour) }
+
+// historical reports whether t falls on or before lastDay (the day of the
+// last stored result), where the history answers; never when there is none.
+func historical(t, lastDay time.Time) bool { return !lastDay.IsZero() && !dayOf(t).After(lastDay) }
 
 // compute returns the feature rows of fixtures from the state before at's
 // day (the fixtures' own kick-off day, or an earlier as_of).
@@ -126,9 +133,7 @@ func (h *history) compute(ctx context.Context, at time.Time, fixtures []soccer.F
 	return resp.Rows, nil
 }
 
-func sameDay(a, b time.Time) bool {
-	return a.UTC().Truncate(24 * time.Hour).Equal(b.UTC().Truncate(24 * time.Hour))
-}
+func sameDay(a, b time.Time) bool { return dayOf(a).Equal(dayOf(b)) }
 
 // seasonSpan is when a competition's season was played, in the store.
 type seasonSpan struct {

@@ -41,10 +41,10 @@ func (p *Predictor) predictWith(ctx context.Context, g *generation, fixtures []s
 	for i, f := range fixtures {
 		if pr, ok := g.cached(f); ok {
 			out[i] = g.prediction(f, pr, schemaVersion)
-			out[i].PointInTime = !f.Kickoff.UTC().Truncate(24 * time.Hour).After(lastDay)
+			out[i].PointInTime = historical(f.Kickoff, lastDay)
 			continue
 		}
-		if !lastDay.IsZero() && !f.Kickoff.UTC().Truncate(24*time.Hour).After(lastDay) {
+		if historical(f.Kickoff, lastDay) {
 			past, pastIdx = append(past, f), append(pastIdx, i)
 			continue
 		}
@@ -91,7 +91,7 @@ func (p *Predictor) PredictAsOf(ctx context.Context, fixtures []soccer.Fixture, 
 	var plainIdx, datedIdx []int
 	var cuts []time.Time
 	for i, f := range fixtures {
-		if asOf[i].IsZero() || lastDay.IsZero() || asOf[i].UTC().Truncate(24*time.Hour).After(lastDay) {
+		if asOf[i].IsZero() || !historical(asOf[i], lastDay) {
 			plain, plainIdx = append(plain, f), append(plainIdx, i) // the present state is the state as of then
 			continue
 		}

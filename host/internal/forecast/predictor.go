@@ -117,7 +117,6 @@ type Predictor struct {
 	schema   features.Schema
 	snapshot []byte
 	teams    map[string][]string // competition -> sorted team names
-	seasons  map[string]string   // competition -> latest season
 	past     map[string][]replay.Example
 	warmRow  []float64
 	// spans are the stored seasons' dates per competition; history answers
@@ -200,16 +199,13 @@ func (p *Predictor) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	teams, seasons, past := map[string][]string{}, map[string]string{}, map[string][]replay.Example{}
+	teams, past := map[string][]string{}, map[string][]replay.Example{}
 	for _, e := range examples {
 		c := e.Match.Competition
 		for _, t := range []string{e.Match.HomeTeam, e.Match.AwayTeam} {
 			if !slices.Contains(teams[c], t) {
 				teams[c] = append(teams[c], t)
 			}
-		}
-		if e.Match.Season > seasons[c] {
-			seasons[c] = e.Match.Season
 		}
 		past[c] = append(past[c], e)
 		if len(past[c]) > 2*p.recent {
@@ -226,7 +222,7 @@ func (p *Predictor) Start(ctx context.Context) error {
 	var lastDay time.Time
 	if len(examples) > 0 {
 		warm = examples[len(examples)-1].Values
-		lastDay = examples[len(examples)-1].Match.Kickoff.UTC().Truncate(24 * time.Hour)
+		lastDay = dayOf(examples[len(examples)-1].Match.Kickoff)
 	}
 	// The history reads the finished matches again when first asked about
 	// the past: the store holds them until then, not this process.
@@ -237,7 +233,7 @@ func (p *Predictor) Start(ctx context.Context) error {
 		return err
 	}
 	p.mu.Lock()
-	p.schema, p.snapshot, p.teams, p.seasons, p.past, p.warmRow = schema, snap, teams, seasons, past, warm
+	p.schema, p.snapshot, p.teams, p.past, p.warmRow = schema, snap, teams, past, warm
 	p.spans, p.history, p.lastDay = spansOf(matches), hist, lastDay
 	p.mu.Unlock()
 	p.logger.Info("features replayed", "schema", schema.Version, "matches", len(examples), "took", time.Since(started).Round(time.Millisecond))

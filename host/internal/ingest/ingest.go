@@ -195,11 +195,11 @@ func group(resp source.FetchResponse) []*fileBatch {
 // was quarantined and how many quotes were dropped.
 func (r Runner) batch(ctx context.Context, sum Summary, b *fileBatch) (store.Applied, bool, int, error) {
 	meta := map[string]any{"run_id": sum.RunID, "source": sum.Source, "batch": b.file.Name, "batch_sha256": b.file.SHA256}
-	matches, priceFailures, dropped, priceResult := CheckPrices(r.Suite, b.matches, meta)
-	outcome := r.Suite.ForTable("").Validate(Table(matches), meta)
+	c := Check(r.Suite, b.matches, meta)
+	dropped := c.DroppedQuotes
 	batch := store.Batch{RunID: sum.RunID, Source: sum.Source, File: b.file}
-	for i, m := range matches {
-		reasons := append(slices.Clone(priceFailures[i]), outcome.Failures[i]...)
+	for i, m := range c.Matches {
+		reasons := c.Reasons[i]
 		if len(reasons) == 0 {
 			batch.Matches = append(batch.Matches, m)
 			continue
@@ -213,11 +213,11 @@ func (r Runner) batch(ctx context.Context, sum Summary, b *fileBatch) (store.App
 			Reasons: []string{"unreadable: " + rj.Error()}, Raw: rj.Raw})
 	}
 	if r.ValidationDir != "" {
-		if err := writeResult(filepath.Join(sum.Validations, sum.Source, b.file.Name+".json"), outcome.Result); err != nil {
+		if err := writeResult(filepath.Join(sum.Validations, sum.Source, b.file.Name+".json"), c.Result); err != nil {
 			return store.Applied{}, false, dropped, err
 		}
-		if priceResult != nil {
-			if err := writeResult(filepath.Join(sum.Validations, sum.Source, b.file.Name+".prices.json"), *priceResult); err != nil {
+		if c.Prices != nil {
+			if err := writeResult(filepath.Join(sum.Validations, sum.Source, b.file.Name+".prices.json"), *c.Prices); err != nil {
 				return store.Applied{}, false, dropped, err
 			}
 		}
@@ -226,7 +226,47 @@ func (r Runner) batch(ctx context.Context, sum Summary, b *fileBatch) (store.App
 	if err != nil {
 		return store.Applied{}, false, dropped, err
 	}
-	return applied, outcome.Quarantines() || len(priceFailures) > 0, dropped, nil
+	return applied, len(c.Reasons) > 0, dropped, nil
+}
+
+// LoadSuite reads the data contract and refuses expectations on a table
+// ingestion does not have (a misspelt meta.table would never be evaluated).
+func LoadSuite(path string) (contract.Suite, error) {
+	s, err := contract.Load(path)
+	if err != nil {
+		return s, err
+	}
+	for _, t := range s.Tables() {
+		if t != "prices" {
+			return contract.Suite{}, fmt.Errorf("expectation suite %s: meta.table %q: ingestion checks the matches (no table) and \"prices\"", path, t)
+		}
+	}
+	return s, nil
+}
+
+// Checked is one batch of matches after the data contract: the matches with
+// the quotes the prices table dropped, and why each quarantined one fails.
+type Checked struct {
+	Matches       []soccer.Match
+	Reasons       map[int][]string // by index in Matches: the quarantined ones
+	DroppedQuotes int
+	Result        contract.Result  // the matches table's validation result
+	Prices        *contract.Result // the prices table's (nil: the suite has no price expectations)
+}
+
+// Check runs the data contract on one batch, prices first (CheckPrices),
+// then the matches: the one place ingest and the DVC validate stage decide
+// what is loaded, dropped or quarantined.
+func Check(s contract.Suite, ms []soccer.Match, meta map[string]any) Checked {
+	matches, priceFailures, dropped, prices := CheckPrices(s, ms, meta)
+	outcome := s.ForTable("").Validate(Table(matches), meta)
+	c := Checked{Matches: matches, Reasons: map[int][]string{}, DroppedQuotes: dropped, Result: outcome.Result, Prices: prices}
+	for i := range matches {
+		if reasons := append(slices.Clone(priceFailures[i]), outcome.Failures[i]...); len(reasons) > 0 {
+			c.Reasons[i] = reasons
+		}
+	}
+	return c
 }
 
 // PriceColumns are the columns of the prices table the data contract sees:

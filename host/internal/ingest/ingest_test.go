@@ -15,7 +15,6 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/soccerpredict/soccerpredict/host/internal/config"
-	"github.com/soccerpredict/soccerpredict/host/internal/contract"
 	"github.com/soccerpredict/soccerpredict/host/internal/pgtest"
 	"github.com/soccerpredict/soccerpredict/host/internal/pluginhost"
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
@@ -46,7 +45,7 @@ func footballdata(t testing.TB, settings map[string]any) (source.Source, *plugin
 
 func runner(t testing.TB, s store.Store) Runner {
 	t.Helper()
-	suite, err := contract.Load(testbin.Expectations())
+	suite, err := LoadSuite(testbin.Expectations())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,5 +275,18 @@ func TestPluginKilledMidRun(t *testing.T) {
 	}
 	if st := p.Status(); st.Launches != 2 || st.PID == pid {
 		t.Fatalf("status %+v, want one relaunch", st)
+	}
+}
+
+// The shipped contract loads; one naming a table ingestion does not have
+// (a misspelt "price") is refused rather than silently never evaluated.
+func TestLoadSuiteRefusesUnknownTables(t *testing.T) {
+	if _, err := LoadSuite(testbin.Expectations()); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "suite.json")
+	os.WriteFile(path, []byte(`{"name": "x", "expectations": [{"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "price"}, "meta": {"table": "price"}}]}`), 0o644)
+	if _, err := LoadSuite(path); err == nil || !strings.Contains(err.Error(), `meta.table "price"`) {
+		t.Fatalf("a suite with table %q: %v", "price", err)
 	}
 }

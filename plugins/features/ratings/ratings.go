@@ -35,21 +35,27 @@ import (
 // SchemaVersion changes whenever the meaning or order of the columns does.
 const SchemaVersion = "ratings-3"
 
-// Columns are the features, in row order.
-var Columns = []string{
+// ratingColumns are the columns from the ratings themselves (not the market).
+var ratingColumns = []string{
 	"elo_diff", "elo_expected_home",
 	"home_attack", "home_defence", "away_attack", "away_defence",
 	"home_expected_goals", "away_expected_goals",
 	"home_form_points", "away_form_points", "home_form_goal_diff", "away_form_goal_diff",
 	"home_rest_days", "away_rest_days",
-	"market_home", "market_draw", "market_away", "market_available",
-	"market_log_home_draw", "market_log_away_draw",
-	"p_elo_diff", "p_elo_expected_home",
-	"p_home_attack", "p_home_defence", "p_away_attack", "p_away_defence",
-	"p_home_expected_goals", "p_away_expected_goals",
-	"p_home_form_points", "p_away_form_points", "p_home_form_goal_diff", "p_away_form_goal_diff",
-	"p_home_rest_days", "p_away_rest_days",
 }
+
+// Columns are the features, in row order: the rating columns (zero when the
+// fixture has a price), the market, then "p_" copies of the rating columns
+// that are non-zero only when it has one, so a linear model weighs the
+// ratings on their own in each case.
+var Columns = func() []string {
+	out := append(slices.Clone(ratingColumns), "market_home", "market_draw", "market_away", "market_available",
+		"market_log_home_draw", "market_log_away_draw")
+	for _, c := range ratingColumns {
+		out = append(out, "p_"+c)
+	}
+	return out
+}()
 
 // Settings are the plugin's `config` block in host configuration.
 type Settings struct {
@@ -313,7 +319,7 @@ func (r *Ratings) row(f soccer.Fixture) []float64 {
 		// these, so it starts from the market and learns only corrections.
 		math.Log(mh/md) * avail, math.Log(ma/md) * avail,
 	}
-	for j := range 14 {
+	for j := range ratingColumns {
 		v = append(v, v[j]*avail)
 		v[j] *= 1 - avail
 	}

@@ -259,11 +259,18 @@ func (m *Model) Train(ctx context.Context, req model.TrainRequest) (model.TrainR
 	)
 	switch p.Algorithm {
 	case "logreg":
-		free := make([]bool, len(req.Columns))
-		for _, name := range p.Unpenalized {
+		column := func(what, name string) (int, error) {
 			j := slices.IndexFunc(req.Columns, func(c soccer.Column) bool { return c.Name == name })
 			if j < 0 {
-				return model.TrainResponse{}, fmt.Errorf("onnx: train: unpenalized column %q is not an input (inputs: %d columns)", name, len(req.Columns))
+				return 0, fmt.Errorf("onnx: train: %s %q: not one of the %d input columns", what, name, len(req.Columns))
+			}
+			return j, nil
+		}
+		free := make([]bool, len(req.Columns))
+		for _, name := range p.Unpenalized {
+			j, err := column("unpenalized", name)
+			if err != nil {
+				return model.TrainResponse{}, err
 			}
 			free[j] = true
 		}
@@ -271,10 +278,13 @@ func (m *Model) Train(ctx context.Context, req model.TrainRequest) (model.TrainR
 		if len(p.Offsets) > 0 {
 			offset = make([][3]float64, len(req.Columns))
 			for name, class := range p.Offsets {
-				j := slices.IndexFunc(req.Columns, func(c soccer.Column) bool { return c.Name == name })
-				k := map[string]int{"home": 0, "away": 2}[class]
-				if j < 0 || (class != "home" && class != "away") {
-					return model.TrainResponse{}, fmt.Errorf("onnx: train: offsets %q: %q: want an input column and \"home\" or \"away\"", name, class)
+				k, ok := map[string]int{"home": 0, "away": 2}[class]
+				if !ok {
+					return model.TrainResponse{}, fmt.Errorf("onnx: train: offsets %q: %q: want \"home\" or \"away\"", name, class)
+				}
+				j, err := column("offsets", name)
+				if err != nil {
+					return model.TrainResponse{}, err
 				}
 				offset[j][k] = 1
 			}
@@ -282,38 +292,12 @@ func (m *Model) Train(ctx context.Context, req model.TrainRequest) (model.TrainR
 		l2 := p.L2
 		var warm *logReg
 		if len(p.L2Grid) > 0 {
-			cut := len(req.Rows) * 4 / 5
-			if cut < 1 || cut == len(req.Rows) {
-				return model.TrainResponse{}, fmt.Errorf("onnx: train: %d rows are too few to choose l2 from l2_grid", len(req.Rows))
-			}
-			best := math.Inf(1)
-			// Strongest penalty first, each fit starting from the last one's
-			// optimum: the path is found in a fraction of the iterations.
-			grid := slices.Clone(p.L2Grid)
-			slices.SortFunc(grid, func(a, b float64) int { return cmp.Compare(b, a) })
-			var prev, chosen *logReg
-			for _, candidate := range grid {
-				if !(candidate >= 0) {
-					return model.TrainResponse{}, fmt.Errorf("onnx: train: l2_grid value %v is not a non-negative number", candidate)
-				}
-				lr, err := fitLogRegFrom(req.Rows[:cut], y[:cut], candidate, free, offset, prev)
-				if err != nil {
-					return model.TrainResponse{}, err
-				}
-				prev = &lr
-				var vll float64
-				for i := cut; i < len(req.Rows); i++ {
-					vll -= math.Log(math.Max(lr.predict(req.Rows[i])[y[i]], 1e-15))
-				}
-				if vll /= float64(len(req.Rows) - cut); vll < best {
-					best, l2, chosen = vll, candidate, prev
-				}
-				if err := ctx.Err(); err != nil {
-					return model.TrainResponse{}, err
-				}
+			var best float64
+			var err error
+			if l2, best, warm, err = chooseL2(ctx, req.Rows, y, p.L2Grid, free, offset); err != nil {
+				return model.TrainResponse{}, err
 			}
 			extra = map[string]float64{"chosen_l2": l2, "validation_log_loss": best}
-			warm = chosen
 		}
 		lr, err := fitLogRegFrom(req.Rows, y, l2, free, offset, warm)
 		if err != nil {
@@ -346,4 +330,41 @@ func (m *Model) Train(ctx context.Context, req model.TrainRequest) (model.TrainR
 		Signature: model.Signature{Inputs: slices.Clone(req.Columns), Outputs: model.Outputs},
 		Metrics:   metrics,
 	}, ctx.Err()
+}
+
+// chooseL2 fits each l2 of the grid on the first 80% of the rows (they come
+// in kick-off order) and scores log-loss on the last 20%, strongest penalty
+// first, each fit starting from the last one's optimum (the path is found in
+// a fraction of the iterations). It returns the best l2, its validation
+// log-loss and its fit, from which the refit on every row starts.
+func chooseL2(ctx context.Context, rows [][]float64, y []int, grid []float64, free []bool, offset [][3]float64) (float64, float64, *logReg, error) {
+	cut := len(rows) * 4 / 5
+	if cut < 1 || cut == len(rows) {
+		return 0, 0, nil, fmt.Errorf("onnx: train: %d rows are too few to choose l2 from l2_grid", len(rows))
+	}
+	grid = slices.Clone(grid)
+	slices.SortFunc(grid, func(a, b float64) int { return cmp.Compare(b, a) })
+	best, l2 := math.Inf(1), 0.0
+	var prev, chosen *logReg
+	for _, candidate := range grid {
+		if !(candidate >= 0) {
+			return 0, 0, nil, fmt.Errorf("onnx: train: l2_grid value %v is not a non-negative number", candidate)
+		}
+		lr, err := fitLogRegFrom(rows[:cut], y[:cut], candidate, free, offset, prev)
+		if err != nil {
+			return 0, 0, nil, err
+		}
+		prev = &lr
+		var vll float64
+		for i := cut; i < len(rows); i++ {
+			vll -= math.Log(math.Max(lr.predict(rows[i])[y[i]], 1e-15))
+		}
+		if vll /= float64(len(rows) - cut); vll < best {
+			best, l2, chosen = vll, candidate, prev
+		}
+		if err := ctx.Err(); err != nil {
+			return 0, 0, nil, err
+		}
+	}
+	return l2, best, chosen, nil
 }

@@ -150,7 +150,9 @@ func readHeader(name string, header []string) (layout, error) {
 			continue
 		}
 		oc := oddsColumns{bookmaker: prefix, h: index[h], d: d, a: a}
-		if base := strings.TrimSuffix(prefix, "C"); base != prefix && base != "" && !prematch[prefix] && (prematch[base] || hasQuote(index, base)) {
+		// A known code (VC) is never read as closing; PSC is when PS is known or quoted.
+		if base := strings.TrimSuffix(prefix, "C"); base != prefix && base != "" && !soccer.KnownBookmaker(prefix) &&
+			(soccer.KnownBookmaker(base) || hasQuote(index, base)) {
 			oc.bookmaker, oc.closing = base, true
 		}
 		lay.odds = append(lay.odds, oc)
@@ -213,11 +215,6 @@ func (l layout) match(file, season string, line int, rec []string) (soccer.Match
 	}
 	return m, nil
 }
-
-// prematch are football-data.co.uk's bookmaker codes whose own name ends in C
-// or whose closing columns add a C: a code here is never read as closing.
-var prematch = map[string]bool{"B365": true, "BW": true, "IW": true, "PS": true, "WH": true, "VC": true, "Max": true, "Avg": true,
-	"BF": true, "BFE": true, "1XB": true, "LB": true, "SJ": true, "GB": true, "BS": true, "SB": true, "SO": true, "BV": true, "CL": true, "BMGM": true}
 
 // hasQuote reports whether the header has XH, XD and XA for prefix X.
 func hasQuote(index map[string]int, prefix string) bool {
