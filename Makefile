@@ -7,12 +7,15 @@ BIN   := $(CURDIR)/bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 SDK_MODULE := github.com/soccerpredict/soccerpredict/sdk
 PROTO_FILES := $(wildcard sdk/proto/soccerpredict/v1/*.proto) sdk/proto/inference/grpc_predict_v2.proto
-PLUGINS := sources/footballdata features/ratings models/onnx
+# Plugins are discovered, not listed: every module under plugins/<kind>s/<name>/ (its go.mod) is
+# tested, and every command in it named cmd/soccer-<kind>-<name>[-variant] is built into bin/.
+PLUGIN_MODULES := $(patsubst %/go.mod,%,$(wildcard plugins/*/*/go.mod))
+PLUGIN_CMDS := $(wildcard $(addsuffix /cmd/soccer-*,$(PLUGIN_MODULES)))
 export GOFLAGS := -buildvcs=false
 
 .PHONY: image all build host plugins test lint proto proto-check run evaluate tools clean ort chart-test bench-http bench-async bench-scale fuzz faults
 
-MODULES := ./sdk/... ./host/... $(foreach p,$(PLUGINS),./plugins/$(p)/...) ./charts/...
+MODULES := ./sdk/... ./host/... $(foreach p,$(PLUGIN_MODULES),./$(p)/...) ./charts/...
 
 all: build
 
@@ -39,7 +42,7 @@ FUZZTIME ?=
 FUZZ_TARGETS := plugins/sources/footballdata:.:FuzzParseSeason:100000x \
   host:./internal/api:FuzzDecodePrediction:20000x host:./internal/api:FuzzPredictionJSON:8000x \
   host:./internal/api:FuzzOIPRequest:30000x host:./internal/contract:FuzzParse:100000x \
-  host:./internal/config:FuzzLoad:20000x
+  host:./internal/config:FuzzLoad:20000x plugins/models/onnx:./onnxgo:FuzzCompile:100000x
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  IFS=: read -r mod pkg fn n <<< "$$t"; if [ -n "$(FUZZTIME)" ]; then n=$(FUZZTIME); fi; \
@@ -125,8 +128,9 @@ IMAGE_BIN := $(BIN)/image
 image: ort
 	@mkdir -p $(IMAGE_BIN)
 	cd host && CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X github.com/soccerpredict/soccerpredict/host/internal/cli.Version=$(VERSION)" -o $(IMAGE_BIN)/soccerpredict ./cmd/soccerpredict
-	@set -e; for d in plugins/*/*/cmd/soccer-*; do \
-	  bin=$$(basename $$d); mod=$${d%/cmd/*}; cgo=0; if [ "$$bin" = soccer-model-onnx ]; then cgo=1; fi; \
+	@set -e; for d in $(PLUGIN_CMDS); do \
+	  bin=$$(basename $$d); mod=$${d%/cmd/*}; cgo=0; \
+	  if [ -n "$$(cd $$mod && $(GO) list -deps -f '{{if and .CgoFiles (not .Standard)}}{{.ImportPath}}{{end}}' ./cmd/$$bin)" ]; then cgo=1; fi; \
 	  (cd $$mod && CGO_ENABLED=$$cgo $(GO) build -trimpath -ldflags "-s -w" -o $(IMAGE_BIN)/$$bin ./cmd/$$bin); \
 	  (cd $(IMAGE_BIN) && sha256sum $$bin > $$bin.sha256); \
 	done
@@ -137,9 +141,9 @@ image: ort
 # reads it from (production pins the digest itself).
 plugins:
 	@mkdir -p $(BIN)
-	@set -e; for p in $(PLUGINS); do \
-	  bin=$$(ls plugins/$$p/cmd); \
-	  (cd plugins/$$p && $(GO) build -o $(BIN)/$$bin ./cmd/$$bin); \
+	@set -e; for d in $(PLUGIN_CMDS); do \
+	  bin=$$(basename $$d); mod=$${d%/cmd/*}; \
+	  (cd $$mod && $(GO) build -o $(BIN)/$$bin ./cmd/$$bin); \
 	  (cd $(BIN) && sha256sum $$bin > $$bin.sha256); \
 	  echo "built bin/$$bin"; \
 	done

@@ -44,14 +44,15 @@ log: {level: warn}
 ingest: {expectations: %s}
 %s
 plugins:
-%s%s%s
+%s%s%s%s
 sources: [{plugin: footballdata}]
 features: {plugin: ratings}
 model: {plugin: onnx, params: {algorithm: logreg}}
 `, testbin.Quote(filepath.Join(dir, "var")), testbin.Quote(testbin.Expectations()), storeYAML,
 		plugin("footballdata", "source", testbin.Plugin(t, "source", "footballdata"), "    config: {dir: "+testbin.Quote(testbin.Data())+"}\n"),
 		plugin("ratings", "features", testbin.Plugin(t, "features", "ratings"), ""),
-		plugin("onnx", "model", testbin.Plugin(t, "model", "onnx"), "    timeout: 2m\n    config: {library: "+testbin.Quote(testbin.ORT(t))+"}\n"))
+		plugin("onnx", "model", testbin.Plugin(t, "model", "onnx"), "    timeout: 2m\n    config: {library: "+testbin.Quote(testbin.ORT(t))+"}\n"),
+		plugin("onnxgo", "model", testbin.PluginIn(t, "model", "onnx", "onnxgo"), "    timeout: 2m\n"))
 	path := filepath.Join(dir, "config.yaml")
 	os.WriteFile(path, []byte(cfg), 0o644)
 	return path

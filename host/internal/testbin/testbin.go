@@ -55,8 +55,15 @@ func build(t testing.TB, key, dir, pkg, name string) string {
 // Plugin builds the plugin of a kind ("source", "features", "model") and
 // name and returns the binary's path.
 func Plugin(t testing.TB, kind, name string) string {
+	return PluginIn(t, kind, name, name)
+}
+
+// PluginIn builds the plugin command soccer-<kind>-<name> of the plugin
+// module <module> (one module may hold several, such as the onnx module's
+// two model runtimes) and returns the binary's path.
+func PluginIn(t testing.TB, kind, module, name string) string {
 	bin := "soccer-" + kind + "-" + name
-	dir := filepath.Join("plugins", map[string]string{"source": "sources", "features": "features", "model": "models"}[kind], name)
+	dir := filepath.Join("plugins", map[string]string{"source": "sources", "features": "features", "model": "models"}[kind], module)
 	return build(t, kind+"/"+name, dir, "./cmd/"+bin, bin)
 }
 

@@ -4,23 +4,39 @@ import (
 	"context"
 	"testing"
 
+	"github.com/soccerpredict/soccerpredict/plugins/models/onnx/onnxgo"
+	"github.com/soccerpredict/soccerpredict/sdk/handshake"
 	"github.com/soccerpredict/soccerpredict/sdk/model"
 )
 
-// BenchmarkPredict20 is one Predict of 20 rows (a typical coalesced batch
-// at 64 clients) with the logistic regression.
+// BenchmarkPredict20 is one Predict of 20 rows (a typical coalesced batch at
+// 64 clients) with each trained model in each runtime: ONNX Runtime through
+// cgo, and onnxgo in pure Go.
 func BenchmarkPredict20(b *testing.B) {
-	req := dataset(2000, 5)
-	y := make([]int, len(req.Outcomes))
-	for i, o := range req.Outcomes {
-		y[i] = map[string]int{"H": 0, "D": 1, "A": 2}[string(o)]
-	}
-	lr, _ := fitLogReg(req.Rows, y, 0.001, nil, nil)
-	m, _ := New(library(b))
-	m.Load(context.Background(), model.LoadRequest{Artifact: lr.onnx(), Signature: model.Signature{Inputs: req.Columns, Outputs: model.Outputs}})
-	rows := req.Rows[:20]
-	b.ResetTimer()
-	for range b.N {
-		m.Predict(context.Background(), model.PredictRequest{Rows: rows})
+	fits, _, _ := trained(b)
+	rows := dataset(20, 9).Rows
+	for _, alg := range []string{"logreg", "gbt"} {
+		for rt, factory := range map[string]model.Factory{"onnxruntime": New, "onnxgo": onnxgo.New} {
+			b.Run(alg+"/"+rt, func(b *testing.B) {
+				s := handshake.Settings{}
+				if rt == "onnxruntime" {
+					s = library(b)
+				}
+				m, err := factory(s)
+				if err != nil {
+					b.Fatal(err)
+				}
+				f := fits[alg]
+				if err := m.Load(context.Background(), model.LoadRequest{Artifact: f.Response.Artifact, Signature: f.Response.Signature}); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := m.Predict(context.Background(), model.PredictRequest{Rows: rows}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 	}
 }

@@ -13,19 +13,16 @@
 package onnx
 
 import (
-	"bytes"
-	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"slices"
 	"sync"
 
 	ort "github.com/yalue/onnxruntime_go"
 
+	"github.com/soccerpredict/soccerpredict/plugins/models/onnx/trainer"
 	"github.com/soccerpredict/soccerpredict/sdk/handshake"
 	"github.com/soccerpredict/soccerpredict/sdk/model"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
@@ -43,33 +40,6 @@ type Settings struct {
 	// Library is the path of libonnxruntime.so (default $ONNXRUNTIME_LIB,
 	// else onnxruntime/libonnxruntime.so.1).
 	Library string `json:"library"`
-}
-
-// Params are the training hyper-parameters (TrainRequest.Params).
-type Params struct {
-	// Algorithm is "logreg" (default) or "gbt".
-	Algorithm string  `json:"algorithm"`
-	L2        float64 `json:"l2"`
-	// Unpenalized names the input columns whose logistic-regression weights
-	// L2 leaves alone: with the market's log-odds here, a strong l2 shrinks
-	// the model toward the (recalibrated) market, not toward base rates.
-	Unpenalized []string `json:"unpenalized"`
-	// Offsets names input columns that are a class's log-odds against the
-	// draw ("home" or "away"): they enter the logits with weight 1, fixed,
-	// and the fitted weights are corrections, so a strong l2 gives back
-	// exactly that forecast (e.g. the market's) rather than base rates.
-	Offsets map[string]string `json:"offsets"`
-	// L2Grid, when set, chooses l2 by walk-forward inside the training set:
-	// each value is fitted on the first 80% of the rows (they come in
-	// kick-off order) and scored on the last 20%; the best is refitted on
-	// every row. The choice is reported as the chosen_l2 metric.
-	L2Grid []float64 `json:"l2_grid"`
-	gbtParams
-}
-
-// DefaultParams are used for every key Params leaves out.
-func DefaultParams() Params {
-	return Params{Algorithm: "logreg", L2: 0.001, gbtParams: gbtParams{Rounds: 100, Depth: 2, LearningRate: 0.05, MinLeaf: 100, Bins: 64, Lambda: 5}}
 }
 
 // Model is the plugin's model.Model and model.Trainer.
@@ -221,150 +191,15 @@ func (m *Model) Predict(_ context.Context, req model.PredictRequest) (model.Pred
 	for i := range resp.Probabilities {
 		p := [3]float64{probs[3*i], probs[3*i+1], probs[3*i+2]}
 		if m.logits {
-			p = softmax(p)
+			p = trainer.Softmax(p)
 		}
 		resp.Probabilities[i] = soccer.Probabilities{Home: p[0], Draw: p[1], Away: p[2]}
 	}
 	return resp, nil
 }
 
-// Train implements model.Trainer.
+// Train implements model.Trainer with the shared trainer: both runtimes
+// serve exactly the artifacts it writes.
 func (m *Model) Train(ctx context.Context, req model.TrainRequest) (model.TrainResponse, error) {
-	p := DefaultParams()
-	if len(bytes.TrimSpace(req.Params)) > 0 {
-		dec := json.NewDecoder(bytes.NewReader(req.Params))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&p); err != nil {
-			return model.TrainResponse{}, fmt.Errorf("onnx: train params: %w", err)
-		}
-	}
-	if len(req.Rows) == 0 || len(req.Rows) != len(req.Outcomes) {
-		return model.TrainResponse{}, fmt.Errorf("onnx: train: %d rows and %d outcomes", len(req.Rows), len(req.Outcomes))
-	}
-	y := make([]int, len(req.Outcomes))
-	for i, o := range req.Outcomes {
-		y[i] = map[soccer.Result]int{soccer.HomeWin: 0, soccer.Draw: 1, soccer.AwayWin: 2}[o]
-	}
-	for i, r := range req.Rows {
-		for j, v := range r {
-			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return model.TrainResponse{}, fmt.Errorf("onnx: train: row %d column %s is %v", i, req.Columns[j].Name, v)
-			}
-		}
-	}
-	var (
-		artifact []byte
-		predict  func([]float64) [3]float64
-		extra    map[string]float64
-	)
-	switch p.Algorithm {
-	case "logreg":
-		column := func(what, name string) (int, error) {
-			j := slices.IndexFunc(req.Columns, func(c soccer.Column) bool { return c.Name == name })
-			if j < 0 {
-				return 0, fmt.Errorf("onnx: train: %s %q: not one of the %d input columns", what, name, len(req.Columns))
-			}
-			return j, nil
-		}
-		free := make([]bool, len(req.Columns))
-		for _, name := range p.Unpenalized {
-			j, err := column("unpenalized", name)
-			if err != nil {
-				return model.TrainResponse{}, err
-			}
-			free[j] = true
-		}
-		var offset [][3]float64
-		if len(p.Offsets) > 0 {
-			offset = make([][3]float64, len(req.Columns))
-			for name, class := range p.Offsets {
-				k, ok := map[string]int{"home": 0, "away": 2}[class]
-				if !ok {
-					return model.TrainResponse{}, fmt.Errorf("onnx: train: offsets %q: %q: want \"home\" or \"away\"", name, class)
-				}
-				j, err := column("offsets", name)
-				if err != nil {
-					return model.TrainResponse{}, err
-				}
-				offset[j][k] = 1
-			}
-		}
-		l2 := p.L2
-		var warm *logReg
-		if len(p.L2Grid) > 0 {
-			var best float64
-			var err error
-			if l2, best, warm, err = chooseL2(ctx, req.Rows, y, p.L2Grid, free, offset); err != nil {
-				return model.TrainResponse{}, err
-			}
-			extra = map[string]float64{"chosen_l2": l2, "validation_log_loss": best}
-		}
-		lr, err := fitLogRegFrom(req.Rows, y, l2, free, offset, warm)
-		if err != nil {
-			return model.TrainResponse{}, err
-		}
-		artifact, predict = lr.onnx(), lr.predict
-		if extra == nil {
-			extra = map[string]float64{}
-		}
-		extra["fit_iterations"] = float64(lr.Iterations)
-	case "gbt":
-		g, err := fitGBT(req.Rows, y, p.gbtParams)
-		if err != nil {
-			return model.TrainResponse{}, err
-		}
-		artifact, predict = g.onnx(len(req.Columns)), g.predict
-	default:
-		return model.TrainResponse{}, fmt.Errorf("onnx: train: algorithm %q is not logreg or gbt", p.Algorithm)
-	}
-	var ll float64
-	for i, r := range req.Rows {
-		ll -= math.Log(math.Max(predict(r)[y[i]], 1e-15))
-	}
-	metrics := map[string]float64{"train_log_loss": ll / float64(len(y)), "train_rows": float64(len(y))}
-	for k, v := range extra {
-		metrics[k] = v
-	}
-	return model.TrainResponse{
-		Artifact:  artifact,
-		Signature: model.Signature{Inputs: slices.Clone(req.Columns), Outputs: model.Outputs},
-		Metrics:   metrics,
-	}, ctx.Err()
-}
-
-// chooseL2 fits each l2 of the grid on the first 80% of the rows (they come
-// in kick-off order) and scores log-loss on the last 20%, strongest penalty
-// first, each fit starting from the last one's optimum (the path is found in
-// a fraction of the iterations). It returns the best l2, its validation
-// log-loss and its fit, from which the refit on every row starts.
-func chooseL2(ctx context.Context, rows [][]float64, y []int, grid []float64, free []bool, offset [][3]float64) (float64, float64, *logReg, error) {
-	cut := len(rows) * 4 / 5
-	if cut < 1 || cut == len(rows) {
-		return 0, 0, nil, fmt.Errorf("onnx: train: %d rows are too few to choose l2 from l2_grid", len(rows))
-	}
-	grid = slices.Clone(grid)
-	slices.SortFunc(grid, func(a, b float64) int { return cmp.Compare(b, a) })
-	best, l2 := math.Inf(1), 0.0
-	var prev, chosen *logReg
-	for _, candidate := range grid {
-		if !(candidate >= 0) {
-			return 0, 0, nil, fmt.Errorf("onnx: train: l2_grid value %v is not a non-negative number", candidate)
-		}
-		lr, err := fitLogRegFrom(rows[:cut], y[:cut], candidate, free, offset, prev)
-		if err != nil {
-			return 0, 0, nil, err
-		}
-		prev = &lr
-		var vll float64
-		for i := cut; i < len(rows); i++ {
-			vll -= math.Log(math.Max(lr.predict(rows[i])[y[i]], 1e-15))
-		}
-		if vll /= float64(len(rows) - cut); vll < best {
-			best, l2, chosen = vll, candidate, prev
-		}
-		if err := ctx.Err(); err != nil {
-			return 0, 0, nil, err
-		}
-	}
-	return l2, best, chosen, nil
+	return trainer.Train(ctx, req)
 }

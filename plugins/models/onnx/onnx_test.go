@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/soccerpredict/soccerpredict/plugins/models/onnx/onnxgo"
+	"github.com/soccerpredict/soccerpredict/plugins/models/onnx/trainer"
 	"github.com/soccerpredict/soccerpredict/sdk/handshake"
 	"github.com/soccerpredict/soccerpredict/sdk/model"
 	"github.com/soccerpredict/soccerpredict/sdk/model/modeltest"
@@ -69,68 +71,87 @@ func dataset(n int, seed uint64) model.TrainRequest {
 	return req
 }
 
-// ONNX Runtime's outputs equal a pure-Go evaluation of the same parameters.
-func TestParityWithPureGo(t *testing.T) {
-	s := library(t)
+// trained is every kind of model the project trains, fitted on one dataset.
+func trained(t testing.TB) (map[string]trainer.Fitted, model.TrainRequest, [][]float64) {
+	t.Helper()
 	req := dataset(1500, 5)
 	test := dataset(400, 6).Rows
-	y := make([]int, len(req.Outcomes))
-	for i, o := range req.Outcomes {
-		y[i] = map[string]int{"H": 0, "D": 1, "A": 2}[string(o)]
+	out := map[string]trainer.Fitted{}
+	for name, params := range map[string]string{
+		"logreg":              `{"algorithm": "logreg"}`,
+		"logreg with offsets": `{"l2": 0.1, "unpenalized": ["xb"], "offsets": {"xa": "home", "xe": "away"}}`,
+		"logreg with l2_grid": `{"l2_grid": [0.01, 1, 100]}`,
+		"gbt":                 `{"algorithm": "gbt"}`,
+	} {
+		r := req
+		r.Params = []byte(params)
+		f, err := trainer.Fit(context.Background(), r)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		out[name] = f
 	}
-	lr, err := fitLogReg(req.Rows, y, 0.001, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gb, err := fitGBT(req.Rows, y, DefaultParams().gbtParams)
-	if err != nil {
-		t.Fatal(err)
-	}
-	offset := make([][3]float64, len(req.Columns))
-	offset[0][0], offset[4][2] = 1, 1
-	lro, err := fitLogReg(req.Rows, y, 0.1, []bool{false, true, false, false, false, false}, offset)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, c := range map[string]struct {
-		artifact []byte
-		predict  func([]float64) [3]float64
-	}{"logreg": {lr.onnx(), lr.predict}, "gbt": {gb.onnx(6), gb.predict}, "logreg with offsets": {lro.onnx(), lro.predict}} {
+	return out, req, test
+}
+
+// Both runtimes, ONNX Runtime and the pure-Go onnxgo, give what the fitted
+// parameters evaluated in Go give, and the same as each other; a row's
+// forecast never depends on its batch.
+func TestParityOfRuntimes(t *testing.T) {
+	fits, _, test := trained(t)
+	runtimes := map[string]model.Factory{"onnxruntime": New, "onnxgo": onnxgo.New}
+	settings := map[string]handshake.Settings{"onnxruntime": library(t)}
+	for name, f := range fits {
 		t.Run(name, func(t *testing.T) {
-			m, _ := New(s)
-			sig := model.Signature{Inputs: req.Columns, Outputs: model.Outputs}
-			if err := m.Load(context.Background(), model.LoadRequest{Artifact: c.artifact, Signature: sig}); err != nil {
-				t.Fatal(err)
-			}
-			resp, err := m.Predict(context.Background(), model.PredictRequest{Rows: test})
-			if err != nil {
-				t.Fatal(err)
-			}
-			worst := 0.0
-			for i, row := range test {
-				want := c.predict(row)
-				got := resp.Probabilities[i]
-				for k, g := range []float64{got.Home, got.Draw, got.Away} {
-					worst = math.Max(worst, math.Abs(g-want[k]))
-				}
-			}
-			if worst >= 1e-5 {
-				t.Fatalf("max |ONNX Runtime − Go| = %g, want < 1e-5", worst)
-			}
-			t.Logf("max |ONNX Runtime − Go| = %.2g over %d rows", worst, len(test))
-			// The host batches concurrent requests: a row's forecast must not
-			// depend on what else is in its batch, to the last bit.
-			for i, row := range test[:50] {
-				alone, err := m.Predict(context.Background(), model.PredictRequest{Rows: [][]float64{row}})
+			got := map[string][]soccer.Probabilities{}
+			for rt, factory := range runtimes {
+				m, err := factory(settings[rt])
 				if err != nil {
 					t.Fatal(err)
 				}
-				if alone.Probabilities[0] != resp.Probabilities[i] {
-					t.Fatalf("row %d alone %+v, in a batch of %d %+v", i, alone.Probabilities[0], len(test), resp.Probabilities[i])
+				if err := m.Load(context.Background(), model.LoadRequest{Artifact: f.Response.Artifact, Signature: f.Response.Signature}); err != nil {
+					t.Fatalf("%s: %v", rt, err)
+				}
+				resp, err := m.Predict(context.Background(), model.PredictRequest{Rows: test})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got[rt] = resp.Probabilities
+				worst := 0.0
+				for i, row := range test {
+					worst = math.Max(worst, maxDiff(resp.Probabilities[i], f.Predict(row)))
+				}
+				if worst >= 1e-5 {
+					t.Fatalf("max |%s − Go reference| = %g, want < 1e-5", rt, worst)
+				}
+				t.Logf("max |%s − Go reference| = %.2g over %d rows", rt, worst, len(test))
+				// The host batches concurrent requests: a row's forecast must not
+				// depend on what else is in its batch, to the last bit.
+				for i, row := range test[:50] {
+					alone, err := m.Predict(context.Background(), model.PredictRequest{Rows: [][]float64{row}})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if alone.Probabilities[0] != resp.Probabilities[i] {
+						t.Fatalf("%s: row %d alone %+v, in a batch of %d %+v", rt, i, alone.Probabilities[0], len(test), resp.Probabilities[i])
+					}
 				}
 			}
+			worst := 0.0
+			for i := range test {
+				p := got["onnxgo"][i]
+				worst = math.Max(worst, maxDiff(got["onnxruntime"][i], [3]float64{p.Home, p.Draw, p.Away}))
+			}
+			if worst > 1e-6 {
+				t.Fatalf("max |onnxruntime − onnxgo| = %g, want ≤ 1e-6", worst)
+			}
+			t.Logf("max |onnxruntime − onnxgo| = %.2g over %d rows", worst, len(test))
 		})
 	}
+}
+
+func maxDiff(p soccer.Probabilities, q [3]float64) float64 {
+	return math.Max(math.Abs(p.Home-q[0]), math.Max(math.Abs(p.Draw-q[1]), math.Abs(p.Away-q[2])))
 }
 
 // Both trainers learn the signal: better log-loss than the base rates.

@@ -1,4 +1,4 @@
-package onnx
+package trainer
 
 import (
 	"math"
@@ -177,7 +177,7 @@ func modelBytes(g graph, opsets []opset, doc string) []byte {
 	for _, out := range g.outputs {
 		gm = gm.bytes(12, out)
 	}
-	m := message(nil).varint(1, irVersion).str(2, "soccerpredict").str(3, Version).str(6, doc).bytes(7, gm)
+	m := message(nil).varint(1, irVersion).str(2, "soccerpredict").str(3, ProducerVersion).str(6, doc).bytes(7, gm)
 	for _, o := range opsets {
 		m = m.bytes(8, message(nil).str(1, o.domain).varint(2, o.version))
 	}

@@ -1,4 +1,4 @@
-package onnx
+package trainer
 
 import (
 	"fmt"
@@ -83,7 +83,7 @@ func fitGBT(rows [][]float64, y []int, p gbtParams) (gbt, error) {
 	for range p.Rounds {
 		probs := make([][3]float64, n)
 		for i := range n {
-			probs[i] = softmax(score[i])
+			probs[i] = Softmax(score[i])
 		}
 		for k := range 3 {
 			for i := range n {
@@ -204,7 +204,7 @@ func (m gbt) predict(row []float64) [3]float64 {
 	for _, t := range m.Trees {
 		l[t.Class] += float64(t.eval(row))
 	}
-	return softmax(l)
+	return Softmax(l)
 }
 
 // onnx exports the model as one ai.onnx.ml TreeEnsembleClassifier (opset 3)

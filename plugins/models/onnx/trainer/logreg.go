@@ -1,4 +1,4 @@
-package onnx
+package trainer
 
 import (
 	"fmt"
@@ -142,7 +142,7 @@ func nll(x []float64, z [][]float64, off [][3]float64, y []int, d int, l2 float6
 			c1 += v * wj[1]
 			c2 += v * wj[2]
 		}
-		p := softmax([3]float64{c0, c1, c2})
+		p := Softmax([3]float64{c0, c1, c2})
 		f -= math.Log(math.Max(p[y[i]], 1e-300)) / n
 		if grad != nil {
 			p[y[i]]--
@@ -170,7 +170,8 @@ func nll(x []float64, z [][]float64, off [][3]float64, y []int, d int, l2 float6
 	return f, grad
 }
 
-func softmax(l [3]float64) [3]float64 {
+// Softmax turns three logits into probabilities, stably (max subtracted).
+func Softmax(l [3]float64) [3]float64 {
 	mx := math.Max(l[0], math.Max(l[1], l[2]))
 	var p [3]float64
 	var s float64
@@ -211,7 +212,7 @@ func (m logReg) predict(row []float64) [3]float64 {
 			l[k] += v * w[j][k]
 		}
 	}
-	return softmax(l)
+	return Softmax(l)
 }
 
 // onnx exports the model: probabilities = Softmax(logits), logits =
