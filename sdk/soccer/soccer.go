@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 )
 
@@ -187,4 +188,48 @@ func (p Probabilities) Validate() error {
 		return fmt.Errorf("%w: home=%v draw=%v away=%v sum to %v, not 1", ErrInvalidProbabilities, p.Home, p.Draw, p.Away, s)
 	}
 	return nil
+}
+
+// ResultOf is the result of a final score.
+func ResultOf(homeGoals, awayGoals int) Result {
+	switch {
+	case homeGoals > awayGoals:
+		return HomeWin
+	case homeGoals < awayGoals:
+		return AwayWin
+	}
+	return Draw
+}
+
+// MatchID is a stable match ID from what identifies a league match: a pairing
+// plays once at home per league season, so competition, season and teams
+// name it even when the publisher later corrects its date or score, and two
+// sources using the same team names give the same ID. Parts are lower-cased
+// and reduced to letters, digits and single dashes, e.g.
+// MatchID("E0", "2324", "Man United", "Nott'm Forest") is
+// "e0-2324-man-united-v-nottm-forest".
+func MatchID(competition, season, homeTeam, awayTeam string) string {
+	return Slug(competition) + "-" + Slug(season) + "-" + Slug(homeTeam) + "-v-" + Slug(awayTeam)
+}
+
+// Slug lower-cases s and keeps ASCII letters and digits, joining the runs
+// between them with single dashes; apostrophes and dots are dropped ("St.
+// Pauli" is "st-pauli", "Nott'm Forest" is "nottm-forest").
+func Slug(s string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(s) {
+		switch {
+		case r == '\'' || r == '.':
+		case (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9'):
+			b.WriteRune(r)
+			dash = false
+		default:
+			if !dash && b.Len() > 0 {
+				b.WriteByte('-')
+				dash = true
+			}
+		}
+	}
+	return strings.TrimSuffix(b.String(), "-")
 }

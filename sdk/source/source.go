@@ -10,6 +10,7 @@ package source
 
 import (
 	"context"
+	"slices"
 	"strconv"
 
 	"github.com/soccerpredict/soccerpredict/sdk/handshake"
@@ -45,6 +46,13 @@ type Description struct {
 type FetchRequest struct {
 	Competitions []string
 	Seasons      []string
+}
+
+// Wants reports whether a match of this competition and season is asked
+// for: empty lists mean every competition or season.
+func (r FetchRequest) Wants(competition, season string) bool {
+	return (len(r.Competitions) == 0 || slices.Contains(r.Competitions, competition)) &&
+		(len(r.Seasons) == 0 || slices.Contains(r.Seasons, season))
 }
 
 // FetchResponse is what a fetch found.

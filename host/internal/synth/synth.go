@@ -16,6 +16,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 )
 
 // Seasons is how many seasons each league gets: 1999/00 to 2024/25, so a
@@ -141,13 +143,7 @@ func (lg *league) match(w *bufio.Writer, day time.Time, h, a int) {
 	la := math.Exp(0.3 + lg.attack[a] - lg.defence[h])
 	hg, ag := poisson(lg.rng, lh), poisson(lg.rng, la)
 	ph, pd, pa := outcomeProbabilities(lh, la)
-	res := "D"
-	switch {
-	case hg > ag:
-		res = "H"
-	case ag > hg:
-		res = "A"
-	}
+	res := string(soccer.ResultOf(hg, ag))
 	w.WriteString(lg.div)
 	w.WriteByte(',')
 	w.WriteString(day.Format("02/01/2006"))

@@ -170,7 +170,7 @@ func (s *Source) plan(req source.FetchRequest) ([]seasonFile, error) {
 	}
 	var out []seasonFile
 	for _, f := range all {
-		if (len(comps) == 0 || slices.Contains(comps, f.competition)) && (len(seasons) == 0 || slices.Contains(seasons, f.season)) {
+		if (source.FetchRequest{Competitions: comps, Seasons: seasons}).Wants(f.competition, f.season) {
 			out = append(out, f)
 		}
 	}

@@ -264,8 +264,8 @@ func TestBadSettings(t *testing.T) {
 }
 
 func TestMatchIDIsStable(t *testing.T) {
-	if got := matchID("E0", "2324", "Nott'm Forest", "Man United"); got != "e0-2324-nottm-forest-v-man-united" {
-		t.Fatalf("matchID = %q", got)
+	if got := soccer.MatchID("E0", "2324", "Nott'm Forest", "Man United"); got != "e0-2324-nottm-forest-v-man-united" {
+		t.Fatalf("MatchID = %q", got)
 	}
 }
 

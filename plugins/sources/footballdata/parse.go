@@ -189,7 +189,7 @@ func (l layout) match(file, season string, line int, rec []string) (soccer.Match
 		m.Kickoff = time.Date(day.Year(), day.Month(), day.Day(), hm.Hour(), hm.Minute(), 0, 0, london).UTC()
 		m.KickoffTimeKnown = true
 	}
-	m.ID = matchID(m.Competition, season, m.HomeTeam, m.AwayTeam)
+	m.ID = soccer.MatchID(m.Competition, season, m.HomeTeam, m.AwayTeam)
 
 	hg, ag, res := get("FTHG"), get("FTAG"), get("FTR")
 	if hg == "" && ag == "" && res == "" {
@@ -255,32 +255,6 @@ func parseDate(s string) (time.Time, error) {
 		}
 	}
 	return time.Time{}, fmt.Errorf("%q is not a date like 17/08/2013 or 17/08/13", s)
-}
-
-// matchID is stable across fetches and publisher revisions: a pairing plays
-// once at home per league season, so competition, season and teams identify
-// a match even when its date or score is corrected.
-func matchID(competition, season, home, away string) string {
-	return slug(competition) + "-" + season + "-" + slug(home) + "-v-" + slug(away)
-}
-
-func slug(s string) string {
-	var b strings.Builder
-	dash := false
-	for _, r := range strings.ToLower(s) {
-		switch {
-		case r == '\'' || r == '.':
-		case (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9'):
-			b.WriteRune(r)
-			dash = false
-		default:
-			if !dash && b.Len() > 0 {
-				b.WriteByte('-')
-				dash = true
-			}
-		}
-	}
-	return strings.TrimSuffix(b.String(), "-")
 }
 
 func blank(rec []string) bool {

@@ -203,12 +203,7 @@ func League(teams, seasons int, seed uint64) []soccer.Match {
 				lh := math.Exp(0.25 + strength[h] - strength[a])
 				la := math.Exp(strength[a] - strength[h])
 				hg, ag := poisson(rng, lh), poisson(rng, la)
-				res := soccer.Draw
-				if hg > ag {
-					res = soccer.HomeWin
-				} else if hg < ag {
-					res = soccer.AwayWin
-				}
+				res := soccer.ResultOf(hg, ag)
 				ph := 1 / (1 + math.Exp(-(0.3 + strength[h] - strength[a])))
 				out = append(out, soccer.Match{
 					ID:          fmt.Sprintf("syn-%s-%d-%d", season, h, a),

@@ -145,13 +145,7 @@ func checkMatch(t *testing.T, m soccer.Match, req source.FetchRequest) {
 	}
 	switch m.Status {
 	case soccer.Finished:
-		want := soccer.Draw
-		if m.HomeGoals > m.AwayGoals {
-			want = soccer.HomeWin
-		} else if m.HomeGoals < m.AwayGoals {
-			want = soccer.AwayWin
-		}
-		if m.HomeGoals < 0 || m.AwayGoals < 0 || m.Result != want {
+		if m.HomeGoals < 0 || m.AwayGoals < 0 || m.Result != soccer.ResultOf(m.HomeGoals, m.AwayGoals) {
 			bad("score %d-%d with result %q", m.HomeGoals, m.AwayGoals, m.Result)
 		}
 	case soccer.Scheduled:

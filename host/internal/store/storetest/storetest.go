@@ -124,7 +124,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		copy(revised, league)
 		m := revised[3]
 		m.HomeGoals++
-		m.Result = result(m.HomeGoals, m.AwayGoals)
+		m.Result = soccer.ResultOf(m.HomeGoals, m.AwayGoals)
 		m.Odds = []soccer.Odds{{Bookmaker: "PS", Closing: true, Home: 2.1, Draw: 3.4, Away: 3.9}}
 		revised[3] = m
 		a, err := s.Apply(ctx, batch("r2", revised))
@@ -693,14 +693,4 @@ func countBefore(ms []soccer.Match, t time.Time) int {
 		}
 	}
 	return n
-}
-
-func result(h, a int) soccer.Result {
-	switch {
-	case h > a:
-		return soccer.HomeWin
-	case h < a:
-		return soccer.AwayWin
-	}
-	return soccer.Draw
 }
