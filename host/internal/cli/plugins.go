@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -15,6 +17,7 @@ import (
 	"github.com/soccerpredict/soccerpredict/host/internal/api"
 	"github.com/soccerpredict/soccerpredict/host/internal/config"
 	"github.com/soccerpredict/soccerpredict/host/internal/pluginhost"
+	"github.com/soccerpredict/soccerpredict/host/internal/scaffold"
 )
 
 func runPluginsList(e env, args []string) error {
@@ -177,4 +180,63 @@ func listServerPlugins(e env, server, apiKey string) error {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%d\t%s\n", p.Name, p.Kind, p.Path, state, p.PID, p.Launches, p.APIVersion)
 	}
 	return w.Flush()
+}
+
+func runPluginsNew(e env, args []string) error {
+	fs, _ := newFlags(e, "plugins new")
+	dir := fs.String("dir", "", "the new module's directory (default plugins/<kind>s/NAME in a SoccerPredict checkout, else ./soccer-KIND-NAME)")
+	module := fs.String("module", "", "the module path (default the repository's path for it, or example.com/soccer-KIND-NAME outside a checkout)")
+	sdk := fs.String("sdk", "", "the sdk module's directory (default: the checkout's sdk/)")
+	noTidy := fs.Bool("no-tidy", false, "do not run `go mod tidy` (and `go work use` in a checkout) afterwards")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 2 {
+		return fmt.Errorf("%w: plugins new needs KIND (source, features or model) and NAME", errUsage)
+	}
+	kind, name := fs.Arg(0), fs.Arg(1)
+	if _, ok := scaffold.Kinds[kind]; !ok {
+		return fmt.Errorf("%w: plugin kind %q is not source, features or model", errUsage, kind)
+	}
+	if err := scaffold.CheckName(name); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	cwd, _ := os.Getwd()
+	root, rootErr := scaffold.Checkout(cwd)
+	if *dir == "" {
+		*dir = "soccer-" + kind + "-" + name
+		if rootErr == nil {
+			*dir = filepath.Join(root, "plugins", scaffold.Kinds[kind], name)
+		}
+	}
+	written, err := scaffold.Write(scaffold.Options{Kind: kind, Name: name, Dir: *dir, Module: *module, SDK: *sdk})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "wrote %s:\n", *dir)
+	for _, f := range written {
+		fmt.Fprintf(e.stdout, "  %s\n", f)
+	}
+	if !*noTidy {
+		tidy := exec.CommandContext(e.ctx, "go", "mod", "tidy")
+		tidy.Dir, tidy.Env = *dir, append(os.Environ(), "GOWORK=off")
+		if out, err := tidy.CombinedOutput(); err != nil {
+			return fmt.Errorf("go mod tidy in %s: %v\n%s", *dir, err, out)
+		}
+		if r, err := scaffold.Checkout(*dir); err == nil {
+			if _, err := os.Stat(filepath.Join(r, "go.work")); err == nil {
+				abs, _ := filepath.Abs(*dir)
+				use := exec.CommandContext(e.ctx, "go", "work", "use", abs)
+				use.Dir = r
+				if out, err := use.CombinedOutput(); err != nil {
+					return fmt.Errorf("go work use %s: %v\n%s", *dir, err, out)
+				}
+				fmt.Fprintf(e.stdout, "added it to %s\n", filepath.Join(r, "go.work"))
+			}
+		}
+	}
+	fmt.Fprintf(e.stdout, "\nnext:\n  (cd %s && go test ./...)    # the conformance suite passes as it is\n"+
+		"  make build                            # builds bin/soccer-%s-%s and its .sha256\n"+
+		"  add %s/config.yaml to your config, then: soccerpredict plugins verify %s\n", *dir, kind, name, *dir, name)
+	return nil
 }

@@ -3,17 +3,41 @@
 package shimtest
 
 import (
+	"bytes"
 	"context"
+	"io"
+	"os"
+	"sync"
 	"testing"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 
 	"github.com/soccerpredict/soccerpredict/sdk/handshake"
 )
 
+// quiet drops go-plugin's DEBUG lines: its in-process test connection logs
+// at debug level to hclog's default output, which would flood `go test -v`
+// of every plugin. Warnings and errors still reach stderr.
+var quiet sync.Once
+
+type dropDebug struct{ w io.Writer }
+
+func (d dropDebug) Write(p []byte) (int, error) {
+	for line := range bytes.Lines(p) {
+		if !bytes.Contains(line, []byte("[DEBUG]")) && !bytes.Contains(line, []byte("[TRACE]")) {
+			if _, err := d.w.Write(line); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return len(p), nil
+}
+
 // Dispense serves p in-process and returns its configured gRPC client.
 func Dispense(t testing.TB, kind string, p plugin.Plugin, settings handshake.Settings) any {
 	t.Helper()
+	quiet.Do(func() { hclog.DefaultOutput = dropDebug{os.Stderr} })
 	client, _ := plugin.TestPluginGRPCConn(t, false, map[string]plugin.Plugin{kind: p})
 	t.Cleanup(func() { _ = client.Close() })
 	raw, err := client.Dispense(kind)
