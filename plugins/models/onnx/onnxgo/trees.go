@@ -225,8 +225,20 @@ func (e *ensemble) run(in []tensor) ([]tensor, error) {
 		}
 		for _, tr := range e.trees {
 			i := int32(0)
-			for tr[i].mode != modeLeaf {
-				i = next(tr[i], row[tr[i].feature])
+			for {
+				nd := &tr[i]
+				if nd.mode == modeLeaf {
+					break
+				}
+				x := row[nd.feature]
+				switch {
+				case nd.mode != modeLEQ || x != x: // another comparison, or a missing value
+					i = next(nd, x)
+				case x <= nd.value:
+					i = nd.true
+				default:
+					i = nd.false
+				}
 			}
 			if l := tr[i].leaf; l >= 0 {
 				for _, w := range e.leaves[l] {
@@ -268,7 +280,7 @@ func (e *ensemble) run(in []tensor) ([]tensor, error) {
 	return []tensor{label, scores}, nil
 }
 
-func next(nd treeNode, x float64) int32 {
+func next(nd *treeNode, x float64) int32 {
 	if math.IsNaN(x) {
 		if nd.missingTrue {
 			return nd.true
