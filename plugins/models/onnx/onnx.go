@@ -1,15 +1,15 @@
-// Package onnx is a model plugin: it trains home/draw/away models in Go and
-// serves them with ONNX Runtime. It is the only module in SoccerPredict that
-// uses cgo (github.com/yalue/onnxruntime_go).
+// Package onnx is the model plugin "onnx": it trains home/draw/away models
+// in Go and serves them with ONNX Runtime. It is the only package in
+// SoccerPredict that uses cgo (github.com/yalue/onnxruntime_go).
 //
-// Train fits a multinomial logistic regression (standardised inputs, L2) or
-// gradient-boosted trees and exports each as an ONNX graph: MatMul, Add and
-// Softmax for the regression; one ai.onnx.ml TreeEnsembleClassifier (opset 3)
-// for the trees. Load opens such a graph with ONNX Runtime (intra-op threads
-// 1); Predict runs batches, safely from many goroutines, and a row's forecast
-// never depends on the other rows of its batch.
+// Train is the trainer package's (a multinomial logistic regression or
+// gradient-boosted trees, each exported as an ONNX graph), shared with the
+// pure-Go runtime onnxgo, so either plugin serves what the other trained.
+// Load opens such a graph with ONNX Runtime (intra-op threads 1); Predict
+// runs batches, safely from many goroutines, and a row's forecast never
+// depends on the other rows of its batch.
 //
-// Start with New (settings: where the ONNX Runtime library is) and Train.
+// Start with New (settings: where the ONNX Runtime library is).
 package onnx
 
 import (

@@ -41,10 +41,9 @@ type Program struct {
 	inputF32   bool
 	inputWidth int // -1: not declared
 	output     string
-	outputF32  bool
 	consts     map[string]tensor
 	steps      []step
-	// Ops lists the operators the program runs, for Describe and errors.
+	// Ops lists the operators the program runs, in order of first use.
 	Ops []string
 }
 
@@ -82,10 +81,17 @@ func Compile(model []byte, input, output string) (*Program, error) {
 	if !found {
 		return nil, fmt.Errorf("the graph has no input %q", input)
 	}
+	declared := false
 	for _, out := range m.graph.outputs {
 		if out.name == output {
-			p.outputF32 = out.elemType == typeFloat
+			declared = true
 		}
+	}
+	if !declared {
+		// Only a declared output has a meaning to rely on (Load takes the
+		// logits only when the graph offers them as an output, as ONNX
+		// Runtime's plugin does).
+		return nil, fmt.Errorf("the graph has no output %q", output)
 	}
 	for _, t := range m.graph.initializers {
 		v, err := t.values()
