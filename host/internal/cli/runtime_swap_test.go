@@ -57,7 +57,7 @@ func TestSwappingTheModelRuntimeIsOneConfigLine(t *testing.T) {
 		t.Fatalf("onnx and onnxgo serve the same champion %g apart:\n%v\n%v", worst, answers[cfg], answers[swapped])
 	}
 	t.Logf("max |onnx − onnxgo| over %d forecasts of the champion: %.2g", len(pairs), worst)
-	if out := must(t, swapped, "models", "train"); !strings.Contains(out, "onnxgo") {
+	if out := must(t, swapped, "models", "train"); !strings.Contains(out, "registered onnxgo-logreg v2:") {
 		t.Fatalf("training with onnxgo:\n%s", out)
 	}
 }

@@ -22,14 +22,11 @@ const (
 )
 
 type modelProto struct {
-	irVersion int64
-	producer  string
-	opsets    map[string]int64
-	graph     graphProto
+	opsets map[string]int64
+	graph  graphProto
 }
 
 type graphProto struct {
-	name         string
 	nodes        []nodeProto
 	initializers []tensorProto
 	inputs       []valueInfo
@@ -162,10 +159,6 @@ func decodeModel(b []byte) (modelProto, error) {
 	sawGraph := false
 	err := each(b, "model", func(f field) error {
 		switch f.num {
-		case 1:
-			m.irVersion = int64(f.v)
-		case 2:
-			m.producer = string(f.b)
 		case 7:
 			g, err := decodeGraph(f.b)
 			m.graph, sawGraph = g, true
@@ -205,8 +198,6 @@ func decodeGraph(b []byte) (graphProto, error) {
 			n, err := decodeNode(f.b)
 			g.nodes = append(g.nodes, n)
 			return err
-		case 2:
-			g.name = string(f.b)
 		case 5:
 			t, err := decodeTensor(f.b)
 			g.initializers = append(g.initializers, t)

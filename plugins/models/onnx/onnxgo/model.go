@@ -64,14 +64,11 @@ func (m *Model) Load(_ context.Context, req model.LoadRequest) error {
 	if !slices.Equal(req.Signature.Outputs, model.Outputs) {
 		return fmt.Errorf("onnxgo: load: signature outputs %v, want %v", req.Signature.Outputs, model.Outputs)
 	}
-	prog, err := Compile(req.Artifact, "features", "logits")
-	logits := err == nil
-	if err != nil {
-		prog, err = Compile(req.Artifact, "features", "probabilities")
-	}
+	prog, err := Compile(req.Artifact, "features", "logits", "probabilities")
 	if err != nil {
 		return fmt.Errorf("onnxgo: load: %w", err)
 	}
+	logits := prog.Output() == "logits"
 	if prog.inputWidth >= 0 && prog.inputWidth != len(req.Signature.Inputs) {
 		return fmt.Errorf("onnxgo: load: the graph takes %d features, the signature has %d inputs", prog.inputWidth, len(req.Signature.Inputs))
 	}

@@ -189,7 +189,7 @@ func FuzzCompile(f *testing.F) {
 		f.Add(r.Artifact)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		p, err := onnxgo.Compile(b, "features", "probabilities")
+		p, err := onnxgo.Compile(b, "features", "logits", "probabilities")
 		if err != nil {
 			return
 		}

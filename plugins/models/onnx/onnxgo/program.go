@@ -16,13 +16,6 @@ type tensor struct {
 	f32   bool
 }
 
-func (t tensor) rows() int {
-	if len(t.shape) == 0 {
-		return 1
-	}
-	return t.shape[0]
-}
-
 // op computes a node's outputs from its inputs.
 type op func(in []tensor) ([]tensor, error)
 
@@ -43,14 +36,13 @@ type Program struct {
 	output     string
 	consts     map[string]tensor
 	steps      []step
-	// Ops lists the operators the program runs, in order of first use.
-	Ops []string
 }
 
-// Compile checks a serialised ONNX model and prepares it to compute output
-// from input. Every operator on the way must be one this runtime implements
-// (see the package documentation); the error names the first that is not.
-func Compile(model []byte, input, output string) (*Program, error) {
+// Compile checks a serialised ONNX model and prepares it to compute, from
+// input, the first of outputs the graph declares as an output. Every
+// operator on the way must be one this runtime implements (see Supported);
+// the error names the first that is not.
+func Compile(model []byte, input string, outputs ...string) (*Program, error) {
 	m, err := decodeModel(model)
 	if err != nil {
 		return nil, fmt.Errorf("not an ONNX model: %w", err)
@@ -60,7 +52,7 @@ func Compile(model []byte, input, output string) (*Program, error) {
 			return nil, fmt.Errorf("the model imports operator set %q (version %d), which this runtime does not implement", domain, v)
 		}
 	}
-	p := &Program{input: input, output: output, inputWidth: -1, consts: map[string]tensor{}}
+	p := &Program{input: input, inputWidth: -1, consts: map[string]tensor{}}
 	found := false
 	for _, in := range m.graph.inputs {
 		if in.name != input {
@@ -81,17 +73,17 @@ func Compile(model []byte, input, output string) (*Program, error) {
 	if !found {
 		return nil, fmt.Errorf("the graph has no input %q", input)
 	}
-	declared := false
-	for _, out := range m.graph.outputs {
-		if out.name == output {
-			declared = true
+	// Only a declared output has a meaning to rely on (Load takes the logits
+	// only when the graph offers them as an output, as the ORT plugin does).
+	output := ""
+	for _, want := range outputs {
+		if slices.ContainsFunc(m.graph.outputs, func(v valueInfo) bool { return v.name == want }) {
+			output = want
+			break
 		}
 	}
-	if !declared {
-		// Only a declared output has a meaning to rely on (Load takes the
-		// logits only when the graph offers them as an output, as ONNX
-		// Runtime's plugin does).
-		return nil, fmt.Errorf("the graph has no output %q", output)
+	if output == "" {
+		return nil, fmt.Errorf("the graph has none of the outputs %q", outputs)
 	}
 	for _, t := range m.graph.initializers {
 		v, err := t.values()
@@ -142,6 +134,7 @@ func Compile(model []byte, input, output string) (*Program, error) {
 	if err := visit(output, 0); err != nil {
 		return nil, err
 	}
+	p.output = output
 	if _, ok := producer[output]; !ok {
 		return nil, fmt.Errorf("the graph has no node computing output %q", output)
 	}
@@ -155,9 +148,6 @@ func Compile(model []byte, input, output string) (*Program, error) {
 			return nil, fmt.Errorf("node %q (%s): %w", n.name, qualified(n), err)
 		}
 		p.steps = append(p.steps, step{node: n, run: run, inputs: n.inputs, outputs: n.outputs})
-		if q := qualified(n); !slices.Contains(p.Ops, q) {
-			p.Ops = append(p.Ops, q)
-		}
 	}
 	return p, nil
 }
@@ -168,6 +158,9 @@ func qualified(n nodeProto) string {
 	}
 	return n.domain + "." + n.opType
 }
+
+// Output is the graph output the program computes.
+func (p *Program) Output() string { return p.output }
 
 // Run computes the output for rows of input values; every row must have the
 // same width. Each row's result depends on that row alone.
