@@ -6,8 +6,15 @@
 //   - features: an online state machine that turns history into feature rows;
 //   - model: a runtime that turns feature rows into home/draw/away probabilities.
 //
-// Each kind is one interface, value request/response types and Serve. The
-// conformance suites sourcetest, featuretest and modeltest check a plugin both
-// directly and through the real gRPC shim. Domain values shared by every kind
-// live in soccer; the wire handshake lives in handshake.
+// Each kind is one interface, its value types and a Factory; a plugin's main
+// is one call of the kind's function in serve. Every factory gets a
+// plugin.Env: the plugin's settings from host config, a logger that reaches
+// the host's log, and its name and version; plugin also has the errors the
+// host tells apart (plugin.Invalid and the rest). The conformance suites
+// sourcetest, featuretest and modeltest check a plugin both directly and
+// through the real gRPC shim. Domain values and helpers shared by every kind
+// (MatchID, ResultOf) live in soccer.
+//
+// Package wire is the host's side of the protocol (handshake, version
+// negotiation, gRPC clients); authors do not need it.
 package sdk

@@ -13,8 +13,7 @@ package features
 import (
 	"context"
 
-	"github.com/soccerpredict/soccerpredict/sdk/handshake"
-	"github.com/soccerpredict/soccerpredict/sdk/internal/shim"
+	"github.com/soccerpredict/soccerpredict/sdk/plugin"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 )
 
@@ -24,6 +23,11 @@ type FeatureSet interface {
 	Schema(ctx context.Context) (Schema, error)
 	// Observe updates the state with completed matches. They must come in
 	// kick-off order, also across calls; an earlier match is an error.
+	//
+	// Each call is all or nothing: when Observe returns an error the state
+	// is as it was before the call (check the whole batch, then apply it).
+	// The host sends a long history as several calls in order, each its own
+	// unit; featuretest checks both rules.
 	Observe(ctx context.Context, req ObserveRequest) error
 	// Compute returns one row per fixture, in the fixtures' order, from the
 	// state as it is now. It must not change the state.
@@ -33,8 +37,9 @@ type FeatureSet interface {
 	Restore(ctx context.Context, state []byte) error
 }
 
-// Factory builds a FeatureSet from the plugin's settings in host config.
-type Factory func(settings handshake.Settings) (FeatureSet, error)
+// Factory builds a FeatureSet when the host configures the plugin: ctx is
+// the configuring call's, env carries the plugin's settings and logger.
+type Factory func(ctx context.Context, env plugin.Env) (FeatureSet, error)
 
 // Schema describes feature rows.
 type Schema struct {
@@ -71,9 +76,4 @@ type ComputeResponse struct {
 type Row struct {
 	FixtureID string
 	Values    []float64
-}
-
-// Serve runs a feature plugin binary; call it from main.
-func Serve(name string, factory Factory) {
-	shim.Serve(name, handshake.KindFeatures, &Plugin{Name: name, Factory: factory})
 }

@@ -10,8 +10,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/soccerpredict/soccerpredict/sdk/handshake"
-	"github.com/soccerpredict/soccerpredict/sdk/internal/shim"
+	"github.com/soccerpredict/soccerpredict/sdk/plugin"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 )
 
@@ -32,11 +31,14 @@ type Trainer interface {
 	Train(ctx context.Context, req TrainRequest) (TrainResponse, error)
 }
 
-// Factory builds a Model from the plugin's settings in host config.
-type Factory func(settings handshake.Settings) (Model, error)
+// Factory builds a Model when the host configures the plugin: ctx is the
+// configuring call's, env carries the plugin's settings and logger.
+type Factory func(ctx context.Context, env plugin.Env) (Model, error)
 
 // Description says what a model runtime is.
 type Description struct {
+	// Name and Version may be left empty: the plugin's Serve fills them in
+	// from its name and its binary's build information.
 	Name    string
 	Version string
 	// Runtime names the inference engine, for example "onnxruntime 1.24".
@@ -109,9 +111,4 @@ type TrainResponse struct {
 	Artifact  []byte
 	Signature Signature
 	Metrics   map[string]float64
-}
-
-// Serve runs a model plugin binary; call it from main.
-func Serve(name string, factory Factory) {
-	shim.Serve(name, handshake.KindModel, &Plugin{Name: name, Factory: factory})
 }

@@ -201,6 +201,20 @@ func ResultOf(homeGoals, awayGoals int) Result {
 	return Draw
 }
 
+// NewMatch returns a scheduled match with its stable ID (MatchID) and the kick-off
+// in UTC; kickoffTimeKnown says whether the time of day is real (some
+// sources give only a date).
+func NewMatch(competition, season string, kickoff time.Time, kickoffTimeKnown bool, homeTeam, awayTeam string) Match {
+	return Match{ID: MatchID(competition, season, homeTeam, awayTeam), Competition: competition, Season: season,
+		Kickoff: kickoff.UTC(), KickoffTimeKnown: kickoffTimeKnown, HomeTeam: homeTeam, AwayTeam: awayTeam, Status: Scheduled}
+}
+
+// Played returns m finished with a final score, its result set to match.
+func (m Match) Played(homeGoals, awayGoals int) Match {
+	m.Status, m.HomeGoals, m.AwayGoals, m.Result = Finished, homeGoals, awayGoals, ResultOf(homeGoals, awayGoals)
+	return m
+}
+
 // MatchID is a stable match ID from what identifies a league match: a pairing
 // plays once at home per league season, so competition, season and teams
 // name it even when the publisher later corrects its date or score, and two

@@ -3,18 +3,21 @@
 //
 // A source plugin is a library implementing Source plus a one-line main:
 //
-//	func main() { source.Serve("footballdata", footballdata.New) }
+//	func main() { serve.Source("footballdata", footballdata.New) }
 //
 // Check it with sourcetest.Run.
 package source
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
 	"slices"
 	"strconv"
 
-	"github.com/soccerpredict/soccerpredict/sdk/handshake"
-	"github.com/soccerpredict/soccerpredict/sdk/internal/shim"
+	"github.com/soccerpredict/soccerpredict/sdk/plugin"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 )
 
@@ -22,19 +25,41 @@ import (
 type Source interface {
 	// Describe says what the source is and what it can fetch.
 	Describe(ctx context.Context) (Description, error)
-	// Fetch returns matches for the requested competitions and seasons. It is
-	// idempotent: the same match has the same ID on every call. A row the
-	// source cannot read is returned as a Reject, never dropped silently. A
-	// single price it cannot read is NaN in its quote: the host drops that
-	// quote with a warning and keeps the match (its data contract's prices).
-	Fetch(ctx context.Context, req FetchRequest) (FetchResponse, error)
+	// Fetch sends the matches of the requested competitions and seasons to
+	// out as it reads them, so a source never has to hold its whole history
+	// (the host receives them in bounded chunks).
+	//
+	// The rules, which sourcetest checks:
+	//   - Idempotent: the same match has the same ID on every call; use
+	//     soccer.MatchID, which other sources use too, so one match from two
+	//     sources is one match.
+	//   - Nothing is dropped silently: an input the source cannot turn into a
+	//     match is sent as a Reject saying where and why. A single price it
+	//     cannot read is NaN in its quote: the host drops that quote with a
+	//     warning and keeps the match.
+	//   - Every input read is sent as a File with its digest, for provenance.
+	//   - All or nothing: when Fetch returns an error the host discards
+	//     everything this call sent, so a source may fail half-way.
+	//   - Honour ctx: stop and return ctx.Err() when it is done.
+	Fetch(ctx context.Context, req FetchRequest, out Sink) error
 }
 
-// Factory builds a Source from the plugin's settings in host config.
-type Factory func(settings handshake.Settings) (Source, error)
+// Sink receives what a fetch finds. Its methods never fail: when the host has
+// gone away they do nothing and the fetch's context is cancelled.
+type Sink interface {
+	Match(m soccer.Match)
+	Reject(r Reject)
+	File(f File)
+}
+
+// Factory builds a Source when the host configures the plugin: ctx is the
+// configuring call's, env carries the plugin's settings and logger.
+type Factory func(ctx context.Context, env plugin.Env) (Source, error)
 
 // Description says what a source is.
 type Description struct {
+	// Name and Version may be left empty: the plugin's Serve fills them in
+	// from its name and its binary's build information.
 	Name        string
 	Version     string
 	Description string
@@ -55,7 +80,7 @@ func (r FetchRequest) Wants(competition, season string) bool {
 		(len(r.Seasons) == 0 || slices.Contains(r.Seasons, season))
 }
 
-// FetchResponse is what a fetch found.
+// FetchResponse is everything a fetch found, as Collect gathers it.
 type FetchResponse struct {
 	Matches []soccer.Match
 	// Rejects are rows the source could not turn into a match.
@@ -64,20 +89,50 @@ type FetchResponse struct {
 	Files []File
 }
 
-// Reject is an input row the source could not read, and why.
+// Match, Reject and File make a FetchResponse a Sink that collects.
+func (r *FetchResponse) Match(m soccer.Match) { r.Matches = append(r.Matches, m) }
+
+// Reject implements Sink.
+func (r *FetchResponse) Reject(rj Reject) { r.Rejects = append(r.Rejects, rj) }
+
+// File implements Sink.
+func (r *FetchResponse) File(f File) { r.Files = append(r.Files, f) }
+
+// Collect runs a fetch and gathers all it sends. A fetch that fails returns
+// nothing but the error.
+func Collect(ctx context.Context, src Source, req FetchRequest) (FetchResponse, error) {
+	var out FetchResponse
+	if err := src.Fetch(ctx, req, &out); err != nil {
+		return FetchResponse{}, err
+	}
+	return out, nil
+}
+
+// Reject is an input the source could not read, and why. File names the
+// input; Line is its 1-based line for a line-oriented input (CSV), else 0
+// with Location saying where it is instead (a JSON path such as
+// "matches[12].score", an API page).
 type Reject struct {
-	File    string
-	Line    int
-	Column  string
-	Message string
-	Raw     string
+	File     string
+	Line     int
+	Location string
+	Column   string
+	Message  string
+	Raw      string
 }
 
 func (r Reject) Error() string {
-	if r.Column == "" {
-		return r.File + ":" + strconv.Itoa(r.Line) + ": " + r.Message
+	where := r.File
+	switch {
+	case r.Line > 0:
+		where += ":" + strconv.Itoa(r.Line)
+	case r.Location != "":
+		where += ": " + r.Location
 	}
-	return r.File + ":" + strconv.Itoa(r.Line) + ": column " + r.Column + ": " + r.Message
+	if r.Column == "" {
+		return where + ": " + r.Message
+	}
+	return where + ": column " + r.Column + ": " + r.Message
 }
 
 // File is one input a fetch read.
@@ -87,7 +142,13 @@ type File struct {
 	Rows   int
 }
 
-// Serve runs a source plugin binary; call it from main.
-func Serve(name string, factory Factory) {
-	shim.Serve(name, handshake.KindSource, &Plugin{Name: name, Factory: factory})
+// ReadFile reads an input whole and describes it for provenance: its name as
+// given, its SHA-256 and (for the caller to fill) its rows.
+func ReadFile(name string) ([]byte, File, error) {
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return nil, File{}, fmt.Errorf("read %s: %w", name, err)
+	}
+	sum := sha256.Sum256(b)
+	return b, File{Name: name, SHA256: hex.EncodeToString(sum[:])}, nil
 }

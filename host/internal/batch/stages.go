@@ -25,9 +25,12 @@ import (
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
 	"github.com/soccerpredict/soccerpredict/sdk/features"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
+	"github.com/soccerpredict/soccerpredict/sdk/source"
 )
 
-var rejectHeader = []string{"source", "file", "line", "column", "message", "raw"}
+// rejectHeader: line is 0 for an input without lines, whose reject says
+// where it is in location instead (a JSON path, an API page).
+var rejectHeader = []string{"source", "file", "line", "column", "message", "raw", "location"}
 
 // Ingest fetches every source and writes all matches, in kick-off order,
 // and the rows the sources could not read.
@@ -35,13 +38,13 @@ func Ingest(ctx context.Context, sources []ingest.Source, matchesOut, rejectsOut
 	var all []soccer.Match
 	var rejects [][]string
 	for _, s := range sources {
-		resp, err := s.Source.Fetch(ctx, s.Request)
+		resp, err := source.Collect(ctx, s.Source, s.Request)
 		if err != nil {
 			return 0, 0, fmt.Errorf("ingest %s: %w", s.Name, err)
 		}
 		all = append(all, resp.Matches...)
 		for _, r := range resp.Rejects {
-			rejects = append(rejects, []string{s.Name, r.File, fmt.Sprint(r.Line), r.Column, r.Message, r.Raw})
+			rejects = append(rejects, []string{s.Name, r.File, fmt.Sprint(r.Line), r.Column, r.Message, r.Raw, r.Location})
 		}
 	}
 	sortMatches(all)
@@ -93,10 +96,7 @@ func Validate(suite contract.Suite, matchesIn, rejectsIn, validOut, quarantineOu
 	batches := map[string][]int{}
 	var names []string
 	for i, m := range ms {
-		name := m.Origin
-		if j := strings.LastIndexByte(name, ':'); j > 0 {
-			name = name[:j]
-		}
+		name := ingest.FileOf(m.Origin, func(string) bool { return false })
 		if _, ok := batches[name]; !ok {
 			names = append(names, name)
 		}
@@ -138,7 +138,11 @@ func Validate(suite contract.Suite, matchesIn, rejectsIn, validOut, quarantineOu
 		valid = append(valid, m)
 	}
 	for _, r := range rejects {
-		quarantine = append(quarantine, []string{r[1], r[2], "", "unreadable: column " + r[3] + ": " + r[4], r[5]})
+		where := ""
+		if r[6] != "" {
+			where = r[6] + ": "
+		}
+		quarantine = append(quarantine, []string{r[1], r[2], "", "unreadable: " + where + "column " + r[3] + ": " + r[4], r[5]})
 	}
 	rep.Valid, rep.Quarantined, rep.Unreadable = len(valid), len(quarantine), len(rejects)
 	if err := WriteMatches(validOut, valid); err != nil {

@@ -11,9 +11,9 @@ import (
 	"github.com/soccerpredict/soccerpredict/host/internal/pluginhost"
 	"github.com/soccerpredict/soccerpredict/host/internal/replay"
 	"github.com/soccerpredict/soccerpredict/sdk/features"
-	"github.com/soccerpredict/soccerpredict/sdk/handshake"
 	"github.com/soccerpredict/soccerpredict/sdk/model"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
+	"github.com/soccerpredict/soccerpredict/sdk/wire"
 )
 
 // Predict forecasts fixtures from the present feature state, and fixtures
@@ -290,7 +290,7 @@ func (p *Predictor) pluginError(kind string, err error) error {
 	// Batches run under a context nobody cancels, so a Canceled call means the
 	// plugin's connection was closed under it: another call found the process
 	// dead and dropped it. That is the plugin being down, not a failure.
-	if handshake.IsUnavailable(err) || errors.Is(err, context.Canceled) || errors.Is(err, pluginhost.ErrLaunch) ||
+	if wire.IsUnavailable(err) || errors.Is(err, context.Canceled) || errors.Is(err, pluginhost.ErrLaunch) ||
 		errors.Is(err, pluginhost.ErrUnresponsive) || errors.Is(err, pluginhost.ErrClosed) {
 		p.logger.Warn(kind+" plugin unavailable", "error", err)
 		return fmt.Errorf("%w: %s plugin: %v", ErrUnavailable, kind, err)

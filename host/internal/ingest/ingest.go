@@ -109,7 +109,7 @@ func (r Runner) Run(ctx context.Context, src Source) (Summary, error) {
 	}
 
 	logger.Info("fetching", "source", src.Name, "competitions", src.Request.Competitions, "seasons", src.Request.Seasons)
-	resp, err := src.Source.Fetch(ctx, src.Request)
+	resp, err := source.Collect(ctx, src.Source, src.Request)
 	if err != nil {
 		return finish(fmt.Errorf("ingest %s: %w", src.Name, err))
 	}
@@ -168,11 +168,7 @@ func group(resp source.FetchResponse) []*fileBatch {
 		get(f.Name).file = f
 	}
 	for _, m := range resp.Matches {
-		name := m.Origin
-		if i := strings.LastIndexByte(name, ':'); i > 0 {
-			name = name[:i]
-		}
-		b := get(name)
+		b := get(FileOf(m.Origin, func(name string) bool { _, ok := byName[name]; return ok }))
 		b.matches = append(b.matches, m)
 	}
 	for _, rj := range resp.Rejects {
@@ -185,6 +181,30 @@ func group(resp source.FetchResponse) []*fileBatch {
 		}
 	}
 	return out
+}
+
+// FileOf is the input a match's Origin names: "<file>:<line>" for a
+// line-oriented input, "<file>[<index>]" for a list (or the file alone).
+// A name the fetch listed as a file wins; else the part before the last
+// colon or the first bracket.
+func FileOf(origin string, known func(string) bool) string {
+	colon := origin
+	if i := strings.LastIndexByte(origin, ':'); i > 0 {
+		colon = origin[:i]
+	}
+	bracket := origin
+	if i := strings.IndexByte(origin, '['); i > 0 {
+		bracket = origin[:i]
+	}
+	for _, name := range []string{origin, colon, bracket} {
+		if known(name) {
+			return name
+		}
+	}
+	if colon != origin {
+		return colon
+	}
+	return bracket
 }
 
 // batch checks one file's matches against the data contract and applies

@@ -290,3 +290,19 @@ func TestLoadSuiteRefusesUnknownTables(t *testing.T) {
 		t.Fatalf("a suite with table %q: %v", "price", err)
 	}
 }
+
+func TestFileOfAnOrigin(t *testing.T) {
+	known := func(name string) bool { return name == "data/a:b.json" }
+	for origin, want := range map[string]string{
+		"E0/2324.csv:17":       "E0/2324.csv",
+		"matches.json[3]":      "matches.json",
+		"data/a:b.json[0]":     "data/a:b.json", // a listed file wins over the colon rule
+		"https://x/E0.csv:2":   "https://x/E0.csv",
+		"plain":                "plain",
+		"dir/list.json[2]:sub": "dir/list.json[2]",
+	} {
+		if got := FileOf(origin, known); got != want {
+			t.Errorf("FileOf(%q) = %q, want %q", origin, got, want)
+		}
+	}
+}

@@ -20,10 +20,11 @@ func (s sourcePlugin) Describe(ctx context.Context) (source.Description, error) 
 	})
 }
 
-func (s sourcePlugin) Fetch(ctx context.Context, req source.FetchRequest) (source.FetchResponse, error) {
-	return call(ctx, s.p, "fetch", func(ctx context.Context, c source.Source) (source.FetchResponse, error) {
-		return c.Fetch(ctx, req)
+func (s sourcePlugin) Fetch(ctx context.Context, req source.FetchRequest, out source.Sink) error {
+	_, err := call(ctx, s.p, "fetch", func(ctx context.Context, c source.Source) (struct{}, error) {
+		return struct{}{}, c.Fetch(ctx, req, out)
 	})
+	return err
 }
 
 // FeaturesOf returns the plugin as a features.FeatureSet. Note that a

@@ -21,10 +21,8 @@ import (
 	"github.com/hashicorp/go-plugin"
 
 	"github.com/soccerpredict/soccerpredict/host/internal/config"
-	"github.com/soccerpredict/soccerpredict/sdk/features"
-	"github.com/soccerpredict/soccerpredict/sdk/handshake"
-	"github.com/soccerpredict/soccerpredict/sdk/model"
-	"github.com/soccerpredict/soccerpredict/sdk/source"
+	sdkplugin "github.com/soccerpredict/soccerpredict/sdk/plugin"
+	"github.com/soccerpredict/soccerpredict/sdk/wire"
 )
 
 // Backoff bounds the wait between failed launches.
@@ -69,7 +67,7 @@ func New(cfg map[string]config.Plugin, logger hclog.Logger) (*Host, error) {
 		if pc.StartTimeout <= 0 {
 			pc.StartTimeout = 20 * time.Second
 		}
-		settings, err := handshake.SettingsFrom(pc.Config)
+		settings, err := sdkplugin.SettingsFrom(pc.Config)
 		if err != nil {
 			return nil, fmt.Errorf("plugin %q: %w", name, err)
 		}
@@ -170,7 +168,7 @@ type Plugin struct {
 	label    string // the configured name, for metrics (instances share it)
 	observer Observer
 	cfg      config.Plugin
-	settings handshake.Settings
+	settings sdkplugin.Settings
 	logger   hclog.Logger
 
 	onLaunch func(ctx context.Context, client any) error
@@ -178,7 +176,7 @@ type Plugin struct {
 	mu        sync.Mutex
 	client    *plugin.Client
 	raw       any
-	identity  handshake.Identity
+	identity  wire.Identity
 	launches  int
 	failures  int // consecutive failed launches
 	next      time.Time
@@ -196,7 +194,7 @@ type Status struct {
 	Running          bool
 	PID              int
 	Launches         int
-	Identity         handshake.Identity
+	Identity         wire.Identity
 	LastError        string
 }
 
@@ -405,7 +403,7 @@ func (p *Plugin) relaunch(done chan struct{}) {
 type launched struct {
 	client   *plugin.Client
 	raw      any
-	identity handshake.Identity
+	identity wire.Identity
 }
 
 // launch starts, configures and restores a plugin process; it touches no
@@ -421,14 +419,14 @@ func (p *Plugin) launch(ctx context.Context) (launched, error) {
 	}
 	dieWithHost(cmd)
 	client := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  handshake.Config,
+		HandshakeConfig:  wire.Config,
 		Plugins:          pluginSet(p.cfg.Kind),
 		Cmd:              cmd,
 		SecureConfig:     &plugin.SecureConfig{Checksum: digest, Hash: sha256.New()}, // fresh per launch: the hash is stateful
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		Logger:           p.logger,
 		StartTimeout:     p.cfg.StartTimeout,
-		GRPCDialOptions:  handshake.DialOptions(),
+		GRPCDialOptions:  wire.DialOptions(),
 	})
 	fail := func(step string, err error) (launched, error) {
 		client.Kill()
@@ -442,7 +440,7 @@ func (p *Plugin) launch(ctx context.Context) (launched, error) {
 	if err != nil {
 		return fail("dispense", err)
 	}
-	conf, ok := raw.(handshake.Configurer)
+	conf, ok := raw.(wire.Configurer)
 	if !ok {
 		return fail("configure", fmt.Errorf("client %T cannot be configured", raw))
 	}
@@ -469,7 +467,7 @@ func (p *Plugin) failed(raw any, err error) {
 	if p.raw != raw || p.client == nil {
 		return
 	}
-	if p.client.Exited() || handshake.IsUnavailable(err) {
+	if p.client.Exited() || wire.IsUnavailable(err) {
 		p.logger.Error("plugin process died during a call; it will be relaunched", "error", err)
 		p.lastErr = err
 		p.stopLocked()
@@ -478,12 +476,8 @@ func (p *Plugin) failed(raw any, err error) {
 
 func pluginSet(kind string) plugin.PluginSet {
 	switch kind {
-	case handshake.KindSource:
-		return plugin.PluginSet{kind: &source.Plugin{}}
-	case handshake.KindFeatures:
-		return plugin.PluginSet{kind: &features.Plugin{}}
-	case handshake.KindModel:
-		return plugin.PluginSet{kind: &model.Plugin{}}
+	case wire.KindSource, wire.KindFeatures, wire.KindModel:
+		return plugin.PluginSet{kind: wire.Plugins()[kind]}
 	}
 	return plugin.PluginSet{}
 }

@@ -51,7 +51,7 @@ func TestLaunchDescribeFetch(t *testing.T) {
 	if d.Name != "footballdata" || len(d.Competitions) != 5 {
 		t.Fatalf("describe = %+v", d)
 	}
-	resp, err := src.Fetch(context.Background(), source.FetchRequest{Competitions: []string{"E0"}, Seasons: []string{"2324"}})
+	resp, err := source.Collect(context.Background(), src, source.FetchRequest{Competitions: []string{"E0"}, Seasons: []string{"2324"}})
 	if err != nil || len(resp.Matches) != 380 {
 		t.Fatalf("fetch: %d matches, %v", len(resp.Matches), err)
 	}
@@ -129,7 +129,7 @@ func TestKilledPluginIsRelaunched(t *testing.T) {
 
 	errc := make(chan error, 1)
 	go func() {
-		_, err := src.Fetch(context.Background(), source.FetchRequest{})
+		_, err := source.Collect(context.Background(), src, source.FetchRequest{})
 		errc <- err
 	}()
 	<-arrived // the plugin is mid-fetch
@@ -142,7 +142,7 @@ func TestKilledPluginIsRelaunched(t *testing.T) {
 		t.Fatalf("fetch from a killed plugin: err = %v", err)
 	}
 	release()
-	resp, err := src.Fetch(context.Background(), source.FetchRequest{})
+	resp, err := source.Collect(context.Background(), src, source.FetchRequest{})
 	if err != nil || len(resp.Matches) != 380 {
 		t.Fatalf("fetch after relaunch: %d matches, %v", len(resp.Matches), err)
 	}
@@ -157,7 +157,7 @@ func TestCallTimeout(t *testing.T) {
 	defer release()
 	h := footballdata(t, map[string]any{"base_url": url, "competitions": []string{"E0"}, "seasons": []string{"2324"}}, 300*time.Millisecond)
 	p, _ := h.Plugin("footballdata")
-	_, err := SourceOf(p).Fetch(context.Background(), source.FetchRequest{})
+	_, err := source.Collect(context.Background(), SourceOf(p), source.FetchRequest{})
 	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "no answer within 300ms") {
 		t.Fatalf("err = %v, want a timeout naming the limit", err)
 	}

@@ -42,7 +42,7 @@ func plugins(t *testing.T) (source.Source, features.FeatureSet, features.Feature
 
 func history(t *testing.T, src source.Source) []soccer.Match {
 	t.Helper()
-	resp, err := src.Fetch(context.Background(), source.FetchRequest{Competitions: []string{"E0"}, Seasons: []string{"2021", "2122", "2223"}})
+	resp, err := source.Collect(context.Background(), src, source.FetchRequest{Competitions: []string{"E0"}, Seasons: []string{"2021", "2122", "2223"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -112,7 +112,7 @@ func Write(o Options) ([]string, error) {
 		}
 	}
 	data := map[string]string{"Kind": o.Kind, "Name": o.Name, "Module": module, "SDK": filepath.ToSlash(rel),
-		"SDKPackage": o.Kind, "What": what[o.Kind], "Dir": filepath.ToSlash(shown)}
+		"SDKPackage": o.Kind, "ServeFunc": map[string]string{"source": "Source", "features": "Features", "model": "Model"}[o.Kind], "What": what[o.Kind], "Dir": filepath.ToSlash(shown)}
 	files := map[string]string{
 		"go.mod":      "common/go.mod.tmpl",
 		"README.md":   "common/README.md.tmpl",

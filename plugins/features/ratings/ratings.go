@@ -28,7 +28,7 @@ import (
 	"time"
 
 	"github.com/soccerpredict/soccerpredict/sdk/features"
-	"github.com/soccerpredict/soccerpredict/sdk/handshake"
+	"github.com/soccerpredict/soccerpredict/sdk/plugin"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 )
 
@@ -116,10 +116,10 @@ type compStat struct {
 }
 
 // New builds the feature set from its settings.
-func New(hs handshake.Settings) (features.FeatureSet, error) {
+func New(_ context.Context, env plugin.Env) (features.FeatureSet, error) {
 	s := Settings{EloK: 20, EloHomeAdvantage: 60, EloSeasonRegression: 0.2, StrengthHalfLife: 10, FormMatches: 5,
 		Bookmakers: []string{"PS", "Avg", "B365", "BW", "IW", "WH", "VC", "BbAv", "Max"}}
-	if err := hs.Decode(&s); err != nil {
+	if err := env.Settings.Decode(&s); err != nil {
 		return nil, err
 	}
 	switch {

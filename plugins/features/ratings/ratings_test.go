@@ -9,7 +9,7 @@ import (
 
 	"github.com/soccerpredict/soccerpredict/sdk/features"
 	"github.com/soccerpredict/soccerpredict/sdk/features/featuretest"
-	"github.com/soccerpredict/soccerpredict/sdk/handshake"
+	"github.com/soccerpredict/soccerpredict/sdk/plugin"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 )
 
@@ -20,7 +20,7 @@ func TestConformance(t *testing.T) {
 
 func newRatings(t *testing.T) *Ratings {
 	t.Helper()
-	fs, err := New(handshake.Settings{})
+	fs, err := New(context.Background(), env(t, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,12 +154,21 @@ func TestRestDaysAndForm(t *testing.T) {
 }
 
 func TestBadSettingsAndSnapshots(t *testing.T) {
-	s, _ := handshake.SettingsFrom(map[string]any{"elo_k": -1})
-	if _, err := New(s); err == nil {
+	if _, err := New(context.Background(), env(t, map[string]any{"elo_k": -1})); err == nil {
 		t.Fatal("negative elo_k accepted")
 	}
 	r := newRatings(t)
 	if err := r.Restore(context.Background(), []byte(`{"version": 2, "teams": {}, "competitions": {}}`)); err == nil {
 		t.Fatal("a snapshot of another version was restored")
 	}
+}
+
+// env is the plugin.Env the host would give for these settings.
+func env(t testing.TB, settings any) plugin.Env {
+	t.Helper()
+	e, err := plugin.NewEnv("ratings", settings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
 }

@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/soccerpredict/soccerpredict/plugins/models/onnx/onnxgo"
-	"github.com/soccerpredict/soccerpredict/sdk/handshake"
 	"github.com/soccerpredict/soccerpredict/sdk/model"
 )
 
@@ -18,11 +17,11 @@ func BenchmarkPredict20(b *testing.B) {
 	for _, alg := range []string{"logreg", "gbt"} {
 		for rt, factory := range map[string]model.Factory{"onnxruntime": New, "onnxgo": onnxgo.New} {
 			b.Run(alg+"/"+rt, func(b *testing.B) {
-				s := handshake.Settings{}
+				s := env(b, nil)
 				if rt == "onnxruntime" {
 					s = library(b)
 				}
-				m, err := factory(s)
+				m, err := factory(context.Background(), s)
 				if err != nil {
 					b.Fatal(err)
 				}

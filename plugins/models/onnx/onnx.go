@@ -23,8 +23,8 @@ import (
 	ort "github.com/yalue/onnxruntime_go"
 
 	"github.com/soccerpredict/soccerpredict/plugins/models/onnx/trainer"
-	"github.com/soccerpredict/soccerpredict/sdk/handshake"
 	"github.com/soccerpredict/soccerpredict/sdk/model"
+	"github.com/soccerpredict/soccerpredict/sdk/plugin"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 )
 
@@ -58,9 +58,9 @@ var (
 )
 
 // New initialises ONNX Runtime (once per process) and returns an empty model.
-func New(hs handshake.Settings) (model.Model, error) {
+func New(_ context.Context, env plugin.Env) (model.Model, error) {
 	var s Settings
-	if err := hs.Decode(&s); err != nil {
+	if err := env.Settings.Decode(&s); err != nil {
 		return nil, err
 	}
 	if s.Library == "" {

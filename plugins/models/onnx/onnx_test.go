@@ -14,14 +14,14 @@ import (
 
 	"github.com/soccerpredict/soccerpredict/plugins/models/onnx/onnxgo"
 	"github.com/soccerpredict/soccerpredict/plugins/models/onnx/trainer"
-	"github.com/soccerpredict/soccerpredict/sdk/handshake"
 	"github.com/soccerpredict/soccerpredict/sdk/model"
 	"github.com/soccerpredict/soccerpredict/sdk/model/modeltest"
+	"github.com/soccerpredict/soccerpredict/sdk/plugin"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 )
 
 // library is the ONNX Runtime `make ort` fetched; `make test` sets ONNXRUNTIME_LIB.
-func library(t testing.TB) handshake.Settings {
+func library(t testing.TB) plugin.Env {
 	t.Helper()
 	lib := os.Getenv("ONNXRUNTIME_LIB")
 	if lib == "" {
@@ -30,8 +30,17 @@ func library(t testing.TB) handshake.Settings {
 	if _, err := os.Stat(lib); err != nil {
 		t.Fatalf("ONNX Runtime is required: %v (run `make ort`)", err)
 	}
-	s, _ := handshake.SettingsFrom(map[string]any{"library": lib})
-	return s
+	return env(t, map[string]any{"library": lib})
+}
+
+// env is the plugin.Env the host would give for these settings.
+func env(t testing.TB, settings any) plugin.Env {
+	t.Helper()
+	e, err := plugin.NewEnv("test", settings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
 }
 
 func params(t *testing.T, algorithm string) []byte {
@@ -41,9 +50,9 @@ func params(t *testing.T, algorithm string) []byte {
 
 func TestConformance(t *testing.T) {
 	s := library(t)
-	modeltest.Run(t, New, modeltest.Options{Settings: s}) // trains the default (logreg)
+	modeltest.Run(t, New, modeltest.Options{Settings: s.Settings}) // trains the default (logreg)
 
-	m, err := New(s)
+	m, err := New(context.Background(), s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +62,7 @@ func TestConformance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	modeltest.Run(t, New, modeltest.Options{Settings: s, Artifact: trained.Artifact, Signature: trained.Signature})
+	modeltest.Run(t, New, modeltest.Options{Settings: s.Settings, Artifact: trained.Artifact, Signature: trained.Signature})
 }
 
 // dataset makes rows where several inputs carry signal, on different scales.
@@ -100,12 +109,12 @@ func trained(t testing.TB) (map[string]trainer.Fitted, model.TrainRequest, [][]f
 func TestParityOfRuntimes(t *testing.T) {
 	fits, _, test := trained(t)
 	runtimes := map[string]model.Factory{"onnxruntime": New, "onnxgo": onnxgo.New}
-	settings := map[string]handshake.Settings{"onnxruntime": library(t)}
+	settings := map[string]plugin.Env{"onnxruntime": library(t), "onnxgo": env(t, nil)}
 	for name, f := range fits {
 		t.Run(name, func(t *testing.T) {
 			got := map[string][]soccer.Probabilities{}
 			for rt, factory := range runtimes {
-				m, err := factory(settings[rt])
+				m, err := factory(context.Background(), settings[rt])
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -156,7 +165,7 @@ func maxDiff(p soccer.Probabilities, q [3]float64) float64 {
 
 // Both trainers learn the signal: better log-loss than the base rates.
 func TestTrainersLearn(t *testing.T) {
-	m, _ := New(library(t))
+	m, _ := New(context.Background(), library(t))
 	train, test := dataset(3000, 7), dataset(1000, 8)
 	base := map[string]float64{}
 	for _, o := range train.Outcomes {
@@ -188,7 +197,7 @@ func TestTrainersLearn(t *testing.T) {
 }
 
 func TestBadInputsAreNamed(t *testing.T) {
-	m, _ := New(library(t))
+	m, _ := New(context.Background(), library(t))
 	tr := m.(model.Trainer)
 	req := dataset(100, 1)
 	req.Params = []byte(`{"algorithm": "forest"}`)
@@ -210,7 +219,7 @@ func TestBadInputsAreNamed(t *testing.T) {
 }
 
 func TestConcurrentPredictAcrossLoad(t *testing.T) {
-	m, _ := New(library(t))
+	m, _ := New(context.Background(), library(t))
 	req := dataset(500, 2)
 	resp, _ := m.(model.Trainer).Train(context.Background(), req)
 	load := func() {
@@ -241,8 +250,8 @@ func TestConcurrentPredictAcrossLoad(t *testing.T) {
 // The runtime initialises once per process, so a missing library is checked in a fresh one.
 func TestMissingLibraryIsOneClearError(t *testing.T) {
 	if os.Getenv("ONNX_MISSING_HELPER") == "1" {
-		s, _ := handshake.SettingsFrom(map[string]any{"library": "/nowhere/libonnxruntime.so.1"})
-		_, err := New(s)
+		s := env(t, map[string]any{"library": "/nowhere/libonnxruntime.so.1"})
+		_, err := New(context.Background(), s)
 		if err == nil {
 			t.Fatal("New succeeded without a library")
 		}
@@ -264,7 +273,7 @@ func TestMissingLibraryIsOneClearError(t *testing.T) {
 // back the market (the intercepts are the only free part); l2_grid picks
 // l2 from a held-out tail of the training rows and says which.
 func TestOffsetsShrinkTowardTheMarket(t *testing.T) {
-	m, _ := New(library(t))
+	m, _ := New(context.Background(), library(t))
 	rng := rand.New(rand.NewPCG(11, 12))
 	cols := []soccer.Column{{Name: "market_log_home_draw", Type: "double"}, {Name: "market_log_away_draw", Type: "double"}, {Name: "noise", Type: "double"}}
 	req := model.TrainRequest{Columns: cols}

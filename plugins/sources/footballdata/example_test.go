@@ -5,17 +5,17 @@ import (
 	"fmt"
 
 	"github.com/soccerpredict/soccerpredict/plugins/sources/footballdata"
-	"github.com/soccerpredict/soccerpredict/sdk/handshake"
+	"github.com/soccerpredict/soccerpredict/sdk/plugin"
 	"github.com/soccerpredict/soccerpredict/sdk/source"
 )
 
 func Example() {
-	settings, _ := handshake.SettingsFrom(map[string]any{"dir": "../../../data/football-data"})
-	src, err := footballdata.New(settings)
+	env, _ := plugin.NewEnv("footballdata", map[string]any{"dir": "../../../data/football-data"})
+	src, err := footballdata.New(context.Background(), env)
 	if err != nil {
 		panic(err)
 	}
-	resp, err := src.Fetch(context.Background(), source.FetchRequest{Competitions: []string{"E0"}, Seasons: []string{"2324"}})
+	resp, err := source.Collect(context.Background(), src, source.FetchRequest{Competitions: []string{"E0"}, Seasons: []string{"2324"}})
 	if err != nil {
 		panic(err)
 	}

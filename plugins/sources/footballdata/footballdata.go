@@ -23,7 +23,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/soccerpredict/soccerpredict/sdk/handshake"
+	"github.com/soccerpredict/soccerpredict/sdk/plugin"
 	"github.com/soccerpredict/soccerpredict/sdk/source"
 )
 
@@ -52,9 +52,9 @@ type Source struct {
 }
 
 // New builds the source from its settings.
-func New(hs handshake.Settings) (source.Source, error) {
+func New(_ context.Context, env plugin.Env) (source.Source, error) {
 	var s Settings
-	if err := hs.Decode(&s); err != nil {
+	if err := env.Settings.Decode(&s); err != nil {
 		return nil, err
 	}
 	if (s.BaseURL == "") == (s.Dir == "") {
@@ -111,31 +111,35 @@ type seasonFile struct {
 
 func (f seasonFile) name() string { return f.competition + "/" + f.season + ".csv" }
 
-// Fetch implements source.Source.
-func (s *Source) Fetch(ctx context.Context, req source.FetchRequest) (source.FetchResponse, error) {
+// Fetch implements source.Source, one season file at a time: only one file
+// is held in memory.
+func (s *Source) Fetch(ctx context.Context, req source.FetchRequest, out source.Sink) error {
 	files, err := s.plan(req)
 	if err != nil {
-		return source.FetchResponse{}, err
+		return err
 	}
-	var resp source.FetchResponse
 	for _, f := range files {
 		if err := ctx.Err(); err != nil {
-			return source.FetchResponse{}, err
+			return err
 		}
 		data, err := s.read(ctx, f)
 		if err != nil {
-			return source.FetchResponse{}, err
+			return err
 		}
 		parsed, err := parseSeason(f.name(), f.season, data)
 		if err != nil {
-			return source.FetchResponse{}, err
+			return err
 		}
 		sum := sha256.Sum256(data)
-		resp.Files = append(resp.Files, source.File{Name: f.name(), SHA256: hex.EncodeToString(sum[:]), Rows: parsed.rows})
-		resp.Matches = append(resp.Matches, parsed.matches...)
-		resp.Rejects = append(resp.Rejects, parsed.rejects...)
+		out.File(source.File{Name: f.name(), SHA256: hex.EncodeToString(sum[:]), Rows: parsed.rows})
+		for _, m := range parsed.matches {
+			out.Match(m)
+		}
+		for _, r := range parsed.rejects {
+			out.Reject(r)
+		}
 	}
-	return resp, nil
+	return nil
 }
 
 // plan lists the files a request needs, in a stable order.

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/soccerpredict/soccerpredict/sdk/handshake"
+	"github.com/soccerpredict/soccerpredict/sdk/plugin"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 	"github.com/soccerpredict/soccerpredict/sdk/source"
 	"github.com/soccerpredict/soccerpredict/sdk/source/sourcetest"
@@ -37,26 +37,26 @@ func publisher(t *testing.T) *httptest.Server {
 	return srv
 }
 
-func settings(t *testing.T, v map[string]any) handshake.Settings {
+func env(t *testing.T, v map[string]any) plugin.Env {
 	t.Helper()
-	s, err := handshake.SettingsFrom(v)
+	e, err := plugin.NewEnv("footballdata", v)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s
+	return e
 }
 
 func TestConformanceOverHTTP(t *testing.T) {
 	srv := publisher(t)
 	sourcetest.Run(t, New, sourcetest.Options{
-		Settings:   settings(t, map[string]any{"base_url": srv.URL, "competitions": []string{"E0", "D1"}, "seasons": []string{"2223", "2324"}}),
+		Settings:   map[string]any{"base_url": srv.URL, "competitions": []string{"E0", "D1"}, "seasons": []string{"2223", "2324"}},
 		MinMatches: 2*380 + 2*306,
 	})
 }
 
 func TestConformanceFromDirectory(t *testing.T) {
 	sourcetest.Run(t, New, sourcetest.Options{
-		Settings:   settings(t, map[string]any{"dir": shipped}),
+		Settings:   map[string]any{"dir": shipped},
 		Request:    source.FetchRequest{Competitions: []string{"SP1"}},
 		MinMatches: 1520,
 	})
@@ -64,11 +64,11 @@ func TestConformanceFromDirectory(t *testing.T) {
 
 // Every shipped file parses completely: one match per data row, no rejects.
 func TestEveryShippedFileParses(t *testing.T) {
-	src, err := New(settings(t, map[string]any{"dir": shipped}))
+	src, err := New(context.Background(), env(t, map[string]any{"dir": shipped}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := src.Fetch(context.Background(), source.FetchRequest{})
+	resp, err := source.Collect(context.Background(), src, source.FetchRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,13 +89,13 @@ func TestEveryShippedFileParses(t *testing.T) {
 }
 
 func TestQuirks(t *testing.T) {
-	src, err := New(settings(t, map[string]any{"dir": shipped}))
+	src, err := New(context.Background(), env(t, map[string]any{"dir": shipped}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	fetch := func(comp, season string) []soccer.Match {
 		t.Helper()
-		resp, err := src.Fetch(context.Background(), source.FetchRequest{Competitions: []string{comp}, Seasons: []string{season}})
+		resp, err := source.Collect(context.Background(), src, source.FetchRequest{Competitions: []string{comp}, Seasons: []string{season}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -236,11 +236,11 @@ func TestMissingRequiredColumnIsAFileError(t *testing.T) {
 
 func TestHTTPErrorsNameTheURL(t *testing.T) {
 	srv := publisher(t)
-	src, err := New(settings(t, map[string]any{"base_url": srv.URL}))
+	src, err := New(context.Background(), env(t, map[string]any{"base_url": srv.URL}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = src.Fetch(context.Background(), source.FetchRequest{Competitions: []string{"E0"}, Seasons: []string{"9900"}})
+	_, err = source.Collect(context.Background(), src, source.FetchRequest{Competitions: []string{"E0"}, Seasons: []string{"9900"}})
 	if err == nil || !strings.Contains(err.Error(), "/mmz4281/9900/E0.csv") || !strings.Contains(err.Error(), "404") {
 		t.Fatalf("err = %v, want a 404 naming the URL", err)
 	}
@@ -254,7 +254,7 @@ func TestBadSettings(t *testing.T) {
 		{"dir": "x", "seasons": []string{"2023/24"}},
 		{"dir": "x", "colour": "red"},
 	} {
-		if _, err := New(settings(t, s)); err == nil {
+		if _, err := New(context.Background(), env(t, s)); err == nil {
 			t.Errorf("settings %v accepted", s)
 		}
 	}

@@ -14,10 +14,11 @@ import (
 
 	"github.com/hashicorp/go-plugin"
 
-	"github.com/soccerpredict/soccerpredict/sdk/handshake"
+	sdkplugin "github.com/soccerpredict/soccerpredict/sdk/plugin"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 	"github.com/soccerpredict/soccerpredict/sdk/source"
 	"github.com/soccerpredict/soccerpredict/sdk/source/sourcetest"
+	"github.com/soccerpredict/soccerpredict/sdk/wire"
 )
 
 const script = "soccer-source-pyjson"
@@ -32,26 +33,30 @@ func needPython(t *testing.T) {
 
 // launch starts the Python plugin as the host does and returns its
 // configured source client.
-func launch(t *testing.T, settings handshake.Settings) (source.Source, error) {
+func launch(t *testing.T, settings any) (source.Source, error) {
 	t.Helper()
 	abs, _ := filepath.Abs(script)
 	client := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  handshake.Config,
-		Plugins:          plugin.PluginSet{handshake.KindSource: &source.Plugin{}},
+		HandshakeConfig:  wire.Config,
+		Plugins:          wire.Plugins(),
 		Cmd:              exec.Command(abs),
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		GRPCDialOptions:  handshake.DialOptions(),
+		GRPCDialOptions:  wire.DialOptions(),
 	})
 	t.Cleanup(client.Kill)
 	rpc, err := client.Client()
 	if err != nil {
 		return nil, err
 	}
-	raw, err := rpc.Dispense(handshake.KindSource)
+	raw, err := rpc.Dispense(wire.KindSource)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := raw.(handshake.Configurer).Configure(context.Background(), settings); err != nil {
+	s, err := sdkplugin.SettingsFrom(settings)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := raw.(wire.Configurer).Configure(context.Background(), s); err != nil {
 		return nil, err
 	}
 	return raw.(source.Source), nil
@@ -59,14 +64,14 @@ func launch(t *testing.T, settings handshake.Settings) (source.Source, error) {
 
 func TestPythonPluginPassesTheSourceConformanceSuite(t *testing.T) {
 	needPython(t)
-	settings, _ := handshake.SettingsFrom(map[string]any{"file": "testdata/matches.json"})
-	sourcetest.Run(t, func(s handshake.Settings) (source.Source, error) { return launch(t, s) }, sourcetest.Options{Settings: settings, MinMatches: 4})
+	settings := map[string]any{"file": "testdata/matches.json"}
+	sourcetest.Run(t, func(_ context.Context, env sdkplugin.Env) (source.Source, error) { return launch(t, env.Settings) }, sourcetest.Options{Settings: settings, MinMatches: 4})
 
 	src, err := launch(t, settings)
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := src.Fetch(context.Background(), source.FetchRequest{Seasons: []string{"2324"}})
+	resp, err := source.Collect(context.Background(), src, source.FetchRequest{Seasons: []string{"2324"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +87,7 @@ func TestPythonPluginPassesTheSourceConformanceSuite(t *testing.T) {
 		t.Fatalf("match %+v", m)
 	}
 
-	bad, _ := handshake.SettingsFrom(map[string]any{"file": "x.json", "dir": "typo"})
+	bad := map[string]any{"file": "x.json", "dir": "typo"}
 	if _, err := launch(t, bad); err == nil || !strings.Contains(err.Error(), "dir") {
 		t.Fatalf("an unknown setting: %v", err)
 	}

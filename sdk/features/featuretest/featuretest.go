@@ -14,14 +14,17 @@ import (
 	"time"
 
 	"github.com/soccerpredict/soccerpredict/sdk/features"
-	"github.com/soccerpredict/soccerpredict/sdk/handshake"
+	"github.com/soccerpredict/soccerpredict/sdk/internal/shim"
 	"github.com/soccerpredict/soccerpredict/sdk/internal/shimtest"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
+	"github.com/soccerpredict/soccerpredict/sdk/wire"
 )
 
 // Options configure the suite.
 type Options struct {
-	Settings handshake.Settings
+	// Settings are the plugin's settings as in host config: a map or a
+	// struct (encoded as JSON, as the host does), or plugin.Settings.
+	Settings any
 	// History is completed matches in kick-off order; nil means a synthetic
 	// league (League(8, 2, 1)).
 	History []soccer.Match
@@ -39,15 +42,16 @@ func Run(t *testing.T, factory features.Factory, opts Options) {
 	if len(opts.History) < 4 {
 		t.Fatalf("featuretest needs at least 4 matches of history, got %d", len(opts.History))
 	}
+	env, settings := shimtest.Env(t, opts.Settings)
 	newDirect := func(t *testing.T) features.FeatureSet {
-		fs, err := factory(opts.Settings)
+		fs, err := factory(context.Background(), env)
 		if err != nil {
 			t.Fatalf("factory: %v", err)
 		}
 		return fs
 	}
 	newRemote := func(t *testing.T) features.FeatureSet {
-		return shimtest.Dispense(t, handshake.KindFeatures, &features.Plugin{Name: "under-test", Factory: factory}, opts.Settings).(features.FeatureSet)
+		return shimtest.Dispense(t, wire.KindFeatures, shim.FeaturesPlugin("under-test", "0.0.0-test", factory), settings).(features.FeatureSet)
 	}
 	var answers [][]features.Row
 	for _, c := range []struct {
@@ -125,6 +129,17 @@ func check(t *testing.T, newSet func(*testing.T) features.FeatureSet, history []
 		}
 		if got := compute(t, fs, schema, fixtures, "after rejected observe"); !reflect.DeepEqual(got, rows) {
 			t.Fatalf("a rejected Observe changed the state")
+		}
+		// All or nothing: a batch whose first match is fine and whose second
+		// is out of order leaves no trace of the first.
+		later := history[len(history)-1]
+		later.ID, later.Kickoff = later.ID+"-later", later.Kickoff.AddDate(0, 0, 7)
+		later.HomeGoals, later.AwayGoals, later.Result = 5, 0, soccer.HomeWin
+		if err := fs.Observe(ctx, features.ObserveRequest{Matches: []soccer.Match{later, early}}); err == nil {
+			t.Fatalf("Observe accepted a batch with match %s out of order", early.ID)
+		}
+		if got := compute(t, fs, schema, fixtures, "after a rejected batch"); !reflect.DeepEqual(got, rows) {
+			t.Fatalf("a rejected Observe batch applied part of itself: Observe must be all or nothing")
 		}
 	})
 	t.Run("snapshot and restore", func(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/soccerpredict/soccerpredict/sdk/features"
 	"github.com/soccerpredict/soccerpredict/sdk/features/featuretest"
-	"github.com/soccerpredict/soccerpredict/sdk/handshake"
+	"github.com/soccerpredict/soccerpredict/sdk/plugin"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 )
 
@@ -21,7 +21,7 @@ type goalDifference struct {
 	}
 }
 
-func newGoalDifference(handshake.Settings) (features.FeatureSet, error) {
+func newGoalDifference(context.Context, plugin.Env) (features.FeatureSet, error) {
 	g := &goalDifference{}
 	g.State.GD = map[string]float64{}
 	return g, nil

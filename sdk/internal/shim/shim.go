@@ -1,12 +1,11 @@
-// Package shim holds what the gRPC shims of every plugin kind share: serving
-// a plugin binary, the Control service that configures it, and the
-// conversions between sdk values and their wire form.
+// Package shim is the plugin's side of the protocol: serving a plugin binary,
+// the Control service that configures it, and the gRPC servers that call a
+// kind's Go implementation.
 package shim
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"os/signal"
 	"sync"
@@ -14,32 +13,39 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/hashicorp/go-plugin"
+	goplugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/soccerpredict/soccerpredict/sdk/handshake"
 	pb "github.com/soccerpredict/soccerpredict/sdk/internal/pb/soccerv1"
+	"github.com/soccerpredict/soccerpredict/sdk/plugin"
+	"github.com/soccerpredict/soccerpredict/sdk/wire"
 )
 
 // Serve runs a plugin binary of one kind until the host ends it.
-func Serve(name, kind string, p plugin.Plugin) {
-	logger := hclog.New(&hclog.LoggerOptions{Name: name, Level: hclog.Info, JSONFormat: true, Output: os.Stderr})
+func Serve(name, kind string, p goplugin.Plugin) {
+	logger := Logger(name)
 	go exitWithParent(logger)
 	// A container runtime signals the whole process group on shutdown. The
 	// host is draining its requests then and still needs its plugins; it
 	// stops them itself afterwards (and they exit when it is gone).
 	signal.Ignore(syscall.SIGTERM)
-	plugin.Serve(&plugin.ServeConfig{
-		HandshakeConfig: handshake.Config,
-		Plugins:         plugin.PluginSet{kind: p},
+	goplugin.Serve(&goplugin.ServeConfig{
+		HandshakeConfig: wire.Config,
+		Plugins:         goplugin.PluginSet{kind: p},
 		Logger:          logger,
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
-			opts = append(opts, handshake.ServerOptions()...)
+			opts = append(opts, wire.ServerOptions()...)
 			return grpc.NewServer(opts...)
 		},
 	})
+}
+
+// Logger is a plugin's logger: JSON lines on stderr, which go-plugin hands
+// to the host's log under the plugin's name.
+func Logger(name string) hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{Name: name, Level: hclog.Info, JSONFormat: true, Output: os.Stderr})
 }
 
 // exitWithParent ends the plugin when the host is gone, even if the host was
@@ -58,7 +64,7 @@ func exitWithParent(logger hclog.Logger) {
 // configured the plugin with its settings.
 type Lazy[T any] struct {
 	Kind    string
-	Factory func(handshake.Settings) (T, error)
+	Factory func(context.Context, plugin.Env) (T, error)
 
 	mu   sync.RWMutex
 	impl T
@@ -86,38 +92,33 @@ func (l *Lazy[T]) Set(impl T) {
 // ControlServer answers Configure for one kind.
 type ControlServer[T any] struct {
 	pb.UnimplementedControlServer
-	Name string
-	Impl *Lazy[T]
+	// Name and Version are the plugin's, handed to its factory in plugin.Env.
+	Name, Version string
+	// Logger is handed to the factory (nil: the plugin's stderr logger).
+	Logger hclog.Logger
+	Impl   *Lazy[T]
 }
 
 // Configure negotiates the API version and builds the implementation.
-func (s *ControlServer[T]) Configure(_ context.Context, req *pb.ConfigureRequest) (*pb.ConfigureResponse, error) {
-	mine := handshake.APIVersions[s.Impl.Kind]
+func (s *ControlServer[T]) Configure(ctx context.Context, req *pb.ConfigureRequest) (*pb.ConfigureResponse, error) {
+	mine := wire.APIVersions[s.Impl.Kind]
 	if req.GetKind() != s.Impl.Kind {
 		return nil, status.Errorf(codes.InvalidArgument, "host asked for a %s plugin, this is a %s plugin", req.GetKind(), s.Impl.Kind)
 	}
-	if err := handshake.Negotiate(s.Impl.Kind, req.GetHostApiVersion(), mine); err != nil {
+	if err := wire.Negotiate(s.Impl.Kind, req.GetHostApiVersion(), mine); err != nil {
 		return nil, status.Error(codes.FailedPrecondition, err.Error())
 	}
-	impl, err := s.Impl.Factory(handshake.NewSettings(req.GetConfigJson()))
+	logger := s.Logger
+	if logger == nil {
+		logger = Logger(s.Name)
+	}
+	env := plugin.Env{Name: s.Name, Version: s.Version, Settings: plugin.NewSettings(req.GetConfigJson()), Logger: logger}
+	impl, err := s.Impl.Factory(ctx, env)
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "configure %s: %v", s.Name, err)
 	}
 	s.Impl.Set(impl)
 	return &pb.ConfigureResponse{Name: s.Name, ApiVersion: mine}, nil
-}
-
-// Configure calls a plugin's Control service and checks the API version it answers.
-func Configure(ctx context.Context, c pb.ControlClient, kind string, settings handshake.Settings) (handshake.Identity, error) {
-	host := handshake.APIVersions[kind]
-	resp, err := c.Configure(ctx, &pb.ConfigureRequest{Kind: kind, HostApiVersion: host, ConfigJson: settings.JSON()})
-	if err != nil {
-		return handshake.Identity{}, fmt.Errorf("configure %s plugin: %w", kind, FromStatus(err))
-	}
-	if err := handshake.Negotiate(kind, host, resp.GetApiVersion()); err != nil {
-		return handshake.Identity{}, err
-	}
-	return handshake.Identity{Name: resp.GetName(), APIVersion: resp.GetApiVersion()}, nil
 }
 
 // ToStatus turns an implementation's error into a gRPC status, keeping its text.
@@ -128,23 +129,20 @@ func ToStatus(err error) error {
 	if _, ok := status.FromError(err); ok {
 		return err
 	}
+	code := codes.Unknown
 	switch {
 	case errors.Is(err, context.Canceled):
-		return status.Error(codes.Canceled, err.Error())
+		code = codes.Canceled
 	case errors.Is(err, context.DeadlineExceeded):
-		return status.Error(codes.DeadlineExceeded, err.Error())
+		code = codes.DeadlineExceeded
+	case errors.Is(err, plugin.ErrInvalid):
+		code = codes.InvalidArgument
+	case errors.Is(err, plugin.ErrNotFound):
+		code = codes.NotFound
+	case errors.Is(err, plugin.ErrUnsupported):
+		code = codes.Unimplemented
+	case errors.Is(err, plugin.ErrNotReady):
+		code = codes.FailedPrecondition
 	}
-	return status.Error(codes.Unknown, err.Error())
-}
-
-// FromStatus turns a gRPC error into a RemoteError with the plugin's message.
-func FromStatus(err error) error {
-	if err == nil {
-		return nil
-	}
-	st, ok := status.FromError(err)
-	if !ok {
-		return err
-	}
-	return &handshake.RemoteError{Code: st.Code(), Message: st.Message()}
+	return status.Error(code, err.Error())
 }

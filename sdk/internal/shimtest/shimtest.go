@@ -11,9 +11,10 @@ import (
 	"testing"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/hashicorp/go-plugin"
+	goplugin "github.com/hashicorp/go-plugin"
 
-	"github.com/soccerpredict/soccerpredict/sdk/handshake"
+	"github.com/soccerpredict/soccerpredict/sdk/plugin"
+	"github.com/soccerpredict/soccerpredict/sdk/wire"
 )
 
 // quiet drops go-plugin's DEBUG lines: its in-process test connection logs
@@ -35,16 +36,16 @@ func (d dropDebug) Write(p []byte) (int, error) {
 }
 
 // Dispense serves p in-process and returns its configured gRPC client.
-func Dispense(t testing.TB, kind string, p plugin.Plugin, settings handshake.Settings) any {
+func Dispense(t testing.TB, kind string, p goplugin.Plugin, settings plugin.Settings) any {
 	t.Helper()
 	quiet.Do(func() { hclog.DefaultOutput = dropDebug{os.Stderr} })
-	client, _ := plugin.TestPluginGRPCConn(t, false, map[string]plugin.Plugin{kind: p})
+	client, _ := goplugin.TestPluginGRPCConn(t, false, map[string]goplugin.Plugin{kind: p})
 	t.Cleanup(func() { _ = client.Close() })
 	raw, err := client.Dispense(kind)
 	if err != nil {
 		t.Fatalf("dispense %s over gRPC: %v", kind, err)
 	}
-	conf, ok := raw.(handshake.Configurer)
+	conf, ok := raw.(wire.Configurer)
 	if !ok {
 		t.Fatalf("%s client %T cannot be configured", kind, raw)
 	}
@@ -52,4 +53,15 @@ func Dispense(t testing.TB, kind string, p plugin.Plugin, settings handshake.Set
 		t.Fatalf("configure %s over gRPC: %v", kind, err)
 	}
 	return raw
+}
+
+// Env is the plugin.Env a suite builds its direct implementation with, and
+// the same settings as the host would send them.
+func Env(t testing.TB, settings any) (plugin.Env, plugin.Settings) {
+	t.Helper()
+	env, err := plugin.NewEnv("under-test", settings)
+	if err != nil {
+		t.Fatalf("settings: %v", err)
+	}
+	return env, env.Settings
 }

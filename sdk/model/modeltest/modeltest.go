@@ -14,15 +14,18 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/soccerpredict/soccerpredict/sdk/handshake"
+	"github.com/soccerpredict/soccerpredict/sdk/internal/shim"
 	"github.com/soccerpredict/soccerpredict/sdk/internal/shimtest"
 	"github.com/soccerpredict/soccerpredict/sdk/model"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
+	"github.com/soccerpredict/soccerpredict/sdk/wire"
 )
 
 // Options configure the suite.
 type Options struct {
-	Settings handshake.Settings
+	// Settings are the plugin's settings as in host config: a map or a
+	// struct (encoded as JSON, as the host does), or plugin.Settings.
+	Settings any
 	// Artifact and Signature are a model to load. When empty, the plugin must
 	// be a Trainer and the suite trains one on synthetic data.
 	Artifact  []byte
@@ -34,11 +37,12 @@ type Options struct {
 // Run runs the conformance suite.
 func Run(t *testing.T, factory model.Factory, opts Options) {
 	t.Helper()
-	direct, err := factory(opts.Settings)
+	env, settings := shimtest.Env(t, opts.Settings)
+	direct, err := factory(context.Background(), env)
 	if err != nil {
 		t.Fatalf("factory: %v", err)
 	}
-	remote := shimtest.Dispense(t, handshake.KindModel, &model.Plugin{Name: "under-test", Factory: factory}, opts.Settings).(model.Model)
+	remote := shimtest.Dispense(t, wire.KindModel, shim.ModelPlugin("under-test", "0.0.0-test", factory), settings).(model.Model)
 
 	var answers [][]soccer.Probabilities
 	for _, c := range []struct {
@@ -65,11 +69,12 @@ func check(t *testing.T, m model.Model, opts Options) []soccer.Probabilities {
 	if err != nil {
 		t.Fatalf("Describe: %v", err)
 	}
-	if d.Name == "" || d.Version == "" || d.Runtime == "" {
+	_, served := m.(*wire.ModelClient)
+	if d.Runtime == "" || served && (d.Name == "" || d.Version == "") { // Serve fills in a name and version left empty
 		t.Errorf("Describe: name %q, version %q and runtime %q must all be set", d.Name, d.Version, d.Runtime)
 	}
 	_, isTrainer := m.(model.Trainer)
-	if _, isClient := m.(*model.Client); !isClient && d.Trainer != isTrainer {
+	if !served && d.Trainer != isTrainer {
 		t.Errorf("Describe says Trainer=%v but the implementation's Trainer capability is %v", d.Trainer, isTrainer)
 	}
 	t.Run("predict before load fails", func(t *testing.T) {

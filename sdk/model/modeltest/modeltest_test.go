@@ -10,9 +10,9 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/soccerpredict/soccerpredict/sdk/handshake"
 	"github.com/soccerpredict/soccerpredict/sdk/model"
 	"github.com/soccerpredict/soccerpredict/sdk/model/modeltest"
+	"github.com/soccerpredict/soccerpredict/sdk/plugin"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 )
 
@@ -29,7 +29,7 @@ type params struct {
 	Slope [3]float64
 }
 
-func newLinear(handshake.Settings) (model.Model, error) { return &linear{}, nil }
+func newLinear(context.Context, plugin.Env) (model.Model, error) { return &linear{}, nil }
 
 func (l *linear) Describe(context.Context) (model.Description, error) {
 	return model.Description{Name: "linear", Version: "1.0.0", Runtime: "go", Trainer: true}, nil

@@ -2,7 +2,7 @@
 // a plugin's tests:
 //
 //	func TestConformance(t *testing.T) {
-//		sourcetest.Run(t, footballdata.New, sourcetest.Options{Settings: s})
+//		sourcetest.Run(t, footballdata.New, sourcetest.Options{Settings: map[string]any{"dir": "testdata"}})
 //	}
 //
 // Every check runs twice: against the implementation directly, and through
@@ -14,18 +14,21 @@ import (
 	"math"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
-	"github.com/soccerpredict/soccerpredict/sdk/handshake"
+	"github.com/soccerpredict/soccerpredict/sdk/internal/shim"
 	"github.com/soccerpredict/soccerpredict/sdk/internal/shimtest"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 	"github.com/soccerpredict/soccerpredict/sdk/source"
+	"github.com/soccerpredict/soccerpredict/sdk/wire"
 )
 
 // Options configure the suite.
 type Options struct {
-	// Settings are passed to the factory, as the host would.
-	Settings handshake.Settings
+	// Settings are the plugin's settings as in host config: a map or a
+	// struct (encoded as JSON, as the host does), or plugin.Settings.
+	Settings any
 	// Request is the fetch to check; empty means everything.
 	Request source.FetchRequest
 	// MinMatches is the least number of matches the fetch must return (default 1).
@@ -38,11 +41,12 @@ func Run(t *testing.T, factory source.Factory, opts Options) {
 	if opts.MinMatches == 0 {
 		opts.MinMatches = 1
 	}
-	direct, err := factory(opts.Settings)
+	env, settings := shimtest.Env(t, opts.Settings)
+	direct, err := factory(context.Background(), env)
 	if err != nil {
 		t.Fatalf("factory: %v", err)
 	}
-	remote := shimtest.Dispense(t, handshake.KindSource, &source.Plugin{Name: "under-test", Factory: factory}, opts.Settings).(source.Source)
+	remote := shimtest.Dispense(t, wire.KindSource, shim.SourcePlugin("under-test", "0.0.0-test", factory), settings).(source.Source)
 
 	var answers []source.FetchResponse
 	for _, c := range []struct {
@@ -50,7 +54,7 @@ func Run(t *testing.T, factory source.Factory, opts Options) {
 		src  source.Source
 	}{{"direct", direct}, {"grpc", remote}} {
 		t.Run(c.name, func(t *testing.T) {
-			answers = append(answers, check(t, c.src, opts))
+			answers = append(answers, check(t, c.src, opts, c.name == "grpc"))
 		})
 	}
 	t.Run("grpc equals direct", func(t *testing.T) {
@@ -63,16 +67,16 @@ func Run(t *testing.T, factory source.Factory, opts Options) {
 	})
 }
 
-func check(t *testing.T, src source.Source, opts Options) source.FetchResponse {
+func check(t *testing.T, src source.Source, opts Options, served bool) source.FetchResponse {
 	ctx := context.Background()
 	d, err := src.Describe(ctx)
 	if err != nil {
 		t.Fatalf("Describe: %v", err)
 	}
-	if d.Name == "" || d.Version == "" {
+	if served && (d.Name == "" || d.Version == "") { // Serve fills in what the implementation leaves empty
 		t.Errorf("Describe: name %q and version %q must both be set", d.Name, d.Version)
 	}
-	first, err := src.Fetch(ctx, opts.Request)
+	first, err := source.Collect(ctx, src, opts.Request)
 	if err != nil {
 		t.Fatalf("Fetch: %v", err)
 	}
@@ -95,13 +99,20 @@ func check(t *testing.T, src source.Source, opts Options) source.FetchResponse {
 	})
 	t.Run("rejects say where and why", func(t *testing.T) {
 		for _, r := range first.Rejects {
-			if r.File == "" || r.Line <= 0 || r.Message == "" {
-				t.Errorf("reject %+v must name its file, line and reason", r)
+			if r.File == "" || (r.Line <= 0 && r.Location == "") || r.Message == "" {
+				t.Errorf("reject %+v must name its file, its line or location, and the reason", r)
+			}
+		}
+	})
+	t.Run("files have digests", func(t *testing.T) {
+		for _, f := range first.Files {
+			if f.Name == "" || len(f.SHA256) != 64 || strings.Trim(f.SHA256, "0123456789abcdef") != "" {
+				t.Errorf("file %+v must have a name and a hex SHA-256", f)
 			}
 		}
 	})
 	t.Run("fetch is idempotent", func(t *testing.T) {
-		second, err := src.Fetch(ctx, opts.Request)
+		second, err := source.Collect(ctx, src, opts.Request)
 		if err != nil {
 			t.Fatalf("second Fetch: %v", err)
 		}
@@ -112,7 +123,7 @@ func check(t *testing.T, src source.Source, opts Options) source.FetchResponse {
 	t.Run("cancelled context", func(t *testing.T) {
 		cctx, cancel := context.WithCancel(ctx)
 		cancel()
-		if _, err := src.Fetch(cctx, opts.Request); err == nil {
+		if _, err := source.Collect(cctx, src, opts.Request); err == nil {
 			t.Errorf("Fetch with a cancelled context succeeded; it must stop and return an error")
 		}
 	})

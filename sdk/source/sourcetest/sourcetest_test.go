@@ -2,11 +2,12 @@ package sourcetest_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/soccerpredict/soccerpredict/sdk/features/featuretest"
-	"github.com/soccerpredict/soccerpredict/sdk/handshake"
+	"github.com/soccerpredict/soccerpredict/sdk/plugin"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 	"github.com/soccerpredict/soccerpredict/sdk/source"
 	"github.com/soccerpredict/soccerpredict/sdk/source/sourcetest"
@@ -19,15 +20,19 @@ func (l league) Describe(context.Context) (source.Description, error) {
 	return source.Description{Name: "synthetic", Version: "1.0.0", Competitions: []string{"SYN"}}, nil
 }
 
-func (l league) Fetch(ctx context.Context, req source.FetchRequest) (source.FetchResponse, error) {
+func (l league) Fetch(ctx context.Context, req source.FetchRequest, out source.Sink) error {
 	if err := ctx.Err(); err != nil {
-		return source.FetchResponse{}, err
+		return err
 	}
-	return source.FetchResponse{Matches: l.matches, Files: []source.File{{Name: "memory", Rows: len(l.matches)}}}, nil
+	for _, m := range l.matches {
+		out.Match(m)
+	}
+	out.File(source.File{Name: "memory", SHA256: strings.Repeat("0", 64), Rows: len(l.matches)})
+	return nil
 }
 
 func TestSyntheticSourceConforms(t *testing.T) {
-	factory := func(handshake.Settings) (source.Source, error) {
+	factory := func(context.Context, plugin.Env) (source.Source, error) {
 		return league{matches: featuretest.League(6, 1, 3)}, nil
 	}
 	sourcetest.Run(t, factory, sourcetest.Options{MinMatches: 30})

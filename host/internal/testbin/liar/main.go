@@ -9,10 +9,10 @@ package main
 
 import (
 	"context"
-	"errors"
 
-	"github.com/soccerpredict/soccerpredict/sdk/handshake"
 	"github.com/soccerpredict/soccerpredict/sdk/model"
+	"github.com/soccerpredict/soccerpredict/sdk/plugin"
+	"github.com/soccerpredict/soccerpredict/sdk/serve"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 )
 
@@ -39,7 +39,7 @@ func (l *liar) Load(_ context.Context, req model.LoadRequest) error {
 
 func (l *liar) Predict(_ context.Context, req model.PredictRequest) (model.PredictResponse, error) {
 	if !l.loaded {
-		return model.PredictResponse{}, errors.New("no model")
+		return model.PredictResponse{}, plugin.NotReady("no model loaded")
 	}
 	l.calls++
 	p := soccer.Probabilities{Home: 0.9, Draw: 0.9, Away: 0.9}
@@ -61,11 +61,11 @@ func (l *liar) Predict(_ context.Context, req model.PredictRequest) (model.Predi
 }
 
 func main() {
-	model.Serve("liar", func(hs handshake.Settings) (model.Model, error) {
+	serve.Model("liar", func(_ context.Context, env plugin.Env) (model.Model, error) {
 		var s struct {
 			Mode string `json:"mode"`
 		}
-		if err := hs.Decode(&s); err != nil {
+		if err := env.Settings.Decode(&s); err != nil {
 			return nil, err
 		}
 		return &liar{priced: s.Mode == "priced"}, nil

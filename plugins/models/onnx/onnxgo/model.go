@@ -20,8 +20,8 @@ import (
 	"sync"
 
 	"github.com/soccerpredict/soccerpredict/plugins/models/onnx/trainer"
-	"github.com/soccerpredict/soccerpredict/sdk/handshake"
 	"github.com/soccerpredict/soccerpredict/sdk/model"
+	"github.com/soccerpredict/soccerpredict/sdk/plugin"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 )
 
@@ -41,9 +41,9 @@ type Model struct {
 }
 
 // New returns an empty model. The plugin has no settings; any key is an error.
-func New(hs handshake.Settings) (model.Model, error) {
+func New(_ context.Context, env plugin.Env) (model.Model, error) {
 	var none struct{}
-	if err := hs.Decode(&none); err != nil {
+	if err := env.Settings.Decode(&none); err != nil {
 		return nil, fmt.Errorf("onnxgo: %w (this plugin takes no settings)", err)
 	}
 	return &Model{}, nil

@@ -10,9 +10,9 @@ import (
 
 	"github.com/soccerpredict/soccerpredict/plugins/models/onnx/onnxgo"
 	"github.com/soccerpredict/soccerpredict/plugins/models/onnx/trainer"
-	"github.com/soccerpredict/soccerpredict/sdk/handshake"
 	"github.com/soccerpredict/soccerpredict/sdk/model"
 	"github.com/soccerpredict/soccerpredict/sdk/model/modeltest"
+	"github.com/soccerpredict/soccerpredict/sdk/plugin"
 )
 
 func TestConformance(t *testing.T) {
@@ -27,8 +27,7 @@ func TestConformance(t *testing.T) {
 }
 
 func TestSettingsAreRefused(t *testing.T) {
-	s, _ := handshake.SettingsFrom(map[string]any{"library": "x.so"})
-	if _, err := onnxgo.New(s); err == nil || !strings.Contains(err.Error(), "library") {
+	if _, err := onnxgo.New(context.Background(), env(t, map[string]any{"library": "x.so"})); err == nil || !strings.Contains(err.Error(), "library") {
 		t.Fatalf("a setting for another runtime: %v", err)
 	}
 }
@@ -120,7 +119,7 @@ func TestGemmSoftmaxFloatGraph(t *testing.T) {
 		},
 		[]msg{floatTensor("W", []int64{3, 2}, w), floatTensor("B", []int64{3}, b)},
 		[]msg{value("features", 1, -1, 2)}, []msg{value("probabilities", 1, -1, 3)})
-	m, _ := onnxgo.New(handshake.Settings{})
+	m, _ := onnxgo.New(context.Background(), env(t, nil))
 	sig := model.Signature{Inputs: modeltest.TrainingSet(2, 1, 1).Columns, Outputs: model.Outputs}
 	if err := m.Load(context.Background(), model.LoadRequest{Artifact: art, Signature: sig}); err != nil {
 		t.Fatal(err)
@@ -163,14 +162,14 @@ func TestRefusals(t *testing.T) {
 			[]msg{value("features", 11, -1, 2)}, []msg{value("probabilities", 11, -1, 3)}), msg(nil).bytes(8, msg(nil).str(1, "com.microsoft").varint(2, 1))...), `"com.microsoft"`},
 	} {
 		t.Run(name, func(t *testing.T) {
-			m, _ := onnxgo.New(handshake.Settings{})
+			m, _ := onnxgo.New(context.Background(), env(t, nil))
 			err := m.Load(context.Background(), model.LoadRequest{Artifact: c.artifact, Signature: sig})
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("got %v, want an error containing %q", err, c.want)
 			}
 		})
 	}
-	m, _ := onnxgo.New(handshake.Settings{})
+	m, _ := onnxgo.New(context.Background(), env(t, nil))
 	if _, err := m.Predict(context.Background(), model.PredictRequest{Rows: [][]float64{{1, 2}}}); err == nil {
 		t.Fatal("predicted with no model loaded")
 	}
@@ -198,4 +197,14 @@ func FuzzCompile(f *testing.F) {
 			p.Run([][]float64{row, row})
 		}
 	})
+}
+
+// env is the plugin.Env the host would give for these settings.
+func env(t testing.TB, settings any) plugin.Env {
+	t.Helper()
+	e, err := plugin.NewEnv("onnxgo", settings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
 }

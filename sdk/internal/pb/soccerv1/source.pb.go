@@ -178,12 +178,15 @@ func (x *FetchRequest) GetSeasons() []string {
 }
 
 type Reject struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	File          string                 `protobuf:"bytes,1,opt,name=file,proto3" json:"file,omitempty"`
-	Line          int32                  `protobuf:"varint,2,opt,name=line,proto3" json:"line,omitempty"`
-	Column        string                 `protobuf:"bytes,3,opt,name=column,proto3" json:"column,omitempty"`
-	Message       string                 `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
-	Raw           string                 `protobuf:"bytes,5,opt,name=raw,proto3" json:"raw,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	File    string                 `protobuf:"bytes,1,opt,name=file,proto3" json:"file,omitempty"`
+	Line    int32                  `protobuf:"varint,2,opt,name=line,proto3" json:"line,omitempty"`
+	Column  string                 `protobuf:"bytes,3,opt,name=column,proto3" json:"column,omitempty"`
+	Message string                 `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
+	Raw     string                 `protobuf:"bytes,5,opt,name=raw,proto3" json:"raw,omitempty"`
+	// Where the reject is in an input that has no lines (a JSON path such as
+	// "matches[12].score", an API page); empty when line says it. Since 1.1.
+	Location      string `protobuf:"bytes,6,opt,name=location,proto3" json:"location,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -249,6 +252,13 @@ func (x *Reject) GetMessage() string {
 func (x *Reject) GetRaw() string {
 	if x != nil {
 		return x.Raw
+	}
+	return ""
+}
+
+func (x *Reject) GetLocation() string {
+	if x != nil {
+		return x.Location
 	}
 	return ""
 }
@@ -386,13 +396,14 @@ const file_soccerpredict_v1_source_proto_rawDesc = "" +
 	"\fcompetitions\x18\x04 \x03(\tR\fcompetitions\"L\n" +
 	"\fFetchRequest\x12\"\n" +
 	"\fcompetitions\x18\x01 \x03(\tR\fcompetitions\x12\x18\n" +
-	"\aseasons\x18\x02 \x03(\tR\aseasons\"t\n" +
+	"\aseasons\x18\x02 \x03(\tR\aseasons\"\x90\x01\n" +
 	"\x06Reject\x12\x12\n" +
 	"\x04file\x18\x01 \x01(\tR\x04file\x12\x12\n" +
 	"\x04line\x18\x02 \x01(\x05R\x04line\x12\x16\n" +
 	"\x06column\x18\x03 \x01(\tR\x06column\x12\x18\n" +
 	"\amessage\x18\x04 \x01(\tR\amessage\x12\x10\n" +
-	"\x03raw\x18\x05 \x01(\tR\x03raw\"L\n" +
+	"\x03raw\x18\x05 \x01(\tR\x03raw\x12\x1a\n" +
+	"\blocation\x18\x06 \x01(\tR\blocation\"L\n" +
 	"\n" +
 	"SourceFile\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +

@@ -4,7 +4,7 @@ package main
 
 import (
 	"github.com/soccerpredict/soccerpredict/plugins/features/ratings"
-	"github.com/soccerpredict/soccerpredict/sdk/features"
+	"github.com/soccerpredict/soccerpredict/sdk/serve"
 )
 
-func main() { features.Serve("ratings", ratings.New) }
+func main() { serve.Features("ratings", ratings.New) }

@@ -3,7 +3,7 @@ package main
 
 import (
 	"github.com/soccerpredict/soccerpredict/plugins/models/onnx"
-	"github.com/soccerpredict/soccerpredict/sdk/model"
+	"github.com/soccerpredict/soccerpredict/sdk/serve"
 )
 
-func main() { model.Serve("onnx", onnx.New) }
+func main() { serve.Model("onnx", onnx.New) }

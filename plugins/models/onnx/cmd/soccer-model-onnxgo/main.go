@@ -4,7 +4,7 @@ package main
 
 import (
 	"github.com/soccerpredict/soccerpredict/plugins/models/onnx/onnxgo"
-	"github.com/soccerpredict/soccerpredict/sdk/model"
+	"github.com/soccerpredict/soccerpredict/sdk/serve"
 )
 
-func main() { model.Serve("onnxgo", onnxgo.New) }
+func main() { serve.Model("onnxgo", onnxgo.New) }

@@ -4,7 +4,7 @@ package main
 
 import (
 	"github.com/soccerpredict/soccerpredict/plugins/sources/footballdata"
-	"github.com/soccerpredict/soccerpredict/sdk/source"
+	"github.com/soccerpredict/soccerpredict/sdk/serve"
 )
 
-func main() { source.Serve("footballdata", footballdata.New) }
+func main() { serve.Source("footballdata", footballdata.New) }

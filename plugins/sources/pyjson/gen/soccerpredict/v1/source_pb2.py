@@ -14,7 +14,7 @@ _sym_db = _symbol_database.Default()
 from soccerpredict.v1 import soccer_pb2 as soccerpredict_dot_v1_dot_soccer__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dsoccerpredict/v1/source.proto\x12\x10soccerpredict.v1\x1a\x1dsoccerpredict/v1/soccer.proto\"\x17\n\x15\x44\x65scribeSourceRequest\"b\n\x16\x44\x65scribeSourceResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x14\n\x0c\x63ompetitions\x18\x04 \x03(\t\"5\n\x0c\x46\x65tchRequest\x12\x14\n\x0c\x63ompetitions\x18\x01 \x03(\t\x12\x0f\n\x07seasons\x18\x02 \x03(\t\"R\n\x06Reject\x12\x0c\n\x04\x66ile\x18\x01 \x01(\t\x12\x0c\n\x04line\x18\x02 \x01(\x05\x12\x0e\n\x06\x63olumn\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\x0b\n\x03raw\x18\x05 \x01(\t\"8\n\nSourceFile\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06sha256\x18\x02 \x01(\t\x12\x0c\n\x04rows\x18\x03 \x01(\x05\"\x8e\x01\n\nFetchChunk\x12(\n\x07matches\x18\x01 \x03(\x0b\x32\x17.soccerpredict.v1.Match\x12)\n\x07rejects\x18\x02 \x03(\x0b\x32\x18.soccerpredict.v1.Reject\x12+\n\x05\x66iles\x18\x03 \x03(\x0b\x32\x1c.soccerpredict.v1.SourceFile2\xb0\x01\n\x06Source\x12]\n\x08\x44\x65scribe\x12\'.soccerpredict.v1.DescribeSourceRequest\x1a(.soccerpredict.v1.DescribeSourceResponse\x12G\n\x05\x46\x65tch\x12\x1e.soccerpredict.v1.FetchRequest\x1a\x1c.soccerpredict.v1.FetchChunk0\x01\x42JZHgithub.com/soccerpredict/soccerpredict/sdk/internal/pb/soccerv1;soccerv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dsoccerpredict/v1/source.proto\x12\x10soccerpredict.v1\x1a\x1dsoccerpredict/v1/soccer.proto\"\x17\n\x15\x44\x65scribeSourceRequest\"b\n\x16\x44\x65scribeSourceResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x14\n\x0c\x63ompetitions\x18\x04 \x03(\t\"5\n\x0c\x46\x65tchRequest\x12\x14\n\x0c\x63ompetitions\x18\x01 \x03(\t\x12\x0f\n\x07seasons\x18\x02 \x03(\t\"d\n\x06Reject\x12\x0c\n\x04\x66ile\x18\x01 \x01(\t\x12\x0c\n\x04line\x18\x02 \x01(\x05\x12\x0e\n\x06\x63olumn\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\x0b\n\x03raw\x18\x05 \x01(\t\x12\x10\n\x08location\x18\x06 \x01(\t\"8\n\nSourceFile\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06sha256\x18\x02 \x01(\t\x12\x0c\n\x04rows\x18\x03 \x01(\x05\"\x8e\x01\n\nFetchChunk\x12(\n\x07matches\x18\x01 \x03(\x0b\x32\x17.soccerpredict.v1.Match\x12)\n\x07rejects\x18\x02 \x03(\x0b\x32\x18.soccerpredict.v1.Reject\x12+\n\x05\x66iles\x18\x03 \x03(\x0b\x32\x1c.soccerpredict.v1.SourceFile2\xb0\x01\n\x06Source\x12]\n\x08\x44\x65scribe\x12\'.soccerpredict.v1.DescribeSourceRequest\x1a(.soccerpredict.v1.DescribeSourceResponse\x12G\n\x05\x46\x65tch\x12\x1e.soccerpredict.v1.FetchRequest\x1a\x1c.soccerpredict.v1.FetchChunk0\x01\x42JZHgithub.com/soccerpredict/soccerpredict/sdk/internal/pb/soccerv1;soccerv1b\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'soccerpredict.v1.source_pb2', globals())
@@ -29,11 +29,11 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _FETCHREQUEST._serialized_start=207
   _FETCHREQUEST._serialized_end=260
   _REJECT._serialized_start=262
-  _REJECT._serialized_end=344
-  _SOURCEFILE._serialized_start=346
-  _SOURCEFILE._serialized_end=402
-  _FETCHCHUNK._serialized_start=405
-  _FETCHCHUNK._serialized_end=547
-  _SOURCE._serialized_start=550
-  _SOURCE._serialized_end=726
+  _REJECT._serialized_end=362
+  _SOURCEFILE._serialized_start=364
+  _SOURCEFILE._serialized_end=420
+  _FETCHCHUNK._serialized_start=423
+  _FETCHCHUNK._serialized_end=565
+  _SOURCE._serialized_start=568
+  _SOURCE._serialized_end=744
 # @@protoc_insertion_point(module_scope)

@@ -1,4 +1,4 @@
-package handshake
+package wire
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+
+	"github.com/soccerpredict/soccerpredict/sdk/plugin"
 )
 
 // MaxMessageBytes bounds one gRPC message each way; large payloads are also
@@ -48,13 +50,23 @@ func (e *RemoteError) Error() string {
 	return fmt.Sprintf("%s (%s)", e.Message, e.Code)
 }
 
-// Unwrap maps transport-level codes to the context errors callers test for.
+// Unwrap maps codes to the errors callers test for: the context errors, and
+// the kinds of plugin error (plugin.ErrInvalid and the rest), so errors.Is
+// answers the same on the host as inside the plugin.
 func (e *RemoteError) Unwrap() error {
 	switch e.Code {
 	case codes.DeadlineExceeded:
 		return context.DeadlineExceeded
 	case codes.Canceled:
 		return context.Canceled
+	case codes.InvalidArgument:
+		return plugin.ErrInvalid
+	case codes.NotFound:
+		return plugin.ErrNotFound
+	case codes.Unimplemented:
+		return plugin.ErrUnsupported
+	case codes.FailedPrecondition:
+		return plugin.ErrNotReady
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package model
+package shim
 
 import (
 	"context"
@@ -11,40 +11,52 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 
 	pb "github.com/soccerpredict/soccerpredict/sdk/internal/pb/soccerv1"
-	"github.com/soccerpredict/soccerpredict/sdk/internal/shim"
+	"github.com/soccerpredict/soccerpredict/sdk/model"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
+	"github.com/soccerpredict/soccerpredict/sdk/wire"
 )
 
 type countingTrainer struct{ rows, cols int }
 
-func (c *countingTrainer) Describe(context.Context) (Description, error) {
-	return Description{Name: "count"}, nil
+func (c *countingTrainer) Describe(context.Context) (model.Description, error) {
+	return model.Description{Name: "count"}, nil
 }
-func (c *countingTrainer) Load(context.Context, LoadRequest) error { return nil }
-func (c *countingTrainer) Predict(context.Context, PredictRequest) (PredictResponse, error) {
-	return PredictResponse{}, nil
+func (c *countingTrainer) Load(context.Context, model.LoadRequest) error { return nil }
+func (c *countingTrainer) Predict(context.Context, model.PredictRequest) (model.PredictResponse, error) {
+	return model.PredictResponse{}, nil
 }
-func (c *countingTrainer) Train(_ context.Context, req TrainRequest) (TrainResponse, error) {
+func (c *countingTrainer) Train(_ context.Context, req model.TrainRequest) (model.TrainResponse, error) {
 	c.rows, c.cols = len(req.Rows), len(req.Columns)
 	for i, r := range req.Rows {
 		if r[0] != float64(i) || req.Outcomes[i] != [...]soccer.Result{soccer.HomeWin, soccer.Draw, soccer.AwayWin}[i%3] {
-			return TrainResponse{}, fmt.Errorf("row %d arrived as %v %s", i, r[0], req.Outcomes[i])
+			return model.TrainResponse{}, fmt.Errorf("row %d arrived as %v %s", i, r[0], req.Outcomes[i])
 		}
 	}
-	return TrainResponse{Artifact: []byte("ok"), Metrics: map[string]float64{"rows": float64(len(req.Rows))}}, nil
+	return model.TrainResponse{Artifact: []byte("ok"), Metrics: map[string]float64{"rows": float64(len(req.Rows))}}, nil
 }
 
 // legacy is a model server from before TrainStream: only Train.
 type legacy struct {
 	pb.UnimplementedModelServer
-	inner *server
+	inner *modelServer
 }
 
 func (l legacy) Train(ctx context.Context, req *pb.TrainRequest) (*pb.TrainResponse, error) {
 	return l.inner.Train(ctx, req)
 }
 
-func dial(t *testing.T, register func(*grpc.Server)) *Client {
+func dial(t *testing.T, register func(*grpc.Server)) *wire.ModelClient {
+	t.Helper()
+	c, err := wire.NewClient(wire.KindModel, bufDial(t, register))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.(*wire.ModelClient)
+}
+
+// bufDial serves register's services in-process with gRPC's default limits
+// (4 MiB a message) and returns a connection to them.
+func bufDial(t *testing.T, register func(*grpc.Server)) *grpc.ClientConn {
 	t.Helper()
 	ln := bufconn.Listen(1 << 20)
 	s := grpc.NewServer() // gRPC's default limits: 4 MiB a message
@@ -57,11 +69,11 @@ func dial(t *testing.T, register func(*grpc.Server)) *Client {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return &Client{model: pb.NewModelClient(conn)}
+	return conn
 }
 
-func trainingSet(rows, cols int) TrainRequest {
-	req := TrainRequest{Params: []byte(`{}`), Seed: 3}
+func trainingSet(rows, cols int) model.TrainRequest {
+	req := model.TrainRequest{Params: []byte(`{}`), Seed: 3}
 	for j := range cols {
 		req.Columns = append(req.Columns, soccer.Column{Name: fmt.Sprintf("c%d", j), Type: "double"})
 	}
@@ -79,16 +91,16 @@ func trainingSet(rows, cols int) TrainRequest {
 // a set that fits one message.
 func TestTrainingSetsStreamPastTheMessageLimit(t *testing.T) {
 	trainer := &countingTrainer{}
-	impl := &shim.Lazy[Model]{Kind: "model"}
+	impl := &Lazy[model.Model]{Kind: "model"}
 	impl.Set(trainer)
-	c := dial(t, func(s *grpc.Server) { pb.RegisterModelServer(s, &server{impl: impl}) })
+	c := dial(t, func(s *grpc.Server) { pb.RegisterModelServer(s, &modelServer{impl: impl}) })
 	big := trainingSet(60000, 34) // 16 MB of values: four times the limit
 	resp, err := c.Train(context.Background(), big)
 	if err != nil || trainer.rows != 60000 || trainer.cols != 34 || string(resp.Artifact) != "ok" {
 		t.Fatalf("streamed training: %+v %v (plugin saw %d rows)", resp, err, trainer.rows)
 	}
 
-	old := dial(t, func(s *grpc.Server) { pb.RegisterModelServer(s, legacy{inner: &server{impl: impl}}) })
+	old := dial(t, func(s *grpc.Server) { pb.RegisterModelServer(s, legacy{inner: &modelServer{impl: impl}}) })
 	if _, err := old.Train(context.Background(), trainingSet(1000, 34)); err != nil || trainer.rows != 1000 {
 		t.Fatalf("a plugin without TrainStream: %v (saw %d rows)", err, trainer.rows)
 	}

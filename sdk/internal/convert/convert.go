@@ -1,10 +1,16 @@
-package shim
+// Package convert turns sdk values into their wire form and back; the host's
+// clients (wire) and the plugin side (shim) share it.
+package convert
 
 import (
+	"fmt"
+
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/soccerpredict/soccerpredict/sdk/internal/pb/soccerv1"
+	"github.com/soccerpredict/soccerpredict/sdk/model"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
+	"github.com/soccerpredict/soccerpredict/sdk/source"
 )
 
 // MatchToProto converts a match to its wire form.
@@ -103,4 +109,64 @@ func oddsFromProto(os []*pb.Odds) []soccer.Odds {
 		out = append(out, soccer.Odds{Bookmaker: o.GetBookmaker(), Closing: o.GetClosing(), Home: o.GetHome(), Draw: o.GetDraw(), Away: o.GetAway()})
 	}
 	return out
+}
+
+// RejectToProto converts a reject to its wire form.
+func RejectToProto(r source.Reject) *pb.Reject {
+	return &pb.Reject{File: r.File, Line: int32(r.Line), Column: r.Column, Message: r.Message, Raw: r.Raw, Location: r.Location}
+}
+
+// RejectFromProto converts a reject from its wire form.
+func RejectFromProto(r *pb.Reject) source.Reject {
+	return source.Reject{File: r.GetFile(), Line: int(r.GetLine()), Column: r.GetColumn(), Message: r.GetMessage(), Raw: r.GetRaw(), Location: r.GetLocation()}
+}
+
+// Flatten lays rows out row-major, as the messages carry them.
+func Flatten(rows [][]float64, width int) []float64 {
+	out := make([]float64, 0, width*len(rows))
+	for _, r := range rows {
+		out = append(out, r...)
+	}
+	return out
+}
+
+// Unflatten cuts row-major values into rows of cols values.
+func Unflatten(values []float64, cols int) ([][]float64, error) {
+	if cols <= 0 {
+		if len(values) == 0 {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("%d values with %d columns", len(values), cols)
+	}
+	if len(values)%cols != 0 {
+		return nil, fmt.Errorf("%d values are not whole rows of %d columns", len(values), cols)
+	}
+	rows := make([][]float64, len(values)/cols)
+	for i := range rows {
+		rows[i] = values[i*cols : (i+1)*cols : (i+1)*cols]
+	}
+	return rows, nil
+}
+
+// ResultIndex is a result's class index on the wire: 0 H, 1 D, 2 A.
+func ResultIndex(r soccer.Result) (int32, error) {
+	switch r {
+	case soccer.HomeWin:
+		return 0, nil
+	case soccer.Draw:
+		return 1, nil
+	case soccer.AwayWin:
+		return 2, nil
+	}
+	return 0, fmt.Errorf("%q is not H, D or A", r)
+}
+
+// SignatureToProto converts a model signature to its wire form.
+func SignatureToProto(s model.Signature) *pb.Signature {
+	return &pb.Signature{Inputs: ColumnsToProto(s.Inputs), Outputs: ColumnsToProto(s.Outputs)}
+}
+
+// SignatureFromProto converts a model signature from its wire form.
+func SignatureFromProto(s *pb.Signature) model.Signature {
+	return model.Signature{Inputs: ColumnsFromProto(s.GetInputs()), Outputs: ColumnsFromProto(s.GetOutputs())}
 }

@@ -1,0 +1,158 @@
+package shim
+
+import (
+	"context"
+	"io"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/soccerpredict/soccerpredict/sdk/internal/convert"
+	pb "github.com/soccerpredict/soccerpredict/sdk/internal/pb/soccerv1"
+	"github.com/soccerpredict/soccerpredict/sdk/model"
+	"github.com/soccerpredict/soccerpredict/sdk/soccer"
+	"github.com/soccerpredict/soccerpredict/sdk/wire"
+)
+
+// ModelPlugin is the go-plugin glue of a model plugin.
+func ModelPlugin(name, version string, f model.Factory) *Plugin[model.Model] {
+	return &Plugin[model.Model]{Name: name, Version: version, Kind: wire.KindModel, Factory: f,
+		Register: func(s *grpc.Server, impl *Lazy[model.Model], p *Plugin[model.Model]) {
+			pb.RegisterModelServer(s, &modelServer{impl: impl, name: p.Name, version: p.Version})
+		}}
+}
+
+type modelServer struct {
+	pb.UnimplementedModelServer
+	impl          *Lazy[model.Model]
+	name, version string
+}
+
+func (s *modelServer) Describe(ctx context.Context, _ *pb.DescribeModelRequest) (*pb.DescribeModelResponse, error) {
+	m, err := s.impl.Get()
+	if err != nil {
+		return nil, err
+	}
+	d, err := m.Describe(ctx)
+	if err != nil {
+		return nil, ToStatus(err)
+	}
+	_, trainer := m.(model.Trainer)
+	d.Name, d.Version = cmp(d.Name, s.name), cmp(d.Version, s.version)
+	return &pb.DescribeModelResponse{Name: d.Name, Version: d.Version, Runtime: d.Runtime, Trainer: trainer}, nil
+}
+
+func (s *modelServer) Load(ctx context.Context, req *pb.LoadRequest) (*pb.LoadResponse, error) {
+	m, err := s.impl.Get()
+	if err != nil {
+		return nil, err
+	}
+	if err := m.Load(ctx, model.LoadRequest{Artifact: req.GetArtifact(), Signature: convert.SignatureFromProto(req.GetSignature())}); err != nil {
+		return nil, ToStatus(err)
+	}
+	return &pb.LoadResponse{}, nil
+}
+
+func (s *modelServer) Predict(ctx context.Context, req *pb.PredictRequest) (*pb.PredictResponse, error) {
+	m, err := s.impl.Get()
+	if err != nil {
+		return nil, err
+	}
+	rows, err := convert.Unflatten(req.GetValues(), int(req.GetColumns()))
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	resp, err := m.Predict(ctx, model.PredictRequest{Rows: rows})
+	if err != nil {
+		return nil, ToStatus(err)
+	}
+	out := &pb.PredictResponse{Probabilities: make([]float64, 0, 3*len(resp.Probabilities))}
+	for _, p := range resp.Probabilities {
+		out.Probabilities = append(out.Probabilities, p.Home, p.Draw, p.Away)
+	}
+	return out, nil
+}
+
+func (s *modelServer) trainer() (model.Trainer, error) {
+	m, err := s.impl.Get()
+	if err != nil {
+		return nil, err
+	}
+	tr, ok := m.(model.Trainer)
+	if !ok {
+		return nil, status.Error(codes.Unimplemented, "this model plugin cannot train")
+	}
+	return tr, nil
+}
+
+// addRows appends one message's rows and outcomes to req.
+func addRows(req *model.TrainRequest, values []float64, outcomes []int32) error {
+	rows, err := convert.Unflatten(values, len(req.Columns))
+	if err != nil {
+		return status.Error(codes.InvalidArgument, err.Error())
+	}
+	if len(rows) != len(outcomes) {
+		return status.Errorf(codes.InvalidArgument, "%d rows and %d outcomes", len(rows), len(outcomes))
+	}
+	for i, o := range outcomes {
+		if o < 0 || o > 2 {
+			return status.Errorf(codes.InvalidArgument, "outcome %d is %d, not 0 (H), 1 (D) or 2 (A)", len(req.Outcomes)+i, o)
+		}
+		req.Outcomes = append(req.Outcomes, [...]soccer.Result{soccer.HomeWin, soccer.Draw, soccer.AwayWin}[o])
+	}
+	req.Rows = append(req.Rows, rows...)
+	return nil
+}
+
+func train(ctx context.Context, tr model.Trainer, req model.TrainRequest) (*pb.TrainResponse, error) {
+	resp, err := tr.Train(ctx, req)
+	if err != nil {
+		return nil, ToStatus(err)
+	}
+	return &pb.TrainResponse{Artifact: resp.Artifact, Signature: convert.SignatureToProto(resp.Signature), Metrics: resp.Metrics}, nil
+}
+
+func (s *modelServer) Train(ctx context.Context, req *pb.TrainRequest) (*pb.TrainResponse, error) {
+	tr, err := s.trainer()
+	if err != nil {
+		return nil, err
+	}
+	r := model.TrainRequest{Columns: convert.ColumnsFromProto(req.GetColumns()), Params: req.GetParamsJson(), Seed: req.GetSeed()}
+	if err := addRows(&r, req.GetValues(), req.GetOutcomes()); err != nil {
+		return nil, err
+	}
+	return train(ctx, tr, r)
+}
+
+// TrainStream is Train with the training set in chunks (any size).
+func (s *modelServer) TrainStream(stream pb.Model_TrainStreamServer) error {
+	tr, err := s.trainer()
+	if err != nil {
+		return err
+	}
+	var req model.TrainRequest
+	for n := 0; ; n++ {
+		chunk, err := stream.Recv()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			req.Columns, req.Params, req.Seed = convert.ColumnsFromProto(chunk.GetColumns()), chunk.GetParamsJson(), chunk.GetSeed()
+			if len(req.Columns) == 0 {
+				return status.Error(codes.InvalidArgument, "the first training chunk names no columns")
+			}
+		}
+		if err := addRows(&req, chunk.GetValues(), chunk.GetOutcomes()); err != nil {
+			return status.Errorf(codes.InvalidArgument, "training chunk %d: %s", n, status.Convert(err).Message())
+		}
+	}
+	resp, err := train(stream.Context(), tr, req)
+	if err != nil {
+		return err
+	}
+	return stream.SendAndClose(resp)
+}

@@ -1,0 +1,123 @@
+package shim
+
+import (
+	"context"
+	"sync"
+
+	"google.golang.org/grpc"
+
+	"github.com/soccerpredict/soccerpredict/sdk/internal/convert"
+	pb "github.com/soccerpredict/soccerpredict/sdk/internal/pb/soccerv1"
+	"github.com/soccerpredict/soccerpredict/sdk/soccer"
+	"github.com/soccerpredict/soccerpredict/sdk/source"
+	"github.com/soccerpredict/soccerpredict/sdk/wire"
+)
+
+// FetchChunk is how many matches one streamed Fetch message carries.
+const FetchChunk = 500
+
+// SourcePlugin is the go-plugin glue of a source plugin.
+func SourcePlugin(name, version string, f source.Factory) *Plugin[source.Source] {
+	return &Plugin[source.Source]{Name: name, Version: version, Kind: wire.KindSource, Factory: f,
+		Register: func(s *grpc.Server, impl *Lazy[source.Source], p *Plugin[source.Source]) {
+			pb.RegisterSourceServer(s, &sourceServer{impl: impl, name: p.Name, version: p.Version})
+		}}
+}
+
+type sourceServer struct {
+	pb.UnimplementedSourceServer
+	impl          *Lazy[source.Source]
+	name, version string
+}
+
+func (s *sourceServer) Describe(ctx context.Context, _ *pb.DescribeSourceRequest) (*pb.DescribeSourceResponse, error) {
+	src, err := s.impl.Get()
+	if err != nil {
+		return nil, err
+	}
+	d, err := src.Describe(ctx)
+	if err != nil {
+		return nil, ToStatus(err)
+	}
+	d.Name, d.Version = cmp(d.Name, s.name), cmp(d.Version, s.version)
+	return &pb.DescribeSourceResponse{Name: d.Name, Version: d.Version, Description: d.Description, Competitions: d.Competitions}, nil
+}
+
+func cmp(v, fallback string) string {
+	if v == "" {
+		return fallback
+	}
+	return v
+}
+
+func (s *sourceServer) Fetch(req *pb.FetchRequest, stream grpc.ServerStreamingServer[pb.FetchChunk]) error {
+	src, err := s.impl.Get()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(stream.Context())
+	defer cancel()
+	out := &chunker{send: stream.Send, cancel: cancel}
+	if err := src.Fetch(ctx, source.FetchRequest{Competitions: req.GetCompetitions(), Seasons: req.GetSeasons()}, out); err != nil {
+		return ToStatus(err)
+	}
+	return out.flush()
+}
+
+// chunker is the Sink of a streamed fetch: it sends a message every
+// FetchChunk matches, with the files and rejects met since the last one.
+type chunker struct {
+	send   func(*pb.FetchChunk) error
+	cancel context.CancelFunc
+
+	mu    sync.Mutex
+	chunk pb.FetchChunk
+	err   error
+}
+
+func (c *chunker) Match(m soccer.Match) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return
+	}
+	c.chunk.Matches = append(c.chunk.Matches, convert.MatchToProto(m))
+	if len(c.chunk.Matches) >= FetchChunk {
+		c.flushLocked()
+	}
+}
+
+func (c *chunker) Reject(r source.Reject) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.chunk.Rejects = append(c.chunk.Rejects, convert.RejectToProto(r))
+	if len(c.chunk.Rejects) >= FetchChunk {
+		c.flushLocked()
+	}
+}
+
+func (c *chunker) File(f source.File) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.chunk.Files = append(c.chunk.Files, &pb.SourceFile{Name: f.Name, Sha256: f.SHA256, Rows: int32(f.Rows)})
+}
+
+func (c *chunker) flushLocked() {
+	if c.err != nil {
+		return
+	}
+	msg := &pb.FetchChunk{Matches: c.chunk.Matches, Rejects: c.chunk.Rejects, Files: c.chunk.Files}
+	c.chunk = pb.FetchChunk{}
+	if err := c.send(msg); err != nil {
+		c.err = err
+		c.cancel()
+	}
+}
+
+// flush sends what is left and reports the first send error.
+func (c *chunker) flush() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.flushLocked()
+	return c.err
+}

@@ -1,0 +1,135 @@
+package wire
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/soccerpredict/soccerpredict/sdk/internal/convert"
+	pb "github.com/soccerpredict/soccerpredict/sdk/internal/pb/soccerv1"
+	"github.com/soccerpredict/soccerpredict/sdk/model"
+	"github.com/soccerpredict/soccerpredict/sdk/plugin"
+	"github.com/soccerpredict/soccerpredict/sdk/soccer"
+)
+
+// ModelClient is the host's side of a model plugin.
+type ModelClient struct {
+	control pb.ControlClient
+	model   pb.ModelClient
+}
+
+var (
+	_ model.Model   = (*ModelClient)(nil)
+	_ model.Trainer = (*ModelClient)(nil)
+	_ Configurer    = (*ModelClient)(nil)
+)
+
+// Configure negotiates the API version and hands the plugin its settings.
+func (c *ModelClient) Configure(ctx context.Context, settings plugin.Settings) (Identity, error) {
+	return configure(ctx, c.control, KindModel, settings)
+}
+
+// Describe implements model.Model.
+func (c *ModelClient) Describe(ctx context.Context) (model.Description, error) {
+	d, err := c.model.Describe(ctx, &pb.DescribeModelRequest{})
+	if err != nil {
+		return model.Description{}, FromStatus(err)
+	}
+	return model.Description{Name: d.GetName(), Version: d.GetVersion(), Runtime: d.GetRuntime(), Trainer: d.GetTrainer()}, nil
+}
+
+// Load implements model.Model.
+func (c *ModelClient) Load(ctx context.Context, req model.LoadRequest) error {
+	_, err := c.model.Load(ctx, &pb.LoadRequest{Artifact: req.Artifact, Signature: convert.SignatureToProto(req.Signature)})
+	return FromStatus(err)
+}
+
+// Predict implements model.Model. It checks that the plugin answered one forecast
+// per row; whether each forecast is a valid distribution is the caller's check.
+func (c *ModelClient) Predict(ctx context.Context, req model.PredictRequest) (model.PredictResponse, error) {
+	cols := 0
+	if len(req.Rows) > 0 {
+		cols = len(req.Rows[0])
+	}
+	flat := make([]float64, 0, cols*len(req.Rows))
+	for i, r := range req.Rows {
+		if len(r) != cols {
+			return model.PredictResponse{}, fmt.Errorf("predict: row %d has %d values, row 0 has %d", i, len(r), cols)
+		}
+		flat = append(flat, r...)
+	}
+	resp, err := c.model.Predict(ctx, &pb.PredictRequest{Columns: int32(cols), Values: flat})
+	if err != nil {
+		return model.PredictResponse{}, FromStatus(err)
+	}
+	ps := resp.GetProbabilities()
+	if len(ps) != 3*len(req.Rows) {
+		return model.PredictResponse{}, fmt.Errorf("predict: model plugin answered %d probabilities for %d rows (want 3 per row)", len(ps), len(req.Rows))
+	}
+	out := model.PredictResponse{Probabilities: make([]soccer.Probabilities, len(req.Rows))}
+	for i := range out.Probabilities {
+		out.Probabilities[i] = soccer.Probabilities{Home: ps[3*i], Draw: ps[3*i+1], Away: ps[3*i+2]}
+	}
+	return out, nil
+}
+
+// TrainChunkRows is how many rows one TrainStream message carries: with
+// the ratings features about 2 MB, far below gRPC's message limits.
+const TrainChunkRows = 8192
+
+// Train implements model.Trainer; a plugin without the capability answers
+// Unimplemented. The training set goes as a stream of bounded chunks; a
+// plugin built before TrainStream existed gets one Train message instead.
+func (c *ModelClient) Train(ctx context.Context, req model.TrainRequest) (model.TrainResponse, error) {
+	outcomes := make([]int32, len(req.Outcomes))
+	for i, o := range req.Outcomes {
+		idx, err := convert.ResultIndex(o)
+		if err != nil {
+			return model.TrainResponse{}, fmt.Errorf("train: outcome %d: %w", i, err)
+		}
+		outcomes[i] = idx
+	}
+	if len(req.Rows) != len(outcomes) {
+		return model.TrainResponse{}, fmt.Errorf("train: %d rows and %d outcomes", len(req.Rows), len(outcomes))
+	}
+	for i, r := range req.Rows {
+		if len(r) != len(req.Columns) {
+			return model.TrainResponse{}, fmt.Errorf("train: row %d has %d values for %d columns", i, len(r), len(req.Columns))
+		}
+	}
+	resp, err := c.trainStream(ctx, req, outcomes)
+	if status.Code(err) == codes.Unimplemented { // a plugin older than TrainStream, or one that cannot train (Train says so)
+		resp, err = c.model.Train(ctx, &pb.TrainRequest{Columns: convert.ColumnsToProto(req.Columns), Values: convert.Flatten(req.Rows, len(req.Columns)),
+			Outcomes: outcomes, ParamsJson: req.Params, Seed: req.Seed})
+	}
+	if err != nil {
+		return model.TrainResponse{}, FromStatus(err)
+	}
+	return model.TrainResponse{Artifact: resp.GetArtifact(), Signature: convert.SignatureFromProto(resp.GetSignature()), Metrics: resp.GetMetrics()}, nil
+}
+
+func (c *ModelClient) trainStream(ctx context.Context, req model.TrainRequest, outcomes []int32) (*pb.TrainResponse, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := c.model.TrainStream(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for start := 0; start == 0 || start < len(req.Rows); start += TrainChunkRows {
+		end := min(start+TrainChunkRows, len(req.Rows))
+		chunk := &pb.TrainChunk{Values: convert.Flatten(req.Rows[start:end], len(req.Columns)), Outcomes: outcomes[start:end]}
+		if start == 0 {
+			chunk.Columns, chunk.ParamsJson, chunk.Seed = convert.ColumnsToProto(req.Columns), req.Params, req.Seed
+		}
+		if err := stream.Send(chunk); err != nil {
+			if err == io.EOF { // the plugin answered already (an error): CloseAndRecv has it
+				break
+			}
+			return nil, err
+		}
+	}
+	return stream.CloseAndRecv()
+}
