@@ -144,6 +144,17 @@ type Tx interface {
 type Stored struct {
 	Match soccer.Match
 	Hash  string
+	// Source is the source that owns the match (the first to store it);
+	// set by Tx.Existing, and on an update another source filled gaps in.
+	Source string
+}
+
+// OwnerOr is the match's owning source, or fallback when none is recorded.
+func (s Stored) OwnerOr(fallback string) string {
+	if s.Source != "" {
+		return s.Source
+	}
+	return fallback
 }
 
 // Writes is everything one batch changes.
@@ -177,8 +188,18 @@ func Apply(ctx context.Context, tx Tx, b Batch, now time.Time) (Applied, error) 
 			return Applied{}, fmt.Errorf("batch %s has match %s twice; the data contract should have quarantined it", b.File.Name, m.ID)
 		}
 		seen[m.ID] = true
-		s := Stored{Match: Normalize(m), Hash: ContentHash(m)}
 		old, ok := existing[m.ID]
+		switch {
+		case ok && old.Source != "" && old.Source != b.Source:
+			// Another source owns this match: this one only fills its gaps.
+			m = FillGaps(old.Match, m)
+		case ok:
+			m = Carry(old.Match, m)
+		}
+		s := Stored{Match: Normalize(m), Hash: ContentHash(m)}
+		if ok {
+			s.Source = old.Source
+		}
 		switch {
 		case !ok:
 			w.Inserts = append(w.Inserts, s)
@@ -201,6 +222,52 @@ func Apply(ctx context.Context, tx Tx, b Batch, now time.Time) (Applied, error) 
 		return Applied{}, err
 	}
 	return a, nil
+}
+
+// FillGaps is what a second source adds to a match another source owns:
+// the owner's values stand (its kick-off, teams, score and origin), and the
+// other source contributes only what the owner lacks: the result of a match
+// the owner still has as scheduled (with the kick-off it was played at), a
+// kick-off time where the owner has only the date, and the quotes of
+// bookmakers (pre-match or closing) the owner has none of. So two sources
+// never overwrite each other back and forth, and a source without prices
+// never erases the owner's.
+func FillGaps(owner, other soccer.Match) soccer.Match {
+	out := owner
+	out.Odds = slices.Clone(owner.Odds)
+	if owner.Status == soccer.Scheduled && other.Status == soccer.Finished {
+		out.Status, out.HomeGoals, out.AwayGoals, out.Result = other.Status, other.HomeGoals, other.AwayGoals, other.Result
+		out.Kickoff, out.KickoffTimeKnown = other.Kickoff, other.KickoffTimeKnown
+	} else if !owner.KickoffTimeKnown && other.KickoffTimeKnown && sameDay(owner.Kickoff, other.Kickoff) {
+		out.Kickoff, out.KickoffTimeKnown = other.Kickoff, true
+	}
+	for _, q := range other.Odds {
+		if !slices.ContainsFunc(out.Odds, func(o soccer.Odds) bool { return o.Bookmaker == q.Bookmaker && o.Closing == q.Closing }) {
+			out.Odds = append(out.Odds, q)
+		}
+	}
+	return out
+}
+
+// Carry is what a match's own source cannot take back by saying less: when
+// its new version has no prices at all, the stored ones stay (a source
+// without prices, or one whose prices were filled in by another, never
+// erases them), and a stored result stays when the new version still has
+// the match as scheduled. Any value the new version does give replaces the
+// stored one, so a publisher's corrections apply.
+func Carry(stored, incoming soccer.Match) soccer.Match {
+	if len(incoming.Odds) == 0 {
+		incoming.Odds = stored.Odds
+	}
+	if stored.Status == soccer.Finished && incoming.Status == soccer.Scheduled {
+		incoming.Status, incoming.HomeGoals, incoming.AwayGoals, incoming.Result = stored.Status, stored.HomeGoals, stored.AwayGoals, stored.Result
+		incoming.Kickoff, incoming.KickoffTimeKnown = stored.Kickoff, stored.KickoffTimeKnown
+	}
+	return incoming
+}
+
+func sameDay(a, b time.Time) bool {
+	return a.UTC().Sub(b.UTC()).Abs() < 24*time.Hour
 }
 
 // Normalize puts a match in the form the store returns: UTC, odds never nil.

@@ -135,17 +135,19 @@ type pgTx struct{ tx pgx.Tx }
 const matchColumns = `id, competition, season, kickoff, kickoff_time_known, home_team, away_team, status, home_goals, away_goals, result, odds, origin, content_hash`
 
 func (t pgTx) Existing(ctx context.Context, ids []string) (map[string]store.Stored, error) {
-	rows, err := t.tx.Query(ctx, `SELECT `+matchColumns+` FROM matches WHERE id = ANY($1)`, ids)
+	rows, err := t.tx.Query(ctx, `SELECT `+matchColumns+`, source FROM matches WHERE id = ANY($1)`, ids)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	out := map[string]store.Stored{}
 	for rows.Next() {
-		st, err := scanMatch(rows)
+		var src string
+		st, err := scanMatch(rows, &src)
 		if err != nil {
 			return nil, err
 		}
+		st.Source = src
 		out[st.Match.ID] = st
 	}
 	return out, rows.Err()
@@ -160,7 +162,7 @@ func (t pgTx) Write(ctx context.Context, w store.Writes) error {
 	for _, s := range w.Updates {
 		batch.Queue(`UPDATE matches SET competition=$2, season=$3, kickoff=$4, kickoff_time_known=$5, home_team=$6, away_team=$7, status=$8,
 			home_goals=$9, away_goals=$10, result=$11, odds=$12, origin=$13, content_hash=$14, source=$15, updated_run=$16 WHERE id=$1`,
-			append(matchArgs(s), w.Source, w.RunID)...)
+			append(matchArgs(s), s.OwnerOr(w.Source), w.RunID)...)
 	}
 	for _, r := range w.Revisions {
 		before, _ := json.Marshal(r.Before)
@@ -193,7 +195,7 @@ func matchArgs(s store.Stored) []any {
 		string(m.Status), hg, ag, res, string(odds), m.Origin, s.Hash}
 }
 
-func scanMatch(r pgx.Row) (store.Stored, error) {
+func scanMatch(r pgx.Row, extra ...any) (store.Stored, error) {
 	var (
 		m      soccer.Match
 		status string
@@ -202,8 +204,9 @@ func scanMatch(r pgx.Row) (store.Stored, error) {
 		res    *string
 		hash   string
 	)
-	if err := r.Scan(&m.ID, &m.Competition, &m.Season, &m.Kickoff, &m.KickoffTimeKnown, &m.HomeTeam, &m.AwayTeam,
-		&status, &hg, &ag, &res, &odds, &m.Origin, &hash); err != nil {
+	dest := append([]any{&m.ID, &m.Competition, &m.Season, &m.Kickoff, &m.KickoffTimeKnown, &m.HomeTeam, &m.AwayTeam,
+		&status, &hg, &ag, &res, &odds, &m.Origin, &hash}, extra...)
+	if err := r.Scan(dest...); err != nil {
 		return store.Stored{}, err
 	}
 	m.Kickoff, m.Status = m.Kickoff.UTC(), soccer.Status(status)

@@ -133,16 +133,18 @@ func (t sqliteTx) Existing(ctx context.Context, ids []string) (map[string]store.
 		for i, id := range chunk {
 			args[i] = id
 		}
-		rows, err := t.tx.QueryContext(ctx, `SELECT `+matchColumns+` FROM matches WHERE id IN (`+placeholders(len(chunk))+`)`, args...)
+		rows, err := t.tx.QueryContext(ctx, `SELECT `+matchColumns+`, source FROM matches WHERE id IN (`+placeholders(len(chunk))+`)`, args...)
 		if err != nil {
 			return nil, err
 		}
 		for rows.Next() {
-			st, err := scanMatch(rows)
+			var src string
+			st, err := scanMatch(rows, &src)
 			if err != nil {
 				rows.Close()
 				return nil, err
 			}
+			st.Source = src
 			out[st.Match.ID] = st
 		}
 		if err := rows.Close(); err != nil {
@@ -169,7 +171,7 @@ func (t sqliteTx) Write(ctx context.Context, w store.Writes) error {
 		a := matchArgs(s)
 		if _, err := t.tx.ExecContext(ctx, `UPDATE matches SET competition=?, season=?, kickoff=?, kickoff_time_known=?, home_team=?, away_team=?, status=?,
 			home_goals=?, away_goals=?, result=?, odds=?, origin=?, content_hash=?, source=?, updated_run=? WHERE id=?`,
-			append(a[1:], w.Source, w.RunID, a[0])...); err != nil {
+			append(a[1:], s.OwnerOr(w.Source), w.RunID, a[0])...); err != nil {
 			return fmt.Errorf("update %s: %w", s.Match.ID, err)
 		}
 	}
@@ -212,7 +214,7 @@ func matchArgs(s store.Stored) []any {
 
 type scanner interface{ Scan(...any) error }
 
-func scanMatch(r scanner) (store.Stored, error) {
+func scanMatch(r scanner, extra ...any) (store.Stored, error) {
 	var (
 		m            soccer.Match
 		kickoff      string
@@ -221,8 +223,9 @@ func scanMatch(r scanner) (store.Stored, error) {
 		res          sql.NullString
 		hash         string
 	)
-	if err := r.Scan(&m.ID, &m.Competition, &m.Season, &kickoff, &m.KickoffTimeKnown, &m.HomeTeam, &m.AwayTeam,
-		&status, &hg, &ag, &res, &odds, &m.Origin, &hash); err != nil {
+	dest := append([]any{&m.ID, &m.Competition, &m.Season, &kickoff, &m.KickoffTimeKnown, &m.HomeTeam, &m.AwayTeam,
+		&status, &hg, &ag, &res, &odds, &m.Origin, &hash}, extra...)
+	if err := r.Scan(dest...); err != nil {
 		return store.Stored{}, err
 	}
 	t, err := time.Parse(store.TimeFormat, kickoff)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -153,6 +154,64 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 		if !found {
 			t.Fatalf("the stored match is not the revised one")
+		}
+	})
+
+	t.Run("a second source fills gaps and never overrides", func(t *testing.T) {
+		s := open(t)
+		owned := slices.Clone(league[:3])
+		owned[2] = soccer.Match{ID: "syn-late", Competition: "SYN", Season: "2223", Kickoff: time.Date(2023, 8, 12, 0, 0, 0, 0, time.UTC),
+			HomeTeam: "Team A", AwayTeam: "Team B", Status: soccer.Scheduled, Origin: "SYN/all.csv:4"}
+		if _, err := s.Apply(ctx, batch("r1", owned)); err != nil {
+			t.Fatal(err)
+		}
+		other := slices.Clone(owned)
+		moved := other[0] // another kick-off, no prices: the owner's stand
+		moved.Kickoff, moved.Odds, moved.Origin = moved.Kickoff.Add(15*time.Minute), nil, "other.json:matches[0]"
+		other[0] = moved
+		priced := other[1] // a bookmaker the owner lacks: added
+		priced.Odds = append(slices.Clone(priced.Odds), soccer.Odds{Bookmaker: "XB", Home: 2, Draw: 3, Away: 4})
+		other[1] = priced
+		played := other[2] // the owner still has it scheduled, with a date only: the result and time are added
+		played.Kickoff, played.KickoffTimeKnown = played.Kickoff.Add(15*time.Hour), true
+		other[2] = played.Played(1, 0)
+		a, err := s.Apply(ctx, store.Batch{RunID: "r2", Source: "other", File: source.File{Name: "other.json"}, Matches: other})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a != (store.Applied{Updated: 2, Unchanged: 1}) {
+			t.Fatalf("applied %+v, want 2 updated (gaps filled), 1 unchanged", a)
+		}
+		got, _ := s.Matches(ctx, store.MatchQuery{})
+		byID := map[string]soccer.Match{}
+		for _, g := range got {
+			byID[g.ID] = g
+		}
+		if g := byID[owned[0].ID]; !g.Kickoff.Equal(owned[0].Kickoff) || len(g.Odds) != len(owned[0].Odds) || g.Origin != owned[0].Origin {
+			t.Errorf("the owner's match was overridden: %+v", g)
+		}
+		if g := byID[owned[1].ID]; len(g.Odds) != len(owned[1].Odds)+1 {
+			t.Errorf("the other source's bookmaker was not added: %+v", g.Odds)
+		}
+		if g := byID["syn-late"]; g.Status != soccer.Finished || g.Result != soccer.HomeWin || !g.KickoffTimeKnown || g.Kickoff.Hour() != 15 {
+			t.Errorf("the result was not filled in: %+v", g)
+		}
+		again, err := s.Apply(ctx, store.Batch{RunID: "r3", Source: "other", File: source.File{Name: "other.json"}, Matches: other})
+		if err != nil || again != (store.Applied{Unchanged: 3}) {
+			t.Fatalf("the second source again: %+v %v, want all unchanged", again, err)
+		}
+		// The owner again: the quotes it gives replace the stored ones (the
+		// other source's extra one goes), but saying less takes nothing back:
+		// its stale "scheduled" leaves the filled-in result.
+		back, err := s.Apply(ctx, batch("r4", owned))
+		if err != nil || back != (store.Applied{Updated: 1, Unchanged: 2}) || len(owned[1].Odds) == 0 {
+			t.Fatalf("the owner again: %+v %v", back, err)
+		}
+		got, _ = s.Matches(ctx, store.MatchQuery{})
+		for _, g := range got {
+			if g.ID == "syn-late" && g.Status != soccer.Finished {
+				t.Errorf("the owner's stale fixture took the result back: %+v", g)
+			}
 		}
 	})
 
