@@ -104,10 +104,12 @@ bench-async: build ort
 # and 1M matches) a synthetic corpus (`soccerpredict synth`) into a fresh embedded store under
 # var/scale, then ingest, train, serve until /readyz, and evaluate, each the real host with its
 # plugin processes; prints wall time and peak RSS (host, and the largest plugin) per stage.
+# SCALE_STAGES limits the stages, e.g. SCALE_STAGES="ingest,train,serve ready".
 SCALE_SIZES ?= 10000,100000,1000000
+SCALE_STAGES ?=
 bench-scale: build ort
 	cd host && $(GO) build -o $(BIN)/soccerload ./cmd/soccerload
-	./bin/soccerload scale -sizes $(SCALE_SIZES)
+	./bin/soccerload scale -sizes $(SCALE_SIZES) -stages "$(SCALE_STAGES)"
 
 # faults: the fault suite (not part of `make test`; about four minutes). Real serve and plugin
 # processes on localhost, each scenario under load: plugin kill -9 and SIGSTOP, a tampered plugin

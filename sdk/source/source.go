@@ -38,8 +38,12 @@ type Source interface {
 	//     cannot read is NaN in its quote: the host drops that quote with a
 	//     warning and keeps the match.
 	//   - Every input read is sent as a File with its digest, for provenance.
-	//   - All or nothing: when Fetch returns an error the host discards
-	//     everything this call sent, so a source may fail half-way.
+	//   - One file at a time: send a file's matches and rejects together,
+	//     then the File itself (EachJSON and ReadFile users: send it last).
+	//     The host commits each file as one batch when it is complete, so it
+	//     holds one file at a time; when Fetch returns an error the host
+	//     keeps the files it committed and discards the rest, and the next
+	//     ingest completes the run without duplicating anything.
 	//   - Honour ctx: stop and return ctx.Err() when it is done.
 	Fetch(ctx context.Context, req FetchRequest, out Sink) error
 }

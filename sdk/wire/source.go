@@ -52,14 +52,17 @@ func (c *SourceClient) Fetch(ctx context.Context, req source.FetchRequest, out s
 		if err != nil {
 			return FromStatus(err)
 		}
-		for _, f := range chunk.GetFiles() {
-			out.File(source.File{Name: f.GetName(), SHA256: f.GetSha256(), Rows: int(f.GetRows())})
-		}
+		// A chunk's rows come before its files: the plugin side ends a chunk
+		// with each file it sends, so a file arrives after the rows sent
+		// before it.
 		for _, r := range chunk.GetRejects() {
 			out.Reject(convert.RejectFromProto(r))
 		}
 		for _, m := range chunk.GetMatches() {
 			out.Match(convert.MatchFromProto(m))
+		}
+		for _, f := range chunk.GetFiles() {
+			out.File(source.File{Name: f.GetName(), SHA256: f.GetSha256(), Rows: int(f.GetRows())})
 		}
 	}
 }

@@ -44,8 +44,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		sizes := fs.String("sizes", "10000,100000,1000000", "corpus sizes (matches), comma-separated")
 		dir := fs.String("dir", "var/scale", "scratch directory for corpora and stores")
 		cfg := fs.String("config", "configs/local.yaml", "the base configuration")
+		stages := fs.String("stages", "", `only these stages, comma-separated (ingest,train,serve ready,evaluate; empty: all)`)
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
+		}
+		var only []string
+		if *stages != "" {
+			for _, s := range strings.Split(*stages, ",") {
+				only = append(only, strings.TrimSpace(s))
+			}
 		}
 		var ns []int
 		for _, s := range strings.Split(*sizes, ",") {
@@ -55,7 +62,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 			ns = append(ns, n)
 		}
-		rows, err := loadtest.Scale(ctx, loadtest.ScaleOptions{Host: *host, Sizes: ns, Dir: *dir, Config: *cfg, Log: stderr})
+		rows, err := loadtest.Scale(ctx, loadtest.ScaleOptions{Host: *host, Sizes: ns, Dir: *dir, Config: *cfg, Log: stderr, Stages: only})
 		loadtest.PrintScale(stdout, rows)
 		return err
 	}

@@ -82,7 +82,13 @@ func (p predictionParts) dataset(e env) (forecast.Dataset, error) {
 			}
 		}
 	}
-	return forecast.BuildDataset(e.ctx, p.store, pluginhost.FeaturesOf(p.features), progress)
+	fs := pluginhost.FeaturesOf(p.features)
+	d, err := forecast.BuildDataset(e.ctx, p.store, fs, progress)
+	if err == nil {
+		// The replay left the features at the present: serving starts from there.
+		forecast.KeepServingSnapshot(e.ctx, p.store, p.features, fs, d, p.log)
+	}
+	return d, err
 }
 
 func runModelsTrain(e env, args []string) error {

@@ -16,6 +16,9 @@ import (
 type Dataset struct {
 	Schema   features.Schema
 	Examples []replay.Example
+	// MatchesVersion is the store's matches version read before the
+	// matches were (-1 when it could not be read).
+	MatchesVersion int64
 }
 
 // BuildDataset replays every finished match in the store through fs, which
@@ -24,6 +27,10 @@ func BuildDataset(ctx context.Context, st store.Store, fs features.FeatureSet, p
 	schema, err := fs.Schema(ctx)
 	if err != nil {
 		return Dataset{}, fmt.Errorf("feature schema: %w", err)
+	}
+	version, err := st.MatchesVersion(ctx)
+	if err != nil {
+		version = -1
 	}
 	matches, err := st.Matches(ctx, store.MatchQuery{Status: soccer.Finished})
 	if err != nil {
@@ -36,7 +43,7 @@ func BuildDataset(ctx context.Context, st store.Store, fs features.FeatureSet, p
 	if err != nil {
 		return Dataset{}, err
 	}
-	return Dataset{Schema: schema, Examples: examples}, nil
+	return Dataset{Schema: schema, Examples: examples, MatchesVersion: version}, nil
 }
 
 // Trainable drops each competition's first season: ratings start from

@@ -161,7 +161,7 @@ func (p *Predictor) Observe(m Metrics) { p.metrics = m }
 // NewPredictor wires a predictor to the feature plugin and the name of the
 // model plugin it spawns per generation. Start loads it.
 func NewPredictor(st store.Store, host *pluginhost.Host, featurePlugin *pluginhost.Plugin, modelPlugin string, logger hclog.Logger) *Predictor {
-	p := &Predictor{store: st, host: host, features: featurePlugin, modelPlugin: modelPlugin, logger: logger, recent: 40, metrics: noMetrics{}, cacheEntries: DefaultCacheEntries}
+	p := &Predictor{store: st, host: host, features: featurePlugin, modelPlugin: modelPlugin, logger: logger, recent: DefaultRecent, metrics: noMetrics{}, cacheEntries: DefaultCacheEntries}
 	// A relaunched feature process starts empty: give it back its state.
 	featurePlugin.OnLaunch(func(ctx context.Context, client any) error {
 		p.mu.RLock()
@@ -175,54 +175,42 @@ func NewPredictor(st store.Store, host *pluginhost.Host, featurePlugin *pluginho
 	return p
 }
 
-// Start replays history so the features stand at the present, then loads the
-// current generation's champion, refusing one whose signature does not equal
-// the feature schema.
+// Start brings the features to the present, then loads the current
+// generation's champion, refusing one whose signature does not equal the
+// feature schema. The features come from the snapshot the store keeps when
+// no match has changed since it was taken (by this feature plugin, with
+// these settings); otherwise every finished match is replayed and the
+// result kept as the next snapshot, so the replicas and restarts after it
+// start without replaying.
 func (p *Predictor) Start(ctx context.Context) error {
 	fs := pluginhost.FeaturesOf(p.features)
-	// Replay needs an empty feature state: start from a fresh process.
+	// Replay and Restore need an empty feature state: start from a fresh process.
 	p.features.Kill()
 	schema, err := fs.Schema(ctx)
 	if err != nil {
 		return err
 	}
-	matches, err := p.store.Matches(ctx, store.MatchQuery{Status: soccer.Finished})
-	if err != nil {
-		return err
-	}
 	started := time.Now()
-	examples, err := replay.Replay(ctx, fs, matches, false, nil)
-	if err != nil {
-		return err
-	}
-	snap, err := fs.Snapshot(ctx)
-	if err != nil {
-		return err
-	}
-	teams, past := map[string][]string{}, map[string][]replay.Example{}
-	for _, e := range examples {
-		c := e.Match.Competition
-		for _, t := range []string{e.Match.HomeTeam, e.Match.AwayTeam} {
-			if !slices.Contains(teams[c], t) {
-				teams[c] = append(teams[c], t)
+	key, version, keep := p.snapshotKey(ctx, schema)
+	var st startState
+	restored := false
+	if keep {
+		if snap, err := p.store.FeatureSnapshot(ctx, key); err == nil && snap.MatchesVersion == version {
+			if st, err = restoreState(ctx, fs, snap); err == nil {
+				restored = true
+			} else {
+				p.logger.Warn("feature snapshot unusable; replaying instead", "error", err)
+				p.features.Kill()
 			}
 		}
-		past[c] = append(past[c], e)
-		if len(past[c]) > 2*p.recent {
-			past[c] = slices.Clone(past[c][len(past[c])-p.recent:])
-		}
 	}
-	for c := range teams {
-		sort.Strings(teams[c])
-		if len(past[c]) > p.recent {
-			past[c] = past[c][len(past[c])-p.recent:]
+	if !restored {
+		if st, err = p.replayState(ctx, fs); err != nil {
+			return err
 		}
-	}
-	var warm []float64
-	var lastDay time.Time
-	if len(examples) > 0 {
-		warm = examples[len(examples)-1].Values
-		lastDay = dayOf(examples[len(examples)-1].Match.Kickoff)
+		if keep {
+			keepSnapshot(ctx, p.store, p.logger, key, version, st)
+		}
 	}
 	// The history reads the finished matches again when first asked about
 	// the past: the store holds them until then, not this process.
@@ -233,10 +221,14 @@ func (p *Predictor) Start(ctx context.Context) error {
 		return err
 	}
 	p.mu.Lock()
-	p.schema, p.snapshot, p.teams, p.past, p.warmRow = schema, snap, teams, past, warm
-	p.spans, p.history, p.lastDay = spansOf(matches), hist, lastDay
+	p.schema, p.snapshot, p.teams, p.past, p.warmRow = schema, st.state, st.meta.Teams, st.meta.Past, st.meta.Warm
+	p.spans, p.history, p.lastDay = st.spans(), hist, st.meta.LastDay
 	p.mu.Unlock()
-	p.logger.Info("features replayed", "schema", schema.Version, "matches", len(examples), "took", time.Since(started).Round(time.Millisecond))
+	how := "replayed"
+	if restored {
+		how = "restored from snapshot"
+	}
+	p.logger.Info("features "+how, "schema", schema.Version, "matches", st.meta.Matches, "took", time.Since(started).Round(time.Millisecond))
 
 	gen, err := p.store.CurrentGeneration(ctx)
 	if errors.Is(err, store.ErrNotFound) {

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -82,9 +83,11 @@ func NewRunID(now time.Time) string {
 	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b)
 }
 
-// Run ingests one source. A fetch that fails (a plugin that dies, a file that
-// cannot be read) loads nothing from that source; a batch that fails to write
-// leaves the batches before it committed and is reported.
+// Run ingests one source, one file (one batch, one transaction) at a time as
+// the source streams them. A fetch that fails (a plugin that dies, a file
+// that cannot be read) keeps the files committed before it and nothing of
+// the rest, so running the ingest again completes it without duplicating
+// anything; a batch that fails to write stops the fetch and is reported.
 func (r Runner) Run(ctx context.Context, src Source) (Summary, error) {
 	logger := r.Logger
 	if logger == nil {
@@ -109,78 +112,144 @@ func (r Runner) Run(ctx context.Context, src Source) (Summary, error) {
 	}
 
 	logger.Info("fetching", "source", src.Name, "competitions", src.Request.Competitions, "seasons", src.Request.Seasons)
-	resp, err := source.Collect(ctx, src.Source, src.Request)
-	if err != nil {
-		return finish(fmt.Errorf("ingest %s: %w", src.Name, err))
-	}
-	batches := group(resp)
-	sum.Files = len(batches)
 	if r.ValidationDir != "" {
 		sum.Validations = filepath.Join(r.ValidationDir, sum.RunID)
 	}
 	if r.Progress != nil {
-		r.Progress.Start(len(batches), "ingest "+src.Name)
+		r.Progress.Start(-1, "ingest "+src.Name) // how many files a source has is known only at the end
 		defer r.Progress.Finish()
 	}
-	for _, b := range batches {
+	fctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	st := &streamer{r: r, ctx: ctx, cancel: cancel, sum: &sum, logger: logger, open: map[string]*fileBatch{}, seen: map[string]bool{}}
+	if err := src.Source.Fetch(fctx, src.Request, st); err != nil {
+		if st.err != nil {
+			err = st.err
+		}
+		return finish(fmt.Errorf("ingest %s: %w", src.Name, err))
+	}
+	// What is still open: files a source announced before their matches (or never).
+	for len(st.order) > 0 && st.err == nil {
 		if err := ctx.Err(); err != nil {
-			return finish(fmt.Errorf("ingest %s: stopped before %s: %w", src.Name, b.file.Name, err))
+			return finish(fmt.Errorf("ingest %s: stopped before %s: %w", src.Name, st.order[0].file.Name, err))
 		}
-		applied, failed, dropped, err := r.batch(ctx, sum, b)
-		sum.DroppedQuotes += dropped
-		if err != nil {
-			return finish(fmt.Errorf("ingest %s: %w", src.Name, err))
-		}
-		sum.Read += b.file.Rows
-		sum.Applied = sum.Applied.Add(applied)
-		sum.Unreadable += len(b.rejects)
-		if failed {
-			sum.FailedBatches++
-		}
-		if r.Progress != nil {
-			r.Progress.Add(1)
-		}
-		logger.Debug("batch applied", "file", b.file.Name, "loaded", applied.Loaded, "updated", applied.Updated, "quarantined", applied.Quarantined)
+		st.commit(st.order[0])
+	}
+	if st.err != nil {
+		return finish(fmt.Errorf("ingest %s: %w", src.Name, st.err))
 	}
 	return finish(nil)
 }
 
-type fileBatch struct {
-	file    source.File
-	matches []soccer.Match
-	rejects []source.Reject
+// streamer is the Sink of an ingest: it gathers each file's matches and
+// rejects and commits the file's batch once it is complete: when the source
+// sends the file after its rows (as the sdk's helpers do), or, for a source
+// that sends the file first, when a row of another file follows. A source
+// sends one file's rows together, so an ingest holds about one file at a
+// time and an interrupted one keeps every file it finished. Batches still
+// open when the fetch ends are committed then, in the order they began.
+type streamer struct {
+	r      Runner
+	ctx    context.Context
+	cancel context.CancelFunc
+	sum    *Summary
+	logger hclog.Logger
+
+	mu    sync.Mutex
+	open  map[string]*fileBatch
+	order []*fileBatch
+	seen  map[string]bool // every file name met, open or committed
+	err   error           // the first failed commit; the fetch is cancelled
 }
 
-// group splits a fetch into one batch per file, in the order the source read them.
-func group(resp source.FetchResponse) []*fileBatch {
-	var out []*fileBatch
-	byName := map[string]*fileBatch{}
-	get := func(name string) *fileBatch {
-		if b, ok := byName[name]; ok {
-			return b
-		}
-		b := &fileBatch{file: source.File{Name: name}}
-		byName[name] = b
-		out = append(out, b)
+func (s *streamer) get(name string) *fileBatch {
+	if b, ok := s.open[name]; ok {
 		return b
 	}
-	for _, f := range resp.Files {
-		get(f.Name).file = f
-	}
-	for _, m := range resp.Matches {
-		b := get(FileOf(m.Origin, func(name string) bool { _, ok := byName[name]; return ok }))
-		b.matches = append(b.matches, m)
-	}
-	for _, rj := range resp.Rejects {
-		b := get(rj.File)
-		b.rejects = append(b.rejects, rj)
-	}
-	for _, b := range out {
-		if b.file.Rows == 0 {
-			b.file.Rows = len(b.matches) + len(b.rejects)
+	b := &fileBatch{file: source.File{Name: name}}
+	s.open[name], s.seen[name] = b, true
+	s.order = append(s.order, b)
+	return b
+}
+
+// row finds the batch of a row of file name, first committing the other
+// files that are complete.
+func (s *streamer) row(name string) *fileBatch {
+	for _, b := range slices.Clone(s.order) {
+		if b.file.Name != name && b.announced && len(b.matches)+len(b.rejects) > 0 {
+			s.commitLocked(b)
 		}
 	}
-	return out
+	return s.get(name)
+}
+
+// Match implements source.Sink.
+func (s *streamer) Match(m soccer.Match) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.row(FileOf(m.Origin, func(name string) bool { return s.seen[name] }))
+	b.matches = append(b.matches, m)
+}
+
+// Reject implements source.Sink.
+func (s *streamer) Reject(rj source.Reject) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.row(rj.File)
+	b.rejects = append(b.rejects, rj)
+}
+
+// File implements source.Sink.
+func (s *streamer) File(f source.File) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.get(f.Name)
+	b.file, b.announced = f, true
+	if len(b.matches)+len(b.rejects) > 0 { // sent after its rows: complete
+		s.commitLocked(b)
+	}
+}
+
+func (s *streamer) commit(b *fileBatch) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.commitLocked(b)
+}
+
+func (s *streamer) commitLocked(b *fileBatch) {
+	delete(s.open, b.file.Name)
+	s.order = slices.DeleteFunc(s.order, func(o *fileBatch) bool { return o == b })
+	if s.err != nil {
+		return
+	}
+	if b.file.Rows == 0 {
+		b.file.Rows = len(b.matches) + len(b.rejects)
+	}
+	applied, failed, dropped, err := s.r.batch(s.ctx, *s.sum, b)
+	s.sum.DroppedQuotes += dropped
+	if err != nil {
+		s.err = err
+		s.cancel()
+		return
+	}
+	s.sum.Files++
+	s.sum.Read += b.file.Rows
+	s.sum.Applied = s.sum.Applied.Add(applied)
+	s.sum.Unreadable += len(b.rejects)
+	if failed {
+		s.sum.FailedBatches++
+	}
+	if s.r.Progress != nil {
+		s.r.Progress.Add(1)
+	}
+	s.logger.Debug("batch applied", "file", b.file.Name, "loaded", applied.Loaded, "updated", applied.Updated, "quarantined", applied.Quarantined)
+}
+
+type fileBatch struct {
+	file      source.File
+	announced bool // the source has sent the file itself
+	matches   []soccer.Match
+	rejects   []source.Reject
 }
 
 // FileOf is the input a match's Origin names: "<file>:<line>" for a

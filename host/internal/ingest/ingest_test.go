@@ -247,27 +247,42 @@ func TestPluginKilledMidRun(t *testing.T) {
 		errc <- err
 	}()
 	<-arrived
+	// The first file is committed as soon as it has arrived whole: kill the
+	// plugin once it is, half-way through the fetch.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if n, _ := s.CountMatches(context.Background(), store.MatchQuery{}); n == 380 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first file was not committed while the second was being fetched")
+		}
+	}
 	pid := p.Status().PID
 	syscall.Kill(pid, syscall.SIGKILL)
 	err := <-errc
 	if err == nil || !strings.Contains(err.Error(), `plugin "footballdata"`) {
 		t.Fatalf("ingest with a killed plugin: err = %v", err)
 	}
-	if n, _ := s.CountMatches(context.Background(), store.MatchQuery{}); n != 0 {
-		t.Fatalf("%d matches written by a failed fetch", n)
+	// The file finished before the kill is kept, whole; nothing of the other.
+	if n, _ := s.CountMatches(context.Background(), store.MatchQuery{}); n != 380 {
+		t.Fatalf("%d matches written by a fetch killed after its first file, want that file's 380", n)
 	}
 	runs, _ := s.Runs(context.Background(), 1)
 	if len(runs) != 1 || !strings.Contains(runs[0].Error, "footballdata") {
 		t.Fatalf("the failed run was not recorded: %+v", runs)
 	}
 	close(release)
-	for range 2 {
+	for i := range 2 { // the first run resumes (the kept file unchanged), the second changes nothing
 		sum, err := r.Run(context.Background(), Source{Name: "footballdata", Source: src})
 		if err != nil {
 			t.Fatalf("ingest after relaunch: %v", err)
 		}
-		if sum.Read != 380+552 {
-			t.Fatalf("summary %v", sum)
+		want := store.Applied{Loaded: 552, Unchanged: 380}
+		if i == 1 {
+			want = store.Applied{Unchanged: 380 + 552}
+		}
+		if sum.Read != 380+552 || sum.Applied != want {
+			t.Fatalf("run %d: summary %v, want %+v", i, sum, want)
 		}
 	}
 	if n, _ := s.CountMatches(context.Background(), store.MatchQuery{}); n != 380+552 {

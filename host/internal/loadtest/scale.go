@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,6 +30,9 @@ type ScaleOptions struct {
 	// configuration's paths are relative to it); empty is the current one.
 	WorkDir string
 	Log     io.Writer
+	// Stages limits the run to these stages (ingest, train, "serve ready",
+	// evaluate); empty runs them all. A stage needs the ones before it.
+	Stages []string
 }
 
 // ScaleRow is one stage at one size.
@@ -68,6 +72,9 @@ func Scale(ctx context.Context, o ScaleOptions) ([]ScaleRow, error) {
 			name string
 			args []string
 		}{{"ingest", args("ingest")}, {"train", args("models", "train", "--alias", "champion")}, {"serve ready", args("serve")}, {"evaluate", args("evaluate")}} {
+			if len(o.Stages) > 0 && !slices.Contains(o.Stages, stage.name) {
+				continue
+			}
 			var row ScaleRow
 			if stage.name == "serve ready" {
 				row = serveReady(ctx, o.Host, o.WorkDir, stage.args, real)

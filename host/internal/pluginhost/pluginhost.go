@@ -259,6 +259,19 @@ func (p *Plugin) Verify() ([]byte, error) {
 	return got, nil
 }
 
+// Fingerprint names what determines a plugin's behaviour: its pinned
+// binary digest and its settings. State a plugin computed (a feature
+// snapshot) is reusable only by a plugin with the same fingerprint.
+func (p *Plugin) Fingerprint() (string, error) {
+	pin, err := p.pinned()
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%s", p.cfg.Kind, pin, p.settings.JSON())
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
 // procs is the GOMAXPROCS a launch gets; 0 leaves the environment's.
 func (p *Plugin) procs() int {
 	if p.cfg.Procs == nil {

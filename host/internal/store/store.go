@@ -41,11 +41,30 @@ type Store interface {
 	Runs(ctx context.Context, limit int) ([]IngestRun, error)
 	// Ping checks the store is reachable.
 	Ping(ctx context.Context) error
+	// MatchesVersion changes (grows) with every write that changes a match,
+	// in the same transaction.
+	MatchesVersion(ctx context.Context) (int64, error)
+	// SaveFeatureSnapshot keeps a snapshot under its key, replacing the one
+	// kept before; FeatureSnapshot returns it, or ErrNotFound.
+	SaveFeatureSnapshot(ctx context.Context, s FeatureSnapshot) error
+	FeatureSnapshot(ctx context.Context, key string) (FeatureSnapshot, error)
 	Registry
 	Generations
 	Keys
 	Jobs
 	Close() error
+}
+
+// FeatureSnapshot is a feature plugin's state after replaying every finished
+// match the store held at MatchesVersion, with what the host derived from
+// the replay (Meta, opaque to the store). Key names the feature plugin,
+// its schema and its settings: any change to them is another key.
+type FeatureSnapshot struct {
+	Key            string
+	MatchesVersion int64
+	State          []byte
+	Meta           []byte
+	CreatedAt      time.Time
 }
 
 // Batch is what ingestion writes for one source file.

@@ -112,7 +112,7 @@ type seasonFile struct {
 func (f seasonFile) name() string { return f.competition + "/" + f.season + ".csv" }
 
 // Fetch implements source.Source, one season file at a time: only one file
-// is held in memory.
+// is held in memory, here and in the host.
 func (s *Source) Fetch(ctx context.Context, req source.FetchRequest, out source.Sink) error {
 	files, err := s.plan(req)
 	if err != nil {
@@ -130,14 +130,15 @@ func (s *Source) Fetch(ctx context.Context, req source.FetchRequest, out source.
 		if err != nil {
 			return err
 		}
-		sum := sha256.Sum256(data)
-		out.File(source.File{Name: f.name(), SHA256: hex.EncodeToString(sum[:]), Rows: parsed.rows})
 		for _, m := range parsed.matches {
 			out.Match(m)
 		}
 		for _, r := range parsed.rejects {
 			out.Reject(r)
 		}
+		// The file after its rows, as the sdk's helpers send it.
+		sum := sha256.Sum256(data)
+		out.File(source.File{Name: f.name(), SHA256: hex.EncodeToString(sum[:]), Rows: parsed.rows})
 	}
 	return nil
 }

@@ -65,7 +65,8 @@ func (s *sourceServer) Fetch(req *pb.FetchRequest, stream grpc.ServerStreamingSe
 }
 
 // chunker is the Sink of a streamed fetch: it sends a message every
-// FetchChunk matches, with the files and rejects met since the last one.
+// FetchChunk matches or rejects, and whenever a file is sent, with what was
+// met since the last one. The host reads a message's rows before its file.
 type chunker struct {
 	send   func(*pb.FetchChunk) error
 	cancel context.CancelFunc
@@ -100,6 +101,7 @@ func (c *chunker) File(f source.File) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.chunk.Files = append(c.chunk.Files, &pb.SourceFile{Name: f.Name, Sha256: f.SHA256, Rows: int32(f.Rows)})
+	c.flushLocked() // a file ends its chunk: the host receives it after the rows sent before it
 }
 
 func (c *chunker) flushLocked() {

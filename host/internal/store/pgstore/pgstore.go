@@ -181,6 +181,9 @@ func (t pgTx) Write(ctx context.Context, w store.Writes) error {
 		batch.Queue(`INSERT INTO source_files (source, name, sha256, rows, first_run) VALUES ($1,$2,$3,$4,$5) ON CONFLICT DO NOTHING`,
 			w.Source, w.File.Name, w.File.SHA256, w.File.Rows, w.RunID)
 	}
+	if len(w.Inserts)+len(w.Updates) > 0 {
+		batch.Queue(`UPDATE store_meta SET value = value + 1 WHERE key = 'matches_version'`)
+	}
 	return t.tx.SendBatch(ctx, batch).Close()
 }
 

@@ -198,6 +198,11 @@ func (t sqliteTx) Write(ctx context.Context, w store.Writes) error {
 			return fmt.Errorf("record file %s: %w", w.File.Name, err)
 		}
 	}
+	if len(w.Inserts)+len(w.Updates) > 0 {
+		if _, err := t.tx.ExecContext(ctx, `UPDATE store_meta SET value = value + 1 WHERE key = 'matches_version'`); err != nil {
+			return fmt.Errorf("count the change: %w", err)
+		}
+	}
 	return nil
 }
 

@@ -215,6 +215,42 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 	})
 
+	t.Run("matches version and feature snapshots", func(t *testing.T) {
+		s := open(t)
+		v0, err := s.MatchesVersion(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Apply(ctx, batch("r1", league)); err != nil {
+			t.Fatal(err)
+		}
+		v1, _ := s.MatchesVersion(ctx)
+		if v1 <= v0 {
+			t.Fatalf("version %d after a write that loaded matches, %d before", v1, v0)
+		}
+		if _, err := s.Apply(ctx, batch("r2", league)); err != nil { // nothing changes
+			t.Fatal(err)
+		}
+		if v, _ := s.MatchesVersion(ctx); v != v1 {
+			t.Fatalf("version %d after a write that changed nothing, want %d", v, v1)
+		}
+		if _, err := s.FeatureSnapshot(ctx, "ratings/x"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("a snapshot never saved: %v", err)
+		}
+		snap := store.FeatureSnapshot{Key: "ratings/x", MatchesVersion: v1, State: []byte{0, 1, 2, 255}, Meta: []byte(`{"a":1}`), CreatedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+		if err := s.SaveFeatureSnapshot(ctx, snap); err != nil {
+			t.Fatal(err)
+		}
+		snap.MatchesVersion, snap.State = v1+1, []byte("newer")
+		if err := s.SaveFeatureSnapshot(ctx, snap); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.FeatureSnapshot(ctx, "ratings/x")
+		if err != nil || !reflect.DeepEqual(got, snap) {
+			t.Fatalf("snapshot read back as %+v (%v), want %+v", got, err, snap)
+		}
+	})
+
 	t.Run("fixtures without a result", func(t *testing.T) {
 		s := open(t)
 		f := soccer.Match{ID: "syn-next", Competition: "SYN", Season: "2223", Kickoff: time.Date(2023, 8, 12, 14, 0, 0, 0, time.UTC),

@@ -1,0 +1,98 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/soccerpredict/soccerpredict/host/internal/testbin"
+)
+
+// serveOnce starts serve, asks for one forecast, stops it, and returns the
+// forecast and what serve logged.
+func serveOnce(t *testing.T, cfg string, environ []string) (map[string]any, string) {
+	t.Helper()
+	ctx, stop := context.WithCancel(context.Background())
+	out, logs := &syncBuffer{}, &syncBuffer{}
+	done := make(chan int, 1)
+	go func() {
+		done <- Run(ctx, []string{"serve", "--config", cfg, "--addr", "127.0.0.1:0"}, append([]string{"SOCCERPREDICT_LOG__LEVEL=info"}, environ...), out, logs)
+	}()
+	defer func() {
+		stop()
+		<-done
+	}()
+	re := regexp.MustCompile(`on (127\.0\.0\.1:\d+)`)
+	addr := ""
+	for deadline := time.Now().Add(60 * time.Second); addr == "" && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if m := re.FindStringSubmatch(out.String()); m != nil {
+			addr = m[1]
+		}
+	}
+	if addr == "" {
+		t.Fatalf("serve did not start:\n%s\n%s", out.String(), logs.String())
+	}
+	code, v := postJSON(t, "http://"+addr+"/v1/predictions", `{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0"}`)
+	if code != 200 {
+		t.Fatalf("prediction: %d %v", code, v)
+	}
+	return v, logs.String()
+}
+
+// serve starts from the feature snapshot the store keeps when nothing has
+// changed since it was taken (training keeps one, and so does a serve that
+// had to replay), and replays when a match or the feature plugin's settings
+// changed; either way the forecasts are a replay's.
+func TestServeStartsFromTheFeatureSnapshot(t *testing.T) {
+	cfg := fullConfig(t, "store: {driver: sqlite}")
+	must(t, cfg, "ingest")
+	must(t, cfg, "models", "train", "--alias", "champion")
+	same := func(what string, a, b map[string]any) {
+		t.Helper()
+		if a["probabilities"] == nil || !reflect.DeepEqual(a["probabilities"], b["probabilities"]) {
+			ja, _ := json.Marshal(a)
+			jb, _ := json.Marshal(b)
+			t.Fatalf("%s: forecasts differ:\n%s\n%s", what, ja, jb)
+		}
+	}
+	expect := func(logs, want, what string) {
+		t.Helper()
+		if !strings.Contains(logs, want) {
+			t.Fatalf("%s: want %q in the log:\n%s", what, want, logs)
+		}
+	}
+
+	fromTraining, logs := serveOnce(t, cfg, nil)
+	expect(logs, "features restored from snapshot", "the first start after training")
+	// Settings spelled differently (elo_k's default, given) are another
+	// snapshot: this start replays, and forecasts as the restored one did.
+	replayed, logs := serveOnce(t, cfg, []string{"SOCCERPREDICT_PLUGINS__RATINGS__CONFIG__ELO_K=20"})
+	expect(logs, "features replayed", "a start with other feature settings")
+	same("restored from training's snapshot and replayed", fromTraining, replayed)
+
+	// A changed match (a publisher's correction) makes every snapshot stale.
+	data := t.TempDir()
+	if err := os.CopyFS(data, os.DirFS(testbin.Data())); err != nil {
+		t.Fatal(err)
+	}
+	csv := filepath.Join(data, "E0", "2324.csv")
+	b, _ := os.ReadFile(csv)
+	lines := strings.SplitAfter(string(b), "\n")
+	lines[len(lines)-2] = strings.Replace(lines[len(lines)-2], ",Sheffield United,Tottenham,0,3,A,", ",Sheffield United,Tottenham,1,3,A,", 1)
+	os.WriteFile(csv, []byte(strings.Join(lines, "")), 0o644)
+	code, out, errs := run(t, []string{"SOCCERPREDICT_PLUGINS__FOOTBALLDATA__CONFIG__DIR=" + data}, "ingest", "--config", cfg)
+	if code != 0 || !strings.Contains(out, "1 updated") {
+		t.Fatalf("ingest of the corrected file: %d\n%s\n%s", code, out, errs)
+	}
+	replayed, logs = serveOnce(t, cfg, nil)
+	expect(logs, "features replayed", "a start after a match changed")
+	restored, logs := serveOnce(t, cfg, nil)
+	expect(logs, "features restored from snapshot", "the start after that")
+	same("replayed and restored from the replay's snapshot", replayed, restored)
+}

@@ -1,0 +1,173 @@
+package forecast
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/soccerpredict/soccerpredict/host/internal/pluginhost"
+	"github.com/soccerpredict/soccerpredict/host/internal/replay"
+	"github.com/soccerpredict/soccerpredict/host/internal/store"
+	"github.com/soccerpredict/soccerpredict/sdk/features"
+	"github.com/soccerpredict/soccerpredict/sdk/soccer"
+)
+
+// DefaultRecent is how many past matches per competition serving keeps
+// with their forecasts, for the recent results it shows.
+const DefaultRecent = 40
+
+// startState is what serving needs from the history: the feature plugin's
+// state and what the host derives from the replay.
+type startState struct {
+	state []byte
+	meta  startMeta
+}
+
+// startMeta is kept as JSON beside the plugin's state in a feature snapshot.
+type startMeta struct {
+	Matches int                         `json:"matches"`
+	Teams   map[string][]string         `json:"teams"`
+	Past    map[string][]replay.Example `json:"past"`
+	Warm    []float64                   `json:"warm"`
+	Spans   map[string][]spanMeta       `json:"spans"`
+	LastDay time.Time                   `json:"last_day"`
+}
+
+type spanMeta struct {
+	Season string    `json:"season"`
+	First  time.Time `json:"first"`
+	Last   time.Time `json:"last"`
+}
+
+func (st startState) spans() map[string][]seasonSpan {
+	out := map[string][]seasonSpan{}
+	for c, ss := range st.meta.Spans {
+		for _, s := range ss {
+			out[c] = append(out[c], seasonSpan{season: s.Season, first: s.First, last: s.Last})
+		}
+	}
+	return out
+}
+
+// snapshotKey names the snapshot of this feature plugin, binary, settings
+// and schema, and reads the store's matches version first (so a write
+// during the replay makes the snapshot stale, never wrong). keep is false
+// when the plugin cannot be fingerprinted or the version read.
+func snapshotKey(ctx context.Context, st store.Store, plugin *pluginhost.Plugin, schema features.Schema, recent int) (string, int64, bool) {
+	fp, err := plugin.Fingerprint()
+	if err != nil {
+		return "", 0, false
+	}
+	version, err := st.MatchesVersion(ctx)
+	if err != nil {
+		return "", 0, false
+	}
+	h := sha256.Sum256([]byte(fp + "\x00" + schema.Version + "\x00" + fmt.Sprint(recent)))
+	return plugin.Name + "/" + hex.EncodeToString(h[:8]), version, true
+}
+
+func (p *Predictor) snapshotKey(ctx context.Context, schema features.Schema) (string, int64, bool) {
+	return snapshotKey(ctx, p.store, p.features, schema, p.recent)
+}
+
+// replayState replays every finished match through a fresh feature process.
+func (p *Predictor) replayState(ctx context.Context, fs features.FeatureSet) (startState, error) {
+	matches, err := p.store.Matches(ctx, store.MatchQuery{Status: soccer.Finished})
+	if err != nil {
+		return startState{}, err
+	}
+	examples, err := replay.Replay(ctx, fs, matches, false, nil)
+	if err != nil {
+		return startState{}, err
+	}
+	snap, err := fs.Snapshot(ctx)
+	if err != nil {
+		return startState{}, err
+	}
+	return startState{state: snap, meta: metaOf(examples, p.recent)}, nil
+}
+
+// metaOf derives what serving keeps from a replay's examples (every
+// finished match, in kick-off order).
+func metaOf(examples []replay.Example, recent int) startMeta {
+	meta := startMeta{Matches: len(examples), Teams: map[string][]string{}, Past: map[string][]replay.Example{}, Spans: map[string][]spanMeta{}}
+	matches := make([]soccer.Match, len(examples))
+	for i, e := range examples {
+		matches[i] = e.Match
+		c := e.Match.Competition
+		for _, t := range []string{e.Match.HomeTeam, e.Match.AwayTeam} {
+			if !slices.Contains(meta.Teams[c], t) {
+				meta.Teams[c] = append(meta.Teams[c], t)
+			}
+		}
+		e.Unpriced = nil // serving shows past forecasts as priced
+		meta.Past[c] = append(meta.Past[c], e)
+		if len(meta.Past[c]) > 2*recent {
+			meta.Past[c] = slices.Clone(meta.Past[c][len(meta.Past[c])-recent:])
+		}
+	}
+	for c := range meta.Teams {
+		sort.Strings(meta.Teams[c])
+		if len(meta.Past[c]) > recent {
+			meta.Past[c] = meta.Past[c][len(meta.Past[c])-recent:]
+		}
+	}
+	if len(examples) > 0 {
+		meta.Warm = examples[len(examples)-1].Values
+		meta.LastDay = dayOf(examples[len(examples)-1].Match.Kickoff)
+	}
+	for c, ss := range spansOf(matches) {
+		for _, s := range ss {
+			meta.Spans[c] = append(meta.Spans[c], spanMeta{Season: s.season, First: s.first, Last: s.last})
+		}
+	}
+	return meta
+}
+
+// KeepServingSnapshot keeps the state a full replay (training's) left in
+// the feature plugin as the snapshot serving starts from, so the first
+// serve after training does not replay again. It is a no-op when the
+// dataset's version is unknown; failing is a warning.
+func KeepServingSnapshot(ctx context.Context, st store.Store, plugin *pluginhost.Plugin, fs features.FeatureSet, d Dataset, logger hclog.Logger) {
+	key, _, ok := snapshotKey(ctx, st, plugin, d.Schema, DefaultRecent)
+	if !ok || d.MatchesVersion < 0 {
+		return
+	}
+	state, err := fs.Snapshot(ctx)
+	if err != nil {
+		logger.Warn("cannot keep the feature snapshot for serving", "error", err)
+		return
+	}
+	keepSnapshot(ctx, st, logger, key, d.MatchesVersion, startState{state: state, meta: metaOf(d.Examples, DefaultRecent)})
+}
+
+// keepSnapshot saves a replay's result; failing to is a warning, not an
+// error: the next start replays again.
+func keepSnapshot(ctx context.Context, st store.Store, logger hclog.Logger, key string, version int64, s startState) {
+	meta, err := json.Marshal(s.meta)
+	if err == nil {
+		err = st.SaveFeatureSnapshot(ctx, store.FeatureSnapshot{Key: key, MatchesVersion: version, State: s.state, Meta: meta, CreatedAt: time.Now()})
+	}
+	if err != nil {
+		logger.Warn("cannot keep the feature snapshot; the next start replays again", "error", err)
+	}
+}
+
+// restoreState gives a fresh feature process a kept snapshot.
+func restoreState(ctx context.Context, fs features.FeatureSet, snap store.FeatureSnapshot) (startState, error) {
+	var meta startMeta
+	if err := json.Unmarshal(snap.Meta, &meta); err != nil {
+		return startState{}, fmt.Errorf("snapshot %s: %w", snap.Key, err)
+	}
+	if err := fs.Restore(ctx, snap.State); err != nil {
+		return startState{}, fmt.Errorf("snapshot %s: restore: %w", snap.Key, err)
+	}
+	return startState{state: snap.State, meta: meta}, nil
+}

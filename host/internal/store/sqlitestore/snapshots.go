@@ -1,0 +1,49 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/soccerpredict/soccerpredict/host/internal/store"
+)
+
+// MatchesVersion implements store.Store.
+func (s *Store) MatchesVersion(ctx context.Context) (int64, error) {
+	var v int64
+	if err := s.db.QueryRowContext(ctx, `SELECT value FROM store_meta WHERE key = 'matches_version'`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("matches version: %w", err)
+	}
+	return v, nil
+}
+
+// SaveFeatureSnapshot implements store.Store.
+func (s *Store) SaveFeatureSnapshot(ctx context.Context, f store.FeatureSnapshot) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO feature_snapshots (key, matches_version, state, meta, created_at) VALUES (?,?,?,?,?)
+		ON CONFLICT (key) DO UPDATE SET matches_version = excluded.matches_version, state = excluded.state, meta = excluded.meta, created_at = excluded.created_at`,
+		f.Key, f.MatchesVersion, f.State, f.Meta, f.CreatedAt.UTC().Format(store.TimeFormat))
+	if err != nil {
+		return fmt.Errorf("save feature snapshot: %w", err)
+	}
+	return nil
+}
+
+// FeatureSnapshot implements store.Store.
+func (s *Store) FeatureSnapshot(ctx context.Context, key string) (store.FeatureSnapshot, error) {
+	f := store.FeatureSnapshot{Key: key}
+	var created string
+	err := s.db.QueryRowContext(ctx, `SELECT matches_version, state, meta, created_at FROM feature_snapshots WHERE key = ?`, key).
+		Scan(&f.MatchesVersion, &f.State, &f.Meta, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.FeatureSnapshot{}, fmt.Errorf("feature snapshot %s: %w", key, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.FeatureSnapshot{}, fmt.Errorf("feature snapshot: %w", err)
+	}
+	if f.CreatedAt, err = time.Parse(store.TimeFormat, created); err != nil {
+		return store.FeatureSnapshot{}, fmt.Errorf("feature snapshot %s: created_at %q: %w", key, created, err)
+	}
+	return f, nil
+}
