@@ -24,6 +24,7 @@ import (
 	"github.com/soccerpredict/soccerpredict/host/internal/contract"
 	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
 	"github.com/soccerpredict/soccerpredict/host/internal/ingest"
+	"github.com/soccerpredict/soccerpredict/host/internal/jobs"
 	"github.com/soccerpredict/soccerpredict/host/internal/pluginhost"
 	"github.com/soccerpredict/soccerpredict/host/internal/replay"
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
@@ -554,5 +555,35 @@ func TestPastKickoffEqualsTheReplay(t *testing.T) {
 	code, out = post(t, w.server.URL+"/v1/predictions/batch", `{"fixtures": [`+body(m.Match.Kickoff.AddDate(0, -1, 0))+`, `+body(m.Match.Kickoff)+`]}`)
 	if preds, _ := out["predictions"].([]any); code != 200 || len(preds) != 2 || probs(preds[0].(map[string]any)) != probs(earlier) || probs(preds[1].(map[string]any)) != probs(same) {
 		t.Fatalf("batch with as_of: %d %v", code, out)
+	}
+
+	// An asynchronous job takes as_of too, and its worker answers as the
+	// sync path did; after the kick-off is refused at submission.
+	async := httptest.NewServer((&Server{Predictor: w.pred, Logger: hclog.NewNullLogger(), Store: w.store}).Handler())
+	defer async.Close()
+	worker := &jobs.Worker{Store: w.store, Predictor: w.pred, Logger: hclog.NewNullLogger(), Render: func(p forecast.Prediction) any { return Render(p) }}
+	for _, c := range []struct {
+		asOf time.Time
+		want map[string]any
+	}{{m.Match.Kickoff.AddDate(0, -1, 0), earlier}, {m.Match.Kickoff, same}} {
+		code, out = post(t, async.URL+"/v1/predictions/async", body(c.asOf))
+		if code != 202 {
+			t.Fatalf("async with as_of: %d %v", code, out)
+		}
+		id := out["job_id"].(string)
+		if err := worker.Handle(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		j, err := w.store.Job(ctx, id)
+		var result map[string]any
+		if err == nil {
+			err = json.Unmarshal(j.Result, &result)
+		}
+		if err != nil || j.Status != "succeeded" || probs(result) != probs(c.want) || result["point_in_time"] != c.want["point_in_time"] {
+			t.Fatalf("async job as of %v: %s %s (%v), want %v", c.asOf, j.Status, j.Result, err, c.want)
+		}
+	}
+	if code, out = post(t, async.URL+"/v1/predictions/async", body(m.Match.Kickoff.Add(time.Hour))); code != 422 {
+		t.Fatalf("async with as_of after the kick-off: %d %v", code, out)
 	}
 }

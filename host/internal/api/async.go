@@ -48,12 +48,7 @@ func (s *Server) predictAsync(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, r, p.Status(), "malformed request", p.Message, []FieldProblem{*p})
 		return
 	}
-	if sent.AsOf != "" {
-		s.problem(w, r, http.StatusUnprocessableEntity, "invalid fields", "as_of: asynchronous jobs forecast as of their kick-off; send as_of to /v1/predictions",
-			[]FieldProblem{{Field: "as_of", Message: "not taken by asynchronous jobs"}})
-		return
-	}
-	f, _, ok := s.resolveFixture(w, r, sent.PredictionRequest)
+	f, asOf, ok := s.resolveFixture(w, r, sent.PredictionRequest)
 	if !ok {
 		return
 	}
@@ -73,6 +68,9 @@ func (s *Server) predictAsync(w http.ResponseWriter, r *http.Request) {
 	jr := jobs.Request{HomeTeam: f.HomeTeam, AwayTeam: f.AwayTeam, Competition: f.Competition, Kickoff: f.Kickoff}
 	if len(f.Odds) > 0 {
 		jr.Odds = &f.Odds[0]
+	}
+	if !asOf.IsZero() {
+		jr.AsOf = &asOf
 	}
 	body, _ := json.Marshal(jr)
 	// The request as the client sent it (not the resolved fixture, whose

@@ -68,7 +68,7 @@ func TestOpenAPIValidatesLiveTraffic(t *testing.T) {
 		{open.URL, "POST", "/v1/predictions", fixture, "text/plain", "", 415},
 		{open.URL, "POST", "/v1/predictions/batch", `{"fixtures": [` + fixture + `]}`, "application/json", "", 200},
 		{open.URL, "POST", "/v1/predictions/async", fixture, "application/json", "", 202},
-		{open.URL, "POST", "/v1/predictions/async", `{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0", "as_of": "2023-01-01T00:00:00Z"}`, "application/json", "", 422},
+		{open.URL, "POST", "/v1/predictions/async", `{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0", "kickoff": "2023-02-01T15:00:00Z", "as_of": "2023-03-01T00:00:00Z"}`, "application/json", "", 422},
 		{open.URL, "POST", "/v1/predictions", `{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0", "kickoff": "2023-02-01T15:00:00Z", "as_of": "2023-01-01T00:00:00Z"}`, "application/json", "", 200},
 		{open.URL, "GET", "/v1/jobs/0123456789abcdef01234567", "", "", "", 404},
 		{open.URL, "GET", "/v1/fixtures?competition=E0&limit=2", "", "", "", 200},

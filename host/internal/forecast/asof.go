@@ -3,6 +3,7 @@ package forecast
 import (
 	"context"
 	"fmt"
+	"iter"
 	"slices"
 	"sort"
 	"sync"
@@ -176,9 +177,9 @@ func calendarSeason(t time.Time) string {
 	return fmt.Sprintf("%02d%02d", y%100, (y+1)%100)
 }
 
-func spansOf(matches []soccer.Match) map[string][]seasonSpan {
+func spansOf(matches iter.Seq[soccer.Match]) map[string][]seasonSpan {
 	out := map[string][]seasonSpan{}
-	for _, m := range matches {
+	for m := range matches {
 		spans := out[m.Competition]
 		i := slices.IndexFunc(spans, func(s seasonSpan) bool { return s.season == m.Season })
 		if i < 0 {

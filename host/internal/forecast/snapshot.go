@@ -98,9 +98,7 @@ func (p *Predictor) replayState(ctx context.Context, fs features.FeatureSet) (st
 // finished match, in kick-off order).
 func metaOf(examples []replay.Example, recent int) startMeta {
 	meta := startMeta{Matches: len(examples), Teams: map[string][]string{}, Past: map[string][]replay.Example{}, Spans: map[string][]spanMeta{}}
-	matches := make([]soccer.Match, len(examples))
-	for i, e := range examples {
-		matches[i] = e.Match
+	for _, e := range examples {
 		c := e.Match.Competition
 		for _, t := range []string{e.Match.HomeTeam, e.Match.AwayTeam} {
 			if !slices.Contains(meta.Teams[c], t) {
@@ -122,6 +120,13 @@ func metaOf(examples []replay.Example, recent int) startMeta {
 	if len(examples) > 0 {
 		meta.Warm = examples[len(examples)-1].Values
 		meta.LastDay = dayOf(examples[len(examples)-1].Match.Kickoff)
+	}
+	matches := func(yield func(soccer.Match) bool) {
+		for _, e := range examples {
+			if !yield(e.Match) {
+				return
+			}
+		}
 	}
 	for c, ss := range spansOf(matches) {
 		for _, s := range ss {

@@ -31,6 +31,9 @@ type Request struct {
 	Competition string       `json:"competition"`
 	Kickoff     time.Time    `json:"kickoff"`
 	Odds        *soccer.Odds `json:"odds,omitempty"`
+	// AsOf asks for the forecast as of this time (not after the kick-off):
+	// from the features as they stood before it, as the sync path does.
+	AsOf *time.Time `json:"as_of,omitempty"`
 }
 
 // CacheTTL is how long a finished job stays in the cache, and ProgressTTL
@@ -262,7 +265,12 @@ func (w *Worker) Handle(ctx context.Context, id string) error {
 	if err != nil {
 		return w.finish(ctx, id, nil, err.Error())
 	}
-	preds, err := w.Predictor.Predict(ctx, []soccer.Fixture{f})
+	var preds []forecast.Prediction
+	if req.AsOf != nil {
+		preds, err = w.Predictor.PredictAsOf(ctx, []soccer.Fixture{f}, []time.Time{*req.AsOf})
+	} else {
+		preds, err = w.Predictor.Predict(ctx, []soccer.Fixture{f})
+	}
 	switch {
 	case errors.Is(err, forecast.ErrUnavailable), errors.Is(err, forecast.ErrNotReady):
 		return err // try again
