@@ -122,6 +122,13 @@ func runModelsTrain(e env, args []string) error {
 		return err
 	}
 	examples := d.Trainable()
+	// Training needs each example's features and result, not the match's
+	// prices (kept in the serving snapshot already): let them go, and the
+	// full replay with them (at a million matches, over a gigabyte).
+	d.Examples = nil
+	for i := range examples {
+		examples[i].Match.Odds = nil
+	}
 	mv, err := parts.trainer().Train(e.ctx, d, examples)
 	if err != nil {
 		return err

@@ -65,13 +65,9 @@ func fitLogRegFrom(rows [][]float64, y []int, l2 float64, free []bool, offset []
 			m.Std[j] = 1 // a constant column carries no information; leave it unscaled
 		}
 	}
-	z := make([][]float64, n)
-	for i, r := range rows {
-		z[i] = make([]float64, d)
-		for j, v := range r {
-			z[i][j] = (v - m.Mean[j]) / m.Std[j]
-		}
-	}
+	// The model is fitted on standardised inputs, but no standardised copy
+	// of the rows is made: nll evaluates it on the raw rows (see there).
+	o := newObjective(d)
 	// params: W row-major (d×3) then B (3).
 	np := 3*d + 3
 	// The optimiser asks for the value and then the gradient at the same
@@ -86,7 +82,7 @@ func fitLogRegFrom(rows [][]float64, y []int, l2 float64, free []bool, offset []
 		if lastGrad == nil {
 			lastGrad = make([]float64, len(x))
 		}
-		lastF, _ = nll(x, z, off, y, d, l2, free, lastGrad)
+		lastF = o.nll(x, rows, m.Mean, m.Std, off, y, l2, free, lastGrad)
 		lastX = append(lastX[:0], x...)
 	}
 	problem := optimize.Problem{
@@ -123,21 +119,47 @@ func fitLogRegFrom(rows [][]float64, y []int, l2 float64, free []bool, offset []
 	return m, nil
 }
 
-func nll(x []float64, z [][]float64, off [][3]float64, y []int, d int, l2 float64, free []bool, grad []float64) (float64, []float64) {
+// objective holds nll's scratch space, reused by every evaluation.
+type objective struct {
+	weff, graw [][3]float64
+}
+
+func newObjective(d int) *objective {
+	return &objective{weff: make([][3]float64, d), graw: make([][3]float64, d)}
+}
+
+// nll is the mean negative log-likelihood (+ l2/2·|W|², the weights of free
+// columns excepted) of the weights x over standardised inputs, and its
+// gradient into grad (when not nil), evaluated on the raw rows: with
+// z_j = (x_j − mean_j)/std_j, Σ_j z_j·w_j + b = Σ_j x_j·(w_j/std_j) +
+// (b − Σ_j mean_j·w_j/std_j), and the gradient in w_j is
+// (Σ_i g_i·x_ij − mean_j·Σ_i g_i)/std_j. So the optimiser works on the
+// well-conditioned standardised problem without a copy of the rows.
+func (o *objective) nll(x []float64, rows [][]float64, mean, std []float64, off [][3]float64, y []int, l2 float64, free []bool, grad []float64) float64 {
+	d := len(mean)
+	w := x[:3*d]
+	b := [3]float64{x[3*d], x[3*d+1], x[3*d+2]}
+	for j := range d {
+		for k := range 3 {
+			o.weff[j][k] = w[3*j+k] / std[j]
+			b[k] -= mean[j] * o.weff[j][k]
+		}
+	}
 	if grad != nil {
 		clear(grad)
+		clear(o.graw)
 	}
-	n := float64(len(z))
+	n := float64(len(rows))
 	var f float64
-	w := x[:3*d]
-	for i, r := range z {
+	var gb [3]float64
+	for i, r := range rows {
 		// One pass over the row for the three logits, one for the gradient.
-		c0, c1, c2 := x[3*d], x[3*d+1], x[3*d+2]
+		c0, c1, c2 := b[0], b[1], b[2]
 		if off != nil {
 			c0, c1, c2 = c0+off[i][0], c1+off[i][1], c2+off[i][2]
 		}
 		for j, v := range r {
-			wj := w[3*j : 3*j+3 : 3*j+3]
+			wj := &o.weff[j]
 			c0 += v * wj[0]
 			c1 += v * wj[1]
 			c2 += v * wj[2]
@@ -147,16 +169,24 @@ func nll(x []float64, z [][]float64, off [][3]float64, y []int, d int, l2 float6
 		if grad != nil {
 			p[y[i]]--
 			g0, g1, g2 := p[0]/n, p[1]/n, p[2]/n
-			grad[3*d] += g0
-			grad[3*d+1] += g1
-			grad[3*d+2] += g2
+			gb[0] += g0
+			gb[1] += g1
+			gb[2] += g2
 			for j, v := range r {
-				gj := grad[3*j : 3*j+3 : 3*j+3]
+				gj := &o.graw[j]
 				gj[0] += g0 * v
 				gj[1] += g1 * v
 				gj[2] += g2 * v
 			}
 		}
+	}
+	if grad != nil {
+		for j := range d {
+			for k := range 3 {
+				grad[3*j+k] = (o.graw[j][k] - mean[j]*gb[k]) / std[j]
+			}
+		}
+		copy(grad[3*d:], gb[:])
 	}
 	for j := range 3 * d {
 		if free != nil && free[j/3] {
@@ -167,7 +197,7 @@ func nll(x []float64, z [][]float64, off [][3]float64, y []int, d int, l2 float6
 			grad[j] += l2 * x[j]
 		}
 	}
-	return f, grad
+	return f
 }
 
 // Softmax turns three logits into probabilities, stably (max subtracted).

@@ -39,7 +39,10 @@ type Params struct {
 	// L2Grid, when set, chooses l2 by walk-forward inside the training set:
 	// each value is fitted on the first 80% of the rows (they come in
 	// kick-off order) and scored on the last 20%; the best is refitted on
-	// every row. The choice is reported as the chosen_l2 metric.
+	// every row. The choice is reported as the chosen_l2 metric. Beyond
+	// SelectionRows rows the choice is made on the most recent SelectionRows
+	// (a quarter of a million rows pins a penalty down; the refit still
+	// sees every row), so its cost stops growing with the corpus.
 	L2Grid []float64 `json:"l2_grid"`
 	gbtParams
 }
@@ -130,7 +133,7 @@ func Fit(ctx context.Context, req model.TrainRequest) (Fitted, error) {
 		if len(p.L2Grid) > 0 {
 			var best float64
 			var err error
-			if l2, best, warm, err = chooseL2(ctx, req.Rows, y, p.L2Grid, free, offset); err != nil {
+			if l2, best, warm, err = chooseL2(ctx, req.Rows, y, p.L2Grid, free, offset, SelectionRows); err != nil {
 				return Fitted{}, err
 			}
 			extra = map[string]float64{"chosen_l2": l2, "validation_log_loss": best}
@@ -168,12 +171,19 @@ func Fit(ctx context.Context, req model.TrainRequest) (Fitted, error) {
 	}, Predict: predict}, ctx.Err()
 }
 
+// SelectionRows bounds the rows l2_grid's walk-forward choice fits on.
+const SelectionRows = 250_000
+
 // chooseL2 fits each l2 of the grid on the first 80% of the rows (they come
-// in kick-off order) and scores log-loss on the last 20%, strongest penalty
+// in kick-off order; only the most recent window of them) and scores
+// log-loss on the last 20%, strongest penalty
 // first, each fit starting from the last one's optimum (the path is found in
 // a fraction of the iterations). It returns the best l2, its validation
 // log-loss and its fit, from which the refit on every row starts.
-func chooseL2(ctx context.Context, rows [][]float64, y []int, grid []float64, free []bool, offset [][3]float64) (float64, float64, *logReg, error) {
+func chooseL2(ctx context.Context, rows [][]float64, y []int, grid []float64, free []bool, offset [][3]float64, window int) (float64, float64, *logReg, error) {
+	if len(rows) > window {
+		rows, y = rows[len(rows)-window:], y[len(y)-window:]
+	}
 	cut := len(rows) * 4 / 5
 	if cut < 1 || cut == len(rows) {
 		return 0, 0, nil, fmt.Errorf("train: train: %d rows are too few to choose l2 from l2_grid", len(rows))
