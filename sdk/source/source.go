@@ -84,6 +84,18 @@ func (r FetchRequest) Wants(competition, season string) bool {
 		(len(r.Seasons) == 0 || slices.Contains(r.Seasons, season))
 }
 
+// Or fills the lists r leaves empty from defaults (a plugin's settings):
+// a request that names no competition asks for the default ones.
+func (r FetchRequest) Or(defaults FetchRequest) FetchRequest {
+	if len(r.Competitions) == 0 {
+		r.Competitions = defaults.Competitions
+	}
+	if len(r.Seasons) == 0 {
+		r.Seasons = defaults.Seasons
+	}
+	return r
+}
+
 // FetchResponse is everything a fetch found, as Collect gathers it.
 type FetchResponse struct {
 	Matches []soccer.Match
@@ -153,6 +165,11 @@ func ReadFile(name string) ([]byte, File, error) {
 	if err != nil {
 		return nil, File{}, fmt.Errorf("read %s: %w", name, err)
 	}
+	return b, File{Name: name, SHA256: Digest(b)}, nil
+}
+
+// Digest is the hex SHA-256 of an input, as File.SHA256 holds it.
+func Digest(b []byte) string {
 	sum := sha256.Sum256(b)
-	return b, File{Name: name, SHA256: hex.EncodeToString(sum[:])}, nil
+	return hex.EncodeToString(sum[:])
 }

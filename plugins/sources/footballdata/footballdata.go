@@ -10,8 +10,6 @@ package footballdata
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -137,21 +135,15 @@ func (s *Source) Fetch(ctx context.Context, req source.FetchRequest, out source.
 			out.Reject(r)
 		}
 		// The file after its rows, as the sdk's helpers send it.
-		sum := sha256.Sum256(data)
-		out.File(source.File{Name: f.name(), SHA256: hex.EncodeToString(sum[:]), Rows: parsed.rows})
+		out.File(source.File{Name: f.name(), SHA256: source.Digest(data), Rows: parsed.rows})
 	}
 	return nil
 }
 
 // plan lists the files a request needs, in a stable order.
 func (s *Source) plan(req source.FetchRequest) ([]seasonFile, error) {
-	comps, seasons := req.Competitions, req.Seasons
-	if len(comps) == 0 {
-		comps = s.settings.Competitions
-	}
-	if len(seasons) == 0 {
-		seasons = s.settings.Seasons
-	}
+	asked := req.Or(source.FetchRequest{Competitions: s.settings.Competitions, Seasons: s.settings.Seasons})
+	comps, seasons := asked.Competitions, asked.Seasons
 	for _, season := range seasons {
 		if !validSeason(season) {
 			return nil, fmt.Errorf("footballdata: season %q is not in the publisher's form, e.g. 2324 for 2023/24", season)

@@ -208,13 +208,8 @@ func (s *Source) Fetch(ctx context.Context, req source.FetchRequest, out source.
 
 // plan lists the files a request needs, in a stable order.
 func (s *Source) plan(req source.FetchRequest) ([]file, error) {
-	comps, seasons := req.Competitions, req.Seasons
-	if len(comps) == 0 {
-		comps = s.s.Competitions
-	}
-	if len(seasons) == 0 {
-		seasons = s.s.Seasons
-	}
+	asked := req.Or(source.FetchRequest{Competitions: s.s.Competitions, Seasons: s.s.Seasons})
+	comps, seasons := asked.Competitions, asked.Seasons
 	for _, season := range seasons {
 		if !seasonForm.MatchString(season) {
 			return nil, plugin.Invalid("openfootball: season %q is not of the form 2324 (for 2023/24)", season)
@@ -343,7 +338,7 @@ func (s *Source) parse(f file, b []byte, out source.Sink) error {
 		m.Origin = f.name() + ":" + at
 		out.Match(m)
 	}
-	out.File(source.File{Name: f.name(), SHA256: digest(b), Rows: rows})
+	out.File(source.File{Name: f.name(), SHA256: source.Digest(b), Rows: rows})
 	return nil
 }
 
