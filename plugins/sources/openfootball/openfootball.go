@@ -88,7 +88,10 @@ type Source struct {
 	warned map[string]bool
 }
 
-var seasonForm = regexp.MustCompile(`^[0-9]{4}$`)
+var (
+	seasonForm = regexp.MustCompile(`^[0-9]{4}$`)
+	leagueForm = regexp.MustCompile(`^[a-z]+\.[0-9a-z]+$`)
+)
 
 // New builds the source from its settings.
 func New(_ context.Context, env plugin.Env) (source.Source, error) {
@@ -128,12 +131,20 @@ func New(_ context.Context, env plugin.Env) (source.Source, error) {
 	}
 	src := &Source{s: s, leagues: leagues, zones: map[string]*time.Location{}, client: &http.Client{Timeout: timeout},
 		log: env.Logger, warned: map[string]bool{}}
+	of := map[string]string{} // competition -> league code
 	for code, l := range leagues {
-		if l.Competition == "" || !regexp.MustCompile(`^[a-z]+\.[0-9a-z]+$`).MatchString(code) {
+		if l.Competition == "" || !leagueForm.MatchString(code) {
 			return nil, plugin.Invalid("openfootball: league %q: needs a code like en.1 and a competition", code)
 		}
+		if other, dup := of[l.Competition]; dup {
+			return nil, plugin.Invalid("openfootball: leagues %s and %s are both competition %s", min(code, other), max(code, other), l.Competition)
+		}
+		of[l.Competition] = code
+		if l.TimeZone == "" {
+			return nil, plugin.Invalid("openfootball: league %s: time_zone is required (e.g. Europe/London)", code)
+		}
 		loc, err := time.LoadLocation(l.TimeZone)
-		if err != nil || l.TimeZone == "" {
+		if err != nil {
 			return nil, plugin.Invalid("openfootball: league %s: time zone %q: %v", code, l.TimeZone, err)
 		}
 		src.zones[code] = loc
@@ -180,9 +191,14 @@ type file struct {
 	league, competition, season string
 }
 
-// name is the file's path under the repository root, e.g. 2023-24/en.1.json.
+// name is the file's path under the repository root, e.g. 2023-24/en.1.json
+// (season 2324; 9900 is 1999-00).
 func (f file) name() string {
-	return "20" + f.season[:2] + "-" + f.season[2:] + "/" + f.league + ".json"
+	century := "20"
+	if f.season[:2] >= "50" {
+		century = "19"
+	}
+	return century + f.season[:2] + "-" + f.season[2:] + "/" + f.league + ".json"
 }
 
 // Fetch implements source.Source, one file at a time.
@@ -234,7 +250,7 @@ func (s *Source) plan(req source.FetchRequest) ([]file, error) {
 	}
 	var out []file
 	for code, l := range s.leagues {
-		found, err := filepath.Glob(filepath.Join(s.s.Dir, "20[0-9][0-9]-[0-9][0-9]", code+".json"))
+		found, err := filepath.Glob(filepath.Join(s.s.Dir, "[12][09][0-9][0-9]-[0-9][0-9]", code+".json"))
 		if err != nil {
 			return nil, fmt.Errorf("openfootball: list %s: %w", s.s.Dir, err)
 		}

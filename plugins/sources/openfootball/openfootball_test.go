@@ -203,6 +203,8 @@ func TestFailuresAreClear(t *testing.T) {
 		{"timeout": "soon"},
 		{"leagues": map[string]any{"en.1": map[string]any{"competition": "E0", "time_zone": "Mars/Olympus"}}},
 		{"competitions": []string{"XX"}},
+		{"leagues": map[string]any{"en.1": map[string]any{"competition": "E0"}}},
+		{"leagues": map[string]any{"en.1": map[string]any{"competition": "E0", "time_zone": "Europe/London"}, "en.x": map[string]any{"competition": "E0", "time_zone": "Europe/London"}}},
 		{"aliases": "/nowhere.json"},
 		{"dri": shipped},
 	} {
@@ -220,6 +222,14 @@ func TestAliasesFromSettings(t *testing.T) {
 	for _, m := range resp.Matches {
 		if m.HomeTeam == "Man City" || m.AwayTeam == "Man City" {
 			t.Fatalf("the operator's alias did not win: %+v", m)
+		}
+	}
+}
+
+func TestFileNamesInThePublishersLayout(t *testing.T) {
+	for season, want := range map[string]string{"2324": "2023-24/en.1.json", "0910": "2009-10/en.1.json", "9900": "1999-00/en.1.json"} {
+		if got := (file{league: "en.1", competition: "E0", season: season}).name(); got != want {
+			t.Errorf("season %s: %s, want %s", season, got, want)
 		}
 	}
 }
