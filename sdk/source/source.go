@@ -12,8 +12,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
-	"os"
 	"slices"
 	"strconv"
 
@@ -39,7 +37,7 @@ type Source interface {
 	//     warning and keeps the match.
 	//   - Every input read is sent as a File with its digest, for provenance.
 	//   - One file at a time: send a file's matches and rejects together,
-	//     then the File itself (EachJSON and ReadFile users: send it last).
+	//     then the File itself (EachJSON does).
 	//     The host commits each file as one batch when it is complete, so it
 	//     holds one file at a time; when Fetch returns an error the host
 	//     keeps the files it committed and discards the rest, and the next
@@ -156,16 +154,6 @@ type File struct {
 	Name   string
 	SHA256 string
 	Rows   int
-}
-
-// ReadFile reads an input whole and describes it for provenance: its name as
-// given, its SHA-256 and (for the caller to fill) its rows.
-func ReadFile(name string) ([]byte, File, error) {
-	b, err := os.ReadFile(name)
-	if err != nil {
-		return nil, File{}, fmt.Errorf("read %s: %w", name, err)
-	}
-	return b, File{Name: name, SHA256: Digest(b)}, nil
 }
 
 // Digest is the hex SHA-256 of an input, as File.SHA256 holds it.

@@ -57,24 +57,30 @@ func (st startState) spans() map[string][]seasonSpan {
 }
 
 // snapshotKey names the snapshot of this feature plugin, binary, settings
-// and schema, and reads the store's matches version first (so a write
-// during the replay makes the snapshot stale, never wrong). keep is false
-// when the plugin cannot be fingerprinted or the version read.
-func snapshotKey(ctx context.Context, st store.Store, plugin *pluginhost.Plugin, schema features.Schema, recent int) (string, int64, bool) {
+// and schema; ok is false when the plugin cannot be fingerprinted.
+func snapshotKey(plugin *pluginhost.Plugin, schema features.Schema, recent int) (string, bool) {
 	fp, err := plugin.Fingerprint()
 	if err != nil {
-		return "", 0, false
-	}
-	version, err := st.MatchesVersion(ctx)
-	if err != nil {
-		return "", 0, false
+		return "", false
 	}
 	h := sha256.Sum256([]byte(fp + "\x00" + schema.Version + "\x00" + fmt.Sprint(recent)))
-	return plugin.Name + "/" + hex.EncodeToString(h[:8]), version, true
+	return plugin.Name + "/" + hex.EncodeToString(h[:8]), true
 }
 
+// snapshotKey also reads the store's matches version, before anything is
+// replayed (so a write during the replay makes the snapshot stale, never
+// wrong); keep is false when either cannot be had.
 func (p *Predictor) snapshotKey(ctx context.Context, schema features.Schema) (string, int64, bool) {
-	return snapshotKey(ctx, p.store, p.features, schema, p.recent)
+	key, ok := snapshotKey(p.features, schema, p.recent)
+	if !ok {
+		return "", 0, false
+	}
+	version, err := p.store.MatchesVersion(ctx)
+	if err != nil {
+		p.logger.Warn("cannot read the matches version; replaying without a snapshot", "error", err)
+		return "", 0, false
+	}
+	return key, version, true
 }
 
 // replayState replays every finished match through a fresh feature process.
@@ -141,7 +147,7 @@ func metaOf(examples []replay.Example, recent int) startMeta {
 // serve after training does not replay again. It is a no-op when the
 // dataset's version is unknown; failing is a warning.
 func KeepServingSnapshot(ctx context.Context, st store.Store, plugin *pluginhost.Plugin, fs features.FeatureSet, d Dataset, logger hclog.Logger) {
-	key, _, ok := snapshotKey(ctx, st, plugin, d.Schema, DefaultRecent)
+	key, ok := snapshotKey(plugin, d.Schema, DefaultRecent)
 	if !ok || d.MatchesVersion < 0 {
 		return
 	}

@@ -162,6 +162,9 @@ type streamer struct {
 	err   error           // the first failed commit; the fetch is cancelled
 }
 
+// known reports whether a file of this name has been met.
+func (s *streamer) known(name string) bool { return s.seen[name] }
+
 func (s *streamer) get(name string) *fileBatch {
 	if b, ok := s.open[name]; ok {
 		return b
@@ -187,7 +190,7 @@ func (s *streamer) row(name string) *fileBatch {
 func (s *streamer) Match(m soccer.Match) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b := s.row(FileOf(m.Origin, func(name string) bool { return s.seen[name] }))
+	b := s.row(FileOf(m.Origin, s.known))
 	b.matches = append(b.matches, m)
 }
 

@@ -255,8 +255,7 @@ func FillGaps(owner, other soccer.Match) soccer.Match {
 	out := owner
 	out.Odds = slices.Clone(owner.Odds)
 	if owner.Status == soccer.Scheduled && other.Status == soccer.Finished {
-		out.Status, out.HomeGoals, out.AwayGoals, out.Result = other.Status, other.HomeGoals, other.AwayGoals, other.Result
-		out.Kickoff, out.KickoffTimeKnown = other.Kickoff, other.KickoffTimeKnown
+		out = withResult(out, other)
 	} else if !owner.KickoffTimeKnown && other.KickoffTimeKnown && sameDay(owner.Kickoff, other.Kickoff) {
 		out.Kickoff, out.KickoffTimeKnown = other.Kickoff, true
 	}
@@ -279,10 +278,16 @@ func Carry(stored, incoming soccer.Match) soccer.Match {
 		incoming.Odds = stored.Odds
 	}
 	if stored.Status == soccer.Finished && incoming.Status == soccer.Scheduled {
-		incoming.Status, incoming.HomeGoals, incoming.AwayGoals, incoming.Result = stored.Status, stored.HomeGoals, stored.AwayGoals, stored.Result
-		incoming.Kickoff, incoming.KickoffTimeKnown = stored.Kickoff, stored.KickoffTimeKnown
+		incoming = withResult(incoming, stored)
 	}
 	return incoming
+}
+
+// withResult is m with the result of played, and the kick-off it was played at.
+func withResult(m, played soccer.Match) soccer.Match {
+	m.Status, m.HomeGoals, m.AwayGoals, m.Result = played.Status, played.HomeGoals, played.AwayGoals, played.Result
+	m.Kickoff, m.KickoffTimeKnown = played.Kickoff, played.KickoffTimeKnown
+	return m
 }
 
 func sameDay(a, b time.Time) bool {

@@ -10,6 +10,7 @@ import (
 	"github.com/soccerpredict/soccerpredict/sdk/features"
 	"github.com/soccerpredict/soccerpredict/sdk/features/featuretest"
 	"github.com/soccerpredict/soccerpredict/sdk/plugin"
+	"github.com/soccerpredict/soccerpredict/sdk/plugin/plugintest"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 )
 
@@ -164,11 +165,4 @@ func TestBadSettingsAndSnapshots(t *testing.T) {
 }
 
 // env is the plugin.Env the host would give for these settings.
-func env(t testing.TB, settings any) plugin.Env {
-	t.Helper()
-	e, err := plugin.NewEnv("ratings", settings)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e
-}
+func env(t testing.TB, settings any) plugin.Env { return plugintest.Env(t, "ratings", settings) }

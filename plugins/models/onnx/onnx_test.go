@@ -17,6 +17,7 @@ import (
 	"github.com/soccerpredict/soccerpredict/sdk/model"
 	"github.com/soccerpredict/soccerpredict/sdk/model/modeltest"
 	"github.com/soccerpredict/soccerpredict/sdk/plugin"
+	"github.com/soccerpredict/soccerpredict/sdk/plugin/plugintest"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 )
 
@@ -34,14 +35,7 @@ func library(t testing.TB) plugin.Env {
 }
 
 // env is the plugin.Env the host would give for these settings.
-func env(t testing.TB, settings any) plugin.Env {
-	t.Helper()
-	e, err := plugin.NewEnv("test", settings)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e
-}
+func env(t testing.TB, settings any) plugin.Env { return plugintest.Env(t, "test", settings) }
 
 func params(t *testing.T, algorithm string) []byte {
 	b, _ := json.Marshal(map[string]any{"algorithm": algorithm})

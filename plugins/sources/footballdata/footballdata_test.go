@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/soccerpredict/soccerpredict/sdk/plugin"
+	"github.com/soccerpredict/soccerpredict/sdk/plugin/plugintest"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 	"github.com/soccerpredict/soccerpredict/sdk/source"
 	"github.com/soccerpredict/soccerpredict/sdk/source/sourcetest"
@@ -37,14 +38,8 @@ func publisher(t *testing.T) *httptest.Server {
 	return srv
 }
 
-func env(t *testing.T, v map[string]any) plugin.Env {
-	t.Helper()
-	e, err := plugin.NewEnv("footballdata", v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e
-}
+// env is the plugin.Env the host would give for these settings.
+func env(t testing.TB, settings any) plugin.Env { return plugintest.Env(t, "footballdata", settings) }
 
 func TestConformanceOverHTTP(t *testing.T) {
 	srv := publisher(t)

@@ -79,6 +79,7 @@ type Settings struct {
 type Source struct {
 	s       Settings
 	leagues map[string]League // by openfootball code
+	codes   map[string]string // openfootball code by competition
 	zones   map[string]*time.Location
 	aliases aliases
 	client  *http.Client
@@ -129,17 +130,16 @@ func New(_ context.Context, env plugin.Env) (source.Source, error) {
 	if leagues == nil {
 		leagues = DefaultLeagues
 	}
-	src := &Source{s: s, leagues: leagues, zones: map[string]*time.Location{}, client: &http.Client{Timeout: timeout},
+	src := &Source{s: s, leagues: leagues, codes: map[string]string{}, zones: map[string]*time.Location{}, client: &http.Client{Timeout: timeout},
 		log: env.Logger, warned: map[string]bool{}}
-	of := map[string]string{} // competition -> league code
 	for code, l := range leagues {
 		if l.Competition == "" || !leagueForm.MatchString(code) {
 			return nil, plugin.Invalid("openfootball: league %q: needs a code like en.1 and a competition", code)
 		}
-		if other, dup := of[l.Competition]; dup {
+		if other, dup := src.codes[l.Competition]; dup {
 			return nil, plugin.Invalid("openfootball: leagues %s and %s are both competition %s", min(code, other), max(code, other), l.Competition)
 		}
-		of[l.Competition] = code
+		src.codes[l.Competition] = code
 		if l.TimeZone == "" {
 			return nil, plugin.Invalid("openfootball: league %s: time_zone is required (e.g. Europe/London)", code)
 		}
@@ -163,14 +163,7 @@ func New(_ context.Context, env plugin.Env) (source.Source, error) {
 }
 
 // league is the openfootball code of a competition ("" when there is none).
-func (s *Source) league(competition string) string {
-	for code, l := range s.leagues {
-		if l.Competition == competition {
-			return code
-		}
-	}
-	return ""
-}
+func (s *Source) league(competition string) string { return s.codes[competition] }
 
 // Describe implements source.Source.
 func (s *Source) Describe(context.Context) (source.Description, error) {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/soccerpredict/soccerpredict/sdk/plugin"
+	"github.com/soccerpredict/soccerpredict/sdk/plugin/plugintest"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 	"github.com/soccerpredict/soccerpredict/sdk/source"
 	"github.com/soccerpredict/soccerpredict/sdk/source/sourcetest"
@@ -23,14 +24,8 @@ import (
 // shipped is the repository's copy of four openfootball files.
 var shipped = filepath.Join("..", "..", "..", "data", "openfootball")
 
-func env(t testing.TB, settings map[string]any) plugin.Env {
-	t.Helper()
-	e, err := plugin.NewEnv("openfootball", settings)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e
-}
+// env is the plugin.Env the host would give for these settings.
+func env(t testing.TB, settings any) plugin.Env { return plugintest.Env(t, "openfootball", settings) }
 
 func fetch(t *testing.T, settings map[string]any, req source.FetchRequest) source.FetchResponse {
 	t.Helper()

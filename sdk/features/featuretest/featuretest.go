@@ -16,6 +16,7 @@ import (
 	"github.com/soccerpredict/soccerpredict/sdk/features"
 	"github.com/soccerpredict/soccerpredict/sdk/internal/shim"
 	"github.com/soccerpredict/soccerpredict/sdk/internal/shimtest"
+	"github.com/soccerpredict/soccerpredict/sdk/plugin/plugintest"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 	"github.com/soccerpredict/soccerpredict/sdk/wire"
 )
@@ -42,7 +43,7 @@ func Run(t *testing.T, factory features.Factory, opts Options) {
 	if len(opts.History) < 4 {
 		t.Fatalf("featuretest needs at least 4 matches of history, got %d", len(opts.History))
 	}
-	env, settings := shimtest.Env(t, opts.Settings)
+	env := plugintest.Env(t, "under-test", opts.Settings)
 	newDirect := func(t *testing.T) features.FeatureSet {
 		fs, err := factory(context.Background(), env)
 		if err != nil {
@@ -51,7 +52,7 @@ func Run(t *testing.T, factory features.Factory, opts Options) {
 		return fs
 	}
 	newRemote := func(t *testing.T) features.FeatureSet {
-		return shimtest.Dispense(t, wire.KindFeatures, shim.FeaturesPlugin("under-test", "0.0.0-test", factory), settings).(features.FeatureSet)
+		return shimtest.Dispense(t, wire.KindFeatures, shim.FeaturesPlugin("under-test", "0.0.0-test", factory), env.Settings).(features.FeatureSet)
 	}
 	var answers [][]features.Row
 	for _, c := range []struct {

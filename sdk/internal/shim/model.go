@@ -39,7 +39,7 @@ func (s *modelServer) Describe(ctx context.Context, _ *pb.DescribeModelRequest) 
 		return nil, ToStatus(err)
 	}
 	_, trainer := m.(model.Trainer)
-	d.Name, d.Version = cmp(d.Name, s.name), cmp(d.Version, s.version)
+	d.Name, d.Version = orDefault(d.Name, s.name), orDefault(d.Version, s.version)
 	return &pb.DescribeModelResponse{Name: d.Name, Version: d.Version, Runtime: d.Runtime, Trainer: trainer}, nil
 }
 

@@ -39,11 +39,12 @@ func (s *sourceServer) Describe(ctx context.Context, _ *pb.DescribeSourceRequest
 	if err != nil {
 		return nil, ToStatus(err)
 	}
-	d.Name, d.Version = cmp(d.Name, s.name), cmp(d.Version, s.version)
+	d.Name, d.Version = orDefault(d.Name, s.name), orDefault(d.Version, s.version)
 	return &pb.DescribeSourceResponse{Name: d.Name, Version: d.Version, Description: d.Description, Competitions: d.Competitions}, nil
 }
 
-func cmp(v, fallback string) string {
+// orDefault is v, or fallback when v is empty.
+func orDefault(v, fallback string) string {
 	if v == "" {
 		return fallback
 	}

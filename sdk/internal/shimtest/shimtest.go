@@ -54,14 +54,3 @@ func Dispense(t testing.TB, kind string, p goplugin.Plugin, settings plugin.Sett
 	}
 	return raw
 }
-
-// Env is the plugin.Env a suite builds its direct implementation with, and
-// the same settings as the host would send them.
-func Env(t testing.TB, settings any) (plugin.Env, plugin.Settings) {
-	t.Helper()
-	env, err := plugin.NewEnv("under-test", settings)
-	if err != nil {
-		t.Fatalf("settings: %v", err)
-	}
-	return env, env.Settings
-}

@@ -17,6 +17,7 @@ import (
 	"github.com/soccerpredict/soccerpredict/sdk/internal/shim"
 	"github.com/soccerpredict/soccerpredict/sdk/internal/shimtest"
 	"github.com/soccerpredict/soccerpredict/sdk/model"
+	"github.com/soccerpredict/soccerpredict/sdk/plugin/plugintest"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 	"github.com/soccerpredict/soccerpredict/sdk/wire"
 )
@@ -37,12 +38,12 @@ type Options struct {
 // Run runs the conformance suite.
 func Run(t *testing.T, factory model.Factory, opts Options) {
 	t.Helper()
-	env, settings := shimtest.Env(t, opts.Settings)
+	env := plugintest.Env(t, "under-test", opts.Settings)
 	direct, err := factory(context.Background(), env)
 	if err != nil {
 		t.Fatalf("factory: %v", err)
 	}
-	remote := shimtest.Dispense(t, wire.KindModel, shim.ModelPlugin("under-test", "0.0.0-test", factory), settings).(model.Model)
+	remote := shimtest.Dispense(t, wire.KindModel, shim.ModelPlugin("under-test", "0.0.0-test", factory), env.Settings).(model.Model)
 
 	var answers [][]soccer.Probabilities
 	for _, c := range []struct {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/soccerpredict/soccerpredict/sdk/internal/shim"
 	"github.com/soccerpredict/soccerpredict/sdk/internal/shimtest"
+	"github.com/soccerpredict/soccerpredict/sdk/plugin/plugintest"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 	"github.com/soccerpredict/soccerpredict/sdk/source"
 	"github.com/soccerpredict/soccerpredict/sdk/wire"
@@ -41,12 +42,12 @@ func Run(t *testing.T, factory source.Factory, opts Options) {
 	if opts.MinMatches == 0 {
 		opts.MinMatches = 1
 	}
-	env, settings := shimtest.Env(t, opts.Settings)
+	env := plugintest.Env(t, "under-test", opts.Settings)
 	direct, err := factory(context.Background(), env)
 	if err != nil {
 		t.Fatalf("factory: %v", err)
 	}
-	remote := shimtest.Dispense(t, wire.KindSource, shim.SourcePlugin("under-test", "0.0.0-test", factory), settings).(source.Source)
+	remote := shimtest.Dispense(t, wire.KindSource, shim.SourcePlugin("under-test", "0.0.0-test", factory), env.Settings).(source.Source)
 
 	var answers []source.FetchResponse
 	for _, c := range []struct {

@@ -13,6 +13,7 @@ import (
 	"github.com/soccerpredict/soccerpredict/sdk/model"
 	"github.com/soccerpredict/soccerpredict/sdk/model/modeltest"
 	"github.com/soccerpredict/soccerpredict/sdk/plugin"
+	"github.com/soccerpredict/soccerpredict/sdk/plugin/plugintest"
 )
 
 func TestConformance(t *testing.T) {
@@ -200,11 +201,4 @@ func FuzzCompile(f *testing.F) {
 }
 
 // env is the plugin.Env the host would give for these settings.
-func env(t testing.TB, settings any) plugin.Env {
-	t.Helper()
-	e, err := plugin.NewEnv("onnxgo", settings)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e
-}
+func env(t testing.TB, settings any) plugin.Env { return plugintest.Env(t, "onnxgo", settings) }
