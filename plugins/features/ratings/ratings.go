@@ -33,7 +33,7 @@ import (
 )
 
 // SchemaVersion changes whenever the meaning or order of the columns does.
-const SchemaVersion = "ratings-3"
+const SchemaVersion = "ratings-4"
 
 // ratingColumns are the columns from the ratings themselves (not the market).
 var ratingColumns = []string{
@@ -42,15 +42,18 @@ var ratingColumns = []string{
 	"home_expected_goals", "away_expected_goals",
 	"home_form_points", "away_form_points", "home_form_goal_diff", "away_form_goal_diff",
 	"home_rest_days", "away_rest_days",
+	"competition_draw_rate", "home_draw_rate", "away_draw_rate",
 }
 
 // Columns are the features, in row order: the rating columns (zero when the
-// fixture has a price), the market, then "p_" copies of the rating columns
-// that are non-zero only when it has one, so a linear model weighs the
-// ratings on their own in each case.
+// fixture has a price), the market (zero when it has none), "unpriced" (1
+// when it has none), then "p_" copies of the rating columns that are
+// non-zero only when it has one. A row is thus in one of two regimes, each
+// with its own columns: a linear model is two models, one correcting the
+// market and one on the ratings alone, each regularised on its own.
 var Columns = func() []string {
 	out := append(slices.Clone(ratingColumns), "market_home", "market_draw", "market_away", "market_available",
-		"market_log_home_draw", "market_log_away_draw")
+		"market_log_home_draw", "market_log_away_draw", "unpriced")
 	for _, c := range ratingColumns {
 		out = append(out, "p_"+c)
 	}
@@ -96,13 +99,15 @@ type state struct {
 }
 
 type team struct {
-	Competition string    `json:"competition"`
-	Season      string    `json:"season"`
-	Elo         float64   `json:"elo"`
-	Attack      float64   `json:"attack"`
-	Defence     float64   `json:"defence"`
-	Recent      []outcome `json:"recent"`
-	Last        time.Time `json:"last"`
+	Competition string  `json:"competition"`
+	Season      string  `json:"season"`
+	Elo         float64 `json:"elo"`
+	Attack      float64 `json:"attack"`
+	Defence     float64 `json:"defence"`
+	// Draws is the exponentially weighted share of its matches drawn.
+	Draws  float64   `json:"draws"`
+	Recent []outcome `json:"recent"`
+	Last   time.Time `json:"last"`
 }
 
 type outcome struct {
@@ -192,6 +197,12 @@ func (r *Ratings) observe(m soccer.Match) {
 	h.Defence += r.alpha * (ag - h.Defence)
 	a.Attack += r.alpha * (ag - a.Attack)
 	a.Defence += r.alpha * (hg - a.Defence)
+	drawn := 0.0
+	if m.Result == soccer.Draw {
+		drawn = 1
+	}
+	h.Draws += r.alpha * (drawn - h.Draws)
+	a.Draws += r.alpha * (drawn - a.Draws)
 
 	hp, ap := points(m.Result)
 	h.Recent = lastN(append(h.Recent, outcome{hp, m.HomeGoals - m.AwayGoals}), r.s.FormMatches)
@@ -244,11 +255,11 @@ func (r *Ratings) newcomer(competition string) team {
 	if n >= 10 {
 		elo = sum/float64(n) - 80
 	}
-	goals := initialGoals
+	goals, draws := initialGoals, 0.26
 	if c, ok := r.st.Comps[competition]; ok {
-		goals = c.Goals
+		goals, draws = c.Goals, c.Draw
 	}
-	return team{Competition: competition, Elo: elo, Attack: goals, Defence: goals}
+	return team{Competition: competition, Elo: elo, Attack: goals, Defence: goals, Draws: draws}
 }
 
 // eloFor is the team's rating for a match in season: regressed toward the
@@ -294,11 +305,7 @@ func (r *Ratings) row(f soccer.Fixture) []float64 {
 	avg := math.Max(comp.Goals, 0.1)
 	hf, hgd := form(h.Recent, comp)
 	af, agd := form(a.Recent, comp)
-	// Without a price the market columns carry the Elo forecast instead (the
-	// home/away split of Elo's expected score around the competition's draw
-	// rate), so a model leaning on the market still sees a sensible value.
-	mh, md, ma := eloOutcome(expected(diff), comp.Draw)
-	avail := 0.0
+	var mh, md, ma, avail float64
 	for _, bm := range r.s.Bookmakers {
 		if o, ok := f.OddsOf(bm); ok {
 			if p, err := o.Implied(); err == nil {
@@ -313,11 +320,12 @@ func (r *Ratings) row(f soccer.Fixture) []float64 {
 		h.Attack * a.Defence / avg, a.Attack * h.Defence / avg,
 		hf, af, hgd, agd,
 		rest(h, f.Kickoff), rest(a, f.Kickoff),
+		comp.Draw, h.Draws, a.Draws,
 		mh, md, ma, avail,
 		// The market as de-margined log-odds against the draw: a multinomial
 		// logistic model reproduces the price exactly with weight 1 on
 		// these, so it starts from the market and learns only corrections.
-		math.Log(mh/md) * avail, math.Log(ma/md) * avail,
+		logRatio(mh, md), logRatio(ma, md), 1 - avail,
 	}
 	for j := range ratingColumns {
 		v = append(v, v[j]*avail)
@@ -326,13 +334,12 @@ func (r *Ratings) row(f soccer.Fixture) []float64 {
 	return v
 }
 
-// eloOutcome splits an expected score into home/draw/away probabilities.
-func eloOutcome(expectedHome, draw float64) (float64, float64, float64) {
-	draw = math.Min(math.Max(draw, 0.05), 0.5)
-	h := math.Max(expectedHome-draw/2, 0.02)
-	a := math.Max(1-expectedHome-draw/2, 0.02)
-	s := h + draw + a
-	return h / s, draw / s, a / s
+// logRatio is log(p/q), 0 when there is no price (both 0).
+func logRatio(p, q float64) float64 {
+	if q == 0 {
+		return 0
+	}
+	return math.Log(p / q)
 }
 
 func form(recent []outcome, c compStat) (float64, float64) {

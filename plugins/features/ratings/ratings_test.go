@@ -3,6 +3,7 @@ package ratings
 import (
 	"context"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -90,9 +91,41 @@ func TestMarketFeaturesUsePreMatchOddsOnly(t *testing.T) {
 	if got := value(t, r, f, "market_available"); got != 0 {
 		t.Fatalf("market_available without odds = %v", got)
 	}
-	h, d, a := value(t, r, f, "market_home"), value(t, r, f, "market_draw"), value(t, r, f, "market_away")
-	if math.Abs(h+d+a-1) > 1e-12 || h <= a {
-		t.Fatalf("market without odds = %v %v %v, want Elo's forecast favouring the home side of equal teams", h, d, a)
+	// Each regime has its own columns: without a price every market and
+	// p_ column is zero, "unpriced" is 1 and the ratings carry the row; with
+	// one, the reverse.
+	row, _ := r.Compute(context.Background(), features.ComputeRequest{Fixtures: []soccer.Fixture{f}})
+	priced, _ := r.Compute(context.Background(), features.ComputeRequest{Fixtures: []soccer.Fixture{m.Fixture()}})
+	for j, c := range Columns {
+		bare, withPrice := row.Rows[0].Values[j], priced.Rows[0].Values[j]
+		switch {
+		case c == "unpriced" && (bare != 1 || withPrice != 0):
+			t.Fatalf("unpriced = %v without a price, %v with one", bare, withPrice)
+		case (strings.HasPrefix(c, "market_") || strings.HasPrefix(c, "p_")) && bare != 0:
+			t.Fatalf("%s = %v without a price, want 0", c, bare)
+		case slices.Contains(ratingColumns, c) && withPrice != 0:
+			t.Fatalf("%s = %v with a price, want 0 (its p_ copy carries it)", c, withPrice)
+		}
+	}
+	if h := value(t, r, f, "elo_expected_home"); h <= 0.5 {
+		t.Fatalf("elo_expected_home without odds = %v, want Elo's forecast favouring the home side of equal teams", h)
+	}
+}
+
+// Each team's draw propensity follows its draws; a newcomer starts at its
+// competition's draw rate.
+func TestDrawPropensity(t *testing.T) {
+	r := newRatings(t)
+	ctx := context.Background()
+	if err := r.Observe(ctx, features.ObserveRequest{Matches: []soccer.Match{match("m1", "A", "B", 1, 1, day), match("m2", "C", "D", 2, 0, day)}}); err != nil {
+		t.Fatal(err)
+	}
+	if a, c := r.st.Teams["A"].Draws, r.st.Teams["C"].Draws; a <= c || a <= 0.26 || c >= 0.26 {
+		t.Fatalf("draw propensity after a draw %v, after a win %v", a, c)
+	}
+	f := match("m3", "A", "C", 0, 0, day.Add(72*time.Hour)).Fixture()
+	if h, a := value(t, r, f, "home_draw_rate"), value(t, r, f, "away_draw_rate"); h != r.st.Teams["A"].Draws || a != r.st.Teams["C"].Draws {
+		t.Fatalf("draw rates %v %v", h, a)
 	}
 }
 

@@ -81,10 +81,11 @@ func trained(t testing.TB) (map[string]trainer.Fitted, model.TrainRequest, [][]f
 	test := dataset(400, 6).Rows
 	out := map[string]trainer.Fitted{}
 	for name, params := range map[string]string{
-		"logreg":              `{"algorithm": "logreg"}`,
-		"logreg with offsets": `{"l2": 0.1, "unpenalized": ["xb"], "offsets": {"xa": "home", "xe": "away"}}`,
-		"logreg with l2_grid": `{"l2_grid": [0.01, 1, 100]}`,
-		"gbt":                 `{"algorithm": "gbt"}`,
+		"logreg":                   `{"algorithm": "logreg"}`,
+		"logreg with offsets":      `{"l2": 0.1, "unpenalized": ["xb"], "offsets": {"xa": "home", "xe": "away"}}`,
+		"logreg with l2_grid":      `{"l2_grid": [0.01, 1, 100]}`,
+		"logreg without intercept": `{"l2": 0.1, "intercept": false, "unpenalized": ["xa"]}`,
+		"gbt":                      `{"algorithm": "gbt"}`,
 	} {
 		r := req
 		r.Params = []byte(params)

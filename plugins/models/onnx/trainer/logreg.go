@@ -22,21 +22,40 @@ type logReg struct {
 	Iterations int
 }
 
-// fitLogReg minimises mean negative log-likelihood + l2/2·|W|² (intercepts
-// and the weights of free columns unpenalised; free may be nil) with L-BFGS.
-// It is deterministic: no randomness is involved.
-func fitLogReg(rows [][]float64, y []int, l2 float64, free []bool, offset [][3]float64) (logReg, error) {
-	return fitLogRegFrom(rows, y, l2, free, offset, nil)
+// penalty is how a logistic regression is regularised: L2[j] is the l2 of
+// standardised input j's weights (0: unpenalised). Without an intercept
+// the inputs are scaled but not centred, so a zero stays a zero: a column
+// that is 1 on some rows (an indicator) is then those rows' intercept, and
+// rows where every column of a group is zero get nothing from its weights.
+type penalty struct {
+	L2        []float64
+	Intercept bool
 }
 
-// fitLogRegFrom is fitLogReg starting from another fit's parameters (nil:
-// zero), which is where a nearby penalty's optimum is found fastest.
-func fitLogRegFrom(rows [][]float64, y []int, l2 float64, free []bool, offset [][3]float64, from *logReg) (logReg, error) {
+// uniform is one l2 for every column except the free ones (free may be nil).
+func uniform(d int, l2 float64, free []bool) penalty {
+	p := penalty{L2: make([]float64, d), Intercept: true}
+	for j := range p.L2 {
+		if free == nil || !free[j] {
+			p.L2[j] = l2
+		}
+	}
+	return p
+}
+
+// fitLogReg minimises mean negative log-likelihood + Σ_j pen.L2[j]/2·|W_j|²
+// (intercepts unpenalised) with L-BFGS, starting from another fit's
+// parameters (nil: zero), which is where a nearby penalty's optimum is found
+// fastest. It is deterministic: no randomness is involved.
+func fitLogReg(rows [][]float64, y []int, pen penalty, offset [][3]float64, from *logReg) (logReg, error) {
 	n := len(rows)
 	if n == 0 {
 		return logReg{}, fmt.Errorf("logreg: no training rows")
 	}
 	d := len(rows[0])
+	if len(pen.L2) != d {
+		return logReg{}, fmt.Errorf("logreg: %d penalties for %d columns", len(pen.L2), d)
+	}
 	m := logReg{Mean: make([]float64, d), Std: make([]float64, d), Offset: offset}
 	var off [][3]float64
 	if offset != nil {
@@ -49,9 +68,11 @@ func fitLogRegFrom(rows [][]float64, y []int, l2 float64, free []bool, offset []
 			}
 		}
 	}
-	for _, r := range rows {
-		for j, v := range r {
-			m.Mean[j] += v / float64(n)
+	if pen.Intercept {
+		for _, r := range rows {
+			for j, v := range r {
+				m.Mean[j] += v / float64(n)
+			}
 		}
 	}
 	for _, r := range rows {
@@ -82,7 +103,7 @@ func fitLogRegFrom(rows [][]float64, y []int, l2 float64, free []bool, offset []
 		if lastGrad == nil {
 			lastGrad = make([]float64, len(x))
 		}
-		lastF = o.nll(x, rows, m.Mean, m.Std, off, y, l2, free, lastGrad)
+		lastF = o.nll(x, rows, m.Mean, m.Std, off, y, pen, lastGrad)
 		lastX = append(lastX[:0], x...)
 	}
 	problem := optimize.Problem{
@@ -102,7 +123,9 @@ func fitLogRegFrom(rows [][]float64, y []int, l2 float64, free []bool, offset []
 				init[3*j+k] = from.W[j][k]
 			}
 		}
-		copy(init[3*d:], from.B[:])
+		if pen.Intercept {
+			copy(init[3*d:], from.B[:])
+		}
 	}
 	res, err := optimize.Minimize(problem, init, &optimize.Settings{GradientThreshold: 1e-9, MajorIterations: 1000}, &optimize.LBFGS{})
 	if err != nil && res == nil {
@@ -114,7 +137,9 @@ func fitLogRegFrom(rows [][]float64, y []int, l2 float64, free []bool, offset []
 			m.W[j][k] = res.X[3*j+k]
 		}
 	}
-	copy(m.B[:], res.X[3*d:])
+	if pen.Intercept {
+		copy(m.B[:], res.X[3*d:])
+	}
 	m.Iterations = res.Stats.MajorIterations
 	return m, nil
 }
@@ -128,17 +153,21 @@ func newObjective(d int) *objective {
 	return &objective{weff: make([][3]float64, d), graw: make([][3]float64, d)}
 }
 
-// nll is the mean negative log-likelihood (+ l2/2·|W|², the weights of free
-// columns excepted) of the weights x over standardised inputs, and its
+// nll is the mean negative log-likelihood (+ Σ_j l2_j/2·|W_j|²) of the
+// weights x over standardised inputs (without an intercept, B stays 0 and
+// the means are 0: scaled, not centred), and its
 // gradient into grad (when not nil), evaluated on the raw rows: with
 // z_j = (x_j − mean_j)/std_j, Σ_j z_j·w_j + b = Σ_j x_j·(w_j/std_j) +
 // (b − Σ_j mean_j·w_j/std_j), and the gradient in w_j is
 // (Σ_i g_i·x_ij − mean_j·Σ_i g_i)/std_j. So the optimiser works on the
 // well-conditioned standardised problem without a copy of the rows.
-func (o *objective) nll(x []float64, rows [][]float64, mean, std []float64, off [][3]float64, y []int, l2 float64, free []bool, grad []float64) float64 {
+func (o *objective) nll(x []float64, rows [][]float64, mean, std []float64, off [][3]float64, y []int, pen penalty, grad []float64) float64 {
 	d := len(mean)
 	w := x[:3*d]
-	b := [3]float64{x[3*d], x[3*d+1], x[3*d+2]}
+	var b [3]float64
+	if pen.Intercept {
+		b = [3]float64{x[3*d], x[3*d+1], x[3*d+2]}
+	}
 	for j := range d {
 		for k := range 3 {
 			o.weff[j][k] = w[3*j+k] / std[j]
@@ -186,15 +215,16 @@ func (o *objective) nll(x []float64, rows [][]float64, mean, std []float64, off 
 				grad[3*j+k] = (o.graw[j][k] - mean[j]*gb[k]) / std[j]
 			}
 		}
-		copy(grad[3*d:], gb[:])
+		if pen.Intercept {
+			copy(grad[3*d:], gb[:])
+		}
 	}
 	for j := range 3 * d {
-		if free != nil && free[j/3] {
-			continue
-		}
-		f += 0.5 * l2 * x[j] * x[j]
-		if grad != nil {
-			grad[j] += l2 * x[j]
+		if l2 := pen.L2[j/3]; l2 != 0 {
+			f += 0.5 * l2 * x[j] * x[j]
+			if grad != nil {
+				grad[j] += l2 * x[j]
+			}
 		}
 	}
 	return f

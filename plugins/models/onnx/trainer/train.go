@@ -12,8 +12,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/soccerpredict/soccerpredict/sdk/model"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
@@ -44,7 +46,36 @@ type Params struct {
 	// (a quarter of a million rows pins a penalty down; the refit still
 	// sees every row), so its cost stops growing with the corpus.
 	L2Grid []float64 `json:"l2_grid"`
+	// L2Groups gives sets of columns (names, or prefixes ending in "*")
+	// their own l2, each chosen from L2Grid on the validation rows in which
+	// that group's columns are the non-zero ones (chosen_l2_<group>;
+	// chosen_l2 is the ungrouped columns'). For a model that is several
+	// models on separate rows: the market-priced rows, whose best
+	// correction to the price is usually none, and the unpriced ones, whose
+	// ratings are all they have. Every row must belong to one group, and
+	// Intercept must be false (each group's indicator column is its
+	// intercept).
+	L2Groups map[string]L2Group `json:"l2_groups"`
+	// L2Rule is how the ungrouped columns' l2 is chosen: "best" (default,
+	// the lowest validation log-loss) or "one_se" (see L2Group.Rule).
+	L2Rule string `json:"l2_rule"`
+	// Intercept (default true) fits a per-class intercept. Without one the
+	// inputs are scaled but not centred, so a group's weights do nothing on
+	// rows where its columns are zero.
+	Intercept *bool `json:"intercept"`
 	gbtParams
+}
+
+// L2Group is one of Params.L2Groups.
+type L2Group struct {
+	// Columns are names, or prefixes ending in "*".
+	Columns []string `json:"columns"`
+	// Rule is "best" (default: the l2 with the lowest validation log-loss)
+	// or "one_se": the strongest l2 whose validation log-loss is within one
+	// standard error of the best's. A few hundred validation rows cannot
+	// tell close penalties apart, and then the simpler model is the better
+	// bet: for rows with a market price, the price itself.
+	Rule string `json:"rule"`
 }
 
 // DefaultParams are used for every key Params leaves out.
@@ -98,54 +129,33 @@ func Fit(ctx context.Context, req model.TrainRequest) (Fitted, error) {
 	)
 	switch p.Algorithm {
 	case "logreg":
-		column := func(what, name string) (int, error) {
-			j := slices.IndexFunc(req.Columns, func(c soccer.Column) bool { return c.Name == name })
-			if j < 0 {
-				return 0, fmt.Errorf("train: train: %s %q: not one of the %d input columns", what, name, len(req.Columns))
-			}
-			return j, nil
+		plan, err := p.penalties(req.Columns)
+		if err != nil {
+			return Fitted{}, err
 		}
-		free := make([]bool, len(req.Columns))
-		for _, name := range p.Unpenalized {
-			j, err := column("unpenalized", name)
+		offset, err := p.offsets(req.Columns)
+		if err != nil {
+			return Fitted{}, err
+		}
+		pen := plan.at(func(int) float64 { return p.L2 })
+		var warm *logReg
+		extra = map[string]float64{}
+		if len(p.L2Grid) > 0 {
+			chosen, best, fit, err := chooseL2(ctx, req.Rows, y, p.L2Grid, plan, offset, SelectionRows)
 			if err != nil {
 				return Fitted{}, err
 			}
-			free[j] = true
-		}
-		var offset [][3]float64
-		if len(p.Offsets) > 0 {
-			offset = make([][3]float64, len(req.Columns))
-			for name, class := range p.Offsets {
-				k, ok := map[string]int{"home": 0, "away": 2}[class]
-				if !ok {
-					return Fitted{}, fmt.Errorf("train: train: offsets %q: %q: want \"home\" or \"away\"", name, class)
-				}
-				j, err := column("offsets", name)
-				if err != nil {
-					return Fitted{}, err
-				}
-				offset[j][k] = 1
+			pen, warm = plan.at(func(g int) float64 { return chosen[g] }), fit
+			for g, name := range plan.names {
+				extra[metricName("chosen_l2", name)] = chosen[g]
 			}
+			extra["validation_log_loss"] = best
 		}
-		l2 := p.L2
-		var warm *logReg
-		if len(p.L2Grid) > 0 {
-			var best float64
-			var err error
-			if l2, best, warm, err = chooseL2(ctx, req.Rows, y, p.L2Grid, free, offset, SelectionRows); err != nil {
-				return Fitted{}, err
-			}
-			extra = map[string]float64{"chosen_l2": l2, "validation_log_loss": best}
-		}
-		lr, err := fitLogRegFrom(req.Rows, y, l2, free, offset, warm)
+		lr, err := fitLogReg(req.Rows, y, pen, offset, warm)
 		if err != nil {
 			return Fitted{}, err
 		}
 		artifact, predict = lr.onnx(), lr.predict
-		if extra == nil {
-			extra = map[string]float64{}
-		}
 		extra["fit_iterations"] = float64(lr.Iterations)
 	case "gbt":
 		g, err := fitGBT(req.Rows, y, p.gbtParams)
@@ -174,43 +184,261 @@ func Fit(ctx context.Context, req model.TrainRequest) (Fitted, error) {
 // SelectionRows bounds the rows l2_grid's walk-forward choice fits on.
 const SelectionRows = 250_000
 
+func metricName(metric, group string) string {
+	if group == "" {
+		return metric
+	}
+	return metric + "_" + group
+}
+
+// offsets are the fixed weights Params.Offsets gives raw inputs (nil: none).
+func (p Params) offsets(columns []soccer.Column) ([][3]float64, error) {
+	if len(p.Offsets) == 0 {
+		return nil, nil
+	}
+	offset := make([][3]float64, len(columns))
+	for name, class := range p.Offsets {
+		k, ok := map[string]int{"home": 0, "away": 2}[class]
+		if !ok {
+			return nil, fmt.Errorf("train: train: offsets %q: %q: want \"home\" or \"away\"", name, class)
+		}
+		j := slices.IndexFunc(columns, func(c soccer.Column) bool { return c.Name == name })
+		if j < 0 {
+			return nil, fmt.Errorf("train: train: offsets %q: not one of the %d input columns", name, len(columns))
+		}
+		offset[j][k] = 1
+	}
+	return offset, nil
+}
+
+// penaltyPlan says which penalty group each column is in: 0 is the columns
+// no l2_groups entry names, g > 0 the g-th group in name order.
+type penaltyPlan struct {
+	group     []int
+	names     []string // names[0] is "" (the ungrouped columns)
+	oneSE     []bool   // by group: chosen by the one-standard-error rule
+	free      []bool
+	intercept bool
+}
+
+// at is the penalty with l2(g) for group g's columns (free ones excepted).
+func (pp penaltyPlan) at(l2 func(group int) float64) penalty {
+	pen := penalty{L2: make([]float64, len(pp.group)), Intercept: pp.intercept}
+	for j, g := range pp.group {
+		if !pp.free[j] {
+			pen.L2[j] = l2(g)
+		}
+	}
+	return pen
+}
+
+// matchColumns returns the columns a pattern names: a name, or a prefix
+// ending in "*".
+func matchColumns(columns []soccer.Column, pattern string) []int {
+	var out []int
+	for j, c := range columns {
+		if c.Name == pattern || strings.HasSuffix(pattern, "*") && strings.HasPrefix(c.Name, strings.TrimSuffix(pattern, "*")) {
+			out = append(out, j)
+		}
+	}
+	return out
+}
+
+func (p Params) penalties(columns []soccer.Column) (penaltyPlan, error) {
+	pp := penaltyPlan{group: make([]int, len(columns)), names: []string{""}, free: make([]bool, len(columns)), intercept: p.Intercept == nil || *p.Intercept}
+	rule := func(what, r string) error {
+		if r != "" && r != "best" && r != "one_se" {
+			return fmt.Errorf("train: train: %s %q: want \"best\" or \"one_se\"", what, r)
+		}
+		pp.oneSE = append(pp.oneSE, r == "one_se")
+		return nil
+	}
+	if err := rule("l2_rule", p.L2Rule); err != nil {
+		return penaltyPlan{}, err
+	}
+	for _, name := range p.Unpenalized {
+		js := matchColumns(columns, name)
+		if len(js) == 0 {
+			return penaltyPlan{}, fmt.Errorf("train: train: unpenalized %q: not one of the %d input columns", name, len(columns))
+		}
+		for _, j := range js {
+			pp.free[j] = true
+		}
+	}
+	if len(p.L2Groups) == 0 {
+		return pp, nil
+	}
+	switch {
+	case len(p.L2Grid) == 0:
+		return penaltyPlan{}, fmt.Errorf("train: train: l2_groups needs l2_grid: each group's l2 is chosen from it")
+	case pp.intercept:
+		return penaltyPlan{}, fmt.Errorf("train: train: l2_groups needs \"intercept\": false: a shared intercept would tie the groups' choices together (give each group an indicator column instead)")
+	}
+	names := slices.Sorted(maps.Keys(p.L2Groups))
+	for g, name := range names {
+		if name == "" {
+			return penaltyPlan{}, fmt.Errorf("train: train: l2_groups: a group needs a name")
+		}
+		pp.names = append(pp.names, name)
+		if err := rule(fmt.Sprintf("l2_groups %q rule", name), p.L2Groups[name].Rule); err != nil {
+			return penaltyPlan{}, err
+		}
+		for _, pattern := range p.L2Groups[name].Columns {
+			js := matchColumns(columns, pattern)
+			if len(js) == 0 {
+				return penaltyPlan{}, fmt.Errorf("train: train: l2_groups %q: %q names none of the %d input columns", name, pattern, len(columns))
+			}
+			for _, j := range js {
+				if pp.group[j] != 0 && pp.group[j] != g+1 {
+					return penaltyPlan{}, fmt.Errorf("train: train: l2_groups: column %s is in both %q and %q", columns[j].Name, names[pp.group[j]-1], name)
+				}
+				pp.group[j] = g + 1
+			}
+		}
+	}
+	return pp, nil
+}
+
+// rowGroups assigns each row to the one penalty group whose columns are
+// non-zero in it (0 when only ungrouped ones are). With groups, a row must
+// belong to one: then the groups are separate models (no shared intercept,
+// no shared rows) and each group's choice of l2 is made on its own rows.
+func (pp penaltyPlan) rowGroups(rows [][]float64) ([]int, error) {
+	out := make([]int, len(rows))
+	if len(pp.names) == 1 {
+		return out, nil
+	}
+	for i, r := range rows {
+		g := -1
+		for j, v := range r {
+			if v == 0 {
+				continue
+			}
+			if g >= 0 && g != pp.group[j] {
+				return nil, fmt.Errorf("train: train: l2_groups: row %d has non-zero values in %s and in %s: each row must belong to one group",
+					i, pp.label(g), pp.label(pp.group[j]))
+			}
+			g = pp.group[j]
+		}
+		out[i] = max(g, 0)
+	}
+	return out, nil
+}
+
+func (pp penaltyPlan) label(g int) string {
+	if g == 0 {
+		return "the ungrouped columns"
+	}
+	return fmt.Sprintf("group %q", pp.names[g])
+}
+
 // chooseL2 fits each l2 of the grid on the first 80% of the rows (they come
 // in kick-off order; only the most recent window of them) and scores
-// log-loss on the last 20%, strongest penalty
-// first, each fit starting from the last one's optimum (the path is found in
-// a fraction of the iterations). It returns the best l2, its validation
-// log-loss and its fit, from which the refit on every row starts.
-func chooseL2(ctx context.Context, rows [][]float64, y []int, grid []float64, free []bool, offset [][3]float64, window int) (float64, float64, *logReg, error) {
+// log-loss on the last 20%, strongest penalty first, each fit starting from
+// the last one's optimum (the path is found in a fraction of the
+// iterations). Each penalty group chooses its own l2 on the validation rows
+// that belong to it, by the one-standard-error rule. It returns each group's l2, the
+// validation log-loss of those choices and a fit from which the refit on
+// every row starts (each group's weights from the fit at its choice).
+func chooseL2(ctx context.Context, rows [][]float64, y []int, grid []float64, plan penaltyPlan, offset [][3]float64, window int) ([]float64, float64, *logReg, error) {
 	if len(rows) > window {
 		rows, y = rows[len(rows)-window:], y[len(y)-window:]
 	}
 	cut := len(rows) * 4 / 5
 	if cut < 1 || cut == len(rows) {
-		return 0, 0, nil, fmt.Errorf("train: train: %d rows are too few to choose l2 from l2_grid", len(rows))
+		return nil, 0, nil, fmt.Errorf("train: train: %d rows are too few to choose l2 from l2_grid", len(rows))
 	}
+	member, err := plan.rowGroups(rows)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	groups := len(plan.names)
 	grid = slices.Clone(grid)
 	slices.SortFunc(grid, func(a, b float64) int { return cmp.Compare(b, a) })
-	best, l2 := math.Inf(1), 0.0
-	var prev, chosen *logReg
-	for _, candidate := range grid {
+	// losses[c][i] is candidate c's log-loss on validation row cut+i.
+	losses := make([][]float64, len(grid))
+	fitted := make([]*logReg, len(grid))
+	var prev *logReg
+	for c, candidate := range grid {
 		if !(candidate >= 0) {
-			return 0, 0, nil, fmt.Errorf("train: train: l2_grid value %v is not a non-negative number", candidate)
+			return nil, 0, nil, fmt.Errorf("train: train: l2_grid value %v is not a non-negative number", candidate)
 		}
-		lr, err := fitLogRegFrom(rows[:cut], y[:cut], candidate, free, offset, prev)
+		lr, err := fitLogReg(rows[:cut], y[:cut], plan.at(func(int) float64 { return candidate }), offset, prev)
 		if err != nil {
-			return 0, 0, nil, err
+			return nil, 0, nil, err
 		}
-		prev = &lr
-		var vll float64
-		for i := cut; i < len(rows); i++ {
-			vll -= math.Log(math.Max(lr.predict(rows[i])[y[i]], 1e-15))
-		}
-		if vll /= float64(len(rows) - cut); vll < best {
-			best, l2, chosen = vll, candidate, prev
+		prev, fitted[c] = &lr, &lr
+		losses[c] = make([]float64, len(rows)-cut)
+		for i := range losses[c] {
+			losses[c][i] = -math.Log(math.Max(lr.predict(rows[cut+i])[y[cut+i]], 1e-15))
 		}
 		if err := ctx.Err(); err != nil {
-			return 0, 0, nil, err
+			return nil, 0, nil, err
 		}
 	}
-	return l2, best, chosen, nil
+	chosen := make([]float64, groups)
+	fits := make([]*logReg, groups)
+	var total float64
+	for g := range groups {
+		c, sum := chooseCandidate(losses, member[cut:], g, plan.oneSE[g])
+		chosen[g], fits[g], total = grid[c], fitted[c], total+sum
+	}
+	warm := *fits[0]
+	warm.W = slices.Clone(warm.W)
+	for j, g := range plan.group {
+		warm.W[j] = fits[g].W[j]
+	}
+	return chosen, total / float64(len(rows)-cut), &warm, nil
+}
+
+// chooseCandidate picks, among candidates ordered strongest penalty first,
+// the one with the lowest validation log-loss on group g's rows, or with
+// oneSE the strongest whose log-loss is within one standard error of that
+// best one's (the standard error of the per-row difference between the
+// two). It returns the candidate and its summed loss on those rows; with
+// no rows, the strongest.
+func chooseCandidate(losses [][]float64, member []int, g int, oneSE bool) (int, float64) {
+	sums := make([]float64, len(losses))
+	n := 0
+	for i, m := range member {
+		if m != g {
+			continue
+		}
+		n++
+		for c := range losses {
+			sums[c] += losses[c][i]
+		}
+	}
+	if n == 0 {
+		return 0, 0
+	}
+	best := 0
+	for c := range sums {
+		if sums[c] < sums[best] {
+			best = c
+		}
+	}
+	if !oneSE {
+		return best, sums[best]
+	}
+	for c := range best {
+		// mean and standard error of candidate c's loss minus the best's
+		var mean, sq float64
+		for i, m := range member {
+			if m == g {
+				d := losses[c][i] - losses[best][i]
+				mean += d
+				sq += d * d
+			}
+		}
+		mean /= float64(n)
+		se := 0.0
+		if n > 1 {
+			se = math.Sqrt(math.Max(sq/float64(n)-mean*mean, 0) / float64(n-1))
+		}
+		if mean <= se {
+			return c, sums[c]
+		}
+	}
+	return best, sums[best]
 }
