@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync"
 
 	"gonum.org/v1/gonum/optimize"
 )
@@ -11,6 +12,9 @@ import (
 // logReg is a fitted multinomial logistic regression over standardised inputs.
 type logReg struct {
 	Mean, Std []float64
+	// Centre[j] says what input j's mean is taken out through (see
+	// penalty.Centre); nil: the intercept.
+	Centre []int
 	// W[j][k] is the weight of standardised input j for class k (H, D, A); B the intercepts.
 	W [][3]float64
 	B [3]float64
@@ -22,25 +26,40 @@ type logReg struct {
 	Iterations int
 }
 
-// penalty is how a logistic regression is regularised: L2[j] is the l2 of
-// standardised input j's weights (0: unpenalised). Without an intercept
-// the inputs are scaled but not centred, so a zero stays a zero: a column
-// that is 1 on some rows (an indicator) is then those rows' intercept, and
-// rows where every column of a group is zero get nothing from its weights.
+// penalty is how a logistic regression is regularised and standardised:
+// L2[j] is the l2 of standardised input j's weights (0: unpenalised).
+// Centre[j] is how input j is centred: centreIntercept (through the
+// intercept: the usual standardisation), centreNone (scaled only, so a zero
+// stays a zero), or k ≥ 0, an indicator column that is 1 on exactly the
+// rows input j belongs to (a penalty group's rows, 0 elsewhere): then j is
+// centred on those rows only, and the mean taken out goes into k's weight,
+// so the group is standardised on its own rows and other rows get nothing
+// from it. Centre nil is centreIntercept for every input with an
+// intercept, centreNone without.
+//
+// Member and Cols, when set, say which columns can be non-zero in a row: row
+// i's are Cols[Member[i]] (its penalty group's), so the sums skip the rest.
 type penalty struct {
 	L2        []float64
 	Intercept bool
+	Centre    []int
+	Member    []int
+	Cols      [][]int
 }
 
-// uniform is one l2 for every column except the free ones (free may be nil).
-func uniform(d int, l2 float64, free []bool) penalty {
-	p := penalty{L2: make([]float64, d), Intercept: true}
-	for j := range p.L2 {
-		if free == nil || !free[j] {
-			p.L2[j] = l2
-		}
+const (
+	centreIntercept = -1
+	centreNone      = -2
+)
+
+func (p penalty) centre(j int) int {
+	switch {
+	case p.Centre != nil:
+		return p.Centre[j]
+	case p.Intercept:
+		return centreIntercept
 	}
-	return p
+	return centreNone
 }
 
 // fitLogReg minimises mean negative log-likelihood + Σ_j pen.L2[j]/2·|W_j|²
@@ -68,20 +87,38 @@ func fitLogReg(rows [][]float64, y []int, pen penalty, offset [][3]float64, from
 			}
 		}
 	}
-	if pen.Intercept {
-		for _, r := range rows {
-			for j, v := range r {
-				m.Mean[j] += v / float64(n)
+	// Each input's mean and spread over the rows it is centred on.
+	m.Centre = make([]int, d)
+	for j := range d {
+		m.Centre[j] = pen.centre(j)
+	}
+	on := func(r []float64, j int) bool {
+		c := m.Centre[j]
+		return c == centreIntercept || c == centreNone || r[c] == 1
+	}
+	count := make([]float64, d)
+	for _, r := range rows {
+		for j, v := range r {
+			if on(r, j) {
+				count[j]++
+				if m.Centre[j] != centreNone {
+					m.Mean[j] += v
+				}
 			}
 		}
 	}
+	for j := range d {
+		m.Mean[j] /= max(count[j], 1)
+	}
 	for _, r := range rows {
 		for j, v := range r {
-			m.Std[j] += (v - m.Mean[j]) * (v - m.Mean[j]) / float64(n)
+			if on(r, j) {
+				m.Std[j] += (v - m.Mean[j]) * (v - m.Mean[j])
+			}
 		}
 	}
 	for j := range m.Std {
-		m.Std[j] = math.Sqrt(m.Std[j])
+		m.Std[j] = math.Sqrt(m.Std[j] / max(count[j], 1))
 		if m.Std[j] < 1e-12 {
 			m.Std[j] = 1 // a constant column carries no information; leave it unscaled
 		}
@@ -103,7 +140,7 @@ func fitLogReg(rows [][]float64, y []int, pen penalty, offset [][3]float64, from
 		if lastGrad == nil {
 			lastGrad = make([]float64, len(x))
 		}
-		lastF = o.nll(x, rows, m.Mean, m.Std, off, y, pen, lastGrad)
+		lastF = o.nll(x, rows, m.Mean, m.Std, m.Centre, off, y, pen, lastGrad)
 		lastX = append(lastX[:0], x...)
 	}
 	problem := optimize.Problem{
@@ -127,7 +164,14 @@ func fitLogReg(rows [][]float64, y []int, pen penalty, offset [][3]float64, from
 			copy(init[3*d:], from.B[:])
 		}
 	}
-	res, err := optimize.Minimize(problem, init, &optimize.Settings{GradientThreshold: 1e-9, MajorIterations: 1000}, &optimize.LBFGS{})
+	// The fit stops at a gradient (of the mean log-loss) below 1e-6, or
+	// when ten iterations together improve the objective by less than 1e-7:
+	// both far below the precision of any forecast (log-loss is reported to
+	// 1e-4). Asking for less than round-off allows makes the line search
+	// fail after wasted evaluations, and on a million matches' rows a
+	// nearly flat direction can creep on for hundreds of iterations.
+	res, err := optimize.Minimize(problem, init, &optimize.Settings{GradientThreshold: 1e-6, MajorIterations: 1000,
+		Converger: &optimize.FunctionConverge{Absolute: 1e-7, Iterations: 10}}, &optimize.LBFGS{})
 	if err != nil && res == nil {
 		return logReg{}, fmt.Errorf("logreg: %w", err)
 	}
@@ -146,73 +190,162 @@ func fitLogReg(rows [][]float64, y []int, pen penalty, offset [][3]float64, from
 
 // objective holds nll's scratch space, reused by every evaluation.
 type objective struct {
-	weff, graw [][3]float64
+	weff, graw, shift [][3]float64
+	shards            [maxShards]shard
+}
+
+// maxShards and shardRows: how nll splits the rows (at most maxShards
+// shards of at least shardRows rows).
+const (
+	maxShards = 4
+	shardRows = 20_000
+)
+
+// shard is one part of nll's sum over the rows.
+type shard struct {
+	f    float64
+	gb   [3]float64
+	graw [][3]float64
 }
 
 func newObjective(d int) *objective {
-	return &objective{weff: make([][3]float64, d), graw: make([][3]float64, d)}
+	o := &objective{weff: make([][3]float64, d), graw: make([][3]float64, d), shift: make([][3]float64, d)}
+	for s := range o.shards {
+		o.shards[s].graw = make([][3]float64, d)
+	}
+	return o
 }
 
-// nll is the mean negative log-likelihood (+ Σ_j l2_j/2·|W_j|²) of the
-// weights x over standardised inputs (without an intercept, B stays 0 and
-// the means are 0: scaled, not centred), and its
-// gradient into grad (when not nil), evaluated on the raw rows: with
-// z_j = (x_j − mean_j)/std_j, Σ_j z_j·w_j + b = Σ_j x_j·(w_j/std_j) +
-// (b − Σ_j mean_j·w_j/std_j), and the gradient in w_j is
-// (Σ_i g_i·x_ij − mean_j·Σ_i g_i)/std_j. So the optimiser works on the
-// well-conditioned standardised problem without a copy of the rows.
-func (o *objective) nll(x []float64, rows [][]float64, mean, std []float64, off [][3]float64, y []int, pen penalty, grad []float64) float64 {
-	d := len(mean)
-	w := x[:3*d]
-	var b [3]float64
-	if pen.Intercept {
-		b = [3]float64{x[3*d], x[3*d+1], x[3*d+2]}
-	}
-	for j := range d {
-		for k := range 3 {
-			o.weff[j][k] = w[3*j+k] / std[j]
-			b[k] -= mean[j] * o.weff[j][k]
+// sum adds up the mean negative log-likelihood of rows (n rows in all) at
+// the effective raw weights weff and intercepts b, and with grad the
+// gradient in the raw weights (graw) and intercepts (gb). With member, row
+// i's non-zero columns are among cols[member[i]]; only those are visited.
+func (sh *shard) sum(rows [][]float64, off [][3]float64, y []int, member []int, cols [][]int, weff [][3]float64, b [3]float64, n float64, grad bool) {
+	sh.f, sh.gb = 0, [3]float64{}
+	clear(sh.graw)
+	var all []int
+	if member == nil {
+		all = make([]int, len(weff))
+		for j := range all {
+			all[j] = j
 		}
 	}
-	if grad != nil {
-		clear(grad)
-		clear(o.graw)
-	}
-	n := float64(len(rows))
-	var f float64
-	var gb [3]float64
 	for i, r := range rows {
+		idx := all
+		if member != nil {
+			idx = cols[member[i]]
+		}
 		// One pass over the row for the three logits, one for the gradient.
 		c0, c1, c2 := b[0], b[1], b[2]
 		if off != nil {
 			c0, c1, c2 = c0+off[i][0], c1+off[i][1], c2+off[i][2]
 		}
-		for j, v := range r {
-			wj := &o.weff[j]
+		for _, j := range idx {
+			v, wj := r[j], &weff[j]
 			c0 += v * wj[0]
 			c1 += v * wj[1]
 			c2 += v * wj[2]
 		}
 		p := Softmax([3]float64{c0, c1, c2})
-		f -= math.Log(math.Max(p[y[i]], 1e-300)) / n
-		if grad != nil {
+		sh.f -= math.Log(math.Max(p[y[i]], 1e-300)) / n
+		if grad {
 			p[y[i]]--
 			g0, g1, g2 := p[0]/n, p[1]/n, p[2]/n
-			gb[0] += g0
-			gb[1] += g1
-			gb[2] += g2
-			for j, v := range r {
-				gj := &o.graw[j]
+			sh.gb[0] += g0
+			sh.gb[1] += g1
+			sh.gb[2] += g2
+			for _, j := range idx {
+				v, gj := r[j], &sh.graw[j]
 				gj[0] += g0 * v
 				gj[1] += g1 * v
 				gj[2] += g2 * v
 			}
 		}
 	}
+}
+
+// nll is the mean negative log-likelihood (+ Σ_j l2_j/2·|W_j|²) of the
+// weights x over standardised inputs (without an intercept B stays 0), and
+// its gradient into grad (when not nil), evaluated on the raw rows: with
+// z_j = (x_j − mean_j)/std_j, Σ_j z_j·w_j + b = Σ_j x_j·(w_j/std_j) +
+// (b − Σ_j mean_j·w_j/std_j), and the gradient in w_j is
+// (Σ_i g_i·x_ij − mean_j·Σ_i g_i)/std_j. An input centred through an
+// indicator column c instead has z_j = (x_j − mean_j·x_c)/std_j: its mean
+// term moves into c's raw weight, and Σ_i g_i becomes Σ_i g_i·x_ic. So the
+// optimiser works on the well-conditioned standardised problem without a
+// copy of the rows.
+func (o *objective) nll(x []float64, rows [][]float64, mean, std []float64, centre []int, off [][3]float64, y []int, pen penalty, grad []float64) float64 {
+	d := len(mean)
+	w := x[:3*d]
+	var b [3]float64
+	if pen.Intercept {
+		b = [3]float64{x[3*d], x[3*d+1], x[3*d+2]}
+	}
+	clear(o.shift)
+	for j := range d {
+		for k := range 3 {
+			o.weff[j][k] = w[3*j+k] / std[j]
+			switch c := centre[j]; {
+			case c == centreIntercept:
+				b[k] -= mean[j] * o.weff[j][k]
+			case c >= 0:
+				o.shift[c][k] -= mean[j] * o.weff[j][k]
+			}
+		}
+	}
+	for j := range d {
+		for k := range 3 {
+			o.weff[j][k] += o.shift[j][k]
+		}
+	}
+	if grad != nil {
+		clear(grad)
+	}
+	// The rows are summed in fixed shards, each on its own goroutine, and
+	// the shards' sums added in order: the result does not depend on the
+	// machine's cores, and two cores halve the time.
+	n := float64(len(rows))
+	shards := min(maxShards, max(1, len(rows)/shardRows))
+	var wg sync.WaitGroup
+	for s := range shards {
+		lo, hi := s*len(rows)/shards, (s+1)*len(rows)/shards
+		sh := &o.shards[s]
+		wg.Go(func() {
+			var shOff [][3]float64
+			if off != nil {
+				shOff = off[lo:hi]
+			}
+			var member []int
+			if pen.Member != nil {
+				member = pen.Member[lo:hi]
+			}
+			sh.sum(rows[lo:hi], shOff, y[lo:hi], member, pen.Cols, o.weff, b, n, grad != nil)
+		})
+	}
+	wg.Wait()
+	var f float64
+	var gb [3]float64
+	clear(o.graw)
+	for s := range shards {
+		sh := &o.shards[s]
+		f += sh.f
+		for k := range 3 {
+			gb[k] += sh.gb[k]
+		}
+		for j := range d {
+			for k := range 3 {
+				o.graw[j][k] += sh.graw[j][k]
+			}
+		}
+	}
 	if grad != nil {
 		for j := range d {
 			for k := range 3 {
-				grad[3*j+k] = (o.graw[j][k] - mean[j]*gb[k]) / std[j]
+				total := gb[k] // Σ_i g_i over the rows j is centred on
+				if c := centre[j]; c >= 0 {
+					total = o.graw[c][k]
+				}
+				grad[3*j+k] = (o.graw[j][k] - mean[j]*total) / std[j]
 			}
 		}
 		if pen.Intercept {
@@ -253,7 +386,20 @@ func (m logReg) folded() ([][3]float64, [3]float64) {
 	for j := range m.W {
 		for k := range 3 {
 			w[j][k] = m.W[j][k] / m.Std[j]
-			b[k] -= w[j][k] * m.Mean[j]
+		}
+	}
+	for j := range m.W {
+		c := centreIntercept
+		if m.Centre != nil {
+			c = m.Centre[j]
+		}
+		for k := range 3 {
+			switch shift := w[j][k] * m.Mean[j]; {
+			case c == centreIntercept:
+				b[k] -= shift
+			case c >= 0:
+				w[c][k] -= shift
+			}
 			if m.Offset != nil {
 				w[j][k] += m.Offset[j][k]
 			}
@@ -264,8 +410,15 @@ func (m logReg) folded() ([][3]float64, [3]float64) {
 
 // predict is the pure-Go evaluation of the exported graph: the same folded
 // parameters, in float64, as the ONNX graph's MatMul, Add and Softmax.
-func (m logReg) predict(row []float64) [3]float64 {
+func (m logReg) predict(row []float64) [3]float64 { return m.predictor()(row) }
+
+// predictor is predict with the parameters folded once.
+func (m logReg) predictor() func(row []float64) [3]float64 {
 	w, b := m.folded()
+	return func(row []float64) [3]float64 { return evaluate(w, b, row) }
+}
+
+func evaluate(w [][3]float64, b [3]float64, row []float64) [3]float64 {
 	l := b
 	for j, v := range row {
 		for k := range 3 {

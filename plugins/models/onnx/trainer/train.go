@@ -137,6 +137,9 @@ func Fit(ctx context.Context, req model.TrainRequest) (Fitted, error) {
 		if err != nil {
 			return Fitted{}, err
 		}
+		if err := plan.prepare(req.Rows); err != nil {
+			return Fitted{}, err
+		}
 		pen := plan.at(func(int) float64 { return p.L2 })
 		var warm *logReg
 		extra = map[string]float64{}
@@ -155,7 +158,7 @@ func Fit(ctx context.Context, req model.TrainRequest) (Fitted, error) {
 		if err != nil {
 			return Fitted{}, err
 		}
-		artifact, predict = lr.onnx(), lr.predict
+		artifact, predict = lr.onnx(), lr.predictor()
 		extra["fit_iterations"] = float64(lr.Iterations)
 	case "gbt":
 		g, err := fitGBT(req.Rows, y, p.gbtParams)
@@ -219,11 +222,69 @@ type penaltyPlan struct {
 	oneSE     []bool   // by group: chosen by the one-standard-error rule
 	free      []bool
 	intercept bool
+	centre    []int   // penalty.Centre (nil: the intercept's, or none)
+	member    []int   // by row of the training set: its group
+	cols      [][]int // by group: its columns
+}
+
+// prepare finds each row's group (see rowGroups) and sets how each column
+// is centred without an intercept: each
+// group (the ungrouped columns too) that has an indicator column, one that
+// is 1 on exactly the group's rows and 0 on every other row, has its other
+// columns centred on those rows through it (see penalty.Centre); a group
+// without one is scaled only. Standardising each group on its own rows
+// keeps the problem well conditioned, and a row outside a group still gets
+// nothing from its weights.
+func (pp *penaltyPlan) prepare(rows [][]float64) error {
+	member, err := pp.rowGroups(rows)
+	if err != nil {
+		return err
+	}
+	pp.member, pp.cols = member, make([][]int, len(pp.names))
+	for j, g := range pp.group {
+		pp.cols[g] = append(pp.cols[g], j)
+	}
+	if pp.intercept {
+		return nil
+	}
+	d := len(pp.group)
+	candidate := make([]bool, d)
+	for j := range candidate {
+		candidate[j] = true
+	}
+	for i, r := range rows {
+		for j, v := range r {
+			want := 0.0
+			if member[i] == pp.group[j] {
+				want = 1
+			}
+			if v != want {
+				candidate[j] = false
+			}
+		}
+	}
+	first := make([]int, len(pp.names)) // each group's indicator, -1: none
+	for g := range first {
+		first[g] = -1
+	}
+	for j := range d {
+		if g := pp.group[j]; candidate[j] && first[g] < 0 {
+			first[g] = j
+		}
+	}
+	pp.centre = make([]int, d)
+	for j := range d {
+		pp.centre[j] = centreNone
+		if c := first[pp.group[j]]; c >= 0 && c != j {
+			pp.centre[j] = c
+		}
+	}
+	return nil
 }
 
 // at is the penalty with l2(g) for group g's columns (free ones excepted).
 func (pp penaltyPlan) at(l2 func(group int) float64) penalty {
-	pen := penalty{L2: make([]float64, len(pp.group)), Intercept: pp.intercept}
+	pen := penalty{L2: make([]float64, len(pp.group)), Intercept: pp.intercept, Centre: pp.centre, Member: pp.member, Cols: pp.cols}
 	for j, g := range pp.group {
 		if !pp.free[j] {
 			pen.L2[j] = l2(g)
@@ -341,16 +402,13 @@ func (pp penaltyPlan) label(g int) string {
 // validation log-loss of those choices and a fit from which the refit on
 // every row starts (each group's weights from the fit at its choice).
 func chooseL2(ctx context.Context, rows [][]float64, y []int, grid []float64, plan penaltyPlan, offset [][3]float64, window int) ([]float64, float64, *logReg, error) {
+	member := plan.member
 	if len(rows) > window {
-		rows, y = rows[len(rows)-window:], y[len(y)-window:]
+		rows, y, member = rows[len(rows)-window:], y[len(y)-window:], member[len(member)-window:]
 	}
 	cut := len(rows) * 4 / 5
 	if cut < 1 || cut == len(rows) {
 		return nil, 0, nil, fmt.Errorf("train: train: %d rows are too few to choose l2 from l2_grid", len(rows))
-	}
-	member, err := plan.rowGroups(rows)
-	if err != nil {
-		return nil, 0, nil, err
 	}
 	groups := len(plan.names)
 	grid = slices.Clone(grid)
@@ -363,14 +421,17 @@ func chooseL2(ctx context.Context, rows [][]float64, y []int, grid []float64, pl
 		if !(candidate >= 0) {
 			return nil, 0, nil, fmt.Errorf("train: train: l2_grid value %v is not a non-negative number", candidate)
 		}
-		lr, err := fitLogReg(rows[:cut], y[:cut], plan.at(func(int) float64 { return candidate }), offset, prev)
+		pen := plan.at(func(int) float64 { return candidate })
+		pen.Member = member[:cut]
+		lr, err := fitLogReg(rows[:cut], y[:cut], pen, offset, prev)
 		if err != nil {
 			return nil, 0, nil, err
 		}
 		prev, fitted[c] = &lr, &lr
 		losses[c] = make([]float64, len(rows)-cut)
+		predict := lr.predictor()
 		for i := range losses[c] {
-			losses[c][i] = -math.Log(math.Max(lr.predict(rows[cut+i])[y[cut+i]], 1e-15))
+			losses[c][i] = -math.Log(math.Max(predict(rows[cut+i])[y[cut+i]], 1e-15))
 		}
 		if err := ctx.Err(); err != nil {
 			return nil, 0, nil, err

@@ -24,12 +24,19 @@ func TestChooseL2OnTheMostRecentRows(t *testing.T) {
 		}
 	}
 	grid := []float64{0.1, 1, 10}
-	plan := penaltyPlan{group: make([]int, 3), names: []string{""}, oneSE: []bool{false}, free: make([]bool, 3), intercept: true}
+	planFor := func(rows [][]float64) penaltyPlan {
+		plan := penaltyPlan{group: make([]int, 3), names: []string{""}, oneSE: []bool{false}, free: make([]bool, 3), intercept: true}
+		if err := plan.prepare(rows); err != nil {
+			t.Fatal(err)
+		}
+		return plan
+	}
+	plan, tail := planFor(rows), planFor(rows[2000:])
 	l2, best, fit, err := chooseL2(context.Background(), rows, y, grid, plan, nil, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
-	l2Tail, bestTail, fitTail, err := chooseL2(context.Background(), rows[2000:], y[2000:], grid, plan, nil, 1000)
+	l2Tail, bestTail, fitTail, err := chooseL2(context.Background(), rows[2000:], y[2000:], grid, tail, nil, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
