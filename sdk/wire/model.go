@@ -2,6 +2,7 @@ package wire
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
@@ -84,6 +85,9 @@ const TrainChunkRows = 8192
 // Unimplemented. The training set goes as a stream of bounded chunks; a
 // plugin built before TrainStream existed gets one Train message instead.
 func (c *ModelClient) Train(ctx context.Context, req model.TrainRequest) (model.TrainResponse, error) {
+	if len(req.Rows) != len(req.Outcomes) {
+		return model.TrainResponse{}, fmt.Errorf("train: %d rows and %d outcomes", len(req.Rows), len(req.Outcomes))
+	}
 	outcomes := make([]int32, len(req.Outcomes))
 	for i, o := range req.Outcomes {
 		idx, err := convert.ResultIndex(o)
@@ -92,15 +96,19 @@ func (c *ModelClient) Train(ctx context.Context, req model.TrainRequest) (model.
 		}
 		outcomes[i] = idx
 	}
-	if len(req.Rows) != len(outcomes) {
-		return model.TrainResponse{}, fmt.Errorf("train: %d rows and %d outcomes", len(req.Rows), len(outcomes))
-	}
 	for i, r := range req.Rows {
 		if len(r) != len(req.Columns) {
 			return model.TrainResponse{}, fmt.Errorf("train: row %d has %d values for %d columns", i, len(r), len(req.Columns))
 		}
 	}
-	resp, err := c.trainStream(ctx, req, outcomes)
+	resp, err := c.trainStream(ctx, req, func(yield func([]float64, soccer.Result) bool) error {
+		for i, r := range req.Rows {
+			if !yield(r, req.Outcomes[i]) {
+				break
+			}
+		}
+		return nil
+	})
 	if status.Code(err) == codes.Unimplemented { // a plugin older than TrainStream, or one that cannot train (Train says so)
 		resp, err = c.model.Train(ctx, &pb.TrainRequest{Columns: convert.ColumnsToProto(req.Columns), Values: convert.Flatten(req.Rows, len(req.Columns)),
 			Outcomes: outcomes, ParamsJson: req.Params, Seed: req.Seed})
@@ -111,23 +119,82 @@ func (c *ModelClient) Train(ctx context.Context, req model.TrainRequest) (model.
 	return model.TrainResponse{Artifact: resp.GetArtifact(), Signature: convert.SignatureFromProto(resp.GetSignature()), Metrics: resp.GetMetrics()}, nil
 }
 
-func (c *ModelClient) trainStream(ctx context.Context, req model.TrainRequest, outcomes []int32) (*pb.TrainResponse, error) {
+// Rows produces a training set row by row, in kick-off order, for
+// TrainRows: it calls yield for each row (stopping when yield returns
+// false) and returns an error when it could not produce them all. A row
+// passed to yield may be reused once yield returns.
+type Rows func(yield func(row []float64, outcome soccer.Result) bool) error
+
+// TrainRows is Train with the rows made while they are sent: the host holds
+// one chunk of the training set, never all of it. When rows fails, the
+// stream is cancelled and the plugin trains nothing. Plugins older than
+// TrainStream cannot be trained this way (an error wrapping
+// plugin.ErrUnsupported; Train works with them).
+func (c *ModelClient) TrainRows(ctx context.Context, req model.TrainRequest, rows Rows) (model.TrainResponse, error) {
+	resp, err := c.trainStream(ctx, req, rows)
+	if status.Code(err) == codes.Unimplemented {
+		return model.TrainResponse{}, fmt.Errorf("train: the model plugin cannot train from a stream of rows (rebuild it with the current sdk): %w: %v", plugin.ErrUnsupported, err)
+	}
+	if err != nil {
+		var local localError
+		if errors.As(err, &local) {
+			return model.TrainResponse{}, local.err
+		}
+		return model.TrainResponse{}, FromStatus(err)
+	}
+	return model.TrainResponse{Artifact: resp.GetArtifact(), Signature: convert.SignatureFromProto(resp.GetSignature()), Metrics: resp.GetMetrics()}, nil
+}
+
+// localError is an error of the host's side of a stream (its rows), kept
+// apart from the plugin's answers.
+type localError struct{ err error }
+
+func (e localError) Error() string { return e.err.Error() }
+
+// trainStream sends the header and then rows in chunks of TrainChunkRows.
+func (c *ModelClient) trainStream(ctx context.Context, req model.TrainRequest, rows Rows) (*pb.TrainResponse, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stream, err := c.model.TrainStream(ctx)
 	if err != nil {
 		return nil, err
 	}
-	for start := 0; start == 0 || start < len(req.Rows); start += TrainChunkRows {
-		end := min(start+TrainChunkRows, len(req.Rows))
-		chunk := &pb.TrainChunk{Values: convert.Flatten(req.Rows[start:end], len(req.Columns)), Outcomes: outcomes[start:end]}
-		if start == 0 {
-			chunk.Columns, chunk.ParamsJson, chunk.Seed = convert.ColumnsToProto(req.Columns), req.Params, req.Seed
+	width := len(req.Columns)
+	chunk := &pb.TrainChunk{Columns: convert.ColumnsToProto(req.Columns), ParamsJson: req.Params, Seed: req.Seed}
+	var sendErr, rowErr error
+	n := 0
+	send := func() bool {
+		if sendErr = stream.Send(chunk); sendErr != nil {
+			return false
 		}
-		if err := stream.Send(chunk); err != nil {
-			if err == io.EOF { // the plugin answered already (an error): CloseAndRecv has it
-				break
-			}
+		// a sent message is not to be modified (gRPC may read it later): a new one
+		chunk = &pb.TrainChunk{Values: make([]float64, 0, TrainChunkRows*width), Outcomes: make([]int32, 0, TrainChunkRows)}
+		return true
+	}
+	err = rows(func(row []float64, outcome soccer.Result) bool {
+		if len(row) != width {
+			rowErr = fmt.Errorf("train: row %d has %d values for %d columns", n, len(row), width)
+			return false
+		}
+		idx, err := convert.ResultIndex(outcome)
+		if err != nil {
+			rowErr = fmt.Errorf("train: outcome %d: %w", n, err)
+			return false
+		}
+		n++
+		chunk.Values, chunk.Outcomes = append(chunk.Values, row...), append(chunk.Outcomes, idx)
+		return len(chunk.Outcomes) < TrainChunkRows || send()
+	})
+	switch {
+	case err != nil:
+		return nil, localError{err}
+	case rowErr != nil:
+		return nil, localError{rowErr}
+	case sendErr == io.EOF: // the plugin answered already (an error): CloseAndRecv has it
+	case sendErr != nil:
+		return nil, sendErr
+	case len(chunk.Outcomes) > 0 || n == 0:
+		if err := stream.Send(chunk); err != nil && err != io.EOF {
 			return nil, err
 		}
 	}

@@ -67,23 +67,30 @@ func (p predictionParts) trainer() forecast.Trainer {
 		Params: p.cfg.Model.Params, Seed: p.cfg.Model.Seed}
 }
 
-func (p predictionParts) dataset(e env) (forecast.Dataset, error) {
-	var progress func(done, total int)
-	if isTerminal(e.stderr) {
-		var bar *progressbar.ProgressBar
-		progress = func(done, total int) {
-			if bar == nil {
-				bar = progressbar.NewOptions(total, progressbar.OptionSetWriter(e.stderr), progressbar.OptionSetDescription("replaying match days"),
-					progressbar.OptionShowCount(), progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(100e6))
-			}
-			bar.Set(done)
-			if done == total {
-				bar.Finish()
-			}
+// replayProgress is a progress bar on a terminal (nil otherwise) for a
+// replay counting what.
+func replayProgress(e env, what string) func(done, total int) {
+	if !isTerminal(e.stderr) {
+		return nil
+	}
+	var bar *progressbar.ProgressBar
+	return func(done, total int) {
+		if bar == nil {
+			bar = progressbar.NewOptions(total, progressbar.OptionSetWriter(e.stderr), progressbar.OptionSetDescription(what),
+				progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("matches"),
+				progressbar.OptionSetPredictTime(true), progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(100e6))
+		}
+		bar.ChangeMax(total)
+		bar.Set(done)
+		if done == total {
+			bar.Finish()
 		}
 	}
+}
+
+func (p predictionParts) dataset(e env) (forecast.Dataset, error) {
 	fs := pluginhost.FeaturesOf(p.features)
-	d, err := forecast.BuildDataset(e.ctx, p.store, fs, progress)
+	d, err := forecast.BuildDataset(e.ctx, p.store, fs, replayProgress(e, "replaying match days"))
 	if err == nil {
 		// The replay left the features at the present: serving starts from there.
 		forecast.KeepServingSnapshot(e.ctx, p.store, p.features, fs, d, p.log)
@@ -117,28 +124,21 @@ func runModelsTrain(e env, args []string) error {
 		*alias = "champion"
 	}
 	started := time.Now()
-	d, err := parts.dataset(e)
+	// The replay streams into the model plugin as it goes: the host holds a
+	// window of matches and a chunk of rows, not the training set.
+	feats := pluginhost.FeaturesOf(parts.features)
+	trained, err := parts.trainer().TrainFromStore(e.ctx, parts.store, feats, pluginhost.ModelOf(parts.model), replayProgress(e, "replaying and training"))
 	if err != nil {
 		return err
 	}
-	examples := d.Trainable()
-	// Training needs each example's features and result, not the match's
-	// prices (kept in the serving snapshot already): let them go, and the
-	// full replay with them (at a million matches, over a gigabyte).
-	d.Examples = nil
-	for i := range examples {
-		examples[i].Match.Odds = nil
-	}
-	mv, err := parts.trainer().Train(e.ctx, d, examples)
-	if err != nil {
-		return err
-	}
-	mv, err = parts.store.RegisterModel(e.ctx, mv)
+	// The replay left the features at the present: serving starts from there.
+	trained.KeepServingSnapshot(e.ctx, parts.store, parts.features, feats, parts.log)
+	mv, err := parts.store.RegisterModel(e.ctx, trained.Version)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "registered %s v%d: trained on %d matches (%s), feature schema %s, artifact sha256 %s\n",
-		mv.Name, mv.Version, len(examples), rowsNote(mv.Metrics), mv.FeatureSchemaVersion, mv.ArtifactSHA256[:16])
+		mv.Name, mv.Version, trained.Matches, rowsNote(mv.Metrics), mv.FeatureSchemaVersion, mv.ArtifactSHA256[:16])
 	if *out != "" {
 		if err := exportModel(mv, *out); err != nil {
 			return err

@@ -180,20 +180,29 @@ func calendarSeason(t time.Time) string {
 func spansOf(matches iter.Seq[soccer.Match]) map[string][]seasonSpan {
 	out := map[string][]seasonSpan{}
 	for m := range matches {
-		spans := out[m.Competition]
-		i := slices.IndexFunc(spans, func(s seasonSpan) bool { return s.season == m.Season })
-		if i < 0 {
-			spans = append(spans, seasonSpan{season: m.Season, first: m.Kickoff, last: m.Kickoff})
-			out[m.Competition] = spans
-			continue
-		}
-		if m.Kickoff.Before(spans[i].first) {
-			spans[i].first = m.Kickoff
-		}
-		if m.Kickoff.After(spans[i].last) {
-			spans[i].last = m.Kickoff
-		}
+		addSpan(out, m)
 	}
+	return sortSpans(out)
+}
+
+// addSpan widens m's season's span to take in its kick-off.
+func addSpan(out map[string][]seasonSpan, m soccer.Match) {
+	spans := out[m.Competition]
+	i := slices.IndexFunc(spans, func(s seasonSpan) bool { return s.season == m.Season })
+	if i < 0 {
+		out[m.Competition] = append(spans, seasonSpan{season: m.Season, first: m.Kickoff, last: m.Kickoff})
+		return
+	}
+	if m.Kickoff.Before(spans[i].first) {
+		spans[i].first = m.Kickoff
+	}
+	if m.Kickoff.After(spans[i].last) {
+		spans[i].last = m.Kickoff
+	}
+}
+
+// sortSpans orders each competition's seasons by their first kick-off.
+func sortSpans(out map[string][]seasonSpan) map[string][]seasonSpan {
 	for c := range out {
 		slices.SortFunc(out[c], func(a, b seasonSpan) int { return a.first.Compare(b.first) })
 	}

@@ -1,7 +1,9 @@
 package forecast
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"path/filepath"
 	"slices"
@@ -18,16 +20,17 @@ import (
 	"github.com/soccerpredict/soccerpredict/host/internal/testbin"
 )
 
-// The walk-forward evaluation on the last two shipped Premier League seasons:
-// the model must beat last season's base rates clearly and stay near the
-// closing line, on the same matches.
-func TestWalkForwardEvaluation(t *testing.T) {
+// shippedStore is a store with the shipped data ingested, and a plugin host
+// with two ratings processes (each replay needs a fresh one) and the onnx
+// model.
+func shippedStore(t *testing.T) (*sqlitestore.Store, *pluginhost.Host) {
+	t.Helper()
 	ctx := context.Background()
 	st, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), "s.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	t.Cleanup(func() { st.Close() })
 	cfg := map[string]config.Plugin{}
 	for name, c := range map[string]struct {
 		kind, bin string
@@ -35,6 +38,7 @@ func TestWalkForwardEvaluation(t *testing.T) {
 	}{
 		"footballdata": {"source", testbin.Plugin(t, "source", "footballdata"), map[string]any{"dir": testbin.Data()}},
 		"ratings":      {"features", testbin.Plugin(t, "features", "ratings"), nil},
+		"ratings2":     {"features", testbin.Plugin(t, "features", "ratings"), nil},
 		"onnx":         {"model", testbin.Plugin(t, "model", "onnx"), map[string]any{"library": testbin.ORT(t)}},
 	} {
 		cfg[name] = config.Plugin{Kind: c.kind, Path: c.bin, SHA256: testbin.Digest(t, c.bin), Timeout: time.Minute, StartTimeout: 20 * time.Second, Config: c.settings}
@@ -43,12 +47,68 @@ func TestWalkForwardEvaluation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer h.Close()
+	t.Cleanup(h.Close)
 	suite, _ := contract.Load(testbin.Expectations())
 	src, _ := h.Plugin("footballdata")
 	if _, err := (ingest.Runner{Store: st, Suite: suite}).Run(ctx, ingest.Source{Name: "footballdata", Source: pluginhost.SourceOf(src)}); err != nil {
 		t.Fatal(err)
 	}
+	return st, h
+}
+
+// Training streamed from the store, a few days of kick-offs at a time,
+// makes the very model training on the whole replay in memory makes: the
+// same examples in the same order (the training data hash), the same
+// artifact, and the same start for serving.
+func TestStreamedTrainingEqualsTheInMemoryOne(t *testing.T) {
+	ctx := context.Background()
+	st, h := shippedStore(t)
+	feat, _ := h.Plugin("ratings")
+	fresh, _ := h.Plugin("ratings2")
+	onnx, _ := h.Plugin("onnx")
+	tr := Trainer{Model: pluginhost.ModelOf(onnx), ModelPlugin: "onnx", FeaturePlugin: "ratings", Params: map[string]any{"algorithm": "logreg"}, Seed: 1}
+
+	d, err := BuildDataset(ctx, st, pluginhost.FeaturesOf(feat), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inMemory, err := tr.Train(ctx, d, d.Trainable())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func(w time.Duration) { replayWindow = w }(replayWindow)
+	replayWindow = 3 * 24 * time.Hour // many windows, some empty, days never split
+	var calls, last int
+	streamed, err := tr.TrainFromStore(ctx, st, pluginhost.FeaturesOf(fresh), pluginhost.ModelOf(onnx), func(done, total int) {
+		calls, last = calls+1, done
+		if total != len(d.Examples) {
+			t.Errorf("progress total %d, want %d", total, len(d.Examples))
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if streamed.Version.TrainingDataHash != inMemory.TrainingDataHash || !bytes.Equal(streamed.Version.Artifact, inMemory.Artifact) ||
+		streamed.Matches != len(d.Trainable()) || streamed.Version.Metrics["train_matches"] != inMemory.Metrics["train_matches"] {
+		t.Fatalf("streamed training: hash %s, %d matches; in memory: hash %s, %d matches (artifacts equal: %v)", streamed.Version.TrainingDataHash,
+			streamed.Matches, inMemory.TrainingDataHash, len(d.Trainable()), bytes.Equal(streamed.Version.Artifact, inMemory.Artifact))
+	}
+	if calls < 100 || last != len(d.Examples) {
+		t.Fatalf("progress heard %d times, last at %d of %d matches", calls, last, len(d.Examples))
+	}
+	want, _ := json.Marshal(metaOf(d.Examples, DefaultRecent))
+	got, _ := json.Marshal(streamed.meta)
+	if !bytes.Equal(got, want) {
+		t.Fatalf("what serving starts from differs between the streamed and the in-memory replay")
+	}
+}
+
+// The walk-forward evaluation on the last two shipped Premier League seasons:
+// the model must beat last season's base rates clearly and stay near the
+// closing line, on the same matches.
+func TestWalkForwardEvaluation(t *testing.T) {
+	ctx := context.Background()
+	st, h := shippedStore(t)
 	feat, _ := h.Plugin("ratings")
 	onnx, _ := h.Plugin("onnx")
 	d, err := BuildDataset(ctx, st, pluginhost.FeaturesOf(feat), nil)

@@ -16,7 +16,6 @@ import (
 	"github.com/soccerpredict/soccerpredict/host/internal/replay"
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
 	"github.com/soccerpredict/soccerpredict/sdk/features"
-	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 )
 
 // DefaultRecent is how many past matches per competition serving keeps
@@ -83,58 +82,75 @@ func (p *Predictor) snapshotKey(ctx context.Context, schema features.Schema) (st
 	return key, version, true
 }
 
-// replayState replays every finished match through a fresh feature process.
+// replayState replays every finished match through a fresh feature
+// process, a window of the store at a time (the history is never held).
 func (p *Predictor) replayState(ctx context.Context, fs features.FeatureSet) (startState, error) {
-	matches, err := p.store.Matches(ctx, store.MatchQuery{Status: soccer.Finished})
-	if err != nil {
-		return startState{}, err
-	}
-	examples, err := replay.Replay(ctx, fs, matches, false, nil)
-	if err != nil {
+	meta := newMetaBuilder(p.recent)
+	if _, err := StreamReplay(ctx, p.store, fs, false, nil, func(e replay.Example) error {
+		meta.add(e)
+		return nil
+	}); err != nil {
 		return startState{}, err
 	}
 	snap, err := fs.Snapshot(ctx)
 	if err != nil {
 		return startState{}, err
 	}
-	return startState{state: snap, meta: metaOf(examples, p.recent)}, nil
+	return startState{state: snap, meta: meta.done()}, nil
 }
 
 // metaOf derives what serving keeps from a replay's examples (every
 // finished match, in kick-off order).
 func metaOf(examples []replay.Example, recent int) startMeta {
-	meta := startMeta{Matches: len(examples), Teams: map[string][]string{}, Past: map[string][]replay.Example{}, Spans: map[string][]spanMeta{}}
+	b := newMetaBuilder(recent)
 	for _, e := range examples {
-		c := e.Match.Competition
-		for _, t := range []string{e.Match.HomeTeam, e.Match.AwayTeam} {
-			if !slices.Contains(meta.Teams[c], t) {
-				meta.Teams[c] = append(meta.Teams[c], t)
-			}
-		}
-		e.Unpriced = nil // serving shows past forecasts as priced
-		meta.Past[c] = append(meta.Past[c], e)
-		if len(meta.Past[c]) > 2*recent {
-			meta.Past[c] = slices.Clone(meta.Past[c][len(meta.Past[c])-recent:])
+		b.add(e)
+	}
+	return b.done()
+}
+
+// metaBuilder is metaOf one example at a time: it holds the teams, the
+// recent examples of each competition and its seasons' spans, never the
+// history.
+type metaBuilder struct {
+	meta   startMeta
+	recent int
+	spans  map[string][]seasonSpan
+}
+
+func newMetaBuilder(recent int) *metaBuilder {
+	return &metaBuilder{recent: recent, spans: map[string][]seasonSpan{},
+		meta: startMeta{Teams: map[string][]string{}, Past: map[string][]replay.Example{}, Spans: map[string][]spanMeta{}}}
+}
+
+func (b *metaBuilder) add(e replay.Example) {
+	meta := &b.meta
+	meta.Matches++
+	c := e.Match.Competition
+	for _, t := range []string{e.Match.HomeTeam, e.Match.AwayTeam} {
+		if !slices.Contains(meta.Teams[c], t) {
+			meta.Teams[c] = append(meta.Teams[c], t)
 		}
 	}
+	e.Unpriced = nil // serving shows past forecasts as priced
+	meta.Past[c] = append(meta.Past[c], e)
+	if len(meta.Past[c]) > 2*b.recent {
+		meta.Past[c] = slices.Clone(meta.Past[c][len(meta.Past[c])-b.recent:])
+	}
+	meta.Warm = e.Values
+	meta.LastDay = dayOf(e.Match.Kickoff)
+	addSpan(b.spans, e.Match)
+}
+
+func (b *metaBuilder) done() startMeta {
+	meta := b.meta
 	for c := range meta.Teams {
 		sort.Strings(meta.Teams[c])
-		if len(meta.Past[c]) > recent {
-			meta.Past[c] = meta.Past[c][len(meta.Past[c])-recent:]
+		if len(meta.Past[c]) > b.recent {
+			meta.Past[c] = meta.Past[c][len(meta.Past[c])-b.recent:]
 		}
 	}
-	if len(examples) > 0 {
-		meta.Warm = examples[len(examples)-1].Values
-		meta.LastDay = dayOf(examples[len(examples)-1].Match.Kickoff)
-	}
-	matches := func(yield func(soccer.Match) bool) {
-		for _, e := range examples {
-			if !yield(e.Match) {
-				return
-			}
-		}
-	}
-	for c, ss := range spansOf(matches) {
+	for c, ss := range sortSpans(b.spans) {
 		for _, s := range ss {
 			meta.Spans[c] = append(meta.Spans[c], spanMeta{Season: s.season, First: s.first, Last: s.last})
 		}
@@ -147,8 +163,13 @@ func metaOf(examples []replay.Example, recent int) startMeta {
 // serve after training does not replay again. It is a no-op when the
 // dataset's version is unknown; failing is a warning.
 func KeepServingSnapshot(ctx context.Context, st store.Store, plugin *pluginhost.Plugin, fs features.FeatureSet, d Dataset, logger hclog.Logger) {
-	key, ok := snapshotKey(plugin, d.Schema, DefaultRecent)
-	if !ok || d.MatchesVersion < 0 {
+	keepServingSnapshot(ctx, st, plugin, fs, d.Schema, d.MatchesVersion, func() startMeta { return metaOf(d.Examples, DefaultRecent) }, logger)
+}
+
+func keepServingSnapshot(ctx context.Context, st store.Store, plugin *pluginhost.Plugin, fs features.FeatureSet, schema features.Schema, version int64,
+	meta func() startMeta, logger hclog.Logger) {
+	key, ok := snapshotKey(plugin, schema, DefaultRecent)
+	if !ok || version < 0 {
 		return
 	}
 	state, err := fs.Snapshot(ctx)
@@ -156,7 +177,7 @@ func KeepServingSnapshot(ctx context.Context, st store.Store, plugin *pluginhost
 		logger.Warn("cannot keep the feature snapshot for serving", "error", err)
 		return
 	}
-	keepSnapshot(ctx, st, logger, key, d.MatchesVersion, startState{state: state, meta: metaOf(d.Examples, DefaultRecent)})
+	keepSnapshot(ctx, st, logger, key, version, startState{state: state, meta: meta()})
 }
 
 // keepSnapshot saves a replay's result; failing to is a warning, not an

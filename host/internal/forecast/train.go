@@ -2,11 +2,11 @@ package forecast
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/soccerpredict/soccerpredict/host/internal/replay"
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
+	"github.com/soccerpredict/soccerpredict/sdk/features"
 	"github.com/soccerpredict/soccerpredict/sdk/model"
 )
 
@@ -25,23 +25,25 @@ func (t Trainer) Train(ctx context.Context, d Dataset, examples []replay.Example
 	if len(examples) == 0 {
 		return store.ModelVersion{}, fmt.Errorf("train: no examples")
 	}
-	params, err := json.Marshal(t.Params)
+	params, err := t.params()
 	if err != nil {
-		return store.ModelVersion{}, fmt.Errorf("train params: %w", err)
-	}
-	if t.Params == nil {
-		params = []byte("{}")
+		return store.ModelVersion{}, err
 	}
 	resp, err := t.Model.Train(ctx, d.TrainRequest(examples, params, t.Seed))
 	if err != nil {
 		return store.ModelVersion{}, fmt.Errorf("train: %w", err)
 	}
-	if err := resp.Signature.CheckInputs(d.Schema.Columns); err != nil {
+	return t.version(resp, d.Schema, len(examples), params, replay.Hash(examples))
+}
+
+// version is the model version a plugin's answer makes.
+func (t Trainer) version(resp model.TrainResponse, schema features.Schema, matches int, params []byte, dataHash string) (store.ModelVersion, error) {
+	if err := resp.Signature.CheckInputs(schema.Columns); err != nil {
 		return store.ModelVersion{}, fmt.Errorf("train: the model plugin answered a model that does not fit the features: %w", err)
 	}
 	// The plugin counts its rows (a match with pre-match odds is two: with
 	// and without them); the matches are what people count.
-	metrics := map[string]float64{"train_matches": float64(len(examples))}
+	metrics := map[string]float64{"train_matches": float64(matches)}
 	for k, v := range resp.Metrics {
 		metrics[k] = v
 	}
@@ -50,6 +52,6 @@ func (t Trainer) Train(ctx context.Context, d Dataset, examples []replay.Example
 		name += "-" + alg
 	}
 	return store.ModelVersion{Name: name, ModelPlugin: t.ModelPlugin, Artifact: resp.Artifact, Signature: resp.Signature,
-		FeaturePlugin: t.FeaturePlugin, FeatureSchemaVersion: d.Schema.Version, Params: params, Metrics: metrics,
-		TrainingDataHash: replay.Hash(examples)}, nil
+		FeaturePlugin: t.FeaturePlugin, FeatureSchemaVersion: schema.Version, Params: params, Metrics: metrics,
+		TrainingDataHash: dataHash}, nil
 }

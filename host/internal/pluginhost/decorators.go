@@ -6,6 +6,7 @@ import (
 	"github.com/soccerpredict/soccerpredict/sdk/features"
 	"github.com/soccerpredict/soccerpredict/sdk/model"
 	"github.com/soccerpredict/soccerpredict/sdk/source"
+	"github.com/soccerpredict/soccerpredict/sdk/wire"
 )
 
 // SourceOf returns the plugin as a source.Source that launches, times out and
@@ -66,10 +67,12 @@ func (f featurePlugin) Restore(ctx context.Context, state []byte) error {
 	return err
 }
 
-// ModelOf returns the plugin as a model.Model and model.Trainer.
+// ModelOf returns the plugin as a model.Model and model.Trainer, and one
+// that trains from rows made while they are sent (TrainRows).
 func ModelOf(p *Plugin) interface {
 	model.Model
 	model.Trainer
+	TrainRows(ctx context.Context, req model.TrainRequest, rows wire.Rows) (model.TrainResponse, error)
 } {
 	return modelPlugin{p}
 }
@@ -92,6 +95,14 @@ func (m modelPlugin) Load(ctx context.Context, req model.LoadRequest) error {
 func (m modelPlugin) Predict(ctx context.Context, req model.PredictRequest) (model.PredictResponse, error) {
 	return call(ctx, m.p, "predict", func(ctx context.Context, c model.Model) (model.PredictResponse, error) {
 		return c.Predict(ctx, req)
+	})
+}
+
+// TrainRows is one "train" call (the plugin's long timeout) for the whole
+// stream, the making of its rows included.
+func (m modelPlugin) TrainRows(ctx context.Context, req model.TrainRequest, rows wire.Rows) (model.TrainResponse, error) {
+	return call(ctx, m.p, "train", func(ctx context.Context, c *wire.ModelClient) (model.TrainResponse, error) {
+		return c.TrainRows(ctx, req, rows)
 	})
 }
 

@@ -11,6 +11,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"hash"
 	"math"
 	"time"
 
@@ -155,15 +156,33 @@ func CheckRows(schema features.Schema, fixtures []soccer.Fixture, rows []feature
 // Hash fingerprints a set of examples (features and outcomes), the training
 // data hash recorded with a model.
 func Hash(examples []Example) string {
-	h := sha256.New()
-	var b [8]byte
+	h := NewHasher()
 	for _, e := range examples {
-		h.Write([]byte(e.Match.ID))
-		h.Write([]byte(e.Match.Result))
-		for _, v := range append(append([]float64{}, e.Values...), e.Unpriced...) {
-			binary.LittleEndian.PutUint64(b[:], math.Float64bits(v))
-			h.Write(b[:])
+		h.Add(e)
+	}
+	return h.Sum()
+}
+
+// Hasher computes Hash one example at a time.
+type Hasher struct {
+	h hash.Hash
+	b [8]byte
+}
+
+// NewHasher starts a Hash.
+func NewHasher() *Hasher { return &Hasher{h: sha256.New()} }
+
+// Add hashes the next example.
+func (h *Hasher) Add(e Example) {
+	h.h.Write([]byte(e.Match.ID))
+	h.h.Write([]byte(e.Match.Result))
+	for _, vs := range [][]float64{e.Values, e.Unpriced} {
+		for _, v := range vs {
+			binary.LittleEndian.PutUint64(h.b[:], math.Float64bits(v))
+			h.h.Write(h.b[:])
 		}
 	}
-	return hex.EncodeToString(h.Sum(nil))
 }
+
+// Sum is the hash of the examples added so far.
+func (h *Hasher) Sum() string { return hex.EncodeToString(h.h.Sum(nil)) }

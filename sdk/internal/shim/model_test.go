@@ -2,8 +2,10 @@ package shim
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -12,6 +14,7 @@ import (
 
 	pb "github.com/soccerpredict/soccerpredict/sdk/internal/pb/soccerv1"
 	"github.com/soccerpredict/soccerpredict/sdk/model"
+	"github.com/soccerpredict/soccerpredict/sdk/plugin"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 	"github.com/soccerpredict/soccerpredict/sdk/wire"
 )
@@ -103,5 +106,45 @@ func TestTrainingSetsStreamPastTheMessageLimit(t *testing.T) {
 	old := dial(t, func(s *grpc.Server) { pb.RegisterModelServer(s, legacy{inner: &modelServer{impl: impl}}) })
 	if _, err := old.Train(context.Background(), trainingSet(1000, 34)); err != nil || trainer.rows != 1000 {
 		t.Fatalf("a plugin without TrainStream: %v (saw %d rows)", err, trainer.rows)
+	}
+}
+
+// TrainRows sends rows as they are made, past the message limit; a failure
+// making them cancels the stream (the plugin trains nothing), and a plugin
+// without TrainStream is refused as unsupported.
+func TestTrainRowsStreamsRowsAsTheyAreMade(t *testing.T) {
+	trainer := &countingTrainer{}
+	impl := &Lazy[model.Model]{Kind: "model"}
+	impl.Set(trainer)
+	c := dial(t, func(s *grpc.Server) { pb.RegisterModelServer(s, &modelServer{impl: impl}) })
+	header := trainingSet(0, 34)
+	made := func(n int, fail error) wire.Rows {
+		return func(yield func([]float64, soccer.Result) bool) error {
+			row := make([]float64, 34) // one row, reused: TrainRows copies it
+			for i := range n {
+				row[0] = float64(i)
+				if !yield(row, [...]soccer.Result{soccer.HomeWin, soccer.Draw, soccer.AwayWin}[i%3]) {
+					return nil
+				}
+			}
+			return fail
+		}
+	}
+	resp, err := c.TrainRows(context.Background(), header, made(60000, nil))
+	if err != nil || trainer.rows != 60000 || string(resp.Artifact) != "ok" {
+		t.Fatalf("streamed rows: %+v %v (plugin saw %d rows)", resp, err, trainer.rows)
+	}
+	trainer.rows = -1
+	boom := errors.New("replay failed at match day 12")
+	if _, err := c.TrainRows(context.Background(), header, made(20000, boom)); !errors.Is(err, boom) || trainer.rows != -1 {
+		t.Fatalf("rows that failed: %v (plugin saw %d rows)", err, trainer.rows)
+	}
+	short := func(yield func([]float64, soccer.Result) bool) error { yield([]float64{1}, soccer.Draw); return nil }
+	if _, err := c.TrainRows(context.Background(), header, short); err == nil || !strings.Contains(err.Error(), "row 0 has 1 values for 34 columns") {
+		t.Fatalf("a row of the wrong width: %v", err)
+	}
+	old := dial(t, func(s *grpc.Server) { pb.RegisterModelServer(s, legacy{inner: &modelServer{impl: impl}}) })
+	if _, err := old.TrainRows(context.Background(), header, made(10, nil)); !errors.Is(err, plugin.ErrUnsupported) {
+		t.Fatalf("a plugin without TrainStream: %v", err)
 	}
 }

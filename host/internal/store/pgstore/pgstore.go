@@ -153,12 +153,22 @@ func (t pgTx) Existing(ctx context.Context, ids []string) (map[string]store.Stor
 	return out, rows.Err()
 }
 
+// insertColumns are what COPY writes for a new match.
+var insertColumns = append(strings.Split(strings.ReplaceAll(matchColumns, " ", ""), ","), "source", "created_run", "updated_run")
+
 func (t pgTx) Write(ctx context.Context, w store.Writes) error {
-	batch := &pgx.Batch{}
-	for _, s := range w.Inserts {
-		batch.Queue(`INSERT INTO matches (`+matchColumns+`, source, created_run, updated_run) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$16)`,
-			append(matchArgs(s), w.Source, w.RunID)...)
+	// New matches go in with COPY (Apply saw, inside this transaction, that
+	// none of them exists yet): one round trip and no per-row statement.
+	if len(w.Inserts) > 0 {
+		rows := make([][]any, len(w.Inserts))
+		for i, s := range w.Inserts {
+			rows[i] = append(matchArgs(s), w.Source, w.RunID, w.RunID)
+		}
+		if _, err := t.tx.CopyFrom(ctx, pgx.Identifier{"matches"}, insertColumns, pgx.CopyFromRows(rows)); err != nil {
+			return fmt.Errorf("copy %d new matches: %w", len(rows), err)
+		}
 	}
+	batch := &pgx.Batch{}
 	for _, s := range w.Updates {
 		batch.Queue(`UPDATE matches SET competition=$2, season=$3, kickoff=$4, kickoff_time_known=$5, home_team=$6, away_team=$7, status=$8,
 			home_goals=$9, away_goals=$10, result=$11, odds=$12, origin=$13, content_hash=$14, source=$15, updated_run=$16 WHERE id=$1`,
