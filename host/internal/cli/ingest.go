@@ -156,17 +156,27 @@ func onSchedule(e env, cfg config.Config, log hclog.Logger, run func() error) er
 	}
 }
 
-// bar draws ingestion progress on a terminal.
+// bar draws ingestion progress on a terminal: files done and their rate,
+// and an ETA when the total is known (the source's last complete run).
 type bar struct {
-	w io.Writer
-	b *progressbar.ProgressBar
+	w          io.Writer
+	b          *progressbar.ProgressBar
+	done, want int
 }
 
 func (b *bar) Start(total int, what string) {
+	b.done, b.want = 0, total
 	b.b = progressbar.NewOptions(total, progressbar.OptionSetWriter(b.w), progressbar.OptionSetDescription(what),
-		progressbar.OptionShowCount(), progressbar.OptionSetItsString("files"), progressbar.OptionClearOnFinish())
+		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("files"),
+		progressbar.OptionSetPredictTime(total > 0), progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(100e6))
 }
 
-func (b *bar) Add(n int) { b.b.Add(n) }
+func (b *bar) Add(n int) {
+	if b.done += n; b.want > 0 && b.done > b.want { // more files than last time
+		b.want = b.done
+		b.b.ChangeMax(b.want)
+	}
+	b.b.Add(n)
+}
 
 func (b *bar) Finish() { b.b.Finish() }

@@ -34,6 +34,22 @@ type Source struct {
 	Request source.FetchRequest
 }
 
+// expectedFiles is how many files the source's last complete run had: how
+// many a source will send is known only at the end, and the last run is the
+// best guess for an ETA. -1 when there is none.
+func (r Runner) expectedFiles(ctx context.Context, source string) int {
+	runs, err := r.Store.Runs(ctx, 50)
+	if err != nil {
+		return -1
+	}
+	for _, run := range runs {
+		if run.Source == source && run.Error == "" && !run.FinishedAt.IsZero() && run.Files > 0 {
+			return run.Files
+		}
+	}
+	return -1
+}
+
 // Progress is told about each batch done; the CLI draws a bar on terminals.
 type Progress interface {
 	Start(total int, what string)
@@ -116,7 +132,7 @@ func (r Runner) Run(ctx context.Context, src Source) (Summary, error) {
 		sum.Validations = filepath.Join(r.ValidationDir, sum.RunID)
 	}
 	if r.Progress != nil {
-		r.Progress.Start(-1, "ingest "+src.Name) // how many files a source has is known only at the end
+		r.Progress.Start(r.expectedFiles(ctx, src.Name), "ingest "+src.Name)
 		defer r.Progress.Finish()
 	}
 	fctx, cancel := context.WithCancel(ctx)

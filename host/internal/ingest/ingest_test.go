@@ -321,3 +321,28 @@ func TestFileOfAnOrigin(t *testing.T) {
 		}
 	}
 }
+
+// progress records what a Runner tells its Progress.
+type progress struct{ starts, added []int }
+
+func (p *progress) Start(total int, _ string) { p.starts = append(p.starts, total) }
+func (p *progress) Add(n int)                 { p.added = append(p.added, n) }
+func (p *progress) Finish()                   {}
+
+// A source's file count is known only at its end: a first ingest shows
+// progress without a total, a later one expects the last complete run's
+// count (so a terminal can show an ETA).
+func TestProgressExpectsTheLastRunsFiles(t *testing.T) {
+	src, _ := footballdata(t, map[string]any{"dir": testbin.Data()})
+	r := runner(t, sqlite(t))
+	p := &progress{}
+	r.Progress = p
+	for range 2 {
+		if _, err := r.Run(context.Background(), Source{Name: "footballdata", Source: src}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(p.starts) != 2 || p.starts[0] != -1 || p.starts[1] != 25 || len(p.added) != 50 {
+		t.Fatalf("progress started with %v, heard %d files", p.starts, len(p.added))
+	}
+}
