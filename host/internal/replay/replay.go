@@ -87,9 +87,19 @@ func Replay(ctx context.Context, fs features.FeatureSet, matches []soccer.Match,
 	}
 	out := make([]Example, 0, len(matches))
 	for i, d := range days {
-		fixtures := make([]soccer.Fixture, len(d))
+		fixtures := make([]soccer.Fixture, len(d), 2*len(d))
 		for j, m := range d {
 			fixtures[j] = m.Fixture()
+		}
+		// The same fixtures without their odds ride in the same call (Compute
+		// changes no state): one round trip a match day, not two.
+		if unpriced {
+			for _, f := range fixtures[:len(d)] {
+				if len(f.Odds) > 0 {
+					f.Odds = nil
+					fixtures = append(fixtures, f)
+				}
+			}
 		}
 		resp, err := fs.Compute(ctx, features.ComputeRequest{Fixtures: fixtures})
 		if err != nil {
@@ -98,25 +108,9 @@ func Replay(ctx context.Context, fs features.FeatureSet, matches []soccer.Match,
 		if err := CheckRows(schema, fixtures, resp.Rows); err != nil {
 			return nil, fmt.Errorf("replay: %s: %w", day(d[0].Kickoff), err)
 		}
-		var bareFixtures []soccer.Fixture
-		for _, f := range fixtures {
-			if unpriced && len(f.Odds) > 0 {
-				f.Odds = nil
-				bareFixtures = append(bareFixtures, f)
-			}
-		}
 		bare := map[string][]float64{}
-		if len(bareFixtures) > 0 {
-			resp, err := fs.Compute(ctx, features.ComputeRequest{Fixtures: bareFixtures})
-			if err != nil {
-				return nil, fmt.Errorf("replay: compute %s without odds: %w", day(d[0].Kickoff), err)
-			}
-			if err := CheckRows(schema, bareFixtures, resp.Rows); err != nil {
-				return nil, fmt.Errorf("replay: %s: %w", day(d[0].Kickoff), err)
-			}
-			for _, r := range resp.Rows {
-				bare[r.FixtureID] = r.Values
-			}
+		for _, r := range resp.Rows[len(d):] {
+			bare[r.FixtureID] = r.Values
 		}
 		for j, m := range d {
 			out = append(out, Example{Match: m, Values: resp.Rows[j].Values, Unpriced: bare[m.ID]})

@@ -246,9 +246,24 @@ func (sh *shard) sum(rows [][]float64, off [][3]float64, y []int, member []int, 
 			c1 += v * wj[1]
 			c2 += v * wj[2]
 		}
-		p := Softmax([3]float64{c0, c1, c2})
-		sh.f -= math.Log(math.Max(p[y[i]], 1e-300)) / n
+		// log-softmax: the largest logit's exponential is 1, the others'
+		// two are all the exponentials a row needs.
+		l := [3]float64{c0, c1, c2}
+		mx := max(c0, c1, c2)
+		var p [3]float64
+		var sum float64
+		for k, lk := range l {
+			p[k] = 1
+			if lk != mx {
+				p[k] = math.Exp(lk - mx)
+			}
+			sum += p[k]
+		}
+		sh.f -= (l[y[i]] - mx - math.Log(sum)) / n
 		if grad {
+			for k := range p {
+				p[k] /= sum
+			}
 			p[y[i]]--
 			g0, g1, g2 := p[0]/n, p[1]/n, p[2]/n
 			sh.gb[0] += g0

@@ -59,9 +59,10 @@ type Params struct {
 	// L2Rule is how the ungrouped columns' l2 is chosen: "best" (default,
 	// the lowest validation log-loss) or "one_se" (see L2Group.Rule).
 	L2Rule string `json:"l2_rule"`
-	// Intercept (default true) fits a per-class intercept. Without one the
-	// inputs are scaled but not centred, so a group's weights do nothing on
-	// rows where its columns are zero.
+	// Intercept (default true) fits a per-class intercept. Without one a
+	// group's weights do nothing on rows where its columns are zero, and a
+	// group's indicator column, if it has one, is its intercept (see
+	// penaltyPlan.prepare).
 	Intercept *bool `json:"intercept"`
 	gbtParams
 }
