@@ -226,7 +226,7 @@ func Evaluate(ctx context.Context, tr forecast.Trainer, competition string, seas
 		return forecast.Evaluation{}, err
 	}
 	o := ev.Overall
-	info.Kind, info.Params, info.DatasetHash = "evaluate", tr.Params, replay.Hash(d.Trainable())
+	info.Kind, info.Params, info.DatasetHash = "evaluate", tr.Params, d.TrainableHash()
 	info.Metrics = map[string]float64{"log_loss": o.Model.LogLoss, "brier": o.Model.Brier, "rps": o.Model.RPS, "ece": o.ModelECE,
 		"bookmaker_log_loss": o.Bookmaker.LogLoss, "bookmaker_brier": o.Bookmaker.Brier, "bookmaker_rps": o.Bookmaker.RPS, "bookmaker_ece": o.BookmakerECE,
 		"n": float64(o.Model.N)}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -20,8 +21,8 @@ import (
 	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
 	"github.com/soccerpredict/soccerpredict/host/internal/mlmodel"
 	"github.com/soccerpredict/soccerpredict/host/internal/pluginhost"
-	"github.com/soccerpredict/soccerpredict/host/internal/replay"
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
+	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 )
 
 // predictionParts are what training, evaluation and serving assemble.
@@ -88,9 +89,10 @@ func replayProgress(e env, what string) func(done, total int) {
 	}
 }
 
-func (p predictionParts) dataset(e env) (forecast.Dataset, error) {
+// dataset replays the store; keepOdds is BuildDatasetKeeping's.
+func (p predictionParts) dataset(e env, keepOdds func(soccer.Match) bool) (forecast.Dataset, error) {
 	fs := pluginhost.FeaturesOf(p.features)
-	d, err := forecast.BuildDataset(e.ctx, p.store, fs, replayProgress(e, "replaying match days"))
+	d, err := forecast.BuildDatasetKeeping(e.ctx, p.store, fs, replayProgress(e, "replaying matches"), keepOdds)
 	if err == nil {
 		// The replay left the features at the present: serving starts from there.
 		forecast.KeepServingSnapshot(e.ctx, p.store, p.features, fs, d, p.log)
@@ -291,16 +293,21 @@ func runEvaluate(e env, args []string) error {
 	}
 	defer parts.Close()
 	started := time.Now()
-	d, err := parts.dataset(e)
-	if err != nil {
-		return err
-	}
 	leagues := []forecast.League{{Competition: parts.cfg.Evaluate.Competition, TestSeasons: parts.cfg.Evaluate.TestSeasons}}
 	if ls := parts.cfg.Evaluate.Leagues; len(ls) > 0 {
 		leagues = leagues[:0]
 		for _, l := range ls {
 			leagues = append(leagues, forecast.League{Competition: l.Competition, TestSeasons: l.TestSeasons})
 		}
+	}
+	// Prices are scored on the test seasons only; the other matches' go.
+	d, err := parts.dataset(e, func(m soccer.Match) bool {
+		return slices.ContainsFunc(leagues, func(l forecast.League) bool {
+			return l.Competition == m.Competition && slices.Contains(l.TestSeasons, m.Season)
+		})
+	})
+	if err != nil {
+		return err
 	}
 	total := 0
 	for _, l := range leagues {
@@ -337,7 +344,7 @@ func runEvaluate(e env, args []string) error {
 	recordExperiment(e, parts, "evaluate", parts.cfg.Model.Params, map[string]float64{"log_loss": o.Model.LogLoss, "brier": o.Model.Brier,
 		"rps": o.Model.RPS, "ece": o.ModelECE, "bookmaker_log_loss": o.Bookmaker.LogLoss, "bookmaker_rps": o.Bookmaker.RPS,
 		"prematch_log_loss": o.Prematch.LogLoss, "prematch_rps": o.Prematch.RPS, "n": float64(o.Model.N)},
-		replay.Hash(d.Trainable()), 0, started, ev)
+		d.TrainableHash(), 0, started, ev)
 	if *out != "" {
 		b, _ := json.MarshalIndent(ev, "", "  ")
 		if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {

@@ -3,6 +3,9 @@ package forecast
 import (
 	"context"
 	"fmt"
+	"iter"
+	"slices"
+	"time"
 
 	"github.com/soccerpredict/soccerpredict/host/internal/replay"
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
@@ -19,11 +22,25 @@ type Dataset struct {
 	// MatchesVersion is the store's matches version read before the
 	// matches were (-1 when it could not be read).
 	MatchesVersion int64
+	// meta is what serving starts from, built during the replay (nil:
+	// derive it from Examples).
+	meta *startMeta
 }
 
 // BuildDataset replays every finished match in the store through fs, which
 // must start empty.
 func BuildDataset(ctx context.Context, st store.Store, fs features.FeatureSet, progress func(done, total int)) (Dataset, error) {
+	return BuildDatasetKeeping(ctx, st, fs, progress, nil)
+}
+
+// BuildDatasetKeeping is BuildDataset in which only the examples whose
+// match keepOdds accepts keep the match's prices (nil: every one). An
+// evaluation needs prices only on its test seasons, and at a million
+// matches the others' are gigabytes; training and features never need
+// them (the replay has already turned pre-match prices into features).
+// The store is read a window at a time (StreamReplay): what is held is the
+// examples, not the matches as well.
+func BuildDatasetKeeping(ctx context.Context, st store.Store, fs features.FeatureSet, progress func(done, total int), keepOdds func(soccer.Match) bool) (Dataset, error) {
 	schema, err := fs.Schema(ctx)
 	if err != nil {
 		return Dataset{}, fmt.Errorf("feature schema: %w", err)
@@ -32,49 +49,79 @@ func BuildDataset(ctx context.Context, st store.Store, fs features.FeatureSet, p
 	if err != nil {
 		version = -1
 	}
-	matches, err := st.Matches(ctx, store.MatchQuery{Status: soccer.Finished})
+	total, err := st.CountMatches(ctx, store.MatchQuery{Status: soccer.Finished})
 	if err != nil {
 		return Dataset{}, err
 	}
-	if len(matches) == 0 {
-		return Dataset{}, fmt.Errorf("the store has no finished matches: run `soccerpredict ingest` first")
-	}
-	examples, err := replay.Replay(ctx, fs, matches, true, progress)
+	meta := newMetaBuilder(DefaultRecent)
+	examples := make([]replay.Example, 0, total)
+	n, err := StreamReplay(ctx, st, fs, true, progress, func(e replay.Example) error {
+		meta.add(e)
+		if keepOdds != nil && !keepOdds(e.Match) {
+			e.Match.Odds = nil
+		}
+		examples = append(examples, e)
+		return nil
+	})
 	if err != nil {
 		return Dataset{}, err
 	}
-	return Dataset{Schema: schema, Examples: examples, MatchesVersion: version}, nil
+	if n == 0 {
+		return Dataset{}, errNoMatches
+	}
+	m := meta.done()
+	return Dataset{Schema: schema, Examples: examples, MatchesVersion: version, meta: &m}, nil
 }
 
 // Trainable drops each competition's first season: ratings start from
 // nothing there, so those rows would teach the model about cold starts that
 // serving never sees.
 func (d Dataset) Trainable() []replay.Example {
-	first := map[string]string{}
-	for _, e := range d.Examples {
-		if _, ok := first[e.Match.Competition]; !ok {
-			first[e.Match.Competition] = e.Match.Season
+	return slices.Collect(d.TrainableBefore(time.Time{}))
+}
+
+// TrainableBefore yields the trainable examples (see Trainable) that kicked
+// off before cutoff (zero: all), without copying them.
+func (d Dataset) TrainableBefore(cutoff time.Time) iter.Seq[replay.Example] {
+	return func(yield func(replay.Example) bool) {
+		first := map[string]string{}
+		for _, e := range d.Examples {
+			if _, ok := first[e.Match.Competition]; !ok {
+				first[e.Match.Competition] = e.Match.Season
+			}
+			if !cutoff.IsZero() && !e.Match.Kickoff.Before(cutoff) {
+				return // kick-off order: nothing later is before it
+			}
+			if first[e.Match.Competition] != e.Match.Season && !yield(e) {
+				return
+			}
 		}
 	}
-	var out []replay.Example
-	for _, e := range d.Examples {
-		if first[e.Match.Competition] != e.Match.Season {
-			out = append(out, e)
-		}
+}
+
+// TrainableHash is replay.Hash of the trainable examples, without a copy of them.
+func (d Dataset) TrainableHash() string {
+	h := replay.NewHasher()
+	for e := range d.TrainableBefore(time.Time{}) {
+		h.Add(e)
 	}
-	return out
+	return h.Sum()
 }
 
 // TrainRequest turns examples into a model plugin's training set: each
 // example once with its features, and once more without its pre-match odds
-// when it had them, since callers often send none.
-func (d Dataset) TrainRequest(examples []replay.Example, params []byte, seed int64) model.TrainRequest {
+// when it had them, since callers often send none. It returns the request,
+// how many examples it holds and their Hash.
+func (d Dataset) TrainRequest(examples iter.Seq[replay.Example], params []byte, seed int64) (model.TrainRequest, int, string) {
 	req := model.TrainRequest{Columns: d.Schema.Columns, Params: params, Seed: seed}
-	for _, e := range examples {
+	h, n := replay.NewHasher(), 0
+	for e := range examples {
+		n++
+		h.Add(e)
 		req.Rows, req.Outcomes = append(req.Rows, e.Values), append(req.Outcomes, e.Match.Result)
 		if e.Unpriced != nil {
 			req.Rows, req.Outcomes = append(req.Rows, e.Unpriced), append(req.Outcomes, e.Match.Result)
 		}
 	}
-	return req
+	return req, n, h.Sum()
 }

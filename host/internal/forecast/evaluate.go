@@ -117,7 +117,6 @@ func Evaluate(ctx context.Context, d Dataset, t Trainer, m model.Model, competit
 
 func evaluate(ctx context.Context, d Dataset, t Trainer, m model.Model, competition string, testSeasons []string, progress func(string)) (Evaluation, error) {
 	ev := Evaluation{Competition: competition}
-	trainable := d.Trainable()
 	for _, season := range testSeasons {
 		if progress != nil {
 			progress(season)
@@ -136,17 +135,11 @@ func evaluate(ctx context.Context, d Dataset, t Trainer, m model.Model, competit
 			return Evaluation{}, fmt.Errorf("evaluate: no %s %s matches with %s closing and pre-match odds in the store", competition, season, ClosingBookmaker)
 		}
 		cutoff := test[0].Match.Kickoff
-		var train []replay.Example
-		for _, e := range trainable {
-			if e.Match.Kickoff.Before(cutoff) {
-				train = append(train, e)
-			}
-		}
 		base, err := previousBaseRates(d, competition, season)
 		if err != nil {
 			return Evaluation{}, err
 		}
-		mv, err := t.Train(ctx, d, train)
+		mv, err := t.TrainSeq(ctx, d, d.TrainableBefore(cutoff))
 		if err != nil {
 			return Evaluation{}, fmt.Errorf("evaluate %s %s: %w", competition, season, err)
 		}
@@ -185,7 +178,7 @@ func evaluate(ctx context.Context, d Dataset, t Trainer, m model.Model, competit
 			}
 		}
 		sc.model, sc.bare = pred.Probabilities, predBare.Probabilities
-		se, err := score(season, len(train), sc)
+		se, err := score(season, int(mv.Metrics["train_matches"]), sc)
 		if err != nil {
 			return Evaluation{}, err
 		}

@@ -163,7 +163,12 @@ func (b *metaBuilder) done() startMeta {
 // serve after training does not replay again. It is a no-op when the
 // dataset's version is unknown; failing is a warning.
 func KeepServingSnapshot(ctx context.Context, st store.Store, plugin *pluginhost.Plugin, fs features.FeatureSet, d Dataset, logger hclog.Logger) {
-	keepServingSnapshot(ctx, st, plugin, fs, d.Schema, d.MatchesVersion, func() startMeta { return metaOf(d.Examples, DefaultRecent) }, logger)
+	keepServingSnapshot(ctx, st, plugin, fs, d.Schema, d.MatchesVersion, func() startMeta {
+		if d.meta != nil {
+			return *d.meta
+		}
+		return metaOf(d.Examples, DefaultRecent)
+	}, logger)
 }
 
 func keepServingSnapshot(ctx context.Context, st store.Store, plugin *pluginhost.Plugin, fs features.FeatureSet, schema features.Schema, version int64,

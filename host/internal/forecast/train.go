@@ -3,6 +3,8 @@ package forecast
 import (
 	"context"
 	"fmt"
+	"iter"
+	"slices"
 
 	"github.com/soccerpredict/soccerpredict/host/internal/replay"
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
@@ -22,18 +24,25 @@ type Trainer struct {
 
 // Train fits a model on examples and returns the version to register.
 func (t Trainer) Train(ctx context.Context, d Dataset, examples []replay.Example) (store.ModelVersion, error) {
-	if len(examples) == 0 {
-		return store.ModelVersion{}, fmt.Errorf("train: no examples")
-	}
+	return t.TrainSeq(ctx, d, slices.Values(examples))
+}
+
+// TrainSeq is Train on examples as they are yielded (a filter over a
+// Dataset, with no copy of its examples).
+func (t Trainer) TrainSeq(ctx context.Context, d Dataset, examples iter.Seq[replay.Example]) (store.ModelVersion, error) {
 	params, err := t.params()
 	if err != nil {
 		return store.ModelVersion{}, err
 	}
-	resp, err := t.Model.Train(ctx, d.TrainRequest(examples, params, t.Seed))
+	req, n, hash := d.TrainRequest(examples, params, t.Seed)
+	if n == 0 {
+		return store.ModelVersion{}, fmt.Errorf("train: no examples")
+	}
+	resp, err := t.Model.Train(ctx, req)
 	if err != nil {
 		return store.ModelVersion{}, fmt.Errorf("train: %w", err)
 	}
-	return t.version(resp, d.Schema, len(examples), params, replay.Hash(examples))
+	return t.version(resp, d.Schema, n, params, hash)
 }
 
 // version is the model version a plugin's answer makes.
