@@ -96,3 +96,52 @@ func TestServeStartsFromTheFeatureSnapshot(t *testing.T) {
 	expect(logs, "features restored from snapshot", "the start after that")
 	same("replayed and restored from the replay's snapshot", replayed, restored)
 }
+
+// New results after a snapshot's last day (the usual ingest) do not make
+// serve replay everything: it restores the snapshot, replays only the new
+// matches, keeps the result, and forecasts exactly as a full replay does.
+func TestServeCatchesUpOnNewMatches(t *testing.T) {
+	cfg := fullConfig(t, "store: {driver: sqlite}")
+	must(t, cfg, "ingest")
+	must(t, cfg, "models", "train", "--alias", "champion")
+	before, _ := serveOnce(t, cfg, nil)
+
+	data := t.TempDir()
+	if err := os.CopyFS(data, os.DirFS(testbin.Data())); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(filepath.Join(data, "E0", "2324.csv"))
+	lines := strings.SplitAfter(string(b), "\n")
+	next := []string{lines[0]}
+	for _, l := range lines[1:] {
+		if strings.Contains(l, ",Arsenal,Nott'm Forest,") || strings.Contains(l, ",Chelsea,Liverpool,") {
+			f := strings.Split(l, ",")
+			f[1] = []string{"17/08/2024", "18/08/2024"}[len(next)-1]
+			next = append(next, strings.Join(f, ","))
+		}
+	}
+	if len(next) != 3 {
+		t.Fatalf("found %d of the two matches to play again", len(next)-1)
+	}
+	os.WriteFile(filepath.Join(data, "E0", "2425.csv"), []byte(strings.Join(next, "")), 0o644)
+	code, out, errs := run(t, []string{"SOCCERPREDICT_PLUGINS__FOOTBALLDATA__CONFIG__DIR=" + data}, "ingest", "--config", cfg)
+	if code != 0 || !strings.Contains(out, "2 loaded") {
+		t.Fatalf("ingest of the new season's first matches: %d\n%s\n%s", code, out, errs)
+	}
+
+	caught, logs := serveOnce(t, cfg, nil)
+	if !strings.Contains(logs, "features restored from snapshot and caught up on 2 matches") {
+		t.Fatalf("the start after new results:\n%s", logs)
+	}
+	replayed, logs := serveOnce(t, cfg, []string{"SOCCERPREDICT_PLUGINS__RATINGS__CONFIG__ELO_K=20"})
+	if !strings.Contains(logs, "features replayed") {
+		t.Fatalf("a start with other feature settings:\n%s", logs)
+	}
+	if caught["probabilities"] == nil || !reflect.DeepEqual(caught["probabilities"], replayed["probabilities"]) ||
+		reflect.DeepEqual(caught["probabilities"], before["probabilities"]) {
+		t.Fatalf("caught up %v, replayed %v, before the new results %v", caught["probabilities"], replayed["probabilities"], before["probabilities"])
+	}
+	if _, logs = serveOnce(t, cfg, nil); !strings.Contains(logs, "features restored from snapshot") || strings.Contains(logs, "caught up") {
+		t.Fatalf("the start after the catch-up:\n%s", logs)
+	}
+}

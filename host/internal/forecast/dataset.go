@@ -55,7 +55,7 @@ func BuildDatasetKeeping(ctx context.Context, st store.Store, fs features.Featur
 	}
 	meta := newMetaBuilder(DefaultRecent)
 	examples := make([]replay.Example, 0, total)
-	n, err := StreamReplay(ctx, st, fs, true, progress, func(e replay.Example) error {
+	n, digest, err := StreamReplay(ctx, st, fs, time.Time{}, true, progress, func(e replay.Example) error {
 		meta.add(e)
 		if keepOdds != nil && !keepOdds(e.Match) {
 			e.Match.Odds = nil
@@ -70,6 +70,7 @@ func BuildDatasetKeeping(ctx context.Context, st store.Store, fs features.Featur
 		return Dataset{}, errNoMatches
 	}
 	m := meta.done()
+	m.HistoryDigest = digest
 	return Dataset{Schema: schema, Examples: examples, MatchesVersion: version, meta: &m}, nil
 }
 

@@ -193,15 +193,26 @@ func (p *Predictor) Start(ctx context.Context) error {
 	started := time.Now()
 	key, version, keep := p.snapshotKey(ctx, schema)
 	var st startState
-	restored := false
+	restored, caughtUp := false, -1
 	if keep {
-		if snap, err := p.store.FeatureSnapshot(ctx, key); err == nil && snap.MatchesVersion == version {
+		snap, err := p.store.FeatureSnapshot(ctx, key)
+		switch {
+		case err != nil:
+		case snap.MatchesVersion == version:
 			if st, err = restoreState(ctx, fs, snap); err == nil {
 				restored = true
-			} else {
-				p.logger.Warn("feature snapshot unusable; replaying instead", "error", err)
-				p.features.Kill()
 			}
+		default:
+			var ok bool
+			var n int
+			if st, n, ok, err = p.catchUp(ctx, fs, snap); ok {
+				restored, caughtUp = true, n
+				keepSnapshot(ctx, p.store, p.logger, key, version, st)
+			}
+		}
+		if err != nil {
+			p.logger.Warn("feature snapshot unusable; replaying instead", "error", err)
+			p.features.Kill()
 		}
 	}
 	if !restored {
@@ -225,7 +236,10 @@ func (p *Predictor) Start(ctx context.Context) error {
 	p.spans, p.history, p.lastDay = st.spans(), hist, st.meta.LastDay
 	p.mu.Unlock()
 	how := "replayed"
-	if restored {
+	switch {
+	case caughtUp >= 0:
+		how = fmt.Sprintf("restored from snapshot and caught up on %d matches", caughtUp)
+	case restored:
 		how = "restored from snapshot"
 	}
 	p.logger.Info("features "+how, "schema", schema.Version, "matches", st.meta.Matches, "took", time.Since(started).Round(time.Millisecond))

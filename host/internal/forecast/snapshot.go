@@ -37,6 +37,9 @@ type startMeta struct {
 	Warm    []float64                   `json:"warm"`
 	Spans   map[string][]spanMeta       `json:"spans"`
 	LastDay time.Time                   `json:"last_day"`
+	// HistoryDigest is the store's FinishedDigest before the replay: a
+	// start that finds it unchanged up to LastDay catches up from there.
+	HistoryDigest string `json:"history_digest,omitempty"`
 }
 
 type spanMeta struct {
@@ -85,18 +88,51 @@ func (p *Predictor) snapshotKey(ctx context.Context, schema features.Schema) (st
 // replayState replays every finished match through a fresh feature
 // process, a window of the store at a time (the history is never held).
 func (p *Predictor) replayState(ctx context.Context, fs features.FeatureSet) (startState, error) {
-	meta := newMetaBuilder(p.recent)
-	if _, err := StreamReplay(ctx, p.store, fs, false, nil, func(e replay.Example) error {
+	return p.replayFrom(ctx, fs, newMetaBuilder(p.recent), time.Time{})
+}
+
+// replayFrom replays the finished matches from a day on (zero: all) into
+// fs and meta, and returns the state they leave.
+func (p *Predictor) replayFrom(ctx context.Context, fs features.FeatureSet, meta *metaBuilder, from time.Time) (startState, error) {
+	_, digest, err := StreamReplay(ctx, p.store, fs, from, false, nil, func(e replay.Example) error {
 		meta.add(e)
 		return nil
-	}); err != nil {
+	})
+	if err != nil {
 		return startState{}, err
 	}
 	snap, err := fs.Snapshot(ctx)
 	if err != nil {
 		return startState{}, err
 	}
-	return startState{state: snap, meta: meta.done()}, nil
+	m := meta.done()
+	m.HistoryDigest = digest
+	return startState{state: snap, meta: m}, nil
+}
+
+// catchUp restores a stale snapshot and replays only the matches after its
+// last day, when nothing up to that day changed since it was taken (the
+// store's digest of those matches is the snapshot's): the usual case after
+// an ingest of new results. ok is false when it cannot (fs is then as it
+// was given: empty, unless restoring failed, which err says).
+func (p *Predictor) catchUp(ctx context.Context, fs features.FeatureSet, snap store.FeatureSnapshot) (startState, int, bool, error) {
+	var meta startMeta
+	if err := json.Unmarshal(snap.Meta, &meta); err != nil || meta.HistoryDigest == "" || meta.LastDay.IsZero() {
+		return startState{}, 0, false, nil
+	}
+	from := meta.LastDay.Add(24 * time.Hour)
+	if digest, err := p.store.FinishedDigest(ctx, from); err != nil || digest != meta.HistoryDigest {
+		return startState{}, 0, false, nil
+	}
+	st, err := restoreState(ctx, fs, snap)
+	if err != nil {
+		return startState{}, 0, false, err
+	}
+	caught, err := p.replayFrom(ctx, fs, resumeMetaBuilder(st.meta, p.recent), from)
+	if err != nil {
+		return startState{}, 0, false, err
+	}
+	return caught, caught.meta.Matches - meta.Matches, true, nil
 }
 
 // metaOf derives what serving keeps from a replay's examples (every
@@ -121,6 +157,24 @@ type metaBuilder struct {
 func newMetaBuilder(recent int) *metaBuilder {
 	return &metaBuilder{recent: recent, spans: map[string][]seasonSpan{},
 		meta: startMeta{Teams: map[string][]string{}, Past: map[string][]replay.Example{}, Spans: map[string][]spanMeta{}}}
+}
+
+// resumeMetaBuilder continues a snapshot's meta with the matches after it.
+func resumeMetaBuilder(meta startMeta, recent int) *metaBuilder {
+	b := newMetaBuilder(recent)
+	b.meta.Matches, b.meta.Warm, b.meta.LastDay = meta.Matches, meta.Warm, meta.LastDay
+	for c, ts := range meta.Teams {
+		b.meta.Teams[c] = slices.Clone(ts)
+	}
+	for c, past := range meta.Past {
+		b.meta.Past[c] = slices.Clone(past)
+	}
+	for c, ss := range meta.Spans {
+		for _, s := range ss {
+			b.spans[c] = append(b.spans[c], seasonSpan{season: s.Season, first: s.First, last: s.Last})
+		}
+	}
+	return b
 }
 
 func (b *metaBuilder) add(e replay.Example) {

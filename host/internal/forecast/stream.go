@@ -22,20 +22,35 @@ import (
 // history is replayed as a stream: a few thousand matches at a million.
 var replayWindow = 28 * 24 * time.Hour
 
-// StreamReplay replays every finished match in the store through fs, which
-// must start empty, reading the store a window of kick-off dates at a time
-// (windows start at UTC midnight, so a match day is never split), and hands
-// each example to each in kick-off order. Only one window of matches and
-// examples is held, never the history. progress, when set, hears matches
-// done of the total counted at the start. It returns the matches replayed
-// (0 for a store without finished matches).
-func StreamReplay(ctx context.Context, st store.Store, fs features.FeatureSet, unpriced bool, progress func(done, total int), each func(replay.Example) error) (int, error) {
-	total, err := st.CountMatches(ctx, store.MatchQuery{Status: soccer.Finished})
+// StreamReplay replays the finished matches in the store that kick off at
+// or after from (zero: every one) through fs, which must start empty (or,
+// with from, hold the state of every match before it), reading the store a
+// window of kick-off dates at a time (windows start at UTC midnight, so a
+// match day is never split), and hands each example to each in kick-off
+// order. Only one window of matches and examples is held, never the
+// history. progress, when set, hears matches done of the total counted at
+// the start. It returns the matches replayed (0 for a store without
+// finished matches) and the store's FinishedDigest of every finished match
+// read before the replay: a snapshot of the replay's result covers at most
+// that history, so a later start that finds the same digest up to the
+// snapshot's last day can catch up from there.
+func StreamReplay(ctx context.Context, st store.Store, fs features.FeatureSet, from time.Time, unpriced bool, progress func(done, total int),
+	each func(replay.Example) error) (int, string, error) {
+	digest, err := st.FinishedDigest(ctx, time.Time{})
+	if err != nil {
+		return 0, "", err
+	}
+	n, err := streamReplay(ctx, st, fs, from, unpriced, progress, each)
+	return n, digest, err
+}
+
+func streamReplay(ctx context.Context, st store.Store, fs features.FeatureSet, from time.Time, unpriced bool, progress func(done, total int),
+	each func(replay.Example) error) (int, error) {
+	total, err := st.CountMatches(ctx, store.MatchQuery{Status: soccer.Finished, From: from})
 	if err != nil {
 		return 0, err
 	}
 	done := 0
-	from := time.Time{}
 	for {
 		// The next window starts at the day of the next finished match, so
 		// gaps in the calendar (summers, missing seasons) cost one query.
@@ -110,7 +125,7 @@ func (t Trainer) TrainFromStore(ctx context.Context, st store.Store, fs features
 	hash := replay.NewHasher()
 	first := map[string]string{} // each competition's first season: left out, as Trainable does
 	rows := func(yield func([]float64, soccer.Result) bool) error {
-		n, err := StreamReplay(ctx, st, fs, true, progress, func(e replay.Example) error {
+		n, digest, err := StreamReplay(ctx, st, fs, time.Time{}, true, progress, func(e replay.Example) error {
 			meta.add(e)
 			c := e.Match.Competition
 			if _, ok := first[c]; !ok {
@@ -126,6 +141,7 @@ func (t Trainer) TrainFromStore(ctx context.Context, st store.Store, fs features
 			}
 			return nil
 		})
+		out.meta.HistoryDigest = digest
 		switch {
 		case err == errStopped:
 			return nil // the plugin stopped reading: its answer says why
@@ -148,7 +164,9 @@ func (t Trainer) TrainFromStore(ctx context.Context, st store.Store, fs features
 	if err != nil {
 		return Streamed{}, err
 	}
+	digest := out.meta.HistoryDigest
 	out.Version, out.meta = mv, meta.done()
+	out.meta.HistoryDigest = digest
 	return out, nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"hash"
 	"slices"
 	"time"
 
@@ -44,6 +45,10 @@ type Store interface {
 	// MatchesVersion changes (grows) with every write that changes a match,
 	// in the same transaction.
 	MatchesVersion(ctx context.Context) (int64, error)
+	// FinishedDigest fingerprints the finished matches that kick off before
+	// before (zero: all), their IDs and content hashes in kick-off order:
+	// equal digests, the same history. It reads two columns, not matches.
+	FinishedDigest(ctx context.Context, before time.Time) (string, error)
 	// SaveFeatureSnapshot keeps a snapshot under its key, replacing the one
 	// kept before; FeatureSnapshot returns it, or ErrNotFound.
 	SaveFeatureSnapshot(ctx context.Context, s FeatureSnapshot) error
@@ -54,6 +59,23 @@ type Store interface {
 	Jobs
 	Close() error
 }
+
+// Digest is FinishedDigest's fingerprint, one (ID, content hash) at a time.
+type Digest struct{ h hash.Hash }
+
+// NewDigest starts a Digest.
+func NewDigest() *Digest { return &Digest{h: sha256.New()} }
+
+// Add takes in the next match.
+func (d *Digest) Add(id, contentHash string) {
+	d.h.Write([]byte(id))
+	d.h.Write([]byte{0})
+	d.h.Write([]byte(contentHash))
+	d.h.Write([]byte{'\n'})
+}
+
+// Sum is the digest of the matches added.
+func (d *Digest) Sum() string { return hex.EncodeToString(d.h.Sum(nil)) }
 
 // FeatureSnapshot is a feature plugin's state after replaying every finished
 // match the store held at MatchesVersion, with what the host derived from

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -43,4 +44,26 @@ func (s *Store) FeatureSnapshot(ctx context.Context, key string) (store.FeatureS
 	}
 	f.CreatedAt = f.CreatedAt.UTC()
 	return f, nil
+}
+
+// FinishedDigest implements store.Store.
+func (s *Store) FinishedDigest(ctx context.Context, before time.Time) (string, error) {
+	query, args := `SELECT id, content_hash FROM matches WHERE status = 'finished'`, []any{}
+	if !before.IsZero() {
+		query, args = query+` AND kickoff < $1`, append(args, before.UTC())
+	}
+	rows, err := s.pool.Query(ctx, query+` ORDER BY kickoff, id`, args...)
+	if err != nil {
+		return "", fmt.Errorf("finished digest: %w", err)
+	}
+	defer rows.Close()
+	d := store.NewDigest()
+	for rows.Next() {
+		var id, hash string
+		if err := rows.Scan(&id, &hash); err != nil {
+			return "", fmt.Errorf("finished digest: %w", err)
+		}
+		d.Add(id, hash)
+	}
+	return d.Sum(), rows.Err()
 }

@@ -47,3 +47,25 @@ func (s *Store) FeatureSnapshot(ctx context.Context, key string) (store.FeatureS
 	}
 	return f, nil
 }
+
+// FinishedDigest implements store.Store.
+func (s *Store) FinishedDigest(ctx context.Context, before time.Time) (string, error) {
+	query, args := `SELECT id, content_hash FROM matches WHERE status = 'finished'`, []any{}
+	if !before.IsZero() {
+		query, args = query+` AND kickoff < ?`, append(args, before.UTC().Format(store.TimeFormat))
+	}
+	rows, err := s.db.QueryContext(ctx, query+` ORDER BY kickoff, id`, args...)
+	if err != nil {
+		return "", fmt.Errorf("finished digest: %w", err)
+	}
+	defer rows.Close()
+	d := store.NewDigest()
+	for rows.Next() {
+		var id, hash string
+		if err := rows.Scan(&id, &hash); err != nil {
+			return "", fmt.Errorf("finished digest: %w", err)
+		}
+		d.Add(id, hash)
+	}
+	return d.Sum(), rows.Err()
+}

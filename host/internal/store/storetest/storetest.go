@@ -251,6 +251,46 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 	})
 
+	t.Run("finished digest", func(t *testing.T) {
+		s := open(t)
+		empty, err := s.FinishedDigest(ctx, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Apply(ctx, batch("r1", league)); err != nil {
+			t.Fatal(err)
+		}
+		mid := league[len(league)/2].Kickoff
+		all, _ := s.FinishedDigest(ctx, time.Time{})
+		before, _ := s.FinishedDigest(ctx, mid)
+		if all == empty || before == all || before == empty {
+			t.Fatalf("digests: empty %s, all %s, before the middle %s: want three different", empty, all, before)
+		}
+		// A correction after the cut changes the whole history's digest, not the earlier part's.
+		late := league[len(league)-1]
+		late.HomeGoals++
+		late.Result = soccer.ResultOf(late.HomeGoals, late.AwayGoals)
+		if _, err := s.Apply(ctx, batch("r2", []soccer.Match{late})); err != nil {
+			t.Fatal(err)
+		}
+		if d, _ := s.FinishedDigest(ctx, mid); d != before {
+			t.Fatal("a change after the cut changed the digest before it")
+		}
+		if d, _ := s.FinishedDigest(ctx, time.Time{}); d == all {
+			t.Fatal("a corrected score left the digest of every finished match as it was")
+		}
+		// A correction before it changes both.
+		early := league[0]
+		early.AwayGoals++
+		early.Result = soccer.ResultOf(early.HomeGoals, early.AwayGoals)
+		if _, err := s.Apply(ctx, batch("r3", []soccer.Match{early})); err != nil {
+			t.Fatal(err)
+		}
+		if d, _ := s.FinishedDigest(ctx, mid); d == before {
+			t.Fatal("a corrected score before the cut left its digest as it was")
+		}
+	})
+
 	t.Run("fixtures without a result", func(t *testing.T) {
 		s := open(t)
 		f := soccer.Match{ID: "syn-next", Competition: "SYN", Season: "2223", Kickoff: time.Date(2023, 8, 12, 14, 0, 0, 0, time.UTC),
