@@ -239,6 +239,9 @@ func (p *Predictor) Start(ctx context.Context) error {
 	switch {
 	case caughtUp >= 0:
 		how = fmt.Sprintf("restored from snapshot and caught up on %d matches", caughtUp)
+		if caughtUp == 1 {
+			how = "restored from snapshot and caught up on 1 match"
+		}
 	case restored:
 		how = "restored from snapshot"
 	}
