@@ -177,7 +177,8 @@ tools:
 # proto regenerates the committed gRPC code from sdk/proto into OUT (default: the sdk itself).
 OUT ?= sdk
 proto: tools
-	@command -v protoc >/dev/null || { echo "protoc not found: apt-get install protobuf-compiler" >&2; exit 1; }
+	@command -v protoc >/dev/null || { echo "protoc not found: apt-get install protobuf-compiler libprotobuf-dev" >&2; exit 1; }
+	@test -f /usr/include/google/protobuf/timestamp.proto || { echo "protobuf's well-known types not found: apt-get install libprotobuf-dev" >&2; exit 1; }
 	protoc -I sdk/proto -I /usr/include \
 	  --plugin=protoc-gen-go=$(BIN)/tools/protoc-gen-go --plugin=protoc-gen-go-grpc=$(BIN)/tools/protoc-gen-go-grpc \
 	  --go_out=$(OUT) --go_opt=module=$(SDK_MODULE) \

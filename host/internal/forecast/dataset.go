@@ -85,18 +85,30 @@ func (d Dataset) Trainable() []replay.Example {
 // off before cutoff (zero: all), without copying them.
 func (d Dataset) TrainableBefore(cutoff time.Time) iter.Seq[replay.Example] {
 	return func(yield func(replay.Example) bool) {
-		first := map[string]string{}
+		trainable := trainableFilter()
 		for _, e := range d.Examples {
-			if _, ok := first[e.Match.Competition]; !ok {
-				first[e.Match.Competition] = e.Match.Season
+			if !trainable(e.Match) {
+				continue
 			}
 			if !cutoff.IsZero() && !e.Match.Kickoff.Before(cutoff) {
 				return // kick-off order: nothing later is before it
 			}
-			if first[e.Match.Competition] != e.Match.Season && !yield(e) {
+			if !yield(e) {
 				return
 			}
 		}
+	}
+}
+
+// trainableFilter says, for matches given in kick-off order, which are not
+// in their competition's first season (see Trainable).
+func trainableFilter() func(soccer.Match) bool {
+	first := map[string]string{}
+	return func(m soccer.Match) bool {
+		if _, ok := first[m.Competition]; !ok {
+			first[m.Competition] = m.Season
+		}
+		return first[m.Competition] != m.Season
 	}
 }
 

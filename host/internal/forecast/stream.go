@@ -123,15 +123,12 @@ func (t Trainer) TrainFromStore(ctx context.Context, st store.Store, fs features
 	}
 	meta := newMetaBuilder(DefaultRecent)
 	hash := replay.NewHasher()
-	first := map[string]string{} // each competition's first season: left out, as Trainable does
+	trainable := trainableFilter() // each competition's first season is left out
+	var history string             // the store's digest before the replay
 	rows := func(yield func([]float64, soccer.Result) bool) error {
 		n, digest, err := StreamReplay(ctx, st, fs, time.Time{}, true, progress, func(e replay.Example) error {
 			meta.add(e)
-			c := e.Match.Competition
-			if _, ok := first[c]; !ok {
-				first[c] = e.Match.Season
-			}
-			if first[c] == e.Match.Season {
+			if !trainable(e.Match) {
 				return nil
 			}
 			out.Matches++
@@ -141,7 +138,7 @@ func (t Trainer) TrainFromStore(ctx context.Context, st store.Store, fs features
 			}
 			return nil
 		})
-		out.meta.HistoryDigest = digest
+		history = digest
 		switch {
 		case err == errStopped:
 			return nil // the plugin stopped reading: its answer says why
@@ -164,9 +161,8 @@ func (t Trainer) TrainFromStore(ctx context.Context, st store.Store, fs features
 	if err != nil {
 		return Streamed{}, err
 	}
-	digest := out.meta.HistoryDigest
 	out.Version, out.meta = mv, meta.done()
-	out.meta.HistoryDigest = digest
+	out.meta.HistoryDigest = history
 	return out, nil
 }
 

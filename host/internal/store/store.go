@@ -77,6 +77,24 @@ func (d *Digest) Add(id, contentHash string) {
 // Sum is the digest of the matches added.
 func (d *Digest) Sum() string { return hex.EncodeToString(d.h.Sum(nil)) }
 
+// DigestRows is the Digest of (id, content_hash) rows, as both backends'
+// FinishedDigest queries return them.
+func DigestRows(rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}) (string, error) {
+	d := NewDigest()
+	for rows.Next() {
+		var id, hash string
+		if err := rows.Scan(&id, &hash); err != nil {
+			return "", fmt.Errorf("finished digest: %w", err)
+		}
+		d.Add(id, hash)
+	}
+	return d.Sum(), rows.Err()
+}
+
 // FeatureSnapshot is a feature plugin's state after replaying every finished
 // match the store held at MatchesVersion, with what the host derived from
 // the replay (Meta, opaque to the store). Key names the feature plugin,

@@ -59,13 +59,5 @@ func (s *Store) FinishedDigest(ctx context.Context, before time.Time) (string, e
 		return "", fmt.Errorf("finished digest: %w", err)
 	}
 	defer rows.Close()
-	d := store.NewDigest()
-	for rows.Next() {
-		var id, hash string
-		if err := rows.Scan(&id, &hash); err != nil {
-			return "", fmt.Errorf("finished digest: %w", err)
-		}
-		d.Add(id, hash)
-	}
-	return d.Sum(), rows.Err()
+	return store.DigestRows(rows)
 }
