@@ -89,10 +89,9 @@ func replayProgress(e env, what string) func(done, total int) {
 	}
 }
 
-// dataset replays the store; keepOdds is BuildDatasetKeeping's.
-func (p predictionParts) dataset(e env, keepOdds func(soccer.Match) bool) (forecast.Dataset, error) {
+func (p predictionParts) dataset(e env) (forecast.Dataset, error) {
 	fs := pluginhost.FeaturesOf(p.features)
-	d, err := forecast.BuildDatasetKeeping(e.ctx, p.store, fs, replayProgress(e, "replaying matches"), keepOdds)
+	d, err := forecast.BuildDataset(e.ctx, p.store, fs, replayProgress(e, "replaying matches"))
 	if err == nil {
 		// The replay left the features at the present: serving starts from there.
 		forecast.KeepServingSnapshot(e.ctx, p.store, p.features, fs, d, p.log)
@@ -300,15 +299,21 @@ func runEvaluate(e env, args []string) error {
 			leagues = append(leagues, forecast.League{Competition: l.Competition, TestSeasons: l.TestSeasons})
 		}
 	}
-	// Prices are scored on the test seasons only; the other matches' go.
-	d, err := parts.dataset(e, func(m soccer.Match) bool {
-		return slices.ContainsFunc(leagues, func(l forecast.League) bool {
-			return l.Competition == m.Competition && slices.Contains(l.TestSeasons, m.Season)
-		})
-	})
+	// The replay goes to a spool: the test seasons' matches in memory, the
+	// training rows on disk under data_dir, each fold streamed from there.
+	fsx := pluginhost.FeaturesOf(parts.features)
+	sp, err := forecast.SpoolFromStore(e.ctx, parts.store, fsx, pluginhost.ModelOf(parts.model), filepath.Join(parts.cfg.DataDir, "spool"),
+		func(m soccer.Match) bool {
+			return slices.ContainsFunc(leagues, func(l forecast.League) bool {
+				return l.Competition == m.Competition && slices.Contains(l.TestSeasons, m.Season)
+			})
+		}, replayProgress(e, "replaying matches"))
 	if err != nil {
 		return err
 	}
+	defer sp.Close()
+	// The replay left the features at the present: serving starts from there.
+	sp.KeepServingSnapshot(e.ctx, parts.store, parts.features, fsx, parts.log)
 	total := 0
 	for _, l := range leagues {
 		total += len(l.TestSeasons)
@@ -318,7 +323,7 @@ func runEvaluate(e env, args []string) error {
 		pb = &bar{w: e.stderr}
 		pb.Start(total, "walk-forward")
 	}
-	ev, err := forecast.EvaluateLeagues(e.ctx, d, parts.trainer(), pluginhost.ModelOf(parts.model), leagues, func(l forecast.League, season string) {
+	ev, err := sp.EvaluateLeagues(e.ctx, parts.trainer(), pluginhost.ModelOf(parts.model), leagues, func(l forecast.League, season string) {
 		if pb != nil {
 			pb.b.Describe("train and score " + l.Competition + " " + season)
 			pb.Add(1)
@@ -344,7 +349,7 @@ func runEvaluate(e env, args []string) error {
 	recordExperiment(e, parts, "evaluate", parts.cfg.Model.Params, map[string]float64{"log_loss": o.Model.LogLoss, "brier": o.Model.Brier,
 		"rps": o.Model.RPS, "ece": o.ModelECE, "bookmaker_log_loss": o.Bookmaker.LogLoss, "bookmaker_rps": o.Bookmaker.RPS,
 		"prematch_log_loss": o.Prematch.LogLoss, "prematch_rps": o.Prematch.RPS, "n": float64(o.Model.N)},
-		d.TrainableHash(), 0, started, ev)
+		sp.TrainableHash(), 0, started, ev)
 	if *out != "" {
 		b, _ := json.MarshalIndent(ev, "", "  ")
 		if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {

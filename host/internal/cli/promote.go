@@ -67,7 +67,7 @@ func runModelsPromote(e env, args []string) error {
 	if chall.Version == champ.Version {
 		return fmt.Errorf("promote: the challenger v%d already is the champion", chall.Version)
 	}
-	d, err := parts.dataset(e, nil)
+	d, err := parts.dataset(e)
 	if err != nil {
 		return err
 	}

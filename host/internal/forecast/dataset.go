@@ -28,19 +28,10 @@ type Dataset struct {
 }
 
 // BuildDataset replays every finished match in the store through fs, which
-// must start empty.
+// must start empty. The store is read a window at a time (StreamReplay):
+// what is held is the examples, not the matches as well. (An evaluation at
+// scale spools them instead: SpoolFromStore.)
 func BuildDataset(ctx context.Context, st store.Store, fs features.FeatureSet, progress func(done, total int)) (Dataset, error) {
-	return BuildDatasetKeeping(ctx, st, fs, progress, nil)
-}
-
-// BuildDatasetKeeping is BuildDataset in which only the examples whose
-// match keepOdds accepts keep the match's prices (nil: every one). An
-// evaluation needs prices only on its test seasons, and at a million
-// matches the others' are gigabytes; training and features never need
-// them (the replay has already turned pre-match prices into features).
-// The store is read a window at a time (StreamReplay): what is held is the
-// examples, not the matches as well.
-func BuildDatasetKeeping(ctx context.Context, st store.Store, fs features.FeatureSet, progress func(done, total int), keepOdds func(soccer.Match) bool) (Dataset, error) {
 	schema, err := fs.Schema(ctx)
 	if err != nil {
 		return Dataset{}, fmt.Errorf("feature schema: %w", err)
@@ -57,9 +48,6 @@ func BuildDatasetKeeping(ctx context.Context, st store.Store, fs features.Featur
 	examples := make([]replay.Example, 0, total)
 	n, digest, err := StreamReplay(ctx, st, fs, time.Time{}, true, progress, func(e replay.Example) error {
 		meta.add(e)
-		if keepOdds != nil && !keepOdds(e.Match) {
-			e.Match.Odds = nil
-		}
 		examples = append(examples, e)
 		return nil
 	})

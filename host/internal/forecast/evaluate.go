@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
+	"time"
 
 	"github.com/soccerpredict/soccerpredict/host/internal/replay"
 	"github.com/soccerpredict/soccerpredict/host/internal/scoring"
+	"github.com/soccerpredict/soccerpredict/host/internal/store"
 	"github.com/soccerpredict/soccerpredict/sdk/model"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 )
@@ -82,8 +85,41 @@ func (s *scored) add(o scored) {
 	s.pre, s.base, s.results = append(s.pre, o.pre...), append(s.base, o.base...), append(s.results, o.results...)
 }
 
+// past is what a walk-forward evaluation reads of the replayed past: a
+// Dataset in memory, or a spool (EvaluateFromStore).
+type past interface {
+	// season is the competition's season's examples, in kick-off order.
+	season(competition, season string) []replay.Example
+	// baseRates are previousBaseRates.
+	baseRates(competition, season string) (soccer.Probabilities, error)
+	// trainBefore trains on every trainable example before cutoff.
+	trainBefore(ctx context.Context, t Trainer, cutoff time.Time) (store.ModelVersion, error)
+}
+
+func (d Dataset) season(competition, season string) []replay.Example {
+	var out []replay.Example
+	for _, e := range d.Examples {
+		if e.Match.Competition == competition && e.Match.Season == season {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func (d Dataset) baseRates(competition, season string) (soccer.Probabilities, error) {
+	return previousBaseRates(d, competition, season)
+}
+
+func (d Dataset) trainBefore(ctx context.Context, t Trainer, cutoff time.Time) (store.ModelVersion, error) {
+	return t.TrainSeq(ctx, d, d.TrainableBefore(cutoff))
+}
+
 // EvaluateLeagues evaluates each league in turn and pools their matches.
 func EvaluateLeagues(ctx context.Context, d Dataset, t Trainer, m model.Model, leagues []League, progress func(League, string)) (Report, error) {
+	return evaluateLeagues(ctx, d, t, m, leagues, progress)
+}
+
+func evaluateLeagues(ctx context.Context, d past, t Trainer, m model.Model, leagues []League, progress func(League, string)) (Report, error) {
 	var r Report
 	var all scored
 	for _, l := range leagues {
@@ -115,31 +151,29 @@ func Evaluate(ctx context.Context, d Dataset, t Trainer, m model.Model, competit
 	return evaluate(ctx, d, t, m, competition, testSeasons, nil)
 }
 
-func evaluate(ctx context.Context, d Dataset, t Trainer, m model.Model, competition string, testSeasons []string, progress func(string)) (Evaluation, error) {
+func evaluate(ctx context.Context, d past, t Trainer, m model.Model, competition string, testSeasons []string, progress func(string)) (Evaluation, error) {
 	ev := Evaluation{Competition: competition}
 	for _, season := range testSeasons {
 		if progress != nil {
 			progress(season)
 		}
 		var test []replay.Example
-		for _, e := range d.Examples {
-			if e.Match.Competition == competition && e.Match.Season == season {
-				_, closing := e.Match.OddsOf(ClosingBookmaker, true)
-				_, pre := e.Match.OddsOf(ClosingBookmaker, false)
-				if closing && pre {
-					test = append(test, e)
-				}
+		for _, e := range d.season(competition, season) {
+			_, closing := e.Match.OddsOf(ClosingBookmaker, true)
+			_, pre := e.Match.OddsOf(ClosingBookmaker, false)
+			if closing && pre {
+				test = append(test, e)
 			}
 		}
 		if len(test) == 0 {
 			return Evaluation{}, fmt.Errorf("evaluate: no %s %s matches with %s closing and pre-match odds in the store", competition, season, ClosingBookmaker)
 		}
 		cutoff := test[0].Match.Kickoff
-		base, err := previousBaseRates(d, competition, season)
+		base, err := d.baseRates(competition, season)
 		if err != nil {
 			return Evaluation{}, err
 		}
-		mv, err := t.TrainSeq(ctx, d, d.TrainableBefore(cutoff))
+		mv, err := d.trainBefore(ctx, t, cutoff)
 		if err != nil {
 			return Evaluation{}, fmt.Errorf("evaluate %s %s: %w", competition, season, err)
 		}
@@ -251,30 +285,44 @@ func score(season string, trainRows int, s scored) (SeasonEvaluation, error) {
 // previousBaseRates are the H/D/A frequencies of the competition's season
 // before season in the data.
 func previousBaseRates(d Dataset, competition, season string) (soccer.Probabilities, error) {
-	var seasons []string
+	counts := resultCounts{}
 	for _, e := range d.Examples {
-		if e.Match.Competition == competition && !slices.Contains(seasons, e.Match.Season) {
-			seasons = append(seasons, e.Match.Season)
-		}
+		counts.add(e.Match)
 	}
-	slices.Sort(seasons)
+	return counts.baseRates(competition, season)
+}
+
+// resultCounts are each competition's seasons' home wins, draws and away wins.
+type resultCounts map[string]map[string]*[3]float64
+
+func (rc resultCounts) add(m soccer.Match) {
+	seasons := rc[m.Competition]
+	if seasons == nil {
+		seasons = map[string]*[3]float64{}
+		rc[m.Competition] = seasons
+	}
+	c := seasons[m.Season]
+	if c == nil {
+		c = &[3]float64{}
+		seasons[m.Season] = c
+	}
+	switch m.Result {
+	case soccer.HomeWin:
+		c[0]++
+	case soccer.Draw:
+		c[1]++
+	case soccer.AwayWin:
+		c[2]++
+	}
+}
+
+func (rc resultCounts) baseRates(competition, season string) (soccer.Probabilities, error) {
+	seasons := slices.Sorted(maps.Keys(rc[competition]))
 	i := slices.Index(seasons, season)
 	if i <= 0 {
 		return soccer.Probabilities{}, fmt.Errorf("evaluate: no %s season before %s for base rates", competition, season)
 	}
-	var n, h, dr, a float64
-	for _, e := range d.Examples {
-		if e.Match.Competition == competition && e.Match.Season == seasons[i-1] {
-			n++
-			switch e.Match.Result {
-			case soccer.HomeWin:
-				h++
-			case soccer.Draw:
-				dr++
-			case soccer.AwayWin:
-				a++
-			}
-		}
-	}
-	return soccer.Probabilities{Home: h / n, Draw: dr / n, Away: a / n}, nil
+	c := rc[competition][seasons[i-1]]
+	n := c[0] + c[1] + c[2]
+	return soccer.Probabilities{Home: c[0] / n, Draw: c[1] / n, Away: c[2] / n}, nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"github.com/soccerpredict/soccerpredict/host/internal/pluginhost"
 	"github.com/soccerpredict/soccerpredict/host/internal/store/sqlitestore"
 	"github.com/soccerpredict/soccerpredict/host/internal/testbin"
+	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 )
 
 // shippedStore is a store with the shipped data ingested, and a plugin host
@@ -181,5 +183,55 @@ func TestNamesAsPeopleWriteThem(t *testing.T) {
 		if got := suggest("E0", in, known, 3); !slices.Equal(got, want) {
 			t.Errorf("suggest(%q) = %v, want %v", in, got, want)
 		}
+	}
+}
+
+// An evaluation from the spool (training rows on disk, folds streamed from
+// it) is the in-memory evaluation, to the bit; closing the spool removes
+// its file.
+func TestSpooledEvaluationEqualsTheInMemoryOne(t *testing.T) {
+	ctx := context.Background()
+	st, h := shippedStore(t)
+	feat, _ := h.Plugin("ratings")
+	fresh, _ := h.Plugin("ratings2")
+	onnx, _ := h.Plugin("onnx")
+	tr := Trainer{Model: pluginhost.ModelOf(onnx), ModelPlugin: "onnx", FeaturePlugin: "ratings", Params: map[string]any{"algorithm": "logreg"}, Seed: 1}
+	leagues := []League{{Competition: "E0", TestSeasons: []string{"2223", "2324"}}, {Competition: "D1", TestSeasons: []string{"2324"}}}
+
+	d, err := BuildDataset(ctx, st, pluginhost.FeaturesOf(feat), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inMemory, err := EvaluateLeagues(ctx, d, tr, pluginhost.ModelOf(onnx), leagues, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	sp, err := SpoolFromStore(ctx, st, pluginhost.FeaturesOf(fresh), pluginhost.ModelOf(onnx), dir, func(m soccer.Match) bool {
+		return slices.ContainsFunc(leagues, func(l League) bool { return l.Competition == m.Competition && slices.Contains(l.TestSeasons, m.Season) })
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spooled, err := sp.EvaluateLeagues(ctx, tr, pluginhost.ModelOf(onnx), leagues, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := json.Marshal(inMemory)
+	b, _ := json.Marshal(spooled)
+	if !bytes.Equal(a, b) {
+		t.Fatalf("spooled evaluation differs from the in-memory one:\n%s\n%s", a, b)
+	}
+	if sp.TrainableHash() != d.TrainableHash() {
+		t.Fatal("the spool's training data hash differs from the dataset's")
+	}
+	if files, _ := os.ReadDir(dir); len(files) != 1 {
+		t.Fatalf("spool dir holds %d files, want its one", len(files))
+	}
+	if err := sp.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if files, _ := os.ReadDir(dir); len(files) != 0 {
+		t.Fatalf("closing the spool left %d files", len(files))
 	}
 }
