@@ -74,6 +74,9 @@ func TestServeStartsFromTheFeatureSnapshot(t *testing.T) {
 	// snapshot: this start replays, and forecasts as the restored one did.
 	replayed, logs := serveOnce(t, cfg, []string{"SOCCERPREDICT_PLUGINS__RATINGS__CONFIG__ELO_K=20"})
 	expect(logs, "features replayed", "a start with other feature settings")
+	if strings.Contains(logs, "unusable") {
+		t.Fatalf("no snapshot kept yet for these settings is not an unusable one:\n%s", logs)
+	}
 	same("restored from training's snapshot and replayed", fromTraining, replayed)
 
 	// A changed match (a publisher's correction) makes every snapshot stale.

@@ -197,6 +197,8 @@ func (p *Predictor) Start(ctx context.Context) error {
 	if keep {
 		snap, err := p.store.FeatureSnapshot(ctx, key)
 		switch {
+		case errors.Is(err, store.ErrNotFound):
+			err = nil // none kept yet: replay and keep one
 		case err != nil:
 		case snap.MatchesVersion == version:
 			if st, err = restoreState(ctx, fs, snap); err == nil {
