@@ -89,14 +89,18 @@ func replayProgress(e env, what string) func(done, total int) {
 	}
 }
 
-func (p predictionParts) dataset(e env) (forecast.Dataset, error) {
+// spool replays the store into a spool under data_dir for a walk-forward
+// (evaluate, the promotion backtest): the test matches in memory, the
+// training rows on disk. The replay leaves the features at the present, and
+// serving starts from there.
+func (p predictionParts) spool(e env, test func(soccer.Match) bool) (*forecast.Spool, error) {
 	fs := pluginhost.FeaturesOf(p.features)
-	d, err := forecast.BuildDataset(e.ctx, p.store, fs, replayProgress(e, "replaying matches"))
+	sp, err := forecast.SpoolFromStore(e.ctx, p.store, fs, pluginhost.ModelOf(p.model), filepath.Join(p.cfg.DataDir, "spool"), test,
+		replayProgress(e, "replaying matches"))
 	if err == nil {
-		// The replay left the features at the present: serving starts from there.
-		forecast.KeepServingSnapshot(e.ctx, p.store, p.features, fs, d, p.log)
+		sp.KeepServingSnapshot(e.ctx, p.store, p.features, fs, p.log)
 	}
-	return d, err
+	return sp, err
 }
 
 func runModelsTrain(e env, args []string) error {
@@ -299,21 +303,15 @@ func runEvaluate(e env, args []string) error {
 			leagues = append(leagues, forecast.League{Competition: l.Competition, TestSeasons: l.TestSeasons})
 		}
 	}
-	// The replay goes to a spool: the test seasons' matches in memory, the
-	// training rows on disk under data_dir, each fold streamed from there.
-	fsx := pluginhost.FeaturesOf(parts.features)
-	sp, err := forecast.SpoolFromStore(e.ctx, parts.store, fsx, pluginhost.ModelOf(parts.model), filepath.Join(parts.cfg.DataDir, "spool"),
-		func(m soccer.Match) bool {
-			return slices.ContainsFunc(leagues, func(l forecast.League) bool {
-				return l.Competition == m.Competition && slices.Contains(l.TestSeasons, m.Season)
-			})
-		}, replayProgress(e, "replaying matches"))
+	sp, err := parts.spool(e, func(m soccer.Match) bool {
+		return slices.ContainsFunc(leagues, func(l forecast.League) bool {
+			return l.Competition == m.Competition && slices.Contains(l.TestSeasons, m.Season)
+		})
+	})
 	if err != nil {
 		return err
 	}
 	defer sp.Close()
-	// The replay left the features at the present: serving starts from there.
-	sp.KeepServingSnapshot(e.ctx, parts.store, parts.features, fsx, parts.log)
 	total := 0
 	for _, l := range leagues {
 		total += len(l.TestSeasons)

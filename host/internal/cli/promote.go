@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -14,6 +15,7 @@ import (
 	"github.com/soccerpredict/soccerpredict/host/internal/ingest"
 	"github.com/soccerpredict/soccerpredict/host/internal/pluginhost"
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
+	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 )
 
 func runModelsChallenge(e env, args []string) error {
@@ -67,13 +69,16 @@ func runModelsPromote(e env, args []string) error {
 	if chall.Version == champ.Version {
 		return fmt.Errorf("promote: the challenger v%d already is the champion", chall.Version)
 	}
-	d, err := parts.dataset(e)
+	gate := forecast.Gate{Competition: parts.cfg.Evaluate.Competition, Seasons: parts.cfg.Evaluate.TestSeasons,
+		MinRPSGain: parts.cfg.Promotion.MinRPSGain, MinLogLossGain: parts.cfg.Promotion.MinLogLossGain, MaxECEIncrease: parts.cfg.Promotion.MaxECEIncrease}
+	sp, err := parts.spool(e, func(m soccer.Match) bool {
+		return m.Competition == gate.Competition && slices.Contains(gate.Seasons, m.Season)
+	})
 	if err != nil {
 		return err
 	}
-	gate := forecast.Gate{Competition: parts.cfg.Evaluate.Competition, Seasons: parts.cfg.Evaluate.TestSeasons,
-		MinRPSGain: parts.cfg.Promotion.MinRPSGain, MinLogLossGain: parts.cfg.Promotion.MinLogLossGain, MaxECEIncrease: parts.cfg.Promotion.MaxECEIncrease}
-	bt, err := forecast.RunBacktest(e.ctx, d, pluginhost.ModelOf(parts.model), parts.cfg.Model.Plugin, champ, chall, gate)
+	defer sp.Close()
+	bt, err := sp.RunBacktest(e.ctx, pluginhost.ModelOf(parts.model), parts.cfg.Model.Plugin, champ, chall, gate)
 	if err != nil {
 		return err
 	}

@@ -22,9 +22,6 @@ type Dataset struct {
 	// MatchesVersion is the store's matches version read before the
 	// matches were (-1 when it could not be read).
 	MatchesVersion int64
-	// meta is what serving starts from, built during the replay (nil:
-	// derive it from Examples).
-	meta *startMeta
 }
 
 // BuildDataset replays every finished match in the store through fs, which
@@ -44,10 +41,8 @@ func BuildDataset(ctx context.Context, st store.Store, fs features.FeatureSet, p
 	if err != nil {
 		return Dataset{}, err
 	}
-	meta := newMetaBuilder(DefaultRecent)
 	examples := make([]replay.Example, 0, total)
-	n, digest, err := StreamReplay(ctx, st, fs, time.Time{}, true, progress, func(e replay.Example) error {
-		meta.add(e)
+	n, _, err := StreamReplay(ctx, st, fs, time.Time{}, true, progress, func(e replay.Example) error {
 		examples = append(examples, e)
 		return nil
 	})
@@ -57,9 +52,7 @@ func BuildDataset(ctx context.Context, st store.Store, fs features.FeatureSet, p
 	if n == 0 {
 		return Dataset{}, errNoMatches
 	}
-	m := meta.done()
-	m.HistoryDigest = digest
-	return Dataset{Schema: schema, Examples: examples, MatchesVersion: version, meta: &m}, nil
+	return Dataset{Schema: schema, Examples: examples, MatchesVersion: version}, nil
 }
 
 // Trainable drops each competition's first season: ratings start from

@@ -6,7 +6,7 @@ import (
 	"fmt"
 
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
-	"github.com/soccerpredict/soccerpredict/sdk/model"
+	"github.com/soccerpredict/soccerpredict/sdk/features"
 )
 
 // Gate is what a challenger must show to replace the champion.
@@ -32,16 +32,18 @@ type Backtest struct {
 // RunBacktest retrains each version's recipe (its model plugin's params) for
 // every test season on the matches before it and scores both on the same
 // matches, then applies the gate.
-func RunBacktest(ctx context.Context, d Dataset, m interface {
-	model.Model
-	model.Trainer
-}, modelPlugin string, champion, challenger store.ModelVersion, gate Gate) (Backtest, error) {
+func (s *Spool) RunBacktest(ctx context.Context, m PredictingTrainer, modelPlugin string, champion, challenger store.ModelVersion, gate Gate) (Backtest, error) {
+	return runBacktest(ctx, s, s.schema, m, modelPlugin, champion, challenger, gate)
+}
+
+func runBacktest(ctx context.Context, d past, schema features.Schema, m PredictingTrainer, modelPlugin string, champion, challenger store.ModelVersion,
+	gate Gate) (Backtest, error) {
 	eval := func(v store.ModelVersion) (SeasonEvaluation, error) {
 		if v.ModelPlugin != modelPlugin {
 			return SeasonEvaluation{}, fmt.Errorf("v%d was trained by model plugin %q; the backtest runs %q", v.Version, v.ModelPlugin, modelPlugin)
 		}
-		if v.FeatureSchemaVersion != d.Schema.Version {
-			return SeasonEvaluation{}, fmt.Errorf("v%d was trained on feature schema %s; the feature plugin serves %s", v.Version, v.FeatureSchemaVersion, d.Schema.Version)
+		if v.FeatureSchemaVersion != schema.Version {
+			return SeasonEvaluation{}, fmt.Errorf("v%d was trained on feature schema %s; the feature plugin serves %s", v.Version, v.FeatureSchemaVersion, schema.Version)
 		}
 		var params map[string]any
 		if len(v.Params) > 0 {
@@ -49,7 +51,7 @@ func RunBacktest(ctx context.Context, d Dataset, m interface {
 				return SeasonEvaluation{}, fmt.Errorf("v%d params: %w", v.Version, err)
 			}
 		}
-		ev, err := Evaluate(ctx, d, Trainer{Model: m, ModelPlugin: modelPlugin, Params: params}, m, gate.Competition, gate.Seasons)
+		ev, err := evaluate(ctx, d, Trainer{Model: m, ModelPlugin: modelPlugin, Params: params}, m, gate.Competition, gate.Seasons, nil)
 		if err != nil {
 			return SeasonEvaluation{}, fmt.Errorf("backtest v%d: %w", v.Version, err)
 		}

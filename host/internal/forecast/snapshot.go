@@ -212,19 +212,10 @@ func (b *metaBuilder) done() startMeta {
 	return meta
 }
 
-// KeepServingSnapshot keeps the state a full replay (training's) left in
-// the feature plugin as the snapshot serving starts from, so the first
-// serve after training does not replay again. It is a no-op when the
-// dataset's version is unknown; failing is a warning.
-func KeepServingSnapshot(ctx context.Context, st store.Store, plugin *pluginhost.Plugin, fs features.FeatureSet, d Dataset, logger hclog.Logger) {
-	keepServingSnapshot(ctx, st, plugin, fs, d.Schema, d.MatchesVersion, func() startMeta {
-		if d.meta != nil {
-			return *d.meta
-		}
-		return metaOf(d.Examples, DefaultRecent)
-	}, logger)
-}
-
+// keepServingSnapshot keeps the state a full replay (training's, an
+// evaluation's) left in the feature plugin as the snapshot serving starts
+// from, so the first serve after it does not replay again. It is a no-op
+// when the replayed version is unknown; failing is a warning.
 func keepServingSnapshot(ctx context.Context, st store.Store, plugin *pluginhost.Plugin, fs features.FeatureSet, schema features.Schema, version int64,
 	meta func() startMeta, logger hclog.Logger) {
 	key, ok := snapshotKey(plugin, schema, DefaultRecent)
