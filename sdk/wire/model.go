@@ -88,19 +88,6 @@ func (c *ModelClient) Train(ctx context.Context, req model.TrainRequest) (model.
 	if len(req.Rows) != len(req.Outcomes) {
 		return model.TrainResponse{}, fmt.Errorf("train: %d rows and %d outcomes", len(req.Rows), len(req.Outcomes))
 	}
-	outcomes := make([]int32, len(req.Outcomes))
-	for i, o := range req.Outcomes {
-		idx, err := convert.ResultIndex(o)
-		if err != nil {
-			return model.TrainResponse{}, fmt.Errorf("train: outcome %d: %w", i, err)
-		}
-		outcomes[i] = idx
-	}
-	for i, r := range req.Rows {
-		if len(r) != len(req.Columns) {
-			return model.TrainResponse{}, fmt.Errorf("train: row %d has %d values for %d columns", i, len(r), len(req.Columns))
-		}
-	}
 	resp, err := c.trainStream(ctx, req, func(yield func([]float64, soccer.Result) bool) error {
 		for i, r := range req.Rows {
 			if !yield(r, req.Outcomes[i]) {
@@ -110,13 +97,16 @@ func (c *ModelClient) Train(ctx context.Context, req model.TrainRequest) (model.
 		return nil
 	})
 	if status.Code(err) == codes.Unimplemented { // a plugin older than TrainStream, or one that cannot train (Train says so)
+		outcomes := make([]int32, len(req.Outcomes))
+		for i, o := range req.Outcomes {
+			if outcomes[i], err = convert.ResultIndex(o); err != nil {
+				return model.TrainResponse{}, fmt.Errorf("train: outcome %d: %w", i, err)
+			}
+		}
 		resp, err = c.model.Train(ctx, &pb.TrainRequest{Columns: convert.ColumnsToProto(req.Columns), Values: convert.Flatten(req.Rows, len(req.Columns)),
 			Outcomes: outcomes, ParamsJson: req.Params, Seed: req.Seed})
 	}
-	if err != nil {
-		return model.TrainResponse{}, FromStatus(err)
-	}
-	return model.TrainResponse{Artifact: resp.GetArtifact(), Signature: convert.SignatureFromProto(resp.GetSignature()), Metrics: resp.GetMetrics()}, nil
+	return trainAnswer(resp, err)
 }
 
 // Rows produces a training set row by row, in kick-off order, for
@@ -135,6 +125,12 @@ func (c *ModelClient) TrainRows(ctx context.Context, req model.TrainRequest, row
 	if status.Code(err) == codes.Unimplemented {
 		return model.TrainResponse{}, fmt.Errorf("train: the model plugin cannot train from a stream of rows (rebuild it with the current sdk): %w: %v", plugin.ErrUnsupported, err)
 	}
+	return trainAnswer(resp, err)
+}
+
+// trainAnswer is the plugin's answer to a training call: errors of the
+// host's own rows as they were, the plugin's through FromStatus.
+func trainAnswer(resp *pb.TrainResponse, err error) (model.TrainResponse, error) {
 	if err != nil {
 		var local localError
 		if errors.As(err, &local) {

@@ -3,7 +3,6 @@ package forecast
 import (
 	"context"
 	"fmt"
-	"iter"
 	"slices"
 	"sort"
 	"sync"
@@ -175,14 +174,6 @@ func calendarSeason(t time.Time) string {
 		y--
 	}
 	return fmt.Sprintf("%02d%02d", y%100, (y+1)%100)
-}
-
-func spansOf(matches iter.Seq[soccer.Match]) map[string][]seasonSpan {
-	out := map[string][]seasonSpan{}
-	for m := range matches {
-		addSpan(out, m)
-	}
-	return sortSpans(out)
 }
 
 // addSpan widens m's season's span to take in its kick-off.

@@ -42,7 +42,7 @@ func BuildDataset(ctx context.Context, st store.Store, fs features.FeatureSet, p
 		return Dataset{}, err
 	}
 	examples := make([]replay.Example, 0, total)
-	n, _, err := StreamReplay(ctx, st, fs, time.Time{}, true, progress, func(e replay.Example) error {
+	n, err := StreamReplay(ctx, st, fs, time.Time{}, true, progress, func(e replay.Example) error {
 		examples = append(examples, e)
 		return nil
 	})
@@ -93,7 +93,7 @@ func trainableFilter() func(soccer.Match) bool {
 	}
 }
 
-// TrainableHash is replay.Hash of the trainable examples, without a copy of them.
+// TrainableHash fingerprints the trainable examples (replay.Hasher), without a copy of them.
 func (d Dataset) TrainableHash() string {
 	h := replay.NewHasher()
 	for e := range d.TrainableBefore(time.Time{}) {

@@ -17,6 +17,7 @@ import (
 	"github.com/soccerpredict/soccerpredict/host/internal/contract"
 	"github.com/soccerpredict/soccerpredict/host/internal/ingest"
 	"github.com/soccerpredict/soccerpredict/host/internal/pluginhost"
+	"github.com/soccerpredict/soccerpredict/host/internal/replay"
 	"github.com/soccerpredict/soccerpredict/host/internal/store/sqlitestore"
 	"github.com/soccerpredict/soccerpredict/host/internal/testbin"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
@@ -58,17 +59,24 @@ func shippedStore(t *testing.T) (*sqlitestore.Store, *pluginhost.Host) {
 	return st, h
 }
 
+// twoWays is the shipped store with what a test needs to compute a thing
+// both in memory and streamed: two fresh ratings processes, the onnx model
+// and a trainer with it.
+func twoWays(t *testing.T) (*sqlitestore.Store, *pluginhost.Plugin, *pluginhost.Plugin, *pluginhost.Plugin, Trainer) {
+	st, h := shippedStore(t)
+	feat, _ := h.Plugin("ratings")
+	fresh, _ := h.Plugin("ratings2")
+	onnx, _ := h.Plugin("onnx")
+	return st, feat, fresh, onnx, Trainer{Model: pluginhost.ModelOf(onnx), ModelPlugin: "onnx", FeaturePlugin: "ratings", Params: map[string]any{"algorithm": "logreg"}, Seed: 1}
+}
+
 // Training streamed from the store, a few days of kick-offs at a time,
 // makes the very model training on the whole replay in memory makes: the
 // same examples in the same order (the training data hash), the same
 // artifact, and the same start for serving.
 func TestStreamedTrainingEqualsTheInMemoryOne(t *testing.T) {
 	ctx := context.Background()
-	st, h := shippedStore(t)
-	feat, _ := h.Plugin("ratings")
-	fresh, _ := h.Plugin("ratings2")
-	onnx, _ := h.Plugin("onnx")
-	tr := Trainer{Model: pluginhost.ModelOf(onnx), ModelPlugin: "onnx", FeaturePlugin: "ratings", Params: map[string]any{"algorithm": "logreg"}, Seed: 1}
+	st, feat, fresh, onnx, tr := twoWays(t)
 
 	d, err := BuildDataset(ctx, st, pluginhost.FeaturesOf(feat), nil)
 	if err != nil {
@@ -99,7 +107,7 @@ func TestStreamedTrainingEqualsTheInMemoryOne(t *testing.T) {
 		t.Fatalf("progress heard %d times, last at %d of %d matches", calls, last, len(d.Examples))
 	}
 	inMemoryMeta := metaOf(d.Examples, DefaultRecent)
-	inMemoryMeta.HistoryDigest, _ = st.FinishedDigest(ctx, time.Time{})
+	_, inMemoryMeta.HistoryDigest, _ = st.FinishedDigest(ctx, time.Time{})
 	want, _ := json.Marshal(inMemoryMeta)
 	got, _ := json.Marshal(streamed.meta)
 	if !bytes.Equal(got, want) {
@@ -188,11 +196,7 @@ func TestNamesAsPeopleWriteThem(t *testing.T) {
 // its file.
 func TestSpooledEvaluationEqualsTheInMemoryOne(t *testing.T) {
 	ctx := context.Background()
-	st, h := shippedStore(t)
-	feat, _ := h.Plugin("ratings")
-	fresh, _ := h.Plugin("ratings2")
-	onnx, _ := h.Plugin("onnx")
-	tr := Trainer{Model: pluginhost.ModelOf(onnx), ModelPlugin: "onnx", FeaturePlugin: "ratings", Params: map[string]any{"algorithm": "logreg"}, Seed: 1}
+	st, feat, fresh, onnx, tr := twoWays(t)
 	leagues := []League{{Competition: "E0", TestSeasons: []string{"2223", "2324"}}, {Competition: "D1", TestSeasons: []string{"2324"}}}
 
 	d, err := BuildDataset(ctx, st, pluginhost.FeaturesOf(feat), nil)
@@ -231,4 +235,14 @@ func TestSpooledEvaluationEqualsTheInMemoryOne(t *testing.T) {
 	if files, _ := os.ReadDir(dir); len(files) != 0 {
 		t.Fatalf("closing the spool left %d files", len(files))
 	}
+}
+
+// metaOf derives what serving keeps from a replay's examples at once: the
+// reference the streamed metaBuilder is checked against.
+func metaOf(examples []replay.Example, recent int) startMeta {
+	b := newMetaBuilder(recent)
+	for _, e := range examples {
+		b.add(e)
+	}
+	return b.done()
 }

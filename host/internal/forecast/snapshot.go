@@ -88,13 +88,18 @@ func (p *Predictor) snapshotKey(ctx context.Context, schema features.Schema) (st
 // replayState replays every finished match through a fresh feature
 // process, a window of the store at a time (the history is never held).
 func (p *Predictor) replayState(ctx context.Context, fs features.FeatureSet) (startState, error) {
-	return p.replayFrom(ctx, fs, newMetaBuilder(p.recent), time.Time{})
+	_, digest, err := p.store.FinishedDigest(ctx, time.Time{})
+	if err != nil {
+		return startState{}, err
+	}
+	return p.replayFrom(ctx, fs, newMetaBuilder(p.recent), time.Time{}, digest)
 }
 
 // replayFrom replays the finished matches from a day on (zero: all) into
-// fs and meta, and returns the state they leave.
-func (p *Predictor) replayFrom(ctx context.Context, fs features.FeatureSet, meta *metaBuilder, from time.Time) (startState, error) {
-	_, digest, err := StreamReplay(ctx, p.store, fs, from, false, nil, func(e replay.Example) error {
+// fs and meta, and returns the state they leave; digest is the store's
+// digest of every finished match, read before.
+func (p *Predictor) replayFrom(ctx context.Context, fs features.FeatureSet, meta *metaBuilder, from time.Time, digest string) (startState, error) {
+	_, err := StreamReplay(ctx, p.store, fs, from, false, nil, func(e replay.Example) error {
 		meta.add(e)
 		return nil
 	})
@@ -121,33 +126,24 @@ func (p *Predictor) catchUp(ctx context.Context, fs features.FeatureSet, snap st
 		return startState{}, 0, false, nil
 	}
 	from := meta.LastDay.Add(24 * time.Hour)
-	if digest, err := p.store.FinishedDigest(ctx, from); err != nil || digest != meta.HistoryDigest {
+	before, all, err := p.store.FinishedDigest(ctx, from) // one read: the check, and the next snapshot's digest
+	if err != nil || before != meta.HistoryDigest {
 		return startState{}, 0, false, nil
 	}
 	st, err := restoreState(ctx, fs, snap)
 	if err != nil {
 		return startState{}, 0, false, err
 	}
-	caught, err := p.replayFrom(ctx, fs, resumeMetaBuilder(st.meta, p.recent), from)
+	caught, err := p.replayFrom(ctx, fs, resumeMetaBuilder(st.meta, p.recent), from, all)
 	if err != nil {
 		return startState{}, 0, false, err
 	}
 	return caught, caught.meta.Matches - meta.Matches, true, nil
 }
 
-// metaOf derives what serving keeps from a replay's examples (every
-// finished match, in kick-off order).
-func metaOf(examples []replay.Example, recent int) startMeta {
-	b := newMetaBuilder(recent)
-	for _, e := range examples {
-		b.add(e)
-	}
-	return b.done()
-}
-
-// metaBuilder is metaOf one example at a time: it holds the teams, the
-// recent examples of each competition and its seasons' spans, never the
-// history.
+// metaBuilder derives what serving keeps from a replay, one example at a
+// time in kick-off order: it holds the teams, the recent examples of each
+// competition and its seasons' spans, never the history.
 type metaBuilder struct {
 	meta   startMeta
 	recent int
@@ -210,24 +206,6 @@ func (b *metaBuilder) done() startMeta {
 		}
 	}
 	return meta
-}
-
-// keepServingSnapshot keeps the state a full replay (training's, an
-// evaluation's) left in the feature plugin as the snapshot serving starts
-// from, so the first serve after it does not replay again. It is a no-op
-// when the replayed version is unknown; failing is a warning.
-func keepServingSnapshot(ctx context.Context, st store.Store, plugin *pluginhost.Plugin, fs features.FeatureSet, schema features.Schema, version int64,
-	meta func() startMeta, logger hclog.Logger) {
-	key, ok := snapshotKey(plugin, schema, DefaultRecent)
-	if !ok || version < 0 {
-		return
-	}
-	state, err := fs.Snapshot(ctx)
-	if err != nil {
-		logger.Warn("cannot keep the feature snapshot for serving", "error", err)
-		return
-	}
-	keepSnapshot(ctx, st, logger, key, version, startState{state: state, meta: meta()})
 }
 
 // keepSnapshot saves a replay's result; failing to is a warning, not an

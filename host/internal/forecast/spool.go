@@ -11,9 +11,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
-
-	"github.com/soccerpredict/soccerpredict/host/internal/pluginhost"
 	"github.com/soccerpredict/soccerpredict/host/internal/replay"
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
 	"github.com/soccerpredict/soccerpredict/sdk/features"
@@ -28,14 +25,12 @@ import (
 // a prefix of the file, streamed to the model plugin (TrainRows), so the
 // host holds the test seasons, never the history. Close removes the file.
 type Spool struct {
-	schema  features.Schema
+	replayed
 	tests   map[[2]string][]replay.Example
 	results resultCounts
 	rows    RowsTrainer
 	file    *os.File
 	hash    string
-	version int64
-	meta    startMeta
 }
 
 // spooled row: kick-off (unix nanoseconds), outcome index, whether it
@@ -47,14 +42,12 @@ const spoolHeader = 8 + 1 + 1
 // matches are test matches. rows is the model plugin the folds train with.
 func SpoolFromStore(ctx context.Context, st store.Store, fs features.FeatureSet, rows RowsTrainer, dir string, keepTest func(soccer.Match) bool,
 	progress func(done, total int)) (*Spool, error) {
-	schema, err := fs.Schema(ctx)
+	r, err := startReplay(ctx, st, fs)
 	if err != nil {
-		return nil, fmt.Errorf("feature schema: %w", err)
+		return nil, err
 	}
-	s := &Spool{schema: schema, tests: map[[2]string][]replay.Example{}, results: resultCounts{}, rows: rows, version: -1}
-	if v, err := st.MatchesVersion(ctx); err == nil {
-		s.version = v
-	}
+	s := &Spool{replayed: r, tests: map[[2]string][]replay.Example{}, results: resultCounts{}, rows: rows}
+	schema := r.schema
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -78,7 +71,7 @@ func SpoolFromStore(ctx context.Context, st store.Store, fs features.FeatureSet,
 		_, err := w.Write(buf)
 		return err
 	}
-	n, digest, err := StreamReplay(ctx, st, fs, time.Time{}, true, progress, func(e replay.Example) error {
+	n, err := StreamReplay(ctx, st, fs, time.Time{}, true, progress, func(e replay.Example) error {
 		meta.add(e)
 		s.results.add(e.Match)
 		if keepTest(e.Match) {
@@ -107,8 +100,8 @@ func SpoolFromStore(ctx context.Context, st store.Store, fs features.FeatureSet,
 		s.Close()
 		return nil, err
 	}
-	s.hash, s.meta = hash.Sum(), meta.done()
-	s.meta.HistoryDigest = digest
+	s.hash = hash.Sum()
+	s.done(meta)
 	return s, nil
 }
 
@@ -133,12 +126,6 @@ func (s *Spool) Close() error {
 
 // TrainableHash is Dataset.TrainableHash of the spooled history.
 func (s *Spool) TrainableHash() string { return s.hash }
-
-// KeepServingSnapshot keeps the state the replay left in the feature plugin
-// for serving (see the function of the same name).
-func (s *Spool) KeepServingSnapshot(ctx context.Context, st store.Store, plugin *pluginhost.Plugin, fs features.FeatureSet, logger hclog.Logger) {
-	keepServingSnapshot(ctx, st, plugin, fs, s.schema, s.version, func() startMeta { return s.meta }, logger)
-}
 
 // EvaluateLeagues is EvaluateLeagues on the spooled history.
 func (s *Spool) EvaluateLeagues(ctx context.Context, t Trainer, m model.Model, leagues []League, progress func(League, string)) (Report, error) {

@@ -30,21 +30,8 @@ var replayWindow = 28 * 24 * time.Hour
 // order. Only one window of matches and examples is held, never the
 // history. progress, when set, hears matches done of the total counted at
 // the start. It returns the matches replayed (0 for a store without
-// finished matches) and the store's FinishedDigest of every finished match
-// read before the replay: a snapshot of the replay's result covers at most
-// that history, so a later start that finds the same digest up to the
-// snapshot's last day can catch up from there.
+// finished matches).
 func StreamReplay(ctx context.Context, st store.Store, fs features.FeatureSet, from time.Time, unpriced bool, progress func(done, total int),
-	each func(replay.Example) error) (int, string, error) {
-	digest, err := st.FinishedDigest(ctx, time.Time{})
-	if err != nil {
-		return 0, "", err
-	}
-	n, err := streamReplay(ctx, st, fs, from, unpriced, progress, each)
-	return n, digest, err
-}
-
-func streamReplay(ctx context.Context, st store.Store, fs features.FeatureSet, from time.Time, unpriced bool, progress func(done, total int),
 	each func(replay.Example) error) (int, error) {
 	total, err := st.CountMatches(ctx, store.MatchQuery{Status: soccer.Finished, From: from})
 	if err != nil {
@@ -92,9 +79,58 @@ type Streamed struct {
 	// Matches are the matches trained on (each competition's first season
 	// is left out, see Dataset.Trainable).
 	Matches int
+	replayed
+}
+
+// replayed is what a full replay of the store leaves for serving: the
+// schema, the matches version and history digest read before it, and the
+// meta built as it went.
+type replayed struct {
 	schema  features.Schema
 	version int64
 	meta    startMeta
+}
+
+// startReplay reads what a full replay's snapshot is keyed and checked by,
+// before the replay: the schema, the matches version (-1 when it cannot be
+// read) and the digest of every finished match (meta.HistoryDigest).
+func startReplay(ctx context.Context, st store.Store, fs features.FeatureSet) (replayed, error) {
+	schema, err := fs.Schema(ctx)
+	if err != nil {
+		return replayed{}, fmt.Errorf("feature schema: %w", err)
+	}
+	r := replayed{schema: schema, version: -1}
+	if v, err := st.MatchesVersion(ctx); err == nil {
+		r.version = v
+	}
+	if _, r.meta.HistoryDigest, err = st.FinishedDigest(ctx, time.Time{}); err != nil {
+		return replayed{}, err
+	}
+	return r, nil
+}
+
+// done records the meta the replay built, keeping the digest read before it.
+func (r *replayed) done(b *metaBuilder) {
+	digest := r.meta.HistoryDigest
+	r.meta = b.done()
+	r.meta.HistoryDigest = digest
+}
+
+// KeepServingSnapshot keeps the state the replay left in the feature plugin
+// as the snapshot serving starts from, so the first serve after it does not
+// replay again. It is a no-op when the matches version is unknown; failing
+// is a warning.
+func (r replayed) KeepServingSnapshot(ctx context.Context, st store.Store, plugin *pluginhost.Plugin, fs features.FeatureSet, logger hclog.Logger) {
+	key, ok := snapshotKey(plugin, r.schema, DefaultRecent)
+	if !ok || r.version < 0 {
+		return
+	}
+	state, err := fs.Snapshot(ctx)
+	if err != nil {
+		logger.Warn("cannot keep the feature snapshot for serving", "error", err)
+		return
+	}
+	keepSnapshot(ctx, st, logger, key, r.version, startState{state: state, meta: r.meta})
 }
 
 // RowsTrainer trains from rows made while they are sent
@@ -109,24 +145,20 @@ type RowsTrainer interface {
 // start empty; the replay leaves it at the present (KeepServingSnapshot
 // keeps that for serving).
 func (t Trainer) TrainFromStore(ctx context.Context, st store.Store, fs features.FeatureSet, rt RowsTrainer, progress func(done, total int)) (Streamed, error) {
-	schema, err := fs.Schema(ctx)
-	if err != nil {
-		return Streamed{}, fmt.Errorf("feature schema: %w", err)
-	}
 	params, err := t.params()
 	if err != nil {
 		return Streamed{}, err
 	}
-	out := Streamed{schema: schema, version: -1}
-	if v, err := st.MatchesVersion(ctx); err == nil {
-		out.version = v
+	r, err := startReplay(ctx, st, fs)
+	if err != nil {
+		return Streamed{}, err
 	}
+	out := Streamed{replayed: r}
 	meta := newMetaBuilder(DefaultRecent)
 	hash := replay.NewHasher()
 	trainable := trainableFilter() // each competition's first season is left out
-	var history string             // the store's digest before the replay
 	rows := func(yield func([]float64, soccer.Result) bool) error {
-		n, digest, err := StreamReplay(ctx, st, fs, time.Time{}, true, progress, func(e replay.Example) error {
+		n, err := StreamReplay(ctx, st, fs, time.Time{}, true, progress, func(e replay.Example) error {
 			meta.add(e)
 			if !trainable(e.Match) {
 				return nil
@@ -138,7 +170,6 @@ func (t Trainer) TrainFromStore(ctx context.Context, st store.Store, fs features
 			}
 			return nil
 		})
-		history = digest
 		switch {
 		case err == errStopped:
 			return nil // the plugin stopped reading: its answer says why
@@ -147,7 +178,7 @@ func (t Trainer) TrainFromStore(ctx context.Context, st store.Store, fs features
 		}
 		return err
 	}
-	resp, err := rt.TrainRows(ctx, model.TrainRequest{Columns: schema.Columns, Params: params, Seed: t.Seed}, rows)
+	resp, err := rt.TrainRows(ctx, model.TrainRequest{Columns: r.schema.Columns, Params: params, Seed: t.Seed}, rows)
 	if errors.Is(err, errNoMatches) {
 		return Streamed{}, errNoMatches
 	}
@@ -157,12 +188,12 @@ func (t Trainer) TrainFromStore(ctx context.Context, st store.Store, fs features
 	if out.Matches == 0 {
 		return Streamed{}, fmt.Errorf("train: no examples: every finished match is in its competition's first season")
 	}
-	mv, err := t.version(resp, schema, out.Matches, params, hash.Sum())
+	mv, err := t.version(resp, r.schema, out.Matches, params, hash.Sum())
 	if err != nil {
 		return Streamed{}, err
 	}
-	out.Version, out.meta = mv, meta.done()
-	out.meta.HistoryDigest = history
+	out.Version = mv
+	out.done(meta)
 	return out, nil
 }
 
@@ -170,13 +201,6 @@ var (
 	errStopped   = errors.New("the model plugin stopped reading rows")
 	errNoMatches = errors.New("the store has no finished matches: run `soccerpredict ingest` first")
 )
-
-// KeepServingSnapshot keeps the state the training replay left in the
-// feature plugin as the snapshot serving starts from (see the function of
-// the same name).
-func (s Streamed) KeepServingSnapshot(ctx context.Context, st store.Store, plugin *pluginhost.Plugin, fs features.FeatureSet, logger hclog.Logger) {
-	keepServingSnapshot(ctx, st, plugin, fs, s.schema, s.version, func() startMeta { return s.meta }, logger)
-}
 
 func (t Trainer) params() ([]byte, error) {
 	if t.Params == nil {

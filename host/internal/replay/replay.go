@@ -147,23 +147,14 @@ func CheckRows(schema features.Schema, fixtures []soccer.Fixture, rows []feature
 	return nil
 }
 
-// Hash fingerprints a set of examples (features and outcomes), the training
-// data hash recorded with a model.
-func Hash(examples []Example) string {
-	h := NewHasher()
-	for _, e := range examples {
-		h.Add(e)
-	}
-	return h.Sum()
-}
-
-// Hasher computes Hash one example at a time.
+// Hasher fingerprints a set of examples (features and outcomes), one at a
+// time: the training data hash recorded with a model.
 type Hasher struct {
 	h hash.Hash
 	b [8]byte
 }
 
-// NewHasher starts a Hash.
+// NewHasher starts a Hasher.
 func NewHasher() *Hasher { return &Hasher{h: sha256.New()} }
 
 // Add hashes the next example.

@@ -14,7 +14,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"hash"
 	"slices"
 	"time"
 
@@ -45,10 +44,11 @@ type Store interface {
 	// MatchesVersion changes (grows) with every write that changes a match,
 	// in the same transaction.
 	MatchesVersion(ctx context.Context) (int64, error)
-	// FinishedDigest fingerprints the finished matches that kick off before
-	// before (zero: all), their IDs and content hashes in kick-off order:
-	// equal digests, the same history. It reads two columns, not matches.
-	FinishedDigest(ctx context.Context, before time.Time) (string, error)
+	// FinishedDigest fingerprints the finished matches, their IDs and
+	// content hashes in kick-off order, in one read of two columns: all is
+	// every finished match's, before those that kick off before cut (every
+	// one's when cut is zero). Equal digests, the same history.
+	FinishedDigest(ctx context.Context, cut time.Time) (before, all string, err error)
 	// SaveFeatureSnapshot keeps a snapshot under its key, replacing the one
 	// kept before; FeatureSnapshot returns it, or ErrNotFound.
 	SaveFeatureSnapshot(ctx context.Context, s FeatureSnapshot) error
@@ -60,39 +60,36 @@ type Store interface {
 	Close() error
 }
 
-// Digest is FinishedDigest's fingerprint, one (ID, content hash) at a time.
-type Digest struct{ h hash.Hash }
-
-// NewDigest starts a Digest.
-func NewDigest() *Digest { return &Digest{h: sha256.New()} }
-
-// Add takes in the next match.
-func (d *Digest) Add(id, contentHash string) {
-	d.h.Write([]byte(id))
-	d.h.Write([]byte{0})
-	d.h.Write([]byte(contentHash))
-	d.h.Write([]byte{'\n'})
+// DigestCut is the cut FinishedDigest queries compare kick-offs with: cut,
+// or, when it is zero, a time after every kick-off.
+func DigestCut(cut time.Time) time.Time {
+	if cut.IsZero() {
+		return time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+	}
+	return cut.UTC()
 }
 
-// Sum is the digest of the matches added.
-func (d *Digest) Sum() string { return hex.EncodeToString(d.h.Sum(nil)) }
-
-// DigestRows is the Digest of (id, content_hash) rows, as both backends'
-// FinishedDigest queries return them.
+// DigestRows is FinishedDigest of (id, content_hash, kickoff < cut) rows in
+// kick-off order, as both backends' queries return them.
 func DigestRows(rows interface {
 	Next() bool
 	Scan(dest ...any) error
 	Err() error
-}) (string, error) {
-	d := NewDigest()
+}) (before, all string, err error) {
+	b, a := sha256.New(), sha256.New()
 	for rows.Next() {
 		var id, hash string
-		if err := rows.Scan(&id, &hash); err != nil {
-			return "", fmt.Errorf("finished digest: %w", err)
+		var early bool
+		if err := rows.Scan(&id, &hash, &early); err != nil {
+			return "", "", fmt.Errorf("finished digest: %w", err)
 		}
-		d.Add(id, hash)
+		line := id + "\x00" + hash + "\n"
+		a.Write([]byte(line))
+		if early {
+			b.Write([]byte(line))
+		}
 	}
-	return d.Sum(), rows.Err()
+	return hex.EncodeToString(b.Sum(nil)), hex.EncodeToString(a.Sum(nil)), rows.Err()
 }
 
 // FeatureSnapshot is a feature plugin's state after replaying every finished

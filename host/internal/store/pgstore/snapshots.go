@@ -47,14 +47,11 @@ func (s *Store) FeatureSnapshot(ctx context.Context, key string) (store.FeatureS
 }
 
 // FinishedDigest implements store.Store.
-func (s *Store) FinishedDigest(ctx context.Context, before time.Time) (string, error) {
-	query, args := `SELECT id, content_hash FROM matches WHERE status = 'finished'`, []any{}
-	if !before.IsZero() {
-		query, args = query+` AND kickoff < $1`, append(args, before.UTC())
-	}
-	rows, err := s.pool.Query(ctx, query+` ORDER BY kickoff, id`, args...)
+func (s *Store) FinishedDigest(ctx context.Context, cut time.Time) (string, string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, content_hash, kickoff < $1 FROM matches WHERE status = 'finished' ORDER BY kickoff, id`,
+		store.DigestCut(cut))
 	if err != nil {
-		return "", fmt.Errorf("finished digest: %w", err)
+		return "", "", fmt.Errorf("finished digest: %w", err)
 	}
 	defer rows.Close()
 	return store.DigestRows(rows)

@@ -253,7 +253,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 
 	t.Run("finished digest", func(t *testing.T) {
 		s := open(t)
-		empty, err := s.FinishedDigest(ctx, time.Time{})
+		_, empty, err := s.FinishedDigest(ctx, time.Time{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -261,8 +261,11 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Fatal(err)
 		}
 		mid := league[len(league)/2].Kickoff
-		all, _ := s.FinishedDigest(ctx, time.Time{})
-		before, _ := s.FinishedDigest(ctx, mid)
+		everyOne, all, _ := s.FinishedDigest(ctx, time.Time{})
+		before, sameAll, _ := s.FinishedDigest(ctx, mid)
+		if everyOne != all || sameAll != all {
+			t.Fatalf("the digest of every match: %s without a cut (before it: %s), %s with one", all, everyOne, sameAll)
+		}
 		if all == empty || before == all || before == empty {
 			t.Fatalf("digests: empty %s, all %s, before the middle %s: want three different", empty, all, before)
 		}
@@ -273,11 +276,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		if _, err := s.Apply(ctx, batch("r2", []soccer.Match{late})); err != nil {
 			t.Fatal(err)
 		}
-		if d, _ := s.FinishedDigest(ctx, mid); d != before {
-			t.Fatal("a change after the cut changed the digest before it")
-		}
-		if d, _ := s.FinishedDigest(ctx, time.Time{}); d == all {
-			t.Fatal("a corrected score left the digest of every finished match as it was")
+		if d, whole, _ := s.FinishedDigest(ctx, mid); d != before || whole == all {
+			t.Fatal("a change after the cut changed the digest before it, or left the whole history's as it was")
 		}
 		// A correction before it changes both.
 		early := league[0]
@@ -286,7 +286,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		if _, err := s.Apply(ctx, batch("r3", []soccer.Match{early})); err != nil {
 			t.Fatal(err)
 		}
-		if d, _ := s.FinishedDigest(ctx, mid); d == before {
+		if d, _, _ := s.FinishedDigest(ctx, mid); d == before {
 			t.Fatal("a corrected score before the cut left its digest as it was")
 		}
 	})
