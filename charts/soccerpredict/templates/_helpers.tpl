@@ -46,6 +46,17 @@ app.kubernetes.io/component: {{ .component }}
   {{- with .resources }}
   resources: {{ toJson . }}
   {{- end }}
+  {{- with .probePort }}
+  ports:
+    - {name: probes, containerPort: {{ . }}}
+  livenessProbe:
+    httpGet: {path: /healthz, port: probes}
+    periodSeconds: 10
+  readinessProbe:
+    # Not ready while the worker holds its jobs waiting for the store or a plugin.
+    httpGet: {path: /readyz, port: probes}
+    periodSeconds: 5
+  {{- end }}
   securityContext:
     runAsNonRoot: true
     runAsUser: 65532

@@ -2,8 +2,12 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
+	"time"
 
 	"github.com/soccerpredict/soccerpredict/host/internal/api"
 	"github.com/soccerpredict/soccerpredict/host/internal/cache"
@@ -15,6 +19,7 @@ import (
 	"github.com/soccerpredict/soccerpredict/host/internal/queue"
 	"github.com/soccerpredict/soccerpredict/host/internal/queue/memqueue"
 	"github.com/soccerpredict/soccerpredict/host/internal/queue/rabbitqueue"
+	"github.com/soccerpredict/soccerpredict/host/internal/telemetry"
 )
 
 func openQueue(cfg config.Config) queue.Queue {
@@ -31,9 +36,42 @@ func openCache(cfg config.Config) cache.Cache {
 	return memcache.New(100000)
 }
 
-func worker(parts predictionParts, pred *forecast.Predictor, c cache.Cache) *jobs.Worker {
-	return &jobs.Worker{Store: parts.store, Predictor: pred, Cache: c, Logger: parts.log.Named("worker"),
+func worker(parts predictionParts, pred *forecast.Predictor, c cache.Cache, m *telemetry.Metrics) *jobs.Worker {
+	return &jobs.Worker{Store: parts.store, Predictor: pred, Cache: c, Logger: parts.log.Named("worker"), Metrics: m,
 		Render: func(p forecast.Prediction) any { return api.Render(p) }}
+}
+
+// workerProbes serves a worker's /healthz, /readyz (not ready while it
+// waits for a dependency, naming it, or while the predictor is not ready)
+// and /metrics on addr until ctx ends.
+func workerProbes(ctx context.Context, addr string, w *jobs.Worker, pred *forecast.Predictor, m *telemetry.Metrics) (net.Addr, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s (worker --addr): %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(rw http.ResponseWriter, r *http.Request) { fmt.Fprintln(rw, `{"status":"ok"}`) })
+	mux.HandleFunc("GET /readyz", func(rw http.ResponseWriter, r *http.Request) {
+		rw.Header().Set("Content-Type", "application/json")
+		if dep, reason := w.Waiting(); dep != "" {
+			rw.WriteHeader(http.StatusServiceUnavailable)
+			json.NewEncoder(rw).Encode(map[string]string{"status": "waiting", "dependency": dep, "error": reason.Error()})
+			return
+		}
+		rctx, cancel := context.WithTimeout(r.Context(), 900*time.Millisecond)
+		defer cancel()
+		if err := pred.Ready(rctx); err != nil {
+			rw.WriteHeader(http.StatusServiceUnavailable)
+			json.NewEncoder(rw).Encode(map[string]string{"status": "not ready", "error": err.Error()})
+			return
+		}
+		json.NewEncoder(rw).Encode(map[string]string{"status": "ready"})
+	})
+	mux.Handle("GET /metrics", m.Handler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, IdleTimeout: time.Minute}
+	go srv.Serve(ln)
+	go func() { <-ctx.Done(); srv.Close() }()
+	return ln.Addr(), nil
 }
 
 // runWorker consumes async jobs from RabbitMQ: it predicts through the same
@@ -41,6 +79,7 @@ func worker(parts predictionParts, pred *forecast.Predictor, c cache.Cache) *job
 // result is in the store.
 func runWorker(e env, args []string) error {
 	fs, c := newFlags(e, "worker")
+	addr := fs.String("addr", "", "serve /healthz, /readyz and /metrics on this address (e.g. :9090); off by default")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -57,7 +96,10 @@ func runWorker(e env, args []string) error {
 	defer q.Close()
 	ch := openCache(parts.cfg)
 	defer ch.Close()
+	metrics := telemetry.New()
+	parts.host.Observe(metrics)
 	pred := forecast.NewPredictor(parts.store, parts.host, parts.features, parts.cfg.Model.Plugin, parts.log)
+	pred.Observe(metrics)
 	pred.Batch(forecast.Batching{MaxBatch: parts.cfg.Serve.Batching.MaxBatch, Concurrency: parts.cfg.Serve.Batching.Concurrency})
 	pred.CacheEntries(parts.cfg.Serve.CacheEntries)
 	if err := pred.Start(e.ctx); err != nil {
@@ -66,9 +108,17 @@ func runWorker(e env, args []string) error {
 	ctx, stop := context.WithCancel(e.ctx)
 	defer stop()
 	go pred.Watch(ctx, parts.cfg.Serve.GenerationPoll)
+	w := worker(parts, pred, ch, metrics)
+	if *addr != "" {
+		at, err := workerProbes(ctx, *addr, w, pred, metrics)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "worker probes and metrics on %s\n", at)
+	}
 	champ, gen, _ := pred.Champion()
 	fmt.Fprintf(e.stdout, "worker consuming %s with %s v%d (generation %d)\n", parts.cfg.Queue.Name, champ.Name, champ.Version, gen.ID)
-	err = q.Consume(ctx, worker(parts, pred, ch).Handle)
+	err = q.Consume(ctx, w.Handle)
 	if errors.Is(err, context.Canceled) {
 		return nil
 	}

@@ -74,7 +74,7 @@ func runServe(e env, args []string) error {
 		jobs.Relay{Store: parts.store, Queue: q, Logger: parts.log.Named("relay"), Interval: parts.cfg.Queue.RelayInterval, Kick: kick}.Run(watchCtx)
 	})
 	if parts.cfg.Queue.Driver == "memory" {
-		run(func() { q.Consume(watchCtx, worker(parts, pred, jobCache).Handle) })
+		run(func() { q.Consume(watchCtx, worker(parts, pred, jobCache, metrics).Handle) })
 	}
 	// Jobs whose deliveries are spent end as failed, with a reason for the
 	// client; so do jobs stuck beyond queue.max_job_age.

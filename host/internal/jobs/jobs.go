@@ -122,6 +122,15 @@ type Worker struct {
 	Logger    hclog.Logger
 	// Render turns a prediction into the result callers read (the API's shape).
 	Render func(forecast.Prediction) any
+	// Metrics, when set, is told while the worker waits for a dependency.
+	Metrics WorkerMetrics
+	// RetryMin and RetryMax bound the delay between tries of a step whose
+	// dependency is down (DefaultRetryMin, DefaultRetryMax when zero).
+	RetryMin, RetryMax time.Duration
+
+	waitMu  sync.Mutex
+	waiting map[string]error
+	since   map[string]time.Time
 
 	once   sync.Once
 	starts *gather.Group[string, *store.Job]
@@ -247,39 +256,66 @@ func ViewOf(j store.Job) View {
 	return v
 }
 
-// Handle computes one job. A transient failure (a plugin restarting) returns
-// an error so the queue delivers it again; a job already finished (a
-// redelivery) or cancelled is acknowledged without work.
+// Handle computes one job. It returns an error only when ctx ends (the
+// worker is stopping), which returns the job to the queue; a job already
+// finished (a redelivery) or cancelled is acknowledged without work.
+//
+// A dependency that is down — the store, or a plugin restarting — is waited
+// out here, with the delivery held: the queue sends no more than its
+// prefetch meanwhile, so deliveries are not burned in milliseconds and
+// dead-lettered for a fault that is not the job's. The step that failed is
+// tried again with a growing delay until the dependency answers; only then
+// does the job go on, so attempts counts the attempts that really ran. A job
+// fails only for a reason of its own (its fixture, or a model that answered
+// something invalid).
 func (w *Worker) Handle(ctx context.Context, id string) error {
 	w.init()
-	j, err := w.starts.Do(ctx, id)
-	if err != nil || j == nil {
+	var j *store.Job
+	if err := w.await(ctx, "store", func() (err error) { j, err = w.starts.Do(ctx, id); return err }); err != nil || j == nil {
 		return err
 	}
+	result, reason := w.compute(ctx, id, j.Request)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return w.await(ctx, "store", func() error { return w.finish(ctx, id, result, reason) })
+}
+
+// compute predicts a started job: its result, or the reason it failed.
+// It waits out a model or feature plugin that is restarting; it returns
+// nothing when ctx ends.
+func (w *Worker) compute(ctx context.Context, id string, request json.RawMessage) (json.RawMessage, string) {
 	var req Request
-	if err := json.Unmarshal(j.Request, &req); err != nil {
-		return w.finish(ctx, id, nil, fmt.Sprintf("unreadable request: %v", err))
+	if err := json.Unmarshal(request, &req); err != nil {
+		return nil, fmt.Sprintf("unreadable request: %v", err)
 	}
 	f, err := w.Predictor.Fixture(forecast.FixtureRequest{HomeTeam: req.HomeTeam, AwayTeam: req.AwayTeam,
 		Competition: req.Competition, Kickoff: req.Kickoff, Odds: req.Odds})
 	if err != nil {
-		return w.finish(ctx, id, nil, err.Error())
+		return nil, err.Error()
 	}
 	var preds []forecast.Prediction
-	if req.AsOf != nil {
-		preds, err = w.Predictor.PredictAsOf(ctx, []soccer.Fixture{f}, []time.Time{*req.AsOf})
-	} else {
-		preds, err = w.Predictor.Predict(ctx, []soccer.Fixture{f})
-	}
+	var perr error // the prediction's own failure, once the plugins answered
+	w.await(ctx, "model", func() error {
+		if req.AsOf != nil {
+			preds, perr = w.Predictor.PredictAsOf(ctx, []soccer.Fixture{f}, []time.Time{*req.AsOf})
+		} else {
+			preds, perr = w.Predictor.Predict(ctx, []soccer.Fixture{f})
+		}
+		if errors.Is(perr, forecast.ErrUnavailable) || errors.Is(perr, forecast.ErrNotReady) {
+			return perr
+		}
+		return nil
+	})
 	switch {
-	case errors.Is(err, forecast.ErrUnavailable), errors.Is(err, forecast.ErrNotReady):
-		return err // try again
-	case err != nil:
-		w.Logger.Error("job failed", "job", id, "error", err)
-		return w.finish(ctx, id, nil, publicReason(err))
+	case ctx.Err() != nil:
+		return nil, ""
+	case perr != nil:
+		w.Logger.Error("job failed", "job", id, "error", perr)
+		return nil, publicReason(perr)
 	}
 	b, _ := json.Marshal(w.Render(preds[0]))
-	return w.finish(ctx, id, b, "")
+	return b, ""
 }
 
 func (w *Worker) finish(ctx context.Context, id string, result json.RawMessage, errText string) error {
@@ -301,7 +337,7 @@ func publicReason(err error) string {
 }
 
 // DeadLetterReason is the error of a job whose every delivery failed.
-var DeadLetterReason = fmt.Sprintf("the prediction could not be made in %d attempts (the prediction service was unavailable); submit the job again", queue.MaxDeliveries)
+var DeadLetterReason = fmt.Sprintf("the job was returned to the queue %d times without an answer (workers stopped while working it); submit it again", queue.MaxDeliveries)
 
 // Reaper ends dead-lettered jobs: each is marked failed with
 // DeadLetterReason, so a client polling it sees a terminal state instead of

@@ -26,6 +26,7 @@ type Metrics struct {
 	generation   prometheus.Gauge
 	batchSize    prometheus.Histogram
 	batchWait    prometheus.Histogram
+	waiting      *prometheus.GaugeVec
 
 	httpMu  sync.RWMutex
 	httpObs map[httpKey]httpObservers
@@ -65,8 +66,10 @@ func New() *Metrics {
 			Help: "Fixtures per coalesced batch (one feature Compute and one model Predict call).", Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256}}),
 		batchWait: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "soccerpredict_prediction_queue_wait_seconds",
 			Help: "How long a fixture waited for a batch slot before its batch started.", Buckets: []float64{.00001, .00005, .0001, .00025, .0005, .001, .0025, .005, .01, .05, .25}}),
+		waiting: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "soccerpredict_worker_dependency_waiting",
+			Help: "1 while the job worker holds its deliveries waiting for a dependency (store or model) to answer again."}, []string{"dependency"}),
 	}
-	m.registry.MustRegister(m.httpRequests, m.httpDuration, m.pluginCalls, m.pluginTime, m.launches, m.predictions, m.generation, m.batchSize, m.batchWait,
+	m.registry.MustRegister(m.waiting, m.httpRequests, m.httpDuration, m.pluginCalls, m.pluginTime, m.launches, m.predictions, m.generation, m.batchSize, m.batchWait,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -146,4 +149,16 @@ func (m *Metrics) Batch(size int, waited []time.Duration) {
 	for _, w := range waited {
 		m.batchWait.Observe(w.Seconds())
 	}
+}
+
+// DependencyWaiting records whether the job worker waits for a dependency.
+func (m *Metrics) DependencyWaiting(dependency string, waiting bool) {
+	if m == nil {
+		return
+	}
+	v := 0.0
+	if waiting {
+		v = 1
+	}
+	m.waiting.WithLabelValues(dependency).Set(v)
 }

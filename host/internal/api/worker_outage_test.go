@@ -1,0 +1,106 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
+	"github.com/soccerpredict/soccerpredict/host/internal/jobs"
+	"github.com/soccerpredict/soccerpredict/host/internal/queue/memqueue"
+	"github.com/soccerpredict/soccerpredict/host/internal/store"
+)
+
+// flakyJobs is the store with its job writes refused while down is set:
+// a PostgreSQL that went away under a worker.
+type flakyJobs struct {
+	store.Store
+	down  atomic.Bool
+	tries atomic.Int64
+}
+
+var errStoreDown = errors.New("dial tcp 127.0.0.1:5432: connect: connection refused")
+
+func (s *flakyJobs) StartJobs(ctx context.Context, ids ...string) ([]store.Job, error) {
+	if s.down.Load() {
+		s.tries.Add(1)
+		return nil, errStoreDown
+	}
+	return s.Store.StartJobs(ctx, ids...)
+}
+
+func (s *flakyJobs) FinishJobs(ctx context.Context, ends ...store.JobEnd) ([]store.Job, error) {
+	if s.down.Load() {
+		s.tries.Add(1)
+		return nil, errStoreDown
+	}
+	return s.Store.FinishJobs(ctx, ends...)
+}
+
+// A store outage under a worker fails no job: the worker holds its
+// deliveries and waits until the store answers, spends none of them, says
+// so on Waiting (readiness), and then runs every job once.
+func TestWorkerWaitsOutAStoreOutage(t *testing.T) {
+	w := setup(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	st := &flakyJobs{Store: w.store}
+	srv := httptest.NewServer((&Server{Predictor: w.pred, Logger: hclog.NewNullLogger(), Store: w.store}).Handler())
+	defer srv.Close()
+	const n = 40
+	ids := make([]string, n)
+	for i := range ids {
+		code, out := post(t, srv.URL+"/v1/predictions/async",
+			fmt.Sprintf(`{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0", "kickoff": "2024-09-%02dT15:00:00Z"}`, 1+i%28))
+		if code != 202 {
+			t.Fatalf("submit: %d %v", code, out)
+		}
+		ids[i] = out["job_id"].(string)
+	}
+	st.down.Store(true)
+	q := memqueue.New(n)
+	worker := &jobs.Worker{Store: st, Predictor: w.pred, Logger: hclog.NewNullLogger(), RetryMin: time.Millisecond, RetryMax: 20 * time.Millisecond,
+		Render: func(p forecast.Prediction) any { return Render(p) }}
+	reaper := jobs.Reaper{Store: w.store, Logger: hclog.NewNullLogger()}
+	go q.Consume(ctx, worker.Handle)
+	go q.ConsumeDead(ctx, reaper.Handle)
+	if err := q.Publish(ctx, ids...); err != nil {
+		t.Fatal(err)
+	}
+	// Long enough for every delivery to have been spent many times over.
+	deadline := time.Now().Add(10 * time.Second)
+	for st.tries.Load() < 20*n && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if dep, reason := worker.Waiting(); dep != "store" || !errors.Is(reason, errStoreDown) {
+		t.Fatalf("while the store is down the worker says it waits for %q (%v), want the store and its error", dep, reason)
+	}
+	if dead := q.Dead(); len(dead) > 0 {
+		t.Fatalf("%d jobs dead-lettered during a store outage", len(dead))
+	}
+	st.down.Store(false)
+	for _, id := range ids {
+		var j store.Job
+		for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+			var err error
+			if j, err = w.store.Job(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+			if j.Status != store.JobQueued && j.Status != store.JobRunning {
+				break
+			}
+		}
+		if j.Status != store.JobSucceeded || j.Attempts != 1 {
+			t.Fatalf("job %s after the outage: %s with %d attempts (%s), want succeeded in 1", id, j.Status, j.Attempts, j.Error)
+		}
+	}
+	if dep, _ := worker.Waiting(); dep != "" {
+		t.Fatalf("the worker still waits for %q after the store came back", dep)
+	}
+}
