@@ -57,6 +57,7 @@ type Store interface {
 	Generations
 	Keys
 	Jobs
+	ForecastLog
 	Close() error
 }
 

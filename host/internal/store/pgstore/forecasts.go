@@ -1,0 +1,108 @@
+package pgstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/soccerpredict/soccerpredict/host/internal/store"
+)
+
+var forecastColumns = []string{"key", "match_id", "competition", "season", "home_team", "away_team", "kickoff", "p_home", "p_draw", "p_away",
+	"model", "version", "generation", "feature_schema", "market_home", "market_draw", "market_away", "route", "key_id", "features",
+	"count", "first_at", "last_at"}
+
+// LogForecasts implements store.ForecastLog: the entries are copied into a
+// temporary table and merged into the log in one statement.
+func (s *Store) LogForecasts(ctx context.Context, entries []store.LoggedForecast) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	rows := make([][]any, len(entries))
+	for i, f := range entries {
+		var mh, md, ma *float64
+		if f.Market != nil {
+			mh, md, ma = &f.Market[0], &f.Market[1], &f.Market[2]
+		}
+		feats := f.Features
+		if feats == nil {
+			feats = []float64{}
+		}
+		rows[i] = []any{f.Key(), f.MatchID, f.Competition, f.Season, f.HomeTeam, f.AwayTeam, f.Kickoff.UTC(),
+			f.Probabilities[0], f.Probabilities[1], f.Probabilities[2], f.Model, f.Version, f.Generation, f.FeatureSchema,
+			mh, md, ma, f.Route, f.KeyID, feats, max(f.Count, 1), f.FirstAt.UTC(), f.LastAt.UTC()}
+	}
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE forecasts_in (LIKE forecasts) ON COMMIT DROP`); err != nil {
+			return fmt.Errorf("log %d forecasts: %w", len(entries), err)
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"forecasts_in"}, forecastColumns, pgx.CopyFromRows(rows)); err != nil {
+			return fmt.Errorf("log %d forecasts: copy: %w", len(entries), err)
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO forecasts SELECT * FROM forecasts_in ON CONFLICT (key) DO UPDATE SET
+			count = forecasts.count + excluded.count, first_at = least(forecasts.first_at, excluded.first_at),
+			last_at = greatest(forecasts.last_at, excluded.last_at)`)
+		if err != nil {
+			return fmt.Errorf("log %d forecasts: %w", len(entries), err)
+		}
+		return nil
+	})
+}
+
+// LoggedForecasts implements store.ForecastLog.
+func (s *Store) LoggedForecasts(ctx context.Context, q store.ForecastQuery) ([]store.LoggedForecast, error) {
+	where, args := "TRUE", []any{}
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where += fmt.Sprintf(" AND "+cond, len(args))
+	}
+	if !q.From.IsZero() {
+		add("first_at >= $%d", q.From.UTC())
+	}
+	if !q.To.IsZero() {
+		add("first_at < $%d", q.To.UTC())
+	}
+	if q.Competition != "" {
+		add("competition = $%d", q.Competition)
+	}
+	if q.Version != 0 {
+		add("version = $%d", q.Version)
+	}
+	if q.MatchIDs != nil {
+		add("match_id = ANY($%d)", q.MatchIDs)
+	}
+	limit := ""
+	if q.Limit > 0 {
+		limit = fmt.Sprintf(" LIMIT %d", q.Limit)
+	}
+	rows, err := s.pool.Query(ctx, `SELECT match_id, competition, season, home_team, away_team, kickoff, p_home, p_draw, p_away, model, version,
+		generation, feature_schema, market_home, market_draw, market_away, route, key_id, features, count, first_at, last_at
+		FROM forecasts WHERE `+where+` ORDER BY first_at, key`+limit, args...)
+	out, err := collect(rows, err, func(r pgx.Row) (store.LoggedForecast, error) {
+		var f store.LoggedForecast
+		var mh, md, ma *float64
+		err := r.Scan(&f.MatchID, &f.Competition, &f.Season, &f.HomeTeam, &f.AwayTeam, &f.Kickoff, &f.Probabilities[0], &f.Probabilities[1],
+			&f.Probabilities[2], &f.Model, &f.Version, &f.Generation, &f.FeatureSchema, &mh, &md, &ma, &f.Route, &f.KeyID, &f.Features,
+			&f.Count, &f.FirstAt, &f.LastAt)
+		if mh != nil && md != nil && ma != nil {
+			f.Market = &[3]float64{*mh, *md, *ma}
+		}
+		f.Kickoff, f.FirstAt, f.LastAt = f.Kickoff.UTC(), f.FirstAt.UTC(), f.LastAt.UTC()
+		return f, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("logged forecasts: %w", err)
+	}
+	return out, nil
+}
+
+// PruneForecasts implements store.ForecastLog.
+func (s *Store) PruneForecasts(ctx context.Context, before time.Time) (int, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM forecasts WHERE last_at < $1`, before.UTC())
+	if err != nil {
+		return 0, fmt.Errorf("prune forecasts: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}

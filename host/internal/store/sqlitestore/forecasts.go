@@ -1,0 +1,117 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/soccerpredict/soccerpredict/host/internal/store"
+)
+
+// LogForecasts implements store.ForecastLog, in one transaction.
+func (s *Store) LogForecasts(ctx context.Context, entries []store.LoggedForecast) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO forecasts (key, match_id, competition, season, home_team, away_team, kickoff, p_home, p_draw, p_away,
+			model, version, generation, feature_schema, market_home, market_draw, market_away, route, key_id, features, count, first_at, last_at)
+			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (key) DO UPDATE SET count = forecasts.count + excluded.count,
+			first_at = min(forecasts.first_at, excluded.first_at), last_at = max(forecasts.last_at, excluded.last_at)`)
+		if err != nil {
+			return fmt.Errorf("log %d forecasts: %w", len(entries), err)
+		}
+		defer stmt.Close()
+		for _, f := range entries {
+			var mh, md, ma any
+			if f.Market != nil {
+				mh, md, ma = f.Market[0], f.Market[1], f.Market[2]
+			}
+			feats := f.Features
+			if feats == nil {
+				feats = []float64{}
+			}
+			fj, _ := json.Marshal(feats)
+			if _, err := stmt.ExecContext(ctx, f.Key(), f.MatchID, f.Competition, f.Season, f.HomeTeam, f.AwayTeam, f.Kickoff.UTC().Format(store.TimeFormat),
+				f.Probabilities[0], f.Probabilities[1], f.Probabilities[2], f.Model, f.Version, f.Generation, f.FeatureSchema, mh, md, ma,
+				f.Route, f.KeyID, string(fj), max(f.Count, 1), f.FirstAt.UTC().Format(store.TimeFormat), f.LastAt.UTC().Format(store.TimeFormat)); err != nil {
+				return fmt.Errorf("log forecast of %s: %w", f.MatchID, err)
+			}
+		}
+		return nil
+	})
+}
+
+// LoggedForecasts implements store.ForecastLog.
+func (s *Store) LoggedForecasts(ctx context.Context, q store.ForecastQuery) ([]store.LoggedForecast, error) {
+	where, args := "1", []any{}
+	add := func(cond string, v any) { where += " AND " + cond; args = append(args, v) }
+	if !q.From.IsZero() {
+		add("first_at >= ?", q.From.UTC().Format(store.TimeFormat))
+	}
+	if !q.To.IsZero() {
+		add("first_at < ?", q.To.UTC().Format(store.TimeFormat))
+	}
+	if q.Competition != "" {
+		add("competition = ?", q.Competition)
+	}
+	if q.Version != 0 {
+		add("version = ?", q.Version)
+	}
+	if q.MatchIDs != nil {
+		where += " AND match_id IN (SELECT value FROM json_each(?))"
+		ids, _ := json.Marshal(q.MatchIDs)
+		args = append(args, string(ids))
+	}
+	limit := ""
+	if q.Limit > 0 {
+		limit = fmt.Sprintf(" LIMIT %d", q.Limit)
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT match_id, competition, season, home_team, away_team, kickoff, p_home, p_draw, p_away, model, version,
+		generation, feature_schema, market_home, market_draw, market_away, route, key_id, features, count, first_at, last_at
+		FROM forecasts WHERE `+where+` ORDER BY first_at, key`+limit, args...)
+	out, err := collect(rows, err, func(r scanner) (store.LoggedForecast, error) {
+		var f store.LoggedForecast
+		var mh, md, ma sql.NullFloat64
+		var kickoff, first, last, feats string
+		if err := r.Scan(&f.MatchID, &f.Competition, &f.Season, &f.HomeTeam, &f.AwayTeam, &kickoff, &f.Probabilities[0], &f.Probabilities[1],
+			&f.Probabilities[2], &f.Model, &f.Version, &f.Generation, &f.FeatureSchema, &mh, &md, &ma, &f.Route, &f.KeyID, &feats,
+			&f.Count, &first, &last); err != nil {
+			return f, err
+		}
+		if mh.Valid && md.Valid && ma.Valid {
+			f.Market = &[3]float64{mh.Float64, md.Float64, ma.Float64}
+		}
+		for _, t := range []struct {
+			at  *time.Time
+			txt string
+		}{{&f.Kickoff, kickoff}, {&f.FirstAt, first}, {&f.LastAt, last}} {
+			v, err := time.Parse(store.TimeFormat, t.txt)
+			if err != nil {
+				return f, fmt.Errorf("forecast of %s: time %q: %w", f.MatchID, t.txt, err)
+			}
+			*t.at = v
+		}
+		if err := json.NewDecoder(strings.NewReader(feats)).Decode(&f.Features); err != nil {
+			return f, fmt.Errorf("forecast of %s: features: %w", f.MatchID, err)
+		}
+		return f, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("logged forecasts: %w", err)
+	}
+	return out, nil
+}
+
+// PruneForecasts implements store.ForecastLog.
+func (s *Store) PruneForecasts(ctx context.Context, before time.Time) (int, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM forecasts WHERE last_at < ?`, before.UTC().Format(store.TimeFormat))
+	if err != nil {
+		return 0, fmt.Errorf("prune forecasts: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}

@@ -1,0 +1,105 @@
+package storetest
+
+import (
+	"context"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/soccerpredict/soccerpredict/host/internal/store"
+)
+
+// checkForecastLog: identical answers are one row with a count and the
+// widest times; two writers at once lose and double nothing; queries
+// filter; prune removes what was last served before the cut.
+func checkForecastLog(t *testing.T, st store.Store) {
+	ctx := context.Background()
+	t0 := time.Date(2024, 8, 10, 12, 0, 0, 0, time.UTC)
+	entry := func(match string, ph float64, at time.Time) store.LoggedForecast {
+		return store.LoggedForecast{MatchID: match, Competition: "E0", Season: "2425", HomeTeam: "Arsenal", AwayTeam: "Chelsea",
+			Kickoff: t0.Add(72 * time.Hour), Probabilities: [3]float64{ph, 0.25, 0.75 - ph}, Model: "onnx", Version: 3, Generation: 7,
+			FeatureSchema: "ratings-4", Route: "sync", KeyID: "k1", Features: []float64{0.5, -1.25, 3}, Count: 1, FirstAt: at, LastAt: at}
+	}
+	a := entry("e0-2425-arsenal-v-chelsea", 0.5, t0)
+	b := entry("e0-2425-liverpool-v-everton", 0.6, t0.Add(time.Hour))
+	b.Competition, b.Market, b.Features, b.KeyID, b.Route = "E1", &[3]float64{0.55, 0.25, 0.2}, nil, "", "batch"
+	if err := st.LogForecasts(ctx, []store.LoggedForecast{a, b}); err != nil {
+		t.Fatal(err)
+	}
+	// The same answer again, earlier and later: one row, counted three times.
+	again := a
+	again.Count, again.FirstAt, again.LastAt = 2, t0.Add(-time.Minute), t0.Add(time.Minute)
+	if err := st.LogForecasts(ctx, []store.LoggedForecast{again}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.LoggedForecasts(ctx, store.ForecastQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("%d rows logged, want 2 (identical answers merged): %+v", len(got), got)
+	}
+	wantA := a
+	wantA.Count, wantA.FirstAt, wantA.LastAt = 3, t0.Add(-time.Minute), t0.Add(time.Minute)
+	wantB := b
+	wantB.Features = []float64{}
+	if !reflect.DeepEqual(got[0], wantA) || !reflect.DeepEqual(got[1], wantB) {
+		t.Fatalf("logged forecasts read back as\n%+v\n%+v\nwant\n%+v\n%+v", got[0], got[1], wantA, wantB)
+	}
+	// A different probability is a different answer.
+	other := entry(a.MatchID, 0.51, t0.Add(2*time.Hour))
+	if err := st.LogForecasts(ctx, []store.LoggedForecast{other}); err != nil {
+		t.Fatal(err)
+	}
+	// Two processes logging the same answers at once.
+	var wg sync.WaitGroup
+	errs := make(chan error, 40)
+	for w := 0; w < 2; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 20; i++ {
+				c := b
+				c.FirstAt, c.LastAt = t0.Add(time.Duration(i)*time.Second), t0.Add(time.Duration(i)*time.Second)
+				if err := st.LogForecasts(ctx, []store.LoggedForecast{c}); err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("concurrent logging: %v", err)
+	}
+	for _, c := range []struct {
+		q    store.ForecastQuery
+		want int
+	}{
+		{store.ForecastQuery{}, 3},
+		{store.ForecastQuery{Competition: "E1"}, 1},
+		{store.ForecastQuery{From: t0.Add(30 * time.Minute)}, 1},
+		{store.ForecastQuery{To: t0}, 1},
+		{store.ForecastQuery{MatchIDs: []string{a.MatchID}}, 2},
+		{store.ForecastQuery{MatchIDs: []string{}}, 0},
+		{store.ForecastQuery{Version: 4}, 0},
+		{store.ForecastQuery{Limit: 1}, 1},
+	} {
+		got, err := st.LoggedForecasts(ctx, c.q)
+		if err != nil || len(got) != c.want {
+			t.Fatalf("LoggedForecasts(%+v): %d rows (%v), want %d", c.q, len(got), err, c.want)
+		}
+	}
+	got, _ = st.LoggedForecasts(ctx, store.ForecastQuery{Competition: "E1"})
+	if got[0].Count != 41 || !got[0].FirstAt.Equal(t0) || !got[0].LastAt.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("after two concurrent writers of 20 each: count %d, first %v, last %v; want 41, %v, %v", got[0].Count, got[0].FirstAt, got[0].LastAt, t0, t0.Add(time.Hour))
+	}
+	n, err := st.PruneForecasts(ctx, t0.Add(90*time.Minute))
+	if err != nil || n != 2 {
+		t.Fatalf("prune: %d rows (%v), want 2", n, err)
+	}
+	if got, _ := st.LoggedForecasts(ctx, store.ForecastQuery{}); len(got) != 1 || got[0].Probabilities[0] != 0.51 {
+		t.Fatalf("after prune: %+v", got)
+	}
+}
