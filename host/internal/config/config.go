@@ -48,6 +48,27 @@ type Config struct {
 	Queue     Queue     `koanf:"queue"`
 	Cache     Cache     `koanf:"cache"`
 	Webhooks  Webhooks  `koanf:"webhooks"`
+	Monitor   Monitor   `koanf:"monitor"`
+}
+
+// Monitor is live quality: the forecast log, and how it is scored.
+type Monitor struct {
+	// Log records every forecast served (serve, worker, batch predict);
+	// off, nothing is recorded and nothing can be scored.
+	Log bool `koanf:"log"`
+	// Buffer bounds the forecasts held in memory waiting to be written;
+	// when it is full the overflow is counted (metric and monitor report)
+	// and not kept. Batch bounds one write; Interval is the longest a
+	// forecast waits for its write.
+	Buffer   int           `koanf:"buffer"`
+	Batch    int           `koanf:"batch"`
+	Interval time.Duration `koanf:"interval"`
+	// Retention is how long a logged forecast is kept after it was last
+	// served; 0 keeps every one.
+	Retention time.Duration `koanf:"retention"`
+	// Refresh is how often serve recomputes the monitor's figures for
+	// /metrics and the alarm.
+	Refresh time.Duration `koanf:"refresh"`
 }
 
 // Webhooks post a finished job to the callback_url its caller gave.
@@ -285,6 +306,12 @@ func Defaults() map[string]any {
 		"webhooks.timeout":                 "5s",
 		"webhooks.concurrency":             16,
 		"webhooks.poll_interval":           "500ms",
+		"monitor.log":                      true,
+		"monitor.buffer":                   65536,
+		"monitor.batch":                    2048,
+		"monitor.interval":                 "250ms",
+		"monitor.retention":                "8760h",
+		"monitor.refresh":                  "1m",
 		"cache.driver":                     "memory",
 		"cache.addr":                       "127.0.0.1:6379",
 		"cache.prefix":                     "soccerpredict:",
@@ -491,6 +518,12 @@ func (c Config) Validate() error {
 	}
 	if w := c.Webhooks; w.Backoff <= 0 || w.MaxBackoff < w.Backoff || w.Timeout <= 0 || w.PollInterval <= 0 {
 		bad("webhooks: backoff, timeout and poll_interval must be positive durations, and max_backoff at least backoff")
+	}
+	if m := c.Monitor; m.Buffer < 1 || m.Batch < 1 || m.Batch > m.Buffer {
+		bad("monitor: buffer must be at least 1 and batch from 1 to buffer (buffer %d, batch %d)", m.Buffer, m.Batch)
+	}
+	if m := c.Monitor; m.Interval <= 0 || m.Refresh <= 0 || m.Retention < 0 {
+		bad("monitor: interval and refresh must be positive durations and retention not negative")
 	}
 	if !slices.Contains([]string{"memory", "redis"}, c.Cache.Driver) {
 		bad("cache.driver: %q is not memory or redis", c.Cache.Driver)

@@ -28,7 +28,11 @@ func (p *Predictor) Predict(ctx context.Context, fixtures []soccer.Fixture) ([]P
 		return nil, err
 	}
 	defer g.mu.RUnlock()
-	return p.predictWith(ctx, g, fixtures)
+	out, err := p.predictWith(ctx, g, fixtures)
+	if err == nil {
+		p.record(ctx, out)
+	}
+	return out, err
 }
 
 func (p *Predictor) predictWith(ctx context.Context, g *generation, fixtures []soccer.Fixture) ([]Prediction, error) {
@@ -123,6 +127,7 @@ func (p *Predictor) PredictAsOf(ctx context.Context, fixtures []soccer.Fixture, 
 		}
 		p.metrics.Predictions(len(dated), 0)
 	}
+	p.record(ctx, out)
 	return out, nil
 }
 
@@ -282,6 +287,7 @@ func (p *Predictor) modelRows(ctx context.Context, g *generation, schema feature
 			continue
 		}
 		out[i].pred = g.prediction(f, pr, schema.Version)
+		out[i].pred.Features = rows[i]
 	}
 	return out, nil
 }

@@ -76,6 +76,9 @@ type Prediction struct {
 	// before kick-off.
 	PointInTime bool
 	Match       *soccer.Match
+	// Features is the feature row the model was given; nil for an answer
+	// from the cache.
+	Features []float64
 }
 
 // generation is one champion being served: its own model plugin process,
@@ -131,6 +134,7 @@ type Predictor struct {
 	batching     Batching
 	cacheEntries int
 	metrics      Metrics
+	recorder     Recorder
 }
 
 // Metrics is told what the predictor serves.
