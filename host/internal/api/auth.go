@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
 )
 
@@ -208,4 +209,14 @@ func (s *Server) require(scope string) func(http.Handler) http.Handler {
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, k)))
 		})
 	}
+}
+
+// origin tells the forecast log which route served the forecasts made
+// under ctx, and for which API key.
+func (s *Server) origin(ctx context.Context, route string) context.Context {
+	o := forecast.Origin{Route: route}
+	if k, ok := ctx.Value(callerKey{}).(store.APIKey); ok {
+		o.KeyID = k.ID
+	}
+	return forecast.WithOrigin(ctx, o)
 }

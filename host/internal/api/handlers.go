@@ -212,7 +212,7 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	preds, err := s.forecasts(r.Context(), []soccer.Fixture{f}, []time.Time{asOf})
+	preds, err := s.forecasts(s.origin(r.Context(), "sync"), []soccer.Fixture{f}, []time.Time{asOf})
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -258,7 +258,7 @@ func (s *Server) predictBatch(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, r, http.StatusUnprocessableEntity, "invalid fields", problems[0].Field+": "+problems[0].Message, problems)
 		return
 	}
-	preds, err := s.forecasts(r.Context(), fixtures, asOf)
+	preds, err := s.forecasts(s.origin(r.Context(), "batch"), fixtures, asOf)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -288,7 +288,7 @@ func (s *Server) fixtures(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	upcoming, err := s.Predictor.Upcoming(r.Context(), comp, limit)
+	upcoming, err := s.Predictor.Upcoming(s.origin(r.Context(), "fixtures"), comp, limit)
 	if err != nil {
 		s.fail(w, r, err)
 		return

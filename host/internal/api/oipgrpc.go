@@ -216,7 +216,7 @@ func (g *oipGRPC) ModelInfer(ctx context.Context, req *inferencepb.ModelInferReq
 	for _, o := range req.Outputs {
 		ir.Outputs = append(ir.Outputs, o.Name)
 	}
-	res, perr := g.s.inferCore(ctx, ir)
+	res, perr := g.s.inferCore(g.s.origin(ctx, "oip-grpc"), ir)
 	if perr != nil {
 		return nil, status.Error(grpcCode(perr.Status), perr.Msg)
 	}

@@ -493,7 +493,7 @@ func (s *Server) oipInfer(w http.ResponseWriter, r *http.Request) {
 	req, binaryOut, perr := decodeREST(r, body)
 	if perr == nil {
 		var res inferResult
-		if res, perr = s.inferCore(r.Context(), req); perr == nil {
+		if res, perr = s.inferCore(s.origin(r.Context(), "oip-rest"), req); perr == nil {
 			s.writeREST(w, r, req.ID, res, binaryOut)
 			return
 		}

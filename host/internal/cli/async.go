@@ -15,6 +15,7 @@ import (
 	"github.com/soccerpredict/soccerpredict/host/internal/cache/rediscache"
 	"github.com/soccerpredict/soccerpredict/host/internal/config"
 	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
+	"github.com/soccerpredict/soccerpredict/host/internal/forecastlog"
 	"github.com/soccerpredict/soccerpredict/host/internal/jobs"
 	"github.com/soccerpredict/soccerpredict/host/internal/queue"
 	"github.com/soccerpredict/soccerpredict/host/internal/queue/memqueue"
@@ -100,6 +101,10 @@ func runWorker(e env, args []string) error {
 	parts.host.Observe(metrics)
 	pred := forecast.NewPredictor(parts.store, parts.host, parts.features, parts.cfg.Model.Plugin, parts.log)
 	pred.Observe(metrics)
+	flog := openForecastLog(parts, metrics)
+	if flog != nil {
+		pred.Record(flog)
+	}
 	pred.Batch(forecast.Batching{MaxBatch: parts.cfg.Serve.Batching.MaxBatch, Concurrency: parts.cfg.Serve.Batching.Concurrency})
 	pred.CacheEntries(parts.cfg.Serve.CacheEntries)
 	if err := pred.Start(e.ctx); err != nil {
@@ -108,6 +113,11 @@ func runWorker(e env, args []string) error {
 	ctx, stop := context.WithCancel(e.ctx)
 	defer stop()
 	go pred.Watch(ctx, parts.cfg.Serve.GenerationPoll)
+	if flog != nil {
+		logged := make(chan struct{})
+		go func() { flog.Run(ctx); close(logged) }()
+		defer func() { stop(); <-logged }() // written before the store closes
+	}
 	w := worker(parts, pred, ch, metrics)
 	if *addr != "" {
 		at, err := workerProbes(ctx, *addr, w, pred, metrics)
@@ -123,4 +133,18 @@ func runWorker(e env, args []string) error {
 		return nil
 	}
 	return err
+}
+
+// openForecastLog is the forecast log monitor.* configures, writing to the
+// store; nil when monitor.log is off. Run it (or Flush it) to write.
+func openForecastLog(parts predictionParts, m *telemetry.Metrics) *forecastlog.Log {
+	mc := parts.cfg.Monitor
+	if !mc.Log {
+		return nil
+	}
+	o := forecastlog.Options{Buffer: mc.Buffer, Batch: mc.Batch, Interval: mc.Interval, Retention: mc.Retention, Logger: parts.log.Named("forecast-log")}
+	if m != nil {
+		o.Metrics = m
+	}
+	return forecastlog.New(parts.store, o)
 }

@@ -221,16 +221,21 @@ func batchPredict(e env, args []string) error {
 	}
 	defer parts.Close()
 	pred := forecast.NewPredictor(parts.store, parts.host, parts.features, parts.cfg.Model.Plugin, parts.log)
+	flog := openForecastLog(parts, nil)
+	if flog != nil {
+		pred.Record(flog)
+	}
 	if err := pred.Start(e.ctx); err != nil {
 		return err
 	}
+	ctx := forecast.WithOrigin(e.ctx, forecast.Origin{Route: "batch-predict"})
 	comps := pred.Competitions()
 	if *comp != "" {
 		comps = []string{*comp}
 	}
 	var rows []api.PredictionResponse
 	for _, code := range comps {
-		ps, err := pred.Upcoming(e.ctx, code, 0)
+		ps, err := pred.Upcoming(ctx, code, 0)
 		if err != nil {
 			return err
 		}
@@ -240,6 +245,12 @@ func batchPredict(e env, args []string) error {
 	}
 	if err := batch.WriteForecasts(out, rows); err != nil {
 		return err
+	}
+	if flog != nil {
+		// The forecasts are made; a log that cannot be written says so and fails nothing.
+		if err := flog.Flush(e.ctx); err != nil {
+			fmt.Fprintf(e.stderr, "warning: %d forecasts not written to the forecast log: %v\n", flog.Stats().Pending, err)
+		}
 	}
 	champ, gen, _ := pred.Champion()
 	_, err = fmt.Fprintf(e.stdout, "%d upcoming fixtures forecast by %s v%d (generation %d) to %s\n", len(rows), champ.Name, champ.Version, gen.ID, out)

@@ -44,6 +44,10 @@ func runServe(e env, args []string) error {
 	parts.host.Observe(metrics)
 	pred := forecast.NewPredictor(parts.store, parts.host, parts.features, parts.cfg.Model.Plugin, parts.log)
 	pred.Observe(metrics)
+	flog := openForecastLog(parts, metrics)
+	if flog != nil {
+		pred.Record(flog)
+	}
 	pred.Batch(forecast.Batching{MaxBatch: parts.cfg.Serve.Batching.MaxBatch, Concurrency: parts.cfg.Serve.Batching.Concurrency})
 	pred.CacheEntries(parts.cfg.Serve.CacheEntries)
 	if err := pred.Start(e.ctx); err != nil {
@@ -57,6 +61,9 @@ func runServe(e env, args []string) error {
 		go func() { defer background.Done(); f() }()
 	}
 	run(func() { pred.Watch(watchCtx, parts.cfg.Serve.GenerationPoll) })
+	if flog != nil {
+		run(func() { flog.Run(watchCtx) })
+	}
 
 	// Async jobs: the relay hands the store's outbox to the queue, retrying while
 	// the broker is down; with the in-process queue this process also works them.

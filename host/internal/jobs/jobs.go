@@ -274,7 +274,7 @@ func (w *Worker) Handle(ctx context.Context, id string) error {
 	if err := w.await(ctx, "store", func() (err error) { j, err = w.starts.Do(ctx, id); return err }); err != nil || j == nil {
 		return err
 	}
-	result, reason := w.compute(ctx, id, j.Request)
+	result, reason := w.compute(forecast.WithOrigin(ctx, forecast.Origin{Route: "async", KeyID: j.Owner}), id, j.Request)
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}

@@ -69,7 +69,11 @@ type LoggedForecast struct {
 func (f LoggedForecast) Key() string {
 	h := sha256.New()
 	str := func(s string) { h.Write([]byte(s)); h.Write([]byte{0}) }
-	num := func(v float64) { var b [8]byte; binary.LittleEndian.PutUint64(b[:], math.Float64bits(v)); h.Write(b[:]) }
+	num := func(v float64) {
+		var b [8]byte
+		binary.LittleEndian.PutUint64(b[:], math.Float64bits(v))
+		h.Write(b[:])
+	}
 	str(f.MatchID)
 	str(f.Kickoff.UTC().Format(time.RFC3339))
 	str(f.Model)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,6 +28,9 @@ type Metrics struct {
 	batchSize    prometheus.Histogram
 	batchWait    prometheus.Histogram
 	waiting      *prometheus.GaugeVec
+	logWritten   atomic.Int64
+	logDropped   atomic.Int64
+	logPending   prometheus.Gauge
 
 	httpMu  sync.RWMutex
 	httpObs map[httpKey]httpObservers
@@ -68,8 +72,15 @@ func New() *Metrics {
 			Help: "How long a fixture waited for a batch slot before its batch started.", Buckets: []float64{.00001, .00005, .0001, .00025, .0005, .001, .0025, .005, .01, .05, .25}}),
 		waiting: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "soccerpredict_worker_dependency_waiting",
 			Help: "1 while the job worker holds its deliveries waiting for a dependency (store or model) to answer again."}, []string{"dependency"}),
+		logPending: prometheus.NewGauge(prometheus.GaugeOpts{Name: "soccerpredict_forecast_log_pending",
+			Help: "Forecasts waiting in the buffer for their write to the forecast log."}),
 	}
-	m.registry.MustRegister(m.waiting, m.httpRequests, m.httpDuration, m.pluginCalls, m.pluginTime, m.launches, m.predictions, m.generation, m.batchSize, m.batchWait,
+	m.registry.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "soccerpredict_forecast_log_written_total",
+			Help: "Forecasts this process wrote to the forecast log."}, func() float64 { return float64(m.logWritten.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "soccerpredict_forecast_log_dropped_total",
+			Help: "Forecasts this process could not log because the log's buffer was full."}, func() float64 { return float64(m.logDropped.Load()) }),
+		m.logPending, m.waiting, m.httpRequests, m.httpDuration, m.pluginCalls, m.pluginTime, m.launches, m.predictions, m.generation, m.batchSize, m.batchWait,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -161,4 +172,14 @@ func (m *Metrics) DependencyWaiting(dependency string, waiting bool) {
 		v = 1
 	}
 	m.waiting.WithLabelValues(dependency).Set(v)
+}
+
+// ForecastLog records the forecast log's counts.
+func (m *Metrics) ForecastLog(written, dropped int64, pending int) {
+	if m == nil {
+		return
+	}
+	m.logWritten.Store(written)
+	m.logDropped.Store(dropped)
+	m.logPending.Set(float64(pending))
 }

@@ -1,0 +1,82 @@
+package monitor
+
+import (
+	"context"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/soccerpredict/soccerpredict/host/internal/store"
+	"github.com/soccerpredict/soccerpredict/sdk/soccer"
+)
+
+type fakeStore struct {
+	logged  []store.LoggedForecast
+	matches []soccer.Match
+}
+
+func (f *fakeStore) LoggedForecasts(ctx context.Context, q store.ForecastQuery) ([]store.LoggedForecast, error) {
+	return f.logged, nil
+}
+func (f *fakeStore) Matches(ctx context.Context, q store.MatchQuery) ([]soccer.Match, error) {
+	return f.matches, nil
+}
+
+func TestScoresByHand(t *testing.T) {
+	s, err := Score([3]float64{0.5, 0.3, 0.2}, soccer.Draw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// log-loss −ln 0.3; Brier 0.25+0.49+0.04; RPS ½(0.5² + 0.2²)
+	if math.Abs(s.LogLoss+math.Log(0.3)) > 1e-12 || math.Abs(s.Brier-0.78) > 1e-12 || math.Abs(s.RPS-0.145) > 1e-12 {
+		t.Fatalf("scores %+v", s)
+	}
+}
+
+// Each fixture counts once per version, with its last forecast before
+// kick-off; a forecast after kick-off, a postponed match and a match not
+// played yet are not scored; a corrected result re-scores.
+func TestWhatIsScored(t *testing.T) {
+	ko := time.Date(2024, 9, 1, 15, 0, 0, 0, time.UTC)
+	played := soccer.Match{ID: "e0-2425-a-v-b", Competition: "E0", HomeTeam: "A", AwayTeam: "B", Kickoff: ko, Status: soccer.Finished,
+		HomeGoals: 2, AwayGoals: 0, Result: soccer.HomeWin,
+		Odds: []soccer.Odds{{Bookmaker: "PS", Home: 2, Draw: 3.4, Away: 4.2}, {Bookmaker: "PS", Closing: true, Home: 1.9, Draw: 3.5, Away: 4.6}}}
+	postponed := soccer.Match{ID: "e0-2425-c-v-d", Competition: "E0", HomeTeam: "C", AwayTeam: "D", Kickoff: ko, Status: soccer.Scheduled} // postponed: no result, kick-off passed
+	later := soccer.Match{ID: "e0-2425-e-v-f", Competition: "E0", HomeTeam: "E", AwayTeam: "F", Kickoff: ko.Add(7 * 24 * time.Hour), Status: soccer.Scheduled}
+	f := func(id string, ph float64, first, last time.Time, version int) store.LoggedForecast {
+		return store.LoggedForecast{MatchID: id, Competition: "E0", Probabilities: [3]float64{ph, 0.3, 0.7 - ph}, Model: "onnx", Version: version,
+			Route: "sync", Count: 1, FirstAt: first, LastAt: last}
+	}
+	st := &fakeStore{
+		logged: []store.LoggedForecast{
+			f(played.ID, 0.40, ko.Add(-48*time.Hour), ko.Add(-47*time.Hour), 1),
+			f(played.ID, 0.50, ko.Add(-2*time.Hour), ko.Add(-time.Hour), 1), // the last before kick-off
+			f(played.ID, 0.60, ko.Add(time.Hour), ko.Add(time.Hour), 1),     // after kick-off
+			f(played.ID, 0.45, ko.Add(-3*time.Hour), ko.Add(-3*time.Hour), 2),
+			f(postponed.ID, 0.5, ko.Add(-time.Hour), ko.Add(-time.Hour), 1),
+			f(later.ID, 0.5, ko.Add(-time.Hour), ko.Add(-time.Hour), 1),
+		},
+		matches: []soccer.Match{played, postponed, later},
+	}
+	rep, err := Compute(context.Background(), st, Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Scored) != 2 || len(rep.Versions) != 2 || rep.Fixtures != 3 || rep.Awaiting != 2 {
+		t.Fatalf("scored %d, versions %d, fixtures %d, awaiting %d; want 2, 2, 3, 2", len(rep.Scored), len(rep.Versions), rep.Fixtures, rep.Awaiting)
+	}
+	v1 := rep.Versions[0]
+	if v1.Version != 1 || v1.N != 1 || math.Abs(v1.Mean.LogLoss+math.Log(0.5)) > 1e-12 {
+		t.Fatalf("version 1: %+v, want one match scored from its 0.50 forecast", v1.Summary)
+	}
+	pre := (1 / 2.0) / (1/2.0 + 1/3.4 + 1/4.2)
+	if v1.PreMatch == nil || math.Abs(v1.PreMatch.LogLoss-(-math.Log(0.5)+math.Log(pre))) > 1e-12 || v1.Closing == nil {
+		t.Fatalf("version 1 against the market: %+v", v1.PreMatch)
+	}
+	// The publisher corrects the score: the same forecasts re-score.
+	st.matches[0].HomeGoals, st.matches[0].Result = 0, soccer.Draw
+	rep, _ = Compute(context.Background(), st, Query{})
+	if got := rep.Versions[0].Mean.LogLoss; math.Abs(got+math.Log(0.3)) > 1e-12 {
+		t.Fatalf("after a corrected result: log-loss %v, want −ln 0.3", got)
+	}
+}
