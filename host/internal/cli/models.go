@@ -127,6 +127,19 @@ func runModelsTrain(e env, args []string) error {
 		}
 		fmt.Fprintf(e.stdout, "%s; training one\n", why)
 		*alias = "champion"
+	} else if *alias == store.Champion {
+		// Training straight into a champion that can serve would move it
+		// around the promotion gate; only a first champion, or one the
+		// feature plugin can no longer serve, is set this way.
+		usable, why, err := usableChampion(e, parts)
+		if err != nil {
+			return err
+		}
+		if usable {
+			return fmt.Errorf("%w: %s; --alias champion would replace it without the promotion gate: train a candidate "+
+				"(soccerpredict models train), then soccerpredict models challenge and soccerpredict models promote "+
+				"(or models promote --force --reason TEXT, audited as forced)", errUsage, why)
+		}
 	}
 	started := time.Now()
 	// The replay streams into the model plugin as it goes: the host holds a
@@ -142,6 +155,7 @@ func runModelsTrain(e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	keepReference(e, parts, mv, trained.Reference)
 	fmt.Fprintf(e.stdout, "registered %s v%d: trained on %d matches (%s), feature schema %s, artifact sha256 %s\n",
 		mv.Name, mv.Version, trained.Matches, rowsNote(mv.Metrics), mv.FeatureSchemaVersion, mv.ArtifactSHA256[:16])
 	if *out != "" {

@@ -135,7 +135,13 @@ type Predictor struct {
 	cacheEntries int
 	metrics      Metrics
 	recorder     Recorder
+	// pinned, when set, is the model version served instead of the champion.
+	pinned int
 }
+
+// Pin serves version instead of the current generation's champion (no
+// promotion moves it; Watch must not run). Set it before Start.
+func (p *Predictor) Pin(version int) { p.pinned = version }
 
 // Metrics is told what the predictor serves.
 type Metrics interface {
@@ -253,6 +259,14 @@ func (p *Predictor) Start(ctx context.Context) error {
 	}
 	p.logger.Info("features "+how, "schema", schema.Version, "matches", st.meta.Matches, "took", time.Since(started).Round(time.Millisecond))
 
+	if p.pinned > 0 {
+		g, err := p.load(ctx, store.Generation{Alias: "pinned", Version: p.pinned, CacheNamespace: store.CacheNamespace(-1, p.pinned)})
+		if err != nil {
+			return err
+		}
+		p.current.Store(g)
+		return nil
+	}
 	gen, err := p.store.CurrentGeneration(ctx)
 	if errors.Is(err, store.ErrNotFound) {
 		// A champion set before generations existed: serve it as generation 0.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -79,8 +80,15 @@ type Streamed struct {
 	// Matches are the matches trained on (each competition's first season
 	// is left out, see Dataset.Trainable).
 	Matches int
+	// Reference is a copy of the last ReferenceRows training rows, in
+	// kick-off order: the drift monitor's reference for this version.
+	Reference [][]float64
 	replayed
 }
+
+// ReferenceRows is how many of the most recent training rows are kept as
+// a version's drift reference.
+const ReferenceRows = 5000
 
 // replayed is what a full replay of the store leaves for serving: the
 // schema, the matches version and history digest read before it, and the
@@ -157,6 +165,15 @@ func (t Trainer) TrainFromStore(ctx context.Context, st store.Store, fs features
 	meta := newMetaBuilder(DefaultRecent)
 	hash := replay.NewHasher()
 	trainable := trainableFilter() // each competition's first season is left out
+	ring, next := make([][]float64, 0, ReferenceRows), 0
+	keep := func(row []float64) {
+		if len(ring) < ReferenceRows {
+			ring = append(ring, slices.Clone(row))
+			return
+		}
+		copy(ring[next], row)
+		next = (next + 1) % ReferenceRows
+	}
 	rows := func(yield func([]float64, soccer.Result) bool) error {
 		n, err := StreamReplay(ctx, st, fs, time.Time{}, true, progress, func(e replay.Example) error {
 			meta.add(e)
@@ -165,6 +182,10 @@ func (t Trainer) TrainFromStore(ctx context.Context, st store.Store, fs features
 			}
 			out.Matches++
 			hash.Add(e)
+			keep(e.Values)
+			if e.Unpriced != nil {
+				keep(e.Unpriced)
+			}
 			if !yield(e.Values, e.Match.Result) || e.Unpriced != nil && !yield(e.Unpriced, e.Match.Result) {
 				return errStopped
 			}
@@ -193,6 +214,7 @@ func (t Trainer) TrainFromStore(ctx context.Context, st store.Store, fs features
 		return Streamed{}, err
 	}
 	out.Version = mv
+	out.Reference = append(ring[next:], ring[:next]...)
 	out.done(meta)
 	return out, nil
 }

@@ -12,6 +12,7 @@ package monitor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -145,6 +146,11 @@ type VersionReport struct {
 	Windows      []Window      `json:"windows"`
 	Calibration  []Calibration `json:"calibration"`
 	Alarm        AlarmState    `json:"alarm"`
+	// Drift is the version's recent served feature rows against its
+	// training reference; Predictions its recent probabilities against
+	// its own on the reference. Nil without a reference or served rows.
+	Drift       *DriftReport `json:"drift,omitempty"`
+	Predictions *DriftReport `json:"prediction_drift,omitempty"`
 }
 
 // Competition is a version's summary in one competition.
@@ -176,7 +182,12 @@ type Report struct {
 type Store interface {
 	LoggedForecasts(ctx context.Context, q store.ForecastQuery) ([]store.LoggedForecast, error)
 	Matches(ctx context.Context, q store.MatchQuery) ([]soccer.Match, error)
+	Reference(ctx context.Context, version int) (store.Reference, error)
 }
+
+// DriftRows is how many of a version's most recent served rows are tested
+// against its reference.
+const DriftRows = 1000
 
 // Compute scores every forecast q selects against the finished matches
 // the store holds: for each fixture and version, its last forecast before
@@ -270,19 +281,59 @@ func Compute(ctx context.Context, st Store, q Query) (Report, error) {
 	if alarm == (Alarm{}) {
 		alarm = DefaultAlarm
 	}
-	for start := 0; start < len(rep.Scored); {
-		end := start
-		for end < len(rep.Scored) && rep.Scored[end].Version == rep.Scored[start].Version {
-			end++
+	byVersion := map[int][]Scored{}
+	models := map[int]string{}
+	for _, s := range rep.Scored {
+		byVersion[s.Version] = append(byVersion[s.Version], s)
+	}
+	recent := map[int][]store.LoggedForecast{} // logged in first_at order: the last ones are the most recent
+	for _, f := range logged {
+		models[f.Version] = f.Model
+		if len(f.Features) > 0 {
+			recent[f.Version] = append(recent[f.Version], f)
 		}
-		rep.Versions = append(rep.Versions, versionReport(rep.Scored[start:end], windows, alarm))
-		start = end
+	}
+	for _, version := range slices.Sorted(maps.Keys(models)) {
+		v := versionReport(models[version], version, byVersion[version], windows, alarm)
+		if rows := recent[version]; len(rows) > 0 {
+			if err := drift(ctx, st, &v, rows[max(0, len(rows)-DriftRows):]); err != nil {
+				return Report{}, err
+			}
+		}
+		rep.Versions = append(rep.Versions, v)
 	}
 	return rep, nil
 }
 
-func versionReport(ss []Scored, windows []int, alarm Alarm) VersionReport {
-	v := VersionReport{Model: ss[len(ss)-1].Model, Version: ss[0].Version, Summary: summarise(ss)}
+// drift tests a version's recent served rows and probabilities against
+// its reference; a version without one (imported, or trained before
+// references were kept) has none.
+func drift(ctx context.Context, st Store, v *VersionReport, rows []store.LoggedForecast) error {
+	ref, err := st.Reference(ctx, v.Version)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	cur := make([][]float64, len(rows))
+	probs := make([][]float64, len(rows))
+	for i, f := range rows {
+		cur[i], probs[i] = f.Features, f.Probabilities[:]
+	}
+	d := CompareColumns(ref.Columns, ref.Rows, cur)
+	v.Drift = &d
+	refProbs := make([][]float64, len(ref.Probabilities))
+	for i := range ref.Probabilities {
+		refProbs[i] = ref.Probabilities[i][:]
+	}
+	p := CompareColumns([]string{"p_home", "p_draw", "p_away"}, refProbs, probs)
+	v.Predictions = &p
+	return nil
+}
+
+func versionReport(model string, version int, ss []Scored, windows []int, alarm Alarm) VersionReport {
+	v := VersionReport{Model: model, Version: version, Summary: summarise(ss), Competitions: []Competition{}, Windows: []Window{}}
 	comps := map[string][]Scored{}
 	for _, s := range ss {
 		comps[s.Competition] = append(comps[s.Competition], s)
@@ -294,7 +345,10 @@ func versionReport(ss []Scored, windows []int, alarm Alarm) VersionReport {
 		last := ss[max(0, len(ss)-w):]
 		v.Windows = append(v.Windows, Window{Size: w, Summary: summarise(last)})
 	}
-	v.Calibration = calibration(ss, 10)
+	v.Calibration = []Calibration{}
+	if len(ss) > 0 {
+		v.Calibration = calibration(ss, 10)
+	}
 	var deltas []float64
 	var ids []string
 	for _, s := range ss {

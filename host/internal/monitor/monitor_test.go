@@ -18,6 +18,9 @@ type fakeStore struct {
 func (f *fakeStore) LoggedForecasts(ctx context.Context, q store.ForecastQuery) ([]store.LoggedForecast, error) {
 	return f.logged, nil
 }
+func (f *fakeStore) Reference(ctx context.Context, version int) (store.Reference, error) {
+	return store.Reference{}, store.ErrNotFound
+}
 func (f *fakeStore) Matches(ctx context.Context, q store.MatchQuery) ([]soccer.Match, error) {
 	return f.matches, nil
 }

@@ -40,3 +40,22 @@ type ModelVersion struct {
 	TrainingDataHash     string
 	CreatedAt            time.Time
 }
+
+// References keep, with each model version, a sample of the feature rows it
+// was trained on and its own forecasts of them: the reference the monitor
+// measures drift of served forecasts against.
+type References interface {
+	// SaveReference keeps a version's reference, replacing one kept before.
+	SaveReference(ctx context.Context, version int, r Reference) error
+	// Reference returns a version's reference, or ErrNotFound.
+	Reference(ctx context.Context, version int) (Reference, error)
+}
+
+// Reference is a sample of a version's training rows (the most recent
+// ones, in the feature schema's column order) and the version's
+// probabilities for them.
+type Reference struct {
+	Columns       []string     `json:"columns"`
+	Rows          [][]float64  `json:"rows"`
+	Probabilities [][3]float64 `json:"probabilities"`
+}

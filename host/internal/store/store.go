@@ -58,6 +58,7 @@ type Store interface {
 	Keys
 	Jobs
 	ForecastLog
+	References
 	Close() error
 }
 

@@ -2,6 +2,8 @@ package pgstore
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -105,4 +107,34 @@ func (s *Store) PruneForecasts(ctx context.Context, before time.Time) (int, erro
 		return 0, fmt.Errorf("prune forecasts: %w", err)
 	}
 	return int(tag.RowsAffected()), nil
+}
+
+// SaveReference implements store.References.
+func (s *Store) SaveReference(ctx context.Context, version int, r store.Reference) error {
+	body, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("reference of v%d: %w", version, err)
+	}
+	if _, err := s.pool.Exec(ctx, `INSERT INTO model_references (version, body) VALUES ($1, $2) ON CONFLICT (version) DO UPDATE SET body = excluded.body`,
+		version, body); err != nil {
+		return fmt.Errorf("save reference of v%d: %w", version, err)
+	}
+	return nil
+}
+
+// Reference implements store.References.
+func (s *Store) Reference(ctx context.Context, version int) (store.Reference, error) {
+	var body []byte
+	err := s.pool.QueryRow(ctx, `SELECT body FROM model_references WHERE version = $1`, version).Scan(&body)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.Reference{}, fmt.Errorf("reference of v%d: %w", version, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.Reference{}, fmt.Errorf("reference of v%d: %w", version, err)
+	}
+	var r store.Reference
+	if err := json.Unmarshal(body, &r); err != nil {
+		return store.Reference{}, fmt.Errorf("reference of v%d: %w", version, err)
+	}
+	return r, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -114,4 +115,34 @@ func (s *Store) PruneForecasts(ctx context.Context, before time.Time) (int, erro
 	}
 	n, _ := res.RowsAffected()
 	return int(n), nil
+}
+
+// SaveReference implements store.References.
+func (s *Store) SaveReference(ctx context.Context, version int, r store.Reference) error {
+	body, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("reference of v%d: %w", version, err)
+	}
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO model_references (version, body) VALUES (?, ?) ON CONFLICT (version) DO UPDATE SET body = excluded.body`,
+		version, body); err != nil {
+		return fmt.Errorf("save reference of v%d: %w", version, err)
+	}
+	return nil
+}
+
+// Reference implements store.References.
+func (s *Store) Reference(ctx context.Context, version int) (store.Reference, error) {
+	var body []byte
+	err := s.db.QueryRowContext(ctx, `SELECT body FROM model_references WHERE version = ?`, version).Scan(&body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Reference{}, fmt.Errorf("reference of v%d: %w", version, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.Reference{}, fmt.Errorf("reference of v%d: %w", version, err)
+	}
+	var r store.Reference
+	if err := json.Unmarshal(body, &r); err != nil {
+		return store.Reference{}, fmt.Errorf("reference of v%d: %w", version, err)
+	}
+	return r, nil
 }

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"reflect"
 	"sync"
 	"testing"
@@ -101,5 +102,27 @@ func checkForecastLog(t *testing.T, st store.Store) {
 	}
 	if got, _ := st.LoggedForecasts(ctx, store.ForecastQuery{}); len(got) != 1 || got[0].Probabilities[0] != 0.51 {
 		t.Fatalf("after prune: %+v", got)
+	}
+}
+
+// checkReferences: a version's reference reads back as kept, a second
+// save replaces it, and an unknown version is ErrNotFound.
+func checkReferences(t *testing.T, st store.Store) {
+	ctx := context.Background()
+	if _, err := st.Reference(ctx, 9); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("reference of an unknown version: %v, want ErrNotFound", err)
+	}
+	r := store.Reference{Columns: []string{"a", "b"}, Rows: [][]float64{{1, 2}, {3.5, -4}}, Probabilities: [][3]float64{{0.5, 0.3, 0.2}, {0.1, 0.2, 0.7}}}
+	if err := st.SaveReference(ctx, 9, r); err != nil {
+		t.Fatal(err)
+	}
+	r.Rows = r.Rows[:1]
+	r.Probabilities = r.Probabilities[:1]
+	if err := st.SaveReference(ctx, 9, r); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.Reference(ctx, 9)
+	if err != nil || !reflect.DeepEqual(got, r) {
+		t.Fatalf("reference read back as %+v (%v), want %+v", got, err, r)
 	}
 }

@@ -362,6 +362,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("webhook callbacks", func(t *testing.T) { checkCallbacks(t, open(t)) })
 	t.Run("jobs in batches", func(t *testing.T) { checkJobBatches(t, open(t)) })
 	t.Run("forecast log", func(t *testing.T) { checkForecastLog(t, open(t)) })
+	t.Run("model references", func(t *testing.T) { checkReferences(t, open(t)) })
 
 	t.Run("ingest runs", func(t *testing.T) {
 		s := open(t)
