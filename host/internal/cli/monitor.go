@@ -1,9 +1,24 @@
 package cli
 
 import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
+	"github.com/soccerpredict/soccerpredict/host/internal/forecastlog"
+	"github.com/soccerpredict/soccerpredict/host/internal/monitor"
 	"github.com/soccerpredict/soccerpredict/host/internal/pluginhost"
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
 	"github.com/soccerpredict/soccerpredict/sdk/model"
+	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 )
 
 // keepReference stores a new version's drift reference: its most recent
@@ -32,4 +47,300 @@ func keepReference(e env, parts predictionParts, mv store.ModelVersion, rows [][
 	if err != nil {
 		parts.log.Warn("cannot keep the version's drift reference; its drift will not be measured", "version", mv.Version, "error", err)
 	}
+}
+
+// runMonitor prints how the served forecasts did against the results:
+// per model version, competition and rolling window, beside the market,
+// with calibration, the sequential alarm and drift; --plots writes PNGs
+// and --json the whole report.
+func runMonitor(e env, args []string) error {
+	fs, c := newFlags(e, "monitor")
+	q, plots, jsonOut, err := monitorFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	st, err := c.openStore(e)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	rep, err := monitor.Compute(e.ctx, st, q)
+	if err != nil {
+		return err
+	}
+	writeMonitorReport(e.stdout, rep)
+	return writeMonitorOutputs(e, rep, plots, jsonOut, q)
+}
+
+// monitorFlags declares and parses the flags monitor and batch monitor share.
+func monitorFlags(fs *flag.FlagSet, args []string) (q monitor.Query, plots, jsonOut *string, err error) {
+	from := fs.String("from", "", "score forecasts first served on or after this date (YYYY-MM-DD or RFC 3339)")
+	to := fs.String("to", "", "and before this date")
+	comp := fs.String("competition", "", "only this competition")
+	version := fs.Int("version", 0, "only this model version")
+	windows := fs.String("windows", "50,200,1000", "rolling windows, in scored matches, comma-separated")
+	plots = fs.String("plots", "", "write PNG plots (rolling scores beside the market, reliability, drift) into this directory")
+	jsonOut = fs.String("json", "", "write the report as JSON to this file")
+	if err := parse(fs, args); err != nil {
+		return q, nil, nil, err
+	}
+	q = monitor.Query{Competition: *comp, Version: *version}
+	if q.From, err = parseDay("--from", *from); err != nil {
+		return q, nil, nil, err
+	}
+	if q.To, err = parseDay("--to", *to); err != nil {
+		return q, nil, nil, err
+	}
+	if *version < 0 {
+		return q, nil, nil, fmt.Errorf("%w: --version %d is not a model version", errUsage, *version)
+	}
+	for _, w := range strings.Split(*windows, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(w))
+		if err != nil || n < 1 {
+			return q, nil, nil, fmt.Errorf("%w: --windows: %q is not a positive whole number of matches", errUsage, w)
+		}
+		q.Windows = append(q.Windows, n)
+	}
+	return q, plots, jsonOut, nil
+}
+
+// parseDay reads a date (YYYY-MM-DD, UTC midnight) or an RFC 3339 time; "" is zero.
+func parseDay(flagName, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%w: %s: %q is not a date like 2024-08-16 or a time like 2024-08-16T19:00:00Z", errUsage, flagName, s)
+	}
+	return t.UTC(), nil
+}
+
+func writeMonitorOutputs(e env, rep monitor.Report, plots, jsonOut *string, q monitor.Query) error {
+	if *plots != "" {
+		window := 50
+		if len(q.Windows) > 0 {
+			window = q.Windows[0]
+		}
+		files, err := monitor.WritePlots(*plots, rep, window)
+		if err != nil {
+			return err
+		}
+		for _, f := range files {
+			fmt.Fprintf(e.stdout, "wrote %s\n", f)
+		}
+	}
+	if *jsonOut != "" {
+		rep.Scored = nil
+		b, err := json.MarshalIndent(rep, "", "  ")
+		if err != nil {
+			return err
+		}
+		if dir := filepath.Dir(*jsonOut); dir != "" {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return err
+			}
+		}
+		if err := os.WriteFile(*jsonOut, append(b, '\n'), 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "wrote %s\n", *jsonOut)
+	}
+	return nil
+}
+
+// writeMonitorReport is the monitor's terminal report.
+func writeMonitorReport(w io.Writer, rep monitor.Report) {
+	fmt.Fprintf(w, "forecast log: %d rows standing for %d forecasts of %d fixtures; %d fixtures await a result\n",
+		rep.LoggedRows, rep.LoggedForecasts, rep.Fixtures, rep.Awaiting)
+	if rep.Log != nil {
+		fmt.Fprintf(w, "this process's log: %d written, %d dropped (buffer full), %d pending\n", rep.Log.Written, rep.Log.Dropped, rep.Log.Pending)
+	}
+	if len(rep.Versions) == 0 {
+		fmt.Fprintln(w, "nothing served yet: no forecast in the log")
+		return
+	}
+	for _, v := range rep.Versions {
+		fmt.Fprintf(w, "\n%s v%d: %d scored matches\n", v.Model, v.Version, v.N)
+		if v.N > 0 {
+			fmt.Fprintf(w, "  log-loss %.4f  Brier %.4f  RPS %.4f\n", v.Mean.LogLoss, v.Mean.Brier, v.Mean.RPS)
+			fmt.Fprintf(w, "  vs pre-match price: %s\n", pairedText(v.PreMatch))
+			fmt.Fprintf(w, "  vs closing price:   %s\n", pairedText(v.Closing))
+			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+			fmt.Fprintln(tw, "  \tmatches\tlog-loss\tRPS\tΔ log-loss vs pre-match\t")
+			for _, win := range v.Windows {
+				fmt.Fprintf(tw, "  last %d\t%d\t%.4f\t%.4f\t%s\t\n", win.Size, win.N, win.Mean.LogLoss, win.Mean.RPS, deltaText(win.PreMatch))
+			}
+			for _, c := range v.Competitions {
+				fmt.Fprintf(tw, "  %s\t%d\t%.4f\t%.4f\t%s\t\n", c.Competition, c.N, c.Mean.LogLoss, c.Mean.RPS, deltaText(c.PreMatch))
+			}
+			tw.Flush()
+			var eces []string
+			for _, c := range v.Calibration {
+				eces = append(eces, fmt.Sprintf("%s %.3f", c.Outcome, c.ECE))
+			}
+			fmt.Fprintf(w, "  calibration (ECE, 10 bins): %s\n", strings.Join(eces, ", "))
+		}
+		a := v.Alarm
+		switch {
+		case a.Raised:
+			fmt.Fprintf(w, "  ALARM: worse than the pre-match price since match %d (%s); z = %.2f > %.1f, mean Δ log-loss %+.4f over %d matches\n",
+				a.RaisedAt, a.RaisedMatch, a.Z, a.Threshold, a.MeanDelta, a.Matches)
+		case a.Matches > 0:
+			fmt.Fprintf(w, "  alarm: quiet (z = %.2f after %d matches with a pre-match price; raises above %.1f)\n", a.Z, a.Matches, a.Threshold)
+		default:
+			fmt.Fprintln(w, "  alarm: no scored match with a pre-match price yet")
+		}
+		if d := v.Drift; d != nil {
+			fmt.Fprintf(w, "  drift: %d of %d features drifted over the last %d served rows (reference %d rows); dataset drift: %s\n",
+				d.Drifted, len(d.Features), d.CurrentRows, d.ReferenceRows, yesNo(d.DatasetDrift))
+			for _, f := range d.Features {
+				if f.Drifted {
+					fmt.Fprintf(w, "    %s: %s (Wasserstein %.3f, KS p %.3g, PSI %.3f)\n", f.Feature, f.Method, f.Wasserstein, f.KSPValue, f.PSI)
+				}
+			}
+		}
+		if d := v.Predictions; d != nil {
+			fmt.Fprintf(w, "  prediction drift: %d of 3 probabilities drifted\n", d.Drifted)
+		}
+	}
+}
+
+func pairedText(p *monitor.Paired) string {
+	if p == nil {
+		return "no match with a stored price"
+	}
+	return fmt.Sprintf("Δ log-loss %+.4f ± %.4f [%+.4f, %+.4f], Δ RPS %+.4f ± %.4f over %d matches",
+		p.LogLoss, p.SE, p.Low, p.High, p.RPS, p.RPSSE, p.N)
+}
+
+func deltaText(p *monitor.Paired) string {
+	if p == nil {
+		return "—"
+	}
+	return fmt.Sprintf("%+.4f ± %.4f", p.LogLoss, p.SE)
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// runMonitorBackfill forecasts every finished match from --from on as of
+// its kick-off and logs it as if it had been served then (route
+// "backfill"), so a new deployment starts with a history to score.
+func runMonitorBackfill(e env, args []string) error {
+	fs, c := newFlags(e, "monitor backfill")
+	from := fs.String("from", "", "the first kick-off date to backfill (YYYY-MM-DD); required")
+	version := fs.Int("version", 0, "the model version to forecast with (default: the champion)")
+	noOdds := fs.Bool("without-odds", false, "forecast as a caller who sends no price would be answered (default: with the stored pre-match price)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	start, err := parseDay("--from", *from)
+	switch {
+	case err != nil:
+		return err
+	case start.IsZero():
+		return fmt.Errorf("%w: monitor backfill needs --from DATE", errUsage)
+	case start.After(time.Now()):
+		return fmt.Errorf("%w: --from %s is in the future; backfill forecasts matches already played", errUsage, *from)
+	case *version < 0:
+		return fmt.Errorf("%w: --version %d is not a model version", errUsage, *version)
+	}
+	parts, err := assemble(e, c)
+	if err != nil {
+		return err
+	}
+	defer parts.Close()
+	if *version > 0 {
+		if _, err := parts.store.ModelVersion(e.ctx, *version); err != nil {
+			return fmt.Errorf("%w: --version %d: %v (soccerpredict models list shows the registered versions)", errUsage, *version, err)
+		}
+	}
+	matches, err := parts.store.Matches(e.ctx, store.MatchQuery{Status: soccer.Finished, From: start, To: time.Now()})
+	if err != nil {
+		return err
+	}
+	if len(matches) == 0 {
+		fmt.Fprintf(e.stdout, "no finished match kicked off since %s; nothing to backfill\n", start.Format(time.DateOnly))
+		return nil
+	}
+	pred := forecast.NewPredictor(parts.store, parts.host, parts.features, parts.cfg.Model.Plugin, parts.log)
+	pred.CacheEntries(0)
+	if *version > 0 {
+		pred.Pin(*version)
+	}
+	if err := pred.Start(e.ctx); err != nil {
+		return err
+	}
+	champ, _, _ := pred.Champion()
+	progress := replayProgress(e, "backfilling")
+	var entries []store.LoggedForecast
+	written := 0
+	for i := 0; i < len(matches); i += 500 {
+		chunk := matches[i:min(i+500, len(matches))]
+		fixtures := make([]soccer.Fixture, len(chunk))
+		for j, m := range chunk {
+			fixtures[j] = m.Fixture()
+			if *noOdds {
+				fixtures[j].Odds = nil
+			}
+		}
+		preds, err := pred.Predict(e.ctx, fixtures)
+		if err != nil {
+			return fmt.Errorf("backfill: %w", err)
+		}
+		for j, p := range preds {
+			// Made just before kick-off, from the features as they stood then.
+			entries = append(entries, forecastlog.Entry(p, forecast.Origin{Route: "backfill"}, chunk[j].Kickoff.Add(-time.Minute)))
+		}
+		if err := parts.store.LogForecasts(e.ctx, entries); err != nil {
+			return fmt.Errorf("backfill: %d of %d forecasts logged: %w", written, len(matches), err)
+		}
+		written += len(entries)
+		entries = entries[:0]
+		if progress != nil {
+			progress(written, len(matches))
+		}
+	}
+	inSample := 0
+	for _, m := range matches {
+		if m.Kickoff.Before(champ.CreatedAt) {
+			inSample++
+		}
+	}
+	fmt.Fprintf(e.stdout, "backfilled %d forecasts by %s v%d of matches from %s to %s\n", written, champ.Name, champ.Version,
+		matches[0].Kickoff.Format(time.DateOnly), matches[len(matches)-1].Kickoff.Format(time.DateOnly))
+	if inSample > 0 {
+		fmt.Fprintf(e.stdout, "note: %d of them kicked off before v%d was trained, so its training saw their results: their scores are in-sample\n", inSample, champ.Version)
+	}
+	return nil
+}
+
+// batchMonitor is the DVC stage: the monitor's report as metrics JSON and plots.
+func batchMonitor(e env, args []string) error {
+	fs, c := newFlags(e, "batch monitor")
+	q, plots, jsonOut, err := monitorFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if *jsonOut == "" || *plots == "" {
+		return fmt.Errorf("%w: batch monitor needs --json FILE and --plots DIR", errUsage)
+	}
+	st, err := c.openStore(e)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	rep, err := monitor.Compute(e.ctx, st, q)
+	if err != nil {
+		return err
+	}
+	return writeMonitorOutputs(e, rep, plots, jsonOut, q)
 }

@@ -81,7 +81,10 @@ type Streamed struct {
 	// is left out, see Dataset.Trainable).
 	Matches int
 	// Reference is a copy of the last ReferenceRows training rows, in
-	// kick-off order: the drift monitor's reference for this version.
+	// kick-off order, each as its match was (with its price when it had
+	// one; the unpriced twin rows are left out, or the reference would
+	// be a mix of two regimes no caller sends): the drift monitor's
+	// reference for this version.
 	Reference [][]float64
 	replayed
 }
@@ -182,10 +185,7 @@ func (t Trainer) TrainFromStore(ctx context.Context, st store.Store, fs features
 			}
 			out.Matches++
 			hash.Add(e)
-			keep(e.Values)
-			if e.Unpriced != nil {
-				keep(e.Unpriced)
-			}
+			keep(e.Values) // the row as the match was (priced when it had a price), not its unpriced twin
 			if !yield(e.Values, e.Match.Result) || e.Unpriced != nil && !yield(e.Unpriced, e.Match.Result) {
 				return errStopped
 			}
