@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/soccerpredict/soccerpredict/host/internal/jobs"
+	"github.com/soccerpredict/soccerpredict/host/internal/monitor"
 )
 
 // The OpenAPI 3.1 document is generated from the very Go types the handlers
@@ -140,6 +141,13 @@ func buildOpenAPI(version string) map[string]any {
 			map[string]any{"name": "limit", "in": "query", "schema": map[string]any{"type": "integer", "minimum": 1, "maximum": 200, "default": 20}})},
 		"/v1/evaluation": map[string]any{"get": op("The newest tracked walk-forward evaluation", "evaluation", ScopePredict, nil,
 			with(map[string]any{"200": ok("evaluation", evaluationResponse)}, errs("404")), false)},
+		"/v1/monitoring": map[string]any{"get": op("How the served forecasts did against the results and the market: per version, competition and rolling window, calibration, the sequential alarm, drift", "monitoring", ScopePredict, nil,
+			with(map[string]any{"200": ok("the monitor's report", schemaOf(reflect.TypeOf(monitor.Report{}), components))}, errs("422", "503")), false,
+			map[string]any{"name": "from", "in": "query", "schema": map[string]any{"type": "string"}, "example": "2024-08-01", "description": "forecasts first served on or after this date or RFC 3339 time"},
+			map[string]any{"name": "to", "in": "query", "schema": map[string]any{"type": "string"}, "description": "and before this one"},
+			map[string]any{"name": "competition", "in": "query", "schema": map[string]any{"type": "string"}, "example": "E0"},
+			map[string]any{"name": "version", "in": "query", "schema": map[string]any{"type": "integer", "minimum": 1}},
+			map[string]any{"name": "windows", "in": "query", "schema": map[string]any{"type": "string"}, "example": "50,200,1000", "description": "rolling windows in scored matches"})},
 		"/": map[string]any{"get": op("The web page (HTML; its script reads the /v1 API with the key entered once)", "page", "", nil,
 			map[string]any{"200": map[string]any{"description": "HTML", "content": map[string]any{"text/html": map[string]any{"schema": map[string]any{"type": "string"}}}}}, false)},
 		"/v1/plugins": map[string]any{"get": op("The server's plugin processes", "plugins", ScopeAdmin, nil,
@@ -210,6 +218,8 @@ func schemaOf(t reflect.Type, components map[string]any) map[string]any {
 		return map[string]any{"type": "number"}
 	case t.Kind() == reflect.Slice:
 		return map[string]any{"type": "array", "items": schemaOf(t.Elem(), components)}
+	case t.Kind() == reflect.Array:
+		return map[string]any{"type": "array", "items": schemaOf(t.Elem(), components), "minItems": t.Len(), "maxItems": t.Len()}
 	case t.Kind() == reflect.Map:
 		return map[string]any{"type": "object"}
 	case t.Kind() == reflect.Struct:
@@ -224,7 +234,7 @@ func schemaOf(t reflect.Type, components map[string]any) map[string]any {
 				name = f.Name
 			}
 			props[name] = schemaOf(f.Type, components)
-			if f.Tag.Get("validate") == "required" || (!strings.Contains(opts, "omitempty") && f.Type.Kind() != reflect.Pointer && isResponse(t)) {
+			if f.Tag.Get("validate") == "required" || (!strings.Contains(opts, "omitempty") && !strings.Contains(opts, "omitzero") && f.Type.Kind() != reflect.Pointer && isResponse(t)) {
 				required = append(required, name)
 			}
 		}

@@ -20,8 +20,10 @@ import (
 	"github.com/soccerpredict/soccerpredict/host/internal/cache"
 	"github.com/soccerpredict/soccerpredict/host/internal/config"
 	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
+	"github.com/soccerpredict/soccerpredict/host/internal/forecastlog"
 	"github.com/soccerpredict/soccerpredict/host/internal/gather"
 	"github.com/soccerpredict/soccerpredict/host/internal/jobs"
+	"github.com/soccerpredict/soccerpredict/host/internal/monitor"
 	"github.com/soccerpredict/soccerpredict/host/internal/pluginhost"
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
 	"github.com/soccerpredict/soccerpredict/host/internal/telemetry"
@@ -59,6 +61,11 @@ type Server struct {
 	// Callbacks says which callback_url hosts async jobs may name (nil:
 	// webhooks are off and a job asking for one is a 400).
 	Callbacks *jobs.CallbackPolicy
+	// Monitoring is the refreshed live-quality report (GET /v1/monitoring
+	// without parameters); ForecastLog this process's forecast log, whose
+	// counts the report carries.
+	Monitoring  *monitor.Watcher
+	ForecastLog *forecastlog.Log
 
 	creates *gather.Group[store.Job, struct{}]
 }
@@ -90,6 +97,7 @@ func (s *Server) Handler() http.Handler {
 		r.With(s.require(ScopePredict)).Get("/competitions", s.competitions)
 		r.With(s.require(ScopePredict)).Get("/promotions", s.promotions)
 		r.With(s.require(ScopePredict)).Get("/evaluation", s.evaluation)
+		r.With(s.require(ScopePredict)).Get("/monitoring", s.monitoring)
 		r.With(s.require(ScopeAdmin)).Get("/plugins", s.plugins)
 	})
 	s.oipRoutes(r)

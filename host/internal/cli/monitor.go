@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -94,29 +93,19 @@ func monitorFlags(fs *flag.FlagSet, args []string) (q monitor.Query, plots, json
 	if *version < 0 {
 		return q, nil, nil, fmt.Errorf("%w: --version %d is not a model version", errUsage, *version)
 	}
-	for _, w := range strings.Split(*windows, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(w))
-		if err != nil || n < 1 {
-			return q, nil, nil, fmt.Errorf("%w: --windows: %q is not a positive whole number of matches", errUsage, w)
-		}
-		q.Windows = append(q.Windows, n)
+	if q.Windows, err = monitor.ParseWindows(*windows); err != nil {
+		return q, nil, nil, fmt.Errorf("%w: --windows: %v", errUsage, err)
 	}
 	return q, plots, jsonOut, nil
 }
 
-// parseDay reads a date (YYYY-MM-DD, UTC midnight) or an RFC 3339 time; "" is zero.
+// parseDay is monitor.ParseTime with the flag's name in its error.
 func parseDay(flagName, s string) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	if t, err := time.Parse(time.DateOnly, s); err == nil {
-		return t, nil
-	}
-	t, err := time.Parse(time.RFC3339, s)
+	t, err := monitor.ParseTime(s)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("%w: %s: %q is not a date like 2024-08-16 or a time like 2024-08-16T19:00:00Z", errUsage, flagName, s)
+		return time.Time{}, fmt.Errorf("%w: %s: %v", errUsage, flagName, err)
 	}
-	return t.UTC(), nil
+	return t, nil
 }
 
 func writeMonitorOutputs(e env, rep monitor.Report, plots, jsonOut *string, q monitor.Query) error {

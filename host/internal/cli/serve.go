@@ -12,6 +12,7 @@ import (
 	"github.com/soccerpredict/soccerpredict/host/internal/api"
 	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
 	"github.com/soccerpredict/soccerpredict/host/internal/jobs"
+	"github.com/soccerpredict/soccerpredict/host/internal/monitor"
 	"github.com/soccerpredict/soccerpredict/host/internal/telemetry"
 )
 
@@ -64,6 +65,14 @@ func runServe(e env, args []string) error {
 	if flog != nil {
 		run(func() { flog.Run(watchCtx) })
 	}
+	// Live quality: the report recomputed from the store for /metrics,
+	// GET /v1/monitoring and the alarm.
+	watcher := &monitor.Watcher{Store: parts.store, Every: parts.cfg.Monitor.Refresh, Logger: parts.log.Named("monitor"), Observe: metrics.MonitorReport}
+	if url := parts.cfg.Monitor.AlarmWebhook; url != "" {
+		hook := monitor.AlarmHook{URL: url, Secret: []byte(parts.cfg.Webhooks.Secret), Timeout: parts.cfg.Webhooks.Timeout, Logger: parts.log.Named("monitor")}
+		watcher.Notify = func(ctx context.Context, ev monitor.AlarmEvent) { go hook.Send(ctx, ev) }
+	}
+	run(func() { watcher.Run(watchCtx) })
 
 	// Async jobs: the relay hands the store's outbox to the queue, retrying while
 	// the broker is down; with the in-process queue this process also works them.
@@ -111,7 +120,7 @@ func runServe(e env, args []string) error {
 			default:
 			}
 		}, MaxBodyBytes: lim.MaxBodyBytes, MaxInFlight: lim.MaxInFlight, IdempotencyWindow: parts.cfg.Queue.IdempotencyWindow,
-		Callbacks: callbacks}
+		Callbacks: callbacks, Monitoring: watcher, ForecastLog: flog}
 	if parts.cfg.Serve.AccessLog {
 		apiServer.AccessLog = parts.log.Named("access")
 	}

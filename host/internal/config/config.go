@@ -69,6 +69,10 @@ type Monitor struct {
 	// Refresh is how often serve recomputes the monitor's figures for
 	// /metrics and the alarm.
 	Refresh time.Duration `koanf:"refresh"`
+	// AlarmWebhook, when set, is posted a signed event (the webhooks.secret
+	// signs it, as it signs job callbacks) when a version's live-quality
+	// alarm is raised.
+	AlarmWebhook string `koanf:"alarm_webhook"`
 }
 
 // Webhooks post a finished job to the callback_url its caller gave.
@@ -521,6 +525,12 @@ func (c Config) Validate() error {
 	}
 	if m := c.Monitor; m.Buffer < 1 || m.Batch < 1 || m.Batch > m.Buffer {
 		bad("monitor: buffer must be at least 1 and batch from 1 to buffer (buffer %d, batch %d)", m.Buffer, m.Batch)
+	}
+	if m := c.Monitor; m.AlarmWebhook != "" && len(c.Webhooks.Secret) < 16 {
+		bad("monitor.alarm_webhook: alarm events are signed with webhooks.secret; set one of at least 16 characters (SOCCERPREDICT_WEBHOOKS__SECRET)")
+	}
+	if m := c.Monitor; m.AlarmWebhook != "" && !strings.HasPrefix(m.AlarmWebhook, "https://") && !strings.HasPrefix(m.AlarmWebhook, "http://") {
+		bad("monitor.alarm_webhook: %q is not an http(s) URL", m.AlarmWebhook)
 	}
 	if m := c.Monitor; m.Interval <= 0 || m.Refresh <= 0 || m.Retention < 0 {
 		bad("monitor: interval and refresh must be positive durations and retention not negative")

@@ -97,8 +97,8 @@ func Compare(name string, reference, current []float64) FeatureDrift {
 	return f
 }
 
-// normedWasserstein is W1(ref, cur) / sd(ref), both sorted; a constant
-// reference gives 0 for a current equal to it and +Inf otherwise.
+// normedWasserstein is W1(ref, cur) / max(sd(ref), 0.001), both sorted
+// (Evidently's normalisation: a constant reference does not divide by zero).
 func normedWasserstein(ref, cur []float64) float64 {
 	// W1 = ∫ |F_ref(x) − F_cur(x)| dx over the merged support.
 	var w float64
@@ -122,14 +122,7 @@ func normedWasserstein(ref, cur []float64) float64 {
 			j++
 		}
 	}
-	sd := stddev(ref)
-	if sd == 0 {
-		if w == 0 {
-			return 0
-		}
-		return math.Inf(1)
-	}
-	return w / sd
+	return w / math.Max(stddev(ref), 0.001)
 }
 
 func stddev(xs []float64) float64 {

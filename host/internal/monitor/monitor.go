@@ -18,6 +18,8 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/soccerpredict/soccerpredict/host/internal/forecastlog"
@@ -387,8 +389,8 @@ func paired(ss []Scored, market func(Scored) *Scores) *Paired {
 			rps = append(rps, x.RPS-m.RPS)
 		}
 	}
-	if len(ll) == 0 {
-		return nil
+	if len(ll) < 2 {
+		return nil // no standard error from one match
 	}
 	mean, se := meanSE(ll)
 	rmean, rse := meanSE(rps)
@@ -401,9 +403,6 @@ func meanSE(xs []float64) (mean, se float64) {
 		mean += x
 	}
 	mean /= n
-	if len(xs) < 2 {
-		return mean, math.NaN()
-	}
 	var ss float64
 	for _, x := range xs {
 		ss += (x - mean) * (x - mean)
@@ -459,4 +458,33 @@ func outcomeIndex(r string) int {
 		return 2
 	}
 	return -1
+}
+
+// ParseTime reads a date (YYYY-MM-DD, midnight UTC) or an RFC 3339 time;
+// "" is the zero time.
+func ParseTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is not a date like 2024-08-16 or a time like 2024-08-16T19:00:00Z", s)
+	}
+	return t.UTC(), nil
+}
+
+// ParseWindows reads rolling windows written "50,200,1000".
+func ParseWindows(s string) ([]int, error) {
+	var out []int
+	for _, w := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(w))
+		if err != nil || n < 1 || n > 1_000_000 {
+			return nil, fmt.Errorf("%q is not a whole number of matches from 1 to 1,000,000", w)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }

@@ -44,6 +44,8 @@ func TestWhatIsScored(t *testing.T) {
 	played := soccer.Match{ID: "e0-2425-a-v-b", Competition: "E0", HomeTeam: "A", AwayTeam: "B", Kickoff: ko, Status: soccer.Finished,
 		HomeGoals: 2, AwayGoals: 0, Result: soccer.HomeWin,
 		Odds: []soccer.Odds{{Bookmaker: "PS", Home: 2, Draw: 3.4, Away: 4.2}, {Bookmaker: "PS", Closing: true, Home: 1.9, Draw: 3.5, Away: 4.6}}}
+	played2 := played
+	played2.ID, played2.HomeTeam = "e0-2425-g-v-b", "G"
 	postponed := soccer.Match{ID: "e0-2425-c-v-d", Competition: "E0", HomeTeam: "C", AwayTeam: "D", Kickoff: ko, Status: soccer.Scheduled} // postponed: no result, kick-off passed
 	later := soccer.Match{ID: "e0-2425-e-v-f", Competition: "E0", HomeTeam: "E", AwayTeam: "F", Kickoff: ko.Add(7 * 24 * time.Hour), Status: soccer.Scheduled}
 	f := func(id string, ph float64, first, last time.Time, version int) store.LoggedForecast {
@@ -58,28 +60,32 @@ func TestWhatIsScored(t *testing.T) {
 			f(played.ID, 0.45, ko.Add(-3*time.Hour), ko.Add(-3*time.Hour), 2),
 			f(postponed.ID, 0.5, ko.Add(-time.Hour), ko.Add(-time.Hour), 1),
 			f(later.ID, 0.5, ko.Add(-time.Hour), ko.Add(-time.Hour), 1),
+			f(played2.ID, 0.5, ko.Add(-time.Hour), ko.Add(-time.Hour), 1),
 		},
-		matches: []soccer.Match{played, postponed, later},
+		matches: []soccer.Match{played, postponed, later, played2},
 	}
 	rep, err := Compute(context.Background(), st, Query{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Scored) != 2 || len(rep.Versions) != 2 || rep.Fixtures != 3 || rep.Awaiting != 2 {
-		t.Fatalf("scored %d, versions %d, fixtures %d, awaiting %d; want 2, 2, 3, 2", len(rep.Scored), len(rep.Versions), rep.Fixtures, rep.Awaiting)
+	if len(rep.Scored) != 3 || len(rep.Versions) != 2 || rep.Fixtures != 4 || rep.Awaiting != 2 {
+		t.Fatalf("scored %d, versions %d, fixtures %d, awaiting %d; want 3, 2, 4, 2", len(rep.Scored), len(rep.Versions), rep.Fixtures, rep.Awaiting)
 	}
 	v1 := rep.Versions[0]
-	if v1.Version != 1 || v1.N != 1 || math.Abs(v1.Mean.LogLoss+math.Log(0.5)) > 1e-12 {
-		t.Fatalf("version 1: %+v, want one match scored from its 0.50 forecast", v1.Summary)
+	if v1.Version != 1 || v1.N != 2 || math.Abs(v1.Mean.LogLoss+math.Log(0.5)) > 1e-12 {
+		t.Fatalf("version 1: %+v, want two matches scored from their 0.50 forecasts", v1.Summary)
 	}
 	pre := (1 / 2.0) / (1/2.0 + 1/3.4 + 1/4.2)
 	if v1.PreMatch == nil || math.Abs(v1.PreMatch.LogLoss-(-math.Log(0.5)+math.Log(pre))) > 1e-12 || v1.Closing == nil {
 		t.Fatalf("version 1 against the market: %+v", v1.PreMatch)
 	}
+	if v2 := rep.Versions[1]; v2.N != 1 || v2.PreMatch != nil {
+		t.Fatalf("version 2: %+v, want one match and no paired difference (no standard error from one match)", v2.Summary)
+	}
 	// The publisher corrects the score: the same forecasts re-score.
 	st.matches[0].HomeGoals, st.matches[0].Result = 0, soccer.Draw
 	rep, _ = Compute(context.Background(), st, Query{})
-	if got := rep.Versions[0].Mean.LogLoss; math.Abs(got+math.Log(0.3)) > 1e-12 {
+	if got := rep.Versions[0].Mean.LogLoss; math.Abs(got-(-math.Log(0.3)-math.Log(0.5))/2) > 1e-12 {
 		t.Fatalf("after a corrected result: log-loss %v, want −ln 0.3", got)
 	}
 }

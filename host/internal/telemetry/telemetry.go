@@ -31,6 +31,7 @@ type Metrics struct {
 	logWritten   atomic.Int64
 	logDropped   atomic.Int64
 	logPending   prometheus.Gauge
+	monitor      monitorGauges
 
 	httpMu  sync.RWMutex
 	httpObs map[httpKey]httpObservers
@@ -75,6 +76,8 @@ func New() *Metrics {
 		logPending: prometheus.NewGauge(prometheus.GaugeOpts{Name: "soccerpredict_forecast_log_pending",
 			Help: "Forecasts waiting in the buffer for their write to the forecast log."}),
 	}
+	m.monitor = newMonitorGauges()
+	m.registry.MustRegister(m.monitor.collectors()...)
 	m.registry.MustRegister(
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "soccerpredict_forecast_log_written_total",
 			Help: "Forecasts this process wrote to the forecast log."}, func() float64 { return float64(m.logWritten.Load()) }),

@@ -1,0 +1,96 @@
+package telemetry
+
+import (
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/soccerpredict/soccerpredict/host/internal/monitor"
+)
+
+// monitorGauges are the live-quality series, set from each monitor report.
+type monitorGauges struct {
+	scored, logLoss, rps, vsMarket, ece, drift, drifted, datasetDrift, alarm, alarmZ, refreshed *prometheus.GaugeVec
+}
+
+func newMonitorGauges() monitorGauges {
+	g := func(name, help string, labels ...string) *prometheus.GaugeVec {
+		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "soccerpredict_monitor_" + name, Help: help}, labels)
+	}
+	return monitorGauges{
+		scored: g("scored_matches", "Matches scored against their result: each fixture once per model version, its last forecast before kick-off.", "model_version", "competition"),
+		logLoss: g("log_loss", "Mean log-loss of the scored forecasts, over all scored matches (window=\"all\") or the last N.",
+			"model_version", "competition", "window"),
+		rps: g("rps", "Mean ranked probability score of the scored forecasts.", "model_version", "competition", "window"),
+		vsMarket: g("log_loss_vs_market", "Mean log-loss difference model − market's de-margined price on the same matches (negative: better than the market).",
+			"model_version", "competition", "window", "market"),
+		ece:          g("ece", "Expected calibration error per outcome (10 bins) of the scored forecasts.", "model_version", "outcome"),
+		drift:        g("feature_drift", "Normalised Wasserstein distance of each feature's recent served values from the version's training reference.", "model_version", "feature"),
+		drifted:      g("drifted_features", "Features whose drift test fails (Evidently's defaults).", "model_version"),
+		datasetDrift: g("dataset_drift", "1 when at least half of the features drift.", "model_version"),
+		alarm:        g("alarm", "1 when the sequential test finds the version worse than the pre-match price.", "model_version"),
+		alarmZ:       g("alarm_z", "The sequential test's statistic (raises above its threshold).", "model_version"),
+		refreshed:    g("refreshed_timestamp_seconds", "When the monitor last computed its report.", "scope"),
+	}
+}
+
+func (g monitorGauges) collectors() []prometheus.Collector {
+	return []prometheus.Collector{g.scored, g.logLoss, g.rps, g.vsMarket, g.ece, g.drift, g.drifted, g.datasetDrift, g.alarm, g.alarmZ, g.refreshed}
+}
+
+// MonitorReport sets the live-quality series from a monitor report; series
+// of versions no longer in it are removed.
+func (m *Metrics) MonitorReport(rep monitor.Report) {
+	if m == nil {
+		return
+	}
+	g := m.monitor
+	for _, c := range []*prometheus.GaugeVec{g.scored, g.logLoss, g.rps, g.vsMarket, g.ece, g.drift, g.drifted, g.datasetDrift, g.alarm, g.alarmZ} {
+		c.Reset()
+	}
+	market := func(version, comp, window string, s monitor.Summary) {
+		if s.N == 0 {
+			return
+		}
+		g.logLoss.WithLabelValues(version, comp, window).Set(s.Mean.LogLoss)
+		g.rps.WithLabelValues(version, comp, window).Set(s.Mean.RPS)
+		if s.PreMatch != nil {
+			g.vsMarket.WithLabelValues(version, comp, window, "pre_match").Set(s.PreMatch.LogLoss)
+		}
+		if s.Closing != nil {
+			g.vsMarket.WithLabelValues(version, comp, window, "closing").Set(s.Closing.LogLoss)
+		}
+	}
+	for _, v := range rep.Versions {
+		version := strconv.Itoa(v.Version)
+		g.scored.WithLabelValues(version, "all").Set(float64(v.N))
+		market(version, "all", "all", v.Summary)
+		for _, c := range v.Competitions {
+			g.scored.WithLabelValues(version, c.Competition).Set(float64(c.N))
+			market(version, c.Competition, "all", c.Summary)
+		}
+		for _, w := range v.Windows {
+			market(version, "all", strconv.Itoa(w.Size), w.Summary)
+		}
+		for _, c := range v.Calibration {
+			g.ece.WithLabelValues(version, c.Outcome).Set(c.ECE)
+		}
+		if d := v.Drift; d != nil {
+			for _, f := range d.Features {
+				g.drift.WithLabelValues(version, f.Feature).Set(f.Wasserstein)
+			}
+			g.drifted.WithLabelValues(version).Set(float64(d.Drifted))
+			g.datasetDrift.WithLabelValues(version).Set(b2f(d.DatasetDrift))
+		}
+		g.alarm.WithLabelValues(version).Set(b2f(v.Alarm.Raised))
+		g.alarmZ.WithLabelValues(version).Set(v.Alarm.Z)
+	}
+	g.refreshed.WithLabelValues("all").Set(float64(rep.GeneratedAt.UnixNano()) / 1e9)
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
