@@ -155,7 +155,7 @@ func runModelsTrain(e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	keepReference(e, parts, mv, trained.Reference)
+	keepReference(e, parts, mv, trained.Reference, trained.UnpricedReference)
 	fmt.Fprintf(e.stdout, "registered %s v%d: trained on %d matches (%s), feature schema %s, artifact sha256 %s\n",
 		mv.Name, mv.Version, trained.Matches, rowsNote(mv.Metrics), mv.FeatureSchemaVersion, mv.ArtifactSHA256[:16])
 	if *out != "" {

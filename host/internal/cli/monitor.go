@@ -21,23 +21,26 @@ import (
 )
 
 // keepReference stores a new version's drift reference: its most recent
-// training rows and its own forecasts of them. A failure is a warning: the
-// version is registered and serves; only its drift cannot be measured.
-func keepReference(e env, parts predictionParts, mv store.ModelVersion, rows [][]float64) {
-	if len(rows) == 0 {
+// training rows of each regime and its own forecasts of them. A failure is
+// a warning: the version is registered and serves; only its drift cannot
+// be measured.
+func keepReference(e env, parts predictionParts, mv store.ModelVersion, priced, unpriced [][]float64) {
+	if len(priced)+len(unpriced) == 0 {
 		return
 	}
 	m := pluginhost.ModelOf(parts.model)
-	ref := store.Reference{Rows: rows}
+	ref := store.Reference{Priced: store.ReferenceSample{Rows: priced}, Unpriced: store.ReferenceSample{Rows: unpriced}}
 	for _, c := range mv.Signature.Inputs {
 		ref.Columns = append(ref.Columns, c.Name)
 	}
 	err := m.Load(e.ctx, model.LoadRequest{Artifact: mv.Artifact, Signature: mv.Signature})
-	for start := 0; err == nil && start < len(rows); start += 2000 {
-		var resp model.PredictResponse
-		resp, err = m.Predict(e.ctx, model.PredictRequest{Rows: rows[start:min(start+2000, len(rows))]})
-		for _, p := range resp.Probabilities {
-			ref.Probabilities = append(ref.Probabilities, [3]float64{p.Home, p.Draw, p.Away})
+	for _, s := range []*store.ReferenceSample{&ref.Priced, &ref.Unpriced} {
+		for start := 0; err == nil && start < len(s.Rows); start += 2000 {
+			var resp model.PredictResponse
+			resp, err = m.Predict(e.ctx, model.PredictRequest{Rows: s.Rows[start:min(start+2000, len(s.Rows))]})
+			for _, p := range resp.Probabilities {
+				s.Probabilities = append(s.Probabilities, [3]float64{p.Home, p.Draw, p.Away})
+			}
 		}
 	}
 	if err == nil {
@@ -183,17 +186,18 @@ func writeMonitorReport(w io.Writer, rep monitor.Report) {
 		default:
 			fmt.Fprintln(w, "  alarm: no scored match with a pre-match price yet")
 		}
-		if d := v.Drift; d != nil {
-			fmt.Fprintf(w, "  drift: %d of %d features drifted over the last %d served rows (reference %d rows); dataset drift: %s\n",
-				d.Drifted, len(d.Features), d.CurrentRows, d.ReferenceRows, yesNo(d.DatasetDrift))
+		if len(v.Drift) == 0 {
+			fmt.Fprintln(w, "  drift: no reference kept with this version, or nothing served with features yet")
+		}
+		for _, rd := range v.Drift {
+			d := rd.Features
+			fmt.Fprintf(w, "  drift, %s requests: %d of %d features drifted over the last %d served rows (reference %d rows); dataset drift: %s; probabilities drifted: %d of 3\n",
+				rd.Regime, d.Drifted, len(d.Features), d.CurrentRows, d.ReferenceRows, yesNo(d.DatasetDrift), rd.Predictions.Drifted)
 			for _, f := range d.Features {
 				if f.Drifted {
 					fmt.Fprintf(w, "    %s: %s (Wasserstein %.3f, KS p %.3g, PSI %.3f)\n", f.Feature, f.Method, f.Wasserstein, f.KSPValue, f.PSI)
 				}
 			}
-		}
-		if d := v.Predictions; d != nil {
-			fmt.Fprintf(w, "  prediction drift: %d of 3 probabilities drifted\n", d.Drifted)
 		}
 	}
 }

@@ -80,12 +80,11 @@ type Streamed struct {
 	// Matches are the matches trained on (each competition's first season
 	// is left out, see Dataset.Trainable).
 	Matches int
-	// Reference is a copy of the last ReferenceRows training rows, in
-	// kick-off order, each as its match was (with its price when it had
-	// one; the unpriced twin rows are left out, or the reference would
-	// be a mix of two regimes no caller sends): the drift monitor's
-	// reference for this version.
-	Reference [][]float64
+	// Reference and UnpricedReference are copies of the last
+	// ReferenceRows training rows of each regime, in kick-off order: rows
+	// of matches with a pre-match price, and rows as a caller who sends
+	// none gets them. The drift monitor's reference for this version.
+	Reference, UnpricedReference [][]float64
 	replayed
 }
 
@@ -168,15 +167,7 @@ func (t Trainer) TrainFromStore(ctx context.Context, st store.Store, fs features
 	meta := newMetaBuilder(DefaultRecent)
 	hash := replay.NewHasher()
 	trainable := trainableFilter() // each competition's first season is left out
-	ring, next := make([][]float64, 0, ReferenceRows), 0
-	keep := func(row []float64) {
-		if len(ring) < ReferenceRows {
-			ring = append(ring, slices.Clone(row))
-			return
-		}
-		copy(ring[next], row)
-		next = (next + 1) % ReferenceRows
-	}
+	var priced, unpriced lastRows
 	rows := func(yield func([]float64, soccer.Result) bool) error {
 		n, err := StreamReplay(ctx, st, fs, time.Time{}, true, progress, func(e replay.Example) error {
 			meta.add(e)
@@ -185,7 +176,12 @@ func (t Trainer) TrainFromStore(ctx context.Context, st store.Store, fs features
 			}
 			out.Matches++
 			hash.Add(e)
-			keep(e.Values) // the row as the match was (priced when it had a price), not its unpriced twin
+			if e.Unpriced != nil {
+				priced.keep(e.Values)
+				unpriced.keep(e.Unpriced)
+			} else {
+				unpriced.keep(e.Values)
+			}
 			if !yield(e.Values, e.Match.Result) || e.Unpriced != nil && !yield(e.Unpriced, e.Match.Result) {
 				return errStopped
 			}
@@ -214,7 +210,7 @@ func (t Trainer) TrainFromStore(ctx context.Context, st store.Store, fs features
 		return Streamed{}, err
 	}
 	out.Version = mv
-	out.Reference = append(ring[next:], ring[:next]...)
+	out.Reference, out.UnpricedReference = priced.rows(), unpriced.rows()
 	out.done(meta)
 	return out, nil
 }
@@ -233,4 +229,24 @@ func (t Trainer) params() ([]byte, error) {
 		return nil, fmt.Errorf("train params: %w", err)
 	}
 	return params, nil
+}
+
+// lastRows keeps copies of the last ReferenceRows rows it is given.
+type lastRows struct {
+	ring [][]float64
+	next int
+}
+
+func (l *lastRows) keep(row []float64) {
+	if len(l.ring) < ReferenceRows {
+		l.ring = append(l.ring, slices.Clone(row))
+		return
+	}
+	copy(l.ring[l.next], row)
+	l.next = (l.next + 1) % ReferenceRows
+}
+
+// rows are the kept rows, oldest first.
+func (l *lastRows) rows() [][]float64 {
+	return append(l.ring[l.next:], l.ring[:l.next]...)
 }

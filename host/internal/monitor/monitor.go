@@ -148,11 +148,18 @@ type VersionReport struct {
 	Windows      []Window      `json:"windows"`
 	Calibration  []Calibration `json:"calibration"`
 	Alarm        AlarmState    `json:"alarm"`
-	// Drift is the version's recent served feature rows against its
-	// training reference; Predictions its recent probabilities against
-	// its own on the reference. Nil without a reference or served rows.
-	Drift       *DriftReport `json:"drift,omitempty"`
-	Predictions *DriftReport `json:"prediction_drift,omitempty"`
+	// Drift compares the version's recent served rows, and its
+	// probabilities for them, with its training reference, per regime
+	// (requests with a price and without); empty without a reference.
+	Drift []RegimeDrift `json:"drift"`
+}
+
+// RegimeDrift is one regime's drift: "priced" (the request carried a
+// pre-match price) or "unpriced".
+type RegimeDrift struct {
+	Regime      string      `json:"regime"`
+	Features    DriftReport `json:"features"`
+	Predictions DriftReport `json:"predictions"`
 }
 
 // Competition is a version's summary in one competition.
@@ -188,8 +195,12 @@ type Store interface {
 }
 
 // DriftRows is how many of a version's most recent served rows are tested
-// against its reference.
-const DriftRows = 1000
+// against its reference; a regime with fewer than DriftMinRows served rows
+// is not tested (a handful of requests says nothing about a distribution).
+const (
+	DriftRows    = 1000
+	DriftMinRows = 30
+)
 
 // Compute scores every forecast q selects against the finished matches
 // the store holds: for each fixture and version, its last forecast before
@@ -318,24 +329,32 @@ func drift(ctx context.Context, st Store, v *VersionReport, rows []store.LoggedF
 	if err != nil {
 		return err
 	}
-	cur := make([][]float64, len(rows))
-	probs := make([][]float64, len(rows))
-	for i, f := range rows {
-		cur[i], probs[i] = f.Features, f.Probabilities[:]
+	for _, regime := range []struct {
+		name   string
+		sample store.ReferenceSample
+		priced bool
+	}{{"priced", ref.Priced, true}, {"unpriced", ref.Unpriced, false}} {
+		var cur, probs [][]float64
+		for _, f := range rows {
+			if (f.Market != nil) == regime.priced {
+				cur, probs = append(cur, f.Features), append(probs, f.Probabilities[:])
+			}
+		}
+		if len(cur) < DriftMinRows || len(regime.sample.Rows) == 0 {
+			continue
+		}
+		refProbs := make([][]float64, len(regime.sample.Probabilities))
+		for i := range regime.sample.Probabilities {
+			refProbs[i] = regime.sample.Probabilities[i][:]
+		}
+		v.Drift = append(v.Drift, RegimeDrift{Regime: regime.name, Features: CompareColumns(ref.Columns, regime.sample.Rows, cur),
+			Predictions: CompareColumns([]string{"p_home", "p_draw", "p_away"}, refProbs, probs)})
 	}
-	d := CompareColumns(ref.Columns, ref.Rows, cur)
-	v.Drift = &d
-	refProbs := make([][]float64, len(ref.Probabilities))
-	for i := range ref.Probabilities {
-		refProbs[i] = ref.Probabilities[i][:]
-	}
-	p := CompareColumns([]string{"p_home", "p_draw", "p_away"}, refProbs, probs)
-	v.Predictions = &p
 	return nil
 }
 
 func versionReport(model string, version int, ss []Scored, windows []int, alarm Alarm) VersionReport {
-	v := VersionReport{Model: model, Version: version, Summary: summarise(ss), Competitions: []Competition{}, Windows: []Window{}}
+	v := VersionReport{Model: model, Version: version, Summary: summarise(ss), Competitions: []Competition{}, Windows: []Window{}, Drift: []RegimeDrift{}}
 	comps := map[string][]Scored{}
 	for _, s := range ss {
 		comps[s.Competition] = append(comps[s.Competition], s)

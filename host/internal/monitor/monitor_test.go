@@ -2,6 +2,8 @@ package monitor
 
 import (
 	"context"
+	"fmt"
+	"math/rand/v2"
 	"math"
 	"testing"
 	"time"
@@ -13,13 +15,17 @@ import (
 type fakeStore struct {
 	logged  []store.LoggedForecast
 	matches []soccer.Match
+	ref     *store.Reference
 }
 
 func (f *fakeStore) LoggedForecasts(ctx context.Context, q store.ForecastQuery) ([]store.LoggedForecast, error) {
 	return f.logged, nil
 }
 func (f *fakeStore) Reference(ctx context.Context, version int) (store.Reference, error) {
-	return store.Reference{}, store.ErrNotFound
+	if f.ref == nil {
+		return store.Reference{}, store.ErrNotFound
+	}
+	return *f.ref, nil
 }
 func (f *fakeStore) Matches(ctx context.Context, q store.MatchQuery) ([]soccer.Match, error) {
 	return f.matches, nil
@@ -87,5 +93,68 @@ func TestWhatIsScored(t *testing.T) {
 	rep, _ = Compute(context.Background(), st, Query{})
 	if got := rep.Versions[0].Mean.LogLoss; math.Abs(got-(-math.Log(0.3)-math.Log(0.5))/2) > 1e-12 {
 		t.Fatalf("after a corrected result: log-loss %v, want −ln 0.3", got)
+	}
+}
+
+// Served rows are compared with the reference of the regime they were
+// served in: requests with a price against priced training rows, those
+// without against unpriced ones; a regime with too few rows is not tested.
+func TestDriftPerRegime(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	sample := func(n int, mean float64) store.ReferenceSample {
+		var s store.ReferenceSample
+		for range n {
+			s.Rows = append(s.Rows, []float64{mean + r.NormFloat64(), r.NormFloat64()})
+			s.Probabilities = append(s.Probabilities, [3]float64{0.45, 0.27, 0.28})
+		}
+		return s
+	}
+	// Priced training rows centre on 5, unpriced on 0.
+	st := &fakeStore{ref: &store.Reference{Columns: []string{"market", "rating"}, Priced: sample(2000, 5), Unpriced: sample(2000, 0)}}
+	at := time.Date(2024, 8, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 2000 {
+		// Served rows are rows of their regime's distribution (every other
+		// reference row: the same distribution, without sampling noise
+		// making a test of Evidently's 0.1 threshold flaky).
+		ref := st.ref.Unpriced.Rows
+		if i%2 == 0 {
+			ref = st.ref.Priced.Rows
+		}
+		f := store.LoggedForecast{MatchID: fmt.Sprint(i), Version: 1, Model: "m", Probabilities: [3]float64{0.45, 0.27, 0.28},
+			Count: 1, FirstAt: at, LastAt: at, Features: ref[(i/2*2)%len(ref)]}
+		if i%2 == 0 {
+			f.Market = &[3]float64{0.5, 0.25, 0.25}
+		}
+		st.logged = append(st.logged, f)
+	}
+	rep, err := Compute(context.Background(), st, Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := rep.Versions[0].Drift
+	if len(d) != 2 || d[0].Regime != "priced" || d[1].Regime != "unpriced" || d[0].Features.Drifted != 0 || d[1].Features.Drifted != 0 {
+		t.Fatalf("drift per regime: %+v", d)
+	}
+	if d[0].Features.CurrentRows != 500 || d[1].Features.CurrentRows != 500 {
+		t.Fatalf("the last %d served rows split by regime: %d and %d", DriftRows, d[0].Features.CurrentRows, d[1].Features.CurrentRows)
+	}
+	// Priced requests judged against the unpriced reference would drift.
+	var served []float64
+	for _, f := range st.logged[1000:] {
+		if f.Market != nil {
+			served = append(served, f.Features[0])
+		}
+	}
+	var unpricedRef []float64
+	for _, row := range st.ref.Unpriced.Rows {
+		unpricedRef = append(unpricedRef, row[0])
+	}
+	if !Compare("market", unpricedRef, served).Drifted {
+		t.Fatal("priced requests against unpriced training rows: no drift")
+	}
+	st.logged = st.logged[:40] // 20 a regime: too few to test
+	rep, _ = Compute(context.Background(), st, Query{})
+	if len(rep.Versions[0].Drift) != 0 {
+		t.Fatalf("drift from 20 rows a regime: %+v", rep.Versions[0].Drift)
 	}
 }

@@ -22,7 +22,8 @@ var (
 // WritePlots writes the report's plots as PNG into dir, one set per
 // version: rolling log-loss beside the market's (live_scores_vN.png), the
 // reliability diagram per outcome (reliability_vN.png) and, when the
-// report has drift, drift per feature (drift_vN.png). It returns the
+// report has drift, drift per feature per regime (drift_vN_priced.png,
+// drift_vN_unpriced.png). It returns the
 // files written.
 func WritePlots(dir string, rep Report, window int) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -46,9 +47,9 @@ func WritePlots(dir string, rep Report, window int) ([]string, error) {
 			return files, err
 		}
 		files = append(files, path)
-		if v.Drift != nil && len(v.Drift.Features) > 0 {
-			path = filepath.Join(dir, fmt.Sprintf("drift_v%d.png", v.Version))
-			if err := driftPNG(path, v); err != nil {
+		for _, d := range v.Drift {
+			path = filepath.Join(dir, fmt.Sprintf("drift_v%d_%s.png", v.Version, d.Regime))
+			if err := driftPNG(path, v, d); err != nil {
 				return files, err
 			}
 			files = append(files, path)
@@ -142,12 +143,13 @@ func reliabilityPNG(path string, v VersionReport) error {
 	return p.Save(6*vg.Inch, 6*vg.Inch, path)
 }
 
-func driftPNG(path string, v VersionReport) error {
+func driftPNG(path string, v VersionReport, d RegimeDrift) error {
 	p := plot.New()
-	p.Title.Text = fmt.Sprintf("%s v%d feature drift (normalised Wasserstein; dashed: threshold)", v.Model, v.Version)
+	p.Title.Text = fmt.Sprintf("%s v%d feature drift, %s requests (normalised Wasserstein; dashed: threshold)", v.Model, v.Version, d.Regime)
+	p.X.Min = 0
 	var vals plotter.Values
 	var names []string
-	for _, f := range v.Drift.Features {
+	for _, f := range d.Features.Features {
 		vals = append(vals, f.Wasserstein)
 		names = append(names, f.Feature)
 	}

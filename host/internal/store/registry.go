@@ -53,9 +53,17 @@ type References interface {
 
 // Reference is a sample of a version's training rows (the most recent
 // ones, in the feature schema's column order) and the version's
-// probabilities for them.
+// probabilities for them, in two regimes: rows of fixtures with a
+// pre-match price, and rows as a caller who sends none gets them. Served
+// forecasts are compared with the regime they were served in.
 type Reference struct {
-	Columns       []string     `json:"columns"`
+	Columns  []string        `json:"columns"`
+	Priced   ReferenceSample `json:"priced"`
+	Unpriced ReferenceSample `json:"unpriced"`
+}
+
+// ReferenceSample is one regime's rows and the version's forecasts of them.
+type ReferenceSample struct {
 	Rows          [][]float64  `json:"rows"`
 	Probabilities [][3]float64 `json:"probabilities"`
 }

@@ -25,9 +25,10 @@ func newMonitorGauges() monitorGauges {
 		vsMarket: g("log_loss_vs_market", "Mean log-loss difference model − market's de-margined price on the same matches (negative: better than the market).",
 			"model_version", "competition", "window", "market"),
 		ece:          g("ece", "Expected calibration error per outcome (10 bins) of the scored forecasts.", "model_version", "outcome"),
-		drift:        g("feature_drift", "Normalised Wasserstein distance of each feature's recent served values from the version's training reference.", "model_version", "feature"),
-		drifted:      g("drifted_features", "Features whose drift test fails (Evidently's defaults).", "model_version"),
-		datasetDrift: g("dataset_drift", "1 when at least half of the features drift.", "model_version"),
+		drift: g("feature_drift", "Normalised Wasserstein distance of each feature's recent served values from the version's training reference, per regime (requests with a price or without).",
+			"model_version", "regime", "feature"),
+		drifted:      g("drifted_features", "Features whose drift test fails (Evidently's defaults), per regime.", "model_version", "regime"),
+		datasetDrift: g("dataset_drift", "1 when at least half of the features drift, per regime.", "model_version", "regime"),
 		alarm:        g("alarm", "1 when the sequential test finds the version worse than the pre-match price.", "model_version"),
 		alarmZ:       g("alarm_z", "The sequential test's statistic (raises above its threshold).", "model_version"),
 		refreshed:    g("refreshed_timestamp_seconds", "When the monitor last computed its report.", "scope"),
@@ -75,12 +76,12 @@ func (m *Metrics) MonitorReport(rep monitor.Report) {
 		for _, c := range v.Calibration {
 			g.ece.WithLabelValues(version, c.Outcome).Set(c.ECE)
 		}
-		if d := v.Drift; d != nil {
-			for _, f := range d.Features {
-				g.drift.WithLabelValues(version, f.Feature).Set(f.Wasserstein)
+		for _, d := range v.Drift {
+			for _, f := range d.Features.Features {
+				g.drift.WithLabelValues(version, d.Regime, f.Feature).Set(f.Wasserstein)
 			}
-			g.drifted.WithLabelValues(version).Set(float64(d.Drifted))
-			g.datasetDrift.WithLabelValues(version).Set(b2f(d.DatasetDrift))
+			g.drifted.WithLabelValues(version, d.Regime).Set(float64(d.Features.Drifted))
+			g.datasetDrift.WithLabelValues(version, d.Regime).Set(b2f(d.Features.DatasetDrift))
 		}
 		g.alarm.WithLabelValues(version).Set(b2f(v.Alarm.Raised))
 		g.alarmZ.WithLabelValues(version).Set(v.Alarm.Z)

@@ -112,12 +112,14 @@ func checkReferences(t *testing.T, st store.Store) {
 	if _, err := st.Reference(ctx, 9); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("reference of an unknown version: %v, want ErrNotFound", err)
 	}
-	r := store.Reference{Columns: []string{"a", "b"}, Rows: [][]float64{{1, 2}, {3.5, -4}}, Probabilities: [][3]float64{{0.5, 0.3, 0.2}, {0.1, 0.2, 0.7}}}
+	r := store.Reference{Columns: []string{"a", "b"},
+		Priced:   store.ReferenceSample{Rows: [][]float64{{1, 2}, {3.5, -4}}, Probabilities: [][3]float64{{0.5, 0.3, 0.2}, {0.1, 0.2, 0.7}}},
+		Unpriced: store.ReferenceSample{Rows: [][]float64{{0, 1}}, Probabilities: [][3]float64{{0.4, 0.3, 0.3}}}}
 	if err := st.SaveReference(ctx, 9, r); err != nil {
 		t.Fatal(err)
 	}
-	r.Rows = r.Rows[:1]
-	r.Probabilities = r.Probabilities[:1]
+	r.Priced.Rows = r.Priced.Rows[:1]
+	r.Priced.Probabilities = r.Priced.Probabilities[:1]
 	if err := st.SaveReference(ctx, 9, r); err != nil {
 		t.Fatal(err)
 	}
