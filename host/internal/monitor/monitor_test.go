@@ -3,8 +3,8 @@ package monitor
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"math"
+	"math/rand/v2"
 	"testing"
 	"time"
 

@@ -24,7 +24,7 @@ func newMonitorGauges() monitorGauges {
 		rps: g("rps", "Mean ranked probability score of the scored forecasts.", "model_version", "competition", "window"),
 		vsMarket: g("log_loss_vs_market", "Mean log-loss difference model − market's de-margined price on the same matches (negative: better than the market).",
 			"model_version", "competition", "window", "market"),
-		ece:          g("ece", "Expected calibration error per outcome (10 bins) of the scored forecasts.", "model_version", "outcome"),
+		ece: g("ece", "Expected calibration error per outcome (10 bins) of the scored forecasts.", "model_version", "outcome"),
 		drift: g("feature_drift", "Normalised Wasserstein distance of each feature's recent served values from the version's training reference, per regime (requests with a price or without).",
 			"model_version", "regime", "feature"),
 		drifted:      g("drifted_features", "Features whose drift test fails (Evidently's defaults), per regime.", "model_version", "regime"),
