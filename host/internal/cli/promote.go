@@ -7,12 +7,14 @@ import (
 	"os/exec"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
 	"github.com/soccerpredict/soccerpredict/host/internal/ingest"
+	"github.com/soccerpredict/soccerpredict/host/internal/monitor"
 	"github.com/soccerpredict/soccerpredict/host/internal/pluginhost"
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
@@ -83,20 +85,30 @@ func runModelsPromote(e env, args []string) error {
 		return err
 	}
 	printBacktest(e.stdout, champ, chall, gate, bt)
+	live, err := monitor.LiveEvidence(e.ctx, parts.store, champ.Version, chall.Version, parts.cfg.Promotion.LiveMinMatches)
+	if err != nil {
+		return err
+	}
+	printLiveEvidence(e.stdout, live)
 	if !bt.Passed && !*force {
 		return fmt.Errorf("refused: challenger v%d does not beat champion v%d: %s", chall.Version, champ.Version, strings.Join(bt.Reasons, "; "))
 	}
+	if !live.Passed && !*force {
+		return fmt.Errorf("refused: challenger v%d has not shown on live matches that it beats champion v%d (promotion.live_min_matches %d: %s)",
+			chall.Version, champ.Version, live.Required, liveShortfall(live))
+	}
+	passed := bt.Passed && live.Passed
 	why := *reason
 	if why == "" {
 		why = "backtest passed"
 	}
 	g, err := parts.store.Promote(e.ctx, store.Promotion{Alias: store.Champion, Version: chall.Version, Action: "promote", Actor: actor(e),
-		Forced: *force && !bt.Passed, Reason: why, PluginDigest: digest(parts.model), Details: map[string]any{"backtest": bt, "gate": gate}})
+		Forced: *force && !passed, Reason: why, PluginDigest: digest(parts.model), Details: map[string]any{"backtest": bt, "gate": gate, "live": live}})
 	if err != nil {
 		return err
 	}
 	verb := "promoted"
-	if *force && !bt.Passed {
+	if *force && !passed {
 		verb = "FORCED"
 	}
 	_, err = fmt.Fprintf(e.stdout, "%s: champion -> v%d (generation %d); running servers switch without restart\n", verb, chall.Version, g.ID)
@@ -342,4 +354,62 @@ func runRunsCompare(e env, args []string) error {
 		row(k, metric(a.Metrics, k, "%.4f"), metric(b.Metrics, k, "%.4f"))
 	}
 	return w.Flush()
+}
+
+// printLiveEvidence shows the challenger's live record beside the backtest.
+func printLiveEvidence(w io.Writer, ev monitor.Evidence) {
+	req := "not required (promotion.live_min_matches 0)"
+	if ev.Required > 0 {
+		req = fmt.Sprintf("required: at least %d matches and the interval's upper end below 0", ev.Required)
+	}
+	if ev.Paired == nil {
+		fmt.Fprintf(w, "live evidence (shadow): no matches scored for both v%d and v%d yet; %s\n", ev.Challenger, ev.Champion, req)
+		return
+	}
+	p := ev.Paired
+	fmt.Fprintf(w, "live evidence (shadow): v%d − v%d Δ log-loss %+.4f ± %.4f [%+.4f, %+.4f], Δ RPS %+.4f over %d matches; %s\n",
+		ev.Challenger, ev.Champion, p.LogLoss, p.SE, p.Low, p.High, p.RPS, p.N, req)
+}
+
+func liveShortfall(ev monitor.Evidence) string {
+	switch {
+	case ev.Paired == nil:
+		return "no match scored for both yet; serve it in shadow (models shadow) and wait for results"
+	case ev.Paired.N < ev.Required:
+		return fmt.Sprintf("%d of %d matches scored for both", ev.Paired.N, ev.Required)
+	}
+	return fmt.Sprintf("the 95%% interval of its log-loss difference reaches %+.4f, not below 0", ev.Paired.High)
+}
+
+// runModelsShadow names a version the challenger, which serve computes in
+// shadow (monitor.shadow) on live forecasts and the monitor scores.
+func runModelsShadow(e env, args []string) error {
+	fs, c := newFlags(e, "models shadow")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return fmt.Errorf("%w: models shadow needs one VERSION (soccerpredict models list shows them)", errUsage)
+	}
+	version, err := strconv.Atoi(fs.Arg(0))
+	if err != nil || version < 1 {
+		return fmt.Errorf("%w: models shadow: %q is not a model version (a whole number from 1)", errUsage, fs.Arg(0))
+	}
+	st, err := c.openStore(e)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if _, err := st.ModelVersion(e.ctx, version); err != nil {
+		return fmt.Errorf("%w: models shadow: v%d: %v (soccerpredict models list shows the registered versions)", errUsage, version, err)
+	}
+	if champ, err := st.Alias(e.ctx, store.Champion); err == nil && champ.Version == version {
+		return fmt.Errorf("%w: models shadow: v%d is the champion; shadow another version", errUsage, version)
+	}
+	if _, err := st.Promote(e.ctx, store.Promotion{Alias: "challenger", Version: version, Action: "shadow", Actor: actor(e), Reason: "models shadow"}); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(e.stdout, "challenger -> v%d: serve computes it in shadow on every live forecast and logs it under its own version; "+
+		"`soccerpredict monitor` scores it beside the champion as results arrive, and `models promote` weighs that live evidence\n", version)
+	return err
 }

@@ -73,6 +73,10 @@ func runServe(e env, args []string) error {
 		watcher.Notify = func(ctx context.Context, ev monitor.AlarmEvent) { go hook.Send(ctx, ev) }
 	}
 	run(func() { watcher.Run(watchCtx) })
+	if flog != nil && parts.cfg.Monitor.Shadow {
+		run(func() { pred.WatchShadow(watchCtx, parts.cfg.Serve.GenerationPoll) })
+		metrics.Shadow(func() (int, int64, int64) { s := pred.Shadow(); return s.Version, s.Computed, s.Shed })
+	}
 
 	// Async jobs: the relay hands the store's outbox to the queue, retrying while
 	// the broker is down; with the in-process queue this process also works them.

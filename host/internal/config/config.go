@@ -73,6 +73,10 @@ type Monitor struct {
 	// signs it, as it signs job callbacks) when a version's live-quality
 	// alarm is raised.
 	AlarmWebhook string `koanf:"alarm_webhook"`
+	// Shadow serves the version the challenger alias names in shadow:
+	// computed off the request path for every forecast the champion
+	// computes, logged under its own version and scored beside it.
+	Shadow bool `koanf:"shadow"`
 }
 
 // Webhooks post a finished job to the callback_url its caller gave.
@@ -200,6 +204,11 @@ type Promotion struct {
 	MinRPSGain     float64 `koanf:"min_rps_gain"`
 	MinLogLossGain float64 `koanf:"min_log_loss_gain"`
 	MaxECEIncrease float64 `koanf:"max_ece_increase"`
+	// LiveMinMatches, when above 0, also requires live evidence: the
+	// challenger scored (in shadow) on at least this many of the same
+	// matches as the champion, with the upper end of the 95% interval of
+	// its paired log-loss difference below zero.
+	LiveMinMatches int `koanf:"live_min_matches"`
 }
 
 // Evaluate configures the walk-forward evaluation.
@@ -316,6 +325,8 @@ func Defaults() map[string]any {
 		"monitor.interval":                 "250ms",
 		"monitor.retention":                "8760h",
 		"monitor.refresh":                  "1m",
+		"monitor.shadow":                   true,
+		"promotion.live_min_matches":       0,
 		"cache.driver":                     "memory",
 		"cache.addr":                       "127.0.0.1:6379",
 		"cache.prefix":                     "soccerpredict:",
@@ -531,6 +542,9 @@ func (c Config) Validate() error {
 	}
 	if m := c.Monitor; m.AlarmWebhook != "" && !strings.HasPrefix(m.AlarmWebhook, "https://") && !strings.HasPrefix(m.AlarmWebhook, "http://") {
 		bad("monitor.alarm_webhook: %q is not an http(s) URL", m.AlarmWebhook)
+	}
+	if c.Promotion.LiveMinMatches < 0 {
+		bad("promotion.live_min_matches: %d is negative", c.Promotion.LiveMinMatches)
 	}
 	if m := c.Monitor; m.Interval <= 0 || m.Refresh <= 0 || m.Retention < 0 {
 		bad("monitor: interval and refresh must be positive durations and retention not negative")

@@ -43,6 +43,8 @@ func (p *Predictor) Record(r Recorder) { p.recorder = r }
 
 func (p *Predictor) record(ctx context.Context, preds []Prediction) {
 	if p.recorder != nil && len(preds) > 0 {
-		p.recorder.Record(OriginOf(ctx), preds)
+		o := OriginOf(ctx)
+		p.recorder.Record(o, preds)
+		p.shadowRecord(o, preds)
 	}
 }

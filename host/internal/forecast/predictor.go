@@ -135,6 +135,7 @@ type Predictor struct {
 	cacheEntries int
 	metrics      Metrics
 	recorder     Recorder
+	shadow       shadowState
 	// pinned, when set, is the model version served instead of the champion.
 	pinned int
 }
@@ -295,6 +296,11 @@ func (p *Predictor) Start(ctx context.Context) error {
 // schema, launches a model process for it, loads the model and warms it with
 // one prediction. Nothing serves from it until the caller switches to it.
 func (p *Predictor) load(ctx context.Context, gen store.Generation) (*generation, error) {
+	return p.loadAs(ctx, gen, fmt.Sprintf("g%d", gen.ID))
+}
+
+// loadAs is load with the model process named instance.
+func (p *Predictor) loadAs(ctx context.Context, gen store.Generation, instance string) (*generation, error) {
 	champ, err := p.store.ModelVersion(ctx, gen.Version)
 	if err != nil {
 		return nil, err
@@ -309,7 +315,7 @@ func (p *Predictor) load(ctx context.Context, gen store.Generation) (*generation
 		return nil, fmt.Errorf("refusing champion %s v%d: trained on feature schema %s, the feature plugin serves %s",
 			champ.Name, champ.Version, champ.FeatureSchemaVersion, schema.Version)
 	}
-	inst, err := p.host.Spawn(p.modelPlugin, fmt.Sprintf("g%d", gen.ID))
+	inst, err := p.host.Spawn(p.modelPlugin, instance)
 	if err != nil {
 		return nil, err
 	}

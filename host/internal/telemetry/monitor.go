@@ -95,3 +95,17 @@ func b2f(b bool) float64 {
 	}
 	return 0
 }
+
+// Shadow exposes the shadow challenger's version and counts, read from stats.
+func (m *Metrics) Shadow(stats func() (version int, computed, shed int64)) {
+	if m == nil {
+		return
+	}
+	m.registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "soccerpredict_shadow_version", Help: "The model version served in shadow (0: none)."},
+			func() float64 { v, _, _ := stats(); return float64(v) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "soccerpredict_shadow_forecasts_total", Help: "Forecasts the shadow version computed and logged."},
+			func() float64 { _, c, _ := stats(); return float64(c) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "soccerpredict_shadow_shed_total", Help: "Forecasts not shadowed because the shadow's queue was full (shed first under load) or its call failed."},
+			func() float64 { _, _, s := stats(); return float64(s) }))
+}

@@ -1,0 +1,144 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/soccerpredict/soccerpredict/host/internal/store"
+)
+
+// serveFor runs serve until the returned stop is called (it waits for the
+// process to write its forecast log and exit) and returns its base URL.
+func serveFor(t *testing.T, cfg string) (string, func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &syncBuffer{}
+	done := make(chan struct{})
+	go func() {
+		Run(ctx, []string{"serve", "--config", cfg, "--addr", "127.0.0.1:0", "--grpc-addr", "off"}, nil, out, &syncBuffer{})
+		close(done)
+	}()
+	re := regexp.MustCompile(`on (127\.0\.0\.1:\d+)`)
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if m := re.FindStringSubmatch(out.String()); m != nil {
+			stop := func() { cancel(); <-done }
+			t.Cleanup(stop)
+			return "http://" + m[1], stop
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("serve did not start:\n%s", out.String())
+		}
+	}
+}
+
+// A challenger served in shadow: callers get exactly the champion's
+// answers, the shadow's own forecasts are logged under its version and
+// scored beside the champion's, and `models promote` refuses it for lack
+// of live evidence, then accepts it once the evidence is there.
+func TestShadowChallengerEndToEnd(t *testing.T) {
+	cfg := fullConfig(t, "store: {driver: sqlite}\nserve: {generation_poll: 100ms}\nmonitor: {interval: 50ms, refresh: 200ms}\npromotion: {live_min_matches: 100}")
+	fixturesDir, resultsDir, day := liveSeason(t)
+	dirFlag := "plugins.footballdata.config.dir="
+	must(t, cfg, "ingest", "--set", dirFlag+fixturesDir)
+	must(t, cfg, "models", "train", "--alias", "champion", "--set", "model.params.l2=5") // v1, weak
+	must(t, cfg, "models", "train")                                                       // v2, the candidate
+	if code, _, errs := run(t, nil, "models", "train", "--alias", "champion", "--config", cfg); code != 2 || !strings.Contains(errs, "promotion gate") {
+		t.Fatalf("training straight into a serving champion: exit %d\n%s", code, errs)
+	}
+
+	ask := func(base string) []string {
+		var out []string
+		for _, f := range liveRound {
+			ko := time.Date(day.Year(), day.Month(), day.Day(), f.hour, 0, 0, 0, time.UTC).Format(time.RFC3339)
+			code, v := postJSON(t, base+"/v1/predictions", fmt.Sprintf(`{"home_team": %q, "away_team": %q, "competition": "E0", "kickoff": %q}`, f.home, f.away, ko))
+			if code != 200 {
+				t.Fatalf("predict: %d %v", code, v)
+			}
+			out = append(out, fmt.Sprint(v["probabilities"], v["model"]))
+		}
+		return out
+	}
+	base, stop := serveFor(t, cfg)
+	without := ask(base)
+	stop()
+
+	for _, bad := range []struct{ arg, want string }{{"9", "v9"}, {"two", `"two" is not a model version`}, {"1", "is the champion"}} {
+		if code, _, errs := run(t, nil, "models", "shadow", bad.arg, "--config", cfg); code != 2 || !strings.Contains(errs, bad.want) {
+			t.Errorf("models shadow %s: exit %d, %s", bad.arg, code, errs)
+		}
+	}
+	must(t, cfg, "models", "shadow", "2")
+	base, stop = serveFor(t, cfg)
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(metricsOf(t, base), "soccerpredict_shadow_version 2"); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the challenger is not served in shadow")
+		}
+	}
+	with := ask(base)
+	for i := range with {
+		if with[i] != without[i] {
+			t.Fatalf("fixture %d answered %s with a shadow, %s without", i, with[i], without[i])
+		}
+	}
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(metricsOf(t, base), fmt.Sprintf("soccerpredict_shadow_forecasts_total %d", len(liveRound))); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the shadow did not compute the %d forecasts:\n%s", len(liveRound), grepLines(metricsOf(t, base), "shadow"))
+		}
+	}
+	stop()
+	st := openTestStore(t, cfg)
+	logged, err := st.LoggedForecasts(context.Background(), store.ForecastQuery{Version: 2})
+	if err != nil || len(logged) != len(liveRound) {
+		t.Fatalf("v2's logged forecasts: %d (%v), want %d", len(logged), err, len(liveRound))
+	}
+	for _, f := range logged {
+		if f.Route != "shadow" {
+			t.Fatalf("a shadow forecast logged as %q", f.Route)
+		}
+	}
+
+	must(t, cfg, "ingest", "--set", dirFlag+resultsDir)
+	report := must(t, cfg, "monitor")
+	if !strings.Contains(report, "v1: 6 scored matches") || !strings.Contains(report, "v2: 6 scored matches") {
+		t.Fatalf("both versions scored:\n%s", report)
+	}
+	code, out, errs := run(t, []string{"SOCCERPREDICT_ACTOR=test"}, "models", "promote", "--config", cfg)
+	if code == 0 || !strings.Contains(errs, "has not shown on live matches") || !strings.Contains(errs, "6 of 100 matches") || !strings.Contains(out, "live evidence (shadow): v2 − v1") {
+		t.Fatalf("promotion without enough live evidence: exit %d\n%s\n%s", code, out, errs)
+	}
+	// A season of history, forecast by both as of each kick-off, is evidence.
+	must(t, cfg, "monitor", "backfill", "--from", "2023-08-01", "--version", "1")
+	must(t, cfg, "monitor", "backfill", "--from", "2023-08-01", "--version", "2")
+	out = must(t, cfg, "models", "promote")
+	if !strings.Contains(out, "promoted: champion -> v2") || !regexp.MustCompile(`live evidence \(shadow\): v2 − v1 Δ log-loss -0\.\d+ .* over \d{4} matches`).MatchString(out) {
+		t.Fatalf("promotion with live evidence:\n%s", out)
+	}
+}
+
+func metricsOf(t *testing.T, base string) string {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
