@@ -48,7 +48,7 @@ func TestShadowChallengerEndToEnd(t *testing.T) {
 	dirFlag := "plugins.footballdata.config.dir="
 	must(t, cfg, "ingest", "--set", dirFlag+fixturesDir)
 	must(t, cfg, "models", "train", "--alias", "champion", "--set", "model.params.l2=5") // v1, weak
-	must(t, cfg, "models", "train")                                                       // v2, the candidate
+	must(t, cfg, "models", "train")                                                      // v2, the candidate
 	if code, _, errs := run(t, nil, "models", "train", "--alias", "champion", "--config", cfg); code != 2 || !strings.Contains(errs, "promotion gate") {
 		t.Fatalf("training straight into a serving champion: exit %d\n%s", code, errs)
 	}
