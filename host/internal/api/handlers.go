@@ -3,12 +3,15 @@ package api
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
+	"github.com/soccerpredict/soccerpredict/host/internal/monitor"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 )
 
@@ -51,6 +54,22 @@ type PredictionResponse struct {
 	Result      *ResultJSON `json:"result,omitempty"`
 	// Market compares the forecast with the odds the request gave (absent without odds).
 	Market *MarketJSON `json:"market,omitempty"`
+	// ServedAt is when a recent result's forecast was served (the last one
+	// before kick-off, from the forecast log).
+	ServedAt *time.Time `json:"served_at,omitempty"`
+}
+
+// FixturesResponse is GET /v1/fixtures: upcoming fixtures with forecasts,
+// and recent results beside what was forecast before kick-off.
+type FixturesResponse struct {
+	Competition string               `json:"competition"`
+	Upcoming    []PredictionResponse `json:"upcoming"`
+	Recent      []PredictionResponse `json:"recent"`
+	// RecentSource is "served": the forecasts really served before each
+	// kick-off (the forecast log); or "replay", when none was logged: the
+	// current champion's forecasts from the features each match had
+	// before kick-off, which were not served to anyone.
+	RecentSource string `json:"recent_source"`
 }
 
 // MarketJSON is the market's view of a fixture, from the request's odds.
@@ -283,28 +302,69 @@ func (s *Server) fixtures(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	recent, err := s.Predictor.Recent(r.Context(), comp, limit)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
 	upcoming, err := s.Predictor.Upcoming(s.origin(r.Context(), "fixtures"), comp, limit)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	out := struct {
-		Competition string               `json:"competition"`
-		Upcoming    []PredictionResponse `json:"upcoming"`
-		Recent      []PredictionResponse `json:"recent"`
-	}{Competition: comp, Upcoming: []PredictionResponse{}, Recent: []PredictionResponse{}}
+	out := FixturesResponse{Competition: comp, Upcoming: []PredictionResponse{}, Recent: []PredictionResponse{}, RecentSource: "served"}
 	for _, p := range upcoming {
 		out.Upcoming = append(out.Upcoming, toResponse(p))
 	}
-	for _, p := range recent {
-		out.Recent = append(out.Recent, toResponse(p))
+	if out.Recent, err = s.servedRecent(r.Context(), comp, limit); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if len(out.Recent) == 0 {
+		recent, err := s.Predictor.Recent(r.Context(), comp, limit)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		out.RecentSource = "replay"
+		for _, p := range recent {
+			out.Recent = append(out.Recent, toResponse(p))
+		}
 	}
 	s.json(w, http.StatusOK, out)
+}
+
+// servedRecent is the competition's last finished matches that were
+// forecast before kick-off, newest first, each with the last forecast
+// served (not a shadow's) before it.
+func (s *Server) servedRecent(ctx context.Context, comp string, limit int) ([]PredictionResponse, error) {
+	out := []PredictionResponse{}
+	if s.Store == nil {
+		return out, nil
+	}
+	rep, err := monitor.Compute(ctx, s.Store, monitor.Query{Competition: comp, Windows: []int{}})
+	if err != nil {
+		return nil, err
+	}
+	latest := map[string]monitor.Scored{}
+	for _, sc := range rep.Scored {
+		if sc.Route == "shadow" {
+			continue
+		}
+		if cur, ok := latest[sc.MatchID]; !ok || sc.ForecastAt.After(cur.ForecastAt) {
+			latest[sc.MatchID] = sc
+		}
+	}
+	picked := slices.SortedFunc(maps.Values(latest), func(a, b monitor.Scored) int {
+		if c := b.Kickoff.Compare(a.Kickoff); c != 0 {
+			return c
+		}
+		return strings.Compare(a.MatchID, b.MatchID)
+	})
+	for _, sc := range picked[:min(limit, len(picked))] {
+		at := sc.ForecastAt
+		p := sc.Probabilities
+		out = append(out, PredictionResponse{
+			Fixture: FixtureJSON{ID: sc.MatchID, Competition: sc.Competition, Season: sc.Season, Kickoff: sc.Kickoff, HomeTeam: sc.HomeTeam, AwayTeam: sc.AwayTeam},
+			Probabilities: ProbabilitiesJSON{p[0], p[1], p[2]}, Model: ModelJSON{sc.Model, sc.Version}, FeatureSchemaVersion: sc.FeatureSchema,
+			Generation: sc.Generation, PointInTime: true, Result: &ResultJSON{sc.HomeGoals, sc.AwayGoals, sc.Result}, ServedAt: &at})
+	}
+	return out, nil
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {

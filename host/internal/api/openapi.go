@@ -53,11 +53,7 @@ func buildOpenAPI(version string) map[string]any {
 	batchResponse := struct {
 		Predictions []PredictionResponse `json:"predictions"`
 	}{}
-	fixturesResponse := struct {
-		Competition string               `json:"competition"`
-		Upcoming    []PredictionResponse `json:"upcoming"`
-		Recent      []PredictionResponse `json:"recent"`
-	}{}
+	fixturesResponse := FixturesResponse{}
 	pluginsResponse := struct {
 		Plugins []PluginJSON `json:"plugins"`
 	}{}

@@ -202,7 +202,7 @@ func (p pipeline) run(t *testing.T, dir string) (map[string]string, time.Duratio
 // byte-identical outputs.
 func TestDVCPipeline(t *testing.T) {
 	p := readPipeline(t)
-	if want := []string{"ingest", "validate", "features", "train", "evaluate", "register", "predict"}; !slices.Equal(p.order, want) {
+	if want := []string{"ingest", "validate", "features", "train", "evaluate", "register", "predict", "monitor"}; !slices.Equal(p.order, want) {
 		t.Fatalf("stage order %v, want %v", p.order, want)
 	}
 	first, took := p.run(t, workspace(t))

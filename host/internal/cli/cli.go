@@ -129,6 +129,7 @@ func routes() []command {
 		{"runs list", "[--limit N]", "list tracked train and evaluate runs", runRunsList},
 		{"runs compare", "RUN_A RUN_B", "show two tracked runs side by side", runRunsCompare},
 		{"synth", "--out DIR [--matches N] [--seed S]", "write a synthetic corpus in football-data.co.uk's layout, for scale tests", runSynth},
+		{"metrics", "", "list every series serve and worker expose at /metrics (name, type, help): what dashboards and alerts may query", runMetrics},
 		{"completion", "bash|zsh|fish", "print a shell completion script", runCompletion},
 		{"version", "", "print the host's version (also --version)", runVersion},
 	}
@@ -163,6 +164,7 @@ var examples = map[string][]string{
 	"quarantine":       {"soccerpredict quarantine", "soccerpredict quarantine --source footballdata"},
 	"runs list":        {"soccerpredict runs list --limit 5"},
 	"runs compare":     {"soccerpredict runs compare 20261201T101500Z-1a2b3c 20261201T103000Z-4d5e6f"},
+	"metrics":          {"soccerpredict metrics", "soccerpredict metrics | grep monitor"},
 	"completion":       {"source <(soccerpredict completion bash)", "soccerpredict completion zsh > \"${fpath[1]}/_soccerpredict\"", "soccerpredict completion fish > ~/.config/fish/completions/soccerpredict.fish"},
 	"version":          {"soccerpredict version", "soccerpredict --version"},
 	"synth":            {"soccerpredict synth --out var/synth --matches 1000000", "soccerpredict ingest --set plugins.footballdata.config.dir=var/synth"},

@@ -16,6 +16,7 @@ import (
 	"github.com/soccerpredict/soccerpredict/host/internal/monitor"
 	"github.com/soccerpredict/soccerpredict/host/internal/pluginhost"
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
+	"github.com/soccerpredict/soccerpredict/host/internal/telemetry"
 	"github.com/soccerpredict/soccerpredict/sdk/model"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 )
@@ -335,5 +336,26 @@ func batchMonitor(e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	rep.GeneratedAt = time.Time{} // a pipeline's metrics change with the store, not the clock
 	return writeMonitorOutputs(e, rep, plots, jsonOut, q)
+}
+
+func runMetrics(e env, args []string) error {
+	fs, _ := newFlags(e, "metrics")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	series, err := telemetry.Series()
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	for _, s := range series {
+		kind := s[1]
+		if kind == "" {
+			kind = "vector"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", s[0], kind, s[2])
+	}
+	return tw.Flush()
 }

@@ -86,7 +86,7 @@ func withFixtures(t *testing.T) (string, []string) {
 func TestWebPageInABrowser(t *testing.T) {
 	browser := chromium(t)
 	data, homes := withFixtures(t)
-	cfg := fullConfig(t, "store: {driver: sqlite}\nserve: {generation_poll: 200ms}\nauth: {required: true}")
+	cfg := fullConfig(t, "store: {driver: sqlite}\nserve: {generation_poll: 200ms}\nauth: {required: true}\nmonitor: {refresh: 300ms}")
 	dirFlag := "plugins.footballdata.config.dir=" + data
 	must(t, cfg, "ingest", "--set", dirFlag)
 	must(t, cfg, "models", "train", "--alias", "champion", "--set", "model.params.l2=5")
@@ -183,6 +183,18 @@ func TestWebPageInABrowser(t *testing.T) {
 	}
 	if asked, err := chromedp.Run(tab, chromedp.Evaluate[bool](`!document.querySelector("#keyform").hidden`)); err != nil || asked {
 		t.Fatalf("after reload: asked for the key again %v, %v", asked, err)
+	}
+	// No recent match was forecast before its kick-off by this server, so
+	// the recent results say they are replays; the live-quality panel
+	// lists the versions whose forecasts the page's loads logged.
+	if replay, err := chromedp.Run(tab, chromedp.Evaluate[bool](`!document.querySelector("#recent-note").hidden`)); err != nil || !replay {
+		t.Fatalf("recent results not marked as replays: %v, %v", replay, err)
+	}
+	if err := chromedp.Do(tab, chromedp.WaitVisible(`#monitoring tbody tr[data-version="2"]`)); err != nil {
+		t.Fatalf("no live-quality row for v2: %v", err)
+	}
+	if summary, err := chromedp.Run(tab, chromedp.Text("#monitoring-summary")); err != nil || !strings.Contains(summary, "forecasts of 3 fixtures logged") {
+		t.Fatalf("live-quality summary %q, %v", summary, err)
 	}
 
 	if out := os.Getenv("SOCCERPREDICT_SCREENSHOT"); out != "" {

@@ -46,15 +46,20 @@ var DefaultWindows = []int{50, 200, 1000}
 type Scored struct {
 	MatchID       string     `json:"match_id"`
 	Competition   string     `json:"competition"`
+	Season        string     `json:"season"`
 	HomeTeam      string     `json:"home_team"`
 	AwayTeam      string     `json:"away_team"`
 	Kickoff       time.Time  `json:"kickoff"`
 	Model         string     `json:"model"`
 	Version       int        `json:"version"`
+	Generation    int64      `json:"generation"`
+	FeatureSchema string     `json:"feature_schema_version"`
 	Route         string     `json:"route"`
 	ForecastAt    time.Time  `json:"forecast_at"`
 	Probabilities [3]float64 `json:"probabilities"`
 	Result        string     `json:"result"`
+	HomeGoals     int        `json:"home_goals"`
+	AwayGoals     int        `json:"away_goals"`
 	Scores
 	// PreMatch and Closing are the market's de-margined prices of the
 	// match as stored (Pinnacle first), and their scores; nil without one.
@@ -170,7 +175,7 @@ type Competition struct {
 
 // Report is the monitor's answer.
 type Report struct {
-	GeneratedAt time.Time `json:"generated_at"`
+	GeneratedAt time.Time `json:"generated_at,omitzero"`
 	From        time.Time `json:"from,omitzero"`
 	To          time.Time `json:"to,omitzero"`
 	// Logged counts forecast-log rows and the forecasts they stand for;
@@ -263,9 +268,9 @@ func Compute(ctx context.Context, st Store, q Query) (Report, error) {
 		if err != nil {
 			continue // a finished match without a readable result is not scored
 		}
-		sc := Scored{MatchID: m.ID, Competition: m.Competition, HomeTeam: m.HomeTeam, AwayTeam: m.AwayTeam, Kickoff: m.Kickoff,
-			Model: p.f.Model, Version: p.f.Version, Route: p.f.Route, ForecastAt: p.last, Probabilities: p.f.Probabilities,
-			Result: string(m.Result), Scores: s}
+		sc := Scored{MatchID: m.ID, Competition: m.Competition, Season: m.Season, HomeTeam: m.HomeTeam, AwayTeam: m.AwayTeam, Kickoff: m.Kickoff,
+			Model: p.f.Model, Version: p.f.Version, Generation: p.f.Generation, FeatureSchema: p.f.FeatureSchema, Route: p.f.Route,
+			ForecastAt: p.last, Probabilities: p.f.Probabilities, Result: string(m.Result), HomeGoals: m.HomeGoals, AwayGoals: m.AwayGoals, Scores: s}
 		if pre, ok := forecastlog.PreMatchPrice(m.Odds); ok {
 			ps, _ := Score(pre, m.Result)
 			sc.PreMatch, sc.PreMatchScores = &pre, &ps

@@ -1,7 +1,10 @@
 package telemetry
 
 import (
+	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -108,4 +111,46 @@ func (m *Metrics) Shadow(stats func() (version int, computed, shed int64)) {
 			func() float64 { _, c, _ := stats(); return float64(c) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "soccerpredict_shadow_shed_total", Help: "Forecasts not shadowed because the shadow's queue was full (shed first under load) or its call failed."},
 			func() float64 { _, _, s := stats(); return float64(s) }))
+}
+
+// Series lists the name, type and help of every series this process can
+// expose at /metrics (the shadow's included), sorted by name: what
+// dashboards and alerts may query.
+func Series() ([][3]string, error) {
+	m := New()
+	m.Shadow(func() (int, int64, int64) { return 0, 0, 0 })
+	families, err := m.registry.Gather()
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var out [][3]string
+	for _, f := range families {
+		out = append(out, [3]string{f.GetName(), strings.ToLower(f.GetType().String()), f.GetHelp()})
+		seen[f.GetName()] = true
+	}
+	// Vectors without a child yet are not gathered: describe them.
+	descs := make(chan *prometheus.Desc, 256)
+	go func() { m.registry.Describe(descs); close(descs) }()
+	for d := range descs {
+		name := descName.FindStringSubmatch(d.String())
+		if name != nil && !seen[name[1]] {
+			seen[name[1]] = true
+			out = append(out, [3]string{name[1], "", descHelp(d.String())})
+		}
+	}
+	slices.SortFunc(out, func(a, b [3]string) int { return strings.Compare(a[0], b[0]) })
+	return out, nil
+}
+
+var (
+	descName    = regexp.MustCompile(`fqName: "([^"]+)"`)
+	descHelpExp = regexp.MustCompile(`help: "((?:[^"\\]|\\.)*)"`)
+)
+
+func descHelp(s string) string {
+	if m := descHelpExp.FindStringSubmatch(s); m != nil {
+		return m[1]
+	}
+	return ""
 }

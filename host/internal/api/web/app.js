@@ -129,7 +129,32 @@ async function loadFixtures() {
   $("#upcoming tbody").replaceChildren(...out.upcoming.map(fixtureRow));
   $("#upcoming-empty").hidden = out.upcoming.length > 0;
   $("#recent tbody").replaceChildren(...out.recent.map(recentRow));
+  $("#recent-note").hidden = out.recent_source !== "replay" || out.recent.length === 0;
   shown.competition = code;
+}
+
+// ---- live quality (GET /v1/monitoring) ----
+
+function delta(p) {
+  if (!p) return "—";
+  const sign = (v) => (v >= 0 ? "+" : "") + v.toFixed(4);
+  return `${sign(p.log_loss)} ± ${p.log_loss_se.toFixed(4)} (${p.n})`;
+}
+
+async function loadMonitoring() {
+  const rep = await api("/v1/monitoring");
+  const log = rep.log ? `; this server logged ${rep.log.written}, dropped ${rep.log.dropped}` : "";
+  $("#monitoring-summary").textContent = `${rep.logged_forecasts} forecasts of ${rep.fixtures} fixtures logged, ${rep.awaiting_result} awaiting a result${log}.`;
+  $("#monitoring tbody").replaceChildren(...rep.versions.map((v) => {
+    const a = v.alarm;
+    const alarm = a.raised ? `RAISED at match ${a.raised_at} (z ${a.z.toFixed(2)})` : a.matches ? `quiet (z ${a.z.toFixed(2)})` : "—";
+    const drift = v.drift.map((d) => `${d.regime}: ${d.features.drifted_features}/${d.features.features.length}${d.features.dataset_drift ? " DRIFT" : ""}`).join(", ") || "—";
+    return el("tr", { "data-version": v.version, class: a.raised ? "alarm" : "" },
+      el("td", {}, `${v.model} v${v.version}`), el("td", { class: "num" }, v.n),
+      el("td", { class: "num" }, v.n ? v.mean.log_loss.toFixed(4) : ""), el("td", { class: "num" }, v.n ? v.mean.rps.toFixed(4) : ""),
+      el("td", {}, delta(v.vs_pre_match)), el("td", {}, delta(v.vs_closing)),
+      el("td", {}, v.calibration.map((c) => c.ece.toFixed(3)).join(" · ")), el("td", {}, alarm), el("td", {}, drift));
+  }));
 }
 
 async function loadPromotions() {
@@ -282,6 +307,7 @@ async function start() {
     shown.generation = await loadPromotions();
     await loadFixtures();
     status("");
+    loadMonitoring().catch((e) => { if (!(e instanceof NeedKey)) $("#monitoring-summary").textContent = e.message; });
     loadEvaluation().catch((e) => { if (!(e instanceof NeedKey)) $("#evaluation-summary").textContent = e.message; });
   } catch (e) {
     if (!(e instanceof NeedKey)) status("cannot reach the server: " + e.message);
@@ -292,6 +318,7 @@ async function start() {
 
 async function follow() {
   try {
+    loadMonitoring().catch(() => {}); // the server's refreshed report: cheap to ask for
     const gen = await loadPromotions();
     if (gen !== shown.generation) {
       shown.generation = gen;
