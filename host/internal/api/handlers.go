@@ -360,7 +360,7 @@ func (s *Server) servedRecent(ctx context.Context, comp string, limit int) ([]Pr
 		at := sc.ForecastAt
 		p := sc.Probabilities
 		out = append(out, PredictionResponse{
-			Fixture: FixtureJSON{ID: sc.MatchID, Competition: sc.Competition, Season: sc.Season, Kickoff: sc.Kickoff, HomeTeam: sc.HomeTeam, AwayTeam: sc.AwayTeam},
+			Fixture:       FixtureJSON{ID: sc.MatchID, Competition: sc.Competition, Season: sc.Season, Kickoff: sc.Kickoff, HomeTeam: sc.HomeTeam, AwayTeam: sc.AwayTeam},
 			Probabilities: ProbabilitiesJSON{p[0], p[1], p[2]}, Model: ModelJSON{sc.Model, sc.Version}, FeatureSchemaVersion: sc.FeatureSchema,
 			Generation: sc.Generation, PointInTime: true, Result: &ResultJSON{sc.HomeGoals, sc.AwayGoals, sc.Result}, ServedAt: &at})
 	}
