@@ -236,11 +236,13 @@ func writeVariant(t *testing.T, from, to, old, new string) {
 	}
 }
 
-// A job that cannot be run (its model plugin can no longer launch) spends
-// its deliveries and ends failed, with a reason a client can read and none
-// of the server's internals, instead of staying queued.
-func TestUnrunnableJobEndsFailed(t *testing.T) {
-	cfg := fullConfig(t, "store: {driver: sqlite}")
+// A job whose model plugin cannot launch is not failed for it: the worker
+// holds it and waits, spending no delivery, and the job succeeds (in one
+// attempt) once the model is back. A model that never comes back is bounded
+// by queue.max_job_age: the job then ends failed, with a reason a client
+// can read and none of the server's internals, instead of waiting forever.
+func TestAJobWaitsForItsModel(t *testing.T) {
+	cfg := fullConfig(t, "store: {driver: sqlite}\nqueue: {max_job_age: 10s}")
 	model := testbin.Plugin(t, "model", "onnx")
 	breakable := filepath.Join(t.TempDir(), "soccer-model-onnx")
 	b, _ := os.ReadFile(model)
@@ -252,33 +254,53 @@ func TestUnrunnableJobEndsFailed(t *testing.T) {
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	base := startServe(t, ctx, cfg)
-	resp, err := http.Get(base + "/v1/plugins")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var plugins struct {
-		Plugins []struct {
-			Name string `json:"name"`
-			PID  int    `json:"pid"`
-		} `json:"plugins"`
-	}
-	json.NewDecoder(resp.Body).Decode(&plugins)
-	resp.Body.Close()
-	os.Remove(breakable)
-	os.WriteFile(breakable, []byte("#!/bin/sh\nexit 1\n"), 0o755) // no longer the pinned binary
-	for _, p := range plugins.Plugins {
-		if strings.HasPrefix(p.Name, "onnx@") && p.PID > 0 {
-			syscall.Kill(p.PID, syscall.SIGKILL)
+	breakModel := func() {
+		resp, err := http.Get(base + "/v1/plugins")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plugins struct {
+			Plugins []struct {
+				Name string `json:"name"`
+				PID  int    `json:"pid"`
+			} `json:"plugins"`
+		}
+		json.NewDecoder(resp.Body).Decode(&plugins)
+		resp.Body.Close()
+		os.Remove(breakable)
+		os.WriteFile(breakable, []byte("#!/bin/sh\nexit 1\n"), 0o755) // no longer the pinned binary
+		for _, p := range plugins.Plugins {
+			if strings.HasPrefix(p.Name, "onnx@") && p.PID > 0 {
+				syscall.Kill(p.PID, syscall.SIGKILL)
+			}
 		}
 	}
+	breakModel()
 	code, out := postJSON(t, base+"/v1/predictions/async", asyncBody)
 	if code != 202 {
 		t.Fatalf("%d %v", code, out)
 	}
-	v := waitDone(t, base, out["job_id"].(string), 30*time.Second)
+	id := out["job_id"].(string)
+	time.Sleep(3 * time.Second)
+	if _, v := testbin.Send(t, "GET", base+"/v1/jobs/"+id, ""); v["status"] != "queued" && v["status"] != "running" {
+		t.Fatalf("a job whose model is down: %v, want it waiting", v)
+	}
+	os.Remove(breakable)
+	os.WriteFile(breakable, b, 0o755)
+	v := waitDone(t, base, id, 30*time.Second)
+	if v["status"] != "succeeded" || v["attempts"] != 1.0 {
+		t.Fatalf("the job once the model is back: %v, want succeeded in one attempt", v)
+	}
+
+	breakModel()
+	code, out = postJSON(t, base+"/v1/predictions/async", strings.Replace(asyncBody, "2024-08-17", "2024-08-18", 1))
+	if code != 202 {
+		t.Fatalf("%d %v", code, out)
+	}
+	v = waitDone(t, base, out["job_id"].(string), 40*time.Second)
 	reason, _ := v["error"].(string)
-	if v["status"] != "failed" || !strings.Contains(reason, "submit the job again") {
-		t.Fatalf("job %v, want failed with a reason", v)
+	if v["status"] != "failed" || !strings.Contains(reason, "submit it again") {
+		t.Fatalf("job %v, want failed at queue.max_job_age with a reason", v)
 	}
 	if strings.Contains(reason, "/") || strings.Contains(reason, "sha256") || strings.Contains(reason, "SHA-256") {
 		t.Fatalf("the reason shows the server's internals: %q", reason)

@@ -181,7 +181,8 @@ webhooks: {allowed_hosts: ["127.0.0.1"], secret: %q, backoff: 300ms, max_backoff
 
 	apiA := startProcess(t, "serving ", "serve", "--config", cfg, "--addr", "127.0.0.1:0")
 	apiB := startProcess(t, "serving ", "serve", "--config", cfg, "--addr", "127.0.0.1:0")
-	worker := startProcess(t, "worker consuming", "worker", "--config", workerCfg)
+	worker := startProcess(t, "worker consuming", "worker", "--config", workerCfg, "--addr", "127.0.0.1:0")
+	probes := "http://" + regexp.MustCompile(`probes and metrics on (127\.0\.0\.1:\d+)`).FindStringSubmatch(worker.stdout.String())[1]
 	a, bb := apiA.addr(), apiB.addr()
 	call := func(method, url, key, body string, headers ...string) (int, map[string]any) {
 		return testbin.Send(t, method, url, body, append(headers, "Authorization", "Bearer "+key)...)
@@ -329,19 +330,32 @@ webhooks: {allowed_hosts: ["127.0.0.1"], secret: %q, backoff: 300ms, max_backoff
 		}
 	})
 
-	t.Run("an unrunnable job ends failed with a readable reason", func(t *testing.T) {
+	t.Run("a job waits for its model instead of failing, and the worker says so", func(t *testing.T) {
 		pid := worker.plugin(t, "soccer-model-onnx")
 		os.Remove(breakable)
 		os.WriteFile(breakable, []byte("#!/bin/sh\nexit 1\n"), 0o755) // no longer the pinned binary
 		syscall.Kill(pid, syscall.SIGKILL)
-		start := time.Now()
 		_, out := call("POST", a+"/v1/predictions/async", owner, strings.Replace(asyncBody, "2024-08-17", "2024-08-19", 1))
-		v := wait(bb, out["job_id"].(string), 60*time.Second, ended)
-		reason, _ := v["error"].(string)
-		if v["status"] != "failed" || !strings.Contains(reason, "submit the job again") || strings.ContainsAny(reason, "/") {
-			t.Fatalf("job %v, want failed with a reason free of server paths", v)
+		id := out["job_id"].(string)
+		var ready map[string]any
+		for deadline := time.Now().Add(20 * time.Second); ready["dependency"] != "model"; time.Sleep(100 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the worker's /readyz while its model is down: %v", ready)
+			}
+			_, ready = testbin.Send(t, "GET", probes+"/readyz", "")
 		}
-		t.Logf("dead-lettered and failed in %v", time.Since(start).Round(time.Millisecond))
+		if _, v := call("GET", bb+"/v1/jobs/"+id, owner, ""); v["status"] != "running" && v["status"] != "queued" {
+			t.Fatalf("a job whose model is down: %v, want it waiting", v)
+		}
+		os.Remove(breakable)
+		os.WriteFile(breakable, bin, 0o755)
+		v := wait(bb, id, 60*time.Second, ended)
+		if v["status"] != "succeeded" || v["attempts"] != 1.0 {
+			t.Fatalf("the job once its model is back: %v, want succeeded in one attempt", v)
+		}
+		if code, _ := testbin.Send(t, "GET", probes+"/readyz", ""); code != 200 {
+			t.Fatalf("the worker's /readyz once the model is back: %d", code)
+		}
 	})
 
 	t.Run("a queued job is cancelled and never runs", func(t *testing.T) {

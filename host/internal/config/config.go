@@ -111,7 +111,8 @@ type Queue struct {
 	Name     string `koanf:"name"`
 	Prefetch int    `koanf:"prefetch"`
 	// MaxJobAge fails a job still queued or running this long after its last
-	// change (serve sweeps every minute).
+	// change (serve sweeps every minute, or every half of it when shorter):
+	// it bounds how long a worker waits for a model that does not come back.
 	MaxJobAge time.Duration `koanf:"max_job_age"`
 	// IdempotencyWindow is how long an Idempotency-Key stays bound to its job.
 	IdempotencyWindow time.Duration `koanf:"idempotency_window"`
@@ -514,8 +515,8 @@ func (c Config) Validate() error {
 	if !slices.Contains([]string{"memory", "rabbitmq"}, c.Queue.Driver) {
 		bad("queue.driver: %q is not memory or rabbitmq", c.Queue.Driver)
 	}
-	if c.Queue.MaxJobAge < time.Minute {
-		bad("queue.max_job_age: %v is shorter than a minute", c.Queue.MaxJobAge)
+	if c.Queue.MaxJobAge < 10*time.Second {
+		bad("queue.max_job_age: %v is shorter than 10s", c.Queue.MaxJobAge)
 	}
 	if c.Queue.RelayInterval <= 0 {
 		bad("queue.relay_interval: %v is not a positive duration", c.Queue.RelayInterval)

@@ -40,6 +40,9 @@ func (m *memLog) LogForecasts(ctx context.Context, entries []store.LoggedForecas
 func (m *memLog) LoggedForecasts(context.Context, store.ForecastQuery) ([]store.LoggedForecast, error) {
 	return nil, nil
 }
+func (m *memLog) CountForecasts(context.Context, store.ForecastQuery) (store.ForecastCounts, error) {
+	return store.ForecastCounts{}, nil
+}
 func (m *memLog) PruneForecasts(context.Context, time.Time) (int, error) { return 0, nil }
 
 func (m *memLog) total() (rows int, count int64) {

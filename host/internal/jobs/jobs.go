@@ -274,25 +274,30 @@ func (w *Worker) Handle(ctx context.Context, id string) error {
 	if err := w.await(ctx, "store", func() (err error) { j, err = w.starts.Do(ctx, id); return err }); err != nil || j == nil {
 		return err
 	}
-	result, reason := w.compute(forecast.WithOrigin(ctx, forecast.Origin{Route: "async", KeyID: j.Owner}), id, j.Request)
+	result, reason, ended := w.compute(forecast.WithOrigin(ctx, forecast.Origin{Route: "async", KeyID: j.Owner}), id, j.Request)
 	if ctx.Err() != nil {
 		return ctx.Err()
+	}
+	if ended {
+		return nil // ended while it waited (swept at queue.max_job_age, or cancelled): nothing to record
 	}
 	return w.await(ctx, "store", func() error { return w.finish(ctx, id, result, reason) })
 }
 
 // compute predicts a started job: its result, or the reason it failed.
-// It waits out a model or feature plugin that is restarting; it returns
-// nothing when ctx ends.
-func (w *Worker) compute(ctx context.Context, id string, request json.RawMessage) (json.RawMessage, string) {
+// It waits out a model or feature plugin that is down or restarting, for
+// as long as the job is still running in the store: a job ended meanwhile
+// (the stale-job sweep's queue.max_job_age, which bounds the wait) is
+// ended true. It returns nothing when ctx ends.
+func (w *Worker) compute(ctx context.Context, id string, request json.RawMessage) (result json.RawMessage, reason string, ended bool) {
 	var req Request
 	if err := json.Unmarshal(request, &req); err != nil {
-		return nil, fmt.Sprintf("unreadable request: %v", err)
+		return nil, fmt.Sprintf("unreadable request: %v", err), false
 	}
 	f, err := w.Predictor.Fixture(forecast.FixtureRequest{HomeTeam: req.HomeTeam, AwayTeam: req.AwayTeam,
 		Competition: req.Competition, Kickoff: req.Kickoff, Odds: req.Odds})
 	if err != nil {
-		return nil, err.Error()
+		return nil, err.Error(), false
 	}
 	var preds []forecast.Prediction
 	var perr error // the prediction's own failure, once the plugins answered
@@ -303,19 +308,23 @@ func (w *Worker) compute(ctx context.Context, id string, request json.RawMessage
 			preds, perr = w.Predictor.Predict(ctx, []soccer.Fixture{f})
 		}
 		if errors.Is(perr, forecast.ErrUnavailable) || errors.Is(perr, forecast.ErrNotReady) {
+			if j, err := w.Store.Job(ctx, id); err == nil && j.Status != store.JobRunning {
+				ended = true
+				return nil
+			}
 			return perr
 		}
 		return nil
 	})
 	switch {
-	case ctx.Err() != nil:
-		return nil, ""
+	case ctx.Err() != nil || ended:
+		return nil, "", ended
 	case perr != nil:
 		w.Logger.Error("job failed", "job", id, "error", perr)
-		return nil, publicReason(perr)
+		return nil, publicReason(perr), false
 	}
 	b, _ := json.Marshal(w.Render(preds[0]))
-	return b, ""
+	return b, "", false
 }
 
 func (w *Worker) finish(ctx context.Context, id string, result json.RawMessage, errText string) error {

@@ -195,6 +195,7 @@ type Report struct {
 // Store is what Compute reads.
 type Store interface {
 	LoggedForecasts(ctx context.Context, q store.ForecastQuery) ([]store.LoggedForecast, error)
+	CountForecasts(ctx context.Context, q store.ForecastQuery) (store.ForecastCounts, error)
 	Matches(ctx context.Context, q store.MatchQuery) ([]soccer.Match, error)
 	Reference(ctx context.Context, version int) (store.Reference, error)
 }
@@ -212,22 +213,33 @@ const (
 // kick-off (a forecast made after kick-off is never scored; a match that
 // is postponed, abandoned or not played yet is not scored).
 func Compute(ctx context.Context, st Store, q Query) (Report, error) {
-	logged, err := st.LoggedForecasts(ctx, store.ForecastQuery{From: q.From, To: q.To, Competition: q.Competition, Version: q.Version})
+	base := store.ForecastQuery{From: q.From, To: q.To, Competition: q.Competition, Version: q.Version}
+	counts, err := st.CountForecasts(ctx, base)
 	if err != nil {
 		return Report{}, err
 	}
-	rep := Report{GeneratedAt: time.Now().UTC(), From: q.From, To: q.To, LoggedRows: len(logged), Versions: []VersionReport{}}
-	if len(logged) == 0 {
+	rep := Report{GeneratedAt: time.Now().UTC(), From: q.From, To: q.To, LoggedRows: counts.Rows, LoggedForecasts: counts.Forecasts,
+		Fixtures: counts.Fixtures, Awaiting: counts.Awaiting, Versions: []VersionReport{}}
+	if counts.Rows == 0 {
 		return rep, nil
 	}
-	from := logged[0].FirstAt // logged in first_at order
-	matches, err := st.Matches(ctx, store.MatchQuery{Competition: q.Competition, From: from})
+	// Only what can be scored is read in full: forecasts of finished
+	// matches made before their kick-off.
+	scorable := base
+	scorable.Scorable = true
+	logged, err := st.LoggedForecasts(ctx, scorable)
 	if err != nil {
 		return Report{}, err
 	}
-	byID := make(map[string]soccer.Match, len(matches))
-	for _, m := range matches {
-		byID[m.ID] = m
+	byID := map[string]soccer.Match{}
+	if len(logged) > 0 {
+		matches, err := st.Matches(ctx, store.MatchQuery{Competition: q.Competition, Status: soccer.Finished, From: logged[0].FirstAt})
+		if err != nil {
+			return Report{}, err
+		}
+		for _, m := range matches {
+			byID[m.ID] = m
+		}
 	}
 	// The last forecast of each (version, fixture) before kick-off.
 	type pick struct {
@@ -239,10 +251,9 @@ func Compute(ctx context.Context, st Store, q Query) (Report, error) {
 		match   string
 	}
 	picked := map[vf]pick{}
-	fixtures := map[string]bool{}
+	models := map[int]string{}
 	for _, f := range logged {
-		rep.LoggedForecasts += f.Count
-		fixtures[f.MatchID] = true
+		models[f.Version] = f.Model
 		m, ok := byID[f.MatchID]
 		if !ok || m.Status != soccer.Finished || !f.FirstAt.Before(m.Kickoff) {
 			continue
@@ -254,12 +265,6 @@ func Compute(ctx context.Context, st Store, q Query) (Report, error) {
 		k := vf{f.Version, f.MatchID}
 		if p, ok := picked[k]; !ok || last.After(p.last) {
 			picked[k] = pick{f, last}
-		}
-	}
-	rep.Fixtures = len(fixtures)
-	for id := range fixtures {
-		if m, ok := byID[id]; !ok || m.Status != soccer.Finished {
-			rep.Awaiting++
 		}
 	}
 	for _, p := range picked {
@@ -300,21 +305,30 @@ func Compute(ctx context.Context, st Store, q Query) (Report, error) {
 		alarm = DefaultAlarm
 	}
 	byVersion := map[int][]Scored{}
-	models := map[int]string{}
 	for _, s := range rep.Scored {
 		byVersion[s.Version] = append(byVersion[s.Version], s)
 	}
-	recent := map[int][]store.LoggedForecast{} // logged in first_at order: the last ones are the most recent
-	for _, f := range logged {
-		models[f.Version] = f.Model
-		if len(f.Features) > 0 {
-			recent[f.Version] = append(recent[f.Version], f)
+	for _, version := range counts.Versions {
+		// The version's most recent served rows, with their features, for drift.
+		q := base
+		q.Version, q.Features, q.Newest, q.Limit = version, true, true, DriftRows
+		recent, err := st.LoggedForecasts(ctx, q)
+		if err != nil {
+			return Report{}, err
 		}
-	}
-	for _, version := range slices.Sorted(maps.Keys(models)) {
-		v := versionReport(models[version], version, byVersion[version], windows, alarm)
-		if rows := recent[version]; len(rows) > 0 {
-			if err := drift(ctx, st, &v, rows[max(0, len(rows)-DriftRows):]); err != nil {
+		model := models[version]
+		if model == "" && len(recent) > 0 {
+			model = recent[0].Model
+		}
+		v := versionReport(model, version, byVersion[version], windows, alarm)
+		var rows []store.LoggedForecast
+		for _, f := range recent {
+			if len(f.Features) > 0 {
+				rows = append(rows, f)
+			}
+		}
+		if len(rows) > 0 {
+			if err := drift(ctx, st, &v, rows); err != nil {
 				return Report{}, err
 			}
 		}

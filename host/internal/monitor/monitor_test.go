@@ -2,6 +2,8 @@ package monitor
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -19,8 +21,52 @@ type fakeStore struct {
 }
 
 func (f *fakeStore) LoggedForecasts(ctx context.Context, q store.ForecastQuery) ([]store.LoggedForecast, error) {
-	return f.logged, nil
+	finished := map[string]soccer.Match{}
+	for _, m := range f.matches {
+		if m.Status == soccer.Finished {
+			finished[m.ID] = m
+		}
+	}
+	var out []store.LoggedForecast
+	for _, l := range f.logged {
+		m, ok := finished[l.MatchID]
+		if q.Version != 0 && l.Version != q.Version || q.Scorable && (!ok || !m.Kickoff.After(l.FirstAt)) {
+			continue
+		}
+		if !q.Features {
+			l.Features = nil
+		}
+		out = append(out, l)
+	}
+	if q.Newest {
+		slices.Reverse(out)
+	}
+	if q.Limit > 0 && len(out) > q.Limit {
+		out = out[:q.Limit]
+	}
+	return out, nil
 }
+
+func (f *fakeStore) CountForecasts(ctx context.Context, q store.ForecastQuery) (store.ForecastCounts, error) {
+	var c store.ForecastCounts
+	fixtures, versions := map[string]bool{}, map[int]bool{}
+	status := map[string]soccer.Status{}
+	for _, m := range f.matches {
+		status[m.ID] = m.Status
+	}
+	for _, l := range f.logged {
+		c.Rows++
+		c.Forecasts += l.Count
+		if !fixtures[l.MatchID] && status[l.MatchID] != soccer.Finished {
+			c.Awaiting++
+		}
+		fixtures[l.MatchID], versions[l.Version] = true, true
+	}
+	c.Fixtures = len(fixtures)
+	c.Versions = slices.Sorted(maps.Keys(versions))
+	return c, nil
+}
+
 func (f *fakeStore) Reference(ctx context.Context, version int) (store.Reference, error) {
 	if f.ref == nil {
 		return store.Reference{}, store.ErrNotFound

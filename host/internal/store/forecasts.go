@@ -19,8 +19,11 @@ type ForecastLog interface {
 	// last times, so two processes logging the same answer at once lose
 	// and double nothing. Entries of one call have distinct keys.
 	LogForecasts(ctx context.Context, entries []LoggedForecast) error
-	// LoggedForecasts lists entries first served in [From, To), oldest first.
+	// LoggedForecasts lists entries first served in [From, To), oldest
+	// first (newest last served first with Newest).
 	LoggedForecasts(ctx context.Context, q ForecastQuery) ([]LoggedForecast, error)
+	// CountForecasts counts what LoggedForecasts would list (Limit aside).
+	CountForecasts(ctx context.Context, q ForecastQuery) (ForecastCounts, error)
 	// PruneForecasts deletes entries last served before t and returns how many.
 	PruneForecasts(ctx context.Context, before time.Time) (int, error)
 }
@@ -31,7 +34,26 @@ type ForecastQuery struct {
 	Competition string
 	Version     int
 	MatchIDs    []string
-	Limit       int
+	// Scorable keeps only forecasts of matches the store has finished,
+	// first served before the match's kick-off: what can be scored.
+	Scorable bool
+	// Features reads each entry's feature row (left nil otherwise: the
+	// rows are the bulk of the log, and only drift needs them).
+	Features bool
+	// Newest lists the most recently served first.
+	Newest bool
+	Limit  int
+}
+
+// ForecastCounts sums a part of the log.
+type ForecastCounts struct {
+	Rows      int   // log rows
+	Forecasts int64 // forecasts they stand for
+	Fixtures  int   // distinct fixtures
+	// Awaiting are the fixtures whose match the store does not have finished.
+	Awaiting int
+	// Versions are the model versions with logged forecasts, ascending.
+	Versions []int
 }
 
 // LoggedForecast is one served forecast (or several identical ones).

@@ -53,35 +53,51 @@ func (s *Store) LogForecasts(ctx context.Context, entries []store.LoggedForecast
 	})
 }
 
-// LoggedForecasts implements store.ForecastLog.
-func (s *Store) LoggedForecasts(ctx context.Context, q store.ForecastQuery) ([]store.LoggedForecast, error) {
+// forecastWhere is q's filter of the forecasts table (aliased f).
+func forecastWhere(q store.ForecastQuery) (string, []any) {
 	where, args := "TRUE", []any{}
 	add := func(cond string, v any) {
 		args = append(args, v)
 		where += fmt.Sprintf(" AND "+cond, len(args))
 	}
 	if !q.From.IsZero() {
-		add("first_at >= $%d", q.From.UTC())
+		add("f.first_at >= $%d", q.From.UTC())
 	}
 	if !q.To.IsZero() {
-		add("first_at < $%d", q.To.UTC())
+		add("f.first_at < $%d", q.To.UTC())
 	}
 	if q.Competition != "" {
-		add("competition = $%d", q.Competition)
+		add("f.competition = $%d", q.Competition)
 	}
 	if q.Version != 0 {
-		add("version = $%d", q.Version)
+		add("f.version = $%d", q.Version)
 	}
 	if q.MatchIDs != nil {
-		add("match_id = ANY($%d)", q.MatchIDs)
+		add("f.match_id = ANY($%d)", q.MatchIDs)
 	}
-	limit := ""
+	if q.Scorable {
+		where += " AND EXISTS (SELECT 1 FROM matches m WHERE m.id = f.match_id AND m.status = 'finished' AND m.kickoff > f.first_at)"
+	}
+	return where, args
+}
+
+// LoggedForecasts implements store.ForecastLog.
+func (s *Store) LoggedForecasts(ctx context.Context, q store.ForecastQuery) ([]store.LoggedForecast, error) {
+	where, args := forecastWhere(q)
+	order := " ORDER BY f.first_at, f.key"
+	if q.Newest {
+		order = " ORDER BY f.last_at DESC, f.key"
+	}
 	if q.Limit > 0 {
-		limit = fmt.Sprintf(" LIMIT %d", q.Limit)
+		order += fmt.Sprintf(" LIMIT %d", q.Limit)
 	}
-	rows, err := s.pool.Query(ctx, `SELECT match_id, competition, season, home_team, away_team, kickoff, p_home, p_draw, p_away, model, version,
-		generation, feature_schema, market_home, market_draw, market_away, route, key_id, features, count, first_at, last_at
-		FROM forecasts WHERE `+where+` ORDER BY first_at, key`+limit, args...)
+	features := "'{}'::double precision[]"
+	if q.Features {
+		features = "f.features"
+	}
+	rows, err := s.pool.Query(ctx, `SELECT f.match_id, f.competition, f.season, f.home_team, f.away_team, f.kickoff, f.p_home, f.p_draw, f.p_away, f.model, f.version,
+		f.generation, f.feature_schema, f.market_home, f.market_draw, f.market_away, f.route, f.key_id, `+features+`, f.count, f.first_at, f.last_at
+		FROM forecasts f WHERE `+where+order, args...)
 	out, err := collect(rows, err, func(r pgx.Row) (store.LoggedForecast, error) {
 		var f store.LoggedForecast
 		var mh, md, ma *float64
@@ -91,6 +107,9 @@ func (s *Store) LoggedForecasts(ctx context.Context, q store.ForecastQuery) ([]s
 		if mh != nil && md != nil && ma != nil {
 			f.Market = &[3]float64{*mh, *md, *ma}
 		}
+		if !q.Features {
+			f.Features = nil
+		}
 		f.Kickoff, f.FirstAt, f.LastAt = f.Kickoff.UTC(), f.FirstAt.UTC(), f.LastAt.UTC()
 		return f, err
 	})
@@ -98,6 +117,23 @@ func (s *Store) LoggedForecasts(ctx context.Context, q store.ForecastQuery) ([]s
 		return nil, fmt.Errorf("logged forecasts: %w", err)
 	}
 	return out, nil
+}
+
+// CountForecasts implements store.ForecastLog.
+func (s *Store) CountForecasts(ctx context.Context, q store.ForecastQuery) (store.ForecastCounts, error) {
+	where, args := forecastWhere(q)
+	var c store.ForecastCounts
+	err := s.pool.QueryRow(ctx, `SELECT count(*), coalesce(sum(f.count), 0), count(DISTINCT f.match_id),
+		count(DISTINCT f.match_id) FILTER (WHERE m.id IS NULL OR m.status <> 'finished')
+		FROM forecasts f LEFT JOIN matches m ON m.id = f.match_id WHERE `+where, args...).Scan(&c.Rows, &c.Forecasts, &c.Fixtures, &c.Awaiting)
+	if err != nil {
+		return c, fmt.Errorf("count forecasts: %w", err)
+	}
+	rows, err := s.pool.Query(ctx, `SELECT DISTINCT f.version FROM forecasts f WHERE `+where+` ORDER BY f.version`, args...)
+	if c.Versions, err = collect(rows, err, func(r pgx.Row) (int, error) { var v int; return v, r.Scan(&v) }); err != nil {
+		return c, fmt.Errorf("count forecasts: %w", err)
+	}
+	return c, nil
 }
 
 // PruneForecasts implements store.ForecastLog.

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
+	"github.com/soccerpredict/soccerpredict/sdk/soccer"
+	"github.com/soccerpredict/soccerpredict/sdk/source"
 )
 
 // checkForecastLog: identical answers are one row with a count and the
@@ -34,7 +36,7 @@ func checkForecastLog(t *testing.T, st store.Store) {
 	if err := st.LogForecasts(ctx, []store.LoggedForecast{again}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := st.LoggedForecasts(ctx, store.ForecastQuery{})
+	got, err := st.LoggedForecasts(ctx, store.ForecastQuery{Features: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,6 +49,9 @@ func checkForecastLog(t *testing.T, st store.Store) {
 	wantB.Features = []float64{}
 	if !reflect.DeepEqual(got[0], wantA) || !reflect.DeepEqual(got[1], wantB) {
 		t.Fatalf("logged forecasts read back as\n%+v\n%+v\nwant\n%+v\n%+v", got[0], got[1], wantA, wantB)
+	}
+	if plain, _ := st.LoggedForecasts(ctx, store.ForecastQuery{}); len(plain) != 2 || plain[0].Features != nil {
+		t.Fatalf("features read without being asked for: %+v", plain)
 	}
 	// A different probability is a different answer.
 	other := entry(a.MatchID, 0.51, t0.Add(2*time.Hour))
@@ -92,9 +97,28 @@ func checkForecastLog(t *testing.T, st store.Store) {
 			t.Fatalf("LoggedForecasts(%+v): %d rows (%v), want %d", c.q, len(got), err, c.want)
 		}
 	}
+	if newest, _ := st.LoggedForecasts(ctx, store.ForecastQuery{Newest: true, Limit: 1}); len(newest) != 1 || newest[0].Probabilities[0] != 0.51 {
+		t.Fatalf("the newest forecast: %+v", newest)
+	}
 	got, _ = st.LoggedForecasts(ctx, store.ForecastQuery{Competition: "E1"})
 	if got[0].Count != 41 || !got[0].FirstAt.Equal(t0) || !got[0].LastAt.Equal(t0.Add(time.Hour)) {
 		t.Fatalf("after two concurrent writers of 20 each: count %d, first %v, last %v; want 41, %v, %v", got[0].Count, got[0].FirstAt, got[0].LastAt, t0, t0.Add(time.Hour))
+	}
+	// Counts, and what can be scored: a forecast of a finished match made
+	// before its kick-off. a's match is finished after t0; b's is not stored.
+	played := soccer.Match{ID: a.MatchID, Competition: "E0", Season: "2425", HomeTeam: "Arsenal", AwayTeam: "Chelsea",
+		Kickoff: t0.Add(90 * time.Minute), KickoffTimeKnown: true, Status: soccer.Finished, HomeGoals: 1, AwayGoals: 0, Result: soccer.HomeWin}
+	if _, err := st.Apply(ctx, store.Batch{RunID: "r1", Source: "synthetic", File: source.File{Name: "E0/2425.csv", SHA256: "x", Rows: 1},
+		Matches: []soccer.Match{played}}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := st.CountForecasts(ctx, store.ForecastQuery{})
+	if err != nil || c.Rows != 3 || c.Forecasts != 3+41+1 || c.Fixtures != 2 || c.Awaiting != 1 || !reflect.DeepEqual(c.Versions, []int{3}) {
+		t.Fatalf("counts %+v (%v), want 3 rows, 45 forecasts, 2 fixtures, 1 awaiting, versions [3]", c, err)
+	}
+	scorable, err := st.LoggedForecasts(ctx, store.ForecastQuery{Scorable: true})
+	if err != nil || len(scorable) != 1 || scorable[0].Probabilities[0] != 0.5 {
+		t.Fatalf("scorable: %+v (%v), want a's forecast only (the other of its match came after kick-off)", scorable, err)
 	}
 	n, err := st.PruneForecasts(ctx, t0.Add(90*time.Minute))
 	if err != nil || n != 2 {
