@@ -100,7 +100,9 @@ func runServe(e env, args []string) error {
 	// client; so do jobs stuck beyond queue.max_job_age.
 	reaper := jobs.Reaper{Store: parts.store, Cache: jobCache, Logger: parts.log.Named("reaper")}
 	run(func() { q.ConsumeDead(watchCtx, reaper.Handle) })
-	run(func() { reaper.Sweep(watchCtx, parts.cfg.Queue.MaxJobAge, min(time.Minute, parts.cfg.Queue.MaxJobAge/2)) })
+	run(func() {
+		reaper.Sweep(watchCtx, parts.cfg.Queue.MaxJobAge, min(time.Minute, parts.cfg.Queue.MaxJobAge/2))
+	})
 	// Webhooks: ended jobs that named a callback_url are posted to it.
 	var callbacks *jobs.CallbackPolicy
 	if wh := parts.cfg.Webhooks; len(wh.AllowedHosts) > 0 {

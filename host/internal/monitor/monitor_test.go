@@ -2,11 +2,11 @@ package monitor
 
 import (
 	"context"
-	"maps"
-	"slices"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
