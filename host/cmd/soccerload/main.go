@@ -91,6 +91,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Var(&env, "env", "KEY=VALUE added to the server's environment (repeatable)")
 	procs := fs.Int("client-procs", 1, "GOMAXPROCS of this load-generating process (1 leaves the most CPU to the servers, as wrk's one thread does)")
 	comps := fs.String("competitions", "E0,E1,D1,SP1,I1", "competitions whose recent team pairs make the fixtures")
+	var compare multi
+	fs.Var(&compare, "compare", `NAME=ARGS: also measure a serve with these extra arguments, in the same run (repeatable), e.g. -compare "log off=--set monitor.log=false"`)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -103,6 +105,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	o := loadtest.Options{Host: *host, Args: fs.Args(), Env: env, Self: self, Duration: *duration, Warmup: *warmup,
 		Competitions: strings.Split(*comps, ",")}
+	for _, c := range compare {
+		name, args, ok := strings.Cut(c, "=")
+		if !ok || strings.TrimSpace(name) == "" || strings.TrimSpace(args) == "" {
+			return fmt.Errorf("-compare: %q is not NAME=ARGS", c)
+		}
+		o.Variants = append(o.Variants, loadtest.Variant{Name: strings.TrimSpace(name), Args: strings.Fields(args)})
+	}
 	for _, c := range strings.Split(*clients, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(c))
 		if err != nil || n < 1 || n > 512 {

@@ -50,7 +50,10 @@ func (s *Server) monitoring(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if fresh {
-		if rep, err = monitor.Compute(r.Context(), s.Store, q); err != nil {
+		if rep, err = monitor.Compute(r.Context(), s.Store, q); err == nil {
+			rep.Ingest, err = monitor.CheckIngest(r.Context(), s.Store)
+		}
+		if err != nil {
 			s.fail(w, r, err)
 			return
 		}

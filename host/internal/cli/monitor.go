@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -69,6 +71,9 @@ func runMonitor(e env, args []string) error {
 	defer st.Close()
 	rep, err := monitor.Compute(e.ctx, st, q)
 	if err != nil {
+		return err
+	}
+	if rep.Ingest, err = monitor.CheckIngest(e.ctx, st); err != nil {
 		return err
 	}
 	writeMonitorReport(e.stdout, rep)
@@ -151,6 +156,16 @@ func writeMonitorReport(w io.Writer, rep monitor.Report) {
 		rep.LoggedRows, rep.LoggedForecasts, rep.Fixtures, rep.Awaiting)
 	if rep.Log != nil {
 		fmt.Fprintf(w, "this process's log: %d written, %d dropped (buffer full), %d pending\n", rep.Log.Written, rep.Log.Dropped, rep.Log.Pending)
+	}
+	flagged := 0
+	for _, c := range rep.Ingest {
+		if c.Flagged {
+			flagged++
+			fmt.Fprintf(w, "ingest: %s\n", c)
+		}
+	}
+	if len(rep.Ingest) > 0 && flagged == 0 {
+		fmt.Fprintf(w, "ingest: %d checks (quarantined rows per source; missing prices and unknown teams per competition), none flagged\n", len(rep.Ingest))
 	}
 	if len(rep.Versions) == 0 {
 		fmt.Fprintln(w, "nothing served yet: no forecast in the log")
@@ -336,6 +351,9 @@ func batchMonitor(e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if rep.Ingest, err = monitor.CheckIngest(e.ctx, st); err != nil {
+		return err
+	}
 	rep.GeneratedAt = time.Time{} // a pipeline's metrics change with the store, not the clock
 	return writeMonitorOutputs(e, rep, plots, jsonOut, q)
 }
@@ -358,4 +376,37 @@ func runMetrics(e env, args []string) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", s[0], kind, s[2])
 	}
 	return tw.Flush()
+}
+
+// ingestChecks gives the ingest-side checks, recomputed only when the
+// store's matches or runs changed (they read every finished match).
+func ingestChecks(st store.Store) func(context.Context) ([]monitor.IngestCheck, error) {
+	var (
+		mu     sync.Mutex
+		key    string
+		checks []monitor.IngestCheck
+	)
+	return func(ctx context.Context) ([]monitor.IngestCheck, error) {
+		v, err := st.MatchesVersion(ctx)
+		if err != nil {
+			return nil, err
+		}
+		runs, err := st.Runs(ctx, 1)
+		if err != nil {
+			return nil, err
+		}
+		k := fmt.Sprint(v)
+		if len(runs) > 0 {
+			k += runs[0].ID + runs[0].FinishedAt.String()
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if k != key || checks == nil {
+			if checks, err = monitor.CheckIngest(ctx, st); err != nil {
+				return nil, err
+			}
+			key = k
+		}
+		return checks, nil
+	}
 }

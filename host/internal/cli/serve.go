@@ -67,7 +67,8 @@ func runServe(e env, args []string) error {
 	}
 	// Live quality: the report recomputed from the store for /metrics,
 	// GET /v1/monitoring and the alarm.
-	watcher := &monitor.Watcher{Store: parts.store, Every: parts.cfg.Monitor.Refresh, Logger: parts.log.Named("monitor"), Observe: metrics.MonitorReport}
+	watcher := &monitor.Watcher{Store: parts.store, Every: parts.cfg.Monitor.Refresh, Logger: parts.log.Named("monitor"), Observe: metrics.MonitorReport,
+		Ingest: ingestChecks(parts.store)}
 	if url := parts.cfg.Monitor.AlarmWebhook; url != "" {
 		hook := monitor.AlarmHook{URL: url, Secret: []byte(parts.cfg.Webhooks.Secret), Timeout: parts.cfg.Webhooks.Timeout, Logger: parts.log.Named("monitor")}
 		watcher.Notify = func(ctx context.Context, ev monitor.AlarmEvent) { go hook.Send(ctx, ev) }

@@ -32,6 +32,17 @@ type Options struct {
 	Competitions []string
 	// Progress, when set, gets a one-line status several times a second.
 	Progress io.Writer
+	// Variants are more serve processes, each with its own extra Args
+	// (e.g. --set monitor.log=false), measured uncached and cached right
+	// after the main one at every client count: a comparison made in the
+	// same run, minutes apart at most.
+	Variants []Variant
+}
+
+// Variant is a serve process with extra arguments, named in the rows.
+type Variant struct {
+	Name string
+	Args []string
 }
 
 // Row is one measured run.
@@ -67,17 +78,28 @@ func Run(ctx context.Context, o Options, out io.Writer) ([]Row, error) {
 		return nil, fmt.Errorf("start the ceiling server: %w", err)
 	}
 	defer stop(ceiling)
-	serve := exec.CommandContext(ctx, o.Host, append([]string{"serve", "--addr", hostAddr}, o.Args...)...)
-	serve.Env = append(os.Environ(), o.Env...)
-	var serveLog strings.Builder
-	serve.Stdout, serve.Stderr = io.Discard, &limited{w: &serveLog, n: 64 << 10}
-	if err := start(serve); err != nil {
-		return nil, fmt.Errorf("start %s serve: %w", o.Host, err)
+	serve, err := startServe(ctx, o, hostAddr, nil, out)
+	if err != nil {
+		return nil, err
 	}
 	defer stop(serve)
-	fmt.Fprintf(out, "waiting for soccerpredict serve on %s (pid %d) and the ceiling server on %s (pid %d)\n", hostAddr, serve.Process.Pid, ceilingAddr, ceiling.Process.Pid)
-	if err := waitReady(ctx, "http://"+hostAddr+"/readyz", 3*time.Minute); err != nil {
-		return nil, fmt.Errorf("soccerpredict serve: %w\n%s", err, serveLog.String())
+	fmt.Fprintf(out, "the ceiling server on %s (pid %d)\n", ceilingAddr, ceiling.Process.Pid)
+	type variantServer struct {
+		name, addr string
+		pid        int
+	}
+	var variants []variantServer
+	for _, v := range o.Variants {
+		addr, err := freeAddr()
+		if err != nil {
+			return nil, err
+		}
+		cmd, err := startServe(ctx, o, addr, v.Args, out)
+		if err != nil {
+			return nil, fmt.Errorf("variant %s: %w", v.Name, err)
+		}
+		defer stop(cmd)
+		variants = append(variants, variantServer{v.Name, addr, cmd.Process.Pid})
 	}
 	if err := waitReady(ctx, "", 0); err != nil {
 		return nil, err
@@ -97,6 +119,18 @@ func Run(ctx context.Context, o Options, out io.Writer) ([]Row, error) {
 		{"ceiling", ceilingAddr, ceiling.Process.Pid, func(row int) Body { return distinct(pairs, row) }},
 		{"uncached", hostAddr, serve.Process.Pid, func(row int) Body { return distinct(pairs, row) }},
 		{"cached", hostAddr, serve.Process.Pid, func(int) Body { return same(pairs[0]) }},
+	}
+	for _, v := range variants {
+		targets = append(targets, struct {
+			name, addr string
+			pid        int
+			body       func(row int) Body
+		}{"uncached (" + v.name + ")", v.addr, v.pid, func(row int) Body { return distinct(pairs, row) }},
+			struct {
+				name, addr string
+				pid        int
+				body       func(row int) Body
+			}{"cached (" + v.name + ")", v.addr, v.pid, func(int) Body { return same(pairs[1%len(pairs)]) }})
 	}
 	var rows []Row
 	total := len(targets) * len(o.Clients)
@@ -119,7 +153,7 @@ func Run(ctx context.Context, o Options, out io.Writer) ([]Row, error) {
 				fmt.Fprint(o.Progress, "\r\033[K")
 			}
 			rows = append(rows, Row{Target: t.name, Clients: c, Result: res, CPU: cpu, HostRSS: hostRSS, PluginRSS: pluginRSS})
-			fmt.Fprintf(out, "%-8s c=%-3d %9.0f req/s  p50 %8s  p99 %8s  errors %d\n", t.name, c, res.Rate(),
+			fmt.Fprintf(out, "%-20s c=%-3d %9.0f req/s  p50 %8s  p99 %8s  errors %d\n", t.name, c, res.Rate(),
 				res.Percentile(0.5).Round(time.Microsecond), res.Percentile(0.99).Round(time.Microsecond), res.ErrorCount())
 		}
 	}
@@ -256,4 +290,23 @@ func (l *limited) Write(p []byte) (int, error) {
 		l.n -= k
 	}
 	return len(p), nil
+}
+
+// startServe starts `soccerpredict serve` on addr with o's and extra
+// arguments and waits until it is ready.
+func startServe(ctx context.Context, o Options, addr string, extra []string, out io.Writer) (*exec.Cmd, error) {
+	args := append(append([]string{"serve", "--addr", addr, "--grpc-addr", "off"}, o.Args...), extra...)
+	serve := exec.CommandContext(ctx, o.Host, args...)
+	serve.Env = append(os.Environ(), o.Env...)
+	var serveLog strings.Builder
+	serve.Stdout, serve.Stderr = io.Discard, &limited{w: &serveLog, n: 64 << 10}
+	if err := start(serve); err != nil {
+		return nil, fmt.Errorf("start %s serve: %w", o.Host, err)
+	}
+	fmt.Fprintf(out, "waiting for soccerpredict serve %s on %s (pid %d)\n", strings.Join(extra, " "), addr, serve.Process.Pid)
+	if err := waitReady(ctx, "http://"+addr+"/readyz", 3*time.Minute); err != nil {
+		stop(serve)
+		return nil, fmt.Errorf("soccerpredict serve: %w\n%s", err, serveLog.String())
+	}
+	return serve, nil
 }

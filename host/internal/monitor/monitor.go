@@ -185,6 +185,9 @@ type Report struct {
 	Fixtures        int             `json:"fixtures"`
 	Awaiting        int             `json:"awaiting_result"`
 	Versions        []VersionReport `json:"versions"`
+	// Ingest are the ingest-side checks (quarantined rows, missing prices,
+	// unknown teams against their history); see CheckIngest.
+	Ingest []IngestCheck `json:"ingest,omitempty"`
 	// Log is this process's forecast log (serve only): what it wrote and
 	// what it dropped because its buffer was full.
 	Log *forecastlog.Stats `json:"log,omitempty"`

@@ -27,6 +27,8 @@ type Watcher struct {
 	Observe func(Report)
 	// Notify, when set, is told each version whose alarm is newly raised.
 	Notify func(context.Context, AlarmEvent)
+	// Ingest, when set, gives the ingest-side checks for each report.
+	Ingest func(context.Context) ([]IngestCheck, error)
 
 	mu     sync.Mutex
 	last   Report
@@ -67,6 +69,9 @@ func (w *Watcher) Run(ctx context.Context) {
 func (w *Watcher) Refresh(ctx context.Context) error {
 	cctx, cancel := context.WithTimeout(ctx, max(w.Every, 30*time.Second))
 	rep, err := Compute(cctx, w.Store, w.Query)
+	if err == nil && w.Ingest != nil {
+		rep.Ingest, err = w.Ingest(cctx)
+	}
 	cancel()
 	w.mu.Lock()
 	w.err = err

@@ -13,7 +13,7 @@ import (
 
 // monitorGauges are the live-quality series, set from each monitor report.
 type monitorGauges struct {
-	scored, logLoss, rps, vsMarket, ece, drift, drifted, datasetDrift, alarm, alarmZ, refreshed *prometheus.GaugeVec
+	scored, logLoss, rps, vsMarket, ece, drift, drifted, datasetDrift, alarm, alarmZ, refreshed, ingestShare, ingestFlag *prometheus.GaugeVec
 }
 
 func newMonitorGauges() monitorGauges {
@@ -35,11 +35,13 @@ func newMonitorGauges() monitorGauges {
 		alarm:        g("alarm", "1 when the sequential test finds the version worse than the pre-match price.", "model_version"),
 		alarmZ:       g("alarm_z", "The sequential test's statistic (raises above its threshold).", "model_version"),
 		refreshed:    g("refreshed_timestamp_seconds", "When the monitor last computed its report.", "scope"),
+		ingestShare:  g("ingest_share", "The newest run's or season's share of quarantined rows (per source), matches without a price or with an unknown team (per competition).", "scope", "measure"),
+		ingestFlag:   g("ingest_flagged", "1 when that share jumped against its history (z > 3 and at least five points).", "scope", "measure"),
 	}
 }
 
 func (g monitorGauges) collectors() []prometheus.Collector {
-	return []prometheus.Collector{g.scored, g.logLoss, g.rps, g.vsMarket, g.ece, g.drift, g.drifted, g.datasetDrift, g.alarm, g.alarmZ, g.refreshed}
+	return []prometheus.Collector{g.scored, g.logLoss, g.rps, g.vsMarket, g.ece, g.drift, g.drifted, g.datasetDrift, g.alarm, g.alarmZ, g.refreshed, g.ingestShare, g.ingestFlag}
 }
 
 // MonitorReport sets the live-quality series from a monitor report; series
@@ -49,7 +51,7 @@ func (m *Metrics) MonitorReport(rep monitor.Report) {
 		return
 	}
 	g := m.monitor
-	for _, c := range []*prometheus.GaugeVec{g.scored, g.logLoss, g.rps, g.vsMarket, g.ece, g.drift, g.drifted, g.datasetDrift, g.alarm, g.alarmZ} {
+	for _, c := range []*prometheus.GaugeVec{g.scored, g.logLoss, g.rps, g.vsMarket, g.ece, g.drift, g.drifted, g.datasetDrift, g.alarm, g.alarmZ, g.ingestShare, g.ingestFlag} {
 		c.Reset()
 	}
 	market := func(version, comp, window string, s monitor.Summary) {
@@ -88,6 +90,10 @@ func (m *Metrics) MonitorReport(rep monitor.Report) {
 		}
 		g.alarm.WithLabelValues(version).Set(b2f(v.Alarm.Raised))
 		g.alarmZ.WithLabelValues(version).Set(v.Alarm.Z)
+	}
+	for _, c := range rep.Ingest {
+		g.ingestShare.WithLabelValues(c.Scope, c.Measure).Set(c.Latest)
+		g.ingestFlag.WithLabelValues(c.Scope, c.Measure).Set(b2f(c.Flagged))
 	}
 	g.refreshed.WithLabelValues("all").Set(float64(rep.GeneratedAt.UnixNano()) / 1e9)
 }
