@@ -58,11 +58,21 @@ func keepReference(e env, parts predictionParts, mv store.ModelVersion, priced, 
 // per model version, competition and rolling window, beside the market,
 // with calibration, the sequential alarm and drift; --plots writes PNGs
 // and --json the whole report.
-func runMonitor(e env, args []string) error {
-	fs, c := newFlags(e, "monitor")
+func runMonitor(e env, args []string) error { return monitorCommand(e, "monitor", args) }
+
+// batchMonitor is the DVC stage: the monitor's report as metrics JSON and
+// plots, without the clock in it (the metrics change with the store).
+func batchMonitor(e env, args []string) error { return monitorCommand(e, "batch monitor", args) }
+
+func monitorCommand(e env, name string, args []string) error {
+	fs, c := newFlags(e, name)
 	q, plots, jsonOut, err := monitorFlags(fs, args)
 	if err != nil {
 		return err
+	}
+	stage := name == "batch monitor"
+	if stage && (*jsonOut == "" || *plots == "") {
+		return fmt.Errorf("%w: batch monitor needs --json FILE and --plots DIR", errUsage)
 	}
 	st, err := c.openStore(e)
 	if err != nil {
@@ -70,13 +80,17 @@ func runMonitor(e env, args []string) error {
 	}
 	defer st.Close()
 	rep, err := monitor.Compute(e.ctx, st, q)
+	if err == nil {
+		rep.Ingest, err = monitor.CheckIngest(e.ctx, st)
+	}
 	if err != nil {
 		return err
 	}
-	if rep.Ingest, err = monitor.CheckIngest(e.ctx, st); err != nil {
-		return err
+	if stage {
+		rep.GeneratedAt = time.Time{}
+	} else {
+		writeMonitorReport(e.stdout, rep)
 	}
-	writeMonitorReport(e.stdout, rep)
 	return writeMonitorOutputs(e, rep, plots, jsonOut, q)
 }
 
@@ -330,32 +344,6 @@ func runMonitorBackfill(e env, args []string) error {
 		fmt.Fprintf(e.stdout, "note: %d of them kicked off before v%d was trained, so its training saw their results: their scores are in-sample\n", inSample, champ.Version)
 	}
 	return nil
-}
-
-// batchMonitor is the DVC stage: the monitor's report as metrics JSON and plots.
-func batchMonitor(e env, args []string) error {
-	fs, c := newFlags(e, "batch monitor")
-	q, plots, jsonOut, err := monitorFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if *jsonOut == "" || *plots == "" {
-		return fmt.Errorf("%w: batch monitor needs --json FILE and --plots DIR", errUsage)
-	}
-	st, err := c.openStore(e)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	rep, err := monitor.Compute(e.ctx, st, q)
-	if err != nil {
-		return err
-	}
-	if rep.Ingest, err = monitor.CheckIngest(e.ctx, st); err != nil {
-		return err
-	}
-	rep.GeneratedAt = time.Time{} // a pipeline's metrics change with the store, not the clock
-	return writeMonitorOutputs(e, rep, plots, jsonOut, q)
 }
 
 func runMetrics(e env, args []string) error {

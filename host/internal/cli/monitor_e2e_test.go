@@ -7,7 +7,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -49,21 +48,7 @@ var liveRound = []liveFixture{
 func liveSeason(t *testing.T) (fixtures, results string, day time.Time) {
 	day = time.Now().UTC().AddDate(0, 0, 7)
 	write := func(withResults bool) string {
-		dir := t.TempDir()
-		shipped := testbin.Data()
-		comps, _ := os.ReadDir(shipped)
-		for _, c := range comps {
-			if !c.IsDir() {
-				continue
-			}
-			os.MkdirAll(filepath.Join(dir, c.Name()), 0o755)
-			files, _ := filepath.Glob(filepath.Join(shipped, c.Name(), "*.csv"))
-			for _, f := range files {
-				if err := os.Symlink(f, filepath.Join(dir, c.Name(), filepath.Base(f))); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
+		dir := shippedCopy(t)
 		csv := "Div,Date,Time,HomeTeam,AwayTeam,FTHG,FTAG,FTR,PSH,PSD,PSA,PSCH,PSCD,PSCA\n"
 		for _, f := range liveRound {
 			res := ",,,,,"
@@ -102,24 +87,8 @@ func liveQuality(t *testing.T, cfg string) {
 	must(t, cfg, "ingest", "--set", dirFlag+fixturesDir)
 	must(t, cfg, "models", "train", "--alias", "champion")
 
-	ctx, stop := context.WithCancel(context.Background())
-	out := &syncBuffer{}
-	done := make(chan struct{})
-	go func() {
-		Run(ctx, []string{"serve", "--config", cfg, "--addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0"}, nil, out, &syncBuffer{})
-		close(done)
-	}()
-	defer func() { stop(); <-done }()
-	re := regexp.MustCompile(`gRPC on (127\.0\.0\.1:\d+)`)
-	var grpcAddr string
-	for deadline := time.Now().Add(60 * time.Second); grpcAddr == ""; time.Sleep(50 * time.Millisecond) {
-		if m := re.FindStringSubmatch(out.String()); m != nil {
-			grpcAddr = m[1]
-		} else if time.Now().After(deadline) {
-			t.Fatalf("serve did not start:\n%s", out.String())
-		}
-	}
-	base := "http://" + regexp.MustCompile(`on (127\.0\.0\.1:\d+)`).FindStringSubmatch(out.String())[1]
+	ctx := context.Background()
+	base, grpcAddr, stop := serveFor(t, cfg, true)
 	kickoff := func(f liveFixture) string {
 		return time.Date(day.Year(), day.Month(), day.Day(), f.hour, 0, 0, 0, time.UTC).Format(time.RFC3339)
 	}
@@ -171,8 +140,7 @@ func liveQuality(t *testing.T, cfg string) {
 	}
 	code, v = testbin.Send(t, "GET", base+"/v1/fixtures?competition=E0", "")
 	ok(code, v, "fixtures")
-	stop()
-	<-done // serve writes what its log holds before it exits
+	stop() // serve writes what its log holds before it exits
 	must(t, cfg, "batch", "predict", "--out", filepath.Join(t.TempDir(), "upcoming.csv"))
 
 	// The results arrive.
@@ -272,9 +240,7 @@ func liveQuality(t *testing.T, cfg string) {
 	check("soccerpredict monitor", rep)
 
 	// A new serve (another replica) answers the same from the store.
-	ctx2, stop2 := context.WithCancel(context.Background())
-	defer stop2()
-	base2 := startServe(t, ctx2, cfg)
+	base2, _, _ := serveFor(t, cfg, false)
 	var api monitor.Report
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		code, v := testbin.Send(t, "GET", base2+"/v1/monitoring", "")

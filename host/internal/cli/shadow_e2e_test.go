@@ -7,35 +7,44 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
 )
 
-// serveFor runs serve until the returned stop is called (it waits for the
-// process to write its forecast log and exit) and returns its base URL.
-func serveFor(t *testing.T, cfg string) (string, func()) {
+// serveFor runs serve (with the OIP gRPC service when grpc) until the
+// returned stop is called, which waits for the process to write its
+// forecast log and exit; it returns the base URL and the gRPC address.
+func serveFor(t *testing.T, cfg string, grpc bool) (string, string, func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &syncBuffer{}
 	done := make(chan struct{})
+	grpcAddr := "off"
+	if grpc {
+		grpcAddr = "127.0.0.1:0"
+	}
 	go func() {
-		Run(ctx, []string{"serve", "--config", cfg, "--addr", "127.0.0.1:0", "--grpc-addr", "off"}, nil, out, &syncBuffer{})
+		Run(ctx, []string{"serve", "--config", cfg, "--addr", "127.0.0.1:0", "--grpc-addr", grpcAddr}, nil, out, &syncBuffer{})
 		close(done)
 	}()
-	re := regexp.MustCompile(`on (127\.0\.0\.1:\d+)`)
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if m := re.FindStringSubmatch(out.String()); m != nil {
-			stop := func() { cancel(); <-done }
-			t.Cleanup(stop)
-			return "http://" + m[1], stop
-		}
-		if time.Now().After(deadline) {
-			cancel()
-			t.Fatalf("serve did not start:\n%s", out.String())
+	var once sync.Once
+	stop := func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(stop)
+	web, rpc := regexp.MustCompile(`serving .* on (127\.0\.0\.1:\d+)`), regexp.MustCompile(`gRPC on (127\.0\.0\.1:\d+)`)
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		w, g := web.FindStringSubmatch(out.String()), rpc.FindStringSubmatch(out.String())
+		if w != nil && (!grpc || g != nil) {
+			if g != nil {
+				return "http://" + w[1], g[1], stop
+			}
+			return "http://" + w[1], "", stop
 		}
 	}
+	t.Fatalf("serve did not start:\n%s", out.String())
+	return "", "", stop
 }
 
 // A challenger served in shadow: callers get exactly the champion's
@@ -65,7 +74,7 @@ func TestShadowChallengerEndToEnd(t *testing.T) {
 		}
 		return out
 	}
-	base, stop := serveFor(t, cfg)
+	base, _, stop := serveFor(t, cfg, false)
 	without := ask(base)
 	stop()
 
@@ -75,7 +84,7 @@ func TestShadowChallengerEndToEnd(t *testing.T) {
 		}
 	}
 	must(t, cfg, "models", "shadow", "2")
-	base, stop = serveFor(t, cfg)
+	base, _, stop = serveFor(t, cfg, false)
 	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(metricsOf(t, base), "soccerpredict_shadow_version 2"); time.Sleep(100 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the challenger is not served in shadow")

@@ -43,10 +43,10 @@ func seasonOf(t time.Time) string {
 	return fmt.Sprintf("%02d%02d", y%100, (y+1)%100)
 }
 
-// withFixtures is the shipped data plus a season file of three Premier
-// League fixtures next week, with no result yet and Pinnacle's pre-match
-// prices on one: what an operator ingests to see upcoming forecasts.
-func withFixtures(t *testing.T) (string, []string) {
+// shippedCopy is a data directory holding the shipped season files
+// (linked), for a test to add files of its own to.
+func shippedCopy(t *testing.T) string {
+	t.Helper()
 	dir := t.TempDir()
 	shipped := testbin.Data()
 	comps, _ := os.ReadDir(shipped)
@@ -62,6 +62,14 @@ func withFixtures(t *testing.T) (string, []string) {
 			}
 		}
 	}
+	return dir
+}
+
+// withFixtures is the shipped data plus a season file of three Premier
+// League fixtures next week, with no result yet and Pinnacle's pre-match
+// prices on one: what an operator ingests to see upcoming forecasts.
+func withFixtures(t *testing.T) (string, []string) {
+	dir := shippedCopy(t)
 	next := time.Now().AddDate(0, 0, 7)
 	season := seasonOf(next)
 	if _, err := os.Stat(filepath.Join(dir, "E0", season+".csv")); err == nil {
