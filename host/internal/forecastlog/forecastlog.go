@@ -22,8 +22,8 @@ import (
 // Options size the log; zero values take the defaults.
 type Options struct {
 	Buffer    int           // forecasts held in memory (65,536)
-	Batch     int           // forecasts per write (2,048)
-	Interval  time.Duration // the longest a forecast waits for its write (250 ms)
+	Batch     int           // forecasts merged into one write (16,384)
+	Interval  time.Duration // the longest a forecast waits for its write (1 s): identical answers within it are one upsert
 	Retention time.Duration // forecasts last served longer ago are pruned hourly; 0 keeps all
 	Metrics   Metrics
 	Logger    hclog.Logger
@@ -68,10 +68,10 @@ func New(st store.ForecastLog, o Options) *Log {
 		o.Buffer = 65536
 	}
 	if o.Batch <= 0 {
-		o.Batch = 2048
+		o.Batch = 16384
 	}
 	if o.Interval <= 0 {
-		o.Interval = 250 * time.Millisecond
+		o.Interval = time.Second
 	}
 	if o.Logger == nil {
 		o.Logger = hclog.NewNullLogger()
@@ -225,26 +225,58 @@ func (l *Log) prune(ctx context.Context) {
 	}
 }
 
+// answer is what makes two buffered forecasts the same log row (the
+// fields of LoggedForecast.Key), compared as a Go value: cheaper than the
+// row's canonical match ID and digest, which are made once per distinct
+// answer.
+type answer struct {
+	competition, season, home, away, model, route, keyID string
+	version                                              int
+	generation                                           int64
+	probabilities                                        soccer.Probabilities
+	priced                                               bool
+	market                                               soccer.Odds
+}
+
+func answerOf(e entry) answer {
+	f := e.pred.Fixture
+	a := answer{competition: f.Competition, season: f.Season, home: f.HomeTeam, away: f.AwayTeam, model: e.pred.Model, route: e.origin.Route,
+		keyID: e.origin.KeyID, version: e.pred.ModelVersion, generation: e.pred.Generation, probabilities: e.pred.Probabilities}
+	for _, o := range f.Odds {
+		if !o.Closing {
+			a.priced, a.market = true, o
+			break
+		}
+	}
+	return a
+}
+
 // merge turns buffered forecasts into log rows, identical answers counted
 // once with their first and last times.
 func merge(batch []entry) []store.LoggedForecast {
+	byAnswer := make(map[answer]int, len(batch))
 	byKey := make(map[string]int, len(batch))
 	out := make([]store.LoggedForecast, 0, len(batch))
 	for _, e := range batch {
-		f := Entry(e.pred, e.origin, e.at)
-		k := f.Key()
-		if i, ok := byKey[k]; ok {
-			out[i].Count++
-			if e.at.Before(out[i].FirstAt) {
-				out[i].FirstAt = e.at
+		a := answerOf(e)
+		i, seen := byAnswer[a]
+		if !seen {
+			f := Entry(e.pred, e.origin, e.at)
+			k := f.Key()
+			if i, seen = byKey[k]; !seen {
+				byKey[k], byAnswer[a] = len(out), len(out)
+				out = append(out, f)
+				continue
 			}
-			if e.at.After(out[i].LastAt) {
-				out[i].LastAt = e.at
-			}
-			continue
+			byAnswer[a] = i // another spelling of an answer already kept
 		}
-		byKey[k] = len(out)
-		out = append(out, f)
+		out[i].Count++
+		if e.at.Before(out[i].FirstAt) {
+			out[i].FirstAt = e.at
+		}
+		if e.at.After(out[i].LastAt) {
+			out[i].LastAt = e.at
+		}
 	}
 	return out
 }

@@ -65,7 +65,8 @@ type LoggedForecast struct {
 	Season      string
 	HomeTeam    string
 	AwayTeam    string
-	// Kickoff is the kick-off the caller asked about (now, when none was given).
+	// Kickoff is the kick-off the caller asked about (now, when none was
+	// given); of identical answers, the first one's.
 	Kickoff       time.Time
 	Probabilities [3]float64
 	Model         string
@@ -88,6 +89,10 @@ type LoggedForecast struct {
 }
 
 // Key is the entry's identity: what makes two answers the same answer.
+// The match (its ID: competition, season, teams), not the kick-off time a
+// caller wrote: the same answer about the same match asked with another
+// kick-off minute is the same answer, kept once with the first kick-off
+// asked. The match's stored kick-off is what scoring compares with.
 func (f LoggedForecast) Key() string {
 	h := sha256.New()
 	str := func(s string) { h.Write([]byte(s)); h.Write([]byte{0}) }
@@ -97,7 +102,6 @@ func (f LoggedForecast) Key() string {
 		h.Write(b[:])
 	}
 	str(f.MatchID)
-	str(f.Kickoff.UTC().Format(time.RFC3339))
 	str(f.Model)
 	num(float64(f.Version))
 	num(float64(f.Generation))
