@@ -2,8 +2,11 @@ package forecast
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/maphash"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,14 +25,32 @@ import (
 // caller never waits for it; when the queue is full the row is shed and
 // counted, so under load the shadow loses work before anyone else does.
 // Answers from the champion's cache carry no row and are not shadowed:
-// the shadow saw the same fixture when the champion first computed it.
+// the shadow saw the same fixture when the champion first computed it; nor
+// is a fixture whose feature row the shadow was handed already (the same
+// row, the same answer).
 type shadowState struct {
 	mu      sync.RWMutex
 	gen     *generation
 	queue   chan shadowItem
 	shed    atomic.Int64
 	written atomic.Int64
+
+	// seen holds the fixtures and feature rows the shadow was handed
+	// lately: the same row gives the shadow the same answer, which the
+	// log would only count again, so it is not computed twice.
+	seenMu sync.Mutex
+	seen   map[shadowKey]struct{}
+	seed   maphash.Seed
 }
+
+type shadowKey struct {
+	competition, season, home, away string
+	features                        uint64
+}
+
+// shadowSeen bounds the shadow's memory of rows it was handed; it forgets
+// all of them when full (a row seen again then is computed again).
+const shadowSeen = 1 << 16
 
 type shadowItem struct {
 	origin Origin
@@ -69,7 +90,7 @@ func (p *Predictor) shadowRecord(o Origin, preds []Prediction) {
 		return
 	}
 	for _, pr := range preds {
-		if pr.Features == nil || pr.ModelVersion == g.champion.Version {
+		if pr.Features == nil || pr.ModelVersion == g.champion.Version || s.handed(pr) {
 			continue
 		}
 		select {
@@ -89,6 +110,7 @@ func (p *Predictor) WatchShadow(ctx context.Context, poll time.Duration) {
 	s.mu.Lock()
 	if s.queue == nil {
 		s.queue = make(chan shadowItem, ShadowQueue)
+		s.seed = maphash.MakeSeed()
 	}
 	s.mu.Unlock()
 	go p.runShadow(ctx)
@@ -212,4 +234,28 @@ func (p *Predictor) shadowBatch(ctx context.Context, batch []shadowItem) {
 		p.recorder.Record(o, []Prediction{out})
 		s.written.Add(1)
 	}
+}
+
+// handed reports whether the shadow was handed this fixture with this
+// feature row already, and remembers it if not.
+func (s *shadowState) handed(pr Prediction) bool {
+	var h maphash.Hash
+	h.SetSeed(s.seed)
+	var b [8]byte
+	for _, v := range pr.Features {
+		binary.LittleEndian.PutUint64(b[:], math.Float64bits(v))
+		h.Write(b[:])
+	}
+	f := pr.Fixture
+	k := shadowKey{f.Competition, f.Season, f.HomeTeam, f.AwayTeam, h.Sum64()}
+	s.seenMu.Lock()
+	defer s.seenMu.Unlock()
+	if _, ok := s.seen[k]; ok {
+		return true
+	}
+	if s.seen == nil || len(s.seen) >= shadowSeen {
+		s.seen = make(map[shadowKey]struct{}, 1024)
+	}
+	s.seen[k] = struct{}{}
+	return false
 }

@@ -34,6 +34,11 @@ type Metrics interface {
 	ForecastLog(written, dropped int64, pending int)
 }
 
+// FeatureRows bounds the buffered forecasts that keep their feature row
+// (the others are logged without it): drift needs a version's most recent
+// thousand, not every one.
+const FeatureRows = 2048
+
 // Stats are the log's counts since it started.
 type Stats struct {
 	Recorded int64 `json:"recorded"` // forecasts handed to the log
@@ -51,6 +56,7 @@ type Log struct {
 
 	mu      sync.Mutex
 	buf     []entry
+	rows    int // buffered entries that keep their feature row
 	stats   Stats
 	wake    chan struct{}
 	flushed chan struct{} // closed and replaced after every write attempt
@@ -91,6 +97,15 @@ func (l *Log) Record(o forecast.Origin, preds []forecast.Prediction) {
 	room := l.opts.Buffer - len(l.buf)
 	n := min(room, len(preds))
 	for _, p := range preds[:max(n, 0)] {
+		// Drift reads a version's last thousand rows: a buffer's worth of
+		// feature rows is plenty, and holding every one costs memory.
+		if p.Features != nil {
+			if l.rows >= FeatureRows {
+				p.Features = nil
+			} else {
+				l.rows++
+			}
+		}
 		l.buf = append(l.buf, entry{pred: p, origin: o, at: at})
 	}
 	l.stats.Recorded += int64(len(preds))
@@ -198,6 +213,12 @@ func (l *Log) writeOnce(ctx context.Context) error {
 		l.opts.Logger.Info("forecast log written again", "pending", len(l.buf))
 	}
 	l.buf = append(l.buf[:0], l.buf[n:]...)
+	l.rows = 0
+	for _, e := range l.buf {
+		if e.pred.Features != nil {
+			l.rows++
+		}
+	}
 	l.stats.Written += int64(n)
 	l.stats.LastError = ""
 	l.mu.Unlock()
