@@ -35,6 +35,9 @@ func runModelsImport(e env, args []string) error {
 		return err
 	}
 	defer parts.Close()
+	if err := gateChampion(e, parts, *alias, "import it as a candidate (the default --alias)"); err != nil {
+		return err
+	}
 	schema, err := pluginhost.FeaturesOf(parts.features).Schema(e.ctx)
 	if err != nil {
 		return err

@@ -127,19 +127,8 @@ func runModelsTrain(e env, args []string) error {
 		}
 		fmt.Fprintf(e.stdout, "%s; training one\n", why)
 		*alias = "champion"
-	} else if *alias == store.Champion {
-		// Training straight into a champion that can serve would move it
-		// around the promotion gate; only a first champion, or one the
-		// feature plugin can no longer serve, is set this way.
-		usable, why, err := usableChampion(e, parts)
-		if err != nil {
-			return err
-		}
-		if usable {
-			return fmt.Errorf("%w: %s; --alias champion would replace it without the promotion gate: train a candidate "+
-				"(soccerpredict models train), then soccerpredict models challenge and soccerpredict models promote "+
-				"(or models promote --force --reason TEXT, audited as forced)", errUsage, why)
-		}
+	} else if err := gateChampion(e, parts, *alias, "train a candidate (soccerpredict models train)"); err != nil {
+		return err
 	}
 	started := time.Now()
 	// The replay streams into the model plugin as it goes: the host holds a
@@ -211,6 +200,22 @@ func digest(p *pluginhost.Plugin) string {
 
 // usableChampion reports whether the champion exists and fits the feature
 // plugin configured now.
+// gateChampion refuses to point the champion alias at a new version while
+// a champion that can serve exists: that would move it around the
+// promotion gate. Only a first champion, or one the feature plugin can no
+// longer serve, is set by train or import; how names the way instead.
+func gateChampion(e env, parts predictionParts, alias, how string) error {
+	if alias != store.Champion {
+		return nil
+	}
+	usable, why, err := usableChampion(e, parts)
+	if err != nil || !usable {
+		return err
+	}
+	return fmt.Errorf("%w: %s; --alias champion would replace it without the promotion gate: %s, then soccerpredict models challenge "+
+		"and soccerpredict models promote (or models promote --force --reason TEXT, audited as forced)", errUsage, why, how)
+}
+
 func usableChampion(e env, parts predictionParts) (bool, string, error) {
 	champ, err := parts.store.Alias(e.ctx, "champion")
 	if errors.Is(err, store.ErrNotFound) {

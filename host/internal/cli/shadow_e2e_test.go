@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -60,6 +61,11 @@ func TestShadowChallengerEndToEnd(t *testing.T) {
 	must(t, cfg, "models", "train")                                                      // v2, the candidate
 	if code, _, errs := run(t, nil, "models", "train", "--alias", "champion", "--config", cfg); code != 2 || !strings.Contains(errs, "promotion gate") {
 		t.Fatalf("training straight into a serving champion: exit %d\n%s", code, errs)
+	}
+	exported := filepath.Join(t.TempDir(), "v2")
+	must(t, cfg, "models", "export", "--out", exported, "--version", "2")
+	if code, _, errs := run(t, nil, "models", "import", exported, "--alias", "champion", "--config", cfg); code != 2 || !strings.Contains(errs, "promotion gate") {
+		t.Fatalf("importing straight into a serving champion: exit %d\n%s", code, errs)
 	}
 
 	ask := func(base string) []string {
@@ -150,4 +156,27 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// The monitor's commands name what was wrong with their input.
+func TestMonitorRefusesBadInput(t *testing.T) {
+	cfg := fullConfig(t, "store: {driver: sqlite}")
+	future := time.Now().AddDate(0, 0, 3).Format(time.DateOnly)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"monitor", "--windows", "50,ten"}, `--windows: "ten" is not a whole number`},
+		{[]string{"monitor", "--from", "last week"}, `--from: "last week" is not a date`},
+		{[]string{"monitor", "--version", "-2"}, "--version -2 is not a model version"},
+		{[]string{"monitor", "backfill"}, "needs --from DATE"},
+		{[]string{"monitor", "backfill", "--from", future}, "is in the future"},
+		{[]string{"monitor", "backfill", "--from", "2023-08-01", "--version", "99"}, "--version 99"},
+		{[]string{"batch", "monitor", "--json", "x.json"}, "needs --json FILE and --plots DIR"},
+	} {
+		code, _, errs := run(t, nil, append(c.args, "--config", cfg)...)
+		if code != 2 || !strings.Contains(errs, c.want) {
+			t.Errorf("%v: exit %d, %q; want exit 2 naming %q", c.args, code, errs, c.want)
+		}
+	}
 }
