@@ -270,6 +270,10 @@ type Plugin struct {
 	Procs *int `koanf:"procs"`
 	// Config is handed to the plugin as its own settings.
 	Config map[string]any `koanf:"config"`
+	// Env names more of the host's environment variables the plugin
+	// process gets (e.g. HTTPS_PROXY). A plugin starts with a minimal
+	// environment (pluginhost.BaseEnv), never the host's secrets.
+	Env []string `koanf:"env"`
 }
 
 // Source is one source plugin run by ingestion.

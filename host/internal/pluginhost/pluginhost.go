@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"sort"
 	"strconv"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -427,11 +428,13 @@ func (p *Plugin) launch(ctx context.Context) (launched, error) {
 		return launched{}, err
 	}
 	cmd := exec.Command(p.cfg.Path)
+	cmd.Env = PluginEnv(os.Environ(), p.cfg.Env)
 	if procs := p.procs(); procs > 0 {
-		cmd.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(procs))
+		cmd.Env = append(cmd.Env, "GOMAXPROCS="+strconv.Itoa(procs))
 	}
 	dieWithHost(cmd)
 	client := plugin.NewClient(&plugin.ClientConfig{
+		SkipHostEnv:      true, // the environment is cmd.Env's, not the host's
 		HandshakeConfig:  wire.Config,
 		Plugins:          pluginSet(p.cfg.Kind),
 		Cmd:              cmd,
@@ -564,4 +567,27 @@ func (p *Plugin) hung(raw any, what string, timeout time.Duration) {
 		syscall.Kill(pid, syscall.SIGKILL)
 	}
 	go c.Kill() // reaps it and closes the connection
+}
+
+// BaseEnv are the host's environment variables every plugin process gets:
+// what a program needs to run, find its libraries and certificates, and
+// tell the time. Nothing else of the host's environment — its store DSN,
+// broker URL, webhook secret — reaches a plugin unless its config names
+// it in env.
+var BaseEnv = []string{"PATH", "HOME", "TMPDIR", "TZ", "LANG", "LC_ALL", "LC_CTYPE", "SSL_CERT_FILE", "SSL_CERT_DIR", "ONNXRUNTIME_LIB"}
+
+// PluginEnv is the environment of a plugin process: of environ (KEY=VALUE),
+// the BaseEnv variables and those extra names.
+func PluginEnv(environ, extra []string) []string {
+	want := map[string]bool{}
+	for _, k := range append(slices.Clone(BaseEnv), extra...) {
+		want[k] = true
+	}
+	var out []string
+	for _, kv := range environ {
+		if k, _, ok := strings.Cut(kv, "="); ok && want[k] {
+			out = append(out, kv)
+		}
+	}
+	return out
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -21,6 +22,7 @@ import (
 	"github.com/soccerpredict/soccerpredict/host/internal/config"
 	"github.com/soccerpredict/soccerpredict/host/internal/testbin"
 	"github.com/soccerpredict/soccerpredict/sdk/source"
+	"github.com/soccerpredict/soccerpredict/sdk/wire"
 )
 
 func footballdata(t *testing.T, settings map[string]any, timeout time.Duration) *Host {
@@ -282,4 +284,43 @@ func TestHelperHost(t *testing.T) {
 	}
 	fmt.Printf("PID %d\n", p.Status().PID)
 	time.Sleep(time.Minute)
+}
+
+// A plugin process gets a minimal environment: never the host's secrets
+// (its store DSN, broker URL, webhook secret), only the base variables and
+// what its config names in env.
+func TestPluginsDoNotSeeTheHostsSecrets(t *testing.T) {
+	t.Setenv("SOCCERPREDICT_STORE__DSN", "postgres://app:s3cret@db/prod")
+	t.Setenv("SOCCERPREDICT_WEBHOOKS__SECRET", "webhook-signing-secret")
+	t.Setenv("HTTPS_PROXY", "http://proxy:3128")
+	bin := testbin.Plugin(t, "source", "footballdata")
+	h, err := New(map[string]config.Plugin{
+		"plain":   {Kind: "source", Path: bin, SHA256: testbin.Digest(t, bin), Timeout: time.Minute, StartTimeout: 20 * time.Second, Config: map[string]any{"dir": testbin.Data()}},
+		"proxied": {Kind: "source", Path: bin, SHA256: testbin.Digest(t, bin), Timeout: time.Minute, StartTimeout: 20 * time.Second, Config: map[string]any{"dir": testbin.Data()}, Env: []string{"HTTPS_PROXY"}},
+	}, hclog.New(&hclog.LoggerOptions{Level: hclog.Warn, Output: io.Discard}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	for name, proxy := range map[string]bool{"plain": false, "proxied": true} {
+		p, _ := h.Plugin(name)
+		if _, err := SourceOf(p).Describe(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", p.Status().PID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		env := strings.Split(string(raw), "\x00")
+		for _, kv := range env {
+			if strings.HasPrefix(kv, "SOCCERPREDICT_") && !strings.HasPrefix(kv, wire.Config.MagicCookieKey+"=") || strings.Contains(kv, "s3cret") || strings.Contains(kv, "webhook-signing-secret") {
+				t.Errorf("plugin %s sees %q", name, kv)
+			}
+		}
+		hasPath := slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "PATH=") })
+		hasProxy := slices.Contains(env, "HTTPS_PROXY=http://proxy:3128")
+		if !hasPath || hasProxy != proxy {
+			t.Errorf("plugin %s: PATH %v, HTTPS_PROXY %v (want %v): %q", name, hasPath, hasProxy, proxy, env)
+		}
+	}
 }
