@@ -127,8 +127,15 @@ func bearer(r *http.Request) string {
 	if k := r.Header.Get("X-API-Key"); k != "" {
 		return k
 	}
-	if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") {
-		return strings.TrimSpace(strings.TrimPrefix(h, "Bearer "))
+	return bearerToken(r.Header.Get("Authorization"))
+}
+
+// bearerToken is the token of an Authorization value with the Bearer
+// scheme, which is case-insensitive (RFC 9110 §11.1: "bearer" is "Bearer");
+// "" for any other.
+func bearerToken(h string) string {
+	if scheme, token, ok := strings.Cut(strings.TrimSpace(h), " "); ok && strings.EqualFold(scheme, "Bearer") {
+		return strings.TrimSpace(token)
 	}
 	return ""
 }

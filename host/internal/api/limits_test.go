@@ -235,8 +235,12 @@ func TestAccessLog(t *testing.T) {
 		t.Fatalf("%d", code)
 	}
 	testbin.Send(t, "GET", srv.URL+"/v1/jobs/nope", "")
+	// The scheme is case-insensitive: "bearer" is accepted like "Bearer".
+	if code, v := testbin.Send(t, "POST", srv.URL+"/v1/predictions", `{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0"}`, "Authorization", "bearer "+secret); code != 200 {
+		t.Fatalf("lower-case bearer: %d %v", code, v)
+	}
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
-	if len(lines) != 2 {
+	if len(lines) != 3 {
 		t.Fatalf("%d lines:\n%s", len(lines), buf.String())
 	}
 	var first, second map[string]any

@@ -207,6 +207,21 @@ func TestOIPInteroperability(t *testing.T) {
 		if code, _, out, _ := oipCall(t, infer, body); code != 400 || !strings.Contains(toJSON(out["error"]), strconv.Itoa(width)) {
 			t.Fatalf("a row too narrow: %d %v", code, out)
 		}
+		// Values a model would overflow on, or that the datatype cannot
+		// hold, are the caller's error, naming the tensor, row and feature.
+		for _, c := range []struct {
+			datatype string
+			value    float64
+			want     string
+		}{{"FP64", 1e308, "outside the range a feature takes"}, {"FP64", -1e308, "outside the range"}, {"FP32", 1e39, "outside FP32's range"}} {
+			bad := append([]float64(nil), flat...)
+			bad[width+3] = c.value // row 1
+			body, _ := json.Marshal(map[string]any{"inputs": []map[string]any{{"name": "features", "shape": []int{2, width}, "datatype": c.datatype, "data": bad}}})
+			code, _, out, _ := oipCall(t, infer, body)
+			if msg := toJSON(out["error"]); code != 400 || !strings.Contains(msg, c.want) || !strings.Contains(msg, `input \"features\", row 1`) {
+				t.Fatalf("%s %g: %d %v", c.datatype, c.value, code, out)
+			}
+		}
 	})
 
 	t.Run("errors are OIP errors everywhere under /v2", func(t *testing.T) {

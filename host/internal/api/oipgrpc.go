@@ -77,8 +77,8 @@ func (s *Server) grpcAuth(ctx context.Context, req any, info *grpc.UnaryServerIn
 	secret := ""
 	if v := md.Get("x-api-key"); len(v) > 0 {
 		secret = v[0]
-	} else if v := md.Get("authorization"); len(v) > 0 && strings.HasPrefix(v[0], "Bearer ") {
-		secret = strings.TrimSpace(strings.TrimPrefix(v[0], "Bearer "))
+	} else if v := md.Get("authorization"); len(v) > 0 {
+		secret = bearerToken(v[0])
 	}
 	k, denied := s.authorize(ctx, secret, ScopePredict)
 	if denied != nil {

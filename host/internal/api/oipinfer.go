@@ -172,8 +172,14 @@ func (s *Server) inferFeatures(ctx context.Context, req inferRequest) (inferResu
 		return inferResult{}, badInfer("input %q holds %d rows; send 1 to %d per request", in.Name, n, MaxBatch)
 	}
 	rows := make([][]float64, n)
+	columns := s.Predictor.FeatureColumns().Columns
 	for i := range rows {
 		rows[i] = in.Numbers[i*width : (i+1)*width]
+		for j, v := range rows[i] {
+			if msg := featureValueProblem(in.Datatype, v); msg != "" {
+				return inferResult{}, badInfer("input %q, row %d, feature %s: %v %s", in.Name, i, columns[j].Name, v, msg)
+			}
+		}
 	}
 	res, err := s.Predictor.PredictRows(ctx, rows)
 	if err != nil {
@@ -502,4 +508,23 @@ func (s *Server) oipInfer(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", "1")
 	}
 	s.oipError(w, perr.Status, "%s", perr.Msg)
+}
+
+// MaxFeatureMagnitude bounds a feature value a caller may send: no
+// feature of a soccer model comes within orders of magnitude of it, and
+// values beyond it only overflow a model's arithmetic.
+const MaxFeatureMagnitude = 1e9
+
+// featureValueProblem says what is wrong with a feature value of a tensor
+// of datatype, or "".
+func featureValueProblem(datatype string, v float64) string {
+	switch {
+	case math.IsNaN(v) || math.IsInf(v, 0):
+		return "is not a finite number"
+	case datatype == "FP32" && math.Abs(v) > math.MaxFloat32:
+		return "is outside FP32's range"
+	case math.Abs(v) > MaxFeatureMagnitude:
+		return fmt.Sprintf("is outside the range a feature takes (|x| ≤ %g)", MaxFeatureMagnitude)
+	}
+	return ""
 }

@@ -53,6 +53,9 @@ func (p *CallbackPolicy) Check(raw string) error {
 		return errors.New("must be an absolute http or https URL with a host and no #fragment")
 	}
 	host, port := strings.ToLower(u.Hostname()), u.Port()
+	if n, err := strconv.ParseUint(port, 10, 16); port != "" && (err != nil || n == 0) {
+		return fmt.Errorf("has port %q, which is not a number from 1 to 65535", truncateText(port, 20))
+	}
 	for _, pat := range p.AllowedHosts {
 		name, pport, hasPort := strings.Cut(pat, ":")
 		if hasPort && pport != port {

@@ -30,6 +30,8 @@ func TestCallbackPolicy(t *testing.T) {
 		"https://hooks.example.com.evil.net/":                              false,
 		"http://127.0.0.1:9000/cb":                                         true,
 		"http://127.0.0.1:9001/cb":                                         false,
+		"https://hooks.example.com:99999/cb":                               false, // any port, but a port
+		"https://hooks.example.com:0/cb":                                   false,
 		"ftp://hooks.example.com/x":                                        false,
 		"https://user:pw@hooks.example.com/":                               false,
 		"https://hooks.example.com/#frag":                                  false,
