@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"math"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -12,10 +13,12 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
+	"github.com/soccerpredict/soccerpredict/host/internal/config"
 	"github.com/soccerpredict/soccerpredict/sdk/oip/inferencepb"
 )
 
@@ -26,14 +29,43 @@ import (
 // the request metrics (method GRPC, route the full RPC name). gRPC health
 // checking and server reflection are on.
 
+// GRPCListener wraps the listener the GRPCServer serves: each connection
+// must start a call within the header timeout. Call it after GRPCServer.
+func (s *Server) GRPCListener(ln net.Listener) net.Listener {
+	if s.grpcCalls == nil {
+		return ln
+	}
+	return s.grpcCalls.listener(ln)
+}
+
 // GRPCServer returns a gRPC server offering the inference service, health
 // checks and reflection, and a function that stops its readiness watcher.
-func (s *Server) GRPCServer() (*grpc.Server, func()) {
+func (s *Server) GRPCServer(l config.HTTPLimits) (*grpc.Server, func()) {
 	limit := s.MaxBodyBytes
 	if limit <= 0 {
 		limit = 1 << 20
 	}
-	srv := grpc.NewServer(grpc.MaxRecvMsgSize(int(limit)), grpc.ChainUnaryInterceptor(s.grpcMeasure, s.grpcAuth))
+	idle := l.IdleTimeout
+	if idle <= 0 {
+		idle = time.Minute
+	}
+	handshake := l.ReadHeaderTimeout
+	if handshake <= 0 {
+		handshake = 5 * time.Second
+	}
+	// Bounded like the HTTP server: a connection must finish its handshake
+	// within the header timeout, one with no call in flight for the idle
+	// timeout is sent away (clients reconnect when they next call), one
+	// that holds calls is pinged and dropped if it does not answer, pings
+	// faster than every 5 s are refused, and a connection carries at most
+	// 256 calls at once. A connection that starts no call within the header
+	// timeout is closed (firstCall, through GRPCListener), and the listener
+	// bounds the connections (Listen).
+	s.grpcCalls = newFirstCall(handshake)
+	srv := grpc.NewServer(grpc.MaxRecvMsgSize(int(limit)), grpc.ChainUnaryInterceptor(s.grpcMeasure, s.grpcAuth), grpc.StatsHandler(s.grpcCalls),
+		grpc.ConnectionTimeout(handshake), grpc.MaxConcurrentStreams(256),
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: idle, Time: 30 * time.Second, Timeout: 10 * time.Second}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}))
 	inferencepb.RegisterGRPCInferenceServiceServer(srv, &oipGRPC{s: s})
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(srv, hs)

@@ -18,6 +18,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/soccerpredict/soccerpredict/host/internal/config"
 )
 
 // grpcurlCall invokes one RPC as grpcurl does: the service is discovered by
@@ -56,7 +58,7 @@ func grpcurlCall(t *testing.T, conn *grpc.ClientConn, method, body string, heade
 func TestOIPOverGRPC(t *testing.T) {
 	w := setup(t)
 	s := &Server{Predictor: w.pred, Logger: hclog.NewNullLogger(), Auth: &Auth{Required: true, Keys: w.store}, Version: "test"}
-	gs, stop := s.GRPCServer()
+	gs, stop := s.GRPCServer(config.HTTPLimits{})
 	defer stop()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -159,3 +161,59 @@ func TestOIPOverGRPC(t *testing.T) {
 }
 
 func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
+
+// Idle connections cannot hold the gRPC port: a connection that sends the
+// HTTP/2 preface and an empty SETTINGS frame, then nothing, is sent away
+// at the idle timeout, and beyond the listener's connection bound new ones
+// wait instead of taking descriptors; a real client is served once the
+// idle ones are gone.
+func TestGRPCIdleConnectionsAreBounded(t *testing.T) {
+	w := setup(t)
+	s := &Server{Predictor: w.pred, Logger: hclog.NewNullLogger(), Version: "test"}
+	gs, stop := s.GRPCServer(config.HTTPLimits{IdleTimeout: time.Second, ReadHeaderTimeout: time.Second})
+	defer stop()
+	ln, err := Listen("127.0.0.1:0", 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go gs.Serve(s.GRPCListener(ln))
+	defer gs.Stop()
+	const idle = 20
+	conns := make([]net.Conn, idle)
+	for i := range conns {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		// The client preface, then a SETTINGS frame with no settings.
+		c.Write([]byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"))
+		c.Write([]byte{0, 0, 0, 0x4, 0, 0, 0, 0, 0})
+		conns[i] = c
+	}
+	// Each accepted connection that starts no call is closed at the header
+	// timeout (the ones beyond the bound are accepted as slots free).
+	deadline := time.Now().Add(8 * time.Second)
+	for i, c := range conns {
+		c.SetReadDeadline(deadline)
+		buf := make([]byte, 4096)
+		for {
+			if _, err := c.Read(buf); err != nil {
+				if ne, ok := err.(net.Error); ok && ne.Timeout() {
+					t.Fatalf("idle connection %d still open after 8 s", i)
+				}
+				break // closed by the server
+			}
+		}
+	}
+	conn, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
+		t.Fatalf("a real client after the idle ones: %v", err)
+	}
+}

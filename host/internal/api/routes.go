@@ -6,12 +6,15 @@ package api
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/net/netutil"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
@@ -67,7 +70,8 @@ type Server struct {
 	Monitoring  *monitor.Watcher
 	ForecastLog *forecastlog.Log
 
-	creates *gather.Group[store.Job, struct{}]
+	creates   *gather.Group[store.Job, struct{}]
+	grpcCalls *firstCall
 }
 
 // Handler returns the whole HTTP API.
@@ -269,4 +273,15 @@ func routeOf(r *http.Request) string {
 func HTTPServer(h http.Handler, l config.HTTPLimits) *http.Server {
 	return &http.Server{Handler: h, ReadHeaderTimeout: l.ReadHeaderTimeout, ReadTimeout: l.ReadTimeout,
 		WriteTimeout: l.WriteTimeout, IdleTimeout: l.IdleTimeout, MaxHeaderBytes: l.MaxHeaderBytes}
+}
+
+// Listen listens on addr with at most max connections open at once:
+// beyond it, Accept waits (new connections queue in the kernel's backlog)
+// until one closes, so no client can take the process's descriptors.
+func Listen(addr string, max int) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil || max <= 0 {
+		return ln, err
+	}
+	return netutil.LimitListener(ln, max), nil
 }

@@ -114,7 +114,7 @@ func runServe(e env, args []string) error {
 				PollInterval: wh.PollInterval, UserAgent: "soccerpredict/" + Version}.Run(watchCtx)
 		})
 	}
-	ln, err := net.Listen("tcp", *addr)
+	ln, err := api.Listen(*addr, parts.cfg.Serve.Limits.MaxConnections)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
@@ -137,13 +137,13 @@ func runServe(e env, args []string) error {
 	}
 	var grpcLn net.Listener
 	if *grpcAddr != "" && *grpcAddr != "off" {
-		if grpcLn, err = net.Listen("tcp", *grpcAddr); err != nil {
+		if grpcLn, err = api.Listen(*grpcAddr, parts.cfg.Serve.Limits.MaxConnections); err != nil {
 			ln.Close()
 			return fmt.Errorf("listen on %s (serve.grpc_addr): %w", *grpcAddr, err)
 		}
-		gs, stopHealth := apiServer.GRPCServer()
+		gs, stopHealth := apiServer.GRPCServer(lim)
 		defer stopHealth()
-		go gs.Serve(grpcLn)
+		go gs.Serve(apiServer.GRPCListener(grpcLn))
 		defer func() {
 			// Drain calls in flight; a health Watch stream never ends by itself.
 			done := make(chan struct{})

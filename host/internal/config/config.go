@@ -190,6 +190,11 @@ type HTTPLimits struct {
 	MaxHeaderBytes    int           `koanf:"max_header_bytes"`
 	MaxBodyBytes      int64         `koanf:"max_body_bytes"`
 	MaxInFlight       int           `koanf:"max_in_flight"`
+	// MaxConnections bounds the open connections of each listener (HTTP,
+	// and the OIP gRPC service): beyond it new ones wait in the kernel's
+	// backlog, so idle or slow clients can exhaust neither the process's
+	// file descriptors nor the other listener.
+	MaxConnections int `koanf:"max_connections"`
 }
 
 // Batching bounds how concurrent predictions share plugin calls: a request
@@ -351,6 +356,7 @@ func Defaults() map[string]any {
 		"serve.limits.max_header_bytes":    16384,
 		"serve.limits.max_body_bytes":      1048576,
 		"serve.limits.max_in_flight":       2048,
+		"serve.limits.max_connections":     4096,
 		"promotion.min_rps_gain":           0.0005,
 		"promotion.min_log_loss_gain":      0.001,
 		"promotion.max_ece_increase":       0.01,
@@ -571,6 +577,9 @@ func (c Config) Validate() error {
 	}
 	if l := c.Serve.Limits; l.MaxHeaderBytes < 1024 || l.MaxBodyBytes < 1024 || l.MaxInFlight < 1 {
 		bad("serve.limits: max_header_bytes and max_body_bytes must be at least 1024, max_in_flight at least 1")
+	}
+	if c.Serve.Limits.MaxConnections < 1 {
+		bad("serve.limits.max_connections: %d is not a positive number of connections", c.Serve.Limits.MaxConnections)
 	}
 	if c.Serve.CacheEntries < 0 || c.Serve.CacheEntries > 10_000_000 {
 		bad("serve.cache_entries: %d is not from 0 (no cache) to 10000000", c.Serve.CacheEntries)
