@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
 )
@@ -58,17 +60,42 @@ type Auth struct {
 	Required bool
 	Keys     store.Keys
 	// CacheFor is how long a looked-up key is trusted before it is looked up
-	// again (a revocation takes effect within it).
+	// again (a revocation takes effect within it); an unknown key is
+	// remembered as unknown for as long.
 	CacheFor time.Duration
+	// LookupTimeout bounds a lookup in the store (default 300 ms): a store
+	// that hangs costs a request that long, never seconds.
+	LookupTimeout time.Duration
+	// StaleFor is how long after it was last verified a key stays accepted
+	// while the store cannot answer (default: not at all).
+	StaleFor time.Duration
+	Logger   hclog.Logger
 
 	mu      sync.Mutex
-	cache   map[string]cachedKey
+	cache   map[string]cachedKey // known keys
+	unknown map[string]time.Time // keys the store does not have, until when
 	buckets map[string]*bucket
+	stale   bool // serving verified keys while the store is away (logged once)
 }
 
 type cachedKey struct {
-	key     store.APIKey
-	expires time.Time
+	key      store.APIKey
+	expires  time.Time
+	verified time.Time
+}
+
+// keyShape is what NewKey makes: "sp_" and 43 base64url characters. A
+// secret of any other shape is refused without asking the store.
+func keyShape(secret string) bool {
+	if len(secret) != 46 || !strings.HasPrefix(secret, "sp_") {
+		return false
+	}
+	for _, r := range secret[3:] {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 type bucket struct {
@@ -98,27 +125,69 @@ func (a *Auth) take(k store.APIKey, now time.Time) (bool, time.Duration) {
 	return true, 0
 }
 
+// lookup finds the key a secret stands for: from the cache while fresh,
+// else from the store under LookupTimeout. An unknown key is remembered as
+// unknown for CacheFor, so repeating it costs no query; a key verified
+// within StaleFor is still accepted when the store cannot answer.
 func (a *Auth) lookup(ctx context.Context, secret string) (store.APIKey, error) {
+	if !keyShape(secret) {
+		return store.APIKey{}, store.ErrNotFound
+	}
 	hash := HashKey(secret)
 	now := time.Now()
 	a.mu.Lock()
 	if a.cache == nil {
-		a.cache = map[string]cachedKey{}
+		a.cache, a.unknown = map[string]cachedKey{}, map[string]time.Time{}
 	}
 	c, ok := a.cache[hash]
+	until, unknown := a.unknown[hash]
 	a.mu.Unlock()
+	if unknown && now.Before(until) {
+		return store.APIKey{}, store.ErrNotFound
+	}
 	if ok && now.Before(c.expires) {
 		return c.key, nil
 	}
-	k, err := a.Keys.KeyByHash(ctx, hash)
-	if err != nil {
+	timeout := a.LookupTimeout
+	if timeout <= 0 {
+		timeout = 300 * time.Millisecond
+	}
+	lctx, cancel := context.WithTimeout(ctx, timeout)
+	k, err := a.Keys.KeyByHash(lctx, hash)
+	cancel()
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		a.mu.Lock()
+		if len(a.unknown) >= 100000 { // a flood of made-up keys forgets only unknown ones
+			clear(a.unknown)
+		}
+		a.unknown[hash] = now.Add(a.CacheFor)
+		delete(a.cache, hash) // revoked
+		a.mu.Unlock()
+		return store.APIKey{}, err
+	case err != nil && ctx.Err() == nil && ok && now.Sub(c.verified) < a.StaleFor:
+		a.mu.Lock()
+		first := !a.stale
+		a.stale = true
+		a.mu.Unlock()
+		if first && a.Logger != nil {
+			a.Logger.Warn("cannot check API keys in the store; accepting keys verified within auth.stale_for", "stale_for", a.StaleFor, "error", err)
+		}
+		return c.key, nil
+	case err != nil:
 		return store.APIKey{}, err
 	}
+	a.mu.Lock()
+	if a.stale && a.Logger != nil {
+		a.Logger.Info("API keys are checked in the store again")
+	}
+	a.stale = false
+	a.mu.Unlock()
 	a.mu.Lock()
 	if len(a.cache) > 10000 {
 		clear(a.cache)
 	}
-	a.cache[hash] = cachedKey{key: k, expires: now.Add(a.CacheFor)}
+	a.cache[hash] = cachedKey{key: k, expires: now.Add(a.CacheFor), verified: now}
 	a.mu.Unlock()
 	return k, nil
 }

@@ -134,6 +134,12 @@ type Auth struct {
 	Required bool `koanf:"required"`
 	// CacheFor is how long a checked key is trusted; a revocation takes effect within it.
 	CacheFor time.Duration `koanf:"cache_for"`
+	// LookupTimeout bounds one key lookup in the store; StaleFor is how
+	// long a key verified before stays accepted while the store cannot
+	// answer (a revocation made meanwhile takes effect within CacheFor of
+	// the store answering again).
+	LookupTimeout time.Duration `koanf:"lookup_timeout"`
+	StaleFor      time.Duration `koanf:"stale_for"`
 }
 
 // Features selects the feature plugin.
@@ -342,6 +348,8 @@ func Defaults() map[string]any {
 		"cache.prefix":                     "soccerpredict:",
 		"auth.required":                    false,
 		"auth.cache_for":                   "10s",
+		"auth.lookup_timeout":              "300ms",
+		"auth.stale_for":                   "1h",
 		"serve.generation_poll":            "1s",
 		"serve.batching.max_batch":         128,
 		"serve.batching.concurrency":       2,
@@ -544,6 +552,9 @@ func (c Config) Validate() error {
 	}
 	if w := c.Webhooks; w.Backoff <= 0 || w.MaxBackoff < w.Backoff || w.Timeout <= 0 || w.PollInterval <= 0 {
 		bad("webhooks: backoff, timeout and poll_interval must be positive durations, and max_backoff at least backoff")
+	}
+	if a := c.Auth; a.LookupTimeout <= 0 || a.StaleFor < 0 || a.CacheFor <= 0 {
+		bad("auth: cache_for and lookup_timeout must be positive durations and stale_for not negative")
 	}
 	if m := c.Monitor; m.Buffer < 1 || m.Batch < 1 || m.Batch > m.Buffer {
 		bad("monitor: buffer must be at least 1 and batch from 1 to buffer (buffer %d, batch %d)", m.Buffer, m.Batch)

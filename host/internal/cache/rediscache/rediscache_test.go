@@ -3,8 +3,10 @@ package rediscache
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"net"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/soccerpredict/soccerpredict/host/internal/cache"
 	"github.com/soccerpredict/soccerpredict/host/internal/cache/cachetest"
@@ -31,4 +33,37 @@ func TestConformance(t *testing.T) {
 		t.Cleanup(func() { c.Close() })
 		return c
 	})
+}
+
+// A Redis that accepts and never answers costs a call about a second, not
+// the client's defaults (up to 11 s were measured).
+func TestAHungRedisCostsLittle(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // hold it open, read nothing
+		}
+	}()
+	c := New(ln.Addr().String(), "hung:")
+	defer c.Close()
+	for _, call := range []func() error{
+		func() error { _, err := c.Get(t.Context(), "job:x"); return err },
+		func() error { return c.Set(t.Context(), "job:x", []byte("v"), time.Minute) },
+	} {
+		start := time.Now()
+		if err := call(); err == nil {
+			t.Fatal("a hung Redis answered")
+		}
+		if took := time.Since(start); took > 1500*time.Millisecond {
+			t.Fatalf("a call to a hung Redis took %v", took)
+		}
+	}
 }
