@@ -102,6 +102,15 @@ func (s *Server) predictAsync(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, r, http.StatusServiceUnavailable, "temporarily unavailable", "the job could not be recorded; nothing was queued", nil)
 		return
 	}
+	if created && r.Context().Err() != nil {
+		// The client left while the store was slow: it never learnt the
+		// job's ID, so nobody would read the result. The job is cancelled
+		// before it is relayed, and a worker will not start it.
+		if _, err := s.Store.CancelJob(context.WithoutCancel(r.Context()), job.ID); err != nil {
+			s.Logger.Warn("cancel a job whose client left before it was recorded", "job", job.ID, "error", err)
+		}
+		return
+	}
 	if !created {
 		// The same key again: the same job, if it is the same request.
 		if job.RequestHash != hex.EncodeToString(sum[:]) {

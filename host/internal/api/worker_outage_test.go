@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -102,5 +104,56 @@ func TestWorkerWaitsOutAStoreOutage(t *testing.T) {
 	}
 	if dep, _ := worker.Waiting(); dep != "" {
 		t.Fatalf("the worker still waits for %q after the store came back", dep)
+	}
+}
+
+// slowJobs holds job creations until released, as a hung PostgreSQL would.
+type slowJobs struct {
+	store.Store
+	release chan struct{}
+	created chan string
+}
+
+func (s *slowJobs) CreateJobs(ctx context.Context, js ...store.Job) error {
+	<-s.release
+	err := s.Store.CreateJobs(ctx, js...)
+	for _, j := range js {
+		s.created <- j.ID
+	}
+	return err
+}
+
+// A submission whose client gave up while the store hung is recorded when
+// the store answers, but cancelled: nobody learnt its ID, so it is not run.
+func TestAJobWhoseClientLeftIsNotRun(t *testing.T) {
+	w := setup(t)
+	st := &slowJobs{Store: w.store, release: make(chan struct{}), created: make(chan string, 1)}
+	srv := httptest.NewServer((&Server{Predictor: w.pred, Logger: hclog.NewNullLogger(), Store: st}).Handler())
+	defer srv.Close()
+	client := &http.Client{Timeout: 300 * time.Millisecond}
+	_, err := client.Post(srv.URL+"/v1/predictions/async", "application/json",
+		strings.NewReader(`{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0", "kickoff": "2024-10-05T15:00:00Z"}`))
+	if err == nil {
+		t.Fatal("the submission answered while the store hung")
+	}
+	time.Sleep(200 * time.Millisecond) // the server notices the closed connection
+	close(st.release)
+	id := <-st.created
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		j, err := w.store.Job(context.Background(), id)
+		if err == nil && j.Status == store.JobCancelled {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the job of a client that left: %s (%v), want cancelled", j.Status, err)
+		}
+	}
+	// A worker that gets it leaves it alone.
+	worker := &jobs.Worker{Store: w.store, Predictor: w.pred, Logger: hclog.NewNullLogger(), Render: func(p forecast.Prediction) any { return Render(p) }}
+	if err := worker.Handle(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	if j, _ := w.store.Job(context.Background(), id); j.Status != store.JobCancelled || j.Attempts != 0 {
+		t.Fatalf("after a worker saw it: %s with %d attempts", j.Status, j.Attempts)
 	}
 }
