@@ -291,3 +291,26 @@ func TestMarketComparison(t *testing.T) {
 		t.Fatalf("a market without odds: %v", out["market"])
 	}
 }
+
+// One caller cannot take the server from the others: slow bodies count
+// against the key (or address) that sent them, which holds at most an
+// eighth of max_in_flight (and at least 8); another key is still served.
+func TestOneCallerCannotTakeTheServer(t *testing.T) {
+	addr := limited(t, 64) // 8 a caller
+	for i := range 8 {
+		hold, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer hold.Close()
+		fmt.Fprintf(hold, "POST /v1/predictions HTTP/1.1\r\nHost: x\r\nX-API-Key: slow-key\r\nContent-Length: 1000\r\n\r\n{%d", i)
+	}
+	time.Sleep(100 * time.Millisecond)
+	body := `{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0"}`
+	if code, v := testbin.Send(t, "POST", "http://"+addr+"/v1/predictions", body, "X-API-Key", "slow-key"); code != 503 || !strings.Contains(fmt.Sprint(v["detail"]), "this caller") {
+		t.Fatalf("the slow key's ninth request: %d %v, want 503 for this caller", code, v)
+	}
+	if code, v := testbin.Send(t, "POST", "http://"+addr+"/v1/predictions", body, "X-API-Key", "another-key"); code != 200 {
+		t.Fatalf("another key while one holds its share: %d %v", code, v)
+	}
+}

@@ -153,8 +153,10 @@ func (s *Server) limit() func(http.Handler) http.Handler {
 		maxBody = DefaultMaxBody
 	}
 	var slots chan struct{}
+	var callers *inFlightCallers
 	if s.MaxInFlight > 0 {
 		slots = make(chan struct{}, s.MaxInFlight)
+		callers = &inFlightCallers{max: max(8, s.MaxInFlight/8), held: map[string]int{}}
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -167,6 +169,16 @@ func (s *Server) limit() func(http.Handler) http.Handler {
 				return
 			}
 			if slots != nil {
+				// One caller (an API key, or an address without one) holds at
+				// most an eighth of the slots, so neither slow bodies nor a
+				// burst of one key can take the server from the others.
+				who := callerOf(r)
+				if !callers.take(who) {
+					s.problem(w, r, http.StatusServiceUnavailable, "overloaded",
+						fmt.Sprintf("this caller has %d requests in flight already; retry shortly", callers.max), nil)
+					return
+				}
+				defer callers.give(who)
 				select {
 				case slots <- struct{}{}:
 					defer func() { <-slots }()
@@ -284,4 +296,44 @@ func Listen(addr string, max int) (net.Listener, error) {
 		return ln, err
 	}
 	return netutil.LimitListener(ln, max), nil
+}
+
+// inFlightCallers counts each caller's requests in flight.
+type inFlightCallers struct {
+	max  int
+	mu   sync.Mutex
+	held map[string]int
+}
+
+func (c *inFlightCallers) take(who string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.held[who] >= c.max {
+		return false
+	}
+	c.held[who]++
+	return true
+}
+
+func (c *inFlightCallers) give(who string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.held[who] <= 1 {
+		delete(c.held, who)
+		return
+	}
+	c.held[who]--
+}
+
+// callerOf names who sent a request, before its key is checked: the key it
+// presents, else its address (without the port).
+func callerOf(r *http.Request) string {
+	if k := bearer(r); k != "" {
+		return "key:" + k
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	return "addr:" + host
 }
