@@ -12,6 +12,7 @@ import (
 
 	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
 	"github.com/soccerpredict/soccerpredict/host/internal/monitor"
+	"github.com/soccerpredict/soccerpredict/host/internal/store"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 )
 
@@ -337,12 +338,12 @@ func (s *Server) servedRecent(ctx context.Context, comp string, limit int) ([]Pr
 	if s.Store == nil {
 		return out, nil
 	}
-	rep, err := monitor.Compute(ctx, s.Store, monitor.Query{Competition: comp, Windows: []int{}})
+	scored, err := monitor.ScoreForecasts(ctx, s.Store, store.ForecastQuery{Competition: comp})
 	if err != nil {
 		return nil, err
 	}
 	latest := map[string]monitor.Scored{}
-	for _, sc := range rep.Scored {
+	for _, sc := range scored {
 		if sc.Route == "shadow" {
 			continue
 		}

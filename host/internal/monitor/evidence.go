@@ -1,6 +1,10 @@
 package monitor
 
-import "context"
+import (
+	"context"
+
+	"github.com/soccerpredict/soccerpredict/host/internal/store"
+)
 
 // Evidence is a challenger's live record against the champion on the same
 // matches: the paired difference challenger − champion (negative: the
@@ -17,22 +21,24 @@ type Evidence struct {
 }
 
 // LiveEvidence pairs the two versions' scored forecasts by match.
-func LiveEvidence(ctx context.Context, st Store, champion, challenger, required int) (Evidence, error) {
+func LiveEvidence(ctx context.Context, st Scorer, champion, challenger, required int) (Evidence, error) {
 	ev := Evidence{Champion: champion, Challenger: challenger, Required: required}
-	rep, err := Compute(ctx, st, Query{})
-	if err != nil {
-		return ev, err
-	}
 	champ := map[string]Scored{}
-	for _, s := range rep.Scored {
-		if s.Version == champion {
-			champ[s.MatchID] = s
+	scored := map[int][]Scored{}
+	for _, v := range []int{champion, challenger} {
+		ss, err := ScoreForecasts(ctx, st, store.ForecastQuery{Version: v})
+		if err != nil {
+			return ev, err
 		}
+		scored[v] = ss
+	}
+	for _, s := range scored[champion] {
+		champ[s.MatchID] = s
 	}
 	var pairs []Scored
-	for _, s := range rep.Scored {
+	for _, s := range scored[challenger] {
 		c, ok := champ[s.MatchID]
-		if s.Version != challenger || !ok {
+		if !ok {
 			continue
 		}
 		// The challenger's scores, with the champion's as its "market".

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/soccerpredict/soccerpredict/host/internal/forecastlog"
+	"github.com/soccerpredict/soccerpredict/host/internal/scoring"
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 )
@@ -76,29 +77,14 @@ type Scores struct {
 	RPS     float64 `json:"rps"`
 }
 
-// Score scores probabilities (home, draw, away) against a result.
+// Score scores probabilities (home, draw, away) against a result, with
+// the project's own metrics (scoring.Evaluate).
 func Score(p [3]float64, r soccer.Result) (Scores, error) {
-	var y [3]float64
-	switch r {
-	case soccer.HomeWin:
-		y[0] = 1
-	case soccer.Draw:
-		y[1] = 1
-	case soccer.AwayWin:
-		y[2] = 1
-	default:
-		return Scores{}, fmt.Errorf("result %q is not H, D or A", r)
+	s, err := scoring.Evaluate([]soccer.Probabilities{{Home: p[0], Draw: p[1], Away: p[2]}}, []soccer.Result{r})
+	if err != nil {
+		return Scores{}, err
 	}
-	var s Scores
-	for k := range 3 {
-		if y[k] == 1 {
-			s.LogLoss = -math.Log(math.Max(p[k], 1e-15))
-		}
-		s.Brier += (p[k] - y[k]) * (p[k] - y[k])
-	}
-	c1, c2 := p[0]-y[0], p[0]+p[1]-y[0]-y[1]
-	s.RPS = 0.5 * (c1*c1 + c2*c2)
-	return s, nil
+	return Scores{LogLoss: s.LogLoss, Brier: s.Brier, RPS: s.RPS}, nil
 }
 
 // Paired is the mean difference model − market over the same matches,
@@ -197,48 +183,37 @@ type Report struct {
 
 // Store is what Compute reads.
 type Store interface {
-	LoggedForecasts(ctx context.Context, q store.ForecastQuery) ([]store.LoggedForecast, error)
+	Scorer
 	CountForecasts(ctx context.Context, q store.ForecastQuery) (store.ForecastCounts, error)
-	Matches(ctx context.Context, q store.MatchQuery) ([]soccer.Match, error)
 	Reference(ctx context.Context, version int) (store.Reference, error)
 }
 
-// DriftRows is how many of a version's most recent served rows are tested
-// against its reference; a regime with fewer than DriftMinRows served rows
-// is not tested (a handful of requests says nothing about a distribution).
-const (
-	DriftRows    = 1000
-	DriftMinRows = 30
-)
+// Scorer is what ScoreForecasts reads.
+type Scorer interface {
+	LoggedForecasts(ctx context.Context, q store.ForecastQuery) ([]store.LoggedForecast, error)
+	Matches(ctx context.Context, q store.MatchQuery) ([]soccer.Match, error)
+}
 
-// Compute scores every forecast q selects against the finished matches
-// the store holds: for each fixture and version, its last forecast before
-// kick-off (a forecast made after kick-off is never scored; a match that
-// is postponed, abandoned or not played yet is not scored).
-func Compute(ctx context.Context, st Store, q Query) (Report, error) {
-	base := store.ForecastQuery{From: q.From, To: q.To, Competition: q.Competition, Version: q.Version}
-	counts, err := st.CountForecasts(ctx, base)
-	if err != nil {
-		return Report{}, err
-	}
-	rep := Report{GeneratedAt: time.Now().UTC(), From: q.From, To: q.To, LoggedRows: counts.Rows, LoggedForecasts: counts.Forecasts,
-		Fixtures: counts.Fixtures, Awaiting: counts.Awaiting, Versions: []VersionReport{}}
-	if counts.Rows == 0 {
-		return rep, nil
-	}
+// ScoreForecasts scores the forecasts q selects against the finished
+// matches the store holds: for each fixture and version its last forecast
+// before kick-off (one made after kick-off is never scored; a match that
+// is postponed or not played yet is not scored), by version, then
+// kick-off. It reads no feature rows and no drift reference: Compute adds
+// those.
+func ScoreForecasts(ctx context.Context, st Scorer, q store.ForecastQuery) ([]Scored, error) {
+	var scored []Scored
 	// Only what can be scored is read in full: forecasts of finished
 	// matches made before their kick-off.
-	scorable := base
-	scorable.Scorable = true
-	logged, err := st.LoggedForecasts(ctx, scorable)
+	q.Scorable = true
+	logged, err := st.LoggedForecasts(ctx, q)
 	if err != nil {
-		return Report{}, err
+		return nil, err
 	}
 	byID := map[string]soccer.Match{}
 	if len(logged) > 0 {
 		matches, err := st.Matches(ctx, store.MatchQuery{Competition: q.Competition, Status: soccer.Finished, From: logged[0].FirstAt})
 		if err != nil {
-			return Report{}, err
+			return nil, err
 		}
 		for _, m := range matches {
 			byID[m.ID] = m
@@ -254,9 +229,7 @@ func Compute(ctx context.Context, st Store, q Query) (Report, error) {
 		match   string
 	}
 	picked := map[vf]pick{}
-	models := map[int]string{}
 	for _, f := range logged {
-		models[f.Version] = f.Model
 		m, ok := byID[f.MatchID]
 		if !ok || m.Status != soccer.Finished || !f.FirstAt.Before(m.Kickoff) {
 			continue
@@ -287,10 +260,10 @@ func Compute(ctx context.Context, st Store, q Query) (Report, error) {
 			cs, _ := Score(cl, m.Result)
 			sc.Closing, sc.ClosingScores = &cl, &cs
 		}
-		rep.Scored = append(rep.Scored, sc)
+		scored = append(scored, sc)
 	}
-	sort.Slice(rep.Scored, func(i, j int) bool {
-		a, b := rep.Scored[i], rep.Scored[j]
+	sort.Slice(scored, func(i, j int) bool {
+		a, b := scored[i], scored[j]
 		if a.Version != b.Version {
 			return a.Version < b.Version
 		}
@@ -299,6 +272,35 @@ func Compute(ctx context.Context, st Store, q Query) (Report, error) {
 		}
 		return a.MatchID < b.MatchID
 	})
+	return scored, nil
+}
+
+// DriftRows is how many of a version's most recent served rows are tested
+// against its reference; a regime with fewer than DriftMinRows served rows
+// is not tested (a handful of requests says nothing about a distribution).
+const (
+	DriftRows    = 1000
+	DriftMinRows = 30
+)
+
+// Compute scores every forecast q selects against the finished matches
+// the store holds: for each fixture and version, its last forecast before
+// kick-off (a forecast made after kick-off is never scored; a match that
+// is postponed, abandoned or not played yet is not scored).
+func Compute(ctx context.Context, st Store, q Query) (Report, error) {
+	base := store.ForecastQuery{From: q.From, To: q.To, Competition: q.Competition, Version: q.Version}
+	counts, err := st.CountForecasts(ctx, base)
+	if err != nil {
+		return Report{}, err
+	}
+	rep := Report{GeneratedAt: time.Now().UTC(), From: q.From, To: q.To, LoggedRows: counts.Rows, LoggedForecasts: counts.Forecasts,
+		Fixtures: counts.Fixtures, Awaiting: counts.Awaiting, Versions: []VersionReport{}}
+	if counts.Rows == 0 {
+		return rep, nil
+	}
+	if rep.Scored, err = ScoreForecasts(ctx, st, base); err != nil {
+		return Report{}, err
+	}
 	windows := q.Windows
 	if windows == nil {
 		windows = DefaultWindows
@@ -308,8 +310,10 @@ func Compute(ctx context.Context, st Store, q Query) (Report, error) {
 		alarm = DefaultAlarm
 	}
 	byVersion := map[int][]Scored{}
+	models := map[int]string{}
 	for _, s := range rep.Scored {
 		byVersion[s.Version] = append(byVersion[s.Version], s)
+		models[s.Version] = s.Model
 	}
 	for _, version := range counts.Versions {
 		// The version's most recent served rows, with their features, for drift.
