@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"time"
 
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
@@ -69,40 +70,33 @@ func CheckIngest(ctx context.Context, st IngestStore) ([]IngestCheck, error) {
 		}
 		out = append(out, check(src, "quarantined rows", rs[0].Applied.Quarantined, rs[0].Read, q, n))
 	}
-	matches, err := st.Matches(ctx, store.MatchQuery{Status: soccer.Finished})
+	seasons, err := tallySeasons(ctx, st)
 	if err != nil {
 		return nil, err
-	}
-	seasons := map[string]map[string][]soccer.Match{} // competition → season → matches
-	for _, m := range matches {
-		if seasons[m.Competition] == nil {
-			seasons[m.Competition] = map[string][]soccer.Match{}
-		}
-		seasons[m.Competition][m.Season] = append(seasons[m.Competition][m.Season], m)
 	}
 	for _, comp := range slices.Sorted(maps.Keys(seasons)) {
 		ss := seasons[comp]
 		order := slices.Collect(maps.Keys(ss))
-		sort.Slice(order, func(i, j int) bool { return ss[order[i]][0].Kickoff.Before(ss[order[j]][0].Kickoff) })
+		sort.Slice(order, func(i, j int) bool { return ss[order[i]].first.Before(ss[order[j]].first) })
 		if len(order) < 2 {
 			continue
 		}
-		newest := order[len(order)-1]
+		newest := ss[order[len(order)-1]]
 		var missBase, nBase int
 		for _, s := range order[:len(order)-1] {
-			missBase += unpriced(ss[s])
-			nBase += len(ss[s])
+			missBase += ss[s].unpriced
+			nBase += ss[s].n
 		}
-		out = append(out, check(comp, "missing prices", unpriced(ss[newest]), len(ss[newest]), missBase, nBase))
+		out = append(out, check(comp, "missing prices", newest.unpriced, newest.n, missBase, nBase))
 		if len(order) < 3 {
 			continue
 		}
 		var newBase, nNewBase int
 		for i := 1; i < len(order)-1; i++ {
-			newBase += withNewTeam(ss[order[i-1]], ss[order[i]])
-			nNewBase += len(ss[order[i]])
+			newBase += ss[order[i]].withNewTeam(ss[order[i-1]])
+			nNewBase += ss[order[i]].n
 		}
-		out = append(out, check(comp, "unknown teams", withNewTeam(ss[order[len(order)-2]], ss[newest]), len(ss[newest]), newBase, nNewBase))
+		out = append(out, check(comp, "unknown teams", newest.withNewTeam(ss[order[len(order)-2]]), newest.n, newBase, nNewBase))
 	}
 	return out, nil
 }
@@ -121,26 +115,60 @@ func check(scope, measure string, k, n, kBase, nBase int) IngestCheck {
 	return c
 }
 
-func unpriced(ms []soccer.Match) int {
-	n := 0
-	for _, m := range ms {
-		if !slices.ContainsFunc(m.Odds, func(o soccer.Odds) bool { return !o.Closing }) {
-			n++
-		}
-	}
-	return n
+// season is what the checks need of one competition's season: its
+// matches, those without a pre-match price, and who played whom.
+type season struct {
+	first       time.Time
+	n, unpriced int
+	pairs       map[[2]string]int
 }
 
-// withNewTeam counts the matches of season with a team absent from before.
-func withNewTeam(before, season []soccer.Match) int {
+// tallyWindow is how much of the store tallySeasons reads at once.
+const tallyWindow = 180 * 24 * time.Hour
+
+// tallySeasons reads the finished matches a window at a time (the store
+// may hold millions) and keeps only each season's counts.
+func tallySeasons(ctx context.Context, st IngestStore) (map[string]map[string]*season, error) {
+	out := map[string]map[string]*season{}
+	first, err := st.Matches(ctx, store.MatchQuery{Status: soccer.Finished, Limit: 1})
+	if err != nil || len(first) == 0 {
+		return out, err
+	}
+	end := time.Now().Add(24 * time.Hour)
+	for from := first[0].Kickoff; from.Before(end); from = from.Add(tallyWindow) {
+		ms, err := st.Matches(ctx, store.MatchQuery{Status: soccer.Finished, From: from, To: from.Add(tallyWindow)})
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range ms {
+			if out[m.Competition] == nil {
+				out[m.Competition] = map[string]*season{}
+			}
+			s := out[m.Competition][m.Season]
+			if s == nil {
+				s = &season{first: m.Kickoff, pairs: map[[2]string]int{}}
+				out[m.Competition][m.Season] = s
+			}
+			s.n++
+			if !slices.ContainsFunc(m.Odds, func(o soccer.Odds) bool { return !o.Closing }) {
+				s.unpriced++
+			}
+			s.pairs[[2]string{m.HomeTeam, m.AwayTeam}]++
+		}
+	}
+	return out, nil
+}
+
+// withNewTeam counts the matches of s with a team absent from before.
+func (s *season) withNewTeam(before *season) int {
 	known := map[string]bool{}
-	for _, m := range before {
-		known[m.HomeTeam], known[m.AwayTeam] = true, true
+	for p := range before.pairs {
+		known[p[0]], known[p[1]] = true, true
 	}
 	n := 0
-	for _, m := range season {
-		if !known[m.HomeTeam] || !known[m.AwayTeam] {
-			n++
+	for p, k := range s.pairs {
+		if !known[p[0]] || !known[p[1]] {
+			n += k
 		}
 	}
 	return n

@@ -3,6 +3,7 @@ package monitor
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -16,8 +17,21 @@ type ingestFake struct {
 }
 
 func (f ingestFake) Runs(context.Context, int) ([]store.IngestRun, error) { return f.runs, nil }
-func (f ingestFake) Matches(context.Context, store.MatchQuery) ([]soccer.Match, error) {
-	return f.matches, nil
+
+// Matches filters as the stores do: kick-off in [From, To), in kick-off
+// order, at most Limit.
+func (f ingestFake) Matches(_ context.Context, q store.MatchQuery) ([]soccer.Match, error) {
+	var out []soccer.Match
+	for _, m := range f.matches {
+		if (q.From.IsZero() || !m.Kickoff.Before(q.From)) && (q.To.IsZero() || m.Kickoff.Before(q.To)) {
+			out = append(out, m)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b soccer.Match) int { return a.Kickoff.Compare(b.Kickoff) })
+	if q.Limit > 0 && len(out) > q.Limit {
+		out = out[:q.Limit]
+	}
+	return out, nil
 }
 
 // seasonOf is a 20-team season's 380 matches; priced says how many carry a
