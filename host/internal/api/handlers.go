@@ -331,14 +331,16 @@ func (s *Server) fixtures(w http.ResponseWriter, r *http.Request) {
 }
 
 // servedRecent is the competition's last finished matches that were
-// forecast before kick-off, newest first, each with the last forecast
+// forecast before kick-off (first served within the last year), newest first, each with the last forecast
 // served (not a shadow's) before it.
 func (s *Server) servedRecent(ctx context.Context, comp string, limit int) ([]PredictionResponse, error) {
 	out := []PredictionResponse{}
 	if s.Store == nil {
 		return out, nil
 	}
-	scored, err := monitor.ScoreForecasts(ctx, s.Store, store.ForecastQuery{Competition: comp})
+	// The last year's forecasts: recent results, without reading a
+	// backfilled history on every page load.
+	scored, err := monitor.ScoreForecasts(ctx, s.Store, store.ForecastQuery{Competition: comp, From: time.Now().AddDate(-1, 0, 0)})
 	if err != nil {
 		return nil, err
 	}

@@ -111,26 +111,20 @@ func Run(ctx context.Context, o Options, out io.Writer) ([]Row, error) {
 	fmt.Fprintf(out, "%d real fixtures (team pairs of recent matches in %s); %s per row after %s warm-up\n\n",
 		len(pairs), strings.Join(o.Competitions, ", "), o.Duration, o.Warmup)
 
-	targets := []struct {
+	type target struct {
 		name, addr string
 		pid        int
 		body       func(row int) Body
-	}{
-		{"ceiling", ceilingAddr, ceiling.Process.Pid, func(row int) Body { return distinct(pairs, row) }},
-		{"uncached", hostAddr, serve.Process.Pid, func(row int) Body { return distinct(pairs, row) }},
+	}
+	uncached := func(row int) Body { return distinct(pairs, row) }
+	targets := []target{
+		{"ceiling", ceilingAddr, ceiling.Process.Pid, uncached},
+		{"uncached", hostAddr, serve.Process.Pid, uncached},
 		{"cached", hostAddr, serve.Process.Pid, func(int) Body { return same(pairs[0]) }},
 	}
 	for _, v := range variants {
-		targets = append(targets, struct {
-			name, addr string
-			pid        int
-			body       func(row int) Body
-		}{"uncached (" + v.name + ")", v.addr, v.pid, func(row int) Body { return distinct(pairs, row) }},
-			struct {
-				name, addr string
-				pid        int
-				body       func(row int) Body
-			}{"cached (" + v.name + ")", v.addr, v.pid, func(int) Body { return same(pairs[1%len(pairs)]) }})
+		targets = append(targets, target{"uncached (" + v.name + ")", v.addr, v.pid, uncached},
+			target{"cached (" + v.name + ")", v.addr, v.pid, func(int) Body { return same(pairs[1%len(pairs)]) }})
 	}
 	var rows []Row
 	total := len(targets) * len(o.Clients)
