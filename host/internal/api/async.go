@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -88,27 +89,21 @@ func (s *Server) predictAsync(w http.ResponseWriter, r *http.Request) {
 	if window <= 0 {
 		window = 24 * time.Hour
 	}
-	job, created := store.Job{ID: id, Request: body, Owner: owner, IdempotencyKey: key, RequestHash: hex.EncodeToString(sum[:]),
-		CallbackURL: sent.CallbackURL}, true
-	var err error
-	if key == "" {
-		// Submissions arriving together share one INSERT (and one commit).
-		_, err = s.creates.Do(r.Context(), job)
-	} else {
-		job, created, err = s.Store.CreateJobOnce(r.Context(), job, window)
+	job := store.Job{ID: id, Request: body, Owner: owner, IdempotencyKey: key, RequestHash: hex.EncodeToString(sum[:]),
+		CallbackURL: sent.CallbackURL}
+	job, created, err := s.record(r.Context(), job, window)
+	if r.Context().Err() != nil {
+		return // the client left; record cancelled what it made
+	}
+	if errors.Is(err, errSubmitTimeout) {
+		s.Logger.Debug("the store did not record a submission in time", "timeout", s.submitTimeout())
+		s.problem(w, r, http.StatusServiceUnavailable, "temporarily unavailable",
+			fmt.Sprintf("the store did not record the job within %s; nothing was queued", s.submitTimeout()), nil)
+		return
 	}
 	if err != nil {
 		s.Logger.Error("create job", "error", err)
 		s.problem(w, r, http.StatusServiceUnavailable, "temporarily unavailable", "the job could not be recorded; nothing was queued", nil)
-		return
-	}
-	if created && r.Context().Err() != nil {
-		// The client left while the store was slow: it never learnt the
-		// job's ID, so nobody would read the result. The job is cancelled
-		// before it is relayed, and a worker will not start it.
-		if _, err := s.Store.CancelJob(context.WithoutCancel(r.Context()), job.ID); err != nil {
-			s.Logger.Warn("cancel a job whose client left before it was recorded", "job", job.ID, "error", err)
-		}
 		return
 	}
 	if !created {
@@ -190,6 +185,71 @@ func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
 	// The cached view (queued) must not outlive the cancel.
 	jobs.CacheJobs(r.Context(), s.Cache, s.Logger, j)
 	s.json(w, http.StatusOK, jobs.ViewOf(j))
+}
+
+var errSubmitTimeout = errors.New("the store did not answer in time")
+
+func (s *Server) submitTimeout() time.Duration {
+	if s.SubmitTimeout > 0 {
+		return s.SubmitTimeout
+	}
+	return 2 * time.Second
+}
+
+// record stores a submission, waiting at most SubmitTimeout (and no longer
+// than the client stays). When it gives up first — errSubmitTimeout, or
+// the client left — the write goes on, and a job it creates without an
+// Idempotency-Key is cancelled before it is relayed: nobody learnt its ID,
+// so nobody would read the result. (A keyed one is kept: the client's
+// retry with the same key finds it.)
+func (s *Server) record(ctx context.Context, job store.Job, window time.Duration) (store.Job, bool, error) {
+	type result struct {
+		job     store.Job
+		created bool
+		err     error
+	}
+	// Whoever first moves state from pending decides: the write's result
+	// goes to the handler, or the handler has given up and the write's
+	// goroutine cleans up after it.
+	const pending, answered, gaveUp = 0, 1, 2
+	var state atomic.Int32
+	done := make(chan result, 1)
+	go func() {
+		var res result
+		if job.IdempotencyKey == "" {
+			// Submissions arriving together share one INSERT (and one commit).
+			_, res.err = s.creates.Do(ctx, job)
+			res.job, res.created = job, res.err == nil
+		} else {
+			res.job, res.created, res.err = s.Store.CreateJobOnce(context.WithoutCancel(ctx), job, window)
+		}
+		if state.CompareAndSwap(pending, answered) {
+			done <- res
+			return
+		}
+		if res.err == nil && res.created && job.IdempotencyKey == "" {
+			if _, err := s.Store.CancelJob(context.WithoutCancel(ctx), job.ID); err != nil {
+				s.Logger.Warn("cancel a job recorded after its submission was given up", "job", job.ID, "error", err)
+			}
+		}
+	}()
+	timer := time.NewTimer(s.submitTimeout())
+	defer timer.Stop()
+	giveUp := func(err error) (store.Job, bool, error) {
+		if state.CompareAndSwap(pending, gaveUp) {
+			return job, false, err
+		}
+		res := <-done // answered just now
+		return res.job, res.created, res.err
+	}
+	select {
+	case res := <-done:
+		return res.job, res.created, res.err
+	case <-timer.C:
+		return giveUp(errSubmitTimeout)
+	case <-ctx.Done():
+		return giveUp(ctx.Err())
+	}
 }
 
 // newJobGroup gathers job submissions into shared INSERTs. A batch the

@@ -55,6 +55,8 @@ type Server struct {
 	// and metrics are never shed.
 	MaxBodyBytes int64
 	MaxInFlight  int
+	// SubmitTimeout bounds recording an async submission (2 s when zero).
+	SubmitTimeout time.Duration
 	// IdempotencyWindow is how long an Idempotency-Key of async submissions
 	// stays bound to its job (default 24 h).
 	IdempotencyWindow time.Duration

@@ -2,8 +2,10 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -29,7 +31,7 @@ type flakyJobs struct {
 
 var errStoreDown = errors.New("dial tcp 127.0.0.1:5432: connect: connection refused")
 
-func (s *flakyJobs) StartJobs(ctx context.Context, ids ...string) ([]store.Job, error) {
+func (s *flakyJobs) StartJobs(ctx context.Context, ids ...store.JobStart) ([]store.Job, error) {
 	if s.down.Load() {
 		s.tries.Add(1)
 		return nil, errStoreDown
@@ -155,5 +157,86 @@ func TestAJobWhoseClientLeftIsNotRun(t *testing.T) {
 	}
 	if j, _ := w.store.Job(context.Background(), id); j.Status != store.JobCancelled || j.Attempts != 0 {
 		t.Fatalf("after a worker saw it: %s with %d attempts", j.Status, j.Attempts)
+	}
+}
+
+// A store that accepts and never answers costs a submission SubmitTimeout,
+// not as long as the store hangs: a 503 with Retry-After, while the store
+// still holds the write. When the store answers, the job it recorded is
+// cancelled (the client was told nothing was queued), so it never runs.
+func TestASubmissionToAHungStoreIsRefusedInTime(t *testing.T) {
+	w := setup(t)
+	st := &slowJobs{Store: w.store, release: make(chan struct{}), created: make(chan string, 1)}
+	srv := httptest.NewServer((&Server{Predictor: w.pred, Logger: hclog.NewNullLogger(), Store: st, SubmitTimeout: 100 * time.Millisecond}).Handler())
+	defer srv.Close()
+	resp, err := http.Post(srv.URL+"/v1/predictions/async", "application/json",
+		strings.NewReader(`{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0", "kickoff": "2024-10-05T15:00:00Z"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !strings.Contains(string(body), "within 100ms") {
+		t.Fatalf("submission to a hung store: %d (Retry-After %q) %s; want 503 naming the timeout", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	close(st.release) // the store answers only now
+	id := <-st.created
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		j, err := w.store.Job(context.Background(), id)
+		if err == nil && j.Status == store.JobCancelled {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the job recorded after its 503: %s (%v), want cancelled", j.Status, err)
+		}
+	}
+}
+
+// lostStarts commits each start and then reports the connection lost, the
+// first time: what a PostgreSQL connection cut between COMMIT and its answer
+// looks like to the worker.
+type lostStarts struct {
+	store.Store
+	lost atomic.Int64
+}
+
+func (s *lostStarts) StartJobs(ctx context.Context, starts ...store.JobStart) ([]store.Job, error) {
+	jobs, err := s.Store.StartJobs(ctx, starts...)
+	if err == nil && s.lost.Add(1) == 1 {
+		return nil, errors.New("unexpected EOF")
+	}
+	return jobs, err
+}
+
+// A worker that retries a start whose answer was lost does not count a
+// second attempt: attempts counts runs, not round trips (a PostgreSQL cut
+// in the fault suite made jobs show attempts 2 without a second run).
+func TestALostStartAnswerIsOneAttempt(t *testing.T) {
+	w := setup(t)
+	ctx := context.Background()
+	srv := httptest.NewServer((&Server{Predictor: w.pred, Logger: hclog.NewNullLogger(), Store: w.store}).Handler())
+	defer srv.Close()
+	code, out := post(t, srv.URL+"/v1/predictions/async", `{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0", "kickoff": "2024-09-01T15:00:00Z"}`)
+	if code != 202 {
+		t.Fatalf("submit: %d %v", code, out)
+	}
+	id := out["job_id"].(string)
+	st := &lostStarts{Store: w.store}
+	worker := &jobs.Worker{Store: st, Predictor: w.pred, Logger: hclog.NewNullLogger(), RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond,
+		Render: func(p forecast.Prediction) any { return Render(p) }}
+	if err := worker.Handle(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if j, _ := w.store.Job(ctx, id); j.Status != store.JobSucceeded || j.Attempts != 1 || st.lost.Load() < 2 {
+		t.Fatalf("job after a lost start answer: %s with %d attempts (%d starts); want succeeded in 1", j.Status, j.Attempts, st.lost.Load())
+	}
+	// A second delivery (another run) of a job still running is a second attempt.
+	w.store.CreateJob(ctx, store.Job{ID: "redelivered", Request: json.RawMessage(`{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0"}`)})
+	w.store.StartJobs(ctx, store.JobStart{ID: "redelivered", Run: "a worker that died"})
+	if err := worker.Handle(ctx, "redelivered"); err != nil {
+		t.Fatal(err)
+	}
+	if j, _ := w.store.Job(ctx, "redelivered"); j.Attempts != 2 {
+		t.Fatalf("a redelivered job: %d attempts, want 2", j.Attempts)
 	}
 }

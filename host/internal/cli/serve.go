@@ -128,7 +128,7 @@ func runServe(e env, args []string) error {
 			default:
 			}
 		}, MaxBodyBytes: lim.MaxBodyBytes, MaxInFlight: lim.MaxInFlight, IdempotencyWindow: parts.cfg.Queue.IdempotencyWindow,
-		Callbacks: callbacks, Monitoring: watcher, ForecastLog: flog}
+		SubmitTimeout: parts.cfg.Queue.SubmitTimeout, Callbacks: callbacks, Monitoring: watcher, ForecastLog: flog}
 	if parts.cfg.Serve.AccessLog {
 		apiServer.AccessLog = parts.log.Named("access")
 	}

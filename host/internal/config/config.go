@@ -118,6 +118,10 @@ type Queue struct {
 	IdempotencyWindow time.Duration `koanf:"idempotency_window"`
 	// RelayInterval is how often serve retries handing outbox jobs to the queue.
 	RelayInterval time.Duration `koanf:"relay_interval"`
+	// SubmitTimeout bounds recording a submission in the store: a store that
+	// does not answer within it makes the submission a 503 with Retry-After
+	// (nothing queued), not a request that hangs as long as the store does.
+	SubmitTimeout time.Duration `koanf:"submit_timeout"`
 }
 
 // Cache holds finished job results for polling.
@@ -328,6 +332,7 @@ func Defaults() map[string]any {
 		"queue.prefetch":                   32,
 		"queue.relay_interval":             "500ms",
 		"queue.idempotency_window":         "24h",
+		"queue.submit_timeout":             "2s",
 		"queue.max_job_age":                "15m",
 		"webhooks.max_attempts":            8,
 		"webhooks.backoff":                 "2s",
@@ -535,6 +540,9 @@ func (c Config) Validate() error {
 	}
 	if c.Queue.MaxJobAge < 10*time.Second {
 		bad("queue.max_job_age: %v is shorter than 10s", c.Queue.MaxJobAge)
+	}
+	if c.Queue.SubmitTimeout <= 0 {
+		bad("queue.submit_timeout: %v is not a positive duration", c.Queue.SubmitTimeout)
 	}
 	if c.Queue.RelayInterval <= 0 {
 		bad("queue.relay_interval: %v is not a positive duration", c.Queue.RelayInterval)

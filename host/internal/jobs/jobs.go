@@ -8,6 +8,7 @@ package jobs
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -48,6 +49,11 @@ const (
 // CacheKey is where a finished job's view is cached.
 func CacheKey(id string) string { return "job:" + id }
 
+// RelayLease is how long a relay holds the outbox page it is publishing:
+// longer than a publish may take (30 s), so replicas never publish the
+// same job twice; a relay that dies holding a page frees it after this.
+const RelayLease = time.Minute
+
 // Relay drains the outbox into the queue.
 type Relay struct {
 	Store    store.Store
@@ -86,13 +92,14 @@ func (r Relay) Run(ctx context.Context) {
 func (r Relay) Drain(ctx context.Context) (int, error) {
 	n := 0
 	for {
-		jobs, err := r.Store.Outbox(ctx, 100)
+		jobs, err := r.Store.Outbox(ctx, 100, RelayLease)
 		if err != nil || len(jobs) == 0 {
 			return n, err
 		}
+		// The page is claimed, so another serve's relay takes the next one.
 		// The whole page at once: one wait for the broker's confirms and one
 		// UPDATE. A job published but not marked (the relay dies between the
-		// two) is published again later; workers skip finished jobs.
+		// two) is published again after the lease; workers skip finished jobs.
 		ids := make([]string, len(jobs))
 		for i, j := range jobs {
 			ids[i] = j.ID
@@ -101,6 +108,12 @@ func (r Relay) Drain(ctx context.Context) (int, error) {
 		err = r.Queue.Publish(pctx, ids...)
 		cancel()
 		if err != nil {
+			// Given back, so the first drain once the broker answers — this
+			// replica's or another's — publishes them without waiting out
+			// the lease. (A failed release only delays them by the lease.)
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			r.Store.ReleaseOutbox(rctx, ids...)
+			cancel()
 			return n, err
 		}
 		if err := r.Store.MarkPublished(ctx, ids...); err != nil {
@@ -133,7 +146,7 @@ type Worker struct {
 	since   map[string]time.Time
 
 	once   sync.Once
-	starts *gather.Group[string, *store.Job]
+	starts *gather.Group[store.JobStart, *store.Job]
 	ends   *gather.Group[store.JobEnd, struct{}]
 }
 
@@ -143,10 +156,10 @@ const storeBatch, storeConcurrency = 64, 2
 
 func (w *Worker) init() {
 	w.once.Do(func() {
-		w.starts = &gather.Group[string, *store.Job]{Max: storeBatch, Concurrency: storeConcurrency,
-			Run: func(ctx context.Context, ids []string) ([]*store.Job, []error) {
-				res, errs := make([]*store.Job, len(ids)), make([]error, len(ids))
-				started, err := w.Store.StartJobs(ctx, ids...)
+		w.starts = &gather.Group[store.JobStart, *store.Job]{Max: storeBatch, Concurrency: storeConcurrency,
+			Run: func(ctx context.Context, starts []store.JobStart) ([]*store.Job, []error) {
+				res, errs := make([]*store.Job, len(starts)), make([]error, len(starts))
+				started, err := w.Store.StartJobs(ctx, starts...)
 				if err != nil {
 					for i := range errs {
 						errs[i] = err
@@ -157,8 +170,8 @@ func (w *Worker) init() {
 				for i := range started {
 					byID[started[i].ID] = &started[i]
 				}
-				for i, id := range ids {
-					res[i] = byID[id] // nil: finished, cancelled or unknown; nothing to run
+				for i, st := range starts {
+					res[i] = byID[st.ID] // nil: finished, cancelled or unknown; nothing to run
 				}
 				CacheJobs(ctx, w.Cache, w.Logger, started...) // pollers see "running"
 				return res, errs
@@ -271,7 +284,11 @@ func ViewOf(j store.Job) View {
 func (w *Worker) Handle(ctx context.Context, id string) error {
 	w.init()
 	var j *store.Job
-	if err := w.await(ctx, "store", func() (err error) { j, err = w.starts.Do(ctx, id); return err }); err != nil || j == nil {
+	// One token for this delivery's run: a start retried because its
+	// answer was lost (committed, then the connection dropped) is not
+	// counted as a second attempt.
+	start := store.JobStart{ID: id, Run: rand.Text()}
+	if err := w.await(ctx, "store", func() (err error) { j, err = w.starts.Do(ctx, start); return err }); err != nil || j == nil {
 		return err
 	}
 	result, reason, ended := w.compute(forecast.WithOrigin(ctx, forecast.Origin{Route: "async", KeyID: j.Owner}), id, j.Request)

@@ -24,8 +24,16 @@ type Jobs interface {
 	// API replicas) create one job: the store enforces it.
 	CreateJobOnce(ctx context.Context, j Job, window time.Duration) (Job, bool, error)
 	Job(ctx context.Context, id string) (Job, error)
-	// Outbox lists queued jobs not yet handed to the queue, oldest first.
-	Outbox(ctx context.Context, limit int) ([]Job, error)
+	// Outbox returns up to limit queued jobs not yet handed to the queue,
+	// oldest first. With lease > 0 it claims them: until the lease passes
+	// (or they are marked published) no other call returns them, so relays
+	// of several serve replicas draining at once publish each job once; a
+	// relay that dies holding a claim frees it when the lease passes. With
+	// lease 0 it only looks (unclaimed jobs).
+	Outbox(ctx context.Context, limit int, lease time.Duration) ([]Job, error)
+	// ReleaseOutbox gives back claimed jobs whose publish failed, so the next
+	// drain (of any replica) takes them at once instead of after the lease.
+	ReleaseOutbox(ctx context.Context, ids ...string) error
 	// MarkPublished records that the queue holds these jobs (one statement).
 	MarkPublished(ctx context.Context, ids ...string) error
 	// CreateJobs creates several jobs in one statement (a worker-free burst
@@ -37,8 +45,10 @@ type Jobs interface {
 	StartJob(ctx context.Context, id string) (bool, error)
 	// StartJobs is StartJob for several jobs in one statement; it returns
 	// the jobs it started, as they now are (missing, finished and
-	// cancelled ones are left out).
-	StartJobs(ctx context.Context, ids ...string) ([]Job, error)
+	// cancelled ones are left out). A start whose Run token is the one that
+	// last started the job is the same run retried (its answer was lost)
+	// and is not counted again.
+	StartJobs(ctx context.Context, starts ...JobStart) ([]Job, error)
 	// FinishJob records a result (or an error) once, for a queued or running
 	// job; a job already finished or cancelled is left as it is and FinishJob
 	// reports false.
@@ -65,6 +75,10 @@ type Jobs interface {
 	// what follows: delivered, due again at next, or (next zero) given up.
 	RecordCallback(ctx context.Context, id string, a CallbackAttempt, delivered bool, next time.Time) error
 }
+
+// JobStart is one job to start, by one run: Run is a token of the worker's
+// handling of one delivery ("" counts every start).
+type JobStart struct{ ID, Run string }
 
 // JobEnd is how one job ended: its result, or (Error set, or no result) why it failed.
 type JobEnd struct {

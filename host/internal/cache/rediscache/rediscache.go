@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -16,25 +17,48 @@ import (
 type Cache struct {
 	client *redis.Client
 	prefix string
+	// resting is when calls may go to Redis again (UnixNano) after one
+	// that failed: until then they fail at once, so a hung Redis costs one
+	// caller Timeout and the others nothing (each falls back to the store).
+	resting atomic.Int64
+}
+
+// Rest is how long calls skip Redis after one failed on the network.
+const Rest = time.Second
+
+var errResting = errors.New("redis: not answering; calls skip it for a second after a failure")
+
+// call runs f unless Redis is resting, and rests it when f fails on the
+// network (not for a miss, nor for the caller's own cancellation).
+func (c *Cache) call(ctx context.Context, f func() error) error {
+	if time.Now().UnixNano() < c.resting.Load() {
+		return errResting
+	}
+	err := f()
+	if err != nil && !errors.Is(err, redis.Nil) && ctx.Err() == nil {
+		c.resting.Store(time.Now().Add(Rest).UnixNano())
+	}
+	return err
 }
 
 var _ cache.Cache = (*Cache)(nil)
 
 // Timeout bounds each network step of a call (dial, write, read), and a
 // failed call is tried once more: a Redis that hangs costs a caller about a
-// second at most, never the client's defaults (up to 11 s). The cache only
-// spares the store work; every caller falls back to the store.
+// second at most, never the client's defaults (up to 11 s); after a failure
+// Redis rests (see Rest), so the callers after it lose nothing. The cache
+// only spares the store work; every caller falls back to the store.
 const Timeout = 250 * time.Millisecond
 
 // New connects to the Redis at addr (host:port).
 func New(addr, prefix string) *Cache {
 	return &Cache{client: redis.NewClient(&redis.Options{Addr: addr, DialTimeout: Timeout,
-		ReadTimeout: Timeout, WriteTimeout: Timeout, MaxRetries: 1}), prefix: prefix}
+		ReadTimeout: Timeout, WriteTimeout: Timeout, PoolTimeout: Timeout, MaxRetries: 1}), prefix: prefix}
 }
 
 // Ping checks Redis answers.
 func (c *Cache) Ping(ctx context.Context) error {
-	if err := c.client.Ping(ctx).Err(); err != nil {
+	if err := c.call(ctx, func() error { return c.client.Ping(ctx).Err() }); err != nil {
 		return fmt.Errorf("redis: %w", err)
 	}
 	return nil
@@ -42,7 +66,8 @@ func (c *Cache) Ping(ctx context.Context) error {
 
 // Get implements cache.Cache.
 func (c *Cache) Get(ctx context.Context, key string) ([]byte, error) {
-	b, err := c.client.Get(ctx, c.prefix+key).Bytes()
+	var b []byte
+	err := c.call(ctx, func() (err error) { b, err = c.client.Get(ctx, c.prefix+key).Bytes(); return err })
 	if errors.Is(err, redis.Nil) {
 		return nil, cache.ErrMiss
 	}
@@ -54,7 +79,7 @@ func (c *Cache) Get(ctx context.Context, key string) ([]byte, error) {
 
 // Set implements cache.Cache.
 func (c *Cache) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
-	if err := c.client.Set(ctx, c.prefix+key, value, ttl).Err(); err != nil {
+	if err := c.call(ctx, func() error { return c.client.Set(ctx, c.prefix+key, value, ttl).Err() }); err != nil {
 		return fmt.Errorf("redis set: %w", err)
 	}
 	return nil

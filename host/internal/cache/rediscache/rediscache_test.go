@@ -3,8 +3,10 @@ package rediscache
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"net"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -64,6 +66,53 @@ func TestAHungRedisCostsLittle(t *testing.T) {
 		}
 		if took := time.Since(start); took > 1500*time.Millisecond {
 			t.Fatalf("a call to a hung Redis took %v", took)
+		}
+	}
+}
+
+// After a call fails on the network, the calls in the next second do not
+// go to Redis at all (each would wait its Timeout); then Redis is tried again.
+func TestAFailingRedisRests(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var accepted atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			defer c.Close() // hold it open, read nothing
+		}
+	}()
+	c := New(ln.Addr().String(), "hung:")
+	defer c.Close()
+	if _, err := c.Get(t.Context(), "job:x"); err == nil {
+		t.Fatal("a hung Redis answered")
+	}
+	before := accepted.Load()
+	for range 100 {
+		if err := c.Set(t.Context(), "job:x", []byte("v"), time.Minute); !errors.Is(err, errResting) {
+			t.Fatalf("a call while Redis rests: %v", err)
+		}
+	}
+	if n := accepted.Load(); n != before {
+		t.Fatalf("%d new connections while Redis rested", n-before)
+	}
+	c.resting.Store(0) // the second has passed
+	if _, err := c.Get(t.Context(), "job:x"); errors.Is(err, errResting) {
+		t.Fatal("Redis is not tried again after its rest")
+	}
+	// A miss on a live Redis does not rest it.
+	live := New(Addr(), "rest-test:")
+	defer live.Close()
+	for range 2 {
+		if _, err := live.Get(t.Context(), "absent"); !errors.Is(err, cache.ErrMiss) {
+			t.Fatalf("a miss: %v", err)
 		}
 	}
 }

@@ -2,13 +2,16 @@
 // survives a broker node's loss), publisher confirms (Publish returns once
 // the broker has the job), manual acks after the handler succeeds, and a
 // delivery limit that dead-letters a job failing MaxDeliveries times.
-// Connections are re-established on the next call after a failure.
+// Connections are re-established on the next call after a failure. The URL
+// may list several nodes of a cluster, comma-separated: a connection goes
+// to the first that answers, starting after the last one that failed.
 package rabbitqueue
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,8 +22,10 @@ import (
 
 // Queue is a RabbitMQ queue.Queue.
 type Queue struct {
-	url, name string
-	prefetch  int
+	urls     []string
+	next     int // the node tried first on the next connect
+	name     string
+	prefetch int
 
 	mu   sync.Mutex
 	conn *amqp.Connection
@@ -29,10 +34,36 @@ type Queue struct {
 
 var _ queue.Queue = (*Queue)(nil)
 
-// New prepares a queue named name on the broker at url; nothing connects
-// until the first call, so a broker that is down does not stop the caller.
+// New prepares a queue named name on the broker at url (or the nodes of a
+// cluster: URLs separated by commas); nothing connects until the first
+// call, so a broker that is down does not stop the caller.
 func New(url, name string, prefetch int) *Queue {
-	return &Queue{url: url, name: name, prefetch: max(prefetch, 1)}
+	var urls []string
+	for _, u := range strings.Split(url, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			urls = append(urls, u)
+		}
+	}
+	return &Queue{urls: urls, name: name, prefetch: max(prefetch, 1)}
+}
+
+// dial connects to the first node that answers, from q.next on; q.mu is held.
+func (q *Queue) dial() (*amqp.Connection, error) {
+	var errs []error
+	for i := range q.urls {
+		k := (q.next + i) % len(q.urls)
+		conn, err := amqp.DialConfig(q.urls[k], amqp.Config{Dial: amqp.DefaultDial(5 * time.Second), Heartbeat: 10 * time.Second})
+		if err == nil {
+			q.next = k
+			return conn, nil
+		}
+		errs = append(errs, err)
+	}
+	if len(q.urls) == 0 {
+		return nil, errors.New("rabbitmq: no broker URL")
+	}
+	q.next = (q.next + 1) % len(q.urls) // the node that failed is tried last next time
+	return nil, errors.Join(errs...)
 }
 
 // DeadLetter is the dead-letter queue's name.
@@ -42,7 +73,7 @@ func (q *Queue) connect() (*amqp.Connection, error) {
 	if q.conn != nil && !q.conn.IsClosed() {
 		return q.conn, nil
 	}
-	conn, err := amqp.DialConfig(q.url, amqp.Config{Dial: amqp.DefaultDial(5 * time.Second), Heartbeat: 10 * time.Second})
+	conn, err := q.dial()
 	if err != nil {
 		return nil, fmt.Errorf("rabbitmq: connect: %w", err)
 	}

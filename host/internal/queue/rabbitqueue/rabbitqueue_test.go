@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -81,4 +82,23 @@ func TestPoisonJobIsDeadLettered(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatal("the poison job never reached the dead-letter queue")
+}
+
+// A URL listing a cluster's nodes connects to the first that answers: a
+// node that is down (here, nothing listens on its port) is passed over.
+func TestTheFirstNodeThatAnswers(t *testing.T) {
+	b := make([]byte, 4)
+	rand.Read(b)
+	q := New("amqp://guest:guest@127.0.0.1:1/, "+URL(), "soccerpredict.test.nodes."+hex.EncodeToString(b), 1)
+	defer func() { q.Purge(); q.Close() }()
+	if err := q.Publish(t.Context(), "job-1"); err != nil {
+		t.Fatalf("publish with the first node down: %v", err)
+	}
+	if q.next != 1 {
+		t.Fatalf("the node that answered is %d, want 1 (the second)", q.next)
+	}
+	if err := New("amqp://guest:guest@127.0.0.1:1/,amqp://guest:guest@127.0.0.1:2/", "x", 1).Publish(t.Context(), "job"); err == nil ||
+		!strings.Contains(err.Error(), "127.0.0.1:1") || !strings.Contains(err.Error(), "127.0.0.1:2") {
+		t.Fatalf("every node down: %v, want an error naming each", err)
+	}
 }

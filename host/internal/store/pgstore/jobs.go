@@ -1,10 +1,13 @@
 package pgstore
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -87,11 +90,36 @@ func (s *Store) Job(ctx context.Context, id string) (store.Job, error) {
 const endJob = `finished_at = now(), callback_state = CASE WHEN callback_url <> '' THEN 'pending' ELSE '' END,
 	callback_due_at = CASE WHEN callback_url <> '' THEN now() END`
 
-// Outbox implements store.Jobs.
-func (s *Store) Outbox(ctx context.Context, limit int) ([]store.Job, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+jobColumns+` FROM jobs WHERE published_at IS NULL AND status = $1 ORDER BY created_at, id LIMIT $2`,
-		store.JobQueued, max(limit, 1))
-	return collect(rows, err, scanJob)
+// Outbox implements store.Jobs. A claim takes the page FOR UPDATE SKIP
+// LOCKED, so concurrent relays get disjoint pages without waiting.
+func (s *Store) Outbox(ctx context.Context, limit int, lease time.Duration) ([]store.Job, error) {
+	const unclaimed = `published_at IS NULL AND status = $1 AND (relay_until IS NULL OR relay_until < now())`
+	if lease <= 0 {
+		rows, err := s.pool.Query(ctx, `SELECT `+jobColumns+` FROM jobs WHERE `+unclaimed+` ORDER BY created_at, id LIMIT $2`,
+			store.JobQueued, max(limit, 1))
+		return collect(rows, err, scanJob)
+	}
+	rows, err := s.pool.Query(ctx, `UPDATE jobs SET relay_until = now() + $3 * interval '1 microsecond'
+		WHERE id IN (SELECT id FROM jobs WHERE `+unclaimed+` ORDER BY created_at, id LIMIT $2 FOR UPDATE SKIP LOCKED)
+		RETURNING `+jobColumns, store.JobQueued, max(limit, 1), lease.Microseconds())
+	jobs, err := collect(rows, err, scanJob)
+	if err != nil {
+		return nil, fmt.Errorf("claim the outbox: %w", err)
+	}
+	sortOutbox(jobs)
+	return jobs, nil
+}
+
+func sortOutbox(jobs []store.Job) {
+	slices.SortFunc(jobs, func(a, b store.Job) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
+	})
+}
+
+// ReleaseOutbox implements store.Jobs.
+func (s *Store) ReleaseOutbox(ctx context.Context, ids ...string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE jobs SET relay_until = NULL WHERE id = ANY($1) AND published_at IS NULL`, ids)
+	return err
 }
 
 // MarkPublished implements store.Jobs.
@@ -134,20 +162,26 @@ func (s *Store) FinishJobs(ctx context.Context, ends ...store.JobEnd) ([]store.J
 
 // StartJob implements store.Jobs.
 func (s *Store) StartJob(ctx context.Context, id string) (bool, error) {
-	started, err := s.StartJobs(ctx, id)
+	started, err := s.StartJobs(ctx, store.JobStart{ID: id})
 	return len(started) == 1, err
 }
 
 // StartJobs implements store.Jobs.
-func (s *Store) StartJobs(ctx context.Context, ids ...string) ([]store.Job, error) {
-	if len(ids) == 0 {
+func (s *Store) StartJobs(ctx context.Context, starts ...store.JobStart) ([]store.Job, error) {
+	if len(starts) == 0 {
 		return nil, nil
 	}
-	rows, err := s.pool.Query(ctx, `UPDATE jobs SET status = $1, attempts = attempts + 1, updated_at = now(), started_at = coalesce(started_at, now())
-		WHERE id = ANY($2) AND status IN ($3, $1) RETURNING `+jobColumns, store.JobRunning, ids, store.JobQueued)
+	ids, runs := make([]string, len(starts)), make([]string, len(starts))
+	for i, st := range starts {
+		ids[i], runs[i] = st.ID, st.Run
+	}
+	rows, err := s.pool.Query(ctx, `UPDATE jobs SET status = $1, updated_at = now(), started_at = coalesce(started_at, now()),
+		attempts = attempts + CASE WHEN s.srun <> '' AND s.srun = jobs.run_token THEN 0 ELSE 1 END, run_token = s.srun
+		FROM unnest($2::text[], $3::text[]) AS s(sid, srun) -- s's names clash with none of jobs'
+		WHERE jobs.id = s.sid AND jobs.status IN ($4, $1) RETURNING `+jobColumns, store.JobRunning, ids, runs, store.JobQueued)
 	jobs, err := collect(rows, err, scanJob)
 	if err != nil {
-		return nil, fmt.Errorf("start %d jobs (%s…): %w", len(ids), ids[0], err)
+		return nil, fmt.Errorf("start %d jobs (%s…): %w", len(starts), starts[0].ID, err)
 	}
 	return jobs, nil
 }

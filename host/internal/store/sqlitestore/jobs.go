@@ -1,11 +1,13 @@
 package sqlitestore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -107,11 +109,41 @@ func (s *Store) Job(ctx context.Context, id string) (store.Job, error) {
 const endJob = `finished_at = ?, callback_state = CASE WHEN callback_url <> '' THEN 'pending' ELSE '' END,
 	callback_due_at = CASE WHEN callback_url <> '' THEN ? END`
 
-// Outbox implements store.Jobs.
-func (s *Store) Outbox(ctx context.Context, limit int) ([]store.Job, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE published_at IS NULL AND status = ? ORDER BY created_at, id LIMIT ?`,
-		store.JobQueued, max(limit, 1))
-	return collect(rows, err, scanJob)
+// Outbox implements store.Jobs. SQLite has one writer at a time, so the
+// UPDATE … RETURNING claim is atomic.
+func (s *Store) Outbox(ctx context.Context, limit int, lease time.Duration) ([]store.Job, error) {
+	now := time.Now().UTC()
+	const unclaimed = `published_at IS NULL AND status = ? AND (relay_until IS NULL OR relay_until < ?)`
+	if lease <= 0 {
+		rows, err := s.db.QueryContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE `+unclaimed+` ORDER BY created_at, id LIMIT ?`,
+			store.JobQueued, now.Format(store.TimeFormat), max(limit, 1))
+		return collect(rows, err, scanJob)
+	}
+	rows, err := s.db.QueryContext(ctx, `UPDATE jobs SET relay_until = ?
+		WHERE id IN (SELECT id FROM jobs WHERE `+unclaimed+` ORDER BY created_at, id LIMIT ?)
+		RETURNING `+jobColumns, now.Add(lease).Format(store.TimeFormat), store.JobQueued, now.Format(store.TimeFormat), max(limit, 1))
+	jobs, err := collect(rows, err, scanJob)
+	if err != nil {
+		return nil, fmt.Errorf("claim the outbox: %w", err)
+	}
+	slices.SortFunc(jobs, func(a, b store.Job) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
+	})
+	return jobs, nil
+}
+
+// ReleaseOutbox implements store.Jobs.
+func (s *Store) ReleaseOutbox(ctx context.Context, ids ...string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	marks := strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",")
+	_, err := s.db.ExecContext(ctx, `UPDATE jobs SET relay_until = NULL WHERE id IN (`+marks+`) AND published_at IS NULL`, args...)
+	return err
 }
 
 // MarkPublished implements store.Jobs.
@@ -161,28 +193,38 @@ func (s *Store) FinishJobs(ctx context.Context, ends ...store.JobEnd) ([]store.J
 
 // StartJob implements store.Jobs.
 func (s *Store) StartJob(ctx context.Context, id string) (bool, error) {
-	started, err := s.StartJobs(ctx, id)
+	started, err := s.StartJobs(ctx, store.JobStart{ID: id})
 	return len(started) == 1, err
 }
 
-// StartJobs implements store.Jobs: one statement.
-func (s *Store) StartJobs(ctx context.Context, ids ...string) ([]store.Job, error) {
-	if len(ids) == 0 {
+// StartJobs implements store.Jobs: one transaction (SQLite has one writer,
+// so a statement per job costs no more than one for all).
+func (s *Store) StartJobs(ctx context.Context, starts ...store.JobStart) ([]store.Job, error) {
+	if len(starts) == 0 {
 		return nil, nil
 	}
 	now := time.Now().UTC().Format(store.TimeFormat)
-	args := []any{store.JobRunning, now, now, store.JobQueued, store.JobRunning}
-	for _, id := range ids {
-		args = append(args, id)
-	}
-	marks := strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",")
-	rows, err := s.db.QueryContext(ctx, `UPDATE jobs SET status = ?, attempts = attempts + 1, updated_at = ?, started_at = coalesce(started_at, ?)
-		WHERE status IN (?, ?) AND id IN (`+marks+`) RETURNING `+jobColumns, args...)
-	jobs, err := collect(rows, err, scanJob)
+	var out []store.Job
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, st := range starts {
+			j, err := scanJob(tx.QueryRowContext(ctx, `UPDATE jobs SET status = ?, updated_at = ?, started_at = coalesce(started_at, ?),
+				attempts = attempts + CASE WHEN ? <> '' AND ? = run_token THEN 0 ELSE 1 END, run_token = ?
+				WHERE status IN (?, ?) AND id = ? RETURNING `+jobColumns,
+				store.JobRunning, now, now, st.Run, st.Run, st.Run, store.JobQueued, store.JobRunning, st.ID))
+			switch {
+			case errors.Is(err, sql.ErrNoRows): // finished, cancelled or unknown: not to be run
+			case err != nil:
+				return err
+			default:
+				out = append(out, j)
+			}
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("start %d jobs (%s…): %w", len(ids), ids[0], err)
+		return nil, fmt.Errorf("start %d jobs (%s…): %w", len(starts), starts[0].ID, err)
 	}
-	return jobs, nil
+	return out, nil
 }
 
 // CancelJob implements store.Jobs.

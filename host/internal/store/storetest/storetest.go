@@ -358,6 +358,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("generations, audit and experiments", func(t *testing.T) { checkGenerations(t, open(t)) })
 	t.Run("api keys", func(t *testing.T) { checkKeys(t, open(t)) })
 	t.Run("jobs and outbox", func(t *testing.T) { checkJobs(t, open(t)) })
+	t.Run("outbox claims", func(t *testing.T) { checkOutboxClaims(t, open(t)) })
 	t.Run("idempotency keys", func(t *testing.T) { checkIdempotency(t, open(t)) })
 	t.Run("webhook callbacks", func(t *testing.T) { checkCallbacks(t, open(t)) })
 	t.Run("jobs in batches", func(t *testing.T) { checkJobBatches(t, open(t)) })
@@ -603,20 +604,20 @@ func checkJobs(t *testing.T, s store.Store) {
 	if j, err := s.Job(ctx, "j2"); err != nil || j.Owner != "key-j2" {
 		t.Fatalf("job j2: owner %q, %v; want the creating key", j.Owner, err)
 	}
-	out, err := s.Outbox(ctx, 10)
+	out, err := s.Outbox(ctx, 10, 0)
 	if err != nil || len(out) != 4 || out[0].ID != "j1" || out[0].Status != store.JobQueued || out[0].Published {
 		t.Fatalf("outbox %+v, %v", out, err)
 	}
 	if err := s.MarkPublished(ctx, "j1"); err != nil {
 		t.Fatal(err)
 	}
-	if out, _ := s.Outbox(ctx, 10); len(out) != 3 || out[0].ID != "j2" {
+	if out, _ := s.Outbox(ctx, 10, 0); len(out) != 3 || out[0].ID != "j2" {
 		t.Fatalf("outbox after publishing j1: %+v", out)
 	}
 	if err := s.MarkPublished(ctx, "j3", "j4", "j1"); err != nil { // several at once; j1 again is no error
 		t.Fatal(err)
 	}
-	if out, _ := s.Outbox(ctx, 10); len(out) != 1 || out[0].ID != "j2" {
+	if out, _ := s.Outbox(ctx, 10, 0); len(out) != 1 || out[0].ID != "j2" {
 		t.Fatalf("outbox after publishing j3 and j4 together: %+v", out)
 	}
 	// queued → running (twice: a redelivery) → done; a queued job cancels,
@@ -668,7 +669,7 @@ func checkJobs(t *testing.T, s store.Store) {
 	if j, _ := s.Job(ctx, "j2"); j.Status != store.JobFailed || j.Error != "model unavailable" || j.Result != nil {
 		t.Fatalf("failed job %+v", j)
 	}
-	if out, _ := s.Outbox(ctx, 10); len(out) != 0 {
+	if out, _ := s.Outbox(ctx, 10, 0); len(out) != 0 {
 		t.Fatalf("finished jobs in the outbox: %+v", out)
 	}
 	if _, err := s.Job(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
@@ -689,6 +690,87 @@ func checkJobs(t *testing.T, s store.Store) {
 	}
 }
 
+// checkOutboxClaims: relays draining at once (serve replicas) claim
+// disjoint pages, so no job is handed to the queue twice; a claim that is
+// not marked published frees itself when its lease passes.
+func checkOutboxClaims(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	var all []store.Job
+	for i := range 200 {
+		all = append(all, store.Job{ID: fmt.Sprintf("c%03d", i), Request: json.RawMessage(`{}`)})
+	}
+	if err := s.CreateJobs(ctx, all...); err != nil {
+		t.Fatal(err)
+	}
+	claimed := make(chan []store.Job, 8)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []store.Job
+			for {
+				page, err := s.Outbox(ctx, 7, time.Minute)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(page) == 0 {
+					break
+				}
+				for i := 1; i < len(page); i++ {
+					if page[i].ID < page[i-1].ID {
+						t.Errorf("a claimed page out of order: %s before %s", page[i-1].ID, page[i].ID)
+					}
+				}
+				mine = append(mine, page...)
+			}
+			claimed <- mine
+		}()
+	}
+	wg.Wait()
+	close(claimed)
+	seen := map[string]int{}
+	for mine := range claimed {
+		for _, j := range mine {
+			seen[j.ID]++
+		}
+	}
+	for _, j := range all {
+		if seen[j.ID] != 1 {
+			t.Fatalf("job %s claimed %d times by 8 concurrent relays; want once", j.ID, seen[j.ID])
+		}
+	}
+	if out, err := s.Outbox(ctx, 10, 0); err != nil || len(out) != 0 {
+		t.Fatalf("claimed jobs still listed as unclaimed: %d, %v", len(out), err)
+	}
+	// A short claim that is never marked published comes back after its
+	// lease; marked ones do not.
+	if err := s.CreateJobs(ctx, store.Job{ID: "d1", Request: json.RawMessage(`{}`)}, store.Job{ID: "d2", Request: json.RawMessage(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if page, err := s.Outbox(ctx, 10, 50*time.Millisecond); err != nil || len(page) != 2 {
+		t.Fatalf("claim d1, d2: %d, %v", len(page), err)
+	}
+	if err := s.MarkPublished(ctx, "d1"); err != nil {
+		t.Fatal(err)
+	}
+	// A released claim (its publish failed) is taken again at once.
+	if err := s.ReleaseOutbox(ctx, "d2", "d1"); err != nil {
+		t.Fatal(err)
+	}
+	if page, _ := s.Outbox(ctx, 10, 50*time.Millisecond); len(page) != 1 || page[0].ID != "d2" {
+		t.Fatalf("after releasing d2: %+v, want d2 (d1 is published)", page)
+	}
+	if page, _ := s.Outbox(ctx, 10, time.Minute); len(page) != 0 {
+		t.Fatalf("a claim in its lease was taken again: %+v", page)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if page, _ := s.Outbox(ctx, 10, time.Minute); len(page) != 1 || page[0].ID != "d2" {
+		t.Fatalf("after the lease: %+v, want d2 again (d1 is published)", page)
+	}
+}
+
 func checkJobBatches(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	var batch []store.Job
@@ -704,17 +786,28 @@ func checkJobBatches(t *testing.T, s store.Store) {
 	if _, err := s.Job(ctx, "b5"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("half a failed batch was written: b5 %v", err)
 	}
-	if out, _ := s.Outbox(ctx, 10); len(out) != 4 {
+	if out, _ := s.Outbox(ctx, 10, 0); len(out) != 4 {
 		t.Fatalf("outbox after a batch of 4: %d", len(out))
 	}
 	s.CancelJob(ctx, "b3")
-	started, err := s.StartJobs(ctx, "b1", "b2", "b3", "nope")
+	started, err := s.StartJobs(ctx, store.JobStart{ID: "b1", Run: "r1"}, store.JobStart{ID: "b2", Run: "r2"}, store.JobStart{ID: "b3"}, store.JobStart{ID: "nope"})
 	if err != nil || len(started) != 2 {
 		t.Fatalf("started %d, %v; want b1 and b2 (b3 is cancelled, nope missing)", len(started), err)
 	}
 	for _, j := range started {
 		if j.Status != store.JobRunning || j.Attempts != 1 || j.StartedAt == nil || string(j.Request) == "" || j.Owner != "k" {
 			t.Fatalf("started %+v", j)
+		}
+	}
+	// The same run's start again (its answer was lost) is not a second
+	// attempt; another run's start (a redelivery) is.
+	again, err := s.StartJobs(ctx, store.JobStart{ID: "b1", Run: "r1"}, store.JobStart{ID: "b2", Run: "r9"})
+	if err != nil || len(again) != 2 {
+		t.Fatalf("started again %d, %v", len(again), err)
+	}
+	for _, j := range again {
+		if want := map[string]int{"b1": 1, "b2": 2}[j.ID]; j.Attempts != want {
+			t.Fatalf("%s after a start retried by its run (b1) or by another run (b2): %d attempts, want %d", j.ID, j.Attempts, want)
 		}
 	}
 	ended, err := s.FinishJobs(ctx,
