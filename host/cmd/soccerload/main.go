@@ -148,7 +148,14 @@ func runFaults(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		pg = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 	}
 	postgres := fs.String("postgres", pg, "PostgreSQL for the connection-cut scenario (empty: skip it)")
-	soak := fs.Duration("soak", 2*time.Minute, "how long the sustained-load scenario runs")
+	amqp := os.Getenv("SOCCERPREDICT_TEST_RABBITMQ")
+	if amqp == "" {
+		amqp = "amqp://guest:guest@127.0.0.1:5672/"
+	}
+	amqpURL := fs.String("amqp", amqp, "RabbitMQ for the cluster scenarios (empty: skip them)")
+	only := fs.String("only", "", "run only the scenarios whose name contains this")
+	verbose := fs.Bool("v", false, "show the processes' logs")
+	soak := fs.Duration("soak", 2*time.Minute, "how long each sustained-load scenario runs (sync, and the cluster's mixed soak)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -159,7 +166,11 @@ func runFaults(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		return a
 	}
-	o := loadtest.FaultOptions{Bin: abs(*bin), Data: abs(*data), Expect: abs(*expect), ORT: abs(*ort), Postgres: *postgres, Soak: *soak, Progress: stderr}
+	o := loadtest.FaultOptions{Bin: abs(*bin), Data: abs(*data), Expect: abs(*expect), ORT: abs(*ort), Postgres: *postgres, AMQP: *amqpURL,
+		Soak: *soak, Progress: stderr, Only: *only}
+	if *verbose {
+		o.Verbose = stderr
+	}
 	results, err := loadtest.RunFaults(ctx, o, stdout)
 	if len(results) > 0 {
 		fmt.Fprintln(stdout)

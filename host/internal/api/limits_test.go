@@ -23,10 +23,15 @@ import (
 // limited serves the shared predictor through HTTPServer with short
 // timeouts and the given in-flight bound, with the store for jobs.
 func limited(t *testing.T, inFlight int) string {
+	return limitedFor(t, inFlight, 400*time.Millisecond)
+}
+
+// limitedFor is limited with the given body read timeout.
+func limitedFor(t *testing.T, inFlight int, read time.Duration) string {
 	t.Helper()
 	w := setup(t)
 	h := (&Server{Predictor: w.pred, Logger: hclog.NewNullLogger(), Store: w.store, MaxInFlight: inFlight}).Handler()
-	srv := HTTPServer(h, config.HTTPLimits{ReadHeaderTimeout: 200 * time.Millisecond, ReadTimeout: 400 * time.Millisecond,
+	srv := HTTPServer(h, config.HTTPLimits{ReadHeaderTimeout: 200 * time.Millisecond, ReadTimeout: read,
 		WriteTimeout: 2 * time.Second, IdleTimeout: 400 * time.Millisecond, MaxHeaderBytes: 16 << 10})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -296,21 +301,49 @@ func TestMarketComparison(t *testing.T) {
 // against the key (or address) that sent them, which holds at most an
 // eighth of max_in_flight (and at least 8); another key is still served.
 func TestOneCallerCannotTakeTheServer(t *testing.T) {
-	addr := limited(t, 64) // 8 a caller
-	for i := range 8 {
-		hold, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer hold.Close()
-		fmt.Fprintf(hold, "POST /v1/predictions HTTP/1.1\r\nHost: x\r\nX-API-Key: slow-key\r\nContent-Length: 1000\r\n\r\n{%d", i)
-	}
-	time.Sleep(100 * time.Millisecond)
+	addr := limitedFor(t, 64, time.Minute) // slow bodies are held for the whole test
 	body := `{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0"}`
-	if code, v := testbin.Send(t, "POST", "http://"+addr+"/v1/predictions", body, "X-API-Key", "slow-key"); code != 503 || !strings.Contains(fmt.Sprint(v["detail"]), "this caller") {
-		t.Fatalf("the slow key's ninth request: %d %v, want 503 for this caller", code, v)
+	// A caller alone holds half the slots with slow bodies, then is refused.
+	if n := holdUntilRefused(t, addr, "slow-key", 64); n != 32 {
+		t.Fatalf("one key held %d slow requests, want 32 (half of 64)", n)
 	}
 	if code, v := testbin.Send(t, "POST", "http://"+addr+"/v1/predictions", body, "X-API-Key", "another-key"); code != 200 {
 		t.Fatalf("another key while one holds its share: %d %v", code, v)
 	}
+	// Seven more keys together take what they can: the slots kept for
+	// callers with few in flight still serve a caller none of them is.
+	for i := range 7 {
+		holdUntilRefused(t, addr, fmt.Sprintf("slow-key-%d", i), 64)
+	}
+	for _, key := range []string{"another-key", "a-third-key"} {
+		if code, v := testbin.Send(t, "POST", "http://"+addr+"/v1/predictions", body, "X-API-Key", key); code != 200 {
+			t.Fatalf("%s while eight keys hold slow requests: %d %v", key, code, v)
+		}
+	}
+}
+
+// holdUntilRefused opens requests with a slow body as key, one by one,
+// until a whole request of the same key is refused (503): it returns how
+// many slow ones the key holds then. (The server answers a slow request's
+// own refusal only after its body times out, so a whole one asks.)
+func holdUntilRefused(t *testing.T, addr, key string, most int) int {
+	t.Helper()
+	body := `{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0"}`
+	for i := range most {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		fmt.Fprintf(c, "POST /v1/predictions HTTP/1.1\r\nHost: x\r\nX-API-Key: %s\r\nContent-Length: 1000\r\n\r\n{%d", key, i)
+		time.Sleep(20 * time.Millisecond) // the server takes its slot
+		if code, v := testbin.Send(t, "POST", "http://"+addr+"/v1/predictions", body, "X-API-Key", key); code == 503 {
+			if d := fmt.Sprint(v["detail"]); !strings.Contains(d, "this caller") {
+				t.Fatalf("%s refused for another reason: %s", key, d)
+			}
+			return i + 1
+		}
+	}
+	t.Fatalf("%s held %d slow requests and was never refused", key, most)
+	return 0
 }

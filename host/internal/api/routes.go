@@ -158,7 +158,7 @@ func (s *Server) limit() func(http.Handler) http.Handler {
 	var callers *inFlightCallers
 	if s.MaxInFlight > 0 {
 		slots = make(chan struct{}, s.MaxInFlight)
-		callers = &inFlightCallers{max: max(8, s.MaxInFlight/8), held: map[string]int{}}
+		callers = &inFlightCallers{slots: s.MaxInFlight, held: map[string]int{}}
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -171,13 +171,13 @@ func (s *Server) limit() func(http.Handler) http.Handler {
 				return
 			}
 			if slots != nil {
-				// One caller (an API key, or an address without one) holds at
-				// most an eighth of the slots, so neither slow bodies nor a
-				// burst of one key can take the server from the others.
+				// A caller (an API key, or an address without one) holds at
+				// most its share of the slots: neither slow bodies nor a burst
+				// of one key — nor of several together — can take the server
+				// from the others.
 				who := callerOf(r)
-				if !callers.take(who) {
-					s.problem(w, r, http.StatusServiceUnavailable, "overloaded",
-						fmt.Sprintf("this caller has %d requests in flight already; retry shortly", callers.max), nil)
+				if ok, why := callers.take(who); !ok {
+					s.problem(w, r, http.StatusServiceUnavailable, "overloaded", why+"; retry shortly", nil)
 					return
 				}
 				defer callers.give(who)
@@ -301,25 +301,39 @@ func Listen(addr string, max int) (net.Listener, error) {
 }
 
 // inFlightCallers counts each caller's requests in flight.
+// inFlightCallers shares the in-flight slots among callers. A caller holds
+// at most half of them; and the last eighth is kept for callers that hold
+// few (fewer than a thirty-second of that eighth, at least one: 8 of the
+// default 2,048 slots), so callers filling the rest — one key, or several
+// together — always leave room for the others.
 type inFlightCallers struct {
-	max  int
-	mu   sync.Mutex
-	held map[string]int
+	slots int
+	mu    sync.Mutex
+	held  map[string]int
+	total int
 }
 
-func (c *inFlightCallers) take(who string) bool {
+// take counts a slot for who unless its share is used; it says why not.
+func (c *inFlightCallers) take(who string) (bool, string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.held[who] >= c.max {
-		return false
+	h := c.held[who]
+	reserve := c.slots / 8
+	switch {
+	case h >= max(1, c.slots/2):
+		return false, fmt.Sprintf("this caller has %d requests in flight already, half of what the server takes", h)
+	case c.total >= c.slots-reserve && h >= max(1, reserve/32):
+		return false, fmt.Sprintf("the server is busy, and this caller has %d requests in flight already: the rest is kept for callers with fewer", h)
 	}
 	c.held[who]++
-	return true
+	c.total++
+	return true, ""
 }
 
 func (c *inFlightCallers) give(who string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.total--
 	if c.held[who] <= 1 {
 		delete(c.held, who)
 		return

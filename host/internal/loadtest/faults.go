@@ -27,9 +27,12 @@ type FaultOptions struct {
 	Data     string // the football-data directory
 	Expect   string // the expectation suite
 	ORT      string // libonnxruntime.so
-	Postgres string // a PostgreSQL URL for the connection-cut scenario ("" skips it)
+	Postgres string // a PostgreSQL URL for the store scenarios ("" skips them)
+	AMQP     string // RabbitMQ for the cluster scenarios ("" skips them)
 	Soak     time.Duration
 	Progress io.Writer
+	Verbose  io.Writer // the processes' logs, when set
+	Only     string    // run only the scenarios whose name holds this
 }
 
 // Fault is one scenario's outcome.
@@ -39,59 +42,135 @@ type Fault struct {
 	Statuses map[string]int
 	Recovery time.Duration // from the fault to the first success after it (0: nothing failed)
 	Notes    string
+	Jobs     *tally // what became of the async jobs (cluster scenarios)
 }
 
 // RunFaults injects each fault into real processes on localhost while
 // clients keep asking for predictions, and reports what the clients saw.
+// Each group of scenarios starts its processes only when one of its
+// scenarios is to run (o.Only).
 func RunFaults(ctx context.Context, o FaultOptions, out io.Writer) ([]Fault, error) {
 	work, err := os.MkdirTemp("", "soccerpredict-faults-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(work)
-	env, err := newFaultEnv(ctx, o, work, "")
-	if err != nil {
-		return nil, err
-	}
-	defer env.stop()
 	var results []Fault
-	add := func(f Fault, err error) error {
-		if err != nil {
-			return fmt.Errorf("%s: %w", f.Scenario, err)
+	progress := func(format string, args ...any) {
+		if o.Progress != nil {
+			fmt.Fprintf(o.Progress, format+"\n", args...)
 		}
-		results = append(results, f)
-		fmt.Fprintf(out, "%-34s %7d requests  %-40s recovery %s  %s\n", f.Scenario, f.Requests, statusText(f.Statuses), f.Recovery.Round(time.Millisecond), f.Notes)
-		return nil
 	}
-	for _, sc := range []struct {
+	type scenario struct {
 		name string
 		run  func() (Fault, error)
-	}{
-		{"model plugin kill -9", func() (Fault, error) { return env.signalPlugin(ctx, "soccer-model-onnx", syscall.SIGKILL) }},
-		{"feature plugin kill -9", func() (Fault, error) { return env.signalPlugin(ctx, "soccer-features-ratings", syscall.SIGKILL) }},
-		{"model plugin SIGSTOP", func() (Fault, error) { return env.signalPlugin(ctx, "soccer-model-onnx", syscall.SIGSTOP) }},
-		{"tampered model binary", func() (Fault, error) { return env.tamper(ctx) }},
-		{"slow and idle clients", func() (Fault, error) { return env.slowClients(ctx) }},
-		{"oversized and hostile input", func() (Fault, error) { return env.hostile(ctx) }},
-		{"sustained load", func() (Fault, error) { return env.soak(ctx, o.Soak) }},
-	} {
-		if o.Progress != nil {
-			fmt.Fprintf(o.Progress, "running %s …\n", sc.name)
-		}
-		f, err := sc.run()
-		f.Scenario = sc.name
-		if err := add(f, err); err != nil {
-			return results, err
-		}
 	}
-	if o.Postgres != "" {
-		f, err := pgCut(ctx, o, work)
-		f.Scenario = "PostgreSQL connection cut (5 s)"
-		if err := add(f, err); err != nil {
-			return results, err
+	// runAll runs the scenarios o.Only selects, after setup (when any is).
+	runAll := func(setup func() error, scenarios ...scenario) error {
+		var chosen []scenario
+		for _, sc := range scenarios {
+			if strings.Contains(sc.name, o.Only) {
+				chosen = append(chosen, sc)
+			}
 		}
+		if len(chosen) == 0 {
+			return nil
+		}
+		if err := setup(); err != nil {
+			return err
+		}
+		for _, sc := range chosen {
+			progress("running %s …", sc.name)
+			f, err := sc.run()
+			f.Scenario = sc.name
+			if err != nil {
+				return fmt.Errorf("%s: %w", sc.name, err)
+			}
+			results = append(results, f)
+			fmt.Fprintf(out, "%-34s %7d requests  %-40s recovery %s  %s\n", f.Scenario, f.Requests, statusText(f.Statuses), f.Recovery.Round(time.Millisecond), f.Notes)
+			if f.Jobs != nil {
+				fmt.Fprintf(out, "%-34s %s\n", "", f.Jobs)
+			}
+		}
+		return nil
 	}
-	return results, nil
+
+	// One serve on the embedded store.
+	var env *faultEnv
+	defer func() {
+		if env != nil {
+			env.stop()
+		}
+	}()
+	err = runAll(func() (err error) { env, err = newFaultEnv(ctx, o, work, ""); return err },
+		scenario{"model plugin kill -9", func() (Fault, error) { return env.signalPlugin(ctx, "soccer-model-onnx", syscall.SIGKILL) }},
+		scenario{"feature plugin kill -9", func() (Fault, error) { return env.signalPlugin(ctx, "soccer-features-ratings", syscall.SIGKILL) }},
+		scenario{"model plugin SIGSTOP", func() (Fault, error) { return env.signalPlugin(ctx, "soccer-model-onnx", syscall.SIGSTOP) }},
+		scenario{"tampered model binary", func() (Fault, error) { return env.tamper(ctx) }},
+		scenario{"slow and idle clients", func() (Fault, error) { return env.slowClients(ctx) }},
+		scenario{"oversized and hostile input", func() (Fault, error) { return env.hostile(ctx) }},
+		scenario{"sustained load", func() (Fault, error) { return env.soak(ctx, o.Soak) }},
+	)
+	if env != nil {
+		env.stop()
+		env = nil
+	}
+	if err != nil || o.Postgres == "" {
+		return results, err
+	}
+	if err := runAll(func() error { return nil },
+		scenario{"PostgreSQL connection cut (5 s)", func() (Fault, error) { return pgCut(ctx, o, work) }}); err != nil || o.AMQP == "" {
+		return results, err
+	}
+
+	// Two serve and two workers on PostgreSQL, RabbitMQ and Redis.
+	var cluster *clusterEnv
+	defer func() {
+		if cluster != nil {
+			cluster.stop()
+		}
+	}()
+	err = runAll(func() (err error) {
+		progress("starting two serve and two worker processes on PostgreSQL, RabbitMQ and Redis …")
+		cwork := filepath.Join(work, "cluster")
+		os.MkdirAll(cwork, 0o755)
+		cluster, err = newClusterEnv(ctx, o, cwork, o.AMQP)
+		return err
+	},
+		scenario{"cluster: PostgreSQL hangs (10 s)", func() (Fault, error) { return cluster.pgHang(ctx, 10*time.Second) }},
+		scenario{"cluster: PostgreSQL refuses (10 s)", func() (Fault, error) { return cluster.pgRefuse(ctx, 10*time.Second) }},
+		scenario{"cluster: Redis hangs (10 s)", func() (Fault, error) { return cluster.redisHang(ctx, 10*time.Second) }},
+		scenario{"cluster: promotion, a serve and a worker kill -9", func() (Fault, error) { return cluster.promoteAndKill(ctx) }},
+		scenario{"cluster: mixed soak", func() (Fault, error) { return cluster.soak(ctx, o.Soak) }},
+	)
+	if cluster != nil {
+		cluster.stop()
+		cluster = nil
+	}
+	if err != nil {
+		return results, err
+	}
+
+	// The same on a three-node RabbitMQ cluster of the suite's own.
+	var rc *rabbitCluster
+	defer func() {
+		if rc != nil {
+			rc.stop()
+		}
+	}()
+	err = runAll(func() (err error) {
+		progress("starting a three-node RabbitMQ cluster, and two serve and two worker processes on it …")
+		rwork := filepath.Join(work, "rabbit")
+		os.MkdirAll(filepath.Join(rwork, "broker"), 0o755)
+		if rc, err = startRabbitCluster(ctx, filepath.Join(rwork, "broker")); err != nil {
+			return err
+		}
+		cluster, err = newClusterEnv(ctx, o, rwork, rc.urls())
+		return err
+	},
+		scenario{"cluster: RabbitMQ loses the queue leader, then a second node", func() (Fault, error) { return cluster.rabbitNodeLoss(ctx, rc) }},
+	)
+	return results, err
 }
 
 // faultEnv is a serve process with its own copies of the plugin binaries
@@ -499,12 +578,16 @@ func pgAddr(url string) (string, error) {
 }
 
 // proxy forwards TCP connections to target; cut(true) drops every
-// connection and refuses new ones until cut(false).
+// connection and refuses new ones until cut(false); hang(true) keeps every
+// connection open, accepts new ones and passes nothing either way until
+// hang(false) — a database that accepts and never answers.
 type proxy struct {
 	ln     net.Listener
 	target string
 	mu     sync.Mutex
+	gate   *sync.Cond
 	down   bool
+	hung   bool
 	conns  map[net.Conn]bool
 }
 
@@ -514,6 +597,7 @@ func newProxy(target string) (*proxy, error) {
 		return nil, err
 	}
 	p := &proxy{ln: ln, target: target, conns: map[net.Conn]bool{}}
+	p.gate = sync.NewCond(&p.mu)
 	go p.serve()
 	return p, nil
 }
@@ -541,8 +625,30 @@ func (p *proxy) serve() {
 		p.mu.Lock()
 		p.conns[c], p.conns[u] = true, true
 		p.mu.Unlock()
-		go func() { io.Copy(u, c); u.Close() }()
-		go func() { io.Copy(c, u); c.Close() }()
+		go p.pipe(u, c)
+		go p.pipe(c, u)
+	}
+}
+
+// pipe copies src to dst, holding each chunk while the proxy hangs.
+func (p *proxy) pipe(dst, src net.Conn) {
+	defer dst.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			p.mu.Lock()
+			for p.hung {
+				p.gate.Wait()
+			}
+			p.mu.Unlock()
+			if _, err := dst.Write(buf[:n]); err != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
 	}
 }
 
@@ -558,8 +664,16 @@ func (p *proxy) cut(down bool) {
 	}
 }
 
+func (p *proxy) hang(hung bool) {
+	p.mu.Lock()
+	p.hung = hung
+	p.mu.Unlock()
+	p.gate.Broadcast()
+}
+
 func (p *proxy) close() {
 	p.ln.Close()
+	p.hang(false)
 	p.cut(true)
 }
 
@@ -580,13 +694,17 @@ func statusText(m map[string]int) string {
 func FaultTable(w io.Writer, fs []Fault) {
 	host, _ := hostname()
 	fmt.Fprintf(w, "%s, %s\n\n", host, time.Now().UTC().Format("2006-01-02 15:04 UTC"))
-	fmt.Fprintln(w, "| scenario | requests | answers by status | recovery | notes |")
-	fmt.Fprintln(w, "|---|---:|---|---:|---|")
+	fmt.Fprintln(w, "| scenario | requests | answers by status | recovery | async jobs | notes |")
+	fmt.Fprintln(w, "|---|---:|---|---:|---|---|")
 	for _, f := range fs {
 		rec := "—"
 		if f.Recovery > 0 {
 			rec = f.Recovery.Round(time.Millisecond).String()
 		}
-		fmt.Fprintf(w, "| %s | %d | %s | %s | %s |\n", f.Scenario, f.Requests, statusText(f.Statuses), rec, f.Notes)
+		jobs := "—"
+		if f.Jobs != nil {
+			jobs = strings.TrimPrefix(f.Jobs.String(), "jobs: ")
+		}
+		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s |\n", f.Scenario, f.Requests, statusText(f.Statuses), rec, jobs, f.Notes)
 	}
 }
