@@ -10,10 +10,12 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/soccerpredict/soccerpredict/host/internal/gather"
 	"github.com/soccerpredict/soccerpredict/host/internal/jobs"
@@ -142,7 +144,7 @@ func (s *Server) job(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		s.fail(w, r, err)
+		s.storeDown(w, r, err)
 		return
 	}
 	s.json(w, http.StatusOK, v)
@@ -162,16 +164,16 @@ func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		s.fail(w, r, err)
+		s.storeDown(w, r, err)
 		return
 	}
 	ok, err := s.Store.CancelJob(r.Context(), id)
 	if err != nil {
-		s.fail(w, r, err)
+		s.storeDown(w, r, err)
 		return
 	}
 	if j, err = s.Store.Job(r.Context(), id); err != nil {
-		s.fail(w, r, err)
+		s.storeDown(w, r, err)
 		return
 	}
 	if !ok {
@@ -188,6 +190,71 @@ func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
 }
 
 var errSubmitTimeout = errors.New("the store did not answer in time")
+
+// doubtful holds the IDs of submissions whose write failed — which may
+// have committed all the same — and cancels each once the store answers,
+// so a job whose client was told "nothing was queued" does not run. It
+// holds at most maxDoubts IDs (the oldest go first) and works while it has
+// any, one cancel at a time, retrying with a growing delay while the store
+// is down.
+type doubtful struct {
+	store  store.Store
+	logger hclog.Logger
+	mu     sync.Mutex
+	ids    []string
+	busy   bool
+}
+
+const maxDoubts = 100_000
+
+func (d *doubtful) add(id string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.ids) >= maxDoubts {
+		d.logger.Warn("too many submissions of unknown outcome; the oldest is no longer checked", "job", d.ids[0])
+		d.ids = d.ids[1:]
+	}
+	d.ids = append(d.ids, id)
+	if !d.busy {
+		d.busy = true
+		go d.work()
+	}
+}
+
+func (d *doubtful) work() {
+	delay := 100 * time.Millisecond
+	cancelled := 0
+	for {
+		d.mu.Lock()
+		if len(d.ids) == 0 {
+			d.busy = false
+			d.mu.Unlock()
+			if cancelled > 0 {
+				d.logger.Warn("cancelled jobs recorded although their submission failed (the store's answer was lost)", "jobs", cancelled)
+			}
+			return
+		}
+		id := d.ids[0]
+		d.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ok, err := d.store.CancelJob(ctx, id)
+		cancel()
+		if err != nil {
+			time.Sleep(delay)
+			delay = min(2*delay, 2*time.Second)
+			continue
+		}
+		delay = 100 * time.Millisecond
+		if ok {
+			cancelled++
+		}
+		d.mu.Lock()
+		if len(d.ids) > 0 && d.ids[0] == id {
+			d.ids = d.ids[1:]
+		}
+		d.mu.Unlock()
+	}
+}
 
 func (s *Server) submitTimeout() time.Duration {
 	if s.SubmitTimeout > 0 {
@@ -223,14 +290,22 @@ func (s *Server) record(ctx context.Context, job store.Job, window time.Duration
 		} else {
 			res.job, res.created, res.err = s.Store.CreateJobOnce(context.WithoutCancel(ctx), job, window)
 		}
-		if state.CompareAndSwap(pending, answered) {
+		told := state.CompareAndSwap(pending, answered)
+		if told {
 			done <- res
-			return
 		}
-		if res.err == nil && res.created && job.IdempotencyKey == "" {
+		switch {
+		case job.IdempotencyKey != "":
+		case res.err == nil && res.created && !told:
 			if _, err := s.Store.CancelJob(context.WithoutCancel(ctx), job.ID); err != nil {
 				s.Logger.Warn("cancel a job recorded after its submission was given up", "job", job.ID, "error", err)
 			}
+		case res.err != nil:
+			// The write failed, but a connection lost after COMMIT fails
+			// it too: the job may be recorded although the client hears
+			// it was not. It is cancelled (if it is there) once the store
+			// answers again.
+			s.doubts.add(job.ID)
 		}
 	}()
 	timer := time.NewTimer(s.submitTimeout())
@@ -250,6 +325,17 @@ func (s *Server) record(ctx context.Context, job store.Job, window time.Duration
 	case <-ctx.Done():
 		return giveUp(ctx.Err())
 	}
+}
+
+// storeDown answers a request the job store could not: 503 with
+// Retry-After (the job is not lost; ask again), not a 500.
+func (s *Server) storeDown(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() != nil {
+		w.WriteHeader(StatusClientClosed)
+		return
+	}
+	s.Logger.Debug("job store unavailable", "path", r.URL.Path, "error", err)
+	s.problem(w, r, http.StatusServiceUnavailable, "temporarily unavailable", "the job store did not answer; ask again shortly", nil)
 }
 
 // newJobGroup gathers job submissions into shared INSERTs. A batch the

@@ -347,3 +347,31 @@ func holdUntilRefused(t *testing.T, addr, key string, most int) int {
 	t.Fatalf("%s held %d slow requests and was never refused", key, most)
 	return 0
 }
+
+// Every answer carries its request ID: the caller's X-Request-Id when sane,
+// else one the server made (the same one problem details name as instance).
+func TestRequestIDsAreEchoed(t *testing.T) {
+	w := setup(t)
+	for _, c := range []struct{ sent, want string }{
+		{"trace-abc-123", "trace-abc-123"},
+		{"", ""},
+		{"bad id with spaces", ""},
+	} {
+		req, _ := http.NewRequest("POST", w.server.URL+"/v1/predictions", strings.NewReader(`{"home_team": "Nowhere FC", "away_team": "Chelsea", "competition": "E0"}`))
+		req.Header.Set("Content-Type", "application/json")
+		if c.sent != "" {
+			req.Header.Set("X-Request-Id", c.sent)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p Problem
+		json.NewDecoder(resp.Body).Decode(&p)
+		resp.Body.Close()
+		got := resp.Header.Get("X-Request-Id")
+		if got == "" || (c.want != "" && got != c.want) || (c.want == "" && got == c.sent) || p.Instance != got {
+			t.Fatalf("sent %q: echoed %q (problem instance %q), want %q", c.sent, got, p.Instance, c.want)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	_ "google.golang.org/grpc/encoding/gzip" // clients may compress requests with gzip; answers are compressed alike
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
@@ -192,6 +193,11 @@ func (g *oipGRPC) serving(name, version string) (string, error) {
 
 func (g *oipGRPC) ModelReady(ctx context.Context, req *inferencepb.ModelReadyRequest) (*inferencepb.ModelReadyResponse, error) {
 	if _, err := g.serving(req.Name, req.Version); err != nil {
+		if status.Code(err) == codes.NotFound {
+			// As over REST (where a client reads the 404 as not ready) and
+			// as Triton answers: a model it does not serve is not ready.
+			return &inferencepb.ModelReadyResponse{Ready: false}, nil
+		}
 		return nil, err
 	}
 	return &inferencepb.ModelReadyResponse{Ready: g.s.Predictor.Ready(ctx) == nil}, nil

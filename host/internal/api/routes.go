@@ -73,6 +73,7 @@ type Server struct {
 	ForecastLog *forecastlog.Log
 
 	creates   *gather.Group[store.Job, struct{}]
+	doubts    *doubtful
 	grpcCalls *firstCall
 }
 
@@ -80,6 +81,7 @@ type Server struct {
 func (s *Server) Handler() http.Handler {
 	if s.Store != nil {
 		s.creates = s.newJobGroup()
+		s.doubts = &doubtful{store: s.Store, logger: s.Logger}
 	}
 	r := chi.NewRouter()
 	// No per-request timeout middleware: the server's read and write timeouts
@@ -202,13 +204,14 @@ var (
 
 // requestID gives each request an ID (the caller's X-Request-Id when it sends
 // a sane one), found with chi's middleware.GetReqID, as problem details'
-// "instance".
+// "instance", and echoed in the answer's X-Request-Id.
 func requestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get(middleware.RequestIDHeader)
 		if id == "" || len(id) > 128 || strings.ContainsFunc(id, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
 			id = requestPrefix + strconv.FormatUint(requestSeq.Add(1), 10)
 		}
+		w.Header().Set(middleware.RequestIDHeader, id)
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), middleware.RequestIDKey, id)))
 	})
 }

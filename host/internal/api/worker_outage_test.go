@@ -240,3 +240,63 @@ func TestALostStartAnswerIsOneAttempt(t *testing.T) {
 		t.Fatalf("a redelivered job: %d attempts, want 2", j.Attempts)
 	}
 }
+
+// committedButLost records jobs and then reports the connection lost, as a
+// PostgreSQL cut between COMMIT and its answer looks to serve; with down
+// set, reads fail too.
+type committedButLost struct {
+	store.Store
+	down    atomic.Bool
+	created chan string
+}
+
+func (s *committedButLost) CreateJobs(ctx context.Context, js ...store.Job) error {
+	if err := s.Store.CreateJobs(ctx, js...); err != nil {
+		return err
+	}
+	for _, j := range js {
+		s.created <- j.ID
+	}
+	return errors.New("unexpected EOF")
+}
+
+func (s *committedButLost) Job(ctx context.Context, id string) (store.Job, error) {
+	if s.down.Load() {
+		return store.Job{}, errStoreDown
+	}
+	return s.Store.Job(ctx, id)
+}
+
+// A submission the client was told failed ("nothing was queued") does not
+// run even when the store recorded it before the connection dropped: it is
+// cancelled once the store answers. And a poll the store cannot answer is a
+// 503 to ask again, not a 500.
+func TestAFailedSubmissionDoesNotRun(t *testing.T) {
+	w := setup(t)
+	st := &committedButLost{Store: w.store, created: make(chan string, 1)}
+	srv := httptest.NewServer((&Server{Predictor: w.pred, Logger: hclog.NewNullLogger(), Store: st}).Handler())
+	defer srv.Close()
+	code, out := post(t, srv.URL+"/v1/predictions/async", `{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0", "kickoff": "2024-10-05T15:00:00Z"}`)
+	if code != 503 {
+		t.Fatalf("a submission whose write failed: %d %v, want 503", code, out)
+	}
+	id := <-st.created
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		j, err := w.store.Job(context.Background(), id)
+		if err == nil && j.Status == store.JobCancelled {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the job recorded although its submission failed: %s (%v), want cancelled", j.Status, err)
+		}
+	}
+	st.down.Store(true)
+	resp, err := http.Get(srv.URL + "/v1/jobs/" + id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("a poll while the store is down: %d (Retry-After %q), want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+}

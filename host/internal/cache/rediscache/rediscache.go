@@ -43,17 +43,18 @@ func (c *Cache) call(ctx context.Context, f func() error) error {
 
 var _ cache.Cache = (*Cache)(nil)
 
-// Timeout bounds each network step of a call (dial, write, read), and a
-// failed call is tried once more: a Redis that hangs costs a caller about a
-// second at most, never the client's defaults (up to 11 s); after a failure
-// Redis rests (see Rest), so the callers after it lose nothing. The cache
-// only spares the store work; every caller falls back to the store.
+// Timeout bounds each network step of a call (waiting for a pooled
+// connection, dial, write, read), and a failed call is not retried: a
+// Redis that hangs costs a caller about Timeout, never the client's
+// defaults (up to 11 s); after a failure Redis rests (see Rest), so the
+// callers after it lose nothing. The cache only spares the store work;
+// every caller falls back to the store.
 const Timeout = 250 * time.Millisecond
 
 // New connects to the Redis at addr (host:port).
 func New(addr, prefix string) *Cache {
 	return &Cache{client: redis.NewClient(&redis.Options{Addr: addr, DialTimeout: Timeout,
-		ReadTimeout: Timeout, WriteTimeout: Timeout, PoolTimeout: Timeout, MaxRetries: 1}), prefix: prefix}
+		ReadTimeout: Timeout, WriteTimeout: Timeout, PoolTimeout: Timeout, MaxRetries: -1}), prefix: prefix}
 }
 
 // Ping checks Redis answers.
