@@ -94,11 +94,21 @@ func (s Settings) Decode(v any) error {
 	return nil
 }
 
-// BuildVersion is the running binary's version from its Go build
-// information: the main module's version when it was built from a tagged
-// module, else the VCS revision (with "-dirty" for uncommitted changes), else
-// "devel".
+// StampedVersion, when set at build time (-ldflags "-X
+// github.com/soccerpredict/soccerpredict/sdk/plugin.StampedVersion=v1.2.3";
+// the project's make build does), is the version the plugin reports. Go
+// records no VCS revision for a binary built in a go.work workspace, so
+// without it such a build reports "devel".
+var StampedVersion string
+
+// BuildVersion is the running binary's version: StampedVersion when set,
+// else from its Go build information: the main module's version when it was
+// built from a tagged module, else the VCS revision (with "-dirty" for
+// uncommitted changes), else "devel".
 func BuildVersion() string {
+	if StampedVersion != "" {
+		return StampedVersion
+	}
 	info, ok := debug.ReadBuildInfo()
 	if !ok {
 		return "devel"

@@ -45,3 +45,13 @@ func TestNewEnv(t *testing.T) {
 		t.Fatalf("NewEnv = %+v (%v)", env, err)
 	}
 }
+
+// A version stamped at build time is what the plugin reports (a go.work
+// build records no VCS revision, and would report "devel").
+func TestStampedVersionWins(t *testing.T) {
+	defer func(old string) { StampedVersion = old }(StampedVersion)
+	StampedVersion = "v9.9.9-test"
+	if v := BuildVersion(); v != "v9.9.9-test" {
+		t.Fatalf("BuildVersion() = %q with a stamped version", v)
+	}
+}

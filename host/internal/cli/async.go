@@ -98,6 +98,7 @@ func runWorker(e env, args []string) error {
 	ch := openCache(parts.cfg)
 	defer ch.Close()
 	metrics := telemetry.New()
+	metrics.Build(Version, commit())
 	parts.host.Observe(metrics)
 	pred := forecast.NewPredictor(parts.store, parts.host, parts.features, parts.cfg.Model.Plugin, parts.log)
 	pred.Observe(metrics)

@@ -30,6 +30,25 @@ import (
 // was built from).
 var Version = "dev"
 
+// Commit is the commit the host was built from: set at build time with
+// -ldflags (make build does), else read from the build's own record.
+var Commit = ""
+
+// commit is Commit, else the build's VCS revision, else "unknown".
+func commit() string {
+	if Commit != "" {
+		return Commit
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				return s.Value[:min(12, len(s.Value))]
+			}
+		}
+	}
+	return "unknown"
+}
+
 func init() {
 	if Version == "dev" {
 		Version = buildVersion()

@@ -42,6 +42,7 @@ func runServe(e env, args []string) error {
 	}
 	started := time.Now()
 	metrics := telemetry.New()
+	metrics.Build(Version, commit())
 	parts.host.Observe(metrics)
 	pred := forecast.NewPredictor(parts.store, parts.host, parts.features, parts.cfg.Model.Plugin, parts.log)
 	pred.Observe(metrics)

@@ -5,6 +5,7 @@ package telemetry
 
 import (
 	"net/http"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -31,6 +32,7 @@ type Metrics struct {
 	logWritten   atomic.Int64
 	logDropped   atomic.Int64
 	logPending   prometheus.Gauge
+	buildInfo    *prometheus.GaugeVec
 	monitor      monitorGauges
 
 	httpMu  sync.RWMutex
@@ -73,6 +75,8 @@ func New() *Metrics {
 			Help: "How long a fixture waited for a batch slot before its batch started.", Buckets: []float64{.00001, .00005, .0001, .00025, .0005, .001, .0025, .005, .01, .05, .25}}),
 		waiting: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "soccerpredict_worker_dependency_waiting",
 			Help: "1 while the job worker holds its deliveries waiting for a dependency (store or model) to answer again."}, []string{"dependency"}),
+		buildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "soccerpredict_build_info",
+			Help: "1, labelled with the running binary's version, the commit it was built from and its Go version."}, []string{"version", "commit", "goversion"}),
 		logPending: prometheus.NewGauge(prometheus.GaugeOpts{Name: "soccerpredict_forecast_log_pending",
 			Help: "Forecasts waiting in the buffer for their write to the forecast log."}),
 	}
@@ -83,9 +87,18 @@ func New() *Metrics {
 			Help: "Forecasts this process wrote to the forecast log."}, func() float64 { return float64(m.logWritten.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "soccerpredict_forecast_log_dropped_total",
 			Help: "Forecasts this process could not log because the log's buffer was full."}, func() float64 { return float64(m.logDropped.Load()) }),
-		m.logPending, m.waiting, m.httpRequests, m.httpDuration, m.pluginCalls, m.pluginTime, m.launches, m.predictions, m.generation, m.batchSize, m.batchWait,
+		m.buildInfo, m.logPending, m.waiting, m.httpRequests, m.httpDuration, m.pluginCalls, m.pluginTime, m.launches, m.predictions, m.generation, m.batchSize, m.batchWait,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// Build says which binary this is (soccerpredict_build_info).
+func (m *Metrics) Build(version, commit string) {
+	if m == nil {
+		return
+	}
+	m.buildInfo.Reset()
+	m.buildInfo.WithLabelValues(version, commit, runtime.Version()).Set(1)
 }
 
 // Handler serves the metrics in Prometheus' text format.
