@@ -80,8 +80,13 @@ func (o Odds) String() string {
 // Implied returns the de-margined probabilities p_i = (1/o_i) / Σ_j (1/o_j).
 func (o Odds) Implied() (Probabilities, error) {
 	for i, v := range []float64{o.Home, o.Draw, o.Away} {
+		side := [3]string{"home", "draw", "away"}[i]
+		if v == 0 {
+			// Zero is what a price left out decodes to: say it is missing.
+			return Probabilities{}, fmt.Errorf("%s: the %s price is missing (give home, draw and away, each a decimal price above 1)", o, side)
+		}
 		if !(v > 1) || math.IsInf(v, 0) {
-			return Probabilities{}, fmt.Errorf("%s: the %s price %v is not a decimal price above 1", o, [3]string{"home", "draw", "away"}[i], v)
+			return Probabilities{}, fmt.Errorf("%s: the %s price %v is not a decimal price above 1", o, side, v)
 		}
 	}
 	h, d, a := 1/o.Home, 1/o.Draw, 1/o.Away

@@ -2,6 +2,7 @@ package soccer
 
 import (
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -24,6 +25,10 @@ func TestImpliedRemovesTheMargin(t *testing.T) {
 	_, err = Odds{Bookmaker: "PS", Closing: true, Home: 2, Draw: 0.5, Away: 4}.Implied()
 	if err == nil || err.Error() != "Pinnacle's closing odds (PS): the draw price 0.5 is not a decimal price above 1" {
 		t.Fatalf("message %v", err)
+	}
+	// A price left out ({"home": 2}) is missing, not "0 is not above 1".
+	if _, err = (Odds{Home: 2}).Implied(); err == nil || !strings.Contains(err.Error(), "the draw price is missing") {
+		t.Fatalf("odds with only a home price: %v", err)
 	}
 	for o, want := range map[Odds]string{{}: "the pre-match odds", {Bookmaker: "B365"}: "Bet365's pre-match odds (B365)", {Bookmaker: "Zed", Closing: true}: "Zed's closing odds"} {
 		if got := o.String(); got != want {

@@ -200,9 +200,10 @@ func TestErrors(t *testing.T) {
 		{`{"home_team": "Arsenal", "away_team": "Arsenal", "competition": "E0"}`, "away_team", "cannot play itself", 422},
 		{`{"home_team": "Arsenal", "competition": "E0"}`, "away_team", "required", 422},
 		{`{"home_team": 7, "away_team": "Chelsea", "competition": "E0"}`, "home_team", "must be a string", 400},
-		{`{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0", "colour": "red"}`, "colour", "unknown field", 400},
+		{`{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0", "colour": "red"}`, "colour", `unknown field "colour"`, 400},
 		{`{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0", "kickoff": "tomorrow"}`, "kickoff", "RFC 3339", 422},
 		{`{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0", "odds": {"home": 0.5, "draw": 3, "away": 4}}`, "odds", "above 1", 422},
+		{`{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0", "odds": {"home": 2}}`, "odds", "the draw price is missing", 422},
 		{`{"home_team": "Arsenal",`, "", "malformed JSON", 400},
 		{``, "", "empty body", 400},
 	} {
@@ -269,6 +270,24 @@ func TestFixturesAndHealth(t *testing.T) {
 	}
 	if resp, _ := http.Get(w.server.URL + "/v1/fixtures"); resp.StatusCode != 422 {
 		t.Fatalf("fixtures without competition: %d", resp.StatusCode)
+	}
+	// The competition as predictions take it: its name, or the code in any case.
+	for _, q := range []string{"premier%20league", "e0"} {
+		var named struct {
+			Competition string `json:"competition"`
+		}
+		resp, err := http.Get(w.server.URL + "/v1/fixtures?limit=1&competition=" + q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		json.NewDecoder(resp.Body).Decode(&named)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || named.Competition != "E0" {
+			t.Fatalf("fixtures?competition=%s: %d %+v, want E0's", q, resp.StatusCode, named)
+		}
+	}
+	if resp, _ := http.Get(w.server.URL + "/v1/fixtures?competition=Z9"); resp.StatusCode != 422 {
+		t.Fatalf("fixtures of an unknown competition: %d", resp.StatusCode)
 	}
 }
 

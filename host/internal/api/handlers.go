@@ -303,6 +303,12 @@ func (s *Server) fixtures(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	// Named as predictions accept it: "premier league", "e0".
+	comp, err := s.Predictor.Competition(comp)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	upcoming, err := s.Predictor.Upcoming(s.origin(r.Context(), "fixtures"), comp, limit)
 	if err != nil {
 		s.fail(w, r, err)

@@ -218,7 +218,7 @@ func decodeFrom(body io.Reader, v any) *FieldProblem {
 		return &FieldProblem{Field: "", Message: "malformed JSON: the body ends early"}
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return &FieldProblem{Field: name, Message: "unknown field"}
+		return &FieldProblem{Field: name, Message: fmt.Sprintf("unknown field %q", name)}
 	}
 	return &FieldProblem{Field: "", Message: err.Error()}
 }

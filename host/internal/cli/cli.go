@@ -163,7 +163,7 @@ var examples = map[string][]string{
 	"plugins new":      {"soccerpredict plugins new source jsonfile    # in a checkout: plugins/sources/jsonfile", "soccerpredict plugins new model mymodel --dir ~/mymodel --sdk ~/soccerpredict/sdk"},
 	"serve":            {"soccerpredict serve", "soccerpredict serve --addr 127.0.0.1:9000 --grpc-addr off", "soccerpredict serve --config configs/production.yaml"},
 	"worker":           {"soccerpredict worker --config configs/production.yaml"},
-	"models train":     {"soccerpredict models train", "soccerpredict models train --alias champion", "soccerpredict models train --set model.params.l2=0.01 --out /tmp/model"},
+	"models train":     {"soccerpredict models train", "soccerpredict models train --alias champion", "soccerpredict models train --set 'model.params.l2_grid=[0.01,0.1]' --out /tmp/model"},
 	"models list":      {"soccerpredict models list"},
 	"models challenge": {"soccerpredict models challenge", "soccerpredict models challenge --version 4"},
 	"models shadow":    {"soccerpredict models shadow 4"},

@@ -64,9 +64,16 @@ func TestIngestTwiceIntoSQLite(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "0 loaded, 0 updated, 9548 unchanged") {
 		t.Fatalf("second ingest: %d\n%s\n%s", code, out, errs)
 	}
-	code, out, _ = run(t, nil, "matches", "--config", cfg, "--competition", "E0", "--season", "1314", "--limit", "1")
-	if code != 0 || !strings.Contains(out, "e0-1314-arsenal-v-aston-villa") || !strings.Contains(out, "1-3 A") {
-		t.Fatalf("matches: %d\n%s", code, out)
+	// Competitions named as predictions take them: the code in any case, or the name.
+	for _, comp := range []string{"E0", "e0", "Premier League"} {
+		code, out, _ = run(t, nil, "matches", "--config", cfg, "--competition", comp, "--season", "1314", "--limit", "1")
+		if code != 0 || !strings.Contains(out, "e0-1314-arsenal-v-aston-villa") || !strings.Contains(out, "1-3 A") {
+			t.Fatalf("matches --competition %q: %d\n%s", comp, code, out)
+		}
+	}
+	code, out, errs = run(t, nil, "matches", "--config", cfg, "--competition", "Z9")
+	if code != 0 || strings.Contains(out, "KICKOFF") || !strings.Contains(errs, `no matches for competition "Z9"`) {
+		t.Fatalf("matches of a competition the store lacks: %d\n%s\n%s", code, out, errs)
 	}
 	code, out, _ = run(t, nil, "ingest", "history", "--config", cfg)
 	if code != 0 || strings.Count(out, "footballdata") != 2 {

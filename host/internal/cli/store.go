@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
 	"strings"
 	"text/tabwriter"
 
@@ -23,9 +24,21 @@ func runMatches(e env, args []string) error {
 		return err
 	}
 	defer st.Close()
+	if q.Competition != "" {
+		q.Competition = forecast.CompetitionCode(q.Competition) // "e0", "premier league" → E0
+	}
 	ms, err := st.Matches(e.ctx, q)
 	if err != nil {
 		return err
+	}
+	if len(ms) == 0 {
+		// Say so, rather than print an empty table.
+		what := "the store has no matches"
+		if q.Competition != "" || q.Season != "" {
+			what += fmt.Sprintf(" for competition %q season %q", q.Competition, q.Season)
+		}
+		fmt.Fprintf(e.stderr, "%s (soccerpredict ingest loads them; ingest history shows what was loaded)\n", what)
+		return nil
 	}
 	w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "KICKOFF (UTC)\tID\tHOME\tAWAY\tSCORE\tPINNACLE PRE-MATCH H/D/A\tPRICES")

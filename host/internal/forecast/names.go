@@ -76,6 +76,16 @@ func resolveCompetition(name string, known func(string) bool, codes []string) (s
 	return "", false
 }
 
+// CompetitionCode is the code a competition name means without a store to
+// ask: a name from the alias table ("premier league" → E0), else the name
+// upper-cased (codes are upper case: "e0" → E0).
+func CompetitionCode(name string) string {
+	if c, ok := aliasTable().competitions[fold(name)]; ok {
+		return c
+	}
+	return strings.ToUpper(strings.TrimSpace(name))
+}
+
 // resolveTeam finds the canonical team a caller means among a
 // competition's known teams: the name in any case, or an alias.
 func resolveTeam(comp, name string, known []string) (string, bool) {

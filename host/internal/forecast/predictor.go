@@ -498,17 +498,9 @@ func (p *Predictor) Fixture(req FixtureRequest) (soccer.Fixture, error) {
 	}
 	// Names as people write them: any case, competition names as well as
 	// codes, team aliases; the fixture carries the canonical names.
-	comp, ok := req.Competition, true
-	if _, exact := p.teams[comp]; !exact {
-		codes := make([]string, 0, len(p.teams))
-		for c := range p.teams {
-			codes = append(codes, c)
-		}
-		sort.Strings(codes)
-		comp, ok = resolveCompetition(req.Competition, func(c string) bool { _, k := p.teams[c]; return k }, codes)
-		if !ok {
-			return soccer.Fixture{}, fmt.Errorf("%w: %scompetition: unknown competition %q (known: %s)", ErrBadFixture, prefix, req.Competition, strings.Join(codes, ", "))
-		}
+	comp, err := p.competition(req.Competition, prefix)
+	if err != nil {
+		return soccer.Fixture{}, err
 	}
 	known := p.teams[comp]
 	teams := [2]string{req.HomeTeam, req.AwayTeam}
@@ -542,6 +534,32 @@ func (p *Predictor) Fixture(req FixtureRequest) (soccer.Fixture, error) {
 		f.Odds = []soccer.Odds{o}
 	}
 	return f, nil
+}
+
+// Competition is the canonical code of a competition as people write it
+// (any case, its name as well as its code), as predictions resolve it; an
+// unknown one is an ErrBadFixture naming the known codes.
+func (p *Predictor) Competition(name string) (string, error) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.competition(name, "")
+}
+
+// competition is Competition with p.mu held and prefix before the field.
+func (p *Predictor) competition(name, prefix string) (string, error) {
+	if _, exact := p.teams[name]; exact {
+		return name, nil
+	}
+	codes := make([]string, 0, len(p.teams))
+	for c := range p.teams {
+		codes = append(codes, c)
+	}
+	sort.Strings(codes)
+	comp, ok := resolveCompetition(name, func(c string) bool { _, k := p.teams[c]; return k }, codes)
+	if !ok {
+		return "", fmt.Errorf("%w: %scompetition: unknown competition %q (known: %s)", ErrBadFixture, prefix, name, strings.Join(codes, ", "))
+	}
+	return comp, nil
 }
 
 // Recent forecasts the competition's last matches from the features they had

@@ -108,6 +108,14 @@ func Fit(ctx context.Context, req model.TrainRequest) (Fitted, error) {
 		if err := dec.Decode(&p); err != nil {
 			return Fitted{}, fmt.Errorf("train: train params: %w", err)
 		}
+		var given struct {
+			L2 *float64 `json:"l2"`
+		}
+		json.Unmarshal(req.Params, &given)
+		if given.L2 != nil && len(p.L2Grid) > 0 {
+			// l2_grid chooses l2, so the given one would be silently ignored.
+			return Fitted{}, fmt.Errorf("train: train params: l2 %v and l2_grid %v both set: l2_grid chooses l2 by walk-forward, so give one (a single l2: l2_grid [%v])", *given.L2, p.L2Grid, *given.L2)
+		}
 	}
 	if len(req.Rows) == 0 || len(req.Rows) != len(req.Outcomes) {
 		return Fitted{}, fmt.Errorf("train: train: %d rows and %d outcomes", len(req.Rows), len(req.Outcomes))
@@ -318,6 +326,7 @@ func (p Params) penalties(columns []soccer.Column) (penaltyPlan, error) {
 	if err := rule("l2_rule", p.L2Rule); err != nil {
 		return penaltyPlan{}, err
 	}
+
 	for _, name := range p.Unpenalized {
 		js := matchColumns(columns, name)
 		if len(js) == 0 {

@@ -134,6 +134,7 @@ func TestPenaltyGroupsAreChecked(t *testing.T) {
 		`{"l2_grid": [1], "intercept": false, "l2_groups": {"priced": {"columns": ["p_*"], "rule": "lowest"}}}`:                 `l2_groups "priced" rule "lowest": want "best" or "one_se"`,
 		`{"l2_grid": [1], "intercept": false, "l2_groups": {"priced": {"columns": ["p_*"]}}}`:                                   `row 0 has non-zero values in the ungrouped columns and in group "priced"`,
 		`{"l2_grid": [1], "intercept": false, "l2_groups": {"priced": {"columns": ["market_*", "p_*"]}}, "unpenalized": ["x"]}`: `unpenalized "x": not one of the 6 input columns`,
+		`{"l2": 0.01, "l2_grid": [1, 10]}`: `l2 0.01 and l2_grid [1 10] both set`,
 	} {
 		req.Params = []byte(params)
 		if _, err := Fit(context.Background(), req); err == nil || !strings.Contains(err.Error(), want) {
