@@ -11,6 +11,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -279,8 +280,22 @@ func Register(ctx context.Context, st store.Store, modelDir, trainMetrics, evalM
 	if _, err := st.Promote(ctx, store.Promotion{Alias: alias, Version: mv.Version, Action: "register", Actor: actor, Reason: "batch register"}); err != nil {
 		return mv, err
 	}
+	// A registry without a champion (a fresh clone's first run) has nothing
+	// to weigh the new version against: it serves, audited as a bootstrap,
+	// as `models train --if-no-champion` does. Later versions stay
+	// candidates until promoted through the gate.
+	bootstrap := false
+	if _, err := st.Alias(ctx, "champion"); errors.Is(err, store.ErrNotFound) {
+		if _, err := st.Promote(ctx, store.Promotion{Alias: "champion", Version: mv.Version, Action: "bootstrap", Actor: actor,
+			Reason: "batch register: no champion yet"}); err != nil {
+			return mv, err
+		}
+		bootstrap = true
+	} else if err != nil {
+		return mv, err
+	}
 	mv.Artifact = nil
-	return mv, writeJSON(out, map[string]any{"version": mv.Version, "alias": alias, "artifact_sha256": mv.ArtifactSHA256})
+	return mv, writeJSON(out, map[string]any{"version": mv.Version, "alias": alias, "artifact_sha256": mv.ArtifactSHA256, "champion": bootstrap})
 }
 
 func sha(b []byte) string {

@@ -196,6 +196,10 @@ func batchRegister(e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if champ, err := st.Alias(e.ctx, "champion"); err == nil && champ.Version == mv.Version {
+		_, err = fmt.Fprintf(e.stdout, "registered %s v%d as candidate and, as the registry had no champion, as champion (audited as bootstrap)\n", mv.Name, mv.Version)
+		return err
+	}
 	_, err = fmt.Fprintf(e.stdout, "registered %s v%d as candidate; `soccerpredict models challenge` then `models promote` to serve it\n", mv.Name, mv.Version)
 	return err
 }
