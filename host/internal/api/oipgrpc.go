@@ -6,9 +6,11 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/go-chi/chi/v5/middleware"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	_ "google.golang.org/grpc/encoding/gzip" // clients may compress requests with gzip; answers are compressed alike
@@ -16,6 +18,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
@@ -117,14 +120,45 @@ func (s *Server) grpcAuth(ctx context.Context, req any, info *grpc.UnaryServerIn
 	if denied != nil {
 		return nil, status.Error(grpcCode(denied.Status), denied.Title+": "+denied.Detail)
 	}
+	if who, ok := ctx.Value(accessKeyCtx{}).(*accessKey); ok {
+		who.name, who.id = k.Name, k.ID
+	}
 	return next(context.WithValue(ctx, callerKey{}, k), req)
 }
 
+// grpcMeasure gives each call a request ID (the caller's x-request-id
+// metadata when sane, else one of the server's, sent back as x-request-id
+// header metadata), counts it with its gRPC code and logs it in the access
+// log as HTTP requests are.
 func (s *Server) grpcMeasure(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
 	start := time.Now()
+	id := ""
+	if md, ok := metadata.FromIncomingContext(ctx); ok {
+		if v := md.Get("x-request-id"); len(v) > 0 {
+			id = v[0]
+		}
+	}
+	if id == "" || len(id) > 128 || strings.ContainsFunc(id, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
+		id = requestPrefix + strconv.FormatUint(requestSeq.Add(1), 10)
+	}
+	grpc.SetHeader(ctx, metadata.Pairs("x-request-id", id))
+	ctx = context.WithValue(ctx, middleware.RequestIDKey, id)
+	var who *accessKey
+	if s.AccessLog != nil {
+		who = &accessKey{}
+		ctx = context.WithValue(ctx, accessKeyCtx{}, who)
+	}
 	resp, err := next(ctx, req)
-	if s.Metrics != nil {
-		s.Metrics.HTTP(info.FullMethod, "GRPC", httpStatusOf(status.Code(err)), time.Since(start))
+	took := time.Since(start)
+	code := status.Code(err)
+	s.Metrics.GRPC(info.FullMethod, code.String(), took)
+	if who != nil {
+		remote := ""
+		if p, ok := peer.FromContext(ctx); ok {
+			remote = p.Addr.String()
+		}
+		s.AccessLog.Info("request", "request_id", id, "method", "GRPC", "route", info.FullMethod, "grpc_code", code.String(),
+			"duration_ms", float64(took.Microseconds())/1000, "key", who.name, "key_id", who.id, "remote", remote)
 	}
 	return resp, err
 }
@@ -153,16 +187,6 @@ func grpcCode(httpStatus int) codes.Code {
 		}
 	}
 	return codes.Internal
-}
-
-// httpStatusOf is the status a gRPC call is counted with in the request metrics.
-func httpStatusOf(c codes.Code) int {
-	for _, sc := range statusCodes {
-		if sc.code == c {
-			return sc.http
-		}
-	}
-	return http.StatusInternalServerError
 }
 
 type oipGRPC struct {

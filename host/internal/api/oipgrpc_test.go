@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"math"
 	"net"
+	"net/http/httptest"
 	"os/exec"
 	"strings"
 	"testing"
@@ -19,8 +20,11 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/soccerpredict/soccerpredict/host/internal/config"
+	"github.com/soccerpredict/soccerpredict/host/internal/telemetry"
+	"github.com/soccerpredict/soccerpredict/sdk/oip/inferencepb"
 )
 
 // grpcurlCall invokes one RPC as grpcurl does: the service is discovered by
@@ -237,5 +241,62 @@ func TestGRPCIdleConnectionsAreBounded(t *testing.T) {
 	defer cancel()
 	if _, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
 		t.Fatalf("a real client after the idle ones: %v", err)
+	}
+}
+
+// gRPC calls carry a request ID (the caller's x-request-id, sent back in
+// the header metadata), are counted with their gRPC codes in their own
+// series (not the HTTP one), and are written to the access log.
+func TestGRPCCallsAreMeasuredAndLogged(t *testing.T) {
+	w := setup(t)
+	var access bytes.Buffer
+	metrics := telemetry.New()
+	s := &Server{Predictor: w.pred, Logger: hclog.NewNullLogger(), Metrics: metrics,
+		AccessLog: hclog.New(&hclog.LoggerOptions{Output: &access, JSONFormat: true})}
+	gs, stop := s.GRPCServer(config.HTTPLimits{})
+	defer stop()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go gs.Serve(ln)
+	defer gs.Stop()
+	conn, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	client := inferencepb.NewGRPCInferenceServiceClient(conn)
+	var header metadata.MD
+	ctx := metadata.AppendToOutgoingContext(t.Context(), "x-request-id", "trace-grpc-7")
+	if r, err := client.ModelReady(ctx, &inferencepb.ModelReadyRequest{Name: "soccerpredict"}, grpc.Header(&header)); err != nil || !r.Ready {
+		t.Fatalf("ModelReady: %v %v", r, err)
+	}
+	if got := header.Get("x-request-id"); len(got) != 1 || got[0] != "trace-grpc-7" {
+		t.Fatalf("x-request-id sent back: %v", got)
+	}
+	if _, err := client.ModelMetadata(t.Context(), &inferencepb.ModelMetadataRequest{Name: "soccerpredict", Version: "999"}, grpc.Header(&header)); err == nil {
+		t.Fatal("metadata of version 999 answered")
+	}
+	if got := header.Get("x-request-id"); len(got) != 1 || got[0] == "" {
+		t.Fatalf("a call without x-request-id got none back: %v", got)
+	}
+	rec := httptest.NewRecorder()
+	metrics.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body := rec.Body.String()
+	for _, want := range []string{
+		`soccerpredict_grpc_server_handled_total{grpc_code="OK",grpc_method="/inference.GRPCInferenceService/ModelReady"} 1`,
+		`soccerpredict_grpc_server_handled_total{grpc_code="NotFound",grpc_method="/inference.GRPCInferenceService/ModelMetadata"} 1`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if strings.Contains(body, `method="GRPC"`) {
+		t.Error("gRPC calls are still counted as HTTP requests")
+	}
+	log := access.String()
+	if !strings.Contains(log, `"request_id":"trace-grpc-7"`) || !strings.Contains(log, `"grpc_code":"NotFound"`) || !strings.Contains(log, `"route":"/inference.GRPCInferenceService/ModelReady"`) {
+		t.Fatalf("access log:\n%s", log)
 	}
 }

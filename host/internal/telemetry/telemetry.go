@@ -33,6 +33,8 @@ type Metrics struct {
 	logDropped   atomic.Int64
 	logPending   prometheus.Gauge
 	buildInfo    *prometheus.GaugeVec
+	grpcHandled  *prometheus.CounterVec
+	grpcSeconds  *prometheus.HistogramVec
 	monitor      monitorGauges
 
 	httpMu  sync.RWMutex
@@ -75,6 +77,10 @@ func New() *Metrics {
 			Help: "How long a fixture waited for a batch slot before its batch started.", Buckets: []float64{.00001, .00005, .0001, .00025, .0005, .001, .0025, .005, .01, .05, .25}}),
 		waiting: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "soccerpredict_worker_dependency_waiting",
 			Help: "1 while the job worker holds its deliveries waiting for a dependency (store or model) to answer again."}, []string{"dependency"}),
+		grpcHandled: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "soccerpredict_grpc_server_handled_total",
+			Help: "gRPC calls by method and gRPC status code (OK, InvalidArgument, Unavailable, …)."}, []string{"grpc_method", "grpc_code"}),
+		grpcSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "soccerpredict_grpc_server_handling_seconds",
+			Help: "gRPC call latency by method.", Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}}, []string{"grpc_method"}),
 		buildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "soccerpredict_build_info",
 			Help: "1, labelled with the running binary's version, the commit it was built from and its Go version."}, []string{"version", "commit", "goversion"}),
 		logPending: prometheus.NewGauge(prometheus.GaugeOpts{Name: "soccerpredict_forecast_log_pending",
@@ -87,7 +93,7 @@ func New() *Metrics {
 			Help: "Forecasts this process wrote to the forecast log."}, func() float64 { return float64(m.logWritten.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "soccerpredict_forecast_log_dropped_total",
 			Help: "Forecasts this process could not log because the log's buffer was full."}, func() float64 { return float64(m.logDropped.Load()) }),
-		m.buildInfo, m.logPending, m.waiting, m.httpRequests, m.httpDuration, m.pluginCalls, m.pluginTime, m.launches, m.predictions, m.generation, m.batchSize, m.batchWait,
+		m.buildInfo, m.grpcHandled, m.grpcSeconds, m.logPending, m.waiting, m.httpRequests, m.httpDuration, m.pluginCalls, m.pluginTime, m.launches, m.predictions, m.generation, m.batchSize, m.batchWait,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -127,6 +133,16 @@ func (m *Metrics) HTTP(route, method string, code int, d time.Duration) {
 	}
 	o.requests.Inc()
 	o.duration.Observe(d.Seconds())
+}
+
+// GRPC records one gRPC call ("/inference.GRPCInferenceService/ModelInfer")
+// with its gRPC status code's name.
+func (m *Metrics) GRPC(method, code string, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.grpcHandled.WithLabelValues(method, code).Inc()
+	m.grpcSeconds.WithLabelValues(method).Observe(d.Seconds())
 }
 
 // PluginCall records one plugin call.
