@@ -17,6 +17,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	psaapi "k8s.io/pod-security-admission/api"
+	psapolicy "k8s.io/pod-security-admission/policy"
 	"sigs.k8s.io/yaml"
 )
 
@@ -103,9 +105,13 @@ func TestDefaultRenderDecodesStrictly(t *testing.T) {
 	}
 	for _, name := range []string{"sp-soccerpredict-api", "sp-soccerpredict-worker"} {
 		pdb := strict[policyv1.PodDisruptionBudget](t, m["PodDisruptionBudget"][name])
-		if pdb.Spec.MinAvailable.IntValue() != 1 {
-			t.Errorf("%s minAvailable %v", name, pdb.Spec.MinAvailable)
+		if pdb.Spec.MinAvailable != nil || pdb.Spec.MaxUnavailable == nil || pdb.Spec.MaxUnavailable.IntValue() != 1 {
+			t.Errorf("%s: minAvailable %v, maxUnavailable %v; want maxUnavailable 1 (a drain can always evict)", name, pdb.Spec.MinAvailable, pdb.Spec.MaxUnavailable)
 		}
+	}
+	sa := strict[corev1.ServiceAccount](t, m["ServiceAccount"]["sp-soccerpredict"])
+	if sa.AutomountServiceAccountToken == nil || *sa.AutomountServiceAccountToken {
+		t.Error("the service account mounts an API token the host never uses")
 	}
 	worker := strict[appsv1.Deployment](t, m["Deployment"]["sp-soccerpredict-worker"])
 	if worker.Spec.Template.Spec.Containers[0].Args[0] != "worker" || *worker.Spec.Replicas != 2 {
@@ -128,6 +134,9 @@ func TestDefaultRenderDecodesStrictly(t *testing.T) {
 		cj := strict[batchv1.CronJob](t, m["CronJob"][name])
 		if got := strings.Join(cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Args, " "); got != args || cj.Spec.Schedule == "" {
 			t.Errorf("%s runs %q on %q", name, got, cj.Spec.Schedule)
+		}
+		if r := cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Resources; r.Requests.Cpu().IsZero() || r.Limits.Memory().IsZero() {
+			t.Errorf("%s has no resource requests or limits: %+v", name, r)
 		}
 	}
 	if m["ScaledObject"] != nil {
@@ -171,12 +180,51 @@ func TestKEDAAndPinnedDigests(t *testing.T) {
 	}
 }
 
+// Every workload the chart renders, in every mode, passes the "restricted"
+// Pod Security Standard as Kubernetes' own admission library checks it.
+func TestRestrictedPodSecurity(t *testing.T) {
+	evaluator, err := psapolicy.NewEvaluator(psapolicy.DefaultChecks(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	restricted := psaapi.LevelVersion{Level: psaapi.LevelRestricted, Version: psaapi.LatestVersion()}
+	for mode, vals := range map[string]map[string]any{
+		"default": nil,
+		"keda":    {"worker": map[string]any{"keda": map[string]any{"enabled": true}}, "api": map[string]any{"autoscaling": map[string]any{"enabled": false}}},
+	} {
+		m, err := render(t, vals)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pods := map[string]corev1.PodTemplateSpec{}
+		for name, doc := range m["Deployment"] {
+			pods["Deployment "+name] = strict[appsv1.Deployment](t, doc).Spec.Template
+		}
+		for name, doc := range m["CronJob"] {
+			pods["CronJob "+name] = strict[batchv1.CronJob](t, doc).Spec.JobTemplate.Spec.Template
+		}
+		if len(pods) < 4 {
+			t.Fatalf("%s: only %d workloads rendered", mode, len(pods))
+		}
+		for name, pod := range pods {
+			for _, r := range evaluator.EvaluatePod(restricted, &pod.ObjectMeta, &pod.Spec) {
+				if !r.Allowed {
+					t.Errorf("%s: %s is refused under the restricted policy: %s: %s", mode, name, r.ForbiddenReason, r.ForbiddenDetail)
+				}
+			}
+		}
+	}
+}
+
 func TestValuesSchemaRefusesBadValues(t *testing.T) {
 	for name, vals := range map[string]map[string]any{
-		"replicas as text":   {"api": map[string]any{"replicas": "two"}},
-		"a digest too short": {"pluginDigests": map[string]any{"onnx": "abc"}},
-		"a bad schedule":     {"ingest": map[string]any{"schedule": "daily"}},
-		"no secret name":     {"secrets": map[string]any{"postgres": map[string]any{"name": ""}}},
+		"an unknown key":        {"api": map[string]any{"replica": 3}},
+		"an unknown top key":    {"workers": map[string]any{"replicas": 3}},
+		"a PDB blocking drains": {"worker": map[string]any{"podDisruptionBudget": map[string]any{"maxUnavailable": 0}}},
+		"replicas as text":      {"api": map[string]any{"replicas": "two"}},
+		"a digest too short":    {"pluginDigests": map[string]any{"onnx": "abc"}},
+		"a bad schedule":        {"ingest": map[string]any{"schedule": "daily"}},
+		"no secret name":        {"secrets": map[string]any{"postgres": map[string]any{"name": ""}}},
 	} {
 		if _, err := render(t, vals); err == nil {
 			t.Errorf("%s: rendered without complaint", name)
@@ -279,5 +327,30 @@ func TestChartRunsTheImageMakeImageBuilds(t *testing.T) {
 	}
 	if len(containers) != 4 || len(volumes) != 2 {
 		t.Fatalf("containers %d", len(containers))
+	}
+}
+
+// NOTES.txt (what helm install prints) renders, with and without keys.
+func TestNotesRender(t *testing.T) {
+	chrt, err := loader.Load("soccerpredict")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, over := range []map[string]any{nil, {"config": map[string]any{"auth": map[string]any{"required": false}}}} {
+		vals, err := chartutil.ToRenderValues(chrt, over, chartutil.ReleaseOptions{Name: "sp", Namespace: "prod", IsInstall: true}, chartutil.DefaultCapabilities)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files, err := engine.Render(chrt, vals)
+		if err != nil {
+			t.Fatal(err)
+		}
+		notes := files["soccerpredict/templates/NOTES.txt"]
+		if !strings.Contains(notes, "port-forward svc/sp-soccerpredict-api") || strings.Contains(notes, "<no value>") {
+			t.Fatalf("NOTES.txt with %v:\n%s", over, notes)
+		}
+		if keys := strings.Contains(notes, "keys create"); keys != (over == nil) {
+			t.Errorf("NOTES.txt with %v mentions making a key: %v", over, keys)
+		}
 	}
 }

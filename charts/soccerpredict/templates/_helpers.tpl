@@ -63,6 +63,7 @@ app.kubernetes.io/component: {{ .component }}
     allowPrivilegeEscalation: false
     readOnlyRootFilesystem: true
     capabilities: {drop: ["ALL"]}
+    seccompProfile: {type: RuntimeDefault}
   volumeMounts:
     - {name: config, mountPath: /etc/soccerpredict, readOnly: true}
     - {name: data, mountPath: /var/lib/soccerpredict}
@@ -74,4 +75,27 @@ app.kubernetes.io/component: {{ .component }}
     name: {{ include "soccerpredict.fullname" . }}-config
 - name: data
   emptyDir: {}
+{{- end -}}
+
+
+{{/* The pod-level part every workload shares: its service account (no API
+token: the host never talks to the Kubernetes API) and what the "restricted"
+Pod Security Standard asks of a pod. */}}
+{{- define "soccerpredict.podSpec" -}}
+serviceAccountName: {{ include "soccerpredict.serviceAccountName" . }}
+automountServiceAccountToken: false
+securityContext:
+  runAsNonRoot: true
+  runAsUser: 65532
+  runAsGroup: 65532
+  fsGroup: 65532
+  seccompProfile: {type: RuntimeDefault}
+{{- end -}}
+
+{{- define "soccerpredict.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{ default (include "soccerpredict.fullname" .) .Values.serviceAccount.name }}
+{{- else -}}
+{{ default "default" .Values.serviceAccount.name }}
+{{- end -}}
 {{- end -}}
