@@ -21,7 +21,7 @@ PLUGIN_MODULES := $(patsubst %/go.mod,%,$(wildcard plugins/*/*/go.mod))
 PLUGIN_CMDS := $(wildcard $(addsuffix /cmd/soccer-*,$(PLUGIN_MODULES)))
 export GOFLAGS := -buildvcs=false
 
-.PHONY: image all build host plugins test lint proto proto-check run evaluate tools clean ort chart-test bench-http bench-async bench-scale fuzz faults
+.PHONY: image all build host plugins test setup lint proto proto-check run evaluate tools clean ort chart-test bench-http bench-async bench-scale fuzz faults
 
 MODULES := ./sdk/... ./host/... $(foreach p,$(PLUGIN_MODULES),./$(p)/...) ./charts/...
 
@@ -35,9 +35,15 @@ host:
 
 # test is what CI runs (.ci/run): formatting, vet, generated code, then every module's tests against
 # the real PostgreSQL on localhost (SOCCERPREDICT_TEST_POSTGRES overrides the URL).
-test: lint proto-check build ort
+test: setup lint proto-check build ort
 	ONNXRUNTIME_LIB=$(CURDIR)/$(ORT_LIB) $(GO) test -count=1 $(MODULES)
 	$(MAKE) --no-print-directory fuzz
+
+# setup makes ready what the tests need (.ci/setup): PostgreSQL, Redis and RabbitMQ on localhost
+# started when down; protoc, promtool, Chromium and Python's grpcio installed when missing (as
+# root); anything it cannot make ready stops `make test` at once with the command that would.
+setup:
+	@bash .ci/setup
 
 # fuzz runs every fuzz target for FUZZTIME (part of `make test`). A crasher the fuzzer finds is
 # written under the package's testdata/fuzz/ and fails the run: commit it, and every later
