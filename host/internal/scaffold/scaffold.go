@@ -10,12 +10,15 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"go/parser"
 	"go/token"
+	"go/types"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"text/template"
 )
 
@@ -49,18 +52,64 @@ type Options struct {
 
 var namePattern = regexp.MustCompile(`^[a-z][a-z0-9]{0,39}$`)
 
-// reserved are names that would shadow a package the plugin imports.
-var reserved = []string{"source", "features", "model", "soccer", "handshake", "main", "test", "sdk", "context", "fmt", "json", "errors", "slices", "sync", "time", "os"}
+// Reserved are the names a plugin cannot have: the package names its
+// generated files import (the plugin's package of that name would clash
+// with them: "serve" once did), derived from the templates themselves so
+// the list cannot go stale, and the Go names a package cannot take.
+var Reserved = sync.OnceValue(func() []string {
+	names := map[string]bool{"main": true, "test": true, "sdk": true}
+	for kind := range Kinds {
+		data := map[string]string{"Kind": kind, "Name": "placeholder", "Module": "example.com/placeholder", "SDK": "../sdk",
+			"SDKPackage": kind, "ServeFunc": "Source", "What": "", "Dir": "."}
+		for _, file := range []string{"common/main.go.tmpl", kind + "/plugin.go.tmpl", kind + "/plugin_test.go.tmpl"} {
+			t, err := template.ParseFS(templates, "templates/"+file)
+			if err != nil {
+				panic(err) // the templates are embedded: a broken one is caught by any test
+			}
+			var b bytes.Buffer
+			if err := t.Execute(&b, data); err != nil {
+				panic(err)
+			}
+			f, err := parser.ParseFile(token.NewFileSet(), file, b.Bytes(), parser.ImportsOnly)
+			if err != nil {
+				panic(fmt.Sprintf("%s: %v", file, err))
+			}
+			for _, imp := range f.Imports {
+				path := strings.Trim(imp.Path.Value, `"`)
+				name := path[strings.LastIndex(path, "/")+1:]
+				if imp.Name != nil {
+					name = imp.Name.Name
+				}
+				if name != "placeholder" && name != "_" && name != "." {
+					names[name] = true
+				}
+			}
+		}
+	}
+	out := make([]string, 0, len(names))
+	for n := range names {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
+})
 
 // CheckName says why a plugin name cannot be used, if it cannot.
 func CheckName(name string) error {
 	if !namePattern.MatchString(name) {
 		return fmt.Errorf("plugin name %q: use lower-case letters and digits, starting with a letter (it is the Go package, the config key and part of the binary's name)", name)
 	}
-	if token.IsKeyword(name) || slices.Contains(reserved, name) {
-		return fmt.Errorf("plugin name %q would shadow a Go keyword or a package the plugin imports; choose another", name)
+	if token.IsKeyword(name) || token.IsIdentifier(name) && isPredeclared(name) || slices.Contains(Reserved(), name) {
+		return fmt.Errorf("plugin name %q would shadow a Go keyword, a predeclared name or a package the plugin imports (%s); choose another",
+			name, strings.Join(Reserved(), ", "))
 	}
 	return nil
+}
+
+// isPredeclared reports Go's predeclared identifiers (a package named
+// "string" or "len" compiles, but reads badly and shadows them).
+func isPredeclared(name string) bool {
+	return types.Universe.Lookup(name) != nil
 }
 
 // Write writes the module and returns the files written, relative to Dir.

@@ -172,14 +172,17 @@ func checkMatch(t *testing.T, m soccer.Match, req source.FetchRequest) {
 			bad("odds without a bookmaker")
 		}
 		for _, p := range []float64{o.Home, o.Draw, o.Away} {
-			if math.IsNaN(p) || math.IsInf(p, 0) || p <= 0 {
+			// NaN is the documented "could not read this price" (the host
+			// drops that quote with a warning); anything else must be a price.
+			if !math.IsNaN(p) && (math.IsInf(p, 0) || p <= 0) {
 				bad("bookmaker %s has price %v", o.Bookmaker, p)
 			}
 		}
 	}
 }
 
-// normalize makes empty and nil slices compare equal.
+// normalize makes empty and nil slices compare equal, and unreadable (NaN)
+// prices compare equal to each other.
 func normalize(r source.FetchResponse) source.FetchResponse {
 	if len(r.Rejects) == 0 {
 		r.Rejects = nil
@@ -191,6 +194,18 @@ func normalize(r source.FetchResponse) source.FetchResponse {
 	for i, m := range r.Matches {
 		if len(m.Odds) == 0 {
 			m.Odds = nil
+		} else {
+			// NaN ≠ NaN, so two identical fetches with an unreadable price
+			// would "differ": compare it as a value no price can have.
+			odds := slices.Clone(m.Odds)
+			for k := range odds {
+				for _, p := range []*float64{&odds[k].Home, &odds[k].Draw, &odds[k].Away} {
+					if math.IsNaN(*p) {
+						*p = -1
+					}
+				}
+			}
+			m.Odds = odds
 		}
 		ms[i] = m
 	}
