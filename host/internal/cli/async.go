@@ -113,7 +113,9 @@ func runWorker(e env, args []string) error {
 	}
 	ctx, stop := context.WithCancel(e.ctx)
 	defer stop()
-	go pred.Watch(ctx, parts.cfg.Serve.GenerationPoll)
+	watched := make(chan struct{})
+	go func() { pred.Watch(ctx, parts.cfg.Serve.GenerationPoll); close(watched) }()
+	defer func() { stop(); <-watched }() // joined: nothing of it outlives the worker
 	if flog != nil {
 		logged := make(chan struct{})
 		go func() { flog.Run(ctx); close(logged) }()

@@ -58,9 +58,23 @@ func runServe(e env, args []string) error {
 	// Follow promotions; stopped before the store closes (LISTEN holds a connection).
 	watchCtx, stopWatch := context.WithCancel(e.ctx)
 	var background sync.WaitGroup
+	// failed carries the first error of a loop that should run until
+	// shutdown (a queue consumer that gave up): serve stops with it, so
+	// the process's exit status says so rather than serving half a host.
+	failed := make(chan error, 1)
 	run := func(f func()) {
 		background.Add(1)
 		go func() { defer background.Done(); f() }()
+	}
+	runErr := func(what string, f func() error) {
+		run(func() {
+			if err := f(); err != nil && !errors.Is(err, context.Canceled) && watchCtx.Err() == nil {
+				select {
+				case failed <- fmt.Errorf("%s: %w", what, err):
+				default:
+				}
+			}
+		})
 	}
 	run(func() { pred.Watch(watchCtx, parts.cfg.Serve.GenerationPoll) })
 	if flog != nil {
@@ -96,12 +110,12 @@ func runServe(e env, args []string) error {
 		jobs.Relay{Store: parts.store, Queue: q, Logger: parts.log.Named("relay"), Interval: parts.cfg.Queue.RelayInterval, Kick: kick}.Run(watchCtx)
 	})
 	if parts.cfg.Queue.Driver == "memory" {
-		run(func() { q.Consume(watchCtx, worker(parts, pred, jobCache, metrics).Handle) })
+		runErr("job queue consumer", func() error { return q.Consume(watchCtx, worker(parts, pred, jobCache, metrics).Handle) })
 	}
 	// Jobs whose deliveries are spent end as failed, with a reason for the
 	// client; so do jobs stuck beyond queue.max_job_age.
 	reaper := jobs.Reaper{Store: parts.store, Cache: jobCache, Logger: parts.log.Named("reaper")}
-	run(func() { q.ConsumeDead(watchCtx, reaper.Handle) })
+	runErr("dead-letter consumer", func() error { return q.ConsumeDead(watchCtx, reaper.Handle) })
 	run(func() {
 		reaper.Sweep(watchCtx, parts.cfg.Queue.MaxJobAge, min(time.Minute, parts.cfg.Queue.MaxJobAge/2))
 	})
@@ -173,6 +187,12 @@ func runServe(e env, args []string) error {
 	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
+		return err
+	case err := <-failed:
+		parts.log.Error("a background loop failed; stopping", "error", err)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
 		return err
 	case <-e.ctx.Done():
 	}

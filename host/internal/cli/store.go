@@ -116,7 +116,7 @@ func orDash(s string) string {
 // pinnacle shows Pinnacle's pre-match prices, the ones a forecast may use.
 func pinnacle(odds []soccer.Odds) string {
 	for _, o := range odds {
-		if o.Bookmaker == "PS" && !o.Closing {
+		if o.Bookmaker == forecast.ClosingBookmaker && !o.Closing {
 			return fmt.Sprintf("%.2f %.2f %.2f", o.Home, o.Draw, o.Away)
 		}
 	}

@@ -21,7 +21,9 @@ type PredictingTrainer interface {
 	model.Trainer
 }
 
-// ClosingBookmaker's closing prices are the benchmark (Pinnacle, PSCH/PSCD/PSCA).
+// ClosingBookmaker is the benchmark bookmaker (Pinnacle: PSH/PSD/PSA pre-match,
+// PSCH/PSCD/PSCA closing): its prices are preferred wherever one bookmaker's
+// are shown or compared, and a price given without a bookmaker is taken as its.
 const ClosingBookmaker = "PS"
 
 // SeasonEvaluation scores one held-out season.

@@ -525,7 +525,7 @@ func (p *Predictor) Fixture(req FixtureRequest) (soccer.Fixture, error) {
 	if req.Odds != nil {
 		o := *req.Odds
 		if o.Bookmaker == "" {
-			o.Bookmaker = "PS"
+			o.Bookmaker = ClosingBookmaker // a price without a bookmaker is taken as the benchmark's
 		}
 		if _, err := o.Implied(); err != nil {
 			return soccer.Fixture{}, fmt.Errorf("%w: %sodds: %v", ErrBadFixture, prefix, err)

@@ -334,7 +334,7 @@ func price(odds []soccer.Odds, closing bool) ([3]float64, bool) {
 		if o.Closing != closing {
 			continue
 		}
-		if best == nil || (o.Bookmaker == "PS" && best.Bookmaker != "PS") {
+		if best == nil || (o.Bookmaker == forecast.ClosingBookmaker && best.Bookmaker != forecast.ClosingBookmaker) {
 			best = o
 		}
 	}
