@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/engine"
@@ -15,6 +16,7 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	psaapi "k8s.io/pod-security-admission/api"
@@ -353,4 +355,47 @@ func TestNotesRender(t *testing.T) {
 			t.Errorf("NOTES.txt with %v mentions making a key: %v", over, keys)
 		}
 	}
+}
+
+// With monitoring.serviceMonitor and networkPolicy on, the chart renders a
+// ServiceMonitor for the API, a PodMonitor for the workers (on the port
+// their metrics are served) and NetworkPolicies admitting only the served
+// ports; all decode strictly into their API types.
+func TestServiceMonitorAndNetworkPolicy(t *testing.T) {
+	m, err := render(t, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m["ServiceMonitor"] != nil || m["NetworkPolicy"] != nil {
+		t.Fatal("ServiceMonitor or NetworkPolicy rendered while off")
+	}
+	m, err = render(t, map[string]any{
+		"monitoring":    map[string]any{"serviceMonitor": map[string]any{"enabled": true, "labels": map[string]any{"release": "prom"}}},
+		"networkPolicy": map[string]any{"enabled": true, "apiFrom": []any{map[string]any{"namespaceSelector": map[string]any{"matchLabels": map[string]any{"ingress": "yes"}}}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sm := strict[monitoringv1.ServiceMonitor](t, m["ServiceMonitor"]["sp-soccerpredict-api"])
+	if sm.Labels["release"] != "prom" || len(sm.Spec.Endpoints) != 1 || sm.Spec.Endpoints[0].Port != "http" || sm.Spec.Endpoints[0].Path != "/metrics" {
+		t.Errorf("ServiceMonitor %+v", sm)
+	}
+	pm := strict[monitoringv1.PodMonitor](t, m["PodMonitor"]["sp-soccerpredict-worker"])
+	worker := strict[appsv1.Deployment](t, m["Deployment"]["sp-soccerpredict-worker"])
+	named := false
+	for _, p := range worker.Spec.Template.Spec.Containers[0].Ports {
+		named = named || (pm.Spec.PodMetricsEndpoints[0].Port != nil && p.Name == *pm.Spec.PodMetricsEndpoints[0].Port)
+	}
+	if !named {
+		t.Errorf("the PodMonitor's port %v is not a port of the worker", pm.Spec.PodMetricsEndpoints[0].Port)
+	}
+	api := strict[networkingv1.NetworkPolicy](t, m["NetworkPolicy"]["sp-soccerpredict-api"])
+	if len(api.Spec.Ingress) != 1 || len(api.Spec.Ingress[0].Ports) != 2 || len(api.Spec.Ingress[0].From) != 1 {
+		t.Errorf("api NetworkPolicy %+v", api.Spec)
+	}
+	jobs := strict[networkingv1.NetworkPolicy](t, m["NetworkPolicy"]["sp-soccerpredict-jobs"])
+	if len(jobs.Spec.Ingress) != 0 || len(jobs.Spec.PolicyTypes) != 1 {
+		t.Errorf("jobs NetworkPolicy %+v", jobs.Spec)
+	}
+	strict[networkingv1.NetworkPolicy](t, m["NetworkPolicy"]["sp-soccerpredict-worker"])
 }
