@@ -80,6 +80,42 @@ func buildOpenAPI(version string) map[string]any {
 		}
 		return out
 	}
+	// The Open Inference Protocol's REST bodies, as its specification gives
+	// them (KServe's "V2 inference protocol"), in components: clients
+	// generated from this document get typed requests and responses.
+	str, strs := map[string]any{"type": "string"}, map[string]any{"type": "array", "items": map[string]any{"type": "string"}}
+	obj := func(required []string, props map[string]any) map[string]any {
+		o := map[string]any{"type": "object", "properties": props}
+		if len(required) > 0 {
+			o["required"] = required
+		}
+		return o
+	}
+	shape := map[string]any{"type": "array", "items": map[string]any{"type": "integer"}}
+	oipParams := map[string]any{"type": "object", "description": "parameters: string, number or boolean values", "additionalProperties": map[string]any{"type": []string{"string", "number", "boolean"}}}
+	datatype := map[string]any{"type": "string", "enum": []string{"BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64", "FP16", "FP32", "FP64", "BYTES"}}
+	tensorData := map[string]any{"type": "array", "description": "the tensor's elements in row-major order (nested arrays are accepted and flattened)",
+		"items": map[string]any{"type": []string{"string", "number", "boolean", "array"}}}
+	components["OIPTensorMetadata"] = obj([]string{"name", "datatype", "shape"}, map[string]any{"name": str, "datatype": datatype, "shape": shape})
+	tensorMetas := map[string]any{"type": "array", "items": map[string]any{"$ref": "#/components/schemas/OIPTensorMetadata"}}
+	components["OIPServerMetadata"] = obj([]string{"name", "version", "extensions"}, map[string]any{"name": str, "version": str, "extensions": strs})
+	components["OIPModelMetadata"] = obj([]string{"name", "platform", "inputs", "outputs"}, map[string]any{"name": str, "versions": strs, "platform": str,
+		"inputs": tensorMetas, "outputs": tensorMetas, "parameters": map[string]any{"type": "object"}})
+	components["OIPReady"] = obj([]string{"ready"}, map[string]any{"ready": map[string]any{"type": "boolean"}, "error": str})
+	components["OIPLive"] = obj([]string{"live"}, map[string]any{"live": map[string]any{"type": "boolean"}})
+	components["OIPRequestInput"] = obj([]string{"name", "shape", "datatype"}, map[string]any{"name": str, "shape": shape, "datatype": datatype,
+		"parameters": oipParams, "data": tensorData})
+	components["OIPRequestOutput"] = obj([]string{"name"}, map[string]any{"name": str, "parameters": oipParams})
+	components["OIPInferenceRequest"] = obj([]string{"inputs"}, map[string]any{"id": str, "parameters": oipParams,
+		"inputs":  map[string]any{"type": "array", "minItems": 1, "items": map[string]any{"$ref": "#/components/schemas/OIPRequestInput"}},
+		"outputs": map[string]any{"type": "array", "items": map[string]any{"$ref": "#/components/schemas/OIPRequestOutput"}}})
+	components["OIPResponseOutput"] = obj([]string{"name", "shape", "datatype"}, map[string]any{"name": str, "shape": shape, "datatype": datatype,
+		"parameters": oipParams, "data": tensorData})
+	components["OIPInferenceResponse"] = obj([]string{"model_name", "outputs"}, map[string]any{"model_name": str, "model_version": str, "id": str,
+		"parameters": oipParams, "outputs": map[string]any{"type": "array", "items": map[string]any{"$ref": "#/components/schemas/OIPResponseOutput"}}})
+	oipOK := func(desc, component string) map[string]any {
+		return map[string]any{"description": desc, "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/" + component}}}}
+	}
 	anyJSON := func(desc string) map[string]any {
 		return map[string]any{"description": desc, "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"type": "object"}}}}
 	}
@@ -154,9 +190,9 @@ func buildOpenAPI(version string) map[string]any {
 		"/metrics": map[string]any{"get": op("Prometheus metrics (text format)", "metrics", "", nil, map[string]any{"200": map[string]any{"description": "metrics",
 			"content": map[string]any{"text/plain": map[string]any{"schema": map[string]any{"type": "string"}}}}}, false)},
 		"/openapi.json":    map[string]any{"get": op("This document", "openapi", "", nil, map[string]any{"200": anyJSON("OpenAPI 3.1")}, false)},
-		"/v2":              map[string]any{"get": op("OIP server metadata", "oipServer", "", nil, map[string]any{"200": anyJSON("name, version, extensions")}, true)},
-		"/v2/health/live":  map[string]any{"get": op("OIP liveness", "oipLive", "", nil, map[string]any{"200": anyJSON("live")}, true)},
-		"/v2/health/ready": map[string]any{"get": op("OIP readiness", "oipReady", "", nil, map[string]any{"200": anyJSON("ready"), "503": anyJSON("not ready")}, true)},
+		"/v2":              map[string]any{"get": op("OIP server metadata", "oipServer", "", nil, map[string]any{"200": oipOK("name, version, extensions", "OIPServerMetadata")}, true)},
+		"/v2/health/live":  map[string]any{"get": op("OIP liveness", "oipLive", "", nil, map[string]any{"200": oipOK("live", "OIPLive")}, true)},
+		"/v2/health/ready": map[string]any{"get": op("OIP readiness", "oipReady", "", nil, map[string]any{"200": oipOK("ready", "OIPReady"), "503": oipOK("not ready", "OIPReady")}, true)},
 	}
 	for _, prefix := range []string{"/v2/models/{model}", "/v2/models/{model}/versions/{version}"} {
 		params := []any{pathParam("model")}
@@ -165,16 +201,16 @@ func buildOpenAPI(version string) map[string]any {
 			params, suffix = append(params, pathParam("version")), "Version"
 		}
 		paths[prefix] = map[string]any{"get": op("OIP model metadata: inputs (fixtures or features), outputs, feature columns", "oipModel"+suffix, ScopePredict, nil,
-			with(map[string]any{"200": anyJSON("model metadata")}, oipErrs("404")), true, params...)}
+			with(map[string]any{"200": oipOK("model metadata", "OIPModelMetadata")}, oipErrs("404")), true, params...)}
 		paths[prefix+"/ready"] = map[string]any{"get": op("OIP model readiness", "oipModelReady"+suffix, ScopePredict, nil,
-			with(map[string]any{"200": anyJSON("ready")}, oipErrs("404")), true, params...)}
+			with(map[string]any{"200": oipOK("ready", "OIPReady")}, oipErrs("404")), true, params...)}
 		paths[prefix+"/config"] = map[string]any{"get": op("Triton model configuration", "oipModelConfig"+suffix, ScopePredict, nil,
 			with(map[string]any{"200": anyJSON("model configuration")}, oipErrs("404")), true, params...)}
 		paths[prefix+"/infer"] = map[string]any{"post": op("OIP inference: JSON, or JSON followed by binary tensors (Inference-Header-Content-Length)", "oipInfer"+suffix, ScopePredict,
-			map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"type": "object"}},
+			map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/OIPInferenceRequest"}},
 				"application/octet-stream": map[string]any{"schema": map[string]any{"type": "string", "format": "binary"}}}},
 			with(map[string]any{"200": map[string]any{"description": "inference response", "content": map[string]any{
-				"application/json":         map[string]any{"schema": map[string]any{"type": "object"}},
+				"application/json":         map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/OIPInferenceResponse"}},
 				"application/octet-stream": map[string]any{"schema": map[string]any{"type": "string", "format": "binary"}}}}}, oipErrs("404", "500")), true, params...)}
 	}
 	return map[string]any{

@@ -83,12 +83,28 @@ func TestOpenAPIValidatesLiveTraffic(t *testing.T) {
 		{open.URL, "GET", "/readyz", "", "", "", 200},
 		{open.URL, "GET", "/v2/models/soccerpredict", "", "", "", 200},
 		{open.URL, "GET", "/v2/models/other", "", "", "", 404},
+		{open.URL, "GET", "/v2", "", "", "", 200},
+		{open.URL, "GET", "/v2/health/live", "", "", "", 200},
+		{open.URL, "GET", "/v2/health/ready", "", "", "", 200},
+		{open.URL, "GET", "/v2/models/soccerpredict/ready", "", "", "", 200},
+		{open.URL, "POST", "/v2/models/soccerpredict/infer", oipInferBody, "application/json", "", 200},
+		{open.URL, "POST", "/v2/models/soccerpredict/infer", `{"inputs": [{"name": "home_team", "shape": [1], "datatype": "BYTES", "data": ["Arsenal"]}]}`, "application/json", "", 400},
 		{guarded.URL, "POST", "/v1/predictions", fixture, "application/json", "", 401},
 		{guarded.URL, "GET", "/v1/plugins", "", "", predictKey, 403},
 		{guarded.URL, "POST", "/v1/predictions", fixture, "application/json", predictKey, 200},
 		{guarded.URL, "POST", "/v1/predictions", fixture, "application/json", predictKey, 429},
 		{guarded.URL, "POST", "/v2/models/soccerpredict/infer", `{}`, "application/json", "", 401},
 		{open.URL, "GET", "/v1/evaluation", "", "", "", 200}, // once an evaluate run is recorded
+	}
+	// The v2 bodies are typed: a KServe client's request validates, and one
+	// with a tensor missing its datatype does not.
+	for body, valid := range map[string]bool{oipInferBody: true, `{"inputs": [{"name": "home_team", "shape": [1], "data": ["Arsenal"]}]}`: false, `{"inputs": []}`: false} {
+		req, _ := http.NewRequest("POST", "/v2/models/soccerpredict/infer", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+predictKey)
+		if ok, verrs := v.ValidateHttpRequest(req); ok != valid {
+			t.Errorf("inference request %s: valid %v, want %v (%v)", body, ok, valid, verrs)
+		}
 	}
 	for _, c := range cases {
 		if c.path == "/v1/evaluation" && c.want == 200 {
@@ -120,6 +136,13 @@ func TestOpenAPIValidatesLiveTraffic(t *testing.T) {
 		}
 	}
 }
+
+// oipInferBody is an inference request as KServe's and Triton's clients send it.
+const oipInferBody = `{"id": "r1", "inputs": [
+	{"name": "home_team", "shape": [1], "datatype": "BYTES", "data": ["Arsenal"]},
+	{"name": "away_team", "shape": [1], "datatype": "BYTES", "data": ["Chelsea"]},
+	{"name": "competition", "shape": [1], "datatype": "BYTES", "data": ["E0"]}],
+	"outputs": [{"name": "probabilities"}]}`
 
 // recordEvaluation tracks an evaluate run as `soccerpredict evaluate` does,
 // with its whole evaluation as the report.
