@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"fmt"
+	"github.com/soccerpredict/soccerpredict/sdk/oip/inferencepb"
 	"net/http"
 	"strconv"
 
@@ -122,13 +123,28 @@ func (s *Server) oipConfig(w http.ResponseWriter, r *http.Request) {
 	if _, ok := s.oipVersion(w, r); !ok {
 		return
 	}
-	var inputs []map[string]any
-	for _, in := range oipInputs {
-		inputs = append(inputs, map[string]any{"name": in, "data_type": "TYPE_STRING", "dims": []int64{1}, "optional": in == "kickoff"})
+	c := oipModelConfig()
+	var inputs, outputs []map[string]any
+	for _, in := range c.Input {
+		inputs = append(inputs, map[string]any{"name": in.Name, "data_type": in.DataType.String(), "dims": in.Dims, "optional": in.Optional})
 	}
-	s.json(w, http.StatusOK, map[string]any{"name": OIPModel, "platform": "soccerpredict", "backend": "soccerpredict", "max_batch_size": MaxBatch,
-		"input":  inputs,
-		"output": []map[string]any{{"name": "probabilities", "data_type": "TYPE_FP64", "dims": []int64{3}}}})
+	for _, out := range c.Output {
+		outputs = append(outputs, map[string]any{"name": out.Name, "data_type": out.DataType.String(), "dims": out.Dims})
+	}
+	s.json(w, http.StatusOK, map[string]any{"name": c.Name, "platform": c.Platform, "backend": c.Backend, "max_batch_size": c.MaxBatchSize,
+		"input": inputs, "output": outputs})
+}
+
+// oipModelConfig is the model's configuration in Triton's form, for REST
+// (as JSON) and gRPC (ModelConfig) alike: the fixture inputs as strings
+// (kickoff optional), the probabilities as FP64, batches up to MaxBatch.
+func oipModelConfig() *inferencepb.ModelConfig {
+	c := &inferencepb.ModelConfig{Name: OIPModel, Platform: "soccerpredict", Backend: "soccerpredict", MaxBatchSize: MaxBatch,
+		Output: []*inferencepb.ModelOutput{{Name: "probabilities", DataType: inferencepb.DataType_TYPE_FP64, Dims: []int64{3}}}}
+	for _, in := range oipInputs {
+		c.Input = append(c.Input, &inferencepb.ModelInput{Name: in, DataType: inferencepb.DataType_TYPE_STRING, Dims: []int64{1}, Optional: in == "kickoff"})
+	}
+	return c
 }
 
 func (s *Server) oipModelReady(w http.ResponseWriter, r *http.Request) {

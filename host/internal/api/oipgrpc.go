@@ -227,6 +227,14 @@ func (g *oipGRPC) ModelReady(ctx context.Context, req *inferencepb.ModelReadyReq
 	return &inferencepb.ModelReadyResponse{Ready: g.s.Predictor.Ready(ctx) == nil}, nil
 }
 
+// ModelConfig answers Triton's model configuration request.
+func (g *oipGRPC) ModelConfig(_ context.Context, req *inferencepb.ModelConfigRequest) (*inferencepb.ModelConfigResponse, error) {
+	if _, err := g.serving(req.Name, req.Version); err != nil {
+		return nil, err
+	}
+	return &inferencepb.ModelConfigResponse{Config: oipModelConfig()}, nil
+}
+
 func (g *oipGRPC) ModelMetadata(_ context.Context, req *inferencepb.ModelMetadataRequest) (*inferencepb.ModelMetadataResponse, error) {
 	serving, err := g.serving(req.Name, req.Version)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"math"
 	"net"
 	"net/http/httptest"
@@ -118,6 +119,50 @@ print(resp.hex())
 	pyOut, err := exec.Command("/usr/bin/python3", "-c", pyGzip, ln.Addr().String(), key).CombinedOutput()
 	if err != nil || strings.TrimSpace(string(pyOut)) != "0801" {
 		t.Fatalf("ModelReady with gzip from grpcio: %s %v; want ready true (08 01)", pyOut, err)
+	}
+	// ModelConfig, as tritonclient.grpc's get_model_config calls it, read
+	// back by Triton's field numbers (ModelConfigResponse.config = 1;
+	// ModelConfig name 1, platform 2, max_batch_size 4, input 5, output 6;
+	// ModelInput name 1, data_type 2, optional 8; TYPE_STRING 13, TYPE_FP64 12)
+	// with a decoder of its own, not the project's generated code.
+	pyConfig := `
+import sys, grpc
+def fields(b):
+    out, i = [], 0
+    while i < len(b):
+        key = 0; shift = 0
+        while True:
+            c = b[i]; i += 1; key |= (c & 0x7f) << shift; shift += 7
+            if c < 0x80: break
+        num, wt = key >> 3, key & 7
+        if wt == 0:
+            v = 0; shift = 0
+            while True:
+                c = b[i]; i += 1; v |= (c & 0x7f) << shift; shift += 7
+                if c < 0x80: break
+        elif wt == 2:
+            n = 0; shift = 0
+            while True:
+                c = b[i]; i += 1; n |= (c & 0x7f) << shift; shift += 7
+                if c < 0x80: break
+            v = b[i:i+n]; i += n
+        else:
+            raise SystemExit("unexpected wire type %d" % wt)
+        out.append((num, v))
+    return out
+ch = grpc.insecure_channel(sys.argv[1])
+name = b"soccerpredict"
+resp = ch.unary_unary("/inference.GRPCInferenceService/ModelConfig")(b"\x0a" + bytes([len(name)]) + name, metadata=[("authorization", "Bearer " + sys.argv[2])])
+config = dict(fields(resp))[1]
+f = fields(config)
+d = dict(f)
+inputs = [dict(fields(v)) for n, v in f if n == 5]
+outputs = [dict(fields(v)) for n, v in f if n == 6]
+print(d[1].decode(), d[4], ",".join("%s:%d:%d" % (x[1].decode(), x[2], x.get(8, 0)) for x in inputs), ",".join("%s:%d" % (x[1].decode(), x[2]) for x in outputs))
+`
+	cfgOut, err := exec.Command("/usr/bin/python3", "-c", pyConfig, ln.Addr().String(), key).CombinedOutput()
+	if want := fmt.Sprintf("soccerpredict %d home_team:13:0,away_team:13:0,competition:13:0,kickoff:13:1 probabilities:12", MaxBatch); err != nil || strings.TrimSpace(string(cfgOut)) != want {
+		t.Fatalf("ModelConfig read by Triton's field numbers: %s %v; want %s", cfgOut, err, want)
 	}
 	meta, errs := grpcurlCall(t, conn, svc+"ModelMetadata", `{"name": "soccerpredict"}`, auth)
 	if errs != "" || len(meta["inputs"].([]any)) != 5 || !strings.Contains(toJSON(meta["outputs"]), `"probabilities"`) {
