@@ -205,7 +205,11 @@ func TestRestrictedPodSecurity(t *testing.T) {
 		for name, doc := range m["CronJob"] {
 			pods["CronJob "+name] = strict[batchv1.CronJob](t, doc).Spec.JobTemplate.Spec.Template
 		}
-		if len(pods) < 4 {
+		for name, doc := range m["Pod"] {
+			p := strict[corev1.Pod](t, doc)
+			pods["Pod "+name] = corev1.PodTemplateSpec{ObjectMeta: p.ObjectMeta, Spec: p.Spec}
+		}
+		if len(pods) < 5 {
 			t.Fatalf("%s: only %d workloads rendered", mode, len(pods))
 		}
 		for name, pod := range pods {
@@ -329,6 +333,21 @@ func TestChartRunsTheImageMakeImageBuilds(t *testing.T) {
 	}
 	if len(containers) != 4 || len(volumes) != 2 {
 		t.Fatalf("containers %d", len(containers))
+	}
+}
+
+// `helm test` runs a pod asking the API Service whether it is ready.
+func TestHelmTestHook(t *testing.T) {
+	m, err := render(t, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := strict[corev1.Pod](t, m["Pod"]["sp-soccerpredict-test-ready"])
+	if p.Annotations["helm.sh/hook"] != "test" || p.Spec.RestartPolicy != corev1.RestartPolicyNever {
+		t.Fatalf("test pod %+v", p.ObjectMeta)
+	}
+	if got := strings.Join(p.Spec.Containers[0].Args, " "); got != "ready --server http://sp-soccerpredict-api:80 --timeout 10s" {
+		t.Errorf("test pod runs %q", got)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -151,6 +152,7 @@ func routes() []command {
 		{"metrics", "", "list every series serve and worker expose at /metrics (name, type, help): what dashboards and alerts may query", runMetrics},
 		{"completion", "bash|zsh|fish", "print a shell completion script", runCompletion},
 		{"version", "", "print the host's version (also --version)", runVersion},
+		{"ready", "--server URL", "ask a running serve (or worker's probes address) whether it is ready: exit 0 if so, else say why (the chart's helm test)", runReady},
 	}
 }
 
@@ -186,6 +188,7 @@ var examples = map[string][]string{
 	"metrics":          {"soccerpredict metrics", "soccerpredict metrics | grep monitor"},
 	"completion":       {"source <(soccerpredict completion bash)", "soccerpredict completion zsh > \"${fpath[1]}/_soccerpredict\"", "soccerpredict completion fish > ~/.config/fish/completions/soccerpredict.fish"},
 	"version":          {"soccerpredict version", "soccerpredict --version"},
+	"ready":            {"soccerpredict ready --server http://localhost:8080"},
 	"synth":            {"soccerpredict synth --out var/synth --matches 1000000", "soccerpredict ingest --set plugins.footballdata.config.dir=var/synth"},
 }
 
@@ -195,6 +198,37 @@ func runVersion(e env, args []string) error {
 		return err
 	}
 	_, err := fmt.Fprintln(e.stdout, versionLine())
+	return err
+}
+
+// runReady asks a server's /readyz and exits non-zero, saying why, unless
+// it is ready: a check for scripts, exec probes and the chart's helm test.
+func runReady(e env, args []string) error {
+	fs, _ := newFlags(e, "ready")
+	server := fs.String("server", "", "the server's base URL, e.g. http://localhost:8080")
+	timeout := fs.Duration("timeout", 5*time.Second, "how long to wait for the answer")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *server == "" {
+		return fmt.Errorf("%w: --server is required", errUsage)
+	}
+	ctx, cancel := context.WithTimeout(e.ctx, *timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(*server, "/")+"/readyz", nil)
+	if err != nil {
+		return fmt.Errorf("%w: --server %q: %v", errUsage, *server, err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s is not answering: %w", *server, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s is not ready (%d): %s", *server, resp.StatusCode, strings.TrimSpace(string(body)))
+	}
+	_, err = fmt.Fprintf(e.stdout, "%s is ready: %s\n", *server, strings.TrimSpace(string(body)))
 	return err
 }
 

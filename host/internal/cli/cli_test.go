@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -350,5 +351,34 @@ func TestScheduledIngestFires(t *testing.T) {
 	}
 	if code, hist, _ := run(t, nil, "ingest", "history", "--config", cfg); code != 0 || strings.Count(hist, "footballdata") < 2 {
 		t.Fatalf("ingest history after two scheduled runs: %d\n%s", code, hist)
+	}
+}
+
+// `ready` exits 0 for a ready server and 1, saying why, for one that is not
+// (what the chart's helm test runs).
+func TestReadyCommand(t *testing.T) {
+	ready := true
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/readyz" {
+			http.NotFound(w, r)
+			return
+		}
+		if !ready {
+			w.WriteHeader(503)
+			w.Write([]byte(`{"status":"not ready","error":"no champion model"}`))
+			return
+		}
+		w.Write([]byte(`{"status":"ready"}`))
+	}))
+	defer srv.Close()
+	if code, out, errs := run(t, nil, "ready", "--server", srv.URL); code != 0 || !strings.Contains(out, "is ready") {
+		t.Fatalf("ready server: exit %d\n%s\n%s", code, out, errs)
+	}
+	ready = false
+	if code, _, errs := run(t, nil, "ready", "--server", srv.URL); code != 1 || !strings.Contains(errs, "no champion model") {
+		t.Fatalf("unready server: exit %d, %s", code, errs)
+	}
+	if code, _, _ := run(t, nil, "ready"); code != 2 {
+		t.Fatalf("ready without --server: exit %d, want 2", code)
 	}
 }
