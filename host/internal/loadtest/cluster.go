@@ -3,8 +3,6 @@ package loadtest
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -126,21 +124,9 @@ func newClusterEnv(ctx context.Context, o FaultOptions, work, amqpURL string) (_
 		return c, err
 	}
 
-	bin := filepath.Join(work, "bin")
-	os.MkdirAll(bin, 0o755)
-	for _, name := range []string{"soccerpredict", "soccer-source-footballdata", "soccer-features-ratings", "soccer-model-onnx"} {
-		b, err := os.ReadFile(filepath.Join(o.Bin, name))
-		if err != nil {
-			return c, fmt.Errorf("%w (run make build)", err)
-		}
-		if err := os.WriteFile(filepath.Join(bin, name), b, 0o755); err != nil {
-			return c, err
-		}
-	}
-	digest := func(name string) string {
-		b, _ := os.ReadFile(filepath.Join(bin, name))
-		h := sha256.Sum256(b)
-		return hex.EncodeToString(h[:])
+	bin, pluginsYAML, err := ownPlugins(o, work)
+	if err != nil {
+		return c, err
 	}
 	c.cfg = filepath.Join(work, "cluster.yaml")
 	yaml := fmt.Sprintf(`data_dir: %s
@@ -151,17 +137,7 @@ cache: {driver: redis, addr: %s, prefix: "%s:"}
 auth: {required: true}
 webhooks: {allowed_hosts: ["127.0.0.1"], secret: %q, backoff: 300ms, max_backoff: 2s, max_attempts: 50, timeout: 2s, poll_interval: 200ms}
 ingest: {expectations: %s}
-plugins:
-  footballdata: {kind: source, path: %s, sha256: %s, config: {dir: %s}}
-  ratings: {kind: features, path: %s, sha256: %s, timeout: 2s}
-  onnx: {kind: model, path: %s, sha256: %s, timeout: 2s, config: {library: %s}}
-sources: [{plugin: footballdata}]
-features: {plugin: ratings}
-model: {plugin: onnx, params: {algorithm: logreg}, seed: 1}
-`, filepath.Join(work, "var"), dsn, amqpURL, c.queueName, c.redisAddr, c.queueName, secret, o.Expect,
-		filepath.Join(bin, "soccer-source-footballdata"), digest("soccer-source-footballdata"), o.Data,
-		filepath.Join(bin, "soccer-features-ratings"), digest("soccer-features-ratings"),
-		filepath.Join(bin, "soccer-model-onnx"), digest("soccer-model-onnx"), o.ORT)
+%s`, filepath.Join(work, "var"), dsn, amqpURL, c.queueName, c.redisAddr, c.queueName, secret, o.Expect, pluginsYAML)
 	if err := os.WriteFile(c.cfg, []byte(yaml), 0o644); err != nil {
 		return c, err
 	}

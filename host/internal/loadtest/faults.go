@@ -173,6 +173,40 @@ func RunFaults(ctx context.Context, o FaultOptions, out io.Writer) ([]Fault, err
 	return results, err
 }
 
+// ownPlugins copies the host and plugin binaries into work/bin (so a
+// scenario may replace one) and returns that directory and the config's
+// plugins, sources, features and model sections naming them, pinned.
+func ownPlugins(o FaultOptions, work string) (bin, yaml string, err error) {
+	bin = filepath.Join(work, "bin")
+	os.MkdirAll(bin, 0o755)
+	for _, name := range []string{"soccerpredict", "soccer-source-footballdata", "soccer-features-ratings", "soccer-model-onnx"} {
+		b, err := os.ReadFile(filepath.Join(o.Bin, name))
+		if err != nil {
+			return "", "", fmt.Errorf("%w (run make build)", err)
+		}
+		if err := os.WriteFile(filepath.Join(bin, name), b, 0o755); err != nil {
+			return "", "", err
+		}
+	}
+	plugin := func(name string) (string, string) {
+		path := filepath.Join(bin, name)
+		b, _ := os.ReadFile(path)
+		h := sha256.Sum256(b)
+		return path, hex.EncodeToString(h[:])
+	}
+	sourcePath, sourceSum := plugin("soccer-source-footballdata")
+	featuresPath, featuresSum := plugin("soccer-features-ratings")
+	modelPath, modelSum := plugin("soccer-model-onnx")
+	return bin, fmt.Sprintf(`plugins:
+  footballdata: {kind: source, path: %s, sha256: %s, config: {dir: %s}}
+  ratings: {kind: features, path: %s, sha256: %s, timeout: 2s}
+  onnx: {kind: model, path: %s, sha256: %s, timeout: 2s, config: {library: %s}}
+sources: [{plugin: footballdata}]
+features: {plugin: ratings}
+model: {plugin: onnx, params: {algorithm: logreg}, seed: 1}
+`, sourcePath, sourceSum, o.Data, featuresPath, featuresSum, modelPath, modelSum, o.ORT), nil
+}
+
 // faultEnv is a serve process with its own copies of the plugin binaries
 // (so a scenario may replace one) and its own store.
 type faultEnv struct {
@@ -181,21 +215,9 @@ type faultEnv struct {
 }
 
 func newFaultEnv(ctx context.Context, o FaultOptions, work, dsn string) (*faultEnv, error) {
-	bin := filepath.Join(work, "bin")
-	os.MkdirAll(bin, 0o755)
-	for _, name := range []string{"soccerpredict", "soccer-source-footballdata", "soccer-features-ratings", "soccer-model-onnx"} {
-		b, err := os.ReadFile(filepath.Join(o.Bin, name))
-		if err != nil {
-			return nil, fmt.Errorf("%w (run make build)", err)
-		}
-		if err := os.WriteFile(filepath.Join(bin, name), b, 0o755); err != nil {
-			return nil, err
-		}
-	}
-	digest := func(name string) string {
-		b, _ := os.ReadFile(filepath.Join(bin, name))
-		h := sha256.Sum256(b)
-		return hex.EncodeToString(h[:])
+	bin, pluginsYAML, err := ownPlugins(o, work)
+	if err != nil {
+		return nil, err
 	}
 	store := "store: {driver: sqlite}"
 	if dsn != "" {
@@ -206,17 +228,7 @@ func newFaultEnv(ctx context.Context, o FaultOptions, work, dsn string) (*faultE
 log: {level: error, format: json}
 %s
 ingest: {expectations: %s}
-plugins:
-  footballdata: {kind: source, path: %s, sha256: %s, config: {dir: %s}}
-  ratings: {kind: features, path: %s, sha256: %s, timeout: 2s}
-  onnx: {kind: model, path: %s, sha256: %s, timeout: 2s, config: {library: %s}}
-sources: [{plugin: footballdata}]
-features: {plugin: ratings}
-model: {plugin: onnx, params: {algorithm: logreg}, seed: 1}
-`, filepath.Join(work, "var"), store, o.Expect,
-		filepath.Join(bin, "soccer-source-footballdata"), digest("soccer-source-footballdata"), o.Data,
-		filepath.Join(bin, "soccer-features-ratings"), digest("soccer-features-ratings"),
-		filepath.Join(bin, "soccer-model-onnx"), digest("soccer-model-onnx"), o.ORT)
+%s`, filepath.Join(work, "var"), store, o.Expect, pluginsYAML)
 	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
 		return nil, err
 	}
