@@ -64,7 +64,7 @@ func TestServeOffersOIPOverGRPC(t *testing.T) {
 	}
 	m, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if !strings.Contains(string(m), `route="/inference.GRPCInferenceService/ModelInfer"`) {
-		t.Fatal("the gRPC call is not in the request metrics")
+	if !strings.Contains(string(m), `soccerpredict_grpc_server_handled_total{grpc_code="OK",grpc_method="/inference.GRPCInferenceService/ModelInfer"}`) {
+		t.Fatal("the gRPC call is not in the gRPC metrics with its code")
 	}
 }
