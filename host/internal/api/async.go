@@ -95,7 +95,17 @@ func (s *Server) predictAsync(w http.ResponseWriter, r *http.Request) {
 		CallbackURL: sent.CallbackURL}
 	job, created, err := s.record(r.Context(), job, window)
 	if r.Context().Err() != nil {
-		return // the client left; record cancelled what it made
+		// The client left while the store was slow: it never learns the
+		// job's ID, so nobody would read the result. A job recorded after
+		// record gave up is cancelled there; one recorded just as the
+		// client went is cancelled here, before it is relayed. (One with an
+		// Idempotency-Key is kept for the client's retry to find.)
+		if err == nil && created && key == "" {
+			if _, err := s.Store.CancelJob(context.WithoutCancel(r.Context()), job.ID); err != nil {
+				s.Logger.Warn("cancel a job whose client left before it was recorded", "job", job.ID, "error", err)
+			}
+		}
+		return
 	}
 	if errors.Is(err, errSubmitTimeout) {
 		s.Logger.Debug("the store did not record a submission in time", "timeout", s.submitTimeout())

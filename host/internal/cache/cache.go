@@ -12,6 +12,11 @@ import (
 // ErrMiss means the key is not cached.
 var ErrMiss = errors.New("cache miss")
 
+// ErrSkipped means the call did not go to the cache because a call failed
+// moments ago (the failure itself was an error of its own): callers fall
+// back to the store as for any error, and need not log it again.
+var ErrSkipped = errors.New("cache skipped after a recent failure")
+
 // Cache is a key/value cache with expiry.
 type Cache interface {
 	Get(ctx context.Context, key string) ([]byte, error)

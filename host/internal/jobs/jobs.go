@@ -434,7 +434,7 @@ func CacheJobs(ctx context.Context, c cache.Cache, log hclog.Logger, jobs ...sto
 				ttl = ProgressTTL
 			}
 			b, _ := json.Marshal(cached{View: ViewOf(j), Owner: j.Owner})
-			if err := c.Set(ctx, CacheKey(j.ID), b, ttl); err != nil {
+			if err := c.Set(ctx, CacheKey(j.ID), b, ttl); err != nil && !errors.Is(err, cache.ErrSkipped) {
 				log.Warn("cache job view", "job", j.ID, "error", err)
 			}
 		}()

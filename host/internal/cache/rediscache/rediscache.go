@@ -26,7 +26,7 @@ type Cache struct {
 // Rest is how long calls skip Redis after one failed on the network.
 const Rest = time.Second
 
-var errResting = errors.New("redis: not answering; calls skip it for a second after a failure")
+var errResting = fmt.Errorf("redis: not answering; calls skip it for a second after a failure: %w", cache.ErrSkipped)
 
 // call runs f unless Redis is resting, and rests it when f fails on the
 // network (not for a miss, nor for the caller's own cancellation).
