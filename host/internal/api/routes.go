@@ -303,7 +303,6 @@ func Listen(addr string, max int) (net.Listener, error) {
 	return netutil.LimitListener(ln, max), nil
 }
 
-// inFlightCallers counts each caller's requests in flight.
 // inFlightCallers shares the in-flight slots among callers. A caller holds
 // at most half of them; and the last eighth is kept for callers that hold
 // few (fewer than a thirty-second of that eighth, at least one: 8 of the
