@@ -21,7 +21,7 @@ PLUGIN_MODULES := $(patsubst %/go.mod,%,$(wildcard plugins/*/*/go.mod))
 PLUGIN_CMDS := $(wildcard $(addsuffix /cmd/soccer-*,$(PLUGIN_MODULES)))
 export GOFLAGS := -buildvcs=false
 
-.PHONY: image all build host plugins test setup lint proto proto-check run evaluate tools clean ort chart-test bench-http bench-async bench-scale fuzz faults
+.PHONY: image all build host plugins test setup lint proto proto-check run evaluate tools clean ort chart-test bench-http bench-open bench-async bench-scale fuzz faults
 
 MODULES := ./sdk/... ./host/... $(foreach p,$(PLUGIN_MODULES),./$(p)/...) ./charts/...
 
@@ -101,6 +101,16 @@ bench-http: build ort
 	./bin/soccerpredict ingest --config configs/local.yaml --set data_dir=var/bench --set log.level=warn >/dev/null
 	./bin/soccerpredict models train --if-no-champion --config configs/local.yaml --set data_dir=var/bench --set log.level=warn >/dev/null
 	./bin/soccerload $(BENCH_FLAGS) -- --config configs/local.yaml --set data_dir=var/bench
+
+# bench-open: open-loop load on the same store as bench-http: requests due at fixed rates
+# (OPEN_RATES, default 1000,2000,4000,8000 a second) whatever the answers, over up to 256
+# connections, latency measured from when each was due, so queueing shows (a closed loop hides it).
+OPEN_RATES ?= 1000,2000,4000,8000
+bench-open: build ort
+	cd host && $(GO) build -o $(BIN)/soccerload ./cmd/soccerload
+	./bin/soccerpredict ingest --config configs/local.yaml --set data_dir=var/bench --set log.level=warn >/dev/null
+	./bin/soccerpredict models train --if-no-champion --config configs/local.yaml --set data_dir=var/bench --set log.level=warn >/dev/null
+	./bin/soccerload open -rates $(OPEN_RATES) -- --config configs/local.yaml --set data_dir=var/bench
 
 # bench-async: a burst of asynchronous jobs (default 20,000) through serve on the embedded defaults
 # (the in-process queue; serve works the jobs), from a separate process: jobs/s until all are done and

@@ -69,6 +69,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "faults" {
 		return runFaults(ctx, args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "open" {
+		return runOpen(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) > 0 && args[0] == "ceiling" {
 		fs := flag.NewFlagSet("ceiling", flag.ContinueOnError)
 		addr := fs.String("addr", "127.0.0.1:8090", "listen address")
@@ -200,4 +203,49 @@ func runAsync(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	fmt.Fprintln(stdout, res.Report())
 	return nil
+}
+
+// runOpen is `soccerload open`: open-loop load at fixed rates, latency from
+// each request's due time (what a closed loop hides at saturation).
+func runOpen(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("open", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: soccerload open [flags] [-- serve flags...]\n\nrequests at fixed rates whatever the answers; latency from when each was due\n\nflags:")
+		fs.PrintDefaults()
+	}
+	host := fs.String("host", "bin/soccerpredict", "the soccerpredict binary to serve")
+	rates := fs.String("rates", "1000,2000,4000,8000", "request rates per second, comma-separated")
+	conns := fs.Int("conns", 256, "keep-alive connections the requests share (a request waits for a free one, and that wait counts)")
+	duration := fs.Duration("duration", 10*time.Second, "measured time per rate")
+	warmup := fs.Duration("warmup", 2*time.Second, "unmeasured time before each rate")
+	procs := fs.Int("client-procs", 1, "GOMAXPROCS of this load-generating process")
+	comps := fs.String("competitions", "E0,E1,D1,SP1,I1", "competitions whose recent team pairs make the fixtures")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *procs > 0 {
+		runtime.GOMAXPROCS(*procs)
+	}
+	var rs []int
+	for _, r := range strings.Split(*rates, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(r))
+		if err != nil || n < 1 || n > 1_000_000 {
+			return fmt.Errorf("-rates: %q is not a rate from 1 to 1,000,000 a second", r)
+		}
+		rs = append(rs, n)
+	}
+	if *conns < 1 || *conns > 4096 {
+		return fmt.Errorf("-conns: %d is not from 1 to 4,096", *conns)
+	}
+	o := loadtest.Options{Host: *host, Args: fs.Args(), Duration: *duration, Warmup: *warmup, Competitions: strings.Split(*comps, ",")}
+	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		o.Progress = stderr
+	}
+	results, err := loadtest.RunOpen(ctx, o, rs, *conns, stdout)
+	if len(results) > 0 {
+		fmt.Fprintln(stdout)
+		loadtest.OpenTable(stdout, results)
+	}
+	return err
 }
