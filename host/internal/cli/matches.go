@@ -2,10 +2,10 @@ package cli
 
 import (
 	"fmt"
-	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
 	"strings"
 	"text/tabwriter"
 
+	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 )
