@@ -21,7 +21,7 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/soccerpredict/soccerpredict/host/internal/loadtest"
+	"github.com/soccerpredict/soccerpredict/host/cmd/soccerload/internal/loadtest"
 )
 
 func main() {
