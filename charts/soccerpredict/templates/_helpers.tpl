@@ -58,12 +58,7 @@ app.kubernetes.io/component: {{ .component }}
     periodSeconds: 5
   {{- end }}
   securityContext:
-    runAsNonRoot: true
-    runAsUser: 65532
-    allowPrivilegeEscalation: false
-    readOnlyRootFilesystem: true
-    capabilities: {drop: ["ALL"]}
-    seccompProfile: {type: RuntimeDefault}
+    {{- include "soccerpredict.containerSecurity" . | nindent 4 }}
   volumeMounts:
     - {name: config, mountPath: /etc/soccerpredict, readOnly: true}
     - {name: data, mountPath: /var/lib/soccerpredict}
@@ -98,4 +93,14 @@ securityContext:
 {{- else -}}
 {{ default "default" .Values.serviceAccount.name }}
 {{- end -}}
+{{- end -}}
+
+{{/* What every container runs with: the image's user, nothing more. */}}
+{{- define "soccerpredict.containerSecurity" -}}
+runAsNonRoot: true
+runAsUser: 65532
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+capabilities: {drop: ["ALL"]}
+seccompProfile: {type: RuntimeDefault}
 {{- end -}}

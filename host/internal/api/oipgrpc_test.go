@@ -58,25 +58,31 @@ func grpcurlCall(t *testing.T, conn *grpc.ClientConn, method, body string, heade
 	return v, ""
 }
 
+// serveGRPC serves s's gRPC service on a local port for the test and
+// returns a client connection to it and its address.
+func serveGRPC(t *testing.T, s *Server) (*grpc.ClientConn, string) {
+	t.Helper()
+	gs, stop := s.GRPCServer(config.HTTPLimits{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go gs.Serve(ln)
+	conn, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(); gs.Stop(); stop() })
+	return conn, ln.Addr().String()
+}
+
 // Every RPC of inference.GRPCInferenceService through an independent
 // client, with API keys on: fixture inputs as typed contents and as raw
 // contents, a feature tensor, and the errors.
 func TestOIPOverGRPC(t *testing.T) {
 	w := setup(t)
 	s := &Server{Predictor: w.pred, Logger: hclog.NewNullLogger(), Auth: &Auth{Required: true, Keys: w.store}, Version: "test"}
-	gs, stop := s.GRPCServer(config.HTTPLimits{})
-	defer stop()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go gs.Serve(ln)
-	defer gs.Stop()
-	conn, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn, addr := serveGRPC(t, s)
 	key, _ := storedKey(t, "grpc-client", 10000, ScopePredict)
 	auth := "authorization: Bearer " + key
 	const svc = "inference.GRPCInferenceService/"
@@ -116,7 +122,7 @@ print(resp.hex())
 	if _, err := exec.LookPath("/usr/bin/python3"); err != nil {
 		t.Fatal("/usr/bin/python3 with grpcio is required for this test: apt-get install python3-grpcio")
 	}
-	pyOut, err := exec.Command("/usr/bin/python3", "-c", pyGzip, ln.Addr().String(), key).CombinedOutput()
+	pyOut, err := exec.Command("/usr/bin/python3", "-c", pyGzip, addr, key).CombinedOutput()
 	if err != nil || strings.TrimSpace(string(pyOut)) != "0801" {
 		t.Fatalf("ModelReady with gzip from grpcio: %s %v; want ready true (08 01)", pyOut, err)
 	}
@@ -160,7 +166,7 @@ inputs = [dict(fields(v)) for n, v in f if n == 5]
 outputs = [dict(fields(v)) for n, v in f if n == 6]
 print(d[1].decode(), d[4], ",".join("%s:%d:%d" % (x[1].decode(), x[2], x.get(8, 0)) for x in inputs), ",".join("%s:%d" % (x[1].decode(), x[2]) for x in outputs))
 `
-	cfgOut, err := exec.Command("/usr/bin/python3", "-c", pyConfig, ln.Addr().String(), key).CombinedOutput()
+	cfgOut, err := exec.Command("/usr/bin/python3", "-c", pyConfig, addr, key).CombinedOutput()
 	if want := fmt.Sprintf("soccerpredict %d home_team:13:0,away_team:13:0,competition:13:0,kickoff:13:1 probabilities:12", MaxBatch); err != nil || strings.TrimSpace(string(cfgOut)) != want {
 		t.Fatalf("ModelConfig read by Triton's field numbers: %s %v; want %s", cfgOut, err, want)
 	}
@@ -298,19 +304,7 @@ func TestGRPCCallsAreMeasuredAndLogged(t *testing.T) {
 	metrics := telemetry.New()
 	s := &Server{Predictor: w.pred, Logger: hclog.NewNullLogger(), Metrics: metrics,
 		AccessLog: hclog.New(&hclog.LoggerOptions{Output: &access, JSONFormat: true})}
-	gs, stop := s.GRPCServer(config.HTTPLimits{})
-	defer stop()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go gs.Serve(ln)
-	defer gs.Stop()
-	conn, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn, _ := serveGRPC(t, s)
 	client := inferencepb.NewGRPCInferenceServiceClient(conn)
 	var header metadata.MD
 	ctx := metadata.AppendToOutgoingContext(t.Context(), "x-request-id", "trace-grpc-7")

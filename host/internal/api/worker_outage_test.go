@@ -125,6 +125,21 @@ func (s *slowJobs) CreateJobs(ctx context.Context, js ...store.Job) error {
 	return err
 }
 
+// waitCancelled waits (up to 5 s) for job id to be cancelled in st; what
+// names the job in the failure.
+func waitCancelled(t *testing.T, st store.Store, id, what string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		j, err := st.Job(context.Background(), id)
+		if err == nil && j.Status == store.JobCancelled {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %s (%v), want cancelled", what, j.Status, err)
+		}
+	}
+}
+
 // A submission whose client gave up while the store hung is recorded when
 // the store answers, but cancelled: nobody learnt its ID, so it is not run.
 func TestAJobWhoseClientLeftIsNotRun(t *testing.T) {
@@ -141,15 +156,7 @@ func TestAJobWhoseClientLeftIsNotRun(t *testing.T) {
 	time.Sleep(200 * time.Millisecond) // the server notices the closed connection
 	close(st.release)
 	id := <-st.created
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		j, err := w.store.Job(context.Background(), id)
-		if err == nil && j.Status == store.JobCancelled {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the job of a client that left: %s (%v), want cancelled", j.Status, err)
-		}
-	}
+	waitCancelled(t, w.store, id, "the job of a client that left")
 	// A worker that gets it leaves it alone.
 	worker := &jobs.Worker{Store: w.store, Predictor: w.pred, Logger: hclog.NewNullLogger(), Render: func(p forecast.Prediction) any { return Render(p) }}
 	if err := worker.Handle(context.Background(), id); err != nil {
@@ -181,15 +188,7 @@ func TestASubmissionToAHungStoreIsRefusedInTime(t *testing.T) {
 	}
 	close(st.release) // the store answers only now
 	id := <-st.created
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		j, err := w.store.Job(context.Background(), id)
-		if err == nil && j.Status == store.JobCancelled {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the job recorded after its 503: %s (%v), want cancelled", j.Status, err)
-		}
-	}
+	waitCancelled(t, w.store, id, "the job recorded after its 503")
 }
 
 // lostStarts commits each start and then reports the connection lost, the
@@ -281,15 +280,7 @@ func TestAFailedSubmissionDoesNotRun(t *testing.T) {
 		t.Fatalf("a submission whose write failed: %d %v, want 503", code, out)
 	}
 	id := <-st.created
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		j, err := w.store.Job(context.Background(), id)
-		if err == nil && j.Status == store.JobCancelled {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the job recorded although its submission failed: %s (%v), want cancelled", j.Status, err)
-		}
-	}
+	waitCancelled(t, w.store, id, "the job recorded although its submission failed")
 	st.down.Store(true)
 	resp, err := http.Get(srv.URL + "/v1/jobs/" + id)
 	if err != nil {

@@ -35,6 +35,10 @@ func TestServeOffersOIPOverGRPC(t *testing.T) {
 		}
 	}
 	base := "http://" + regexp.MustCompile(`on (127\.0\.0\.1:\d+)`).FindStringSubmatch(out.String())[1]
+	// `soccerpredict ready` (the chart's helm test) against this real serve.
+	if code, rout, errs := run(t, nil, "ready", "--server", base); code != 0 || !strings.Contains(rout, "is ready") {
+		t.Fatalf("ready against a serving host: exit %d\n%s\n%s", code, rout, errs)
+	}
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)

@@ -399,12 +399,16 @@ type tally struct {
 	lost, stuck                           int
 	startedTwice, calledBackTwice         int
 	unacknowledged, notCalledBack         int
+	badSignatures                         int // deliveries whose signature did not verify (so far, all scenarios)
 	failures                              map[string]int
 }
 
 func (t tally) String() string {
 	s := fmt.Sprintf("jobs: %d accepted, %d finished (%d failed), %d lost, %d stuck, %d run twice, %d called back twice, %d never called back",
 		t.accepted, t.finished-t.cancelled, t.failed, t.lost, t.stuck, t.startedTwice, t.calledBackTwice, t.notCalledBack)
+	if t.badSignatures > 0 {
+		s += fmt.Sprintf("; %d deliveries with a signature that did not verify", t.badSignatures)
+	}
 	if t.unacknowledged > 0 {
 		s += fmt.Sprintf("; %d stored whose client was not told 202 (the store answered after the submission gave up), %d of them cancelled", t.unacknowledged, t.cancelled)
 	}
@@ -463,6 +467,9 @@ func (c *clusterEnv) tally(ctx context.Context, m *mixedLoad, within time.Durati
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	t.accepted = len(m.accepted)
+	c.hooks.mu.Lock()
+	t.badSignatures = c.hooks.bad
+	c.hooks.mu.Unlock()
 	for id := range m.accepted {
 		if _, ok := jobs[id]; !ok {
 			t.lost++

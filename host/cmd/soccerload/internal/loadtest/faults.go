@@ -283,43 +283,9 @@ type load struct {
 }
 
 func (e *faultEnv) startLoad(clients int, path string, body func(n int64) string) *load {
-	l := &load{statuses: map[string]int{}, stop: make(chan struct{})}
-	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
-	for range clients {
-		l.wg.Add(1)
-		go func() {
-			defer l.wg.Done()
-			for {
-				select {
-				case <-l.stop:
-					return
-				default:
-				}
-				n := l.n.Add(1)
-				status := "error"
-				resp, err := client.Post("http://"+e.addr+path, "application/json", strings.NewReader(body(n)))
-				if err == nil {
-					io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					status = fmt.Sprint(resp.StatusCode)
-					if resp.StatusCode == 503 && resp.Header.Get("Retry-After") == "" {
-						status = "503 without Retry-After"
-					}
-				}
-				l.mu.Lock()
-				l.statuses[status]++
-				if !l.faultAt.IsZero() {
-					if status != "200" && status != "202" {
-						l.failedYet = true
-					} else if l.failedYet && l.recovered == 0 {
-						l.recovered = time.Since(l.faultAt)
-					}
-				}
-				l.mu.Unlock()
-			}
-		}()
-	}
-	return l
+	return runLoad([]string{"http://" + e.addr}, "", clients, func(base string, n int64) (*http.Request, error) {
+		return http.NewRequest("POST", base+path, strings.NewReader(body(n)))
+	}, nil, nil)
 }
 
 func (l *load) fault() {

@@ -8,7 +8,6 @@ import (
 	"net"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 )
@@ -169,14 +168,9 @@ func OpenTable(w io.Writer, rs []OpenResult) {
 	fmt.Fprintln(w, "| rate due | completed | p50 | p99 | p99.9 | errors |")
 	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---|")
 	for _, r := range rs {
-		var errs []string
-		for k, v := range r.Errors {
-			errs = append(errs, fmt.Sprintf("%s: %d", k, v))
-		}
-		slices.Sort(errs)
 		e := "0"
-		if len(errs) > 0 {
-			e = strings.Join(errs, ", ")
+		if len(r.Errors) > 0 {
+			e = statusText(r.Errors)
 		}
 		fmt.Fprintf(w, "| %d/s | %d of %d | %s | %s | %s | %s |\n", r.Rate, r.Completed, r.Due,
 			r.Percentile(0.5).Round(time.Microsecond), r.Percentile(0.99).Round(time.Microsecond), r.Percentile(0.999).Round(time.Microsecond), e)
