@@ -111,8 +111,46 @@ type Match struct {
 	AwayGoals        int
 	Result           Result
 	Odds             []Odds
+	// Stats are the match's statistics, as far as the source has them
+	// (only ever of a finished match). They reach feature plugins through
+	// Observe, after the match, never through a Fixture.
+	Stats Stats `json:",omitzero"`
 	// Origin says where the match came from, for example "E0/2324.csv:12".
 	Origin string
+}
+
+// Count is a statistic of each side of a match; Known is false when the
+// source does not have it (a zero Count is unknown, not nil-nil).
+type Count struct {
+	Home  int
+	Away  int
+	Known bool
+}
+
+// Counted is a known statistic.
+func Counted(home, away int) Count { return Count{Home: home, Away: away, Known: true} }
+
+// Stats are a match's statistics. Every field is optional: a source fills
+// what it has. Since source API 1.2 and features API 1.1; plugins built
+// against earlier versions neither send nor receive them.
+type Stats struct {
+	Shots         Count `json:",omitzero"`
+	ShotsOnTarget Count `json:",omitzero"`
+	Corners       Count `json:",omitzero"`
+	Fouls         Count `json:",omitzero"`
+	YellowCards   Count `json:",omitzero"`
+	RedCards      Count `json:",omitzero"`
+	// HalfTimeGoals is the score at half time.
+	HalfTimeGoals Count `json:",omitzero"`
+}
+
+// StatNames are the statistics in the order Stats.All gives them, as the
+// data contract and the store name them.
+var StatNames = []string{"shots", "shots_on_target", "corners", "fouls", "yellow_cards", "red_cards", "half_time_goals"}
+
+// All are pointers to the statistics in StatNames order.
+func (s *Stats) All() []*Count {
+	return []*Count{&s.Shots, &s.ShotsOnTarget, &s.Corners, &s.Fouls, &s.YellowCards, &s.RedCards, &s.HalfTimeGoals}
 }
 
 // Fixture returns the match as a fixture to forecast. Only pre-match odds

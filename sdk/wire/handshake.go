@@ -50,9 +50,13 @@ const (
 // Changes by minor:
 //   - source 1.1: Reject.location, a position for sources that have no lines
 //     (a JSON path, an API page); earlier plugins leave it empty.
+//   - source 1.2, features 1.1: Match.stats, a finished match's statistics
+//     (shots, shots on target, corners, fouls, cards, half-time score), each
+//     optional. A source of an earlier minor sends none; a feature plugin of
+//     an earlier minor ignores them.
 var APIVersions = map[string]string{
-	KindSource:   "1.1.0",
-	KindFeatures: "1.0.0",
+	KindSource:   "1.2.0",
+	KindFeatures: "1.1.0",
 	KindModel:    "1.0.0",
 }
 

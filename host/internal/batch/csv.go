@@ -15,12 +15,13 @@ import (
 	"github.com/soccerpredict/soccerpredict/host/internal/api"
 	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
 	"github.com/soccerpredict/soccerpredict/host/internal/replay"
+	"github.com/soccerpredict/soccerpredict/host/internal/store"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 )
 
 // matchHeader are the columns of a matches CSV.
 var matchHeader = []string{"id", "competition", "season", "kickoff", "kickoff_time_known", "home_team", "away_team",
-	"status", "home_goals", "away_goals", "result", "odds", "origin"}
+	"status", "home_goals", "away_goals", "result", "odds", "origin", "stats"}
 
 func num(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 
@@ -99,7 +100,7 @@ func matchRow(m soccer.Match) []string {
 		hg, ag = strconv.Itoa(m.HomeGoals), strconv.Itoa(m.AwayGoals)
 	}
 	return []string{m.ID, m.Competition, m.Season, m.Kickoff.UTC().Format(time.RFC3339), strconv.FormatBool(m.KickoffTimeKnown),
-		m.HomeTeam, m.AwayTeam, string(m.Status), hg, ag, string(m.Result), string(odds), m.Origin}
+		m.HomeTeam, m.AwayTeam, string(m.Status), hg, ag, string(m.Result), string(odds), m.Origin, string(store.StatsJSON(m.Stats))}
 }
 
 // WriteMatches writes matches to a CSV file.
@@ -140,6 +141,9 @@ func ReadMatches(path string) ([]soccer.Match, error) {
 		}
 		if err := json.Unmarshal([]byte(r[11]), &m.Odds); err != nil {
 			return nil, bad("odds", err)
+		}
+		if err := json.Unmarshal([]byte(r[13]), &m.Stats); err != nil {
+			return nil, bad("stats", err)
 		}
 		out[i] = m
 	}

@@ -76,8 +76,11 @@ type ValidationReport struct {
 	Success     bool `json:"success"`
 	// DroppedQuotes are bookmakers' quotes left out of matches that still
 	// passed, because a price failed a warning expectation.
-	DroppedQuotes int                        `json:"dropped_quotes"`
-	Batches       map[string]contract.Result `json:"batches"`
+	DroppedQuotes int `json:"dropped_quotes"`
+	// DroppedStats are matches that passed without their statistics,
+	// which failed a warning expectation.
+	DroppedStats int                        `json:"dropped_statistics"`
+	Batches      map[string]contract.Result `json:"batches"`
 	// Prices are the prices table's results, by batch.
 	Prices map[string]contract.Result `json:"prices,omitempty"`
 }
@@ -114,6 +117,7 @@ func Validate(suite contract.Suite, matchesIn, rejectsIn, validOut, quarantineOu
 		}
 		c := ingest.Check(suite, part, map[string]any{"batch": name})
 		rep.DroppedQuotes += c.DroppedQuotes
+		rep.DroppedStats += len(c.DroppedStats)
 		if c.Prices != nil {
 			delete(c.Prices.Meta, "validation_time")
 			rep.Prices[name] = *c.Prices

@@ -20,13 +20,29 @@ func shippedSuite(t *testing.T) Suite {
 	return s
 }
 
-func row(id, home, away, status string, hg, ag any, result any, minOdds any) map[string]any {
-	return map[string]any{"match_id": id, "competition": "E0", "season": "2324", "kickoff": "2023-08-11T19:00:00Z",
+func row(id, home, away, status string, hg, ag any, result any, minOdds any, stats ...any) map[string]any {
+	r := map[string]any{"match_id": id, "competition": "E0", "season": "2324", "kickoff": "2023-08-11T19:00:00Z",
 		"home_team": home, "away_team": away, "status": status, "home_goals": hg, "away_goals": ag, "result": result,
 		"min_odds": minOdds, "odds_count": 1}
+	for _, c := range statColumns {
+		r[c] = nil
+	}
+	for i := 0; i+1 < len(stats); i += 2 {
+		r[stats[i].(string)] = stats[i+1]
+	}
+	return r
 }
 
-var columns = []string{"match_id", "competition", "season", "kickoff", "home_team", "away_team", "status", "home_goals", "away_goals", "result", "min_odds", "odds_count"}
+// statColumns are the statistics' columns, null when a source lacks them.
+var statColumns = func() []string {
+	var out []string
+	for _, s := range []string{"shots", "shots_on_target", "corners", "fouls", "yellow_cards", "red_cards", "half_time_goals"} {
+		out = append(out, "home_"+s, "away_"+s)
+	}
+	return out
+}()
+
+var columns = append([]string{"match_id", "competition", "season", "kickoff", "home_team", "away_team", "status", "home_goals", "away_goals", "result", "min_odds", "odds_count"}, statColumns...)
 
 func TestShippedContract(t *testing.T) {
 	s := shippedSuite(t)
@@ -40,6 +56,11 @@ func TestShippedContract(t *testing.T) {
 		row("g", "Leeds", "Hull", "scheduled", nil, nil, nil, nil),   // 6 fine fixture
 		row("h", "Leeds", "Hull", "finished", nil, nil, nil, 2.0),    // 7 finished without score
 		row("i", "Palace", "Forest", "finished", 2, 2, "X", 2.0),     // 8 result not H/D/A
+		row("j", "Burnley", "Man City", "finished", 0, 3, "A", 1.33, "home_shots", 6, "away_shots", 17, "home_shots_on_target", 1,
+			"away_shots_on_target", 8, "home_half_time_goals", 0, "away_half_time_goals", 2, "home_red_cards", 1, "away_red_cards", 0), // 9 fine, with statistics
+		row("k", "Spurs", "Leeds", "finished", 2, 0, "H", 1.5, "home_shots", 4, "home_shots_on_target", 9), // 10 more on target than shots
+		row("l", "Hull", "Derby", "finished", 1, 0, "H", 1.5, "away_corners", -2),                          // 11 negative count
+		row("m", "Stoke", "Wigan", "finished", 1, 0, "H", 1.5, "home_half_time_goals", 2),                  // 12 more goals at half time than at full time
 	}}
 	out := s.ForTable("").Validate(tbl, map[string]any{"batch": "test"})
 	if out.Result.Success {
@@ -53,6 +74,18 @@ func TestShippedContract(t *testing.T) {
 		5: {"expect_column_values_to_be_unique"},
 		7: {"expect_column_values_to_not_be_null(column=\"home_goals\"", "column=\"result\""},
 		8: {"expect_column_values_to_be_in_set(column=\"result\""},
+	}
+	// Statistics that contradict each other are warnings: the match loads
+	// without them (ingest.Check), its result is not lost.
+	warned := map[int]string{
+		10: "expect_column_pair_values_a_to_be_greater_than_b(column_A=\"home_shots\", column_B=\"home_shots_on_target\"",
+		11: "expect_column_values_to_be_between(column=\"away_corners\"",
+		12: "expect_column_pair_values_a_to_be_greater_than_b(column_A=\"home_goals\", column_B=\"home_half_time_goals\"",
+	}
+	for i := range tbl.Rows {
+		if got := strings.Join(out.Warnings[i], " | "); !strings.Contains(got, warned[i]) || (warned[i] == "") != (got == "") {
+			t.Errorf("row %d warnings %q, want %q", i, got, warned[i])
+		}
 	}
 	for i := range tbl.Rows {
 		got := strings.Join(out.Failures[i], " | ")

@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -80,7 +81,10 @@ type Summary struct {
 	// DroppedQuotes are bookmakers' quotes left out of otherwise good matches
 	// because a price failed a warning expectation (the match still loads).
 	DroppedQuotes int
-	Validations   string
+	// DroppedStats are matches loaded without their statistics because
+	// they failed a warning expectation (they contradict each other).
+	DroppedStats int
+	Validations  string
 }
 
 func (s Summary) String() string {
@@ -88,6 +92,9 @@ func (s Summary) String() string {
 		s.Source, s.Files, s.Read, s.Applied.Loaded, s.Applied.Updated, s.Applied.Unchanged, s.Applied.Quarantined, s.Unreadable)
 	if s.DroppedQuotes > 0 {
 		out += fmt.Sprintf(", %d bad quotes dropped", s.DroppedQuotes)
+	}
+	if s.DroppedStats > 0 {
+		out += fmt.Sprintf(", %d matches' contradictory statistics dropped", s.DroppedStats)
 	}
 	return out
 }
@@ -245,7 +252,8 @@ func (s *streamer) commitLocked(b *fileBatch) {
 		b.file.Rows = len(b.matches) + len(b.rejects)
 	}
 	applied, failed, dropped, err := s.r.batch(s.ctx, *s.sum, b)
-	s.sum.DroppedQuotes += dropped
+	s.sum.DroppedQuotes += dropped.quotes
+	s.sum.DroppedStats += dropped.stats
 	if err != nil {
 		s.err = err
 		s.cancel()
@@ -299,12 +307,21 @@ func FileOf(origin string, known func(string) bool) string {
 // them: first every quoted price (the "prices" table), where a price that
 // fails a warning expectation drops that bookmaker's quote from its match,
 // then the matches, where a row that fails a quarantining expectation is
-// held back with the reasons. It returns what was applied, whether any row
-// was quarantined and how many quotes were dropped.
-func (r Runner) batch(ctx context.Context, sum Summary, b *fileBatch) (store.Applied, bool, int, error) {
+// held back with the reasons and one that fails a warning expectation
+// loads without its statistics. It returns what was applied, whether any
+// row was quarantined and how many quotes and statistics were dropped.
+func (r Runner) batch(ctx context.Context, sum Summary, b *fileBatch) (store.Applied, bool, drops, error) {
 	meta := map[string]any{"run_id": sum.RunID, "source": sum.Source, "batch": b.file.Name, "batch_sha256": b.file.SHA256}
 	c := Check(r.Suite, b.matches, meta)
-	dropped := c.DroppedQuotes
+	dropped := drops{quotes: c.DroppedQuotes, stats: len(c.DroppedStats)}
+	logger := r.Logger
+	if logger == nil {
+		logger = hclog.NewNullLogger()
+	}
+	for _, i := range slices.Sorted(maps.Keys(c.DroppedStats)) {
+		logger.Warn("statistics contradict each other: the match loads without them", "match", c.Matches[i].ID,
+			"origin", c.Matches[i].Origin, "failed", strings.Join(c.DroppedStats[i], "; "))
+	}
 	batch := store.Batch{RunID: sum.RunID, Source: sum.Source, File: b.file}
 	for i, m := range c.Matches {
 		reasons := c.Reasons[i]
@@ -352,11 +369,17 @@ func LoadSuite(path string) (contract.Suite, error) {
 	return s, nil
 }
 
+// drops are what the data contract took out of matches that still load.
+type drops struct{ quotes, stats int }
+
 // Checked is one batch of matches after the data contract: the matches with
 // the quotes the prices table dropped, and why each quarantined one fails.
 type Checked struct {
-	Matches       []soccer.Match
-	Reasons       map[int][]string // by index in Matches: the quarantined ones
+	Matches []soccer.Match
+	Reasons map[int][]string // by index in Matches: the quarantined ones
+	// DroppedStats are, by index in Matches, the warning expectations a
+	// match failed: it loads with its result but without its statistics.
+	DroppedStats  map[int][]string
 	DroppedQuotes int
 	Result        contract.Result  // the matches table's validation result
 	Prices        *contract.Result // the prices table's (nil: the suite has no price expectations)
@@ -368,10 +391,12 @@ type Checked struct {
 func Check(s contract.Suite, ms []soccer.Match, meta map[string]any) Checked {
 	matches, priceFailures, dropped, prices := CheckPrices(s, ms, meta)
 	outcome := s.ForTable("").Validate(Table(matches), meta)
-	c := Checked{Matches: matches, Reasons: map[int][]string{}, DroppedQuotes: dropped, Result: outcome.Result, Prices: prices}
+	c := Checked{Matches: matches, Reasons: map[int][]string{}, DroppedStats: map[int][]string{}, DroppedQuotes: dropped, Result: outcome.Result, Prices: prices}
 	for i := range matches {
 		if reasons := append(slices.Clone(priceFailures[i]), outcome.Failures[i]...); len(reasons) > 0 {
 			c.Reasons[i] = reasons
+		} else if w := outcome.Warnings[i]; len(w) > 0 {
+			c.Matches[i].Stats, c.DroppedStats[i] = soccer.Stats{}, w
 		}
 	}
 	return c
@@ -473,9 +498,19 @@ func line(origin string) int {
 	return n
 }
 
-// Columns are the columns of the table the data contract sees.
-var Columns = []string{"match_id", "competition", "season", "kickoff", "home_team", "away_team", "status",
-	"home_goals", "away_goals", "result", "min_odds", "odds_count"}
+// Columns are the columns of the table the data contract sees: the
+// match, then each statistic's home_ and away_ column (null when the source
+// does not have it).
+var Columns = append([]string{"match_id", "competition", "season", "kickoff", "home_team", "away_team", "status",
+	"home_goals", "away_goals", "result", "min_odds", "odds_count"}, statColumns()...)
+
+func statColumns() []string {
+	var out []string
+	for _, name := range soccer.StatNames {
+		out = append(out, "home_"+name, "away_"+name)
+	}
+	return out
+}
 
 // Table turns matches into the records the data contract evaluates.
 func Table(ms []soccer.Match) contract.Table {
@@ -491,6 +526,12 @@ func Table(ms []soccer.Match) contract.Table {
 		}
 		if m.Status == soccer.Finished {
 			r["home_goals"], r["away_goals"], r["result"] = m.HomeGoals, m.AwayGoals, nullable(string(m.Result))
+		}
+		for k, c := range m.Stats.All() {
+			r["home_"+soccer.StatNames[k]], r["away_"+soccer.StatNames[k]] = nil, nil
+			if c.Known {
+				r["home_"+soccer.StatNames[k]], r["away_"+soccer.StatNames[k]] = c.Home, c.Away
+			}
 		}
 		for _, o := range m.Odds {
 			for _, p := range []float64{o.Home, o.Draw, o.Away} {

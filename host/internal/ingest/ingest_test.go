@@ -85,8 +85,21 @@ func TestShippedDataIntoBothStores(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if first.Files != 25 || first.Read != shippedRows || first.Applied != (store.Applied{Loaded: shippedRows}) {
+			if first.Files != 25 || first.Read != shippedRows || first.Applied != (store.Applied{Loaded: shippedRows}) || first.DroppedStats != 2 {
 				t.Fatalf("first ingest: %v", first)
+			}
+			// The publisher has two matches with more shots on target than
+			// shots: they load with their results, without statistics; the
+			// others keep theirs.
+			ms, err := s.Matches(context.Background(), store.MatchQuery{Competition: "E0", Season: "2122", Limit: 12})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range ms {
+				bad := m.ID == "e0-2122-newcastle-v-west-ham"
+				if (m.Stats == (soccer.Stats{})) != bad || (bad && (m.Result != soccer.AwayWin || m.AwayGoals != 4)) {
+					t.Fatalf("%s: %s %d-%d, statistics %+v", m.ID, m.Result, m.HomeGoals, m.AwayGoals, m.Stats)
+				}
 			}
 			n, err := s.CountMatches(context.Background(), store.MatchQuery{})
 			if err != nil {

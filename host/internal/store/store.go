@@ -287,7 +287,8 @@ func Apply(ctx context.Context, tx Tx, b Batch, now time.Time) (Applied, error) 
 // other source contributes only what the owner lacks: the result of a match
 // the owner still has as scheduled (with the kick-off it was played at), a
 // kick-off time where the owner has only the date, and the quotes of
-// bookmakers (pre-match or closing) the owner has none of. So two sources
+// bookmakers (pre-match or closing) the owner has none of, and the
+// statistics it lacks (when both have the same score). So two sources
 // never overwrite each other back and forth, and a source without prices
 // never erases the owner's.
 func FillGaps(owner, other soccer.Match) soccer.Match {
@@ -303,19 +304,39 @@ func FillGaps(owner, other soccer.Match) soccer.Match {
 			out.Odds = append(out.Odds, q)
 		}
 	}
+	out.Stats = fillStats(out, other)
+	return out
+}
+
+// fillStats are m's statistics with those it lacks taken from other, when
+// both are the same finished match: another version's shots of a match
+// scored differently are not this match's.
+func fillStats(m, other soccer.Match) soccer.Stats {
+	out := m.Stats
+	if m.Status != soccer.Finished || other.Status != soccer.Finished || m.HomeGoals != other.HomeGoals || m.AwayGoals != other.AwayGoals {
+		return out
+	}
+	have, add := out.All(), other.Stats.All()
+	for k := range have {
+		if !have[k].Known && add[k].Known {
+			*have[k] = *add[k]
+		}
+	}
 	return out
 }
 
 // Carry is what a match's own source cannot take back by saying less: when
 // its new version has no prices at all, the stored ones stay (a source
 // without prices, or one whose prices were filled in by another, never
-// erases them), and a stored result stays when the new version still has
+// erases them), as do stored statistics it does not give (same score), and
+// a stored result stays when the new version still has
 // the match as scheduled. Any value the new version does give replaces the
 // stored one, so a publisher's corrections apply.
 func Carry(stored, incoming soccer.Match) soccer.Match {
 	if len(incoming.Odds) == 0 {
 		incoming.Odds = stored.Odds
 	}
+	incoming.Stats = fillStats(incoming, stored)
 	if stored.Status == soccer.Finished && incoming.Status == soccer.Scheduled {
 		incoming = withResult(incoming, stored)
 	}
@@ -368,7 +389,14 @@ func Changed(a, b soccer.Match) []string {
 	add("status", a.Status != b.Status)
 	add("score", a.HomeGoals != b.HomeGoals || a.AwayGoals != b.AwayGoals || a.Result != b.Result)
 	add("odds", !slices.Equal(a.Odds, b.Odds))
+	add("stats", a.Stats != b.Stats)
 	return out
+}
+
+// StatsJSON is how the stores keep a match's statistics: "{}" when it has none.
+func StatsJSON(s soccer.Stats) []byte {
+	b, _ := json.Marshal(s)
+	return b
 }
 
 // TimeFormat is how times are stored as text (fixed width, so text order is time order; nanoseconds, so runs started in the same second still order).

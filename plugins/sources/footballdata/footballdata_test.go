@@ -126,6 +126,13 @@ func TestQuirks(t *testing.T) {
 		if !ok || psc.Home != 9.62 || psc.Draw != 5.81 || psc.Away != 1.33 {
 			t.Fatalf("Pinnacle closing odds %+v ok=%v", psc, ok)
 		}
+		// Burnley 0-3 Man City: half time 0-2, shots 6-17, on target 1-8,
+		// fouls 11-8, corners 6-5, yellow cards 0-0, red cards 1-0.
+		want := soccer.Stats{Shots: soccer.Counted(6, 17), ShotsOnTarget: soccer.Counted(1, 8), Corners: soccer.Counted(6, 5),
+			Fouls: soccer.Counted(11, 8), YellowCards: soccer.Counted(0, 0), RedCards: soccer.Counted(1, 0), HalfTimeGoals: soccer.Counted(0, 2)}
+		if m.Stats != want {
+			t.Fatalf("statistics %+v, want %+v", m.Stats, want)
+		}
 		if ps, ok := m.OddsOf("PS", false); !ok || ps.Home != 8.58 {
 			t.Fatalf("Pinnacle pre-match odds %+v ok=%v", ps, ok)
 		}
@@ -219,6 +226,33 @@ func TestBrokenRowsAreRejectedWithFileLineAndColumn(t *testing.T) {
 	}
 	if got.rows != 5 || len(got.matches)+len(got.rejects) != 5 {
 		t.Errorf("rows = %d, want 5 (the blank row is not data)", got.rows)
+	}
+}
+
+// Statistics are optional: a pair of empty cells is unknown, a file
+// without the columns has none, and a cell that is not a whole number
+// rejects the row naming its column.
+func TestStatistics(t *testing.T) {
+	data := "Div,Date,HomeTeam,AwayTeam,FTHG,FTAG,FTR,HTHG,HTAG,HS,AS,HST,AST\n" +
+		"E0,11/08/2023,Burnley,Man City,0,3,A,0,2,6,17,,\n" +
+		"E0,12/08/2023,Arsenal,Everton,1,0,H,1,0,12,x,3,1\n" +
+		"E0,13/08/2023,Chelsea,Luton,,,,,,,,,\n"
+	got, err := parseSeason("E0/2324.csv", "2324", []byte(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.matches) != 2 || len(got.rejects) != 1 {
+		t.Fatalf("matches %+v rejects %v", got.matches, got.rejects)
+	}
+	b := got.matches[0]
+	if b.Stats.Shots != soccer.Counted(6, 17) || b.Stats.HalfTimeGoals != soccer.Counted(0, 2) || b.Stats.ShotsOnTarget.Known || b.Stats.Corners.Known {
+		t.Fatalf("Burnley v Man City statistics %+v", b.Stats)
+	}
+	if got.matches[1].Stats != (soccer.Stats{}) {
+		t.Fatalf("a scheduled match has statistics %+v", got.matches[1].Stats)
+	}
+	if w := `E0/2324.csv:3: column AS: "x" is not a whole number (shots)`; got.rejects[0].Error() != w {
+		t.Fatalf("reject %q, want %q", got.rejects[0].Error(), w)
 	}
 }
 

@@ -51,9 +51,19 @@ type layout struct {
 	col   map[string]int // canonical name -> index
 	time  int            // -1 when absent
 	odds  []oddsColumns
+	stats []statColumns
 	width int
 	names []string
 }
+
+// statColumns are the publisher's home and away columns of one statistic.
+type statColumns struct {
+	stat       int // index in soccer.StatNames
+	home, away int
+}
+
+// statHeaders are the publisher's columns of each of soccer.StatNames.
+var statHeaders = [][2]string{{"HS", "AS"}, {"HST", "AST"}, {"HC", "AC"}, {"HF", "AF"}, {"HY", "AY"}, {"HR", "AR"}, {"HTHG", "HTAG"}}
 
 type oddsColumns struct {
 	bookmaker string
@@ -135,6 +145,13 @@ func readHeader(name string, header []string) (layout, error) {
 	if i, ok := index["Time"]; ok {
 		lay.time = i
 	}
+	for k, hs := range statHeaders {
+		h, okH := index[hs[0]]
+		a, okA := index[hs[1]]
+		if okH && okA {
+			lay.stats = append(lay.stats, statColumns{stat: k, home: h, away: a})
+		}
+	}
 	// Odds are any X with XH, XD and XA columns; a trailing C marks closing
 	// prices (PSCH is Pinnacle closing) when X without the C is a bookmaker
 	// too: VCH is VC Bet's pre-match price, VCCH its closing one. Keep the
@@ -207,6 +224,25 @@ func (l layout) match(file, season string, line int, rec []string) (soccer.Match
 			return reject(l.names[l.col["FTR"]], "empty, but the score is %s-%s", hg, ag)
 		}
 		m.Result = soccer.Result(res)
+		// Statistics of a played match: a pair of empty cells is a
+		// statistic the publisher does not have; half a pair or a cell that
+		// is not a whole number rejects the row, naming the column.
+		all := m.Stats.All()
+		for _, sc := range l.stats {
+			h, a := strings.TrimSpace(rec[sc.home]), strings.TrimSpace(rec[sc.away])
+			if h == "" && a == "" {
+				continue
+			}
+			hv, errH := strconv.Atoi(h)
+			av, errA := strconv.Atoi(a)
+			switch {
+			case errH != nil:
+				return reject(l.names[sc.home], "%q is not a whole number (%s)", h, strings.ReplaceAll(soccer.StatNames[sc.stat], "_", " "))
+			case errA != nil:
+				return reject(l.names[sc.away], "%q is not a whole number (%s)", a, strings.ReplaceAll(soccer.StatNames[sc.stat], "_", " "))
+			}
+			*all[sc.stat] = soccer.Counted(hv, av)
+		}
 	}
 	for _, oc := range l.odds {
 		if o, ok := oc.read(rec); ok {

@@ -320,6 +320,7 @@ type record struct {
 	Team2 string `json:"team2"`
 	Score *struct {
 		FT []int `json:"ft"`
+		HT []int `json:"ht"` // half time, when the file has it
 	} `json:"score"`
 }
 
@@ -389,6 +390,12 @@ func (s *Source) match(f file, raw json.RawMessage) (soccer.Match, string, error
 			return soccer.Match{}, "score.ft", fmt.Errorf("full-time score %v is not two goal counts", r.Score.FT)
 		}
 		m = m.Played(r.Score.FT[0], r.Score.FT[1])
+		if r.Score.HT != nil {
+			if len(r.Score.HT) != 2 || r.Score.HT[0] < 0 || r.Score.HT[1] < 0 {
+				return soccer.Match{}, "score.ht", fmt.Errorf("half-time score %v is not two goal counts", r.Score.HT)
+			}
+			m.Stats.HalfTimeGoals = soccer.Counted(r.Score.HT[0], r.Score.HT[1])
+		}
 	}
 	return m, "", nil
 }

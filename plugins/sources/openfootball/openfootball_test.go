@@ -121,28 +121,33 @@ func TestRecordsItCannotReadAreRejects(t *testing.T) {
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "2024-25"), 0o755)
 	os.WriteFile(filepath.Join(dir, "2024-25", "en.1.json"), []byte(`{"name": "test", "matches": [
-		{"date": "2024-08-16", "time": "20:00", "team1": "Manchester United FC", "team2": "Fulham FC", "score": {"ft": [1, 0]}},
+		{"date": "2024-08-16", "time": "20:00", "team1": "Manchester United FC", "team2": "Fulham FC", "score": {"ft": [1, 0], "ht": [0, 0]}},
 		{"date": "16/08/2024", "team1": "Ipswich Town FC", "team2": "Liverpool FC"},
 		{"date": "2024-08-17", "time": "3pm", "team1": "Arsenal FC", "team2": "Wolverhampton Wanderers FC"},
 		{"date": "2024-08-17", "team1": "Everton FC", "team2": "", "score": {"ft": [0, 3]}},
 		{"date": "2024-08-17", "team1": "Newcastle United FC", "team2": "Southampton FC", "score": {"ft": [1]}},
 		{"date": "2024-08-18", "team1": "Chelsea FC", "team2": "Manchester City FC"},
 		{"date": "2024-08-18", "team1": "Brentford FC", "team2": "Crystal Palace FC", "score": {"ft": [2, 1]}},
-		"not a match"
+		"not a match",
+		{"date": "2024-08-18", "team1": "Aston Villa FC", "team2": "West Ham United FC", "score": {"ft": [2, 1], "ht": [1]}}
 	]}`), 0o644)
 	resp := fetch(t, map[string]any{"dir": dir}, source.FetchRequest{})
-	if len(resp.Matches) != 3 || len(resp.Rejects) != 5 {
+	if len(resp.Matches) != 3 || len(resp.Rejects) != 6 {
 		t.Fatalf("%d matches and %d rejects: %+v", len(resp.Matches), len(resp.Rejects), resp.Rejects)
 	}
 	want := []struct{ loc, col, msg string }{
 		{"matches[1]", "date", "YYYY-MM-DD"}, {"matches[2]", "time", "HH:MM"}, {"matches[3]", "team1", "required"},
-		{"matches[4]", "score.ft", "two goal counts"}, {"matches[7]", "", "cannot unmarshal"},
+		{"matches[4]", "score.ft", "two goal counts"}, {"matches[7]", "", "cannot unmarshal"}, {"matches[8]", "score.ht", "two goal counts"},
 	}
 	for i, w := range want {
 		r := resp.Rejects[i]
 		if r.Location != w.loc || r.Column != w.col || !strings.Contains(r.Message, w.msg) || r.File != "2024-25/en.1.json" || r.Raw == "" {
 			t.Errorf("reject %d: %+v, want %s %s %q", i, r, w.loc, w.col, w.msg)
 		}
+	}
+	// The half-time score is the one statistic the files have.
+	if ht := resp.Matches[0].Stats.HalfTimeGoals; ht != soccer.Counted(0, 0) || resp.Matches[2].Stats != (soccer.Stats{}) {
+		t.Errorf("half-time scores %+v and %+v", ht, resp.Matches[2].Stats)
 	}
 	chelsea := resp.Matches[1]
 	if chelsea.Status != soccer.Scheduled || chelsea.KickoffTimeKnown || chelsea.Kickoff.Hour() != 14 { // 15:00 in London, a guess

@@ -199,9 +199,12 @@ func fixturesOf(ms []soccer.Match) []soccer.Fixture {
 
 // League makes a deterministic synthetic league: teams play a double
 // round-robin each season, a round a week, with goals drawn from team
-// strengths and pre-match odds from a noisy view of them.
+// strengths, pre-match odds from a noisy view of them, and statistics
+// (shots, shots on target, corners, fouls, cards, half-time score) that
+// agree with the score.
 func League(teams, seasons int, seed uint64) []soccer.Match {
 	rng := rand.New(rand.NewPCG(seed, 42))
+	stats := rand.New(rand.NewPCG(seed, 43)) // its own stream: the scores stay what they were
 	strength := make([]float64, teams)
 	for i := range strength {
 		strength[i] = rng.NormFloat64() * 0.4
@@ -227,7 +230,8 @@ func League(teams, seasons int, seed uint64) []soccer.Match {
 					Kickoff: kick.Add(time.Duration(k) * time.Hour), KickoffTimeKnown: true,
 					HomeTeam: fmt.Sprintf("Team %c", 'A'+h), AwayTeam: fmt.Sprintf("Team %c", 'A'+a),
 					Status: soccer.Finished, HomeGoals: hg, AwayGoals: ag, Result: res,
-					Odds: []soccer.Odds{{Bookmaker: "SYN", Home: 1.05 / (0.75 * ph), Draw: 1.05 / 0.27, Away: 1.05 / (0.75 * (1 - ph))}},
+					Odds:  []soccer.Odds{{Bookmaker: "SYN", Home: 1.05 / (0.75 * ph), Draw: 1.05 / 0.27, Away: 1.05 / (0.75 * (1 - ph))}},
+					Stats: syntheticStats(stats, hg, ag, lh, la),
 				})
 			}
 			kick = kick.Add(7 * 24 * time.Hour)
@@ -235,6 +239,26 @@ func League(teams, seasons int, seed uint64) []soccer.Match {
 		kick = kick.Add(60 * 24 * time.Hour)
 	}
 	return out
+}
+
+// syntheticStats are statistics consistent with a score: goals ≤ shots on
+// target ≤ shots, half-time goals ≤ goals.
+func syntheticStats(rng *rand.Rand, hg, ag int, lh, la float64) soccer.Stats {
+	sot := [2]int{hg + poisson(rng, 2.5*lh), ag + poisson(rng, 2.5*la)}
+	shots := [2]int{sot[0] + poisson(rng, 7*lh), sot[1] + poisson(rng, 7*la)}
+	half := func(g int) int {
+		n := 0
+		for range g {
+			if rng.Float64() < 0.45 {
+				n++
+			}
+		}
+		return n
+	}
+	return soccer.Stats{Shots: soccer.Counted(shots[0], shots[1]), ShotsOnTarget: soccer.Counted(sot[0], sot[1]),
+		Corners: soccer.Counted(poisson(rng, 3.5*lh), poisson(rng, 3.5*la)), Fouls: soccer.Counted(poisson(rng, 11), poisson(rng, 11)),
+		YellowCards: soccer.Counted(poisson(rng, 1.7), poisson(rng, 1.9)), RedCards: soccer.Counted(poisson(rng, 0.05), poisson(rng, 0.06)),
+		HalfTimeGoals: soccer.Counted(half(hg), half(ag))}
 }
 
 // pairing is the circle method of round-robin scheduling.

@@ -23,6 +23,7 @@ func MatchToProto(m soccer.Match) *pb.Match {
 		Origin: m.Origin,
 	}
 	out.Odds = oddsToProto(m.Odds)
+	out.Stats = statsToProto(m.Stats)
 	return out
 }
 
@@ -36,7 +37,38 @@ func MatchFromProto(m *pb.Match) soccer.Match {
 		Origin: m.GetOrigin(),
 	}
 	out.Odds = oddsFromProto(m.GetOdds())
+	out.Stats = statsFromProto(m.GetStats())
 	return out
+}
+
+// statsToProto is nil when no statistic is known, so a match without them
+// costs nothing on the wire.
+func statsToProto(s soccer.Stats) *pb.Stats {
+	if s == (soccer.Stats{}) {
+		return nil
+	}
+	count := func(c soccer.Count) *pb.Count {
+		if !c.Known {
+			return nil
+		}
+		return &pb.Count{Home: int32(c.Home), Away: int32(c.Away)}
+	}
+	return &pb.Stats{Shots: count(s.Shots), ShotsOnTarget: count(s.ShotsOnTarget), Corners: count(s.Corners), Fouls: count(s.Fouls),
+		YellowCards: count(s.YellowCards), RedCards: count(s.RedCards), HalfTimeGoals: count(s.HalfTimeGoals)}
+}
+
+func statsFromProto(s *pb.Stats) soccer.Stats {
+	if s == nil {
+		return soccer.Stats{}
+	}
+	count := func(c *pb.Count) soccer.Count {
+		if c == nil {
+			return soccer.Count{}
+		}
+		return soccer.Counted(int(c.GetHome()), int(c.GetAway()))
+	}
+	return soccer.Stats{Shots: count(s.GetShots()), ShotsOnTarget: count(s.GetShotsOnTarget()), Corners: count(s.GetCorners()),
+		Fouls: count(s.GetFouls()), YellowCards: count(s.GetYellowCards()), RedCards: count(s.GetRedCards()), HalfTimeGoals: count(s.GetHalfTimeGoals())}
 }
 
 // MatchesToProto converts matches to their wire form.

@@ -164,8 +164,19 @@ func checkMatch(t *testing.T, m soccer.Match, req source.FetchRequest) {
 		if m.Result != "" {
 			bad("a scheduled match has result %q", m.Result)
 		}
+		if m.Stats != (soccer.Stats{}) {
+			bad("a scheduled match has statistics %+v", m.Stats)
+		}
 	default:
 		bad("status %q is neither scheduled nor finished", m.Status)
+	}
+	// Whether statistics agree with each other is the host's data contract
+	// to judge (a publisher's typo must not lose a result); their form is
+	// the source's: an unknown statistic is the zero Count.
+	for k, c := range m.Stats.All() {
+		if !c.Known && (c.Home != 0 || c.Away != 0) {
+			bad("statistic %s is not Known but has values %d-%d (use soccer.Counted)", soccer.StatNames[k], c.Home, c.Away)
+		}
 	}
 	for _, o := range m.Odds {
 		if o.Bookmaker == "" {

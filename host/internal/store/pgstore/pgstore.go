@@ -132,7 +132,7 @@ func (s *Store) Apply(ctx context.Context, b store.Batch) (store.Applied, error)
 
 type pgTx struct{ tx pgx.Tx }
 
-const matchColumns = `id, competition, season, kickoff, kickoff_time_known, home_team, away_team, status, home_goals, away_goals, result, odds, origin, content_hash`
+const matchColumns = `id, competition, season, kickoff, kickoff_time_known, home_team, away_team, status, home_goals, away_goals, result, odds, origin, content_hash, stats`
 
 func (t pgTx) Existing(ctx context.Context, ids []string) (map[string]store.Stored, error) {
 	rows, err := t.tx.Query(ctx, `SELECT `+matchColumns+`, source FROM matches WHERE id = ANY($1)`, ids)
@@ -171,7 +171,7 @@ func (t pgTx) Write(ctx context.Context, w store.Writes) error {
 	batch := &pgx.Batch{}
 	for _, s := range w.Updates {
 		batch.Queue(`UPDATE matches SET competition=$2, season=$3, kickoff=$4, kickoff_time_known=$5, home_team=$6, away_team=$7, status=$8,
-			home_goals=$9, away_goals=$10, result=$11, odds=$12, origin=$13, content_hash=$14, source=$15, updated_run=$16 WHERE id=$1`,
+			home_goals=$9, away_goals=$10, result=$11, odds=$12, origin=$13, content_hash=$14, stats=$15, source=$16, updated_run=$17 WHERE id=$1`,
 			append(matchArgs(s), s.OwnerOr(w.Source), w.RunID)...)
 	}
 	for _, r := range w.Revisions {
@@ -205,7 +205,7 @@ func matchArgs(s store.Stored) []any {
 		hg, ag, res = m.HomeGoals, m.AwayGoals, string(m.Result)
 	}
 	return []any{m.ID, m.Competition, m.Season, m.Kickoff.UTC(), m.KickoffTimeKnown, m.HomeTeam, m.AwayTeam,
-		string(m.Status), hg, ag, res, string(odds), m.Origin, s.Hash}
+		string(m.Status), hg, ag, res, string(odds), m.Origin, s.Hash, string(store.StatsJSON(m.Stats))}
 }
 
 func scanMatch(r pgx.Row, extra ...any) (store.Stored, error) {
@@ -213,12 +213,13 @@ func scanMatch(r pgx.Row, extra ...any) (store.Stored, error) {
 		m      soccer.Match
 		status string
 		odds   []byte
+		stats  []byte
 		hg, ag *int
 		res    *string
 		hash   string
 	)
 	dest := append([]any{&m.ID, &m.Competition, &m.Season, &m.Kickoff, &m.KickoffTimeKnown, &m.HomeTeam, &m.AwayTeam,
-		&status, &hg, &ag, &res, &odds, &m.Origin, &hash}, extra...)
+		&status, &hg, &ag, &res, &odds, &m.Origin, &hash, &stats}, extra...)
 	if err := r.Scan(dest...); err != nil {
 		return store.Stored{}, err
 	}
@@ -228,6 +229,9 @@ func scanMatch(r pgx.Row, extra ...any) (store.Stored, error) {
 	}
 	if err := json.Unmarshal(odds, &m.Odds); err != nil {
 		return store.Stored{}, fmt.Errorf("match %s: odds: %w", m.ID, err)
+	}
+	if err := json.Unmarshal(stats, &m.Stats); err != nil {
+		return store.Stored{}, fmt.Errorf("match %s: statistics: %w", m.ID, err)
 	}
 	return store.Stored{Match: m, Hash: hash}, nil
 }

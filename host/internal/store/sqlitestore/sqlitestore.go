@@ -123,7 +123,7 @@ func (s *Store) Apply(ctx context.Context, b store.Batch) (store.Applied, error)
 
 type sqliteTx struct{ tx *sql.Tx }
 
-const matchColumns = `id, competition, season, kickoff, kickoff_time_known, home_team, away_team, status, home_goals, away_goals, result, odds, origin, content_hash`
+const matchColumns = `id, competition, season, kickoff, kickoff_time_known, home_team, away_team, status, home_goals, away_goals, result, odds, origin, content_hash, stats`
 
 func (t sqliteTx) Existing(ctx context.Context, ids []string) (map[string]store.Stored, error) {
 	out := map[string]store.Stored{}
@@ -156,7 +156,7 @@ func (t sqliteTx) Existing(ctx context.Context, ids []string) (map[string]store.
 
 func (t sqliteTx) Write(ctx context.Context, w store.Writes) error {
 	now := w.Now.Format(store.TimeFormat)
-	ins, err := t.tx.PrepareContext(ctx, `INSERT INTO matches (`+matchColumns+`, source, created_run, updated_run) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
+	ins, err := t.tx.PrepareContext(ctx, `INSERT INTO matches (`+matchColumns+`, source, created_run, updated_run) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
 	if err != nil {
 		return err
 	}
@@ -170,7 +170,7 @@ func (t sqliteTx) Write(ctx context.Context, w store.Writes) error {
 	for _, s := range w.Updates {
 		a := matchArgs(s)
 		if _, err := t.tx.ExecContext(ctx, `UPDATE matches SET competition=?, season=?, kickoff=?, kickoff_time_known=?, home_team=?, away_team=?, status=?,
-			home_goals=?, away_goals=?, result=?, odds=?, origin=?, content_hash=?, source=?, updated_run=? WHERE id=?`,
+			home_goals=?, away_goals=?, result=?, odds=?, origin=?, content_hash=?, stats=?, source=?, updated_run=? WHERE id=?`,
 			append(a[1:], s.OwnerOr(w.Source), w.RunID, a[0])...); err != nil {
 			return fmt.Errorf("update %s: %w", s.Match.ID, err)
 		}
@@ -214,7 +214,7 @@ func matchArgs(s store.Stored) []any {
 		hg, ag, res = m.HomeGoals, m.AwayGoals, string(m.Result)
 	}
 	return []any{m.ID, m.Competition, m.Season, m.Kickoff.UTC().Format(store.TimeFormat), m.KickoffTimeKnown, m.HomeTeam, m.AwayTeam,
-		string(m.Status), hg, ag, res, string(odds), m.Origin, s.Hash}
+		string(m.Status), hg, ag, res, string(odds), m.Origin, s.Hash, string(store.StatsJSON(m.Stats))}
 }
 
 type scanner interface{ Scan(...any) error }
@@ -224,12 +224,13 @@ func scanMatch(r scanner, extra ...any) (store.Stored, error) {
 		m            soccer.Match
 		kickoff      string
 		status, odds string
+		stats        string
 		hg, ag       sql.NullInt64
 		res          sql.NullString
 		hash         string
 	)
 	dest := append([]any{&m.ID, &m.Competition, &m.Season, &kickoff, &m.KickoffTimeKnown, &m.HomeTeam, &m.AwayTeam,
-		&status, &hg, &ag, &res, &odds, &m.Origin, &hash}, extra...)
+		&status, &hg, &ag, &res, &odds, &m.Origin, &hash, &stats}, extra...)
 	if err := r.Scan(dest...); err != nil {
 		return store.Stored{}, err
 	}
@@ -241,6 +242,9 @@ func scanMatch(r scanner, extra ...any) (store.Stored, error) {
 	m.HomeGoals, m.AwayGoals, m.Result = int(hg.Int64), int(ag.Int64), soccer.Result(res.String)
 	if err := json.Unmarshal([]byte(odds), &m.Odds); err != nil {
 		return store.Stored{}, fmt.Errorf("match %s: odds: %w", m.ID, err)
+	}
+	if err := json.Unmarshal([]byte(stats), &m.Stats); err != nil {
+		return store.Stored{}, fmt.Errorf("match %s: statistics: %w", m.ID, err)
 	}
 	return store.Stored{Match: m, Hash: hash}, nil
 }

@@ -116,6 +116,40 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 	})
 
+	t.Run("statistics are kept, revised and never erased by silence", func(t *testing.T) {
+		s := open(t)
+		ms := slices.Clone(league[:3])
+		ms[0].Stats = soccer.Stats{Shots: soccer.Counted(14, 3), ShotsOnTarget: soccer.Counted(6, 0), HalfTimeGoals: soccer.Counted(1, 0)}
+		ms[1].Stats = soccer.Stats{}
+		if _, err := s.Apply(ctx, batch("r1", ms)); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Matches(ctx, store.MatchQuery{Limit: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got[0].Stats != ms[0].Stats || got[1].Stats != (soccer.Stats{}) {
+			t.Fatalf("statistics read back %+v and %+v, want %+v and none", got[0].Stats, got[1].Stats, ms[0].Stats)
+		}
+		// The same match without statistics (a source that has none), or
+		// with only some of them, keeps the others.
+		bare := slices.Clone(ms)
+		bare[0].Stats = soccer.Stats{HalfTimeGoals: soccer.Counted(1, 0)}
+		if a, err := s.Apply(ctx, batch("r2", bare)); err != nil || a != (store.Applied{Unchanged: 3}) {
+			t.Fatalf("the same matches with fewer statistics: %+v %v, want 3 unchanged", a, err)
+		}
+		// A correction is a revision naming them.
+		fixed := slices.Clone(ms)
+		fixed[0].Stats.Corners = soccer.Counted(7, 2)
+		if a, err := s.Apply(ctx, batch("r3", fixed)); err != nil || a.Updated != 1 {
+			t.Fatalf("corrected statistics: %+v %v, want 1 updated", a, err)
+		}
+		revs, err := s.Revisions(ctx, ms[0].ID)
+		if err != nil || len(revs) != 1 || !slices.Contains(revs[0].Changed, "stats") || revs[0].After.Stats != fixed[0].Stats {
+			t.Fatalf("revisions %+v %v, want one naming stats", revs, err)
+		}
+	})
+
 	t.Run("a revised match is updated and the revision recorded", func(t *testing.T) {
 		s := open(t)
 		if _, err := s.Apply(ctx, batch("r1", league)); err != nil {

@@ -118,8 +118,11 @@ type Match struct {
 	Result           string                 `protobuf:"bytes,11,opt,name=result,proto3" json:"result,omitempty"`
 	Odds             []*Odds                `protobuf:"bytes,12,rep,name=odds,proto3" json:"odds,omitempty"`
 	Origin           string                 `protobuf:"bytes,13,opt,name=origin,proto3" json:"origin,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// The match's statistics, as far as the source has them; unset when it
+	// has none. Since source 1.2 / features 1.1.
+	Stats         *Stats `protobuf:"bytes,14,opt,name=stats,proto3" json:"stats,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Match) Reset() {
@@ -243,6 +246,159 @@ func (x *Match) GetOrigin() string {
 	return ""
 }
 
+func (x *Match) GetStats() *Stats {
+	if x != nil {
+		return x.Stats
+	}
+	return nil
+}
+
+// Count is a statistic of each side; an unset Count is unknown.
+type Count struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Home          int32                  `protobuf:"varint,1,opt,name=home,proto3" json:"home,omitempty"`
+	Away          int32                  `protobuf:"varint,2,opt,name=away,proto3" json:"away,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Count) Reset() {
+	*x = Count{}
+	mi := &file_soccerpredict_v1_soccer_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Count) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Count) ProtoMessage() {}
+
+func (x *Count) ProtoReflect() protoreflect.Message {
+	mi := &file_soccerpredict_v1_soccer_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Count.ProtoReflect.Descriptor instead.
+func (*Count) Descriptor() ([]byte, []int) {
+	return file_soccerpredict_v1_soccer_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Count) GetHome() int32 {
+	if x != nil {
+		return x.Home
+	}
+	return 0
+}
+
+func (x *Count) GetAway() int32 {
+	if x != nil {
+		return x.Away
+	}
+	return 0
+}
+
+// Stats are a finished match's statistics; each is optional.
+type Stats struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Shots         *Count                 `protobuf:"bytes,1,opt,name=shots,proto3" json:"shots,omitempty"`
+	ShotsOnTarget *Count                 `protobuf:"bytes,2,opt,name=shots_on_target,json=shotsOnTarget,proto3" json:"shots_on_target,omitempty"`
+	Corners       *Count                 `protobuf:"bytes,3,opt,name=corners,proto3" json:"corners,omitempty"`
+	Fouls         *Count                 `protobuf:"bytes,4,opt,name=fouls,proto3" json:"fouls,omitempty"`
+	YellowCards   *Count                 `protobuf:"bytes,5,opt,name=yellow_cards,json=yellowCards,proto3" json:"yellow_cards,omitempty"`
+	RedCards      *Count                 `protobuf:"bytes,6,opt,name=red_cards,json=redCards,proto3" json:"red_cards,omitempty"`
+	HalfTimeGoals *Count                 `protobuf:"bytes,7,opt,name=half_time_goals,json=halfTimeGoals,proto3" json:"half_time_goals,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Stats) Reset() {
+	*x = Stats{}
+	mi := &file_soccerpredict_v1_soccer_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Stats) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Stats) ProtoMessage() {}
+
+func (x *Stats) ProtoReflect() protoreflect.Message {
+	mi := &file_soccerpredict_v1_soccer_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Stats.ProtoReflect.Descriptor instead.
+func (*Stats) Descriptor() ([]byte, []int) {
+	return file_soccerpredict_v1_soccer_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Stats) GetShots() *Count {
+	if x != nil {
+		return x.Shots
+	}
+	return nil
+}
+
+func (x *Stats) GetShotsOnTarget() *Count {
+	if x != nil {
+		return x.ShotsOnTarget
+	}
+	return nil
+}
+
+func (x *Stats) GetCorners() *Count {
+	if x != nil {
+		return x.Corners
+	}
+	return nil
+}
+
+func (x *Stats) GetFouls() *Count {
+	if x != nil {
+		return x.Fouls
+	}
+	return nil
+}
+
+func (x *Stats) GetYellowCards() *Count {
+	if x != nil {
+		return x.YellowCards
+	}
+	return nil
+}
+
+func (x *Stats) GetRedCards() *Count {
+	if x != nil {
+		return x.RedCards
+	}
+	return nil
+}
+
+func (x *Stats) GetHalfTimeGoals() *Count {
+	if x != nil {
+		return x.HalfTimeGoals
+	}
+	return nil
+}
+
 // Fixture is a match to forecast, with the pre-match odds known before it.
 type Fixture struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -259,7 +415,7 @@ type Fixture struct {
 
 func (x *Fixture) Reset() {
 	*x = Fixture{}
-	mi := &file_soccerpredict_v1_soccer_proto_msgTypes[2]
+	mi := &file_soccerpredict_v1_soccer_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -271,7 +427,7 @@ func (x *Fixture) String() string {
 func (*Fixture) ProtoMessage() {}
 
 func (x *Fixture) ProtoReflect() protoreflect.Message {
-	mi := &file_soccerpredict_v1_soccer_proto_msgTypes[2]
+	mi := &file_soccerpredict_v1_soccer_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -284,7 +440,7 @@ func (x *Fixture) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Fixture.ProtoReflect.Descriptor instead.
 func (*Fixture) Descriptor() ([]byte, []int) {
-	return file_soccerpredict_v1_soccer_proto_rawDescGZIP(), []int{2}
+	return file_soccerpredict_v1_soccer_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Fixture) GetId() string {
@@ -347,7 +503,7 @@ type Column struct {
 
 func (x *Column) Reset() {
 	*x = Column{}
-	mi := &file_soccerpredict_v1_soccer_proto_msgTypes[3]
+	mi := &file_soccerpredict_v1_soccer_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -359,7 +515,7 @@ func (x *Column) String() string {
 func (*Column) ProtoMessage() {}
 
 func (x *Column) ProtoReflect() protoreflect.Message {
-	mi := &file_soccerpredict_v1_soccer_proto_msgTypes[3]
+	mi := &file_soccerpredict_v1_soccer_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -372,7 +528,7 @@ func (x *Column) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Column.ProtoReflect.Descriptor instead.
 func (*Column) Descriptor() ([]byte, []int) {
-	return file_soccerpredict_v1_soccer_proto_rawDescGZIP(), []int{3}
+	return file_soccerpredict_v1_soccer_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Column) GetName() string {
@@ -399,7 +555,7 @@ const file_soccerpredict_v1_soccer_proto_rawDesc = "" +
 	"\aclosing\x18\x02 \x01(\bR\aclosing\x12\x12\n" +
 	"\x04home\x18\x03 \x01(\x01R\x04home\x12\x12\n" +
 	"\x04draw\x18\x04 \x01(\x01R\x04draw\x12\x12\n" +
-	"\x04away\x18\x05 \x01(\x01R\x04away\"\xa1\x03\n" +
+	"\x04away\x18\x05 \x01(\x01R\x04away\"\xd0\x03\n" +
 	"\x05Match\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12 \n" +
 	"\vcompetition\x18\x02 \x01(\tR\vcompetition\x12\x16\n" +
@@ -416,7 +572,19 @@ const file_soccerpredict_v1_soccer_proto_rawDesc = "" +
 	" \x01(\x05R\tawayGoals\x12\x16\n" +
 	"\x06result\x18\v \x01(\tR\x06result\x12*\n" +
 	"\x04odds\x18\f \x03(\v2\x16.soccerpredict.v1.OddsR\x04odds\x12\x16\n" +
-	"\x06origin\x18\r \x01(\tR\x06origin\"\xef\x01\n" +
+	"\x06origin\x18\r \x01(\tR\x06origin\x12-\n" +
+	"\x05stats\x18\x0e \x01(\v2\x17.soccerpredict.v1.StatsR\x05stats\"/\n" +
+	"\x05Count\x12\x12\n" +
+	"\x04home\x18\x01 \x01(\x05R\x04home\x12\x12\n" +
+	"\x04away\x18\x02 \x01(\x05R\x04away\"\x8c\x03\n" +
+	"\x05Stats\x12-\n" +
+	"\x05shots\x18\x01 \x01(\v2\x17.soccerpredict.v1.CountR\x05shots\x12?\n" +
+	"\x0fshots_on_target\x18\x02 \x01(\v2\x17.soccerpredict.v1.CountR\rshotsOnTarget\x121\n" +
+	"\acorners\x18\x03 \x01(\v2\x17.soccerpredict.v1.CountR\acorners\x12-\n" +
+	"\x05fouls\x18\x04 \x01(\v2\x17.soccerpredict.v1.CountR\x05fouls\x12:\n" +
+	"\fyellow_cards\x18\x05 \x01(\v2\x17.soccerpredict.v1.CountR\vyellowCards\x124\n" +
+	"\tred_cards\x18\x06 \x01(\v2\x17.soccerpredict.v1.CountR\bredCards\x12?\n" +
+	"\x0fhalf_time_goals\x18\a \x01(\v2\x17.soccerpredict.v1.CountR\rhalfTimeGoals\"\xef\x01\n" +
 	"\aFixture\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12 \n" +
 	"\vcompetition\x18\x02 \x01(\tR\vcompetition\x12\x16\n" +
@@ -441,24 +609,34 @@ func file_soccerpredict_v1_soccer_proto_rawDescGZIP() []byte {
 	return file_soccerpredict_v1_soccer_proto_rawDescData
 }
 
-var file_soccerpredict_v1_soccer_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_soccerpredict_v1_soccer_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_soccerpredict_v1_soccer_proto_goTypes = []any{
 	(*Odds)(nil),                  // 0: soccerpredict.v1.Odds
 	(*Match)(nil),                 // 1: soccerpredict.v1.Match
-	(*Fixture)(nil),               // 2: soccerpredict.v1.Fixture
-	(*Column)(nil),                // 3: soccerpredict.v1.Column
-	(*timestamppb.Timestamp)(nil), // 4: google.protobuf.Timestamp
+	(*Count)(nil),                 // 2: soccerpredict.v1.Count
+	(*Stats)(nil),                 // 3: soccerpredict.v1.Stats
+	(*Fixture)(nil),               // 4: soccerpredict.v1.Fixture
+	(*Column)(nil),                // 5: soccerpredict.v1.Column
+	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
 }
 var file_soccerpredict_v1_soccer_proto_depIdxs = []int32{
-	4, // 0: soccerpredict.v1.Match.kickoff:type_name -> google.protobuf.Timestamp
-	0, // 1: soccerpredict.v1.Match.odds:type_name -> soccerpredict.v1.Odds
-	4, // 2: soccerpredict.v1.Fixture.kickoff:type_name -> google.protobuf.Timestamp
-	0, // 3: soccerpredict.v1.Fixture.odds:type_name -> soccerpredict.v1.Odds
-	4, // [4:4] is the sub-list for method output_type
-	4, // [4:4] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	6,  // 0: soccerpredict.v1.Match.kickoff:type_name -> google.protobuf.Timestamp
+	0,  // 1: soccerpredict.v1.Match.odds:type_name -> soccerpredict.v1.Odds
+	3,  // 2: soccerpredict.v1.Match.stats:type_name -> soccerpredict.v1.Stats
+	2,  // 3: soccerpredict.v1.Stats.shots:type_name -> soccerpredict.v1.Count
+	2,  // 4: soccerpredict.v1.Stats.shots_on_target:type_name -> soccerpredict.v1.Count
+	2,  // 5: soccerpredict.v1.Stats.corners:type_name -> soccerpredict.v1.Count
+	2,  // 6: soccerpredict.v1.Stats.fouls:type_name -> soccerpredict.v1.Count
+	2,  // 7: soccerpredict.v1.Stats.yellow_cards:type_name -> soccerpredict.v1.Count
+	2,  // 8: soccerpredict.v1.Stats.red_cards:type_name -> soccerpredict.v1.Count
+	2,  // 9: soccerpredict.v1.Stats.half_time_goals:type_name -> soccerpredict.v1.Count
+	6,  // 10: soccerpredict.v1.Fixture.kickoff:type_name -> google.protobuf.Timestamp
+	0,  // 11: soccerpredict.v1.Fixture.odds:type_name -> soccerpredict.v1.Odds
+	12, // [12:12] is the sub-list for method output_type
+	12, // [12:12] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_soccerpredict_v1_soccer_proto_init() }
@@ -472,7 +650,7 @@ func file_soccerpredict_v1_soccer_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_soccerpredict_v1_soccer_proto_rawDesc), len(file_soccerpredict_v1_soccer_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
