@@ -178,7 +178,7 @@ func TestPrediction(t *testing.T) {
 		t.Fatalf("Man City at home to Luton: %v (sum %v)", p, s)
 	}
 	m := out["model"].(map[string]any)
-	if m["name"] != "onnx-logreg" || m["version"].(float64) != 1 || out["feature_schema_version"] != "ratings-4" || out["generation"].(float64) != 1 {
+	if m["name"] != "onnx-logreg" || m["version"].(float64) != 1 || out["feature_schema_version"] != "ratings-5" || out["generation"].(float64) != 1 {
 		t.Fatalf("response does not name the model and schema: %v", out)
 	}
 	// A new season: August 2024 is after the last stored (2023/24) match.

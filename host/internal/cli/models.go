@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -21,6 +22,7 @@ import (
 	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
 	"github.com/soccerpredict/soccerpredict/host/internal/mlmodel"
 	"github.com/soccerpredict/soccerpredict/host/internal/pluginhost"
+	"github.com/soccerpredict/soccerpredict/host/internal/scoring"
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 )
@@ -305,9 +307,13 @@ func runModelsList(e env, args []string) error {
 
 func runEvaluate(e env, args []string) error {
 	fs, c := newFlags(e, "evaluate")
-	out := fs.String("out", "", "also write the evaluation as JSON to this file")
+	out := fs.String("out", "", "also write the evaluation as JSON to this file, and every test match's forecasts as CSV beside it (FILE without .json + -forecasts.csv)")
+	forecasts := fs.String("forecasts", "", "write every test match's forecasts as CSV to this file")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *forecasts == "" && *out != "" {
+		*forecasts = strings.TrimSuffix(*out, ".json") + "-forecasts.csv"
 	}
 	parts, err := assemble(e, c)
 	if err != nil {
@@ -362,19 +368,64 @@ func runEvaluate(e env, args []string) error {
 		fmt.Fprintln(e.stdout)
 		printPooled(e.stdout, ev)
 	}
+	fmt.Fprintln(e.stdout)
+	printCalibration(e.stdout, ev)
 	o := ev.Pooled
 	recordExperiment(e, parts, "evaluate", parts.cfg.Model.Params, map[string]float64{"log_loss": o.Model.LogLoss, "brier": o.Model.Brier,
 		"rps": o.Model.RPS, "ece": o.ModelECE, "bookmaker_log_loss": o.Bookmaker.LogLoss, "bookmaker_rps": o.Bookmaker.RPS,
 		"prematch_log_loss": o.Prematch.LogLoss, "prematch_rps": o.Prematch.RPS, "n": float64(o.Model.N)},
 		sp.TrainableHash(), 0, started, ev)
-	if *out != "" {
-		b, _ := json.MarshalIndent(ev, "", "  ")
-		if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
+	if *forecasts != "" {
+		var buf bytes.Buffer
+		if err := ev.WriteForecasts(&buf); err != nil {
 			return err
 		}
-		return os.WriteFile(*out, append(b, '\n'), 0o644)
+		if err := writeFile(*forecasts, buf.Bytes()); err != nil {
+			return err
+		}
+	}
+	if *out != "" {
+		b, _ := json.MarshalIndent(ev, "", "  ")
+		return writeFile(*out, append(b, '\n'))
 	}
 	return nil
+}
+
+// writeFile writes b to path, making its directory.
+func writeFile(path string, b []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
+}
+
+// printCalibration is each outcome's mean forecast minus its frequency, in
+// percentage points with its z-score, per league and pooled.
+func printCalibration(w io.Writer, r forecast.Report) {
+	fmt.Fprintln(w, "calibration: mean forecast − observed frequency, percentage points (z); above 0 over-predicted, |z| > 2 more than chance")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	sources := []struct{ key, name string }{{"model_without_odds", "without odds"}, {"model", "model"}, {"bookmaker_closing", "closing"}}
+	fmt.Fprint(tw, "league\t")
+	for _, src := range sources {
+		fmt.Fprintf(tw, "%s home\tdraw\taway\t", src.name)
+	}
+	fmt.Fprintln(tw)
+	line := func(name string, s forecast.SeasonEvaluation) {
+		fmt.Fprintf(tw, "%s\t", name)
+		for _, src := range sources {
+			for _, c := range s.Calibration[src.key] {
+				fmt.Fprintf(tw, "%+.1f (%+.1f)\t", 100*c.Error, c.Z)
+			}
+		}
+		fmt.Fprintln(tw)
+	}
+	for _, l := range r.Leagues {
+		line(l.Competition, l.Overall)
+	}
+	if len(r.Leagues) > 1 {
+		line("pooled", r.Pooled)
+	}
+	tw.Flush()
 }
 
 func printEvaluation(w io.Writer, p predictionParts, ev forecast.Evaluation) {
@@ -395,12 +446,14 @@ func printEvaluation(w io.Writer, p predictionParts, ev forecast.Evaluation) {
 // printPooled is one line per league and the pooled matches: the model
 // beside the price it may see, the closing line and base rates.
 func printPooled(w io.Writer, r forecast.Report) {
-	fmt.Fprintln(w, "every league, and pooled (model − pre-match: per-match difference, 95% bootstrap interval; below 0 the model is better)")
+	fmt.Fprintln(w, "every league, and pooled (differences are per match: mean ± standard error; below 0 the first is better)")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "league\tseasons\tn\tmodel LL\tRPS\twithout odds LL\tpre-match LL\tRPS\tclosing LL\tRPS\tbase LL\tmodel − pre-match LL [95%]\tRPS [95%]\t")
+	fmt.Fprintln(tw, "league\tseasons\tn\tmodel LL\tRPS\twithout odds LL\tRPS\tpre-match LL\tRPS\tclosing LL\tRPS\tbase LL\tmodel − pre-match LL\tRPS\twithout odds − closing LL\tRPS\t")
+	pm := func(iv scoring.Interval) string { return fmt.Sprintf("%+.4f ± %.4f", iv.Mean, iv.StdErr) }
 	line := func(name, seasons string, s forecast.SeasonEvaluation) {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%s\t%s\t\n", name, seasons, s.Model.N, s.Model.LogLoss, s.Model.RPS,
-			s.ModelWithoutOdds.LogLoss, s.Prematch.LogLoss, s.Prematch.RPS, s.Bookmaker.LogLoss, s.Bookmaker.RPS, s.BaseRates.LogLoss, s.VsPrematch.LogLoss, s.VsPrematch.RPS)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%s\t%s\t%s\t%s\t\n", name, seasons, s.Model.N, s.Model.LogLoss, s.Model.RPS,
+			s.ModelWithoutOdds.LogLoss, s.ModelWithoutOdds.RPS, s.Prematch.LogLoss, s.Prematch.RPS, s.Bookmaker.LogLoss, s.Bookmaker.RPS, s.BaseRates.LogLoss,
+			pm(s.VsPrematch.LogLoss), pm(s.VsPrematch.RPS), pm(s.WithoutOddsVsClosing.LogLoss), pm(s.WithoutOddsVsClosing.RPS))
 	}
 	for _, l := range r.Leagues {
 		var seasons []string

@@ -2,10 +2,13 @@ package forecast
 
 import (
 	"context"
+	"encoding/csv"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/soccerpredict/soccerpredict/host/internal/replay"
@@ -41,9 +44,17 @@ type SeasonEvaluation struct {
 	BaseRates scoring.Score `json:"previous_season_base_rates"`
 	// VsPrematch is the model's per-match log-loss and RPS minus the
 	// pre-match price's, with 95% bootstrap intervals: below zero is better.
-	VsPrematch   Difference `json:"model_minus_prematch"`
-	ModelECE     float64    `json:"model_ece"`
-	BookmakerECE float64    `json:"bookmaker_ece"`
+	VsPrematch Difference `json:"model_minus_prematch"`
+	// VsClosing and WithoutOddsVsClosing are the model's, with and without
+	// the pre-match odds, against the closing price: how far each is from
+	// the best price there is.
+	VsClosing            Difference `json:"model_minus_closing"`
+	WithoutOddsVsClosing Difference `json:"without_odds_minus_closing"`
+	// Calibration is each outcome's mean forecast against its frequency,
+	// for the model with and without odds and the closing price.
+	Calibration  map[string][]scoring.Calibration `json:"calibration"`
+	ModelECE     float64                          `json:"model_ece"`
+	BookmakerECE float64                          `json:"bookmaker_ece"`
 	// Reliability is the model's and the bookmaker's calibration table.
 	Reliability []scoring.Bin `json:"reliability,omitempty"`
 }
@@ -80,11 +91,43 @@ type League struct {
 type scored struct {
 	model, bare, book, pre, base []soccer.Probabilities
 	results                      []soccer.Result
+	matches                      []soccer.Match
 }
 
 func (s *scored) add(o scored) {
 	s.model, s.bare, s.book = append(s.model, o.model...), append(s.bare, o.bare...), append(s.book, o.book...)
 	s.pre, s.base, s.results = append(s.pre, o.pre...), append(s.base, o.base...), append(s.results, o.results...)
+	s.matches = append(s.matches, o.matches...)
+}
+
+// WriteForecasts writes every test match's forecasts as CSV, a row a match
+// in the report's order: the model with and without the pre-match odds,
+// the pre-match and closing prices and the base rates, each home, draw and
+// away, beside the result.
+func (r Report) WriteForecasts(w io.Writer) error {
+	cw := csv.NewWriter(w)
+	header := []string{"competition", "season", "match_id", "kickoff", "home_team", "away_team", "result"}
+	for _, f := range []string{"model", "without_odds", "prematch", "closing", "base_rates"} {
+		header = append(header, f+"_home", f+"_draw", f+"_away")
+	}
+	if err := cw.Write(header); err != nil {
+		return err
+	}
+	num := func(v float64) string { return strconv.FormatFloat(v, 'f', 6, 64) }
+	for _, l := range r.Leagues {
+		s := l.scored
+		for i, m := range s.matches {
+			row := []string{m.Competition, m.Season, m.ID, m.Kickoff.Format(time.RFC3339), m.HomeTeam, m.AwayTeam, string(s.results[i])}
+			for _, p := range []soccer.Probabilities{s.model[i], s.bare[i], s.pre[i], s.book[i], s.base[i]} {
+				row = append(row, num(p.Home), num(p.Draw), num(p.Away))
+			}
+			if err := cw.Write(row); err != nil {
+				return err
+			}
+		}
+	}
+	cw.Flush()
+	return cw.Error()
 }
 
 // past is what a walk-forward evaluation reads of the replayed past: a
@@ -185,9 +228,9 @@ func evaluate(ctx context.Context, d past, t Trainer, m model.Model, competition
 		rows := make([][]float64, len(test))
 		bare := make([][]float64, len(test))
 		sc := scored{results: make([]soccer.Result, len(test)), book: make([]soccer.Probabilities, len(test)),
-			pre: make([]soccer.Probabilities, len(test)), base: make([]soccer.Probabilities, len(test))}
+			pre: make([]soccer.Probabilities, len(test)), base: make([]soccer.Probabilities, len(test)), matches: make([]soccer.Match, len(test))}
 		for i, e := range test {
-			rows[i], sc.results[i], sc.base[i], bare[i] = e.Values, e.Match.Result, base, e.Unpriced
+			rows[i], sc.results[i], sc.base[i], bare[i], sc.matches[i] = e.Values, e.Match.Result, base, e.Unpriced, e.Match
 			if bare[i] == nil {
 				bare[i] = e.Values
 			}
@@ -253,19 +296,20 @@ func score(season string, trainRows int, s scored) (SeasonEvaluation, error) {
 	if se.BaseRates, err = scoring.Evaluate(s.base, s.results); err != nil {
 		return se, err
 	}
-	mll, mrps, err := scoring.PerMatch(s.model, s.results)
-	if err != nil {
-		return se, err
+	for _, d := range []struct {
+		to       *Difference
+		one, two []soccer.Probabilities
+	}{{&se.VsPrematch, s.model, s.pre}, {&se.VsClosing, s.model, s.book}, {&se.WithoutOddsVsClosing, s.bare, s.book}} {
+		if *d.to, err = difference(d.one, d.two, s.results); err != nil {
+			return se, err
+		}
 	}
-	pll, prps, err := scoring.PerMatch(s.pre, s.results)
-	if err != nil {
-		return se, err
+	se.Calibration = map[string][]scoring.Calibration{}
+	for name, ps := range map[string][]soccer.Probabilities{"model": s.model, "model_without_odds": s.bare, "bookmaker_closing": s.book} {
+		if se.Calibration[name], err = scoring.Calibrate(ps, s.results); err != nil {
+			return se, err
+		}
 	}
-	for i := range mll {
-		mll[i] -= pll[i]
-		mrps[i] -= prps[i]
-	}
-	se.VsPrematch = Difference{LogLoss: scoring.Bootstrap(mll, bootstrapResamples, bootstrapSeed), RPS: scoring.Bootstrap(mrps, bootstrapResamples, bootstrapSeed)}
 	if se.ModelECE, err = scoring.ECE(s.model, s.results, 10); err != nil {
 		return se, err
 	}
@@ -282,6 +326,23 @@ func score(season string, trainRows int, s scored) (SeasonEvaluation, error) {
 	}
 	se.Reliability = append(mr, br...)
 	return se, nil
+}
+
+// difference is the paired per-match difference of two forecasters' scores.
+func difference(one, two []soccer.Probabilities, results []soccer.Result) (Difference, error) {
+	ll1, rps1, err := scoring.PerMatch(one, results)
+	if err != nil {
+		return Difference{}, err
+	}
+	ll2, rps2, err := scoring.PerMatch(two, results)
+	if err != nil {
+		return Difference{}, err
+	}
+	for i := range ll1 {
+		ll1[i] -= ll2[i]
+		rps1[i] -= rps2[i]
+	}
+	return Difference{LogLoss: scoring.Bootstrap(ll1, bootstrapResamples, bootstrapSeed), RPS: scoring.Bootstrap(rps1, bootstrapResamples, bootstrapSeed)}, nil
 }
 
 // previousBaseRates are the H/D/A frequencies of the competition's season
@@ -318,13 +379,39 @@ func (rc resultCounts) add(m soccer.Match) {
 	}
 }
 
+// baseRates are the results of the competition's previous season; for a
+// competition's first season, those of every other competition's latest
+// season before it (season codes sort in time order: "1819" < "2324").
 func (rc resultCounts) baseRates(competition, season string) (soccer.Probabilities, error) {
 	seasons := slices.Sorted(maps.Keys(rc[competition]))
-	i := slices.Index(seasons, season)
-	if i <= 0 {
-		return soccer.Probabilities{}, fmt.Errorf("evaluate: no %s season before %s for base rates", competition, season)
+	if i := slices.Index(seasons, season); i > 0 {
+		return shares(*rc[competition][seasons[i-1]]), nil
 	}
-	c := rc[competition][seasons[i-1]]
+	var pooled [3]float64
+	for other, ss := range rc {
+		if other == competition {
+			continue
+		}
+		var last string
+		for s := range ss {
+			if s < season && s > last {
+				last = s
+			}
+		}
+		if last != "" {
+			for k := range 3 {
+				pooled[k] += ss[last][k]
+			}
+		}
+	}
+	if pooled[0]+pooled[1]+pooled[2] == 0 {
+		return soccer.Probabilities{}, fmt.Errorf("evaluate: no season before %s %s, of it or any other competition, for base rates", competition, season)
+	}
+	return shares(pooled), nil
+}
+
+// shares are home wins, draws and away wins as shares of the matches.
+func shares(c [3]float64) soccer.Probabilities {
 	n := c[0] + c[1] + c[2]
-	return soccer.Probabilities{Home: c[0] / n, Draw: c[1] / n, Away: c[2] / n}, nil
+	return soccer.Probabilities{Home: c[0] / n, Draw: c[1] / n, Away: c[2] / n}
 }

@@ -3,11 +3,13 @@ package forecast
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -147,6 +149,19 @@ func TestWalkForwardEvaluation(t *testing.T) {
 	if o.Model.LogLoss > o.Bookmaker.LogLoss+0.03 || o.Model.RPS > o.Bookmaker.RPS+0.01 {
 		t.Fatalf("model log-loss %.4f / RPS %.4f is far from the closing line %.4f / %.4f", o.Model.LogLoss, o.Model.RPS, o.Bookmaker.LogLoss, o.Bookmaker.RPS)
 	}
+	// The paired differences to the closing price, the calibration and the
+	// per-match forecasts come with it.
+	if o.WithoutOddsVsClosing.LogLoss.Mean <= 0 || o.WithoutOddsVsClosing.LogLoss.StdErr <= 0 || len(o.Calibration["model_without_odds"]) != 3 {
+		t.Fatalf("without odds − closing %+v, calibration %+v", o.WithoutOddsVsClosing, o.Calibration)
+	}
+	var csvOut strings.Builder
+	if err := (Report{Leagues: []Evaluation{ev}}).WriteForecasts(&csvOut); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(strings.NewReader(csvOut.String())).ReadAll()
+	if err != nil || len(recs) != 761 || len(recs[0]) != 22 || recs[1][0] != "E0" || recs[1][1] != "2223" {
+		t.Fatalf("forecasts CSV: %d rows, header %v, first %v, %v", len(recs), recs[0], recs[min(1, len(recs)-1)], err)
+	}
 	// The fold for 2023/24 trains only on matches before its first kick-off.
 	if ev.Seasons[1].TrainRows <= ev.Seasons[0].TrainRows {
 		t.Fatalf("train sizes %d, %d: the later fold must train on more", ev.Seasons[0].TrainRows, ev.Seasons[1].TrainRows)
@@ -245,4 +260,34 @@ func metaOf(examples []replay.Example, recent int) startMeta {
 		b.add(e)
 	}
 	return b.done()
+}
+
+// Base rates are the competition's previous season; its first season gets
+// the other competitions' latest seasons before it, pooled.
+func TestBaseRatesOfAFirstSeason(t *testing.T) {
+	rc := resultCounts{}
+	add := func(comp, season string, r soccer.Result, n int) {
+		for range n {
+			rc.add(soccer.Match{Competition: comp, Season: season, Result: r})
+		}
+	}
+	add("E0", "2122", soccer.HomeWin, 2)
+	add("E0", "2223", soccer.HomeWin, 1)
+	add("E0", "2223", soccer.Draw, 1)
+	add("D1", "2223", soccer.AwayWin, 2)
+	add("E1", "2324", soccer.HomeWin, 5)
+	if p, err := rc.baseRates("E0", "2223"); err != nil || p != (soccer.Probabilities{Home: 1}) {
+		t.Fatalf("E0 2223 base rates %+v %v, want its 2122", p, err)
+	}
+	// D1's first season: E0's 2122 (E0 2223 and E1 2324 are not before it).
+	if p, err := rc.baseRates("D1", "2223"); err != nil || p != (soccer.Probabilities{Home: 1}) {
+		t.Fatalf("D1 2223 base rates %+v %v, want E0 2122's", p, err)
+	}
+	// E1's first: E0 2223 and D1 2223 pooled.
+	if p, err := rc.baseRates("E1", "2324"); err != nil || p != (soccer.Probabilities{Home: 0.25, Draw: 0.25, Away: 0.5}) {
+		t.Fatalf("E1 2324 base rates %+v %v", p, err)
+	}
+	if _, err := rc.baseRates("E0", "2122"); err == nil {
+		t.Fatal("base rates from nothing")
+	}
 }

@@ -149,11 +149,12 @@ func PerMatch(ps []soccer.Probabilities, rs []soccer.Result) (logLoss, rps []flo
 	return logLoss, rps, nil
 }
 
-// Interval is a mean with a 95% bootstrap interval.
+// Interval is a mean with its standard error and a 95% bootstrap interval.
 type Interval struct {
-	Mean float64 `json:"mean"`
-	Low  float64 `json:"low"`
-	High float64 `json:"high"`
+	Mean   float64 `json:"mean"`
+	StdErr float64 `json:"std_err"`
+	Low    float64 `json:"low"`
+	High   float64 `json:"high"`
 }
 
 // Contains reports whether x lies within the interval.
@@ -175,6 +176,13 @@ func Bootstrap(xs []float64, resamples int, seed uint64) Interval {
 		sum += x
 	}
 	iv := Interval{Mean: sum / float64(len(xs))}
+	if len(xs) > 1 {
+		var ss float64
+		for _, x := range xs {
+			ss += (x - iv.Mean) * (x - iv.Mean)
+		}
+		iv.StdErr = math.Sqrt(ss / float64(len(xs)-1) / float64(len(xs)))
+	}
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	means := make([]float64, resamples)
 	for b := range means {
@@ -187,4 +195,48 @@ func Bootstrap(xs []float64, resamples int, seed uint64) Interval {
 	slices.Sort(means)
 	iv.Low, iv.High = means[int(0.025*float64(resamples))], means[min(resamples-1, int(0.975*float64(resamples)))]
 	return iv
+}
+
+// Calibration is how one outcome's mean forecast compares with how often it
+// happened: Forecast and Observed are shares of the matches, Error is
+// Forecast − Observed (above zero the outcome is over-predicted) and Z is
+// Error in standard errors of the observed share under the forecasts
+// (sqrt(Σ p(1−p))/n), so |Z| above 2 is more than chance.
+type Calibration struct {
+	Outcome  string  `json:"outcome"`
+	Forecast float64 `json:"forecast"`
+	Observed float64 `json:"observed"`
+	Error    float64 `json:"error"`
+	Z        float64 `json:"z"`
+}
+
+// Calibrate is the calibration of each outcome, home, draw and away.
+func Calibrate(ps []soccer.Probabilities, rs []soccer.Result) ([]Calibration, error) {
+	if len(ps) != len(rs) || len(ps) == 0 {
+		return nil, fmt.Errorf("%d forecasts for %d results", len(ps), len(rs))
+	}
+	var f, o, v [3]float64
+	for i, p := range ps {
+		y, err := onehot(rs[i])
+		if err != nil {
+			return nil, err
+		}
+		q := [3]float64{p.Home, p.Draw, p.Away}
+		for k := range 3 {
+			f[k] += q[k]
+			o[k] += y[k]
+			v[k] += q[k] * (1 - q[k])
+		}
+	}
+	n := float64(len(ps))
+	out := make([]Calibration, 3)
+	for k, name := range []string{"home", "draw", "away"} {
+		c := Calibration{Outcome: name, Forecast: f[k] / n, Observed: o[k] / n}
+		c.Error = c.Forecast - c.Observed
+		if v[k] > 0 {
+			c.Z = (f[k] - o[k]) / math.Sqrt(v[k])
+		}
+		out[k] = c
+	}
+	return out, nil
 }

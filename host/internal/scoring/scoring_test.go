@@ -38,3 +38,28 @@ func TestPerfectCalibration(t *testing.T) {
 		t.Fatalf("ECE of calibrated forecasts = %v", e)
 	}
 }
+
+// Calibrate by hand: two matches forecast 0.6/0.2/0.2, one home win and one
+// draw. Home is forecast 60% and happened 50%: over-predicted by 10 points,
+// z = (1.2 − 1)/sqrt(2·0.6·0.4).
+func TestCalibrateByHand(t *testing.T) {
+	p := soccer.Probabilities{Home: 0.6, Draw: 0.2, Away: 0.2}
+	cs, err := Calibrate([]soccer.Probabilities{p, p}, []soccer.Result{soccer.HomeWin, soccer.Draw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	home, draw, away := cs[0], cs[1], cs[2]
+	if home.Outcome != "home" || math.Abs(home.Error-0.1) > 1e-12 || math.Abs(home.Z-0.2/math.Sqrt(0.48)) > 1e-12 {
+		t.Fatalf("home %+v", home)
+	}
+	if math.Abs(draw.Error+0.3) > 1e-12 || draw.Z >= 0 || math.Abs(away.Error-0.2) > 1e-12 || away.Observed != 0 {
+		t.Fatalf("draw %+v away %+v", draw, away)
+	}
+	if _, err := Calibrate(nil, nil); err == nil {
+		t.Fatal("no forecasts calibrated")
+	}
+	iv := Bootstrap([]float64{1, 2, 3, 4}, 100, 1)
+	if math.Abs(iv.StdErr-math.Sqrt(5.0/3/4)) > 1e-12 {
+		t.Fatalf("standard error %v", iv.StdErr)
+	}
+}

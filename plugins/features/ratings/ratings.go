@@ -8,6 +8,12 @@
 //     the expected goals they imply against the opponent;
 //   - recent form: points and goal difference over the last N matches;
 //   - rest days since each team's previous match;
+//   - GAP ratings (Wheatcroft) from shots and shots on target: what each
+//     team makes and allows at home and away, and the shots they imply for
+//     the fixture;
+//   - price ratings: each team's strength and draw propensity as the
+//     prices of its past matches put them, and the 1X2 probabilities they
+//     imply for the fixture (known before it, so not its own price);
 //   - the de-margined market probabilities from pre-match (never closing)
 //     odds, also as log-odds against the draw, with an indicator; when
 //     absent, Elo's forecast stands in.
@@ -33,7 +39,11 @@ import (
 )
 
 // SchemaVersion changes whenever the meaning or order of the columns does.
-const SchemaVersion = "ratings-4"
+const SchemaVersion = "ratings-5"
+
+// stateVersion is the snapshot format's version (2 added the price
+// ratings, 3 the GAP ratings).
+const stateVersion = 3
 
 // ratingColumns are the columns from the ratings themselves (not the market).
 var ratingColumns = []string{
@@ -43,6 +53,8 @@ var ratingColumns = []string{
 	"home_form_points", "away_form_points", "home_form_goal_diff", "away_form_goal_diff",
 	"home_rest_days", "away_rest_days",
 	"competition_draw_rate", "home_draw_rate", "away_draw_rate",
+	"price_rating_diff", "price_draw_rate", "price_log_home_draw", "price_log_away_draw",
+	"home_expected_shots_on_target", "away_expected_shots_on_target", "home_expected_shots", "away_expected_shots",
 }
 
 // Columns are the features, in row order: the rating columns (zero when the
@@ -72,6 +84,18 @@ type Settings struct {
 	FormMatches      int     `json:"form_matches"` // default 5
 	// Bookmakers are tried in order for pre-match market probabilities.
 	Bookmakers []string `json:"bookmakers"`
+	// PriceRatingRate is how far a team's price rating moves toward what the
+	// prices of its latest match said (default 0.2).
+	PriceRatingRate float64 `json:"price_rating_rate"`
+	// PriceDrawRate is how far a team's draw offset in the prices moves
+	// toward its latest match's (default 0.05).
+	PriceDrawRate float64 `json:"price_draw_rate"`
+	// ShotRate is the GAP ratings' learning rate λ: the share of a
+	// match's error in shots (on target) a team's rating takes (default 0.2).
+	ShotRate float64 `json:"shot_rate"`
+	// ShotVenueWeight is φ: how much a match at one venue moves the
+	// team's ratings for the other (default 0.5).
+	ShotVenueWeight float64 `json:"shot_venue_weight"`
 }
 
 const (
@@ -80,7 +104,16 @@ const (
 	maxRestDays     = 21.0
 	defaultRestDays = 7.0
 	baseRateAlpha   = 0.005
+	// newcomerPrice is how far below its competition's average a team new
+	// to it starts, in price-rating units (promoted teams start weaker).
+	newcomerPrice = 0.3
+	// initialPriceHome is log(0.45/0.29), the usual home advantage.
+	initialPriceHome = 0.44
+	// priceCurveRate is how fast a competition's draw curve follows its prices.
+	priceCurveRate = 0.01
 )
+
+func logit(p float64) float64 { return math.Log(p / (1 - p)) }
 
 // Ratings is the feature set.
 type Ratings struct {
@@ -108,6 +141,32 @@ type team struct {
 	Draws  float64   `json:"draws"`
 	Recent []outcome `json:"recent"`
 	Last   time.Time `json:"last"`
+	// Price is the team's strength as the prices of its past matches put
+	// it, in units of log(p_home/p_away); PriceDraw how much likelier a
+	// draw those prices made its matches than the competition's curve
+	// says, in log-odds. Prices of a match are known before it kicks off,
+	// so they say nothing of the fixture to forecast, only of the teams' past.
+	Price     float64 `json:"price"`
+	PriceDraw float64 `json:"price_draw"`
+	// Shots are GAP ratings (Wheatcroft): for shots on target and shots,
+	// what the team makes and allows at home and away.
+	Shots [numShotStats]gap `json:"shots"`
+}
+
+// gap are one statistic's ratings of a team: attacking and defensive, at
+// home and away.
+type gap struct {
+	HomeAttack  float64 `json:"home_attack"`
+	HomeDefence float64 `json:"home_defence"`
+	AwayAttack  float64 `json:"away_attack"`
+	AwayDefence float64 `json:"away_defence"`
+}
+
+// numShotStats are the statistics with GAP ratings: shots on target, shots.
+const numShotStats = 2
+
+func shotStats(s soccer.Stats) [numShotStats]soccer.Count {
+	return [numShotStats]soccer.Count{s.ShotsOnTarget, s.Shots}
 }
 
 type outcome struct {
@@ -118,11 +177,24 @@ type outcome struct {
 type compStat struct {
 	Home, Draw, Away float64 // running base rates
 	Goals            float64 // running goals per team per match
+	// PriceHome is the home advantage in the prices, as log(p_home/p_away).
+	PriceHome float64
+	// PriceDrawBase − PriceDrawCurve × supremacy² is the draw's log-odds
+	// in the competition's prices for teams that far apart.
+	PriceDrawBase, PriceDrawCurve float64
+	// PriceMatches counts the competition's matches with a price.
+	PriceMatches float64
+	// ShotsHome and ShotsAway are running means of each shot statistic per
+	// side: where a newcomer's ratings start.
+	ShotsHome, ShotsAway [numShotStats]float64
 }
+
+// initialShots are typical shots on target and shots per side.
+var initialShotsHome, initialShotsAway = [numShotStats]float64{4.8, 13.5}, [numShotStats]float64{3.9, 11}
 
 // New builds the feature set from its settings.
 func New(_ context.Context, env plugin.Env) (features.FeatureSet, error) {
-	s := Settings{EloK: 20, EloHomeAdvantage: 60, EloSeasonRegression: 0.2, StrengthHalfLife: 10, FormMatches: 5,
+	s := Settings{EloK: 20, EloHomeAdvantage: 60, EloSeasonRegression: 0.2, StrengthHalfLife: 10, FormMatches: 5, PriceRatingRate: 0.2, PriceDrawRate: 0.05, ShotRate: 0.2, ShotVenueWeight: 0.5,
 		Bookmakers: []string{"PS", "Avg", "B365", "BW", "IW", "WH", "VC", "BbAv", "Max"}}
 	if err := env.Settings.Decode(&s); err != nil {
 		return nil, err
@@ -132,6 +204,10 @@ func New(_ context.Context, env plugin.Env) (features.FeatureSet, error) {
 		return nil, errors.New("ratings: elo_k, strength_half_life and form_matches must be positive")
 	case s.EloSeasonRegression < 0 || s.EloSeasonRegression > 1:
 		return nil, errors.New("ratings: elo_season_regression must be in [0, 1]")
+	case !(s.PriceRatingRate > 0 && s.PriceRatingRate <= 1) || !(s.PriceDrawRate > 0 && s.PriceDrawRate <= 1):
+		return nil, errors.New("ratings: price_rating_rate and price_draw_rate must be in (0, 1]")
+	case !(s.ShotRate > 0 && s.ShotRate <= 1) || !(s.ShotVenueWeight >= 0 && s.ShotVenueWeight <= 1):
+		return nil, errors.New("ratings: shot_rate must be in (0, 1] and shot_venue_weight in [0, 1]")
 	case len(s.Bookmakers) == 0:
 		return nil, errors.New("ratings: bookmakers must name at least one bookmaker")
 	}
@@ -139,7 +215,7 @@ func New(_ context.Context, env plugin.Env) (features.FeatureSet, error) {
 }
 
 func newState() state {
-	return state{Version: 1, Teams: map[string]*team{}, Comps: map[string]*compStat{}}
+	return state{Version: stateVersion, Teams: map[string]*team{}, Comps: map[string]*compStat{}}
 }
 
 // Schema implements features.FeatureSet.
@@ -204,6 +280,50 @@ func (r *Ratings) observe(m soccer.Match) {
 	h.Draws += r.alpha * (drawn - h.Draws)
 	a.Draws += r.alpha * (drawn - a.Draws)
 
+	if p, ok := r.price(m); ok {
+		ph, pd, pa := math.Max(p.Home, 1e-6), math.Min(math.Max(p.Draw, 1e-6), 1-1e-6), math.Max(p.Away, 1e-6)
+		sup := h.Price - a.Price + comp.PriceHome
+		err := math.Log(ph/pa) - sup
+		h.Price += r.s.PriceRatingRate * err / 2
+		a.Price -= r.s.PriceRatingRate * err / 2
+		// A competition's own figures start as running means over its
+		// first priced matches, then follow it slowly: a new league's home
+		// advantage and draws are its own within weeks.
+		comp.PriceMatches++
+		homeRate, curveRate := math.Max(baseRateAlpha, 1/(comp.PriceMatches+20)), math.Max(priceCurveRate, 1/(comp.PriceMatches+20))
+		comp.PriceHome += homeRate * err
+		// The draw's log-odds in the prices: the competition's curve in
+		// the supremacy (even teams draw more) plus the teams' offsets.
+		curve := comp.PriceDrawBase - comp.PriceDrawCurve*sup*sup
+		drawErr := logit(pd) - curve - (h.PriceDraw+a.PriceDraw)/2
+		h.PriceDraw += r.s.PriceDrawRate * drawErr
+		a.PriceDraw += r.s.PriceDrawRate * drawErr
+		rest := logit(pd) - curve - (h.PriceDraw+a.PriceDraw)/2
+		comp.PriceDrawBase += curveRate * rest
+		comp.PriceDrawCurve = math.Max(0, comp.PriceDrawCurve-curveRate*rest*sup*sup)
+	}
+
+	sh := shotStats(m.Stats)
+	for k, c := range sh {
+		if !c.Known {
+			continue
+		}
+		hr, ar := &h.Shots[k], &a.Shots[k]
+		eh := float64(c.Home) - (hr.HomeAttack+ar.AwayDefence)/2
+		ea := float64(c.Away) - (ar.AwayAttack+hr.HomeDefence)/2
+		l, phi := r.s.ShotRate, r.s.ShotVenueWeight
+		hr.HomeAttack += l * eh
+		ar.AwayDefence += l * eh
+		ar.AwayAttack += l * ea
+		hr.HomeDefence += l * ea
+		hr.AwayAttack += l * phi * eh
+		ar.HomeDefence += l * phi * eh
+		ar.HomeAttack += l * phi * ea
+		hr.AwayDefence += l * phi * ea
+		comp.ShotsHome[k] += baseRateAlpha * (float64(c.Home) - comp.ShotsHome[k])
+		comp.ShotsAway[k] += baseRateAlpha * (float64(c.Away) - comp.ShotsAway[k])
+	}
+
 	hp, ap := points(m.Result)
 	h.Recent = lastN(append(h.Recent, outcome{hp, m.HomeGoals - m.AwayGoals}), r.s.FormMatches)
 	a.Recent = lastN(append(a.Recent, outcome{ap, m.AwayGoals - m.HomeGoals}), r.s.FormMatches)
@@ -217,10 +337,31 @@ func (r *Ratings) observe(m soccer.Match) {
 	comp.Goals += baseRateAlpha * ((hg+ag)/2 - comp.Goals)
 }
 
+// price is what the match's prices said before it kicked off: the first of
+// the bookmakers with a closing price, else with a pre-match one.
+func (r *Ratings) price(m soccer.Match) (soccer.Probabilities, bool) {
+	for _, closing := range []bool{true, false} {
+		for _, bm := range r.s.Bookmakers {
+			if o, ok := m.OddsOf(bm, closing); ok {
+				if p, err := o.Implied(); err == nil {
+					return p, true
+				}
+			}
+		}
+	}
+	return soccer.Probabilities{}, false
+}
+
+func newCompStat() *compStat {
+	return &compStat{Home: 0.45, Draw: 0.26, Away: 0.29, Goals: initialGoals, PriceHome: initialPriceHome,
+		PriceDrawBase: logit(0.27), PriceDrawCurve: 0.25,
+		ShotsHome: initialShotsHome, ShotsAway: initialShotsAway}
+}
+
 func (r *Ratings) comp(code string) *compStat {
 	c, ok := r.st.Comps[code]
 	if !ok {
-		c = &compStat{Home: 0.45, Draw: 0.26, Away: 0.29, Goals: initialGoals}
+		c = newCompStat()
 		r.st.Comps[code] = c
 	}
 	return c
@@ -252,14 +393,26 @@ func (r *Ratings) newcomer(competition string) team {
 			n++
 		}
 	}
+	var priceSum float64
+	for _, name := range names {
+		if t := r.st.Teams[name]; t.Competition == competition {
+			priceSum += t.Price
+		}
+	}
+	price := 0.0
 	if n >= 10 {
 		elo = sum/float64(n) - 80
+		price = priceSum/float64(n) - newcomerPrice
 	}
-	goals, draws := initialGoals, 0.26
-	if c, ok := r.st.Comps[competition]; ok {
-		goals, draws = c.Goals, c.Draw
+	c := newCompStat()
+	if have, ok := r.st.Comps[competition]; ok {
+		c = have
 	}
-	return team{Competition: competition, Elo: elo, Attack: goals, Defence: goals, Draws: draws}
+	t := team{Competition: competition, Elo: elo, Attack: c.Goals, Defence: c.Goals, Draws: c.Draw, Price: price}
+	for k := range t.Shots {
+		t.Shots[k] = gap{HomeAttack: c.ShotsHome[k], AwayDefence: c.ShotsHome[k], AwayAttack: c.ShotsAway[k], HomeDefence: c.ShotsAway[k]}
+	}
+	return t
 }
 
 // eloFor is the team's rating for a match in season: regressed toward the
@@ -298,13 +451,18 @@ func (r *Ratings) row(f soccer.Fixture) []float64 {
 		a = &t
 	}
 	diff := r.eloFor(h, f.Season) + r.s.EloHomeAdvantage - r.eloFor(a, f.Season)
-	comp := compStat{Home: 0.45, Draw: 0.26, Away: 0.29, Goals: initialGoals}
+	comp := *newCompStat()
 	if c, ok := r.st.Comps[f.Competition]; ok {
 		comp = *c
 	}
 	avg := math.Max(comp.Goals, 0.1)
 	hf, hgd := form(h.Recent, comp)
 	af, agd := form(a.Recent, comp)
+	// The prices the teams' past matches imply for this one.
+	sup := h.Price - a.Price + comp.PriceHome
+	pd := 1 / (1 + math.Exp(-(comp.PriceDrawBase - comp.PriceDrawCurve*sup*sup + (h.PriceDraw+a.PriceDraw)/2)))
+	ph := (1 - pd) / (1 + math.Exp(-sup))
+	pa := 1 - pd - ph
 	var mh, md, ma, avail float64
 	for _, bm := range r.s.Bookmakers {
 		if o, ok := f.OddsOf(bm); ok {
@@ -321,6 +479,9 @@ func (r *Ratings) row(f soccer.Fixture) []float64 {
 		hf, af, hgd, agd,
 		rest(h, f.Kickoff), rest(a, f.Kickoff),
 		comp.Draw, h.Draws, a.Draws,
+		sup, pd, logRatio(ph, pd), logRatio(pa, pd),
+		(h.Shots[0].HomeAttack + a.Shots[0].AwayDefence) / 2, (a.Shots[0].AwayAttack + h.Shots[0].HomeDefence) / 2,
+		(h.Shots[1].HomeAttack + a.Shots[1].AwayDefence) / 2, (a.Shots[1].AwayAttack + h.Shots[1].HomeDefence) / 2,
 		mh, md, ma, avail,
 		// The market as de-margined log-odds against the draw: a multinomial
 		// logistic model reproduces the price exactly with weight 1 on
@@ -409,8 +570,8 @@ func (r *Ratings) Restore(_ context.Context, b []byte) error {
 	if err := dec.Decode(&st); err != nil {
 		return fmt.Errorf("ratings: not a ratings snapshot: %w", err)
 	}
-	if st.Version != 1 || st.Teams == nil || st.Comps == nil {
-		return fmt.Errorf("ratings: snapshot version %d is not one this plugin reads (1)", st.Version)
+	if st.Version != stateVersion || st.Teams == nil || st.Comps == nil {
+		return fmt.Errorf("ratings: snapshot version %d is not one this plugin reads (%d)", st.Version, stateVersion)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()

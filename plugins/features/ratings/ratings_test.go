@@ -2,6 +2,7 @@ package ratings
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -112,6 +113,106 @@ func TestMarketFeaturesUsePreMatchOddsOnly(t *testing.T) {
 	}
 }
 
+// A team's price rating follows what the prices of its past matches said of
+// it (closing before pre-match), never the fixture's own price; a match
+// without a price leaves it as it was.
+func TestPriceRatingsFollowPastPrices(t *testing.T) {
+	r := newRatings(t)
+	ctx := context.Background()
+	strong := []soccer.Odds{{Bookmaker: "PS", Closing: true, Home: 1.25, Draw: 6, Away: 12}, {Bookmaker: "PS", Home: 3, Draw: 3, Away: 3}}
+	var ms []soccer.Match
+	for i := range 80 {
+		// Arsenal lose every match but the prices keep rating them far above Chelsea.
+		ms = append(ms, match(fmt.Sprint("m", i), "Arsenal", "Chelsea", 0, 1, day.Add(time.Duration(i)*72*time.Hour), strong...))
+	}
+	if err := r.Observe(ctx, features.ObserveRequest{Matches: ms}); err != nil {
+		t.Fatal(err)
+	}
+	f := match("next", "Arsenal", "Chelsea", 0, 0, day.Add(200*72*time.Hour)).Fixture()
+	want, _ := strong[0].Implied()
+	ph, pa := value(t, r, f, "price_log_home_draw"), value(t, r, f, "price_log_away_draw")
+	if math.Abs(ph-math.Log(want.Home/want.Draw)) > 0.2 || math.Abs(pa-math.Log(want.Away/want.Draw)) > 0.5 {
+		t.Fatalf("price log-odds %v %v after eighty matches priced %+v, want near %v %v", ph, pa, want,
+			math.Log(want.Home/want.Draw), math.Log(want.Away/want.Draw))
+	}
+	if value(t, r, f, "elo_diff") >= 0 {
+		t.Fatal("Elo should follow the results, not the prices")
+	}
+	// The fixture's own price changes the market columns only.
+	before := value(t, r, f, "price_rating_diff")
+	f.Odds = []soccer.Odds{{Bookmaker: "PS", Home: 9, Draw: 5, Away: 1.3}}
+	if got := value(t, r, f, "p_price_rating_diff"); got != before {
+		t.Fatalf("price rating with the fixture's own price %v, without %v", got, before)
+	}
+	if err := r.Observe(ctx, features.ObserveRequest{Matches: []soccer.Match{match("np", "Arsenal", "Chelsea", 0, 5, day.Add(201*72*time.Hour))}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := value(t, r, match("n2", "Arsenal", "Chelsea", 0, 0, day.Add(202*72*time.Hour)).Fixture(), "price_rating_diff"); got != before {
+		t.Fatalf("a match without a price moved the price rating from %v to %v", before, got)
+	}
+}
+
+// GAP ratings follow shots on target and shots, at home and (by φ) away;
+// a match without statistics leaves them as they were.
+func TestGAPRatingsFollowShots(t *testing.T) {
+	r := newRatings(t)
+	ctx := context.Background()
+	f := match("f", "Arsenal", "Chelsea", 0, 0, day.Add(100*72*time.Hour)).Fixture()
+	if err := r.Observe(ctx, features.ObserveRequest{Matches: []soccer.Match{match("m0", "Arsenal", "Chelsea", 0, 0, day)}}); err != nil {
+		t.Fatal(err)
+	}
+	sotBefore, shotsBefore := value(t, r, f, "home_expected_shots_on_target"), value(t, r, f, "home_expected_shots")
+	awayBefore := value(t, r, f, "away_expected_shots_on_target")
+	var ms []soccer.Match
+	for i := range 10 {
+		m := match(fmt.Sprint("m", i+1), "Arsenal", "Chelsea", 2, 0, day.Add(time.Duration(i+1)*72*time.Hour))
+		m.Stats = soccer.Stats{Shots: soccer.Counted(25, 5), ShotsOnTarget: soccer.Counted(12, 1)}
+		ms = append(ms, m)
+	}
+	if err := r.Observe(ctx, features.ObserveRequest{Matches: ms}); err != nil {
+		t.Fatal(err)
+	}
+	sot, shots, away := value(t, r, f, "home_expected_shots_on_target"), value(t, r, f, "home_expected_shots"), value(t, r, f, "away_expected_shots_on_target")
+	if !(sot > sotBefore+4 && sot < 12) || !(shots > shotsBefore+6 && shots < 25) || !(away < awayBefore-1.5 && away > 1) {
+		t.Fatalf("after ten 12-1 (25-5) matches: home on target %v (was %v), shots %v (was %v), away on target %v (was %v)",
+			sot, sotBefore, shots, shotsBefore, away, awayBefore)
+	}
+	// φ: Arsenal's away attack rose too, by less.
+	if g := r.st.Teams["Arsenal"].Shots[0]; !(g.AwayAttack > initialShotsAway[0] && g.AwayAttack-initialShotsAway[0] < g.HomeAttack-initialShotsHome[0]) {
+		t.Fatalf("Arsenal's shots-on-target ratings %+v", g)
+	}
+	if err := r.Observe(ctx, features.ObserveRequest{Matches: []soccer.Match{match("m99", "Arsenal", "Chelsea", 5, 0, day.Add(50*72*time.Hour))}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := value(t, r, f, "home_expected_shots_on_target"); got != sot {
+		t.Fatalf("a match without statistics moved the rating from %v to %v", sot, got)
+	}
+}
+
+// The draw in the prices: even teams draw more than teams far apart (the
+// competition's curve), and a team whose prices keep making draws likelier
+// gets a higher draw offset.
+func TestPriceDrawCurve(t *testing.T) {
+	r := newRatings(t)
+	ctx := context.Background()
+	var ms []soccer.Match
+	at := day
+	for i := range 60 {
+		at = at.Add(72 * time.Hour)
+		// A and B are even and drawish; C beats D by far.
+		ms = append(ms, match(fmt.Sprint("e", i), "A", "B", 1, 1, at, soccer.Odds{Bookmaker: "PS", Closing: true, Home: 2.9, Draw: 2.9, Away: 3.3}),
+			match(fmt.Sprint("f", i), "C", "D", 3, 0, at.Add(time.Hour), soccer.Odds{Bookmaker: "PS", Closing: true, Home: 1.2, Draw: 7.5, Away: 15}))
+	}
+	if err := r.Observe(ctx, features.ObserveRequest{Matches: ms}); err != nil {
+		t.Fatal(err)
+	}
+	even := value(t, r, match("x", "A", "B", 0, 0, at.Add(72*time.Hour)).Fixture(), "price_draw_rate")
+	far := value(t, r, match("y", "C", "D", 0, 0, at.Add(72*time.Hour)).Fixture(), "price_draw_rate")
+	if !(even > 0.3 && far < 0.15) {
+		t.Fatalf("draw probability from past prices: %v for even teams (priced ~0.33), %v for far apart ones (~0.13)", even, far)
+	}
+}
+
 // Each team's draw propensity follows its draws; a newcomer starts at its
 // competition's draw rate.
 func TestDrawPropensity(t *testing.T) {
@@ -192,7 +293,7 @@ func TestBadSettingsAndSnapshots(t *testing.T) {
 		t.Fatal("negative elo_k accepted")
 	}
 	r := newRatings(t)
-	if err := r.Restore(context.Background(), []byte(`{"version": 2, "teams": {}, "competitions": {}}`)); err == nil {
+	if err := r.Restore(context.Background(), []byte(`{"version": 1, "teams": {}, "competitions": {}}`)); err == nil {
 		t.Fatal("a snapshot of another version was restored")
 	}
 }

@@ -56,7 +56,7 @@ func CeilingHandler() http.Handler {
 		resp.Fixture.HomeTeam, resp.Fixture.AwayTeam = req.HomeTeam, req.AwayTeam
 		resp.Probabilities.Home, resp.Probabilities.Draw, resp.Probabilities.Away = 0.4637113371029479, 0.2634961853468812, 0.2727924775501709
 		resp.Model.Name, resp.Model.Version = "onnx-logreg", 1
-		resp.FeatureSchemaVersion, resp.Generation = "ratings-4", 1
+		resp.FeatureSchemaVersion, resp.Generation = "ratings-5", 1
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(resp)
 	})
