@@ -202,6 +202,7 @@ func TestErrors(t *testing.T) {
 		{`{"home_team": 7, "away_team": "Chelsea", "competition": "E0"}`, "home_team", "must be a string", 400},
 		{`{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0", "colour": "red"}`, "colour", `unknown field "colour"`, 400},
 		{`{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0", "kickoff": "tomorrow"}`, "kickoff", "RFC 3339", 422},
+		{`{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0", "kickoff": "2005-01-01T15:00:00Z"}`, "kickoff", "before E0's first stored season (1314, from 2013-08-17)", 422},
 		{`{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0", "odds": {"home": 0.5, "draw": 3, "away": 4}}`, "odds", "above 1", 422},
 		{`{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0", "odds": {"home": 2}}`, "odds", "the draw price is missing", 422},
 		{`{"home_team": "Arsenal",`, "", "malformed JSON", 400},

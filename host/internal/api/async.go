@@ -17,6 +17,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
 	"github.com/soccerpredict/soccerpredict/host/internal/gather"
 	"github.com/soccerpredict/soccerpredict/host/internal/jobs"
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
@@ -69,8 +70,11 @@ func (s *Server) predictAsync(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	jr := jobs.Request{HomeTeam: f.HomeTeam, AwayTeam: f.AwayTeam, Competition: f.Competition, Kickoff: f.Kickoff}
-	if len(f.Odds) > 0 {
+	switch forecast.MarketSource(f) {
+	case "request":
 		jr.Odds = &f.Odds[0]
+	case "":
+		jr.NoStoredOdds = true // the caller opted out, or the store had none then: the worker must not add them
 	}
 	if !asOf.IsZero() {
 		jr.AsOf = &asOf

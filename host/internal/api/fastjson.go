@@ -65,7 +65,9 @@ func (p PredictionResponse) appendObject(b []byte) []byte {
 			b = appendString(b, m.Bookmaker)
 			b = append(b, ',')
 		}
-		b = append(b, `"probabilities":`...)
+		b = append(b, `"source":`...)
+		b = appendString(b, m.Source)
+		b = append(b, `,"probabilities":`...)
 		b = appendProbabilities(b, m.Probabilities)
 		b = append(b, `,"overround":`...)
 		b = appendFloat(b, m.Overround)

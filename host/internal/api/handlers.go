@@ -28,10 +28,17 @@ type PredictionRequest struct {
 	// said then"); empty means as of the kick-off.
 	AsOf string       `json:"as_of,omitempty"`
 	Odds *OddsRequest `json:"odds,omitempty"`
+	// StoredOdds false forecasts a fixture without odds as such even when
+	// the store has it scheduled with pre-match prices; by default (true)
+	// they are used and the answer's market says "source": "stored".
+	StoredOdds *bool `json:"stored_odds,omitempty"`
 }
 
 // OddsRequest are optional pre-match decimal odds for the fixture.
 type OddsRequest struct {
+	// Bookmaker is a code or a name in any case ("PS", "Pinnacle",
+	// "bet365"); left out, the price is taken as Pinnacle's. One the host
+	// does not know is a 422 listing those it does; the price is always used.
 	Bookmaker string  `json:"bookmaker,omitempty"`
 	Home      float64 `json:"home"`
 	Draw      float64 `json:"draw"`
@@ -73,9 +80,14 @@ type FixturesResponse struct {
 	RecentSource string `json:"recent_source"`
 }
 
-// MarketJSON is the market's view of a fixture, from the request's odds.
+// MarketJSON is the market's view of a fixture, from the request's odds or
+// the store's pre-match prices.
 type MarketJSON struct {
 	Bookmaker string `json:"bookmaker,omitempty"`
+	// Source is where the prices came from: "request" (the caller's) or
+	// "stored" (the store's pre-match prices for a scheduled fixture,
+	// used when the request had none).
+	Source string `json:"source"`
 	// Probabilities are the odds' implied probabilities with the
 	// bookmaker's margin taken out proportionally: (1/o) / Σ 1/o.
 	Probabilities ProbabilitiesJSON `json:"probabilities"`
@@ -135,7 +147,7 @@ func toResponse(p forecast.Prediction) PredictionResponse {
 	if len(p.Fixture.Odds) > 0 {
 		o := p.Fixture.Odds[0]
 		if m, err := o.Implied(); err == nil {
-			out.Market = &MarketJSON{Bookmaker: o.Bookmaker, Probabilities: ProbabilitiesJSON{m.Home, m.Draw, m.Away},
+			out.Market = &MarketJSON{Bookmaker: o.Bookmaker, Source: forecast.MarketSource(p.Fixture), Probabilities: ProbabilitiesJSON{m.Home, m.Draw, m.Away},
 				Overround: 1/o.Home + 1/o.Draw + 1/o.Away - 1,
 				Edge:      ProbabilitiesJSON{p.Probabilities.Home - m.Home, p.Probabilities.Draw - m.Draw, p.Probabilities.Away - m.Away}}
 		}
@@ -176,7 +188,8 @@ func (s *Server) fixtureOnly(req PredictionRequest, field string) (soccer.Fixtur
 	if len(missing) > 0 {
 		return soccer.Fixture{}, missing, nil
 	}
-	fr := forecast.FixtureRequest{HomeTeam: req.HomeTeam, AwayTeam: req.AwayTeam, Competition: req.Competition, Field: field}
+	fr := forecast.FixtureRequest{HomeTeam: req.HomeTeam, AwayTeam: req.AwayTeam, Competition: req.Competition, Field: field,
+		NoStoredOdds: req.StoredOdds != nil && !*req.StoredOdds}
 	if req.Kickoff != "" {
 		k, err := time.Parse(time.RFC3339, req.Kickoff)
 		if err != nil {

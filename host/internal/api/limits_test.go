@@ -2,6 +2,7 @@ package api
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,7 +18,11 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/soccerpredict/soccerpredict/host/internal/config"
+	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
+	"github.com/soccerpredict/soccerpredict/host/internal/jobs"
+	"github.com/soccerpredict/soccerpredict/host/internal/store"
 	"github.com/soccerpredict/soccerpredict/host/internal/testbin"
+	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 )
 
 // limited serves the shared predictor through HTTPServer with short
@@ -285,12 +290,40 @@ func TestMarketComparison(t *testing.T) {
 	p := out["probabilities"].(map[string]any)
 	over := 1/2.0 + 1/3.5 + 1/4.0 - 1
 	home := (1 / 2.0) / (1 + over)
-	if m == nil || m["bookmaker"] != "pinnacle" || math.Abs(m["overround"].(float64)-over) > 1e-12 || math.Abs(mp["home"].(float64)-home) > 1e-12 {
+	if m == nil || m["bookmaker"] != "PS" || math.Abs(m["overround"].(float64)-over) > 1e-12 || math.Abs(mp["home"].(float64)-home) > 1e-12 {
 		t.Fatalf("market %v, want overround %v and home %v", m, over, home)
 	}
 	edge := m["edge"].(map[string]any)
 	if math.Abs(edge["home"].(float64)-(p["home"].(float64)-mp["home"].(float64))) > 1e-12 {
 		t.Fatalf("edge %v for model %v and market %v", edge, p, mp)
+	}
+	// The price a caller gives is the price used, whoever they name: a code
+	// or a name in any case, a bookmaker the feature plugin does not prefer,
+	// or none; the forecast follows the price (an away side at 1.3 is the
+	// favourite), never the no-odds forecast.
+	homeOf := func(bookmaker string) float64 {
+		t.Helper()
+		bm := ""
+		if bookmaker != "" {
+			bm = fmt.Sprintf(`"bookmaker": %q, `, bookmaker)
+		}
+		code, out := post(t, w.server.URL+"/v1/predictions", `{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0", "kickoff": "2024-09-01T15:00:00Z",
+			"odds": {`+bm+`"home": 10, "draw": 5, "away": 1.3}}`)
+		if code != 200 {
+			t.Fatalf("bookmaker %q: %d %v", bookmaker, code, out)
+		}
+		return out["probabilities"].(map[string]any)["home"].(float64)
+	}
+	ps := homeOf("PS")
+	for _, bm := range []string{"", "Pinnacle", "pinnacle", "Bet365", "bet365", "Ladbrokes", "Coral"} {
+		if h := homeOf(bm); math.Abs(h-ps) > 0.05 || h > 0.2 {
+			t.Errorf("home %v with bookmaker %q, %v with PS: the price was not used", h, bm, ps)
+		}
+	}
+	code, out = post(t, w.server.URL+"/v1/predictions", `{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0", "odds": {"bookmaker": "Paddy Power", "home": 10, "draw": 5, "away": 1.3}}`)
+	if errs, _ := out["errors"].([]any); code != 422 || len(errs) == 0 || errs[0].(map[string]any)["field"] != "odds.bookmaker" ||
+		!strings.Contains(out["detail"].(string), "Pinnacle (PS)") {
+		t.Errorf("an unknown bookmaker: %d %v, want a 422 naming the known ones", code, out)
 	}
 	if _, out := post(t, w.server.URL+"/v1/predictions", `{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0"}`); out["market"] != nil {
 		t.Fatalf("a market without odds: %v", out["market"])
@@ -374,4 +407,90 @@ func TestRequestIDsAreEchoed(t *testing.T) {
 			t.Fatalf("sent %q: echoed %q (problem instance %q), want %q", c.sent, got, p.Instance, c.want)
 		}
 	}
+}
+
+// A fixture the store has scheduled with pre-match prices is forecast with
+// them when the request has none (market.source "stored"), at its stored
+// kick-off; the caller's own price wins ("request"), and stored_odds false
+// opts out; async jobs follow the same rules.
+func TestStoredPricesByDefault(t *testing.T) {
+	w := setup(t)
+	ctx := context.Background()
+	kick := time.Now().UTC().Add(10 * 24 * time.Hour).Truncate(time.Hour)
+	m := soccer.NewMatch("E0", calendarSeasonOf(kick), kick, true, "Bournemouth", "Crystal Palace")
+	m.Odds = []soccer.Odds{{Bookmaker: "B365", Home: 1.5, Draw: 4.5, Away: 6.5}, {Bookmaker: "PS", Home: 1.55, Draw: 4.6, Away: 6.8}}
+	if _, err := w.store.Apply(ctx, store.Batch{RunID: "stored-prices", Source: "test", Matches: []soccer.Match{m}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.pred.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	url := w.server.URL + "/v1/predictions"
+	ask := func(extra string) map[string]any {
+		t.Helper()
+		code, out := post(t, url, `{"home_team": "bournemouth", "away_team": "Crystal Palace", "competition": "Premier League"`+extra+`}`)
+		if code != 200 {
+			t.Fatalf("%s: %d %v", extra, code, out)
+		}
+		return out
+	}
+	ps, _ := m.Odds[1].Implied()
+	for _, extra := range []string{"", `, "kickoff": "` + kick.Add(2*time.Hour).Format(time.RFC3339) + `"`} {
+		out := ask(extra)
+		mk, _ := out["market"].(map[string]any)
+		f := out["fixture"].(map[string]any)
+		if mk == nil || mk["source"] != "stored" || mk["bookmaker"] != "PS" || f["id"] != m.ID || f["kickoff"] != kick.Format(time.RFC3339) {
+			t.Fatalf("%q: market %v fixture %v, want Pinnacle's stored price for %s", extra, mk, f, m.ID)
+		}
+		if h := out["probabilities"].(map[string]any)["home"].(float64); math.Abs(h-ps.Home) > 0.02 {
+			t.Fatalf("home %v with Pinnacle's stored %v", h, ps.Home)
+		}
+	}
+	if mk := ask(`, "odds": {"bookmaker": "bet365", "home": 3, "draw": 3.4, "away": 2.4}`)["market"].(map[string]any); mk["source"] != "request" || mk["bookmaker"] != "B365" {
+		t.Fatalf("the caller's price: %v", mk)
+	}
+	bare := ask(`, "stored_odds": false`)
+	if bare["market"] != nil || bare["probabilities"].(map[string]any)["home"].(float64) > 0.6 {
+		t.Fatalf("opted out: %v", bare)
+	}
+	// A kick-off far from the stored one is another fixture.
+	if out := ask(`, "kickoff": "` + kick.Add(5*24*time.Hour).Format(time.RFC3339) + `"`); out["market"] != nil {
+		t.Fatalf("five days off the stored kick-off: %v", out["market"])
+	}
+	// Asynchronously: the worker uses the stored prices too, or not when
+	// the caller opted out.
+	async := httptest.NewServer((&Server{Predictor: w.pred, Logger: hclog.NewNullLogger(), Store: w.store}).Handler())
+	defer async.Close()
+	worker := &jobs.Worker{Store: w.store, Predictor: w.pred, Logger: hclog.NewNullLogger(), Render: func(p forecast.Prediction) any { return Render(p) }}
+	for extra, want := range map[string]any{"": "stored", `, "stored_odds": false`: nil} {
+		code, out := post(t, async.URL+"/v1/predictions/async", `{"home_team": "Bournemouth", "away_team": "Crystal Palace", "competition": "E0"`+extra+`}`)
+		if code != 202 {
+			t.Fatalf("async %q: %d %v", extra, code, out)
+		}
+		id := out["job_id"].(string)
+		if err := worker.Handle(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		j, err := w.store.Job(ctx, id)
+		var result map[string]any
+		if err == nil {
+			err = json.Unmarshal(j.Result, &result)
+		}
+		var source any
+		if mk, ok := result["market"].(map[string]any); ok {
+			source = mk["source"]
+		}
+		if err != nil || source != want {
+			t.Fatalf("async %q: market source %v (%v), want %v", extra, source, err, want)
+		}
+	}
+}
+
+// calendarSeasonOf is the August-to-July season code of a day.
+func calendarSeasonOf(t time.Time) string {
+	y := t.Year()
+	if t.Month() < time.July {
+		y--
+	}
+	return fmt.Sprintf("%02d%02d", y%100, (y+1)%100)
 }

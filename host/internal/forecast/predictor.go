@@ -129,7 +129,9 @@ type Predictor struct {
 	lastDay time.Time
 
 	current atomic.Pointer[generation]
-	failed  int64 // a generation that failed to load; not retried until a newer one
+	// stored are the scheduled fixtures with prices (refreshStoredPrices).
+	stored atomic.Pointer[storedPrices]
+	failed int64 // a generation that failed to load; not retried until a newer one
 
 	batching     Batching
 	cacheEntries int
@@ -248,6 +250,9 @@ func (p *Predictor) Start(ctx context.Context) error {
 	p.schema, p.snapshot, p.teams, p.past, p.warmRow = schema, st.state, st.meta.Teams, st.meta.Past, st.meta.Warm
 	p.spans, p.history, p.lastDay = st.spans(), hist, st.meta.LastDay
 	p.mu.Unlock()
+	if err := p.refreshStoredPrices(ctx); err != nil {
+		return err
+	}
 	how := "replayed"
 	switch {
 	case caughtUp >= 0:
@@ -373,8 +378,12 @@ func (p *Predictor) Watch(ctx context.Context, poll time.Duration) {
 	}
 }
 
-// Refresh switches to the store's current generation if it is newer.
+// Refresh switches to the store's current generation if it is newer, and
+// reloads the scheduled fixtures' prices if the matches have changed.
 func (p *Predictor) Refresh(ctx context.Context) error {
+	if err := p.refreshStoredPrices(ctx); err != nil && ctx.Err() == nil {
+		p.logger.Warn("cannot reload the scheduled fixtures' prices; using the last ones", "error", err)
+	}
 	gen, err := p.store.CurrentGeneration(ctx)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
@@ -475,7 +484,78 @@ type FixtureRequest struct {
 	Competition string
 	Kickoff     time.Time // zero: now
 	Odds        *soccer.Odds
-	Field       string // where the request came from, for error messages ("fixtures[2]")
+	// NoStoredOdds forecasts a fixture without odds as such even when the
+	// store has it scheduled with pre-match prices (by default they are used).
+	NoStoredOdds bool
+	Field        string // where the request came from, for error messages ("fixtures[2]")
+}
+
+// requestPrefix starts the ID of a fixture made from a request; a fixture
+// the store has keeps the store's match ID.
+const requestPrefix = "request-"
+
+// MarketSource says where a fixture's prices came from: "request" (the
+// caller's), "stored" (the store's pre-match prices of a scheduled fixture,
+// used when the caller gave none) or "" when it has none.
+func MarketSource(f soccer.Fixture) string {
+	switch {
+	case len(f.Odds) == 0:
+		return ""
+	case strings.HasPrefix(f.ID, requestPrefix):
+		return "request"
+	}
+	return "stored"
+}
+
+// storedPrices are the store's scheduled fixtures with pre-match prices, by
+// match ID, as of a matches version.
+type storedPrices struct {
+	version int64
+	byID    map[string]soccer.Fixture
+}
+
+// storedWindow is how far back a scheduled fixture still counts: one kicked
+// off an hour ago whose result is not in yet is still asked about.
+const storedWindow = 7 * 24 * time.Hour
+
+// refreshStoredPrices reloads the scheduled fixtures with prices when the
+// store's matches have changed since the last load.
+func (p *Predictor) refreshStoredPrices(ctx context.Context) error {
+	version, err := p.store.MatchesVersion(ctx)
+	if err != nil {
+		return err
+	}
+	if cur := p.stored.Load(); cur != nil && cur.version == version {
+		return nil
+	}
+	ms, err := p.store.Matches(ctx, store.MatchQuery{Status: soccer.Scheduled, From: time.Now().Add(-storedWindow)})
+	if err != nil {
+		return err
+	}
+	next := &storedPrices{version: version, byID: map[string]soccer.Fixture{}}
+	for _, m := range ms {
+		f := m.Fixture()
+		if len(f.Odds) == 0 {
+			continue
+		}
+		// The benchmark's price first: it is the one the answer shows.
+		slices.SortStableFunc(f.Odds, func(a, b soccer.Odds) int {
+			return cmpBool(b.Bookmaker == ClosingBookmaker, a.Bookmaker == ClosingBookmaker)
+		})
+		next.byID[m.ID] = f
+	}
+	p.stored.Store(next)
+	return nil
+}
+
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }
 
 // Fixture resolves a request into a fixture, naming unknown teams.
@@ -519,13 +599,35 @@ func (p *Predictor) Fixture(req FixtureRequest) (soccer.Fixture, error) {
 	if kickoff.IsZero() {
 		kickoff = time.Now().UTC().Truncate(time.Minute)
 	}
+	// Before the competition's first stored season there is nothing to
+	// forecast from: say so rather than label it with a later season.
+	if spans := p.spans[req.Competition]; len(spans) > 0 && calendarSeason(kickoff) < calendarSeason(spans[0].first) && len(spans[0].season) == 4 {
+		return soccer.Fixture{}, fmt.Errorf("%w: %skickoff: %s is before %s's first stored season (%s, from %s): there is no history to forecast it from",
+			ErrBadFixture, prefix, kickoff.UTC().Format(time.RFC3339), req.Competition, spans[0].season, spans[0].first.UTC().Format("2006-01-02"))
+	}
 	f := soccer.Fixture{Competition: req.Competition, Season: seasonOn(p.spans[req.Competition], kickoff), Kickoff: kickoff.UTC(),
 		HomeTeam: req.HomeTeam, AwayTeam: req.AwayTeam}
-	f.ID = "request-" + strings.ToLower(f.Competition) + "-" + f.HomeTeam + "-v-" + f.AwayTeam + "-" + f.Kickoff.Format("20060102T1504")
+	f.ID = requestPrefix + strings.ToLower(f.Competition) + "-" + f.HomeTeam + "-v-" + f.AwayTeam + "-" + f.Kickoff.Format("20060102T1504")
+	if req.Odds == nil && !req.NoStoredOdds {
+		// A fixture the store has scheduled with prices is forecast with
+		// them (at its stored kick-off when the caller gave none).
+		if sp := p.stored.Load(); sp != nil {
+			if sf, ok := sp.byID[soccer.MatchID(f.Competition, f.Season, f.HomeTeam, f.AwayTeam)]; ok &&
+				(req.Kickoff.IsZero() || req.Kickoff.Sub(sf.Kickoff).Abs() <= 36*time.Hour) {
+				sf.Odds = slices.Clone(sf.Odds)
+				return sf, nil
+			}
+		}
+	}
 	if req.Odds != nil {
 		o := *req.Odds
 		if o.Bookmaker == "" {
 			o.Bookmaker = ClosingBookmaker // a price without a bookmaker is taken as the benchmark's
+		} else if code, ok := soccer.ResolveBookmaker(o.Bookmaker); ok {
+			o.Bookmaker = code
+		} else {
+			return soccer.Fixture{}, fmt.Errorf("%w: %sodds.bookmaker: unknown bookmaker %q (known: %s; or leave it out for Pinnacle's)",
+				ErrBadFixture, prefix, o.Bookmaker, strings.Join(soccer.Bookmakers(), ", "))
 		}
 		if _, err := o.Implied(); err != nil {
 			return soccer.Fixture{}, fmt.Errorf("%w: %sodds: %v", ErrBadFixture, prefix, err)

@@ -32,6 +32,9 @@ type Request struct {
 	Competition string       `json:"competition"`
 	Kickoff     time.Time    `json:"kickoff"`
 	Odds        *soccer.Odds `json:"odds,omitempty"`
+	// NoStoredOdds forecasts without the store's prices (the caller opted
+	// out); without it a fixture the store has priced is forecast with them.
+	NoStoredOdds bool `json:"no_stored_odds,omitempty"`
 	// AsOf asks for the forecast as of this time (not after the kick-off):
 	// from the features as they stood before it, as the sync path does.
 	AsOf *time.Time `json:"as_of,omitempty"`
@@ -312,7 +315,7 @@ func (w *Worker) compute(ctx context.Context, id string, request json.RawMessage
 		return nil, fmt.Sprintf("unreadable request: %v", err), false
 	}
 	f, err := w.Predictor.Fixture(forecast.FixtureRequest{HomeTeam: req.HomeTeam, AwayTeam: req.AwayTeam,
-		Competition: req.Competition, Kickoff: req.Kickoff, Odds: req.Odds})
+		Competition: req.Competition, Kickoff: req.Kickoff, Odds: req.Odds, NoStoredOdds: req.NoStoredOdds})
 	if err != nil {
 		return nil, err.Error(), false
 	}

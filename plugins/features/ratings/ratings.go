@@ -189,7 +189,8 @@ type compStat struct {
 	ShotsHome, ShotsAway [numShotStats]float64
 }
 
-// initialShots are typical shots on target and shots per side.
+// initialShotsHome and initialShotsAway are typical shots on target and
+// shots per match of a home and an away side.
 var initialShotsHome, initialShotsAway = [numShotStats]float64{4.8, 13.5}, [numShotStats]float64{3.9, 11}
 
 // New builds the feature set from its settings.
@@ -337,6 +338,25 @@ func (r *Ratings) observe(m soccer.Match) {
 	comp.Goals += baseRateAlpha * ((hg+ag)/2 - comp.Goals)
 }
 
+// fixturePrice is the fixture's pre-match price: the first of the
+// bookmakers it has, else any bookmaker's (a caller's price is used
+// whoever quoted it).
+func (r *Ratings) fixturePrice(f soccer.Fixture) (soccer.Probabilities, bool) {
+	for _, bm := range r.s.Bookmakers {
+		if o, ok := f.OddsOf(bm); ok {
+			if p, err := o.Implied(); err == nil {
+				return p, true
+			}
+		}
+	}
+	for _, o := range f.Odds {
+		if p, err := o.Implied(); err == nil && !o.Closing {
+			return p, true
+		}
+	}
+	return soccer.Probabilities{}, false
+}
+
 // price is what the match's prices said before it kicked off: the first of
 // the bookmakers with a closing price, else with a pre-match one.
 func (r *Ratings) price(m soccer.Match) (soccer.Probabilities, bool) {
@@ -379,8 +399,8 @@ func (r *Ratings) teamFor(name string, m soccer.Match) *team {
 }
 
 func (r *Ratings) newcomer(competition string) team {
-	elo := initialElo
-	var sum float64
+	elo, price := initialElo, 0.0
+	var eloSum, priceSum float64
 	n := 0
 	names := make([]string, 0, len(r.st.Teams))
 	for name := range r.st.Teams {
@@ -389,19 +409,13 @@ func (r *Ratings) newcomer(competition string) team {
 	sort.Strings(names) // fixed summation order: features are bit-for-bit reproducible
 	for _, name := range names {
 		if t := r.st.Teams[name]; t.Competition == competition {
-			sum += t.Elo
+			eloSum += t.Elo
+			priceSum += t.Price
 			n++
 		}
 	}
-	var priceSum float64
-	for _, name := range names {
-		if t := r.st.Teams[name]; t.Competition == competition {
-			priceSum += t.Price
-		}
-	}
-	price := 0.0
 	if n >= 10 {
-		elo = sum/float64(n) - 80
+		elo = eloSum/float64(n) - 80
 		price = priceSum/float64(n) - newcomerPrice
 	}
 	c := newCompStat()
@@ -464,13 +478,8 @@ func (r *Ratings) row(f soccer.Fixture) []float64 {
 	ph := (1 - pd) / (1 + math.Exp(-sup))
 	pa := 1 - pd - ph
 	var mh, md, ma, avail float64
-	for _, bm := range r.s.Bookmakers {
-		if o, ok := f.OddsOf(bm); ok {
-			if p, err := o.Implied(); err == nil {
-				mh, md, ma, avail = p.Home, p.Draw, p.Away, 1
-				break
-			}
-		}
+	if p, ok := r.fixturePrice(f); ok {
+		mh, md, ma, avail = p.Home, p.Draw, p.Away, 1
 	}
 	v := []float64{
 		diff / 100, expected(diff),

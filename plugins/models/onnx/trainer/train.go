@@ -75,7 +75,10 @@ type L2Group struct {
 	// or "one_se": the strongest l2 whose validation log-loss is within one
 	// standard error of the best's. A few hundred validation rows cannot
 	// tell close penalties apart, and then the simpler model is the better
-	// bet: for rows with a market price, the price itself.
+	// bet: for rows with a market price, the price itself. "strongest" is
+	// the grid's strongest l2 whatever the validation rows say: a rule that
+	// gives the same kind of model on every training set, so that a
+	// walk-forward evaluation describes the model trained on all of them.
 	Rule string `json:"rule"`
 }
 
@@ -229,6 +232,7 @@ type penaltyPlan struct {
 	group     []int
 	names     []string // names[0] is "" (the ungrouped columns)
 	oneSE     []bool   // by group: chosen by the one-standard-error rule
+	strongest []bool   // by group: the grid's strongest, whatever the validation rows say
 	free      []bool
 	intercept bool
 	centre    []int   // penalty.Centre (nil: the intercept's, or none)
@@ -317,10 +321,11 @@ func matchColumns(columns []soccer.Column, pattern string) []int {
 func (p Params) penalties(columns []soccer.Column) (penaltyPlan, error) {
 	pp := penaltyPlan{group: make([]int, len(columns)), names: []string{""}, free: make([]bool, len(columns)), intercept: p.Intercept == nil || *p.Intercept}
 	rule := func(what, r string) error {
-		if r != "" && r != "best" && r != "one_se" {
-			return fmt.Errorf("train: train: %s %q: want \"best\" or \"one_se\"", what, r)
+		if r != "" && r != "best" && r != "one_se" && r != "strongest" {
+			return fmt.Errorf("train: train: %s %q: want \"best\", \"one_se\" or \"strongest\"", what, r)
 		}
 		pp.oneSE = append(pp.oneSE, r == "one_se")
+		pp.strongest = append(pp.strongest, r == "strongest")
 		return nil
 	}
 	if err := rule("l2_rule", p.L2Rule); err != nil {
@@ -452,6 +457,9 @@ func chooseL2(ctx context.Context, rows [][]float64, y []int, grid []float64, pl
 	var total float64
 	for g := range groups {
 		c, sum := chooseCandidate(losses, member[cut:], g, plan.oneSE[g])
+		if g < len(plan.strongest) && plan.strongest[g] {
+			c, sum = 0, groupLoss(losses[0], member[cut:], g)
+		}
 		chosen[g], fits[g], total = grid[c], fitted[c], total+sum
 	}
 	warm := *fits[0]
@@ -460,6 +468,17 @@ func chooseL2(ctx context.Context, rows [][]float64, y []int, grid []float64, pl
 		warm.W[j] = fits[g].W[j]
 	}
 	return chosen, total / float64(len(rows)-cut), &warm, nil
+}
+
+// groupLoss is the summed loss of group g's validation rows.
+func groupLoss(losses []float64, member []int, g int) float64 {
+	var sum float64
+	for i, l := range losses {
+		if member[i] == g {
+			sum += l
+		}
+	}
+	return sum
 }
 
 // chooseCandidate picks, among candidates ordered strongest penalty first,

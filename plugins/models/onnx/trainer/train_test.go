@@ -116,6 +116,20 @@ func TestPenaltyGroupsChooseSeparately(t *testing.T) {
 	if worstPriced > 0.002 || worstBare > 0.04 {
 		t.Fatalf("forecasts stray from the truth by %.4f with a price (want the price back), %.4f without", worstPriced, worstBare)
 	}
+	// "strongest" takes the grid's strongest whatever the validation rows
+	// say; the other group still chooses its own.
+	req.Params = []byte(`{"l2_grid": [0.001, 0.1, 10, 10000], "intercept": false, "unpenalized": ["unpriced"],
+		"offsets": {"market_log_home_draw": "home", "market_log_away_draw": "away"},
+		"l2_groups": {"priced": {"columns": ["market_*", "p_*"], "rule": "strongest"}}, "l2_rule": "best"}`)
+	if f, err = Fit(context.Background(), req); err != nil || f.Response.Metrics["chosen_l2_priced"] != 10000 || f.Response.Metrics["chosen_l2"] > 0.1 {
+		t.Fatalf("strongest: %v %v", f.Response.Metrics, err)
+	}
+	req.Params = []byte(`{"l2_grid": [0.001, 0.1, 10, 10000], "intercept": false, "unpenalized": ["unpriced"],
+		"offsets": {"market_log_home_draw": "home", "market_log_away_draw": "away"},
+		"l2_groups": {"priced": {"columns": ["market_*", "p_*"]}}, "l2_rule": "strongest"}`)
+	if f, err = Fit(context.Background(), req); err != nil || f.Response.Metrics["chosen_l2"] != 10000 {
+		t.Fatalf("strongest for the ungrouped columns: %v %v", f.Response.Metrics, err)
+	}
 	// Without the groups one l2 serves both regimes.
 	req.Params = []byte(`{"l2_grid": [0.001, 0.1, 10, 10000], "intercept": false, "unpenalized": ["unpriced", "market_available"],
 		"offsets": {"market_log_home_draw": "home", "market_log_away_draw": "away"}}`)
@@ -131,7 +145,7 @@ func TestPenaltyGroupsAreChecked(t *testing.T) {
 		`{"l2_grid": [1], "l2_groups": {"priced": {"columns": ["p_*"]}}}`:                                                       `needs "intercept": false`,
 		`{"l2_grid": [1], "intercept": false, "l2_groups": {"priced": {"columns": ["q_*"]}}}`:                                   `l2_groups "priced": "q_*" names none of the 6 input columns`,
 		`{"l2_grid": [1], "intercept": false, "l2_groups": {"a": {"columns": ["p_*"]}, "b": {"columns": ["p_noise"]}}}`:         `column p_noise is in both "a" and "b"`,
-		`{"l2_grid": [1], "intercept": false, "l2_groups": {"priced": {"columns": ["p_*"], "rule": "lowest"}}}`:                 `l2_groups "priced" rule "lowest": want "best" or "one_se"`,
+		`{"l2_grid": [1], "intercept": false, "l2_groups": {"priced": {"columns": ["p_*"], "rule": "lowest"}}}`:                 `l2_groups "priced" rule "lowest": want "best", "one_se" or "strongest"`,
 		`{"l2_grid": [1], "intercept": false, "l2_groups": {"priced": {"columns": ["p_*"]}}}`:                                   `row 0 has non-zero values in the ungrouped columns and in group "priced"`,
 		`{"l2_grid": [1], "intercept": false, "l2_groups": {"priced": {"columns": ["market_*", "p_*"]}}, "unpenalized": ["x"]}`: `unpenalized "x": not one of the 6 input columns`,
 		`{"l2": 0.01, "l2_grid": [1, 10]}`: `l2 0.01 and l2_grid [1 10] both set`,
