@@ -114,3 +114,87 @@ func rpsPNG(path string, ev forecast.Evaluation) error {
 	p.Legend.Top, p.Legend.Left = true, true
 	return p.Save(7*vg.Inch, 4.5*vg.Inch, path)
 }
+
+// WriteReportPlots writes an evaluation report's plots as PNG beside prefix
+// (prefix-calibration.png, prefix-gap.png): each outcome's calibration
+// error for the model with and without odds and the closing price, pooled,
+// and per league the no-odds forecasts' log-loss behind the closing price
+// with a 95% interval.
+func WriteReportPlots(prefix string, r forecast.Report) error {
+	if err := os.MkdirAll(filepath.Dir(prefix), 0o755); err != nil {
+		return err
+	}
+	if err := calibrationPNG(prefix+"-calibration.png", r.Pooled); err != nil {
+		return err
+	}
+	return gapPNG(prefix+"-gap.png", r)
+}
+
+func calibrationPNG(path string, s forecast.SeasonEvaluation) error {
+	p := plot.New()
+	p.Title.Text = fmt.Sprintf("Calibration, pooled walk-forward (%d matches)", s.Model.N)
+	p.Y.Label.Text = "mean forecast − observed frequency (percentage points)"
+	w := vg.Points(22)
+	lo, hi := 0.0, 0.0
+	for i, src := range []struct {
+		key, label string
+		colour     color.Color
+	}{{"model_without_odds", "model without odds", baseColour}, {"model", "model with odds", modelColour}, {"bookmaker_closing", "Pinnacle closing", bookColour}} {
+		var vals plotter.Values
+		for _, c := range s.Calibration[src.key] {
+			vals = append(vals, 100*c.Error)
+			lo, hi = min(lo, 100*c.Error), max(hi, 100*c.Error)
+		}
+		if len(vals) != 3 {
+			return fmt.Errorf("plot: no calibration of %s", src.key)
+		}
+		bars, err := plotter.NewBarChart(vals, w)
+		if err != nil {
+			return err
+		}
+		bars.Color, bars.LineStyle.Width, bars.Offset = src.colour, 0, vg.Length(i-1)*w
+		p.Add(bars)
+		p.Legend.Add(src.label, bars)
+	}
+	p.NominalX("home", "draw", "away")
+	p.Add(plotter.NewGrid())
+	pad := max(0.2, (hi-lo)*0.6) // room for the legend above the bars
+	p.Y.Min, p.Y.Max = lo-0.1, hi+pad
+	p.Legend.Top = true
+	return p.Save(6*vg.Inch, 4.5*vg.Inch, path)
+}
+
+// errorBars are bars' 95% intervals (±1.96 standard errors).
+type errorBars struct {
+	plotter.XYs
+	plotter.YErrors
+}
+
+func gapPNG(path string, r forecast.Report) error {
+	p := plot.New()
+	p.Title.Text = "Log-loss without odds − Pinnacle closing (95% interval; 0 is the closing price)"
+	p.Y.Label.Text = "log-loss difference per match"
+	rows := append([]forecast.Evaluation{}, r.Leagues...)
+	rows = append(rows, forecast.Evaluation{Competition: "pooled", Overall: r.Pooled})
+	names := make([]string, len(rows))
+	var vals plotter.Values
+	var eb errorBars
+	for i, l := range rows {
+		d := l.Overall.WithoutOddsVsClosing.LogLoss
+		names[i], vals = l.Competition, append(vals, d.Mean)
+		eb.XYs = append(eb.XYs, plotter.XY{X: float64(i), Y: d.Mean})
+		eb.YErrors = append(eb.YErrors, struct{ Low, High float64 }{1.96 * d.StdErr, 1.96 * d.StdErr})
+	}
+	bars, err := plotter.NewBarChart(vals, vg.Points(26))
+	if err != nil {
+		return err
+	}
+	bars.Color, bars.LineStyle.Width = baseColour, 0
+	yerr, err := plotter.NewYErrorBars(eb)
+	if err != nil {
+		return err
+	}
+	p.Add(bars, yerr, plotter.NewGrid())
+	p.NominalX(names...)
+	return p.Save(6*vg.Inch, 4.5*vg.Inch, path)
+}

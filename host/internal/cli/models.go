@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/schollz/progressbar/v3"
 
+	"github.com/soccerpredict/soccerpredict/host/internal/batch"
 	"github.com/soccerpredict/soccerpredict/host/internal/config"
 	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
 	"github.com/soccerpredict/soccerpredict/host/internal/mlmodel"
@@ -307,7 +308,7 @@ func runModelsList(e env, args []string) error {
 
 func runEvaluate(e env, args []string) error {
 	fs, c := newFlags(e, "evaluate")
-	out := fs.String("out", "", "also write the evaluation as JSON to this file, and every test match's forecasts as CSV beside it (FILE without .json + -forecasts.csv)")
+	out := fs.String("out", "", "also write the evaluation as JSON to this file, and beside it (FILE without .json, then -forecasts.csv, -calibration.png, -gap.png) every test match's forecasts as CSV and its plots")
 	forecasts := fs.String("forecasts", "", "write every test match's forecasts as CSV to this file")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -386,7 +387,10 @@ func runEvaluate(e env, args []string) error {
 	}
 	if *out != "" {
 		b, _ := json.MarshalIndent(ev, "", "  ")
-		return writeFile(*out, append(b, '\n'))
+		if err := writeFile(*out, append(b, '\n')); err != nil {
+			return err
+		}
+		return batch.WriteReportPlots(strings.TrimSuffix(*out, ".json"), ev)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/csv"
 	"errors"
@@ -98,8 +99,23 @@ func TestWebPageInABrowser(t *testing.T) {
 	dirFlag := "plugins.footballdata.config.dir=" + data
 	must(t, cfg, "ingest", "--set", dirFlag)
 	must(t, cfg, "models", "train", "--alias", "champion", "--set", "model.params.l2=5")
-	if ev := must(t, cfg, "evaluate"); !regexp.MustCompile(`(?m)^\s*overall\s+760\s+-\s`).MatchString(ev) {
+	out := filepath.Join(t.TempDir(), "ev", "evaluation.json")
+	ev := must(t, cfg, "evaluate", "--out", out)
+	if !regexp.MustCompile(`(?m)^\s*overall\s+760\s+-\s`).MatchString(ev) {
 		t.Errorf("evaluate's overall row gives a training-set size (each season has its own):\n%s", ev)
+	}
+	// Beside the summary: calibration per outcome, every test match's
+	// forecasts, and the plots.
+	if !regexp.MustCompile(`(?m)^\s*E0(\s+[+-]\d+\.\d \([+-]\d+\.\d\)){9}\s*$`).MatchString(ev) {
+		t.Errorf("no calibration row for E0:\n%s", ev)
+	}
+	if b, err := os.ReadFile(strings.TrimSuffix(out, ".json") + "-forecasts.csv"); err != nil || strings.Count(string(b), "\n") != 761 {
+		t.Errorf("forecasts CSV: %d lines, %v", strings.Count(string(b), "\n"), err)
+	}
+	for _, png := range []string{"-calibration.png", "-gap.png"} {
+		if b, err := os.ReadFile(strings.TrimSuffix(out, ".json") + png); err != nil || !bytes.HasPrefix(b, []byte("\x89PNG")) {
+			t.Errorf("plot %s: %v", png, err)
+		}
 	}
 	created := must(t, cfg, "keys", "create", "--name", "web", "--scopes", "predict")
 	key := regexp.MustCompile(`(?m)^(\S{20,})$`).FindStringSubmatch(created)
