@@ -457,6 +457,33 @@ func TestStoredPricesByDefault(t *testing.T) {
 	if out := ask(`, "kickoff": "` + kick.Add(5*24*time.Hour).Format(time.RFC3339) + `"`); out["market"] != nil {
 		t.Fatalf("five days off the stored kick-off: %v", out["market"])
 	}
+	// Over OIP: the same rule, parameter stored_odds to opt out, and the
+	// answer's market_source per fixture.
+	infer := func(params string) map[string]any {
+		t.Helper()
+		code, out := post(t, w.server.URL+"/v2/models/soccerpredict/infer", `{"inputs": [
+			{"name": "home_team", "shape": [2], "datatype": "BYTES", "data": ["Bournemouth", "Arsenal"]},
+			{"name": "away_team", "shape": [2], "datatype": "BYTES", "data": ["Crystal Palace", "Chelsea"]},
+			{"name": "competition", "shape": [2], "datatype": "BYTES", "data": ["E0", "E0"]}]`+params+`}`)
+		if code != 200 {
+			t.Fatalf("infer %s: %d %v", params, code, out)
+		}
+		return out
+	}
+	oipHome := func(out map[string]any) float64 {
+		return out["outputs"].([]any)[0].(map[string]any)["data"].([]any)[0].(float64)
+	}
+	if out := infer(""); out["parameters"].(map[string]any)["market_source"] != "stored,none" || math.Abs(oipHome(out)-ps.Home) > 0.02 {
+		t.Fatalf("OIP: %v", out)
+	}
+	if out := infer(`, "parameters": {"stored_odds": false}`); out["parameters"].(map[string]any)["market_source"] != "none,none" || oipHome(out) > 0.6 {
+		t.Fatalf("OIP opted out: %v", out)
+	}
+	if code, out := post(t, w.server.URL+"/v2/models/soccerpredict/infer", `{"inputs": [{"name": "home_team", "shape": [1], "datatype": "BYTES", "data": ["Bournemouth"]},
+		{"name": "away_team", "shape": [1], "datatype": "BYTES", "data": ["Crystal Palace"]}, {"name": "competition", "shape": [1], "datatype": "BYTES", "data": ["E0"]}],
+		"parameters": {"stored_odds": "no"}}`); code != 400 || !strings.Contains(fmt.Sprint(out["error"]), "stored_odds") {
+		t.Fatalf("OIP stored_odds \"no\": %d %v", code, out)
+	}
 	// Asynchronously: the worker uses the stored prices too, or not when
 	// the caller opted out.
 	async := httptest.NewServer((&Server{Predictor: w.pred, Logger: hclog.NewNullLogger(), Store: w.store}).Handler())

@@ -118,10 +118,22 @@ func (s *Server) inferCore(ctx context.Context, req inferRequest) (inferResult, 
 	if n > MaxBatch {
 		return inferResult{}, badInfer("inputs hold %d fixtures; send 1 to %d per request (the same cap as /v1/predictions/batch)", n, MaxBatch)
 	}
+	// Parameter stored_odds false forecasts every fixture without the
+	// store's prices; by default a scheduled fixture the store has priced
+	// is forecast with them (the answer's parameter market_source says, per
+	// fixture, "stored" or "none").
+	noStored := false
+	if v, ok := req.Parameters["stored_odds"]; ok {
+		b, isBool := v.(bool)
+		if !isBool {
+			return inferResult{}, badInfer("parameter stored_odds must be true or false, not %v", v)
+		}
+		noStored = !b
+	}
 	fixtures := make([]soccer.Fixture, n)
 	for i := range n {
 		fr := forecast.FixtureRequest{HomeTeam: cols["home_team"][i], AwayTeam: cols["away_team"][i], Competition: cols["competition"][i],
-			Field: fmt.Sprintf("inputs[%d]", i)}
+			Field: fmt.Sprintf("inputs[%d]", i), NoStoredOdds: noStored}
 		if k := cols["kickoff"]; k != nil && k[i] != "" {
 			t, err := time.Parse(time.RFC3339, k[i])
 			if err != nil {
@@ -144,7 +156,16 @@ func (s *Server) inferCore(ctx context.Context, req inferRequest) (inferResult, 
 		probs[i] = p.Probabilities
 	}
 	// The version that answered, even mid-switch.
-	return inferAnswer(probs, preds[0].Model, preds[0].ModelVersion, preds[0].Generation, preds[0].FeatureSchemaVersion), nil
+	res := inferAnswer(probs, preds[0].Model, preds[0].ModelVersion, preds[0].Generation, preds[0].FeatureSchemaVersion)
+	// OIP parameters are scalars: one word per fixture, comma-separated.
+	sources := make([]string, n)
+	for i, f := range fixtures {
+		if sources[i] = forecast.MarketSource(f); sources[i] == "" {
+			sources[i] = "none"
+		}
+	}
+	res.Parameters["market_source"] = strings.Join(sources, ",")
+	return res, nil
 }
 
 // inferAnswer is the one output, probabilities [N, 3], and the model that made them.
