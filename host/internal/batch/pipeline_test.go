@@ -227,7 +227,8 @@ func TestDVCParamsAreListed(t *testing.T) {
 			} `yaml:"ratings"`
 		} `yaml:"plugins"`
 		Model struct {
-			Params map[string]any `yaml:"params"`
+			Params        map[string]any            `yaml:"params"`
+			FeatureParams map[string]map[string]any `yaml:"feature_params"`
 		} `yaml:"model"`
 	}
 	if err := yaml.Unmarshal(b, &params); err != nil {
@@ -246,6 +247,11 @@ func TestDVCParamsAreListed(t *testing.T) {
 		for k := range params.Model.Params {
 			if !listed(stage)["model.params."+k] {
 				t.Errorf("params.yaml's model.params.%s changes the %s stage's output, which does not list it", k, stage)
+			}
+		}
+		for k := range params.Model.FeatureParams["ratings"] {
+			if !listed(stage)["model.feature_params.ratings."+k] {
+				t.Errorf("params.yaml's model.feature_params.ratings.%s changes the %s stage's output, which does not list it", k, stage)
 			}
 		}
 	}

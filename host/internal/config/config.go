@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -154,9 +155,17 @@ type Features struct {
 // Model selects the model plugin and how it trains.
 type Model struct {
 	Plugin string `koanf:"plugin"`
-	// Params are the model plugin's training hyper-parameters.
+	// Params are the model plugin's training hyper-parameters. After Load
+	// they also hold FeatureParams' entry for the selected feature plugin.
 	Params map[string]any `koanf:"params"`
-	Seed   int64          `koanf:"seed"`
+	// FeatureParams are hyper-parameters that apply only with one feature
+	// plugin, by its name: those naming its columns (offsets, penalty
+	// groups). Load merges the selected plugin's under Params (a key set
+	// in both keeps Params' value), so swapping the feature plugin is the
+	// one line features.plugin, and another plugin's columns never reach
+	// the trainer.
+	FeatureParams map[string]map[string]any `koanf:"feature_params"`
+	Seed          int64                     `koanf:"seed"`
 }
 
 // Serve configures the HTTP API.
@@ -449,6 +458,11 @@ func scalar(v string) any {
 }
 
 func (c *Config) applyDefaults() {
+	if fp := c.Model.FeatureParams[c.Features.Plugin]; len(fp) > 0 {
+		merged := maps.Clone(fp)
+		maps.Copy(merged, c.Model.Params)
+		c.Model.Params = merged
+	}
 	if c.Store.Driver == "sqlite" && c.Store.DSN == "" {
 		c.Store.DSN = c.DataDir + "/soccerpredict.db"
 	}
@@ -611,6 +625,11 @@ func (c Config) Validate() error {
 	}
 	if c.Promotion.MinRPSGain < 0 || c.Promotion.MinLogLossGain < 0 || c.Promotion.MaxECEIncrease < 0 {
 		bad("promotion: margins must not be negative")
+	}
+	for name := range c.Model.FeatureParams {
+		if p, ok := c.Plugins[name]; !ok || p.Kind != "features" {
+			bad("model.feature_params.%s: %q is not a configured features plugin", name, name)
+		}
 	}
 	for _, sel := range []struct{ key, name, kind string }{{"features.plugin", c.Features.Plugin, "features"}, {"model.plugin", c.Model.Plugin, "model"}} {
 		if sel.name == "" {

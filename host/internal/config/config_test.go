@@ -119,3 +119,38 @@ func TestShippedConfigs(t *testing.T) {
 		t.Fatalf("production = %+v", prod)
 	}
 }
+
+// Parameters naming a feature plugin's columns apply with that plugin
+// only: swapping features.plugin is one line, and model.params still win.
+func TestFeatureParamsFollowTheFeaturePlugin(t *testing.T) {
+	root := filepath.Join("..", "..", "..")
+	files := []string{filepath.Join(root, "configs", "local.yaml"), filepath.Join(root, "params.yaml")}
+	ratings, err := Load(files, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ratings.Model.Params["offsets"] == nil || ratings.Model.Params["intercept"] != false || ratings.Model.Params["l2_rule"] != "one_se" {
+		t.Fatalf("with ratings: %v", ratings.Model.Params)
+	}
+	other := write(t, "plugins:\n  ppg: {kind: features, path: bin/soccer-features-ppg, sha256_file: bin/soccer-features-ppg.sha256}\nfeatures: {plugin: ppg}\n")
+	swapped, err := Load(append(files, other), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"offsets", "l2_groups", "unpenalized", "intercept"} {
+		if _, ok := swapped.Model.Params[k]; ok {
+			t.Errorf("with another feature plugin, model params still have the ratings plugin's %s: %v", k, swapped.Model.Params)
+		}
+	}
+	if swapped.Model.Params["l2_rule"] != "one_se" || swapped.Model.Params["algorithm"] != "logreg" {
+		t.Errorf("the general params were lost: %v", swapped.Model.Params)
+	}
+	over, err := Load(files, nil, []string{"model.params.intercept=true"})
+	if err != nil || over.Model.Params["intercept"] != true {
+		t.Errorf("model.params over feature_params: %v %v", over.Model.Params, err)
+	}
+	if _, err := Load(append(files, write(t, "model:\n  feature_params:\n    ratngs: {offsets: {}}\n")), nil, nil); err == nil ||
+		!strings.Contains(err.Error(), `model.feature_params.ratngs: "ratngs" is not a configured features plugin`) {
+		t.Errorf("feature params for a plugin that is not configured: %v", err)
+	}
+}

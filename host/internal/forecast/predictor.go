@@ -611,7 +611,7 @@ func (p *Predictor) Fixture(req FixtureRequest) (soccer.Fixture, error) {
 	if req.Odds == nil && !req.NoStoredOdds {
 		// A fixture the store has scheduled with prices is forecast with
 		// them (at its stored kick-off when the caller gave none).
-		if sp := p.stored.Load(); sp != nil {
+		if sp := p.stored.Load(); sp != nil && len(sp.byID) > 0 {
 			if sf, ok := sp.byID[soccer.MatchID(f.Competition, f.Season, f.HomeTeam, f.AwayTeam)]; ok &&
 				(req.Kickoff.IsZero() || req.Kickoff.Sub(sf.Kickoff).Abs() <= 36*time.Hour) {
 				sf.Odds = slices.Clone(sf.Odds)
