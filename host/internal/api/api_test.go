@@ -579,31 +579,56 @@ func TestPastKickoffEqualsTheReplay(t *testing.T) {
 
 	// An asynchronous job takes as_of too, and its worker answers as the
 	// sync path did; after the kick-off is refused at submission.
-	async := httptest.NewServer((&Server{Predictor: w.pred, Logger: hclog.NewNullLogger(), Store: w.store}).Handler())
-	defer async.Close()
-	worker := &jobs.Worker{Store: w.store, Predictor: w.pred, Logger: hclog.NewNullLogger(), Render: func(p forecast.Prediction) any { return Render(p) }}
+	async := w.asyncJobs(t)
 	for _, c := range []struct {
 		asOf time.Time
 		want map[string]any
 	}{{m.Match.Kickoff.AddDate(0, -1, 0), earlier}, {m.Match.Kickoff, same}} {
-		code, out = post(t, async.URL+"/v1/predictions/async", body(c.asOf))
-		if code != 202 {
-			t.Fatalf("async with as_of: %d %v", code, out)
-		}
-		id := out["job_id"].(string)
-		if err := worker.Handle(ctx, id); err != nil {
-			t.Fatal(err)
-		}
-		j, err := w.store.Job(ctx, id)
-		var result map[string]any
-		if err == nil {
-			err = json.Unmarshal(j.Result, &result)
-		}
-		if err != nil || j.Status != "succeeded" || probs(result) != probs(c.want) || result["point_in_time"] != c.want["point_in_time"] {
-			t.Fatalf("async job as of %v: %s %s (%v), want %v", c.asOf, j.Status, j.Result, err, c.want)
+		result := async.run(t, body(c.asOf))
+		if probs(result) != probs(c.want) || result["point_in_time"] != c.want["point_in_time"] {
+			t.Fatalf("async job as of %v: %v, want %v", c.asOf, result, c.want)
 		}
 	}
 	if code, out = post(t, async.URL+"/v1/predictions/async", body(m.Match.Kickoff.Add(time.Hour))); code != 422 {
 		t.Fatalf("async with as_of after the kick-off: %d %v", code, out)
 	}
+}
+
+// jobRunner submits async jobs to a server on the shared predictor and
+// works each at once with a worker of its own.
+type jobRunner struct {
+	*httptest.Server
+	store  store.Store
+	worker *jobs.Worker
+}
+
+func (w *world) asyncJobs(t *testing.T) jobRunner {
+	srv := httptest.NewServer((&Server{Predictor: w.pred, Logger: hclog.NewNullLogger(), Store: w.store}).Handler())
+	t.Cleanup(srv.Close)
+	return jobRunner{Server: srv, store: w.store, worker: &jobs.Worker{Store: w.store, Predictor: w.pred, Logger: hclog.NewNullLogger(),
+		Render: func(p forecast.Prediction) any { return Render(p) }}}
+}
+
+// run submits body, works the job and returns its result, failing the
+// test unless it was accepted and succeeded.
+func (r jobRunner) run(t *testing.T, body string) map[string]any {
+	t.Helper()
+	ctx := context.Background()
+	code, out := post(t, r.URL+"/v1/predictions/async", body)
+	if code != 202 {
+		t.Fatalf("async %s: %d %v", body, code, out)
+	}
+	id := out["job_id"].(string)
+	if err := r.worker.Handle(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	j, err := r.store.Job(ctx, id)
+	var result map[string]any
+	if err == nil {
+		err = json.Unmarshal(j.Result, &result)
+	}
+	if err != nil || j.Status != "succeeded" {
+		t.Fatalf("async %s: %s %s (%v)", body, j.Status, j.Result, err)
+	}
+	return result
 }

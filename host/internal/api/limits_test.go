@@ -18,8 +18,6 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/soccerpredict/soccerpredict/host/internal/config"
-	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
-	"github.com/soccerpredict/soccerpredict/host/internal/jobs"
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
 	"github.com/soccerpredict/soccerpredict/host/internal/testbin"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
@@ -486,29 +484,15 @@ func TestStoredPricesByDefault(t *testing.T) {
 	}
 	// Asynchronously: the worker uses the stored prices too, or not when
 	// the caller opted out.
-	async := httptest.NewServer((&Server{Predictor: w.pred, Logger: hclog.NewNullLogger(), Store: w.store}).Handler())
-	defer async.Close()
-	worker := &jobs.Worker{Store: w.store, Predictor: w.pred, Logger: hclog.NewNullLogger(), Render: func(p forecast.Prediction) any { return Render(p) }}
+	async := w.asyncJobs(t)
 	for extra, want := range map[string]any{"": "stored", `, "stored_odds": false`: nil} {
-		code, out := post(t, async.URL+"/v1/predictions/async", `{"home_team": "Bournemouth", "away_team": "Crystal Palace", "competition": "E0"`+extra+`}`)
-		if code != 202 {
-			t.Fatalf("async %q: %d %v", extra, code, out)
-		}
-		id := out["job_id"].(string)
-		if err := worker.Handle(ctx, id); err != nil {
-			t.Fatal(err)
-		}
-		j, err := w.store.Job(ctx, id)
-		var result map[string]any
-		if err == nil {
-			err = json.Unmarshal(j.Result, &result)
-		}
+		result := async.run(t, `{"home_team": "Bournemouth", "away_team": "Crystal Palace", "competition": "E0"`+extra+`}`)
 		var source any
 		if mk, ok := result["market"].(map[string]any); ok {
 			source = mk["source"]
 		}
-		if err != nil || source != want {
-			t.Fatalf("async %q: market source %v (%v), want %v", extra, source, err, want)
+		if source != want {
+			t.Fatalf("async %q: market source %v, want %v", extra, source, want)
 		}
 	}
 }
