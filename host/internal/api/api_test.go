@@ -515,7 +515,7 @@ func TestPastKickoffEqualsTheReplay(t *testing.T) {
 		if o, ok := m.OddsOf("PS", false); ok {
 			req.Odds = &o
 		}
-		f, err := w.pred.Fixture(req)
+		f, err := w.pred.Fixture(context.Background(), req)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -156,8 +156,8 @@ func toResponse(p forecast.Prediction) PredictionResponse {
 }
 
 // fixtureOf checks a request's fields and resolves it, with its as_of (zero: none).
-func (s *Server) fixtureOf(req PredictionRequest, field string) (soccer.Fixture, time.Time, []FieldProblem, error) {
-	f, missing, err := s.fixtureOnly(req, field)
+func (s *Server) fixtureOf(ctx context.Context, req PredictionRequest, field string) (soccer.Fixture, time.Time, []FieldProblem, error) {
+	f, missing, err := s.fixtureOnly(ctx, req, field)
 	if len(missing) > 0 || err != nil || req.AsOf == "" {
 		return f, time.Time{}, missing, err
 	}
@@ -176,7 +176,7 @@ func (s *Server) fixtureOf(req PredictionRequest, field string) (soccer.Fixture,
 	return f, at, nil, nil
 }
 
-func (s *Server) fixtureOnly(req PredictionRequest, field string) (soccer.Fixture, []FieldProblem, error) {
+func (s *Server) fixtureOnly(ctx context.Context, req PredictionRequest, field string) (soccer.Fixture, []FieldProblem, error) {
 	prefix := field
 	if prefix != "" {
 		prefix += "."
@@ -200,7 +200,7 @@ func (s *Server) fixtureOnly(req PredictionRequest, field string) (soccer.Fixtur
 	if req.Odds != nil {
 		fr.Odds = &soccer.Odds{Bookmaker: req.Odds.Bookmaker, Home: req.Odds.Home, Draw: req.Odds.Draw, Away: req.Odds.Away}
 	}
-	f, err := s.Predictor.Fixture(fr)
+	f, err := s.Predictor.Fixture(ctx, fr)
 	return f, nil, err
 }
 
@@ -218,7 +218,7 @@ func (s *Server) requestFixture(w http.ResponseWriter, r *http.Request) (soccer.
 // resolveFixture resolves a decoded request, answering the problem itself
 // when it cannot (ok false).
 func (s *Server) resolveFixture(w http.ResponseWriter, r *http.Request, req PredictionRequest) (soccer.Fixture, time.Time, bool) {
-	f, asOf, missing, err := s.fixtureOf(req, "")
+	f, asOf, missing, err := s.fixtureOf(r.Context(), req, "")
 	if len(missing) > 0 {
 		s.problem(w, r, http.StatusUnprocessableEntity, "invalid fields", missing[0].Field+": "+missing[0].Message, missing)
 		return soccer.Fixture{}, time.Time{}, false
@@ -274,7 +274,7 @@ func (s *Server) predictBatch(w http.ResponseWriter, r *http.Request) {
 	asOf := make([]time.Time, len(req.Fixtures))
 	var problems []FieldProblem
 	for i, fr := range req.Fixtures {
-		f, at, missing, err := s.fixtureOf(fr, "fixtures["+strconv.Itoa(i)+"]")
+		f, at, missing, err := s.fixtureOf(r.Context(), fr, "fixtures["+strconv.Itoa(i)+"]")
 		asOf[i] = at
 		if len(missing) > 0 {
 			problems = append(problems, missing...)

@@ -455,6 +455,21 @@ func TestStoredPricesByDefault(t *testing.T) {
 	if out := ask(`, "kickoff": "` + kick.Add(5*24*time.Hour).Format(time.RFC3339) + `"`); out["market"] != nil {
 		t.Fatalf("five days off the stored kick-off: %v", out["market"])
 	}
+	// A match already played is forecast with the prices published before
+	// it (pre-match, never closing), as the model saw them then.
+	code, past := post(t, url, `{"home_team": "Burnley", "away_team": "Man City", "competition": "E0", "kickoff": "2023-08-11T19:00:00Z"}`)
+	pastMarket, _ := past["market"].(map[string]any)
+	if code != 200 || pastMarket == nil || pastMarket["source"] != "stored" || pastMarket["bookmaker"] != "PS" ||
+		past["fixture"].(map[string]any)["id"] != "e0-2324-burnley-v-man-city" || past["point_in_time"] != true {
+		t.Fatalf("a played match without odds: %d %v", code, past)
+	}
+	pre, _ := soccer.Odds{Home: 8.58, Draw: 5.51, Away: 1.37}.Implied() // Pinnacle's pre-match price, not its closing 9.62/5.81/1.33
+	if got := pastMarket["probabilities"].(map[string]any)["home"].(float64); math.Abs(got-pre.Home) > 1e-9 {
+		t.Fatalf("the played match's market home %v, want Pinnacle's pre-match %v", got, pre.Home)
+	}
+	if _, bare := post(t, url, `{"home_team": "Burnley", "away_team": "Man City", "competition": "E0", "kickoff": "2023-08-11T19:00:00Z", "stored_odds": false}`); bare["market"] != nil {
+		t.Fatalf("a played match, opted out: %v", bare["market"])
+	}
 	// Over OIP: the same rule, parameter stored_odds to opt out, and the
 	// answer's market_source per fixture.
 	infer := func(params string) map[string]any {

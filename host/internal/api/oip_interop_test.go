@@ -172,7 +172,7 @@ func TestOIPInteroperability(t *testing.T) {
 	t.Run("feature tensor", func(t *testing.T) {
 		var fixtures []soccer.Fixture
 		for _, f := range interopFixtures {
-			fx, err := w.pred.Fixture(forecast.FixtureRequest{HomeTeam: f[0], AwayTeam: f[1], Competition: f[2], Kickoff: time.Date(2024, 9, 1, 15, 0, 0, 0, time.UTC)})
+			fx, err := w.pred.Fixture(context.Background(), forecast.FixtureRequest{HomeTeam: f[0], AwayTeam: f[1], Competition: f[2], Kickoff: time.Date(2024, 9, 1, 15, 0, 0, 0, time.UTC)})
 			if err != nil {
 				t.Fatal(err)
 			}

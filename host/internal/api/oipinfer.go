@@ -141,7 +141,7 @@ func (s *Server) inferCore(ctx context.Context, req inferRequest) (inferResult, 
 			}
 			fr.Kickoff = t
 		}
-		f, err := s.Predictor.Fixture(fr)
+		f, err := s.Predictor.Fixture(ctx, fr)
 		if err != nil {
 			return inferResult{}, s.oipFailure(err)
 		}

@@ -27,8 +27,9 @@ type history struct {
 	load   func(context.Context) ([]soccer.Match, error)
 	// matches are every finished match, in kick-off order, read from the
 	// store on the first request about the past (a server nobody asks
-	// about the past never holds them).
+	// about the past never holds them). Written once, under loadMu.
 	matches []soccer.Match
+	loadMu  sync.Mutex
 
 	mu          sync.Mutex
 	pos         int // matches[:pos] are observed in the plugin's state
@@ -66,17 +67,45 @@ func dayOf(t time.Time) time.Time { return t.UTC().Truncate(24 * time.Hour) }
 // last stored result), where the history answers; never when there is none.
 func historical(t, lastDay time.Time) bool { return !lastDay.IsZero() && !dayOf(t).After(lastDay) }
 
-// compute returns the feature rows of fixtures from the state before at's
-// day (the fixtures' own kick-off day, or an earlier as_of).
-func (h *history) compute(ctx context.Context, at time.Time, fixtures []soccer.Fixture) ([]features.Row, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+// loaded returns the finished matches, reading them on first use. Only
+// loadMu guards the read, so looking a match up (find) never waits for a
+// replay holding mu.
+func (h *history) loaded(ctx context.Context) ([]soccer.Match, error) {
+	h.loadMu.Lock()
+	defer h.loadMu.Unlock()
 	if h.matches == nil {
 		ms, err := h.load(ctx)
 		if err != nil {
 			return nil, err
 		}
 		h.matches = ms
+	}
+	return h.matches, nil
+}
+
+// find is the stored finished match with id that kicked off within a day
+// and a half of kickoff.
+func (h *history) find(ctx context.Context, id string, kickoff time.Time) (soccer.Match, bool, error) {
+	ms, err := h.loaded(ctx)
+	if err != nil {
+		return soccer.Match{}, false, err
+	}
+	from := kickoff.Add(-storedSlack)
+	for i := sort.Search(len(ms), func(i int) bool { return !ms[i].Kickoff.Before(from) }); i < len(ms) && !ms[i].Kickoff.After(kickoff.Add(storedSlack)); i++ {
+		if ms[i].ID == id {
+			return ms[i], true, nil
+		}
+	}
+	return soccer.Match{}, false, nil
+}
+
+// compute returns the feature rows of fixtures from the state before at's
+// day (the fixtures' own kick-off day, or an earlier as_of).
+func (h *history) compute(ctx context.Context, at time.Time, fixtures []soccer.Fixture) ([]features.Row, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, err := h.loaded(ctx); err != nil {
+		return nil, err
 	}
 	fs := pluginhost.FeaturesOf(h.plugin)
 	if _, err := fs.Schema(ctx); err != nil { // launches the process if it is not running

@@ -518,6 +518,10 @@ type storedPrices struct {
 // off an hour ago whose result is not in yet is still asked about.
 const storedWindow = 7 * 24 * time.Hour
 
+// storedSlack is how far a request's kick-off may be from a stored
+// fixture's for it to be that fixture.
+const storedSlack = 36 * time.Hour
+
 // refreshStoredPrices reloads the scheduled fixtures with prices when the
 // store's matches have changed since the last load.
 func (p *Predictor) refreshStoredPrices(ctx context.Context) error {
@@ -538,28 +542,31 @@ func (p *Predictor) refreshStoredPrices(ctx context.Context) error {
 		if len(f.Odds) == 0 {
 			continue
 		}
-		// The benchmark's price first: it is the one the answer shows.
-		slices.SortStableFunc(f.Odds, func(a, b soccer.Odds) int {
-			return cmpBool(b.Bookmaker == ClosingBookmaker, a.Bookmaker == ClosingBookmaker)
-		})
+		benchmarkFirst(f.Odds)
 		next.byID[m.ID] = f
 	}
 	p.stored.Store(next)
 	return nil
 }
 
-func cmpBool(a, b bool) int {
-	switch {
-	case a == b:
-		return 0
-	case a:
+// benchmarkFirst puts the benchmark bookmaker's quote first: it is the one
+// the answer shows.
+func benchmarkFirst(odds []soccer.Odds) {
+	slices.SortStableFunc(odds, func(a, b soccer.Odds) int {
+		switch isA, isB := a.Bookmaker == ClosingBookmaker, b.Bookmaker == ClosingBookmaker; {
+		case isA == isB:
+			return 0
+		case isA:
+			return -1
+		}
 		return 1
-	}
-	return -1
+	})
 }
 
-// Fixture resolves a request into a fixture, naming unknown teams.
-func (p *Predictor) Fixture(req FixtureRequest) (soccer.Fixture, error) {
+// Fixture resolves a request into a fixture, naming unknown teams. A
+// request without odds for a fixture the store has with pre-match prices
+// (scheduled, or played on a day the history covers) gets them.
+func (p *Predictor) Fixture(ctx context.Context, req FixtureRequest) (soccer.Fixture, error) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	prefix := req.Field
@@ -613,8 +620,19 @@ func (p *Predictor) Fixture(req FixtureRequest) (soccer.Fixture, error) {
 		// them (at its stored kick-off when the caller gave none).
 		if sp := p.stored.Load(); sp != nil && len(sp.byID) > 0 {
 			if sf, ok := sp.byID[soccer.MatchID(f.Competition, f.Season, f.HomeTeam, f.AwayTeam)]; ok &&
-				(req.Kickoff.IsZero() || req.Kickoff.Sub(sf.Kickoff).Abs() <= 36*time.Hour) {
+				(req.Kickoff.IsZero() || req.Kickoff.Sub(sf.Kickoff).Abs() <= storedSlack) {
 				sf.Odds = slices.Clone(sf.Odds)
+				return sf, nil
+			}
+		}
+		// So is a match already played, with the prices published before it.
+		if p.history != nil && !req.Kickoff.IsZero() && historical(kickoff, p.lastDay) {
+			m, ok, err := p.history.find(ctx, soccer.MatchID(f.Competition, f.Season, f.HomeTeam, f.AwayTeam), kickoff)
+			if err != nil {
+				return soccer.Fixture{}, err
+			}
+			if sf := m.Fixture(); ok && len(sf.Odds) > 0 {
+				benchmarkFirst(sf.Odds)
 				return sf, nil
 			}
 		}

@@ -314,7 +314,7 @@ func (w *Worker) compute(ctx context.Context, id string, request json.RawMessage
 	if err := json.Unmarshal(request, &req); err != nil {
 		return nil, fmt.Sprintf("unreadable request: %v", err), false
 	}
-	f, err := w.Predictor.Fixture(forecast.FixtureRequest{HomeTeam: req.HomeTeam, AwayTeam: req.AwayTeam,
+	f, err := w.Predictor.Fixture(ctx, forecast.FixtureRequest{HomeTeam: req.HomeTeam, AwayTeam: req.AwayTeam,
 		Competition: req.Competition, Kickoff: req.Kickoff, Odds: req.Odds, NoStoredOdds: req.NoStoredOdds})
 	if err != nil {
 		return nil, err.Error(), false
