@@ -71,7 +71,8 @@ function probCells(p) {
 
 function market(m) {
   if (!m) return el("td", { class: "empty" }, "no odds");
-  const td = el("td", {}, `${pct(m.probabilities.home)} / ${pct(m.probabilities.draw)} / ${pct(m.probabilities.away)} · `);
+  const td = el("td", { title: `${m.bookmaker || "the market"}'s price, ${m.source === "stored" ? "as the store has it" : "as the request gave it"}` },
+    `${pct(m.probabilities.home)} / ${pct(m.probabilities.draw)} / ${pct(m.probabilities.away)} · `);
   ["home", "draw", "away"].forEach((o, i) => {
     const e = m.edge[o];
     td.append(el("span", { class: e >= 0 ? "edge-pos" : "edge-neg", title: `${o}: model minus market, in percentage points` }, signed(e)));
