@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -289,5 +290,42 @@ func TestBaseRatesOfAFirstSeason(t *testing.T) {
 	}
 	if _, err := rc.baseRates("E0", "2122"); err == nil {
 		t.Fatal("base rates from nothing")
+	}
+}
+
+// A played match asked about without odds gets the pre-match prices the
+// store has for it (Pinnacle's first, never a closing price); a store that
+// cannot be read while looking is ErrUnavailable (retry), not a bad
+// fixture; and a caller who opts out gets the fixture without them.
+func TestPlayedMatchPricesFromTheStore(t *testing.T) {
+	kick := time.Date(2023, 8, 11, 19, 0, 0, 0, time.UTC)
+	played := soccer.NewMatch("E0", "2324", kick, true, "Burnley", "Man City").Played(0, 3)
+	played.Odds = []soccer.Odds{{Bookmaker: "B365", Home: 8, Draw: 5.5, Away: 1.33}, {Bookmaker: "PS", Closing: true, Home: 9.62, Draw: 5.81, Away: 1.33},
+		{Bookmaker: "PS", Home: 8.58, Draw: 5.51, Away: 1.37}}
+	down := true
+	p := &Predictor{teams: map[string][]string{"E0": {"Burnley", "Man City"}}, lastDay: dayOf(kick.AddDate(0, 9, 0)),
+		spans: map[string][]seasonSpan{"E0": {{season: "2324", first: kick, last: kick.AddDate(0, 9, 0)}}},
+		history: &history{load: func(context.Context) ([]soccer.Match, error) {
+			if down {
+				return nil, errors.New("dial tcp 127.0.0.1:5432: connect: connection refused")
+			}
+			return []soccer.Match{played}, nil
+		}}}
+	req := FixtureRequest{HomeTeam: "burnley", AwayTeam: "Man City", Competition: "E0", Kickoff: kick.Add(time.Hour)}
+	if _, err := p.Fixture(context.Background(), req); !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrBadFixture) {
+		t.Fatalf("the store down: %v, want ErrUnavailable", err)
+	}
+	down = false
+	f, err := p.Fixture(context.Background(), req)
+	if err != nil || f.ID != played.ID || len(f.Odds) != 2 || f.Odds[0].Bookmaker != "PS" || f.Odds[0].Home != 8.58 || MarketSource(f) != "stored" {
+		t.Fatalf("a played match: %+v %v, want its pre-match prices, Pinnacle's first", f, err)
+	}
+	req.NoStoredOdds = true
+	if f, err := p.Fixture(context.Background(), req); err != nil || len(f.Odds) != 0 || MarketSource(f) != "" {
+		t.Fatalf("opted out: %+v %v", f, err)
+	}
+	req.NoStoredOdds, req.Kickoff = false, kick.Add(72*time.Hour) // another day: another fixture
+	if f, err := p.Fixture(context.Background(), req); err != nil || len(f.Odds) != 0 {
+		t.Fatalf("three days later: %+v %v", f, err)
 	}
 }

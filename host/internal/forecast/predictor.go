@@ -26,7 +26,8 @@ import (
 var (
 	// ErrBadFixture: the request names something that does not exist.
 	ErrBadFixture = errors.New("bad fixture")
-	// ErrUnavailable: a plugin process is down or restarting; retry shortly.
+	// ErrUnavailable: a plugin process is down or restarting, or the store
+	// could not be read; retry shortly.
 	ErrUnavailable = errors.New("prediction temporarily unavailable")
 	// ErrMisbehaved: a plugin answered something invalid; never passed on.
 	ErrMisbehaved = errors.New("a plugin answered an invalid result")
@@ -629,7 +630,8 @@ func (p *Predictor) Fixture(ctx context.Context, req FixtureRequest) (soccer.Fix
 		if p.history != nil && !req.Kickoff.IsZero() && historical(kickoff, p.lastDay) {
 			m, ok, err := p.history.find(ctx, soccer.MatchID(f.Competition, f.Season, f.HomeTeam, f.AwayTeam), kickoff)
 			if err != nil {
-				return soccer.Fixture{}, err
+				// The store could not be read: retry shortly, not a bad fixture.
+				return soccer.Fixture{}, fmt.Errorf("%w: reading the played matches: %v", ErrUnavailable, err)
 			}
 			if sf := m.Fixture(); ok && len(sf.Odds) > 0 {
 				benchmarkFirst(sf.Odds)

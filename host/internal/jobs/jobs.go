@@ -305,7 +305,8 @@ func (w *Worker) Handle(ctx context.Context, id string) error {
 }
 
 // compute predicts a started job: its result, or the reason it failed.
-// It waits out a model or feature plugin that is down or restarting, for
+// It waits out a model or feature plugin that is down or restarting (and a
+// store it cannot read while resolving the fixture), for
 // as long as the job is still running in the store: a job ended meanwhile
 // (the stale-job sweep's queue.max_job_age, which bounds the wait) is
 // ended true. It returns nothing when ctx ends.
@@ -314,10 +315,31 @@ func (w *Worker) compute(ctx context.Context, id string, request json.RawMessage
 	if err := json.Unmarshal(request, &req); err != nil {
 		return nil, fmt.Sprintf("unreadable request: %v", err), false
 	}
-	f, err := w.Predictor.Fixture(ctx, forecast.FixtureRequest{HomeTeam: req.HomeTeam, AwayTeam: req.AwayTeam,
-		Competition: req.Competition, Kickoff: req.Kickoff, Odds: req.Odds, NoStoredOdds: req.NoStoredOdds})
-	if err != nil {
-		return nil, err.Error(), false
+	// Resolving the fixture may read the store (a played match's prices):
+	// a store that cannot be read is waited out, as a plugin is below.
+	var f soccer.Fixture
+	var ferr error
+	running := func() bool {
+		j, err := w.Store.Job(ctx, id)
+		return err != nil || j.Status == store.JobRunning
+	}
+	w.await(ctx, "store", func() error {
+		f, ferr = w.Predictor.Fixture(ctx, forecast.FixtureRequest{HomeTeam: req.HomeTeam, AwayTeam: req.AwayTeam,
+			Competition: req.Competition, Kickoff: req.Kickoff, Odds: req.Odds, NoStoredOdds: req.NoStoredOdds})
+		if errors.Is(ferr, forecast.ErrUnavailable) {
+			if !running() {
+				ended = true
+				return nil
+			}
+			return ferr
+		}
+		return nil
+	})
+	switch {
+	case ctx.Err() != nil || ended:
+		return nil, "", ended
+	case ferr != nil:
+		return nil, ferr.Error(), false // the request's own problem (a bad fixture, an unknown team), in full
 	}
 	var preds []forecast.Prediction
 	var perr error // the prediction's own failure, once the plugins answered
@@ -328,7 +350,7 @@ func (w *Worker) compute(ctx context.Context, id string, request json.RawMessage
 			preds, perr = w.Predictor.Predict(ctx, []soccer.Fixture{f})
 		}
 		if errors.Is(perr, forecast.ErrUnavailable) || errors.Is(perr, forecast.ErrNotReady) {
-			if j, err := w.Store.Job(ctx, id); err == nil && j.Status != store.JobRunning {
+			if !running() {
 				ended = true
 				return nil
 			}
