@@ -195,7 +195,10 @@ func (l *Log) writeOnce(ctx context.Context) error {
 		return nil
 	}
 	rows := merge(batch)
-	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	// A write once begun is not cancelled with ctx (a shutdown): one
+	// aborted after the store committed it would be written again from the
+	// buffer, and counted twice.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	err := l.st.LogForecasts(wctx, rows)
 	cancel()
 	l.mu.Lock()

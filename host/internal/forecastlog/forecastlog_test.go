@@ -17,9 +17,23 @@ type memLog struct {
 	mu   sync.Mutex
 	rows map[string]store.LoggedForecast
 	down bool
+	// slow, when set, is closed by the first write, which then commits
+	// and waits: an answer that arrives after a shutdown began.
+	slow chan struct{}
 }
 
-func (m *memLog) LogForecasts(ctx context.Context, entries []store.LoggedForecast) error {
+func (m *memLog) LogForecasts(ctx context.Context, entries []store.LoggedForecast) (err error) {
+	if m.slow != nil {
+		defer func() {
+			close(m.slow)
+			m.slow = nil
+			select { // the reply is late: a cancelled ctx loses it, the rows stay written
+			case <-ctx.Done():
+				err = ctx.Err()
+			case <-time.After(100 * time.Millisecond):
+			}
+		}()
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.down {
@@ -116,5 +130,23 @@ func TestAStoreOutageIsCountedAndCaughtUp(t *testing.T) {
 	}
 	if s := l.Stats(); s.LastError != "" || s.Written != 1000 || s.Dropped != 500 {
 		t.Fatalf("stats after catching up: %+v", s)
+	}
+}
+
+// A shutdown while a write is in flight neither aborts it nor writes it
+// again: every forecast is counted once.
+func TestShutdownDuringAWriteCountsOnce(t *testing.T) {
+	st := &memLog{slow: make(chan struct{})}
+	slow := st.slow
+	l := New(st, Options{Interval: 10 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { l.Run(ctx); close(done) }()
+	l.Record(forecast.Origin{Route: "sync"}, []forecast.Prediction{pred("Arsenal", 0.5), pred("Spurs", 0.4)})
+	<-slow // committed, answer pending
+	cancel()
+	<-done
+	if rows, count := st.total(); rows != 2 || count != 2 {
+		t.Fatalf("%d rows counting %d forecasts, want 2 and 2", rows, count)
 	}
 }
