@@ -52,56 +52,6 @@ func KnownBookmaker(code string) bool {
 	return ok
 }
 
-// ResolveBookmaker is the code of a bookmaker as people write it: a code
-// or a name, in any case, spaces and punctuation aside ("ps", "Pinnacle",
-// "bet365", "William Hill", "betvictor"); ok is false for one it does not
-// know. Names shared by two codes (BetVictor: VC and BV) resolve to the
-// one football-data.co.uk's files use for it today (VC). Codes the
-// caller's own data uses can be passed through with known.
-func ResolveBookmaker(name string, known ...string) (string, bool) {
-	want := Slug(name)
-	if want == "" {
-		return "", false
-	}
-	for _, c := range known {
-		if Slug(c) == want {
-			return c, true
-		}
-	}
-	for _, c := range bookmakerOrder {
-		if Slug(c) == want || Slug(bookmakers[c]) == want || strings.ReplaceAll(Slug(bookmakers[c]), "-", "") == strings.ReplaceAll(want, "-", "") {
-			return c, true
-		}
-	}
-	for alias, c := range bookmakerAliases {
-		if alias == want {
-			return c, true
-		}
-	}
-	return "", false
-}
-
-// Bookmakers lists the known bookmakers as "Name (CODE)".
-func Bookmakers() []string {
-	out := make([]string, 0, len(bookmakerOrder))
-	for _, c := range bookmakerOrder {
-		if !strings.HasPrefix(bookmakers[c], "the ") {
-			out = append(out, bookmakers[c]+" ("+c+")")
-		}
-	}
-	return out
-}
-
-// bookmakerOrder is the order codes are tried and listed in: the
-// benchmark first, then the rest alphabetically (VC before BV, its
-// successor code, so "BetVictor" is VC).
-var bookmakerOrder = []string{"PS", "B365", "BF", "BFE", "BMGM", "BS", "BW", "CL", "GB", "IW", "LB", "SB", "SJ", "SO", "VC", "BV", "WH", "1XB", "Max", "Avg"}
-
-// bookmakerAliases are other names people use (as slugs).
-var bookmakerAliases = map[string]string{"pinnacle-sports": "PS", "pinnacle-sportsbook": "PS", "bet-365": "B365", "bwin": "BW",
-	"bet-and-win": "BW", "betandwin": "BW", "williamhill": "WH", "one-x-bet": "1XB", "1x-bet": "1XB", "average": "Avg", "market-average": "Avg",
-	"maximum": "Max", "best": "Max", "best-price": "Max"}
-
 // BookmakerName is how people know a bookmaker code ("PS": "Pinnacle");
 // the code itself when it is not one of football-data.co.uk's.
 func BookmakerName(code string) string {

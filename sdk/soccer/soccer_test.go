@@ -2,7 +2,6 @@ package soccer
 
 import (
 	"math"
-	"slices"
 	"strings"
 	"testing"
 )
@@ -51,28 +50,5 @@ func TestValidateRejectsWhatIsNotADistribution(t *testing.T) {
 	}
 	if err := (Probabilities{0.45, 0.27, 0.28}).Validate(); err != nil {
 		t.Errorf("a valid forecast was refused: %v", err)
-	}
-}
-
-// Bookmakers as people write them: codes and names in any case, a few
-// other names; anything else is not a bookmaker.
-func TestResolveBookmaker(t *testing.T) {
-	for in, want := range map[string]string{"PS": "PS", "ps": "PS", "Pinnacle": "PS", "PINNACLE": "PS", "pinnacle sports": "PS",
-		"Bet365": "B365", "bet 365": "B365", "b365": "B365", "William Hill": "WH", "williamhill": "WH", "BetVictor": "VC", "bet&win": "BW",
-		"Bwin": "BW", "1xBet": "1XB", "avg": "Avg", "market average": "Avg"} {
-		if got, ok := ResolveBookmaker(in); !ok || got != want {
-			t.Errorf("ResolveBookmaker(%q) = %q %v, want %q", in, got, ok, want)
-		}
-	}
-	for _, in := range []string{"", "  ", "Paddy Power", "PSC", "Pinnacl"} {
-		if got, ok := ResolveBookmaker(in); ok {
-			t.Errorf("ResolveBookmaker(%q) = %q, want unknown", in, got)
-		}
-	}
-	if got, ok := ResolveBookmaker("bbav", "BbAv"); !ok || got != "BbAv" {
-		t.Errorf("a code the data uses: %q %v", got, ok)
-	}
-	if l := Bookmakers(); l[0] != "Pinnacle (PS)" || slices.Contains(l, "the market average (Avg)") {
-		t.Errorf("Bookmakers() = %v", l)
 	}
 }

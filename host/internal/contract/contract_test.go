@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 )
 
 func shippedSuite(t *testing.T) Suite {
@@ -36,7 +38,7 @@ func row(id, home, away, status string, hg, ag any, result any, minOdds any, sta
 // statColumns are the statistics' columns, null when a source lacks them.
 var statColumns = func() []string {
 	var out []string
-	for _, s := range []string{"shots", "shots_on_target", "corners", "fouls", "yellow_cards", "red_cards", "half_time_goals"} {
+	for _, s := range soccer.StatNames {
 		out = append(out, "home_"+s, "away_"+s)
 	}
 	return out

@@ -329,3 +329,23 @@ func TestPlayedMatchPricesFromTheStore(t *testing.T) {
 		t.Fatalf("three days later: %+v %v", f, err)
 	}
 }
+
+// Bookmakers as people write them: codes and names in any case, a few
+// other names; anything else is not a bookmaker.
+func TestResolveBookmaker(t *testing.T) {
+	for in, want := range map[string]string{"PS": "PS", "ps": "PS", "Pinnacle": "PS", "PINNACLE": "PS", "pinnacle sports": "PS",
+		"Bet365": "B365", "bet 365": "B365", "b365": "B365", "William Hill": "WH", "williamhill": "WH", "BetVictor": "VC", "bet&win": "BW",
+		"Bwin": "BW", "1xBet": "1XB", "avg": "Avg", "market average": "Avg"} {
+		if got, ok := resolveBookmaker(in); !ok || got != want {
+			t.Errorf("resolveBookmaker(%q) = %q %v, want %q", in, got, ok, want)
+		}
+	}
+	for _, in := range []string{"", "  ", "Paddy Power", "PSC", "Pinnacl"} {
+		if got, ok := resolveBookmaker(in); ok {
+			t.Errorf("resolveBookmaker(%q) = %q, want unknown", in, got)
+		}
+	}
+	if l := knownBookmakers(); l[0] != "Pinnacle (PS)" || slices.Contains(l, "the market average (Avg)") {
+		t.Errorf("knownBookmakers() = %v", l)
+	}
+}

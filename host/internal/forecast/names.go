@@ -10,6 +10,8 @@ import (
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 )
 
 //go:embed aliases.yaml
@@ -239,4 +241,53 @@ func distance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(rb)]
+}
+
+// bookmakerCodes are the bookmakers a request may name, as listed to a
+// caller who names another: the benchmark first, then the rest
+// alphabetically (VC before BV, its successor code, so "BetVictor" is VC).
+var bookmakerCodes = []string{"PS", "B365", "BF", "BFE", "BMGM", "BS", "BW", "CL", "GB", "IW", "LB", "SB", "SJ", "SO", "VC", "BV", "WH", "1XB", "Max", "Avg"}
+
+// bookmakerIndex maps each code and name as a slug ("ps", "pinnacle",
+// "william-hill", and without dashes "williamhill") and a few other names
+// people use to its code; an earlier code wins a name two share.
+var bookmakerIndex = sync.OnceValue(func() map[string]string {
+	idx := map[string]string{"pinnacle-sports": "PS", "pinnacle-sportsbook": "PS", "bet-365": "B365", "bwin": "BW",
+		"bet-and-win": "BW", "betandwin": "BW", "one-x-bet": "1XB", "1x-bet": "1XB", "average": "Avg", "market-average": "Avg",
+		"maximum": "Max", "best": "Max", "best-price": "Max"}
+	for i := len(bookmakerCodes) - 1; i >= 0; i-- {
+		c := bookmakerCodes[i]
+		name := soccer.Slug(soccer.BookmakerName(c))
+		for _, k := range []string{soccer.Slug(c), name, strings.ReplaceAll(name, "-", "")} {
+			idx[k] = c
+		}
+	}
+	return idx
+})
+
+// resolveBookmaker is the code of a bookmaker as people write it: a code
+// or a name in any case, spaces and punctuation aside ("ps", "Pinnacle",
+// "bet365", "William Hill", "betvictor"); ok is false for one it does not know.
+func resolveBookmaker(name string) (string, bool) {
+	want := soccer.Slug(name)
+	if want == "" {
+		return "", false
+	}
+	idx := bookmakerIndex()
+	if c, ok := idx[want]; ok {
+		return c, true
+	}
+	c, ok := idx[strings.ReplaceAll(want, "-", "")]
+	return c, ok
+}
+
+// knownBookmakers lists the bookmakers a request may name as "Name (CODE)".
+func knownBookmakers() []string {
+	out := make([]string, 0, len(bookmakerCodes))
+	for _, c := range bookmakerCodes {
+		if n := soccer.BookmakerName(c); !strings.HasPrefix(n, "the ") {
+			out = append(out, n+" ("+c+")")
+		}
+	}
+	return out
 }

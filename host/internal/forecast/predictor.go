@@ -643,11 +643,11 @@ func (p *Predictor) Fixture(ctx context.Context, req FixtureRequest) (soccer.Fix
 		o := *req.Odds
 		if o.Bookmaker == "" {
 			o.Bookmaker = ClosingBookmaker // a price without a bookmaker is taken as the benchmark's
-		} else if code, ok := soccer.ResolveBookmaker(o.Bookmaker); ok {
+		} else if code, ok := resolveBookmaker(o.Bookmaker); ok {
 			o.Bookmaker = code
 		} else {
 			return soccer.Fixture{}, fmt.Errorf("%w: %sodds.bookmaker: unknown bookmaker %q (known: %s; or leave it out for Pinnacle's)",
-				ErrBadFixture, prefix, o.Bookmaker, strings.Join(soccer.Bookmakers(), ", "))
+				ErrBadFixture, prefix, o.Bookmaker, strings.Join(knownBookmakers(), ", "))
 		}
 		if _, err := o.Implied(); err != nil {
 			return soccer.Fixture{}, fmt.Errorf("%w: %sodds: %v", ErrBadFixture, prefix, err)
