@@ -21,6 +21,7 @@ import (
 	"github.com/soccerpredict/soccerpredict/host/internal/gather"
 	"github.com/soccerpredict/soccerpredict/host/internal/jobs"
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
+	"github.com/soccerpredict/soccerpredict/host/internal/tracing"
 )
 
 // AsyncRequest is the body of POST /v1/predictions/async: a fixture, and
@@ -69,7 +70,8 @@ func (s *Server) predictAsync(w http.ResponseWriter, r *http.Request) {
 			[]FieldProblem{{Field: "Idempotency-Key", Message: "1 to 255 printable ASCII characters"}})
 		return
 	}
-	jr := jobs.Request{HomeTeam: f.HomeTeam, AwayTeam: f.AwayTeam, Competition: f.Competition, Kickoff: f.Kickoff}
+	jr := jobs.Request{HomeTeam: f.HomeTeam, AwayTeam: f.AwayTeam, Competition: f.Competition, Kickoff: f.Kickoff,
+		Trace: tracing.Inject(r.Context())}
 	switch forecast.MarketSource(f) {
 	case "request":
 		jr.Odds = &f.Odds[0]

@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/soccerpredict/soccerpredict/host/internal/config"
+	"github.com/soccerpredict/soccerpredict/host/internal/tracing"
 	"github.com/soccerpredict/soccerpredict/sdk/oip/inferencepb"
 )
 
@@ -66,10 +67,11 @@ func (s *Server) GRPCServer(l config.HTTPLimits) (*grpc.Server, func()) {
 	// timeout is closed (firstCall, through GRPCListener), and the listener
 	// bounds the connections (Listen).
 	s.grpcCalls = newFirstCall(handshake)
-	srv := grpc.NewServer(grpc.MaxRecvMsgSize(int(limit)), grpc.ChainUnaryInterceptor(s.grpcMeasure, s.grpcAuth), grpc.StatsHandler(s.grpcCalls),
+	opts := []grpc.ServerOption{grpc.MaxRecvMsgSize(int(limit)), grpc.ChainUnaryInterceptor(s.grpcMeasure, s.grpcAuth), grpc.StatsHandler(s.grpcCalls),
 		grpc.ConnectionTimeout(handshake), grpc.MaxConcurrentStreams(256),
 		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: idle, Time: 30 * time.Second, Timeout: 10 * time.Second}),
-		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}))
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true})}
+	srv := grpc.NewServer(append(opts, tracing.ServerOptions()...)...)
 	inferencepb.RegisterGRPCInferenceServiceServer(srv, &oipGRPC{s: s})
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(srv, hs)

@@ -19,6 +19,10 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/hashicorp/go-hclog"
+	"go.opentelemetry.io/otel/attribute"
+	otelcodes "go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/soccerpredict/soccerpredict/host/internal/cache"
 	"github.com/soccerpredict/soccerpredict/host/internal/config"
@@ -30,6 +34,7 @@ import (
 	"github.com/soccerpredict/soccerpredict/host/internal/pluginhost"
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
 	"github.com/soccerpredict/soccerpredict/host/internal/telemetry"
+	"github.com/soccerpredict/soccerpredict/host/internal/tracing"
 )
 
 // Server serves predictions.
@@ -87,7 +92,7 @@ func (s *Server) Handler() http.Handler {
 	// No per-request timeout middleware: the server's read and write timeouts
 	// bound a connection, each plugin call has its own timeout, and a
 	// deadline per request would cost a timer on the hot path.
-	r.Use(requestID, middleware.Recoverer, s.measure, s.limit(), middleware.GetHead)
+	r.Use(requestID, traced, middleware.Recoverer, s.measure, s.limit(), middleware.GetHead)
 	if s.Metrics != nil {
 		r.Method(http.MethodGet, "/metrics", s.Metrics.Handler())
 	}
@@ -213,6 +218,31 @@ func requestID(next http.Handler) http.Handler {
 		}
 		w.Header().Set(middleware.RequestIDHeader, id)
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), middleware.RequestIDKey, id)))
+	})
+}
+
+// traced gives each request a server span while tracing is on, under the
+// caller's W3C traceparent when it sends one, named by the route pattern
+// once routing has found it; the request ID is one of its attributes.
+func traced(next http.Handler) http.Handler {
+	if !tracing.Enabled() {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := tracing.Propagator.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+		ctx, span := tracing.Span(ctx, r.Method, trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(
+			attribute.String("http.request.method", r.Method), attribute.String("url.path", truncate(r.URL.Path, 200)),
+			attribute.String("http.request.id", middleware.GetReqID(ctx))))
+		defer span.End()
+		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+		r = r.WithContext(ctx)
+		next.ServeHTTP(ww, r)
+		route := routeOf(r)
+		span.SetName(r.Method + " " + route)
+		span.SetAttributes(attribute.String("http.route", route), attribute.Int("http.response.status_code", ww.Status()))
+		if ww.Status() >= http.StatusInternalServerError {
+			span.SetStatus(otelcodes.Error, http.StatusText(ww.Status()))
+		}
 	})
 }
 

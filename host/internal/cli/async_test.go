@@ -2,8 +2,6 @@ package cli
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/soccerpredict/soccerpredict/host/internal/queue/rabbitqueue"
 	"github.com/soccerpredict/soccerpredict/host/internal/testbin"
 )
 
@@ -168,14 +165,7 @@ func TestAsyncWithTheEmbeddedQueue(t *testing.T) {
 // the broker is unreachable, jobs are still accepted (they wait in the
 // outbox) and synchronous predictions go on; when it is back, they are done.
 func TestAsyncThroughRabbitMQSurvivesABrokerOutage(t *testing.T) {
-	b := make([]byte, 4)
-	rand.Read(b)
-	name := "soccerpredict.test.jobs." + hex.EncodeToString(b)
-	t.Cleanup(func() {
-		q := rabbitqueue.New("amqp://guest:guest@127.0.0.1:5672/", name, 1)
-		q.Purge()
-		q.Close()
-	})
+	name := testQueue(t, "jobs")
 	broker := newProxy(t, "127.0.0.1:5672")
 	serveCfg := fullConfig(t, fmt.Sprintf("store: {driver: sqlite}\nqueue: {driver: rabbitmq, url: \"amqp://guest:guest@%s/\", name: %s, relay_interval: 200ms}\ncache: {driver: redis, prefix: \"test-%s:\"}", broker.addr, name, name))
 	must(t, serveCfg, "ingest")

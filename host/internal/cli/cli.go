@@ -378,6 +378,8 @@ func usage(w io.Writer) {
 
 // common are the flags every command takes.
 type common struct {
+	// name is the command's, as tracing names the process.
+	name    string
 	configs multi
 	sets    multi
 }
@@ -397,7 +399,7 @@ func newFlags(e env, name string) (*flag.FlagSet, *common) {
 		}
 		commandHelp(e.stdout, fs)
 	}
-	c := &common{}
+	c := &common{name: name}
 	fs.Var(&c.configs, "config", "config file (repeatable)")
 	fs.Var(&c.sets, "set", "override a config key: key=value (repeatable)")
 	return fs, c

@@ -25,6 +25,19 @@ import (
 	"github.com/soccerpredict/soccerpredict/host/webhook"
 )
 
+// testQueue is a RabbitMQ queue name of the test's own, purged when it ends.
+func testQueue(t *testing.T, kind string) string {
+	b := make([]byte, 4)
+	rand.Read(b)
+	name := "soccerpredict.test." + kind + "." + hex.EncodeToString(b)
+	t.Cleanup(func() {
+		q := rabbitqueue.New("amqp://guest:guest@127.0.0.1:5672/", name, 1)
+		q.Purge()
+		q.Close()
+	})
+	return name
+}
+
 // process is a real soccerpredict process of a test, in its own process group.
 type process struct {
 	cmd    *exec.Cmd
@@ -149,14 +162,7 @@ func (r *receiver) url(path string) string { return "http://" + r.addr + path }
 // The asynchronous guarantees with the production parts: PostgreSQL,
 // RabbitMQ and Redis, two API processes and a worker process, API keys on.
 func TestJobGuaranteesOnPostgresAndRabbitMQ(t *testing.T) {
-	b := make([]byte, 4)
-	rand.Read(b)
-	name := "soccerpredict.test.guarantees." + hex.EncodeToString(b)
-	t.Cleanup(func() {
-		q := rabbitqueue.New("amqp://guest:guest@127.0.0.1:5672/", name, 1)
-		q.Purge()
-		q.Close()
-	})
+	name := testQueue(t, "guarantees")
 	secret := "test-webhook-secret-0123456789"
 	cfg := fullConfig(t, fmt.Sprintf(`store: {driver: postgres, dsn: %s}
 queue: {driver: rabbitmq, name: %s, relay_interval: 200ms}

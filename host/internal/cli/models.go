@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -25,6 +26,7 @@ import (
 	"github.com/soccerpredict/soccerpredict/host/internal/pluginhost"
 	"github.com/soccerpredict/soccerpredict/host/internal/scoring"
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
+	"github.com/soccerpredict/soccerpredict/host/internal/tracing"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 )
 
@@ -36,11 +38,16 @@ type predictionParts struct {
 	host     *pluginhost.Host
 	features *pluginhost.Plugin
 	model    *pluginhost.Plugin
+	// stopTracing flushes the process's spans.
+	stopTracing func(context.Context) error
 }
 
 func (p predictionParts) Close() {
 	p.host.Close()
 	p.store.Close()
+	if err := p.stopTracing(context.Background()); err != nil {
+		p.log.Warn("tracing: spans not flushed", "error", err)
+	}
 }
 
 func assemble(e env, c *common) (predictionParts, error) {
@@ -52,18 +59,25 @@ func assemble(e env, c *common) (predictionParts, error) {
 		return predictionParts{}, errors.New("set features.plugin and model.plugin in config to the feature and model plugins to use")
 	}
 	log := logger(e, cfg)
+	// Tracing first: the store and the plugins are instrumented as they open.
+	stopTracing, err := tracing.Start(e.ctx, cfg.Tracing, c.name, Version)
+	if err != nil {
+		return predictionParts{}, err
+	}
 	st, err := openStore(e.ctx, cfg)
 	if err != nil {
+		stopTracing(e.ctx)
 		return predictionParts{}, err
 	}
 	host, err := pluginhost.New(cfg.Plugins, log)
 	if err != nil {
 		st.Close()
+		stopTracing(e.ctx)
 		return predictionParts{}, err
 	}
 	fp, _ := host.Plugin(cfg.Features.Plugin)
 	mp, _ := host.Plugin(cfg.Model.Plugin)
-	return predictionParts{cfg: cfg, log: log, store: st, host: host, features: fp, model: mp}, nil
+	return predictionParts{cfg: cfg, log: log, store: st, host: host, features: fp, model: mp, stopTracing: stopTracing}, nil
 }
 
 func (p predictionParts) trainer() forecast.Trainer {

@@ -21,6 +21,8 @@ import (
 	"github.com/knadh/koanf/providers/file"
 	"github.com/knadh/koanf/v2"
 	"github.com/robfig/cron/v3"
+
+	"github.com/soccerpredict/soccerpredict/host/internal/tracing"
 )
 
 // EnvPrefix starts every environment variable the host reads. A double
@@ -50,6 +52,9 @@ type Config struct {
 	Cache     Cache     `koanf:"cache"`
 	Webhooks  Webhooks  `koanf:"webhooks"`
 	Monitor   Monitor   `koanf:"monitor"`
+	// Tracing exports OpenTelemetry traces over OTLP/gRPC; off unless
+	// tracing.endpoint is set.
+	Tracing tracing.Config `koanf:"tracing"`
 }
 
 // Monitor is live quality: the forecast log, and how it is scored.
@@ -350,6 +355,7 @@ func Defaults() map[string]any {
 		"webhooks.concurrency":             16,
 		"webhooks.poll_interval":           "500ms",
 		"monitor.log":                      true,
+		"tracing.sample_ratio":             1.0,
 		"monitor.buffer":                   65536,
 		"monitor.batch":                    16384,
 		"monitor.interval":                 "1s",
@@ -489,6 +495,9 @@ func (c Config) Validate() error {
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if c.DataDir == "" {
 		bad("data_dir: must be set")
+	}
+	if err := c.Tracing.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if !slices.Contains([]string{"trace", "debug", "info", "warn", "error"}, c.Log.Level) {
 		bad("log.level: %q is not one of trace, debug, info, warn, error", c.Log.Level)

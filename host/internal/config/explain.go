@@ -48,6 +48,9 @@ func decodeErrors(err error) []string {
 
 func explainOne(line string) string {
 	if m := invalidKeys.FindStringSubmatch(line); m != nil {
+		if m[1] == reflect.TypeFor[Config]().String() {
+			m[1] = "" // the decoder names the top level by its Go type
+		}
 		where := "at the top level"
 		if m[1] != "" {
 			where = "in " + m[1]

@@ -5,6 +5,10 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/soccerpredict/soccerpredict/host/internal/tracing"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 )
 
@@ -50,7 +54,9 @@ type outcome struct {
 type coalescer struct {
 	cfg Batching
 	// run computes one batch; it answers one outcome per fixture, in order.
-	run func(fixtures []soccer.Fixture) []outcome
+	// Its ctx carries the batch's span and is never cancelled: the batch
+	// belongs to every caller in it.
+	run func(ctx context.Context, fixtures []soccer.Fixture) []outcome
 	// observe is told each batch's size and how long its fixtures queued.
 	observe func(size int, waited []time.Duration)
 
@@ -64,6 +70,8 @@ type queued struct {
 	index   int
 	fixture soccer.Fixture
 	since   time.Time
+	// span is the caller's, while tracing is on: the batch's span links it.
+	span trace.SpanContext
 }
 
 // call is one caller's fixtures; its fields are guarded by the coalescer's mu.
@@ -82,7 +90,7 @@ func (c *call) signal() {
 	}
 }
 
-func newCoalescer(cfg Batching, run func([]soccer.Fixture) []outcome, observe func(int, []time.Duration)) *coalescer {
+func newCoalescer(cfg Batching, run func(context.Context, []soccer.Fixture) []outcome, observe func(int, []time.Duration)) *coalescer {
 	if observe == nil {
 		observe = func(int, []time.Duration) {}
 	}
@@ -94,9 +102,10 @@ func newCoalescer(cfg Batching, run func([]soccer.Fixture) []outcome, observe fu
 func (c *coalescer) do(ctx context.Context, fixtures []soccer.Fixture) ([]outcome, error) {
 	cl := &call{out: make([]outcome, len(fixtures)), remaining: len(fixtures), wake: make(chan struct{}, 1)}
 	now := time.Now()
+	span := tracing.Caller(ctx)
 	c.mu.Lock()
 	for i, f := range fixtures {
-		c.pending = append(c.pending, queued{call: cl, index: i, fixture: f, since: now})
+		c.pending = append(c.pending, queued{call: cl, index: i, fixture: f, since: now, span: span})
 	}
 	for {
 		if cl.remaining == 0 {
@@ -142,7 +151,19 @@ func (c *coalescer) execute(batch []queued) {
 		fixtures[i], waited[i] = q.fixture, started.Sub(q.since)
 	}
 	c.observe(len(batch), waited)
-	out := c.run(fixtures)
+	ctx := context.Background()
+	if tracing.Enabled() {
+		callers := make([]trace.SpanContext, 0, 1)
+		for i, q := range batch {
+			if i == 0 || q.call != batch[i-1].call {
+				callers = append(callers, q.span)
+			}
+		}
+		var span trace.Span
+		ctx, span = tracing.Gathered(ctx, "forecast.batch", callers, trace.WithAttributes(attribute.Int("batch.fixtures", len(batch))))
+		defer span.End()
+	}
+	out := c.run(ctx, fixtures)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.running--

@@ -22,7 +22,7 @@ type fakeRun struct {
 	sizes    []int
 }
 
-func (f *fakeRun) run(fixtures []soccer.Fixture) []outcome {
+func (f *fakeRun) run(_ context.Context, fixtures []soccer.Fixture) []outcome {
 	n := f.inFlight.Add(1)
 	defer f.inFlight.Add(-1)
 	for {
@@ -161,12 +161,12 @@ func TestCoalescerSplitsLargeCalls(t *testing.T) {
 func TestCoalescerCallerThatGivesUp(t *testing.T) {
 	release := make(chan struct{})
 	var ran sync.Map
-	run := func(fixtures []soccer.Fixture) []outcome {
+	run := func(ctx context.Context, fixtures []soccer.Fixture) []outcome {
 		for _, f := range fixtures {
 			ran.Store(f.ID, true)
 		}
 		<-release
-		return (&fakeRun{}).run(fixtures)
+		return (&fakeRun{}).run(ctx, fixtures)
 	}
 	c := newCoalescer(Batching{MaxBatch: 4, Concurrency: 1}, run, nil)
 	first := make(chan error, 1)

@@ -195,10 +195,10 @@ func (p *Predictor) predictPast(ctx context.Context, g *generation, fixtures []s
 // caller sees ErrUnavailable); any other refusal is retried fixture by fixture,
 // so one fixture a plugin rejects fails only its own caller. A row or forecast
 // that is invalid fails only its fixture.
-func (p *Predictor) computeBatch(g *generation, fixtures []soccer.Fixture) []outcome {
-	// The batch belongs to every caller in it: no one caller's cancellation
-	// stops it; the plugin's own timeout bounds it.
-	ctx := context.Background()
+//
+// ctx is never cancelled — the batch belongs to every caller in it, and the
+// plugin's own timeout bounds it — and carries the batch's span.
+func (p *Predictor) computeBatch(ctx context.Context, g *generation, fixtures []soccer.Fixture) []outcome {
 	out := make([]outcome, len(fixtures))
 	fail := func(err error) []outcome {
 		for i := range out {
@@ -211,7 +211,7 @@ func (p *Predictor) computeBatch(g *generation, fixtures []soccer.Fixture) []out
 			return fail(err)
 		}
 		for i, f := range fixtures {
-			out[i] = p.computeBatch(g, []soccer.Fixture{f})[0]
+			out[i] = p.computeBatch(ctx, g, []soccer.Fixture{f})[0]
 		}
 		return out
 	}

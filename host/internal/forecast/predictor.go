@@ -330,8 +330,8 @@ func (p *Predictor) loadAs(ctx context.Context, gen store.Generation, instance s
 		return client.(model.Model).Load(ctx, model.LoadRequest{Artifact: champ.Artifact, Signature: champ.Signature})
 	})
 	g := &generation{gen: gen, champion: champ, model: inst, cache: map[cacheKey]soccer.Probabilities{}, cacheEntries: p.cacheEntries, seed: maphash.MakeSeed()}
-	g.batches = newCoalescer(p.batching, func(fixtures []soccer.Fixture) []outcome {
-		return p.computeBatch(g, fixtures)
+	g.batches = newCoalescer(p.batching, func(ctx context.Context, fixtures []soccer.Fixture) []outcome {
+		return p.computeBatch(ctx, g, fixtures)
 	}, p.metrics.Batch)
 	if warm != nil {
 		resp, err := pluginhost.ModelOf(inst).Predict(ctx, model.PredictRequest{Rows: [][]float64{warm}})

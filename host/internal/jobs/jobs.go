@@ -16,12 +16,15 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/soccerpredict/soccerpredict/host/internal/cache"
 	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
 	"github.com/soccerpredict/soccerpredict/host/internal/gather"
 	"github.com/soccerpredict/soccerpredict/host/internal/queue"
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
+	"github.com/soccerpredict/soccerpredict/host/internal/tracing"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 )
 
@@ -38,6 +41,10 @@ type Request struct {
 	// AsOf asks for the forecast as of this time (not after the kick-off):
 	// from the features as they stood before it, as the sync path does.
 	AsOf *time.Time `json:"as_of,omitempty"`
+	// Trace is the submission's W3C trace context (while tracing is on):
+	// the worker's spans join the trace of the request that submitted the
+	// job, however long it waited and whichever process runs it.
+	Trace tracing.Carrier `json:"trace,omitempty"`
 }
 
 // CacheTTL is how long a finished job stays in the cache, and ProgressTTL
@@ -107,9 +114,12 @@ func (r Relay) Drain(ctx context.Context) (int, error) {
 		for i, j := range jobs {
 			ids[i] = j.ID
 		}
-		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		pctx, span := relaySpan(ctx, jobs)
+		pctx, cancel := context.WithTimeout(pctx, 30*time.Second)
 		err = r.Queue.Publish(pctx, ids...)
 		cancel()
+		tracing.Fail(span, err)
+		span.End()
 		if err != nil {
 			// Given back, so the first drain once the broker answers — this
 			// replica's or another's — publishes them without waiting out
@@ -124,6 +134,47 @@ func (r Relay) Drain(ctx context.Context) (int, error) {
 		}
 		n += len(ids)
 	}
+}
+
+// relaySpan starts the span of publishing an outbox page while tracing is
+// on: in the trace of the page's first traced submission, linked to each
+// one's. The broker carries it to the worker's delivery span.
+func relaySpan(ctx context.Context, page []store.Job) (context.Context, trace.Span) {
+	if !tracing.Enabled() {
+		return ctx, trace.SpanFromContext(ctx)
+	}
+	callers := make([]trace.SpanContext, len(page))
+	for i, j := range page {
+		callers[i] = trace.SpanContextFromContext(tracing.Extract(context.Background(), requestTrace(j.Request)))
+	}
+	return tracing.Gathered(ctx, "jobs.relay publish", callers, trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(attribute.Int("jobs.count", len(page))))
+}
+
+// requestTrace is the trace context a job's request was submitted under.
+func requestTrace(request json.RawMessage) tracing.Carrier {
+	var r struct {
+		Trace tracing.Carrier `json:"trace"`
+	}
+	json.Unmarshal(request, &r)
+	return r.Trace
+}
+
+// jobSpan starts the span of running a job while tracing is on: a child of
+// the submission's span, linked to the delivery's (the broker's hop).
+func jobSpan(ctx context.Context, j *store.Job) (context.Context, trace.Span) {
+	if !tracing.Enabled() {
+		return ctx, trace.SpanFromContext(ctx)
+	}
+	opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(attribute.String("job.id", j.ID), attribute.Int("job.attempt", j.Attempts))}
+	if d := trace.SpanContextFromContext(ctx); d.IsValid() {
+		opts = append(opts, trace.WithLinks(trace.Link{SpanContext: d}))
+	}
+	if c := requestTrace(j.Request); len(c) > 0 {
+		ctx = tracing.Extract(ctx, c)
+	}
+	return tracing.Span(ctx, "jobs.run", opts...)
 }
 
 // Worker computes jobs. Its handler is called for up to the queue's
@@ -294,6 +345,8 @@ func (w *Worker) Handle(ctx context.Context, id string) error {
 	if err := w.await(ctx, "store", func() (err error) { j, err = w.starts.Do(ctx, start); return err }); err != nil || j == nil {
 		return err
 	}
+	ctx, span := jobSpan(ctx, j)
+	defer span.End()
 	result, reason, ended := w.compute(forecast.WithOrigin(ctx, forecast.Origin{Route: "async", KeyID: j.Owner}), id, j.Request)
 	if ctx.Err() != nil {
 		return ctx.Err()

@@ -22,6 +22,7 @@ import (
 	"github.com/hashicorp/go-plugin"
 
 	"github.com/soccerpredict/soccerpredict/host/internal/config"
+	"github.com/soccerpredict/soccerpredict/host/internal/tracing"
 	sdkplugin "github.com/soccerpredict/soccerpredict/sdk/plugin"
 	"github.com/soccerpredict/soccerpredict/sdk/wire"
 )
@@ -429,6 +430,7 @@ func (p *Plugin) launch(ctx context.Context) (launched, error) {
 	}
 	cmd := exec.Command(p.cfg.Path)
 	cmd.Env = PluginEnv(os.Environ(), p.cfg.Env)
+	cmd.Env = append(cmd.Env, tracing.PluginEnv(p.Name)...) // its spans go where the host's go
 	if procs := p.procs(); procs > 0 {
 		cmd.Env = append(cmd.Env, "GOMAXPROCS="+strconv.Itoa(procs))
 	}
@@ -442,7 +444,7 @@ func (p *Plugin) launch(ctx context.Context) (launched, error) {
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		Logger:           p.logger,
 		StartTimeout:     p.cfg.StartTimeout,
-		GRPCDialOptions:  wire.DialOptions(),
+		GRPCDialOptions:  append(wire.DialOptions(), tracing.DialOptions()...),
 	})
 	fail := func(step string, err error) (launched, error) {
 		client.Kill()

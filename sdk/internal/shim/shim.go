@@ -31,12 +31,15 @@ func Serve(name, kind string, p goplugin.Plugin) {
 	// host is draining its requests then and still needs its plugins; it
 	// stops them itself afterwards (and they exit when it is gone).
 	signal.Ignore(syscall.SIGTERM)
+	traced, flush := tracing(logger)
+	defer flush()
 	goplugin.Serve(&goplugin.ServeConfig{
 		HandshakeConfig: wire.Config,
 		Plugins:         goplugin.PluginSet{kind: p},
 		Logger:          logger,
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
 			opts = append(opts, wire.ServerOptions()...)
+			opts = append(opts, traced...)
 			return grpc.NewServer(opts...)
 		},
 	})

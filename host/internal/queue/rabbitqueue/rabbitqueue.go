@@ -16,8 +16,11 @@ import (
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/soccerpredict/soccerpredict/host/internal/queue"
+	"github.com/soccerpredict/soccerpredict/host/internal/tracing"
 )
 
 // Queue is a RabbitMQ queue.Queue.
@@ -120,9 +123,10 @@ func (q *Queue) Publish(ctx context.Context, ids ...string) error {
 	// Publish them all, then wait for the confirms: one round trip to the
 	// broker's disk for the lot instead of one per job.
 	confirms := make([]*amqp.DeferredConfirmation, len(ids))
+	headers := traceHeaders(ctx)
 	for i, id := range ids {
 		dc, err := q.pub.PublishWithDeferredConfirmWithContext(ctx, "", q.name, true, false, amqp.Publishing{
-			DeliveryMode: amqp.Persistent, ContentType: "text/plain", MessageId: id, Body: []byte(id)})
+			DeliveryMode: amqp.Persistent, ContentType: "text/plain", MessageId: id, Body: []byte(id), Headers: headers})
 		if err != nil {
 			q.pub = nil
 			return fmt.Errorf("rabbitmq: publish %s: %w", id, err)
@@ -140,6 +144,37 @@ func (q *Queue) Publish(ctx context.Context, ids ...string) error {
 		}
 	}
 	return nil
+}
+
+// traceHeaders are a publishing's W3C trace context while tracing is on:
+// the worker's delivery span continues the publisher's trace.
+func traceHeaders(ctx context.Context) amqp.Table {
+	c := tracing.Inject(ctx)
+	if c == nil {
+		return nil
+	}
+	t := make(amqp.Table, len(c))
+	for k, v := range c {
+		t[k] = v
+	}
+	return t
+}
+
+// deliverySpan starts the span of handling a delivery while tracing is on,
+// a child of the publisher's span its headers carry.
+func deliverySpan(ctx context.Context, queue string, d amqp.Delivery) (context.Context, trace.Span) {
+	if !tracing.Enabled() {
+		return ctx, trace.SpanFromContext(ctx)
+	}
+	c := tracing.Carrier{}
+	for k, v := range d.Headers {
+		if s, ok := v.(string); ok {
+			c[k] = s
+		}
+	}
+	return tracing.Span(tracing.Extract(ctx, c), queue+" process", trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(attribute.String("messaging.system", "rabbitmq"), attribute.String("messaging.destination.name", queue),
+			attribute.String("messaging.message.id", d.MessageId), attribute.Bool("messaging.rabbitmq.redelivered", d.Redelivered)))
 }
 
 // Consume implements queue.Queue, reconnecting with backoff until ctx ends.
@@ -226,7 +261,11 @@ func (q *Queue) consumeOnce(ctx context.Context, handle func(context.Context, st
 		go func() {
 			defer wg.Done()
 			defer func() { <-slots }()
-			if err := handle(ctx, string(d.Body)); err != nil {
+			hctx, span := deliverySpan(ctx, q.name, d)
+			err := handle(hctx, string(d.Body))
+			tracing.Fail(span, err)
+			span.End()
+			if err != nil {
 				// Back to the queue; the quorum queue's delivery limit dead-letters a job that keeps failing.
 				if nerr := d.Nack(false, true); nerr != nil {
 					fail(nerr)
