@@ -257,6 +257,18 @@ func batchPredict(e env, args []string) error {
 		}
 	}
 	champ, gen, _ := pred.Champion()
+	if len(rows) == 0 {
+		// Not an error (a pipeline step between rounds has nothing to do), but
+		// said plainly: an empty CSV alone looks like a fault.
+		which := "any competition"
+		if *comp != "" {
+			which = *comp
+		}
+		_, err = fmt.Fprintf(e.stdout, "no upcoming fixtures: the store has no scheduled match of %s, so %s holds only its header.\n"+
+			"Fixtures are the rows of a season file without a result (football-data.co.uk publishes the next round in the current season's file);\n"+
+			"ingest one that has them, or forecast any match with POST /v1/predictions.\n", which, out)
+		return err
+	}
 	_, err = fmt.Fprintf(e.stdout, "%d upcoming fixtures forecast by %s v%d (generation %d) to %s\n", len(rows), champ.Name, champ.Version, gen.ID, out)
 	return err
 }

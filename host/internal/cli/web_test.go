@@ -272,6 +272,16 @@ func TestBatchPredictForecastsUpcomingFixtures(t *testing.T) {
 	if got := must(t, cfg, "batch", "predict", "--out", out); !strings.Contains(got, "3 upcoming fixtures forecast by onnx-logreg v1 (generation 1)") {
 		t.Fatalf("batch predict: %s", got)
 	}
+	// A competition with nothing scheduled (as the shipped data has none)
+	// says so and how to get fixtures, beside a CSV with its header alone.
+	empty := filepath.Join(t.TempDir(), "none.csv")
+	if got := must(t, cfg, "batch", "predict", "--competition", "D1", "--out", empty); !strings.Contains(got, "no upcoming fixtures: the store has no scheduled match of D1") ||
+		!strings.Contains(got, "rows of a season file without a result") {
+		t.Fatalf("batch predict with nothing scheduled: %s", got)
+	}
+	if b, err := os.ReadFile(empty); err != nil || strings.Count(string(b), "\n") != 1 {
+		t.Fatalf("empty forecasts CSV: %q %v", b, err)
+	}
 	f, err := os.Open(out)
 	if err != nil {
 		t.Fatal(err)
