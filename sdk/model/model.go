@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/soccerpredict/soccerpredict/sdk/plugin"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
@@ -91,6 +92,17 @@ type PredictRequest struct {
 // PredictResponse has one forecast per row, in order.
 type PredictResponse struct {
 	Probabilities []soccer.Probabilities
+	// Markets (model API 1.1) are a goals model's markets, one per row, in
+	// order; nil from a model that forecasts home/draw/away only.
+	Markets []soccer.GoalMarkets
+}
+
+// Played is what the host knows of a training row's match besides its
+// outcome (model API 1.1): when it kicked off and its full-time score, for a
+// goals model and for weighting recent matches more.
+type Played struct {
+	Kickoff              time.Time
+	HomeGoals, AwayGoals int
 }
 
 // TrainRequest is a training set: rows of feature values and their outcomes.
@@ -100,6 +112,9 @@ type TrainRequest struct {
 	// trainer may hold out the last rows to choose its hyper-parameters.
 	Rows     [][]float64
 	Outcomes []soccer.Result
+	// Played has each row's match (model API 1.1), in the order of Rows;
+	// empty when the host is older than 1.1.
+	Played []Played
 	// Params are the trainer's hyper-parameters as JSON.
 	Params []byte
 	// Seed makes training reproducible.

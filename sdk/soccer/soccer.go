@@ -233,6 +233,59 @@ func (p Probabilities) Validate() error {
 	return nil
 }
 
+// GoalMarkets is a goals model's forecast of a fixture beyond home/draw/away
+// (model API 1.1): the expected goals, over 2.5 goals, both teams to score
+// and the likeliest full-time scores.
+type GoalMarkets struct {
+	ExpectedHomeGoals float64
+	ExpectedAwayGoals float64
+	// Over25 is P(three goals or more); under 2.5 is 1 − Over25.
+	Over25 float64
+	// BothScore is P(each team scores at least once).
+	BothScore float64
+	// Scorelines are the likeliest full-time scores, likeliest first.
+	Scorelines []Scoreline
+}
+
+// Scoreline is one full-time score and its probability.
+type Scoreline struct {
+	Home, Away  int
+	Probability float64
+}
+
+// Validate says what is wrong with a goals forecast: a probability outside
+// [0, 1], negative or non-finite expected goals, scorelines out of order or
+// adding up to more than 1.
+func (m GoalMarkets) Validate() error {
+	for _, c := range []struct {
+		name string
+		v    float64
+	}{{"over 2.5", m.Over25}, {"both teams score", m.BothScore}} {
+		if math.IsNaN(c.v) || c.v < 0 || c.v > 1 {
+			return fmt.Errorf("%w: %s %v is not a probability", ErrInvalidProbabilities, c.name, c.v)
+		}
+	}
+	for _, g := range []float64{m.ExpectedHomeGoals, m.ExpectedAwayGoals} {
+		if math.IsNaN(g) || math.IsInf(g, 0) || g < 0 {
+			return fmt.Errorf("%w: expected goals %v", ErrInvalidProbabilities, g)
+		}
+	}
+	sum := 0.0
+	for i, sl := range m.Scorelines {
+		if sl.Home < 0 || sl.Away < 0 || math.IsNaN(sl.Probability) || sl.Probability < 0 || sl.Probability > 1 {
+			return fmt.Errorf("%w: scoreline %d-%d with probability %v", ErrInvalidProbabilities, sl.Home, sl.Away, sl.Probability)
+		}
+		if i > 0 && sl.Probability > m.Scorelines[i-1].Probability {
+			return fmt.Errorf("%w: scorelines are not likeliest first (%d-%d after %d-%d)", ErrInvalidProbabilities, sl.Home, sl.Away, m.Scorelines[i-1].Home, m.Scorelines[i-1].Away)
+		}
+		sum += sl.Probability
+	}
+	if sum > 1+SumTolerance {
+		return fmt.Errorf("%w: scorelines add up to %v", ErrInvalidProbabilities, sum)
+	}
+	return nil
+}
+
 // ResultOf is the result of a final score.
 func ResultOf(homeGoals, awayGoals int) Result {
 	switch {

@@ -57,7 +57,7 @@ const (
 var APIVersions = map[string]string{
 	KindSource:   "1.2.0",
 	KindFeatures: "1.1.0",
-	KindModel:    "1.0.0",
+	KindModel:    "1.1.0",
 }
 
 // Negotiate reports whether a plugin speaking pluginVersion of a kind can serve

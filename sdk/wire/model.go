@@ -70,9 +70,12 @@ func (c *ModelClient) Predict(ctx context.Context, req model.PredictRequest) (mo
 	if len(ps) != 3*len(req.Rows) {
 		return model.PredictResponse{}, fmt.Errorf("predict: model plugin answered %d probabilities for %d rows (want 3 per row)", len(ps), len(req.Rows))
 	}
-	out := model.PredictResponse{Probabilities: make([]soccer.Probabilities, len(req.Rows))}
+	out := model.PredictResponse{Probabilities: make([]soccer.Probabilities, len(req.Rows)), Markets: convert.MarketsFromProto(resp.GetMarkets())}
 	for i := range out.Probabilities {
 		out.Probabilities[i] = soccer.Probabilities{Home: ps[3*i], Draw: ps[3*i+1], Away: ps[3*i+2]}
+	}
+	if out.Markets != nil && len(out.Markets) != len(req.Rows) {
+		return model.PredictResponse{}, fmt.Errorf("predict: model plugin answered markets for %d of %d rows (want none or one per row)", len(out.Markets), len(req.Rows))
 	}
 	return out, nil
 }
@@ -88,9 +91,16 @@ func (c *ModelClient) Train(ctx context.Context, req model.TrainRequest) (model.
 	if len(req.Rows) != len(req.Outcomes) {
 		return model.TrainResponse{}, fmt.Errorf("train: %d rows and %d outcomes", len(req.Rows), len(req.Outcomes))
 	}
-	resp, err := c.trainStream(ctx, req, func(yield func([]float64, soccer.Result) bool) error {
+	if len(req.Played) != 0 && len(req.Played) != len(req.Rows) {
+		return model.TrainResponse{}, fmt.Errorf("train: %d rows and %d played matches", len(req.Rows), len(req.Played))
+	}
+	resp, err := c.trainStream(ctx, req, func(yield func([]float64, soccer.Result, *model.Played) bool) error {
 		for i, r := range req.Rows {
-			if !yield(r, req.Outcomes[i]) {
+			var p *model.Played
+			if len(req.Played) > 0 {
+				p = &req.Played[i]
+			}
+			if !yield(r, req.Outcomes[i], p) {
 				break
 			}
 		}
@@ -103,8 +113,12 @@ func (c *ModelClient) Train(ctx context.Context, req model.TrainRequest) (model.
 				return model.TrainResponse{}, fmt.Errorf("train: outcome %d: %w", i, err)
 			}
 		}
+		played := make([]*pb.Played, len(req.Played))
+		for i, p := range req.Played {
+			played[i] = convert.PlayedToProto(p)
+		}
 		resp, err = c.model.Train(ctx, &pb.TrainRequest{Columns: convert.ColumnsToProto(req.Columns), Values: convert.Flatten(req.Rows, len(req.Columns)),
-			Outcomes: outcomes, ParamsJson: req.Params, Seed: req.Seed})
+			Outcomes: outcomes, ParamsJson: req.Params, Seed: req.Seed, Played: played})
 	}
 	return trainAnswer(resp, err)
 }
@@ -112,8 +126,10 @@ func (c *ModelClient) Train(ctx context.Context, req model.TrainRequest) (model.
 // Rows produces a training set row by row, in kick-off order, for
 // TrainRows: it calls yield for each row (stopping when yield returns
 // false) and returns an error when it could not produce them all. A row
-// passed to yield may be reused once yield returns.
-type Rows func(yield func(row []float64, outcome soccer.Result) bool) error
+// passed to yield may be reused once yield returns. played is the row's
+// match (model API 1.1), or nil when the host does not know it: a stream
+// gives it for every row or for none.
+type Rows func(yield func(row []float64, outcome soccer.Result, played *model.Played) bool) error
 
 // TrainRows is Train with the rows made while they are sent: the host holds
 // one chunk of the training set, never all of it. When rows fails, the
@@ -167,7 +183,8 @@ func (c *ModelClient) trainStream(ctx context.Context, req model.TrainRequest, r
 		chunk = &pb.TrainChunk{Values: make([]float64, 0, TrainChunkRows*width), Outcomes: make([]int32, 0, TrainChunkRows)}
 		return true
 	}
-	err = rows(func(row []float64, outcome soccer.Result) bool {
+	withPlayed := false
+	err = rows(func(row []float64, outcome soccer.Result, played *model.Played) bool {
 		if len(row) != width {
 			rowErr = fmt.Errorf("train: row %d has %d values for %d columns", n, len(row), width)
 			return false
@@ -177,8 +194,18 @@ func (c *ModelClient) trainStream(ctx context.Context, req model.TrainRequest, r
 			rowErr = fmt.Errorf("train: outcome %d: %w", n, err)
 			return false
 		}
+		if n == 0 {
+			withPlayed = played != nil
+		}
+		if (played != nil) != withPlayed {
+			rowErr = fmt.Errorf("train: row %d: the played matches are given for some rows and not others", n)
+			return false
+		}
 		n++
 		chunk.Values, chunk.Outcomes = append(chunk.Values, row...), append(chunk.Outcomes, idx)
+		if played != nil {
+			chunk.Played = append(chunk.Played, convert.PlayedToProto(*played))
+		}
 		return len(chunk.Outcomes) < TrainChunkRows || send()
 	})
 	switch {

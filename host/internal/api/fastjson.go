@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"math"
 	"strconv"
 	"time"
@@ -23,6 +24,11 @@ func (p PredictionResponse) appendJSON(b []byte) []byte {
 }
 
 func (p PredictionResponse) appendObject(b []byte) []byte {
+	if p.Markets != nil || p.ServedAt != nil {
+		// A goals model's answer: encoding/json writes the rarer fields.
+		enc, _ := json.Marshal(p)
+		return append(b, enc...)
+	}
 	f := p.Fixture
 	b = append(b, `{"fixture":{"id":`...)
 	b = appendString(b, f.ID)

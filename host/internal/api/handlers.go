@@ -65,6 +65,46 @@ type PredictionResponse struct {
 	// ServedAt is when a recent result's forecast was served (the last one
 	// before kick-off, from the forecast log).
 	ServedAt *time.Time `json:"served_at,omitempty"`
+	// Markets is a goals model's forecast of the goals; absent when the
+	// serving model forecasts home/draw/away only.
+	Markets *MarketsJSON `json:"markets,omitempty"`
+}
+
+// MarketsJSON is what a goals model says beyond home/draw/away, all from
+// one forecast of the score.
+type MarketsJSON struct {
+	ExpectedGoals  ExpectedGoalsJSON `json:"expected_goals"`
+	Over25         float64           `json:"over_2_5"`
+	Under25        float64           `json:"under_2_5"`
+	BothTeamsScore float64           `json:"both_teams_score"`
+	// Scorelines are the likeliest full-time scores, likeliest first.
+	Scorelines []ScorelineJSON `json:"scorelines"`
+}
+
+// ExpectedGoalsJSON are the expected goals of each side.
+type ExpectedGoalsJSON struct {
+	Home float64 `json:"home"`
+	Away float64 `json:"away"`
+}
+
+// ScorelineJSON is one full-time score ("2-1", home goals first) and its probability.
+type ScorelineJSON struct {
+	Score       string  `json:"score"`
+	Home        int     `json:"home"`
+	Away        int     `json:"away"`
+	Probability float64 `json:"probability"`
+}
+
+func marketsJSON(m *soccer.GoalMarkets) *MarketsJSON {
+	if m == nil {
+		return nil
+	}
+	out := &MarketsJSON{ExpectedGoals: ExpectedGoalsJSON{m.ExpectedHomeGoals, m.ExpectedAwayGoals}, Over25: m.Over25, Under25: 1 - m.Over25,
+		BothTeamsScore: m.BothScore, Scorelines: make([]ScorelineJSON, len(m.Scorelines))}
+	for i, s := range m.Scorelines {
+		out.Scorelines[i] = ScorelineJSON{Score: strconv.Itoa(s.Home) + "-" + strconv.Itoa(s.Away), Home: s.Home, Away: s.Away, Probability: s.Probability}
+	}
+	return out
 }
 
 // FixturesResponse is GET /v1/fixtures: upcoming fixtures with forecasts,
@@ -140,6 +180,7 @@ func toResponse(p forecast.Prediction) PredictionResponse {
 		FeatureSchemaVersion: p.FeatureSchemaVersion,
 		Generation:           p.Generation,
 		PointInTime:          p.PointInTime,
+		Markets:              marketsJSON(p.Markets),
 	}
 	if p.Match != nil && p.Match.Status == soccer.Finished {
 		out.Result = &ResultJSON{p.Match.HomeGoals, p.Match.AwayGoals, string(p.Match.Result)}

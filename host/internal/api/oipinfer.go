@@ -77,10 +77,46 @@ var fixtureInputs = func() map[string]bool {
 // inferCore answers an inference request (its model and version already checked).
 func (s *Server) inferCore(ctx context.Context, req inferRequest) (inferResult, *oipErr) {
 	for _, o := range req.Outputs {
-		if o != "probabilities" {
-			return inferResult{}, badInfer("unknown output %q; the model has one output, probabilities", o)
+		if o != "probabilities" && o != oipMarkets {
+			return inferResult{}, badInfer("unknown output %q; the outputs are probabilities and, from a goals model, %s", o, oipMarkets)
 		}
 	}
+	res, err := s.inferAll(ctx, req)
+	if err != nil {
+		return res, err
+	}
+	return selectOutputs(res, req.Outputs)
+}
+
+// oipMarkets is the second output, a goals model's markets [N, 5+3k]: the
+// expected home and away goals, P(over 2.5 goals), P(under 2.5) and
+// P(both teams score), then the k likeliest scores as (home goals, away
+// goals, probability), likeliest first.
+const oipMarkets = "markets"
+
+// selectOutputs keeps the requested outputs (none requested: all of them);
+// markets asked of a model that has none is a 400.
+func selectOutputs(res inferResult, names []string) (inferResult, *oipErr) {
+	if len(names) == 0 {
+		return res, nil
+	}
+	var kept []inferOutput
+	for _, name := range names {
+		found := false
+		for _, o := range res.Outputs {
+			if o.Name == name {
+				kept, found = append(kept, o), true
+			}
+		}
+		if !found {
+			return inferResult{}, badInfer("output %q: the serving model forecasts home/draw/away only; its goal markets need a goals model (model.plugin: goals)", name)
+		}
+	}
+	res.Outputs = kept
+	return res, nil
+}
+
+func (s *Server) inferAll(ctx context.Context, req inferRequest) (inferResult, *oipErr) {
 	if len(req.Inputs) == 1 && !fixtureInputs[req.Inputs[0].Name] {
 		return s.inferFeatures(ctx, req)
 	}
@@ -151,12 +187,12 @@ func (s *Server) inferCore(ctx context.Context, req inferRequest) (inferResult, 
 	if err != nil {
 		return inferResult{}, s.oipFailure(err)
 	}
-	probs := make([]soccer.Probabilities, n)
+	probs, markets := make([]soccer.Probabilities, n), make([]*soccer.GoalMarkets, n)
 	for i, p := range preds {
-		probs[i] = p.Probabilities
+		probs[i], markets[i] = p.Probabilities, p.Markets
 	}
 	// The version that answered, even mid-switch.
-	res := inferAnswer(probs, preds[0].Model, preds[0].ModelVersion, preds[0].Generation, preds[0].FeatureSchemaVersion)
+	res := inferAnswer(probs, markets, preds[0].Model, preds[0].ModelVersion, preds[0].Generation, preds[0].FeatureSchemaVersion)
 	// OIP parameters are scalars: one word per fixture, comma-separated.
 	sources := make([]string, n)
 	for i, f := range fixtures {
@@ -168,15 +204,33 @@ func (s *Server) inferCore(ctx context.Context, req inferRequest) (inferResult, 
 	return res, nil
 }
 
-// inferAnswer is the one output, probabilities [N, 3], and the model that made them.
-func inferAnswer(probs []soccer.Probabilities, model string, version int, generation int64, schema string) inferResult {
+// inferAnswer is the outputs — probabilities [N, 3], and markets [N, 5+3k]
+// when the model gave every row's — and the model that made them.
+func inferAnswer(probs []soccer.Probabilities, markets []*soccer.GoalMarkets, model string, version int, generation int64, schema string) inferResult {
 	data := make([]float64, 0, 3*len(probs))
 	for _, p := range probs {
 		data = append(data, p.Home, p.Draw, p.Away)
 	}
-	return inferResult{ModelVersion: strconv.Itoa(version),
+	res := inferResult{ModelVersion: strconv.Itoa(version),
 		Parameters: map[string]any{"generation": generation, "model": model, "feature_schema_version": schema},
 		Outputs:    []inferOutput{{Name: "probabilities", Datatype: "FP64", Shape: []int64{int64(len(probs)), 3}, Data: data}}}
+	if len(markets) == 0 || markets[0] == nil {
+		return res
+	}
+	k := len(markets[0].Scorelines)
+	width := 5 + 3*k
+	mk := make([]float64, 0, width*len(markets))
+	for _, m := range markets {
+		if m == nil || len(m.Scorelines) != k {
+			return res // not every row has them alike: none rather than a ragged tensor
+		}
+		mk = append(mk, m.ExpectedHomeGoals, m.ExpectedAwayGoals, m.Over25, 1-m.Over25, m.BothScore)
+		for _, sl := range m.Scorelines {
+			mk = append(mk, float64(sl.Home), float64(sl.Away), sl.Probability)
+		}
+	}
+	res.Outputs = append(res.Outputs, inferOutput{Name: oipMarkets, Datatype: "FP64", Shape: []int64{int64(len(markets)), int64(width)}, Data: mk})
+	return res
 }
 
 func (s *Server) inferFeatures(ctx context.Context, req inferRequest) (inferResult, *oipErr) {
@@ -206,7 +260,7 @@ func (s *Server) inferFeatures(ctx context.Context, req inferRequest) (inferResu
 	if err != nil {
 		return inferResult{}, s.oipFailure(err)
 	}
-	return inferAnswer(res.Probabilities, res.Model, res.ModelVersion, res.Generation, s.Predictor.FeatureColumns().Version), nil
+	return inferAnswer(res.Probabilities, res.Markets, res.Model, res.ModelVersion, res.Generation, s.Predictor.FeatureColumns().Version), nil
 }
 
 // checkShape checks that a fixture input's shape, [N] or [N, 1], holds its n values.

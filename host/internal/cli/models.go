@@ -253,6 +253,9 @@ func usableChampion(e env, parts predictionParts) (bool, string, error) {
 }
 
 func exportModel(mv store.ModelVersion, dir string) error {
+	if _, _, err := mlmodel.GraphIO(mv.Artifact); err != nil {
+		return fmt.Errorf("%s v%d (model plugin %s) is not an ONNX model, and an export is MLflow's ONNX flavor: %w", mv.Name, mv.Version, mv.ModelPlugin, err)
+	}
 	return mlmodel.Write(dir, mv.Artifact, mv.Signature, mlmodel.Meta{ModelUUID: mv.ArtifactSHA256[:32], Created: mv.CreatedAt,
 		Metadata: map[string]string{"name": mv.Name, "version": fmt.Sprint(mv.Version), "model_plugin": mv.ModelPlugin,
 			"feature_plugin": mv.FeaturePlugin, "feature_schema_version": mv.FeatureSchemaVersion, "training_data_hash": mv.TrainingDataHash}})
@@ -385,6 +388,7 @@ func runEvaluate(e env, args []string) error {
 	}
 	fmt.Fprintln(e.stdout)
 	printCalibration(e.stdout, ev)
+	printGoals(e.stdout, ev)
 	o := ev.Pooled
 	recordExperiment(e, parts, "evaluate", parts.cfg.Model.Params, map[string]float64{"log_loss": o.Model.LogLoss, "brier": o.Model.Brier,
 		"rps": o.Model.RPS, "ece": o.ModelECE, "bookmaker_log_loss": o.Bookmaker.LogLoss, "bookmaker_rps": o.Bookmaker.RPS,
@@ -442,6 +446,33 @@ func printCalibration(w io.Writer, r forecast.Report) {
 	}
 	if len(r.Leagues) > 1 {
 		line("pooled", r.Pooled)
+	}
+	tw.Flush()
+}
+
+// printGoals scores a goals model's over 2.5 and both-teams-score
+// forecasts against the previous season's shares, per league and pooled;
+// nothing for a model without goal markets.
+func printGoals(w io.Writer, r forecast.Report) {
+	if r.Pooled.Goals == nil {
+		return
+	}
+	fmt.Fprintln(w, "\ngoal markets: the model's log-loss and Brier beside the previous season's share (base); model − base per match, mean ± standard error")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "league\tn\tover 2.5 LL\tBrier\tbase LL\tBrier\tmodel − base LL\tboth score LL\tBrier\tbase LL\tBrier\tmodel − base LL\t")
+	line := func(name string, g *forecast.GoalScores) {
+		if g == nil {
+			return
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%.4f\t%.4f\t%.4f\t%.4f\t%+.4f ± %.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%+.4f ± %.4f\t\n", name, g.Matches,
+			g.Over25.LogLoss, g.Over25.Brier, g.Over25Base.LogLoss, g.Over25Base.Brier, g.Over25VsBase.Mean, g.Over25VsBase.StdErr,
+			g.BothScore.LogLoss, g.BothScore.Brier, g.BothScoreBase.LogLoss, g.BothScoreBase.Brier, g.BothScoreVsBase.Mean, g.BothScoreVsBase.StdErr)
+	}
+	for _, l := range r.Leagues {
+		line(l.Competition, l.Overall.Goals)
+	}
+	if len(r.Leagues) > 1 {
+		line("pooled", r.Pooled.Goals)
 	}
 	tw.Flush()
 }

@@ -52,7 +52,8 @@ model: {plugin: onnx, params: {algorithm: logreg}}
 		plugin("footballdata", "source", testbin.Plugin(t, "source", "footballdata"), "    config: {dir: "+testbin.Quote(testbin.Data())+"}\n"),
 		plugin("ratings", "features", testbin.Plugin(t, "features", "ratings"), ""),
 		plugin("onnx", "model", testbin.Plugin(t, "model", "onnx"), "    timeout: 2m\n    config: {library: "+testbin.Quote(testbin.ORT(t))+"}\n"),
-		plugin("onnxgo", "model", testbin.PluginIn(t, "model", "onnx", "onnxgo"), "    timeout: 2m\n"))
+		plugin("onnxgo", "model", testbin.PluginIn(t, "model", "onnx", "onnxgo"), "    timeout: 2m\n")+
+			plugin("goals", "model", testbin.Plugin(t, "model", "goals"), "    timeout: 2m\n"))
 	path := filepath.Join(dir, "config.yaml")
 	os.WriteFile(path, []byte(cfg), 0o644)
 	return path

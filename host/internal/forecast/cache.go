@@ -42,18 +42,26 @@ func (g *generation) key(f soccer.Fixture) cacheKey {
 	return k
 }
 
-func (g *generation) cached(f soccer.Fixture) (soccer.Probabilities, bool) {
+// cached is a fixture's cached forecast, with its goal markets when the
+// model gave them.
+func (g *generation) cached(f soccer.Fixture) (soccer.Probabilities, *soccer.GoalMarkets, bool) {
 	if g.cacheEntries == 0 {
-		return soccer.Probabilities{}, false
+		return soccer.Probabilities{}, nil, false
 	}
 	k := g.key(f)
 	g.cacheMu.Lock()
 	defer g.cacheMu.Unlock()
 	pr, ok := g.cache[k]
-	return pr, ok
+	if !ok || g.markets == nil {
+		return pr, nil, ok
+	}
+	if mk, has := g.markets[k]; has {
+		return pr, &mk, true
+	}
+	return pr, nil, true
 }
 
-func (g *generation) store(f soccer.Fixture, pr soccer.Probabilities) {
+func (g *generation) store(f soccer.Fixture, pr soccer.Probabilities, mk *soccer.GoalMarkets) {
 	if g.cacheEntries == 0 {
 		return
 	}
@@ -62,11 +70,18 @@ func (g *generation) store(f soccer.Fixture, pr soccer.Probabilities) {
 	defer g.cacheMu.Unlock()
 	if len(g.cache) >= g.cacheEntries {
 		clear(g.cache)
+		clear(g.markets)
 	}
 	g.cache[k] = pr
+	if mk != nil {
+		if g.markets == nil {
+			g.markets = map[cacheKey]soccer.GoalMarkets{}
+		}
+		g.markets[k] = *mk
+	}
 }
 
-func (g *generation) prediction(f soccer.Fixture, pr soccer.Probabilities, schemaVersion string) Prediction {
-	return Prediction{Fixture: f, Probabilities: pr, Model: g.champion.Name, ModelVersion: g.champion.Version,
+func (g *generation) prediction(f soccer.Fixture, pr soccer.Probabilities, mk *soccer.GoalMarkets, schemaVersion string) Prediction {
+	return Prediction{Fixture: f, Probabilities: pr, Markets: mk, Model: g.champion.Name, ModelVersion: g.champion.Version,
 		FeatureSchemaVersion: schemaVersion, Generation: g.gen.ID}
 }

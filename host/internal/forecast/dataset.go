@@ -112,10 +112,17 @@ func (d Dataset) TrainRequest(examples iter.Seq[replay.Example], params []byte, 
 	for e := range examples {
 		n++
 		h.Add(e)
-		req.Rows, req.Outcomes = append(req.Rows, e.Values), append(req.Outcomes, e.Match.Result)
+		played := playedOf(e.Match)
+		req.Rows, req.Outcomes, req.Played = append(req.Rows, e.Values), append(req.Outcomes, e.Match.Result), append(req.Played, played)
 		if e.Unpriced != nil {
-			req.Rows, req.Outcomes = append(req.Rows, e.Unpriced), append(req.Outcomes, e.Match.Result)
+			req.Rows, req.Outcomes, req.Played = append(req.Rows, e.Unpriced), append(req.Outcomes, e.Match.Result), append(req.Played, played)
 		}
 	}
 	return req, n, h.Sum()
+}
+
+// playedOf is what a model is told of a training row's match (model API
+// 1.1): its kick-off and full-time score.
+func playedOf(m soccer.Match) model.Played {
+	return model.Played{Kickoff: m.Kickoff, HomeGoals: m.HomeGoals, AwayGoals: m.AwayGoals}
 }

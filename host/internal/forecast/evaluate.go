@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"time"
@@ -57,6 +58,29 @@ type SeasonEvaluation struct {
 	BookmakerECE float64                          `json:"bookmaker_ece"`
 	// Reliability is the model's and the bookmaker's calibration table.
 	Reliability []scoring.Bin `json:"reliability,omitempty"`
+	// Goals scores a goals model's markets (absent for a model without
+	// them): over 2.5 goals and both teams to score, beside the shares of
+	// the previous season as base rates.
+	Goals *GoalScores `json:"goals,omitempty"`
+}
+
+// GoalScores are a goals model's yes/no markets scored on the test matches.
+type GoalScores struct {
+	Matches       int         `json:"matches"`
+	Over25        BinaryScore `json:"over_2_5"`
+	Over25Base    BinaryScore `json:"over_2_5_base_rate"`
+	BothScore     BinaryScore `json:"both_teams_score"`
+	BothScoreBase BinaryScore `json:"both_teams_score_base_rate"`
+	// Over25VsBase and BothScoreVsBase are the model's per-match log-loss
+	// minus the base rate's: below zero the model is better.
+	Over25VsBase    scoring.Interval `json:"over_2_5_minus_base_rate"`
+	BothScoreVsBase scoring.Interval `json:"both_teams_score_minus_base_rate"`
+}
+
+// BinaryScore is the mean log-loss and Brier score of yes/no forecasts.
+type BinaryScore struct {
+	LogLoss float64 `json:"log_loss"`
+	Brier   float64 `json:"brier"`
 }
 
 // Difference is a paired comparison of two forecasters on the same matches.
@@ -92,12 +116,16 @@ type scored struct {
 	model, bare, book, pre, base []soccer.Probabilities
 	results                      []soccer.Result
 	matches                      []soccer.Match
+	// markets are the model's goal markets (nil entries: none), and
+	// goalBase the previous season's over-2.5 and both-score shares.
+	markets  []*soccer.GoalMarkets
+	goalBase [][2]float64
 }
 
 func (s *scored) add(o scored) {
 	s.model, s.bare, s.book = append(s.model, o.model...), append(s.bare, o.bare...), append(s.book, o.book...)
 	s.pre, s.base, s.results = append(s.pre, o.pre...), append(s.base, o.base...), append(s.results, o.results...)
-	s.matches = append(s.matches, o.matches...)
+	s.matches, s.markets, s.goalBase = append(s.matches, o.matches...), append(s.markets, o.markets...), append(s.goalBase, o.goalBase...)
 }
 
 // WriteForecasts writes every test match's forecasts as CSV, a row a match
@@ -137,6 +165,8 @@ type past interface {
 	season(competition, season string) []replay.Example
 	// baseRates are previousBaseRates.
 	baseRates(competition, season string) (soccer.Probabilities, error)
+	// goalRates are resultCounts.goalRates.
+	goalRates(competition, season string) [2]float64
 	// trainBefore trains on every trainable example before cutoff.
 	trainBefore(ctx context.Context, t Trainer, cutoff time.Time) (store.ModelVersion, error)
 }
@@ -257,6 +287,17 @@ func evaluate(ctx context.Context, d past, t Trainer, m model.Model, competition
 			}
 		}
 		sc.model, sc.bare = pred.Probabilities, predBare.Probabilities
+		sc.markets, sc.goalBase = make([]*soccer.GoalMarkets, len(test)), make([][2]float64, len(test))
+		goalBase := d.goalRates(competition, season)
+		for i := range test {
+			if pred.Markets != nil {
+				if err := pred.Markets[i].Validate(); err != nil {
+					return Evaluation{}, fmt.Errorf("evaluate: model goal markets for %s: %w", test[i].Match.ID, err)
+				}
+				sc.markets[i] = &pred.Markets[i]
+			}
+			sc.goalBase[i] = goalBase
+		}
 		se, err := score(season, int(mv.Metrics["train_matches"]), sc)
 		if err != nil {
 			return Evaluation{}, err
@@ -325,7 +366,67 @@ func score(season string, trainRows int, s scored) (SeasonEvaluation, error) {
 		br[i].Source = "bookmaker"
 	}
 	se.Reliability = append(mr, br...)
+	se.Goals = scoreGoals(s)
 	return se, nil
+}
+
+// scoreGoals scores the goal markets when the model gave every match's.
+func scoreGoals(s scored) *GoalScores {
+	if len(s.markets) == 0 || slices.Contains(s.markets, nil) {
+		return nil
+	}
+	g := &GoalScores{Matches: len(s.markets)}
+	llOver, llOverBase, llBoth, llBothBase := make([]float64, len(s.markets)), make([]float64, len(s.markets)), make([]float64, len(s.markets)), make([]float64, len(s.markets))
+	for i, mk := range s.markets {
+		m := s.matches[i]
+		over, both := m.HomeGoals+m.AwayGoals > 2, m.HomeGoals > 0 && m.AwayGoals > 0
+		llOver[i], llOverBase[i] = binaryLogLoss(mk.Over25, over), binaryLogLoss(s.goalBase[i][0], over)
+		llBoth[i], llBothBase[i] = binaryLogLoss(mk.BothScore, both), binaryLogLoss(s.goalBase[i][1], both)
+		g.Over25.Brier += brier(mk.Over25, over)
+		g.Over25Base.Brier += brier(s.goalBase[i][0], over)
+		g.BothScore.Brier += brier(mk.BothScore, both)
+		g.BothScoreBase.Brier += brier(s.goalBase[i][1], both)
+	}
+	n := float64(len(s.markets))
+	for _, b := range []*BinaryScore{&g.Over25, &g.Over25Base, &g.BothScore, &g.BothScoreBase} {
+		b.Brier /= n
+	}
+	g.Over25.LogLoss, g.Over25Base.LogLoss, g.BothScore.LogLoss, g.BothScoreBase.LogLoss = mean(llOver), mean(llOverBase), mean(llBoth), mean(llBothBase)
+	diff := func(a, b []float64) []float64 {
+		out := make([]float64, len(a))
+		for i := range a {
+			out[i] = a[i] - b[i]
+		}
+		return out
+	}
+	g.Over25VsBase = scoring.Bootstrap(diff(llOver, llOverBase), bootstrapResamples, bootstrapSeed)
+	g.BothScoreVsBase = scoring.Bootstrap(diff(llBoth, llBothBase), bootstrapResamples, bootstrapSeed)
+	return g
+}
+
+// binaryLogLoss is −log of the probability given to what happened (clipped
+// at 1e-15, as for home/draw/away).
+func binaryLogLoss(p float64, yes bool) float64 {
+	if !yes {
+		p = 1 - p
+	}
+	return -math.Log(max(p, 1e-15))
+}
+
+func brier(p float64, yes bool) float64 {
+	y := 0.0
+	if yes {
+		y = 1
+	}
+	return (p - y) * (p - y)
+}
+
+func mean(v []float64) float64 {
+	s := 0.0
+	for _, x := range v {
+		s += x
+	}
+	return s / float64(len(v))
 }
 
 // difference is the paired per-match difference of two forecasters' scores.
@@ -348,26 +449,41 @@ func difference(one, two []soccer.Probabilities, results []soccer.Result) (Diffe
 // previousBaseRates are the H/D/A frequencies of the competition's season
 // before season in the data.
 func previousBaseRates(d Dataset, competition, season string) (soccer.Probabilities, error) {
+	return d.counts().baseRates(competition, season)
+}
+
+func (d Dataset) counts() resultCounts {
 	counts := resultCounts{}
 	for _, e := range d.Examples {
 		counts.add(e.Match)
 	}
-	return counts.baseRates(competition, season)
+	return counts
 }
 
-// resultCounts are each competition's seasons' home wins, draws and away wins.
-type resultCounts map[string]map[string]*[3]float64
+func (d Dataset) goalRates(competition, season string) [2]float64 {
+	return d.counts().goalRates(competition, season)
+}
+
+// resultCounts are each competition's seasons' home wins, draws and away
+// wins, then matches with over 2.5 goals and with both teams scoring.
+type resultCounts map[string]map[string]*[5]float64
 
 func (rc resultCounts) add(m soccer.Match) {
 	seasons := rc[m.Competition]
 	if seasons == nil {
-		seasons = map[string]*[3]float64{}
+		seasons = map[string]*[5]float64{}
 		rc[m.Competition] = seasons
 	}
 	c := seasons[m.Season]
 	if c == nil {
-		c = &[3]float64{}
+		c = &[5]float64{}
 		seasons[m.Season] = c
+	}
+	if m.HomeGoals+m.AwayGoals > 2 {
+		c[3]++
+	}
+	if m.HomeGoals > 0 && m.AwayGoals > 0 {
+		c[4]++
 	}
 	switch m.Result {
 	case soccer.HomeWin:
@@ -383,11 +499,28 @@ func (rc resultCounts) add(m soccer.Match) {
 // competition's first season, those of every other competition's latest
 // season before it (season codes sort in time order: "1819" < "2324").
 func (rc resultCounts) baseRates(competition, season string) (soccer.Probabilities, error) {
+	c, err := rc.previous(competition, season)
+	return shares([3]float64(c[:3])), err
+}
+
+// goalRates are the previous season's shares of matches with over 2.5
+// goals and with both teams scoring, chosen as baseRates chooses.
+func (rc resultCounts) goalRates(competition, season string) [2]float64 {
+	c, err := rc.previous(competition, season)
+	n := c[0] + c[1] + c[2]
+	if err != nil || n == 0 {
+		return [2]float64{0.5, 0.5}
+	}
+	return [2]float64{c[3] / n, c[4] / n}
+}
+
+// previous are the counts baseRates reads.
+func (rc resultCounts) previous(competition, season string) ([5]float64, error) {
 	seasons := slices.Sorted(maps.Keys(rc[competition]))
 	if i := slices.Index(seasons, season); i > 0 {
-		return shares(*rc[competition][seasons[i-1]]), nil
+		return *rc[competition][seasons[i-1]], nil
 	}
-	var pooled [3]float64
+	var pooled [5]float64
 	for other, ss := range rc {
 		if other == competition {
 			continue
@@ -399,15 +532,15 @@ func (rc resultCounts) baseRates(competition, season string) (soccer.Probabiliti
 			}
 		}
 		if last != "" {
-			for k := range 3 {
+			for k := range pooled {
 				pooled[k] += ss[last][k]
 			}
 		}
 	}
 	if pooled[0]+pooled[1]+pooled[2] == 0 {
-		return soccer.Probabilities{}, fmt.Errorf("evaluate: no season before %s %s, of it or any other competition, for base rates", competition, season)
+		return pooled, fmt.Errorf("evaluate: no season before %s %s, of it or any other competition, for base rates", competition, season)
 	}
-	return shares(pooled), nil
+	return pooled, nil
 }
 
 // shares are home wins, draws and away wins as shares of the matches.

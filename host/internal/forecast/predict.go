@@ -43,8 +43,8 @@ func (p *Predictor) predictWith(ctx context.Context, g *generation, fixtures []s
 	var todo, past []soccer.Fixture
 	var todoIdx, pastIdx []int
 	for i, f := range fixtures {
-		if pr, ok := g.cached(f); ok {
-			out[i] = g.prediction(f, pr, schemaVersion)
+		if pr, mk, ok := g.cached(f); ok {
+			out[i] = g.prediction(f, pr, mk, schemaVersion)
 			out[i].PointInTime = historical(f.Kickoff, lastDay)
 			continue
 		}
@@ -182,7 +182,7 @@ func (p *Predictor) predictPast(ctx context.Context, g *generation, fixtures []s
 			out[i] = r.pred
 			out[i].PointInTime = true
 			if cuts == nil {
-				g.store(fixtures[i], r.pred.Probabilities)
+				g.store(fixtures[i], r.pred.Probabilities, r.pred.Markets)
 			}
 		}
 		start = end
@@ -259,7 +259,7 @@ func (p *Predictor) computeBatch(ctx context.Context, g *generation, fixtures []
 		i := rowFor[j]
 		out[i] = r
 		if r.err == nil {
-			g.store(fixtures[i], r.pred.Probabilities)
+			g.store(fixtures[i], r.pred.Probabilities, r.pred.Markets)
 		}
 	}
 	return out
@@ -286,7 +286,17 @@ func (p *Predictor) modelRows(ctx context.Context, g *generation, schema feature
 			out[i].err = fmt.Errorf("%w: model %s v%d: %v", ErrMisbehaved, champ.Name, champ.Version, err)
 			continue
 		}
-		out[i].pred = g.prediction(f, pr, schema.Version)
+		var mk *soccer.GoalMarkets
+		if pred.Markets != nil {
+			if err := pred.Markets[i].Validate(); err != nil {
+				p.logger.Error("model plugin answered invalid goal markets; not serving them",
+					"model", champ.Name, "version", champ.Version, "fixture", f.ID, "error", err)
+				out[i].err = fmt.Errorf("%w: model %s v%d: %v", ErrMisbehaved, champ.Name, champ.Version, err)
+				continue
+			}
+			mk = &pred.Markets[i]
+		}
+		out[i].pred = g.prediction(f, pr, mk, schema.Version)
 		out[i].pred.Features = rows[i]
 	}
 	return out, nil
@@ -308,9 +318,11 @@ func (p *Predictor) pluginError(kind string, err error) error {
 // the model that made them.
 type RowsResult struct {
 	Probabilities []soccer.Probabilities
-	Model         string
-	ModelVersion  int
-	Generation    int64
+	// Markets are a goals model's, one per row (nil entries from a model without them).
+	Markets      []*soccer.GoalMarkets
+	Model        string
+	ModelVersion int
+	Generation   int64
 }
 
 // FeatureColumns returns the feature columns the serving model reads, in order.
@@ -352,7 +364,7 @@ func (p *Predictor) PredictRows(ctx context.Context, rows [][]float64) (RowsResu
 		if r.err != nil {
 			return RowsResult{}, r.err
 		}
-		out.Probabilities = append(out.Probabilities, r.pred.Probabilities)
+		out.Probabilities, out.Markets = append(out.Probabilities, r.pred.Probabilities), append(out.Markets, r.pred.Markets)
 	}
 	return out, nil
 }

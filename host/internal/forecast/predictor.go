@@ -80,6 +80,10 @@ type Prediction struct {
 	// Features is the feature row the model was given; nil for an answer
 	// from the cache.
 	Features []float64
+	// Markets are a goals model's forecast of the goals (over/under 2.5,
+	// both teams to score, the likeliest scores); nil from a model that
+	// forecasts home/draw/away only.
+	Markets *soccer.GoalMarkets
 }
 
 // generation is one champion being served: its own model plugin process,
@@ -95,8 +99,11 @@ type generation struct {
 	mu      sync.RWMutex
 	retired bool
 
-	cacheMu      sync.Mutex
-	cache        map[cacheKey]soccer.Probabilities
+	cacheMu sync.Mutex
+	cache   map[cacheKey]soccer.Probabilities
+	// markets holds the cached forecasts' goal markets, apart from cache so
+	// that the cache of a model without them holds no pointers.
+	markets      map[cacheKey]soccer.GoalMarkets
 	cacheEntries int
 	seed         maphash.Seed
 }

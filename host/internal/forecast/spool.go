@@ -34,8 +34,9 @@ type Spool struct {
 }
 
 // spooled row: kick-off (unix nanoseconds), outcome index, whether it
-// starts an example (the unpriced copy does not), then the values.
-const spoolHeader = 8 + 1 + 1
+// starts an example (the unpriced copy does not), home and away goals
+// (capped at 255), then the values.
+const spoolHeader = 8 + 1 + 1 + 2
 
 // SpoolFromStore replays every finished match in the store through fs
 // (which must start empty) into a Spool under dir; keepTest says which
@@ -65,6 +66,7 @@ func SpoolFromStore(ctx context.Context, st store.Store, fs features.FeatureSet,
 		if first {
 			buf[9] = 1
 		}
+		buf[10], buf[11] = byte(min(e.Match.HomeGoals, 255)), byte(min(e.Match.AwayGoals, 255))
 		for j, v := range values {
 			binary.LittleEndian.PutUint64(buf[spoolHeader+8*j:], math.Float64bits(v))
 		}
@@ -140,6 +142,10 @@ func (s *Spool) baseRates(competition, season string) (soccer.Probabilities, err
 	return s.results.baseRates(competition, season)
 }
 
+func (s *Spool) goalRates(competition, season string) [2]float64 {
+	return s.results.goalRates(competition, season)
+}
+
 // trainBefore streams the spooled rows that kicked off before cutoff.
 func (s *Spool) trainBefore(ctx context.Context, t Trainer, cutoff time.Time) (store.ModelVersion, error) {
 	params, err := t.params()
@@ -150,8 +156,9 @@ func (s *Spool) trainBefore(ctx context.Context, t Trainer, cutoff time.Time) (s
 		return store.ModelVersion{}, err
 	}
 	matches := 0
-	rows := func(yield func([]float64, soccer.Result) bool) error {
+	rows := func(yield func([]float64, soccer.Result, *model.Played) bool) error {
 		r := bufio.NewReaderSize(s.file, 1<<20)
+		var played model.Played
 		buf := make([]byte, spoolHeader+8*len(s.schema.Columns))
 		row := make([]float64, len(s.schema.Columns))
 		for {
@@ -160,16 +167,18 @@ func (s *Spool) trainBefore(ctx context.Context, t Trainer, cutoff time.Time) (s
 			} else if err != nil {
 				return fmt.Errorf("evaluation spool: %w", err)
 			}
-			if int64(binary.LittleEndian.Uint64(buf)) >= cutoff.UnixNano() {
+			kickoff := int64(binary.LittleEndian.Uint64(buf))
+			if kickoff >= cutoff.UnixNano() {
 				return nil // kick-off order: nothing later is before it
 			}
+			played = model.Played{Kickoff: time.Unix(0, kickoff).UTC(), HomeGoals: int(buf[10]), AwayGoals: int(buf[11])}
 			for j := range row {
 				row[j] = math.Float64frombits(binary.LittleEndian.Uint64(buf[spoolHeader+8*j:]))
 			}
 			if buf[9] == 1 {
 				matches++
 			}
-			if !yield(row, [...]soccer.Result{soccer.HomeWin, soccer.Draw, soccer.AwayWin}[buf[8]]) {
+			if !yield(row, [...]soccer.Result{soccer.HomeWin, soccer.Draw, soccer.AwayWin}[buf[8]], &played) {
 				return nil
 			}
 		}

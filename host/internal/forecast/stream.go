@@ -168,7 +168,7 @@ func (t Trainer) TrainFromStore(ctx context.Context, st store.Store, fs features
 	hash := replay.NewHasher()
 	trainable := trainableFilter() // each competition's first season is left out
 	var priced, unpriced lastRows
-	rows := func(yield func([]float64, soccer.Result) bool) error {
+	rows := func(yield func([]float64, soccer.Result, *model.Played) bool) error {
 		n, err := StreamReplay(ctx, st, fs, time.Time{}, true, progress, func(e replay.Example) error {
 			meta.add(e)
 			if !trainable(e.Match) {
@@ -182,7 +182,8 @@ func (t Trainer) TrainFromStore(ctx context.Context, st store.Store, fs features
 			} else {
 				unpriced.keep(e.Values)
 			}
-			if !yield(e.Values, e.Match.Result) || e.Unpriced != nil && !yield(e.Unpriced, e.Match.Result) {
+			played := playedOf(e.Match)
+			if !yield(e.Values, e.Match.Result, &played) || e.Unpriced != nil && !yield(e.Unpriced, e.Match.Result, &played) {
 				return errStopped
 			}
 			return nil

@@ -67,7 +67,7 @@ func (s *modelServer) Predict(ctx context.Context, req *pb.PredictRequest) (*pb.
 	if err != nil {
 		return nil, ToStatus(err)
 	}
-	out := &pb.PredictResponse{Probabilities: make([]float64, 0, 3*len(resp.Probabilities))}
+	out := &pb.PredictResponse{Probabilities: make([]float64, 0, 3*len(resp.Probabilities)), Markets: convert.MarketsToProto(resp.Markets)}
 	for _, p := range resp.Probabilities {
 		out.Probabilities = append(out.Probabilities, p.Home, p.Draw, p.Away)
 	}
@@ -86,14 +86,20 @@ func (s *modelServer) trainer() (model.Trainer, error) {
 	return tr, nil
 }
 
-// addRows appends one message's rows and outcomes to req.
-func addRows(req *model.TrainRequest, values []float64, outcomes []int32) error {
+// addRows appends one message's rows, outcomes and played matches to req.
+func addRows(req *model.TrainRequest, values []float64, outcomes []int32, played []*pb.Played) error {
 	rows, err := convert.Unflatten(values, len(req.Columns))
 	if err != nil {
 		return status.Error(codes.InvalidArgument, err.Error())
 	}
 	if len(rows) != len(outcomes) {
 		return status.Errorf(codes.InvalidArgument, "%d rows and %d outcomes", len(rows), len(outcomes))
+	}
+	if len(played) != 0 && len(played) != len(rows) || len(played) == 0 && len(rows) > 0 && len(req.Played) != 0 {
+		return status.Errorf(codes.InvalidArgument, "%d rows and %d played matches (give one per row, or none)", len(rows), len(played))
+	}
+	for _, p := range played {
+		req.Played = append(req.Played, convert.PlayedFromProto(p))
 	}
 	for i, o := range outcomes {
 		if o < 0 || o > 2 {
@@ -119,7 +125,7 @@ func (s *modelServer) Train(ctx context.Context, req *pb.TrainRequest) (*pb.Trai
 		return nil, err
 	}
 	r := model.TrainRequest{Columns: convert.ColumnsFromProto(req.GetColumns()), Params: req.GetParamsJson(), Seed: req.GetSeed()}
-	if err := addRows(&r, req.GetValues(), req.GetOutcomes()); err != nil {
+	if err := addRows(&r, req.GetValues(), req.GetOutcomes(), req.GetPlayed()); err != nil {
 		return nil, err
 	}
 	return train(ctx, tr, r)
@@ -146,7 +152,7 @@ func (s *modelServer) TrainStream(stream pb.Model_TrainStreamServer) error {
 				return status.Error(codes.InvalidArgument, "the first training chunk names no columns")
 			}
 		}
-		if err := addRows(&req, chunk.GetValues(), chunk.GetOutcomes()); err != nil {
+		if err := addRows(&req, chunk.GetValues(), chunk.GetOutcomes(), chunk.GetPlayed()); err != nil {
 			return status.Errorf(codes.InvalidArgument, "training chunk %d: %s", n, status.Convert(err).Message())
 		}
 	}

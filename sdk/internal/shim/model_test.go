@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -19,7 +20,7 @@ import (
 	"github.com/soccerpredict/soccerpredict/sdk/wire"
 )
 
-type countingTrainer struct{ rows, cols int }
+type countingTrainer struct{ rows, cols, played int }
 
 func (c *countingTrainer) Describe(context.Context) (model.Description, error) {
 	return model.Description{Name: "count"}, nil
@@ -34,7 +35,11 @@ func (c *countingTrainer) Train(_ context.Context, req model.TrainRequest) (mode
 		if r[0] != float64(i) || req.Outcomes[i] != [...]soccer.Result{soccer.HomeWin, soccer.Draw, soccer.AwayWin}[i%3] {
 			return model.TrainResponse{}, fmt.Errorf("row %d arrived as %v %s", i, r[0], req.Outcomes[i])
 		}
+		if len(req.Played) > 0 && (req.Played[i].HomeGoals != i%5 || req.Played[i].Kickoff.Unix() != int64(1e9+i)) {
+			return model.TrainResponse{}, fmt.Errorf("row %d's match arrived as %+v", i, req.Played[i])
+		}
 	}
+	c.played = len(req.Played)
 	return model.TrainResponse{Artifact: []byte("ok"), Metrics: map[string]float64{"rows": float64(len(req.Rows))}}, nil
 }
 
@@ -119,11 +124,12 @@ func TestTrainRowsStreamsRowsAsTheyAreMade(t *testing.T) {
 	c := dial(t, func(s *grpc.Server) { pb.RegisterModelServer(s, &modelServer{impl: impl}) })
 	header := trainingSet(0, 34)
 	made := func(n int, fail error) wire.Rows {
-		return func(yield func([]float64, soccer.Result) bool) error {
+		return func(yield func([]float64, soccer.Result, *model.Played) bool) error {
 			row := make([]float64, 34) // one row, reused: TrainRows copies it
 			for i := range n {
 				row[0] = float64(i)
-				if !yield(row, [...]soccer.Result{soccer.HomeWin, soccer.Draw, soccer.AwayWin}[i%3]) {
+				played := &model.Played{Kickoff: time.Unix(int64(1e9+i), 0), HomeGoals: i % 5, AwayGoals: 1}
+				if !yield(row, [...]soccer.Result{soccer.HomeWin, soccer.Draw, soccer.AwayWin}[i%3], played) {
 					return nil
 				}
 			}
@@ -131,15 +137,18 @@ func TestTrainRowsStreamsRowsAsTheyAreMade(t *testing.T) {
 		}
 	}
 	resp, err := c.TrainRows(context.Background(), header, made(60000, nil))
-	if err != nil || trainer.rows != 60000 || string(resp.Artifact) != "ok" {
-		t.Fatalf("streamed rows: %+v %v (plugin saw %d rows)", resp, err, trainer.rows)
+	if err != nil || trainer.rows != 60000 || trainer.played != 60000 || string(resp.Artifact) != "ok" {
+		t.Fatalf("streamed rows: %+v %v (plugin saw %d rows, %d played matches)", resp, err, trainer.rows, trainer.played)
 	}
 	trainer.rows = -1
 	boom := errors.New("replay failed at match day 12")
 	if _, err := c.TrainRows(context.Background(), header, made(20000, boom)); !errors.Is(err, boom) || trainer.rows != -1 {
 		t.Fatalf("rows that failed: %v (plugin saw %d rows)", err, trainer.rows)
 	}
-	short := func(yield func([]float64, soccer.Result) bool) error { yield([]float64{1}, soccer.Draw); return nil }
+	short := func(yield func([]float64, soccer.Result, *model.Played) bool) error {
+		yield([]float64{1}, soccer.Draw, nil)
+		return nil
+	}
 	if _, err := c.TrainRows(context.Background(), header, short); err == nil || !strings.Contains(err.Error(), "row 0 has 1 values for 34 columns") {
 		t.Fatalf("a row of the wrong width: %v", err)
 	}

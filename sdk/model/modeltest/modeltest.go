@@ -13,6 +13,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/soccerpredict/soccerpredict/sdk/internal/shim"
 	"github.com/soccerpredict/soccerpredict/sdk/internal/shimtest"
@@ -110,6 +111,15 @@ func check(t *testing.T, m model.Model, opts Options) []soccer.Probabilities {
 			t.Errorf("row %d: %v", i, err)
 		}
 	}
+	// A goals model's markets (model API 1.1): none, or a valid one per row.
+	if resp.Markets != nil && len(resp.Markets) != len(rows) {
+		t.Fatalf("Predict: markets for %d of %d rows (want none or one per row)", len(resp.Markets), len(rows))
+	}
+	for i, mk := range resp.Markets {
+		if err := mk.Validate(); err != nil {
+			t.Errorf("row %d markets: %v", i, err)
+		}
+	}
 	t.Run("rows keep their order", func(t *testing.T) {
 		rev := slices.Clone(rows)
 		slices.Reverse(rev)
@@ -118,7 +128,8 @@ func check(t *testing.T, m model.Model, opts Options) []soccer.Probabilities {
 			t.Fatalf("Predict: %v", err)
 		}
 		slices.Reverse(got.Probabilities)
-		if !reflect.DeepEqual(got.Probabilities, resp.Probabilities) {
+		slices.Reverse(got.Markets)
+		if !reflect.DeepEqual(got.Probabilities, resp.Probabilities) || !reflect.DeepEqual(got.Markets, resp.Markets) {
 			t.Fatalf("forecasts depend on the position of a row in the batch")
 		}
 	})
@@ -208,17 +219,25 @@ func TrainingSet(width, n int, seed uint64) model.TrainRequest {
 	for j := range width {
 		req.Columns = append(req.Columns, soccer.Column{Name: "x" + string(rune('a'+j)), Type: "double"})
 	}
-	for _, r := range rows {
-		u := rng.Float64()
-		ph := 0.45 + 0.15*max(-2, min(2, r[0]))/2
-		switch {
-		case u < ph:
-			req.Outcomes = append(req.Outcomes, soccer.HomeWin)
-		case u < ph+0.27:
-			req.Outcomes = append(req.Outcomes, soccer.Draw)
-		default:
-			req.Outcomes = append(req.Outcomes, soccer.AwayWin)
-		}
+	// Goals are Poisson with rates that follow the first column, as in a
+	// real league (about 1.5 home and 1.2 away goals a match); the outcome
+	// is the score's. Matches are a day apart, the last one on 2024-05-19.
+	last := time.Date(2024, 5, 19, 15, 0, 0, 0, time.UTC)
+	for i, r := range rows {
+		x := max(-2, min(2, r[0]))
+		h, a := poisson(rng, math.Exp(0.4+0.25*x)), poisson(rng, math.Exp(0.18-0.25*x))
+		req.Outcomes = append(req.Outcomes, soccer.ResultOf(h, a))
+		req.Played = append(req.Played, model.Played{Kickoff: last.AddDate(0, 0, i-n+1), HomeGoals: h, AwayGoals: a})
 	}
 	return req
+}
+
+// poisson draws a Poisson count (Knuth's method: the rates here are small).
+func poisson(rng *rand.Rand, lambda float64) int {
+	limit, k, p := math.Exp(-lambda), 0, rng.Float64()
+	for p > limit {
+		k++
+		p *= rng.Float64()
+	}
+	return k
 }

@@ -322,6 +322,8 @@ func (x *PredictRequest) GetValues() []float64 {
 type PredictResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Probabilities []float64              `protobuf:"fixed64,1,rep,packed,name=probabilities,proto3" json:"probabilities,omitempty"`
+	// Model API 1.1, optional: a goals model's markets, none or one per row.
+	Markets       []*GoalMarkets `protobuf:"bytes,2,rep,name=markets,proto3" json:"markets,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -363,20 +365,166 @@ func (x *PredictResponse) GetProbabilities() []float64 {
 	return nil
 }
 
-type TrainRequest struct {
+func (x *PredictResponse) GetMarkets() []*GoalMarkets {
+	if x != nil {
+		return x.Markets
+	}
+	return nil
+}
+
+// GoalMarkets is what a goals model says of one fixture besides home/draw/away.
+type GoalMarkets struct {
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	ExpectedHomeGoals float64                `protobuf:"fixed64,1,opt,name=expected_home_goals,json=expectedHomeGoals,proto3" json:"expected_home_goals,omitempty"`
+	ExpectedAwayGoals float64                `protobuf:"fixed64,2,opt,name=expected_away_goals,json=expectedAwayGoals,proto3" json:"expected_away_goals,omitempty"`
+	Over_2_5          float64                `protobuf:"fixed64,3,opt,name=over_2_5,json=over25,proto3" json:"over_2_5,omitempty"`        // P(three goals or more)
+	BothScore         float64                `protobuf:"fixed64,4,opt,name=both_score,json=bothScore,proto3" json:"both_score,omitempty"` // P(each team scores)
+	Scorelines        []*Scoreline           `protobuf:"bytes,5,rep,name=scorelines,proto3" json:"scorelines,omitempty"`                  // the most likely full-time scores, likeliest first
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *GoalMarkets) Reset() {
+	*x = GoalMarkets{}
+	mi := &file_soccerpredict_v1_model_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GoalMarkets) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GoalMarkets) ProtoMessage() {}
+
+func (x *GoalMarkets) ProtoReflect() protoreflect.Message {
+	mi := &file_soccerpredict_v1_model_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GoalMarkets.ProtoReflect.Descriptor instead.
+func (*GoalMarkets) Descriptor() ([]byte, []int) {
+	return file_soccerpredict_v1_model_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *GoalMarkets) GetExpectedHomeGoals() float64 {
+	if x != nil {
+		return x.ExpectedHomeGoals
+	}
+	return 0
+}
+
+func (x *GoalMarkets) GetExpectedAwayGoals() float64 {
+	if x != nil {
+		return x.ExpectedAwayGoals
+	}
+	return 0
+}
+
+func (x *GoalMarkets) GetOver_2_5() float64 {
+	if x != nil {
+		return x.Over_2_5
+	}
+	return 0
+}
+
+func (x *GoalMarkets) GetBothScore() float64 {
+	if x != nil {
+		return x.BothScore
+	}
+	return 0
+}
+
+func (x *GoalMarkets) GetScorelines() []*Scoreline {
+	if x != nil {
+		return x.Scorelines
+	}
+	return nil
+}
+
+type Scoreline struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Columns       []*Column              `protobuf:"bytes,1,rep,name=columns,proto3" json:"columns,omitempty"`
-	Values        []float64              `protobuf:"fixed64,2,rep,packed,name=values,proto3" json:"values,omitempty"`
-	Outcomes      []int32                `protobuf:"varint,3,rep,packed,name=outcomes,proto3" json:"outcomes,omitempty"`
-	ParamsJson    []byte                 `protobuf:"bytes,4,opt,name=params_json,json=paramsJson,proto3" json:"params_json,omitempty"`
-	Seed          int64                  `protobuf:"varint,5,opt,name=seed,proto3" json:"seed,omitempty"`
+	Home          int32                  `protobuf:"varint,1,opt,name=home,proto3" json:"home,omitempty"`
+	Away          int32                  `protobuf:"varint,2,opt,name=away,proto3" json:"away,omitempty"`
+	Probability   float64                `protobuf:"fixed64,3,opt,name=probability,proto3" json:"probability,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Scoreline) Reset() {
+	*x = Scoreline{}
+	mi := &file_soccerpredict_v1_model_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Scoreline) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Scoreline) ProtoMessage() {}
+
+func (x *Scoreline) ProtoReflect() protoreflect.Message {
+	mi := &file_soccerpredict_v1_model_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Scoreline.ProtoReflect.Descriptor instead.
+func (*Scoreline) Descriptor() ([]byte, []int) {
+	return file_soccerpredict_v1_model_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *Scoreline) GetHome() int32 {
+	if x != nil {
+		return x.Home
+	}
+	return 0
+}
+
+func (x *Scoreline) GetAway() int32 {
+	if x != nil {
+		return x.Away
+	}
+	return 0
+}
+
+func (x *Scoreline) GetProbability() float64 {
+	if x != nil {
+		return x.Probability
+	}
+	return 0
+}
+
+type TrainRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Columns    []*Column              `protobuf:"bytes,1,rep,name=columns,proto3" json:"columns,omitempty"`
+	Values     []float64              `protobuf:"fixed64,2,rep,packed,name=values,proto3" json:"values,omitempty"`
+	Outcomes   []int32                `protobuf:"varint,3,rep,packed,name=outcomes,proto3" json:"outcomes,omitempty"`
+	ParamsJson []byte                 `protobuf:"bytes,4,opt,name=params_json,json=paramsJson,proto3" json:"params_json,omitempty"`
+	Seed       int64                  `protobuf:"varint,5,opt,name=seed,proto3" json:"seed,omitempty"`
+	// Model API 1.1: each row's match, or none from an older host.
+	Played        []*Played `protobuf:"bytes,6,rep,name=played,proto3" json:"played,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TrainRequest) Reset() {
 	*x = TrainRequest{}
-	mi := &file_soccerpredict_v1_model_proto_msgTypes[7]
+	mi := &file_soccerpredict_v1_model_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -388,7 +536,7 @@ func (x *TrainRequest) String() string {
 func (*TrainRequest) ProtoMessage() {}
 
 func (x *TrainRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_soccerpredict_v1_model_proto_msgTypes[7]
+	mi := &file_soccerpredict_v1_model_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -401,7 +549,7 @@ func (x *TrainRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrainRequest.ProtoReflect.Descriptor instead.
 func (*TrainRequest) Descriptor() ([]byte, []int) {
-	return file_soccerpredict_v1_model_proto_rawDescGZIP(), []int{7}
+	return file_soccerpredict_v1_model_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *TrainRequest) GetColumns() []*Column {
@@ -439,6 +587,74 @@ func (x *TrainRequest) GetSeed() int64 {
 	return 0
 }
 
+func (x *TrainRequest) GetPlayed() []*Played {
+	if x != nil {
+		return x.Played
+	}
+	return nil
+}
+
+// Played is what the host knows of a training row's match besides its outcome.
+type Played struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	KickoffUnix   int64                  `protobuf:"varint,1,opt,name=kickoff_unix,json=kickoffUnix,proto3" json:"kickoff_unix,omitempty"` // seconds
+	HomeGoals     int32                  `protobuf:"varint,2,opt,name=home_goals,json=homeGoals,proto3" json:"home_goals,omitempty"`
+	AwayGoals     int32                  `protobuf:"varint,3,opt,name=away_goals,json=awayGoals,proto3" json:"away_goals,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Played) Reset() {
+	*x = Played{}
+	mi := &file_soccerpredict_v1_model_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Played) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Played) ProtoMessage() {}
+
+func (x *Played) ProtoReflect() protoreflect.Message {
+	mi := &file_soccerpredict_v1_model_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Played.ProtoReflect.Descriptor instead.
+func (*Played) Descriptor() ([]byte, []int) {
+	return file_soccerpredict_v1_model_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *Played) GetKickoffUnix() int64 {
+	if x != nil {
+		return x.KickoffUnix
+	}
+	return 0
+}
+
+func (x *Played) GetHomeGoals() int32 {
+	if x != nil {
+		return x.HomeGoals
+	}
+	return 0
+}
+
+func (x *Played) GetAwayGoals() int32 {
+	if x != nil {
+		return x.AwayGoals
+	}
+	return 0
+}
+
 type TrainChunk struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Columns       []*Column              `protobuf:"bytes,1,rep,name=columns,proto3" json:"columns,omitempty"`        // first chunk only
@@ -446,13 +662,14 @@ type TrainChunk struct {
 	Outcomes      []int32                `protobuf:"varint,3,rep,packed,name=outcomes,proto3" json:"outcomes,omitempty"`
 	ParamsJson    []byte                 `protobuf:"bytes,4,opt,name=params_json,json=paramsJson,proto3" json:"params_json,omitempty"` // first chunk only
 	Seed          int64                  `protobuf:"varint,5,opt,name=seed,proto3" json:"seed,omitempty"`                              // first chunk only
+	Played        []*Played              `protobuf:"bytes,6,rep,name=played,proto3" json:"played,omitempty"`                           // model API 1.1: one per row of this chunk, or none
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TrainChunk) Reset() {
 	*x = TrainChunk{}
-	mi := &file_soccerpredict_v1_model_proto_msgTypes[8]
+	mi := &file_soccerpredict_v1_model_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -464,7 +681,7 @@ func (x *TrainChunk) String() string {
 func (*TrainChunk) ProtoMessage() {}
 
 func (x *TrainChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_soccerpredict_v1_model_proto_msgTypes[8]
+	mi := &file_soccerpredict_v1_model_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -477,7 +694,7 @@ func (x *TrainChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrainChunk.ProtoReflect.Descriptor instead.
 func (*TrainChunk) Descriptor() ([]byte, []int) {
-	return file_soccerpredict_v1_model_proto_rawDescGZIP(), []int{8}
+	return file_soccerpredict_v1_model_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *TrainChunk) GetColumns() []*Column {
@@ -515,6 +732,13 @@ func (x *TrainChunk) GetSeed() int64 {
 	return 0
 }
 
+func (x *TrainChunk) GetPlayed() []*Played {
+	if x != nil {
+		return x.Played
+	}
+	return nil
+}
+
 type TrainResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Artifact      []byte                 `protobuf:"bytes,1,opt,name=artifact,proto3" json:"artifact,omitempty"`
@@ -526,7 +750,7 @@ type TrainResponse struct {
 
 func (x *TrainResponse) Reset() {
 	*x = TrainResponse{}
-	mi := &file_soccerpredict_v1_model_proto_msgTypes[9]
+	mi := &file_soccerpredict_v1_model_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -538,7 +762,7 @@ func (x *TrainResponse) String() string {
 func (*TrainResponse) ProtoMessage() {}
 
 func (x *TrainResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_soccerpredict_v1_model_proto_msgTypes[9]
+	mi := &file_soccerpredict_v1_model_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -551,7 +775,7 @@ func (x *TrainResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrainResponse.ProtoReflect.Descriptor instead.
 func (*TrainResponse) Descriptor() ([]byte, []int) {
-	return file_soccerpredict_v1_model_proto_rawDescGZIP(), []int{9}
+	return file_soccerpredict_v1_model_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *TrainResponse) GetArtifact() []byte {
@@ -595,16 +819,37 @@ const file_soccerpredict_v1_model_proto_rawDesc = "" +
 	"\fLoadResponse\"B\n" +
 	"\x0ePredictRequest\x12\x18\n" +
 	"\acolumns\x18\x01 \x01(\x05R\acolumns\x12\x16\n" +
-	"\x06values\x18\x02 \x03(\x01R\x06values\"7\n" +
+	"\x06values\x18\x02 \x03(\x01R\x06values\"p\n" +
 	"\x0fPredictResponse\x12$\n" +
-	"\rprobabilities\x18\x01 \x03(\x01R\rprobabilities\"\xab\x01\n" +
+	"\rprobabilities\x18\x01 \x03(\x01R\rprobabilities\x127\n" +
+	"\amarkets\x18\x02 \x03(\v2\x1d.soccerpredict.v1.GoalMarketsR\amarkets\"\xe3\x01\n" +
+	"\vGoalMarkets\x12.\n" +
+	"\x13expected_home_goals\x18\x01 \x01(\x01R\x11expectedHomeGoals\x12.\n" +
+	"\x13expected_away_goals\x18\x02 \x01(\x01R\x11expectedAwayGoals\x12\x18\n" +
+	"\bover_2_5\x18\x03 \x01(\x01R\x06over25\x12\x1d\n" +
+	"\n" +
+	"both_score\x18\x04 \x01(\x01R\tbothScore\x12;\n" +
+	"\n" +
+	"scorelines\x18\x05 \x03(\v2\x1b.soccerpredict.v1.ScorelineR\n" +
+	"scorelines\"U\n" +
+	"\tScoreline\x12\x12\n" +
+	"\x04home\x18\x01 \x01(\x05R\x04home\x12\x12\n" +
+	"\x04away\x18\x02 \x01(\x05R\x04away\x12 \n" +
+	"\vprobability\x18\x03 \x01(\x01R\vprobability\"\xdd\x01\n" +
 	"\fTrainRequest\x122\n" +
 	"\acolumns\x18\x01 \x03(\v2\x18.soccerpredict.v1.ColumnR\acolumns\x12\x16\n" +
 	"\x06values\x18\x02 \x03(\x01R\x06values\x12\x1a\n" +
 	"\boutcomes\x18\x03 \x03(\x05R\boutcomes\x12\x1f\n" +
 	"\vparams_json\x18\x04 \x01(\fR\n" +
 	"paramsJson\x12\x12\n" +
-	"\x04seed\x18\x05 \x01(\x03R\x04seed\"\xa9\x01\n" +
+	"\x04seed\x18\x05 \x01(\x03R\x04seed\x120\n" +
+	"\x06played\x18\x06 \x03(\v2\x18.soccerpredict.v1.PlayedR\x06played\"i\n" +
+	"\x06Played\x12!\n" +
+	"\fkickoff_unix\x18\x01 \x01(\x03R\vkickoffUnix\x12\x1d\n" +
+	"\n" +
+	"home_goals\x18\x02 \x01(\x05R\thomeGoals\x12\x1d\n" +
+	"\n" +
+	"away_goals\x18\x03 \x01(\x05R\tawayGoals\"\xdb\x01\n" +
 	"\n" +
 	"TrainChunk\x122\n" +
 	"\acolumns\x18\x01 \x03(\v2\x18.soccerpredict.v1.ColumnR\acolumns\x12\x16\n" +
@@ -612,7 +857,8 @@ const file_soccerpredict_v1_model_proto_rawDesc = "" +
 	"\boutcomes\x18\x03 \x03(\x05R\boutcomes\x12\x1f\n" +
 	"\vparams_json\x18\x04 \x01(\fR\n" +
 	"paramsJson\x12\x12\n" +
-	"\x04seed\x18\x05 \x01(\x03R\x04seed\"\xea\x01\n" +
+	"\x04seed\x18\x05 \x01(\x03R\x04seed\x120\n" +
+	"\x06played\x18\x06 \x03(\v2\x18.soccerpredict.v1.PlayedR\x06played\"\xea\x01\n" +
 	"\rTrainResponse\x12\x1a\n" +
 	"\bartifact\x18\x01 \x01(\fR\bartifact\x129\n" +
 	"\tsignature\x18\x02 \x01(\v2\x1b.soccerpredict.v1.SignatureR\tsignature\x12F\n" +
@@ -639,7 +885,7 @@ func file_soccerpredict_v1_model_proto_rawDescGZIP() []byte {
 	return file_soccerpredict_v1_model_proto_rawDescData
 }
 
-var file_soccerpredict_v1_model_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_soccerpredict_v1_model_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_soccerpredict_v1_model_proto_goTypes = []any{
 	(*Signature)(nil),             // 0: soccerpredict.v1.Signature
 	(*DescribeModelRequest)(nil),  // 1: soccerpredict.v1.DescribeModelRequest
@@ -648,35 +894,42 @@ var file_soccerpredict_v1_model_proto_goTypes = []any{
 	(*LoadResponse)(nil),          // 4: soccerpredict.v1.LoadResponse
 	(*PredictRequest)(nil),        // 5: soccerpredict.v1.PredictRequest
 	(*PredictResponse)(nil),       // 6: soccerpredict.v1.PredictResponse
-	(*TrainRequest)(nil),          // 7: soccerpredict.v1.TrainRequest
-	(*TrainChunk)(nil),            // 8: soccerpredict.v1.TrainChunk
-	(*TrainResponse)(nil),         // 9: soccerpredict.v1.TrainResponse
-	nil,                           // 10: soccerpredict.v1.TrainResponse.MetricsEntry
-	(*Column)(nil),                // 11: soccerpredict.v1.Column
+	(*GoalMarkets)(nil),           // 7: soccerpredict.v1.GoalMarkets
+	(*Scoreline)(nil),             // 8: soccerpredict.v1.Scoreline
+	(*TrainRequest)(nil),          // 9: soccerpredict.v1.TrainRequest
+	(*Played)(nil),                // 10: soccerpredict.v1.Played
+	(*TrainChunk)(nil),            // 11: soccerpredict.v1.TrainChunk
+	(*TrainResponse)(nil),         // 12: soccerpredict.v1.TrainResponse
+	nil,                           // 13: soccerpredict.v1.TrainResponse.MetricsEntry
+	(*Column)(nil),                // 14: soccerpredict.v1.Column
 }
 var file_soccerpredict_v1_model_proto_depIdxs = []int32{
-	11, // 0: soccerpredict.v1.Signature.inputs:type_name -> soccerpredict.v1.Column
-	11, // 1: soccerpredict.v1.Signature.outputs:type_name -> soccerpredict.v1.Column
+	14, // 0: soccerpredict.v1.Signature.inputs:type_name -> soccerpredict.v1.Column
+	14, // 1: soccerpredict.v1.Signature.outputs:type_name -> soccerpredict.v1.Column
 	0,  // 2: soccerpredict.v1.LoadRequest.signature:type_name -> soccerpredict.v1.Signature
-	11, // 3: soccerpredict.v1.TrainRequest.columns:type_name -> soccerpredict.v1.Column
-	11, // 4: soccerpredict.v1.TrainChunk.columns:type_name -> soccerpredict.v1.Column
-	0,  // 5: soccerpredict.v1.TrainResponse.signature:type_name -> soccerpredict.v1.Signature
-	10, // 6: soccerpredict.v1.TrainResponse.metrics:type_name -> soccerpredict.v1.TrainResponse.MetricsEntry
-	1,  // 7: soccerpredict.v1.Model.Describe:input_type -> soccerpredict.v1.DescribeModelRequest
-	3,  // 8: soccerpredict.v1.Model.Load:input_type -> soccerpredict.v1.LoadRequest
-	5,  // 9: soccerpredict.v1.Model.Predict:input_type -> soccerpredict.v1.PredictRequest
-	7,  // 10: soccerpredict.v1.Model.Train:input_type -> soccerpredict.v1.TrainRequest
-	8,  // 11: soccerpredict.v1.Model.TrainStream:input_type -> soccerpredict.v1.TrainChunk
-	2,  // 12: soccerpredict.v1.Model.Describe:output_type -> soccerpredict.v1.DescribeModelResponse
-	4,  // 13: soccerpredict.v1.Model.Load:output_type -> soccerpredict.v1.LoadResponse
-	6,  // 14: soccerpredict.v1.Model.Predict:output_type -> soccerpredict.v1.PredictResponse
-	9,  // 15: soccerpredict.v1.Model.Train:output_type -> soccerpredict.v1.TrainResponse
-	9,  // 16: soccerpredict.v1.Model.TrainStream:output_type -> soccerpredict.v1.TrainResponse
-	12, // [12:17] is the sub-list for method output_type
-	7,  // [7:12] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	7,  // 3: soccerpredict.v1.PredictResponse.markets:type_name -> soccerpredict.v1.GoalMarkets
+	8,  // 4: soccerpredict.v1.GoalMarkets.scorelines:type_name -> soccerpredict.v1.Scoreline
+	14, // 5: soccerpredict.v1.TrainRequest.columns:type_name -> soccerpredict.v1.Column
+	10, // 6: soccerpredict.v1.TrainRequest.played:type_name -> soccerpredict.v1.Played
+	14, // 7: soccerpredict.v1.TrainChunk.columns:type_name -> soccerpredict.v1.Column
+	10, // 8: soccerpredict.v1.TrainChunk.played:type_name -> soccerpredict.v1.Played
+	0,  // 9: soccerpredict.v1.TrainResponse.signature:type_name -> soccerpredict.v1.Signature
+	13, // 10: soccerpredict.v1.TrainResponse.metrics:type_name -> soccerpredict.v1.TrainResponse.MetricsEntry
+	1,  // 11: soccerpredict.v1.Model.Describe:input_type -> soccerpredict.v1.DescribeModelRequest
+	3,  // 12: soccerpredict.v1.Model.Load:input_type -> soccerpredict.v1.LoadRequest
+	5,  // 13: soccerpredict.v1.Model.Predict:input_type -> soccerpredict.v1.PredictRequest
+	9,  // 14: soccerpredict.v1.Model.Train:input_type -> soccerpredict.v1.TrainRequest
+	11, // 15: soccerpredict.v1.Model.TrainStream:input_type -> soccerpredict.v1.TrainChunk
+	2,  // 16: soccerpredict.v1.Model.Describe:output_type -> soccerpredict.v1.DescribeModelResponse
+	4,  // 17: soccerpredict.v1.Model.Load:output_type -> soccerpredict.v1.LoadResponse
+	6,  // 18: soccerpredict.v1.Model.Predict:output_type -> soccerpredict.v1.PredictResponse
+	12, // 19: soccerpredict.v1.Model.Train:output_type -> soccerpredict.v1.TrainResponse
+	12, // 20: soccerpredict.v1.Model.TrainStream:output_type -> soccerpredict.v1.TrainResponse
+	16, // [16:21] is the sub-list for method output_type
+	11, // [11:16] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_soccerpredict_v1_model_proto_init() }
@@ -691,7 +944,7 @@ func file_soccerpredict_v1_model_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_soccerpredict_v1_model_proto_rawDesc), len(file_soccerpredict_v1_model_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -1,0 +1,114 @@
+package cli
+
+import (
+	"context"
+	"math"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/soccerpredict/soccerpredict/host/internal/testbin"
+)
+
+// The goals model, trained by the host like the others and served as the
+// champion: a forecast carries its goal markets (REST's markets, OIP's
+// second output), the same from the cache, and evaluate scores them. A
+// champion without goal markets answers a request for that output with 400.
+func TestGoalsModelServesMarkets(t *testing.T) {
+	cfg := fullConfig(t, "store: {driver: sqlite}")
+	must(t, cfg, "ingest")
+	goals := []string{"--set", "model.plugin=goals", "--set", "model.params.algorithm=dixon-coles"}
+	if out := must(t, cfg, append([]string{"models", "train", "--alias", "champion"}, goals...)...); !strings.Contains(out, "goals-dixon-coles") {
+		t.Fatalf("train: %s", out)
+	}
+	ev := must(t, cfg, append([]string{"evaluate", "--out", t.TempDir() + "/ev.json"}, goals...)...)
+	if !regexp.MustCompile(`(?m)^goal markets: .*\n.*over 2.5 LL.*\n\s+E0\s+760\s+0\.\d{4}`).MatchString(ev) {
+		t.Fatalf("evaluate scores no goal markets:\n%s", ev)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	out := &syncBuffer{}
+	go Run(ctx, append([]string{"serve", "--config", cfg, "--addr", "127.0.0.1:0", "--grpc-addr", "off"}, goals...), nil, out, &syncBuffer{})
+	var base string
+	for deadline := time.Now().Add(60 * time.Second); base == ""; time.Sleep(50 * time.Millisecond) {
+		if m := regexp.MustCompile(`on (127\.0\.0\.1:\d+)`).FindStringSubmatch(out.String()); m != nil {
+			base = "http://" + m[1]
+		} else if time.Now().After(deadline) {
+			t.Fatalf("serve did not start:\n%s", out.String())
+		}
+	}
+	body := `{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0", "kickoff": "2024-08-17T14:00:00Z"}`
+	var first map[string]any
+	for i := range 2 { // computed, then from the cache
+		code, resp := testbin.Send(t, "POST", base+"/v1/predictions", body)
+		if code != 200 {
+			t.Fatalf("predict: %d %v", code, resp)
+		}
+		mk, ok := resp["markets"].(map[string]any)
+		if !ok {
+			t.Fatalf("answer %d has no markets: %v", i, resp)
+		}
+		over, under, both := mk["over_2_5"].(float64), mk["under_2_5"].(float64), mk["both_teams_score"].(float64)
+		goals := mk["expected_goals"].(map[string]any)
+		scores := mk["scorelines"].([]any)
+		if math.Abs(over+under-1) > 1e-12 || over <= 0.2 || over >= 0.8 || both <= 0.2 || both >= 0.8 || goals["home"].(float64) <= 0.5 || len(scores) != 5 {
+			t.Fatalf("markets %v", mk)
+		}
+		top := scores[0].(map[string]any)
+		if top["score"] != strings.Join([]string{fmtInt(top["home"]), fmtInt(top["away"])}, "-") || top["probability"].(float64) < scores[4].(map[string]any)["probability"].(float64) {
+			t.Fatalf("scorelines %v", scores)
+		}
+		if i == 0 {
+			first = mk
+		} else if !reflect.DeepEqual(first, mk) {
+			t.Fatalf("the cached answer's markets %v differ from the computed %v", mk, first)
+		}
+	}
+	infer := `{"inputs": [{"name": "home_team", "datatype": "BYTES", "shape": [1], "data": ["Arsenal"]},
+		{"name": "away_team", "datatype": "BYTES", "shape": [1], "data": ["Chelsea"]},
+		{"name": "competition", "datatype": "BYTES", "shape": [1], "data": ["E0"]}], "outputs": [{"name": "markets"}]}`
+	code, resp := testbin.Send(t, "POST", base+"/v2/models/soccerpredict/infer", infer)
+	if code != 200 {
+		t.Fatalf("OIP infer: %d %v", code, resp)
+	}
+	outs := resp["outputs"].([]any)
+	o := outs[0].(map[string]any)
+	// Five numbers, then the five likeliest scores as (home, away, probability): the REST answer's.
+	data := o["data"].([]any)
+	if len(outs) != 1 || o["name"] != "markets" || len(data) != 20 || o["shape"].([]any)[1].(float64) != 20 {
+		t.Fatalf("OIP outputs %v", outs)
+	}
+	top := first["scorelines"].([]any)[0].(map[string]any)
+	if data[2].(float64) != first["over_2_5"].(float64) || data[5].(float64) != top["home"].(float64) || data[7].(float64) != top["probability"].(float64) {
+		t.Fatalf("OIP markets %v, REST markets %v", data, first)
+	}
+
+	// The logistic champion has no goal markets: none in REST, a 400 for the output.
+	stop()
+	cfg = fullConfig(t, "store: {driver: sqlite}")
+	must(t, cfg, "ingest")
+	must(t, cfg, "models", "train", "--alias", "champion")
+	ctx2, stop2 := context.WithCancel(context.Background())
+	defer stop2()
+	out2 := &syncBuffer{}
+	go Run(ctx2, []string{"serve", "--config", cfg, "--addr", "127.0.0.1:0", "--grpc-addr", "off"}, nil, out2, &syncBuffer{})
+	base = ""
+	for deadline := time.Now().Add(60 * time.Second); base == ""; time.Sleep(50 * time.Millisecond) {
+		if m := regexp.MustCompile(`on (127\.0\.0\.1:\d+)`).FindStringSubmatch(out2.String()); m != nil {
+			base = "http://" + m[1]
+		} else if time.Now().After(deadline) {
+			t.Fatalf("serve did not start:\n%s", out2.String())
+		}
+	}
+	if code, resp := testbin.Send(t, "POST", base+"/v1/predictions", body); code != 200 || resp["markets"] != nil {
+		t.Fatalf("the logistic champion: %d %v", code, resp)
+	}
+	if code, resp := testbin.Send(t, "POST", base+"/v2/models/soccerpredict/infer", infer); code != 400 || !strings.Contains(resp["error"].(string), "goals model") {
+		t.Fatalf("markets of the logistic champion: %d %v", code, resp)
+	}
+}
+
+func fmtInt(v any) string { return strconv.Itoa(int(v.(float64))) }
