@@ -102,7 +102,7 @@ func TestImageHoldsTheBinariesAndRuns(t *testing.T) {
 			f.Close()
 		}
 	}
-	for _, want := range []string{Entrypoint, Plugins + "/soccer-source-footballdata", Plugins + "/soccer-features-ratings", Plugins + "/soccer-model-onnx", Plugins + "/soccer-model-onnxgo"} {
+	for _, want := range []string{Entrypoint, Plugins + "/soccer-source-footballdata", Plugins + "/soccer-features-ratings", Plugins + "/soccer-model-onnx", Plugins + "/soccer-model-onnxgo", Plugins + "/soccer-model-goals"} {
 		if h := headers[want]; h == nil || h.Mode&0o111 == 0 || h.Size < 1<<20 {
 			t.Errorf("%s: %+v, want an executable binary", want, h)
 		}
@@ -127,7 +127,8 @@ func TestImageHoldsTheBinariesAndRuns(t *testing.T) {
 		"--config", Configs+"/production.yaml", "--set", "store.driver=sqlite", "--set", "log.level=warn")
 	cmd.Env = []string{"PATH=/usr/local/bin"}
 	got, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(got), "onnx 1.0.0 on onnxruntime") || strings.Count(string(got), " ok: pid ") != 4 {
+	if err != nil || !strings.Contains(string(got), "onnx 1.0.0 on onnxruntime") || !strings.Contains(string(got), "on Dixon-Coles goals model") ||
+		strings.Count(string(got), " ok: pid ") != 5 {
 		t.Fatalf("plugins verify inside the image: %v\n%s", err, got)
 	}
 }

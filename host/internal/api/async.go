@@ -71,7 +71,7 @@ func (s *Server) predictAsync(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	jr := jobs.Request{HomeTeam: f.HomeTeam, AwayTeam: f.AwayTeam, Competition: f.Competition, Kickoff: f.Kickoff,
-		Trace: tracing.Inject(r.Context())}
+		Trace: tracing.Inject(r.Context()), Markets: sent.Markets}
 	switch forecast.MarketSource(f) {
 	case "request":
 		jr.Odds = &f.Odds[0]

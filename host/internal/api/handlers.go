@@ -32,6 +32,10 @@ type PredictionRequest struct {
 	// the store has it scheduled with pre-match prices; by default (true)
 	// they are used and the answer's market says "source": "stored".
 	StoredOdds *bool `json:"stored_odds,omitempty"`
+	// Markets true requires the goal markets in the answer: a serving model
+	// that forecasts home/draw/away only makes it a 422 instead of an
+	// answer without them. Left out, they are given whenever the model has them.
+	Markets bool `json:"markets,omitempty"`
 }
 
 // OddsRequest are optional pre-match decimal odds for the fixture.
@@ -247,13 +251,28 @@ func (s *Server) fixtureOnly(ctx context.Context, req PredictionRequest, field s
 
 // requestFixture decodes and resolves a PredictionRequest body, answering
 // the problem itself when it cannot (ok false).
-func (s *Server) requestFixture(w http.ResponseWriter, r *http.Request) (soccer.Fixture, time.Time, bool) {
+func (s *Server) requestFixture(w http.ResponseWriter, r *http.Request) (PredictionRequest, soccer.Fixture, time.Time, bool) {
 	var req PredictionRequest
 	if p := decodePrediction(r, &req); p != nil {
 		s.problem(w, r, p.Status(), "malformed request", p.Message, []FieldProblem{*p})
-		return soccer.Fixture{}, time.Time{}, false
+		return req, soccer.Fixture{}, time.Time{}, false
 	}
-	return s.resolveFixture(w, r, req)
+	f, asOf, ok := s.resolveFixture(w, r, req)
+	return req, f, asOf, ok
+}
+
+// withoutMarkets answers a 422 naming the first forecast whose request
+// asked for goal markets the serving model does not give (want[i] is
+// fixture i's "markets"); it says whether it did.
+func (s *Server) withoutMarkets(w http.ResponseWriter, r *http.Request, want []bool, field func(int) string, preds []forecast.Prediction) bool {
+	for i, p := range preds {
+		if want[i] && p.Markets == nil {
+			msg := fmt.Sprintf("the serving model %s v%d forecasts home/draw/away only; goal markets need a goals model (model.plugin: goals)", p.Model, p.ModelVersion)
+			s.problem(w, r, http.StatusUnprocessableEntity, "markets not available", field(i)+": "+msg, []FieldProblem{{Field: field(i), Message: msg}})
+			return true
+		}
+	}
+	return false
 }
 
 // resolveFixture resolves a decoded request, answering the problem itself
@@ -282,13 +301,16 @@ func (s *Server) forecasts(ctx context.Context, fixtures []soccer.Fixture, asOf 
 }
 
 func (s *Server) predict(w http.ResponseWriter, r *http.Request) {
-	f, asOf, ok := s.requestFixture(w, r)
+	req, f, asOf, ok := s.requestFixture(w, r)
 	if !ok {
 		return
 	}
 	preds, err := s.forecasts(s.origin(r.Context(), "sync"), []soccer.Fixture{f}, []time.Time{asOf})
 	if err != nil {
 		s.fail(w, r, err)
+		return
+	}
+	if s.withoutMarkets(w, r, []bool{req.Markets}, func(int) string { return "markets" }, preds) {
 		return
 	}
 	s.json(w, http.StatusOK, toResponse(preds[0]))
@@ -335,6 +357,13 @@ func (s *Server) predictBatch(w http.ResponseWriter, r *http.Request) {
 	preds, err := s.forecasts(s.origin(r.Context(), "batch"), fixtures, asOf)
 	if err != nil {
 		s.fail(w, r, err)
+		return
+	}
+	want := make([]bool, len(req.Fixtures))
+	for i, fr := range req.Fixtures {
+		want[i] = fr.Markets
+	}
+	if s.withoutMarkets(w, r, want, func(i int) string { return "fixtures[" + strconv.Itoa(i) + "].markets" }, preds) {
 		return
 	}
 	out := struct {

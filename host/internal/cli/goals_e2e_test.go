@@ -25,7 +25,7 @@ func TestGoalsModelServesMarkets(t *testing.T) {
 		t.Fatalf("train: %s", out)
 	}
 	ev := must(t, cfg, append([]string{"evaluate", "--out", t.TempDir() + "/ev.json"}, goals...)...)
-	if !regexp.MustCompile(`(?m)^goal markets: .*\n.*over 2.5 LL.*\n\s+E0\s+760\s+0\.\d{4}`).MatchString(ev) {
+	if !regexp.MustCompile(`(?m)^goal markets: .*\ncalibration: .*\n.*over 2.5 LL.*calibration \(z\).*\n\s+E0\s+760\s+0\.\d{4}.*[+-]\d+\.\d \([+-]\d+\.\d\)`).MatchString(ev) {
 		t.Fatalf("evaluate scores no goal markets:\n%s", ev)
 	}
 	ctx, stop := context.WithCancel(context.Background())
@@ -66,6 +66,10 @@ func TestGoalsModelServesMarkets(t *testing.T) {
 		} else if !reflect.DeepEqual(first, mk) {
 			t.Fatalf("the cached answer's markets %v differ from the computed %v", mk, first)
 		}
+	}
+	asked := strings.Replace(body, "{", `{"markets": true, `, 1)
+	if code, resp := testbin.Send(t, "POST", base+"/v1/predictions", asked); code != 200 || resp["markets"] == nil {
+		t.Fatalf("markets asked of the goals model: %d %v", code, resp)
 	}
 	infer := `{"inputs": [{"name": "home_team", "datatype": "BYTES", "shape": [1], "data": ["Arsenal"]},
 		{"name": "away_team", "datatype": "BYTES", "shape": [1], "data": ["Chelsea"]},
@@ -108,6 +112,27 @@ func TestGoalsModelServesMarkets(t *testing.T) {
 	}
 	if code, resp := testbin.Send(t, "POST", base+"/v2/models/soccerpredict/infer", infer); code != 400 || !strings.Contains(resp["error"].(string), "goals model") {
 		t.Fatalf("markets of the logistic champion: %d %v", code, resp)
+	}
+	// Asked for, markets the model cannot give are a 422 naming the field.
+	if code, resp := testbin.Send(t, "POST", base+"/v1/predictions", asked); code != 422 || !strings.Contains(resp["detail"].(string), "markets: the serving model onnx-logreg v1 forecasts home/draw/away only") {
+		t.Fatalf("markets asked of the logistic champion: %d %v", code, resp)
+	}
+	batch := `{"fixtures": [` + body + `, ` + asked + `]}`
+	if code, resp := testbin.Send(t, "POST", base+"/v1/predictions/batch", batch); code != 422 || !strings.Contains(resp["detail"].(string), "fixtures[1].markets: ") {
+		t.Fatalf("a batch asking markets of the logistic champion: %d %v", code, resp)
+	}
+	code, resp = testbin.Send(t, "POST", base+"/v1/predictions/async", asked)
+	if code != 202 {
+		t.Fatalf("async: %d %v", code, resp)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		_, v := testbin.Send(t, "GET", base+"/v1/jobs/"+resp["job_id"].(string), "")
+		if v["status"] == "failed" && strings.Contains(v["error"].(string), "goals model") {
+			break
+		}
+		if v["status"] == "succeeded" || time.Now().After(deadline) {
+			t.Fatalf("an async job asking markets of the logistic champion: %v", v)
+		}
 	}
 }
 

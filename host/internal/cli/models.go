@@ -457,16 +457,18 @@ func printGoals(w io.Writer, r forecast.Report) {
 	if r.Pooled.Goals == nil {
 		return
 	}
-	fmt.Fprintln(w, "\ngoal markets: the model's log-loss and Brier beside the previous season's share (base); model − base per match, mean ± standard error")
+	fmt.Fprintln(w, "\ngoal markets: the model's log-loss and Brier beside the previous season's share (base); model − base per match, mean ± standard error;\ncalibration: mean forecast − observed frequency, percentage points (z)")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "league\tn\tover 2.5 LL\tBrier\tbase LL\tBrier\tmodel − base LL\tboth score LL\tBrier\tbase LL\tBrier\tmodel − base LL\t")
+	fmt.Fprintln(tw, "league\tn\tover 2.5 LL\tBrier\tbase LL\tBrier\tmodel − base LL\tcalibration (z)\tboth score LL\tBrier\tbase LL\tBrier\tmodel − base LL\tcalibration (z)\t")
 	line := func(name string, g *forecast.GoalScores) {
 		if g == nil {
 			return
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%.4f\t%.4f\t%.4f\t%.4f\t%+.4f ± %.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%+.4f ± %.4f\t\n", name, g.Matches,
+		fmt.Fprintf(tw, "%s\t%d\t%.4f\t%.4f\t%.4f\t%.4f\t%+.4f ± %.4f\t%+.1f (%+.1f)\t%.4f\t%.4f\t%.4f\t%.4f\t%+.4f ± %.4f\t%+.1f (%+.1f)\t\n", name, g.Matches,
 			g.Over25.LogLoss, g.Over25.Brier, g.Over25Base.LogLoss, g.Over25Base.Brier, g.Over25VsBase.Mean, g.Over25VsBase.StdErr,
-			g.BothScore.LogLoss, g.BothScore.Brier, g.BothScoreBase.LogLoss, g.BothScoreBase.Brier, g.BothScoreVsBase.Mean, g.BothScoreVsBase.StdErr)
+			100*g.Calibration[0].Error, g.Calibration[0].Z,
+			g.BothScore.LogLoss, g.BothScore.Brier, g.BothScoreBase.LogLoss, g.BothScoreBase.Brier, g.BothScoreVsBase.Mean, g.BothScoreVsBase.StdErr,
+			100*g.Calibration[1].Error, g.Calibration[1].Z)
 	}
 	for _, l := range r.Leagues {
 		line(l.Competition, l.Overall.Goals)

@@ -75,6 +75,8 @@ type GoalScores struct {
 	// minus the base rate's: below zero the model is better.
 	Over25VsBase    scoring.Interval `json:"over_2_5_minus_base_rate"`
 	BothScoreVsBase scoring.Interval `json:"both_teams_score_minus_base_rate"`
+	// Calibration is each market's mean forecast against its frequency.
+	Calibration []scoring.Calibration `json:"calibration"`
 }
 
 // BinaryScore is the mean log-loss and Brier score of yes/no forecasts.
@@ -377,9 +379,11 @@ func scoreGoals(s scored) *GoalScores {
 	}
 	g := &GoalScores{Matches: len(s.markets)}
 	llOver, llOverBase, llBoth, llBothBase := make([]float64, len(s.markets)), make([]float64, len(s.markets)), make([]float64, len(s.markets)), make([]float64, len(s.markets))
+	pOver, pBoth, wasOver, wasBoth := make([]float64, len(s.markets)), make([]float64, len(s.markets)), make([]bool, len(s.markets)), make([]bool, len(s.markets))
 	for i, mk := range s.markets {
 		m := s.matches[i]
 		over, both := m.HomeGoals+m.AwayGoals > 2, m.HomeGoals > 0 && m.AwayGoals > 0
+		pOver[i], pBoth[i], wasOver[i], wasBoth[i] = mk.Over25, mk.BothScore, over, both
 		llOver[i], llOverBase[i] = binaryLogLoss(mk.Over25, over), binaryLogLoss(s.goalBase[i][0], over)
 		llBoth[i], llBothBase[i] = binaryLogLoss(mk.BothScore, both), binaryLogLoss(s.goalBase[i][1], both)
 		g.Over25.Brier += brier(mk.Over25, over)
@@ -401,6 +405,7 @@ func scoreGoals(s scored) *GoalScores {
 	}
 	g.Over25VsBase = scoring.Bootstrap(diff(llOver, llOverBase), bootstrapResamples, bootstrapSeed)
 	g.BothScoreVsBase = scoring.Bootstrap(diff(llBoth, llBothBase), bootstrapResamples, bootstrapSeed)
+	g.Calibration = []scoring.Calibration{scoring.CalibrateBinary("over_2_5", pOver, wasOver), scoring.CalibrateBinary("both_teams_score", pBoth, wasBoth)}
 	return g
 }
 

@@ -45,6 +45,8 @@ type Request struct {
 	// the worker's spans join the trace of the request that submitted the
 	// job, however long it waited and whichever process runs it.
 	Trace tracing.Carrier `json:"trace,omitempty"`
+	// Markets requires the goal markets: a serving model without them fails the job, saying so.
+	Markets bool `json:"markets,omitempty"`
 }
 
 // CacheTTL is how long a finished job stays in the cache, and ProgressTTL
@@ -417,6 +419,10 @@ func (w *Worker) compute(ctx context.Context, id string, request json.RawMessage
 	case perr != nil:
 		w.Logger.Error("job failed", "job", id, "error", perr)
 		return nil, publicReason(perr), false
+	}
+	if req.Markets && preds[0].Markets == nil {
+		return nil, fmt.Sprintf("markets: the serving model %s v%d forecasts home/draw/away only; goal markets need a goals model (model.plugin: goals)",
+			preds[0].Model, preds[0].ModelVersion), false
 	}
 	b, _ := json.Marshal(w.Render(preds[0]))
 	return b, "", false

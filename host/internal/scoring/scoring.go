@@ -210,6 +210,27 @@ type Calibration struct {
 	Z        float64 `json:"z"`
 }
 
+// CalibrateBinary is the calibration of yes/no forecasts (over 2.5 goals,
+// both teams to score): the mean forecast against the share that happened,
+// with the z-score of their difference.
+func CalibrateBinary(outcome string, ps []float64, happened []bool) Calibration {
+	var f, o, v float64
+	for i, p := range ps {
+		f += p
+		v += p * (1 - p)
+		if happened[i] {
+			o++
+		}
+	}
+	n := float64(max(len(ps), 1))
+	c := Calibration{Outcome: outcome, Forecast: f / n, Observed: o / n}
+	c.Error = c.Forecast - c.Observed
+	if v > 0 {
+		c.Z = (f - o) / math.Sqrt(v)
+	}
+	return c
+}
+
 // Calibrate is the calibration of each outcome, home, draw and away.
 func Calibrate(ps []soccer.Probabilities, rs []soccer.Result) ([]Calibration, error) {
 	if len(ps) != len(rs) || len(ps) == 0 {
