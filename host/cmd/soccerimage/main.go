@@ -171,6 +171,7 @@ func plan(root, bin, ort string) ([]file, error) {
 		{ORTPath, ort, 0o644},
 		{Configs + "/production.yaml", filepath.Join(root, "configs", "production.yaml"), 0o644},
 		{Configs + "/expectations/matches.json", filepath.Join(root, "configs", "expectations", "matches.json"), 0o644},
+		{Configs + "/expectations/prices.json", filepath.Join(root, "configs", "expectations", "prices.json"), 0o644},
 	}
 	plugins, err := filepath.Glob(filepath.Join(root, "plugins", "*", "*", "cmd", "soccer-*"))
 	if err != nil || len(plugins) == 0 {

@@ -110,7 +110,7 @@ func TestImageHoldsTheBinariesAndRuns(t *testing.T) {
 			t.Errorf("%s has no .sha256 beside it", want)
 		}
 	}
-	for _, want := range []string{ORTPath, Configs + "/production.yaml", Configs + "/expectations/matches.json", "/etc/passwd", "/lib64/ld-linux-x86-64.so.2"} {
+	for _, want := range []string{ORTPath, Configs + "/production.yaml", Configs + "/expectations/matches.json", Configs + "/expectations/prices.json", "/etc/passwd", "/lib64/ld-linux-x86-64.so.2"} {
 		if headers[want] == nil {
 			t.Errorf("the image lacks %s", want)
 		}

@@ -136,7 +136,7 @@ func workspace(t *testing.T) string {
 		copyFile(testbin.Plugin(t, p[0], p[1]), filepath.Join(bin, name))
 		os.WriteFile(filepath.Join(bin, name+".sha256"), []byte(testbin.Digest(t, filepath.Join(bin, name))+"  "+name+"\n"), 0o644)
 	}
-	for _, f := range []string{"dvc.yaml", "params.yaml", "configs/local.yaml", "configs/expectations/matches.json"} {
+	for _, f := range []string{"dvc.yaml", "params.yaml", "configs/local.yaml", "configs/expectations/matches.json", "configs/expectations/prices.json"} {
 		copyFile(filepath.Join(testbin.Root(), f), filepath.Join(dir, f))
 	}
 	link(testbin.Data(), filepath.Join(dir, "data", "football-data"))

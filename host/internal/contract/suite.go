@@ -11,7 +11,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -110,7 +112,58 @@ func Load(path string) (Suite, error) {
 	if err != nil {
 		return Suite{}, fmt.Errorf("expectation suite %s: %w", path, err)
 	}
+	if err := s.loadTables(path); err != nil {
+		return Suite{}, err
+	}
 	return s, nil
+}
+
+// TablesMeta is the suite meta key naming the suites of further tables:
+// {"prices": "prices.json"}, each file relative to the suite's. Great
+// Expectations runs one suite on one table, so each table has its own
+// suite; Load reads them as one contract, each expectation of a named
+// table's suite marked with meta.table. (An expectation may also carry
+// meta.table itself, inside the main suite.)
+const TablesMeta = "soccerpredict_tables"
+
+func (s *Suite) loadTables(path string) error {
+	tables, ok := s.Meta[TablesMeta]
+	if !ok {
+		return nil
+	}
+	files, ok := tables.(map[string]any)
+	if !ok {
+		return fmt.Errorf("expectation suite %s: meta.%s must map each table to its suite's file", path, TablesMeta)
+	}
+	for _, table := range slices.Sorted(maps.Keys(files)) {
+		file, ok := files[table].(string)
+		if !ok || table == "" {
+			return fmt.Errorf("expectation suite %s: meta.%s[%q] must name a file", path, TablesMeta, table)
+		}
+		if !filepath.IsAbs(file) {
+			file = filepath.Join(filepath.Dir(path), file)
+		}
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return fmt.Errorf("expectation suite %s: the %s table's suite: %w", path, table, err)
+		}
+		other, err := Parse(b) // its own meta.soccerpredict_tables, if any, is not followed: one level
+		if err != nil {
+			return fmt.Errorf("expectation suite %s: %w", file, err)
+		}
+		for _, e := range other.Expectations {
+			if t := e.Table(); t != "" && t != table {
+				return fmt.Errorf("expectation suite %s: %s names table %q, but the suite is the %s table's", file, e, t, table)
+			}
+			e.Meta = maps.Clone(e.Meta)
+			if e.Meta == nil {
+				e.Meta = map[string]any{}
+			}
+			e.Meta["table"] = table
+			s.Expectations = append(s.Expectations, e)
+		}
+	}
+	return nil
 }
 
 // Parse reads a suite and checks that every expectation is one this package

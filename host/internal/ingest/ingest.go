@@ -356,6 +356,8 @@ func (r Runner) batch(ctx context.Context, sum Summary, b *fileBatch) (store.App
 
 // LoadSuite reads the data contract and refuses expectations on a table
 // ingestion does not have (a misspelt meta.table would never be evaluated).
+// The prices table's expectations are a suite of their own, prices.json,
+// which the matches suite names (contract.Load reads it).
 func LoadSuite(path string) (contract.Suite, error) {
 	s, err := contract.Load(path)
 	if err != nil {
