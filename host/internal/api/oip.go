@@ -99,7 +99,11 @@ func (s *Server) oipTensors() (inputs, outputs []tensorMeta) {
 	}
 	width := int64(len(s.Predictor.FeatureColumns().Columns))
 	inputs = append(inputs, tensorMeta{oipFeaturesInput, "FP32", []int64{-1, width}})
-	return inputs, []tensorMeta{{"probabilities", "FP64", []int64{-1, 3}}}
+	outputs = []tensorMeta{{"probabilities", "FP64", []int64{-1, 3}}}
+	if ok, k := s.Predictor.Markets(); ok {
+		outputs = append(outputs, tensorMeta{oipMarkets, "FP64", []int64{-1, int64(5 + 3*k)}})
+	}
+	return inputs, outputs
 }
 
 func (s *Server) oipMetadata(w http.ResponseWriter, r *http.Request) {
@@ -123,7 +127,7 @@ func (s *Server) oipConfig(w http.ResponseWriter, r *http.Request) {
 	if _, ok := s.oipVersion(w, r); !ok {
 		return
 	}
-	c := oipModelConfig()
+	c := oipModelConfig(s.Predictor.Markets())
 	var inputs, outputs []map[string]any
 	for _, in := range c.Input {
 		inputs = append(inputs, map[string]any{"name": in.Name, "data_type": in.DataType.String(), "dims": in.Dims, "optional": in.Optional})
@@ -138,9 +142,14 @@ func (s *Server) oipConfig(w http.ResponseWriter, r *http.Request) {
 // oipModelConfig is the model's configuration in Triton's form, for REST
 // (as JSON) and gRPC (ModelConfig) alike: the fixture inputs as strings
 // (kickoff optional), the probabilities as FP64, batches up to MaxBatch.
-func oipModelConfig() *inferencepb.ModelConfig {
+// A champion with goal markets (scorelines likeliest scores) has the
+// markets output too.
+func oipModelConfig(markets bool, scorelines int) *inferencepb.ModelConfig {
 	c := &inferencepb.ModelConfig{Name: OIPModel, Platform: "soccerpredict", Backend: "soccerpredict", MaxBatchSize: MaxBatch,
 		Output: []*inferencepb.ModelOutput{{Name: "probabilities", DataType: inferencepb.DataType_TYPE_FP64, Dims: []int64{3}}}}
+	if markets {
+		c.Output = append(c.Output, &inferencepb.ModelOutput{Name: oipMarkets, DataType: inferencepb.DataType_TYPE_FP64, Dims: []int64{int64(5 + 3*scorelines)}})
+	}
 	for _, in := range oipInputs {
 		c.Input = append(c.Input, &inferencepb.ModelInput{Name: in, DataType: inferencepb.DataType_TYPE_STRING, Dims: []int64{1}, Optional: in == "kickoff"})
 	}

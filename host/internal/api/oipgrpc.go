@@ -234,7 +234,7 @@ func (g *oipGRPC) ModelConfig(_ context.Context, req *inferencepb.ModelConfigReq
 	if _, err := g.serving(req.Name, req.Version); err != nil {
 		return nil, err
 	}
-	return &inferencepb.ModelConfigResponse{Config: oipModelConfig()}, nil
+	return &inferencepb.ModelConfigResponse{Config: oipModelConfig(g.s.Predictor.Markets())}, nil
 }
 
 func (g *oipGRPC) ModelMetadata(_ context.Context, req *inferencepb.ModelMetadataRequest) (*inferencepb.ModelMetadataResponse, error) {

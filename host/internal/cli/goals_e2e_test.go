@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"reflect"
 	"regexp"
@@ -67,6 +68,18 @@ func TestGoalsModelServesMarkets(t *testing.T) {
 			t.Fatalf("the cached answer's markets %v differ from the computed %v", mk, first)
 		}
 	}
+	outputsOf := func(base string) []string {
+		_, meta := testbin.Send(t, "GET", base+"/v2/models/soccerpredict", "")
+		var names []string
+		for _, o := range meta["outputs"].([]any) {
+			o := o.(map[string]any)
+			names = append(names, fmt.Sprintf("%s%v", o["name"], o["shape"]))
+		}
+		return names
+	}
+	if got := outputsOf(base); !reflect.DeepEqual(got, []string{"probabilities[-1 3]", "markets[-1 20]"}) {
+		t.Fatalf("the goals champion's OIP outputs %v", got)
+	}
 	asked := strings.Replace(body, "{", `{"markets": true, `, 1)
 	if code, resp := testbin.Send(t, "POST", base+"/v1/predictions", asked); code != 200 || resp["markets"] == nil {
 		t.Fatalf("markets asked of the goals model: %d %v", code, resp)
@@ -109,6 +122,9 @@ func TestGoalsModelServesMarkets(t *testing.T) {
 	}
 	if code, resp := testbin.Send(t, "POST", base+"/v1/predictions", body); code != 200 || resp["markets"] != nil {
 		t.Fatalf("the logistic champion: %d %v", code, resp)
+	}
+	if got := outputsOf(base); !reflect.DeepEqual(got, []string{"probabilities[-1 3]"}) {
+		t.Fatalf("the logistic champion's OIP outputs %v", got)
 	}
 	if code, resp := testbin.Send(t, "POST", base+"/v2/models/soccerpredict/infer", infer); code != 400 || !strings.Contains(resp["error"].(string), "goals model") {
 		t.Fatalf("markets of the logistic champion: %d %v", code, resp)

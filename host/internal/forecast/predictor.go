@@ -105,7 +105,11 @@ type generation struct {
 	// that the cache of a model without them holds no pointers.
 	markets      map[cacheKey]soccer.GoalMarkets
 	cacheEntries int
-	seed         maphash.Seed
+	// hasMarkets says the champion gave goal markets when it was warmed,
+	// naming scorelines likeliest scores.
+	hasMarkets bool
+	scorelines int
+	seed       maphash.Seed
 }
 
 // DefaultCacheEntries bounds a generation's prediction cache unless
@@ -349,6 +353,10 @@ func (p *Predictor) loadAs(ctx context.Context, gen store.Generation, instance s
 			p.host.Retire(inst)
 			return nil, fmt.Errorf("warm champion %s v%d: %w", champ.Name, champ.Version, err)
 		}
+		if len(resp.Markets) == 1 {
+			g.scorelines = len(resp.Markets[0].Scorelines)
+			g.hasMarkets = true
+		}
 	}
 	p.logger.Info("generation loaded", "generation", gen.ID, "model", champ.Name, "version", champ.Version)
 	return g, nil
@@ -448,6 +456,16 @@ func (p *Predictor) Champion() (store.ModelVersion, store.Generation, bool) {
 	c := g.champion
 	c.Artifact = nil
 	return c, g.gen, true
+}
+
+// Markets says whether the serving champion forecasts goal markets (as
+// its warm-up forecast showed), and how many likeliest scores they name.
+func (p *Predictor) Markets() (bool, int) {
+	g := p.current.Load()
+	if g == nil {
+		return false, 0
+	}
+	return g.hasMarkets, g.scorelines
 }
 
 // Competitions lists the competitions with known teams.
