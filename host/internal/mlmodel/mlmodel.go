@@ -96,12 +96,28 @@ type column struct {
 type tensorEntry struct {
 	Type string     `json:"type"`
 	Spec tensorSpec `json:"tensor-spec"`
-	Name string     `json:"name"`
+	Name string     `json:"name,omitempty"`
 }
 
 type tensorSpec struct {
 	Dtype string  `json:"dtype"`
 	Shape []int64 `json:"shape"`
+}
+
+// unnamed drops the input's name from the signature. MLflow's pyfunc
+// checks an input against the signature before the ONNX flavor sees it: a
+// named tensor ("features") must arrive as that name, so a DataFrame of the
+// feature columns is refused ("Model is missing inputs ['features']"),
+// while one unnamed [-1, F] tensor takes either the array itself or a
+// DataFrame of F columns (its values, in column order), which the ONNX
+// flavor feeds to the graph's one input. The columns' order is the
+// metadata's feature_columns.
+func unnamed(ts []TensorSpec) []TensorSpec {
+	out := make([]TensorSpec, len(ts))
+	for i, t := range ts {
+		out[i] = TensorSpec{Dtype: t.Dtype, Shape: t.Shape}
+	}
+	return out
 }
 
 func tensors(ts []TensorSpec) string {
@@ -115,8 +131,8 @@ func tensors(ts []TensorSpec) string {
 
 // Write writes a model directory MLflow loads as it is: the ONNX graph, an
 // MLmodel with the onnx and python_function flavors and a tensor signature
-// read from the graph itself (so it names exactly what MLflow's ONNX flavor
-// feeds and returns), and the Python environment files. The feature
+// read from the graph itself (its input unnamed, see unnamed; its outputs
+// by name), and the Python environment files. The feature
 // columns, in order, are in the metadata as feature_columns.
 func Write(dir string, artifact []byte, sig model.Signature, meta Meta) error {
 	ins, outs, err := GraphIO(artifact)
@@ -147,7 +163,7 @@ func Write(dir string, artifact []byte, sig model.Signature, meta Meta) error {
 		ModelUUID:      meta.ModelUUID,
 		RunID:          meta.RunID,
 		UTCTimeCreated: meta.Created.UTC().Format("2006-01-02 15:04:05.000000"),
-		Signature:      signature{Inputs: tensors(ins), Outputs: tensors(outs)},
+		Signature:      signature{Inputs: tensors(unnamed(ins)), Outputs: tensors(outs)},
 		Metadata:       md,
 	}
 	b, err := yaml.Marshal(doc)

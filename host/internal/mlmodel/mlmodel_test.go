@@ -86,13 +86,21 @@ func TestExportMLflowLoads(t *testing.T) {
 		t.Fatalf("MLmodel %v", doc)
 	}
 	// The signature is what the ONNX flavor feeds and returns: the graph's
-	// tensors, by name, dtype and shape.
+	// tensors by dtype and shape, the outputs by name. The one input is
+	// unnamed, as MLflow's pyfunc needs to take a DataFrame of the feature
+	// columns (the shape's width is their count) as well as the array: its
+	// schema enforcement turns an F-column DataFrame into the [-1, F] tensor
+	// only for an unnamed tensor input.
 	s := doc["signature"].(map[string]any)
 	var ins, outs []map[string]any
 	json.Unmarshal([]byte(s["inputs"].(string)), &ins)
 	json.Unmarshal([]byte(s["outputs"].(string)), &outs)
-	if len(ins) != 1 || ins[0]["name"] != "features" || ins[0]["type"] != "tensor" || toJSON(ins[0]["tensor-spec"]) != `{"dtype":"float64","shape":[-1,2]}` {
+	if _, named := ins[0]["name"]; len(ins) != 1 || named || ins[0]["type"] != "tensor" || toJSON(ins[0]["tensor-spec"]) != `{"dtype":"float64","shape":[-1,2]}` {
 		t.Fatalf("signature inputs %v", ins)
+	}
+	var columns []string
+	if md, _ := doc["metadata"].(map[string]any); json.Unmarshal([]byte(md["feature_columns"].(string)), &columns) != nil || len(columns) != 2 {
+		t.Fatalf("feature_columns %v: the DataFrame's columns, in order, one per tensor column", doc["metadata"])
 	}
 	if len(outs) != 2 || outs[0]["name"] != "probabilities" || toJSON(outs[1]["tensor-spec"]) != `{"dtype":"float64","shape":[-1,3]}` {
 		t.Fatalf("signature outputs %v", outs)
