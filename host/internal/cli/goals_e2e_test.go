@@ -29,18 +29,7 @@ func TestGoalsModelServesMarkets(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^goal markets: .*\ncalibration: .*\n.*over 2.5 LL.*calibration \(z\).*\n\s+E0\s+760\s+0\.\d{4}.*[+-]\d+\.\d \([+-]\d+\.\d\)`).MatchString(ev) {
 		t.Fatalf("evaluate scores no goal markets:\n%s", ev)
 	}
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	out := &syncBuffer{}
-	go Run(ctx, append([]string{"serve", "--config", cfg, "--addr", "127.0.0.1:0", "--grpc-addr", "off"}, goals...), nil, out, &syncBuffer{})
-	var base string
-	for deadline := time.Now().Add(60 * time.Second); base == ""; time.Sleep(50 * time.Millisecond) {
-		if m := regexp.MustCompile(`on (127\.0\.0\.1:\d+)`).FindStringSubmatch(out.String()); m != nil {
-			base = "http://" + m[1]
-		} else if time.Now().After(deadline) {
-			t.Fatalf("serve did not start:\n%s", out.String())
-		}
-	}
+	base, stop := serveHere(t, append([]string{"--config", cfg}, goals...)...)
 	body := `{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0", "kickoff": "2024-08-17T14:00:00Z"}`
 	var first map[string]any
 	for i := range 2 { // computed, then from the cache
@@ -108,18 +97,7 @@ func TestGoalsModelServesMarkets(t *testing.T) {
 	cfg = fullConfig(t, "store: {driver: sqlite}")
 	must(t, cfg, "ingest")
 	must(t, cfg, "models", "train", "--alias", "champion")
-	ctx2, stop2 := context.WithCancel(context.Background())
-	defer stop2()
-	out2 := &syncBuffer{}
-	go Run(ctx2, []string{"serve", "--config", cfg, "--addr", "127.0.0.1:0", "--grpc-addr", "off"}, nil, out2, &syncBuffer{})
-	base = ""
-	for deadline := time.Now().Add(60 * time.Second); base == ""; time.Sleep(50 * time.Millisecond) {
-		if m := regexp.MustCompile(`on (127\.0\.0\.1:\d+)`).FindStringSubmatch(out2.String()); m != nil {
-			base = "http://" + m[1]
-		} else if time.Now().After(deadline) {
-			t.Fatalf("serve did not start:\n%s", out2.String())
-		}
-	}
+	base, _ = serveHere(t, "--config", cfg)
 	if code, resp := testbin.Send(t, "POST", base+"/v1/predictions", body); code != 200 || resp["markets"] != nil {
 		t.Fatalf("the logistic champion: %d %v", code, resp)
 	}
@@ -153,3 +131,21 @@ func TestGoalsModelServesMarkets(t *testing.T) {
 }
 
 func fmtInt(v any) string { return strconv.Itoa(int(v.(float64))) }
+
+// serveHere runs serve in this process (HTTP only) until the test ends or
+// stop is called, and returns its base URL.
+func serveHere(t *testing.T, args ...string) (string, context.CancelFunc) {
+	t.Helper()
+	ctx, stop := context.WithCancel(context.Background())
+	t.Cleanup(stop)
+	out := &syncBuffer{}
+	go Run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0", "--grpc-addr", "off"}, args...), nil, out, &syncBuffer{})
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if m := regexp.MustCompile(`on (127\.0\.0\.1:\d+)`).FindStringSubmatch(out.String()); m != nil {
+			return "http://" + m[1], stop
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not start:\n%s", out.String())
+		}
+	}
+}
