@@ -3,6 +3,7 @@ module github.com/soccerpredict/soccerpredict/host
 go 1.26.8
 
 require (
+	github.com/XSAM/otelsql v0.44.0
 	github.com/chromedp/chromedp v0.23.0
 	github.com/fullstorydev/grpcurl v1.9.3
 	github.com/go-chi/chi/v5 v5.5.0

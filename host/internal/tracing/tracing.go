@@ -114,17 +114,25 @@ func Start(ctx context.Context, cfg Config, command, version string) (func(conte
 		sdktrace.WithBatcher(exp),
 		sdktrace.WithResource(mergeResources(resource.Environment(), res)),
 		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(cfg.SampleRatio))))
+	return Use(tp, u.String()), nil
+}
+
+// Use turns tracing on with a tracer provider made elsewhere (Start makes
+// one for OTLP; a test passes one with an in-memory exporter), handing
+// plugins the OTLP endpoint when there is one. It returns what flushes and
+// stops it.
+func Use(tp *sdktrace.TracerProvider, otlpEndpoint string) func(context.Context) error {
 	otel.SetTracerProvider(tp)
 	otel.SetTextMapPropagator(Propagator)
 	tracer = tp.Tracer("github.com/soccerpredict/soccerpredict/host")
-	endpoint = u.String()
+	endpoint = otlpEndpoint
 	enabled.Store(true)
 	return func(ctx context.Context) error {
 		enabled.Store(false)
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		return errors.Join(tp.ForceFlush(ctx), tp.Shutdown(ctx))
-	}, nil
+	}
 }
 
 // Propagator reads and writes W3C trace context.
@@ -194,7 +202,7 @@ func ServerOptions() []grpc.ServerOption {
 // endpoint, and every OTEL_ variable of the host's environment (batching,
 // headers, timeouts). Nothing while tracing is off.
 func PluginEnv(plugin string) []string {
-	if !enabled.Load() {
+	if !enabled.Load() || endpoint == "" {
 		return nil
 	}
 	// A model plugin's process serves one generation: "onnx@g3" is the

@@ -21,6 +21,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
+	"github.com/soccerpredict/soccerpredict/host/internal/tracing"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 )
 
@@ -40,7 +41,11 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("sqlite store: %w", err)
 	}
 	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
-	db, err := sql.Open("sqlite", dsn)
+	open := sql.Open
+	if tracing.Enabled() {
+		open = openTraced
+	}
+	db, err := open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite store %s: %w", path, err)
 	}
