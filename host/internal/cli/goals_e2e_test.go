@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -21,15 +22,24 @@ import (
 func TestGoalsModelServesMarkets(t *testing.T) {
 	cfg := fullConfig(t, "store: {driver: sqlite}")
 	must(t, cfg, "ingest")
-	goals := []string{"--set", "model.plugin=goals", "--set", "model.params.algorithm=dixon-coles"}
-	if out := must(t, cfg, append([]string{"models", "train", "--alias", "champion"}, goals...)...); !strings.Contains(out, "goals-dixon-coles") {
+	// The shipped config layer, after the test's config, as a user adds it.
+	goals := []string{"--config", cfg, "--config", filepath.Join(testbin.Root(), "configs", "goals.yaml")}
+	withGoals := func(args ...string) string {
+		t.Helper()
+		code, out, errs := run(t, []string{"SOCCERPREDICT_ACTOR=test"}, append(args, goals...)...)
+		if code != 0 {
+			t.Fatalf("%v with configs/goals.yaml: exit %d\n%s\n%s", args, code, out, errs)
+		}
+		return out
+	}
+	if out := withGoals("models", "train", "--alias", "champion"); !strings.Contains(out, "goals-dixon-coles") {
 		t.Fatalf("train: %s", out)
 	}
-	ev := must(t, cfg, append([]string{"evaluate", "--out", t.TempDir() + "/ev.json"}, goals...)...)
+	ev := withGoals("evaluate", "--out", t.TempDir()+"/ev.json")
 	if !regexp.MustCompile(`(?m)^goal markets: .*\ncalibration: .*\n.*over 2.5 LL.*calibration \(z\).*\n\s+E0\s+760\s+0\.\d{4}.*[+-]\d+\.\d \([+-]\d+\.\d\)`).MatchString(ev) {
 		t.Fatalf("evaluate scores no goal markets:\n%s", ev)
 	}
-	base, stop := serveHere(t, append([]string{"--config", cfg}, goals...)...)
+	base, stop := serveHere(t, goals...)
 	body := `{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0", "kickoff": "2024-08-17T14:00:00Z"}`
 	var first map[string]any
 	for i := range 2 { // computed, then from the cache
