@@ -11,6 +11,11 @@ import (
 // process boundary. Any other error reaches the host as a plain failure with
 // its message.
 //
+// The host tells a caller the message of an Invalid or NotFound error from
+// Compute or Predict (it describes the caller's request, so write it for
+// them); of the other kinds only what failed, with the message in the
+// host's log.
+//
 // There is deliberately no "unavailable": to the host that means the plugin
 // process has died, and it relaunches it.
 var (

@@ -85,6 +85,9 @@ func plugins(t testing.TB, extra map[string]config.Plugin) *pluginhost.Host {
 	cfg["onnx-breakable"] = breakable
 	add("liar", "model", testbin.Liar(t), nil)
 	add("liar-priced", "model", testbin.Liar(t), map[string]any{"mode": "priced"})
+	for _, kind := range refusals {
+		add("refuse-"+kind, "model", testbin.Liar(t), map[string]any{"mode": "refuse", "kind": kind})
+	}
 	for k, v := range extra {
 		cfg[k] = v
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/soccerpredict/soccerpredict/host/internal/fault"
 	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
 	"github.com/soccerpredict/soccerpredict/host/internal/monitor"
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
@@ -233,7 +234,7 @@ func (s *Server) fixtureOnly(ctx context.Context, req PredictionRequest, field s
 	if len(missing) > 0 {
 		return soccer.Fixture{}, missing, nil
 	}
-	fr := forecast.FixtureRequest{HomeTeam: req.HomeTeam, AwayTeam: req.AwayTeam, Competition: req.Competition, Field: field,
+	fr := forecast.FixtureRequest{HomeTeam: req.HomeTeam, AwayTeam: req.AwayTeam, Competition: req.Competition,
 		NoStoredOdds: req.StoredOdds != nil && !*req.StoredOdds}
 	if req.Kickoff != "" {
 		k, err := time.Parse(time.RFC3339, req.Kickoff)
@@ -246,6 +247,9 @@ func (s *Server) fixtureOnly(ctx context.Context, req PredictionRequest, field s
 		fr.Odds = &soccer.Odds{Bookmaker: req.Odds.Bookmaker, Home: req.Odds.Home, Draw: req.Odds.Draw, Away: req.Odds.Away}
 	}
 	f, err := s.Predictor.Fixture(ctx, fr)
+	if err != nil && field != "" {
+		err = fault.Under(field, fault.Of(err))
+	}
 	return f, nil, err
 }
 
@@ -267,8 +271,9 @@ func (s *Server) requestFixture(w http.ResponseWriter, r *http.Request) (Predict
 func (s *Server) withoutMarkets(w http.ResponseWriter, r *http.Request, want []bool, field func(int) string, preds []forecast.Prediction) bool {
 	for i, p := range preds {
 		if want[i] && p.Markets == nil {
-			msg := fmt.Sprintf("the serving model %s v%d forecasts home/draw/away only; goal markets need a goals model (model.plugin: goals)", p.Model, p.ModelVersion)
-			s.problem(w, r, http.StatusUnprocessableEntity, "markets not available", field(i)+": "+msg, []FieldProblem{{Field: field(i), Message: msg}})
+			e := forecast.NoMarkets(p)
+			e.Field = field(i)
+			s.fail(w, r, e)
 			return true
 		}
 	}
@@ -356,7 +361,7 @@ func (s *Server) predictBatch(w http.ResponseWriter, r *http.Request) {
 	}
 	preds, err := s.forecasts(s.origin(r.Context(), "batch"), fixtures, asOf)
 	if err != nil {
-		s.fail(w, r, err)
+		s.failIn(w, r, err, func(i int) string { return "fixtures[" + strconv.Itoa(i) + "]" })
 		return
 	}
 	want := make([]bool, len(req.Fixtures))

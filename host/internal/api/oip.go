@@ -1,15 +1,16 @@
 package api
 
 import (
-	"errors"
 	"fmt"
-	"github.com/soccerpredict/soccerpredict/sdk/oip/inferencepb"
 	"net/http"
 	"strconv"
 
-	"github.com/go-chi/chi/v5"
+	"google.golang.org/grpc/codes"
 
-	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
+	"github.com/soccerpredict/soccerpredict/host/internal/fault"
+	"github.com/soccerpredict/soccerpredict/sdk/oip/inferencepb"
+
+	"github.com/go-chi/chi/v5"
 )
 
 // The Open Inference Protocol v2 (KServe, Triton, MLServer) over REST, so
@@ -69,15 +70,15 @@ func (s *Server) oipVersion(w http.ResponseWriter, r *http.Request) (string, boo
 // gRPC alike, and returns the serving version.
 func (s *Server) servingVersion(name, version string) (string, *oipErr) {
 	if name != OIPModel {
-		return "", &oipErr{http.StatusNotFound, fmt.Sprintf("model %q not found; this server serves %q", name, OIPModel)}
+		return "", &oipErr{Status: http.StatusNotFound, Msg: fmt.Sprintf("model %q not found; this server serves %q", name, OIPModel)}
 	}
 	champ, _, ok := s.Predictor.Champion()
 	if !ok {
-		return "", &oipErr{http.StatusServiceUnavailable, "no model is loaded yet"}
+		return "", &oipErr{Status: http.StatusServiceUnavailable, Msg: "no model is loaded yet"}
 	}
 	serving := strconv.Itoa(champ.Version)
 	if version != "" && version != serving && version != "champion" {
-		return "", &oipErr{http.StatusNotFound, fmt.Sprintf("version %q of %s is not being served (serving %s, also reachable as \"champion\")", version, OIPModel, serving)}
+		return "", &oipErr{Status: http.StatusNotFound, Msg: fmt.Sprintf("version %q of %s is not being served (serving %s, also reachable as \"champion\")", version, OIPModel, serving)}
 	}
 	return serving, nil
 }
@@ -168,32 +169,44 @@ func (s *Server) oipModelReady(w http.ResponseWriter, r *http.Request) {
 	s.json(w, status, map[string]any{"name": OIPModel, "ready": ready})
 }
 
-// oipErr is an inference error with the HTTP status it maps to (the gRPC
-// service maps the same statuses to its codes).
+// oipErr is an inference error with the HTTP status it maps to and, when
+// it comes from a fault, the gRPC code (otherwise the gRPC service maps the
+// status to its code).
 type oipErr struct {
 	Status int
 	Msg    string
+	Code   codes.Code
 }
 
 func (e *oipErr) Error() string { return e.Msg }
+
+// grpcCode is the error's gRPC status code.
+func (e *oipErr) grpcCode() codes.Code {
+	if e.Code != codes.OK {
+		return e.Code
+	}
+	return grpcCode(e.Status)
+}
 
 func badInfer(format string, args ...any) *oipErr {
 	return &oipErr{Status: http.StatusBadRequest, Msg: fmt.Sprintf(format, args...)}
 }
 
-// oipFailure maps a forecast error to an inference error.
-func (s *Server) oipFailure(err error) *oipErr {
-	var unknown *forecast.UnknownTeamError
-	switch {
-	case errors.Is(err, forecast.ErrBadFixture), errors.Is(err, forecast.ErrBadInput), errors.As(err, &unknown):
-		return &oipErr{http.StatusBadRequest, err.Error()}
-	case errors.Is(err, forecast.ErrUnavailable), errors.Is(err, forecast.ErrNotReady):
-		return &oipErr{http.StatusServiceUnavailable, err.Error()}
-	case errors.Is(err, forecast.ErrMisbehaved):
-		return &oipErr{http.StatusInternalServerError, "the model produced an invalid forecast; it was not served"}
+// oipFailure maps a forecast error to an inference error: the status, code
+// and words of its fault.Kind, as REST answers it. field(i) is where fixture
+// i is in the request.
+func (s *Server) oipFailure(err error, field func(int) string) *oipErr {
+	e := fault.Of(err)
+	switch e.Kind {
+	case fault.Internal:
+		s.Logger.Error("infer failed", "error", err)
+	case fault.Unsupported:
+		s.Logger.Warn("infer refused", "error", err)
 	}
-	s.Logger.Error("infer failed", "error", err)
-	return &oipErr{http.StatusInternalServerError, "inference failed; see the server log"}
+	if i, ok := e.Item(); ok && field != nil {
+		e = fault.Under(field(i), e)
+	}
+	return &oipErr{Status: e.Kind.HTTPStatus(), Msg: e.Detail(), Code: e.Kind.GRPCCode()}
 }
 
 func fieldPrefix(f string) string {

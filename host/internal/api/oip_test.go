@@ -72,8 +72,13 @@ func TestOpenInferenceProtocol(t *testing.T) {
 		t.Fatalf("parameters %v", out["parameters"])
 	}
 
+	// A fixture that cannot be forecast answers what REST answers: 422.
+	unknown := `{"inputs": [{"name": "home_team", "shape": [1], "datatype": "BYTES", "data": ["Arsenl"]}, {"name": "away_team", "shape": [1], "datatype": "BYTES", "data": ["Chelsea"]}, {"name": "competition", "shape": [1], "datatype": "BYTES", "data": ["E0"]}]}`
+	if code, out := post(t, infer, unknown); code != 422 || toJSON(out["error"]) != `"inputs[0].home_team: unknown team \"Arsenl\" in E0; did you mean \"Arsenal\"?"` {
+		t.Errorf("infer an unknown team: %d %v, want 422 naming the input and the team", code, out)
+	}
+	// A malformed tensor is a 400.
 	for body, want := range map[string]string{
-		`{"inputs": [{"name": "home_team", "shape": [1], "datatype": "BYTES", "data": ["Arsenl"]}, {"name": "away_team", "shape": [1], "datatype": "BYTES", "data": ["Chelsea"]}, {"name": "competition", "shape": [1], "datatype": "BYTES", "data": ["E0"]}]}`: `did you mean \"Arsenal\"`,
 		`{"inputs": [{"name": "home_team", "shape": [1], "datatype": "BYTES", "data": ["Arsenal"]}]}`: "same number",
 		`{"inputs": [{"name": "home_team", "shape": [3], "datatype": "BYTES", "data": ["Arsenal"]}]}`: "shape [3]",
 		`{"inputs": [{"name": "home_team", "shape": [1], "datatype": "FP32", "data": [1.0]}]}`:        "want BYTES",

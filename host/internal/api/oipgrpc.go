@@ -212,7 +212,7 @@ func (g *oipGRPC) ServerMetadata(context.Context, *inferencepb.ServerMetadataReq
 func (g *oipGRPC) serving(name, version string) (string, error) {
 	serving, err := g.s.servingVersion(name, version)
 	if err != nil {
-		return "", status.Error(grpcCode(err.Status), err.Msg)
+		return "", status.Error(err.grpcCode(), err.Msg)
 	}
 	return serving, nil
 }
@@ -290,7 +290,7 @@ func (g *oipGRPC) ModelInfer(ctx context.Context, req *inferencepb.ModelInferReq
 	}
 	res, perr := g.s.inferCore(g.s.origin(ctx, "oip-grpc"), ir)
 	if perr != nil {
-		return nil, status.Error(grpcCode(perr.Status), perr.Msg)
+		return nil, status.Error(perr.grpcCode(), perr.Msg)
 	}
 	out := &inferencepb.ModelInferResponse{ModelName: OIPModel, ModelVersion: res.ModelVersion, Id: req.Id, Parameters: toGRPCParams(res.Parameters)}
 	for _, o := range res.Outputs {

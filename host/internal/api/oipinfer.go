@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/soccerpredict/soccerpredict/host/internal/fault"
 	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 )
@@ -95,7 +96,7 @@ func (s *Server) inferCore(ctx context.Context, req inferRequest) (inferResult, 
 const oipMarkets = "markets"
 
 // selectOutputs keeps the requested outputs (none requested: all of them);
-// markets asked of a model that has none is a 400.
+// markets asked of a model that has none is a 422, as over REST.
 func selectOutputs(res inferResult, names []string) (inferResult, *oipErr) {
 	if len(names) == 0 {
 		return res, nil
@@ -109,7 +110,8 @@ func selectOutputs(res inferResult, names []string) (inferResult, *oipErr) {
 			}
 		}
 		if !found {
-			return inferResult{}, badInfer("output %q: the serving model forecasts home/draw/away only; its goal markets need a goals model (model.plugin: goals)", name)
+			return inferResult{}, &oipErr{Status: fault.Unprocessable.HTTPStatus(), Code: fault.Unprocessable.GRPCCode(),
+				Msg: fmt.Sprintf("output %q: the serving model forecasts home/draw/away only; its goal markets need a goals model (model.plugin: goals)", name)}
 		}
 	}
 	res.Outputs = kept
@@ -169,7 +171,7 @@ func (s *Server) inferAll(ctx context.Context, req inferRequest) (inferResult, *
 	fixtures := make([]soccer.Fixture, n)
 	for i := range n {
 		fr := forecast.FixtureRequest{HomeTeam: cols["home_team"][i], AwayTeam: cols["away_team"][i], Competition: cols["competition"][i],
-			Field: fmt.Sprintf("inputs[%d]", i), NoStoredOdds: noStored}
+			NoStoredOdds: noStored}
 		if k := cols["kickoff"]; k != nil && k[i] != "" {
 			t, err := time.Parse(time.RFC3339, k[i])
 			if err != nil {
@@ -179,13 +181,13 @@ func (s *Server) inferAll(ctx context.Context, req inferRequest) (inferResult, *
 		}
 		f, err := s.Predictor.Fixture(ctx, fr)
 		if err != nil {
-			return inferResult{}, s.oipFailure(err)
+			return inferResult{}, s.oipFailure(fault.In(i, err), oipItem)
 		}
 		fixtures[i] = f
 	}
 	preds, err := s.Predictor.Predict(ctx, fixtures)
 	if err != nil {
-		return inferResult{}, s.oipFailure(err)
+		return inferResult{}, s.oipFailure(err, oipItem)
 	}
 	probs, markets := make([]soccer.Probabilities, n), make([]*soccer.GoalMarkets, n)
 	for i, p := range preds {
@@ -203,6 +205,10 @@ func (s *Server) inferAll(ctx context.Context, req inferRequest) (inferResult, *
 	res.Parameters["market_source"] = strings.Join(sources, ",")
 	return res, nil
 }
+
+// oipItem is where fixture i is in an inference request: its row of the
+// input tensors.
+func oipItem(i int) string { return fmt.Sprintf("inputs[%d]", i) }
 
 // inferAnswer is the outputs — probabilities [N, 3], and markets [N, 5+3k]
 // when the model gave every row's — and the model that made them.
@@ -258,7 +264,7 @@ func (s *Server) inferFeatures(ctx context.Context, req inferRequest) (inferResu
 	}
 	res, err := s.Predictor.PredictRows(ctx, rows)
 	if err != nil {
-		return inferResult{}, s.oipFailure(err)
+		return inferResult{}, s.oipFailure(err, nil)
 	}
 	return inferAnswer(res.Probabilities, res.Markets, res.Model, res.ModelVersion, res.Generation, s.Predictor.FeatureColumns().Version), nil
 }
@@ -343,21 +349,21 @@ func readInferBody(r *http.Request, limit int64) ([]byte, *oipErr) {
 			body = flate.NewReader(bytes.NewReader(raw))
 		}
 	default:
-		return nil, &oipErr{http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Encoding %q is not supported; use gzip, deflate or none", enc)}
+		return nil, &oipErr{Status: http.StatusUnsupportedMediaType, Msg: fmt.Sprintf("Content-Encoding %q is not supported; use gzip, deflate or none", enc)}
 	}
 	data, err := io.ReadAll(io.LimitReader(body, limit+1))
 	if err != nil {
 		return nil, bodyReadError(err)
 	}
 	if int64(len(data)) > limit {
-		return nil, &oipErr{http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is larger than %d bytes (after decompression)", limit)}
+		return nil, &oipErr{Status: http.StatusRequestEntityTooLarge, Msg: fmt.Sprintf("the body is larger than %d bytes (after decompression)", limit)}
 	}
 	return data, nil
 }
 
 func bodyReadError(err error) *oipErr {
 	if p := tooLarge(err); p != nil {
-		return &oipErr{http.StatusRequestEntityTooLarge, p.Message}
+		return &oipErr{Status: http.StatusRequestEntityTooLarge, Msg: p.Message}
 	}
 	return badInfer("cannot read the body: %v", err)
 }

@@ -150,9 +150,9 @@ func buildOpenAPI(version string) map[string]any {
 	}
 	paths := map[string]any{
 		"/v1/predictions": map[string]any{"post": op("Forecast one fixture", "predict", ScopePredict, jsonBody(ref(PredictionRequest{})),
-			with(map[string]any{"200": ok("home/draw/away probabilities", ref(PredictionResponse{}))}, errs("422", "500")), false)},
+			with(map[string]any{"200": ok("home/draw/away probabilities", ref(PredictionResponse{}))}, errs("422", "500", "501")), false)},
 		"/v1/predictions/batch": map[string]any{"post": op("Forecast up to 1,000 fixtures, in order", "predictBatch", ScopePredict, jsonBody(ref(BatchRequest{})),
-			with(map[string]any{"200": ok("one forecast per fixture", schemaOf(reflect.TypeOf(batchResponse), components))}, errs("422", "500")), false)},
+			with(map[string]any{"200": ok("one forecast per fixture", schemaOf(reflect.TypeOf(batchResponse), components))}, errs("422", "500", "501")), false)},
 		"/v1/predictions/async": map[string]any{"post": op("Queue a forecast; the job is durable before the 202", "predictAsync", ScopePredict, jsonBody(ref(AsyncRequest{})),
 			with(map[string]any{"202": ok("the job", ref(AsyncResponse{})), "200": ok("the job this Idempotency-Key already made", ref(AsyncResponse{}))}, errs("409", "422", "501")), false,
 			map[string]any{"name": "Idempotency-Key", "in": "header", "schema": map[string]any{"type": "string", "maxLength": 255}})},
@@ -211,7 +211,7 @@ func buildOpenAPI(version string) map[string]any {
 				"application/octet-stream": map[string]any{"schema": map[string]any{"type": "string", "format": "binary"}}}},
 			with(map[string]any{"200": map[string]any{"description": "inference response", "content": map[string]any{
 				"application/json":         map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/OIPInferenceResponse"}},
-				"application/octet-stream": map[string]any{"schema": map[string]any{"type": "string", "format": "binary"}}}}}, oipErrs("404", "500")), true, params...)}
+				"application/octet-stream": map[string]any{"schema": map[string]any{"type": "string", "format": "binary"}}}}}, oipErrs("404", "422", "500", "501")), true, params...)}
 	}
 	return map[string]any{
 		"openapi": "3.1.0",

@@ -12,7 +12,7 @@ import (
 
 	"github.com/go-chi/chi/v5/middleware"
 
-	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
+	"github.com/soccerpredict/soccerpredict/host/internal/fault"
 )
 
 // Problem is an RFC 9457 problem detail.
@@ -137,35 +137,36 @@ func (s *Server) problem(w http.ResponseWriter, r *http.Request, status int, tit
 
 // StatusClientClosed is recorded for a request whose caller hung up before
 // its answer was ready (nginx's 499): neither a success nor the server's fault.
-const StatusClientClosed = 499
+const StatusClientClosed = fault.StatusClientClosed
 
-// fail maps an error from the forecast package to its response.
-func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
-	var unknown *forecast.UnknownTeamError
-	switch {
-	case r.Context().Err() != nil && errors.Is(err, r.Context().Err()):
+// fail answers an error from the forecast package (or a plugin's) as its
+// problem: the status, title and words of its fault.Kind, the same on every
+// channel.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) { s.failIn(w, r, err, nil) }
+
+// failIn is fail for a request of several fixtures: field(i) is where
+// fixture i is in the request ("fixtures[2]").
+func (s *Server) failIn(w http.ResponseWriter, r *http.Request, err error, field func(int) string) {
+	if r.Context().Err() != nil && errors.Is(err, r.Context().Err()) {
 		// Nobody is listening: no log line, no 500 in the metrics.
 		w.WriteHeader(StatusClientClosed)
-	case errors.As(err, &unknown):
-		s.problem(w, r, http.StatusUnprocessableEntity, "unknown team", err.Error(),
-			[]FieldProblem{{Field: unknown.Field, Message: fmt.Sprintf("unknown team %q in %s", unknown.Team, unknown.Competition), Suggestions: unknown.Suggestions}})
-	case errors.Is(err, forecast.ErrBadInput):
-		detail := strings.TrimPrefix(err.Error(), forecast.ErrBadInput.Error()+": ")
-		field, msg, _ := strings.Cut(detail, ": ")
-		s.problem(w, r, http.StatusBadRequest, "invalid input", detail, []FieldProblem{{Field: field, Message: msg}})
-	case errors.Is(err, forecast.ErrBadFixture):
-		detail := strings.TrimPrefix(err.Error(), forecast.ErrBadFixture.Error()+": ")
-		field, msg, _ := strings.Cut(detail, ": ")
-		s.problem(w, r, http.StatusUnprocessableEntity, "invalid fixture", detail, []FieldProblem{{Field: field, Message: msg}})
-	case errors.Is(err, forecast.ErrUnavailable), errors.Is(err, forecast.ErrNotReady):
-		s.problem(w, r, http.StatusServiceUnavailable, "temporarily unavailable", err.Error(), nil)
-	case errors.Is(err, forecast.ErrMisbehaved):
-		// Logged with the plugin's answer where it was caught; the caller gets no numbers.
-		s.problem(w, r, http.StatusInternalServerError, "internal error", "the model produced an invalid forecast; it was not served", nil)
-	default:
-		s.Logger.Error("request failed", "path", r.URL.Path, "error", err)
-		s.problem(w, r, http.StatusInternalServerError, "internal error", "the prediction failed; see the server log", nil)
+		return
 	}
+	e := fault.Of(err)
+	switch e.Kind {
+	case fault.Internal:
+		s.Logger.Error("request failed", "path", r.URL.Path, "error", err)
+	case fault.Unsupported:
+		s.Logger.Warn("request refused", "path", r.URL.Path, "error", err)
+	}
+	if i, ok := e.Item(); ok && field != nil {
+		e = fault.Under(field(i), e)
+	}
+	var fields []FieldProblem
+	if e.Field != "" {
+		fields = []FieldProblem{{Field: e.Field, Message: e.Message, Suggestions: e.Suggestions}}
+	}
+	s.problem(w, r, e.Kind.HTTPStatus(), e.TitleOrKind(), e.Detail(), fields)
 }
 
 // decodePrediction reads a PredictionRequest body: the everyday shape
@@ -223,33 +224,7 @@ func decodeFrom(body io.Reader, v any) *FieldProblem {
 	return &FieldProblem{Field: "", Message: err.Error()}
 }
 
-// ProblemTypePrefix starts every problem's type: one URI per kind of error
-// (its title, lowercased, words joined by "-"), so a client can branch on
-// the type rather than parse the text, e.g.
-// urn:soccerpredict:problem:unknown-team.
-const ProblemTypePrefix = "urn:soccerpredict:problem:"
+// ProblemTypePrefix starts every problem's type (see fault.TypeOf).
+const ProblemTypePrefix = fault.ProblemTypePrefix
 
-var problemTypes sync.Map // title -> type
-
-func problemType(title string) string {
-	if t, ok := problemTypes.Load(title); ok {
-		return t.(string)
-	}
-	var b strings.Builder
-	b.WriteString(ProblemTypePrefix)
-	dash := false
-	for _, r := range strings.ToLower(title) {
-		switch {
-		case r >= 'a' && r <= 'z' || r >= '0' && r <= '9':
-			if dash && b.Len() > len(ProblemTypePrefix) {
-				b.WriteByte('-')
-			}
-			b.WriteRune(r)
-			dash = false
-		default:
-			dash = true
-		}
-	}
-	problemTypes.Store(title, b.String())
-	return b.String()
-}
+func problemType(title string) string { return fault.TypeOf(title) }

@@ -18,7 +18,7 @@ import (
 // The goals model, trained by the host like the others and served as the
 // champion: a forecast carries its goal markets (REST's markets, OIP's
 // second output), the same from the cache, and evaluate scores them. A
-// champion without goal markets answers a request for that output with 400.
+// champion without goal markets answers a request for that output with 422, as REST does.
 func TestGoalsModelServesMarkets(t *testing.T) {
 	cfg := fullConfig(t, "store: {driver: sqlite}")
 	must(t, cfg, "ingest")
@@ -102,7 +102,7 @@ func TestGoalsModelServesMarkets(t *testing.T) {
 		t.Fatalf("OIP markets %v, REST markets %v", data, first)
 	}
 
-	// The logistic champion has no goal markets: none in REST, a 400 for the output.
+	// The logistic champion has no goal markets: none in REST, a 422 for the output.
 	stop()
 	cfg = fullConfig(t, "store: {driver: sqlite}")
 	must(t, cfg, "ingest")
@@ -114,7 +114,7 @@ func TestGoalsModelServesMarkets(t *testing.T) {
 	if got := outputsOf(base); !reflect.DeepEqual(got, []string{"probabilities[-1 3]"}) {
 		t.Fatalf("the logistic champion's OIP outputs %v", got)
 	}
-	if code, resp := testbin.Send(t, "POST", base+"/v2/models/soccerpredict/infer", infer); code != 400 || !strings.Contains(resp["error"].(string), "goals model") {
+	if code, resp := testbin.Send(t, "POST", base+"/v2/models/soccerpredict/infer", infer); code != 422 || !strings.Contains(resp["error"].(string), "goals model") {
 		t.Fatalf("markets of the logistic champion: %d %v", code, resp)
 	}
 	// Asked for, markets the model cannot give are a 422 naming the field.

@@ -157,7 +157,7 @@ func (h *history) compute(ctx context.Context, at time.Time, fixtures []soccer.F
 		return nil, err
 	}
 	if len(resp.Rows) != len(fixtures) {
-		return nil, fmt.Errorf("%w: feature plugin returned %d rows for %d fixtures", ErrMisbehaved, len(resp.Rows), len(fixtures))
+		return nil, misbehaved(fmt.Errorf("feature plugin returned %d rows for %d fixtures", len(resp.Rows), len(fixtures)))
 	}
 	return resp.Rows, nil
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/soccerpredict/soccerpredict/host/internal/fault"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 )
 
@@ -38,7 +39,7 @@ func (f *fakeRun) run(_ context.Context, fixtures []soccer.Fixture) []outcome {
 	out := make([]outcome, len(fixtures))
 	for i, fx := range fixtures {
 		if fx.HomeTeam == "bad" {
-			out[i].err = fmt.Errorf("%w: %s refused", ErrBadFixture, fx.ID)
+			out[i].err = fault.New(fault.Unprocessable, "%s refused", fx.ID)
 			continue
 		}
 		out[i].pred = Prediction{Fixture: fx}
@@ -80,7 +81,7 @@ func TestCoalescerGivesEachCallerItsOwnAnswers(t *testing.T) {
 				for i, o := range out {
 					switch {
 					case bad && i == k-1:
-						if !errors.Is(o.err, ErrBadFixture) {
+						if !errors.Is(o.err, fault.Unprocessable) {
 							t.Errorf("caller %d: refused fixture answered %+v", caller, o)
 							wrong.Add(1)
 						}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/soccerpredict/soccerpredict/host/internal/config"
 	"github.com/soccerpredict/soccerpredict/host/internal/contract"
+	"github.com/soccerpredict/soccerpredict/host/internal/fault"
 	"github.com/soccerpredict/soccerpredict/host/internal/ingest"
 	"github.com/soccerpredict/soccerpredict/host/internal/pluginhost"
 	"github.com/soccerpredict/soccerpredict/host/internal/replay"
@@ -312,8 +313,8 @@ func TestPlayedMatchPricesFromTheStore(t *testing.T) {
 			return []soccer.Match{played}, nil
 		}}}
 	req := FixtureRequest{HomeTeam: "burnley", AwayTeam: "Man City", Competition: "E0", Kickoff: kick.Add(time.Hour)}
-	if _, err := p.Fixture(context.Background(), req); !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrBadFixture) {
-		t.Fatalf("the store down: %v, want ErrUnavailable", err)
+	if _, err := p.Fixture(context.Background(), req); !errors.Is(err, fault.Unavailable) || errors.Is(err, fault.Unprocessable) {
+		t.Fatalf("the store down: %v, want fault.Unavailable", err)
 	}
 	down = false
 	f, err := p.Fixture(context.Background(), req)

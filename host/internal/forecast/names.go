@@ -2,7 +2,6 @@ package forecast
 
 import (
 	_ "embed"
-	"fmt"
 	"sort"
 	"strings"
 	"sync"
@@ -11,6 +10,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/soccerpredict/soccerpredict/host/internal/fault"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 )
 
@@ -161,14 +161,14 @@ const MaxNameLength = 100
 // UTF-8 without control characters (NUL included, which no store takes).
 func checkName(field, v string) error {
 	if len(v) > MaxNameLength {
-		return fmt.Errorf("%w: %s: %d bytes long; names are at most %d", ErrBadInput, field, len(v), MaxNameLength)
+		return fault.Field(fault.Invalid, field, "%d bytes long; names are at most %d", len(v), MaxNameLength)
 	}
 	if !utf8.ValidString(v) {
-		return fmt.Errorf("%w: %s: not valid UTF-8", ErrBadInput, field)
+		return fault.Field(fault.Invalid, field, "not valid UTF-8")
 	}
 	for _, r := range v {
 		if unicode.IsControl(r) {
-			return fmt.Errorf("%w: %s: holds the control character %U", ErrBadInput, field, r)
+			return fault.Field(fault.Invalid, field, "holds the control character %U", r)
 		}
 	}
 	return nil

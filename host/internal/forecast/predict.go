@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/soccerpredict/soccerpredict/host/internal/fault"
 	"github.com/soccerpredict/soccerpredict/host/internal/pluginhost"
 	"github.com/soccerpredict/soccerpredict/host/internal/replay"
 	"github.com/soccerpredict/soccerpredict/sdk/features"
@@ -57,7 +58,7 @@ func (p *Predictor) predictWith(ctx context.Context, g *generation, fixtures []s
 	if len(past) > 0 {
 		res, err := p.predictPast(ctx, g, past, nil)
 		if err != nil {
-			return nil, err
+			return nil, fault.Reindex(err, pastIdx)
 		}
 		for j, r := range res {
 			out[pastIdx[j]] = r
@@ -73,7 +74,7 @@ func (p *Predictor) predictWith(ctx context.Context, g *generation, fixtures []s
 	}
 	for j, r := range res {
 		if r.err != nil {
-			return nil, r.err
+			return nil, fault.In(todoIdx[j], r.err)
 		}
 		out[todoIdx[j]] = r.pred
 	}
@@ -111,7 +112,7 @@ func (p *Predictor) PredictAsOf(ctx context.Context, fixtures []soccer.Fixture, 
 	if len(plain) > 0 {
 		res, err := p.predictWith(ctx, g, plain)
 		if err != nil {
-			return nil, err
+			return nil, fault.Reindex(err, plainIdx)
 		}
 		for j, r := range res {
 			out[plainIdx[j]] = r
@@ -120,7 +121,7 @@ func (p *Predictor) PredictAsOf(ctx context.Context, fixtures []soccer.Fixture, 
 	if len(dated) > 0 {
 		res, err := p.predictPast(ctx, g, dated, cuts)
 		if err != nil {
-			return nil, err
+			return nil, fault.Reindex(err, datedIdx)
 		}
 		for j, r := range res {
 			out[datedIdx[j]] = r
@@ -164,7 +165,7 @@ func (p *Predictor) predictPast(ctx context.Context, g *generation, fixtures []s
 			return nil, p.pluginError("feature", err)
 		}
 		if err := replay.CheckRows(schema, day, rows); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrMisbehaved, err)
+			return nil, misbehaved(err)
 		}
 		values := make([][]float64, len(rows))
 		for k, r := range rows {
@@ -176,7 +177,7 @@ func (p *Predictor) predictPast(ctx context.Context, g *generation, fixtures []s
 		}
 		for k, r := range res {
 			if r.err != nil {
-				return nil, r.err
+				return nil, fault.In(order[start+k], r.err)
 			}
 			i := order[start+k]
 			out[i] = r.pred
@@ -192,7 +193,7 @@ func (p *Predictor) predictPast(ctx context.Context, g *generation, fixtures []s
 
 // computeBatch runs one coalesced batch through the feature plugin and the
 // generation's model plugin. A plugin that is down fails the whole batch (each
-// caller sees ErrUnavailable); any other refusal is retried fixture by fixture,
+// caller sees fault.Unavailable); any other refusal is retried fixture by fixture,
 // so one fixture a plugin rejects fails only its own caller. A row or forecast
 // that is invalid fails only its fixture.
 //
@@ -207,7 +208,7 @@ func (p *Predictor) computeBatch(ctx context.Context, g *generation, fixtures []
 		return out
 	}
 	one := func(err error) []outcome {
-		if len(fixtures) == 1 || errors.Is(err, ErrUnavailable) {
+		if len(fixtures) == 1 || errors.Is(err, fault.Unavailable) {
 			return fail(err)
 		}
 		for i, f := range fixtures {
@@ -224,7 +225,7 @@ func (p *Predictor) computeBatch(ctx context.Context, g *generation, fixtures []
 	}
 	if len(resp.Rows) != len(fixtures) {
 		p.logger.Error("feature plugin answered the wrong number of rows; not serving them", "rows", len(resp.Rows), "fixtures", len(fixtures))
-		return fail(fmt.Errorf("%w: feature plugin returned %d rows for %d fixtures", ErrMisbehaved, len(resp.Rows), len(fixtures)))
+		return fail(misbehaved(fmt.Errorf("feature plugin returned %d rows for %d fixtures", len(resp.Rows), len(fixtures))))
 	}
 	var (
 		rows   [][]float64
@@ -233,7 +234,7 @@ func (p *Predictor) computeBatch(ctx context.Context, g *generation, fixtures []
 	for i, r := range resp.Rows {
 		if err := replay.CheckRows(schema, fixtures[i:i+1], resp.Rows[i:i+1]); err != nil {
 			p.logger.Error("feature plugin answered an invalid row; not serving it", "error", err)
-			out[i].err = fmt.Errorf("%w: %v", ErrMisbehaved, err)
+			out[i].err = misbehaved(err)
 			continue
 		}
 		rows, rowFor = append(rows, r.Values), append(rowFor, i)
@@ -275,7 +276,7 @@ func (p *Predictor) modelRows(ctx context.Context, g *generation, schema feature
 	}
 	if len(pred.Probabilities) != len(fixtures) {
 		p.logger.Error("model plugin answered the wrong number of forecasts; not serving them", "forecasts", len(pred.Probabilities), "rows", len(fixtures))
-		return nil, fmt.Errorf("%w: %d forecasts for %d fixtures", ErrMisbehaved, len(pred.Probabilities), len(fixtures))
+		return nil, misbehaved(fmt.Errorf("%d forecasts for %d fixtures", len(pred.Probabilities), len(fixtures)))
 	}
 	out := make([]outcome, len(fixtures))
 	for i, f := range fixtures {
@@ -283,7 +284,7 @@ func (p *Predictor) modelRows(ctx context.Context, g *generation, schema feature
 		if err := pr.Validate(); err != nil {
 			p.logger.Error("model plugin answered invalid probabilities; not serving them",
 				"model", champ.Name, "version", champ.Version, "fixture", f.ID, "error", err)
-			out[i].err = fmt.Errorf("%w: model %s v%d: %v", ErrMisbehaved, champ.Name, champ.Version, err)
+			out[i].err = misbehaved(fmt.Errorf("model %s v%d: %w", champ.Name, champ.Version, err))
 			continue
 		}
 		var mk *soccer.GoalMarkets
@@ -291,7 +292,7 @@ func (p *Predictor) modelRows(ctx context.Context, g *generation, schema feature
 			if err := pred.Markets[i].Validate(); err != nil {
 				p.logger.Error("model plugin answered invalid goal markets; not serving them",
 					"model", champ.Name, "version", champ.Version, "fixture", f.ID, "error", err)
-				out[i].err = fmt.Errorf("%w: model %s v%d: %v", ErrMisbehaved, champ.Name, champ.Version, err)
+				out[i].err = misbehaved(fmt.Errorf("model %s v%d: %w", champ.Name, champ.Version, err))
 				continue
 			}
 			mk = &pred.Markets[i]
@@ -309,9 +310,9 @@ func (p *Predictor) pluginError(kind string, err error) error {
 	if wire.IsUnavailable(err) || errors.Is(err, context.Canceled) || errors.Is(err, pluginhost.ErrLaunch) ||
 		errors.Is(err, pluginhost.ErrUnresponsive) || errors.Is(err, pluginhost.ErrClosed) {
 		p.logger.Warn(kind+" plugin unavailable", "error", err)
-		return fmt.Errorf("%w: %s plugin: %v", ErrUnavailable, kind, err)
+		return fault.Wrap(fault.Unavailable, err, "the %s plugin is restarting; retry shortly", kind)
 	}
-	return fmt.Errorf("%s plugin: %w", kind, err)
+	return fault.FromPlugin(kind, fmt.Errorf("%s plugin: %w", kind, err))
 }
 
 // RowsResult is the answer to PredictRows: one distribution per row, and
@@ -336,7 +337,7 @@ func (p *Predictor) FeatureColumns() features.Schema {
 // schema's column order) with the serving generation's model, skipping the
 // feature plugin: for callers that, like a Triton serving the exported ONNX
 // model, bring their own features. Rows of the wrong width or with values
-// that are not finite are ErrBadInput.
+// that are not finite are fault.Invalid.
 func (p *Predictor) PredictRows(ctx context.Context, rows [][]float64) (RowsResult, error) {
 	g, err := p.acquire()
 	if err != nil {
@@ -346,11 +347,11 @@ func (p *Predictor) PredictRows(ctx context.Context, rows [][]float64) (RowsResu
 	schema := p.FeatureColumns()
 	for i, r := range rows {
 		if len(r) != len(schema.Columns) {
-			return RowsResult{}, fmt.Errorf("%w: row %d has %d values; the model reads %d features (%s)", ErrBadInput, i, len(r), len(schema.Columns), schema.Version)
+			return RowsResult{}, fault.New(fault.Invalid, "row %d has %d values; the model reads %d features (%s)", i, len(r), len(schema.Columns), schema.Version)
 		}
 		for j, v := range r {
 			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return RowsResult{}, fmt.Errorf("%w: row %d, feature %s: %v is not a finite number", ErrBadInput, i, schema.Columns[j].Name, v)
+				return RowsResult{}, fault.New(fault.Invalid, "row %d, feature %s: %v is not a finite number", i, schema.Columns[j].Name, v)
 			}
 		}
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/soccerpredict/soccerpredict/host/internal/fault"
 	"github.com/soccerpredict/soccerpredict/host/internal/pluginhost"
 	"github.com/soccerpredict/soccerpredict/host/internal/replay"
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
@@ -22,46 +23,17 @@ import (
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 )
 
-// Errors a caller maps to responses.
-var (
-	// ErrBadFixture: the request names something that does not exist.
-	ErrBadFixture = errors.New("bad fixture")
-	// ErrUnavailable: a plugin process is down or restarting, or the store
-	// could not be read; retry shortly.
-	ErrUnavailable = errors.New("prediction temporarily unavailable")
-	// ErrMisbehaved: a plugin answered something invalid; never passed on.
-	ErrMisbehaved = errors.New("a plugin answered an invalid result")
-	// ErrNotReady: no champion is loaded.
-	ErrNotReady = errors.New("not ready")
-	// ErrBadInput: a field the host will not even look up (too long, or
-	// characters no name has); the request is malformed, not unknown.
-	ErrBadInput = errors.New("bad input")
-)
-
-// UnknownTeamError names a team the store has never seen, with the closest known names.
-type UnknownTeamError struct {
-	Field       string
-	Team        string
-	Competition string
-	Suggestions []string
+// misbehaved is what a caller reads when a plugin answered something
+// invalid (the plugin's answer is in the log, never served).
+func misbehaved(cause error) error {
+	return fault.Wrap(fault.Misbehaved, cause, "the model produced an invalid forecast; it was not served")
 }
 
-func (e *UnknownTeamError) Error() string {
-	msg := fmt.Sprintf("%s: unknown team %q in %s", e.Field, e.Team, e.Competition)
-	if len(e.Suggestions) > 0 {
-		msg += "; did you mean " + strings.Join(quote(e.Suggestions), ", ") + "?"
-	}
-	return msg
-}
-
-func (e *UnknownTeamError) Unwrap() error { return ErrBadFixture }
-
-func quote(ss []string) []string {
-	out := make([]string, len(ss))
-	for i, s := range ss {
-		out[i] = fmt.Sprintf("%q", s)
-	}
-	return out
+// NoMarkets is the error of a request for goal markets that pred's model
+// does not give.
+func NoMarkets(pred Prediction) *fault.Error {
+	return &fault.Error{Kind: fault.Unprocessable, Title: "markets not available", Field: "markets",
+		Message: fmt.Sprintf("the serving model %s v%d forecasts home/draw/away only; goal markets need a goals model (model.plugin: goals)", pred.Model, pred.ModelVersion)}
 }
 
 // Prediction is a forecast for one fixture and what made it.
@@ -290,7 +262,7 @@ func (p *Predictor) Start(ctx context.Context) error {
 		// A champion set before generations existed: serve it as generation 0.
 		champ, aerr := p.store.Alias(ctx, store.Champion)
 		if errors.Is(aerr, store.ErrNotFound) {
-			return fmt.Errorf("%w: no champion model; train one with `soccerpredict models train --alias champion`", ErrNotReady)
+			return fault.New(fault.Unavailable, "no champion model; train one with `soccerpredict models train --alias champion`")
 		}
 		if aerr != nil {
 			return aerr
@@ -437,7 +409,7 @@ func (p *Predictor) acquire() (*generation, error) {
 	for {
 		g := p.current.Load()
 		if g == nil {
-			return nil, ErrNotReady
+			return nil, fault.New(fault.Unavailable, "no model is loaded yet")
 		}
 		g.mu.RLock()
 		if !g.retired {
@@ -513,7 +485,6 @@ type FixtureRequest struct {
 	// NoStoredOdds forecasts a fixture without odds as such even when the
 	// store has it scheduled with pre-match prices (by default they are used).
 	NoStoredOdds bool
-	Field        string // where the request came from, for error messages ("fixtures[2]")
 }
 
 // requestPrefix starts the ID of a fixture made from a request; a fixture
@@ -595,23 +566,19 @@ func benchmarkFirst(odds []soccer.Odds) {
 func (p *Predictor) Fixture(ctx context.Context, req FixtureRequest) (soccer.Fixture, error) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
-	prefix := req.Field
-	if prefix != "" {
-		prefix += "."
-	}
 	for _, f := range []struct{ name, value string }{{"competition", req.Competition}, {"home_team", req.HomeTeam}, {"away_team", req.AwayTeam}} {
-		if err := checkName(prefix+f.name, f.value); err != nil {
+		if err := checkName(f.name, f.value); err != nil {
 			return soccer.Fixture{}, err
 		}
 	}
 	if req.Odds != nil {
-		if err := checkName(prefix+"odds.bookmaker", req.Odds.Bookmaker); err != nil {
+		if err := checkName("odds.bookmaker", req.Odds.Bookmaker); err != nil {
 			return soccer.Fixture{}, err
 		}
 	}
 	// Names as people write them: any case, competition names as well as
 	// codes, team aliases; the fixture carries the canonical names.
-	comp, err := p.competition(req.Competition, prefix)
+	comp, err := p.competition(req.Competition)
 	if err != nil {
 		return soccer.Fixture{}, err
 	}
@@ -620,13 +587,14 @@ func (p *Predictor) Fixture(ctx context.Context, req FixtureRequest) (soccer.Fix
 	for i, side := range []struct{ field, team string }{{"home_team", req.HomeTeam}, {"away_team", req.AwayTeam}} {
 		t, ok := resolveTeam(comp, side.team, known)
 		if !ok {
-			return soccer.Fixture{}, &UnknownTeamError{Field: prefix + side.field, Team: side.team, Competition: comp, Suggestions: suggest(comp, side.team, known, 3)}
+			return soccer.Fixture{}, &fault.Error{Kind: fault.Unprocessable, Title: "unknown team", Field: side.field,
+				Message: fmt.Sprintf("unknown team %q in %s", side.team, comp), Suggestions: suggest(comp, side.team, known, 3)}
 		}
 		teams[i] = t
 	}
 	req.Competition, req.HomeTeam, req.AwayTeam = comp, teams[0], teams[1]
 	if req.HomeTeam == req.AwayTeam {
-		return soccer.Fixture{}, fmt.Errorf("%w: %saway_team: %q cannot play itself", ErrBadFixture, prefix, req.AwayTeam)
+		return soccer.Fixture{}, fault.Field(fault.Unprocessable, "away_team", "%q cannot play itself", req.AwayTeam)
 	}
 	kickoff := req.Kickoff
 	if kickoff.IsZero() {
@@ -635,8 +603,8 @@ func (p *Predictor) Fixture(ctx context.Context, req FixtureRequest) (soccer.Fix
 	// Before the competition's first stored season there is nothing to
 	// forecast from: say so rather than label it with a later season.
 	if spans := p.spans[req.Competition]; len(spans) > 0 && calendarSeason(kickoff) < calendarSeason(spans[0].first) && len(spans[0].season) == 4 {
-		return soccer.Fixture{}, fmt.Errorf("%w: %skickoff: %s is before %s's first stored season (%s, from %s): there is no history to forecast it from",
-			ErrBadFixture, prefix, kickoff.UTC().Format(time.RFC3339), req.Competition, spans[0].season, spans[0].first.UTC().Format("2006-01-02"))
+		return soccer.Fixture{}, fault.Field(fault.Unprocessable, "kickoff", "%s is before %s's first stored season (%s, from %s): there is no history to forecast it from",
+			kickoff.UTC().Format(time.RFC3339), req.Competition, spans[0].season, spans[0].first.UTC().Format("2006-01-02"))
 	}
 	f := soccer.Fixture{Competition: req.Competition, Season: seasonOn(p.spans[req.Competition], kickoff), Kickoff: kickoff.UTC(),
 		HomeTeam: req.HomeTeam, AwayTeam: req.AwayTeam}
@@ -656,7 +624,7 @@ func (p *Predictor) Fixture(ctx context.Context, req FixtureRequest) (soccer.Fix
 			m, ok, err := p.history.find(ctx, soccer.MatchID(f.Competition, f.Season, f.HomeTeam, f.AwayTeam), kickoff)
 			if err != nil {
 				// The store could not be read: retry shortly, not a bad fixture.
-				return soccer.Fixture{}, fmt.Errorf("%w: reading the played matches: %v", ErrUnavailable, err)
+				return soccer.Fixture{}, fault.Wrap(fault.Unavailable, err, "the store could not be read; retry shortly")
 			}
 			if sf := m.Fixture(); ok && len(sf.Odds) > 0 {
 				benchmarkFirst(sf.Odds)
@@ -671,11 +639,11 @@ func (p *Predictor) Fixture(ctx context.Context, req FixtureRequest) (soccer.Fix
 		} else if code, ok := resolveBookmaker(o.Bookmaker); ok {
 			o.Bookmaker = code
 		} else {
-			return soccer.Fixture{}, fmt.Errorf("%w: %sodds.bookmaker: unknown bookmaker %q (known: %s; or leave it out for Pinnacle's)",
-				ErrBadFixture, prefix, o.Bookmaker, strings.Join(knownBookmakers(), ", "))
+			return soccer.Fixture{}, fault.Field(fault.Unprocessable, "odds.bookmaker", "unknown bookmaker %q (known: %s; or leave it out for Pinnacle's)",
+				o.Bookmaker, strings.Join(knownBookmakers(), ", "))
 		}
 		if _, err := o.Implied(); err != nil {
-			return soccer.Fixture{}, fmt.Errorf("%w: %sodds: %v", ErrBadFixture, prefix, err)
+			return soccer.Fixture{}, fault.Field(fault.Unprocessable, "odds", "%v", err)
 		}
 		o.Closing = false
 		f.Odds = []soccer.Odds{o}
@@ -685,15 +653,15 @@ func (p *Predictor) Fixture(ctx context.Context, req FixtureRequest) (soccer.Fix
 
 // Competition is the canonical code of a competition as people write it
 // (any case, its name as well as its code), as predictions resolve it; an
-// unknown one is an ErrBadFixture naming the known codes.
+// unknown one is a fault.Unprocessable error naming the known codes.
 func (p *Predictor) Competition(name string) (string, error) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
-	return p.competition(name, "")
+	return p.competition(name)
 }
 
-// competition is Competition with p.mu held and prefix before the field.
-func (p *Predictor) competition(name, prefix string) (string, error) {
+// competition is Competition with p.mu held.
+func (p *Predictor) competition(name string) (string, error) {
 	if _, exact := p.teams[name]; exact {
 		return name, nil
 	}
@@ -704,7 +672,7 @@ func (p *Predictor) competition(name, prefix string) (string, error) {
 	sort.Strings(codes)
 	comp, ok := resolveCompetition(name, func(c string) bool { _, k := p.teams[c]; return k }, codes)
 	if !ok {
-		return "", fmt.Errorf("%w: %scompetition: unknown competition %q (known: %s)", ErrBadFixture, prefix, name, strings.Join(codes, ", "))
+		return "", fault.Field(fault.Unprocessable, "competition", "unknown competition %q (known: %s)", name, strings.Join(codes, ", "))
 	}
 	return comp, nil
 }
@@ -722,7 +690,7 @@ func (p *Predictor) Recent(ctx context.Context, competition string, limit int) (
 	schema := p.schema
 	p.mu.RUnlock()
 	if !ok {
-		return nil, fmt.Errorf("%w: competition: unknown competition %q (known: %s)", ErrBadFixture, competition, strings.Join(p.Competitions(), ", "))
+		return nil, fault.Field(fault.Unprocessable, "competition", "unknown competition %q (known: %s)", competition, strings.Join(p.Competitions(), ", "))
 	}
 	if limit > 0 && len(past) > limit {
 		past = past[len(past)-limit:]

@@ -20,6 +20,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/soccerpredict/soccerpredict/host/internal/cache"
+	"github.com/soccerpredict/soccerpredict/host/internal/fault"
 	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
 	"github.com/soccerpredict/soccerpredict/host/internal/gather"
 	"github.com/soccerpredict/soccerpredict/host/internal/queue"
@@ -267,14 +268,17 @@ type View struct {
 	JobID string `json:"job_id"`
 	// Status is queued, running, succeeded, failed or cancelled; the last
 	// three are final.
-	Status     string          `json:"status"`
-	Result     json.RawMessage `json:"prediction,omitempty"`
-	Error      string          `json:"error,omitempty"`
-	Attempts   int             `json:"attempts"`
-	CreatedAt  time.Time       `json:"created_at"`
-	StartedAt  *time.Time      `json:"started_at,omitempty"`
-	FinishedAt *time.Time      `json:"finished_at,omitempty"`
-	UpdatedAt  time.Time       `json:"updated_at"`
+	Status string          `json:"status"`
+	Result json.RawMessage `json:"prediction,omitempty"`
+	Error  string          `json:"error,omitempty"`
+	// Problem is a failed job's error as an RFC 9457 problem: the status
+	// and type a synchronous request failing the same way answers.
+	Problem    *fault.Problem `json:"problem,omitempty"`
+	Attempts   int            `json:"attempts"`
+	CreatedAt  time.Time      `json:"created_at"`
+	StartedAt  *time.Time     `json:"started_at,omitempty"`
+	FinishedAt *time.Time     `json:"finished_at,omitempty"`
+	UpdatedAt  time.Time      `json:"updated_at"`
 	// Callback is the webhook's delivery record, for a job that asked for one.
 	Callback *CallbackView `json:"callback,omitempty"`
 	// Owner is the creating key's ID: for the access check, never shown.
@@ -311,6 +315,10 @@ type cached struct {
 func ViewOf(j store.Job) View {
 	v := View{JobID: j.ID, Status: j.Status, Result: j.Result, Error: j.Error, Attempts: j.Attempts,
 		CreatedAt: j.CreatedAt, StartedAt: j.StartedAt, FinishedAt: j.FinishedAt, UpdatedAt: j.UpdatedAt, Owner: j.Owner}
+	if j.Status == store.JobFailed {
+		p := fault.ProblemOf(j.ErrorKind, j.Error)
+		v.Problem = &p
+	}
 	if j.CallbackURL != "" {
 		c := &CallbackView{URL: j.CallbackURL, State: j.CallbackState, Attempts: []CallbackAttempt{}}
 		if c.State == "" {
@@ -349,26 +357,32 @@ func (w *Worker) Handle(ctx context.Context, id string) error {
 	}
 	ctx, span := jobSpan(ctx, j)
 	defer span.End()
-	result, reason, ended := w.compute(forecast.WithOrigin(ctx, forecast.Origin{Route: "async", KeyID: j.Owner}), id, j.Request)
+	result, failure, ended := w.compute(forecast.WithOrigin(ctx, forecast.Origin{Route: "async", KeyID: j.Owner}), id, j.Request)
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
 	if ended {
 		return nil // ended while it waited (swept at queue.max_job_age, or cancelled): nothing to record
 	}
-	return w.await(ctx, "store", func() error { return w.finish(ctx, id, result, reason) })
+	end := store.JobEnd{ID: id, Result: result}
+	if failure != nil {
+		end.Result, end.Error, end.ErrorKind = nil, failure.Detail(), failure.Kind.Name()
+	}
+	return w.await(ctx, "store", func() error { _, err := w.ends.Do(ctx, end); return err })
 }
 
-// compute predicts a started job: its result, or the reason it failed.
+// compute predicts a started job: its result, or why it failed as a
+// client reads it (the same kind and words as a synchronous request's).
 // It waits out a model or feature plugin that is down or restarting (and a
 // store it cannot read while resolving the fixture), for
 // as long as the job is still running in the store: a job ended meanwhile
 // (the stale-job sweep's queue.max_job_age, which bounds the wait) is
 // ended true. It returns nothing when ctx ends.
-func (w *Worker) compute(ctx context.Context, id string, request json.RawMessage) (result json.RawMessage, reason string, ended bool) {
+func (w *Worker) compute(ctx context.Context, id string, request json.RawMessage) (result json.RawMessage, failure *fault.Error, ended bool) {
 	var req Request
 	if err := json.Unmarshal(request, &req); err != nil {
-		return nil, fmt.Sprintf("unreadable request: %v", err), false
+		w.Logger.Error("job failed: its stored request is unreadable", "job", id, "error", err)
+		return nil, fault.Wrap(fault.Internal, err, "the job's stored request is unreadable"), false
 	}
 	// Resolving the fixture may read the store (a played match's prices):
 	// a store that cannot be read is waited out, as a plugin is below.
@@ -381,7 +395,7 @@ func (w *Worker) compute(ctx context.Context, id string, request json.RawMessage
 	w.await(ctx, "store", func() error {
 		f, ferr = w.Predictor.Fixture(ctx, forecast.FixtureRequest{HomeTeam: req.HomeTeam, AwayTeam: req.AwayTeam,
 			Competition: req.Competition, Kickoff: req.Kickoff, Odds: req.Odds, NoStoredOdds: req.NoStoredOdds})
-		if errors.Is(ferr, forecast.ErrUnavailable) {
+		if errors.Is(ferr, fault.Unavailable) {
 			if !running() {
 				ended = true
 				return nil
@@ -392,9 +406,9 @@ func (w *Worker) compute(ctx context.Context, id string, request json.RawMessage
 	})
 	switch {
 	case ctx.Err() != nil || ended:
-		return nil, "", ended
+		return nil, nil, ended
 	case ferr != nil:
-		return nil, ferr.Error(), false // the request's own problem (a bad fixture, an unknown team), in full
+		return nil, fault.Of(ferr), false // the request's own problem (a bad fixture, an unknown team)
 	}
 	var preds []forecast.Prediction
 	var perr error // the prediction's own failure, once the plugins answered
@@ -404,7 +418,7 @@ func (w *Worker) compute(ctx context.Context, id string, request json.RawMessage
 		} else {
 			preds, perr = w.Predictor.Predict(ctx, []soccer.Fixture{f})
 		}
-		if errors.Is(perr, forecast.ErrUnavailable) || errors.Is(perr, forecast.ErrNotReady) {
+		if errors.Is(perr, fault.Unavailable) {
 			if !running() {
 				ended = true
 				return nil
@@ -415,35 +429,16 @@ func (w *Worker) compute(ctx context.Context, id string, request json.RawMessage
 	})
 	switch {
 	case ctx.Err() != nil || ended:
-		return nil, "", ended
+		return nil, nil, ended
 	case perr != nil:
 		w.Logger.Error("job failed", "job", id, "error", perr)
-		return nil, publicReason(perr), false
+		return nil, fault.Of(perr), false
 	}
 	if req.Markets && preds[0].Markets == nil {
-		return nil, fmt.Sprintf("markets: the serving model %s v%d forecasts home/draw/away only; goal markets need a goals model (model.plugin: goals)",
-			preds[0].Model, preds[0].ModelVersion), false
+		return nil, forecast.NoMarkets(preds[0]), false
 	}
 	b, _ := json.Marshal(w.Render(preds[0]))
-	return b, "", false
-}
-
-func (w *Worker) finish(ctx context.Context, id string, result json.RawMessage, errText string) error {
-	_, err := w.ends.Do(ctx, store.JobEnd{ID: id, Result: result, Error: errText})
-	return err
-}
-
-// publicReason is what a client reads of a failed job: its own input's
-// problem in full, anything else without the server's internals (paths,
-// digests, plugin errors), which are in the log.
-func publicReason(err error) string {
-	switch {
-	case errors.Is(err, forecast.ErrBadFixture), errors.Is(err, forecast.ErrBadInput):
-		return err.Error()
-	case errors.Is(err, forecast.ErrMisbehaved):
-		return "the model produced an invalid forecast; it was not served"
-	}
-	return "the prediction failed on the server; it is in the server log"
+	return b, nil, false
 }
 
 // DeadLetterReason is the error of a job whose every delivery failed.
@@ -460,11 +455,11 @@ type Reaper struct {
 
 // Handle marks one dead-lettered job failed (a job that finished meanwhile is left as it is).
 func (r Reaper) Handle(ctx context.Context, id string) error {
-	ended, err := r.Store.FinishJob(ctx, id, nil, DeadLetterReason)
+	ended, err := r.Store.FinishJobs(ctx, store.JobEnd{ID: id, Error: DeadLetterReason, ErrorKind: fault.Unavailable.Name()})
 	if err != nil {
 		return err
 	}
-	if ended {
+	if len(ended) > 0 {
 		r.Logger.Warn("dead-lettered job marked failed", "job", id)
 		cacheView(ctx, r.Store, r.Cache, r.Logger, id)
 	}
@@ -484,7 +479,7 @@ func (r Reaper) Sweep(ctx context.Context, maxAge, interval time.Duration) {
 			return
 		case <-tick.C:
 		}
-		if n, err := r.Store.FailStale(ctx, time.Now().Add(-maxAge), reason); err != nil {
+		if n, err := r.Store.FailStale(ctx, time.Now().Add(-maxAge), fault.Unavailable.Name(), reason); err != nil {
 			r.Logger.Warn("sweep stale jobs", "error", err)
 		} else if n > 0 {
 			r.Logger.Warn("stale jobs marked failed", "jobs", n, "max_age", maxAge)

@@ -57,8 +57,8 @@ type Jobs interface {
 	// the jobs it ended, as they now are.
 	FinishJobs(ctx context.Context, ends ...JobEnd) ([]Job, error)
 	// FailStale fails every queued or running job not updated since before,
-	// with reason as its error, and returns how many it failed.
-	FailStale(ctx context.Context, before time.Time, reason string) (int, error)
+	// with reason as its error (of kind), and returns how many it failed.
+	FailStale(ctx context.Context, before time.Time, kind, reason string) (int, error)
 	// CancelJob cancels a job that is still queued; it reports false (and
 	// changes nothing) for a job that is running, finished or cancelled.
 	CancelJob(ctx context.Context, id string) (bool, error)
@@ -85,6 +85,9 @@ type JobEnd struct {
 	ID     string
 	Result json.RawMessage
 	Error  string
+	// ErrorKind names the kind of failure for clients (the host's
+	// fault.Kind names: "unprocessable", "unavailable", …).
+	ErrorKind string
 }
 
 // Failed reports whether the end is a failure.
@@ -127,6 +130,7 @@ type Job struct {
 	Request   json.RawMessage
 	Result    json.RawMessage
 	Error     string
+	ErrorKind string // see JobEnd.ErrorKind
 	CreatedAt time.Time
 	UpdatedAt time.Time
 	Published bool

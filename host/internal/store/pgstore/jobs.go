@@ -39,14 +39,14 @@ func (s *Store) CreateJobs(ctx context.Context, jobs ...store.Job) error {
 	return nil
 }
 
-const jobColumns = `id, status, request, result, error, created_at, updated_at, published_at, owner, attempts, coalesce(idem_key, ''), request_hash,
+const jobColumns = `id, status, request, result, error, error_kind, created_at, updated_at, published_at, owner, attempts, coalesce(idem_key, ''), request_hash,
 	started_at, finished_at, callback_url, callback_state, callback_attempts`
 
 func scanJob(r pgx.Row) (store.Job, error) {
 	var j store.Job
 	var request, result []byte
 	var published *time.Time
-	if err := r.Scan(&j.ID, &j.Status, &request, &result, &j.Error, &j.CreatedAt, &j.UpdatedAt, &published, &j.Owner, &j.Attempts, &j.IdempotencyKey, &j.RequestHash,
+	if err := r.Scan(&j.ID, &j.Status, &request, &result, &j.Error, &j.ErrorKind, &j.CreatedAt, &j.UpdatedAt, &published, &j.Owner, &j.Attempts, &j.IdempotencyKey, &j.RequestHash,
 		&j.StartedAt, &j.FinishedAt, &j.CallbackURL, &j.CallbackState, &j.CallbackAttempts); err != nil {
 		return store.Job{}, err
 	}
@@ -139,9 +139,9 @@ func (s *Store) FinishJobs(ctx context.Context, ends ...store.JobEnd) ([]store.J
 	if len(ends) == 0 {
 		return nil, nil
 	}
-	ids, statuses, results, errs := make([]string, len(ends)), make([]string, len(ends)), make([]*string, len(ends)), make([]string, len(ends))
+	ids, statuses, results, errs, kinds := make([]string, len(ends)), make([]string, len(ends)), make([]*string, len(ends)), make([]string, len(ends)), make([]string, len(ends))
 	for i, e := range ends {
-		ids[i], statuses[i], errs[i] = e.ID, store.JobSucceeded, e.Error
+		ids[i], statuses[i], errs[i], kinds[i] = e.ID, store.JobSucceeded, e.Error, e.ErrorKind
 		if e.Failed() {
 			statuses[i] = store.JobFailed
 		} else {
@@ -149,10 +149,10 @@ func (s *Store) FinishJobs(ctx context.Context, ends ...store.JobEnd) ([]store.J
 			results[i] = &r
 		}
 	}
-	rows, err := s.pool.Query(ctx, `UPDATE jobs SET status = f.fstatus, result = f.fresult::jsonb, error = f.ferror, updated_at = now(), `+endJob+`
-		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS f(fid, fstatus, fresult, ferror)
-		WHERE jobs.id = f.fid AND jobs.status IN ($5, $6) RETURNING `+jobColumns, // f's names (fid, …) clash with none of jobs'
-		ids, statuses, results, errs, store.JobQueued, store.JobRunning)
+	rows, err := s.pool.Query(ctx, `UPDATE jobs SET status = f.fstatus, result = f.fresult::jsonb, error = f.ferror, error_kind = f.fkind, updated_at = now(), `+endJob+`
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS f(fid, fstatus, fresult, ferror, fkind)
+		WHERE jobs.id = f.fid AND jobs.status IN ($6, $7) RETURNING `+jobColumns, // f's names (fid, …) clash with none of jobs'
+		ids, statuses, results, errs, kinds, store.JobQueued, store.JobRunning)
 	jobs, err := collect(rows, err, scanJob)
 	if err != nil {
 		return nil, fmt.Errorf("finish %d jobs (%s…): %w", len(ends), ends[0].ID, err)
@@ -221,9 +221,9 @@ func (s *Store) CreateJobOnce(ctx context.Context, j store.Job, window time.Dura
 }
 
 // FailStale implements store.Jobs.
-func (s *Store) FailStale(ctx context.Context, before time.Time, reason string) (int, error) {
-	tag, err := s.pool.Exec(ctx, `UPDATE jobs SET status = $1, error = $2, updated_at = now(), `+endJob+` WHERE status IN ($3, $4) AND updated_at < $5`,
-		store.JobFailed, reason, store.JobQueued, store.JobRunning, before)
+func (s *Store) FailStale(ctx context.Context, before time.Time, kind, reason string) (int, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE jobs SET status = $1, error = $2, error_kind = $3, updated_at = now(), `+endJob+` WHERE status IN ($4, $5) AND updated_at < $6`,
+		store.JobFailed, reason, kind, store.JobQueued, store.JobRunning, before)
 	if err != nil {
 		return 0, fmt.Errorf("fail stale jobs: %w", err)
 	}

@@ -45,14 +45,14 @@ func (s *Store) inTx(ctx context.Context, f func(*sql.Tx) error) error {
 	return tx.Commit()
 }
 
-const jobColumns = `id, status, request, result, error, created_at, updated_at, published_at, owner, attempts, coalesce(idem_key, ''), request_hash,
+const jobColumns = `id, status, request, result, error, error_kind, created_at, updated_at, published_at, owner, attempts, coalesce(idem_key, ''), request_hash,
 	started_at, finished_at, callback_url, callback_state, callback_attempts`
 
 func scanJob(r scanner) (store.Job, error) {
 	var j store.Job
 	var request, created, updated string
 	var result, published, started, finished sql.NullString
-	if err := r.Scan(&j.ID, &j.Status, &request, &result, &j.Error, &created, &updated, &published, &j.Owner, &j.Attempts, &j.IdempotencyKey, &j.RequestHash,
+	if err := r.Scan(&j.ID, &j.Status, &request, &result, &j.Error, &j.ErrorKind, &created, &updated, &published, &j.Owner, &j.Attempts, &j.IdempotencyKey, &j.RequestHash,
 		&started, &finished, &j.CallbackURL, &j.CallbackState, &j.CallbackAttempts); err != nil {
 		return store.Job{}, err
 	}
@@ -176,8 +176,8 @@ func (s *Store) FinishJobs(ctx context.Context, ends ...store.JobEnd) ([]store.J
 			if e.Failed() {
 				status, res = store.JobFailed, nil
 			}
-			j, err := scanJob(tx.QueryRowContext(ctx, `UPDATE jobs SET status = ?, result = ?, error = ?, updated_at = ?, `+endJob+` WHERE id = ? AND status IN (?, ?) RETURNING `+jobColumns,
-				status, res, e.Error, now, now, now, e.ID, store.JobQueued, store.JobRunning))
+			j, err := scanJob(tx.QueryRowContext(ctx, `UPDATE jobs SET status = ?, result = ?, error = ?, error_kind = ?, updated_at = ?, `+endJob+` WHERE id = ? AND status IN (?, ?) RETURNING `+jobColumns,
+				status, res, e.Error, e.ErrorKind, now, now, now, e.ID, store.JobQueued, store.JobRunning))
 			switch {
 			case errors.Is(err, sql.ErrNoRows): // finished or cancelled already
 			case err != nil:
@@ -264,10 +264,10 @@ func (s *Store) CreateJobOnce(ctx context.Context, j store.Job, window time.Dura
 }
 
 // FailStale implements store.Jobs.
-func (s *Store) FailStale(ctx context.Context, before time.Time, reason string) (int, error) {
+func (s *Store) FailStale(ctx context.Context, before time.Time, kind, reason string) (int, error) {
 	now := time.Now().UTC().Format(store.TimeFormat)
-	r, err := s.db.ExecContext(ctx, `UPDATE jobs SET status = ?, error = ?, updated_at = ?, `+endJob+` WHERE status IN (?, ?) AND updated_at < ?`,
-		store.JobFailed, reason, now, now, now, store.JobQueued, store.JobRunning, before.UTC().Format(store.TimeFormat))
+	r, err := s.db.ExecContext(ctx, `UPDATE jobs SET status = ?, error = ?, error_kind = ?, updated_at = ?, `+endJob+` WHERE status IN (?, ?) AND updated_at < ?`,
+		store.JobFailed, reason, kind, now, now, now, store.JobQueued, store.JobRunning, before.UTC().Format(store.TimeFormat))
 	if err != nil {
 		return 0, fmt.Errorf("fail stale jobs: %w", err)
 	}

@@ -699,8 +699,8 @@ func checkJobs(t *testing.T, s store.Store) {
 	if j3, _ := s.Job(ctx, "j3"); j3.StartedAt == nil || j3.FinishedAt == nil || j3.FinishedAt.Before(*j3.StartedAt) {
 		t.Fatalf("j3 finished: started %v, finished %v", j3.StartedAt, j3.FinishedAt)
 	}
-	s.FinishJob(ctx, "j2", nil, "model unavailable")
-	if j, _ := s.Job(ctx, "j2"); j.Status != store.JobFailed || j.Error != "model unavailable" || j.Result != nil {
+	s.FinishJobs(ctx, store.JobEnd{ID: "j2", Error: "no such team", ErrorKind: "not-found"})
+	if j, _ := s.Job(ctx, "j2"); j.Status != store.JobFailed || j.Error != "no such team" || j.ErrorKind != "not-found" || j.Result != nil {
 		t.Fatalf("failed job %+v", j)
 	}
 	if out, _ := s.Outbox(ctx, 10, 0); len(out) != 0 {
@@ -713,13 +713,13 @@ func checkJobs(t *testing.T, s store.Store) {
 	if err := s.CreateJob(ctx, store.Job{ID: "j5", Request: json.RawMessage(`{}`)}); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := s.FailStale(ctx, time.Now().Add(-time.Hour), "too old"); err != nil || n != 0 {
+	if n, err := s.FailStale(ctx, time.Now().Add(-time.Hour), "unavailable", "too old"); err != nil || n != 0 {
 		t.Fatalf("nothing is an hour old yet: %d %v", n, err)
 	}
-	if n, err := s.FailStale(ctx, time.Now().Add(time.Second), "too old"); err != nil || n != 1 {
+	if n, err := s.FailStale(ctx, time.Now().Add(time.Second), "unavailable", "too old"); err != nil || n != 1 {
 		t.Fatalf("fail stale: %d %v, want j5 only", n, err)
 	}
-	if j, _ := s.Job(ctx, "j5"); j.Status != store.JobFailed || j.Error != "too old" {
+	if j, _ := s.Job(ctx, "j5"); j.Status != store.JobFailed || j.Error != "too old" || j.ErrorKind != "unavailable" {
 		t.Fatalf("j5 after the sweep: %+v", j)
 	}
 }

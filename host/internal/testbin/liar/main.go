@@ -5,6 +5,9 @@
 // market_available feature (the ratings plugin's "pre-match price given"
 // column, found by name in the signature it loads) is 1,
 // so one batch can hold honest and lying rows (its first answer is honest).
+// With {"mode": "refuse", "kind": K} it refuses every prediction after the
+// first with the sdk's error of kind K (invalid, not-found, unsupported,
+// not-ready), in words meant for the caller.
 package main
 
 import (
@@ -17,6 +20,7 @@ import (
 )
 
 type liar struct {
+	refuse   func(format string, args ...any) error
 	priced   bool
 	pricedAt int // index of market_available, -1 when the signature has none
 	loaded   bool
@@ -42,6 +46,9 @@ func (l *liar) Predict(_ context.Context, req model.PredictRequest) (model.Predi
 		return model.PredictResponse{}, plugin.NotReady("no model loaded")
 	}
 	l.calls++
+	if l.refuse != nil && l.calls > 1 {
+		return model.PredictResponse{}, l.refuse("the liar refuses %d rows", len(req.Rows))
+	}
 	p := soccer.Probabilities{Home: 0.9, Draw: 0.9, Away: 0.9}
 	if l.calls == 1 {
 		p = soccer.Probabilities{Home: 0.5, Draw: 0.25, Away: 0.25}
@@ -64,10 +71,19 @@ func main() {
 	serve.Model("liar", func(_ context.Context, env plugin.Env) (model.Model, error) {
 		var s struct {
 			Mode string `json:"mode"`
+			Kind string `json:"kind"`
 		}
 		if err := env.Settings.Decode(&s); err != nil {
 			return nil, err
 		}
-		return &liar{priced: s.Mode == "priced"}, nil
+		l := &liar{priced: s.Mode == "priced"}
+		if s.Mode == "refuse" {
+			kinds := map[string]func(string, ...any) error{"invalid": plugin.Invalid, "not-found": plugin.NotFound,
+				"unsupported": plugin.Unsupported, "not-ready": plugin.NotReady}
+			if l.refuse = kinds[s.Kind]; l.refuse == nil {
+				return nil, plugin.Invalid("kind %q: want invalid, not-found, unsupported or not-ready", s.Kind)
+			}
+		}
+		return l, nil
 	})
 }
