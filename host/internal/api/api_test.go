@@ -26,6 +26,7 @@ import (
 	"github.com/soccerpredict/soccerpredict/host/internal/ingest"
 	"github.com/soccerpredict/soccerpredict/host/internal/jobs"
 	"github.com/soccerpredict/soccerpredict/host/internal/pluginhost"
+	"github.com/soccerpredict/soccerpredict/host/internal/present"
 	"github.com/soccerpredict/soccerpredict/host/internal/replay"
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
 	"github.com/soccerpredict/soccerpredict/host/internal/store/sqlitestore"
@@ -257,7 +258,7 @@ func TestFixturesAndHealth(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out struct {
-		Recent []PredictionResponse `json:"recent"`
+		Recent []present.PredictionResponse `json:"recent"`
 	}
 	json.NewDecoder(resp.Body).Decode(&out)
 	resp.Body.Close()
@@ -608,8 +609,7 @@ type jobRunner struct {
 func (w *world) asyncJobs(t *testing.T) jobRunner {
 	srv := httptest.NewServer((&Server{Predictor: w.pred, Logger: hclog.NewNullLogger(), Store: w.store}).Handler())
 	t.Cleanup(srv.Close)
-	return jobRunner{Server: srv, store: w.store, worker: &jobs.Worker{Store: w.store, Predictor: w.pred, Logger: hclog.NewNullLogger(),
-		Render: func(p forecast.Prediction) any { return Render(p) }}}
+	return jobRunner{Server: srv, store: w.store, worker: &jobs.Worker{Store: w.store, Predictor: w.pred, Logger: hclog.NewNullLogger()}}
 }
 
 // run submits body, works the job and returns its result, failing the

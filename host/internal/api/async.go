@@ -8,7 +8,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,6 +25,7 @@ import (
 	"github.com/soccerpredict/soccerpredict/host/internal/jobs"
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
 	"github.com/soccerpredict/soccerpredict/host/internal/tracing"
+	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 )
 
 // AsyncRequest is the body of POST /v1/predictions/async: a fixture, and
@@ -64,42 +68,13 @@ func (s *Server) predictAsync(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	key := r.Header.Get("Idempotency-Key")
-	if len(key) > 255 || strings.ContainsFunc(key, func(c rune) bool { return c < 0x20 || c > 0x7e }) {
-		s.problem(w, r, http.StatusBadRequest, "invalid Idempotency-Key", "the Idempotency-Key header is 1 to 255 printable ASCII characters",
-			[]FieldProblem{{Field: "Idempotency-Key", Message: "1 to 255 printable ASCII characters"}})
+	key, ok := s.idempotencyKey(w, r)
+	if !ok {
 		return
 	}
-	jr := jobs.Request{HomeTeam: f.HomeTeam, AwayTeam: f.AwayTeam, Competition: f.Competition, Kickoff: f.Kickoff,
-		Trace: tracing.Inject(r.Context()), Markets: sent.Markets}
-	switch forecast.MarketSource(f) {
-	case "request":
-		jr.Odds = &f.Odds[0]
-	case "":
-		jr.NoStoredOdds = true // the caller opted out, or the store had none then: the worker must not add them
-	}
-	if !asOf.IsZero() {
-		jr.AsOf = &asOf
-	}
-	body, _ := json.Marshal(jr)
-	// The request as the client sent it (not the resolved fixture, whose
-	// kick-off defaults to "now"): a retry of the same body matches.
-	sentJSON, _ := json.Marshal(sent)
-	sum := sha256.Sum256(sentJSON)
-	b := make([]byte, jobIDBytes)
-	rand.Read(b)
-	id := hex.EncodeToString(b)
-	var owner string
-	if k, ok := caller(r); ok {
-		owner = k.ID
-	}
-	window := s.IdempotencyWindow
-	if window <= 0 {
-		window = 24 * time.Hour
-	}
-	job := store.Job{ID: id, Request: body, Owner: owner, IdempotencyKey: key, RequestHash: hex.EncodeToString(sum[:]),
-		CallbackURL: sent.CallbackURL}
-	job, created, err := s.record(r.Context(), job, window)
+	job := newJob(r, sent, f, asOf, key)
+	id := job.ID
+	job, created, err := s.record(r.Context(), job, s.idempotencyWindow())
 	if r.Context().Err() != nil {
 		// The client left while the store was slow: it never learns the
 		// job's ID, so nobody would read the result. A job recorded after
@@ -126,7 +101,7 @@ func (s *Server) predictAsync(w http.ResponseWriter, r *http.Request) {
 	}
 	if !created {
 		// The same key again: the same job, if it is the same request.
-		if job.RequestHash != hex.EncodeToString(sum[:]) {
+		if job.RequestHash != requestHash(sent) {
 			s.problem(w, r, http.StatusConflict, "Idempotency-Key reused", fmt.Sprintf("key %q was used for another request (job %s)", truncate(key, 64), job.ID), nil)
 			return
 		}
@@ -141,6 +116,136 @@ func (s *Server) predictAsync(w http.ResponseWriter, r *http.Request) {
 	s.json(w, http.StatusAccepted, AsyncResponse{JobID: id, Status: store.JobQueued, StatusURL: "/v1/jobs/" + id})
 }
 
+// AsyncBatchRequest is the body of POST /v1/predictions/async/batch: up to
+// MaxBatch fixtures, each its own job, and optionally where to post each
+// job's result.
+type AsyncBatchRequest struct {
+	Fixtures []PredictionRequest `json:"fixtures" validate:"required"`
+	// CallbackURL receives each job's final view as a signed POST.
+	CallbackURL string `json:"callback_url,omitempty"`
+}
+
+// AsyncBatchResponse is the answer to POST /v1/predictions/async/batch: one
+// job per fixture, in the request's order.
+type AsyncBatchResponse struct {
+	Jobs []AsyncResponse `json:"jobs"`
+}
+
+// predictAsyncBatch queues many fixtures in one request: every fixture is
+// checked first (one that cannot be forecast refuses the whole batch,
+// naming it), then every job is written in one INSERT and one commit
+// before the 202. With an Idempotency-Key, fixture i is recorded under the
+// key and its index, so a retry of the same batch (after a timeout, say)
+// answers the same jobs, and one that was only partly recorded is
+// completed.
+func (s *Server) predictAsyncBatch(w http.ResponseWriter, r *http.Request) {
+	if s.Store == nil {
+		s.problem(w, r, http.StatusNotImplemented, "asynchronous predictions are not configured", "", nil)
+		return
+	}
+	var req AsyncBatchRequest
+	if p := decode(r, &req); p != nil {
+		s.problem(w, r, p.Status(), "malformed request", p.Message, []FieldProblem{*p})
+		return
+	}
+	if req.CallbackURL != "" {
+		if err := s.Callbacks.Check(req.CallbackURL); err != nil {
+			s.problem(w, r, http.StatusBadRequest, "invalid callback_url", "callback_url "+err.Error(), []FieldProblem{{Field: "callback_url", Message: err.Error()}})
+			return
+		}
+	}
+	key, ok := s.idempotencyKey(w, r)
+	if !ok {
+		return
+	}
+	fixtures, asOf, ok := s.resolveBatch(w, r, req.Fixtures)
+	if !ok {
+		return
+	}
+	batch := make([]store.Job, len(req.Fixtures))
+	ids := make([]string, len(req.Fixtures))
+	batchHash := ""
+	if key != "" {
+		b, _ := json.Marshal(req)
+		sum := sha256.Sum256(b)
+		batchHash = hex.EncodeToString(sum[:])
+	}
+	for i, fr := range req.Fixtures {
+		itemKey := ""
+		if key != "" {
+			itemKey = key + "#" + strconv.Itoa(i)
+		}
+		batch[i] = newJob(r, AsyncRequest{PredictionRequest: fr, CallbackURL: req.CallbackURL}, fixtures[i], asOf[i], itemKey)
+		batch[i].RequestHash = batchHash // a retry must send the same batch, not only the same fixture i
+		ids[i] = batch[i].ID
+	}
+	window := s.idempotencyWindow()
+	type recorded struct {
+		jobs    []store.Job
+		created int
+	}
+	res, err := durably(s, r.Context(), key != "", ids, func(ctx context.Context) (recorded, bool, error) {
+		if key == "" {
+			if err := s.Store.CreateJobs(ctx, batch...); err != nil {
+				return recorded{}, false, err
+			}
+			now := time.Now().UTC()
+			made := slices.Clone(batch)
+			for i := range made {
+				made[i].Status, made[i].CreatedAt, made[i].UpdatedAt = store.JobQueued, now, now
+			}
+			jobs.CacheJobs(ctx, s.Cache, s.Logger, made...)
+			return recorded{made, len(made)}, true, nil
+		}
+		out := recorded{jobs: make([]store.Job, len(batch))}
+		for i, j := range batch {
+			got, created, err := s.Store.CreateJobOnce(context.WithoutCancel(ctx), j, window)
+			if err != nil {
+				return out, out.created > 0, err
+			}
+			if !created && got.RequestHash != batchHash {
+				// Found at fixture 0 (the first written under the key),
+				// before anything of this request is recorded.
+				return out, out.created > 0, &keyReused{index: i, job: got.ID}
+			}
+			if created {
+				out.created++
+				got.Status = store.JobQueued
+			}
+			out.jobs[i] = got
+		}
+		return out, out.created > 0, nil
+	})
+	var reused *keyReused
+	switch {
+	case r.Context().Err() != nil:
+		return // the jobs were cancelled (unkeyed) or kept for the retry (keyed)
+	case errors.As(err, &reused):
+		s.problem(w, r, http.StatusConflict, "Idempotency-Key reused",
+			fmt.Sprintf("key %q was used for another request (job %s, fixtures[%d])", truncate(key, 64), reused.job, reused.index), nil)
+		return
+	case errors.Is(err, errSubmitTimeout):
+		s.problem(w, r, http.StatusServiceUnavailable, "temporarily unavailable",
+			fmt.Sprintf("the store did not record the jobs within %s; nothing was queued", s.submitTimeout()), nil)
+		return
+	case err != nil:
+		s.Logger.Error("create jobs", "jobs", len(batch), "error", err)
+		s.problem(w, r, http.StatusServiceUnavailable, "temporarily unavailable", "the jobs could not be recorded; nothing was queued", nil)
+		return
+	}
+	out := AsyncBatchResponse{Jobs: make([]AsyncResponse, len(res.jobs))}
+	for i, j := range res.jobs {
+		out.Jobs[i] = AsyncResponse{JobID: j.ID, Status: j.Status, StatusURL: "/v1/jobs/" + j.ID}
+	}
+	status := http.StatusAccepted
+	if res.created == 0 {
+		status = http.StatusOK // the same batch again: nothing new was queued
+	} else if s.Kick != nil {
+		s.Kick()
+	}
+	s.json(w, status, out)
+}
+
 func (s *Server) job(w http.ResponseWriter, r *http.Request) {
 	if s.Store == nil {
 		s.problem(w, r, http.StatusNotImplemented, "asynchronous predictions are not configured", "", nil)
@@ -153,17 +258,103 @@ func (s *Server) job(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, r, http.StatusNotFound, "no such job", fmt.Sprintf("no job %q: job IDs are %d hex digits", truncate(id, 64), 2*jobIDBytes), nil)
 		return
 	}
+	wait, werr := waitOf(r)
+	if werr != "" {
+		s.problem(w, r, http.StatusBadRequest, "invalid wait", "wait "+werr, []FieldProblem{{Field: "wait", Message: werr}})
+		return
+	}
 	v, err := jobs.Lookup(r.Context(), s.Store, s.Cache, id)
 	if errors.Is(err, store.ErrNotFound) || err == nil && !mayRead(r, v.Owner) {
 		// Another key's job is as absent as one that never was: its ID tells nothing.
 		s.problem(w, r, http.StatusNotFound, "no such job", "no job "+id, nil)
 		return
 	}
+	if err == nil && wait > 0 && !final(v.Status) {
+		v, err = s.awaitJob(r.Context(), id, v, wait)
+	}
 	if err != nil {
 		s.storeDown(w, r, err)
 		return
 	}
 	s.json(w, http.StatusOK, v)
+}
+
+// MaxWait bounds a long poll (GET /v1/jobs/{id}?wait=), and MaxWaiters the
+// polls waiting at once; beyond it a poll answers at once, as without wait.
+const (
+	MaxWait    = 20 * time.Second
+	MaxWaiters = 10000
+)
+
+// waitingForJob reports whether r is a long poll of a job: it waits on a
+// timer, not on the server's work, so it holds no in-flight slot
+// (MaxWaiters bounds it instead).
+func waitingForJob(r *http.Request) bool {
+	return r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/v1/jobs/") && r.URL.RawQuery != "" && r.URL.Query().Has("wait")
+}
+
+// waitOf reads the wait parameter: seconds ("2.5") or a duration ("500ms"),
+// at most MaxWait; 0 when absent. A bad one is the reason it is bad.
+func waitOf(r *http.Request) (time.Duration, string) {
+	if r.URL.RawQuery == "" || !r.URL.Query().Has("wait") {
+		return 0, ""
+	}
+	raw := r.URL.Query().Get("wait")
+	d, err := time.ParseDuration(raw)
+	if err != nil {
+		secs, ferr := strconv.ParseFloat(raw, 64)
+		if ferr != nil || math.IsNaN(secs) || math.IsInf(secs, 0) {
+			return 0, fmt.Sprintf("%q is not a number of seconds or a duration like 10s", truncate(raw, 32))
+		}
+		d = time.Duration(secs * float64(time.Second))
+	}
+	if d < 0 || d > MaxWait {
+		return 0, fmt.Sprintf("%q is not between 0 and %s", truncate(raw, 32), MaxWait)
+	}
+	return d, ""
+}
+
+func final(status string) bool {
+	return status == store.JobSucceeded || status == store.JobFailed || status == store.JobCancelled
+}
+
+// awaitJob reads a job's view until it has ended, wait has passed or the
+// client has gone, whichever is first, and answers the last view read. It
+// reads the cache (the store without one) with a delay growing from 2 ms to
+// 50 ms: a job that ends is seen within 50 ms, and a poll costs one cache
+// read per delay.
+func (s *Server) awaitJob(ctx context.Context, id string, v jobs.View, wait time.Duration) (jobs.View, error) {
+	if s.waiters.Add(1) > MaxWaiters {
+		s.waiters.Add(-1)
+		return v, nil
+	}
+	defer s.waiters.Add(-1)
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	delay := 2 * time.Millisecond
+	tick := time.NewTimer(delay)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return v, nil // nobody is listening
+		case <-deadline.C:
+			return v, nil
+		case <-tick.C:
+		}
+		next, err := jobs.Lookup(ctx, s.Store, s.Cache, id)
+		switch {
+		case ctx.Err() != nil:
+			return v, nil
+		case err != nil:
+			return v, err
+		case final(next.Status):
+			return next, nil
+		}
+		v = next
+		delay = min(2*delay, 50*time.Millisecond)
+		tick.Reset(delay)
+	}
 }
 
 // cancelJob cancels a job that is still queued (200 with its view); a job
@@ -205,7 +396,70 @@ func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
 	s.json(w, http.StatusOK, jobs.ViewOf(j))
 }
 
+// idempotencyKey reads the request's Idempotency-Key ("" when none),
+// answering the problem itself when it is malformed (ok false).
+func (s *Server) idempotencyKey(w http.ResponseWriter, r *http.Request) (string, bool) {
+	key := r.Header.Get("Idempotency-Key")
+	if len(key) > 255 || strings.ContainsFunc(key, func(c rune) bool { return c < 0x20 || c > 0x7e }) {
+		s.problem(w, r, http.StatusBadRequest, "invalid Idempotency-Key", "the Idempotency-Key header is 1 to 255 printable ASCII characters",
+			[]FieldProblem{{Field: "Idempotency-Key", Message: "1 to 255 printable ASCII characters"}})
+		return "", false
+	}
+	return key, true
+}
+
+func (s *Server) idempotencyWindow() time.Duration {
+	if s.IdempotencyWindow > 0 {
+		return s.IdempotencyWindow
+	}
+	return 24 * time.Hour
+}
+
+// newJob is the job of a resolved submission: what the worker needs to
+// forecast it as the caller asked, whoever asked, under key.
+func newJob(r *http.Request, sent AsyncRequest, f soccer.Fixture, asOf time.Time, key string) store.Job {
+	jr := jobs.Request{HomeTeam: f.HomeTeam, AwayTeam: f.AwayTeam, Competition: f.Competition, Kickoff: f.Kickoff,
+		Trace: tracing.Inject(r.Context()), Markets: sent.Markets}
+	switch forecast.MarketSource(f) {
+	case "request":
+		jr.Odds = &f.Odds[0]
+	case "":
+		jr.NoStoredOdds = true // the caller opted out, or the store had none then: the worker must not add them
+	}
+	if !asOf.IsZero() {
+		jr.AsOf = &asOf
+	}
+	body, _ := json.Marshal(jr)
+	b := make([]byte, jobIDBytes)
+	rand.Read(b)
+	var owner string
+	if k, ok := caller(r); ok {
+		owner = k.ID
+	}
+	return store.Job{ID: hex.EncodeToString(b), Request: body, Owner: owner, IdempotencyKey: key, RequestHash: requestHash(sent),
+		CallbackURL: sent.CallbackURL}
+}
+
+// requestHash identifies a submission as the client sent it (not the
+// resolved fixture, whose kick-off defaults to "now"), so a retry of the same
+// body under the same Idempotency-Key matches.
+func requestHash(sent AsyncRequest) string {
+	b, _ := json.Marshal(sent)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
 var errSubmitTimeout = errors.New("the store did not answer in time")
+
+// keyReused is a batch whose Idempotency-Key already names another request.
+type keyReused struct {
+	index int
+	job   string
+}
+
+func (e *keyReused) Error() string {
+	return fmt.Sprintf("fixture %d: key used by job %s", e.index, e.job)
+}
 
 // doubtful holds the IDs of submissions whose write failed — which may
 // have committed all the same — and cancels each once the store answers,
@@ -286,10 +540,32 @@ func (s *Server) submitTimeout() time.Duration {
 // so nobody would read the result. (A keyed one is kept: the client's
 // retry with the same key finds it.)
 func (s *Server) record(ctx context.Context, job store.Job, window time.Duration) (store.Job, bool, error) {
-	type result struct {
+	type recorded struct {
 		job     store.Job
 		created bool
-		err     error
+	}
+	res, err := durably(s, ctx, job.IdempotencyKey != "", []string{job.ID}, func(ctx context.Context) (recorded, bool, error) {
+		if job.IdempotencyKey == "" {
+			// Submissions arriving together share one INSERT (and one commit).
+			_, err := s.creates.Do(ctx, job)
+			return recorded{job, err == nil}, err == nil, err
+		}
+		j, created, err := s.Store.CreateJobOnce(context.WithoutCancel(ctx), job, window)
+		return recorded{j, created}, created, err
+	})
+	if err != nil && res.job.ID == "" {
+		res.job = job
+	}
+	return res.job, res.created, err
+}
+
+// durably runs write, which records the jobs ids (keyed: under an
+// Idempotency-Key), waiting at most SubmitTimeout and no longer than the
+// client stays; see record. write reports whether it created the jobs.
+func durably[R any](s *Server, ctx context.Context, keyed bool, ids []string, write func(context.Context) (R, bool, error)) (R, error) {
+	type result struct {
+		r   R
+		err error
 	}
 	// Whoever first moves state from pending decides: the write's result
 	// goes to the handler, or the handler has given up and the write's
@@ -298,44 +574,42 @@ func (s *Server) record(ctx context.Context, job store.Job, window time.Duration
 	var state atomic.Int32
 	done := make(chan result, 1)
 	go func() {
-		var res result
-		if job.IdempotencyKey == "" {
-			// Submissions arriving together share one INSERT (and one commit).
-			_, res.err = s.creates.Do(ctx, job)
-			res.job, res.created = job, res.err == nil
-		} else {
-			res.job, res.created, res.err = s.Store.CreateJobOnce(context.WithoutCancel(ctx), job, window)
-		}
+		r, created, err := write(ctx)
 		told := state.CompareAndSwap(pending, answered)
 		if told {
-			done <- res
+			done <- result{r, err}
 		}
 		switch {
-		case job.IdempotencyKey != "":
-		case res.err == nil && res.created && !told:
-			if _, err := s.Store.CancelJob(context.WithoutCancel(ctx), job.ID); err != nil {
-				s.Logger.Warn("cancel a job recorded after its submission was given up", "job", job.ID, "error", err)
+		case keyed:
+		case err == nil && created && !told:
+			for _, id := range ids {
+				if _, err := s.Store.CancelJob(context.WithoutCancel(ctx), id); err != nil {
+					s.Logger.Warn("cancel a job recorded after its submission was given up", "job", id, "error", err)
+				}
 			}
-		case res.err != nil:
+		case err != nil:
 			// The write failed, but a connection lost after COMMIT fails
-			// it too: the job may be recorded although the client hears
-			// it was not. It is cancelled (if it is there) once the store
-			// answers again.
-			s.doubts.add(job.ID)
+			// it too: the jobs may be recorded although the client hears
+			// they were not. They are cancelled (if they are there) once
+			// the store answers again.
+			for _, id := range ids {
+				s.doubts.add(id)
+			}
 		}
 	}()
 	timer := time.NewTimer(s.submitTimeout())
 	defer timer.Stop()
-	giveUp := func(err error) (store.Job, bool, error) {
+	giveUp := func(err error) (R, error) {
 		if state.CompareAndSwap(pending, gaveUp) {
-			return job, false, err
+			var zero R
+			return zero, err
 		}
 		res := <-done // answered just now
-		return res.job, res.created, res.err
+		return res.r, res.err
 	}
 	select {
 	case res := <-done:
-		return res.job, res.created, res.err
+		return res.r, res.err
 	case <-timer.C:
 		return giveUp(errSubmitTimeout)
 	case <-ctx.Done():

@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
+	"github.com/soccerpredict/soccerpredict/host/internal/present"
 )
 
 // batchSizes records the coalescer's batches (forecast.Metrics).
@@ -150,8 +151,8 @@ type probabilities struct {
 func probsOf(t *testing.T, a answer) probabilities {
 	t.Helper()
 	var r struct {
-		Probabilities probabilities `json:"probabilities"`
-		Fixture       FixtureJSON   `json:"fixture"`
+		Probabilities probabilities       `json:"probabilities"`
+		Fixture       present.FixtureJSON `json:"fixture"`
 	}
 	if err := json.Unmarshal(a.body, &r); err != nil {
 		t.Fatalf("%s: %v", a.body, err)

@@ -89,8 +89,7 @@ func TestPluginErrorKindsAnswerAlikeOnEveryChannel(t *testing.T) {
 				t.Fatalf("async: %d %v", code, sub)
 			}
 			id := sub["job_id"].(string)
-			worker := &jobs.Worker{Store: w.store, Predictor: pred, Logger: hclog.NewNullLogger(), RetryMin: time.Millisecond, RetryMax: 10 * time.Millisecond,
-				Render: func(p forecast.Prediction) any { return Render(p) }}
+			worker := &jobs.Worker{Store: w.store, Predictor: pred, Logger: hclog.NewNullLogger(), RetryMin: time.Millisecond, RetryMax: 10 * time.Millisecond}
 			if kind == "not-ready" {
 				hold, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 				defer cancel()

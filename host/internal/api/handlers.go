@@ -13,6 +13,7 @@ import (
 	"github.com/soccerpredict/soccerpredict/host/internal/fault"
 	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
 	"github.com/soccerpredict/soccerpredict/host/internal/monitor"
+	"github.com/soccerpredict/soccerpredict/host/internal/present"
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 )
@@ -55,150 +56,17 @@ type BatchRequest struct {
 	Fixtures []PredictionRequest `json:"fixtures" validate:"required"`
 }
 
-// PredictionResponse is one forecast.
-type PredictionResponse struct {
-	Fixture              FixtureJSON       `json:"fixture"`
-	Probabilities        ProbabilitiesJSON `json:"probabilities"`
-	Model                ModelJSON         `json:"model"`
-	FeatureSchemaVersion string            `json:"feature_schema_version"`
-	// Generation is the serving generation the forecast came from.
-	Generation  int64       `json:"generation"`
-	PointInTime bool        `json:"point_in_time,omitempty"`
-	Result      *ResultJSON `json:"result,omitempty"`
-	// Market compares the forecast with the odds the request gave (absent without odds).
-	Market *MarketJSON `json:"market,omitempty"`
-	// ServedAt is when a recent result's forecast was served (the last one
-	// before kick-off, from the forecast log).
-	ServedAt *time.Time `json:"served_at,omitempty"`
-	// Markets is a goals model's forecast of the goals; absent when the
-	// serving model forecasts home/draw/away only.
-	Markets *MarketsJSON `json:"markets,omitempty"`
-}
-
-// MarketsJSON is what a goals model says beyond home/draw/away, all from
-// one forecast of the score.
-type MarketsJSON struct {
-	ExpectedGoals  ExpectedGoalsJSON `json:"expected_goals"`
-	Over25         float64           `json:"over_2_5"`
-	Under25        float64           `json:"under_2_5"`
-	BothTeamsScore float64           `json:"both_teams_score"`
-	// Scorelines are the likeliest full-time scores, likeliest first.
-	Scorelines []ScorelineJSON `json:"scorelines"`
-}
-
-// ExpectedGoalsJSON are the expected goals of each side.
-type ExpectedGoalsJSON struct {
-	Home float64 `json:"home"`
-	Away float64 `json:"away"`
-}
-
-// ScorelineJSON is one full-time score ("2-1", home goals first) and its probability.
-type ScorelineJSON struct {
-	Score       string  `json:"score"`
-	Home        int     `json:"home"`
-	Away        int     `json:"away"`
-	Probability float64 `json:"probability"`
-}
-
-func marketsJSON(m *soccer.GoalMarkets) *MarketsJSON {
-	if m == nil {
-		return nil
-	}
-	out := &MarketsJSON{ExpectedGoals: ExpectedGoalsJSON{m.ExpectedHomeGoals, m.ExpectedAwayGoals}, Over25: m.Over25, Under25: 1 - m.Over25,
-		BothTeamsScore: m.BothScore, Scorelines: make([]ScorelineJSON, len(m.Scorelines))}
-	for i, s := range m.Scorelines {
-		out.Scorelines[i] = ScorelineJSON{Score: strconv.Itoa(s.Home) + "-" + strconv.Itoa(s.Away), Home: s.Home, Away: s.Away, Probability: s.Probability}
-	}
-	return out
-}
-
 // FixturesResponse is GET /v1/fixtures: upcoming fixtures with forecasts,
 // and recent results beside what was forecast before kick-off.
 type FixturesResponse struct {
-	Competition string               `json:"competition"`
-	Upcoming    []PredictionResponse `json:"upcoming"`
-	Recent      []PredictionResponse `json:"recent"`
+	Competition string                       `json:"competition"`
+	Upcoming    []present.PredictionResponse `json:"upcoming"`
+	Recent      []present.PredictionResponse `json:"recent"`
 	// RecentSource is "served": the forecasts really served before each
 	// kick-off (the forecast log); or "replay", when none was logged: the
 	// current champion's forecasts from the features each match had
 	// before kick-off, which were not served to anyone.
 	RecentSource string `json:"recent_source"`
-}
-
-// MarketJSON is the market's view of a fixture, from the request's odds or
-// the store's pre-match prices.
-type MarketJSON struct {
-	Bookmaker string `json:"bookmaker,omitempty"`
-	// Source is where the prices came from: "request" (the caller's) or
-	// "stored" (the store's pre-match prices for a scheduled fixture,
-	// used when the request had none).
-	Source string `json:"source"`
-	// Probabilities are the odds' implied probabilities with the
-	// bookmaker's margin taken out proportionally: (1/o) / Σ 1/o.
-	Probabilities ProbabilitiesJSON `json:"probabilities"`
-	// Overround is the bookmaker's margin, Σ 1/o − 1.
-	Overround float64 `json:"overround"`
-	// Edge is the model's probability minus the market's, per outcome:
-	// positive where the model rates an outcome higher than the price does.
-	Edge ProbabilitiesJSON `json:"edge"`
-}
-
-// FixtureJSON identifies the forecast fixture.
-type FixtureJSON struct {
-	ID          string    `json:"id"`
-	Competition string    `json:"competition"`
-	Season      string    `json:"season"`
-	Kickoff     time.Time `json:"kickoff"`
-	HomeTeam    string    `json:"home_team"`
-	AwayTeam    string    `json:"away_team"`
-}
-
-// ProbabilitiesJSON are home, draw and away; they sum to 1.
-type ProbabilitiesJSON struct {
-	Home float64 `json:"home"`
-	Draw float64 `json:"draw"`
-	Away float64 `json:"away"`
-}
-
-// ModelJSON names the model that made a forecast.
-type ModelJSON struct {
-	Name    string `json:"name"`
-	Version int    `json:"version"`
-}
-
-// ResultJSON is the outcome of a past match.
-type ResultJSON struct {
-	HomeGoals int    `json:"home_goals"`
-	AwayGoals int    `json:"away_goals"`
-	Result    string `json:"result"`
-}
-
-// Render is a forecast as the API shows it (also an async job's result).
-func Render(p forecast.Prediction) PredictionResponse { return toResponse(p) }
-
-func toResponse(p forecast.Prediction) PredictionResponse {
-	out := PredictionResponse{
-		Fixture: FixtureJSON{ID: p.Fixture.ID, Competition: p.Fixture.Competition, Season: p.Fixture.Season,
-			Kickoff: p.Fixture.Kickoff, HomeTeam: p.Fixture.HomeTeam, AwayTeam: p.Fixture.AwayTeam},
-		Probabilities:        ProbabilitiesJSON{p.Probabilities.Home, p.Probabilities.Draw, p.Probabilities.Away},
-		Model:                ModelJSON{p.Model, p.ModelVersion},
-		FeatureSchemaVersion: p.FeatureSchemaVersion,
-		Generation:           p.Generation,
-		PointInTime:          p.PointInTime,
-		Markets:              marketsJSON(p.Markets),
-	}
-	if p.Match != nil && p.Match.Status == soccer.Finished {
-		out.Result = &ResultJSON{p.Match.HomeGoals, p.Match.AwayGoals, string(p.Match.Result)}
-	}
-	if len(p.Fixture.Odds) > 0 {
-		o := p.Fixture.Odds[0]
-		if m, err := o.Implied(); err == nil {
-			out.Market = &MarketJSON{Bookmaker: o.Bookmaker, Source: forecast.MarketSource(p.Fixture), Probabilities: ProbabilitiesJSON{m.Home, m.Draw, m.Away},
-				Overround: 1/o.Home + 1/o.Draw + 1/o.Away - 1,
-				Edge:      ProbabilitiesJSON{p.Probabilities.Home - m.Home, p.Probabilities.Draw - m.Draw, p.Probabilities.Away - m.Away}}
-		}
-	}
-	return out
 }
 
 // fixtureOf checks a request's fields and resolves it, with its as_of (zero: none).
@@ -295,6 +163,39 @@ func (s *Server) resolveFixture(w http.ResponseWriter, r *http.Request, req Pred
 	return f, asOf, true
 }
 
+// resolveBatch checks the size of a batch and resolves its fixtures (with
+// their as_of), answering the problem itself when it cannot (ok false): the
+// fields missing anywhere, or the first fixture that cannot be forecast.
+func (s *Server) resolveBatch(w http.ResponseWriter, r *http.Request, reqs []PredictionRequest) ([]soccer.Fixture, []time.Time, bool) {
+	if len(reqs) == 0 || len(reqs) > MaxBatch {
+		s.problem(w, r, http.StatusUnprocessableEntity, "invalid batch", fmt.Sprintf("send 1 to %d fixtures", MaxBatch),
+			[]FieldProblem{{Field: "fixtures", Message: fmt.Sprintf("has %d fixtures; send 1 to %d", len(reqs), MaxBatch)}})
+		return nil, nil, false
+	}
+	fixtures := make([]soccer.Fixture, len(reqs))
+	asOf := make([]time.Time, len(reqs))
+	var problems []FieldProblem
+	for i, fr := range reqs {
+		f, at, missing, err := s.fixtureOf(r.Context(), fr, "fixtures["+strconv.Itoa(i)+"]")
+		asOf[i] = at
+		if len(missing) > 0 {
+			problems = append(problems, missing...)
+			continue
+		}
+		if err != nil {
+			// The whole batch is refused, naming the first bad fixture.
+			s.fail(w, r, err)
+			return nil, nil, false
+		}
+		fixtures[i] = f
+	}
+	if len(problems) > 0 {
+		s.problem(w, r, http.StatusUnprocessableEntity, "invalid fields", problems[0].Field+": "+problems[0].Message, problems)
+		return nil, nil, false
+	}
+	return fixtures, asOf, true
+}
+
 // forecasts answers fixtures as of their kick-offs, or as of asOf where set.
 func (s *Server) forecasts(ctx context.Context, fixtures []soccer.Fixture, asOf []time.Time) ([]forecast.Prediction, error) {
 	for _, t := range asOf {
@@ -318,7 +219,7 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request) {
 	if s.withoutMarkets(w, r, []bool{req.Markets}, func(int) string { return "markets" }, preds) {
 		return
 	}
-	s.json(w, http.StatusOK, toResponse(preds[0]))
+	s.json(w, http.StatusOK, present.Render(preds[0]))
 }
 
 // MaxBatch bounds one batch request.
@@ -333,30 +234,8 @@ func (s *Server) predictBatch(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, r, p.Status(), "malformed request", p.Message, []FieldProblem{*p})
 		return
 	}
-	if len(req.Fixtures) == 0 || len(req.Fixtures) > MaxBatch {
-		s.problem(w, r, http.StatusUnprocessableEntity, "invalid batch", fmt.Sprintf("send 1 to %d fixtures", MaxBatch),
-			[]FieldProblem{{Field: "fixtures", Message: fmt.Sprintf("has %d fixtures; send 1 to %d", len(req.Fixtures), MaxBatch)}})
-		return
-	}
-	fixtures := make([]soccer.Fixture, len(req.Fixtures))
-	asOf := make([]time.Time, len(req.Fixtures))
-	var problems []FieldProblem
-	for i, fr := range req.Fixtures {
-		f, at, missing, err := s.fixtureOf(r.Context(), fr, "fixtures["+strconv.Itoa(i)+"]")
-		asOf[i] = at
-		if len(missing) > 0 {
-			problems = append(problems, missing...)
-			continue
-		}
-		if err != nil {
-			// The whole batch is refused, naming the first bad fixture.
-			s.fail(w, r, err)
-			return
-		}
-		fixtures[i] = f
-	}
-	if len(problems) > 0 {
-		s.problem(w, r, http.StatusUnprocessableEntity, "invalid fields", problems[0].Field+": "+problems[0].Message, problems)
+	fixtures, asOf, ok := s.resolveBatch(w, r, req.Fixtures)
+	if !ok {
 		return
 	}
 	preds, err := s.forecasts(s.origin(r.Context(), "batch"), fixtures, asOf)
@@ -372,10 +251,10 @@ func (s *Server) predictBatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := struct {
-		Predictions []PredictionResponse `json:"predictions"`
-	}{make([]PredictionResponse, len(preds))}
+		Predictions []present.PredictionResponse `json:"predictions"`
+	}{make([]present.PredictionResponse, len(preds))}
 	for i, p := range preds {
-		out.Predictions[i] = toResponse(p)
+		out.Predictions[i] = present.Render(p)
 	}
 	s.json(w, http.StatusOK, out)
 }
@@ -402,9 +281,9 @@ func (s *Server) fixtures(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	out := FixturesResponse{Competition: comp, Upcoming: []PredictionResponse{}, Recent: []PredictionResponse{}, RecentSource: "served"}
+	out := FixturesResponse{Competition: comp, Upcoming: []present.PredictionResponse{}, Recent: []present.PredictionResponse{}, RecentSource: "served"}
 	for _, p := range upcoming {
-		out.Upcoming = append(out.Upcoming, toResponse(p))
+		out.Upcoming = append(out.Upcoming, present.Render(p))
 	}
 	if out.Recent, err = s.servedRecent(r.Context(), comp, limit); err != nil {
 		s.fail(w, r, err)
@@ -418,7 +297,7 @@ func (s *Server) fixtures(w http.ResponseWriter, r *http.Request) {
 		}
 		out.RecentSource = "replay"
 		for _, p := range recent {
-			out.Recent = append(out.Recent, toResponse(p))
+			out.Recent = append(out.Recent, present.Render(p))
 		}
 	}
 	s.json(w, http.StatusOK, out)
@@ -427,8 +306,8 @@ func (s *Server) fixtures(w http.ResponseWriter, r *http.Request) {
 // servedRecent is the competition's last finished matches that were
 // forecast before kick-off (first served within the last year), newest first, each with the last forecast
 // served (not a shadow's) before it.
-func (s *Server) servedRecent(ctx context.Context, comp string, limit int) ([]PredictionResponse, error) {
-	out := []PredictionResponse{}
+func (s *Server) servedRecent(ctx context.Context, comp string, limit int) ([]present.PredictionResponse, error) {
+	out := []present.PredictionResponse{}
 	if s.Store == nil {
 		return out, nil
 	}
@@ -456,10 +335,10 @@ func (s *Server) servedRecent(ctx context.Context, comp string, limit int) ([]Pr
 	for _, sc := range picked[:min(limit, len(picked))] {
 		at := sc.ForecastAt
 		p := sc.Probabilities
-		out = append(out, PredictionResponse{
-			Fixture:       FixtureJSON{ID: sc.MatchID, Competition: sc.Competition, Season: sc.Season, Kickoff: sc.Kickoff, HomeTeam: sc.HomeTeam, AwayTeam: sc.AwayTeam},
-			Probabilities: ProbabilitiesJSON{p[0], p[1], p[2]}, Model: ModelJSON{sc.Model, sc.Version}, FeatureSchemaVersion: sc.FeatureSchema,
-			Generation: sc.Generation, PointInTime: true, Result: &ResultJSON{sc.HomeGoals, sc.AwayGoals, sc.Result}, ServedAt: &at})
+		out = append(out, present.PredictionResponse{
+			Fixture:       present.FixtureJSON{ID: sc.MatchID, Competition: sc.Competition, Season: sc.Season, Kickoff: sc.Kickoff, HomeTeam: sc.HomeTeam, AwayTeam: sc.AwayTeam},
+			Probabilities: present.ProbabilitiesJSON{Home: p[0], Draw: p[1], Away: p[2]}, Model: present.ModelJSON{Name: sc.Model, Version: sc.Version}, FeatureSchemaVersion: sc.FeatureSchema,
+			Generation: sc.Generation, PointInTime: true, Result: &present.ResultJSON{HomeGoals: sc.HomeGoals, AwayGoals: sc.AwayGoals, Result: sc.Result}, ServedAt: &at})
 	}
 	return out, nil
 }
@@ -478,7 +357,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	champ, gen, _ := s.Predictor.Champion()
-	s.json(w, http.StatusOK, map[string]any{"status": "ready", "model": ModelJSON{champ.Name, champ.Version}, "generation": gen.ID})
+	s.json(w, http.StatusOK, map[string]any{"status": "ready", "model": present.ModelJSON{Name: champ.Name, Version: champ.Version}, "generation": gen.ID})
 }
 
 // PluginJSON is one plugin process of the server.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/soccerpredict/soccerpredict/host/internal/jobs"
 	"github.com/soccerpredict/soccerpredict/host/internal/monitor"
+	"github.com/soccerpredict/soccerpredict/host/internal/present"
 )
 
 // The OpenAPI 3.1 document is generated from the very Go types the handlers
@@ -51,7 +52,7 @@ func buildOpenAPI(version string) map[string]any {
 		return base
 	}
 	batchResponse := struct {
-		Predictions []PredictionResponse `json:"predictions"`
+		Predictions []present.PredictionResponse `json:"predictions"`
 	}{}
 	fixturesResponse := FixturesResponse{}
 	pluginsResponse := struct {
@@ -61,10 +62,10 @@ func buildOpenAPI(version string) map[string]any {
 		Competitions []CompetitionJSON `json:"competitions"`
 	}{}
 	promotionsResponse := struct {
-		Champion   ModelJSON       `json:"champion"`
-		Generation int64           `json:"generation"`
-		Since      time.Time       `json:"since"`
-		Promotions []PromotionJSON `json:"promotions"`
+		Champion   present.ModelJSON `json:"champion"`
+		Generation int64             `json:"generation"`
+		Since      time.Time         `json:"since"`
+		Promotions []PromotionJSON   `json:"promotions"`
 	}{}
 	evaluationResponse := map[string]any{"type": "object", "required": []string{"run", "finished_at", "evaluation"}, "properties": map[string]any{
 		"run": map[string]any{"type": "string"}, "finished_at": map[string]any{"type": "string", "format": "date-time"},
@@ -150,15 +151,20 @@ func buildOpenAPI(version string) map[string]any {
 	}
 	paths := map[string]any{
 		"/v1/predictions": map[string]any{"post": op("Forecast one fixture", "predict", ScopePredict, jsonBody(ref(PredictionRequest{})),
-			with(map[string]any{"200": ok("home/draw/away probabilities", ref(PredictionResponse{}))}, errs("422", "500", "501")), false)},
+			with(map[string]any{"200": ok("home/draw/away probabilities", ref(present.PredictionResponse{}))}, errs("422", "500", "501")), false)},
 		"/v1/predictions/batch": map[string]any{"post": op("Forecast up to 1,000 fixtures, in order", "predictBatch", ScopePredict, jsonBody(ref(BatchRequest{})),
 			with(map[string]any{"200": ok("one forecast per fixture", schemaOf(reflect.TypeOf(batchResponse), components))}, errs("422", "500", "501")), false)},
 		"/v1/predictions/async": map[string]any{"post": op("Queue a forecast; the job is durable before the 202", "predictAsync", ScopePredict, jsonBody(ref(AsyncRequest{})),
 			with(map[string]any{"202": ok("the job", ref(AsyncResponse{})), "200": ok("the job this Idempotency-Key already made", ref(AsyncResponse{}))}, errs("409", "422", "501")), false,
 			map[string]any{"name": "Idempotency-Key", "in": "header", "schema": map[string]any{"type": "string", "maxLength": 255}})},
+		"/v1/predictions/async/batch": map[string]any{"post": op("Queue up to 1,000 forecasts, one job each, recorded together before the 202", "predictAsyncBatch", ScopePredict, jsonBody(ref(AsyncBatchRequest{})),
+			with(map[string]any{"202": ok("the jobs, in the request's order", ref(AsyncBatchResponse{})), "200": ok("the jobs this Idempotency-Key already made", ref(AsyncBatchResponse{}))}, errs("409", "422", "501")), false,
+			map[string]any{"name": "Idempotency-Key", "in": "header", "schema": map[string]any{"type": "string", "maxLength": 255}})},
 		"/v1/jobs/{id}": map[string]any{
 			"get": op("An async job's status and, when it has ended, its forecast", "job", ScopePredict, nil,
-				with(map[string]any{"200": ok("the job", ref(jobs.View{}))}, errs("404", "501")), false, pathParam("id")),
+				with(map[string]any{"200": ok("the job", ref(jobs.View{}))}, errs("404", "501")), false, pathParam("id"),
+				map[string]any{"name": "wait", "in": "query", "schema": map[string]any{"type": "string"}, "example": "10s",
+					"description": "long poll: answer once the job has ended or after this long (seconds, or a duration like 500ms; at most 20 s), whichever is first"}),
 			"delete": op("Cancel a job that is still queued", "cancelJob", ScopePredict, nil,
 				with(map[string]any{"200": ok("the cancelled job", ref(jobs.View{}))}, errs("404", "409", "501")), false, pathParam("id")),
 		},

@@ -42,8 +42,8 @@ func (p FieldProblem) Status() int {
 	return p.status
 }
 
-// appender is a response that writes its own JSON (see fastjson.go).
-type appender interface{ appendJSON([]byte) []byte }
+// appender is a response that writes its own JSON (present.PredictionResponse).
+type appender interface{ AppendJSON([]byte) []byte }
 
 var buffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
@@ -52,7 +52,7 @@ func (s *Server) json(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	if a, ok := v.(appender); ok {
 		bp := buffers.Get().(*[]byte)
-		*bp = a.appendJSON((*bp)[:0])
+		*bp = a.AppendJSON((*bp)[:0])
 		_, err := w.Write(*bp)
 		buffers.Put(bp)
 		if err != nil {

@@ -79,6 +79,7 @@ type Server struct {
 
 	creates   *gather.Group[store.Job, struct{}]
 	doubts    *doubtful
+	waiters   atomic.Int64 // GET /v1/jobs/{id}?wait= waiting now
 	grpcCalls *firstCall
 }
 
@@ -104,6 +105,7 @@ func (s *Server) Handler() http.Handler {
 		r.With(s.require(ScopePredict)).Post("/predictions", s.predict)
 		r.With(s.require(ScopePredict)).Post("/predictions/batch", s.predictBatch)
 		r.With(s.require(ScopePredict)).Post("/predictions/async", s.predictAsync)
+		r.With(s.require(ScopePredict)).Post("/predictions/async/batch", s.predictAsyncBatch)
 		r.With(s.require(ScopePredict)).Get("/jobs/{id}", s.job)
 		r.With(s.require(ScopePredict)).Delete("/jobs/{id}", s.cancelJob)
 		r.With(s.require(ScopePredict)).Get("/fixtures", s.fixtures)
@@ -177,7 +179,7 @@ func (s *Server) limit() func(http.Handler) http.Handler {
 				next.ServeHTTP(w, r)
 				return
 			}
-			if slots != nil {
+			if slots != nil && !waitingForJob(r) {
 				// A caller (an API key, or an address without one) holds at
 				// most its share of the slots: neither slow bodies nor a burst
 				// of one key — nor of several together — can take the server

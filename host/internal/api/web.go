@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+
+	"github.com/soccerpredict/soccerpredict/host/internal/present"
 )
 
 // The web page: a static shell (web/index.html, app.js, style.css, embedded
@@ -89,11 +91,11 @@ func (s *Server) promotions(w http.ResponseWriter, r *http.Request) {
 	}
 	champ, gen, _ := s.Predictor.Champion()
 	out := struct {
-		Champion   ModelJSON       `json:"champion"`
-		Generation int64           `json:"generation"`
-		Since      time.Time       `json:"since"`
-		Promotions []PromotionJSON `json:"promotions"`
-	}{Champion: ModelJSON{champ.Name, champ.Version}, Generation: gen.ID, Since: gen.CreatedAt, Promotions: []PromotionJSON{}}
+		Champion   present.ModelJSON `json:"champion"`
+		Generation int64             `json:"generation"`
+		Since      time.Time         `json:"since"`
+		Promotions []PromotionJSON   `json:"promotions"`
+	}{Champion: present.ModelJSON{Name: champ.Name, Version: champ.Version}, Generation: gen.ID, Since: gen.CreatedAt, Promotions: []PromotionJSON{}}
 	for _, a := range audit {
 		p := PromotionJSON{At: a.At, Action: a.Action, Actor: a.Actor, Alias: a.Alias, FromVersion: a.FromVersion, ToVersion: a.ToVersion,
 			Generation: a.Generation, Forced: a.Forced, Reason: a.Reason}

@@ -15,7 +15,6 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
 	"github.com/soccerpredict/soccerpredict/host/internal/jobs"
 	"github.com/soccerpredict/soccerpredict/host/internal/queue/memqueue"
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
@@ -69,8 +68,7 @@ func TestWorkerWaitsOutAStoreOutage(t *testing.T) {
 	}
 	st.down.Store(true)
 	q := memqueue.New(n)
-	worker := &jobs.Worker{Store: st, Predictor: w.pred, Logger: hclog.NewNullLogger(), RetryMin: time.Millisecond, RetryMax: 20 * time.Millisecond,
-		Render: func(p forecast.Prediction) any { return Render(p) }}
+	worker := &jobs.Worker{Store: st, Predictor: w.pred, Logger: hclog.NewNullLogger(), RetryMin: time.Millisecond, RetryMax: 20 * time.Millisecond}
 	reaper := jobs.Reaper{Store: w.store, Logger: hclog.NewNullLogger()}
 	go q.Consume(ctx, worker.Handle)
 	go q.ConsumeDead(ctx, reaper.Handle)
@@ -158,7 +156,7 @@ func TestAJobWhoseClientLeftIsNotRun(t *testing.T) {
 	id := <-st.created
 	waitCancelled(t, w.store, id, "the job of a client that left")
 	// A worker that gets it leaves it alone.
-	worker := &jobs.Worker{Store: w.store, Predictor: w.pred, Logger: hclog.NewNullLogger(), Render: func(p forecast.Prediction) any { return Render(p) }}
+	worker := &jobs.Worker{Store: w.store, Predictor: w.pred, Logger: hclog.NewNullLogger()}
 	if err := worker.Handle(context.Background(), id); err != nil {
 		t.Fatal(err)
 	}
@@ -221,8 +219,7 @@ func TestALostStartAnswerIsOneAttempt(t *testing.T) {
 	}
 	id := out["job_id"].(string)
 	st := &lostStarts{Store: w.store}
-	worker := &jobs.Worker{Store: st, Predictor: w.pred, Logger: hclog.NewNullLogger(), RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond,
-		Render: func(p forecast.Prediction) any { return Render(p) }}
+	worker := &jobs.Worker{Store: st, Predictor: w.pred, Logger: hclog.NewNullLogger(), RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond}
 	if err := worker.Handle(ctx, id); err != nil {
 		t.Fatal(err)
 	}

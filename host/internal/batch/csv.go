@@ -12,8 +12,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/soccerpredict/soccerpredict/host/internal/api"
 	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
+	"github.com/soccerpredict/soccerpredict/host/internal/present"
 	"github.com/soccerpredict/soccerpredict/host/internal/replay"
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
@@ -260,7 +260,7 @@ var forecastHeader = []string{"id", "competition", "season", "kickoff", "home_te
 	"overround", "edge_home", "edge_draw", "edge_away"}
 
 // WriteForecasts writes forecasts as CSV, atomically, in kick-off order.
-func WriteForecasts(path string, ps []api.PredictionResponse) error {
+func WriteForecasts(path string, ps []present.PredictionResponse) error {
 	rows := make([][]string, 0, len(ps))
 	for _, p := range ps {
 		f, pr := p.Fixture, p.Probabilities

@@ -5,12 +5,12 @@ import (
 	"flag"
 	"fmt"
 
-	"github.com/soccerpredict/soccerpredict/host/internal/api"
 	"github.com/soccerpredict/soccerpredict/host/internal/batch"
 	"github.com/soccerpredict/soccerpredict/host/internal/config"
 	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
 	"github.com/soccerpredict/soccerpredict/host/internal/ingest"
 	"github.com/soccerpredict/soccerpredict/host/internal/pluginhost"
+	"github.com/soccerpredict/soccerpredict/host/internal/present"
 	"github.com/soccerpredict/soccerpredict/sdk/source"
 )
 
@@ -237,14 +237,14 @@ func batchPredict(e env, args []string) error {
 	if *comp != "" {
 		comps = []string{*comp}
 	}
-	var rows []api.PredictionResponse
+	var rows []present.PredictionResponse
 	for _, code := range comps {
 		ps, err := pred.Upcoming(ctx, code, 0)
 		if err != nil {
 			return err
 		}
 		for _, p := range ps {
-			rows = append(rows, api.Render(p))
+			rows = append(rows, present.Render(p))
 		}
 	}
 	if err := batch.WriteForecasts(out, rows); err != nil {

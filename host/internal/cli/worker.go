@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/soccerpredict/soccerpredict/host/internal/api"
 	"github.com/soccerpredict/soccerpredict/host/internal/cache"
 	"github.com/soccerpredict/soccerpredict/host/internal/cache/memcache"
 	"github.com/soccerpredict/soccerpredict/host/internal/cache/rediscache"
@@ -38,8 +37,7 @@ func openCache(cfg config.Config) cache.Cache {
 }
 
 func worker(parts predictionParts, pred *forecast.Predictor, c cache.Cache, m *telemetry.Metrics) *jobs.Worker {
-	return &jobs.Worker{Store: parts.store, Predictor: pred, Cache: c, Logger: parts.log.Named("worker"), Metrics: m,
-		Render: func(p forecast.Prediction) any { return api.Render(p) }}
+	return &jobs.Worker{Store: parts.store, Predictor: pred, Cache: c, Logger: parts.log.Named("worker"), Metrics: m}
 }
 
 // workerProbes serves a worker's /healthz, /readyz (not ready while it

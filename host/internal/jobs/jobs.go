@@ -23,6 +23,7 @@ import (
 	"github.com/soccerpredict/soccerpredict/host/internal/fault"
 	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
 	"github.com/soccerpredict/soccerpredict/host/internal/gather"
+	"github.com/soccerpredict/soccerpredict/host/internal/present"
 	"github.com/soccerpredict/soccerpredict/host/internal/queue"
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
 	"github.com/soccerpredict/soccerpredict/host/internal/tracing"
@@ -190,8 +191,6 @@ type Worker struct {
 	Predictor *forecast.Predictor
 	Cache     cache.Cache
 	Logger    hclog.Logger
-	// Render turns a prediction into the result callers read (the API's shape).
-	Render func(forecast.Prediction) any
 	// Metrics, when set, is told while the worker waits for a dependency.
 	Metrics WorkerMetrics
 	// RetryMin and RetryMax bound the delay between tries of a step whose
@@ -437,7 +436,7 @@ func (w *Worker) compute(ctx context.Context, id string, request json.RawMessage
 	if req.Markets && preds[0].Markets == nil {
 		return nil, forecast.NoMarkets(preds[0]), false
 	}
-	b, _ := json.Marshal(w.Render(preds[0]))
+	b, _ := json.Marshal(present.Render(preds[0]))
 	return b, nil, false
 }
 
