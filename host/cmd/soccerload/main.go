@@ -190,10 +190,15 @@ func runAsync(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	jobs := fs.Int("jobs", 20000, "jobs in the burst")
 	clients := fs.Int("clients", 64, "concurrent submitters and pollers")
 	workers := fs.Int("workers", 0, "soccerpredict worker processes beside serve (queue.driver rabbitmq)")
+	batch := fs.Int("batch", 1, "fixtures per submission: 1 posts /v1/predictions/async, more /v1/predictions/async/batch")
+	longPoll := fs.Bool("long-poll", false, "wait for each job with GET /v1/jobs/{id}?wait= instead of polling round after round")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	o := loadtest.AsyncOptions{Host: *host, Args: fs.Args(), Workers: *workers, Jobs: *jobs, Clients: *clients}
+	if *batch < 1 || *batch > 1000 {
+		return fmt.Errorf("-batch: %d is not from 1 to 1,000", *batch)
+	}
+	o := loadtest.AsyncOptions{Host: *host, Args: fs.Args(), Workers: *workers, Jobs: *jobs, Clients: *clients, Batch: *batch, LongPoll: *longPoll}
 	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		o.Progress = stderr
 	}

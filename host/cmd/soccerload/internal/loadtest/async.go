@@ -26,6 +26,13 @@ type AsyncOptions struct {
 	// serve works the jobs itself).
 	Workers int
 	Jobs    int
+	// Batch is the fixtures per submission: 1 posts each job on its own
+	// (POST /v1/predictions/async), more post them together
+	// (POST /v1/predictions/async/batch).
+	Batch int
+	// LongPoll waits for each job with GET /v1/jobs/{id}?wait= instead of
+	// polling the unfinished ones round after round.
+	LongPoll bool
 	// Clients submit the burst and then poll the jobs.
 	Clients  int
 	Progress io.Writer
@@ -78,26 +85,44 @@ func RunAsync(ctx context.Context, o AsyncOptions, out io.Writer) (AsyncResult, 
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	var firstErr atomic.Value
+	batch := max(o.Batch, 1)
+	fixture := func(i int) string {
+		k := time.Date(2032, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Minute)
+		return fmt.Sprintf(`{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0", "kickoff": %q}`, k.Format(time.RFC3339))
+	}
 	started := time.Now()
 	for range o.Clients {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for {
-				i := int(next.Add(1)) - 1
-				if i >= o.Jobs {
+				first := int(next.Add(int64(batch))) - batch
+				if first >= o.Jobs {
 					return
 				}
-				k := time.Date(2032, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Minute)
-				body := fmt.Sprintf(`{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0", "kickoff": %q}`, k.Format(time.RFC3339))
-				submitted[i] = time.Now()
-				resp, err := client.Post(base+"/v1/predictions/async", "application/json", strings.NewReader(body))
+				last := min(first+batch, o.Jobs)
+				url, body := base+"/v1/predictions/async", fixture(first)
+				if batch > 1 {
+					items := make([]string, 0, last-first)
+					for i := first; i < last; i++ {
+						items = append(items, fixture(i))
+					}
+					url, body = base+"/v1/predictions/async/batch", `{"fixtures": [`+strings.Join(items, ",")+`]}`
+				}
+				now := time.Now()
+				for i := first; i < last; i++ {
+					submitted[i] = now
+				}
+				resp, err := client.Post(url, "application/json", strings.NewReader(body))
 				if err != nil {
 					firstErr.CompareAndSwap(nil, err)
 					return
 				}
 				var r struct {
 					JobID string `json:"job_id"`
+					Jobs  []struct {
+						JobID string `json:"job_id"`
+					} `json:"jobs"`
 				}
 				json.NewDecoder(resp.Body).Decode(&r)
 				resp.Body.Close()
@@ -105,7 +130,17 @@ func RunAsync(ctx context.Context, o AsyncOptions, out io.Writer) (AsyncResult, 
 					firstErr.CompareAndSwap(nil, fmt.Errorf("submit: status %d", resp.StatusCode))
 					return
 				}
-				ids[i] = r.JobID
+				if batch == 1 {
+					ids[first] = r.JobID
+					continue
+				}
+				if len(r.Jobs) != last-first {
+					firstErr.CompareAndSwap(nil, fmt.Errorf("submit: %d jobs for %d fixtures", len(r.Jobs), last-first))
+					return
+				}
+				for k, j := range r.Jobs {
+					ids[first+k] = j.JobID
+				}
 			}
 		}()
 	}
@@ -116,6 +151,9 @@ func RunAsync(ctx context.Context, o AsyncOptions, out io.Writer) (AsyncResult, 
 	res := AsyncResult{Jobs: o.Jobs, Submit: time.Since(started)}
 	fmt.Fprintf(out, "submitted %d jobs in %s (%.0f/s)\n", o.Jobs, res.Submit.Round(time.Millisecond), float64(o.Jobs)/res.Submit.Seconds())
 
+	if o.LongPoll {
+		return awaitAll(ctx, o, client, base, ids, submitted, res, started)
+	}
 	// Poll the oldest unfinished jobs, round after round, until none is left:
 	// jobs finish roughly in order, and polling all 20,000 each round would
 	// load the server more than the jobs do.
@@ -187,16 +225,78 @@ func RunAsync(ctx context.Context, o AsyncOptions, out io.Writer) (AsyncResult, 
 	if o.Progress != nil {
 		fmt.Fprint(o.Progress, "\r\033[K")
 	}
+	return res.finish(started, submitted, doneAt, int(failed.Load())), nil
+}
+
+// finish fills in the latencies and the total from when each job was
+// submitted and seen done.
+func (r AsyncResult) finish(started time.Time, submitted, doneAt []time.Time, failed int) AsyncResult {
 	last := started
 	for i := range doneAt {
-		res.Latencies = append(res.Latencies, doneAt[i].Sub(submitted[i]))
+		r.Latencies = append(r.Latencies, doneAt[i].Sub(submitted[i]))
 		if doneAt[i].After(last) {
 			last = doneAt[i]
 		}
 	}
-	slices.Sort(res.Latencies)
-	res.Total, res.Failed = last.Sub(started), int(failed.Load())
-	return res, nil
+	slices.Sort(r.Latencies)
+	r.Total, r.Failed = last.Sub(started), failed
+	return r
+}
+
+// awaitAll long-polls every job, oldest first, Clients at a time: each
+// answer comes when its job has ended (the server checks every 50 ms at
+// most), so no client asks about a job again and again.
+func awaitAll(ctx context.Context, o AsyncOptions, client *http.Client, base string, ids []string, submitted []time.Time, res AsyncResult, started time.Time) (AsyncResult, error) {
+	doneAt := make([]time.Time, len(ids))
+	var failed, finished atomic.Int64
+	var next atomic.Int64
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	for range o.Clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				i := int(next.Add(1)) - 1
+				if i >= len(ids) {
+					return
+				}
+				for {
+					resp, err := client.Get(base + "/v1/jobs/" + ids[i] + "?wait=20s")
+					if err != nil {
+						firstErr.CompareAndSwap(nil, err)
+						return
+					}
+					var v struct {
+						Status string `json:"status"`
+					}
+					json.NewDecoder(resp.Body).Decode(&v)
+					resp.Body.Close()
+					if v.Status == "succeeded" || v.Status == "failed" || v.Status == "cancelled" {
+						doneAt[i] = time.Now()
+						if v.Status != "succeeded" {
+							failed.Add(1)
+						}
+						break
+					}
+				}
+				if n := finished.Add(1); o.Progress != nil && n%500 == 0 {
+					fmt.Fprintf(o.Progress, "\r%d of %d jobs finished", n, len(ids))
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if o.Progress != nil {
+		fmt.Fprint(o.Progress, "\r\033[K")
+	}
+	if err, _ := firstErr.Load().(error); err != nil {
+		return res, err
+	}
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
+	return res.finish(started, submitted, doneAt, int(failed.Load())), nil
 }
 
 // Report is one line for docs/benchmarks.md.
