@@ -118,13 +118,24 @@ func sortOutbox(jobs []store.Job) {
 
 // ReleaseOutbox implements store.Jobs.
 func (s *Store) ReleaseOutbox(ctx context.Context, ids ...string) error {
-	_, err := s.pool.Exec(ctx, `UPDATE jobs SET relay_until = NULL WHERE id = ANY($1) AND published_at IS NULL`, ids)
+	_, err := s.pool.Exec(ctx, lockedInOrder("$1")+`UPDATE jobs SET relay_until = NULL FROM locked WHERE jobs.id = locked.lid AND published_at IS NULL`, ids)
 	return err
+}
+
+// lockedInOrder starts a statement that changes several jobs by ID (ids,
+// the parameter holding them): it locks their rows in ID order first, as
+// a CTE named locked, which the statement joins. Every such statement — the
+// relay marking a page published while workers start and finish jobs of
+// the same page — then takes its locks in one order, so none deadlocks with
+// another (an UPDATE … WHERE id = ANY locks in whatever order its plan
+// reads the rows).
+func lockedInOrder(ids string) string {
+	return `WITH locked AS MATERIALIZED (SELECT id AS lid FROM jobs WHERE id = ANY(` + ids + `::text[]) ORDER BY id FOR NO KEY UPDATE) `
 }
 
 // MarkPublished implements store.Jobs.
 func (s *Store) MarkPublished(ctx context.Context, ids ...string) error {
-	_, err := s.pool.Exec(ctx, `UPDATE jobs SET published_at = now() WHERE id = ANY($1) AND published_at IS NULL`, ids)
+	_, err := s.pool.Exec(ctx, lockedInOrder("$1")+`UPDATE jobs SET published_at = now() FROM locked WHERE jobs.id = locked.lid AND published_at IS NULL`, ids)
 	return err
 }
 
@@ -149,9 +160,9 @@ func (s *Store) FinishJobs(ctx context.Context, ends ...store.JobEnd) ([]store.J
 			results[i] = &r
 		}
 	}
-	rows, err := s.pool.Query(ctx, `UPDATE jobs SET status = f.fstatus, result = f.fresult::jsonb, error = f.ferror, error_kind = f.fkind, updated_at = now(), `+endJob+`
-		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS f(fid, fstatus, fresult, ferror, fkind)
-		WHERE jobs.id = f.fid AND jobs.status IN ($6, $7) RETURNING `+jobColumns, // f's names (fid, …) clash with none of jobs'
+	rows, err := s.pool.Query(ctx, lockedInOrder("$1")+`UPDATE jobs SET status = f.fstatus, result = f.fresult::jsonb, error = f.ferror, error_kind = f.fkind, updated_at = now(), `+endJob+`
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS f(fid, fstatus, fresult, ferror, fkind), locked
+		WHERE jobs.id = f.fid AND locked.lid = f.fid AND jobs.status IN ($6, $7) RETURNING `+jobColumns, // f's names (fid, …) clash with none of jobs'
 		ids, statuses, results, errs, kinds, store.JobQueued, store.JobRunning)
 	jobs, err := collect(rows, err, scanJob)
 	if err != nil {
@@ -175,10 +186,10 @@ func (s *Store) StartJobs(ctx context.Context, starts ...store.JobStart) ([]stor
 	for i, st := range starts {
 		ids[i], runs[i] = st.ID, st.Run
 	}
-	rows, err := s.pool.Query(ctx, `UPDATE jobs SET status = $1, updated_at = now(), started_at = coalesce(started_at, now()),
+	rows, err := s.pool.Query(ctx, lockedInOrder("$2")+`UPDATE jobs SET status = $1, updated_at = now(), started_at = coalesce(started_at, now()),
 		attempts = attempts + CASE WHEN s.srun <> '' AND s.srun = jobs.run_token THEN 0 ELSE 1 END, run_token = s.srun
-		FROM unnest($2::text[], $3::text[]) AS s(sid, srun) -- s's names clash with none of jobs'
-		WHERE jobs.id = s.sid AND jobs.status IN ($4, $1) RETURNING `+jobColumns, store.JobRunning, ids, runs, store.JobQueued)
+		FROM unnest($2::text[], $3::text[]) AS s(sid, srun), locked -- s's names clash with none of jobs'
+		WHERE jobs.id = s.sid AND locked.lid = s.sid AND jobs.status IN ($4, $1) RETURNING `+jobColumns, store.JobRunning, ids, runs, store.JobQueued)
 	jobs, err := collect(rows, err, scanJob)
 	if err != nil {
 		return nil, fmt.Errorf("start %d jobs (%s…): %w", len(starts), starts[0].ID, err)
