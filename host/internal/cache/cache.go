@@ -21,5 +21,15 @@ var ErrSkipped = errors.New("cache skipped after a recent failure")
 type Cache interface {
 	Get(ctx context.Context, key string) ([]byte, error)
 	Set(ctx context.Context, key string, value []byte, ttl time.Duration) error
+	// SetMany sets every entry in one round trip; the first error is the
+	// call's (the other entries may be set).
+	SetMany(ctx context.Context, entries ...Entry) error
 	Close() error
+}
+
+// Entry is one value to set.
+type Entry struct {
+	Key   string
+	Value []byte
+	TTL   time.Duration
 }

@@ -496,28 +496,24 @@ func cacheView(ctx context.Context, st store.Store, c cache.Cache, log hclog.Log
 	}
 }
 
-// CacheJobs puts jobs' views in the cache, side by side: a finished one
+// CacheJobs puts jobs' views in the cache, in one round trip: a finished one
 // for CacheTTL, a queued or running one for ProgressTTL.
 func CacheJobs(ctx context.Context, c cache.Cache, log hclog.Logger, jobs ...store.Job) {
 	if c == nil || len(jobs) == 0 {
 		return
 	}
-	var wg sync.WaitGroup
-	for _, j := range jobs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ttl := CacheTTL
-			if j.Status == store.JobQueued || j.Status == store.JobRunning {
-				ttl = ProgressTTL
-			}
-			b, _ := json.Marshal(cached{View: ViewOf(j), Owner: j.Owner})
-			if err := c.Set(ctx, CacheKey(j.ID), b, ttl); err != nil && !errors.Is(err, cache.ErrSkipped) {
-				log.Warn("cache job view", "job", j.ID, "error", err)
-			}
-		}()
+	entries := make([]cache.Entry, len(jobs))
+	for i, j := range jobs {
+		ttl := CacheTTL
+		if j.Status == store.JobQueued || j.Status == store.JobRunning {
+			ttl = ProgressTTL
+		}
+		b, _ := json.Marshal(cached{View: ViewOf(j), Owner: j.Owner})
+		entries[i] = cache.Entry{Key: CacheKey(j.ID), Value: b, TTL: ttl}
 	}
-	wg.Wait()
+	if err := c.SetMany(ctx, entries...); err != nil && !errors.Is(err, cache.ErrSkipped) {
+		log.Warn("cache job views", "jobs", len(jobs), "first", jobs[0].ID, "error", err)
+	}
 }
 
 // Lookup reads a job's view: the cache first, then the store.

@@ -26,6 +26,20 @@ func Run(t *testing.T, open func(t *testing.T) cache.Cache) {
 			t.Fatalf("got %q, %v", b, err)
 		}
 	})
+	t.Run("set many", func(t *testing.T) {
+		c := open(t)
+		if err := c.SetMany(ctx, cache.Entry{Key: "a", Value: []byte("1"), TTL: time.Minute}, cache.Entry{Key: "b", Value: []byte("2"), TTL: time.Minute}); err != nil {
+			t.Fatal(err)
+		}
+		for key, want := range map[string]string{"a": "1", "b": "2"} {
+			if b, err := c.Get(ctx, key); err != nil || string(b) != want {
+				t.Fatalf("%s: %q, %v", key, b, err)
+			}
+		}
+		if err := c.SetMany(ctx); err != nil {
+			t.Fatalf("nothing to set: %v", err)
+		}
+	})
 	t.Run("entries expire", func(t *testing.T) {
 		c := open(t)
 		c.Set(ctx, "short", []byte("x"), 50*time.Millisecond)

@@ -51,3 +51,13 @@ func (c *Cache) Set(_ context.Context, key string, value []byte, ttl time.Durati
 
 // Close implements cache.Cache.
 func (c *Cache) Close() error { return nil }
+
+// SetMany implements cache.Cache.
+func (c *Cache) SetMany(ctx context.Context, entries ...cache.Entry) error {
+	for _, e := range entries {
+		if err := c.Set(ctx, e.Key, e.Value, e.TTL); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -86,5 +86,25 @@ func (c *Cache) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 	return nil
 }
 
+// SetMany implements cache.Cache: one pipeline, one round trip.
+func (c *Cache) SetMany(ctx context.Context, entries ...cache.Entry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	err := c.call(ctx, func() error {
+		_, err := c.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, e := range entries {
+				p.Set(ctx, c.prefix+e.Key, e.Value, e.TTL)
+			}
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("redis set %d keys: %w", len(entries), err)
+	}
+	return nil
+}
+
 // Close implements cache.Cache.
 func (c *Cache) Close() error { return c.client.Close() }
