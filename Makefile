@@ -105,17 +105,22 @@ bench-http: build ort
 # bench-open: open-loop load on the same store as bench-http: requests due at fixed rates
 # (OPEN_RATES, default 1000,2000,4000,8000 a second) whatever the answers, over up to 256
 # connections, latency measured from when each was due, so queueing shows (a closed loop hides it).
+# Prints a table and writes the latency-versus-throughput plot to OPEN_PLOT.
 OPEN_RATES ?= 1000,2000,4000,8000
+OPEN_PLOT ?= var/bench-open.png
 bench-open: build ort
 	cd host && $(GO) build -o $(BIN)/soccerload ./cmd/soccerload
 	./bin/soccerpredict ingest --config configs/local.yaml --set data_dir=var/bench --set log.level=warn >/dev/null
 	./bin/soccerpredict models train --if-no-champion --config configs/local.yaml --set data_dir=var/bench --set log.level=warn >/dev/null
-	./bin/soccerload open -rates $(OPEN_RATES) -- --config configs/local.yaml --set data_dir=var/bench
+	@mkdir -p $(dir $(OPEN_PLOT))
+	./bin/soccerload open -rates $(OPEN_RATES) -plot $(OPEN_PLOT) -- --config configs/local.yaml --set data_dir=var/bench
 
 # bench-async: a burst of asynchronous jobs (default 20,000) through serve on the embedded defaults
 # (the in-process queue; serve works the jobs), from a separate process: jobs/s until all are done and
-# submit→done p50/p99. ASYNC_FLAGS passes flags; for PostgreSQL + RabbitMQ + Redis with workers see
-# docs/benchmarks.md.
+# submit→done p50/p99. ASYNC_FLAGS passes flags: -batch 100 submits through the batch route,
+# -long-poll waits with ?wait=, and -rates 200,400 -plot var/async-open.png measures open loop
+# instead (jobs due at fixed rates, submit→done from when each was due, a table and a plot); for
+# PostgreSQL + RabbitMQ + Redis with workers see docs/benchmarks.md.
 ASYNC_FLAGS ?=
 bench-async: build ort
 	cd host && $(GO) build -o $(BIN)/soccerload ./cmd/soccerload

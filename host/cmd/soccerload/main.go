@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -192,6 +193,10 @@ func runAsync(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	workers := fs.Int("workers", 0, "soccerpredict worker processes beside serve (queue.driver rabbitmq)")
 	batch := fs.Int("batch", 1, "fixtures per submission: 1 posts /v1/predictions/async, more /v1/predictions/async/batch")
 	longPoll := fs.Bool("long-poll", false, "wait for each job with GET /v1/jobs/{id}?wait= instead of polling round after round")
+	rates := fs.String("rates", "", "open loop instead of a burst: jobs due at these rates per second, comma-separated (each POSTed on its own, then long-polled)")
+	duration := fs.Duration("duration", 10*time.Second, "open loop: measured time per rate")
+	warmup := fs.Duration("warmup", 2*time.Second, "open loop: unmeasured time before each rate")
+	plotPath := fs.String("plot", "", "open loop: write the latency-versus-throughput plot (PNG) here")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -202,12 +207,48 @@ func runAsync(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		o.Progress = stderr
 	}
+	if *rates != "" {
+		rs, err := parseRates(*rates)
+		if err != nil {
+			return err
+		}
+		results, err := loadtest.RunAsyncOpen(ctx, o, rs, *warmup, *duration, stdout)
+		return openReport(stdout, results, err, *plotPath, "async submit→done, open loop")
+	}
 	res, err := loadtest.RunAsync(ctx, o, stdout)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, res.Report())
 	return nil
+}
+
+// parseRates reads -rates: request rates per second, comma-separated.
+func parseRates(s string) ([]int, error) {
+	var rs []int
+	for _, r := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(r))
+		if err != nil || n < 1 || n > 1_000_000 {
+			return nil, fmt.Errorf("-rates: %q is not a rate from 1 to 1,000,000 a second", r)
+		}
+		rs = append(rs, n)
+	}
+	return rs, nil
+}
+
+// openReport prints open-loop results as a table and, with plotPath, plots them.
+func openReport(stdout io.Writer, results []loadtest.OpenResult, err error, plotPath, title string) error {
+	if len(results) > 0 {
+		fmt.Fprintln(stdout)
+		loadtest.OpenTable(stdout, results)
+		if plotPath != "" {
+			if perr := loadtest.WriteLatencyPlot(plotPath, title, results); perr != nil {
+				return errors.Join(err, perr)
+			}
+			fmt.Fprintf(stdout, "\nplot: %s\n", plotPath)
+		}
+	}
+	return err
 }
 
 // runOpen is `soccerload open`: open-loop load at fixed rates, latency from
@@ -226,19 +267,16 @@ func runOpen(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	warmup := fs.Duration("warmup", 2*time.Second, "unmeasured time before each rate")
 	procs := fs.Int("client-procs", 1, "GOMAXPROCS of this load-generating process")
 	comps := fs.String("competitions", "E0,E1,D1,SP1,I1", "competitions whose recent team pairs make the fixtures")
+	plotPath := fs.String("plot", "", "write the latency-versus-throughput plot (PNG) here")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *procs > 0 {
 		runtime.GOMAXPROCS(*procs)
 	}
-	var rs []int
-	for _, r := range strings.Split(*rates, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(r))
-		if err != nil || n < 1 || n > 1_000_000 {
-			return fmt.Errorf("-rates: %q is not a rate from 1 to 1,000,000 a second", r)
-		}
-		rs = append(rs, n)
+	rs, err := parseRates(*rates)
+	if err != nil {
+		return err
 	}
 	if *conns < 1 || *conns > 4096 {
 		return fmt.Errorf("-conns: %d is not from 1 to 4,096", *conns)
@@ -248,9 +286,5 @@ func runOpen(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		o.Progress = stderr
 	}
 	results, err := loadtest.RunOpen(ctx, o, rs, *conns, stdout)
-	if len(results) > 0 {
-		fmt.Fprintln(stdout)
-		loadtest.OpenTable(stdout, results)
-	}
-	return err
+	return openReport(stdout, results, err, *plotPath, "synchronous predictions, open loop (uncached)")
 }

@@ -185,23 +185,31 @@ func seasonOn(spans []seasonSpan, kickoff time.Time) string {
 			return s.season
 		}
 	}
-	latest := ""
-	if len(spans) > 0 {
-		latest = spans[len(spans)-1].season
+	if len(spans) == 0 {
+		return calendarSeason(kickoff)
 	}
-	if cal := calendarSeason(kickoff); latest == "" || (len(cal) == len(latest) && cal > latest) {
-		return cal
+	last := spans[len(spans)-1]
+	if cal := calendarSeason(kickoff); len(cal) == len(last.season) && seasonYear(kickoff) > seasonYear(last.last) {
+		return cal // a later season, named as the stored ones are
 	}
-	return latest
+	return last.season
+}
+
+// seasonYear is the year an August-to-July season starts in: 2024 for
+// 2024-08-17 and for 2025-03-01. Seasons compare by it, not by their
+// two-digit names, which wrap at each century.
+func seasonYear(t time.Time) int {
+	y := t.UTC().Year()
+	if t.UTC().Month() < time.July {
+		y--
+	}
+	return y
 }
 
 // calendarSeason is the August-to-July season of a day, as football-data
 // names them: 2024-08-17 is in 2425.
 func calendarSeason(t time.Time) string {
-	y := t.UTC().Year()
-	if t.UTC().Month() < time.July {
-		y--
-	}
+	y := seasonYear(t)
 	return fmt.Sprintf("%02d%02d", y%100, (y+1)%100)
 }
 

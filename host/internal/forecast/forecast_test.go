@@ -350,3 +350,23 @@ func TestResolveBookmaker(t *testing.T) {
 		t.Errorf("knownBookmakers() = %v", l)
 	}
 }
+
+// Seasons compare by the year they start, not by their two-digit names:
+// a kick-off in 2200 is after a stored 2013/14 season, not before it.
+func TestSeasonsAcrossCenturies(t *testing.T) {
+	spans := []seasonSpan{{season: "1314", first: time.Date(2013, 8, 17, 0, 0, 0, 0, time.UTC), last: time.Date(2014, 5, 11, 0, 0, 0, 0, time.UTC)}}
+	for kickoff, want := range map[time.Time]string{
+		time.Date(2014, 9, 1, 0, 0, 0, 0, time.UTC):  "1415",
+		time.Date(2099, 9, 1, 0, 0, 0, 0, time.UTC):  "9900",
+		time.Date(2200, 9, 1, 0, 0, 0, 0, time.UTC):  "0001",
+		time.Date(2014, 3, 1, 0, 0, 0, 0, time.UTC):  "1314",
+		time.Date(2012, 10, 1, 0, 0, 0, 0, time.UTC): "1314",
+	} {
+		if got := seasonOn(spans, kickoff); got != want {
+			t.Errorf("%s: season %q, want %q", kickoff.Format("2006-01-02"), got, want)
+		}
+	}
+	if seasonYear(time.Date(2200, 9, 1, 0, 0, 0, 0, time.UTC)) < seasonYear(spans[0].first) {
+		t.Error("2200 is before 2013")
+	}
+}

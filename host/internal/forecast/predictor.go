@@ -602,7 +602,7 @@ func (p *Predictor) Fixture(ctx context.Context, req FixtureRequest) (soccer.Fix
 	}
 	// Before the competition's first stored season there is nothing to
 	// forecast from: say so rather than label it with a later season.
-	if spans := p.spans[req.Competition]; len(spans) > 0 && calendarSeason(kickoff) < calendarSeason(spans[0].first) && len(spans[0].season) == 4 {
+	if spans := p.spans[req.Competition]; len(spans) > 0 && seasonYear(kickoff) < seasonYear(spans[0].first) && len(spans[0].season) == 4 {
 		return soccer.Fixture{}, fault.Field(fault.Unprocessable, "kickoff", "%s is before %s's first stored season (%s, from %s): there is no history to forecast it from",
 			kickoff.UTC().Format(time.RFC3339), req.Competition, spans[0].season, spans[0].first.UTC().Format("2006-01-02"))
 	}

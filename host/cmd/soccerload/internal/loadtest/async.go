@@ -50,35 +50,11 @@ type AsyncResult struct {
 // workers, submits a burst of jobs as fast as Clients can, then polls every
 // job until it is done or failed.
 func RunAsync(ctx context.Context, o AsyncOptions, out io.Writer) (AsyncResult, error) {
-	for _, args := range [][]string{{"ingest"}, {"models", "train", "--if-no-champion"}} {
-		cmd := exec.CommandContext(ctx, o.Host, append(args, o.Args...)...)
-		if b, err := cmd.CombinedOutput(); err != nil {
-			return AsyncResult{}, fmt.Errorf("soccerpredict %s: %v\n%s", strings.Join(args, " "), err, b)
-		}
-	}
-	addr, err := freeAddr()
+	base, stopAll, err := startAsync(ctx, o)
 	if err != nil {
 		return AsyncResult{}, err
 	}
-	serve := exec.CommandContext(ctx, o.Host, append([]string{"serve", "--addr", addr}, o.Args...)...)
-	serve.Stdout, serve.Stderr = io.Discard, os.Stderr
-	if err := start(serve); err != nil {
-		return AsyncResult{}, err
-	}
-	defer stop(serve)
-	for range o.Workers {
-		w := exec.CommandContext(ctx, o.Host, append([]string{"worker"}, o.Args...)...)
-		w.Stdout, w.Stderr = io.Discard, os.Stderr
-		if err := start(w); err != nil {
-			return AsyncResult{}, err
-		}
-		defer stop(w)
-	}
-	if err := waitReady(ctx, "http://"+addr+"/readyz", 2*time.Minute); err != nil {
-		return AsyncResult{}, err
-	}
-	time.Sleep(2 * time.Second) // workers start their own plugins
-	base := "http://" + addr
+	defer stopAll()
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: o.Clients}}
 	ids := make([]string, o.Jobs)
 	submitted := make([]time.Time, o.Jobs)
@@ -226,6 +202,181 @@ func RunAsync(ctx context.Context, o AsyncOptions, out io.Writer) (AsyncResult, 
 		fmt.Fprint(o.Progress, "\r\033[K")
 	}
 	return res.finish(started, submitted, doneAt, int(failed.Load())), nil
+}
+
+// startAsync prepares the store (ingest, a champion) and starts serve and
+// the workers; it returns serve's base URL and a function that stops them.
+func startAsync(ctx context.Context, o AsyncOptions) (string, func(), error) {
+	for _, args := range [][]string{{"ingest"}, {"models", "train", "--if-no-champion"}} {
+		cmd := exec.CommandContext(ctx, o.Host, append(args, o.Args...)...)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return "", nil, fmt.Errorf("soccerpredict %s: %v\n%s", strings.Join(args, " "), err, b)
+		}
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return "", nil, err
+	}
+	var procs []*exec.Cmd
+	stopAll := func() {
+		for _, p := range slices.Backward(procs) {
+			stop(p)
+		}
+	}
+	for i := range o.Workers + 1 {
+		args := []string{"worker"}
+		if i == 0 {
+			args = []string{"serve", "--addr", addr}
+		}
+		cmd := exec.CommandContext(ctx, o.Host, append(args, o.Args...)...)
+		cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+		if err := start(cmd); err != nil {
+			stopAll()
+			return "", nil, err
+		}
+		procs = append(procs, cmd)
+	}
+	if err := waitReady(ctx, "http://"+addr+"/readyz", 2*time.Minute); err != nil {
+		stopAll()
+		return "", nil, err
+	}
+	time.Sleep(2 * time.Second) // workers start their own plugins
+	return "http://" + addr, stopAll, nil
+}
+
+// RunAsyncOpen measures jobs open loop: after RunAsync's set-up, for each
+// rate, jobs fall due at that rate for d (after warmup, whose jobs are not
+// counted), each POSTed on its own at its due time by one of Clients
+// submitters (a job whose submitter is busy waits, and the wait counts) and
+// then long-polled until it has ended; a job's latency runs from when it was
+// due to when it was seen done (within the server's 50 ms check).
+func RunAsyncOpen(ctx context.Context, o AsyncOptions, rates []int, warmup, d time.Duration, out io.Writer) ([]OpenResult, error) {
+	base, stopAll, err := startAsync(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	defer stopAll()
+	fmt.Fprintf(out, "async open loop: %d submitters, %s per rate after %s warm-up\n\n", o.Clients, d, warmup)
+	var results []OpenResult
+	var seq atomic.Int64 // each job a fixture never asked before
+	for _, rate := range rates {
+		if o.Progress != nil {
+			fmt.Fprintf(o.Progress, "rate %d jobs/s …\n", rate)
+		}
+		r, err := asyncOpenRate(ctx, base, o.Clients, rate, warmup, d, &seq)
+		if err != nil {
+			return results, fmt.Errorf("rate %d: %w", rate, err)
+		}
+		results = append(results, r)
+		fmt.Fprintf(out, "%6d/s due  %8d completed  p50 %9s  p99 %9s  p99.9 %9s  errors %d\n", rate, r.Completed,
+			r.Percentile(0.5).Round(time.Millisecond), r.Percentile(0.99).Round(time.Millisecond), r.Percentile(0.999).Round(time.Millisecond), len(r.Errors))
+	}
+	return results, nil
+}
+
+// pollers is how many jobs asyncOpenRate waits for at once, oldest first.
+const pollers = 256
+
+func asyncOpenRate(ctx context.Context, base string, submitters, rate int, warmup, d time.Duration, seq *atomic.Int64) (OpenResult, error) {
+	type job struct {
+		due      time.Time
+		id       string
+		measured bool
+	}
+	total := int(float64(rate) * (warmup + d).Seconds())
+	client := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: submitters + pollers}}
+	due, submitted := make(chan job, total), make(chan job, total)
+	res := OpenResult{Rate: rate, Errors: map[string]int{}, Elapsed: d}
+	var mu sync.Mutex
+	failed := func(what string) {
+		mu.Lock()
+		res.Errors[what]++
+		mu.Unlock()
+	}
+	var subs, polls sync.WaitGroup
+	for range submitters {
+		subs.Add(1)
+		go func() {
+			defer subs.Done()
+			for j := range due {
+				k := time.Date(2033, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(seq.Add(1)) * time.Minute)
+				body := fmt.Sprintf(`{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0", "kickoff": %q}`, k.Format(time.RFC3339))
+				resp, err := client.Post(base+"/v1/predictions/async", "application/json", strings.NewReader(body))
+				if err != nil {
+					failed("submit: " + err.Error())
+					continue
+				}
+				var r struct {
+					JobID string `json:"job_id"`
+				}
+				json.NewDecoder(resp.Body).Decode(&r)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusAccepted {
+					failed(fmt.Sprintf("submit: %d", resp.StatusCode))
+					continue
+				}
+				j.id = r.JobID
+				submitted <- j
+			}
+		}()
+	}
+	for range pollers {
+		polls.Add(1)
+		go func() {
+			defer polls.Done()
+			for j := range submitted {
+				for {
+					resp, err := client.Get(base + "/v1/jobs/" + j.id + "?wait=20s")
+					if err != nil {
+						failed("poll: " + err.Error())
+						break
+					}
+					var v struct {
+						Status string `json:"status"`
+					}
+					json.NewDecoder(resp.Body).Decode(&v)
+					resp.Body.Close()
+					if v.Status == "succeeded" || v.Status == "failed" || v.Status == "cancelled" {
+						if !j.measured {
+							break
+						}
+						lat := time.Since(j.due)
+						mu.Lock()
+						res.Completed++
+						res.Latencies = append(res.Latencies, lat)
+						if v.Status != "succeeded" {
+							res.Errors["job "+v.Status]++
+						}
+						mu.Unlock()
+						break
+					}
+				}
+			}
+		}()
+	}
+	start := time.Now().Add(50 * time.Millisecond)
+	for i := range total {
+		at := start.Add(time.Duration(float64(i) / float64(rate) * float64(time.Second)))
+		if wait := time.Until(at); wait > 0 {
+			select {
+			case <-ctx.Done():
+				close(due)
+				return res, ctx.Err()
+			case <-time.After(wait):
+			}
+		}
+		measured := at.Sub(start) >= warmup
+		if measured {
+			res.Due++
+		}
+		due <- job{due: at, measured: measured}
+	}
+	close(due)
+	subs.Wait()
+	close(submitted)
+	polls.Wait()
+	slices.Sort(res.Latencies)
+	return res, nil
 }
 
 // finish fills in the latencies and the total from when each job was
