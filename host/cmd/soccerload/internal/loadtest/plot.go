@@ -12,12 +12,14 @@ import (
 )
 
 // WriteLatencyPlot draws open-loop results as latency (p50, p99, p99.9, on
-// a log scale) against the throughput achieved, one point per rate, to a
-// PNG at path: the curve bends up where the server stops keeping up.
+// a log scale) against the offered rate, one point per rate, to a PNG at
+// path: the curve bends up where the server stops keeping up. (Every
+// request due is answered in the end, so past that point the rate offered
+// is not the rate served: the latency says by how much it falls behind.)
 func WriteLatencyPlot(path, title string, rs []OpenResult) error {
 	p := plot.New()
 	p.Title.Text = title
-	p.X.Label.Text = "completed per second"
+	p.X.Label.Text = "offered: due per second"
 	p.Y.Label.Text = "latency from when due (ms, log scale)"
 	p.Y.Scale, p.Y.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
 	// Bottom right, inside the axes: the curves rise to the top right.
@@ -29,11 +31,11 @@ func WriteLatencyPlot(path, title string, rs []OpenResult) error {
 	}{{"p50", 0.5}, {"p99", 0.99}, {"p99.9", 0.999}} {
 		var pts plotter.XYs
 		for _, r := range rs {
-			if r.Completed == 0 || r.Elapsed <= 0 {
+			if r.Completed == 0 {
 				continue
 			}
 			ms := math.Max(float64(r.Percentile(q.q).Microseconds())/1000, 0.01) // a log scale has no 0
-			pts = append(pts, plotter.XY{X: float64(r.Completed) / r.Elapsed.Seconds(), Y: ms})
+			pts = append(pts, plotter.XY{X: float64(r.Rate), Y: ms})
 		}
 		if len(pts) == 0 {
 			return fmt.Errorf("nothing completed to plot")
