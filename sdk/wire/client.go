@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	goplugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
@@ -56,8 +57,9 @@ func NewClient(kind string, c grpc.ClientConnInterface) (any, error) {
 	return nil, fmt.Errorf("wire: no plugin kind %q", kind)
 }
 
-// configure calls a plugin's Control service and checks the API version it answers.
-func configure(ctx context.Context, c pb.ControlClient, kind string, settings plugin.Settings) (Identity, error) {
+// configure calls a plugin's Control service and checks the API version it
+// answers; fast, when set, gets the plugin's fast path (none: gRPC only).
+func configure(ctx context.Context, c pb.ControlClient, kind string, settings plugin.Settings, fast *atomic.Pointer[fastClient]) (Identity, error) {
 	host := APIVersions[kind]
 	resp, err := c.Configure(ctx, &pb.ConfigureRequest{Kind: kind, HostApiVersion: host, ConfigJson: settings.JSON()})
 	if err != nil {
@@ -66,7 +68,13 @@ func configure(ctx context.Context, c pb.ControlClient, kind string, settings pl
 	if err := Negotiate(kind, host, resp.GetApiVersion()); err != nil {
 		return Identity{}, err
 	}
-	return Identity{Name: resp.GetName(), APIVersion: resp.GetApiVersion()}, nil
+	id := Identity{Name: resp.GetName(), APIVersion: resp.GetApiVersion(), Transport: "grpc"}
+	if fast != nil {
+		f := newFastClient(resp.GetFastPath())
+		fast.Store(f)
+		id.Transport = f.transport()
+	}
+	return id, nil
 }
 
 // FromStatus turns a gRPC error into a RemoteError with the plugin's message.

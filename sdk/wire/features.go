@@ -2,6 +2,8 @@ package wire
 
 import (
 	"context"
+	"errors"
+	"sync/atomic"
 
 	"github.com/soccerpredict/soccerpredict/sdk/features"
 	"github.com/soccerpredict/soccerpredict/sdk/internal/convert"
@@ -17,6 +19,7 @@ const ObserveChunk = 2000
 type FeaturesClient struct {
 	control  pb.ControlClient
 	features pb.FeaturesClient
+	fast     atomic.Pointer[fastClient]
 }
 
 var (
@@ -26,8 +29,11 @@ var (
 
 // Configure negotiates the API version and hands the plugin its settings.
 func (c *FeaturesClient) Configure(ctx context.Context, settings plugin.Settings) (Identity, error) {
-	return configure(ctx, c.control, KindFeatures, settings)
+	return configure(ctx, c.control, KindFeatures, settings, &c.fast)
 }
+
+// Transport is how Compute travels: "fast" or "grpc" (see ModelClient.Transport).
+func (c *FeaturesClient) Transport() string { return c.fast.Load().transport() }
 
 // features.Schema implements FeatureSet.
 func (c *FeaturesClient) Schema(ctx context.Context) (features.Schema, error) {
@@ -54,9 +60,14 @@ func (c *FeaturesClient) Observe(ctx context.Context, req features.ObserveReques
 
 // Compute implements FeatureSet.
 func (c *FeaturesClient) Compute(ctx context.Context, req features.ComputeRequest) (features.ComputeResponse, error) {
-	resp, err := c.features.Compute(ctx, &pb.ComputeRequest{Fixtures: convert.FixturesToProto(req.Fixtures)})
+	creq, resp := &pb.ComputeRequest{Fixtures: convert.FixturesToProto(req.Fixtures)}, &pb.ComputeResponse{}
+	err := c.fast.Load().call(ctx, FastCompute, creq, resp)
+	if errors.Is(err, errNoFast) {
+		resp, err = c.features.Compute(ctx, creq)
+		err = FromStatus(err)
+	}
 	if err != nil {
-		return features.ComputeResponse{}, FromStatus(err)
+		return features.ComputeResponse{}, err
 	}
 	out := features.ComputeResponse{Rows: make([]features.Row, len(resp.GetRows()))}
 	for i, r := range resp.GetRows() {

@@ -94,6 +94,9 @@ func majorMinor(v string) (int, int, error) {
 type Identity struct {
 	Name       string
 	APIVersion string
+	// Transport is how the kind's hot calls travel: "fast" (the plugin's
+	// framed socket), else "grpc".
+	Transport string
 }
 
 // Configurer is implemented by every kind's gRPC client: the host calls

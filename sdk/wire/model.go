@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -20,6 +21,7 @@ import (
 type ModelClient struct {
 	control pb.ControlClient
 	model   pb.ModelClient
+	fast    atomic.Pointer[fastClient]
 }
 
 var (
@@ -30,8 +32,12 @@ var (
 
 // Configure negotiates the API version and hands the plugin its settings.
 func (c *ModelClient) Configure(ctx context.Context, settings plugin.Settings) (Identity, error) {
-	return configure(ctx, c.control, KindModel, settings)
+	return configure(ctx, c.control, KindModel, settings, &c.fast)
 }
+
+// Transport is how Predict travels: "fast" (the plugin's framed socket) or
+// "grpc" (a plugin built before the fast path, or none configured yet).
+func (c *ModelClient) Transport() string { return c.fast.Load().transport() }
 
 // Describe implements model.Model.
 func (c *ModelClient) Describe(ctx context.Context) (model.Description, error) {
@@ -62,9 +68,14 @@ func (c *ModelClient) Predict(ctx context.Context, req model.PredictRequest) (mo
 		}
 		flat = append(flat, r...)
 	}
-	resp, err := c.model.Predict(ctx, &pb.PredictRequest{Columns: int32(cols), Values: flat})
+	preq, resp := &pb.PredictRequest{Columns: int32(cols), Values: flat}, &pb.PredictResponse{}
+	err := c.fast.Load().call(ctx, FastPredict, preq, resp)
+	if errors.Is(err, errNoFast) {
+		resp, err = c.model.Predict(ctx, preq)
+		err = FromStatus(err)
+	}
 	if err != nil {
-		return model.PredictResponse{}, FromStatus(err)
+		return model.PredictResponse{}, err
 	}
 	ps := resp.GetProbabilities()
 	if len(ps) != 3*len(req.Rows) {

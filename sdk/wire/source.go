@@ -24,7 +24,7 @@ var (
 
 // Configure negotiates the API version and hands the plugin its settings.
 func (c *SourceClient) Configure(ctx context.Context, settings plugin.Settings) (Identity, error) {
-	return configure(ctx, c.control, KindSource, settings)
+	return configure(ctx, c.control, KindSource, settings, nil)
 }
 
 // Describe implements source.Source.

@@ -369,7 +369,10 @@ type PluginJSON struct {
 	PID        int    `json:"pid,omitempty"`
 	Launches   int    `json:"launches"`
 	APIVersion string `json:"api_version,omitempty"`
-	LastError  string `json:"last_error,omitempty"`
+	// Transport is how the plugin's hot calls travel: "fast" (a framed Unix
+	// socket) or "grpc"; empty before its first launch.
+	Transport string `json:"transport,omitempty"`
+	LastError string `json:"last_error,omitempty"`
 }
 
 func (s *Server) plugins(w http.ResponseWriter, r *http.Request) {
@@ -379,7 +382,7 @@ func (s *Server) plugins(w http.ResponseWriter, r *http.Request) {
 	if s.Plugins != nil {
 		for _, st := range s.Plugins() {
 			out.Plugins = append(out.Plugins, PluginJSON{Name: st.Name, Kind: st.Kind, Path: st.Path, Running: st.Running, PID: st.PID,
-				Launches: st.Launches, APIVersion: st.Identity.APIVersion, LastError: st.LastError})
+				Launches: st.Launches, APIVersion: st.Identity.APIVersion, Transport: st.Identity.Transport, LastError: st.LastError})
 		}
 	}
 	s.json(w, http.StatusOK, out)

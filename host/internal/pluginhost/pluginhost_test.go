@@ -324,3 +324,31 @@ func TestPluginsDoNotSeeTheHostsSecrets(t *testing.T) {
 		}
 	}
 }
+
+// A model plugin built with the sdk is called on its fast path, a source
+// over gRPC; /v1/plugins reports which (Status.Identity.Transport).
+func TestHotCallsTakeTheFastPath(t *testing.T) {
+	liar := testbin.Liar(t)
+	h, err := New(map[string]config.Plugin{
+		"liar": {Kind: "model", Path: liar, SHA256: testbin.Digest(t, liar), Timeout: time.Minute, StartTimeout: 20 * time.Second},
+	}, hclog.New(&hclog.LoggerOptions{Level: hclog.Warn, Output: io.Discard}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	p, _ := h.Plugin("liar")
+	if _, err := ModelOf(p).Describe(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if tr := p.Status().Identity.Transport; tr != "fast" {
+		t.Fatalf("model plugin transport %q, want fast", tr)
+	}
+	src := footballdata(t, map[string]any{"dir": testbin.Data()}, time.Minute)
+	sp, _ := src.Plugin("footballdata")
+	if _, err := SourceOf(sp).Describe(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if tr := sp.Status().Identity.Transport; tr != "grpc" {
+		t.Fatalf("source plugin transport %q, want grpc", tr)
+	}
+}

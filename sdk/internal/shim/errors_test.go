@@ -5,11 +5,12 @@ import (
 	"errors"
 	"testing"
 
+	"google.golang.org/grpc"
+
 	pb "github.com/soccerpredict/soccerpredict/sdk/internal/pb/soccerv1"
 	"github.com/soccerpredict/soccerpredict/sdk/plugin"
 	"github.com/soccerpredict/soccerpredict/sdk/source"
 	"github.com/soccerpredict/soccerpredict/sdk/wire"
-	"google.golang.org/grpc"
 )
 
 type failing struct{ err error }

@@ -14,8 +14,10 @@ import (
 // FeaturesPlugin is the go-plugin glue of a feature plugin.
 func FeaturesPlugin(name, version string, f features.Factory) *Plugin[features.FeatureSet] {
 	return &Plugin[features.FeatureSet]{Name: name, Version: version, Kind: wire.KindFeatures, Factory: f,
-		Register: func(s *grpc.Server, impl *Lazy[features.FeatureSet], _ *Plugin[features.FeatureSet]) {
-			pb.RegisterFeaturesServer(s, &featuresServer{impl: impl})
+		Register: func(s *grpc.Server, impl *Lazy[features.FeatureSet], _ *Plugin[features.FeatureSet]) wire.FastHandler {
+			fs := &featuresServer{impl: impl}
+			pb.RegisterFeaturesServer(s, fs)
+			return fs.fast
 		}}
 }
 

@@ -18,8 +18,10 @@ import (
 // ModelPlugin is the go-plugin glue of a model plugin.
 func ModelPlugin(name, version string, f model.Factory) *Plugin[model.Model] {
 	return &Plugin[model.Model]{Name: name, Version: version, Kind: wire.KindModel, Factory: f,
-		Register: func(s *grpc.Server, impl *Lazy[model.Model], p *Plugin[model.Model]) {
-			pb.RegisterModelServer(s, &modelServer{impl: impl, name: p.Name, version: p.Version})
+		Register: func(s *grpc.Server, impl *Lazy[model.Model], p *Plugin[model.Model]) wire.FastHandler {
+			ms := &modelServer{impl: impl, name: p.Name, version: p.Version}
+			pb.RegisterModelServer(s, ms)
+			return ms.fast
 		}}
 }
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	goplugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/test/bufconn"
@@ -156,4 +157,53 @@ func TestTrainRowsStreamsRowsAsTheyAreMade(t *testing.T) {
 	if _, err := old.TrainRows(context.Background(), header, made(10, nil)); !errors.Is(err, plugin.ErrUnsupported) {
 		t.Fatalf("a plugin without TrainStream: %v", err)
 	}
+}
+
+// A model plugin offers the fast path when configured, and Predict answers
+// over it as over gRPC; a plugin's typed error keeps its kind.
+func TestModelPredictTakesTheFastPath(t *testing.T) {
+	p := ModelPlugin("rows", "1", func(context.Context, plugin.Env) (model.Model, error) { return rowModel{}, nil })
+	c := shimtestDispense(t, p)
+	if c.Transport() != "fast" {
+		t.Fatalf("transport %q after Configure, want fast", c.Transport())
+	}
+	resp, err := c.Predict(context.Background(), model.PredictRequest{Rows: [][]float64{{0.5}, {0.2}}})
+	if err != nil || len(resp.Probabilities) != 2 || resp.Probabilities[1].Home != 0.2 {
+		t.Fatalf("predict over the fast path: %+v %v", resp, err)
+	}
+	if _, err := c.Predict(context.Background(), model.PredictRequest{Rows: [][]float64{{-1}}}); !errors.Is(err, plugin.ErrInvalid) || !strings.Contains(err.Error(), "negative") {
+		t.Fatalf("a refusal over the fast path: %v", err)
+	}
+}
+
+// rowModel forecasts a row's first value as the home win's probability.
+type rowModel struct{}
+
+func (rowModel) Describe(context.Context) (model.Description, error) { return model.Description{}, nil }
+func (rowModel) Load(context.Context, model.LoadRequest) error       { return nil }
+func (rowModel) Predict(_ context.Context, req model.PredictRequest) (model.PredictResponse, error) {
+	var out model.PredictResponse
+	for _, r := range req.Rows {
+		if r[0] < 0 {
+			return out, plugin.Invalid("a negative value %v", r[0])
+		}
+		out.Probabilities = append(out.Probabilities, soccer.Probabilities{Home: r[0], Draw: (1 - r[0]) / 2, Away: (1 - r[0]) / 2})
+	}
+	return out, nil
+}
+
+// shimtestDispense serves p through go-plugin in-process and configures its client.
+func shimtestDispense(t *testing.T, p *Plugin[model.Model]) *wire.ModelClient {
+	t.Helper()
+	client, _ := goplugin.TestPluginGRPCConn(t, false, map[string]goplugin.Plugin{wire.KindModel: p})
+	t.Cleanup(func() { client.Close() })
+	raw, err := client.Dispense(wire.KindModel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := raw.(*wire.ModelClient)
+	if _, err := c.Configure(context.Background(), plugin.NewSettings(nil)); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

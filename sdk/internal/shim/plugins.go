@@ -19,14 +19,17 @@ type Plugin[T any] struct {
 	Name, Version string
 	Kind          string
 	Factory       func(context.Context, plugin.Env) (T, error)
-	Register      func(s *grpc.Server, impl *Lazy[T], p *Plugin[T])
+	// Register installs the kind's service and returns its fast-path
+	// handler (nil: the kind has no hot calls).
+	Register func(s *grpc.Server, impl *Lazy[T], p *Plugin[T]) wire.FastHandler
 }
 
 // GRPCServer registers the kind and its Control service.
 func (p *Plugin[T]) GRPCServer(_ *goplugin.GRPCBroker, s *grpc.Server) error {
 	impl := &Lazy[T]{Kind: p.Kind, Factory: p.Factory}
-	pb.RegisterControlServer(s, &ControlServer[T]{Name: p.Name, Version: p.Version, Impl: impl})
-	p.Register(s, impl, p)
+	control := &ControlServer[T]{Name: p.Name, Version: p.Version, Impl: impl}
+	pb.RegisterControlServer(s, control)
+	control.Fast = p.Register(s, impl, p)
 	return nil
 }
 

@@ -33,6 +33,7 @@ func Serve(name, kind string, p goplugin.Plugin) {
 	signal.Ignore(syscall.SIGTERM)
 	traced, flush := tracing(logger)
 	defer flush()
+	defer removeFastDirs()
 	goplugin.Serve(&goplugin.ServeConfig{
 		HandshakeConfig: wire.Config,
 		Plugins:         goplugin.PluginSet{kind: p},
@@ -58,6 +59,7 @@ func exitWithParent(logger hclog.Logger) {
 	for range time.Tick(500 * time.Millisecond) {
 		if os.Getppid() != parent {
 			logger.Warn("host process is gone; exiting")
+			removeFastDirs()
 			os.Exit(3)
 		}
 	}
@@ -100,6 +102,11 @@ type ControlServer[T any] struct {
 	// Logger is handed to the factory (nil: the plugin's stderr logger).
 	Logger hclog.Logger
 	Impl   *Lazy[T]
+	// Fast answers the kind's hot calls on a socket of their own (nil: none).
+	Fast wire.FastHandler
+
+	fastOnce sync.Once
+	fastPath string
 }
 
 // Configure negotiates the API version and builds the implementation.
@@ -121,7 +128,16 @@ func (s *ControlServer[T]) Configure(ctx context.Context, req *pb.ConfigureReque
 		return nil, status.Errorf(codes.InvalidArgument, "configure %s: %v", s.Name, err)
 	}
 	s.Impl.Set(impl)
-	return &pb.ConfigureResponse{Name: s.Name, ApiVersion: mine}, nil
+	if s.Fast != nil {
+		s.fastOnce.Do(func() {
+			path, err := listenFast(s.Fast, logger)
+			if err != nil {
+				logger.Warn("no fast path; the host will use gRPC", "error", err)
+			}
+			s.fastPath = path
+		})
+	}
+	return &pb.ConfigureResponse{Name: s.Name, ApiVersion: mine, FastPath: s.fastPath}, nil
 }
 
 // ToStatus turns an implementation's error into a gRPC status, keeping its text.

@@ -19,8 +19,9 @@ const FetchChunk = 500
 // SourcePlugin is the go-plugin glue of a source plugin.
 func SourcePlugin(name, version string, f source.Factory) *Plugin[source.Source] {
 	return &Plugin[source.Source]{Name: name, Version: version, Kind: wire.KindSource, Factory: f,
-		Register: func(s *grpc.Server, impl *Lazy[source.Source], p *Plugin[source.Source]) {
+		Register: func(s *grpc.Server, impl *Lazy[source.Source], p *Plugin[source.Source]) wire.FastHandler {
 			pb.RegisterSourceServer(s, &sourceServer{impl: impl, name: p.Name, version: p.Version})
+			return nil // a source's calls are streams of files, not hot
 		}}
 }
 

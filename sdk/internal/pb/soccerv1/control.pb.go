@@ -82,9 +82,14 @@ func (x *ConfigureRequest) GetConfigJson() []byte {
 }
 
 type ConfigureResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	ApiVersion    string                 `protobuf:"bytes,2,opt,name=api_version,json=apiVersion,proto3" json:"api_version,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Name       string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	ApiVersion string                 `protobuf:"bytes,2,opt,name=api_version,json=apiVersion,proto3" json:"api_version,omitempty"`
+	// fast_path, when set, is a Unix socket on which the plugin also answers
+	// its kind's hot calls (a model's Predict, a feature set's Compute) as
+	// length-prefixed frames instead of gRPC: one write and one read a call,
+	// no HTTP/2 machinery. A host that does not know it uses gRPC.
+	FastPath      string `protobuf:"bytes,3,opt,name=fast_path,json=fastPath,proto3" json:"fast_path,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -133,6 +138,13 @@ func (x *ConfigureResponse) GetApiVersion() string {
 	return ""
 }
 
+func (x *ConfigureResponse) GetFastPath() string {
+	if x != nil {
+		return x.FastPath
+	}
+	return ""
+}
+
 var File_soccerpredict_v1_control_proto protoreflect.FileDescriptor
 
 const file_soccerpredict_v1_control_proto_rawDesc = "" +
@@ -142,11 +154,12 @@ const file_soccerpredict_v1_control_proto_rawDesc = "" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12(\n" +
 	"\x10host_api_version\x18\x02 \x01(\tR\x0ehostApiVersion\x12\x1f\n" +
 	"\vconfig_json\x18\x03 \x01(\fR\n" +
-	"configJson\"H\n" +
+	"configJson\"e\n" +
 	"\x11ConfigureResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1f\n" +
 	"\vapi_version\x18\x02 \x01(\tR\n" +
-	"apiVersion2_\n" +
+	"apiVersion\x12\x1b\n" +
+	"\tfast_path\x18\x03 \x01(\tR\bfastPath2_\n" +
 	"\aControl\x12T\n" +
 	"\tConfigure\x12\".soccerpredict.v1.ConfigureRequest\x1a#.soccerpredict.v1.ConfigureResponseBJZHgithub.com/soccerpredict/soccerpredict/sdk/internal/pb/soccerv1;soccerv1b\x06proto3"
 

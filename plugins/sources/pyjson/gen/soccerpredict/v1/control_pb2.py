@@ -13,7 +13,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1esoccerpredict/v1/control.proto\x12\x10soccerpredict.v1\"O\n\x10\x43onfigureRequest\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x18\n\x10host_api_version\x18\x02 \x01(\t\x12\x13\n\x0b\x63onfig_json\x18\x03 \x01(\x0c\"6\n\x11\x43onfigureResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x61pi_version\x18\x02 \x01(\t2_\n\x07\x43ontrol\x12T\n\tConfigure\x12\".soccerpredict.v1.ConfigureRequest\x1a#.soccerpredict.v1.ConfigureResponseBJZHgithub.com/soccerpredict/soccerpredict/sdk/internal/pb/soccerv1;soccerv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1esoccerpredict/v1/control.proto\x12\x10soccerpredict.v1\"O\n\x10\x43onfigureRequest\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x18\n\x10host_api_version\x18\x02 \x01(\t\x12\x13\n\x0b\x63onfig_json\x18\x03 \x01(\x0c\"I\n\x11\x43onfigureResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x61pi_version\x18\x02 \x01(\t\x12\x11\n\tfast_path\x18\x03 \x01(\t2_\n\x07\x43ontrol\x12T\n\tConfigure\x12\".soccerpredict.v1.ConfigureRequest\x1a#.soccerpredict.v1.ConfigureResponseBJZHgithub.com/soccerpredict/soccerpredict/sdk/internal/pb/soccerv1;soccerv1b\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'soccerpredict.v1.control_pb2', globals())
@@ -24,7 +24,7 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _CONFIGUREREQUEST._serialized_start=52
   _CONFIGUREREQUEST._serialized_end=131
   _CONFIGURERESPONSE._serialized_start=133
-  _CONFIGURERESPONSE._serialized_end=187
-  _CONTROL._serialized_start=189
-  _CONTROL._serialized_end=284
+  _CONFIGURERESPONSE._serialized_end=206
+  _CONTROL._serialized_start=208
+  _CONTROL._serialized_end=303
 # @@protoc_insertion_point(module_scope)

@@ -1,0 +1,238 @@
+package wire
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"os"
+	"time"
+
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
+)
+
+// The fast path: besides gRPC, a plugin built with this sdk answers its
+// kind's hot calls on a Unix socket it names in ConfigureResponse.fast_path,
+// one frame each way:
+//
+//	request:  length uint32 | method byte | deadline int64 (Unix ns, 0: none) | protobuf message
+//	response: length uint32 | code byte (a gRPC code) | protobuf message, or the error's text
+//
+// lengths count what follows them, big-endian. A call is one write and one
+// read on a connection of its own from a small pool, in the caller's
+// goroutine: gRPC's HTTP/2 framing, flow control and goroutine hand-offs
+// cost a plugin round trip about 200 µs on a 2-core machine, a framed
+// socket about 30 µs. Errors keep their gRPC codes, so the kinds of plugin
+// error (plugin.ErrInvalid and the rest) read the same either way. Calls
+// carrying a sampled trace take gRPC, which traces them.
+
+// Fast-path methods.
+const (
+	FastPredict byte = 1 // a model's Predict: PredictRequest → PredictResponse
+	FastCompute byte = 2 // a feature set's Compute: ComputeRequest → ComputeResponse
+)
+
+// maxFrame bounds a frame each way, as MaxMessageBytes bounds a gRPC message.
+const maxFrame = MaxMessageBytes
+
+// fastPoolSize bounds the idle connections a client keeps.
+const fastPoolSize = 16
+
+// fastClient calls a plugin's fast path.
+type fastClient struct {
+	path string
+	idle chan *fastConn
+}
+
+type fastConn struct {
+	c   net.Conn
+	r   *bufio.Reader
+	buf []byte
+}
+
+func newFastClient(path string) *fastClient {
+	if path == "" {
+		return nil
+	}
+	return &fastClient{path: path, idle: make(chan *fastConn, fastPoolSize)}
+}
+
+// transport names how a client's hot calls travel: "fast" or "grpc".
+func (f *fastClient) transport() string {
+	if f == nil {
+		return "grpc"
+	}
+	return "fast"
+}
+
+// errNoFast sends a call to gRPC.
+var errNoFast = errors.New("no fast path")
+
+// call sends req by method and reads the answer into resp. A client
+// without a fast path, or a call carrying a sampled trace, is errNoFast.
+func (f *fastClient) call(ctx context.Context, method byte, req, resp proto.Message) error {
+	if f == nil || trace.SpanContextFromContext(ctx).IsSampled() {
+		return errNoFast
+	}
+	if err := ctx.Err(); err != nil {
+		return &RemoteError{Code: codeOf(err), Message: err.Error()}
+	}
+	conn, err := f.get()
+	if err != nil {
+		return &RemoteError{Code: codes.Unavailable, Message: fmt.Sprintf("fast path %s: %v", f.path, err)}
+	}
+	code, body, err := conn.roundTrip(ctx, method, req)
+	if err != nil {
+		conn.c.Close()
+		if ctx.Err() != nil {
+			return &RemoteError{Code: codeOf(ctx.Err()), Message: ctx.Err().Error()}
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) { // the context's deadline, a moment before ctx.Err says so
+			return &RemoteError{Code: codes.DeadlineExceeded, Message: context.DeadlineExceeded.Error()}
+		}
+		return &RemoteError{Code: codes.Unavailable, Message: fmt.Sprintf("fast path %s: %v", f.path, err)}
+	}
+	defer f.put(conn)
+	if code != codes.OK {
+		return &RemoteError{Code: code, Message: string(body)}
+	}
+	if err := proto.Unmarshal(body, resp); err != nil {
+		return fmt.Errorf("fast path: the plugin's answer does not decode: %w", err)
+	}
+	return nil
+}
+
+func codeOf(err error) codes.Code {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return codes.DeadlineExceeded
+	}
+	return codes.Canceled
+}
+
+func (f *fastClient) get() (*fastConn, error) {
+	select {
+	case c := <-f.idle:
+		return c, nil
+	default:
+	}
+	c, err := net.DialTimeout("unix", f.path, 5*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	return &fastConn{c: c, r: bufio.NewReaderSize(c, 16<<10)}, nil
+}
+
+func (f *fastClient) put(c *fastConn) {
+	select {
+	case f.idle <- c:
+	default:
+		c.c.Close()
+	}
+}
+
+// roundTrip writes one request and reads its answer, within ctx: its
+// deadline is the connection's, and cancelling it interrupts the read.
+func (c *fastConn) roundTrip(ctx context.Context, method byte, req proto.Message) (codes.Code, []byte, error) {
+	var deadline int64
+	if d, ok := ctx.Deadline(); ok {
+		deadline = d.UnixNano()
+		c.c.SetDeadline(d)
+	} else {
+		c.c.SetDeadline(time.Time{})
+	}
+	stop := context.AfterFunc(ctx, func() { c.c.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	b := append(c.buf[:0], 0, 0, 0, 0, method)
+	b = binary.BigEndian.AppendUint64(b, uint64(deadline))
+	b, err := proto.MarshalOptions{}.MarshalAppend(b, req)
+	if err != nil {
+		return 0, nil, err
+	}
+	if len(b)-4 > maxFrame {
+		return 0, nil, fmt.Errorf("a request of %d bytes is over the %d-byte limit", len(b)-4, maxFrame)
+	}
+	binary.BigEndian.PutUint32(b, uint32(len(b)-4))
+	c.buf = b
+	if _, err := c.c.Write(b); err != nil {
+		return 0, nil, err
+	}
+	body, err := readFrame(c.r, &c.buf)
+	if err != nil {
+		return 0, nil, err
+	}
+	if len(body) == 0 {
+		return 0, nil, errors.New("an empty answer")
+	}
+	return codes.Code(body[0]), body[1:], nil
+}
+
+// readFrame reads one length-prefixed frame into *buf (grown as needed).
+func readFrame(r *bufio.Reader, buf *[]byte) ([]byte, error) {
+	var n [4]byte
+	if _, err := io.ReadFull(r, n[:]); err != nil {
+		return nil, err
+	}
+	size := binary.BigEndian.Uint32(n[:])
+	if size > maxFrame {
+		return nil, fmt.Errorf("a frame of %d bytes is over the %d-byte limit", size, maxFrame)
+	}
+	if cap(*buf) < int(size) {
+		*buf = make([]byte, size)
+	}
+	b := (*buf)[:size]
+	if _, err := io.ReadFull(r, b); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// FastHandler answers one fast-path call: the method, the request's
+// protobuf bytes, and the answer's (or an error with a gRPC status).
+type FastHandler func(ctx context.Context, method byte, req []byte) (proto.Message, error)
+
+// ServeFast answers fast-path calls on conn with h until the connection
+// closes or fails: the plugin's side of the fast path, one call at a time
+// per connection (the host keeps several). code is how an error's gRPC code
+// is read.
+func ServeFast(conn net.Conn, h FastHandler, code func(error) (codes.Code, string)) error {
+	defer conn.Close()
+	r := bufio.NewReaderSize(conn, 16<<10)
+	var in, out []byte
+	for {
+		frame, err := readFrame(r, &in)
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		if len(frame) < 9 {
+			return fmt.Errorf("fast path: a request of %d bytes has no header", len(frame))
+		}
+		ctx, cancel := context.Background(), context.CancelFunc(func() {})
+		if d := int64(binary.BigEndian.Uint64(frame[1:9])); d != 0 && d < math.MaxInt64 {
+			ctx, cancel = context.WithDeadline(ctx, time.Unix(0, d))
+		}
+		resp, herr := h(ctx, frame[0], frame[9:])
+		cancel()
+		out = append(out[:0], 0, 0, 0, 0, byte(codes.OK))
+		if herr != nil {
+			c, msg := code(herr)
+			out = append(out[:4], byte(c))
+			out = append(out, msg...)
+		} else if out, err = (proto.MarshalOptions{}).MarshalAppend(out, resp); err != nil {
+			c, msg := codes.Internal, "fast path: the answer does not encode: "+err.Error()
+			out = append(append(out[:4], byte(c)), msg...)
+		}
+		binary.BigEndian.PutUint32(out, uint32(len(out)-4))
+		if _, err := conn.Write(out); err != nil {
+			return err
+		}
+	}
+}
