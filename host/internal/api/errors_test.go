@@ -13,7 +13,7 @@ import (
 	"github.com/soccerpredict/soccerpredict/host/internal/fault"
 	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
 	"github.com/soccerpredict/soccerpredict/host/internal/jobs"
-	"github.com/soccerpredict/soccerpredict/sdk/oip/inferencepb"
+	"github.com/soccerpredict/soccerpredict/host/oip/inferencepb"
 )
 
 // refusals are the sdk's error kinds; a "refuse-<kind>" model plugin

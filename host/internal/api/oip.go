@@ -8,7 +8,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/soccerpredict/soccerpredict/host/internal/fault"
-	"github.com/soccerpredict/soccerpredict/sdk/oip/inferencepb"
+	"github.com/soccerpredict/soccerpredict/host/oip/inferencepb"
 
 	"github.com/go-chi/chi/v5"
 )

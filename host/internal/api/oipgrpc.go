@@ -24,7 +24,7 @@ import (
 
 	"github.com/soccerpredict/soccerpredict/host/internal/config"
 	"github.com/soccerpredict/soccerpredict/host/internal/tracing"
-	"github.com/soccerpredict/soccerpredict/sdk/oip/inferencepb"
+	"github.com/soccerpredict/soccerpredict/host/oip/inferencepb"
 )
 
 // The Open Inference Protocol v2 over gRPC (inference.GRPCInferenceService),

@@ -25,7 +25,7 @@ import (
 
 	"github.com/soccerpredict/soccerpredict/host/internal/config"
 	"github.com/soccerpredict/soccerpredict/host/internal/telemetry"
-	"github.com/soccerpredict/soccerpredict/sdk/oip/inferencepb"
+	"github.com/soccerpredict/soccerpredict/host/oip/inferencepb"
 )
 
 // grpcurlCall invokes one RPC as grpcurl does: the service is discovered by

@@ -19,7 +19,7 @@ import (
 	"github.com/soccerpredict/soccerpredict/host/internal/pgtest"
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
 	"github.com/soccerpredict/soccerpredict/host/internal/testbin"
-	"github.com/soccerpredict/soccerpredict/sdk/oip/inferencepb"
+	"github.com/soccerpredict/soccerpredict/host/oip/inferencepb"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 )
 

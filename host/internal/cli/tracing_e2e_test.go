@@ -21,7 +21,7 @@ import (
 
 	"github.com/soccerpredict/soccerpredict/host/internal/pgtest"
 	"github.com/soccerpredict/soccerpredict/host/internal/testbin"
-	"github.com/soccerpredict/soccerpredict/sdk/oip/inferencepb"
+	"github.com/soccerpredict/soccerpredict/host/oip/inferencepb"
 )
 
 // otlpReceiver is an OTLP/gRPC trace collector in the test process: it

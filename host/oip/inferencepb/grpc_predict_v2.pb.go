@@ -1711,7 +1711,7 @@ const file_inference_grpc_predict_v2_proto_rawDesc = "" +
 	"\rModelMetadata\x12\x1f.inference.ModelMetadataRequest\x1a .inference.ModelMetadataResponse\"\x00\x12K\n" +
 	"\n" +
 	"ModelInfer\x12\x1c.inference.ModelInferRequest\x1a\x1d.inference.ModelInferResponse\"\x00\x12N\n" +
-	"\vModelConfig\x12\x1d.inference.ModelConfigRequest\x1a\x1e.inference.ModelConfigResponse\"\x00BHZFgithub.com/soccerpredict/soccerpredict/sdk/oip/inferencepb;inferencepbb\x06proto3"
+	"\vModelConfig\x12\x1d.inference.ModelConfigRequest\x1a\x1e.inference.ModelConfigResponse\"\x00BIZGgithub.com/soccerpredict/soccerpredict/host/oip/inferencepb;inferencepbb\x06proto3"
 
 var (
 	file_inference_grpc_predict_v2_proto_rawDescOnce sync.Once
