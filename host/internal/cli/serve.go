@@ -10,10 +10,8 @@ import (
 	"time"
 
 	"github.com/soccerpredict/soccerpredict/host/internal/api"
-	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
 	"github.com/soccerpredict/soccerpredict/host/internal/jobs"
 	"github.com/soccerpredict/soccerpredict/host/internal/monitor"
-	"github.com/soccerpredict/soccerpredict/host/internal/telemetry"
 )
 
 func runServe(e env, args []string) error {
@@ -41,18 +39,8 @@ func runServe(e env, args []string) error {
 		defer stop()
 	}
 	started := time.Now()
-	metrics := telemetry.New()
-	metrics.Build(Version, commit())
-	parts.host.Observe(metrics)
-	pred := forecast.NewPredictor(parts.store, parts.host, parts.features, parts.cfg.Model.Plugin, parts.log)
-	pred.Observe(metrics)
-	flog := openForecastLog(parts, metrics)
-	if flog != nil {
-		pred.Record(flog)
-	}
-	pred.Batch(forecast.Batching{MaxBatch: parts.cfg.Serve.Batching.MaxBatch, Concurrency: parts.cfg.Serve.Batching.Concurrency})
-	pred.CacheEntries(parts.cfg.Serve.CacheEntries)
-	if err := pred.Start(e.ctx); err != nil {
+	pred, metrics, flog, err := startPredictor(e, parts)
+	if err != nil {
 		return err
 	}
 	// Follow promotions; stopped before the store closes (LISTEN holds a connection).

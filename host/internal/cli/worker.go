@@ -42,11 +42,12 @@ func worker(parts predictionParts, pred *forecast.Predictor, c cache.Cache, m *t
 
 // workerProbes serves a worker's /healthz, /readyz (not ready while it
 // waits for a dependency, naming it, or while the predictor is not ready)
-// and /metrics on addr until ctx ends.
-func workerProbes(ctx context.Context, addr string, w *jobs.Worker, pred *forecast.Predictor, m *telemetry.Metrics) (net.Addr, error) {
+// and /metrics on addr until ctx ends; done is closed once the server has
+// stopped.
+func workerProbes(ctx context.Context, addr string, w *jobs.Worker, pred *forecast.Predictor, m *telemetry.Metrics) (at net.Addr, done <-chan struct{}, err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("listen on %s (worker --addr): %w", addr, err)
+		return nil, nil, fmt.Errorf("listen on %s (worker --addr): %w", addr, err)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(rw http.ResponseWriter, r *http.Request) { fmt.Fprintln(rw, `{"status":"ok"}`) })
@@ -68,9 +69,10 @@ func workerProbes(ctx context.Context, addr string, w *jobs.Worker, pred *foreca
 	})
 	mux.Handle("GET /metrics", m.Handler())
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, IdleTimeout: time.Minute}
-	go srv.Serve(ln)
+	stopped := make(chan struct{})
+	go func() { srv.Serve(ln); close(stopped) }()
 	go func() { <-ctx.Done(); srv.Close() }()
-	return ln.Addr(), nil
+	return ln.Addr(), stopped, nil
 }
 
 // runWorker consumes async jobs from RabbitMQ: it predicts through the same
@@ -95,18 +97,8 @@ func runWorker(e env, args []string) error {
 	defer q.Close()
 	ch := openCache(parts.cfg)
 	defer ch.Close()
-	metrics := telemetry.New()
-	metrics.Build(Version, commit())
-	parts.host.Observe(metrics)
-	pred := forecast.NewPredictor(parts.store, parts.host, parts.features, parts.cfg.Model.Plugin, parts.log)
-	pred.Observe(metrics)
-	flog := openForecastLog(parts, metrics)
-	if flog != nil {
-		pred.Record(flog)
-	}
-	pred.Batch(forecast.Batching{MaxBatch: parts.cfg.Serve.Batching.MaxBatch, Concurrency: parts.cfg.Serve.Batching.Concurrency})
-	pred.CacheEntries(parts.cfg.Serve.CacheEntries)
-	if err := pred.Start(e.ctx); err != nil {
+	pred, metrics, flog, err := startPredictor(e, parts)
+	if err != nil {
 		return err
 	}
 	ctx, stop := context.WithCancel(e.ctx)
@@ -121,10 +113,11 @@ func runWorker(e env, args []string) error {
 	}
 	w := worker(parts, pred, ch, metrics)
 	if *addr != "" {
-		at, err := workerProbes(ctx, *addr, w, pred, metrics)
+		at, probed, err := workerProbes(ctx, *addr, w, pred, metrics)
 		if err != nil {
 			return err
 		}
+		defer func() { stop(); <-probed }() // the probes stop with the worker
 		fmt.Fprintf(e.stdout, "worker probes and metrics on %s\n", at)
 	}
 	champ, gen, _ := pred.Champion()
@@ -134,6 +127,27 @@ func runWorker(e env, args []string) error {
 		return nil
 	}
 	return err
+}
+
+// startPredictor assembles and starts what serve and worker predict with,
+// alike: the predictor with its metrics, batching, cache and forecast log
+// (nil when monitor.log is off; the caller runs it).
+func startPredictor(e env, parts predictionParts) (*forecast.Predictor, *telemetry.Metrics, *forecastlog.Log, error) {
+	metrics := telemetry.New()
+	metrics.Build(Version, commit())
+	parts.host.Observe(metrics)
+	pred := forecast.NewPredictor(parts.store, parts.host, parts.features, parts.cfg.Model.Plugin, parts.log)
+	pred.Observe(metrics)
+	flog := openForecastLog(parts, metrics)
+	if flog != nil {
+		pred.Record(flog)
+	}
+	pred.Batch(forecast.Batching{MaxBatch: parts.cfg.Serve.Batching.MaxBatch, Concurrency: parts.cfg.Serve.Batching.Concurrency})
+	pred.CacheEntries(parts.cfg.Serve.CacheEntries)
+	if err := pred.Start(e.ctx); err != nil {
+		return nil, nil, nil, err
+	}
+	return pred, metrics, flog, nil
 }
 
 // openForecastLog is the forecast log monitor.* configures, writing to the

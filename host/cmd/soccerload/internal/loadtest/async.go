@@ -274,6 +274,25 @@ func RunAsyncOpen(ctx context.Context, o AsyncOptions, rates []int, warmup, d ti
 	return results, nil
 }
 
+// awaitJob long-polls a job until it has ended and returns its final status.
+func awaitJob(client *http.Client, base, id string) (string, error) {
+	for {
+		resp, err := client.Get(base + "/v1/jobs/" + id + "?wait=20s")
+		if err != nil {
+			return "", err
+		}
+		var v struct {
+			Status string `json:"status"`
+		}
+		json.NewDecoder(resp.Body).Decode(&v)
+		resp.Body.Close()
+		switch v.Status {
+		case "succeeded", "failed", "cancelled":
+			return v.Status, nil
+		}
+	}
+}
+
 // pollers is how many jobs asyncOpenRate waits for at once, oldest first.
 const pollers = 256
 
@@ -325,32 +344,22 @@ func asyncOpenRate(ctx context.Context, base string, submitters, rate int, warmu
 		go func() {
 			defer polls.Done()
 			for j := range submitted {
-				for {
-					resp, err := client.Get(base + "/v1/jobs/" + j.id + "?wait=20s")
-					if err != nil {
-						failed("poll: " + err.Error())
-						break
-					}
-					var v struct {
-						Status string `json:"status"`
-					}
-					json.NewDecoder(resp.Body).Decode(&v)
-					resp.Body.Close()
-					if v.Status == "succeeded" || v.Status == "failed" || v.Status == "cancelled" {
-						if !j.measured {
-							break
-						}
-						lat := time.Since(j.due)
-						mu.Lock()
-						res.Completed++
-						res.Latencies = append(res.Latencies, lat)
-						if v.Status != "succeeded" {
-							res.Errors["job "+v.Status]++
-						}
-						mu.Unlock()
-						break
-					}
+				status, err := awaitJob(client, base, j.id)
+				if err != nil {
+					failed("poll: " + err.Error())
+					continue
 				}
+				if !j.measured {
+					continue
+				}
+				lat := time.Since(j.due)
+				mu.Lock()
+				res.Completed++
+				res.Latencies = append(res.Latencies, lat)
+				if status != "succeeded" {
+					res.Errors["job "+status]++
+				}
+				mu.Unlock()
 			}
 		}()
 	}
@@ -412,24 +421,14 @@ func awaitAll(ctx context.Context, o AsyncOptions, client *http.Client, base str
 				if i >= len(ids) {
 					return
 				}
-				for {
-					resp, err := client.Get(base + "/v1/jobs/" + ids[i] + "?wait=20s")
-					if err != nil {
-						firstErr.CompareAndSwap(nil, err)
-						return
-					}
-					var v struct {
-						Status string `json:"status"`
-					}
-					json.NewDecoder(resp.Body).Decode(&v)
-					resp.Body.Close()
-					if v.Status == "succeeded" || v.Status == "failed" || v.Status == "cancelled" {
-						doneAt[i] = time.Now()
-						if v.Status != "succeeded" {
-							failed.Add(1)
-						}
-						break
-					}
+				status, err := awaitJob(client, base, ids[i])
+				if err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+				doneAt[i] = time.Now()
+				if status != "succeeded" {
+					failed.Add(1)
 				}
 				if n := finished.Add(1); o.Progress != nil && n%500 == 0 {
 					fmt.Fprintf(o.Progress, "\r%d of %d jobs finished", n, len(ids))
