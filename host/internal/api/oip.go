@@ -208,10 +208,3 @@ func (s *Server) oipFailure(err error, field func(int) string) *oipErr {
 	}
 	return &oipErr{Status: e.Kind.HTTPStatus(), Msg: e.Detail(), Code: e.Kind.GRPCCode()}
 }
-
-func fieldPrefix(f string) string {
-	if f == "" {
-		return ""
-	}
-	return f + ": "
-}

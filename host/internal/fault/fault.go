@@ -238,13 +238,7 @@ func Under(prefix string, e *Error) *Error {
 // only for the kinds meant for the caller; the context's errors are
 // Canceled and Unavailable; anything else is Internal, with nothing of its
 // text.
-func Of(err error) *Error {
-	var e *Error
-	if errors.As(err, &e) {
-		return e
-	}
-	return FromPlugin("", err)
-}
+func Of(err error) *Error { return FromPlugin("", err) }
 
 // FromPlugin is what a plugin's error tells a client: named is the plugin's
 // role ("feature", "model"), for the messages that do not come from it.

@@ -62,10 +62,6 @@ func RunAsync(ctx context.Context, o AsyncOptions, out io.Writer) (AsyncResult, 
 	var wg sync.WaitGroup
 	var firstErr atomic.Value
 	batch := max(o.Batch, 1)
-	fixture := func(i int) string {
-		k := time.Date(2032, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Minute)
-		return fmt.Sprintf(`{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0", "kickoff": %q}`, k.Format(time.RFC3339))
-	}
 	started := time.Now()
 	for range o.Clients {
 		wg.Add(1)
@@ -77,46 +73,20 @@ func RunAsync(ctx context.Context, o AsyncOptions, out io.Writer) (AsyncResult, 
 					return
 				}
 				last := min(first+batch, o.Jobs)
-				url, body := base+"/v1/predictions/async", fixture(first)
-				if batch > 1 {
-					items := make([]string, 0, last-first)
-					for i := first; i < last; i++ {
-						items = append(items, fixture(i))
-					}
-					url, body = base+"/v1/predictions/async/batch", `{"fixtures": [`+strings.Join(items, ",")+`]}`
+				fixtures := make([]string, 0, last-first)
+				for i := first; i < last; i++ {
+					fixtures = append(fixtures, jobFixture(2032, i))
 				}
 				now := time.Now()
 				for i := first; i < last; i++ {
 					submitted[i] = now
 				}
-				resp, err := client.Post(url, "application/json", strings.NewReader(body))
+				got, err := submitJobs(client, base, fixtures)
 				if err != nil {
 					firstErr.CompareAndSwap(nil, err)
 					return
 				}
-				var r struct {
-					JobID string `json:"job_id"`
-					Jobs  []struct {
-						JobID string `json:"job_id"`
-					} `json:"jobs"`
-				}
-				json.NewDecoder(resp.Body).Decode(&r)
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusAccepted {
-					firstErr.CompareAndSwap(nil, fmt.Errorf("submit: status %d", resp.StatusCode))
-					return
-				}
-				if batch == 1 {
-					ids[first] = r.JobID
-					continue
-				}
-				if len(r.Jobs) != last-first {
-					firstErr.CompareAndSwap(nil, fmt.Errorf("submit: %d jobs for %d fixtures", len(r.Jobs), last-first))
-					return
-				}
-				for k, j := range r.Jobs {
-					ids[first+k] = j.JobID
-				}
+				copy(ids[first:last], got)
 			}
 		}()
 	}
@@ -268,10 +238,52 @@ func RunAsyncOpen(ctx context.Context, o AsyncOptions, rates []int, warmup, d ti
 			return results, fmt.Errorf("rate %d: %w", rate, err)
 		}
 		results = append(results, r)
-		fmt.Fprintf(out, "%6d/s due  %8d completed  p50 %9s  p99 %9s  p99.9 %9s  errors %d\n", rate, r.Completed,
-			r.Percentile(0.5).Round(time.Millisecond), r.Percentile(0.99).Round(time.Millisecond), r.Percentile(0.999).Round(time.Millisecond), len(r.Errors))
+		r.printRow(out, time.Millisecond)
 	}
 	return results, nil
+}
+
+// jobFixture is the n-th fixture of a run: Arsenal v Chelsea, n minutes into
+// year, so every job is a fixture never asked before.
+func jobFixture(year, n int) string {
+	k := time.Date(year, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(n) * time.Minute)
+	return fmt.Sprintf(`{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0", "kickoff": %q}`, k.Format(time.RFC3339))
+}
+
+// submitJobs queues fixtures (JSON bodies) and returns their job IDs in
+// order: one on its own through POST /v1/predictions/async, several
+// together through POST /v1/predictions/async/batch.
+func submitJobs(client *http.Client, base string, fixtures []string) ([]string, error) {
+	url, body := base+"/v1/predictions/async", fixtures[0]
+	if len(fixtures) > 1 {
+		url, body = base+"/v1/predictions/async/batch", `{"fixtures": [`+strings.Join(fixtures, ",")+`]}`
+	}
+	resp, err := client.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("submit: %w", err)
+	}
+	defer resp.Body.Close()
+	var r struct {
+		JobID string `json:"job_id"`
+		Jobs  []struct {
+			JobID string `json:"job_id"`
+		} `json:"jobs"`
+	}
+	json.NewDecoder(resp.Body).Decode(&r)
+	if resp.StatusCode != http.StatusAccepted {
+		return nil, fmt.Errorf("submit: status %d", resp.StatusCode)
+	}
+	if len(fixtures) == 1 {
+		return []string{r.JobID}, nil
+	}
+	if len(r.Jobs) != len(fixtures) {
+		return nil, fmt.Errorf("submit: %d jobs for %d fixtures", len(r.Jobs), len(fixtures))
+	}
+	ids := make([]string, len(r.Jobs))
+	for i, j := range r.Jobs {
+		ids[i] = j.JobID
+	}
+	return ids, nil
 }
 
 // awaitJob long-polls a job until it has ended and returns its final status.
@@ -318,23 +330,12 @@ func asyncOpenRate(ctx context.Context, base string, submitters, rate int, warmu
 		go func() {
 			defer subs.Done()
 			for j := range due {
-				k := time.Date(2033, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(seq.Add(1)) * time.Minute)
-				body := fmt.Sprintf(`{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0", "kickoff": %q}`, k.Format(time.RFC3339))
-				resp, err := client.Post(base+"/v1/predictions/async", "application/json", strings.NewReader(body))
+				got, err := submitJobs(client, base, []string{jobFixture(2033, int(seq.Add(1)))})
 				if err != nil {
-					failed("submit: " + err.Error())
+					failed(err.Error())
 					continue
 				}
-				var r struct {
-					JobID string `json:"job_id"`
-				}
-				json.NewDecoder(resp.Body).Decode(&r)
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusAccepted {
-					failed(fmt.Sprintf("submit: %d", resp.StatusCode))
-					continue
-				}
-				j.id = r.JobID
+				j.id = got[0]
 				submitted <- j
 			}
 		}()

@@ -155,10 +155,15 @@ func RunOpen(ctx context.Context, o Options, rates []int, conns int, out io.Writ
 			return results, fmt.Errorf("rate %d: %w", rate, err)
 		}
 		results = append(results, r)
-		fmt.Fprintf(out, "%6d/s due  %8d completed  p50 %9s  p99 %9s  p99.9 %9s  errors %d\n", rate, r.Completed,
-			r.Percentile(0.5).Round(time.Microsecond), r.Percentile(0.99).Round(time.Microsecond), r.Percentile(0.999).Round(time.Microsecond), len(r.Errors))
+		r.printRow(out, time.Microsecond)
 	}
 	return results, nil
+}
+
+// printRow prints one rate's result as it finishes, latencies rounded to unit.
+func (r OpenResult) printRow(out io.Writer, unit time.Duration) {
+	fmt.Fprintf(out, "%6d/s due  %8d completed  p50 %9s  p99 %9s  p99.9 %9s  errors %d\n", r.Rate, r.Completed,
+		r.Percentile(0.5).Round(unit), r.Percentile(0.99).Round(unit), r.Percentile(0.999).Round(unit), len(r.Errors))
 }
 
 // OpenTable writes open-loop results as a Markdown table.
