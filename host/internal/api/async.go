@@ -468,7 +468,9 @@ func (e *keyReused) Error() string {
 // any, one cancel at a time, retrying with a growing delay while the store
 // is down.
 type doubtful struct {
-	store  store.Store
+	store interface {
+		CancelJob(ctx context.Context, id string) (bool, error)
+	}
 	logger hclog.Logger
 	mu     sync.Mutex
 	ids    []string

@@ -51,7 +51,7 @@ type Server struct {
 	// details (scope admin) with API keys and per-key rate limits.
 	Auth *Auth
 	// Store and Cache hold async jobs; Kick wakes the relay after a new one.
-	Store store.Store
+	Store Store
 	Cache cache.Cache
 	Kick  func()
 	// MaxBodyBytes bounds a request body (413 beyond it; default 1 MiB).

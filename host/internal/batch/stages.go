@@ -242,9 +242,17 @@ func Evaluate(ctx context.Context, tr forecast.Trainer, competition string, seas
 	return ev, writePlots(plotsDir, ev)
 }
 
+// Registry is what Register needs of the store.
+type Registry interface {
+	RegisterModel(ctx context.Context, v store.ModelVersion) (store.ModelVersion, error)
+	RecordExperiment(ctx context.Context, r store.ExperimentRun) error
+	Promote(ctx context.Context, p store.Promotion) (store.Generation, error)
+	Alias(ctx context.Context, alias string) (store.ModelVersion, error)
+}
+
 // Register publishes the model directory into the registry, points the alias
 // (by default "candidate") at it, and records the train and evaluate runs.
-func Register(ctx context.Context, st store.Store, modelDir, trainMetrics, evalMetrics, alias, actor, out string) (store.ModelVersion, error) {
+func Register(ctx context.Context, st Registry, modelDir, trainMetrics, evalMetrics, alias, actor, out string) (store.ModelVersion, error) {
 	artifact, sig, meta, err := mlmodel.Read(modelDir)
 	if err != nil {
 		return store.ModelVersion{}, err

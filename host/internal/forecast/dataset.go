@@ -28,7 +28,7 @@ type Dataset struct {
 // must start empty. The store is read a window at a time (StreamReplay):
 // what is held is the examples, not the matches as well. (An evaluation at
 // scale spools them instead: SpoolFromStore.)
-func BuildDataset(ctx context.Context, st store.Store, fs features.FeatureSet, progress func(done, total int)) (Dataset, error) {
+func BuildDataset(ctx context.Context, st History, fs features.FeatureSet, progress func(done, total int)) (Dataset, error) {
 	schema, err := fs.Schema(ctx)
 	if err != nil {
 		return Dataset{}, fmt.Errorf("feature schema: %w", err)

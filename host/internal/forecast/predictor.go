@@ -91,7 +91,7 @@ const DefaultCacheEntries = 50000
 // Predictor serves the champion through the feature plugin and, per
 // generation, an instance of the model plugin. Watch follows promotions.
 type Predictor struct {
-	store       store.Store
+	store       Store
 	host        *pluginhost.Host
 	features    *pluginhost.Plugin
 	modelPlugin string
@@ -157,7 +157,7 @@ func (p *Predictor) Observe(m Metrics) { p.metrics = m }
 
 // NewPredictor wires a predictor to the feature plugin and the name of the
 // model plugin it spawns per generation. Start loads it.
-func NewPredictor(st store.Store, host *pluginhost.Host, featurePlugin *pluginhost.Plugin, modelPlugin string, logger hclog.Logger) *Predictor {
+func NewPredictor(st Store, host *pluginhost.Host, featurePlugin *pluginhost.Plugin, modelPlugin string, logger hclog.Logger) *Predictor {
 	p := &Predictor{store: st, host: host, features: featurePlugin, modelPlugin: modelPlugin, logger: logger, recent: DefaultRecent, metrics: noMetrics{}, cacheEntries: DefaultCacheEntries}
 	// A relaunched feature process starts empty: give it back its state.
 	featurePlugin.OnLaunch(func(ctx context.Context, client any) error {

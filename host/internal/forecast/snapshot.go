@@ -210,7 +210,7 @@ func (b *metaBuilder) done() startMeta {
 
 // keepSnapshot saves a replay's result; failing to is a warning, not an
 // error: the next start replays again.
-func keepSnapshot(ctx context.Context, st store.Store, logger hclog.Logger, key string, version int64, s startState) {
+func keepSnapshot(ctx context.Context, st Snapshots, logger hclog.Logger, key string, version int64, s startState) {
 	meta, err := json.Marshal(s.meta)
 	if err == nil {
 		err = st.SaveFeatureSnapshot(ctx, store.FeatureSnapshot{Key: key, MatchesVersion: version, State: s.state, Meta: meta, CreatedAt: time.Now()})

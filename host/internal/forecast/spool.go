@@ -41,7 +41,7 @@ const spoolHeader = 8 + 1 + 1 + 2
 // SpoolFromStore replays every finished match in the store through fs
 // (which must start empty) into a Spool under dir; keepTest says which
 // matches are test matches. rows is the model plugin the folds train with.
-func SpoolFromStore(ctx context.Context, st store.Store, fs features.FeatureSet, rows RowsTrainer, dir string, keepTest func(soccer.Match) bool,
+func SpoolFromStore(ctx context.Context, st History, fs features.FeatureSet, rows RowsTrainer, dir string, keepTest func(soccer.Match) bool,
 	progress func(done, total int)) (*Spool, error) {
 	r, err := startReplay(ctx, st, fs)
 	if err != nil {

@@ -32,7 +32,7 @@ var replayWindow = 28 * 24 * time.Hour
 // history. progress, when set, hears matches done of the total counted at
 // the start. It returns the matches replayed (0 for a store without
 // finished matches).
-func StreamReplay(ctx context.Context, st store.Store, fs features.FeatureSet, from time.Time, unpriced bool, progress func(done, total int),
+func StreamReplay(ctx context.Context, st History, fs features.FeatureSet, from time.Time, unpriced bool, progress func(done, total int),
 	each func(replay.Example) error) (int, error) {
 	total, err := st.CountMatches(ctx, store.MatchQuery{Status: soccer.Finished, From: from})
 	if err != nil {
@@ -104,7 +104,7 @@ type replayed struct {
 // startReplay reads what a full replay's snapshot is keyed and checked by,
 // before the replay: the schema, the matches version (-1 when it cannot be
 // read) and the digest of every finished match (meta.HistoryDigest).
-func startReplay(ctx context.Context, st store.Store, fs features.FeatureSet) (replayed, error) {
+func startReplay(ctx context.Context, st History, fs features.FeatureSet) (replayed, error) {
 	schema, err := fs.Schema(ctx)
 	if err != nil {
 		return replayed{}, fmt.Errorf("feature schema: %w", err)
@@ -130,7 +130,7 @@ func (r *replayed) done(b *metaBuilder) {
 // as the snapshot serving starts from, so the first serve after it does not
 // replay again. It is a no-op when the matches version is unknown; failing
 // is a warning.
-func (r replayed) KeepServingSnapshot(ctx context.Context, st store.Store, plugin *pluginhost.Plugin, fs features.FeatureSet, logger hclog.Logger) {
+func (r replayed) KeepServingSnapshot(ctx context.Context, st Snapshots, plugin *pluginhost.Plugin, fs features.FeatureSet, logger hclog.Logger) {
 	key, ok := snapshotKey(plugin, r.schema, DefaultRecent)
 	if !ok || r.version < 0 {
 		return
@@ -154,7 +154,7 @@ type RowsTrainer interface {
 // window of matches and one chunk of rows, never the training set. fs must
 // start empty; the replay leaves it at the present (KeepServingSnapshot
 // keeps that for serving).
-func (t Trainer) TrainFromStore(ctx context.Context, st store.Store, fs features.FeatureSet, rt RowsTrainer, progress func(done, total int)) (Streamed, error) {
+func (t Trainer) TrainFromStore(ctx context.Context, st History, fs features.FeatureSet, rt RowsTrainer, progress func(done, total int)) (Streamed, error) {
 	params, err := t.params()
 	if err != nil {
 		return Streamed{}, err

@@ -58,9 +58,17 @@ type Progress interface {
 	Finish()
 }
 
+// Store is what ingestion needs of the match store: to apply a batch and
+// keep the record of runs.
+type Store interface {
+	Apply(ctx context.Context, b store.Batch) (store.Applied, error)
+	RecordRun(ctx context.Context, r store.IngestRun) error
+	Runs(ctx context.Context, limit int) ([]store.IngestRun, error)
+}
+
 // Runner ingests sources.
 type Runner struct {
-	Store store.Store
+	Store Store
 	Suite contract.Suite
 	// ValidationDir receives one GE validation result per batch, under
 	// {ValidationDir}/{run id}/{source}/{file}.json.

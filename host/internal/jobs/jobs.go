@@ -70,7 +70,7 @@ const RelayLease = time.Minute
 
 // Relay drains the outbox into the queue.
 type Relay struct {
-	Store    store.Store
+	Store    OutboxStore
 	Queue    queue.Queue
 	Logger   hclog.Logger
 	Interval time.Duration
@@ -187,7 +187,7 @@ func jobSpan(ctx context.Context, j *store.Job) (context.Context, trace.Span) {
 // them), and their predictions coalesce in the Predictor like synchronous
 // ones. Use it by pointer.
 type Worker struct {
-	Store     store.Store
+	Store     RunStore
 	Predictor *forecast.Predictor
 	Cache     cache.Cache
 	Logger    hclog.Logger
@@ -447,7 +447,7 @@ var DeadLetterReason = fmt.Sprintf("the job was returned to the queue %d times w
 // DeadLetterReason, so a client polling it sees a terminal state instead of
 // "queued" forever. Its Handle is a queue.ConsumeDead handler.
 type Reaper struct {
-	Store  store.Store
+	Store  ReaperStore
 	Cache  cache.Cache
 	Logger hclog.Logger
 }
@@ -487,7 +487,7 @@ func (r Reaper) Sweep(ctx context.Context, maxAge, interval time.Duration) {
 }
 
 // cacheView puts a job's view, as the store has it, in the cache for pollers.
-func cacheView(ctx context.Context, st store.Store, c cache.Cache, log hclog.Logger, id string) {
+func cacheView(ctx context.Context, st JobReader, c cache.Cache, log hclog.Logger, id string) {
 	if c == nil {
 		return
 	}
@@ -517,7 +517,7 @@ func CacheJobs(ctx context.Context, c cache.Cache, log hclog.Logger, jobs ...sto
 }
 
 // Lookup reads a job's view: the cache first, then the store.
-func Lookup(ctx context.Context, st store.Store, c cache.Cache, id string) (View, error) {
+func Lookup(ctx context.Context, st JobReader, c cache.Cache, id string) (View, error) {
 	if c != nil {
 		if b, err := c.Get(ctx, CacheKey(id)); err == nil {
 			var v cached

@@ -80,7 +80,7 @@ func (p *CallbackPolicy) Check(raw string) error {
 // never another job's. Several replicas may run one each: the store hands
 // every due callback to one of them at a time.
 type Notifier struct {
-	Store       store.Store
+	Store       CallbackStore
 	Cache       cache.Cache
 	Logger      hclog.Logger
 	Policy      *CallbackPolicy

@@ -2,10 +2,11 @@
 // revisions a publisher made to them, rows held back in quarantine, and the
 // record of ingest runs.
 //
-// Store is one interface with two implementations, sqlitestore (the embedded
-// default) and pgstore (PostgreSQL), both checked by storetest. What the two
-// share, deciding what a batch inserts, updates or leaves alone, lives here
-// in Apply so that they cannot drift apart.
+// Store is one interface, implemented once for SQL databases by sqlstore,
+// over two dialects: sqlitestore (the embedded default) and pgstore
+// (PostgreSQL), both checked by storetest. Deciding what a batch inserts,
+// updates or leaves alone lives here, in Apply. The packages that use the
+// store each declare the part of it they need.
 package store
 
 import (
