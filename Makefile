@@ -58,7 +58,7 @@ setup:
 FUZZTIME ?=
 FUZZ_TARGETS := plugins/sources/footballdata:.:FuzzParseSeason:100000x \
   host:./internal/api:FuzzDecodePrediction:20000x host:./internal/present:FuzzPredictionJSON:8000x \
-  host:./internal/api:FuzzOIPRequest:30000x host:./internal/contract:FuzzParse:100000x \
+  host:./internal/api/oip:FuzzOIPRequest:30000x host:./internal/contract:FuzzParse:100000x \
   host:./internal/config:FuzzLoad:20000x plugins/models/onnx:./onnxgo:FuzzCompile:100000x \
   plugins/sources/openfootball:.:FuzzParse:100000x
 fuzz:

@@ -13,13 +13,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/hashicorp/go-hclog"
 
+	"github.com/soccerpredict/soccerpredict/host/internal/api/apikey"
+	"github.com/soccerpredict/soccerpredict/host/internal/api/httpx"
 	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
 	"github.com/soccerpredict/soccerpredict/host/internal/gather"
 	"github.com/soccerpredict/soccerpredict/host/internal/jobs"
@@ -53,8 +53,8 @@ func (s *Server) predictAsync(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var sent AsyncRequest
-	if p := decode(r, &sent); p != nil {
-		s.problem(w, r, p.Status(), "malformed request", p.Message, []FieldProblem{*p})
+	if p := httpx.Decode(r, &sent); p != nil {
+		s.problem(w, r, p.Status(), "malformed request", p.Message, []httpx.FieldProblem{*p})
 		return
 	}
 	f, asOf, ok := s.resolveFixture(w, r, sent.PredictionRequest)
@@ -64,7 +64,7 @@ func (s *Server) predictAsync(w http.ResponseWriter, r *http.Request) {
 	if sent.CallbackURL != "" {
 		if err := s.Callbacks.Check(sent.CallbackURL); err != nil {
 			msg := "callback_url " + err.Error()
-			s.problem(w, r, http.StatusBadRequest, "invalid callback_url", msg, []FieldProblem{{Field: "callback_url", Message: err.Error()}})
+			s.problem(w, r, http.StatusBadRequest, "invalid callback_url", msg, []httpx.FieldProblem{{Field: "callback_url", Message: err.Error()}})
 			return
 		}
 	}
@@ -144,13 +144,13 @@ func (s *Server) predictAsyncBatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req AsyncBatchRequest
-	if p := decode(r, &req); p != nil {
-		s.problem(w, r, p.Status(), "malformed request", p.Message, []FieldProblem{*p})
+	if p := httpx.Decode(r, &req); p != nil {
+		s.problem(w, r, p.Status(), "malformed request", p.Message, []httpx.FieldProblem{*p})
 		return
 	}
 	if req.CallbackURL != "" {
 		if err := s.Callbacks.Check(req.CallbackURL); err != nil {
-			s.problem(w, r, http.StatusBadRequest, "invalid callback_url", "callback_url "+err.Error(), []FieldProblem{{Field: "callback_url", Message: err.Error()}})
+			s.problem(w, r, http.StatusBadRequest, "invalid callback_url", "callback_url "+err.Error(), []httpx.FieldProblem{{Field: "callback_url", Message: err.Error()}})
 			return
 		}
 	}
@@ -260,11 +260,11 @@ func (s *Server) job(w http.ResponseWriter, r *http.Request) {
 	}
 	wait, werr := waitOf(r)
 	if werr != "" {
-		s.problem(w, r, http.StatusBadRequest, "invalid wait", "wait "+werr, []FieldProblem{{Field: "wait", Message: werr}})
+		s.problem(w, r, http.StatusBadRequest, "invalid wait", "wait "+werr, []httpx.FieldProblem{{Field: "wait", Message: werr}})
 		return
 	}
 	v, err := jobs.Lookup(r.Context(), s.Store, s.Cache, id)
-	if errors.Is(err, store.ErrNotFound) || err == nil && !mayRead(r, v.Owner) {
+	if errors.Is(err, store.ErrNotFound) || err == nil && !apikey.MayRead(r, v.Owner) {
 		// Another key's job is as absent as one that never was: its ID tells nothing.
 		s.problem(w, r, http.StatusNotFound, "no such job", "no job "+id, nil)
 		return
@@ -366,7 +366,7 @@ func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
 	}
 	id := chi.URLParam(r, "id")
 	j, err := s.Store.Job(r.Context(), id)
-	if !validJobID(id) || errors.Is(err, store.ErrNotFound) || err == nil && !mayRead(r, j.Owner) {
+	if !validJobID(id) || errors.Is(err, store.ErrNotFound) || err == nil && !apikey.MayRead(r, j.Owner) {
 		s.problem(w, r, http.StatusNotFound, "no such job", fmt.Sprintf("no job %q", truncate(id, 64)), nil)
 		return
 	}
@@ -402,7 +402,7 @@ func (s *Server) idempotencyKey(w http.ResponseWriter, r *http.Request) (string,
 	key := r.Header.Get("Idempotency-Key")
 	if len(key) > 255 || strings.ContainsFunc(key, func(c rune) bool { return c < 0x20 || c > 0x7e }) {
 		s.problem(w, r, http.StatusBadRequest, "invalid Idempotency-Key", "the Idempotency-Key header is 1 to 255 printable ASCII characters",
-			[]FieldProblem{{Field: "Idempotency-Key", Message: "1 to 255 printable ASCII characters"}})
+			[]httpx.FieldProblem{{Field: "Idempotency-Key", Message: "1 to 255 printable ASCII characters"}})
 		return "", false
 	}
 	return key, true
@@ -433,7 +433,7 @@ func newJob(r *http.Request, sent AsyncRequest, f soccer.Fixture, asOf time.Time
 	b := make([]byte, jobIDBytes)
 	rand.Read(b)
 	var owner string
-	if k, ok := caller(r); ok {
+	if k, ok := apikey.Caller(r.Context()); ok {
 		owner = k.ID
 	}
 	return store.Job{ID: hex.EncodeToString(b), Request: body, Owner: owner, IdempotencyKey: key, RequestHash: requestHash(sent),
@@ -459,73 +459,6 @@ type keyReused struct {
 
 func (e *keyReused) Error() string {
 	return fmt.Sprintf("fixture %d: key used by job %s", e.index, e.job)
-}
-
-// doubtful holds the IDs of submissions whose write failed — which may
-// have committed all the same — and cancels each once the store answers,
-// so a job whose client was told "nothing was queued" does not run. It
-// holds at most maxDoubts IDs (the oldest go first) and works while it has
-// any, one cancel at a time, retrying with a growing delay while the store
-// is down.
-type doubtful struct {
-	store interface {
-		CancelJob(ctx context.Context, id string) (bool, error)
-	}
-	logger hclog.Logger
-	mu     sync.Mutex
-	ids    []string
-	busy   bool
-}
-
-const maxDoubts = 100_000
-
-func (d *doubtful) add(id string) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if len(d.ids) >= maxDoubts {
-		d.logger.Warn("too many submissions of unknown outcome; the oldest is no longer checked", "job", d.ids[0])
-		d.ids = d.ids[1:]
-	}
-	d.ids = append(d.ids, id)
-	if !d.busy {
-		d.busy = true
-		go d.work()
-	}
-}
-
-func (d *doubtful) work() {
-	delay := 100 * time.Millisecond
-	cancelled := 0
-	for {
-		d.mu.Lock()
-		if len(d.ids) == 0 {
-			d.busy = false
-			d.mu.Unlock()
-			if cancelled > 0 {
-				d.logger.Warn("cancelled jobs recorded although their submission failed (the store's answer was lost)", "jobs", cancelled)
-			}
-			return
-		}
-		id := d.ids[0]
-		d.mu.Unlock()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		ok, err := d.store.CancelJob(ctx, id)
-		cancel()
-		if err != nil {
-			time.Sleep(delay)
-			delay = min(2*delay, 2*time.Second)
-			continue
-		}
-		delay = 100 * time.Millisecond
-		if ok {
-			cancelled++
-		}
-		d.mu.Lock()
-		if len(d.ids) > 0 && d.ids[0] == id {
-			d.ids = d.ids[1:]
-		}
-		d.mu.Unlock()
-	}
 }
 
 func (s *Server) submitTimeout() time.Duration {
@@ -667,11 +600,4 @@ func validJobID(id string) bool {
 	}
 	_, err := hex.DecodeString(id)
 	return err == nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/soccerpredict/soccerpredict/host/internal/api/apikey"
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
 	"github.com/soccerpredict/soccerpredict/host/internal/testbin"
 )
@@ -43,9 +44,9 @@ func TestKeysSurviveAStoreOutage(t *testing.T) {
 	w := setup(t)
 	keys := &outageKeys{Keys: w.store}
 	srv := httptest.NewServer((&Server{Predictor: w.pred, Logger: hclog.NewNullLogger(),
-		Auth: &Auth{Required: true, Keys: keys, CacheFor: 50 * time.Millisecond, LookupTimeout: 100 * time.Millisecond, StaleFor: time.Hour}}).Handler())
+		Auth: &apikey.Auth{Required: true, Keys: keys, CacheFor: 50 * time.Millisecond, LookupTimeout: 100 * time.Millisecond, StaleFor: time.Hour}}).Handler())
 	defer srv.Close()
-	secret, id := storedKey(t, "outage", 100000, ScopePredict)
+	secret, id := storedKey(t, "outage", 100000, apikey.ScopePredict)
 	predict := func(key string) (int, time.Duration) {
 		start := time.Now()
 		code, _ := testbin.Send(t, "POST", srv.URL+"/v1/predictions", `{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0"}`, "Authorization", "Bearer "+key)
@@ -68,14 +69,14 @@ func TestKeysSurviveAStoreOutage(t *testing.T) {
 		}
 	}
 	// A key never verified cannot be accepted while the store is away.
-	other, _ := storedKey(t, "never-seen", 100, ScopePredict)
+	other, _ := storedKey(t, "never-seen", 100, apikey.ScopePredict)
 	if code, took := predict(other); code != 503 || took > time.Second {
 		t.Fatalf("an unverified key while the store hangs: %d in %v, want 503 quickly", code, took)
 	}
 	keys.hung.Store(false)
 
 	// Unknown keys: one query for many requests; malformed ones: none.
-	made, _, _ := NewKey("made-up", []string{ScopePredict}, 10)
+	made, _, _ := apikey.NewKey("made-up", []string{apikey.ScopePredict}, 10)
 	before := keys.lookups.Load()
 	for range 20 {
 		if code, _ := predict(made); code != 401 {

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/soccerpredict/soccerpredict/host/internal/api/oip"
 	"github.com/soccerpredict/soccerpredict/host/internal/fault"
 	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
 	"github.com/soccerpredict/soccerpredict/host/internal/jobs"
@@ -61,9 +62,9 @@ func TestPluginErrorKindsAnswerAlikeOnEveryChannel(t *testing.T) {
 			}
 
 			// OIP over HTTP: the same status; the message names the input row.
-			code, oip := post(t, srv.URL+"/v2/models/soccerpredict/infer", infer)
-			if code != want.status || oip["error"] != "inputs[0]: "+want.detail && oip["error"] != want.detail {
-				t.Fatalf("OIP REST: %d %v, want %d %q", code, oip, want.status, want.detail)
+			code, oipBody := post(t, srv.URL+"/v2/models/soccerpredict/infer", infer)
+			if code != want.status || oipBody["error"] != "inputs[0]: "+want.detail && oipBody["error"] != want.detail {
+				t.Fatalf("OIP REST: %d %v, want %d %q", code, oipBody, want.status, want.detail)
 			}
 
 			// OIP over gRPC: the kind's code and the OIP message.
@@ -71,15 +72,15 @@ func TestPluginErrorKindsAnswerAlikeOnEveryChannel(t *testing.T) {
 			str := func(v string) *inferencepb.InferTensorContents {
 				return &inferencepb.InferTensorContents{BytesContents: [][]byte{[]byte(v)}}
 			}
-			req := &inferencepb.ModelInferRequest{ModelName: OIPModel, Inputs: []*inferencepb.ModelInferRequest_InferInputTensor{
+			req := &inferencepb.ModelInferRequest{ModelName: oip.Model, Inputs: []*inferencepb.ModelInferRequest_InferInputTensor{
 				{Name: "home_team", Datatype: "BYTES", Shape: []int64{1}, Contents: str("Arsenal")},
 				{Name: "away_team", Datatype: "BYTES", Shape: []int64{1}, Contents: str("Chelsea")},
 				{Name: "competition", Datatype: "BYTES", Shape: []int64{1}, Contents: str("E0")},
 				{Name: "kickoff", Datatype: "BYTES", Shape: []int64{1}, Contents: str("2031-08-16T14:00:00Z")},
 			}}
 			_, err := inferencepb.NewGRPCInferenceServiceClient(conn).ModelInfer(ctx, req)
-			if st := status.Convert(err); st.Code() != want.code || st.Message() != oip["error"] {
-				t.Fatalf("OIP gRPC: %v, want %s %q", err, want.code, oip["error"])
+			if st := status.Convert(err); st.Code() != want.code || st.Message() != oipBody["error"] {
+				t.Fatalf("OIP gRPC: %v, want %s %q", err, want.code, oipBody["error"])
 			}
 
 			// An asynchronous job: failed with the same problem, or, for a

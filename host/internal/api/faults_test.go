@@ -18,6 +18,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/soccerpredict/soccerpredict/host/internal/api/apikey"
 	"github.com/soccerpredict/soccerpredict/host/internal/cache/memcache"
 	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
 	"github.com/soccerpredict/soccerpredict/host/internal/jobs"
@@ -150,12 +151,12 @@ func TestUnlaunchableModelPluginFailsFast(t *testing.T) {
 func TestJobsBelongToTheirKey(t *testing.T) {
 	w := setup(t)
 	c := memcache.New(100)
-	ts := httptest.NewServer((&Server{Predictor: w.pred, Logger: hclog.NewNullLogger(), Auth: &Auth{Required: true, Keys: w.store},
+	ts := httptest.NewServer((&Server{Predictor: w.pred, Logger: hclog.NewNullLogger(), Auth: &apikey.Auth{Required: true, Keys: w.store},
 		Store: w.store, Cache: c}).Handler())
 	defer ts.Close()
-	owner, _ := storedKey(t, "owner", 1000, ScopePredict)
-	other, _ := storedKey(t, "other", 1000, ScopePredict)
-	admin, _ := storedKey(t, "ops", 1000, ScopeAdmin)
+	owner, _ := storedKey(t, "owner", 1000, apikey.ScopePredict)
+	other, _ := storedKey(t, "other", 1000, apikey.ScopePredict)
+	admin, _ := storedKey(t, "ops", 1000, apikey.ScopeAdmin)
 	call := func(method, path, secret, body string) (int, map[string]any) {
 		return testbin.Send(t, method, ts.URL+path, body, "Authorization", "Bearer "+secret)
 	}
@@ -260,7 +261,7 @@ func TestIdempotentSubmissions(t *testing.T) {
 // storedKey makes an API key in the shared store and returns its secret and ID.
 func storedKey(t *testing.T, name string, ratePerMinute int, scopes ...string) (string, string) {
 	t.Helper()
-	secret, k, err := NewKey(name, scopes, ratePerMinute)
+	secret, k, err := apikey.NewKey(name, scopes, ratePerMinute)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/soccerpredict/soccerpredict/host/internal/api/apikey"
+	"github.com/soccerpredict/soccerpredict/host/internal/api/httpx"
 	"github.com/soccerpredict/soccerpredict/host/internal/fault"
 	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
 	"github.com/soccerpredict/soccerpredict/host/internal/monitor"
@@ -17,44 +19,6 @@ import (
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 )
-
-// PredictionRequest is the body of POST /v1/predictions.
-type PredictionRequest struct {
-	HomeTeam    string `json:"home_team" validate:"required"`
-	AwayTeam    string `json:"away_team" validate:"required"`
-	Competition string `json:"competition" validate:"required"`
-	// Kickoff is an RFC 3339 time; empty means now.
-	Kickoff string `json:"kickoff,omitempty"`
-	// AsOf, an RFC 3339 time not after the kick-off, answers from the
-	// features as they stood before its day ("what would the model have
-	// said then"); empty means as of the kick-off.
-	AsOf string       `json:"as_of,omitempty"`
-	Odds *OddsRequest `json:"odds,omitempty"`
-	// StoredOdds false forecasts a fixture without odds as such even when
-	// the store has it scheduled with pre-match prices; by default (true)
-	// they are used and the answer's market says "source": "stored".
-	StoredOdds *bool `json:"stored_odds,omitempty"`
-	// Markets true requires the goal markets in the answer: a serving model
-	// that forecasts home/draw/away only makes it a 422 instead of an
-	// answer without them. Left out, they are given whenever the model has them.
-	Markets bool `json:"markets,omitempty"`
-}
-
-// OddsRequest are optional pre-match decimal odds for the fixture.
-type OddsRequest struct {
-	// Bookmaker is a code or a name in any case ("PS", "Pinnacle",
-	// "bet365"); left out, the price is taken as Pinnacle's. One the host
-	// does not know is a 422 listing those it does; the price is always used.
-	Bookmaker string  `json:"bookmaker,omitempty"`
-	Home      float64 `json:"home"`
-	Draw      float64 `json:"draw"`
-	Away      float64 `json:"away"`
-}
-
-// BatchRequest is the body of POST /v1/predictions/batch.
-type BatchRequest struct {
-	Fixtures []PredictionRequest `json:"fixtures" validate:"required"`
-}
 
 // FixturesResponse is GET /v1/fixtures: upcoming fixtures with forecasts,
 // and recent results beside what was forecast before kick-off.
@@ -70,7 +34,7 @@ type FixturesResponse struct {
 }
 
 // fixtureOf checks a request's fields and resolves it, with its as_of (zero: none).
-func (s *Server) fixtureOf(ctx context.Context, req PredictionRequest, field string) (soccer.Fixture, time.Time, []FieldProblem, error) {
+func (s *Server) fixtureOf(ctx context.Context, req PredictionRequest, field string) (soccer.Fixture, time.Time, []httpx.FieldProblem, error) {
 	f, missing, err := s.fixtureOnly(ctx, req, field)
 	if len(missing) > 0 || err != nil || req.AsOf == "" {
 		return f, time.Time{}, missing, err
@@ -81,23 +45,23 @@ func (s *Server) fixtureOf(ctx context.Context, req PredictionRequest, field str
 	}
 	at, perr := time.Parse(time.RFC3339, req.AsOf)
 	if perr != nil {
-		return f, time.Time{}, []FieldProblem{{Field: prefix + "as_of", Message: fmt.Sprintf("%q is not an RFC 3339 time like 2024-08-17T14:00:00Z", req.AsOf)}}, nil
+		return f, time.Time{}, []httpx.FieldProblem{{Field: prefix + "as_of", Message: fmt.Sprintf("%q is not an RFC 3339 time like 2024-08-17T14:00:00Z", req.AsOf)}}, nil
 	}
 	if at.After(f.Kickoff) {
-		return f, time.Time{}, []FieldProblem{{Field: prefix + "as_of", Message: fmt.Sprintf("%s is after the kick-off %s: a forecast cannot know its own result",
+		return f, time.Time{}, []httpx.FieldProblem{{Field: prefix + "as_of", Message: fmt.Sprintf("%s is after the kick-off %s: a forecast cannot know its own result",
 			at.UTC().Format(time.RFC3339), f.Kickoff.Format(time.RFC3339))}}, nil
 	}
 	return f, at, nil, nil
 }
 
-func (s *Server) fixtureOnly(ctx context.Context, req PredictionRequest, field string) (soccer.Fixture, []FieldProblem, error) {
+func (s *Server) fixtureOnly(ctx context.Context, req PredictionRequest, field string) (soccer.Fixture, []httpx.FieldProblem, error) {
 	prefix := field
 	if prefix != "" {
 		prefix += "."
 	}
-	var missing []FieldProblem
-	for _, name := range missingFields(req) {
-		missing = append(missing, FieldProblem{Field: prefix + name, Message: "required"})
+	var missing []httpx.FieldProblem
+	for _, name := range httpx.Missing(req) {
+		missing = append(missing, httpx.FieldProblem{Field: prefix + name, Message: "required"})
 	}
 	if len(missing) > 0 {
 		return soccer.Fixture{}, missing, nil
@@ -107,7 +71,7 @@ func (s *Server) fixtureOnly(ctx context.Context, req PredictionRequest, field s
 	if req.Kickoff != "" {
 		k, err := time.Parse(time.RFC3339, req.Kickoff)
 		if err != nil {
-			return soccer.Fixture{}, []FieldProblem{{Field: prefix + "kickoff", Message: fmt.Sprintf("%q is not an RFC 3339 time like 2024-08-17T14:00:00Z", req.Kickoff)}}, nil
+			return soccer.Fixture{}, []httpx.FieldProblem{{Field: prefix + "kickoff", Message: fmt.Sprintf("%q is not an RFC 3339 time like 2024-08-17T14:00:00Z", req.Kickoff)}}, nil
 		}
 		fr.Kickoff = k
 	}
@@ -126,7 +90,7 @@ func (s *Server) fixtureOnly(ctx context.Context, req PredictionRequest, field s
 func (s *Server) requestFixture(w http.ResponseWriter, r *http.Request) (PredictionRequest, soccer.Fixture, time.Time, bool) {
 	var req PredictionRequest
 	if p := decodePrediction(r, &req); p != nil {
-		s.problem(w, r, p.Status(), "malformed request", p.Message, []FieldProblem{*p})
+		s.problem(w, r, p.Status(), "malformed request", p.Message, []httpx.FieldProblem{*p})
 		return req, soccer.Fixture{}, time.Time{}, false
 	}
 	f, asOf, ok := s.resolveFixture(w, r, req)
@@ -169,12 +133,12 @@ func (s *Server) resolveFixture(w http.ResponseWriter, r *http.Request, req Pred
 func (s *Server) resolveBatch(w http.ResponseWriter, r *http.Request, reqs []PredictionRequest) ([]soccer.Fixture, []time.Time, bool) {
 	if len(reqs) == 0 || len(reqs) > MaxBatch {
 		s.problem(w, r, http.StatusUnprocessableEntity, "invalid batch", fmt.Sprintf("send 1 to %d fixtures", MaxBatch),
-			[]FieldProblem{{Field: "fixtures", Message: fmt.Sprintf("has %d fixtures; send 1 to %d", len(reqs), MaxBatch)}})
+			[]httpx.FieldProblem{{Field: "fixtures", Message: fmt.Sprintf("has %d fixtures; send 1 to %d", len(reqs), MaxBatch)}})
 		return nil, nil, false
 	}
 	fixtures := make([]soccer.Fixture, len(reqs))
 	asOf := make([]time.Time, len(reqs))
-	var problems []FieldProblem
+	var problems []httpx.FieldProblem
 	for i, fr := range reqs {
 		f, at, missing, err := s.fixtureOf(r.Context(), fr, "fixtures["+strconv.Itoa(i)+"]")
 		asOf[i] = at
@@ -211,7 +175,7 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	preds, err := s.forecasts(s.origin(r.Context(), "sync"), []soccer.Fixture{f}, []time.Time{asOf})
+	preds, err := s.forecasts(apikey.Origin(r.Context(), "sync"), []soccer.Fixture{f}, []time.Time{asOf})
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -222,23 +186,20 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request) {
 	s.json(w, http.StatusOK, present.Render(preds[0]))
 }
 
-// MaxBatch bounds one batch request.
-const MaxBatch = 1000
-
 func (s *Server) predictBatch(w http.ResponseWriter, r *http.Request) {
 	var req BatchRequest
-	if p := decode(r, &req); p != nil {
+	if p := httpx.Decode(r, &req); p != nil {
 		if p.Field != "" {
 			p.Field = "fixtures." + p.Field
 		}
-		s.problem(w, r, p.Status(), "malformed request", p.Message, []FieldProblem{*p})
+		s.problem(w, r, p.Status(), "malformed request", p.Message, []httpx.FieldProblem{*p})
 		return
 	}
 	fixtures, asOf, ok := s.resolveBatch(w, r, req.Fixtures)
 	if !ok {
 		return
 	}
-	preds, err := s.forecasts(s.origin(r.Context(), "batch"), fixtures, asOf)
+	preds, err := s.forecasts(apikey.Origin(r.Context(), "batch"), fixtures, asOf)
 	if err != nil {
 		s.failIn(w, r, err, func(i int) string { return "fixtures[" + strconv.Itoa(i) + "]" })
 		return
@@ -263,10 +224,10 @@ func (s *Server) fixtures(w http.ResponseWriter, r *http.Request) {
 	comp := r.URL.Query().Get("competition")
 	if comp == "" {
 		s.problem(w, r, http.StatusUnprocessableEntity, "missing competition", "add ?competition=E0 (one of "+strings.Join(s.Predictor.Competitions(), ", ")+")",
-			[]FieldProblem{{Field: "competition", Message: "required"}})
+			[]httpx.FieldProblem{{Field: "competition", Message: "required"}})
 		return
 	}
-	limit, ok := s.limitParam(w, r, 10, 100)
+	limit, ok := httpx.LimitParam(w, r, 10, 100)
 	if !ok {
 		return
 	}
@@ -276,7 +237,7 @@ func (s *Server) fixtures(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	upcoming, err := s.Predictor.Upcoming(s.origin(r.Context(), "fixtures"), comp, limit)
+	upcoming, err := s.Predictor.Upcoming(apikey.Origin(r.Context(), "fixtures"), comp, limit)
 	if err != nil {
 		s.fail(w, r, err)
 		return

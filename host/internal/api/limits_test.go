@@ -17,6 +17,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/soccerpredict/soccerpredict/host/internal/api/apikey"
+	"github.com/soccerpredict/soccerpredict/host/internal/api/httpx"
 	"github.com/soccerpredict/soccerpredict/host/internal/config"
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
 	"github.com/soccerpredict/soccerpredict/host/internal/testbin"
@@ -236,9 +238,9 @@ func TestAccessLog(t *testing.T) {
 	w := setup(t)
 	var buf syncBuf
 	log := hclog.New(&hclog.LoggerOptions{Output: &buf, JSONFormat: true, Level: hclog.Info})
-	srv := httptest.NewServer((&Server{Predictor: w.pred, Logger: hclog.NewNullLogger(), AccessLog: log, Auth: &Auth{Required: true, Keys: w.store}}).Handler())
+	srv := httptest.NewServer((&Server{Predictor: w.pred, Logger: hclog.NewNullLogger(), AccessLog: log, Auth: &apikey.Auth{Required: true, Keys: w.store}}).Handler())
 	defer srv.Close()
-	secret, id := storedKey(t, "dashboard-access", 100, ScopePredict)
+	secret, id := storedKey(t, "dashboard-access", 100, apikey.ScopePredict)
 	if code, _ := testbin.Send(t, "POST", srv.URL+"/v1/predictions", `{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0"}`, "Authorization", "Bearer "+secret); code != 200 {
 		t.Fatalf("%d", code)
 	}
@@ -397,7 +399,7 @@ func TestRequestIDsAreEchoed(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var p Problem
+		var p httpx.Problem
 		json.NewDecoder(resp.Body).Decode(&p)
 		resp.Body.Close()
 		got := resp.Header.Get("X-Request-Id")

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/soccerpredict/soccerpredict/host/internal/api/httpx"
 	"github.com/soccerpredict/soccerpredict/host/internal/monitor"
 )
 
@@ -19,23 +20,23 @@ func (s *Server) monitoring(w http.ResponseWriter, r *http.Request) {
 	}
 	v := r.URL.Query()
 	var q monitor.Query
-	var bad []FieldProblem
+	var bad []httpx.FieldProblem
 	var err error
 	if q.From, err = monitor.ParseTime(v.Get("from")); err != nil {
-		bad = append(bad, FieldProblem{Field: "from", Message: err.Error()})
+		bad = append(bad, httpx.FieldProblem{Field: "from", Message: err.Error()})
 	}
 	if q.To, err = monitor.ParseTime(v.Get("to")); err != nil {
-		bad = append(bad, FieldProblem{Field: "to", Message: err.Error()})
+		bad = append(bad, httpx.FieldProblem{Field: "to", Message: err.Error()})
 	}
 	q.Competition = v.Get("competition")
 	if x := v.Get("version"); x != "" {
 		if q.Version, err = strconv.Atoi(x); err != nil || q.Version < 1 {
-			bad = append(bad, FieldProblem{Field: "version", Message: strconv.Quote(x) + " is not a model version (a whole number from 1)"})
+			bad = append(bad, httpx.FieldProblem{Field: "version", Message: strconv.Quote(x) + " is not a model version (a whole number from 1)"})
 		}
 	}
 	if x := v.Get("windows"); x != "" {
 		if q.Windows, err = monitor.ParseWindows(x); err != nil {
-			bad = append(bad, FieldProblem{Field: "windows", Message: err.Error()})
+			bad = append(bad, httpx.FieldProblem{Field: "windows", Message: err.Error()})
 		}
 	}
 	if len(bad) > 0 {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/soccerpredict/soccerpredict/host/internal/api/oip"
 	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
 	"github.com/soccerpredict/soccerpredict/host/internal/pluginhost"
 	"github.com/soccerpredict/soccerpredict/sdk/features"
@@ -43,7 +44,7 @@ func oipCall(t *testing.T, url string, body []byte, headers ...string) (int, htt
 		raw, _ = io.ReadAll(zr)
 	}
 	head, tail := raw, []byte(nil)
-	if h := resp.Header.Get(binaryHeader); h != "" {
+	if h := resp.Header.Get(oip.BinaryHeader); h != "" {
 		n, _ := strconv.Atoi(h)
 		head, tail = raw[:n], raw[n:]
 	}
@@ -130,8 +131,8 @@ func TestOIPInteroperability(t *testing.T) {
 			inputs = append(inputs, map[string]any{"name": in.name, "shape": []int{2}, "datatype": "BYTES", "parameters": map[string]any{"binary_data_size": len(b)}})
 		}
 		head, _ := json.Marshal(map[string]any{"inputs": inputs, "outputs": []map[string]any{{"name": "probabilities", "parameters": map[string]any{"binary_data": true}}}})
-		code, h, out, tail := oipCall(t, infer, append(head, bin...), "Content-Type", "application/octet-stream", binaryHeader, strconv.Itoa(len(head)))
-		if code != 200 || h.Get(binaryHeader) == "" {
+		code, h, out, tail := oipCall(t, infer, append(head, bin...), "Content-Type", "application/octet-stream", oip.BinaryHeader, strconv.Itoa(len(head)))
+		if code != 200 || h.Get(oip.BinaryHeader) == "" {
 			t.Fatalf("%d %v", code, out)
 		}
 		o := out["outputs"].([]any)[0].(map[string]any)
@@ -147,7 +148,7 @@ func TestOIPInteroperability(t *testing.T) {
 		}
 		// Without the header the binary part is not JSON: the error says what is missing.
 		code, _, out, _ = oipCall(t, infer, append(head, bin...), "Content-Type", "application/json")
-		if code != 400 || !strings.Contains(toJSON(out["error"]), binaryHeader) {
+		if code != 400 || !strings.Contains(toJSON(out["error"]), oip.BinaryHeader) {
 			t.Fatalf("binary data without the header: %d %v", code, out)
 		}
 	})
@@ -193,7 +194,7 @@ func TestOIPInteroperability(t *testing.T) {
 			}
 		}
 		head, _ := json.Marshal(map[string]any{"inputs": []map[string]any{{"name": "features", "shape": []int{2, width}, "datatype": "FP64", "parameters": map[string]any{"binary_data_size": len(bin)}}}})
-		code, _, out, _ := oipCall(t, infer, append(head, bin...), binaryHeader, strconv.Itoa(len(head)))
+		code, _, out, _ := oipCall(t, infer, append(head, bin...), oip.BinaryHeader, strconv.Itoa(len(head)))
 		if code != 200 || !equalFloats(jsonProbabilities(t, out), want) {
 			t.Fatalf("FP64 features: %d %v, want %v", code, out, want)
 		}

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/soccerpredict/soccerpredict/host/internal/api/apikey"
 )
 
 func get(t *testing.T, url string) (int, map[string]any) {
@@ -122,11 +124,11 @@ func TestOpenAPIDocument(t *testing.T) {
 
 func TestAPIKeys(t *testing.T) {
 	w := setup(t)
-	auth := &Auth{Required: true, Keys: w.store}
+	auth := &apikey.Auth{Required: true, Keys: w.store}
 	srv := httptest.NewServer((&Server{Predictor: w.pred, Logger: hclog.NewNullLogger(), Auth: auth, Plugins: w.host.Statuses}).Handler())
 	defer srv.Close()
-	predictor, id := storedKey(t, "dashboard", 3, ScopePredict)
-	admin, _ := storedKey(t, "ops", 100, ScopeAdmin)
+	predictor, id := storedKey(t, "dashboard", 3, apikey.ScopePredict)
+	admin, _ := storedKey(t, "ops", 100, apikey.ScopeAdmin)
 	call := func(method, path, key string) (int, http.Header) {
 		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(`{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0"}`))
 		if key != "" {

@@ -23,6 +23,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/soccerpredict/soccerpredict/host/internal/api/apikey"
 	"github.com/soccerpredict/soccerpredict/host/internal/config"
 	"github.com/soccerpredict/soccerpredict/host/internal/telemetry"
 	"github.com/soccerpredict/soccerpredict/host/oip/inferencepb"
@@ -81,9 +82,9 @@ func serveGRPC(t *testing.T, s *Server) (*grpc.ClientConn, string) {
 // contents, a feature tensor, and the errors.
 func TestOIPOverGRPC(t *testing.T) {
 	w := setup(t)
-	s := &Server{Predictor: w.pred, Logger: hclog.NewNullLogger(), Auth: &Auth{Required: true, Keys: w.store}, Version: "test"}
+	s := &Server{Predictor: w.pred, Logger: hclog.NewNullLogger(), Auth: &apikey.Auth{Required: true, Keys: w.store}, Version: "test"}
 	conn, addr := serveGRPC(t, s)
-	key, _ := storedKey(t, "grpc-client", 10000, ScopePredict)
+	key, _ := storedKey(t, "grpc-client", 10000, apikey.ScopePredict)
 	auth := "authorization: Bearer " + key
 	const svc = "inference.GRPCInferenceService/"
 

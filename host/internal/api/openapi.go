@@ -8,6 +8,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/soccerpredict/soccerpredict/host/internal/api/apikey"
+	"github.com/soccerpredict/soccerpredict/host/internal/api/httpx"
+	"github.com/soccerpredict/soccerpredict/host/internal/api/web"
 	"github.com/soccerpredict/soccerpredict/host/internal/jobs"
 	"github.com/soccerpredict/soccerpredict/host/internal/monitor"
 	"github.com/soccerpredict/soccerpredict/host/internal/present"
@@ -15,7 +18,7 @@ import (
 
 // The OpenAPI 3.1 document is generated from the very Go types the handlers
 // decode and encode, and their `validate:"required"` tags are the ones
-// missingFields enforces: the document cannot drift from the code.
+// httpx.Missing enforces: the document cannot drift from the code.
 
 var (
 	openAPIOnce sync.Once
@@ -37,7 +40,7 @@ func buildOpenAPI(version string) map[string]any {
 		return map[string]any{"description": desc, "content": map[string]any{"application/json": map[string]any{"schema": schema}}}
 	}
 	problem := map[string]any{"description": "RFC 9457 problem details", "content": map[string]any{
-		"application/problem+json": map[string]any{"schema": ref(Problem{})}}}
+		"application/problem+json": map[string]any{"schema": ref(httpx.Problem{})}}}
 	errs := func(codes ...string) map[string]any {
 		out := map[string]any{}
 		for _, c := range codes {
@@ -59,13 +62,13 @@ func buildOpenAPI(version string) map[string]any {
 		Plugins []PluginJSON `json:"plugins"`
 	}{}
 	competitionsResponse := struct {
-		Competitions []CompetitionJSON `json:"competitions"`
+		Competitions []web.CompetitionJSON `json:"competitions"`
 	}{}
 	promotionsResponse := struct {
-		Champion   present.ModelJSON `json:"champion"`
-		Generation int64             `json:"generation"`
-		Since      time.Time         `json:"since"`
-		Promotions []PromotionJSON   `json:"promotions"`
+		Champion   present.ModelJSON   `json:"champion"`
+		Generation int64               `json:"generation"`
+		Since      time.Time           `json:"since"`
+		Promotions []web.PromotionJSON `json:"promotions"`
 	}{}
 	evaluationResponse := map[string]any{"type": "object", "required": []string{"run", "finished_at", "evaluation"}, "properties": map[string]any{
 		"run": map[string]any{"type": "string"}, "finished_at": map[string]any{"type": "string", "format": "date-time"},
@@ -150,36 +153,36 @@ func buildOpenAPI(version string) map[string]any {
 		return map[string]any{"name": name, "in": "path", "required": true, "schema": map[string]any{"type": "string"}}
 	}
 	paths := map[string]any{
-		"/v1/predictions": map[string]any{"post": op("Forecast one fixture", "predict", ScopePredict, jsonBody(ref(PredictionRequest{})),
+		"/v1/predictions": map[string]any{"post": op("Forecast one fixture", "predict", apikey.ScopePredict, jsonBody(ref(PredictionRequest{})),
 			with(map[string]any{"200": ok("home/draw/away probabilities", ref(present.PredictionResponse{}))}, errs("422", "500", "501")), false)},
-		"/v1/predictions/batch": map[string]any{"post": op("Forecast up to 1,000 fixtures, in order", "predictBatch", ScopePredict, jsonBody(ref(BatchRequest{})),
+		"/v1/predictions/batch": map[string]any{"post": op("Forecast up to 1,000 fixtures, in order", "predictBatch", apikey.ScopePredict, jsonBody(ref(BatchRequest{})),
 			with(map[string]any{"200": ok("one forecast per fixture", schemaOf(reflect.TypeOf(batchResponse), components))}, errs("422", "500", "501")), false)},
-		"/v1/predictions/async": map[string]any{"post": op("Queue a forecast; the job is durable before the 202", "predictAsync", ScopePredict, jsonBody(ref(AsyncRequest{})),
+		"/v1/predictions/async": map[string]any{"post": op("Queue a forecast; the job is durable before the 202", "predictAsync", apikey.ScopePredict, jsonBody(ref(AsyncRequest{})),
 			with(map[string]any{"202": ok("the job", ref(AsyncResponse{})), "200": ok("the job this Idempotency-Key already made", ref(AsyncResponse{}))}, errs("409", "422", "501")), false,
 			map[string]any{"name": "Idempotency-Key", "in": "header", "schema": map[string]any{"type": "string", "maxLength": 255}})},
-		"/v1/predictions/async/batch": map[string]any{"post": op("Queue up to 1,000 forecasts, one job each, recorded together before the 202", "predictAsyncBatch", ScopePredict, jsonBody(ref(AsyncBatchRequest{})),
+		"/v1/predictions/async/batch": map[string]any{"post": op("Queue up to 1,000 forecasts, one job each, recorded together before the 202", "predictAsyncBatch", apikey.ScopePredict, jsonBody(ref(AsyncBatchRequest{})),
 			with(map[string]any{"202": ok("the jobs, in the request's order", ref(AsyncBatchResponse{})), "200": ok("the jobs this Idempotency-Key already made", ref(AsyncBatchResponse{}))}, errs("409", "422", "501")), false,
 			map[string]any{"name": "Idempotency-Key", "in": "header", "schema": map[string]any{"type": "string", "maxLength": 255}})},
 		"/v1/jobs/{id}": map[string]any{
-			"get": op("An async job's status and, when it has ended, its forecast", "job", ScopePredict, nil,
+			"get": op("An async job's status and, when it has ended, its forecast", "job", apikey.ScopePredict, nil,
 				with(map[string]any{"200": ok("the job", ref(jobs.View{}))}, errs("404", "501")), false, pathParam("id"),
 				map[string]any{"name": "wait", "in": "query", "schema": map[string]any{"type": "string"}, "example": "10s",
 					"description": "long poll: answer once the job has ended or after this long (seconds, or a duration like 500ms; at most 20 s), whichever is first"}),
-			"delete": op("Cancel a job that is still queued", "cancelJob", ScopePredict, nil,
+			"delete": op("Cancel a job that is still queued", "cancelJob", apikey.ScopePredict, nil,
 				with(map[string]any{"200": ok("the cancelled job", ref(jobs.View{}))}, errs("404", "409", "501")), false, pathParam("id")),
 		},
-		"/v1/fixtures": map[string]any{"get": op("Upcoming fixtures and the latest matches of a competition, with forecasts", "fixtures", ScopePredict, nil,
+		"/v1/fixtures": map[string]any{"get": op("Upcoming fixtures and the latest matches of a competition, with forecasts", "fixtures", apikey.ScopePredict, nil,
 			with(map[string]any{"200": ok("forecasts", schemaOf(reflect.TypeOf(fixturesResponse), components))}, errs("422")), false,
 			map[string]any{"name": "competition", "in": "query", "required": true, "schema": map[string]any{"type": "string"}, "example": "E0"},
 			map[string]any{"name": "limit", "in": "query", "schema": map[string]any{"type": "integer", "minimum": 1, "maximum": 100, "default": 10}})},
-		"/v1/competitions": map[string]any{"get": op("The competitions served, with their names and teams", "competitions", ScopePredict, nil,
+		"/v1/competitions": map[string]any{"get": op("The competitions served, with their names and teams", "competitions", apikey.ScopePredict, nil,
 			map[string]any{"200": ok("competitions", schemaOf(reflect.TypeOf(competitionsResponse), components))}, false)},
-		"/v1/promotions": map[string]any{"get": op("What serves (champion, generation) and the registry's audit log, newest first", "promotions", ScopePredict, nil,
+		"/v1/promotions": map[string]any{"get": op("What serves (champion, generation) and the registry's audit log, newest first", "promotions", apikey.ScopePredict, nil,
 			with(map[string]any{"200": ok("champion and promotion history", schemaOf(reflect.TypeOf(promotionsResponse), components))}, errs("422")), false,
 			map[string]any{"name": "limit", "in": "query", "schema": map[string]any{"type": "integer", "minimum": 1, "maximum": 200, "default": 20}})},
-		"/v1/evaluation": map[string]any{"get": op("The newest tracked walk-forward evaluation", "evaluation", ScopePredict, nil,
+		"/v1/evaluation": map[string]any{"get": op("The newest tracked walk-forward evaluation", "evaluation", apikey.ScopePredict, nil,
 			with(map[string]any{"200": ok("evaluation", evaluationResponse)}, errs("404")), false)},
-		"/v1/monitoring": map[string]any{"get": op("How the served forecasts did against the results and the market: per version, competition and rolling window, calibration, the sequential alarm, drift", "monitoring", ScopePredict, nil,
+		"/v1/monitoring": map[string]any{"get": op("How the served forecasts did against the results and the market: per version, competition and rolling window, calibration, the sequential alarm, drift", "monitoring", apikey.ScopePredict, nil,
 			with(map[string]any{"200": ok("the monitor's report", schemaOf(reflect.TypeOf(monitor.Report{}), components))}, errs("422", "503")), false,
 			map[string]any{"name": "from", "in": "query", "schema": map[string]any{"type": "string"}, "example": "2024-08-01", "description": "forecasts first served on or after this date or RFC 3339 time"},
 			map[string]any{"name": "to", "in": "query", "schema": map[string]any{"type": "string"}, "description": "and before this one"},
@@ -188,7 +191,7 @@ func buildOpenAPI(version string) map[string]any {
 			map[string]any{"name": "windows", "in": "query", "schema": map[string]any{"type": "string"}, "example": "50,200,1000", "description": "rolling windows in scored matches"})},
 		"/": map[string]any{"get": op("The web page (HTML; its script reads the /v1 API with the key entered once)", "page", "", nil,
 			map[string]any{"200": map[string]any{"description": "HTML", "content": map[string]any{"text/html": map[string]any{"schema": map[string]any{"type": "string"}}}}}, false)},
-		"/v1/plugins": map[string]any{"get": op("The server's plugin processes", "plugins", ScopeAdmin, nil,
+		"/v1/plugins": map[string]any{"get": op("The server's plugin processes", "plugins", apikey.ScopeAdmin, nil,
 			map[string]any{"200": ok("plugins", schemaOf(reflect.TypeOf(pluginsResponse), components))}, false)},
 		"/healthz": map[string]any{"get": op("Alive", "healthz", "", nil, map[string]any{"200": anyJSON("alive")}, false)},
 		"/readyz": map[string]any{"get": op("Ready: champion loaded, plugins answering, store reachable", "readyz", "", nil,
@@ -206,13 +209,13 @@ func buildOpenAPI(version string) map[string]any {
 		if strings.Contains(prefix, "{version}") {
 			params, suffix = append(params, pathParam("version")), "Version"
 		}
-		paths[prefix] = map[string]any{"get": op("OIP model metadata: inputs (fixtures or features), outputs, feature columns", "oipModel"+suffix, ScopePredict, nil,
+		paths[prefix] = map[string]any{"get": op("OIP model metadata: inputs (fixtures or features), outputs, feature columns", "oipModel"+suffix, apikey.ScopePredict, nil,
 			with(map[string]any{"200": oipOK("model metadata", "OIPModelMetadata")}, oipErrs("404")), true, params...)}
-		paths[prefix+"/ready"] = map[string]any{"get": op("OIP model readiness", "oipModelReady"+suffix, ScopePredict, nil,
+		paths[prefix+"/ready"] = map[string]any{"get": op("OIP model readiness", "oipModelReady"+suffix, apikey.ScopePredict, nil,
 			with(map[string]any{"200": oipOK("ready", "OIPReady")}, oipErrs("404")), true, params...)}
-		paths[prefix+"/config"] = map[string]any{"get": op("Triton model configuration", "oipModelConfig"+suffix, ScopePredict, nil,
+		paths[prefix+"/config"] = map[string]any{"get": op("Triton model configuration", "oipModelConfig"+suffix, apikey.ScopePredict, nil,
 			with(map[string]any{"200": anyJSON("model configuration")}, oipErrs("404")), true, params...)}
-		paths[prefix+"/infer"] = map[string]any{"post": op("OIP inference: JSON, or JSON followed by binary tensors (Inference-Header-Content-Length)", "oipInfer"+suffix, ScopePredict,
+		paths[prefix+"/infer"] = map[string]any{"post": op("OIP inference: JSON, or JSON followed by binary tensors (Inference-Header-Content-Length)", "oipInfer"+suffix, apikey.ScopePredict,
 			map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/OIPInferenceRequest"}},
 				"application/octet-stream": map[string]any{"schema": map[string]any{"type": "string", "format": "binary"}}}},
 			with(map[string]any{"200": map[string]any{"description": "inference response", "content": map[string]any{
@@ -294,46 +297,4 @@ func schemaOf(t reflect.Type, components map[string]any) map[string]any {
 // isResponse: in response types every field without omitempty is always present.
 func isResponse(t reflect.Type) bool {
 	return !strings.HasSuffix(t.Name(), "Request")
-}
-
-// missingFields lists the `validate:"required"` fields of a decoded request
-// that are empty, by their JSON names.
-func missingFields(v any) []string {
-	rv := reflect.ValueOf(v)
-	for rv.Kind() == reflect.Pointer {
-		rv = rv.Elem()
-	}
-	var out []string
-	for _, f := range requiredFields(rv.Type()) {
-		fv := rv.Field(f.index)
-		if fv.Kind() == reflect.String && strings.TrimSpace(fv.String()) == "" || fv.IsZero() {
-			out = append(out, f.name)
-		}
-	}
-	return out
-}
-
-type requiredField struct {
-	index int
-	name  string
-}
-
-var required sync.Map // reflect.Type -> []requiredField
-
-// requiredFields lists a struct type's fields tagged validate:"required",
-// read once per type.
-func requiredFields(t reflect.Type) []requiredField {
-	if fs, ok := required.Load(t); ok {
-		return fs.([]requiredField)
-	}
-	var fs []requiredField
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if f.Tag.Get("validate") == "required" {
-			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-			fs = append(fs, requiredField{i, name})
-		}
-	}
-	required.Store(t, fs)
-	return fs
 }

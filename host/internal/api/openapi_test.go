@@ -15,6 +15,7 @@ import (
 	"github.com/pb33f/libopenapi"
 	validator "github.com/pb33f/libopenapi-validator"
 
+	"github.com/soccerpredict/soccerpredict/host/internal/api/apikey"
 	"github.com/soccerpredict/soccerpredict/host/internal/cache/memcache"
 	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
 	"github.com/soccerpredict/soccerpredict/host/internal/scoring"
@@ -28,7 +29,7 @@ func TestOpenAPIValidatesLiveTraffic(t *testing.T) {
 	w := setup(t)
 	open := httptest.NewServer((&Server{Predictor: w.pred, Logger: hclog.NewNullLogger(), Store: w.store, Cache: memcache.New(100), Plugins: w.host.Statuses}).Handler())
 	defer open.Close()
-	guarded := httptest.NewServer((&Server{Predictor: w.pred, Logger: hclog.NewNullLogger(), Auth: &Auth{Required: true, Keys: w.store}, Plugins: w.host.Statuses}).Handler())
+	guarded := httptest.NewServer((&Server{Predictor: w.pred, Logger: hclog.NewNullLogger(), Auth: &apikey.Auth{Required: true, Keys: w.store}, Plugins: w.host.Statuses}).Handler())
 	defer guarded.Close()
 	resp, err := http.Get(open.URL + "/openapi.json")
 	if err != nil {
@@ -55,7 +56,7 @@ func TestOpenAPIValidatesLiveTraffic(t *testing.T) {
 	if ok, _ := v.ValidateHttpResponse(httptest.NewRequest("POST", "/v1/predictions", nil), fake); ok {
 		t.Fatal("the validator accepted a forecast without its fields: it is not checking")
 	}
-	predictKey, _ := storedKey(t, "openapi-predict", 1, ScopePredict)
+	predictKey, _ := storedKey(t, "openapi-predict", 1, apikey.ScopePredict)
 	fixture := `{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0"}`
 	type exchange struct {
 		base, method, path, body, ctype, key string

@@ -6,13 +6,13 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/soccerpredict/soccerpredict/host/internal/api"
+	"github.com/soccerpredict/soccerpredict/host/internal/api/apikey"
 )
 
 func runKeysCreate(e env, args []string) error {
 	fs, c := newFlags(e, "keys create")
 	name := fs.String("name", "", "who the key is for")
-	scopes := fs.String("scopes", api.ScopePredict, "comma-separated: predict, admin")
+	scopes := fs.String("scopes", apikey.ScopePredict, "comma-separated: predict, admin")
 	rate := fs.Int("rate", 600, "requests a minute")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -20,7 +20,7 @@ func runKeysCreate(e env, args []string) error {
 	if *name == "" {
 		return fmt.Errorf("%w: --name is required", errUsage)
 	}
-	secret, key, err := api.NewKey(*name, strings.Split(*scopes, ","), *rate)
+	secret, key, err := apikey.NewKey(*name, strings.Split(*scopes, ","), *rate)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}

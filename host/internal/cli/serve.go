@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/soccerpredict/soccerpredict/host/internal/api"
+	"github.com/soccerpredict/soccerpredict/host/internal/api/apikey"
 	"github.com/soccerpredict/soccerpredict/host/internal/jobs"
 	"github.com/soccerpredict/soccerpredict/host/internal/monitor"
 )
@@ -123,7 +124,7 @@ func runServe(e env, args []string) error {
 	}
 	lim := parts.cfg.Serve.Limits
 	apiServer := &api.Server{Predictor: pred, Logger: parts.log, Plugins: parts.host.Statuses, Version: Version, Metrics: metrics,
-		Auth: &api.Auth{Required: parts.cfg.Auth.Required, Keys: parts.store, CacheFor: parts.cfg.Auth.CacheFor,
+		Auth: &apikey.Auth{Required: parts.cfg.Auth.Required, Keys: parts.store, CacheFor: parts.cfg.Auth.CacheFor,
 			LookupTimeout: parts.cfg.Auth.LookupTimeout, StaleFor: parts.cfg.Auth.StaleFor, Logger: parts.log.Named("auth")},
 		Store: parts.store, Cache: jobCache, Kick: func() {
 			select {

@@ -1,4 +1,7 @@
-package api
+// Package apikey guards the API with keys: their scopes, their lookup in
+// the store (cached, bounded, and trusted a while when the store is away),
+// per-key rate limits, and the middleware every audience's routes share.
+package apikey
 
 import (
 	"context"
@@ -17,6 +20,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/soccerpredict/soccerpredict/host/internal/api/httpx"
 	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
 )
@@ -192,81 +196,90 @@ func (a *Auth) lookup(ctx context.Context, secret string) (store.APIKey, error) 
 	return k, nil
 }
 
-func bearer(r *http.Request) string {
+// Bearer is the key a request presents: X-API-Key, or an Authorization
+// Bearer token.
+func Bearer(r *http.Request) string {
 	if k := r.Header.Get("X-API-Key"); k != "" {
 		return k
 	}
-	return bearerToken(r.Header.Get("Authorization"))
+	return BearerToken(r.Header.Get("Authorization"))
 }
 
-// bearerToken is the token of an Authorization value with the Bearer
+// BearerToken is the token of an Authorization value with the Bearer
 // scheme, which is case-insensitive (RFC 9110 §11.1: "bearer" is "Bearer");
 // "" for any other.
-func bearerToken(h string) string {
+func BearerToken(h string) string {
 	if scheme, token, ok := strings.Cut(strings.TrimSpace(h), " "); ok && strings.EqualFold(scheme, "Bearer") {
 		return strings.TrimSpace(token)
 	}
 	return ""
 }
 
-// require lets a request through with a key holding scope, within its rate.
 type callerKey struct{}
 
-// caller is the API key a request was authenticated with (ok false when
+// Caller is the API key a request was authenticated with (ok false when
 // authentication is off).
-func caller(r *http.Request) (store.APIKey, bool) {
-	k, ok := r.Context().Value(callerKey{}).(store.APIKey)
+func Caller(ctx context.Context) (store.APIKey, bool) {
+	k, ok := ctx.Value(callerKey{}).(store.APIKey)
 	return k, ok
 }
 
-// mayRead says whether the request's key may see a resource owned by owner:
+// WithCaller is ctx of a request authenticated with k.
+func WithCaller(ctx context.Context, k store.APIKey) context.Context {
+	return context.WithValue(ctx, callerKey{}, k)
+}
+
+// MayRead says whether the request's key may see a resource owned by owner:
 // its creator, or any admin key. Without authentication everything is open.
-func mayRead(r *http.Request, owner string) bool {
-	k, ok := caller(r)
+func MayRead(r *http.Request, owner string) bool {
+	k, ok := Caller(r.Context())
 	return !ok || owner == "" || k.ID == owner || slices.Contains(k.Scopes, ScopeAdmin)
 }
 
-// denial is why a request's key was refused, as an HTTP status (the gRPC
+// Denial is why a request's key was refused, as an HTTP status (the gRPC
 // service maps it to its codes).
-type denial struct {
+type Denial struct {
 	Status        int
 	Title, Detail string
 	RetryAfter    time.Duration
 }
 
-// authorize checks an API key secret for scope and takes one request from
+// Authorize checks an API key secret for scope and takes one request from
 // its rate; it is the one check both the HTTP API and the gRPC service use.
-func (s *Server) authorize(ctx context.Context, secret, scope string) (store.APIKey, *denial) {
-	a := s.Auth
+func (a *Auth) Authorize(ctx context.Context, secret, scope string) (store.APIKey, *Denial) {
 	if secret == "" {
-		return store.APIKey{}, &denial{Status: http.StatusUnauthorized, Title: "missing API key", Detail: "send it as `Authorization: Bearer <key>` or `X-API-Key: <key>`"}
+		return store.APIKey{}, &Denial{Status: http.StatusUnauthorized, Title: "missing API key", Detail: "send it as `Authorization: Bearer <key>` or `X-API-Key: <key>`"}
 	}
 	k, err := a.lookup(ctx, secret)
 	if errors.Is(err, store.ErrNotFound) {
-		return store.APIKey{}, &denial{Status: http.StatusUnauthorized, Title: "invalid API key", Detail: "the key is unknown or revoked"}
+		return store.APIKey{}, &Denial{Status: http.StatusUnauthorized, Title: "invalid API key", Detail: "the key is unknown or revoked"}
 	}
 	if err != nil {
-		s.Logger.Error("look up API key", "error", err)
-		return store.APIKey{}, &denial{Status: http.StatusServiceUnavailable, Title: "temporarily unavailable", Detail: "cannot check the API key right now"}
+		if a.Logger != nil {
+			a.Logger.Error("look up API key", "error", err)
+		}
+		return store.APIKey{}, &Denial{Status: http.StatusServiceUnavailable, Title: "temporarily unavailable", Detail: "cannot check the API key right now"}
 	}
 	if !slices.Contains(k.Scopes, scope) && !slices.Contains(k.Scopes, ScopeAdmin) {
-		return store.APIKey{}, &denial{Status: http.StatusForbidden, Title: "insufficient scope", Detail: fmt.Sprintf("key %s (%s) lacks the %q scope", k.ID, k.Name, scope)}
+		return store.APIKey{}, &Denial{Status: http.StatusForbidden, Title: "insufficient scope", Detail: fmt.Sprintf("key %s (%s) lacks the %q scope", k.ID, k.Name, scope)}
 	}
 	if ok, wait := a.take(k, time.Now()); !ok {
-		return store.APIKey{}, &denial{Status: http.StatusTooManyRequests, Title: "rate limit exceeded",
+		return store.APIKey{}, &Denial{Status: http.StatusTooManyRequests, Title: "rate limit exceeded",
 			Detail: fmt.Sprintf("key %s allows %d requests a minute", k.ID, k.RatePerMinute), RetryAfter: wait}
 	}
 	return k, nil
 }
 
-func (s *Server) require(scope string) func(http.Handler) http.Handler {
+// Require lets a request through with a key holding scope, within its
+// rate, and answers the denial's problem otherwise. A nil or not Required
+// Auth lets every request through.
+func (a *Auth) Require(scope string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
-		a := s.Auth
 		if a == nil || !a.Required {
 			return next
 		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			k, denied := s.authorize(r.Context(), bearer(r), scope)
+			k, denied := a.Authorize(r.Context(), Bearer(r), scope)
 			if denied != nil {
 				switch {
 				case denied.Status == http.StatusUnauthorized && denied.Title == "missing API key":
@@ -276,23 +289,40 @@ func (s *Server) require(scope string) func(http.Handler) http.Handler {
 				case denied.RetryAfter > 0:
 					w.Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(denied.RetryAfter.Seconds()))))
 				}
-				s.problem(w, r, denied.Status, denied.Title, denied.Detail, nil)
+				httpx.WriteProblem(w, r, denied.Status, denied.Title, denied.Detail, nil)
 				return
 			}
-			if who, ok := r.Context().Value(accessKeyCtx{}).(*accessKey); ok {
-				who.name, who.id = k.Name, k.ID
-			}
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, k)))
+			Heard(r.Context(), k)
+			next.ServeHTTP(w, r.WithContext(WithCaller(r.Context(), k)))
 		})
 	}
 }
 
-// origin tells the forecast log which route served the forecasts made
+// Origin tells the forecast log which route served the forecasts made
 // under ctx, and for which API key.
-func (s *Server) origin(ctx context.Context, route string) context.Context {
+func Origin(ctx context.Context, route string) context.Context {
 	o := forecast.Origin{Route: route}
 	if k, ok := ctx.Value(callerKey{}).(store.APIKey); ok {
 		o.KeyID = k.ID
 	}
 	return forecast.WithOrigin(ctx, o)
+}
+
+// Who is the key a request was authenticated with, by name and ID, for
+// the access log: never the key itself.
+type Who struct{ Name, ID string }
+
+type whoCtx struct{}
+
+// Listening is ctx in which an authenticated key is noted in who.
+func Listening(ctx context.Context) (context.Context, *Who) {
+	who := &Who{}
+	return context.WithValue(ctx, whoCtx{}, who), who
+}
+
+// Heard notes k as the key of the request of ctx, if someone listens.
+func Heard(ctx context.Context, k store.APIKey) {
+	if who, ok := ctx.Value(whoCtx{}).(*Who); ok {
+		who.Name, who.ID = k.Name, k.ID
+	}
 }

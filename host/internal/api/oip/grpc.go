@@ -1,4 +1,4 @@
-package api
+package oip
 
 import (
 	"context"
@@ -6,7 +6,6 @@ import (
 	"math"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -22,7 +21,10 @@ import (
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
+	"github.com/soccerpredict/soccerpredict/host/internal/api/apikey"
+	"github.com/soccerpredict/soccerpredict/host/internal/api/httpx"
 	"github.com/soccerpredict/soccerpredict/host/internal/config"
+	"github.com/soccerpredict/soccerpredict/host/internal/fault"
 	"github.com/soccerpredict/soccerpredict/host/internal/tracing"
 	"github.com/soccerpredict/soccerpredict/host/oip/inferencepb"
 )
@@ -116,16 +118,14 @@ func (s *Server) grpcAuth(ctx context.Context, req any, info *grpc.UnaryServerIn
 	if v := md.Get("x-api-key"); len(v) > 0 {
 		secret = v[0]
 	} else if v := md.Get("authorization"); len(v) > 0 {
-		secret = bearerToken(v[0])
+		secret = apikey.BearerToken(v[0])
 	}
-	k, denied := s.authorize(ctx, secret, ScopePredict)
+	k, denied := s.Auth.Authorize(ctx, secret, apikey.ScopePredict)
 	if denied != nil {
 		return nil, status.Error(grpcCode(denied.Status), denied.Title+": "+denied.Detail)
 	}
-	if who, ok := ctx.Value(accessKeyCtx{}).(*accessKey); ok {
-		who.name, who.id = k.Name, k.ID
-	}
-	return next(context.WithValue(ctx, callerKey{}, k), req)
+	apikey.Heard(ctx, k)
+	return next(apikey.WithCaller(ctx, k), req)
 }
 
 // grpcMeasure gives each call a request ID (the caller's x-request-id
@@ -140,15 +140,12 @@ func (s *Server) grpcMeasure(ctx context.Context, req any, info *grpc.UnaryServe
 			id = v[0]
 		}
 	}
-	if id == "" || len(id) > 128 || strings.ContainsFunc(id, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
-		id = requestPrefix + strconv.FormatUint(requestSeq.Add(1), 10)
-	}
+	id = httpx.RequestID(id)
 	grpc.SetHeader(ctx, metadata.Pairs("x-request-id", id))
 	ctx = context.WithValue(ctx, middleware.RequestIDKey, id)
-	var who *accessKey
+	var who *apikey.Who
 	if s.AccessLog != nil {
-		who = &accessKey{}
-		ctx = context.WithValue(ctx, accessKeyCtx{}, who)
+		ctx, who = apikey.Listening(ctx)
 	}
 	resp, err := next(ctx, req)
 	took := time.Since(start)
@@ -160,7 +157,7 @@ func (s *Server) grpcMeasure(ctx context.Context, req any, info *grpc.UnaryServe
 			remote = p.Addr.String()
 		}
 		s.AccessLog.Info("request", "request_id", id, "method", "GRPC", "route", info.FullMethod, "grpc_code", code.String(),
-			"duration_ms", float64(took.Microseconds())/1000, "key", who.name, "key_id", who.id, "remote", remote)
+			"duration_ms", float64(took.Microseconds())/1000, "key", who.Name, "key_id", who.ID, "remote", remote)
 	}
 	return resp, err
 }
@@ -179,7 +176,7 @@ var statusCodes = []struct {
 	{http.StatusNotFound, codes.NotFound},
 	{http.StatusTooManyRequests, codes.ResourceExhausted},
 	{http.StatusServiceUnavailable, codes.Unavailable},
-	{StatusClientClosed, codes.Canceled},
+	{fault.StatusClientClosed, codes.Canceled},
 }
 
 func grpcCode(httpStatus int) codes.Code {
@@ -205,7 +202,7 @@ func (g *oipGRPC) ServerReady(ctx context.Context, _ *inferencepb.ServerReadyReq
 }
 
 func (g *oipGRPC) ServerMetadata(context.Context, *inferencepb.ServerMetadataRequest) (*inferencepb.ServerMetadataResponse, error) {
-	return &inferencepb.ServerMetadataResponse{Name: OIPModel, Version: g.s.Version, Extensions: oipExtensions}, nil
+	return &inferencepb.ServerMetadataResponse{Name: Model, Version: g.s.Version, Extensions: oipExtensions}, nil
 }
 
 // serving checks a model name and version against what is serving.
@@ -243,7 +240,7 @@ func (g *oipGRPC) ModelMetadata(_ context.Context, req *inferencepb.ModelMetadat
 		return nil, err
 	}
 	inputs, outputs := g.s.oipTensors()
-	out := &inferencepb.ModelMetadataResponse{Name: OIPModel, Versions: []string{serving}, Platform: "soccerpredict"}
+	out := &inferencepb.ModelMetadataResponse{Name: Model, Versions: []string{serving}, Platform: "soccerpredict"}
 	for _, t := range inputs {
 		out.Inputs = append(out.Inputs, &inferencepb.ModelMetadataResponse_TensorMetadata{Name: t.Name, Datatype: t.Datatype, Shape: t.Shape})
 	}
@@ -288,11 +285,11 @@ func (g *oipGRPC) ModelInfer(ctx context.Context, req *inferencepb.ModelInferReq
 	for _, o := range req.Outputs {
 		ir.Outputs = append(ir.Outputs, o.Name)
 	}
-	res, perr := g.s.inferCore(g.s.origin(ctx, "oip-grpc"), ir)
+	res, perr := g.s.inferCore(apikey.Origin(ctx, "oip-grpc"), ir)
 	if perr != nil {
 		return nil, status.Error(perr.grpcCode(), perr.Msg)
 	}
-	out := &inferencepb.ModelInferResponse{ModelName: OIPModel, ModelVersion: res.ModelVersion, Id: req.Id, Parameters: toGRPCParams(res.Parameters)}
+	out := &inferencepb.ModelInferResponse{ModelName: Model, ModelVersion: res.ModelVersion, Id: req.Id, Parameters: toGRPCParams(res.Parameters)}
 	for _, o := range res.Outputs {
 		t := &inferencepb.ModelInferResponse_InferOutputTensor{Name: o.Name, Datatype: o.Datatype, Shape: o.Shape}
 		if raw {

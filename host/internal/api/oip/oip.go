@@ -1,4 +1,4 @@
-package api
+package oip
 
 import (
 	"fmt"
@@ -7,7 +7,13 @@ import (
 
 	"google.golang.org/grpc/codes"
 
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/soccerpredict/soccerpredict/host/internal/api/apikey"
+	"github.com/soccerpredict/soccerpredict/host/internal/api/httpx"
 	"github.com/soccerpredict/soccerpredict/host/internal/fault"
+	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
+	"github.com/soccerpredict/soccerpredict/host/internal/telemetry"
 	"github.com/soccerpredict/soccerpredict/host/oip/inferencepb"
 
 	"github.com/go-chi/chi/v5"
@@ -15,18 +21,39 @@ import (
 
 // The Open Inference Protocol v2 (KServe, Triton, MLServer) over REST, so
 // existing inference clients can call SoccerPredict. One model is served,
-// OIPModel; its versions are registry versions, and "champion" names the one
+// Model; its versions are registry versions, and "champion" names the one
 // serving now. Inputs are fixtures as BYTES tensors, the output is the
 // home/draw/away probabilities.
 
-// OIPModel is the model name under /v2/models.
-const OIPModel = "soccerpredict"
+// Model is the model name under /v2/models.
+const Model = "soccerpredict"
 
-func (s *Server) oipRoutes(r chi.Router) {
+// Server serves the protocol over REST (Routes) and gRPC (GRPCServer).
+type Server struct {
+	Predictor *forecast.Predictor
+	// Auth guards inference and model metadata with API keys (nil: open).
+	Auth *apikey.Auth
+	// Metrics counts the gRPC calls (the REST requests are counted with
+	// every route's); AccessLog, when set, gets a line per call.
+	Metrics   *telemetry.Metrics
+	Logger    hclog.Logger
+	AccessLog hclog.Logger
+	// Version is the host's version, reported by GET /v2.
+	Version string
+	// MaxBodyBytes bounds a request (httpx.DefaultMaxBody when zero).
+	MaxBodyBytes int64
+
+	grpcCalls *firstCall
+}
+
+func (s *Server) json(w http.ResponseWriter, status int, v any) { httpx.JSON(w, status, v, s.Logger) }
+
+// Routes adds the protocol's REST routes under /v2.
+func (s *Server) Routes(r chi.Router) {
 	r.Get("/v2", s.oipServer)
 	r.Get("/v2/health/live", func(w http.ResponseWriter, r *http.Request) { s.json(w, http.StatusOK, map[string]bool{"live": true}) })
 	r.Get("/v2/health/ready", s.oipReady)
-	guarded := r.With(s.require(ScopePredict))
+	guarded := r.With(s.Auth.Require(apikey.ScopePredict))
 	for _, prefix := range []string{"/v2/models/{model}", "/v2/models/{model}/versions/{version}"} {
 		guarded.Get(prefix, s.oipMetadata)
 		guarded.Get(prefix+"/config", s.oipConfig)
@@ -36,14 +63,14 @@ func (s *Server) oipRoutes(r chi.Router) {
 }
 
 func (s *Server) oipError(w http.ResponseWriter, status int, format string, args ...any) {
-	s.json(w, status, map[string]string{"error": fmt.Sprintf(format, args...)})
+	httpx.OIPError(w, status, fmt.Sprintf(format, args...))
 }
 
 // oipExtensions are the protocol extensions this server supports (REST and gRPC).
 var oipExtensions = []string{"binary_tensor_data", "model_configuration"}
 
 func (s *Server) oipServer(w http.ResponseWriter, r *http.Request) {
-	s.json(w, http.StatusOK, map[string]any{"name": OIPModel, "version": s.Version, "extensions": oipExtensions})
+	s.json(w, http.StatusOK, map[string]any{"name": Model, "version": s.Version, "extensions": oipExtensions})
 }
 
 func (s *Server) oipReady(w http.ResponseWriter, r *http.Request) {
@@ -69,8 +96,8 @@ func (s *Server) oipVersion(w http.ResponseWriter, r *http.Request) (string, boo
 // version's number, or "champion") against what is serving, for REST and
 // gRPC alike, and returns the serving version.
 func (s *Server) servingVersion(name, version string) (string, *oipErr) {
-	if name != OIPModel {
-		return "", &oipErr{Status: http.StatusNotFound, Msg: fmt.Sprintf("model %q not found; this server serves %q", name, OIPModel)}
+	if name != Model {
+		return "", &oipErr{Status: http.StatusNotFound, Msg: fmt.Sprintf("model %q not found; this server serves %q", name, Model)}
 	}
 	champ, _, ok := s.Predictor.Champion()
 	if !ok {
@@ -78,7 +105,7 @@ func (s *Server) servingVersion(name, version string) (string, *oipErr) {
 	}
 	serving := strconv.Itoa(champ.Version)
 	if version != "" && version != serving && version != "champion" {
-		return "", &oipErr{Status: http.StatusNotFound, Msg: fmt.Sprintf("version %q of %s is not being served (serving %s, also reachable as \"champion\")", version, OIPModel, serving)}
+		return "", &oipErr{Status: http.StatusNotFound, Msg: fmt.Sprintf("version %q of %s is not being served (serving %s, also reachable as \"champion\")", version, Model, serving)}
 	}
 	return serving, nil
 }
@@ -115,7 +142,7 @@ func (s *Server) oipMetadata(w http.ResponseWriter, r *http.Request) {
 	inputs, outputs := s.oipTensors()
 	schema := s.Predictor.FeatureColumns()
 	s.json(w, http.StatusOK, map[string]any{
-		"name": OIPModel, "versions": []string{serving}, "platform": "soccerpredict",
+		"name": Model, "versions": []string{serving}, "platform": "soccerpredict",
 		"inputs":  inputs,
 		"outputs": outputs,
 		"parameters": map[string]any{"input_forms": "either home_team, away_team, competition (kickoff optional) as BYTES, or features alone",
@@ -142,11 +169,11 @@ func (s *Server) oipConfig(w http.ResponseWriter, r *http.Request) {
 
 // oipModelConfig is the model's configuration in Triton's form, for REST
 // (as JSON) and gRPC (ModelConfig) alike: the fixture inputs as strings
-// (kickoff optional), the probabilities as FP64, batches up to MaxBatch.
+// (kickoff optional), the probabilities as FP64, batches up to httpx.MaxBatch.
 // A champion with goal markets (scorelines likeliest scores) has the
 // markets output too.
 func oipModelConfig(markets bool, scorelines int) *inferencepb.ModelConfig {
-	c := &inferencepb.ModelConfig{Name: OIPModel, Platform: "soccerpredict", Backend: "soccerpredict", MaxBatchSize: MaxBatch,
+	c := &inferencepb.ModelConfig{Name: Model, Platform: "soccerpredict", Backend: "soccerpredict", MaxBatchSize: httpx.MaxBatch,
 		Output: []*inferencepb.ModelOutput{{Name: "probabilities", DataType: inferencepb.DataType_TYPE_FP64, Dims: []int64{3}}}}
 	if markets {
 		c.Output = append(c.Output, &inferencepb.ModelOutput{Name: oipMarkets, DataType: inferencepb.DataType_TYPE_FP64, Dims: []int64{int64(5 + 3*scorelines)}})
@@ -166,7 +193,7 @@ func (s *Server) oipModelReady(w http.ResponseWriter, r *http.Request) {
 	if !ready {
 		status = http.StatusServiceUnavailable
 	}
-	s.json(w, status, map[string]any{"name": OIPModel, "ready": ready})
+	s.json(w, status, map[string]any{"name": Model, "ready": ready})
 }
 
 // oipErr is an inference error with the HTTP status it maps to and, when

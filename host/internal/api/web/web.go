@@ -1,34 +1,38 @@
-package api
+// Package web is the web page: the static shell, and the JSON routes only
+// its views read (competitions, promotions, the evaluation).
+package web
 
 import (
+	"context"
 	"embed"
 	"encoding/json"
-	"fmt"
-	"io/fs"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/hashicorp/go-hclog"
 
+	"github.com/soccerpredict/soccerpredict/host/internal/api/httpx"
+	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
 	"github.com/soccerpredict/soccerpredict/host/internal/present"
+	"github.com/soccerpredict/soccerpredict/host/internal/store"
 )
 
-// The web page: a static shell (web/index.html, app.js, style.css, embedded
+// The web page: a static shell (index.html, app.js, style.css, embedded
 // in the binary, no CDN) whose script reads the same /v1 JSON any caller
 // uses, with the API key the person enters once and the browser keeps for
 // the tab's session. The shell itself holds no data, so it needs no key.
 //
-//go:embed web
+//go:embed index.html app.js style.css
 var webFiles embed.FS
 
 // webPolicy lets the page load nothing but its own files and talk to
 // nothing but this server.
 const webPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
-func (s *Server) webRoutes(r chi.Router) {
-	sub, _ := fs.Sub(webFiles, "web")
-	files := http.FileServerFS(sub)
+// Routes adds the page's files: /, /app.js and /style.css.
+func Routes(r chi.Router) {
+	files := http.FileServerFS(webFiles)
 	page := func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Content-Security-Policy", webPolicy)
@@ -42,6 +46,24 @@ func (s *Server) webRoutes(r chi.Router) {
 	r.Get("/style.css", page)
 }
 
+// Data answers the JSON the page's views read.
+type Data struct {
+	Predictor *forecast.Predictor
+	// Store holds the registry's audit log and the tracked runs (nil: the
+	// server runs without a store).
+	Store interface {
+		Audit(ctx context.Context, limit int) ([]store.AuditEntry, error)
+		Experiments(ctx context.Context, limit int) ([]store.ExperimentRun, error)
+	}
+	Logger hclog.Logger
+}
+
+func (s *Data) json(w http.ResponseWriter, status int, v any) { httpx.JSON(w, status, v, s.Logger) }
+
+func (s *Data) problem(w http.ResponseWriter, r *http.Request, status int, title, detail string) {
+	httpx.WriteProblem(w, r, status, title, detail, nil)
+}
+
 // CompetitionJSON is one competition the server forecasts.
 type CompetitionJSON struct {
 	Code  string   `json:"code"`
@@ -49,7 +71,8 @@ type CompetitionJSON struct {
 	Teams []string `json:"teams"`
 }
 
-func (s *Server) competitions(w http.ResponseWriter, r *http.Request) {
+// Competitions answers the competitions the server forecasts, with their teams.
+func (s *Data) Competitions(w http.ResponseWriter, r *http.Request) {
 	out := struct {
 		Competitions []CompetitionJSON `json:"competitions"`
 	}{Competitions: []CompetitionJSON{}}
@@ -73,20 +96,20 @@ type PromotionJSON struct {
 	Details     json.RawMessage `json:"details,omitempty"`
 }
 
-// promotions answers what serves now and how it got there: the champion
+// Promotions answers what serves now and how it got there: the champion
 // this server answers with, its generation, and the audit log, newest first.
-func (s *Server) promotions(w http.ResponseWriter, r *http.Request) {
-	limit, ok := s.limitParam(w, r, 20, 200)
+func (s *Data) Promotions(w http.ResponseWriter, r *http.Request) {
+	limit, ok := httpx.LimitParam(w, r, 20, 200)
 	if !ok {
 		return
 	}
 	if s.Store == nil {
-		s.problem(w, r, http.StatusServiceUnavailable, "no registry", "this server was started without a store", nil)
+		s.problem(w, r, http.StatusServiceUnavailable, "no registry", "this server was started without a store")
 		return
 	}
 	audit, err := s.Store.Audit(r.Context(), limit)
 	if err != nil {
-		s.fail(w, r, err)
+		httpx.Fail(w, r, err, nil, s.Logger)
 		return
 	}
 	champ, gen, _ := s.Predictor.Champion()
@@ -107,16 +130,16 @@ func (s *Server) promotions(w http.ResponseWriter, r *http.Request) {
 	s.json(w, http.StatusOK, out)
 }
 
-// evaluation answers the newest tracked evaluate run: its walk-forward
+// Evaluation answers the newest tracked evaluate run: its walk-forward
 // scores per season and overall, with the reliability table.
-func (s *Server) evaluation(w http.ResponseWriter, r *http.Request) {
+func (s *Data) Evaluation(w http.ResponseWriter, r *http.Request) {
 	if s.Store == nil {
-		s.problem(w, r, http.StatusServiceUnavailable, "no registry", "this server was started without a store", nil)
+		s.problem(w, r, http.StatusServiceUnavailable, "no registry", "this server was started without a store")
 		return
 	}
 	runs, err := s.Store.Experiments(r.Context(), 200)
 	if err != nil {
-		s.fail(w, r, err)
+		httpx.Fail(w, r, err, nil, s.Logger)
 		return
 	}
 	for _, run := range runs {
@@ -131,20 +154,5 @@ func (s *Server) evaluation(w http.ResponseWriter, r *http.Request) {
 		}{run.ID, run.FinishedAt, run.Params, run.Report})
 		return
 	}
-	s.problem(w, r, http.StatusNotFound, "no evaluation", "no evaluate run is recorded yet: run `soccerpredict evaluate`", nil)
-}
-
-// limitParam reads ?limit= (1..most; def when absent), answering 422 itself.
-func (s *Server) limitParam(w http.ResponseWriter, r *http.Request, def, most int) (int, bool) {
-	v := r.URL.Query().Get("limit")
-	if v == "" {
-		return def, true
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 || n > most {
-		s.problem(w, r, http.StatusUnprocessableEntity, "invalid limit", fmt.Sprintf("limit is a whole number from 1 to %d", most),
-			[]FieldProblem{{Field: "limit", Message: fmt.Sprintf("%q is not a whole number from 1 to %d", v, most)}})
-		return 0, false
-	}
-	return n, true
+	s.problem(w, r, http.StatusNotFound, "no evaluation", "no evaluate run is recorded yet: run `soccerpredict evaluate`")
 }

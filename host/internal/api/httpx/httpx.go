@@ -1,16 +1,24 @@
-package api
+// Package httpx is what every audience of the HTTP API answers with: JSON
+// bodies, RFC 9457 problem details (the Open Inference Protocol's
+// {"error": …} under /v2), the mapping of an error to its problem, and
+// strict decoding of request bodies.
+package httpx
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/go-chi/chi/v5/middleware"
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/soccerpredict/soccerpredict/host/internal/fault"
 )
@@ -47,7 +55,9 @@ type appender interface{ AppendJSON([]byte) []byte }
 
 var buffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
-func (s *Server) json(w http.ResponseWriter, status int, v any) {
+// JSON answers v as JSON with status; log notes a response the client
+// did not stay for.
+func JSON(w http.ResponseWriter, status int, v any, log hclog.Logger) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	if a, ok := v.(appender); ok {
@@ -56,26 +66,69 @@ func (s *Server) json(w http.ResponseWriter, status int, v any) {
 		_, err := w.Write(*bp)
 		buffers.Put(bp)
 		if err != nil {
-			s.clientGone(err)
+			clientGone(log, err)
 		}
 		return
 	}
 	if err := json.NewEncoder(w).Encode(v); err != nil {
-		s.clientGone(err)
+		clientGone(log, err)
 	}
 }
 
 // clientGone notes a response that could not be written: the caller hung up,
 // which is theirs to know, not an error of the server's.
-func (s *Server) clientGone(err error) {
-	s.Logger.Debug("response not written: the client is gone", "error", err)
+func clientGone(log hclog.Logger, err error) {
+	log.Debug("response not written: the client is gone", "error", err)
 }
 
 // DefaultMaxBody bounds a request body unless the server says otherwise.
 const DefaultMaxBody = 1 << 20
 
-// tooLarge is the problem of a body over the server's limit.
-func tooLarge(err error) *FieldProblem {
+// Missing lists the `validate:"required"` fields of a decoded request
+// that are empty, by their JSON names.
+func Missing(v any) []string {
+	rv := reflect.ValueOf(v)
+	for rv.Kind() == reflect.Pointer {
+		rv = rv.Elem()
+	}
+	var out []string
+	for _, f := range requiredFields(rv.Type()) {
+		fv := rv.Field(f.index)
+		if fv.Kind() == reflect.String && strings.TrimSpace(fv.String()) == "" || fv.IsZero() {
+			out = append(out, f.name)
+		}
+	}
+	return out
+}
+
+type requiredField struct {
+	index int
+	name  string
+}
+
+var required sync.Map // reflect.Type -> []requiredField
+
+// requiredFields lists a struct type's fields tagged validate:"required",
+// read once per type.
+func requiredFields(t reflect.Type) []requiredField {
+	if fs, ok := required.Load(t); ok {
+		return fs.([]requiredField)
+	}
+	var fs []requiredField
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if f.Tag.Get("validate") == "required" {
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			fs = append(fs, requiredField{i, name})
+		}
+	}
+	required.Store(t, fs)
+	return fs
+}
+
+// TooLarge is the problem of a body over the server's limit (nil for
+// another error).
+func TooLarge(err error) *FieldProblem {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return &FieldProblem{Message: fmt.Sprintf("the body is larger than %d bytes", mbe.Limit), status: http.StatusRequestEntityTooLarge}
@@ -83,9 +136,9 @@ func tooLarge(err error) *FieldProblem {
 	return nil
 }
 
-// readBody reads the body (bounded by the limit middleware) into a pooled
+// ReadBody reads the body (bounded by the limit middleware) into a pooled
 // buffer; call done after.
-func readBody(r *http.Request) (data []byte, done func(), err error) {
+func ReadBody(r *http.Request) (data []byte, done func(), err error) {
 	bp := buffers.Get().(*[]byte)
 	b := (*bp)[:0]
 	lr := r.Body
@@ -112,7 +165,9 @@ func readBody(r *http.Request) (data []byte, done func(), err error) {
 	}, nil
 }
 
-func (s *Server) problem(w http.ResponseWriter, r *http.Request, status int, title, detail string, fields []FieldProblem) {
+// WriteProblem answers a problem detail; under /v2 the Open Inference
+// Protocol's error body instead.
+func WriteProblem(w http.ResponseWriter, r *http.Request, status int, title, detail string, fields []FieldProblem) {
 	if strings.HasPrefix(r.URL.Path, "/v2") {
 		// Inference clients (KServe's, Triton's) parse {"error": "..."}
 		// under /v2, whatever went wrong: auth, routing, limits.
@@ -123,7 +178,7 @@ func (s *Server) problem(w http.ResponseWriter, r *http.Request, status int, tit
 		if detail != "" {
 			msg += ": " + detail
 		}
-		s.oipError(w, status, "%s", msg)
+		OIPError(w, status, msg)
 		return
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -135,29 +190,23 @@ func (s *Server) problem(w http.ResponseWriter, r *http.Request, status int, tit
 		Instance: middleware.GetReqID(r.Context()), Errors: fields})
 }
 
-// StatusClientClosed is recorded for a request whose caller hung up before
-// its answer was ready (nginx's 499): neither a success nor the server's fault.
-const StatusClientClosed = fault.StatusClientClosed
-
-// fail answers an error from the forecast package (or a plugin's) as its
+// Fail answers an error from the forecast package (or a plugin's) as its
 // problem: the status, title and words of its fault.Kind, the same on every
-// channel.
-func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) { s.failIn(w, r, err, nil) }
-
-// failIn is fail for a request of several fixtures: field(i) is where
-// fixture i is in the request ("fixtures[2]").
-func (s *Server) failIn(w http.ResponseWriter, r *http.Request, err error, field func(int) string) {
+// channel. For a request of several fixtures, field(i) is where fixture i
+// is in the request ("fixtures[2]"; nil for one fixture). An internal error
+// is logged.
+func Fail(w http.ResponseWriter, r *http.Request, err error, field func(int) string, log hclog.Logger) {
 	if r.Context().Err() != nil && errors.Is(err, r.Context().Err()) {
 		// Nobody is listening: no log line, no 500 in the metrics.
-		w.WriteHeader(StatusClientClosed)
+		w.WriteHeader(fault.StatusClientClosed)
 		return
 	}
 	e := fault.Of(err)
 	switch e.Kind {
 	case fault.Internal:
-		s.Logger.Error("request failed", "path", r.URL.Path, "error", err)
+		log.Error("request failed", "path", r.URL.Path, "error", err)
 	case fault.Unsupported:
-		s.Logger.Warn("request refused", "path", r.URL.Path, "error", err)
+		log.Warn("request refused", "path", r.URL.Path, "error", err)
 	}
 	if i, ok := e.Item(); ok && field != nil {
 		e = fault.Under(field(i), e)
@@ -166,34 +215,17 @@ func (s *Server) failIn(w http.ResponseWriter, r *http.Request, err error, field
 	if e.Field != "" {
 		fields = []FieldProblem{{Field: e.Field, Message: e.Message, Suggestions: e.Suggestions}}
 	}
-	s.problem(w, r, e.Kind.HTTPStatus(), e.TitleOrKind(), e.Detail(), fields)
+	WriteProblem(w, r, e.Kind.HTTPStatus(), e.TitleOrKind(), e.Detail(), fields)
 }
 
-// decodePrediction reads a PredictionRequest body: the everyday shape
-// without reflection, anything else through decode's strict rules.
-func decodePrediction(r *http.Request, req *PredictionRequest) *FieldProblem {
-	data, done, err := readBody(r)
-	defer done()
-	if p := tooLarge(err); p != nil {
-		return p
-	}
-	if err != nil {
-		return &FieldProblem{Field: "", Message: "cannot read the body: " + err.Error()}
-	}
-	if quickDecodePrediction(data, req) {
-		return nil
-	}
-	*req = PredictionRequest{}
-	return decodeFrom(bytes.NewReader(data), req)
-}
-
-// decode reads a JSON body strictly into v: unknown fields, wrong types and
+// Decode reads a JSON body strictly into v: unknown fields, wrong types and
 // trailing data are errors naming the field.
-func decode(r *http.Request, v any) *FieldProblem {
-	return decodeFrom(r.Body, v)
+func Decode(r *http.Request, v any) *FieldProblem {
+	return DecodeFrom(r.Body, v)
 }
 
-func decodeFrom(body io.Reader, v any) *FieldProblem {
+// DecodeFrom is Decode of body.
+func DecodeFrom(body io.Reader, v any) *FieldProblem {
 	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
@@ -205,7 +237,7 @@ func decodeFrom(body io.Reader, v any) *FieldProblem {
 	}
 	var syntax *json.SyntaxError
 	var typ *json.UnmarshalTypeError
-	if p := tooLarge(err); p != nil {
+	if p := TooLarge(err); p != nil {
 		return p
 	}
 	switch {
@@ -224,7 +256,44 @@ func decodeFrom(body io.Reader, v any) *FieldProblem {
 	return &FieldProblem{Field: "", Message: err.Error()}
 }
 
-// ProblemTypePrefix starts every problem's type (see fault.TypeOf).
-const ProblemTypePrefix = fault.ProblemTypePrefix
-
 func problemType(title string) string { return fault.TypeOf(title) }
+
+// OIPError answers the Open Inference Protocol's error body, {"error": msg}.
+func OIPError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]string{"error": msg})
+}
+
+// LimitParam reads ?limit= (1..most; def when absent), answering 422 itself.
+func LimitParam(w http.ResponseWriter, r *http.Request, def, most int) (int, bool) {
+	v := r.URL.Query().Get("limit")
+	if v == "" {
+		return def, true
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > most {
+		WriteProblem(w, r, http.StatusUnprocessableEntity, "invalid limit", fmt.Sprintf("limit is a whole number from 1 to %d", most),
+			[]FieldProblem{{Field: "limit", Message: fmt.Sprintf("%q is not a whole number from 1 to %d", v, most)}})
+		return 0, false
+	}
+	return n, true
+}
+
+// MaxBatch is the most fixtures one request may ask for, on every route.
+const MaxBatch = 1000
+
+var (
+	requestPrefix = strconv.FormatInt(time.Now().UnixNano()%(1<<30), 36) + "-"
+	requestSeq    atomic.Uint64
+)
+
+// RequestID is the ID a request is known by: the caller's (its
+// X-Request-Id, or gRPC's x-request-id) when it sent a sane one, else one
+// of the server's.
+func RequestID(sent string) string {
+	if sent == "" || len(sent) > 128 || strings.ContainsFunc(sent, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
+		return requestPrefix + strconv.FormatUint(requestSeq.Add(1), 10)
+	}
+	return sent
+}

@@ -1,4 +1,4 @@
-package api
+package oip
 
 import (
 	"bytes"
@@ -17,6 +17,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/soccerpredict/soccerpredict/host/internal/api/apikey"
+	"github.com/soccerpredict/soccerpredict/host/internal/api/httpx"
 	"github.com/soccerpredict/soccerpredict/host/internal/fault"
 	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
@@ -153,8 +155,8 @@ func (s *Server) inferAll(ctx context.Context, req inferRequest) (inferResult, *
 			return inferResult{}, badInfer("inputs home_team, away_team and competition (and optional kickoff) must each hold the same number (≥ 1) of values; %q has %d, home_team %d", name, len(vals), n)
 		}
 	}
-	if n > MaxBatch {
-		return inferResult{}, badInfer("inputs hold %d fixtures; send 1 to %d per request (the same cap as /v1/predictions/batch)", n, MaxBatch)
+	if n > httpx.MaxBatch {
+		return inferResult{}, badInfer("inputs hold %d fixtures; send 1 to %d per request (the same cap as /v1/predictions/batch)", n, httpx.MaxBatch)
 	}
 	// Parameter stored_odds false forecasts every fixture without the
 	// store's prices; by default a scheduled fixture the store has priced
@@ -249,8 +251,8 @@ func (s *Server) inferFeatures(ctx context.Context, req inferRequest) (inferResu
 		return inferResult{}, badInfer("input %q: shape %v with %d values; a feature tensor is [N, %d] (the model's features in order, see the model metadata)", in.Name, in.Shape, len(in.Numbers), width)
 	}
 	n := int(in.Shape[0])
-	if n > MaxBatch {
-		return inferResult{}, badInfer("input %q holds %d rows; send 1 to %d per request", in.Name, n, MaxBatch)
+	if n > httpx.MaxBatch {
+		return inferResult{}, badInfer("input %q holds %d rows; send 1 to %d per request", in.Name, n, httpx.MaxBatch)
 	}
 	rows := make([][]float64, n)
 	columns := s.Predictor.FeatureColumns().Columns
@@ -283,9 +285,9 @@ func checkShape(in inferInput, n int) *oipErr {
 
 // --- REST: JSON, the binary tensor data extension, compression ---
 
-// binaryHeader carries the length of the JSON part of a body whose tensors
+// BinaryHeader carries the length of the JSON part of a body whose tensors
 // follow it as binary data (Triton's binary tensor data extension).
-const binaryHeader = "Inference-Header-Content-Length"
+const BinaryHeader = "Inference-Header-Content-Length"
 
 type restTensor struct {
 	Name       string          `json:"name"`
@@ -362,7 +364,7 @@ func readInferBody(r *http.Request, limit int64) ([]byte, *oipErr) {
 }
 
 func bodyReadError(err error) *oipErr {
-	if p := tooLarge(err); p != nil {
+	if p := httpx.TooLarge(err); p != nil {
 		return &oipErr{Status: http.StatusRequestEntityTooLarge, Msg: p.Message}
 	}
 	return badInfer("cannot read the body: %v", err)
@@ -372,10 +374,10 @@ func bodyReadError(err error) *oipErr {
 // whether the caller asked for binary outputs.
 func decodeREST(r *http.Request, body []byte) (inferRequest, bool, *oipErr) {
 	jsonPart, bin := body, []byte(nil)
-	if h := r.Header.Get(binaryHeader); h != "" {
+	if h := r.Header.Get(BinaryHeader); h != "" {
 		n, err := strconv.Atoi(strings.TrimSpace(h))
 		if err != nil || n < 0 || n > len(body) {
-			return inferRequest{}, false, badInfer("%s: %q is not a length within the %d-byte body", binaryHeader, h, len(body))
+			return inferRequest{}, false, badInfer("%s: %q is not a length within the %d-byte body", BinaryHeader, h, len(body))
 		}
 		jsonPart, bin = body[:n], body[n:]
 	}
@@ -385,8 +387,8 @@ func decodeREST(r *http.Request, body []byte) (inferRequest, bool, *oipErr) {
 		if errors.As(err, &te) {
 			return inferRequest{}, false, badInfer("%s: expected %s, got a JSON %s", te.Field, te.Type, te.Value)
 		}
-		if r.Header.Get(binaryHeader) == "" && json.Valid(trimToObject(jsonPart)) {
-			return inferRequest{}, false, badInfer("data after the JSON object: binary tensors need the %s header", binaryHeader)
+		if r.Header.Get(BinaryHeader) == "" && json.Valid(trimToObject(jsonPart)) {
+			return inferRequest{}, false, badInfer("data after the JSON object: binary tensors need the %s header", BinaryHeader)
 		}
 		return inferRequest{}, false, badInfer("malformed JSON in the infer request: %v", err)
 	}
@@ -505,7 +507,7 @@ func decodeJSONData(in *inferInput, raw json.RawMessage) *oipErr {
 // writeREST answers an infer request: JSON, or with binary outputs
 // after the JSON when asked, compressed when the caller accepts it.
 func (s *Server) writeREST(w http.ResponseWriter, r *http.Request, id string, res inferResult, binaryOut bool) {
-	resp := oipResponse{ModelName: OIPModel, ModelVersion: res.ModelVersion, ID: id, Parameters: res.Parameters}
+	resp := oipResponse{ModelName: Model, ModelVersion: res.ModelVersion, ID: id, Parameters: res.Parameters}
 	var tail []byte
 	for _, o := range res.Outputs {
 		ro := restOutput{Name: o.Name, Shape: o.Shape, Datatype: o.Datatype}
@@ -523,7 +525,7 @@ func (s *Server) writeREST(w http.ResponseWriter, r *http.Request, id string, re
 	head, _ := json.Marshal(resp)
 	body := head
 	if binaryOut {
-		w.Header().Set(binaryHeader, strconv.Itoa(len(head)))
+		w.Header().Set(BinaryHeader, strconv.Itoa(len(head)))
 		w.Header().Set("Content-Type", "application/octet-stream")
 		body = append(head, tail...)
 	} else {
@@ -580,7 +582,7 @@ func (s *Server) oipInfer(w http.ResponseWriter, r *http.Request) {
 	req, binaryOut, perr := decodeREST(r, body)
 	if perr == nil {
 		var res inferResult
-		if res, perr = s.inferCore(s.origin(r.Context(), "oip-rest"), req); perr == nil {
+		if res, perr = s.inferCore(apikey.Origin(r.Context(), "oip-rest"), req); perr == nil {
 			s.writeREST(w, r, req.ID, res, binaryOut)
 			return
 		}
