@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"math"
 	"net"
-	"net/http"
 	"strings"
 	"time"
 
@@ -24,7 +23,6 @@ import (
 	"github.com/soccerpredict/soccerpredict/host/internal/api/apikey"
 	"github.com/soccerpredict/soccerpredict/host/internal/api/httpx"
 	"github.com/soccerpredict/soccerpredict/host/internal/config"
-	"github.com/soccerpredict/soccerpredict/host/internal/fault"
 	"github.com/soccerpredict/soccerpredict/host/internal/tracing"
 	"github.com/soccerpredict/soccerpredict/host/oip/inferencepb"
 )
@@ -160,32 +158,6 @@ func (s *Server) grpcMeasure(ctx context.Context, req any, info *grpc.UnaryServe
 			"duration_ms", float64(took.Microseconds())/1000, "key", who.Name, "key_id", who.ID, "remote", remote)
 	}
 	return resp, err
-}
-
-// statusCodes pairs HTTP statuses with the gRPC codes that mean the same.
-var statusCodes = []struct {
-	http int
-	code codes.Code
-}{
-	{http.StatusOK, codes.OK},
-	{http.StatusBadRequest, codes.InvalidArgument},
-	{http.StatusRequestEntityTooLarge, codes.InvalidArgument},
-	{http.StatusUnprocessableEntity, codes.InvalidArgument},
-	{http.StatusUnauthorized, codes.Unauthenticated},
-	{http.StatusForbidden, codes.PermissionDenied},
-	{http.StatusNotFound, codes.NotFound},
-	{http.StatusTooManyRequests, codes.ResourceExhausted},
-	{http.StatusServiceUnavailable, codes.Unavailable},
-	{fault.StatusClientClosed, codes.Canceled},
-}
-
-func grpcCode(httpStatus int) codes.Code {
-	for _, sc := range statusCodes {
-		if sc.http == httpStatus {
-			return sc.code
-		}
-	}
-	return codes.Internal
 }
 
 type oipGRPC struct {

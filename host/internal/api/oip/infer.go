@@ -65,9 +65,6 @@ type inferResult struct {
 	Outputs      []inferOutput
 }
 
-// oipFeaturesInput names the feature-tensor input in the model's metadata.
-const oipFeaturesInput = "features"
-
 // fixtureInputs are oipInputs as a set.
 var fixtureInputs = func() map[string]bool {
 	m := map[string]bool{}
@@ -90,12 +87,6 @@ func (s *Server) inferCore(ctx context.Context, req inferRequest) (inferResult, 
 	}
 	return selectOutputs(res, req.Outputs)
 }
-
-// oipMarkets is the second output, a goals model's markets [N, 5+3k]: the
-// expected home and away goals, P(over 2.5 goals), P(under 2.5) and
-// P(both teams score), then the k likeliest scores as (home goals, away
-// goals, probability), likeliest first.
-const oipMarkets = "markets"
 
 // selectOutputs keeps the requested outputs (none requested: all of them);
 // markets asked of a model that has none is a 422, as over REST.

@@ -1,6 +1,11 @@
 package pgstore
 
-import "context"
+import (
+	"context"
+	"strconv"
+
+	"github.com/soccerpredict/soccerpredict/host/internal/store/sqlstore"
+)
 
 // GenerationChannel is the NOTIFY channel a promotion signals on.
 const GenerationChannel = "soccerpredict_generations"
@@ -37,4 +42,11 @@ func (s *Store) ListenGenerations(ctx context.Context) (<-chan struct{}, error) 
 		}
 	}()
 	return out, nil
+}
+
+// Promoted notifies the listeners of GenerationChannel, when the
+// transaction commits.
+func (dialect) Promoted(ctx context.Context, c sqlstore.Conn, generation int64) error {
+	_, err := c.Exec(ctx, `SELECT pg_notify($1, $2)`, GenerationChannel, strconv.FormatInt(generation, 10))
+	return err
 }

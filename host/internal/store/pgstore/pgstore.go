@@ -94,13 +94,6 @@ func (dialect) Lock(ctx context.Context, c sqlstore.Conn, table string) error {
 	return err
 }
 
-// Promoted notifies the listeners of GenerationChannel, when the
-// transaction commits.
-func (dialect) Promoted(ctx context.Context, c sqlstore.Conn, generation int64) error {
-	_, err := c.Exec(ctx, `SELECT pg_notify($1, $2)`, GenerationChannel, strconv.FormatInt(generation, 10))
-	return err
-}
-
 // Insert writes the rows with COPY: one round trip and no statement per
 // row. Merged rows are copied into a temporary table first, and merged from
 // it in one statement.

@@ -1,3 +1,10 @@
+// Package oip serves the Open Inference Protocol v2 (KServe, Triton,
+// MLServer) over REST (rest.go, infer.go) and gRPC (grpc.go), so existing
+// inference clients can call SoccerPredict. One model is served, Model; its
+// versions are registry versions, and "champion" names the one serving
+// now. Inputs are fixtures as BYTES tensors (or feature rows), the output
+// is the home/draw/away probabilities. server.go holds what both forms
+// share.
 package oip
 
 import (
@@ -5,9 +12,9 @@ import (
 	"net/http"
 	"strconv"
 
-	"google.golang.org/grpc/codes"
-
+	"github.com/go-chi/chi/v5"
 	"github.com/hashicorp/go-hclog"
+	"google.golang.org/grpc/codes"
 
 	"github.com/soccerpredict/soccerpredict/host/internal/api/apikey"
 	"github.com/soccerpredict/soccerpredict/host/internal/api/httpx"
@@ -15,15 +22,7 @@ import (
 	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
 	"github.com/soccerpredict/soccerpredict/host/internal/telemetry"
 	"github.com/soccerpredict/soccerpredict/host/oip/inferencepb"
-
-	"github.com/go-chi/chi/v5"
 )
-
-// The Open Inference Protocol v2 (KServe, Triton, MLServer) over REST, so
-// existing inference clients can call SoccerPredict. One model is served,
-// Model; its versions are registry versions, and "champion" names the one
-// serving now. Inputs are fixtures as BYTES tensors, the output is the
-// home/draw/away probabilities.
 
 // Model is the model name under /v2/models.
 const Model = "soccerpredict"
@@ -48,49 +47,12 @@ type Server struct {
 
 func (s *Server) json(w http.ResponseWriter, status int, v any) { httpx.JSON(w, status, v, s.Logger) }
 
-// Routes adds the protocol's REST routes under /v2.
-func (s *Server) Routes(r chi.Router) {
-	r.Get("/v2", s.oipServer)
-	r.Get("/v2/health/live", func(w http.ResponseWriter, r *http.Request) { s.json(w, http.StatusOK, map[string]bool{"live": true}) })
-	r.Get("/v2/health/ready", s.oipReady)
-	guarded := r.With(s.Auth.Require(apikey.ScopePredict))
-	for _, prefix := range []string{"/v2/models/{model}", "/v2/models/{model}/versions/{version}"} {
-		guarded.Get(prefix, s.oipMetadata)
-		guarded.Get(prefix+"/config", s.oipConfig)
-		guarded.Get(prefix+"/ready", s.oipModelReady)
-		guarded.Post(prefix+"/infer", s.oipInfer)
-	}
-}
-
 func (s *Server) oipError(w http.ResponseWriter, status int, format string, args ...any) {
 	httpx.OIPError(w, status, fmt.Sprintf(format, args...))
 }
 
 // oipExtensions are the protocol extensions this server supports (REST and gRPC).
 var oipExtensions = []string{"binary_tensor_data", "model_configuration"}
-
-func (s *Server) oipServer(w http.ResponseWriter, r *http.Request) {
-	s.json(w, http.StatusOK, map[string]any{"name": Model, "version": s.Version, "extensions": oipExtensions})
-}
-
-func (s *Server) oipReady(w http.ResponseWriter, r *http.Request) {
-	if err := s.Predictor.Ready(r.Context()); err != nil {
-		s.json(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "error": err.Error()})
-		return
-	}
-	s.json(w, http.StatusOK, map[string]bool{"ready": true})
-}
-
-// oipVersion checks the path's model and version against what is serving,
-// answering the error itself when they do not match (ok false).
-func (s *Server) oipVersion(w http.ResponseWriter, r *http.Request) (string, bool) {
-	serving, err := s.servingVersion(chi.URLParam(r, "model"), chi.URLParam(r, "version"))
-	if err != nil {
-		s.oipError(w, err.Status, "%s", err.Msg)
-		return "", false
-	}
-	return serving, true
-}
 
 // servingVersion checks a model name and version (empty, the serving
 // version's number, or "champion") against what is serving, for REST and
@@ -134,39 +96,6 @@ func (s *Server) oipTensors() (inputs, outputs []tensorMeta) {
 	return inputs, outputs
 }
 
-func (s *Server) oipMetadata(w http.ResponseWriter, r *http.Request) {
-	serving, ok := s.oipVersion(w, r)
-	if !ok {
-		return
-	}
-	inputs, outputs := s.oipTensors()
-	schema := s.Predictor.FeatureColumns()
-	s.json(w, http.StatusOK, map[string]any{
-		"name": Model, "versions": []string{serving}, "platform": "soccerpredict",
-		"inputs":  inputs,
-		"outputs": outputs,
-		"parameters": map[string]any{"input_forms": "either home_team, away_team, competition (kickoff optional) as BYTES, or features alone",
-			"feature_columns": schema.Names(), "feature_schema_version": schema.Version, "outcomes": []string{"home", "draw", "away"}},
-	})
-}
-
-// oipConfig answers Triton's model configuration request, in its JSON form.
-func (s *Server) oipConfig(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.oipVersion(w, r); !ok {
-		return
-	}
-	c := oipModelConfig(s.Predictor.Markets())
-	var inputs, outputs []map[string]any
-	for _, in := range c.Input {
-		inputs = append(inputs, map[string]any{"name": in.Name, "data_type": in.DataType.String(), "dims": in.Dims, "optional": in.Optional})
-	}
-	for _, out := range c.Output {
-		outputs = append(outputs, map[string]any{"name": out.Name, "data_type": out.DataType.String(), "dims": out.Dims})
-	}
-	s.json(w, http.StatusOK, map[string]any{"name": c.Name, "platform": c.Platform, "backend": c.Backend, "max_batch_size": c.MaxBatchSize,
-		"input": inputs, "output": outputs})
-}
-
 // oipModelConfig is the model's configuration in Triton's form, for REST
 // (as JSON) and gRPC (ModelConfig) alike: the fixture inputs as strings
 // (kickoff optional), the probabilities as FP64, batches up to httpx.MaxBatch.
@@ -182,18 +111,6 @@ func oipModelConfig(markets bool, scorelines int) *inferencepb.ModelConfig {
 		c.Input = append(c.Input, &inferencepb.ModelInput{Name: in, DataType: inferencepb.DataType_TYPE_STRING, Dims: []int64{1}, Optional: in == "kickoff"})
 	}
 	return c
-}
-
-func (s *Server) oipModelReady(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.oipVersion(w, r); !ok {
-		return
-	}
-	ready := s.Predictor.Ready(r.Context()) == nil
-	status := http.StatusOK
-	if !ready {
-		status = http.StatusServiceUnavailable
-	}
-	s.json(w, status, map[string]any{"name": Model, "ready": ready})
 }
 
 // oipErr is an inference error with the HTTP status it maps to and, when
@@ -234,4 +151,50 @@ func (s *Server) oipFailure(err error, field func(int) string) *oipErr {
 		e = fault.Under(field(i), e)
 	}
 	return &oipErr{Status: e.Kind.HTTPStatus(), Msg: e.Detail(), Code: e.Kind.GRPCCode()}
+}
+
+// oipFeaturesInput names the feature-tensor input in the model's metadata.
+const oipFeaturesInput = "features"
+
+// oipMarkets is the second output, a goals model's markets [N, 5+3k]: the
+// expected home and away goals, P(over 2.5 goals), P(under 2.5) and
+// P(both teams score), then the k likeliest scores as (home goals, away
+// goals, probability), likeliest first.
+const oipMarkets = "markets"
+
+// statusCodes pairs HTTP statuses with the gRPC codes that mean the same.
+var statusCodes = []struct {
+	http int
+	code codes.Code
+}{
+	{http.StatusOK, codes.OK},
+	{http.StatusBadRequest, codes.InvalidArgument},
+	{http.StatusRequestEntityTooLarge, codes.InvalidArgument},
+	{http.StatusUnprocessableEntity, codes.InvalidArgument},
+	{http.StatusUnauthorized, codes.Unauthenticated},
+	{http.StatusForbidden, codes.PermissionDenied},
+	{http.StatusNotFound, codes.NotFound},
+	{http.StatusTooManyRequests, codes.ResourceExhausted},
+	{http.StatusServiceUnavailable, codes.Unavailable},
+	{fault.StatusClientClosed, codes.Canceled},
+}
+
+func grpcCode(httpStatus int) codes.Code {
+	for _, sc := range statusCodes {
+		if sc.http == httpStatus {
+			return sc.code
+		}
+	}
+	return codes.Internal
+}
+
+// oipVersion checks the path's model and version against what is serving,
+// answering the error itself when they do not match (ok false).
+func (s *Server) oipVersion(w http.ResponseWriter, r *http.Request) (string, bool) {
+	serving, err := s.servingVersion(chi.URLParam(r, "model"), chi.URLParam(r, "version"))
+	if err != nil {
+		s.oipError(w, err.Status, "%s", err.Msg)
+		return "", false
+	}
+	return serving, true
 }
