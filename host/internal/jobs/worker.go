@@ -2,9 +2,9 @@ package jobs
 
 import (
 	"context"
+	crand "crypto/rand"
 	"encoding/json"
 	"errors"
-	crand "crypto/rand"
 	"math/rand/v2"
 	"sync"
 	"time"
