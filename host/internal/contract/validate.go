@@ -6,13 +6,6 @@ import (
 	"time"
 )
 
-// Table is the batch under validation: named columns and one record per row.
-// Values are strings, numbers (float64 or int) or nil for null.
-type Table struct {
-	Columns []string
-	Rows    []map[string]any
-}
-
 // Result is a validation result in Great Expectations' shape.
 type Result struct {
 	Success    bool                `json:"success"`

@@ -1,12 +1,110 @@
 package contract
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"regexp"
+	"sort"
 	"strings"
 )
+
+// Table is the batch under validation: named columns and one record per row.
+// Values are strings, numbers (float64 or int) or nil for null.
+type Table struct {
+	Columns []string
+	Rows    []map[string]any
+}
+
+// Suite is an expectation suite.
+type Suite struct {
+	Name         string
+	Expectations []Expectation
+	Meta         map[string]any
+}
+
+// Expectation is one expectation with its kwargs.
+type Expectation struct {
+	Type   string         `json:"type"`
+	Kwargs map[string]any `json:"kwargs"`
+	Meta   map[string]any `json:"meta,omitempty"`
+
+	check checker
+	cond  *condition
+}
+
+// Table names the table the expectation is evaluated on: meta.table, or
+// "" for the suite's main table.
+func (e Expectation) Table() string {
+	t, _ := e.Meta["table"].(string)
+	return t
+}
+
+// Warns reports whether a failure only warns (meta.severity "warning")
+// rather than quarantining the failing rows (the default).
+func (e Expectation) Warns() bool { return e.Meta["severity"] == "warning" }
+
+// String describes the expectation compactly, for quarantine reasons and logs.
+func (e Expectation) String() string {
+	keys := make([]string, 0, len(e.Kwargs))
+	for k := range e.Kwargs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		v, _ := json.Marshal(e.Kwargs[k])
+		parts[i] = k + "=" + string(v)
+	}
+	return e.Type + "(" + strings.Join(parts, ", ") + ")"
+}
+
+// condition is a GE row_condition of the form col("x")=="v" (the
+// great_expectations parser) or x=="v" (pandas), with == or !=.
+type condition struct {
+	column string
+	op     string
+	value  any
+}
+
+func parseCondition(s string) (*condition, error) {
+	m := conditionRE.FindStringSubmatch(s)
+	if m == nil {
+		return nil, fmt.Errorf(`row_condition %q: only col("x")=="v" / x=="v" with == or != is supported`, s)
+	}
+	c := &condition{column: m[1] + m[2], op: m[3]}
+	switch {
+	case m[6] != "":
+		var f float64
+		fmt.Sscan(m[6], &f)
+		c.value = f
+	case m[4] != "":
+		c.value = m[4]
+	default:
+		c.value = m[5]
+	}
+	return c, nil
+}
+
+func (c *condition) holds(row map[string]any) bool {
+	eq := equal(row[c.column], c.value)
+	if c.op == "==" {
+		return eq
+	}
+	return !eq
+}
+
+func equal(a, b any) bool {
+	fa, oka := number(a)
+	fb, okb := number(b)
+	if oka && okb {
+		return fa == fb
+	}
+	return a == b
+}
+
+var conditionRE = regexp.MustCompile(`^\s*(?:col\(\s*["'](\w+)["']\s*\)|(\w+))\s*(==|!=)\s*(?:"([^"]*)"|'([^']*)'|(-?[0-9]+(?:\.[0-9]+)?))\s*$`)
 
 // checker evaluates an expectation on the rows its condition selects.
 type checker interface {
