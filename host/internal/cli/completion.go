@@ -52,13 +52,14 @@ func runCompletion(e env, args []string) error {
 	return err
 }
 
-// complete prints, one a line, what may follow words: subcommands of the
-// command or group they name, and the flags of the command they name.
-func complete(e env, words []string) {
+// complete prints, one a line, what may follow words among commands:
+// subcommands of the command or group they name, and the flags of the
+// command they name.
+func complete(e env, commands []command, words []string) {
 	var next []string
 	// The longest command the words start with takes flags.
 	var cmd *command
-	for _, c := range routes() {
+	for _, c := range commands {
 		name := strings.Fields(c.name)
 		if len(words) >= len(name) && slices.Equal(words[:len(name)], name) && (cmd == nil || len(name) > len(strings.Fields(cmd.name))) {
 			c := c
@@ -67,7 +68,7 @@ func complete(e env, words []string) {
 	}
 	// Words after the command's own name that are all flags still allow its
 	// subcommands only when there are none.
-	for _, c := range routes() {
+	for _, c := range commands {
 		name := strings.Fields(c.name)
 		if len(name) > len(words) && slices.Equal(name[:len(words)], words) && !slices.Contains(next, name[len(words)]) {
 			next = append(next, name[len(words)])

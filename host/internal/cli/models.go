@@ -2,108 +2,29 @@ package cli
 
 import (
 	"bytes"
-	"context"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/user"
 	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
-	"github.com/schollz/progressbar/v3"
-
 	"github.com/soccerpredict/soccerpredict/host/internal/batch"
-	"github.com/soccerpredict/soccerpredict/host/internal/config"
 	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
 	"github.com/soccerpredict/soccerpredict/host/internal/mlmodel"
 	"github.com/soccerpredict/soccerpredict/host/internal/pluginhost"
 	"github.com/soccerpredict/soccerpredict/host/internal/scoring"
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
-	"github.com/soccerpredict/soccerpredict/host/internal/tracing"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 )
-
-// predictionParts are what training, evaluation and serving assemble.
-type predictionParts struct {
-	cfg      config.Config
-	log      hclog.Logger
-	store    store.Store
-	host     *pluginhost.Host
-	features *pluginhost.Plugin
-	model    *pluginhost.Plugin
-	// stopTracing flushes the process's spans.
-	stopTracing func(context.Context) error
-}
-
-func (p predictionParts) Close() {
-	p.host.Close()
-	p.store.Close()
-	if err := p.stopTracing(context.Background()); err != nil {
-		p.log.Warn("tracing: spans not flushed", "error", err)
-	}
-}
-
-func assemble(e env, c *common) (predictionParts, error) {
-	cfg, err := c.load(e)
-	if err != nil {
-		return predictionParts{}, err
-	}
-	if cfg.Features.Plugin == "" || cfg.Model.Plugin == "" {
-		return predictionParts{}, errors.New("set features.plugin and model.plugin in config to the feature and model plugins to use")
-	}
-	log := logger(e, cfg)
-	// Tracing first: the store and the plugins are instrumented as they open.
-	stopTracing, err := tracing.Start(e.ctx, cfg.Tracing, c.name, Version)
-	if err != nil {
-		return predictionParts{}, err
-	}
-	st, err := openStore(e.ctx, cfg)
-	if err != nil {
-		stopTracing(e.ctx)
-		return predictionParts{}, err
-	}
-	host, err := pluginhost.New(cfg.Plugins, log)
-	if err != nil {
-		st.Close()
-		stopTracing(e.ctx)
-		return predictionParts{}, err
-	}
-	fp, _ := host.Plugin(cfg.Features.Plugin)
-	mp, _ := host.Plugin(cfg.Model.Plugin)
-	return predictionParts{cfg: cfg, log: log, store: st, host: host, features: fp, model: mp, stopTracing: stopTracing}, nil
-}
 
 func (p predictionParts) trainer() forecast.Trainer {
 	return forecast.Trainer{Model: pluginhost.ModelOf(p.model), ModelPlugin: p.cfg.Model.Plugin, FeaturePlugin: p.cfg.Features.Plugin,
 		Params: p.cfg.Model.Params, Seed: p.cfg.Model.Seed}
-}
-
-// replayProgress is a progress bar on a terminal (nil otherwise) for a
-// replay counting what.
-func replayProgress(e env, what string) func(done, total int) {
-	if !isTerminal(e.stderr) {
-		return nil
-	}
-	var bar *progressbar.ProgressBar
-	return func(done, total int) {
-		if bar == nil {
-			bar = progressbar.NewOptions(total, progressbar.OptionSetWriter(e.stderr), progressbar.OptionSetDescription(what),
-				progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("matches"),
-				progressbar.OptionSetPredictTime(true), progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(100e6))
-		}
-		bar.ChangeMax(total)
-		bar.Set(done)
-		if done == total {
-			bar.Finish()
-		}
-	}
 }
 
 // spool replays the store into a spool under data_dir for a walk-forward
@@ -189,30 +110,6 @@ func runModelsTrain(e env, args []string) error {
 		fmt.Fprintf(e.stdout, "%s -> v%d\n", *alias, mv.Version)
 	}
 	return nil
-}
-
-// actor names who made a change, for the audit log: $SOCCERPREDICT_ACTOR, else the OS user.
-func actor(e env) string {
-	if a := e.getenv("SOCCERPREDICT_ACTOR"); a != "" {
-		return a
-	}
-	if u := e.getenv("USER"); u != "" {
-		return u
-	}
-	// No $USER (a container, cron, systemd): the account the process runs as.
-	if u, err := user.Current(); err == nil && u.Username != "" {
-		return u.Username
-	}
-	return fmt.Sprintf("uid %d", os.Getuid())
-}
-
-// digest is the plugin binary's SHA-256 ("" when it cannot be read).
-func digest(p *pluginhost.Plugin) string {
-	d, err := p.Verify()
-	if err != nil {
-		return ""
-	}
-	return hex.EncodeToString(d)
 }
 
 // usableChampion reports whether the champion exists and fits the feature

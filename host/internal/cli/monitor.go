@@ -16,43 +16,10 @@ import (
 	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
 	"github.com/soccerpredict/soccerpredict/host/internal/forecastlog"
 	"github.com/soccerpredict/soccerpredict/host/internal/monitor"
-	"github.com/soccerpredict/soccerpredict/host/internal/pluginhost"
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
 	"github.com/soccerpredict/soccerpredict/host/internal/telemetry"
-	"github.com/soccerpredict/soccerpredict/sdk/model"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 )
-
-// keepReference stores a new version's drift reference: its most recent
-// training rows of each regime and its own forecasts of them. A failure is
-// a warning: the version is registered and serves; only its drift cannot
-// be measured.
-func keepReference(e env, parts predictionParts, mv store.ModelVersion, priced, unpriced [][]float64) {
-	if len(priced)+len(unpriced) == 0 {
-		return
-	}
-	m := pluginhost.ModelOf(parts.model)
-	ref := store.Reference{Priced: store.ReferenceSample{Rows: priced}, Unpriced: store.ReferenceSample{Rows: unpriced}}
-	for _, c := range mv.Signature.Inputs {
-		ref.Columns = append(ref.Columns, c.Name)
-	}
-	err := m.Load(e.ctx, model.LoadRequest{Artifact: mv.Artifact, Signature: mv.Signature})
-	for _, s := range []*store.ReferenceSample{&ref.Priced, &ref.Unpriced} {
-		for start := 0; err == nil && start < len(s.Rows); start += 2000 {
-			var resp model.PredictResponse
-			resp, err = m.Predict(e.ctx, model.PredictRequest{Rows: s.Rows[start:min(start+2000, len(s.Rows))]})
-			for _, p := range resp.Probabilities {
-				s.Probabilities = append(s.Probabilities, [3]float64{p.Home, p.Draw, p.Away})
-			}
-		}
-	}
-	if err == nil {
-		err = parts.store.SaveReference(e.ctx, mv.Version, ref)
-	}
-	if err != nil {
-		parts.log.Warn("cannot keep the version's drift reference; its drift will not be measured", "version", mv.Version, "error", err)
-	}
-}
 
 // runMonitor prints how the served forecasts did against the results:
 // per model version, competition and rolling window, beside the market,

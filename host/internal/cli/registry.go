@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os/exec"
 	"slices"
 	"sort"
 	"strconv"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"github.com/soccerpredict/soccerpredict/host/internal/forecast"
-	"github.com/soccerpredict/soccerpredict/host/internal/ingest"
 	"github.com/soccerpredict/soccerpredict/host/internal/monitor"
 	"github.com/soccerpredict/soccerpredict/host/internal/pluginhost"
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
@@ -206,45 +204,6 @@ func genOrDash(g int64) string {
 	return fmt.Sprint(g)
 }
 
-// gitCommit is the commit of the working tree, for experiment records.
-func gitCommit(e env) string {
-	if c := e.getenv("SOCCERPREDICT_GIT_COMMIT"); c != "" {
-		return c
-	}
-	out, err := exec.CommandContext(e.ctx, "git", "rev-parse", "HEAD").Output()
-	if err != nil {
-		return "unknown"
-	}
-	return strings.TrimSpace(string(out))
-}
-
-// pluginInfos describes the plugins a run used.
-func pluginInfos(e env, ps ...*pluginhost.Plugin) []store.PluginInfo {
-	var out []store.PluginInfo
-	for _, p := range ps {
-		st := p.Status()
-		version := st.Identity.APIVersion
-		out = append(out, store.PluginInfo{Name: p.Name, Kind: p.Kind(), Version: version, SHA256: digest(p)})
-	}
-	return out
-}
-
-// recordExperiment tracks a train or evaluate run; report, when not nil, is
-// kept as the run's whole result (an evaluation, which the web page draws).
-func recordExperiment(e env, parts predictionParts, kind string, params any, metrics map[string]float64, datasetHash string, version int, started time.Time, report any) {
-	b, _ := json.Marshal(params)
-	run := store.ExperimentRun{ID: ingest.NewRunID(started), Kind: kind, StartedAt: started, FinishedAt: time.Now(), Params: b,
-		Metrics: metrics, DatasetHash: datasetHash, Plugins: pluginInfos(e, parts.features, parts.model), GitCommit: gitCommit(e), ModelVersion: version}
-	if report != nil {
-		run.Report, _ = json.Marshal(report)
-	}
-	if err := parts.store.RecordExperiment(e.ctx, run); err != nil {
-		parts.log.Error("cannot record the run", "error", err)
-		return
-	}
-	fmt.Fprintf(e.stdout, "recorded run %s (`soccerpredict runs list`)\n", run.ID)
-}
-
 func runRunsList(e env, args []string) error {
 	fs, c := newFlags(e, "runs list")
 	limit := fs.Int("limit", 20, "at most this many")
@@ -284,14 +243,6 @@ func canonical(raw json.RawMessage) string {
 	}
 	b, _ := json.Marshal(v)
 	return string(b)
-}
-
-// metric formats a run's metric, or "-" when the run has none.
-func metric(m map[string]float64, key, format string) string {
-	if v, ok := m[key]; ok {
-		return fmt.Sprintf(format, v)
-	}
-	return "-"
 }
 
 func runRunsCompare(e env, args []string) error {

@@ -1,14 +1,11 @@
 package forecast
 
 import (
-	"context"
-	"fmt"
 	"iter"
 	"slices"
 	"time"
 
 	"github.com/soccerpredict/soccerpredict/host/internal/replay"
-	"github.com/soccerpredict/soccerpredict/host/internal/store"
 	"github.com/soccerpredict/soccerpredict/sdk/features"
 	"github.com/soccerpredict/soccerpredict/sdk/model"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
@@ -22,37 +19,6 @@ type Dataset struct {
 	// MatchesVersion is the store's matches version read before the
 	// matches were (-1 when it could not be read).
 	MatchesVersion int64
-}
-
-// BuildDataset replays every finished match in the store through fs, which
-// must start empty. The store is read a window at a time (StreamReplay):
-// what is held is the examples, not the matches as well. (An evaluation at
-// scale spools them instead: SpoolFromStore.)
-func BuildDataset(ctx context.Context, st History, fs features.FeatureSet, progress func(done, total int)) (Dataset, error) {
-	schema, err := fs.Schema(ctx)
-	if err != nil {
-		return Dataset{}, fmt.Errorf("feature schema: %w", err)
-	}
-	version, err := st.MatchesVersion(ctx)
-	if err != nil {
-		version = -1
-	}
-	total, err := st.CountMatches(ctx, store.MatchQuery{Status: soccer.Finished})
-	if err != nil {
-		return Dataset{}, err
-	}
-	examples := make([]replay.Example, 0, total)
-	n, err := StreamReplay(ctx, st, fs, time.Time{}, true, progress, func(e replay.Example) error {
-		examples = append(examples, e)
-		return nil
-	})
-	if err != nil {
-		return Dataset{}, err
-	}
-	if n == 0 {
-		return Dataset{}, errNoMatches
-	}
-	return Dataset{Schema: schema, Examples: examples, MatchesVersion: version}, nil
 }
 
 // Trainable drops each competition's first season: ratings start from

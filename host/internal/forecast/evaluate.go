@@ -25,11 +25,6 @@ type PredictingTrainer interface {
 	model.Trainer
 }
 
-// ClosingBookmaker is the benchmark bookmaker (Pinnacle: PSH/PSD/PSA pre-match,
-// PSCH/PSCD/PSCA closing): its prices are preferred wherever one bookmaker's
-// are shown or compared, and a price given without a bookmaker is taken as its.
-const ClosingBookmaker = "PS"
-
 // SeasonEvaluation scores one held-out season.
 type SeasonEvaluation struct {
 	Season    string        `json:"season"`

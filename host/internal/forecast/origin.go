@@ -37,14 +37,3 @@ func OriginOf(ctx context.Context) Origin {
 type Recorder interface {
 	Record(o Origin, preds []Prediction)
 }
-
-// Record sends every forecast the predictor serves to r; set it before Start.
-func (p *Predictor) Record(r Recorder) { p.recorder = r }
-
-func (p *Predictor) record(ctx context.Context, preds []Prediction) {
-	if p.recorder != nil && len(preds) > 0 {
-		o := OriginOf(ctx)
-		p.recorder.Record(o, preds)
-		p.shadowRecord(o, preds)
-	}
-}

@@ -2,7 +2,6 @@ package forecast
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -221,17 +220,6 @@ var (
 	errNoMatches = errors.New("the store has no finished matches: run `soccerpredict ingest` first")
 )
 
-func (t Trainer) params() ([]byte, error) {
-	if t.Params == nil {
-		return []byte("{}"), nil
-	}
-	params, err := json.Marshal(t.Params)
-	if err != nil {
-		return nil, fmt.Errorf("train params: %w", err)
-	}
-	return params, nil
-}
-
 // lastRows keeps copies of the last ReferenceRows rows it is given.
 type lastRows struct {
 	ring [][]float64
@@ -250,4 +238,35 @@ func (l *lastRows) keep(row []float64) {
 // rows are the kept rows, oldest first.
 func (l *lastRows) rows() [][]float64 {
 	return append(l.ring[l.next:], l.ring[:l.next]...)
+}
+
+// BuildDataset replays every finished match in the store through fs, which
+// must start empty. The store is read a window at a time (StreamReplay):
+// what is held is the examples, not the matches as well. (An evaluation at
+// scale spools them instead: SpoolFromStore.)
+func BuildDataset(ctx context.Context, st History, fs features.FeatureSet, progress func(done, total int)) (Dataset, error) {
+	schema, err := fs.Schema(ctx)
+	if err != nil {
+		return Dataset{}, fmt.Errorf("feature schema: %w", err)
+	}
+	version, err := st.MatchesVersion(ctx)
+	if err != nil {
+		version = -1
+	}
+	total, err := st.CountMatches(ctx, store.MatchQuery{Status: soccer.Finished})
+	if err != nil {
+		return Dataset{}, err
+	}
+	examples := make([]replay.Example, 0, total)
+	n, err := StreamReplay(ctx, st, fs, time.Time{}, true, progress, func(e replay.Example) error {
+		examples = append(examples, e)
+		return nil
+	})
+	if err != nil {
+		return Dataset{}, err
+	}
+	if n == 0 {
+		return Dataset{}, errNoMatches
+	}
+	return Dataset{Schema: schema, Examples: examples, MatchesVersion: version}, nil
 }

@@ -2,6 +2,7 @@ package forecast
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"iter"
 	"slices"
@@ -63,4 +64,15 @@ func (t Trainer) version(resp model.TrainResponse, schema features.Schema, match
 	return store.ModelVersion{Name: name, ModelPlugin: t.ModelPlugin, Artifact: resp.Artifact, Signature: resp.Signature,
 		FeaturePlugin: t.FeaturePlugin, FeatureSchemaVersion: schema.Version, Params: params, Metrics: metrics,
 		TrainingDataHash: dataHash}, nil
+}
+
+func (t Trainer) params() ([]byte, error) {
+	if t.Params == nil {
+		return []byte("{}"), nil
+	}
+	params, err := json.Marshal(t.Params)
+	if err != nil {
+		return nil, fmt.Errorf("train params: %w", err)
+	}
+	return params, nil
 }

@@ -4,7 +4,10 @@ import (
 	"encoding/binary"
 	"hash/maphash"
 	"math"
+	"sync"
 
+	"github.com/soccerpredict/soccerpredict/host/internal/pluginhost"
+	"github.com/soccerpredict/soccerpredict/host/internal/store"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 )
 
@@ -84,4 +87,30 @@ func (g *generation) store(f soccer.Fixture, pr soccer.Probabilities, mk *soccer
 func (g *generation) prediction(f soccer.Fixture, pr soccer.Probabilities, mk *soccer.GoalMarkets, schemaVersion string) Prediction {
 	return Prediction{Fixture: f, Probabilities: pr, Markets: mk, Model: g.champion.Name, ModelVersion: g.champion.Version,
 		FeatureSchemaVersion: schemaVersion, Generation: g.gen.ID}
+}
+
+// generation is one champion being served: its own model plugin process,
+// its own coalescer and its own cache. Requests hold mu for reading; retiring
+// takes it for writing, so a retired generation's process ends only after its
+// last request, and no batch ever mixes two generations.
+type generation struct {
+	gen      store.Generation
+	champion store.ModelVersion
+	model    *pluginhost.Plugin
+	batches  *coalescer
+
+	mu      sync.RWMutex
+	retired bool
+
+	cacheMu sync.Mutex
+	cache   map[cacheKey]soccer.Probabilities
+	// markets holds the cached forecasts' goal markets, apart from cache so
+	// that the cache of a model without them holds no pointers.
+	markets      map[cacheKey]soccer.GoalMarkets
+	cacheEntries int
+	// hasMarkets says the champion gave goal markets when it was warmed,
+	// naming scorelines likeliest scores.
+	hasMarkets bool
+	scorelines int
+	seed       maphash.Seed
 }
