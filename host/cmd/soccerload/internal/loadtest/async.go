@@ -190,7 +190,7 @@ func startAsync(ctx context.Context, o AsyncOptions) (string, func(), error) {
 	var procs []*exec.Cmd
 	stopAll := func() {
 		for _, p := range slices.Backward(procs) {
-			stop(p)
+			stopCmd(p)
 		}
 	}
 	for i := range o.Workers + 1 {
@@ -305,8 +305,8 @@ func awaitJob(client *http.Client, base, id string) (string, error) {
 	}
 }
 
-// pollers is how many jobs asyncOpenRate waits for at once, oldest first.
-const pollers = 256
+// asyncPollers is how many jobs asyncOpenRate waits for at once, oldest first.
+const asyncPollers = 256
 
 func asyncOpenRate(ctx context.Context, base string, submitters, rate int, warmup, d time.Duration, seq *atomic.Int64) (OpenResult, error) {
 	type job struct {
@@ -315,7 +315,7 @@ func asyncOpenRate(ctx context.Context, base string, submitters, rate int, warmu
 		measured bool
 	}
 	total := int(float64(rate) * (warmup + d).Seconds())
-	client := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: submitters + pollers}}
+	client := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: submitters + asyncPollers}}
 	due, submitted := make(chan job, total), make(chan job, total)
 	res := OpenResult{Rate: rate, Errors: map[string]int{}, Elapsed: d}
 	var mu sync.Mutex
@@ -340,7 +340,7 @@ func asyncOpenRate(ctx context.Context, base string, submitters, rate int, warmu
 			}
 		}()
 	}
-	for range pollers {
+	for range asyncPollers {
 		polls.Add(1)
 		go func() {
 			defer polls.Done()

@@ -58,7 +58,7 @@ func (r Result) ErrorCount() int {
 func Drive(ctx context.Context, addr, path string, clients int, warmup, d time.Duration, body Body, progress func(done int64)) (Result, error) {
 	var (
 		measuring atomic.Bool
-		stop      atomic.Bool
+		halt      atomic.Bool
 		done      atomic.Int64
 		mu        sync.Mutex
 		res       = Result{Errors: map[string]int{}}
@@ -68,7 +68,7 @@ func Drive(ctx context.Context, addr, path string, clients int, warmup, d time.D
 	for c := range clients {
 		conn, err := net.Dial("tcp", addr)
 		if err != nil {
-			stop.Store(true)
+			halt.Store(true)
 			wg.Wait()
 			return Result{}, fmt.Errorf("connect to %s: %w", addr, err)
 		}
@@ -80,7 +80,7 @@ func Drive(ctx context.Context, addr, path string, clients int, warmup, d time.D
 			errs := map[string]int{}
 			cl := &httpConn{conn: conn, r: bufio.NewReaderSize(conn, 16<<10), host: addr, path: path}
 			var b []byte
-			for n := 0; !stop.Load(); n++ {
+			for n := 0; !halt.Load(); n++ {
 				b = body(b[:0], c, n)
 				started := time.Now()
 				status, err := cl.post(b)
@@ -143,7 +143,7 @@ func Drive(ctx context.Context, addr, path string, clients int, warmup, d time.D
 	if ok {
 		ok = wait(d)
 	}
-	stop.Store(true)
+	halt.Store(true)
 	res.Elapsed = time.Since(started)
 	wg.Wait()
 	if !ok {

@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -96,7 +95,7 @@ func newClusterEnv(ctx context.Context, o FaultOptions, work, amqpURL string) (_
 	c := &clusterEnv{o: o, amqpURL: amqpURL}
 	defer func() {
 		if err != nil {
-			c.stop()
+			c.stopCluster()
 		}
 	}()
 	if c.db, err = pgx.Connect(ctx, o.Postgres); err != nil {
@@ -114,7 +113,7 @@ func newClusterEnv(ctx context.Context, o FaultOptions, work, amqpURL string) (_
 	if c.pg, err = newProxy(target); err != nil {
 		return c, err
 	}
-	dsn := strings.Replace(o.Postgres, target, c.pg.addr(), 1)
+	dsn := strings.Replace(o.Postgres, target, c.pg.address(), 1)
 	dsn += map[bool]string{true: "&", false: "?"}[strings.Contains(dsn, "?")] + "search_path=" + c.schema
 	if err := c.startRedis(ctx); err != nil {
 		return c, err
@@ -237,21 +236,21 @@ func (c *clusterEnv) startRedis(ctx context.Context) error {
 	}
 }
 
-func (c *clusterEnv) stop() {
+func (c *clusterEnv) stopCluster() {
 	for _, n := range append(append([]*node{}, c.serves...), c.workers...) {
 		if n.cmd != nil {
-			stop(n.cmd)
+			stopCmd(n.cmd)
 		}
 	}
 	if c.redis != nil {
 		syscall.Kill(c.redis.Process.Pid, syscall.SIGCONT)
-		stop(c.redis)
+		stopCmd(c.redis)
 	}
 	if c.hooks != nil {
 		c.hooks.srv.Close()
 	}
 	if c.pg != nil {
-		c.pg.close()
+		c.pg.shutdown()
 	}
 	if c.db != nil {
 		ctx := context.Background()
@@ -393,40 +392,10 @@ func runLoad(targets []string, key string, clients int, newReq func(base string,
 	return l
 }
 
-// tally is what became of the jobs created since a scenario began.
-type tally struct {
-	accepted, finished, failed, cancelled int
-	lost, stuck                           int
-	startedTwice, calledBackTwice         int
-	unacknowledged, notCalledBack         int
-	badSignatures                         int // deliveries whose signature did not verify (so far, all scenarios)
-	failures                              map[string]int
-}
-
-func (t tally) String() string {
-	s := fmt.Sprintf("jobs: %d accepted, %d finished (%d failed), %d lost, %d stuck, %d run twice, %d called back twice, %d never called back",
-		t.accepted, t.finished-t.cancelled, t.failed, t.lost, t.stuck, t.startedTwice, t.calledBackTwice, t.notCalledBack)
-	if t.badSignatures > 0 {
-		s += fmt.Sprintf("; %d deliveries with a signature that did not verify", t.badSignatures)
-	}
-	if t.unacknowledged > 0 {
-		s += fmt.Sprintf("; %d stored whose client was not told 202 (the store answered after the submission gave up), %d of them cancelled", t.unacknowledged, t.cancelled)
-	}
-	var reasons []string
-	for r, n := range t.failures {
-		reasons = append(reasons, fmt.Sprintf("%d × %q", n, r))
-	}
-	sort.Strings(reasons)
-	if len(reasons) > 0 {
-		s += "; failed: " + strings.Join(reasons, ", ")
-	}
-	return s
-}
-
-// tally waits (up to within) until every job created since the load began
+// countJobs waits (up to within) until every job created since the load began
 // has ended and been called back, then counts them against what the
 // clients were told.
-func (c *clusterEnv) tally(ctx context.Context, m *mixedLoad, within time.Duration) (tally, error) {
+func (c *clusterEnv) countJobs(ctx context.Context, m *mixedLoad, within time.Duration) (tally, error) {
 	type row struct {
 		status, reason string
 		attempts       int
@@ -515,7 +484,7 @@ func (c *clusterEnv) clusterScenario(ctx context.Context, fault func() string) (
 	waitRecovered(m.sync, 10*time.Second)
 	time.Sleep(time.Second)
 	f := m.end()
-	t, err := c.tally(ctx, m, 3*time.Minute)
+	t, err := c.countJobs(ctx, m, 3*time.Minute)
 	if err != nil {
 		return f, err
 	}
@@ -625,7 +594,7 @@ func (c *clusterEnv) soak(ctx context.Context, d time.Duration) (Fault, error) {
 	m := c.startMixed(16, 4, 2)
 	time.Sleep(d)
 	f := m.end()
-	t, err := c.tally(ctx, m, 3*time.Minute)
+	t, err := c.countJobs(ctx, m, 3*time.Minute)
 	if err != nil {
 		return f, err
 	}

@@ -2,8 +2,6 @@ package loadtest
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
@@ -11,39 +9,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 )
-
-// FaultOptions say where the binaries and data are and how long the soak runs.
-type FaultOptions struct {
-	Bin      string // the directory with soccerpredict and the plugins (make build's bin/)
-	Data     string // the football-data directory
-	Expect   string // the expectation suite
-	ORT      string // libonnxruntime.so
-	Postgres string // a PostgreSQL URL for the store scenarios ("" skips them)
-	AMQP     string // RabbitMQ for the cluster scenarios ("" skips them)
-	Soak     time.Duration
-	Progress io.Writer
-	Verbose  io.Writer // the processes' logs, when set
-	Only     string    // run only the scenarios whose name holds this
-}
-
-// Fault is one scenario's outcome.
-type Fault struct {
-	Scenario string
-	Requests int
-	Statuses map[string]int
-	Recovery time.Duration // from the fault to the first success after it (0: nothing failed)
-	Notes    string
-	Jobs     *tally // what became of the async jobs (cluster scenarios)
-}
 
 // RunFaults injects each fault into real processes on localhost while
 // clients keep asking for predictions, and reports what the clients saw.
@@ -99,7 +70,7 @@ func RunFaults(ctx context.Context, o FaultOptions, out io.Writer) ([]Fault, err
 	var env *faultEnv
 	defer func() {
 		if env != nil {
-			env.stop()
+			env.stopServe()
 		}
 	}()
 	err = runAll(func() (err error) { env, err = newFaultEnv(ctx, o, work, ""); return err },
@@ -112,7 +83,7 @@ func RunFaults(ctx context.Context, o FaultOptions, out io.Writer) ([]Fault, err
 		scenario{"sustained load", func() (Fault, error) { return env.soak(ctx, o.Soak) }},
 	)
 	if env != nil {
-		env.stop()
+		env.stopServe()
 		env = nil
 	}
 	if err != nil || o.Postgres == "" {
@@ -127,7 +98,7 @@ func RunFaults(ctx context.Context, o FaultOptions, out io.Writer) ([]Fault, err
 	var cluster *clusterEnv
 	defer func() {
 		if cluster != nil {
-			cluster.stop()
+			cluster.stopCluster()
 		}
 	}()
 	err = runAll(func() (err error) {
@@ -144,7 +115,7 @@ func RunFaults(ctx context.Context, o FaultOptions, out io.Writer) ([]Fault, err
 		scenario{"cluster: mixed soak", func() (Fault, error) { return cluster.soak(ctx, o.Soak) }},
 	)
 	if cluster != nil {
-		cluster.stop()
+		cluster.stopCluster()
 		cluster = nil
 	}
 	if err != nil {
@@ -155,7 +126,7 @@ func RunFaults(ctx context.Context, o FaultOptions, out io.Writer) ([]Fault, err
 	var rc *rabbitCluster
 	defer func() {
 		if rc != nil {
-			rc.stop()
+			rc.stopRabbit()
 		}
 	}()
 	err = runAll(func() (err error) {
@@ -171,40 +142,6 @@ func RunFaults(ctx context.Context, o FaultOptions, out io.Writer) ([]Fault, err
 		scenario{"cluster: RabbitMQ loses the queue leader, then a second node", func() (Fault, error) { return cluster.rabbitNodeLoss(ctx, rc) }},
 	)
 	return results, err
-}
-
-// ownPlugins copies the host and plugin binaries into work/bin (so a
-// scenario may replace one) and returns that directory and the config's
-// plugins, sources, features and model sections naming them, pinned.
-func ownPlugins(o FaultOptions, work string) (bin, yaml string, err error) {
-	bin = filepath.Join(work, "bin")
-	os.MkdirAll(bin, 0o755)
-	for _, name := range []string{"soccerpredict", "soccer-source-footballdata", "soccer-features-ratings", "soccer-model-onnx"} {
-		b, err := os.ReadFile(filepath.Join(o.Bin, name))
-		if err != nil {
-			return "", "", fmt.Errorf("%w (run make build)", err)
-		}
-		if err := os.WriteFile(filepath.Join(bin, name), b, 0o755); err != nil {
-			return "", "", err
-		}
-	}
-	plugin := func(name string) (string, string) {
-		path := filepath.Join(bin, name)
-		b, _ := os.ReadFile(path)
-		h := sha256.Sum256(b)
-		return path, hex.EncodeToString(h[:])
-	}
-	sourcePath, sourceSum := plugin("soccer-source-footballdata")
-	featuresPath, featuresSum := plugin("soccer-features-ratings")
-	modelPath, modelSum := plugin("soccer-model-onnx")
-	return bin, fmt.Sprintf(`plugins:
-  footballdata: {kind: source, path: %s, sha256: %s, config: {dir: %s}}
-  ratings: {kind: features, path: %s, sha256: %s, timeout: 2s}
-  onnx: {kind: model, path: %s, sha256: %s, timeout: 2s, config: {library: %s}}
-sources: [{plugin: footballdata}]
-features: {plugin: ratings}
-model: {plugin: onnx, params: {algorithm: logreg}, seed: 1}
-`, sourcePath, sourceSum, o.Data, featuresPath, featuresSum, modelPath, modelSum, o.ORT), nil
 }
 
 // faultEnv is a serve process with its own copies of the plugin binaries
@@ -250,13 +187,13 @@ ingest: {expectations: %s}
 	}
 	e := &faultEnv{bin: bin, cfg: cfg, addr: addr, serve: serve}
 	if err := waitReady(ctx, "http://"+addr+"/readyz", 2*time.Minute); err != nil {
-		e.stop()
+		e.stopServe()
 		return nil, err
 	}
 	return e, nil
 }
 
-func (e *faultEnv) stop() { stop(e.serve) }
+func (e *faultEnv) stopServe() { stopCmd(e.serve) }
 
 // pluginPID finds serve's child process running the named plugin binary.
 func (e *faultEnv) pluginPID(name string) int {
@@ -269,48 +206,10 @@ func (e *faultEnv) pluginPID(name string) int {
 	return 0
 }
 
-// load posts distinct fixtures from clients goroutines until stop is
-// closed, noting each status and when the first success after a fault came.
-type load struct {
-	mu        sync.Mutex
-	statuses  map[string]int
-	faultAt   time.Time
-	failedYet bool
-	recovered time.Duration
-	n         atomic.Int64
-	wg        sync.WaitGroup
-	stop      chan struct{}
-}
-
 func (e *faultEnv) startLoad(clients int, path string, body func(n int64) string) *load {
 	return runLoad([]string{"http://" + e.addr}, "", clients, func(base string, n int64) (*http.Request, error) {
 		return http.NewRequest("POST", base+path, strings.NewReader(body(n)))
 	}, nil, nil)
-}
-
-func (l *load) fault() {
-	l.mu.Lock()
-	l.faultAt = time.Now()
-	l.mu.Unlock()
-}
-
-func (l *load) end() Fault {
-	close(l.stop)
-	l.wg.Wait()
-	total := 0
-	for _, c := range l.statuses {
-		total += c
-	}
-	return Fault{Requests: total, Statuses: l.statuses, Recovery: l.recovered}
-}
-
-var faultSeq atomic.Int64
-
-func predictionBody(n int64) string {
-	k := time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(faultSeq.Add(1)) * time.Minute)
-	teams := []string{"Arsenal", "Chelsea", "Liverpool", "Everton", "Fulham", "Brentford"}
-	return fmt.Sprintf(`{"home_team": %q, "away_team": %q, "competition": "E0", "kickoff": %q}`,
-		teams[n%6], teams[(n+1)%6], k.Format(time.RFC3339))
 }
 
 // signalPlugin sends sig to a plugin process one second into the load and
@@ -333,20 +232,6 @@ func (e *faultEnv) signalPlugin(ctx context.Context, binary string, sig syscall.
 		f.Notes = fmt.Sprintf("pid %d NOT replaced", pid)
 	}
 	return f, nil
-}
-
-func waitRecovered(l *load, within time.Duration) {
-	deadline := time.Now().Add(within)
-	for time.Now().Before(deadline) {
-		l.mu.Lock()
-		done := l.recovered > 0 || (!l.failedYet && time.Since(l.faultAt) > 3*time.Second)
-		l.mu.Unlock()
-		if done {
-			time.Sleep(time.Second) // and a second of service after it
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // tamper replaces the model binary with one that is not the pinned one and
@@ -502,8 +387,8 @@ func pgCut(ctx context.Context, o FaultOptions, work string) (Fault, error) {
 	if err != nil {
 		return Fault{}, err
 	}
-	defer proxy.close()
-	dsn := strings.Replace(o.Postgres, target, proxy.addr(), 1)
+	defer proxy.shutdown()
+	dsn := strings.Replace(o.Postgres, target, proxy.address(), 1)
 	if strings.Contains(dsn, "?") {
 		dsn += "&search_path=" + schema
 	} else {
@@ -515,7 +400,7 @@ func pgCut(ctx context.Context, o FaultOptions, work string) (Fault, error) {
 	if err != nil {
 		return Fault{}, err
 	}
-	defer env.stop()
+	defer env.stopServe()
 	syncLoad := env.startLoad(8, "/v1/predictions", predictionBody)
 	async := env.startLoad(4, "/v1/predictions/async", predictionBody)
 	time.Sleep(time.Second)
@@ -535,154 +420,4 @@ func pgCut(ctx context.Context, o FaultOptions, work string) (Fault, error) {
 	}
 	f.Notes = "synchronous predictions never touch the store; async submissions need it; recovery is the async side's"
 	return f, nil
-}
-
-func pgAddr(url string) (string, error) {
-	rest, ok := strings.CutPrefix(url, "postgres://")
-	if !ok {
-		rest, ok = strings.CutPrefix(url, "postgresql://")
-	}
-	if !ok {
-		return "", fmt.Errorf("%q is not a postgres:// URL", url)
-	}
-	if _, after, found := strings.Cut(rest, "@"); found {
-		rest = after
-	}
-	host, _, _ := strings.Cut(rest, "/")
-	if !strings.Contains(host, ":") {
-		host += ":5432"
-	}
-	return host, nil
-}
-
-// proxy forwards TCP connections to target; cut(true) drops every
-// connection and refuses new ones until cut(false); hang(true) keeps every
-// connection open, accepts new ones and passes nothing either way until
-// hang(false) — a database that accepts and never answers.
-type proxy struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	gate   *sync.Cond
-	down   bool
-	hung   bool
-	conns  map[net.Conn]bool
-}
-
-func newProxy(target string) (*proxy, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	p := &proxy{ln: ln, target: target, conns: map[net.Conn]bool{}}
-	p.gate = sync.NewCond(&p.mu)
-	go p.serve()
-	return p, nil
-}
-
-func (p *proxy) addr() string { return p.ln.Addr().String() }
-
-func (p *proxy) serve() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		down := p.down
-		p.mu.Unlock()
-		if down {
-			c.Close()
-			continue
-		}
-		u, err := net.Dial("tcp", p.target)
-		if err != nil {
-			c.Close()
-			continue
-		}
-		p.mu.Lock()
-		p.conns[c], p.conns[u] = true, true
-		p.mu.Unlock()
-		go p.pipe(u, c)
-		go p.pipe(c, u)
-	}
-}
-
-// pipe copies src to dst, holding each chunk while the proxy hangs.
-func (p *proxy) pipe(dst, src net.Conn) {
-	defer dst.Close()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			p.mu.Lock()
-			for p.hung {
-				p.gate.Wait()
-			}
-			p.mu.Unlock()
-			if _, err := dst.Write(buf[:n]); err != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-func (p *proxy) cut(down bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = down
-	if down {
-		for c := range p.conns {
-			c.Close()
-		}
-		clear(p.conns)
-	}
-}
-
-func (p *proxy) hang(hung bool) {
-	p.mu.Lock()
-	p.hung = hung
-	p.mu.Unlock()
-	p.gate.Broadcast()
-}
-
-func (p *proxy) close() {
-	p.ln.Close()
-	p.hang(false)
-	p.cut(true)
-}
-
-func statusText(m map[string]int) string {
-	var keys []string
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var parts []string
-	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("%s: %d", k, m[k]))
-	}
-	return strings.Join(parts, ", ")
-}
-
-// FaultTable writes the outcomes as a Markdown table.
-func FaultTable(w io.Writer, fs []Fault) {
-	host, _ := hostname()
-	fmt.Fprintf(w, "%s, %s\n\n", host, time.Now().UTC().Format("2006-01-02 15:04 UTC"))
-	fmt.Fprintln(w, "| scenario | requests | answers by status | recovery | async jobs | notes |")
-	fmt.Fprintln(w, "|---|---:|---|---:|---|---|")
-	for _, f := range fs {
-		rec := "—"
-		if f.Recovery > 0 {
-			rec = f.Recovery.Round(time.Millisecond).String()
-		}
-		jobs := "—"
-		if f.Jobs != nil {
-			jobs = strings.TrimPrefix(f.Jobs.String(), "jobs: ")
-		}
-		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s |\n", f.Scenario, f.Requests, statusText(f.Statuses), rec, jobs, f.Notes)
-	}
 }

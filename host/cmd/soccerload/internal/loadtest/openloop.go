@@ -139,7 +139,7 @@ func RunOpen(ctx context.Context, o Options, rates []int, conns int, out io.Writ
 	if err != nil {
 		return nil, err
 	}
-	defer stop(serve)
+	defer stopCmd(serve)
 	pairs, err := realFixtures(ctx, "http://"+addr, o.Competitions)
 	if err != nil {
 		return nil, err

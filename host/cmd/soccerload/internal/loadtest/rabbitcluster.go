@@ -31,7 +31,7 @@ type rabbitNode struct {
 	cmd        *exec.Cmd
 }
 
-func (n *rabbitNode) url() string { return fmt.Sprintf("amqp://guest:guest@127.0.0.1:%d/", n.port) }
+func (n *rabbitNode) amqpURL() string { return fmt.Sprintf("amqp://guest:guest@127.0.0.1:%d/", n.port) }
 
 func freePort() (int, error) {
 	a, err := freeAddr()
@@ -53,7 +53,7 @@ func startRabbitCluster(ctx context.Context, dir string) (_ *rabbitCluster, err 
 	c := &rabbitCluster{dir: dir}
 	defer func() {
 		if err != nil {
-			c.stop()
+			c.stopRabbit()
 		}
 	}()
 	// Debian's rabbitmq-server and rabbitmqctl run as the rabbitmq user
@@ -137,7 +137,7 @@ func (c *rabbitCluster) ctl(ctx context.Context, n *rabbitNode, args ...string) 
 func (c *rabbitCluster) urls() string {
 	var us []string
 	for _, n := range c.nodes {
-		us = append(us, n.url())
+		us = append(us, n.amqpURL())
 	}
 	return strings.Join(us, ",")
 }
@@ -192,7 +192,7 @@ func (n *rabbitNode) kill() {
 	n.cmd = nil
 }
 
-func (c *rabbitCluster) stop() {
+func (c *rabbitCluster) stopRabbit() {
 	for _, n := range c.nodes {
 		n.kill()
 	}

@@ -77,12 +77,12 @@ func Run(ctx context.Context, o Options, out io.Writer) ([]Row, error) {
 	if err := start(ceiling); err != nil {
 		return nil, fmt.Errorf("start the ceiling server: %w", err)
 	}
-	defer stop(ceiling)
+	defer stopCmd(ceiling)
 	serve, err := startServe(ctx, o, hostAddr, nil, out)
 	if err != nil {
 		return nil, err
 	}
-	defer stop(serve)
+	defer stopCmd(serve)
 	fmt.Fprintf(out, "the ceiling server on %s (pid %d)\n", ceilingAddr, ceiling.Process.Pid)
 	type variantServer struct {
 		name, addr string
@@ -98,7 +98,7 @@ func Run(ctx context.Context, o Options, out io.Writer) ([]Row, error) {
 		if err != nil {
 			return nil, fmt.Errorf("variant %s: %w", v.Name, err)
 		}
-		defer stop(cmd)
+		defer stopCmd(cmd)
 		variants = append(variants, variantServer{v.Name, addr, cmd.Process.Pid})
 	}
 	if err := waitReady(ctx, "", 0); err != nil {
@@ -256,7 +256,7 @@ func start(cmd *exec.Cmd) error {
 	return cmd.Start()
 }
 
-func stop(cmd *exec.Cmd) {
+func stopCmd(cmd *exec.Cmd) {
 	if cmd.Process == nil {
 		return
 	}
@@ -299,7 +299,7 @@ func startServe(ctx context.Context, o Options, addr string, extra []string, out
 	}
 	fmt.Fprintf(out, "waiting for soccerpredict serve %s on %s (pid %d)\n", strings.Join(extra, " "), addr, serve.Process.Pid)
 	if err := waitReady(ctx, "http://"+addr+"/readyz", 3*time.Minute); err != nil {
-		stop(serve)
+		stopCmd(serve)
 		return nil, fmt.Errorf("soccerpredict serve: %w\n%s", err, serveLog.String())
 	}
 	return serve, nil
