@@ -84,8 +84,12 @@ func (d dialect) Close() error {
 	return nil
 }
 
-func (dialect) Time(t time.Time) any           { return t.UTC() }
-func (dialect) List(v any) any                 { return v }
+func (dialect) Time(t time.Time) any { return t.UTC() }
+func (dialect) List(v []string) any  { return v }
+
+// Table passes each column as an array, which unnest reads side by side.
+func (dialect) Table(columns ...any) []any { return columns }
+
 func (dialect) In(param string) string         { return " = ANY(" + param + ")" }
 func (dialect) Floats(v []float64) any         { return v }
 func (dialect) FloatsDest(dest *[]float64) any { return dest }

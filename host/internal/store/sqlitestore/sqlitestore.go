@@ -101,15 +101,47 @@ func (d dialect) Close() error                   { return d.db.Close() }
 func (dialect) Time(t time.Time) any   { return t.UTC().Format(store.TimeFormat) }
 func (dialect) In(param string) string { return " IN (SELECT value FROM json_each(" + param + "))" }
 
-func (dialect) List(v any) any {
+func (dialect) List(v []string) any { return jsonText(v) }
+
+func jsonText(v any) string {
 	b, err := json.Marshal(v)
 	if err != nil {
-		panic(fmt.Sprintf("sqlitestore: list of %T: %v", v, err)) // lists are of strings
+		panic(fmt.Sprintf("sqlitestore: %T as JSON: %v", v, err)) // lists of strings and numbers
 	}
 	return string(b)
 }
 
-func (d dialect) Floats(v []float64) any       { return d.List(v) }
+// Table passes the rows as one JSON array of arrays, which rowsOf reads.
+func (dialect) Table(columns ...any) []any {
+	n := 0
+	switch c := columns[0].(type) {
+	case []string:
+		n = len(c)
+	case []*string:
+		n = len(c)
+	}
+	rows := make([][]any, n)
+	for i := range rows {
+		rows[i] = make([]any, len(columns))
+		for j, col := range columns {
+			switch c := col.(type) {
+			case []string:
+				rows[i][j] = c[i]
+			case []*string:
+				if c[i] != nil {
+					rows[i][j] = *c[i]
+				}
+			default:
+				panic(fmt.Sprintf("sqlitestore: a table column of %T", col))
+			}
+		}
+	}
+	args := make([]any, len(columns))
+	args[0] = jsonText(rows)
+	return args
+}
+
+func (dialect) Floats(v []float64) any         { return jsonText(v) }
 func (dialect) FloatsDest(dest *[]float64) any { return jsonFloats{dest} }
 
 // jsonFloats scans a JSON list of numbers (NULL: none).
@@ -153,19 +185,13 @@ func (dialect) Insert(ctx context.Context, c sqlstore.Conn, table string, column
 	return nil
 }
 
-// zip is a table of the JSON list parameters params, read side by side,
-// with the columns names.
-func zip(names []string, params ...string) string {
-	cols := make([]string, len(params))
-	from := make([]string, len(params))
-	for i, p := range params {
-		cols[i] = "l" + strconv.Itoa(i) + ".value AS " + names[i]
-		from[i] = "json_each(" + p + ") AS l" + strconv.Itoa(i)
-		if i > 0 {
-			from[i] += " ON l" + strconv.Itoa(i) + ".key = l0.key"
-		}
+// rowsOf is the rows of the Table argument param, with the columns names.
+func rowsOf(param string, names ...string) string {
+	cols := make([]string, len(names))
+	for i, n := range names {
+		cols[i] = "value->>" + strconv.Itoa(i) + " AS " + n
 	}
-	return "(SELECT " + strings.Join(cols, ", ") + " FROM " + strings.Join(from, " JOIN ") + ")"
+	return "(SELECT " + strings.Join(cols, ", ") + " FROM json_each(" + param + "))"
 }
 
 func (dialect) Statements() sqlstore.Statements {
@@ -175,13 +201,13 @@ func (dialect) Statements() sqlstore.Statements {
 		MigrationsTable: `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`,
 		Later:           func(p string) string { return `later_us(` + p + `)` },
 		CreateJobs: `INSERT INTO jobs (id, status, request, error, created_at, updated_at, owner, callback_url)
-		SELECT id, $1, request, '', now(), now(), owner, cb FROM ` + zip([]string{"id", "request", "owner", "cb"}, "$2", "$3", "$4", "$5"),
+		SELECT id, $1, request, '', now(), now(), owner, cb FROM ` + rowsOf("$2", "id", "request", "owner", "cb"),
 		StartJobs: `UPDATE jobs SET status = $1, updated_at = now(), started_at = coalesce(started_at, now()),
 		attempts = attempts + CASE WHEN s.srun <> '' AND s.srun = jobs.run_token THEN 0 ELSE 1 END, run_token = s.srun
-		FROM ` + zip([]string{"sid", "srun"}, "$2", "$3") + ` AS s
+		FROM ` + rowsOf("$2", "sid", "srun") + ` AS s
 		WHERE jobs.id = s.sid AND jobs.status IN ($4, $1) RETURNING ` + sqlstore.JobColumns,
 		FinishJobs: `UPDATE jobs SET status = f.fstatus, result = f.fresult, error = f.ferror, error_kind = f.fkind, updated_at = now(), ` + end + `
-		FROM ` + zip([]string{"fid", "fstatus", "fresult", "ferror", "fkind"}, "$1", "$2", "$3", "$4", "$5") + ` AS f
+		FROM ` + rowsOf("$1", "fid", "fstatus", "fresult", "ferror", "fkind") + ` AS f
 		WHERE jobs.id = f.fid AND jobs.status IN ($6, $7) RETURNING ` + sqlstore.JobColumns,
 		MarkPublished: `UPDATE jobs SET published_at = now() WHERE id IN (SELECT value FROM json_each($1)) AND published_at IS NULL`,
 		ReleaseOutbox: `UPDATE jobs SET relay_until = NULL WHERE id IN (SELECT value FROM json_each($1)) AND published_at IS NULL`,

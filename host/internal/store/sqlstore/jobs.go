@@ -45,7 +45,7 @@ func (s *Store) CreateJobs(ctx context.Context, jobs ...store.Job) error {
 		ids[i], requests[i], owners[i], callbacks[i] = j.ID, string(j.Request), j.Owner, j.CallbackURL
 	}
 	d := s.d
-	if _, err := s.db.Exec(ctx, s.sql.CreateJobs, store.JobQueued, d.List(ids), d.List(requests), d.List(owners), d.List(callbacks)); err != nil {
+	if _, err := s.db.Exec(ctx, s.sql.CreateJobs, append([]any{store.JobQueued}, d.Table(ids, requests, owners, callbacks)...)...); err != nil {
 		if len(jobs) == 1 {
 			return fmt.Errorf("create job %s: %w", jobs[0].ID, err)
 		}
@@ -144,7 +144,7 @@ func (s *Store) FinishJobs(ctx context.Context, ends ...store.JobEnd) ([]store.J
 		}
 	}
 	d := s.d
-	rows, err := s.db.Query(ctx, s.sql.FinishJobs, d.List(ids), d.List(statuses), d.List(results), d.List(errs), d.List(kinds), store.JobQueued, store.JobRunning)
+	rows, err := s.db.Query(ctx, s.sql.FinishJobs, append(d.Table(ids, statuses, results, errs, kinds), store.JobQueued, store.JobRunning)...)
 	jobs, err := collect(rows, err, scanJob)
 	if err != nil {
 		return nil, fmt.Errorf("finish %d jobs (%s…): %w", len(ends), ends[0].ID, err)
@@ -167,7 +167,7 @@ func (s *Store) StartJobs(ctx context.Context, starts ...store.JobStart) ([]stor
 	for i, st := range starts {
 		ids[i], runs[i] = st.ID, st.Run
 	}
-	rows, err := s.db.Query(ctx, s.sql.StartJobs, store.JobRunning, s.d.List(ids), s.d.List(runs), store.JobQueued)
+	rows, err := s.db.Query(ctx, s.sql.StartJobs, append(append([]any{store.JobRunning}, s.d.Table(ids, runs)...), store.JobQueued)...)
 	jobs, err := collect(rows, err, scanJob)
 	if err != nil {
 		return nil, fmt.Errorf("start %d jobs (%s…): %w", len(starts), starts[0].ID, err)

@@ -63,9 +63,15 @@ type Dialect interface {
 
 	// Time is t as a statement argument.
 	Time(t time.Time) any
-	// List is a list (of strings, or of *string) as one argument, which
-	// the dialect's In and Statements read.
-	List(v any) any
+	// List is a list of strings as one argument, which the dialect's In
+	// and Statements read.
+	List(v []string) any
+	// Table is a table given by its columns (each a []string or a
+	// []*string, nil for NULL, all as long) as len(columns) arguments,
+	// which the dialect's Statements read: PostgreSQL takes each column as
+	// an array; SQLite the rows as one JSON argument in the first column's
+	// place (the others are unused).
+	Table(columns ...any) []any
 	// In is the condition that a column's value is one of the list
 	// argument param, as "col" + In("$1").
 	In(param string) string
@@ -105,14 +111,14 @@ type Statements struct {
 	// an expression: Later("$3").
 	Later func(param string) string
 
-	// CreateJobs inserts queued jobs: $1 the status, $2…$5 lists of IDs,
+	// CreateJobs inserts queued jobs: $1 the status, $2…$5 a Table of IDs,
 	// requests, owners and callback URLs.
 	CreateJobs string
-	// StartJobs marks jobs running: $1 the running status, $2 a list of
-	// IDs, $3 their run tokens, $4 the queued status; it returns the
-	// started jobs' JobColumns.
+	// StartJobs marks jobs running: $1 the running status, $2…$3 a Table
+	// of IDs and run tokens, $4 the queued status; it returns the started
+	// jobs' JobColumns.
 	StartJobs string
-	// FinishJobs ends jobs: $1…$5 lists of IDs, statuses, results (null
+	// FinishJobs ends jobs: $1…$5 a Table of IDs, statuses, results (null
 	// for none), errors and error kinds; $6, $7 the statuses a job may
 	// end from; it returns the ended jobs' JobColumns.
 	FinishJobs string
