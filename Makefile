@@ -133,12 +133,15 @@ bench-async: build ort
 # and 1M matches) a synthetic corpus (`soccerpredict synth`) into a fresh embedded store under
 # var/scale, then ingest, train, serve until /readyz, and evaluate, each the real host with its
 # plugin processes; prints wall time and peak RSS (host, and the largest plugin) per stage.
-# SCALE_STAGES limits the stages, e.g. SCALE_STAGES="ingest,train,serve ready".
+# SCALE_STAGES limits the stages, e.g. SCALE_STAGES="ingest,train,serve ready". The corpus has
+# every column of football-data.co.uk's current files (106: statistics, eight bookmakers' 1X2,
+# over/under and Asian handicap, pre-match and closing); SCALE_LAYOUT=compact writes four price sets.
 SCALE_SIZES ?= 10000,100000,1000000
 SCALE_STAGES ?=
+SCALE_LAYOUT ?= full
 bench-scale: build ort
 	cd host && $(GO) build -o $(BIN)/soccerload ./cmd/soccerload
-	./bin/soccerload scale -sizes $(SCALE_SIZES) -stages "$(SCALE_STAGES)"
+	./bin/soccerload scale -sizes $(SCALE_SIZES) -stages "$(SCALE_STAGES)" -layout $(SCALE_LAYOUT)
 
 # faults: the fault suite (not part of `make test`; about four minutes). Real serve and plugin
 # processes on localhost, each scenario under load: plugin kill -9 and SIGSTOP, a tampered plugin

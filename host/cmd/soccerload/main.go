@@ -46,6 +46,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		dir := fs.String("dir", "var/scale", "scratch directory for corpora and stores")
 		cfg := fs.String("config", "configs/local.yaml", "the base configuration")
 		stages := fs.String("stages", "", `only these stages, comma-separated (ingest,train,serve ready,evaluate; empty: all)`)
+		layout := fs.String("layout", "full", "the corpus's columns: full (every column of football-data.co.uk's current files) or compact")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
@@ -63,7 +64,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 			ns = append(ns, n)
 		}
-		rows, err := loadtest.Scale(ctx, loadtest.ScaleOptions{Host: *host, Sizes: ns, Dir: *dir, Config: *cfg, Log: stderr, Stages: only})
+		rows, err := loadtest.Scale(ctx, loadtest.ScaleOptions{Host: *host, Sizes: ns, Dir: *dir, Config: *cfg, Log: stderr, Stages: only,
+			Layout: *layout})
 		loadtest.PrintScale(stdout, rows)
 		return err
 	}

@@ -12,6 +12,7 @@ func runSynth(e env, args []string) error {
 	out := fs.String("out", "", "the directory to write DIV/SEASON.csv files into")
 	n := fs.Int("matches", 100000, "about this many matches (whole leagues of 9,880)")
 	seed := fs.Uint64("seed", 1, "the random seed: the same size and seed write the same files")
+	layout := fs.String("layout", string(synth.Full), "the columns: full (every column of football-data.co.uk's current files) or compact (the result and four price sets)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -28,7 +29,7 @@ func runSynth(e env, args []string) error {
 		pb.Start(synth.Plan(*n)*synth.Seasons, "synth")
 		defer pb.Finish()
 	}
-	written, err := synth.Write(*out, *n, *seed, func(done, total int) {
+	written, err := synth.Write(*out, *n, *seed, synth.Layout(*layout), func(done, total int) {
 		if pb != nil {
 			pb.Add(1)
 		}

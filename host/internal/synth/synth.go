@@ -2,9 +2,12 @@
 // (DIV/SEASON.csv), for scale tests: leagues of 20 teams playing a double
 // round robin every season (380 matches), goals drawn from Poisson
 // distributions of drifting team strengths, and bookmakers' prices from the
-// true probabilities with noise and a margin — Pinnacle pre-match (PS) and
-// closing (PSC), Bet365 and a market average. The same size and seed give
-// the same bytes.
+// true probabilities with noise and a margin. The Full layout has every
+// column of the current files (FullHeader): half-time scores, the referee,
+// match statistics, eight bookmakers' pre-match and closing home/draw/away
+// prices, over/under 2.5 and Asian handicap prices; the Compact layout only
+// Pinnacle pre-match (PS) and closing (PSC), Bet365 and a market average.
+// The same layout, size and seed give the same bytes.
 package synth
 
 import (
@@ -35,9 +38,23 @@ func Plan(n int) (leagues int) {
 	return max(1, (n+MatchesPerSeason*Seasons/2)/(MatchesPerSeason*Seasons))
 }
 
-// Write writes Plan(n) leagues, Seasons seasons each, under dir, and returns
-// the number of matches written. progress, when set, is told after each file.
-func Write(dir string, n int, seed uint64, progress func(done, total int)) (int, error) {
+// Layout is which columns the files carry.
+type Layout string
+
+const (
+	// Full is every column of football-data.co.uk's current files.
+	Full Layout = "full"
+	// Compact is the result and four sets of home/draw/away prices.
+	Compact Layout = "compact"
+)
+
+// Write writes Plan(n) leagues, Seasons seasons each, under dir, in layout,
+// and returns the number of matches written. progress, when set, is told
+// after each file.
+func Write(dir string, n int, seed uint64, layout Layout, progress func(done, total int)) (int, error) {
+	if layout != Full && layout != Compact {
+		return 0, fmt.Errorf("synth: layout %q is not %q or %q", layout, Full, Compact)
+	}
 	leagues := Plan(n)
 	written := 0
 	for l := range leagues {
@@ -46,6 +63,7 @@ func Write(dir string, n int, seed uint64, progress func(done, total int)) (int,
 			return written, err
 		}
 		lg := newLeague(div, seed^uint64(l+1)*0x9e3779b97f4a7c15)
+		lg.layout = layout
 		for s := range Seasons {
 			start := 1999 + s
 			k, err := lg.writeSeason(filepath.Join(dir, div, fmt.Sprintf("%02d%02d.csv", start%100, (start+1)%100)), start)
@@ -63,6 +81,7 @@ func Write(dir string, n int, seed uint64, progress func(done, total int)) (int,
 
 type league struct {
 	div             string
+	layout          Layout
 	rng             *rand.Rand
 	names           [teams]string
 	attack, defence [teams]float64
@@ -80,7 +99,15 @@ func newLeague(div string, seed uint64) *league {
 var clubNames = [teams]string{"Albion", "Athletic", "Borough", "City", "County", "Dynamo", "Forest", "Harriers", "Rangers", "Rovers",
 	"Saints", "Spartans", "Town", "United", "Villa", "Wanderers", "Wednesday", "Academicals", "Corinthians", "Olympic"}
 
-const header = "Div,Date,Time,HomeTeam,AwayTeam,FTHG,FTAG,FTR,B365H,B365D,B365A,PSH,PSD,PSA,AvgH,AvgD,AvgA,PSCH,PSCD,PSCA\r\n"
+const compactHeader = "Div,Date,Time,HomeTeam,AwayTeam,FTHG,FTAG,FTR,B365H,B365D,B365A,PSH,PSD,PSA,AvgH,AvgD,AvgA,PSCH,PSCD,PSCA\r\n"
+
+// FullHeader is the header of football-data.co.uk's 2023/24 files: 106
+// columns.
+const FullHeader = "Div,Date,Time,HomeTeam,AwayTeam,FTHG,FTAG,FTR,HTHG,HTAG,HTR,Referee,HS,AS,HST,AST,HF,AF,HC,AC,HY,AY,HR,AR," +
+	"B365H,B365D,B365A,BWH,BWD,BWA,IWH,IWD,IWA,PSH,PSD,PSA,WHH,WHD,WHA,VCH,VCD,VCA,MaxH,MaxD,MaxA,AvgH,AvgD,AvgA," +
+	"B365>2.5,B365<2.5,P>2.5,P<2.5,Max>2.5,Max<2.5,Avg>2.5,Avg<2.5,AHh,B365AHH,B365AHA,PAHH,PAHA,MaxAHH,MaxAHA,AvgAHH,AvgAHA," +
+	"B365CH,B365CD,B365CA,BWCH,BWCD,BWCA,IWCH,IWCD,IWCA,PSCH,PSCD,PSCA,WHCH,WHCD,WHCA,VCCH,VCCD,VCCA,MaxCH,MaxCD,MaxCA,AvgCH,AvgCD,AvgCA," +
+	"B365C>2.5,B365C<2.5,PC>2.5,PC<2.5,MaxC>2.5,MaxC<2.5,AvgC>2.5,AvgC<2.5,AHCh,B365CAHH,B365CAHA,PCAHH,PCAHA,MaxCAHH,MaxCAHA,AvgCAHH,AvgCAHA"
 
 func (lg *league) writeSeason(path string, startYear int) (int, error) {
 	f, err := os.Create(path)
@@ -88,7 +115,11 @@ func (lg *league) writeSeason(path string, startYear int) (int, error) {
 		return 0, err
 	}
 	w := bufio.NewWriterSize(f, 1<<16)
-	w.WriteString(header)
+	if lg.layout == Full {
+		w.WriteString(FullHeader + "\r\n")
+	} else {
+		w.WriteString(compactHeader)
+	}
 	// Strengths drift between seasons.
 	for i := range teams {
 		lg.attack[i] = 0.85*lg.attack[i] + 0.1*lg.rng.NormFloat64()
@@ -144,6 +175,10 @@ func (lg *league) match(w *bufio.Writer, day time.Time, h, a int) {
 	hg, ag := poisson(lg.rng, lh), poisson(lg.rng, la)
 	ph, pd, pa := outcomeProbabilities(lh, la)
 	res := string(soccer.ResultOf(hg, ag))
+	if lg.layout == Full {
+		lg.fullRow(w, day, h, a, lh, la, hg, ag, [3]float64{ph, pd, pa})
+		return
+	}
 	w.WriteString(lg.div)
 	w.WriteByte(',')
 	w.WriteString(day.Format("02/01/2006"))

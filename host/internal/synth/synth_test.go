@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -13,11 +14,11 @@ import (
 // above 1 and carry a margin, and the same seed writes the same bytes.
 func TestCorpusIsARealisticLeague(t *testing.T) {
 	a, b := t.TempDir(), t.TempDir()
-	n, err := Write(a, 9880, 7, nil)
+	n, err := Write(a, 9880, 7, Compact, nil)
 	if err != nil || n != 9880 {
 		t.Fatalf("%d matches, %v", n, err)
 	}
-	if _, err := Write(b, 9880, 7, nil); err != nil {
+	if _, err := Write(b, 9880, 7, Compact, nil); err != nil {
 		t.Fatal(err)
 	}
 	files, _ := filepath.Glob(filepath.Join(a, "S001", "*.csv"))
@@ -63,5 +64,48 @@ func TestCorpusIsARealisticLeague(t *testing.T) {
 	}
 	if Plan(1_000_000) != 101 || Plan(100_000) != 10 || Plan(10) != 1 {
 		t.Errorf("plans %d %d", Plan(1_000_000), Plan(10))
+	}
+}
+
+// The full layout has football-data.co.uk's 106 columns in every row, the
+// same bytes for the same seed, prices above 1, and a best price (Max) no
+// lower than any bookmaker's.
+func TestFullLayoutHasEveryColumn(t *testing.T) {
+	a, b := t.TempDir(), t.TempDir()
+	for _, dir := range []string{a, b} {
+		if _, err := Write(dir, 9880, 5, Full, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	x, _ := os.ReadFile(filepath.Join(a, "S001", "2324.csv"))
+	y, _ := os.ReadFile(filepath.Join(b, "S001", "2324.csv"))
+	if !bytes.Equal(x, y) {
+		t.Fatal("two runs with one seed differ")
+	}
+	rows, err := csv.NewReader(bytes.NewReader(x)).ReadAll()
+	if err != nil || len(rows) != MatchesPerSeason+1 || len(rows[0]) != 106 || strings.Join(rows[0], ",") != FullHeader {
+		t.Fatalf("%d rows of %d columns, %v", len(rows), len(rows[0]), err)
+	}
+	col := map[string]int{}
+	for i, c := range rows[0] {
+		col[c] = i
+	}
+	for _, r := range rows[1:] {
+		for _, side := range []string{"H", "D", "A", "CH", "CD", "CA"} {
+			best, _ := strconv.ParseFloat(r[col["Max"+side]], 64)
+			for _, bk := range []string{"B365", "BW", "IW", "PS", "WH", "VC"} {
+				v, err := strconv.ParseFloat(r[col[bk+side]], 64)
+				if err != nil || v <= 1 || v > best {
+					t.Fatalf("%s%s %q, best %v", bk, side, r[col[bk+side]], best)
+				}
+			}
+		}
+		hs, _ := strconv.Atoi(r[col["HS"]])
+		hst, _ := strconv.Atoi(r[col["HST"]])
+		hg, _ := strconv.Atoi(r[col["FTHG"]])
+		htg, _ := strconv.Atoi(r[col["HTHG"]])
+		if hst > hs || hg > hst || htg > hg {
+			t.Fatalf("home: %d shots, %d on target, %d goals, %d at half time", hs, hst, hg, htg)
+		}
 	}
 }

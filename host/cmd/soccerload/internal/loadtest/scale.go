@@ -1,6 +1,7 @@
 package loadtest
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -33,6 +34,9 @@ type ScaleOptions struct {
 	// Stages limits the run to these stages (ingest, train, "serve ready",
 	// evaluate); empty runs them all. A stage needs the ones before it.
 	Stages []string
+	// Layout is the corpus's columns, as `soccerpredict synth --layout`
+	// takes them (full or compact).
+	Layout string
 }
 
 // ScaleRow is one stage at one size.
@@ -49,11 +53,12 @@ type ScaleRow struct {
 func Scale(ctx context.Context, o ScaleOptions) ([]ScaleRow, error) {
 	var rows []ScaleRow
 	for _, n := range o.Sizes {
-		data := filepath.Join(o.Dir, fmt.Sprintf("corpus-%d", n))
+		layout := cmp.Or(o.Layout, "full")
+		data := filepath.Join(o.Dir, fmt.Sprintf("corpus-%s-%d", layout, n))
 		store := filepath.Join(o.Dir, fmt.Sprintf("store-%d", n))
 		os.RemoveAll(store)
 		if _, err := os.Stat(data); err != nil {
-			synthCmd := exec.CommandContext(ctx, o.Host, "synth", "--out", data, "--matches", strconv.Itoa(n))
+			synthCmd := exec.CommandContext(ctx, o.Host, "synth", "--out", data, "--matches", strconv.Itoa(n), "--layout", layout)
 			synthCmd.Dir = o.WorkDir
 			if out, err := synthCmd.CombinedOutput(); err != nil {
 				return rows, fmt.Errorf("synth %d: %v\n%s", n, err, out)
