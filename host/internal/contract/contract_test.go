@@ -48,7 +48,7 @@ var columns = append([]string{"match_id", "competition", "season", "kickoff", "h
 
 func TestShippedContract(t *testing.T) {
 	s := shippedSuite(t)
-	tbl := Table{Columns: columns, Rows: []map[string]any{
+	tbl := TableOf(columns, []map[string]any{
 		row("a", "Burnley", "Man City", "finished", 0, 3, "A", 1.33), // 0 fine
 		row("b", "Arsenal", "Arsenal", "finished", 2, 1, "H", 1.2),   // 1 plays itself
 		row("c", "Everton", "Fulham", "finished", 0, 1, "H", 2.0),    // 2 result disagrees with goals
@@ -63,7 +63,7 @@ func TestShippedContract(t *testing.T) {
 		row("k", "Spurs", "Leeds", "finished", 2, 0, "H", 1.5, "home_shots", 4, "home_shots_on_target", 9), // 10 more on target than shots
 		row("l", "Hull", "Derby", "finished", 1, 0, "H", 1.5, "away_corners", -2),                          // 11 negative count
 		row("m", "Stoke", "Wigan", "finished", 1, 0, "H", 1.5, "home_half_time_goals", 2),                  // 12 more goals at half time than at full time
-	}}
+	})
 	out := s.ForTable("").Validate(tbl, map[string]any{"batch": "test"})
 	if out.Result.Success {
 		t.Fatal("a table with bad rows passed")
@@ -135,8 +135,8 @@ func TestShippedContractWarnsOnBadPrices(t *testing.T) {
 	price := func(p any) map[string]any {
 		return map[string]any{"match_id": "a", "bookmaker": "PS", "closing": false, "outcome": "home", "price": p}
 	}
-	out := prices.Validate(Table{Columns: []string{"match_id", "bookmaker", "closing", "outcome", "price"},
-		Rows: []map[string]any{price(2.1), price(0.95), price(nil), price(1001.0), price(1.01)}}, nil)
+	out := prices.Validate(TableOf([]string{"match_id", "bookmaker", "closing", "outcome", "price"},
+		[]map[string]any{price(2.1), price(0.95), price(nil), price(1001.0), price(1.01)}), nil)
 	if out.Quarantines() || out.Result.Success {
 		t.Fatalf("bad prices quarantined %v, or passed", out.Failures)
 	}
@@ -153,7 +153,7 @@ func TestMostlyToleratesAFraction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := s.Validate(Table{Columns: []string{"x"}, Rows: []map[string]any{{"x": 1.0}, {"x": -1.0}, {"x": 2.0}, {"x": nil}}}, nil)
+	out := s.Validate(TableOf([]string{"x"}, []map[string]any{{"x": 1.0}, {"x": -1.0}, {"x": 2.0}, {"x": nil}}), nil)
 	if !out.Result.Success || len(out.Failures) != 0 {
 		t.Fatalf("1 of 3 non-null rows out of range should pass with mostly=0.5: %+v", out.Result.Results)
 	}
@@ -165,7 +165,7 @@ func TestMostlyToleratesAFraction(t *testing.T) {
 
 func TestTableLevelFailureFailsEveryRow(t *testing.T) {
 	s, _ := Parse([]byte(`{"name": "t", "expectations": [{"type": "expect_column_to_exist", "kwargs": {"column": "kickoff"}}]}`))
-	out := s.Validate(Table{Columns: []string{"x"}, Rows: []map[string]any{{"x": 1}, {"x": 2}}}, nil)
+	out := s.Validate(TableOf([]string{"x"}, []map[string]any{{"x": 1}, {"x": 2}}), nil)
 	if out.Result.Success || !out.Failed(0) || !out.Failed(1) {
 		t.Fatalf("a missing column must fail the batch: %+v", out)
 	}

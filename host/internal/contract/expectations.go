@@ -10,11 +10,49 @@ import (
 	"strings"
 )
 
-// Table is the batch under validation: named columns and one record per row.
-// Values are strings, numbers (float64 or int) or nil for null.
+// Table is the batch under validation: named columns and one record per
+// row, its values in the columns' order (a short row's missing values are
+// null). Values are strings, numbers (float64 or int) or nil for null.
 type Table struct {
 	Columns []string
-	Rows    []map[string]any
+	Rows    [][]any
+}
+
+// TableOf is the table of rows given as maps by column name.
+func TableOf(columns []string, rows []map[string]any) Table {
+	t := Table{Columns: columns, Rows: make([][]any, len(rows))}
+	for i, r := range rows {
+		t.Rows[i] = make([]any, len(columns))
+		for j, c := range columns {
+			t.Rows[i][j] = r[c]
+		}
+	}
+	return t
+}
+
+// Index is each column's position.
+func (t Table) Index() map[string]int {
+	ix := make(map[string]int, len(t.Columns))
+	for i, c := range t.Columns {
+		if _, dup := ix[c]; !dup {
+			ix[c] = i
+		}
+	}
+	return ix
+}
+
+// record is one row of a table, read by column name (null for a column the
+// table lacks).
+type record struct {
+	vals []any
+	ix   map[string]int
+}
+
+func (r record) get(col string) any {
+	if i, ok := r.ix[col]; ok && i < len(r.vals) {
+		return r.vals[i]
+	}
+	return nil
 }
 
 // Suite is an expectation suite.
@@ -87,8 +125,8 @@ func parseCondition(s string) (*condition, error) {
 	return c, nil
 }
 
-func (c *condition) holds(row map[string]any) bool {
-	eq := equal(row[c.column], c.value)
+func (c *condition) holds(r record) bool {
+	eq := equal(r.get(c.column), c.value)
 	if c.op == "==" {
 		return eq
 	}
@@ -116,7 +154,7 @@ type checker interface {
 // row has no value to judge (nulls are skipped, as in GE).
 type rowChecker interface {
 	checker
-	row(r map[string]any) (ok, missing bool, value any)
+	row(r record) (ok, missing bool, value any)
 }
 
 // tableChecker judges the whole table.
@@ -315,8 +353,8 @@ func (c rowCount) table(_ Table, rows []int) (bool, any) {
 type notNull struct{ column string }
 
 func (c notNull) columns() []string { return []string{c.column} }
-func (c notNull) row(r map[string]any) (bool, bool, any) {
-	v := r[c.column]
+func (c notNull) row(r record) (bool, bool, any) {
+	v := r.get(c.column)
 	if s, ok := v.(string); ok && strings.TrimSpace(s) == "" {
 		return false, false, v
 	}
@@ -331,8 +369,8 @@ type between struct {
 }
 
 func (c between) columns() []string { return []string{c.column} }
-func (c between) row(r map[string]any) (bool, bool, any) {
-	v := r[c.column]
+func (c between) row(r record) (bool, bool, any) {
+	v := r.get(c.column)
 	if isNull(v) {
 		return true, true, nil
 	}
@@ -355,8 +393,8 @@ type inSet struct {
 }
 
 func (c inSet) columns() []string { return []string{c.column} }
-func (c inSet) row(r map[string]any) (bool, bool, any) {
-	v := r[c.column]
+func (c inSet) row(r record) (bool, bool, any) {
+	v := r.get(c.column)
 	if isNull(v) {
 		return true, true, nil
 	}
@@ -374,8 +412,8 @@ type matchRegex struct {
 }
 
 func (c matchRegex) columns() []string { return []string{c.column} }
-func (c matchRegex) row(r map[string]any) (bool, bool, any) {
-	v := r[c.column]
+func (c matchRegex) row(r record) (bool, bool, any) {
+	v := r.get(c.column)
 	if isNull(v) {
 		return true, true, nil
 	}
@@ -390,11 +428,12 @@ func (c unique) rows(t Table, rows []int) ([]int, int) {
 	groups := map[string][]int{}
 	var order []string
 	missing := 0
+	ix := t.Index()
 	for _, i := range rows {
 		parts := make([]string, len(c.cols))
 		null := false
 		for j, col := range c.cols {
-			v := t.Rows[i][col]
+			v := (record{t.Rows[i], ix}).get(col)
 			null = null || isNull(v)
 			parts[j] = fmt.Sprint(v)
 		}
@@ -420,10 +459,10 @@ func (c unique) rows(t Table, rows []int) ([]int, int) {
 type withinRecord struct{ cols []string }
 
 func (c withinRecord) columns() []string { return c.cols }
-func (c withinRecord) row(r map[string]any) (bool, bool, any) {
+func (c withinRecord) row(r record) (bool, bool, any) {
 	vals := make([]any, 0, len(c.cols))
 	for _, col := range c.cols {
-		v := r[col]
+		v := r.get(col)
 		for _, w := range vals {
 			if !isNull(v) && equal(v, w) {
 				return false, false, collect(r, c.cols)
@@ -441,8 +480,8 @@ type pair struct {
 }
 
 func (c pair) columns() []string { return []string{c.a, c.b} }
-func (c pair) row(r map[string]any) (bool, bool, any) {
-	va, vb := r[c.a], r[c.b]
+func (c pair) row(r record) (bool, bool, any) {
+	va, vb := r.get(c.a), r.get(c.b)
 	if isNull(va) || isNull(vb) {
 		return true, true, nil
 	}
@@ -458,10 +497,10 @@ func (c pair) row(r map[string]any) (bool, bool, any) {
 	return ok, false, []any{va, vb}
 }
 
-func collect(r map[string]any, cols []string) []any {
+func collect(r record, cols []string) []any {
 	out := make([]any, len(cols))
 	for i, c := range cols {
-		out[i] = r[c]
+		out[i] = r.get(c)
 	}
 	return out
 }

@@ -56,14 +56,15 @@ func (s Suite) Validate(t Table, meta map[string]any) Outcome {
 	for k, v := range meta {
 		res.Meta[k] = v
 	}
+	ix := t.Index()
 	for _, e := range s.Expectations {
 		failures := out.Failures
 		if e.Warns() {
 			failures = out.Warnings
 		}
 		selected := make([]int, 0, len(t.Rows))
-		for i, r := range t.Rows {
-			if e.cond == nil || e.cond.holds(r) {
+		for i, vals := range t.Rows {
+			if e.cond == nil || e.cond.holds(record{vals, ix}) {
 				selected = append(selected, i)
 			}
 		}
@@ -98,7 +99,7 @@ func (s Suite) Validate(t Table, meta map[string]any) Outcome {
 			}
 			if rc, ok := c.(rowChecker); ok {
 				for _, i := range selected {
-					good, miss, v := rc.row(t.Rows[i])
+					good, miss, v := rc.row(record{t.Rows[i], ix})
 					if miss {
 						missing++
 						continue
@@ -114,7 +115,7 @@ func (s Suite) Validate(t Table, meta map[string]any) Outcome {
 				unexpected, missing = c.(setChecker).rows(t, selected)
 				for _, i := range unexpected {
 					if len(partial) < partialLimit {
-						partial = append(partial, collect(t.Rows[i], c.columns()))
+						partial = append(partial, collect(record{t.Rows[i], ix}, c.columns()))
 					}
 				}
 			}

@@ -426,12 +426,23 @@ func CheckPrices(s contract.Suite, ms []soccer.Match, meta map[string]any) ([]so
 	suite := s.ForTable("prices")
 	t := contract.Table{Columns: PriceColumns}
 	type origin struct{ match, quote int }
-	var from []origin
+	n := 0
+	for _, m := range ms {
+		n += 3 * len(m.Odds)
+	}
+	// One row a price, all of them cut from one backing array.
+	t.Rows = make([][]any, 0, n)
+	cells := make([]any, 0, n*len(PriceColumns))
+	from := make([]origin, 0, n)
+	outcomes := [3]any{"home", "draw", "away"}
 	for i, m := range ms {
+		id := nullable(m.ID)
 		for j, o := range m.Odds {
+			bookmaker := nullable(o.Bookmaker)
 			for k, p := range [3]float64{o.Home, o.Draw, o.Away} {
-				t.Rows = append(t.Rows, map[string]any{"match_id": nullable(m.ID), "bookmaker": nullable(o.Bookmaker), "closing": o.Closing,
-					"outcome": [3]string{"home", "draw", "away"}[k], "price": finiteOrNil(p)})
+				start := len(cells)
+				cells = append(cells, id, bookmaker, o.Closing, outcomes[k], finiteOrNil(p))
+				t.Rows = append(t.Rows, cells[start:len(cells):len(cells)])
 				from = append(from, origin{i, j})
 			}
 		}
@@ -439,7 +450,7 @@ func CheckPrices(s contract.Suite, ms []soccer.Match, meta map[string]any) ([]so
 	outcome := suite.Validate(t, meta)
 	drop := map[origin]bool{}
 	for row, r := range t.Rows {
-		if r["price"] == nil {
+		if r[4] == nil { // the price
 			drop[from[row]] = true
 		}
 	}
@@ -514,6 +525,9 @@ func line(origin string) int {
 var Columns = append([]string{"match_id", "competition", "season", "kickoff", "home_team", "away_team", "status",
 	"home_goals", "away_goals", "result", "min_odds", "odds_count"}, statColumns()...)
 
+// fixedColumns is how many of Columns come before the statistics'.
+const fixedColumns = 12
+
 func statColumns() []string {
 	var out []string
 	for _, name := range soccer.StatNames {
@@ -524,33 +538,34 @@ func statColumns() []string {
 
 // Table turns matches into the records the data contract evaluates.
 func Table(ms []soccer.Match) contract.Table {
-	t := contract.Table{Columns: Columns, Rows: make([]map[string]any, len(ms))}
+	t := contract.Table{Columns: Columns, Rows: make([][]any, len(ms))}
+	w := len(Columns)
+	cells := make([]any, len(ms)*w) // every row's, in Columns' order: the fixed ones, then two a statistic
 	for i, m := range ms {
-		r := map[string]any{
-			"match_id": nullable(m.ID), "competition": nullable(m.Competition), "season": nullable(m.Season),
-			"home_team": nullable(m.HomeTeam), "away_team": nullable(m.AwayTeam), "status": nullable(string(m.Status)),
-			"kickoff": nil, "home_goals": nil, "away_goals": nil, "result": nil, "min_odds": nil, "odds_count": len(m.Odds),
-		}
+		r := cells[i*w : (i+1)*w : (i+1)*w]
+		r[0], r[1], r[2] = nullable(m.ID), nullable(m.Competition), nullable(m.Season)
 		if !m.Kickoff.IsZero() {
-			r["kickoff"] = m.Kickoff.UTC().Format(time.RFC3339)
+			r[3] = m.Kickoff.UTC().Format(time.RFC3339)
 		}
+		r[4], r[5], r[6] = nullable(m.HomeTeam), nullable(m.AwayTeam), nullable(string(m.Status))
 		if m.Status == soccer.Finished {
-			r["home_goals"], r["away_goals"], r["result"] = m.HomeGoals, m.AwayGoals, nullable(string(m.Result))
+			r[7], r[8], r[9] = m.HomeGoals, m.AwayGoals, nullable(string(m.Result))
 		}
-		for k, c := range m.Stats.All() {
-			r["home_"+soccer.StatNames[k]], r["away_"+soccer.StatNames[k]] = nil, nil
-			if c.Known {
-				r["home_"+soccer.StatNames[k]], r["away_"+soccer.StatNames[k]] = c.Home, c.Away
-			}
-		}
+		minOdds := math.Inf(1)
 		for _, o := range m.Odds {
 			for _, p := range []float64{o.Home, o.Draw, o.Away} {
-				if math.IsNaN(p) {
-					continue
+				if !math.IsNaN(p) && p < minOdds {
+					minOdds = p
 				}
-				if cur, ok := r["min_odds"].(float64); !ok || p < cur {
-					r["min_odds"] = p
-				}
+			}
+		}
+		if !math.IsInf(minOdds, 1) {
+			r[10] = minOdds
+		}
+		r[11] = len(m.Odds)
+		for k, c := range m.Stats.All() {
+			if c.Known {
+				r[fixedColumns+2*k], r[fixedColumns+2*k+1] = c.Home, c.Away
 			}
 		}
 		t.Rows[i] = r
