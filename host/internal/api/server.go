@@ -34,9 +34,6 @@ import (
 // its answer was ready (nginx's 499): neither a success nor the server's fault.
 const StatusClientClosed = fault.StatusClientClosed
 
-// ProblemTypePrefix starts every problem's type (see fault.TypeOf).
-const ProblemTypePrefix = fault.ProblemTypePrefix
-
 // DefaultMaxBody bounds a request body unless the server says otherwise.
 const DefaultMaxBody = httpx.DefaultMaxBody
 
