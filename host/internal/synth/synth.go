@@ -14,7 +14,6 @@ import (
 	"bufio"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -27,8 +26,6 @@ import (
 // million matches is 101 leagues (997,880 matches).
 const Seasons = 26
 
-const teams = 20
-
 // MatchesPerSeason is a 20-team double round robin.
 const MatchesPerSeason = teams * (teams - 1)
 
@@ -37,16 +34,6 @@ const MatchesPerSeason = teams * (teams - 1)
 func Plan(n int) (leagues int) {
 	return max(1, (n+MatchesPerSeason*Seasons/2)/(MatchesPerSeason*Seasons))
 }
-
-// Layout is which columns the files carry.
-type Layout string
-
-const (
-	// Full is every column of football-data.co.uk's current files.
-	Full Layout = "full"
-	// Compact is the result and four sets of home/draw/away prices.
-	Compact Layout = "compact"
-)
 
 // Write writes Plan(n) leagues, Seasons seasons each, under dir, in layout,
 // and returns the number of matches written. progress, when set, is told
@@ -78,26 +65,6 @@ func Write(dir string, n int, seed uint64, layout Layout, progress func(done, to
 	}
 	return written, nil
 }
-
-type league struct {
-	div             string
-	layout          Layout
-	rng             *rand.Rand
-	names           [teams]string
-	attack, defence [teams]float64
-}
-
-func newLeague(div string, seed uint64) *league {
-	lg := &league{div: div, rng: rand.New(rand.NewPCG(seed, seed>>1|1))}
-	for i := range teams {
-		lg.names[i] = fmt.Sprintf("%s %s", div, clubNames[i])
-		lg.attack[i], lg.defence[i] = 0.25*lg.rng.NormFloat64(), 0.25*lg.rng.NormFloat64()
-	}
-	return lg
-}
-
-var clubNames = [teams]string{"Albion", "Athletic", "Borough", "City", "County", "Dynamo", "Forest", "Harriers", "Rangers", "Rovers",
-	"Saints", "Spartans", "Town", "United", "Villa", "Wanderers", "Wednesday", "Academicals", "Corinthians", "Olympic"}
 
 const compactHeader = "Div,Date,Time,HomeTeam,AwayTeam,FTHG,FTAG,FTR,B365H,B365D,B365A,PSH,PSD,PSA,AvgH,AvgD,AvgA,PSCH,PSCD,PSCA\r\n"
 
@@ -161,14 +128,6 @@ func (lg *league) writeSeason(path string, startYear int) (int, error) {
 	return n, f.Close()
 }
 
-func rotate(s []int, k int) []int {
-	out := make([]int, len(s))
-	for i := range s {
-		out[(i+k)%len(s)] = s[i]
-	}
-	return out
-}
-
 func (lg *league) match(w *bufio.Writer, day time.Time, h, a int) {
 	lh := math.Exp(0.3 + 0.25 + lg.attack[h] - lg.defence[a])
 	la := math.Exp(0.3 + lg.attack[a] - lg.defence[h])
@@ -198,46 +157,4 @@ func (lg *league) match(w *bufio.Writer, day time.Time, h, a int) {
 		w.WriteString(strconv.FormatFloat(a, 'f', 2, 64))
 	}
 	w.WriteString("\r\n")
-}
-
-// quote turns probabilities into decimal prices: log-odds noise, then a
-// proportional margin.
-func quote(rng *rand.Rand, ph, pd, pa, noise, margin float64) (float64, float64, float64) {
-	h, d, a := ph*math.Exp(noise*rng.NormFloat64()), pd*math.Exp(noise*rng.NormFloat64()), pa*math.Exp(noise*rng.NormFloat64())
-	s := (h + d + a) / (1 + margin)
-	price := func(p float64) float64 { return math.Max(1.01, math.Round(100*s/p)/100) }
-	return price(h), price(d), price(a)
-}
-
-func poisson(rng *rand.Rand, lambda float64) int {
-	l, k, p := math.Exp(-lambda), 0, 1.0
-	for {
-		p *= rng.Float64()
-		if p <= l {
-			return k
-		}
-		k++
-	}
-}
-
-// outcomeProbabilities are home win, draw and away win for independent
-// Poisson scores.
-func outcomeProbabilities(lh, la float64) (float64, float64, float64) {
-	var ph, pd, pa float64
-	for i := range 11 {
-		pi := math.Exp(-lh) * math.Pow(lh, float64(i)) / math.Gamma(float64(i+1))
-		for j := range 11 {
-			pj := math.Exp(-la) * math.Pow(la, float64(j)) / math.Gamma(float64(j+1))
-			switch {
-			case i > j:
-				ph += pi * pj
-			case i == j:
-				pd += pi * pj
-			default:
-				pa += pi * pj
-			}
-		}
-	}
-	s := ph + pd + pa
-	return ph / s, pd / s, pa / s
 }
