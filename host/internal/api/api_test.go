@@ -635,3 +635,15 @@ func (r jobRunner) run(t *testing.T, body string) map[string]any {
 	}
 	return result
 }
+
+// A server started without a store answers the registry's routes with 503,
+// not a nil-pointer panic: the page's data keeps the store's absence.
+func TestRegistryRoutesWithoutAStore(t *testing.T) {
+	w := setup(t)
+	for _, path := range []string{"/v1/promotions", "/v1/evaluation"} {
+		code, body := get(t, w.server.URL+path)
+		if code != http.StatusServiceUnavailable || body["title"] != "no registry" {
+			t.Errorf("%s: %d %v, want 503 no registry", path, code, body)
+		}
+	}
+}

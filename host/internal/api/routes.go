@@ -17,10 +17,7 @@ func (s *Server) Handler() http.Handler {
 		s.creates = s.newJobGroup()
 		s.doubts = &doubtful{store: s.Store, logger: s.Logger}
 	}
-	page := &web.Data{Predictor: s.Predictor, Logger: s.Logger}
-	if s.Store != nil {
-		page.Store = s.Store
-	}
+	page := &web.Data{Predictor: s.Predictor, Store: s.Store, Logger: s.Logger} // a nil Store stays nil
 	r := chi.NewRouter()
 	// No per-request timeout middleware: the server's read and write timeouts
 	// bound a connection, each plugin call has its own timeout, and a

@@ -125,10 +125,10 @@ func Run(ctx context.Context, args []string, environ []string, stdout, stderr io
 		return 0
 	}
 	if args[0] == "__complete" {
-		complete(e, routes(), args[1:])
+		complete(e, table, args[1:])
 		return 0
 	}
-	for _, c := range routes() {
+	for _, c := range table {
 		words := strings.Fields(c.name)
 		if len(args) >= len(words) && strings.Join(args[:len(words)], " ") == c.name {
 			err := c.run(e, args[len(words):])
@@ -148,7 +148,7 @@ func Run(ctx context.Context, args []string, environ []string, stdout, stderr io
 	}
 	// A group alone (`soccerpredict models`) lists its subcommands.
 	var group []command
-	for _, c := range routes() {
+	for _, c := range table {
 		if first, _, _ := strings.Cut(c.name, " "); first == args[0] && strings.Contains(c.name, " ") {
 			group = append(group, c)
 		}
@@ -174,7 +174,7 @@ func Run(ctx context.Context, args []string, environ []string, stdout, stderr io
 
 func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "usage: soccerpredict COMMAND [flags]\n\ncommands:")
-	for _, c := range routes() {
+	for _, c := range table {
 		fmt.Fprintf(w, "  %-15s %s\n", c.name, c.help)
 	}
 	fmt.Fprintln(w, "\nevery command takes --config FILE (repeatable; default $SOCCERPREDICT_CONFIG or configs/local.yaml)")

@@ -30,8 +30,8 @@ func TableOf(columns []string, rows []map[string]any) Table {
 	return t
 }
 
-// Index is each column's position.
-func (t Table) Index() map[string]int {
+// index is each column's position.
+func (t Table) index() map[string]int {
 	ix := make(map[string]int, len(t.Columns))
 	for i, c := range t.Columns {
 		if _, dup := ix[c]; !dup {
@@ -428,7 +428,7 @@ func (c unique) rows(t Table, rows []int) ([]int, int) {
 	groups := map[string][]int{}
 	var order []string
 	missing := 0
-	ix := t.Index()
+	ix := t.index()
 	for _, i := range rows {
 		parts := make([]string, len(c.cols))
 		null := false

@@ -56,7 +56,7 @@ func (s Suite) Validate(t Table, meta map[string]any) Outcome {
 	for k, v := range meta {
 		res.Meta[k] = v
 	}
-	ix := t.Index()
+	ix := t.index()
 	for _, e := range s.Expectations {
 		failures := out.Failures
 		if e.Warns() {

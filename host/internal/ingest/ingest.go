@@ -522,11 +522,12 @@ func line(origin string) int {
 // Columns are the columns of the table the data contract sees: the
 // match, then each statistic's home_ and away_ column (null when the source
 // does not have it).
-var Columns = append([]string{"match_id", "competition", "season", "kickoff", "home_team", "away_team", "status",
-	"home_goals", "away_goals", "result", "min_odds", "odds_count"}, statColumns()...)
+var Columns = append(slices.Clip(fixedColumns), statColumns()...)
 
-// fixedColumns is how many of Columns come before the statistics'.
-const fixedColumns = 12
+// fixedColumns are the columns before the statistics', in the order Table
+// fills them.
+var fixedColumns = []string{"match_id", "competition", "season", "kickoff", "home_team", "away_team", "status",
+	"home_goals", "away_goals", "result", "min_odds", "odds_count"}
 
 func statColumns() []string {
 	var out []string
@@ -565,7 +566,7 @@ func Table(ms []soccer.Match) contract.Table {
 		r[11] = len(m.Odds)
 		for k, c := range m.Stats.All() {
 			if c.Known {
-				r[fixedColumns+2*k], r[fixedColumns+2*k+1] = c.Home, c.Away
+				r[len(fixedColumns)+2*k], r[len(fixedColumns)+2*k+1] = c.Home, c.Away
 			}
 		}
 		t.Rows[i] = r

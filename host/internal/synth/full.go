@@ -3,6 +3,7 @@ package synth
 import (
 	"bufio"
 	"math"
+	"math/rand/v2"
 	"strconv"
 	"time"
 
@@ -109,7 +110,7 @@ func appendPrices(b []byte, vs ...float64) []byte {
 }
 
 // quote2 prices a two-way market whose first side has probability p.
-func quote2(rng interface{ NormFloat64() float64 }, p, noise, margin float64) (float64, float64) {
+func quote2(rng *rand.Rand, p, noise, margin float64) (float64, float64) {
 	x, y := p*math.Exp(noise*rng.NormFloat64()), (1-p)*math.Exp(noise*rng.NormFloat64())
 	s := (x + y) / (1 + margin)
 	return s / x, s / y
@@ -143,7 +144,7 @@ func poissonCDF(lambda float64, k int) float64 {
 	return p
 }
 
-func binomial(rng interface{ Float64() float64 }, n int, p float64) int {
+func binomial(rng *rand.Rand, n int, p float64) int {
 	k := 0
 	for range n {
 		if rng.Float64() < p {
@@ -153,7 +154,7 @@ func binomial(rng interface{ Float64() float64 }, n int, p float64) int {
 	return k
 }
 
-func bernoulli(rng interface{ Float64() float64 }, p float64) int {
+func bernoulli(rng *rand.Rand, p float64) int {
 	if rng.Float64() < p {
 		return 1
 	}

@@ -136,8 +136,6 @@ func lockedInOrder(ids string) string {
 }
 
 func (dialect) Statements() sqlstore.Statements {
-	const end = `finished_at = now(), callback_state = CASE WHEN callback_url <> '' THEN 'pending' ELSE '' END,
-	callback_due_at = CASE WHEN callback_url <> '' THEN now() END`
 	return sqlstore.Statements{
 		MigrationLock:   `SELECT pg_advisory_xact_lock(` + strconv.Itoa(migrationLock) + `)`,
 		MigrationsTable: `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`,
@@ -149,7 +147,7 @@ func (dialect) Statements() sqlstore.Statements {
 		attempts = attempts + CASE WHEN s.srun <> '' AND s.srun = jobs.run_token THEN 0 ELSE 1 END, run_token = s.srun
 		FROM unnest($2::text[], $3::text[]) AS s(sid, srun), locked -- s's names clash with none of jobs'
 		WHERE jobs.id = s.sid AND locked.lid = s.sid AND jobs.status IN ($4, $1) RETURNING ` + sqlstore.JobColumns,
-		FinishJobs: lockedInOrder("$1") + `UPDATE jobs SET status = f.fstatus, result = f.fresult::jsonb, error = f.ferror, error_kind = f.fkind, updated_at = now(), ` + end + `
+		FinishJobs: lockedInOrder("$1") + `UPDATE jobs SET status = f.fstatus, result = f.fresult::jsonb, error = f.ferror, error_kind = f.fkind, updated_at = now(), ` + sqlstore.EndJob + `
 		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS f(fid, fstatus, fresult, ferror, fkind), locked
 		WHERE jobs.id = f.fid AND locked.lid = f.fid AND jobs.status IN ($6, $7) RETURNING ` + sqlstore.JobColumns, // f's names (fid, …) clash with none of jobs'
 		MarkPublished: lockedInOrder("$1") + `UPDATE jobs SET published_at = now() FROM locked WHERE jobs.id = locked.lid AND published_at IS NULL`,

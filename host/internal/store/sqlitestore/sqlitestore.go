@@ -195,8 +195,6 @@ func rowsOf(param string, names ...string) string {
 }
 
 func (dialect) Statements() sqlstore.Statements {
-	const end = `finished_at = now(), callback_state = CASE WHEN callback_url <> '' THEN 'pending' ELSE '' END,
-	callback_due_at = CASE WHEN callback_url <> '' THEN now() END`
 	return sqlstore.Statements{
 		MigrationsTable: `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`,
 		Later:           func(p string) string { return `later_us(` + p + `)` },
@@ -206,7 +204,7 @@ func (dialect) Statements() sqlstore.Statements {
 		attempts = attempts + CASE WHEN s.srun <> '' AND s.srun = jobs.run_token THEN 0 ELSE 1 END, run_token = s.srun
 		FROM ` + rowsOf("$2", "sid", "srun") + ` AS s
 		WHERE jobs.id = s.sid AND jobs.status IN ($4, $1) RETURNING ` + sqlstore.JobColumns,
-		FinishJobs: `UPDATE jobs SET status = f.fstatus, result = f.fresult, error = f.ferror, error_kind = f.fkind, updated_at = now(), ` + end + `
+		FinishJobs: `UPDATE jobs SET status = f.fstatus, result = f.fresult, error = f.ferror, error_kind = f.fkind, updated_at = now(), ` + sqlstore.EndJob + `
 		FROM ` + rowsOf("$1", "fid", "fstatus", "fresult", "ferror", "fkind") + ` AS f
 		WHERE jobs.id = f.fid AND jobs.status IN ($6, $7) RETURNING ` + sqlstore.JobColumns,
 		MarkPublished: `UPDATE jobs SET published_at = now() WHERE id IN (SELECT value FROM json_each($1)) AND published_at IS NULL`,

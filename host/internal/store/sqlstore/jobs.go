@@ -77,9 +77,10 @@ func (s *Store) Job(ctx context.Context, id string) (store.Job, error) {
 	return j, nil
 }
 
-// endJob is the SET part every ending shares: finished_at and, for a job
+// EndJob is the SET part every ending shares (the dialects' FinishJobs
+// too): finished_at and, for a job
 // with a callback URL, a pending callback due at once.
-const endJob = `finished_at = now(), callback_state = CASE WHEN callback_url <> '' THEN 'pending' ELSE '' END,
+const EndJob = `finished_at = now(), callback_state = CASE WHEN callback_url <> '' THEN 'pending' ELSE '' END,
 	callback_due_at = CASE WHEN callback_url <> '' THEN now() END`
 
 // Outbox implements store.Jobs. A claim skips the rows another claim
@@ -177,7 +178,7 @@ func (s *Store) StartJobs(ctx context.Context, starts ...store.JobStart) ([]stor
 
 // CancelJob implements store.Jobs.
 func (s *Store) CancelJob(ctx context.Context, id string) (bool, error) {
-	n, err := s.db.Exec(ctx, `UPDATE jobs SET status = $1, updated_at = now(), `+endJob+` WHERE id = $2 AND status = $3`,
+	n, err := s.db.Exec(ctx, `UPDATE jobs SET status = $1, updated_at = now(), `+EndJob+` WHERE id = $2 AND status = $3`,
 		store.JobCancelled, id, store.JobQueued)
 	if err != nil {
 		return false, fmt.Errorf("cancel job %s: %w", id, err)
@@ -210,7 +211,7 @@ func (s *Store) CreateJobOnce(ctx context.Context, j store.Job, window time.Dura
 
 // FailStale implements store.Jobs.
 func (s *Store) FailStale(ctx context.Context, before time.Time, kind, reason string) (int, error) {
-	n, err := s.db.Exec(ctx, `UPDATE jobs SET status = $1, error = $2, error_kind = $3, updated_at = now(), `+endJob+` WHERE status IN ($4, $5) AND updated_at < $6`,
+	n, err := s.db.Exec(ctx, `UPDATE jobs SET status = $1, error = $2, error_kind = $3, updated_at = now(), `+EndJob+` WHERE status IN ($4, $5) AND updated_at < $6`,
 		store.JobFailed, reason, kind, store.JobQueued, store.JobRunning, s.d.Time(before))
 	if err != nil {
 		return 0, fmt.Errorf("fail stale jobs: %w", err)
