@@ -37,24 +37,18 @@ func StreamReplay(ctx context.Context, st History, fs features.FeatureSet, from 
 	if err != nil {
 		return 0, err
 	}
+	// The store is read one window ahead: the next window's matches are
+	// read and decoded while this one's are replayed through the plugin.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	windows := make(chan window, 1)
+	go readWindows(ctx, st, from, windows)
 	done := 0
-	for {
-		// The next window starts at the day of the next finished match, so
-		// gaps in the calendar (summers, missing seasons) cost one query.
-		next, err := st.Matches(ctx, store.MatchQuery{Status: soccer.Finished, From: from, Limit: 1})
-		if err != nil {
-			return done, err
+	for w := range windows {
+		if w.err != nil {
+			return done, w.err
 		}
-		if len(next) == 0 {
-			break
-		}
-		from = dayOf(next[0].Kickoff)
-		to := from.Add(replayWindow)
-		matches, err := st.Matches(ctx, store.MatchQuery{Status: soccer.Finished, From: from, To: to})
-		if err != nil {
-			return done, err
-		}
-		examples, err := replay.Replay(ctx, fs, matches, unpriced, nil)
+		examples, err := replay.Replay(ctx, fs, w.matches, unpriced, nil)
 		if err != nil {
 			return done, err
 		}
@@ -63,13 +57,53 @@ func StreamReplay(ctx context.Context, st History, fs features.FeatureSet, from 
 				return done, err
 			}
 		}
-		done += len(matches)
+		done += len(w.matches)
 		if progress != nil {
 			progress(min(done, total), max(total, done))
 		}
+	}
+	return done, ctx.Err()
+}
+
+// window is one read of StreamReplay's: a window's finished matches, or the
+// error that ended the reading.
+type window struct {
+	matches []soccer.Match
+	err     error
+}
+
+// readWindows sends the finished matches from from on, a window of kick-off
+// time at a time, and closes out when they are all sent, after an error, or
+// when ctx ends.
+func readWindows(ctx context.Context, st History, from time.Time, out chan<- window) {
+	defer close(out)
+	send := func(w window) bool {
+		select {
+		case out <- w:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	for ctx.Err() == nil {
+		// The next window starts at the day of the next finished match, so
+		// gaps in the calendar (summers, missing seasons) cost one query.
+		next, err := st.Matches(ctx, store.MatchQuery{Status: soccer.Finished, From: from, Limit: 1})
+		if err != nil {
+			send(window{err: err})
+			return
+		}
+		if len(next) == 0 {
+			return
+		}
+		from = dayOf(next[0].Kickoff)
+		to := from.Add(replayWindow)
+		matches, err := st.Matches(ctx, store.MatchQuery{Status: soccer.Finished, From: from, To: to})
+		if !send(window{matches: matches, err: err}) || err != nil {
+			return
+		}
 		from = to
 	}
-	return done, nil
 }
 
 // Streamed is what TrainFromStore made: the version to register, and what

@@ -13,7 +13,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -369,8 +368,7 @@ func Normalize(m soccer.Match) soccer.Match {
 func ContentHash(m soccer.Match) string {
 	m = Normalize(m)
 	m.Origin = ""
-	b, _ := json.Marshal(m)
-	sum := sha256.Sum256(b)
+	sum := sha256.Sum256(appendMatch(make([]byte, 0, 2048), m))
 	return hex.EncodeToString(sum[:])
 }
 
@@ -396,8 +394,7 @@ func Changed(a, b soccer.Match) []string {
 
 // StatsJSON is how the stores keep a match's statistics: "{}" when it has none.
 func StatsJSON(s soccer.Stats) []byte {
-	b, _ := json.Marshal(s)
-	return b
+	return AppendStats(nil, s)
 }
 
 // TimeFormat is how times are stored as text (fixed width, so text order is time order; nanoseconds, so runs started in the same second still order).

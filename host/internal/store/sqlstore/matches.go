@@ -105,7 +105,7 @@ func (s *Store) matchArgs(st store.Stored) []any {
 		hg, ag, res = m.HomeGoals, m.AwayGoals, string(m.Result)
 	}
 	return []any{m.ID, m.Competition, m.Season, s.d.Time(m.Kickoff), m.KickoffTimeKnown, m.HomeTeam, m.AwayTeam,
-		string(m.Status), hg, ag, res, text(m.Odds), m.Origin, st.Hash, string(store.StatsJSON(m.Stats))}
+		string(m.Status), hg, ag, res, string(store.AppendOdds(nil, m.Odds)), m.Origin, st.Hash, string(store.StatsJSON(m.Stats))}
 }
 
 func (s *Store) scanMatch(r Row, extra ...any) (store.Stored, error) {
@@ -127,10 +127,11 @@ func (s *Store) scanMatch(r Row, extra ...any) (store.Stored, error) {
 	if hg != nil && ag != nil && res != nil {
 		m.HomeGoals, m.AwayGoals, m.Result = *hg, *ag, soccer.Result(*res)
 	}
-	if err := json.Unmarshal(odds, &m.Odds); err != nil {
+	var err error
+	if m.Odds, err = store.DecodeOdds(odds); err != nil {
 		return store.Stored{}, fmt.Errorf("match %s: odds: %w", m.ID, err)
 	}
-	if err := json.Unmarshal(stats, &m.Stats); err != nil {
+	if m.Stats, err = store.DecodeStats(stats); err != nil {
 		return store.Stored{}, fmt.Errorf("match %s: statistics: %w", m.ID, err)
 	}
 	return store.Stored{Match: m, Hash: hash}, nil
