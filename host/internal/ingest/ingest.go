@@ -152,20 +152,24 @@ func (r Runner) Run(ctx context.Context, src Source) (Summary, error) {
 	}
 	fctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	st := &streamer{r: r, ctx: ctx, cancel: cancel, sum: &sum, logger: logger, open: map[string]*fileBatch{}, seen: map[string]bool{}}
+	st := newStreamer(r, ctx, cancel, &sum, logger)
+	defer st.stop()
 	if err := src.Source.Fetch(fctx, src.Request, st); err != nil {
+		st.stop()
 		if st.err != nil {
 			err = st.err
 		}
 		return finish(fmt.Errorf("ingest %s: %w", src.Name, err))
 	}
 	// What is still open: files a source announced before their matches (or never).
-	for len(st.order) > 0 && st.err == nil {
+	for len(st.order) > 0 && !st.failed() {
 		if err := ctx.Err(); err != nil {
+			st.stop()
 			return finish(fmt.Errorf("ingest %s: stopped before %s: %w", src.Name, st.order[0].file.Name, err))
 		}
 		st.commit(st.order[0])
 	}
+	st.stop()
 	if st.err != nil {
 		return finish(fmt.Errorf("ingest %s: %w", src.Name, st.err))
 	}
@@ -179,18 +183,100 @@ func (r Runner) Run(ctx context.Context, src Source) (Summary, error) {
 // sends one file's rows together, so an ingest holds about one file at a
 // time and an interrupted one keeps every file it finished. Batches still
 // open when the fetch ends are committed then, in the order they began.
+//
+// Committing is two steps on two goroutines: the data contract checks a
+// batch as it completes, and the applier writes checked batches to the
+// store one at a time, in the same order, while the next file is received
+// and checked. After a write fails, nothing more is written.
 type streamer struct {
 	r      Runner
 	ctx    context.Context
 	cancel context.CancelFunc
-	sum    *Summary
+	base   Summary // the run's identity, for the contract's meta
 	logger hclog.Logger
 
 	mu    sync.Mutex
 	open  map[string]*fileBatch
 	order []*fileBatch
 	seen  map[string]bool // every file name met, open or committed
-	err   error           // the first failed commit; the fetch is cancelled
+
+	checked  chan checked // to the applier
+	applied  chan struct{}
+	stopOnce sync.Once
+
+	amu sync.Mutex // the applier's results, read by the fetch as it goes
+	sum *Summary
+	err error // the first failed commit; the fetch is cancelled
+}
+
+// checked is a batch the contract has seen, ready to write.
+type checked struct {
+	batch      store.Batch
+	rows       int
+	unreadable int  // rows the source could not read
+	failed     bool // a row was quarantined by an expectation
+	dropped    drops
+}
+
+func newStreamer(r Runner, ctx context.Context, cancel context.CancelFunc, sum *Summary, logger hclog.Logger) *streamer {
+	s := &streamer{r: r, ctx: ctx, cancel: cancel, base: *sum, logger: logger, open: map[string]*fileBatch{}, seen: map[string]bool{},
+		checked: make(chan checked, 1), applied: make(chan struct{}), sum: sum}
+	go s.apply()
+	return s
+}
+
+// stop waits for the applier to write what was checked (or to skip it after
+// a failure); then sum and err are final.
+func (s *streamer) stop() {
+	s.stopOnce.Do(func() {
+		close(s.checked)
+		<-s.applied
+	})
+}
+
+func (s *streamer) failed() bool {
+	s.amu.Lock()
+	defer s.amu.Unlock()
+	return s.err != nil
+}
+
+func (s *streamer) fail(err error) {
+	s.amu.Lock()
+	defer s.amu.Unlock()
+	if s.err == nil {
+		s.err = err
+		s.cancel()
+	}
+}
+
+// apply writes the checked batches in order, until the streamer stops.
+func (s *streamer) apply() {
+	defer close(s.applied)
+	for c := range s.checked {
+		if s.failed() {
+			continue
+		}
+		applied, err := s.r.Store.Apply(s.ctx, c.batch)
+		if err != nil {
+			s.fail(err)
+			continue
+		}
+		s.amu.Lock()
+		s.sum.DroppedQuotes += c.dropped.quotes
+		s.sum.DroppedStats += c.dropped.stats
+		s.sum.Files++
+		s.sum.Read += c.rows
+		s.sum.Applied = s.sum.Applied.Add(applied)
+		s.sum.Unreadable += c.unreadable
+		if c.failed {
+			s.sum.FailedBatches++
+		}
+		s.amu.Unlock()
+		if s.r.Progress != nil {
+			s.r.Progress.Add(1)
+		}
+		s.logger.Debug("batch applied", "file", c.batch.File.Name, "loaded", applied.Loaded, "updated", applied.Updated, "quarantined", applied.Quarantined)
+	}
 }
 
 // known reports whether a file of this name has been met.
@@ -253,31 +339,18 @@ func (s *streamer) commit(b *fileBatch) {
 func (s *streamer) commitLocked(b *fileBatch) {
 	delete(s.open, b.file.Name)
 	s.order = slices.DeleteFunc(s.order, func(o *fileBatch) bool { return o == b })
-	if s.err != nil {
+	if s.failed() {
 		return
 	}
 	if b.file.Rows == 0 {
 		b.file.Rows = len(b.matches) + len(b.rejects)
 	}
-	applied, failed, dropped, err := s.r.batch(s.ctx, *s.sum, b)
-	s.sum.DroppedQuotes += dropped.quotes
-	s.sum.DroppedStats += dropped.stats
+	c, err := s.r.check(s.base, b)
 	if err != nil {
-		s.err = err
-		s.cancel()
+		s.fail(err)
 		return
 	}
-	s.sum.Files++
-	s.sum.Read += b.file.Rows
-	s.sum.Applied = s.sum.Applied.Add(applied)
-	s.sum.Unreadable += len(b.rejects)
-	if failed {
-		s.sum.FailedBatches++
-	}
-	if s.r.Progress != nil {
-		s.r.Progress.Add(1)
-	}
-	s.logger.Debug("batch applied", "file", b.file.Name, "loaded", applied.Loaded, "updated", applied.Updated, "quarantined", applied.Quarantined)
+	s.checked <- c // the applier drains it until stop, failed or not
 }
 
 type fileBatch struct {
@@ -311,17 +384,17 @@ func FileOf(origin string, known func(string) bool) string {
 	return bracket
 }
 
-// batch checks one file's matches against the data contract and applies
-// them: first every quoted price (the "prices" table), where a price that
-// fails a warning expectation drops that bookmaker's quote from its match,
-// then the matches, where a row that fails a quarantining expectation is
-// held back with the reasons and one that fails a warning expectation
-// loads without its statistics. It returns what was applied, whether any
-// row was quarantined and how many quotes and statistics were dropped.
-func (r Runner) batch(ctx context.Context, sum Summary, b *fileBatch) (store.Applied, bool, drops, error) {
+// check checks one file's matches against the data contract and makes the
+// batch to apply: first every quoted price (the "prices" table), where a
+// price that fails a warning expectation drops that bookmaker's quote from
+// its match, then the matches, where a row that fails a quarantining
+// expectation is held back with the reasons and one that fails a warning
+// expectation loads without its statistics. It says whether any row was
+// quarantined and how many quotes and statistics were dropped.
+func (r Runner) check(sum Summary, b *fileBatch) (checked, error) {
 	meta := map[string]any{"run_id": sum.RunID, "source": sum.Source, "batch": b.file.Name, "batch_sha256": b.file.SHA256}
 	c := Check(r.Suite, b.matches, meta)
-	dropped := drops{quotes: c.DroppedQuotes, stats: len(c.DroppedStats)}
+	out := checked{rows: b.file.Rows, unreadable: len(b.rejects), failed: len(c.Reasons) > 0, dropped: drops{quotes: c.DroppedQuotes, stats: len(c.DroppedStats)}}
 	logger := r.Logger
 	if logger == nil {
 		logger = hclog.NewNullLogger()
@@ -345,21 +418,18 @@ func (r Runner) batch(ctx context.Context, sum Summary, b *fileBatch) (store.App
 		batch.Quarantine = append(batch.Quarantine, store.QuarantinedRow{File: rj.File, Line: rj.Line,
 			Reasons: []string{"unreadable: " + rj.Error()}, Raw: rj.Raw})
 	}
+	out.batch = batch
 	if r.ValidationDir != "" {
 		if err := writeResult(filepath.Join(sum.Validations, sum.Source, b.file.Name+".json"), c.Result); err != nil {
-			return store.Applied{}, false, dropped, err
+			return out, err
 		}
 		if c.Prices != nil {
 			if err := writeResult(filepath.Join(sum.Validations, sum.Source, b.file.Name+".prices.json"), *c.Prices); err != nil {
-				return store.Applied{}, false, dropped, err
+				return out, err
 			}
 		}
 	}
-	applied, err := r.Store.Apply(ctx, batch)
-	if err != nil {
-		return store.Applied{}, false, dropped, err
-	}
-	return applied, len(c.Reasons) > 0, dropped, nil
+	return out, nil
 }
 
 // LoadSuite reads the data contract and refuses expectations on a table
