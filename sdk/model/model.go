@@ -32,6 +32,29 @@ type Trainer interface {
 	Train(ctx context.Context, req TrainRequest) (TrainResponse, error)
 }
 
+// RowTrainer is an optional capability beside Trainer: a trainer that
+// takes the training set row by row as the host sends it, and so keeps it
+// in whatever form suits it (an sdk interface over the same TrainStream
+// protocol). A million matches' rows are a
+// gigabyte as TrainRequest.Rows; a trainer that needs fewer of their values,
+// or fewer bytes per value, keeps only those. When the host streams a
+// training set (every host since TrainStream does), Serve calls TrainRows
+// instead of Train; Train is still used for a training set given whole.
+type RowTrainer interface {
+	Trainer
+	// TrainRows fits a model on what rows yields: req has the columns,
+	// params and seed, and no rows, outcomes or played matches.
+	TrainRows(ctx context.Context, req TrainRequest, rows Rows) (TrainResponse, error)
+}
+
+// Rows yields a training set in order (kick-off order from the host): each
+// row with its outcome and, when the host sends them, its match (nil
+// otherwise; for every row or for none). The row's slice is reused once
+// yield returns: keep a copy of what is needed. Rows may be called once;
+// it returns the error that cut the training set short (a malformed chunk,
+// a cancelled stream), and then the trainer must fail with it.
+type Rows func(yield func(row []float64, outcome soccer.Result, played *Played) bool) error
+
 // Factory builds a Model when the host configures the plugin: ctx is the
 // configuring call's, env carries the plugin's settings and logger.
 type Factory func(ctx context.Context, env plugin.Env) (Model, error)

@@ -139,6 +139,9 @@ func (s *modelServer) TrainStream(stream pb.Model_TrainStreamServer) error {
 	if err != nil {
 		return err
 	}
+	if rt, ok := tr.(model.RowTrainer); ok {
+		return trainRows(stream, rt)
+	}
 	var req model.TrainRequest
 	for n := 0; ; n++ {
 		chunk, err := stream.Recv()
@@ -163,4 +166,82 @@ func (s *modelServer) TrainStream(stream pb.Model_TrainStreamServer) error {
 		return err
 	}
 	return stream.SendAndClose(resp)
+}
+
+// trainRows is TrainStream for a RowTrainer: the rows go to the trainer
+// as each chunk arrives, checked as addRows checks them, and no chunk is
+// kept once its rows are yielded.
+func trainRows(stream pb.Model_TrainStreamServer, rt model.RowTrainer) error {
+	first, err := stream.Recv()
+	if err == io.EOF {
+		return status.Error(codes.InvalidArgument, "the training stream has no chunks")
+	}
+	if err != nil {
+		return err
+	}
+	req := model.TrainRequest{Columns: convert.ColumnsFromProto(first.GetColumns()), Params: first.GetParamsJson(), Seed: first.GetSeed()}
+	width := len(req.Columns)
+	if width == 0 {
+		return status.Error(codes.InvalidArgument, "the first training chunk names no columns")
+	}
+	var streamErr error // what cut the rows short: the trainer must fail with it
+	used := false
+	rows := func(yield func([]float64, soccer.Result, *model.Played) bool) error {
+		if used {
+			return status.Error(codes.FailedPrecondition, "the training rows were already read")
+		}
+		used = true
+		withPlayed, known := false, false // whether rows come with their matches, once a chunk has rows
+		row := make([]float64, width)
+		var played model.Played
+		rowsSoFar := 0
+		for n, chunk := 0, first; ; n++ {
+			values, outcomes, ps := chunk.GetValues(), chunk.GetOutcomes(), chunk.GetPlayed()
+			if !known && len(outcomes) > 0 {
+				withPlayed, known = len(ps) > 0, true
+			}
+			switch {
+			case len(values) != len(outcomes)*width:
+				streamErr = status.Errorf(codes.InvalidArgument, "training chunk %d: %d values for %d rows of %d columns", n, len(values), len(outcomes), width)
+			case len(ps) != 0 && len(ps) != len(outcomes) || (len(ps) > 0) != withPlayed && len(outcomes) > 0:
+				streamErr = status.Errorf(codes.InvalidArgument, "training chunk %d: %d rows and %d played matches (give one per row, or none)", n, len(outcomes), len(ps))
+			}
+			if streamErr != nil {
+				return streamErr
+			}
+			for i, o := range outcomes {
+				if o < 0 || o > 2 {
+					streamErr = status.Errorf(codes.InvalidArgument, "training chunk %d: outcome %d is %d, not 0 (H), 1 (D) or 2 (A)", n, rowsSoFar+i, o)
+					return streamErr
+				}
+				copy(row, values[i*width:(i+1)*width])
+				var p *model.Played
+				if withPlayed {
+					played = convert.PlayedFromProto(ps[i])
+					p = &played
+				}
+				if !yield(row, [...]soccer.Result{soccer.HomeWin, soccer.Draw, soccer.AwayWin}[o], p) {
+					return nil
+				}
+			}
+			rowsSoFar += len(outcomes)
+			next, err := stream.Recv()
+			if err == io.EOF {
+				return nil
+			}
+			if err != nil {
+				streamErr = err
+				return err
+			}
+			chunk = next
+		}
+	}
+	resp, err := rt.TrainRows(stream.Context(), req, rows)
+	if streamErr != nil {
+		return streamErr
+	}
+	if err != nil {
+		return ToStatus(err)
+	}
+	return stream.SendAndClose(&pb.TrainResponse{Artifact: resp.Artifact, Signature: convert.SignatureToProto(resp.Signature), Metrics: resp.Metrics})
 }

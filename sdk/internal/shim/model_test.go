@@ -207,3 +207,84 @@ func shimtestDispense(t *testing.T, p *Plugin[model.Model]) *wire.ModelClient {
 	}
 	return c
 }
+
+// rowTrainer is a model.RowTrainer: it counts the rows as they arrive.
+type rowTrainer struct {
+	countingTrainer
+	streamed int
+	fail     error
+}
+
+func (r *rowTrainer) TrainRows(_ context.Context, req model.TrainRequest, rows model.Rows) (model.TrainResponse, error) {
+	r.streamed, r.played, r.cols = 0, 0, len(req.Columns)
+	if req.Rows != nil || req.Outcomes != nil || string(req.Params) != `{}` || req.Seed != 3 {
+		return model.TrainResponse{}, fmt.Errorf("the header arrived as %+v", req)
+	}
+	var bad error
+	err := rows(func(row []float64, o soccer.Result, p *model.Played) bool {
+		i := r.streamed
+		if row[0] != float64(i) || o != [...]soccer.Result{soccer.HomeWin, soccer.Draw, soccer.AwayWin}[i%3] || p != nil && p.HomeGoals != i%5 {
+			bad = fmt.Errorf("row %d arrived as %v %s %+v", i, row[0], o, p)
+			return false
+		}
+		if p != nil {
+			r.played++
+		}
+		r.streamed++
+		return true
+	})
+	if err != nil {
+		return model.TrainResponse{}, err
+	}
+	if bad != nil || r.fail != nil {
+		return model.TrainResponse{}, errors.Join(bad, r.fail)
+	}
+	return model.TrainResponse{Artifact: []byte("rows")}, nil
+}
+
+// A RowTrainer gets a streamed training set row by row through TrainRows
+// (its Train is never called), with the played matches; its errors and
+// a malformed chunk fail the training.
+func TestARowTrainerTakesRowsAsTheyArrive(t *testing.T) {
+	trainer := &rowTrainer{}
+	impl := &Lazy[model.Model]{Kind: "model"}
+	impl.Set(trainer)
+	conn := bufDial(t, func(s *grpc.Server) { pb.RegisterModelServer(s, &modelServer{impl: impl}) })
+	c, err := wire.NewClient(wire.KindModel, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mc := c.(*wire.ModelClient)
+	resp, err := mc.Train(context.Background(), trainingSet(60000, 34))
+	if err != nil || string(resp.Artifact) != "rows" || trainer.streamed != 60000 || trainer.cols != 34 || trainer.rows != 0 {
+		t.Fatalf("a whole training set: %+v %v (%d rows through TrainRows, %d through Train)", resp, err, trainer.streamed, trainer.rows)
+	}
+	rows := func(yield func([]float64, soccer.Result, *model.Played) bool) error {
+		row := make([]float64, 34)
+		for i := range 20000 {
+			row[0] = float64(i)
+			if !yield(row, [...]soccer.Result{soccer.HomeWin, soccer.Draw, soccer.AwayWin}[i%3], &model.Played{Kickoff: time.Unix(1e9, 0), HomeGoals: i % 5}) {
+				return nil
+			}
+		}
+		return nil
+	}
+	if _, err := mc.TrainRows(context.Background(), trainingSet(0, 34), rows); err != nil || trainer.streamed != 20000 || trainer.played != 20000 {
+		t.Fatalf("streamed rows: %v (%d rows, %d played)", err, trainer.streamed, trainer.played)
+	}
+	trainer.fail = errors.New("the fit diverged")
+	if _, err := mc.TrainRows(context.Background(), trainingSet(0, 34), rows); err == nil || !strings.Contains(err.Error(), "the fit diverged") {
+		t.Fatalf("the trainer's error: %v", err)
+	}
+	trainer.fail = nil
+	// A chunk whose outcome is out of range, sent by hand.
+	stream, err := pb.NewModelClient(conn).TrainStream(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream.Send(&pb.TrainChunk{Columns: []*pb.Column{{Name: "a", Type: "double"}}, ParamsJson: []byte(`{}`), Seed: 3, Values: []float64{0, 1}, Outcomes: []int32{0, 1}})
+	stream.Send(&pb.TrainChunk{Values: []float64{2}, Outcomes: []int32{5}})
+	if _, err := stream.CloseAndRecv(); err == nil || !strings.Contains(err.Error(), "training chunk 1: outcome 2 is 5") {
+		t.Fatalf("a malformed chunk: %v", err)
+	}
+}

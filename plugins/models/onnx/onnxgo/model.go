@@ -117,3 +117,11 @@ func (m *Model) Predict(_ context.Context, req model.PredictRequest) (model.Pred
 func (m *Model) Train(ctx context.Context, req model.TrainRequest) (model.TrainResponse, error) {
 	return trainer.Train(ctx, req)
 }
+
+// TrainRows implements model.RowTrainer: the rows are kept as the model
+// needs them as they arrive, not as a whole request.
+func (m *Model) TrainRows(ctx context.Context, req model.TrainRequest, rows model.Rows) (model.TrainResponse, error) {
+	return trainer.TrainRows(ctx, req, rows)
+}
+
+var _ model.RowTrainer = (*Model)(nil)

@@ -66,21 +66,22 @@ func (p penalty) centre(j int) int {
 // (intercepts unpenalised) with L-BFGS, starting from another fit's
 // parameters (nil: zero), which is where a nearby penalty's optimum is found
 // fastest. It is deterministic: no randomness is involved.
-func fitLogReg(rows [][]float64, y []int, pen penalty, offset [][3]float64, from *logReg) (logReg, error) {
-	n := len(rows)
+func fitLogReg(rows rowSet, y []int, pen penalty, offset [][3]float64, from *logReg) (logReg, error) {
+	n := rows.len()
 	if n == 0 {
 		return logReg{}, fmt.Errorf("logreg: no training rows")
 	}
-	d := len(rows[0])
+	d := rows.d
 	if len(pen.L2) != d {
 		return logReg{}, fmt.Errorf("logreg: %d penalties for %d columns", len(pen.L2), d)
 	}
 	m := logReg{Mean: make([]float64, d), Std: make([]float64, d), Offset: offset}
+	buf := make([]float64, d)
 	var off [][3]float64
 	if offset != nil {
 		off = make([][3]float64, n)
-		for i, r := range rows {
-			for j, v := range r {
+		for i := range n {
+			for j, v := range rows.row(i, buf) {
 				for k := range 3 {
 					off[i][k] += v * offset[j][k]
 				}
@@ -97,7 +98,8 @@ func fitLogReg(rows [][]float64, y []int, pen penalty, offset [][3]float64, from
 		return c == centreIntercept || c == centreNone || r[c] == 1
 	}
 	count := make([]float64, d)
-	for _, r := range rows {
+	for i := range n {
+		r := rows.row(i, buf)
 		for j, v := range r {
 			if on(r, j) {
 				count[j]++
@@ -110,7 +112,8 @@ func fitLogReg(rows [][]float64, y []int, pen penalty, offset [][3]float64, from
 	for j := range d {
 		m.Mean[j] /= max(count[j], 1)
 	}
-	for _, r := range rows {
+	for i := range n {
+		r := rows.row(i, buf)
 		for j, v := range r {
 			if on(r, j) {
 				m.Std[j] += (v - m.Mean[j]) * (v - m.Mean[j])
@@ -219,10 +222,14 @@ func newObjective(d int) *objective {
 // sum adds up the mean negative log-likelihood of rows (n rows in all) at
 // the effective raw weights weff and intercepts b, and with grad the
 // gradient in the raw weights (graw) and intercepts (gb). With member, row
-// i's non-zero columns are among cols[member[i]]; only those are visited.
-func (sh *shard) sum(rows [][]float64, off [][3]float64, y []int, member []int, cols [][]int, weff [][3]float64, b [3]float64, n float64, grad bool) {
+// i's non-zero columns are among cols[member[i]]; only those are visited
+// (a compact set holds only those, and has member).
+func (sh *shard) sum(rows rowSet, off [][3]float64, y []int, member []int, cols [][]int, weff [][3]float64, b [3]float64, n float64, grad bool) {
 	sh.f, sh.gb = 0, [3]float64{}
 	clear(sh.graw)
+	if rows.vals != nil {
+		member, cols = rows.member, rows.cols
+	}
 	var all []int
 	if member == nil {
 		all = make([]int, len(weff))
@@ -230,7 +237,7 @@ func (sh *shard) sum(rows [][]float64, off [][3]float64, y []int, member []int, 
 			all[j] = j
 		}
 	}
-	for i, r := range rows {
+	for i := range rows.len() {
 		idx := all
 		if member != nil {
 			idx = cols[member[i]]
@@ -240,11 +247,23 @@ func (sh *shard) sum(rows [][]float64, off [][3]float64, y []int, member []int, 
 		if off != nil {
 			c0, c1, c2 = c0+off[i][0], c1+off[i][1], c2+off[i][2]
 		}
-		for _, j := range idx {
-			v, wj := r[j], &weff[j]
-			c0 += v * wj[0]
-			c1 += v * wj[1]
-			c2 += v * wj[2]
+		var r, vals []float64 // the dense row, or the compact one's values at idx
+		if rows.vals != nil {
+			vals = rows.vals[i]
+			for k, j := range idx {
+				v, wj := vals[k], &weff[j]
+				c0 += v * wj[0]
+				c1 += v * wj[1]
+				c2 += v * wj[2]
+			}
+		} else {
+			r = rows.dense[i]
+			for _, j := range idx {
+				v, wj := r[j], &weff[j]
+				c0 += v * wj[0]
+				c1 += v * wj[1]
+				c2 += v * wj[2]
+			}
 		}
 		// log-softmax: the largest logit's exponential is 1, the others'
 		// two are all the exponentials a row needs.
@@ -269,11 +288,20 @@ func (sh *shard) sum(rows [][]float64, off [][3]float64, y []int, member []int, 
 			sh.gb[0] += g0
 			sh.gb[1] += g1
 			sh.gb[2] += g2
-			for _, j := range idx {
-				v, gj := r[j], &sh.graw[j]
-				gj[0] += g0 * v
-				gj[1] += g1 * v
-				gj[2] += g2 * v
+			if vals != nil {
+				for k, j := range idx {
+					v, gj := vals[k], &sh.graw[j]
+					gj[0] += g0 * v
+					gj[1] += g1 * v
+					gj[2] += g2 * v
+				}
+			} else {
+				for _, j := range idx {
+					v, gj := r[j], &sh.graw[j]
+					gj[0] += g0 * v
+					gj[1] += g1 * v
+					gj[2] += g2 * v
+				}
 			}
 		}
 	}
@@ -289,7 +317,7 @@ func (sh *shard) sum(rows [][]float64, off [][3]float64, y []int, member []int, 
 // term moves into c's raw weight, and Σ_i g_i becomes Σ_i g_i·x_ic. So the
 // optimiser works on the well-conditioned standardised problem without a
 // copy of the rows.
-func (o *objective) nll(x []float64, rows [][]float64, mean, std []float64, centre []int, off [][3]float64, y []int, pen penalty, grad []float64) float64 {
+func (o *objective) nll(x []float64, rows rowSet, mean, std []float64, centre []int, off [][3]float64, y []int, pen penalty, grad []float64) float64 {
 	d := len(mean)
 	w := x[:3*d]
 	var b [3]float64
@@ -319,11 +347,11 @@ func (o *objective) nll(x []float64, rows [][]float64, mean, std []float64, cent
 	// The rows are summed in fixed shards, each on its own goroutine, and
 	// the shards' sums added in order: the result does not depend on the
 	// machine's cores, and two cores halve the time.
-	n := float64(len(rows))
-	shards := min(maxShards, max(1, len(rows)/shardRows))
+	n := float64(rows.len())
+	shards := min(maxShards, max(1, rows.len()/shardRows))
 	var wg sync.WaitGroup
 	for s := range shards {
-		lo, hi := s*len(rows)/shards, (s+1)*len(rows)/shards
+		lo, hi := s*rows.len()/shards, (s+1)*rows.len()/shards
 		sh := &o.shards[s]
 		wg.Go(func() {
 			var shOff [][3]float64
@@ -334,7 +362,7 @@ func (o *objective) nll(x []float64, rows [][]float64, mean, std []float64, cent
 			if pen.Member != nil {
 				member = pen.Member[lo:hi]
 			}
-			sh.sum(rows[lo:hi], shOff, y[lo:hi], member, pen.Cols, o.weff, b, n, grad != nil)
+			sh.sum(rows.slice(lo, hi), shOff, y[lo:hi], member, pen.Cols, o.weff, b, n, grad != nil)
 		})
 	}
 	wg.Wait()

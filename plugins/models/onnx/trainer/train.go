@@ -104,36 +104,49 @@ func Train(ctx context.Context, req model.TrainRequest) (model.TrainResponse, er
 
 // Fit is Train keeping the Go reference evaluation.
 func Fit(ctx context.Context, req model.TrainRequest) (Fitted, error) {
-	p := DefaultParams()
-	if len(bytes.TrimSpace(req.Params)) > 0 {
-		dec := json.NewDecoder(bytes.NewReader(req.Params))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&p); err != nil {
-			return Fitted{}, fmt.Errorf("train: train params: %w", err)
-		}
-		var given struct {
-			L2 *float64 `json:"l2"`
-		}
-		json.Unmarshal(req.Params, &given)
-		if given.L2 != nil && len(p.L2Grid) > 0 {
-			// l2_grid chooses l2, so the given one would be silently ignored.
-			return Fitted{}, fmt.Errorf("train: train params: l2 %v and l2_grid %v both set: l2_grid chooses l2 by walk-forward, so give one (a single l2: l2_grid [%v])", *given.L2, p.L2Grid, *given.L2)
-		}
+	p, err := parseParams(req.Params)
+	if err != nil {
+		return Fitted{}, err
 	}
 	if len(req.Rows) == 0 || len(req.Rows) != len(req.Outcomes) {
 		return Fitted{}, fmt.Errorf("train: train: %d rows and %d outcomes", len(req.Rows), len(req.Outcomes))
 	}
 	y := make([]int, len(req.Outcomes))
 	for i, o := range req.Outcomes {
-		y[i] = map[soccer.Result]int{soccer.HomeWin: 0, soccer.Draw: 1, soccer.AwayWin: 2}[o]
+		y[i] = outcomeIndex(o)
 	}
 	for i, r := range req.Rows {
-		for j, v := range r {
-			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return Fitted{}, fmt.Errorf("train: train: row %d column %s is %v", i, req.Columns[j].Name, v)
-			}
+		if err := finite(i, r, req.Columns); err != nil {
+			return Fitted{}, err
 		}
 	}
+	return fit(ctx, p, req.Columns, denseRows(req.Rows, len(req.Columns)), y)
+}
+
+// parseParams reads TrainRequest.Params over DefaultParams.
+func parseParams(params []byte) (Params, error) {
+	p := DefaultParams()
+	if len(bytes.TrimSpace(params)) == 0 {
+		return p, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(params))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return Params{}, fmt.Errorf("train: train params: %w", err)
+	}
+	var given struct {
+		L2 *float64 `json:"l2"`
+	}
+	json.Unmarshal(params, &given)
+	if given.L2 != nil && len(p.L2Grid) > 0 {
+		// l2_grid chooses l2, so the given one would be silently ignored.
+		return Params{}, fmt.Errorf("train: train params: l2 %v and l2_grid %v both set: l2_grid chooses l2 by walk-forward, so give one (a single l2: l2_grid [%v])", *given.L2, p.L2Grid, *given.L2)
+	}
+	return p, nil
+}
+
+// fit fits the model p describes on rows (finite, one outcome each).
+func fit(ctx context.Context, p Params, columns []soccer.Column, rows rowSet, y []int) (Fitted, error) {
 	var (
 		artifact []byte
 		predict  func([]float64) [3]float64
@@ -141,22 +154,22 @@ func Fit(ctx context.Context, req model.TrainRequest) (Fitted, error) {
 	)
 	switch p.Algorithm {
 	case "logreg":
-		plan, err := p.penalties(req.Columns)
+		plan, err := p.penalties(columns)
 		if err != nil {
 			return Fitted{}, err
 		}
-		offset, err := p.offsets(req.Columns)
+		offset, err := p.offsets(columns)
 		if err != nil {
 			return Fitted{}, err
 		}
-		if err := plan.prepare(req.Rows); err != nil {
+		if err := plan.prepare(rows); err != nil {
 			return Fitted{}, err
 		}
 		pen := plan.at(func(int) float64 { return p.L2 })
 		var warm *logReg
 		extra = map[string]float64{}
 		if len(p.L2Grid) > 0 {
-			chosen, best, fit, err := chooseL2(ctx, req.Rows, y, p.L2Grid, plan, offset, SelectionRows)
+			chosen, best, fit, err := chooseL2(ctx, rows, y, p.L2Grid, plan, offset, SelectionRows)
 			if err != nil {
 				return Fitted{}, err
 			}
@@ -166,24 +179,25 @@ func Fit(ctx context.Context, req model.TrainRequest) (Fitted, error) {
 			}
 			extra["validation_log_loss"] = best
 		}
-		lr, err := fitLogReg(req.Rows, y, pen, offset, warm)
+		lr, err := fitLogReg(rows, y, pen, offset, warm)
 		if err != nil {
 			return Fitted{}, err
 		}
 		artifact, predict = lr.onnx(), lr.predictor()
 		extra["fit_iterations"] = float64(lr.Iterations)
 	case "gbt":
-		g, err := fitGBT(req.Rows, y, p.gbtParams)
+		g, err := fitGBT(rows.dense, y, p.gbtParams)
 		if err != nil {
 			return Fitted{}, err
 		}
-		artifact, predict = g.onnx(len(req.Columns)), g.predict
+		artifact, predict = g.onnx(len(columns)), g.predict
 	default:
 		return Fitted{}, fmt.Errorf("train: train: algorithm %q is not logreg or gbt", p.Algorithm)
 	}
 	var ll float64
-	for i, r := range req.Rows {
-		ll -= math.Log(math.Max(predict(r)[y[i]], 1e-15))
+	buf := make([]float64, rows.d)
+	for i := range rows.len() {
+		ll -= math.Log(math.Max(predict(rows.row(i, buf))[y[i]], 1e-15))
 	}
 	metrics := map[string]float64{"train_log_loss": ll / float64(len(y)), "train_rows": float64(len(y))}
 	for k, v := range extra {
@@ -191,7 +205,7 @@ func Fit(ctx context.Context, req model.TrainRequest) (Fitted, error) {
 	}
 	return Fitted{Response: model.TrainResponse{
 		Artifact:  artifact,
-		Signature: model.Signature{Inputs: slices.Clone(req.Columns), Outputs: model.Outputs},
+		Signature: model.Signature{Inputs: slices.Clone(columns), Outputs: model.Outputs},
 		Metrics:   metrics,
 	}, Predict: predict}, ctx.Err()
 }
@@ -248,14 +262,21 @@ type penaltyPlan struct {
 // without one is scaled only. Standardising each group on its own rows
 // keeps the problem well conditioned, and a row outside a group still gets
 // nothing from its weights.
-func (pp *penaltyPlan) prepare(rows [][]float64) error {
-	member, err := pp.rowGroups(rows)
-	if err != nil {
-		return err
+func (pp *penaltyPlan) prepare(rows rowSet) error {
+	if rows.vals != nil {
+		pp.member = rows.member // a compact set was grouped as it arrived
+	} else {
+		pp.member = make([]int, rows.len())
+		for i, r := range rows.dense {
+			g, err := pp.groupOf(i, r)
+			if err != nil {
+				return err
+			}
+			pp.member[i] = g
+		}
 	}
-	pp.member, pp.cols = member, make([][]int, len(pp.names))
-	for j, g := range pp.group {
-		pp.cols[g] = append(pp.cols[g], j)
+	if pp.cols == nil {
+		pp.groupColumns()
 	}
 	if pp.intercept {
 		return nil
@@ -265,10 +286,11 @@ func (pp *penaltyPlan) prepare(rows [][]float64) error {
 	for j := range candidate {
 		candidate[j] = true
 	}
-	for i, r := range rows {
-		for j, v := range r {
+	buf := make([]float64, rows.d)
+	for i := range rows.len() {
+		for j, v := range rows.row(i, buf) {
 			want := 0.0
-			if member[i] == pp.group[j] {
+			if pp.member[i] == pp.group[j] {
 				want = 1
 			}
 			if v != want {
@@ -342,6 +364,7 @@ func (p Params) penalties(columns []soccer.Column) (penaltyPlan, error) {
 		}
 	}
 	if len(p.L2Groups) == 0 {
+		pp.groupColumns()
 		return pp, nil
 	}
 	switch {
@@ -372,33 +395,38 @@ func (p Params) penalties(columns []soccer.Column) (penaltyPlan, error) {
 			}
 		}
 	}
+	pp.groupColumns()
 	return pp, nil
 }
 
-// rowGroups assigns each row to the one penalty group whose columns are
-// non-zero in it (0 when only ungrouped ones are). With groups, a row must
-// belong to one: then the groups are separate models (no shared intercept,
-// no shared rows) and each group's choice of l2 is made on its own rows.
-func (pp penaltyPlan) rowGroups(rows [][]float64) ([]int, error) {
-	out := make([]int, len(rows))
+// groupColumns lists each group's columns.
+func (pp *penaltyPlan) groupColumns() {
+	pp.cols = make([][]int, len(pp.names))
+	for j, g := range pp.group {
+		pp.cols[g] = append(pp.cols[g], j)
+	}
+}
+
+// groupOf is the one penalty group whose columns are non-zero in row i
+// (0 when only ungrouped ones are). With groups, a row must belong to one:
+// then the groups are separate models (no shared intercept, no shared rows)
+// and each group's choice of l2 is made on its own rows.
+func (pp penaltyPlan) groupOf(i int, r []float64) (int, error) {
 	if len(pp.names) == 1 {
-		return out, nil
+		return 0, nil
 	}
-	for i, r := range rows {
-		g := -1
-		for j, v := range r {
-			if v == 0 {
-				continue
-			}
-			if g >= 0 && g != pp.group[j] {
-				return nil, fmt.Errorf("train: train: l2_groups: row %d has non-zero values in %s and in %s: each row must belong to one group",
-					i, pp.label(g), pp.label(pp.group[j]))
-			}
-			g = pp.group[j]
+	g := -1
+	for j, v := range r {
+		if v == 0 {
+			continue
 		}
-		out[i] = max(g, 0)
+		if g >= 0 && g != pp.group[j] {
+			return 0, fmt.Errorf("train: train: l2_groups: row %d has non-zero values in %s and in %s: each row must belong to one group",
+				i, pp.label(g), pp.label(pp.group[j]))
+		}
+		g = pp.group[j]
 	}
-	return out, nil
+	return max(g, 0), nil
 }
 
 func (pp penaltyPlan) label(g int) string {
@@ -416,15 +444,17 @@ func (pp penaltyPlan) label(g int) string {
 // that belong to it, by the one-standard-error rule. It returns each group's l2, the
 // validation log-loss of those choices and a fit from which the refit on
 // every row starts (each group's weights from the fit at its choice).
-func chooseL2(ctx context.Context, rows [][]float64, y []int, grid []float64, plan penaltyPlan, offset [][3]float64, window int) ([]float64, float64, *logReg, error) {
+func chooseL2(ctx context.Context, rows rowSet, y []int, grid []float64, plan penaltyPlan, offset [][3]float64, window int) ([]float64, float64, *logReg, error) {
 	member := plan.member
-	if len(rows) > window {
-		rows, y, member = rows[len(rows)-window:], y[len(y)-window:], member[len(member)-window:]
+	if n := rows.len(); n > window {
+		rows, y, member = rows.slice(n-window, n), y[len(y)-window:], member[len(member)-window:]
 	}
-	cut := len(rows) * 4 / 5
-	if cut < 1 || cut == len(rows) {
-		return nil, 0, nil, fmt.Errorf("train: train: %d rows are too few to choose l2 from l2_grid", len(rows))
+	n := rows.len()
+	cut := n * 4 / 5
+	if cut < 1 || cut == n {
+		return nil, 0, nil, fmt.Errorf("train: train: %d rows are too few to choose l2 from l2_grid", n)
 	}
+	buf := make([]float64, rows.d)
 	groups := len(plan.names)
 	grid = slices.Clone(grid)
 	slices.SortFunc(grid, func(a, b float64) int { return cmp.Compare(b, a) })
@@ -438,15 +468,15 @@ func chooseL2(ctx context.Context, rows [][]float64, y []int, grid []float64, pl
 		}
 		pen := plan.at(func(int) float64 { return candidate })
 		pen.Member = member[:cut]
-		lr, err := fitLogReg(rows[:cut], y[:cut], pen, offset, prev)
+		lr, err := fitLogReg(rows.slice(0, cut), y[:cut], pen, offset, prev)
 		if err != nil {
 			return nil, 0, nil, err
 		}
 		prev, fitted[c] = &lr, &lr
-		losses[c] = make([]float64, len(rows)-cut)
+		losses[c] = make([]float64, n-cut)
 		predict := lr.predictor()
 		for i := range losses[c] {
-			losses[c][i] = -math.Log(math.Max(predict(rows[cut+i])[y[cut+i]], 1e-15))
+			losses[c][i] = -math.Log(math.Max(predict(rows.row(cut+i, buf))[y[cut+i]], 1e-15))
 		}
 		if err := ctx.Err(); err != nil {
 			return nil, 0, nil, err
@@ -467,7 +497,7 @@ func chooseL2(ctx context.Context, rows [][]float64, y []int, grid []float64, pl
 	for j, g := range plan.group {
 		warm.W[j] = fits[g].W[j]
 	}
-	return chosen, total / float64(len(rows)-cut), &warm, nil
+	return chosen, total / float64(n-cut), &warm, nil
 }
 
 // groupLoss is the summed loss of group g's validation rows.

@@ -1,9 +1,12 @@
 package trainer
 
 import (
+	"bytes"
 	"context"
+	"maps"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -26,17 +29,17 @@ func TestChooseL2OnTheMostRecentRows(t *testing.T) {
 	grid := []float64{0.1, 1, 10}
 	planFor := func(rows [][]float64) penaltyPlan {
 		plan := penaltyPlan{group: make([]int, 3), names: []string{""}, oneSE: []bool{false}, free: make([]bool, 3), intercept: true}
-		if err := plan.prepare(rows); err != nil {
+		if err := plan.prepare(denseRows(rows, 3)); err != nil {
 			t.Fatal(err)
 		}
 		return plan
 	}
 	plan, tail := planFor(rows), planFor(rows[2000:])
-	l2, best, fit, err := chooseL2(context.Background(), rows, y, grid, plan, nil, 1000)
+	l2, best, fit, err := chooseL2(context.Background(), denseRows(rows, 3), y, grid, plan, nil, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
-	l2Tail, bestTail, fitTail, err := chooseL2(context.Background(), rows[2000:], y[2000:], grid, tail, nil, 1000)
+	l2Tail, bestTail, fitTail, err := chooseL2(context.Background(), denseRows(rows[2000:], 3), y[2000:], grid, tail, nil, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +47,7 @@ func TestChooseL2OnTheMostRecentRows(t *testing.T) {
 		t.Fatalf("windowed choice %v (%v) differs from the choice on the last 1000 rows %v (%v)", l2, best, l2Tail, bestTail)
 	}
 	// Without the window the walk-forward validates on another 20% of rows.
-	if _, bestAll, _, err := chooseL2(context.Background(), rows, y, grid, plan, nil, len(rows)); err != nil || bestAll == best {
+	if _, bestAll, _, err := chooseL2(context.Background(), denseRows(rows, 3), y, grid, plan, nil, len(rows)); err != nil || bestAll == best {
 		t.Fatalf("without the window: validation log-loss %v (%v), the windowed one %v", bestAll, err, best)
 	}
 }
@@ -154,5 +157,63 @@ func TestPenaltyGroupsAreChecked(t *testing.T) {
 		if _, err := Fit(context.Background(), req); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: err = %v, want %q", params, err, want)
 		}
+	}
+}
+
+// stream yields a training set's rows as the plugin's Serve does: each row
+// in a reused slice.
+func stream(req model.TrainRequest) model.Rows {
+	return func(yield func([]float64, soccer.Result, *model.Played) bool) error {
+		buf := make([]float64, len(req.Columns))
+		for i, r := range req.Rows {
+			copy(buf, r)
+			if !yield(buf, req.Outcomes[i], nil) {
+				return nil
+			}
+		}
+		return nil
+	}
+}
+
+// Rows taken as they arrive, compact or not, make the model the whole
+// request makes: the same artifact, byte for byte, and the same metrics.
+func TestTrainRowsIsTrain(t *testing.T) {
+	req, _ := twoRegimes(3000, 6)
+	for _, params := range []string{
+		`{"l2_grid": [0.001, 0.1, 10, 10000], "intercept": false, "unpenalized": ["unpriced"],
+			"offsets": {"market_log_home_draw": "home", "market_log_away_draw": "away"},
+			"l2_groups": {"priced": {"columns": ["market_*", "p_*"], "rule": "one_se"}}}`,
+		`{"l2_grid": [0.1, 10], "offsets": {"market_log_home_draw": "home", "market_log_away_draw": "away"}}`,
+		`{"l2": 0.5}`,
+		`{"algorithm": "gbt", "rounds": 5}`,
+	} {
+		req.Params = []byte(params)
+		whole, err := Fit(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := FitRows(context.Background(), model.TrainRequest{Columns: req.Columns, Params: req.Params, Seed: req.Seed}, stream(req))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(whole.Response.Artifact, rows.Response.Artifact) || !maps.Equal(whole.Response.Metrics, rows.Response.Metrics) {
+			t.Fatalf("%s: rows as they arrive fit another model: metrics %v, whole %v", params, rows.Response.Metrics, whole.Response.Metrics)
+		}
+	}
+	// What the whole request refuses, the stream refuses too.
+	req.Params = []byte(`{"l2_grid": [1], "intercept": false, "l2_groups": {"priced": {"columns": ["p_*"]}}}`)
+	if _, err := FitRows(context.Background(), model.TrainRequest{Columns: req.Columns, Params: req.Params}, stream(req)); err == nil ||
+		!strings.Contains(err.Error(), `row 0 has non-zero values in the ungrouped columns and in group "priced"`) {
+		t.Fatalf("a row in two groups: %v", err)
+	}
+	req.Params = nil
+	req.Rows[7] = slices.Clone(req.Rows[7])
+	req.Rows[7][1] = math.NaN()
+	if _, err := FitRows(context.Background(), model.TrainRequest{Columns: req.Columns}, stream(req)); err == nil ||
+		!strings.Contains(err.Error(), "row 7 column market_log_away_draw is NaN") {
+		t.Fatalf("a NaN: %v", err)
+	}
+	if _, err := FitRows(context.Background(), model.TrainRequest{Columns: req.Columns}, stream(model.TrainRequest{})); err == nil {
+		t.Fatal("no rows: no error")
 	}
 }
