@@ -86,15 +86,16 @@ const EndJob = `finished_at = now(), callback_state = CASE WHEN callback_url <> 
 // Outbox implements store.Jobs. A claim skips the rows another claim
 // holds, so concurrent relays get disjoint pages without waiting.
 func (s *Store) Outbox(ctx context.Context, limit int, lease time.Duration) ([]store.Job, error) {
-	const unclaimed = `published_at IS NULL AND status = $1 AND (relay_until IS NULL OR relay_until < now())`
+	// The status is a literal: the partial index of claimable jobs
+	// (jobs_unpublished) matches it in a generic plan, not a parameter.
+	const unclaimed = `published_at IS NULL AND status = '` + store.JobQueued + `' AND (relay_until IS NULL OR relay_until < now())`
 	if lease <= 0 {
-		rows, err := s.db.Query(ctx, `SELECT `+JobColumns+` FROM jobs WHERE `+unclaimed+` ORDER BY created_at, id LIMIT $2`,
-			store.JobQueued, max(limit, 1))
+		rows, err := s.db.Query(ctx, `SELECT `+JobColumns+` FROM jobs WHERE `+unclaimed+` ORDER BY created_at, id LIMIT $1`, max(limit, 1))
 		return collect(rows, err, scanJob)
 	}
-	rows, err := s.db.Query(ctx, `UPDATE jobs SET relay_until = `+s.sql.Later("$3")+`
-		WHERE id IN (SELECT id FROM jobs WHERE `+unclaimed+` ORDER BY created_at, id LIMIT $2`+s.sql.SkipLocked+`)
-		RETURNING `+JobColumns, store.JobQueued, max(limit, 1), lease.Microseconds())
+	rows, err := s.db.Query(ctx, `UPDATE jobs SET relay_until = `+s.sql.Later("$2")+`
+		WHERE id IN (SELECT id FROM jobs WHERE `+unclaimed+` ORDER BY created_at, id LIMIT $1`+s.sql.SkipLocked+`)
+		RETURNING `+JobColumns, max(limit, 1), lease.Microseconds())
 	jobs, err := collect(rows, err, scanJob)
 	if err != nil {
 		return nil, fmt.Errorf("claim the outbox: %w", err)
