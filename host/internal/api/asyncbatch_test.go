@@ -118,15 +118,50 @@ func TestJobLongPoll(t *testing.T) {
 	for s.waiters.Load() == 0 { // the poll is waiting before the job is worked
 		time.Sleep(time.Millisecond)
 	}
+	if !s.heard.has(jobs.CacheKey(id)) {
+		t.Fatal("a waiting poll is not listening for its job's announcement")
+	}
 	if err := worker.Handle(context.Background(), id); err != nil {
 		t.Fatal(err)
 	}
 	if v := <-answer; v["status"] != "succeeded" || v["prediction"] == nil {
 		t.Fatalf("the long poll: %v, want the finished job", v)
 	}
+	if s.heard.has(jobs.CacheKey(id)) {
+		t.Fatal("an answered poll still listens")
+	}
 	for _, bad := range []string{"soon", "-1", "21s", "NaN"} {
 		if code, v := get(t, srv.URL+"/v1/jobs/"+id+"?wait="+bad); code != 400 || !strings.Contains(fmt.Sprint(v["detail"]), "wait") {
 			t.Errorf("wait=%s: %d %v, want 400", bad, code, v)
 		}
+	}
+}
+
+// The waitlist wakes every poll of an announced key, once however often it
+// is announced, and none of another key.
+func TestWaitlistWakesThePollsOfAnAnnouncedKey(t *testing.T) {
+	var w waitlist
+	a1, done1 := w.add("job:a")
+	a2, done2 := w.add("job:a")
+	b, doneB := w.add("job:b")
+	w.wake([]string{"job:a", "job:c"})
+	w.wake([]string{"job:a"})
+	for i, ch := range []<-chan struct{}{a1, a2} {
+		select {
+		case <-ch:
+		default:
+			t.Fatalf("waiter %d of job:a was not woken", i)
+		}
+	}
+	select {
+	case <-b:
+		t.Fatal("job:b was woken by job:a's announcement")
+	default:
+	}
+	done1()
+	done2()
+	doneB()
+	if w.has("job:a") || w.has("job:b") || len(w.waiting) != 0 {
+		t.Fatalf("waiters left after done: %v", w.waiting)
 	}
 }

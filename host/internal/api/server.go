@@ -100,6 +100,7 @@ type Server struct {
 	creates *gather.Group[store.Job, struct{}]
 	doubts  *doubtful
 	waiters atomic.Int64 // GET /v1/jobs/{id}?wait= waiting now
+	heard   waitlist     // and what wakes them
 	oipOnce sync.Once
 	oip     *oip.Server
 }

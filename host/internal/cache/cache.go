@@ -24,6 +24,12 @@ type Cache interface {
 	// SetMany sets every entry in one round trip; the first error is the
 	// call's (the other entries may be set).
 	SetMany(ctx context.Context, entries ...Entry) error
+	// Subscribe calls heard with the keys of announced entries (see
+	// Entry.Announce) that any process sharing the cache sets, until stop
+	// is called or the cache is closed. Delivery is at most once (a
+	// connection that drops loses what is announced meanwhile), so whoever
+	// waits for a key still reads it now and then.
+	Subscribe(heard func(keys []string)) (stop func())
 	Close() error
 }
 
@@ -32,4 +38,7 @@ type Entry struct {
 	Key   string
 	Value []byte
 	TTL   time.Duration
+	// Announce tells subscribers the key was set (in the same round trip):
+	// news a waiter need not poll for, such as a job that ended.
+	Announce bool
 }

@@ -307,19 +307,21 @@ func cacheView(ctx context.Context, st JobReader, c cache.Cache, log hclog.Logge
 }
 
 // CacheJobs puts jobs' views in the cache, in one round trip: a finished one
-// for CacheTTL, a queued or running one for ProgressTTL.
+// for CacheTTL and announced (cache.Entry.Announce: long polls waiting for
+// it wake), a queued or running one for ProgressTTL.
 func CacheJobs(ctx context.Context, c cache.Cache, log hclog.Logger, jobs ...store.Job) {
 	if c == nil || len(jobs) == 0 {
 		return
 	}
 	entries := make([]cache.Entry, len(jobs))
 	for i, j := range jobs {
-		ttl := CacheTTL
+		ttl, ended := CacheTTL, true
 		if j.Status == store.JobQueued || j.Status == store.JobRunning {
-			ttl = ProgressTTL
+			ttl, ended = ProgressTTL, false
 		}
 		b, _ := json.Marshal(cached{View: ViewOf(j), Owner: j.Owner})
-		entries[i] = cache.Entry{Key: CacheKey(j.ID), Value: b, TTL: ttl}
+		// An ended job is announced: a long poll waiting for it wakes at once.
+		entries[i] = cache.Entry{Key: CacheKey(j.ID), Value: b, TTL: ttl, Announce: ended}
 	}
 	if err := c.SetMany(ctx, entries...); err != nil && !errors.Is(err, cache.ErrSkipped) {
 		log.Warn("cache job views", "jobs", len(jobs), "first", jobs[0].ID, "error", err)

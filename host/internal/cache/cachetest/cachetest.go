@@ -4,6 +4,7 @@ package cachetest
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -38,6 +39,37 @@ func Run(t *testing.T, open func(t *testing.T) cache.Cache) {
 		}
 		if err := c.SetMany(ctx); err != nil {
 			t.Fatalf("nothing to set: %v", err)
+		}
+	})
+	t.Run("announced keys reach subscribers", func(t *testing.T) {
+		c := open(t)
+		heard := make(chan []string, 8)
+		stop := c.Subscribe(func(keys []string) { heard <- keys })
+		if err := c.SetMany(ctx, cache.Entry{Key: "quiet", Value: []byte("0"), TTL: time.Minute},
+			cache.Entry{Key: "job:7", Value: []byte("7"), TTL: time.Minute, Announce: true},
+			cache.Entry{Key: "job:8", Value: []byte("8"), TTL: time.Minute, Announce: true}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case keys := <-heard:
+			if !slices.Equal(keys, []string{"job:7", "job:8"}) {
+				t.Fatalf("heard %q, want the announced keys job:7 and job:8", keys)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("an announcement was not heard")
+		}
+		if b, err := c.Get(ctx, "job:8"); err != nil || string(b) != "8" {
+			t.Fatalf("an announced entry is set as any other: %q, %v", b, err)
+		}
+		// Entries not announced, and anything after stop, are not heard.
+		c.SetMany(ctx, cache.Entry{Key: "job:9", Value: []byte("9"), TTL: time.Minute})
+		c.Set(ctx, "job:10", []byte("10"), time.Minute)
+		stop()
+		c.SetMany(ctx, cache.Entry{Key: "job:11", Value: []byte("11"), TTL: time.Minute, Announce: true})
+		select {
+		case keys := <-heard:
+			t.Fatalf("heard %q: nothing was announced to a subscriber", keys)
+		case <-time.After(200 * time.Millisecond):
 		}
 	})
 	t.Run("entries expire", func(t *testing.T) {

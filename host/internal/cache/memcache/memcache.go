@@ -14,6 +14,10 @@ type Cache struct {
 	mu      sync.Mutex
 	max     int
 	entries map[string]entry
+
+	lmu       sync.Mutex
+	listeners map[int]func(keys []string)
+	next      int
 }
 
 type entry struct {
@@ -54,10 +58,42 @@ func (c *Cache) Close() error { return nil }
 
 // SetMany implements cache.Cache.
 func (c *Cache) SetMany(ctx context.Context, entries ...cache.Entry) error {
+	var announced []string
 	for _, e := range entries {
 		if err := c.Set(ctx, e.Key, e.Value, e.TTL); err != nil {
 			return err
 		}
+		if e.Announce {
+			announced = append(announced, e.Key)
+		}
+	}
+	if len(announced) > 0 {
+		c.lmu.Lock()
+		heard := make([]func([]string), 0, len(c.listeners))
+		for _, l := range c.listeners {
+			heard = append(heard, l)
+		}
+		c.lmu.Unlock()
+		for _, l := range heard {
+			l(announced)
+		}
 	}
 	return nil
+}
+
+// Subscribe implements cache.Cache: announcements of this process.
+func (c *Cache) Subscribe(heard func(keys []string)) func() {
+	c.lmu.Lock()
+	defer c.lmu.Unlock()
+	if c.listeners == nil {
+		c.listeners = map[int]func([]string){}
+	}
+	id := c.next
+	c.next++
+	c.listeners[id] = heard
+	return func() {
+		c.lmu.Lock()
+		defer c.lmu.Unlock()
+		delete(c.listeners, id)
+	}
 }

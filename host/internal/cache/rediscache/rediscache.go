@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -93,8 +94,15 @@ func (c *Cache) SetMany(ctx context.Context, entries ...cache.Entry) error {
 	}
 	err := c.call(ctx, func() error {
 		_, err := c.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			var announced []string
 			for _, e := range entries {
 				p.Set(ctx, c.prefix+e.Key, e.Value, e.TTL)
+				if e.Announce {
+					announced = append(announced, e.Key)
+				}
+			}
+			if len(announced) > 0 {
+				p.Publish(ctx, c.prefix+announceChannel, strings.Join(announced, "\n"))
 			}
 			return nil
 		})
@@ -104,6 +112,32 @@ func (c *Cache) SetMany(ctx context.Context, entries ...cache.Entry) error {
 		return fmt.Errorf("redis set %d keys: %w", len(entries), err)
 	}
 	return nil
+}
+
+// announceChannel is the Redis channel (after the prefix) of announced keys,
+// a message per SetMany, the keys one a line.
+const announceChannel = "announced"
+
+// Subscribe implements cache.Cache with a Redis subscription, which the
+// client keeps, subscribing again after a reconnect. It returns once Redis
+// has confirmed the subscription (or after Timeout, when Redis does not
+// answer: it keeps trying).
+func (c *Cache) Subscribe(heard func(keys []string)) func() {
+	ctx, cancel := context.WithCancel(context.Background())
+	ps := c.client.Subscribe(ctx, c.prefix+announceChannel)
+	confirm, done := context.WithTimeout(ctx, Timeout)
+	ps.Receive(confirm)
+	done()
+	messages := ps.Channel()
+	go func() {
+		for m := range messages {
+			heard(strings.Split(m.Payload, "\n"))
+		}
+	}()
+	return func() {
+		cancel()
+		ps.Close()
+	}
 }
 
 // Close implements cache.Cache.
