@@ -451,11 +451,8 @@ func (m logReg) folded() ([][3]float64, [3]float64) {
 	return w, b
 }
 
-// predict is the pure-Go evaluation of the exported graph: the same folded
-// parameters, in float64, as the ONNX graph's MatMul, Add and Softmax.
-func (m logReg) predict(row []float64) [3]float64 { return m.predictor()(row) }
-
-// predictor is predict with the parameters folded once.
+// predictor is the pure-Go evaluation of the exported graph: the same
+// folded parameters, in float64, as the ONNX graph's MatMul, Add and Softmax.
 func (m logReg) predictor() func(row []float64) [3]float64 {
 	w, b := m.folded()
 	return func(row []float64) [3]float64 { return evaluate(w, b, row) }
