@@ -230,6 +230,7 @@ func (sh *shard) sum(rows rowSet, off [][3]float64, y []int, member []int, cols 
 	if rows.vals != nil {
 		member, cols = rows.member, rows.cols
 	}
+	scratch := make([]float64, 0, len(weff))
 	var all []int
 	if member == nil {
 		all = make([]int, len(weff))
@@ -247,23 +248,21 @@ func (sh *shard) sum(rows rowSet, off [][3]float64, y []int, member []int, cols 
 		if off != nil {
 			c0, c1, c2 = c0+off[i][0], c1+off[i][1], c2+off[i][2]
 		}
-		var r, vals []float64 // the dense row, or the compact one's values at idx
+		// The row's values at idx: a compact row holds just those, a dense
+		// one's are gathered (into scratch).
+		vals := scratch[:0]
 		if rows.vals != nil {
 			vals = rows.vals[i]
-			for k, j := range idx {
-				v, wj := vals[k], &weff[j]
-				c0 += v * wj[0]
-				c1 += v * wj[1]
-				c2 += v * wj[2]
-			}
 		} else {
-			r = rows.dense[i]
 			for _, j := range idx {
-				v, wj := r[j], &weff[j]
-				c0 += v * wj[0]
-				c1 += v * wj[1]
-				c2 += v * wj[2]
+				vals = append(vals, rows.dense[i][j])
 			}
+		}
+		for k, j := range idx {
+			v, wj := vals[k], &weff[j]
+			c0 += v * wj[0]
+			c1 += v * wj[1]
+			c2 += v * wj[2]
 		}
 		// log-softmax: the largest logit's exponential is 1, the others'
 		// two are all the exponentials a row needs.
@@ -288,20 +287,11 @@ func (sh *shard) sum(rows rowSet, off [][3]float64, y []int, member []int, cols 
 			sh.gb[0] += g0
 			sh.gb[1] += g1
 			sh.gb[2] += g2
-			if vals != nil {
-				for k, j := range idx {
-					v, gj := vals[k], &sh.graw[j]
-					gj[0] += g0 * v
-					gj[1] += g1 * v
-					gj[2] += g2 * v
-				}
-			} else {
-				for _, j := range idx {
-					v, gj := r[j], &sh.graw[j]
-					gj[0] += g0 * v
-					gj[1] += g1 * v
-					gj[2] += g2 * v
-				}
+			for k, j := range idx {
+				v, gj := vals[k], &sh.graw[j]
+				gj[0] += g0 * v
+				gj[1] += g1 * v
+				gj[2] += g2 * v
 			}
 		}
 	}
