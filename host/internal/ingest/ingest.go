@@ -216,6 +216,7 @@ type checked struct {
 	unreadable int  // rows the source could not read
 	failed     bool // a row was quarantined by an expectation
 	dropped    drops
+	results    []validation // written just before the batch is applied
 }
 
 func newStreamer(r Runner, ctx context.Context, cancel context.CancelFunc, sum *Summary, logger hclog.Logger) *streamer {
@@ -256,7 +257,16 @@ func (s *streamer) apply() {
 		if s.failed() {
 			continue
 		}
-		applied, err := s.r.Store.Apply(s.ctx, c.batch)
+		var err error
+		for _, v := range c.results {
+			if err == nil {
+				err = writeResult(v.path, v.result)
+			}
+		}
+		var applied store.Applied
+		if err == nil {
+			applied, err = s.r.Store.Apply(s.ctx, c.batch)
+		}
 		if err != nil {
 			s.fail(err)
 			continue
@@ -345,12 +355,7 @@ func (s *streamer) commitLocked(b *fileBatch) {
 	if b.file.Rows == 0 {
 		b.file.Rows = len(b.matches) + len(b.rejects)
 	}
-	c, err := s.r.check(s.base, b)
-	if err != nil {
-		s.fail(err)
-		return
-	}
-	s.checked <- c // the applier drains it until stop, failed or not
+	s.checked <- s.r.check(s.base, b) // the applier drains it until stop, failed or not
 }
 
 type fileBatch struct {
@@ -390,8 +395,9 @@ func FileOf(origin string, known func(string) bool) string {
 // its match, then the matches, where a row that fails a quarantining
 // expectation is held back with the reasons and one that fails a warning
 // expectation loads without its statistics. It says whether any row was
-// quarantined and how many quotes and statistics were dropped.
-func (r Runner) check(sum Summary, b *fileBatch) (checked, error) {
+// quarantined, how many quotes and statistics were dropped, and the
+// validation results to write.
+func (r Runner) check(sum Summary, b *fileBatch) checked {
 	meta := map[string]any{"run_id": sum.RunID, "source": sum.Source, "batch": b.file.Name, "batch_sha256": b.file.SHA256}
 	c := Check(r.Suite, b.matches, meta)
 	out := checked{rows: b.file.Rows, unreadable: len(b.rejects), failed: len(c.Reasons) > 0, dropped: drops{quotes: c.DroppedQuotes, stats: len(c.DroppedStats)}}
@@ -420,16 +426,18 @@ func (r Runner) check(sum Summary, b *fileBatch) (checked, error) {
 	}
 	out.batch = batch
 	if r.ValidationDir != "" {
-		if err := writeResult(filepath.Join(sum.Validations, sum.Source, b.file.Name+".json"), c.Result); err != nil {
-			return out, err
-		}
+		out.results = append(out.results, validation{filepath.Join(sum.Validations, sum.Source, b.file.Name+".json"), c.Result})
 		if c.Prices != nil {
-			if err := writeResult(filepath.Join(sum.Validations, sum.Source, b.file.Name+".prices.json"), *c.Prices); err != nil {
-				return out, err
-			}
+			out.results = append(out.results, validation{filepath.Join(sum.Validations, sum.Source, b.file.Name+".prices.json"), *c.Prices})
 		}
 	}
-	return out, nil
+	return out
+}
+
+// validation is a validation result to write, and where.
+type validation struct {
+	path   string
+	result contract.Result
 }
 
 // LoadSuite reads the data contract and refuses expectations on a table
