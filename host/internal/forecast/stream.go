@@ -40,9 +40,13 @@ func StreamReplay(ctx context.Context, st History, fs features.FeatureSet, from 
 	// The store is read one window ahead: the next window's matches are
 	// read and decoded while this one's are replayed through the plugin.
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	windows := make(chan window, 1)
 	go readWindows(ctx, st, from, windows)
+	defer func() { // stop the reader, and wait until it has
+		cancel()
+		for range windows {
+		}
+	}()
 	done := 0
 	for w := range windows {
 		if w.err != nil {
