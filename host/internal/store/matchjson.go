@@ -169,6 +169,24 @@ func appendFloat(b []byte, f float64) ([]byte, bool) {
 	if a := math.Abs(f); a != 0 && (a < 1e-6 || a >= 1e21) || math.IsNaN(f) {
 		return b, false
 	}
+	// A price has two decimals. When f is the double nearest to n/100,
+	// those digits are its shortest form (any other decimal of as few
+	// digits is 0.01 away, and below 1e13 f's rounding interval is far
+	// narrower), so they are written without the general algorithm.
+	if f > 0 && f < 1e13 {
+		if n := math.Round(f * 100); n/100 == f {
+			cents := int64(n)
+			b = strconv.AppendInt(b, cents/100, 10)
+			switch c := cents % 100; {
+			case c == 0:
+			case c%10 == 0:
+				b = append(b, '.', byte('0'+c/10))
+			default:
+				b = append(b, '.', byte('0'+c/10), byte('0'+c%10))
+			}
+			return b, true
+		}
+	}
 	return strconv.AppendFloat(b, f, 'f', -1, 64), true
 }
 
