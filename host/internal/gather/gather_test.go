@@ -11,10 +11,11 @@ import (
 )
 
 func TestEachCallerGetsItsOwnResult(t *testing.T) {
-	var batches, largest atomic.Int64
+	var batches, largest, running atomic.Int64
 	release := make(chan struct{})
 	g := &Group[int, string]{Max: 16, Concurrency: 2, Run: func(_ context.Context, items []int) ([]string, []error) {
 		batches.Add(1)
+		running.Add(int64(len(items)))
 		if n := int64(len(items)); n > largest.Load() {
 			largest.Store(n)
 		}
@@ -44,8 +45,10 @@ func TestEachCallerGetsItsOwnResult(t *testing.T) {
 			}
 		}()
 	}
-	// Two batches hold the slots; let the others gather before they end.
-	for queued := 0; queued < 150; {
+	// Two batches hold the slots; let every other call queue before they
+	// end (a call still starting when they end would run alone, and how
+	// many do depends on the scheduler, not on the Group).
+	for queued := 0; queued+int(running.Load()) < 200; {
 		g.mu.Lock()
 		queued = len(g.queue)
 		g.mu.Unlock()
@@ -59,7 +62,7 @@ func TestEachCallerGetsItsOwnResult(t *testing.T) {
 	if largest.Load() > 16 {
 		t.Fatalf("a batch of %d items, above Max", largest.Load())
 	}
-	if batches.Load() > 40 { // at least 13 (Max 16); 200 if nothing were gathered
+	if batches.Load() > 16 { // the two first ones, then 13 of Max 16; 200 if nothing were gathered
 		t.Fatalf("200 concurrent calls ran %d batches: too little was gathered", batches.Load())
 	}
 	t.Logf("200 calls in %d batches", batches.Load())
