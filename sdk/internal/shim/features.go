@@ -3,23 +3,10 @@ package shim
 import (
 	"context"
 
-	"google.golang.org/grpc"
-
 	"github.com/soccerpredict/soccerpredict/sdk/features"
 	"github.com/soccerpredict/soccerpredict/sdk/internal/convert"
 	pb "github.com/soccerpredict/soccerpredict/sdk/internal/pb/soccerv1"
-	"github.com/soccerpredict/soccerpredict/sdk/wire"
 )
-
-// FeaturesPlugin is the go-plugin glue of a feature plugin.
-func FeaturesPlugin(name, version string, f features.Factory) *Plugin[features.FeatureSet] {
-	return &Plugin[features.FeatureSet]{Name: name, Version: version, Kind: wire.KindFeatures, Factory: f,
-		Register: func(s *grpc.Server, impl *Lazy[features.FeatureSet], _ *Plugin[features.FeatureSet]) wire.FastHandler {
-			fs := &featuresServer{impl: impl}
-			pb.RegisterFeaturesServer(s, fs)
-			return fs.fast
-		}}
-}
 
 type featuresServer struct {
 	pb.UnimplementedFeaturesServer

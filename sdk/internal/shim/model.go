@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -12,18 +11,7 @@ import (
 	pb "github.com/soccerpredict/soccerpredict/sdk/internal/pb/soccerv1"
 	"github.com/soccerpredict/soccerpredict/sdk/model"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
-	"github.com/soccerpredict/soccerpredict/sdk/wire"
 )
-
-// ModelPlugin is the go-plugin glue of a model plugin.
-func ModelPlugin(name, version string, f model.Factory) *Plugin[model.Model] {
-	return &Plugin[model.Model]{Name: name, Version: version, Kind: wire.KindModel, Factory: f,
-		Register: func(s *grpc.Server, impl *Lazy[model.Model], p *Plugin[model.Model]) wire.FastHandler {
-			ms := &modelServer{impl: impl, name: p.Name, version: p.Version}
-			pb.RegisterModelServer(s, ms)
-			return ms.fast
-		}}
-}
 
 type modelServer struct {
 	pb.UnimplementedModelServer

@@ -5,7 +5,6 @@ package shim
 
 import (
 	"context"
-	"errors"
 	"os"
 	"os/signal"
 	"sync"
@@ -65,35 +64,6 @@ func exitWithParent(logger hclog.Logger) {
 	}
 }
 
-// Lazy holds a plugin implementation that exists only once the host has
-// configured the plugin with its settings.
-type Lazy[T any] struct {
-	Kind    string
-	Factory func(context.Context, plugin.Env) (T, error)
-
-	mu   sync.RWMutex
-	impl T
-	ok   bool
-}
-
-// Get returns the configured implementation, or FailedPrecondition.
-func (l *Lazy[T]) Get() (T, error) {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	if !l.ok {
-		var zero T
-		return zero, status.Error(codes.FailedPrecondition, "plugin is not configured: the host must call Configure first")
-	}
-	return l.impl, nil
-}
-
-// Set installs an implementation directly (in-process use and tests).
-func (l *Lazy[T]) Set(impl T) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.impl, l.ok = impl, true
-}
-
 // ControlServer answers Configure for one kind.
 type ControlServer[T any] struct {
 	pb.UnimplementedControlServer
@@ -138,30 +108,4 @@ func (s *ControlServer[T]) Configure(ctx context.Context, req *pb.ConfigureReque
 		})
 	}
 	return &pb.ConfigureResponse{Name: s.Name, ApiVersion: mine, FastPath: s.fastPath}, nil
-}
-
-// ToStatus turns an implementation's error into a gRPC status, keeping its text.
-func ToStatus(err error) error {
-	if err == nil {
-		return nil
-	}
-	if _, ok := status.FromError(err); ok {
-		return err
-	}
-	code := codes.Unknown
-	switch {
-	case errors.Is(err, context.Canceled):
-		code = codes.Canceled
-	case errors.Is(err, context.DeadlineExceeded):
-		code = codes.DeadlineExceeded
-	case errors.Is(err, plugin.ErrInvalid):
-		code = codes.InvalidArgument
-	case errors.Is(err, plugin.ErrNotFound):
-		code = codes.NotFound
-	case errors.Is(err, plugin.ErrUnsupported):
-		code = codes.Unimplemented
-	case errors.Is(err, plugin.ErrNotReady):
-		code = codes.FailedPrecondition
-	}
-	return status.Error(code, err.Error())
 }

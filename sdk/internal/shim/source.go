@@ -10,20 +10,10 @@ import (
 	pb "github.com/soccerpredict/soccerpredict/sdk/internal/pb/soccerv1"
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 	"github.com/soccerpredict/soccerpredict/sdk/source"
-	"github.com/soccerpredict/soccerpredict/sdk/wire"
 )
 
 // FetchChunk is how many matches one streamed Fetch message carries.
 const FetchChunk = 500
-
-// SourcePlugin is the go-plugin glue of a source plugin.
-func SourcePlugin(name, version string, f source.Factory) *Plugin[source.Source] {
-	return &Plugin[source.Source]{Name: name, Version: version, Kind: wire.KindSource, Factory: f,
-		Register: func(s *grpc.Server, impl *Lazy[source.Source], p *Plugin[source.Source]) wire.FastHandler {
-			pb.RegisterSourceServer(s, &sourceServer{impl: impl, name: p.Name, version: p.Version})
-			return nil // a source's calls are streams of files, not hot
-		}}
-}
 
 type sourceServer struct {
 	pb.UnimplementedSourceServer
@@ -42,14 +32,6 @@ func (s *sourceServer) Describe(ctx context.Context, _ *pb.DescribeSourceRequest
 	}
 	d.Name, d.Version = orDefault(d.Name, s.name), orDefault(d.Version, s.version)
 	return &pb.DescribeSourceResponse{Name: d.Name, Version: d.Version, Description: d.Description, Competitions: d.Competitions}, nil
-}
-
-// orDefault is v, or fallback when v is empty.
-func orDefault(v, fallback string) string {
-	if v == "" {
-		return fallback
-	}
-	return v
 }
 
 func (s *sourceServer) Fetch(req *pb.FetchRequest, stream grpc.ServerStreamingServer[pb.FetchChunk]) error {
