@@ -35,11 +35,12 @@ type Trainer interface {
 // RowTrainer is an optional capability beside Trainer: a trainer that
 // takes the training set row by row as the host sends it, and so keeps it
 // in whatever form suits it (an sdk interface over the same TrainStream
-// protocol). A million matches' rows are a
-// gigabyte as TrainRequest.Rows; a trainer that needs fewer of their values,
-// or fewer bytes per value, keeps only those. When the host streams a
-// training set (every host since TrainStream does), Serve calls TrainRows
-// instead of Train; Train is still used for a training set given whole.
+// protocol). A million matches' rows are a gigabyte as TrainRequest.Rows;
+// a trainer that needs fewer of their values, or fewer bytes per value,
+// keeps only those. When the host streams a training set (every host since
+// TrainStream does), Serve calls TrainRows instead of Train; Train is still
+// used for a training set given whole. TrainRows must fit what Train fits
+// on the same rows (modeltest checks the artifacts are equal).
 type RowTrainer interface {
 	Trainer
 	// TrainRows fits a model on what rows yields: req has the columns,

@@ -25,9 +25,10 @@ type ModelClient struct {
 }
 
 var (
-	_ model.Model   = (*ModelClient)(nil)
-	_ model.Trainer = (*ModelClient)(nil)
-	_ Configurer    = (*ModelClient)(nil)
+	_ model.Model      = (*ModelClient)(nil)
+	_ model.Trainer    = (*ModelClient)(nil)
+	_ model.RowTrainer = (*ModelClient)(nil)
+	_ Configurer       = (*ModelClient)(nil)
 )
 
 // Configure negotiates the API version and hands the plugin its settings.
@@ -139,8 +140,9 @@ func (c *ModelClient) Train(ctx context.Context, req model.TrainRequest) (model.
 // false) and returns an error when it could not produce them all. A row
 // passed to yield may be reused once yield returns. played is the row's
 // match (model API 1.1), or nil when the host does not know it: a stream
-// gives it for every row or for none.
-type Rows func(yield func(row []float64, outcome soccer.Result, played *model.Played) bool) error
+// gives it for every row or for none. It is model.Rows, so a ModelClient
+// is a model.RowTrainer.
+type Rows = model.Rows
 
 // TrainRows is Train with the rows made while they are sent: the host holds
 // one chunk of the training set, never all of it. When rows fails, the

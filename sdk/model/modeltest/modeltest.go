@@ -186,6 +186,30 @@ func trainAndCheck(t *testing.T, tr model.Trainer) ([]byte, model.Signature) {
 	if !bytes.Equal(first.Artifact, second.Artifact) {
 		t.Errorf("training twice with the same data and seed gave different artifacts")
 	}
+	if rt, ok := tr.(model.RowTrainer); ok {
+		// The same rows one at a time, in a reused slice, as Serve hands them.
+		header := model.TrainRequest{Columns: req.Columns, Params: req.Params, Seed: req.Seed}
+		streamed, err := rt.TrainRows(context.Background(), header, func(yield func([]float64, soccer.Result, *model.Played) bool) error {
+			row := make([]float64, len(req.Columns))
+			for i, r := range req.Rows {
+				copy(row, r)
+				var played *model.Played
+				if i < len(req.Played) {
+					played = &req.Played[i]
+				}
+				if !yield(row, req.Outcomes[i], played) {
+					return nil
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("TrainRows: %v", err)
+		}
+		if !bytes.Equal(streamed.Artifact, first.Artifact) {
+			t.Errorf("TrainRows on the rows Train was given made another artifact")
+		}
+	}
 	return first.Artifact, first.Signature
 }
 
