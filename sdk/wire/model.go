@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync/atomic"
 
 	"google.golang.org/grpc/codes"
@@ -118,7 +119,7 @@ func (c *ModelClient) Train(ctx context.Context, req model.TrainRequest) (model.
 		}
 		return nil
 	})
-	if status.Code(err) == codes.Unimplemented { // a plugin older than TrainStream, or one that cannot train (Train says so)
+	if noTrainStream(err) { // a plugin older than TrainStream
 		outcomes := make([]int32, len(req.Outcomes))
 		for i, o := range req.Outcomes {
 			if outcomes[i], err = convert.ResultIndex(o); err != nil {
@@ -151,10 +152,19 @@ type Rows = model.Rows
 // plugin.ErrUnsupported; Train works with them).
 func (c *ModelClient) TrainRows(ctx context.Context, req model.TrainRequest, rows Rows) (model.TrainResponse, error) {
 	resp, err := c.trainStream(ctx, req, rows)
-	if status.Code(err) == codes.Unimplemented {
+	if noTrainStream(err) {
 		return model.TrainResponse{}, fmt.Errorf("train: the model plugin cannot train from a stream of rows (rebuild it with the current sdk): %w: %v", plugin.ErrUnsupported, err)
 	}
 	return trainAnswer(resp, err)
+}
+
+// noTrainStream reports whether err is gRPC saying the plugin has no
+// TrainStream (built before it), rather than the plugin refusing to train
+// (Unimplemented too: one that cannot train, or a trainer's own
+// plugin.ErrUnsupported), which is its answer as it is.
+func noTrainStream(err error) bool {
+	st, ok := status.FromError(err)
+	return ok && st.Code() == codes.Unimplemented && strings.Contains(st.Message(), "TrainStream")
 }
 
 // trainAnswer is the plugin's answer to a training call: errors of the

@@ -288,3 +288,39 @@ func TestARowTrainerTakesRowsAsTheyArrive(t *testing.T) {
 		t.Fatalf("a malformed chunk: %v", err)
 	}
 }
+
+// refusingTrainer cannot train on what it is given, for a reason of its own.
+type refusingTrainer struct{ countingTrainer }
+
+func (r *refusingTrainer) Train(context.Context, model.TrainRequest) (model.TrainResponse, error) {
+	return model.TrainResponse{}, fmt.Errorf("%w: this model trains on each row's score", plugin.ErrUnsupported)
+}
+
+// A trainer's own refusal (plugin.ErrUnsupported, Unimplemented on the
+// wire) reaches the host as it is: not taken for a plugin without
+// TrainStream, so neither retried as one message nor told to rebuild.
+func TestATrainersRefusalIsItsOwn(t *testing.T) {
+	impl := &Lazy[model.Model]{Kind: "model"}
+	impl.Set(&refusingTrainer{})
+	c := dial(t, func(s *grpc.Server) { pb.RegisterModelServer(s, &modelServer{impl: impl}) })
+	big := trainingSet(60000, 34) // four times the message limit: a retry as one message would fail on its size
+	for name, train := range map[string]func() error{
+		"Train": func() error { _, err := c.Train(context.Background(), big); return err },
+		"TrainRows": func() error {
+			_, err := c.TrainRows(context.Background(), trainingSet(0, 34), func(yield func([]float64, soccer.Result, *model.Played) bool) error {
+				for i, r := range big.Rows {
+					if !yield(r, big.Outcomes[i], nil) {
+						break
+					}
+				}
+				return nil
+			})
+			return err
+		},
+	} {
+		err := train()
+		if !errors.Is(err, plugin.ErrUnsupported) || !strings.Contains(err.Error(), "trains on each row's score") || strings.Contains(err.Error(), "rebuild") {
+			t.Errorf("%s: %v, want the trainer's own refusal", name, err)
+		}
+	}
+}
