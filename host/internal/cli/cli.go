@@ -109,6 +109,9 @@ type common struct {
 	name    string
 	configs multi
 	sets    multi
+	// serving is set by the long-running commands (serve, worker), whose
+	// plugins answer one small call at a time; see batchProcs.
+	serving bool
 }
 
 type multi []string
@@ -161,7 +164,11 @@ func (c *common) load(e env) (config.Config, error) {
 	if len(files) == 0 && config.Exists("configs/local.yaml") {
 		files = []string{"configs/local.yaml"}
 	}
-	return config.Load(files, e.environ, c.sets)
+	cfg, err := config.Load(files, e.environ, c.sets)
+	if err == nil && !c.serving {
+		batchProcs(&cfg)
+	}
+	return cfg, err
 }
 
 func (e env) getenv(key string) string {

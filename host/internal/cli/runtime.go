@@ -25,3 +25,18 @@ func tuneRuntime(e env, s config.Serve) {
 		debug.SetGCPercent(s.GCPercent)
 	}
 }
+
+// batchProcs gives the plugins of a batch command (ingest, models train,
+// evaluate, the batch stages: a few long calls, not many small ones) Go's
+// own GOMAXPROCS where config sets none, so a trainer's sharded fit runs on
+// every CPU instead of one. serve and worker keep the plugins' default of
+// 1, the fastest answer to one small call (config.Plugin.Procs).
+func batchProcs(cfg *config.Config) {
+	for name, p := range cfg.Plugins {
+		if p.Procs == nil {
+			goDefault := 0
+			p.Procs = &goDefault
+			cfg.Plugins[name] = p
+		}
+	}
+}

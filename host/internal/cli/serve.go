@@ -23,6 +23,7 @@ func runServe(e env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	c.serving = true // its plugins keep the latency default of one thread
 	parts, err := assemble(e, c)
 	if err != nil {
 		return err

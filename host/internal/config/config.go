@@ -292,9 +292,11 @@ type Plugin struct {
 	Timeout      time.Duration `koanf:"timeout"`
 	LongTimeout  time.Duration `koanf:"long_timeout"`
 	StartTimeout time.Duration `koanf:"start_timeout"`
-	// Procs is the plugin process's GOMAXPROCS (default 1: a plugin serves
-	// one batch at a time, and a single-threaded Go runtime answers a local
-	// call without waking a second thread; 0 leaves the Go default).
+	// Procs is the plugin process's GOMAXPROCS. Unset, it is 1 under serve
+	// and worker (a plugin serves one batch at a time, and a single-threaded
+	// Go runtime answers a local call without waking a second thread) and
+	// Go's default under the batch commands (ingest, models train, evaluate,
+	// batch …), where a trainer's fit uses every CPU. 0 leaves Go's default.
 	Procs *int `koanf:"procs"`
 	// Config is handed to the plugin as its own settings.
 	Config map[string]any `koanf:"config"`
