@@ -61,7 +61,8 @@ FUZZ_TARGETS := plugins/sources/footballdata:.:FuzzParseSeason:100000x \
   host:./internal/api/oip:FuzzOIPRequest:30000x host:./internal/contract:FuzzParse:100000x \
   host:./internal/config:FuzzLoad:20000x plugins/models/onnx:./onnxgo:FuzzCompile:100000x \
   plugins/sources/openfootball:.:FuzzParse:100000x \
-  host:./internal/store:FuzzDecodeOdds:200000x host:./internal/store:FuzzDecodeStats:200000x
+  host:./internal/store:FuzzDecodeOdds:200000x host:./internal/store:FuzzDecodeStats:200000x \
+  host:./internal/store:FuzzReadStoredOdds:200000x host:./internal/store:FuzzReadStoredStats:200000x
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  IFS=: read -r mod pkg fn n <<< "$$t"; if [ -n "$(FUZZTIME)" ]; then n=$(FUZZTIME); fi; \

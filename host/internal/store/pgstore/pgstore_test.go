@@ -146,3 +146,17 @@ func TestJobStatementsDoNotDeadlock(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Prices and statistics written as objects, before the compact rows, read back.
+func TestObjectsStillRead(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, pgtest.Schema(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	storetest.ObjectsStillRead(t, s, func(id, odds, stats string) error {
+		_, err := s.pool.Exec(ctx, `UPDATE matches SET odds = $1, stats = $2 WHERE id = $3`, odds, stats, id)
+		return err
+	})
+}

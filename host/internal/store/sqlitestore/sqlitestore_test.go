@@ -36,3 +36,16 @@ func TestReopenKeepsDataAndMigratesOnce(t *testing.T) {
 		s.Close()
 	}
 }
+
+// Prices and statistics written as objects, before the compact rows, read back.
+func TestObjectsStillRead(t *testing.T) {
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "store.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	storetest.ObjectsStillRead(t, s, func(id, odds, stats string) error {
+		_, err := s.db.Exec(`UPDATE matches SET odds = ?, stats = ? WHERE id = ?`, odds, stats, id)
+		return err
+	})
+}

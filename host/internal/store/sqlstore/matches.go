@@ -105,7 +105,7 @@ func (s *Store) matchArgs(st store.Stored) []any {
 		hg, ag, res = m.HomeGoals, m.AwayGoals, string(m.Result)
 	}
 	return []any{m.ID, m.Competition, m.Season, s.d.Time(m.Kickoff), m.KickoffTimeKnown, m.HomeTeam, m.AwayTeam,
-		string(m.Status), hg, ag, res, string(store.AppendOdds(nil, m.Odds)), m.Origin, st.Hash, string(store.StatsJSON(m.Stats))}
+		string(m.Status), hg, ag, res, string(store.AppendStoredOdds(nil, m.Odds)), m.Origin, st.Hash, string(store.AppendStoredStats(nil, m.Stats))}
 }
 
 func (s *Store) scanMatch(r Row, extra ...any) (store.Stored, error) {
@@ -128,10 +128,10 @@ func (s *Store) scanMatch(r Row, extra ...any) (store.Stored, error) {
 		m.HomeGoals, m.AwayGoals, m.Result = *hg, *ag, soccer.Result(*res)
 	}
 	var err error
-	if m.Odds, err = store.DecodeOdds(odds); err != nil {
+	if m.Odds, err = store.ReadStoredOdds(odds); err != nil {
 		return store.Stored{}, fmt.Errorf("match %s: odds: %w", m.ID, err)
 	}
-	if m.Stats, err = store.DecodeStats(stats); err != nil {
+	if m.Stats, err = store.ReadStoredStats(stats); err != nil {
 		return store.Stored{}, fmt.Errorf("match %s: statistics: %w", m.ID, err)
 	}
 	return store.Stored{Match: m, Hash: hash}, nil
