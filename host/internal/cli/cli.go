@@ -165,10 +165,14 @@ func (c *common) load(e env) (config.Config, error) {
 		files = []string{"configs/local.yaml"}
 	}
 	cfg, err := config.Load(files, e.environ, c.sets)
-	if err == nil && !c.serving {
+	if err != nil {
+		return cfg, err
+	}
+	if !c.serving {
 		batchProcs(&cfg)
 	}
-	return cfg, err
+	tuneGC(e, cfg.Serve)
+	return cfg, nil
 }
 
 func (e env) getenv(key string) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"testing"
 )
 
@@ -46,4 +47,28 @@ func deref(p *int) any {
 		return "unset"
 	}
 	return *p
+}
+
+// Every command sets the host's GOGC from serve.gc_percent, unless the
+// environment sets GOGC.
+func TestEveryCommandSetsTheHostsGOGC(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(path, []byte("serve: {gc_percent: 321}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	for _, environ := range [][]string{nil, {"GOGC=150"}} {
+		debug.SetGCPercent(150)
+		c := &common{configs: multi{path}}
+		if _, err := c.load(env{ctx: context.Background(), environ: environ}); err != nil {
+			t.Fatal(err)
+		}
+		want := 321
+		if environ != nil {
+			want = 150 // the environment's, left as it is
+		}
+		if got := debug.SetGCPercent(150); got != want {
+			t.Errorf("environment %v: GOGC %d, want %d", environ, got, want)
+		}
+	}
 }

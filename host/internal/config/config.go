@@ -195,9 +195,10 @@ type Serve struct {
 	Limits HTTPLimits `koanf:"limits"`
 	// CacheEntries bounds each generation's in-process prediction cache (0: off).
 	CacheEntries int `koanf:"cache_entries"`
-	// GCPercent is the host's GOGC in serve and worker (GOGC in the
-	// environment wins): the serving heap is small, so collecting less often
-	// buys CPU for a few tens of MB.
+	// GCPercent is the host's GOGC in every command, serve, worker, ingest
+	// and training alike (GOGC in the environment wins): the host's heap is
+	// small, so collecting less often buys CPU for a few tens of MB. Plugins
+	// keep Go's default.
 	GCPercent int `koanf:"gc_percent"`
 }
 
