@@ -10,12 +10,13 @@ import (
 	"github.com/soccerpredict/soccerpredict/sdk/soccer"
 )
 
-// The stores keep a match's prices and statistics as JSON, and its content
-// hash is the SHA-256 of its JSON. encoding/json spends most of its time on
-// reflection there: a match of football-data's full layout carries 16
-// quotes, and reading a million matches back (a replay) or writing them (an
-// ingest) was a quarter of the host's time. The codecs below do the same for
-// these few fixed shapes by hand. Each writes exactly the bytes json.Marshal
+// A match's content hash is the SHA-256 of its JSON, and stores written
+// before the compact rows of stored.go hold its prices and statistics as
+// JSON objects. encoding/json spends most of its time on reflection there: a
+// match of football-data's full layout carries 16 quotes, and reading a
+// million matches back (a replay) or writing them (an ingest) was a quarter
+// of the host's time. The codecs below do the same for these few fixed
+// shapes by hand. Each writes exactly the bytes json.Marshal
 // writes and reads exactly what json.Unmarshal reads: whatever they do not
 // handle (an escape, a key spelt another way, a null, a number out of the
 // plain range) is handed to encoding/json, so the result is the same in every
