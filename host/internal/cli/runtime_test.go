@@ -9,33 +9,40 @@ import (
 )
 
 // A batch command's plugins get Go's own GOMAXPROCS (training's fit uses
-// every core); serve's and worker's keep one thread; a plugin's own procs
-// setting wins in both.
-func TestBatchCommandsGiveThePluginsEveryCPU(t *testing.T) {
+// every core), and its source and feature plugins the host's GOGC; serve's
+// and worker's plugins keep one thread and Go's GOGC; a plugin's own
+// settings win in both.
+func TestBatchCommandsTuneThePlugins(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "config.yaml")
-	cfg := `plugins:
+	cfg := `serve: {gc_percent: 321}
+plugins:
   onnx: {kind: model, path: /bin/true, sha256: "` + zeros + `"}
-  ratings: {kind: features, path: /bin/true, sha256: "` + zeros + `", procs: 2}
+  ratings: {kind: features, path: /bin/true, sha256: "` + zeros + `"}
+  own: {kind: features, path: /bin/true, sha256: "` + zeros + `", procs: 2, gc_percent: 150}
 `
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
 	e := env{ctx: context.Background()}
+	type settings struct{ procs, gc any }
 	for _, tc := range []struct {
 		serving bool
-		onnx    *int // nil: pluginhost's default of 1
-	}{{false, new(0)}, {true, nil}} {
+		want    map[string]settings
+	}{
+		{false, map[string]settings{"onnx": {0, "unset"}, "ratings": {0, 321}, "own": {2, 150}}},
+		{true, map[string]settings{"onnx": {"unset", "unset"}, "ratings": {"unset", "unset"}, "own": {2, 150}}},
+	} {
 		c := &common{configs: multi{path}, serving: tc.serving}
 		loaded, err := c.load(e)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := loaded.Plugins["onnx"].Procs
-		if (got == nil) != (tc.onnx == nil) || (got != nil && *got != *tc.onnx) {
-			t.Errorf("serving %v: the model plugin's procs are %v, want %v", tc.serving, deref(got), deref(tc.onnx))
-		}
-		if p := loaded.Plugins["ratings"].Procs; p == nil || *p != 2 {
-			t.Errorf("serving %v: the feature plugin's own procs: 2 became %v", tc.serving, deref(p))
+		for name, want := range tc.want {
+			p := loaded.Plugins[name]
+			if got := (settings{deref(p.Procs), deref(p.GCPercent)}); got != want {
+				t.Errorf("serving %v: plugin %s has procs and GOGC %v, want %v", tc.serving, name, got, want)
+			}
 		}
 	}
 }

@@ -299,6 +299,12 @@ type Plugin struct {
 	// Go's default under the batch commands (ingest, models train, evaluate,
 	// batch …), where a trainer's fit uses every CPU. 0 leaves Go's default.
 	Procs *int `koanf:"procs"`
+	// GCPercent is the plugin process's GOGC. Unset, it is Go's default,
+	// except under the batch commands, where a source or feature plugin —
+	// a small live heap streaming a million matches through — gets the
+	// host's serve.gc_percent. A model plugin keeps Go's default there: a
+	// trainer holds its training set.
+	GCPercent *int `koanf:"gc_percent"`
 	// Config is handed to the plugin as its own settings.
 	Config map[string]any `koanf:"config"`
 	// Env names more of the host's environment variables the plugin
@@ -476,6 +482,9 @@ func (c Config) Validate() error {
 		}
 		if p.Procs != nil && (*p.Procs < 0 || *p.Procs > 1024) {
 			bad("plugins.%s.procs: %d is not from 0 (Go's default) to 1024", name, *p.Procs)
+		}
+		if p.GCPercent != nil && (*p.GCPercent < 10 || *p.GCPercent > 10000) {
+			bad("plugins.%s.gc_percent: %d is not from 10 to 10000", name, *p.GCPercent)
 		}
 		if p.Timeout < 0 || p.LongTimeout < 0 || p.StartTimeout < 0 {
 			bad("plugins.%s: timeouts must be positive", name)

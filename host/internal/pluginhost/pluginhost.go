@@ -274,6 +274,21 @@ func (p *Plugin) Fingerprint() (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
+// launchEnv is a launch's environment, from the host's environ: the
+// variables PluginEnv lets through, tracing's, and the Go runtime's
+// settings from config (GOMAXPROCS, GOGC).
+func (p *Plugin) launchEnv(environ []string) []string {
+	env := PluginEnv(environ, p.cfg.Env)
+	env = append(env, tracing.PluginEnv(p.Name)...) // its spans go where the host's go
+	if procs := p.procs(); procs > 0 {
+		env = append(env, "GOMAXPROCS="+strconv.Itoa(procs))
+	}
+	if p.cfg.GCPercent != nil {
+		env = append(env, "GOGC="+strconv.Itoa(*p.cfg.GCPercent))
+	}
+	return env
+}
+
 // procs is the GOMAXPROCS a launch gets; 0 leaves the environment's.
 func (p *Plugin) procs() int {
 	if p.cfg.Procs == nil {
@@ -429,11 +444,7 @@ func (p *Plugin) launch(ctx context.Context) (launched, error) {
 		return launched{}, err
 	}
 	cmd := exec.Command(p.cfg.Path)
-	cmd.Env = PluginEnv(os.Environ(), p.cfg.Env)
-	cmd.Env = append(cmd.Env, tracing.PluginEnv(p.Name)...) // its spans go where the host's go
-	if procs := p.procs(); procs > 0 {
-		cmd.Env = append(cmd.Env, "GOMAXPROCS="+strconv.Itoa(procs))
-	}
+	cmd.Env = p.launchEnv(os.Environ())
 	dieWithHost(cmd)
 	client := plugin.NewClient(&plugin.ClientConfig{
 		SkipHostEnv:      true, // the environment is cmd.Env's, not the host's

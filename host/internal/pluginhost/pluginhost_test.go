@@ -352,3 +352,18 @@ func TestHotCallsTakeTheFastPath(t *testing.T) {
 		t.Fatalf("source plugin transport %q, want grpc", tr)
 	}
 }
+
+// A launch passes the Go runtime's settings from config, after whatever
+// else the environment lets through (os/exec keeps the last of a key).
+func TestLaunchEnvCarriesTheRuntimeSettings(t *testing.T) {
+	p := &Plugin{Name: "p", cfg: config.Plugin{Kind: "features", Procs: new(3), GCPercent: new(400), Env: []string{"GOGC"}}}
+	env := p.launchEnv([]string{"PATH=/bin", "GOGC=50", "SECRET=x"})
+	if !slices.Contains(env, "GOMAXPROCS=3") || env[len(env)-1] != "GOGC=400" || slices.Contains(env, "SECRET=x") {
+		t.Fatalf("launch environment %v", env)
+	}
+	p.cfg.Procs, p.cfg.GCPercent, p.cfg.Env = nil, nil, nil
+	env = p.launchEnv([]string{"PATH=/bin", "GOGC=50"})
+	if !slices.Contains(env, "GOMAXPROCS=1") || slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "GOGC=") }) {
+		t.Fatalf("unset: launch environment %v", env)
+	}
+}
