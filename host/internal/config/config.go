@@ -197,8 +197,9 @@ type Serve struct {
 	CacheEntries int `koanf:"cache_entries"`
 	// GCPercent is the host's GOGC in every command, serve, worker, ingest
 	// and training alike (GOGC in the environment wins): the host's heap is
-	// small, so collecting less often buys CPU for a few tens of MB. Plugins
-	// keep Go's default.
+	// small, so collecting less often buys CPU for a few tens of MB. Under
+	// the batch commands, source and feature plugins get it too (see
+	// Plugin.GCPercent).
 	GCPercent int `koanf:"gc_percent"`
 }
 
