@@ -58,6 +58,96 @@ func Run(t *testing.T, open func(t *testing.T) queue.Queue) {
 	t.Run("a job that always fails is dead-lettered to ConsumeDead", func(t *testing.T) {
 		deadLettered(t, open(t))
 	})
+	t.Run("jobs published together are each delivered, and one that fails comes back", func(t *testing.T) {
+		q := open(t)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		var want []string
+		for i := range 100 {
+			want = append(want, fmt.Sprintf("job-%03d", i))
+		}
+		if err := q.Publish(ctx, want...); err != nil {
+			t.Fatal(err)
+		}
+		var mu sync.Mutex
+		done := map[string]bool{}
+		failures := 0
+		cctx, stop := context.WithCancel(ctx)
+		defer stop()
+		all := make(chan struct{})
+		go q.Consume(cctx, func(_ context.Context, id string) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if id == "job-042" && failures < 2 {
+				failures++
+				return fmt.Errorf("transient failure %d", failures)
+			}
+			// Delivered again after it succeeded: at least once, as a
+			// neighbour of a job that failed may be.
+			if !done[id] {
+				done[id] = true
+				if len(done) == len(want) {
+					close(all)
+				}
+			}
+			return nil
+		})
+		select {
+		case <-all:
+		case <-ctx.Done():
+			mu.Lock()
+			defer mu.Unlock()
+			t.Fatalf("only %d of %d jobs done", len(done), len(want))
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if failures != 2 {
+			t.Fatalf("the failing job failed %d times, want 2 then success", failures)
+		}
+	})
+	t.Run("a job that always fails is dead-lettered alone, not with those published beside it", func(t *testing.T) {
+		q := open(t)
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		ids := []string{"good-1", "good-2", "poison", "good-3"}
+		if err := q.Publish(ctx, ids...); err != nil {
+			t.Fatal(err)
+		}
+		var mu sync.Mutex
+		good := map[string]bool{}
+		go q.Consume(ctx, func(_ context.Context, id string) error {
+			if id == "poison" {
+				return fmt.Errorf("cannot run %s", id)
+			}
+			mu.Lock()
+			good[id] = true
+			mu.Unlock()
+			return nil
+		})
+		dead := make(chan string, 8)
+		go q.ConsumeDead(ctx, func(_ context.Context, id string) error {
+			dead <- id
+			return nil
+		})
+		select {
+		case id := <-dead:
+			if id != "poison" {
+				t.Fatalf("dead-lettered %q, want poison", id)
+			}
+		case <-ctx.Done():
+			t.Fatal("the poison job never reached the dead-letter consumer")
+		}
+		select {
+		case id := <-dead:
+			t.Fatalf("%q was dead-lettered beside the poison job", id)
+		case <-time.After(500 * time.Millisecond):
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(good) != 3 {
+			t.Fatalf("the good jobs done: %v, want all three", good)
+		}
+	})
 	t.Run("a worker that stops before acking loses nothing", func(t *testing.T) {
 		q := open(t)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

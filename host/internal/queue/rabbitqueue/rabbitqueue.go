@@ -5,6 +5,16 @@
 // Connections are re-established on the next call after a failure. The URL
 // may list several nodes of a cluster, comma-separated: a connection goes
 // to the first that answers, starting after the last one that failed.
+//
+// Jobs published together travel together: one message carries up to
+// groupSize job IDs, one per line, so the broker's work per job (a
+// replicated, confirmed write, a delivery and an ack) is shared. A message
+// is acknowledged once every job in it is done, and returned whole
+// otherwise. A message of several jobs that comes back (a worker stopped
+// or died holding it) is first split into messages of one job each, so the
+// delivery limit counts each job's own deliveries: a job that kills every
+// worker taking it is dead-lettered alone, not with its neighbours. A
+// message of one ID is what every version of this queue reads and writes.
 package rabbitqueue
 
 import (
@@ -13,6 +23,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -101,8 +112,45 @@ func (q *Queue) connect() (*amqp.Connection, error) {
 	return conn, nil
 }
 
-// Publish implements queue.Queue with a publisher confirm.
+// groupSize bounds the jobs of one message.
+const groupSize = 16
+
+// groups cuts ids into messages of up to size jobs each.
+func groups(ids []string, size int) [][]string {
+	var out [][]string
+	for len(ids) > 0 {
+		n := min(len(ids), size)
+		out = append(out, ids[:n:n])
+		ids = ids[n:]
+	}
+	return out
+}
+
+// jobIDs reads a message's job IDs, one per line.
+func jobIDs(body []byte) []string {
+	var ids []string
+	for _, id := range strings.Split(string(body), "\n") {
+		if id != "" {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// Publish implements queue.Queue with publisher confirms, the jobs in
+// messages of up to groupSize.
 func (q *Queue) Publish(ctx context.Context, ids ...string) error {
+	return q.publish(ctx, groupSize, ids)
+}
+
+// publish sends ids in messages of up to size jobs and waits for the
+// broker's confirms of them all.
+func (q *Queue) publish(ctx context.Context, size int, ids []string) error {
+	for _, id := range ids {
+		if id == "" || strings.ContainsAny(id, "\r\n") {
+			return fmt.Errorf("rabbitmq: job ID %q is empty or holds a line break", id)
+		}
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	conn, err := q.connect()
@@ -121,15 +169,17 @@ func (q *Queue) Publish(ctx context.Context, ids ...string) error {
 		q.pub = ch
 	}
 	// Publish them all, then wait for the confirms: one round trip to the
-	// broker's disk for the lot instead of one per job.
-	confirms := make([]*amqp.DeferredConfirmation, len(ids))
+	// broker's disk for the lot instead of one per message.
+	msgs := groups(ids, size)
+	confirms := make([]*amqp.DeferredConfirmation, len(msgs))
 	headers := traceHeaders(ctx)
-	for i, id := range ids {
+	for i, m := range msgs {
 		dc, err := q.pub.PublishWithDeferredConfirmWithContext(ctx, "", q.name, true, false, amqp.Publishing{
-			DeliveryMode: amqp.Persistent, ContentType: "text/plain", MessageId: id, Body: []byte(id), Headers: headers})
+			DeliveryMode: amqp.Persistent, ContentType: "text/plain", MessageId: m[0],
+			Body: []byte(strings.Join(m, "\n")), Headers: headers})
 		if err != nil {
 			q.pub = nil
-			return fmt.Errorf("rabbitmq: publish %s: %w", id, err)
+			return fmt.Errorf("rabbitmq: publish %s: %w", m[0], err)
 		}
 		confirms[i] = dc
 	}
@@ -137,10 +187,10 @@ func (q *Queue) Publish(ctx context.Context, ids ...string) error {
 		ok, err := dc.WaitContext(ctx)
 		if err != nil {
 			q.pub = nil
-			return fmt.Errorf("rabbitmq: confirm %s: %w", ids[i], err)
+			return fmt.Errorf("rabbitmq: confirm %s: %w", msgs[i][0], err)
 		}
 		if !ok {
-			return fmt.Errorf("rabbitmq: the broker refused job %s (nack)", ids[i])
+			return fmt.Errorf("rabbitmq: the broker refused job %s (nack)", strings.Join(msgs[i], ", "))
 		}
 	}
 	return nil
@@ -162,7 +212,7 @@ func traceHeaders(ctx context.Context) amqp.Table {
 
 // deliverySpan starts the span of handling a delivery while tracing is on,
 // a child of the publisher's span its headers carry.
-func deliverySpan(ctx context.Context, queue string, d amqp.Delivery) (context.Context, trace.Span) {
+func deliverySpan(ctx context.Context, queue string, d amqp.Delivery, jobs int) (context.Context, trace.Span) {
 	if !tracing.Enabled() {
 		return ctx, trace.SpanFromContext(ctx)
 	}
@@ -174,7 +224,8 @@ func deliverySpan(ctx context.Context, queue string, d amqp.Delivery) (context.C
 	}
 	return tracing.Span(tracing.Extract(ctx, c), queue+" process", trace.WithSpanKind(trace.SpanKindConsumer),
 		trace.WithAttributes(attribute.String("messaging.system", "rabbitmq"), attribute.String("messaging.destination.name", queue),
-			attribute.String("messaging.message.id", d.MessageId), attribute.Bool("messaging.rabbitmq.redelivered", d.Redelivered)))
+			attribute.String("messaging.message.id", d.MessageId), attribute.Bool("messaging.rabbitmq.redelivered", d.Redelivered),
+			attribute.Int("messaging.batch.message_count", jobs)))
 }
 
 // Consume implements queue.Queue, reconnecting with backoff until ctx ends.
@@ -223,15 +274,22 @@ func (q *Queue) consumer(ctx context.Context, name string, prefetch int) (*amqp.
 	return ch, deliveries, nil
 }
 
+// messages is how many messages a worker holding prefetch jobs takes at a
+// time: enough full groups for two rounds of its jobs, and at least four
+// messages, so that messages of one job (light load) still keep it busy.
+func messages(prefetch int) int {
+	return max(4, 2*prefetch/groupSize)
+}
+
 func (q *Queue) consumeOnce(ctx context.Context, handle func(context.Context, string) error) error {
-	ch, deliveries, err := q.consumer(ctx, q.name, q.prefetch)
+	ch, deliveries, err := q.consumer(ctx, q.name, messages(q.prefetch))
 	if err != nil {
 		return err
 	}
 	defer ch.Close()
 	// Up to prefetch jobs are worked at once, so their predictions coalesce
-	// into shared plugin calls; each is acknowledged (or returned) on its own
-	// once its handler is done.
+	// into shared plugin calls; a message is acknowledged (or returned)
+	// once the handlers of all its jobs are done.
 	var (
 		wg      sync.WaitGroup
 		slots   = make(chan struct{}, max(1, q.prefetch))
@@ -252,30 +310,64 @@ func (q *Queue) consumeOnce(ctx context.Context, handle func(context.Context, st
 		if !ok {
 			break
 		}
-		select {
-		case slots <- struct{}{}:
-		case <-failed:
-			return ackErr
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-slots }()
-			hctx, span := deliverySpan(ctx, q.name, d)
-			err := handle(hctx, string(d.Body))
-			tracing.Fail(span, err)
-			span.End()
-			if err != nil {
-				// Back to the queue; the quorum queue's delivery limit dead-letters a job that keeps failing.
-				if nerr := d.Nack(false, true); nerr != nil {
-					fail(nerr)
+		ids := jobIDs(d.Body)
+		switch {
+		case len(ids) == 0:
+			if err := d.Ack(false); err != nil { // carries no job
+				return err
+			}
+			continue
+		case len(ids) > 1 && d.Redelivered:
+			// Back from a worker that stopped or died holding it: split, so
+			// that each job's deliveries are its own from now on.
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := q.publish(ctx, 1, ids); err != nil {
+					fail(fmt.Errorf("rabbitmq: split a returned message: %w", err)) // the channel closes; the message comes back
+					return
 				}
-				return
+				if err := d.Ack(false); err != nil {
+					fail(err)
+				}
+			}()
+			continue
+		}
+		hctx, span := deliverySpan(ctx, q.name, d, len(ids))
+		var left atomic.Int32
+		var anyFailed atomic.Bool
+		left.Store(int32(len(ids)))
+		for _, id := range ids {
+			select {
+			case slots <- struct{}{}:
+			case <-failed:
+				return ackErr
 			}
-			if err := d.Ack(false); err != nil {
-				fail(err)
-			}
-		}()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				err := handle(hctx, id)
+				<-slots
+				if err != nil {
+					anyFailed.Store(true)
+					tracing.Fail(span, err)
+				}
+				if left.Add(-1) > 0 {
+					return
+				}
+				span.End()
+				if anyFailed.Load() {
+					// Back to the queue; the quorum queue's delivery limit dead-letters a job that keeps failing.
+					if nerr := d.Nack(false, true); nerr != nil {
+						fail(nerr)
+					}
+					return
+				}
+				if err := d.Ack(false); err != nil {
+					fail(err)
+				}
+			}()
+		}
 	}
 	wg.Wait()
 	if ackErr != nil {
@@ -285,7 +377,7 @@ func (q *Queue) consumeOnce(ctx context.Context, handle func(context.Context, st
 }
 
 // ConsumeDead implements queue.Queue: it works the dead-letter queue, one
-// job at a time, reconnecting like Consume.
+// message at a time, reconnecting like Consume.
 func (q *Queue) ConsumeDead(ctx context.Context, handle func(context.Context, string) error) error {
 	return reconnecting(ctx, func(ctx context.Context) error { return q.consumeDeadOnce(ctx, handle) })
 }
@@ -297,7 +389,14 @@ func (q *Queue) consumeDeadOnce(ctx context.Context, handle func(context.Context
 	}
 	defer ch.Close()
 	for d := range deliveries {
-		if err := handle(ctx, string(d.Body)); err != nil {
+		var failed error
+		for _, id := range jobIDs(d.Body) {
+			if err := handle(ctx, id); err != nil {
+				failed = err
+				break // the message comes back whole; a job handled already is handled again
+			}
+		}
+		if failed != nil {
 			if nerr := d.Nack(false, true); nerr != nil {
 				return nerr
 			}

@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -100,5 +102,52 @@ func TestTheFirstNodeThatAnswers(t *testing.T) {
 	if err := New("amqp://guest:guest@127.0.0.1:1/,amqp://guest:guest@127.0.0.1:2/", "x", 1).Publish(t.Context(), "job"); err == nil ||
 		!strings.Contains(err.Error(), "127.0.0.1:1") || !strings.Contains(err.Error(), "127.0.0.1:2") {
 		t.Fatalf("every node down: %v, want an error naming each", err)
+	}
+}
+
+// Jobs published together share messages of up to groupSize, one ID a line.
+func TestJobsPublishedTogetherShareMessages(t *testing.T) {
+	q := open(t).(*Queue)
+	ids := make([]string, 2*groupSize+3)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("job-%02d", i)
+	}
+	if err := q.Publish(t.Context(), ids...); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := amqp.Dial(URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ch.Close()
+	var got []string
+	messages := 0
+	for {
+		d, ok, err := ch.Get(q.name, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+		if n := len(jobIDs(d.Body)); n > groupSize {
+			t.Fatalf("a message of %d jobs, want at most %d", n, groupSize)
+		}
+		got = append(got, jobIDs(d.Body)...)
+		messages++
+	}
+	if messages != 3 {
+		t.Fatalf("%d jobs in %d messages, want 3", len(ids), messages)
+	}
+	if !slices.Equal(got, ids) {
+		t.Fatalf("the messages carry %v, want %v", got, ids)
+	}
+	if err := q.Publish(t.Context(), "a", "b\nc"); err == nil {
+		t.Fatal("published an ID with a line break in it")
 	}
 }
