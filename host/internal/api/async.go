@@ -331,18 +331,21 @@ func (s *Server) awaitJob(ctx context.Context, id string, v jobs.View, wait time
 	defer s.waiters.Add(-1)
 	// The cache announces a job that ends (jobs.CacheJobs), whichever
 	// process ended it: the poll wakes then, and reads the job on a timer
-	// only in case an announcement is lost.
+	// only in case an announcement is lost. Without a cache it reads the
+	// job after 2 ms, then less and less often, up to every 50 ms.
 	var woken <-chan struct{}
-	longest := 50 * time.Millisecond
+	delay, longest := 2*time.Millisecond, 50*time.Millisecond
 	if s.Cache != nil {
 		s.heard.listen(s.Cache)
 		ch, done := s.heard.add(jobs.CacheKey(id))
 		defer done()
-		woken, longest = ch, 500*time.Millisecond
+		// Read once at once: a job that ended after the caller's read and
+		// before this registration was announced to nobody. Then every
+		// 500 ms, as the announcement ends the wait.
+		woken, delay, longest = ch, 0, 500*time.Millisecond
 	}
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
-	delay := 2 * time.Millisecond
 	tick := time.NewTimer(delay)
 	defer tick.Stop()
 	for {
@@ -365,6 +368,9 @@ func (s *Server) awaitJob(ctx context.Context, id string, v jobs.View, wait time
 		}
 		v = next
 		delay = min(2*delay, longest)
+		if woken != nil {
+			delay = longest
+		}
 		tick.Reset(delay)
 	}
 }

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/soccerpredict/soccerpredict/host/internal/cache"
 	"github.com/soccerpredict/soccerpredict/host/internal/cache/memcache"
 	"github.com/soccerpredict/soccerpredict/host/internal/jobs"
 	"github.com/soccerpredict/soccerpredict/host/internal/testbin"
@@ -134,6 +136,56 @@ func TestJobLongPoll(t *testing.T) {
 		if code, v := get(t, srv.URL+"/v1/jobs/"+id+"?wait="+bad); code != 400 || !strings.Contains(fmt.Sprint(v["detail"]), "wait") {
 			t.Errorf("wait=%s: %d %v, want 400", bad, code, v)
 		}
+	}
+}
+
+// deafCache is a cache whose announcements never arrive (a dropped
+// subscription), counting its reads.
+type deafCache struct {
+	cache.Cache
+	gets atomic.Int64
+}
+
+func (c *deafCache) Get(ctx context.Context, key string) ([]byte, error) {
+	c.gets.Add(1)
+	return c.Cache.Get(ctx, key)
+}
+
+func (c *deafCache) Subscribe(func([]string)) func() { return func() {} }
+
+// A long poll whose announcement is lost still answers, from the job read
+// every 500 ms, and reads the job no more than that: once before it waits
+// (closing the gap between the caller's read and its registration), then
+// on the timer.
+func TestJobLongPollWithoutItsAnnouncement(t *testing.T) {
+	w := setup(t)
+	c := &deafCache{Cache: memcache.New(1000)}
+	s := &Server{Predictor: w.pred, Logger: hclog.NewNullLogger(), Store: w.store, Cache: c}
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	worker := &jobs.Worker{Store: w.store, Predictor: w.pred, Cache: c, Logger: hclog.NewNullLogger()}
+	code, out := post(t, srv.URL+"/v1/predictions/async", `{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0"}`)
+	if code != 202 {
+		t.Fatalf("%d %v", code, out)
+	}
+	id := out["job_id"].(string)
+	answer := make(chan map[string]any, 1)
+	go func() {
+		_, v := get(t, srv.URL+"/v1/jobs/"+id+"?wait=20s")
+		answer <- v
+	}()
+	for s.waiters.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	if err := worker.Handle(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	if v := <-answer; v["status"] != "succeeded" {
+		t.Fatalf("the long poll: %v, want the finished job", v)
+	}
+	// The caller's read, the read on registering, the first tick's.
+	if n := c.gets.Load(); n > 4 {
+		t.Fatalf("the poll read the job %d times in about 500 ms; an announcing cache is read on a 500 ms timer", n)
 	}
 }
 
