@@ -286,11 +286,12 @@ const (
 	MaxWaiters = 10000
 )
 
-// waitingForJob reports whether r is a long poll of a job: it waits on a
-// timer, not on the server's work, so it holds no in-flight slot
-// (MaxWaiters bounds it instead).
+// waitingForJob reports whether r is a long poll of a job or a stream of
+// jobs' events: it waits on a timer, not on the server's work, so it holds
+// no in-flight slot (MaxWaiters bounds it instead).
 func waitingForJob(r *http.Request) bool {
-	return r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/v1/jobs/") && r.URL.RawQuery != "" && r.URL.Query().Has("wait")
+	return r.Method == http.MethodGet && (r.URL.Path == "/v1/jobs/events" ||
+		strings.HasPrefix(r.URL.Path, "/v1/jobs/") && r.URL.RawQuery != "" && r.URL.Query().Has("wait"))
 }
 
 // waitOf reads the wait parameter: seconds ("2.5") or a duration ("500ms"),
@@ -319,10 +320,10 @@ func final(status string) bool {
 }
 
 // awaitJob reads a job's view until it has ended, wait has passed or the
-// client has gone, whichever is first, and answers the last view read. It
-// reads the cache (the store without one) with a delay growing from 2 ms to
-// 50 ms: a job that ends is seen within 50 ms, and a poll costs one cache
-// read per delay.
+// client has gone, whichever is first, and answers the last view read. With
+// a cache, the job's announcement wakes it (and a read every 500 ms covers
+// a lost one); without, it reads the store with a delay growing from 2 ms
+// to 50 ms, so a job that ends is seen within 50 ms.
 func (s *Server) awaitJob(ctx context.Context, id string, v jobs.View, wait time.Duration) (jobs.View, error) {
 	if s.waiters.Add(1) > MaxWaiters {
 		s.waiters.Add(-1)

@@ -163,6 +163,12 @@ func buildOpenAPI(version string) map[string]any {
 		"/v1/predictions/async/batch": map[string]any{"post": op("Queue up to 1,000 forecasts, one job each, recorded together before the 202", "predictAsyncBatch", apikey.ScopePredict, jsonBody(ref(AsyncBatchRequest{})),
 			with(map[string]any{"202": ok("the jobs, in the request's order", ref(AsyncBatchResponse{})), "200": ok("the jobs this Idempotency-Key already made", ref(AsyncBatchResponse{}))}, errs("409", "422", "501")), false,
 			map[string]any{"name": "Idempotency-Key", "in": "header", "schema": map[string]any{"type": "string", "maxLength": 255}})},
+		"/v1/jobs/events": map[string]any{"get": op("Follow several async jobs as server-sent events: a job event as each ends, then an end event listing the unfinished", "jobEvents", apikey.ScopePredict, nil,
+			with(map[string]any{"200": map[string]any{"description": "an event stream (text/event-stream): `event: job` (data: the job, as GET /v1/jobs/{id} answers it) when a job ends, or at once if it has; `event: unknown` (data: {\"job_id\"}) for an ID naming no job of the caller's; last `event: end` (data: {\"pending\": [IDs not yet ended]}) once all have ended or the wait is over",
+				"content": map[string]any{"text/event-stream": map[string]any{"schema": map[string]any{"type": "string"}}}}}, errs("400", "501", "503")), false,
+			map[string]any{"name": "ids", "in": "query", "required": true, "schema": map[string]any{"type": "string"}, "description": "job IDs separated by commas, at most 1,000"},
+			map[string]any{"name": "wait", "in": "query", "schema": map[string]any{"type": "string"}, "example": "20s",
+				"description": "how long to follow the jobs (seconds, or a duration like 500ms; at most and by default 20 s); 0 sends what has ended and ends"})},
 		"/v1/jobs/{id}": map[string]any{
 			"get": op("An async job's status and, when it has ended, its forecast", "job", apikey.ScopePredict, nil,
 				with(map[string]any{"200": ok("the job", ref(jobs.View{}))}, errs("404", "501")), false, pathParam("id"),

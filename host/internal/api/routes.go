@@ -35,6 +35,7 @@ func (s *Server) Handler() http.Handler {
 		r.With(s.Auth.Require(apikey.ScopePredict)).Post("/predictions/batch", s.predictBatch)
 		r.With(s.Auth.Require(apikey.ScopePredict)).Post("/predictions/async", s.predictAsync)
 		r.With(s.Auth.Require(apikey.ScopePredict)).Post("/predictions/async/batch", s.predictAsyncBatch)
+		r.With(s.Auth.Require(apikey.ScopePredict)).Get("/jobs/events", s.jobEvents)
 		r.With(s.Auth.Require(apikey.ScopePredict)).Get("/jobs/{id}", s.job)
 		r.With(s.Auth.Require(apikey.ScopePredict)).Delete("/jobs/{id}", s.cancelJob)
 		r.With(s.Auth.Require(apikey.ScopePredict)).Get("/fixtures", s.fixtures)

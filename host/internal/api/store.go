@@ -14,6 +14,7 @@ type JobStore interface {
 	CreateJobs(ctx context.Context, jobs ...store.Job) error
 	CreateJobOnce(ctx context.Context, j store.Job, window time.Duration) (store.Job, bool, error)
 	Job(ctx context.Context, id string) (store.Job, error)
+	Jobs(ctx context.Context, ids ...string) ([]store.Job, error)
 	CancelJob(ctx context.Context, id string) (bool, error)
 }
 

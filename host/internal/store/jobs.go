@@ -24,6 +24,8 @@ type Jobs interface {
 	// API replicas) create one job: the store enforces it.
 	CreateJobOnce(ctx context.Context, j Job, window time.Duration) (Job, bool, error)
 	Job(ctx context.Context, id string) (Job, error)
+	// Jobs reads the jobs of ids that exist, in no particular order.
+	Jobs(ctx context.Context, ids ...string) ([]Job, error)
 	// Outbox returns up to limit queued jobs not yet handed to the queue,
 	// oldest first. With lease > 0 it claims them: until the lease passes
 	// (or they are marked published) no other call returns them, so relays

@@ -54,6 +54,26 @@ func (s *Store) CreateJobs(ctx context.Context, jobs ...store.Job) error {
 	return nil
 }
 
+// Jobs implements store.Jobs.
+func (s *Store) Jobs(ctx context.Context, ids ...string) ([]store.Job, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	rows, err := s.db.Query(ctx, `SELECT `+JobColumns+` FROM jobs WHERE id`+s.d.In("$1"), s.d.List(ids))
+	jobs, err := collect(rows, err, scanJob)
+	if err != nil {
+		return nil, fmt.Errorf("read %d jobs (%s…): %w", len(ids), ids[0], err)
+	}
+	for i, j := range jobs {
+		if j.CallbackAttempts > 0 { // its webhook's delivery record too
+			if jobs[i], err = s.Job(ctx, j.ID); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return jobs, nil
+}
+
 // Job implements store.Jobs.
 func (s *Store) Job(ctx context.Context, id string) (store.Job, error) {
 	j, err := scanJob(s.db.QueryRow(ctx, `SELECT `+JobColumns+` FROM jobs WHERE id = $1`, id))

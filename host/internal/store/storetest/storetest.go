@@ -874,6 +874,21 @@ func checkJobBatches(t *testing.T, s store.Store) {
 	if j, _ := s.Job(ctx, "b3"); j.Status != store.JobCancelled {
 		t.Fatalf("b3 %s", j.Status)
 	}
+	// Jobs reads several at once, each as Job reads it; an unknown ID is
+	// left out.
+	read, err := s.Jobs(ctx, "b4", "b1", "nope", "b3", "b2")
+	if err != nil || len(read) != 4 {
+		t.Fatalf("Jobs read %d, %v; want b1 to b4", len(read), err)
+	}
+	for _, j := range read {
+		one, err := s.Job(ctx, j.ID)
+		if err != nil || !reflect.DeepEqual(one, j) {
+			t.Fatalf("Jobs read %+v, Job reads %+v (%v)", j, one, err)
+		}
+	}
+	if none, err := s.Jobs(ctx); err != nil || len(none) != 0 {
+		t.Fatalf("Jobs of no IDs: %v, %v", none, err)
+	}
 }
 
 func checkCallbacks(t *testing.T, s store.Store) {

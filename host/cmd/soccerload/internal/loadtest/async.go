@@ -1,6 +1,7 @@
 package loadtest
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -33,6 +34,9 @@ type AsyncOptions struct {
 	// LongPoll waits for each job with GET /v1/jobs/{id}?wait= instead of
 	// polling the unfinished ones round after round.
 	LongPoll bool
+	// Stream waits for each submission's jobs on one event stream
+	// (GET /v1/jobs/events?ids=…), the way to wait for a batch.
+	Stream bool
 	// Clients submit the burst and then poll the jobs.
 	Clients  int
 	Progress io.Writer
@@ -97,6 +101,9 @@ func RunAsync(ctx context.Context, o AsyncOptions, out io.Writer) (AsyncResult, 
 	res := AsyncResult{Jobs: o.Jobs, Submit: time.Since(started)}
 	fmt.Fprintf(out, "submitted %d jobs in %s (%.0f/s)\n", o.Jobs, res.Submit.Round(time.Millisecond), float64(o.Jobs)/res.Submit.Seconds())
 
+	if o.Stream {
+		return streamAll(ctx, o, client, base, ids, submitted, res, started)
+	}
 	if o.LongPoll {
 		return awaitAll(ctx, o, client, base, ids, submitted, res, started)
 	}
@@ -448,6 +455,113 @@ func awaitAll(ctx context.Context, o AsyncOptions, client *http.Client, base str
 		return res, err
 	}
 	return res.finish(started, submitted, doneAt, int(failed.Load())), nil
+}
+
+// streamAll follows each submission's jobs (Batch of them) on one event
+// stream, Clients streams at a time, asking again for the jobs an "end"
+// event lists as unfinished.
+func streamAll(ctx context.Context, o AsyncOptions, client *http.Client, base string, ids []string, submitted []time.Time, res AsyncResult, started time.Time) (AsyncResult, error) {
+	doneAt := make([]time.Time, len(ids))
+	index := make(map[string]int, len(ids))
+	for i, id := range ids {
+		index[id] = i
+	}
+	batch := max(o.Batch, 1)
+	var failed, finished atomic.Int64
+	var next atomic.Int64
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	for range o.Clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				first := int(next.Add(int64(batch))) - batch
+				if first >= len(ids) {
+					return
+				}
+				pending := ids[first:min(first+batch, len(ids))]
+				for len(pending) > 0 && ctx.Err() == nil {
+					var err error
+					pending, err = followJobs(client, base, pending, func(id, status string) {
+						doneAt[index[id]] = time.Now()
+						if status != "succeeded" {
+							failed.Add(1)
+						}
+						if n := finished.Add(1); o.Progress != nil && n%500 == 0 {
+							fmt.Fprintf(o.Progress, "\r%d of %d jobs finished", n, len(ids))
+						}
+					})
+					if err != nil {
+						firstErr.CompareAndSwap(nil, err)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if o.Progress != nil {
+		fmt.Fprint(o.Progress, "\r\033[K")
+	}
+	if err, _ := firstErr.Load().(error); err != nil {
+		return res, err
+	}
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
+	return res.finish(started, submitted, doneAt, int(failed.Load())), nil
+}
+
+// followJobs reads one event stream of ids, calling ended for each job
+// event, and returns the IDs its end event lists as unfinished.
+func followJobs(client *http.Client, base string, ids []string, ended func(id, status string)) ([]string, error) {
+	resp, err := client.Get(base + "/v1/jobs/events?ids=" + strings.Join(ids, ","))
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		return nil, fmt.Errorf("GET /v1/jobs/events: %s: %s", resp.Status, b)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	name := ""
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "event: "):
+			name = strings.TrimPrefix(line, "event: ")
+		case strings.HasPrefix(line, "data: "):
+			data := []byte(strings.TrimPrefix(line, "data: "))
+			switch name {
+			case "job":
+				var v struct {
+					ID     string `json:"job_id"`
+					Status string `json:"status"`
+				}
+				if err := json.Unmarshal(data, &v); err != nil {
+					return nil, fmt.Errorf("a job event: %w", err)
+				}
+				ended(v.ID, v.Status)
+			case "unknown":
+				return nil, fmt.Errorf("the server knows no job %s", data)
+			case "end":
+				var end struct {
+					Pending []string `json:"pending"`
+				}
+				if err := json.Unmarshal(data, &end); err != nil {
+					return nil, fmt.Errorf("the end event: %w", err)
+				}
+				return end.Pending, nil
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	return nil, fmt.Errorf("the event stream of %d jobs ended without an end event", len(ids))
 }
 
 // Report is one line for docs/benchmarks.md.
