@@ -11,6 +11,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -71,7 +73,15 @@ type Relay struct {
 	Interval time.Duration
 	// Kick wakes the relay at once (the API signals a new job).
 	Kick <-chan struct{}
+	// Concurrency is how many pages a drain claims, publishes and marks
+	// at once (DefaultRelayConcurrency when zero).
+	Concurrency int
 }
+
+// DefaultRelayConcurrency: with one page at a time, a burst's workers
+// waited for the relay (its claim, the broker's confirms and its mark run
+// one after another, ~100 jobs each).
+const DefaultRelayConcurrency = 2
 
 // Run relays until ctx ends.
 func (r Relay) Run(ctx context.Context) {
@@ -97,42 +107,78 @@ func (r Relay) Run(ctx context.Context) {
 	}
 }
 
-// Drain publishes every outbox job it can, oldest first, and returns how many.
+// Drain publishes every outbox job it can, oldest first, and returns how
+// many. Concurrency pages are in flight at once; the first page that fails
+// stops the others after their page, and its error is the drain's.
 func (r Relay) Drain(ctx context.Context) (int, error) {
-	n := 0
-	for {
-		jobs, err := r.Store.Outbox(ctx, 100, RelayLease)
-		if err != nil || len(jobs) == 0 {
-			return n, err
-		}
-		// The page is claimed, so another serve's relay takes the next one.
-		// The whole page at once: one wait for the broker's confirms and one
-		// UPDATE. A job published but not marked (the relay dies between the
-		// two) is published again after the lease; workers skip finished jobs.
-		ids := make([]string, len(jobs))
-		for i, j := range jobs {
-			ids[i] = j.ID
-		}
-		pctx, span := relaySpan(ctx, jobs)
-		pctx, cancel := context.WithTimeout(pctx, 30*time.Second)
-		err = r.Queue.Publish(pctx, ids...)
-		cancel()
-		tracing.Fail(span, err)
-		span.End()
-		if err != nil {
-			// Given back, so the first drain once the broker answers — this
-			// replica's or another's — publishes them without waiting out
-			// the lease. (A failed release only delays them by the lease.)
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			r.Store.ReleaseOutbox(rctx, ids...)
-			cancel()
-			return n, err
-		}
-		if err := r.Store.MarkPublished(ctx, ids...); err != nil {
-			return n, err
-		}
-		n += len(ids)
+	var (
+		total   atomic.Int64
+		stop    atomic.Bool
+		errOnce sync.Once
+		first   error
+		wg      sync.WaitGroup
+	)
+	pages := r.Concurrency
+	if pages <= 0 {
+		pages = DefaultRelayConcurrency
 	}
+	for range pages {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !stop.Load() {
+				n, err := r.page(ctx)
+				total.Add(int64(n))
+				if err != nil {
+					stop.Store(true)
+					errOnce.Do(func() { first = err })
+					return
+				}
+				if n == 0 {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return int(total.Load()), first
+}
+
+// page claims one page of the outbox, publishes it and marks it published,
+// and returns how many jobs it held (0: the outbox is empty).
+func (r Relay) page(ctx context.Context) (int, error) {
+	jobs, err := r.Store.Outbox(ctx, 100, RelayLease)
+	if err != nil || len(jobs) == 0 {
+		return 0, err
+	}
+	// The page is claimed, so another drain — this one's or another serve's
+	// — takes the next one. The whole page at once: one wait for the
+	// broker's confirms and one UPDATE. A job published but not marked (the
+	// relay dies between the two) is published again after the lease;
+	// workers skip finished jobs.
+	ids := make([]string, len(jobs))
+	for i, j := range jobs {
+		ids[i] = j.ID
+	}
+	pctx, span := relaySpan(ctx, jobs)
+	pctx, cancel := context.WithTimeout(pctx, 30*time.Second)
+	err = r.Queue.Publish(pctx, ids...)
+	cancel()
+	tracing.Fail(span, err)
+	span.End()
+	if err != nil {
+		// Given back, so the first drain once the broker answers — this
+		// replica's or another's — publishes them without waiting out
+		// the lease. (A failed release only delays them by the lease.)
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		r.Store.ReleaseOutbox(rctx, ids...)
+		cancel()
+		return 0, err
+	}
+	if err := r.Store.MarkPublished(ctx, ids...); err != nil {
+		return 0, err
+	}
+	return len(ids), nil
 }
 
 // relaySpan starts the span of publishing an outbox page while tracing is

@@ -126,7 +126,7 @@ func TestAFailedPublishIsRetriedAtOnce(t *testing.T) {
 	defer st.Close()
 	st.CreateJobs(ctx, store.Job{ID: "a", Request: json.RawMessage(`{}`)}, store.Job{ID: "b", Request: json.RawMessage(`{}`)})
 	q := &failOnce{countingQueue: countingQueue{times: map[string]int{}}}
-	r := Relay{Store: st, Queue: q, Logger: hclog.NewNullLogger()}
+	r := Relay{Store: st, Queue: q, Logger: hclog.NewNullLogger(), Concurrency: 1}
 	if _, err := r.Drain(ctx); err == nil {
 		t.Fatal("the broker was down, and Drain said nothing")
 	}

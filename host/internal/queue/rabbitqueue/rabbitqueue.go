@@ -151,26 +151,52 @@ func (q *Queue) publish(ctx context.Context, size int, ids []string) error {
 			return fmt.Errorf("rabbitmq: job ID %q is empty or holds a line break", id)
 		}
 	}
+	// Publish them all, then wait for the confirms: one round trip to the
+	// broker's disk for the lot instead of one per message. The wait is
+	// outside the lock, so that several relays' pages are confirmed
+	// together.
+	msgs := groups(ids, size)
+	ch, confirms, err := q.send(ctx, msgs)
+	if err != nil {
+		return err
+	}
+	for i, dc := range confirms {
+		ok, err := dc.WaitContext(ctx)
+		if err != nil {
+			q.mu.Lock()
+			if q.pub == ch {
+				q.pub = nil
+			}
+			q.mu.Unlock()
+			return fmt.Errorf("rabbitmq: confirm %s: %w", msgs[i][0], err)
+		}
+		if !ok {
+			return fmt.Errorf("rabbitmq: the broker refused job %s (nack)", strings.Join(msgs[i], ", "))
+		}
+	}
+	return nil
+}
+
+// send publishes msgs, one message each, on the confirming channel (opened
+// if need be) and returns it and their confirmations.
+func (q *Queue) send(ctx context.Context, msgs [][]string) (*amqp.Channel, []*amqp.DeferredConfirmation, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	conn, err := q.connect()
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	if q.pub == nil || q.pub.IsClosed() {
 		ch, err := conn.Channel()
 		if err != nil {
-			return fmt.Errorf("rabbitmq: channel: %w", err)
+			return nil, nil, fmt.Errorf("rabbitmq: channel: %w", err)
 		}
 		if err := ch.Confirm(false); err != nil {
 			ch.Close()
-			return fmt.Errorf("rabbitmq: confirm mode: %w", err)
+			return nil, nil, fmt.Errorf("rabbitmq: confirm mode: %w", err)
 		}
 		q.pub = ch
 	}
-	// Publish them all, then wait for the confirms: one round trip to the
-	// broker's disk for the lot instead of one per message.
-	msgs := groups(ids, size)
 	confirms := make([]*amqp.DeferredConfirmation, len(msgs))
 	headers := traceHeaders(ctx)
 	for i, m := range msgs {
@@ -179,21 +205,11 @@ func (q *Queue) publish(ctx context.Context, size int, ids []string) error {
 			Body: []byte(strings.Join(m, "\n")), Headers: headers})
 		if err != nil {
 			q.pub = nil
-			return fmt.Errorf("rabbitmq: publish %s: %w", m[0], err)
+			return nil, nil, fmt.Errorf("rabbitmq: publish %s: %w", m[0], err)
 		}
 		confirms[i] = dc
 	}
-	for i, dc := range confirms {
-		ok, err := dc.WaitContext(ctx)
-		if err != nil {
-			q.pub = nil
-			return fmt.Errorf("rabbitmq: confirm %s: %w", msgs[i][0], err)
-		}
-		if !ok {
-			return fmt.Errorf("rabbitmq: the broker refused job %s (nack)", strings.Join(msgs[i], ", "))
-		}
-	}
-	return nil
+	return q.pub, confirms, nil
 }
 
 // traceHeaders are a publishing's W3C trace context while tracing is on:
