@@ -57,8 +57,10 @@ func (s *Server) jobEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	// Registered before the first read, so that no ending falls between.
 	var heard *waiter
-	if wait > 0 && s.Cache != nil {
-		if s.waiters.Add(int64(len(ids))) <= MaxWaiters {
+	if wait > 0 {
+		if s.waiters.Add(int64(len(ids))) > MaxWaiters {
+			wait = 0 // as a long poll beyond MaxWaiters: what has ended, at once
+		} else if s.Cache != nil {
 			s.heard.listen(s.Cache)
 			keys := make([]string, len(ids))
 			for i, id := range ids {
@@ -67,8 +69,6 @@ func (s *Server) jobEvents(w http.ResponseWriter, r *http.Request) {
 			wt, done := s.heard.addAll(keys)
 			defer done()
 			heard = wt
-		} else {
-			wait = 0 // as a long poll beyond MaxWaiters: what has ended, at once
 		}
 		defer s.waiters.Add(-int64(len(ids)))
 	}

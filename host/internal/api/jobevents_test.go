@@ -101,12 +101,8 @@ func TestJobEvents(t *testing.T) {
 				code, ctype, events := readEvents(t, srv.URL+"/v1/jobs/events?ids="+strings.Join(append(slices.Clone(ids), unknown, ids[1]), ","))
 				got <- result{code, ctype, events}
 			}()
-			if tc.cache != nil {
-				for s.waiters.Load() == 0 {
-					time.Sleep(time.Millisecond)
-				}
-			} else {
-				time.Sleep(50 * time.Millisecond) // most likely reading on its timer by now; the test holds either way
+			for s.waiters.Load() == 0 { // the stream is waiting
+				time.Sleep(time.Millisecond)
 			}
 			for _, id := range ids[1:] {
 				if err := worker.Handle(context.Background(), id); err != nil {
@@ -140,7 +136,7 @@ func TestJobEvents(t *testing.T) {
 			if last.name != "end" || len(last.data["pending"].([]any)) != 0 {
 				t.Fatalf("the last event: %+v, want end with nothing pending", last)
 			}
-			if tc.cache != nil && (s.waiters.Load() != 0 || s.heard.has(jobs.CacheKey(ids[1]))) {
+			if s.waiters.Load() != 0 || s.heard.has(jobs.CacheKey(ids[1])) {
 				t.Fatal("a finished stream still waits")
 			}
 		})
