@@ -95,20 +95,25 @@ func TestAsyncBatchIdempotency(t *testing.T) {
 	}
 }
 
-// GET /v1/jobs/{id}?wait= answers once the job has ended, or with its
-// state when the wait is over; a bad wait is a 400.
-func TestJobLongPoll(t *testing.T) {
+// oneJob serves the API on cache c and submits one job, for a worker to run.
+func oneJob(t *testing.T, c cache.Cache) (*Server, *httptest.Server, *jobs.Worker, string) {
+	t.Helper()
 	w := setup(t)
-	c := memcache.New(1000)
 	s := &Server{Predictor: w.pred, Logger: hclog.NewNullLogger(), Store: w.store, Cache: c}
 	srv := httptest.NewServer(s.Handler())
-	defer srv.Close()
+	t.Cleanup(srv.Close)
 	worker := &jobs.Worker{Store: w.store, Predictor: w.pred, Cache: c, Logger: hclog.NewNullLogger()}
 	code, out := post(t, srv.URL+"/v1/predictions/async", `{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0"}`)
 	if code != 202 {
 		t.Fatalf("%d %v", code, out)
 	}
-	id := out["job_id"].(string)
+	return s, srv, worker, out["job_id"].(string)
+}
+
+// GET /v1/jobs/{id}?wait= answers once the job has ended, or with its
+// state when the wait is over; a bad wait is a 400.
+func TestJobLongPoll(t *testing.T) {
+	s, srv, worker, id := oneJob(t, memcache.New(1000))
 	if code, v := get(t, srv.URL+"/v1/jobs/"+id+"?wait=0.05"); code != 200 || v["status"] != "queued" {
 		t.Fatalf("a short wait on a queued job: %d %v", code, v)
 	}
@@ -158,17 +163,8 @@ func (c *deafCache) Subscribe(func([]string)) func() { return func() {} }
 // (closing the gap between the caller's read and its registration), then
 // on the timer.
 func TestJobLongPollWithoutItsAnnouncement(t *testing.T) {
-	w := setup(t)
 	c := &deafCache{Cache: memcache.New(1000)}
-	s := &Server{Predictor: w.pred, Logger: hclog.NewNullLogger(), Store: w.store, Cache: c}
-	srv := httptest.NewServer(s.Handler())
-	defer srv.Close()
-	worker := &jobs.Worker{Store: w.store, Predictor: w.pred, Cache: c, Logger: hclog.NewNullLogger()}
-	code, out := post(t, srv.URL+"/v1/predictions/async", `{"home_team": "Arsenal", "away_team": "Chelsea", "competition": "E0"}`)
-	if code != 202 {
-		t.Fatalf("%d %v", code, out)
-	}
-	id := out["job_id"].(string)
+	s, srv, worker, id := oneJob(t, c)
 	answer := make(chan map[string]any, 1)
 	go func() {
 		_, v := get(t, srv.URL+"/v1/jobs/"+id+"?wait=20s")

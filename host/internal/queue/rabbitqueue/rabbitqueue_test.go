@@ -37,6 +37,21 @@ func open(t *testing.T) queue.Queue {
 	return q
 }
 
+// channel is a channel of the tests' own on the broker, to look at queues.
+func channel(t *testing.T) *amqp.Channel {
+	t.Helper()
+	conn, err := amqp.Dial(URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ch
+}
+
 func TestConformance(t *testing.T) {
 	q := New(URL(), "soccerpredict.test.ping", 1)
 	if err := q.Publish(t.Context(), "ping"); err != nil {
@@ -63,16 +78,7 @@ func TestPoisonJobIsDeadLettered(t *testing.T) {
 		t.Fatal(err)
 	}
 	go q.Consume(ctx, func(context.Context, string) error { return errors.New("always fails") })
-	conn, err := amqp.Dial(URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ch.Close()
+	ch := channel(t)
 	for ctx.Err() == nil {
 		dlq, err := ch.QueueDeclarePassive(q.DeadLetter(), true, false, false, false, amqp.Table{"x-queue-type": "quorum"})
 		if err != nil {
@@ -115,16 +121,7 @@ func TestJobsPublishedTogetherShareMessages(t *testing.T) {
 	if err := q.Publish(t.Context(), ids...); err != nil {
 		t.Fatal(err)
 	}
-	conn, err := amqp.Dial(URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ch.Close()
+	ch := channel(t)
 	var got []string
 	messages := 0
 	for {

@@ -415,59 +415,51 @@ func (r AsyncResult) finish(started time.Time, submitted, doneAt []time.Time, fa
 // answer comes when its job has ended (the server checks every 50 ms at
 // most), so no client asks about a job again and again.
 func awaitAll(ctx context.Context, o AsyncOptions, client *http.Client, base string, ids []string, submitted []time.Time, res AsyncResult, started time.Time) (AsyncResult, error) {
-	doneAt := make([]time.Time, len(ids))
-	var failed, finished atomic.Int64
-	var next atomic.Int64
-	var firstErr atomic.Value
-	var wg sync.WaitGroup
-	for range o.Clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for ctx.Err() == nil {
-				i := int(next.Add(1)) - 1
-				if i >= len(ids) {
-					return
-				}
-				status, err := awaitJob(client, base, ids[i])
-				if err != nil {
-					firstErr.CompareAndSwap(nil, err)
-					return
-				}
-				doneAt[i] = time.Now()
-				if status != "succeeded" {
-					failed.Add(1)
-				}
-				if n := finished.Add(1); o.Progress != nil && n%500 == 0 {
-					fmt.Fprintf(o.Progress, "\r%d of %d jobs finished", n, len(ids))
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	if o.Progress != nil {
-		fmt.Fprint(o.Progress, "\r\033[K")
-	}
-	if err, _ := firstErr.Load().(error); err != nil {
-		return res, err
-	}
-	if err := ctx.Err(); err != nil {
-		return res, err
-	}
-	return res.finish(started, submitted, doneAt, int(failed.Load())), nil
+	return waitAll(ctx, o, ids, 1, submitted, res, started, func(first, _ int, ended func(int, string)) error {
+		status, err := awaitJob(client, base, ids[first])
+		if err == nil {
+			ended(first, status)
+		}
+		return err
+	})
 }
 
 // streamAll follows each submission's jobs (Batch of them) on one event
 // stream, Clients streams at a time, asking again for the jobs an "end"
 // event lists as unfinished.
 func streamAll(ctx context.Context, o AsyncOptions, client *http.Client, base string, ids []string, submitted []time.Time, res AsyncResult, started time.Time) (AsyncResult, error) {
-	doneAt := make([]time.Time, len(ids))
 	index := make(map[string]int, len(ids))
 	for i, id := range ids {
 		index[id] = i
 	}
-	batch := max(o.Batch, 1)
+	return waitAll(ctx, o, ids, max(o.Batch, 1), submitted, res, started, func(first, last int, ended func(int, string)) error {
+		pending := ids[first:last]
+		for len(pending) > 0 && ctx.Err() == nil {
+			var err error
+			if pending, err = followJobs(client, base, pending, func(id, status string) { ended(index[id], status) }); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// waitAll hands the jobs, step at a time and oldest first, to wait on
+// Clients goroutines; wait calls ended for each of ids[first:last] as it
+// ends. The first error stops them all.
+func waitAll(ctx context.Context, o AsyncOptions, ids []string, step int, submitted []time.Time, res AsyncResult, started time.Time,
+	wait func(first, last int, ended func(i int, status string)) error) (AsyncResult, error) {
+	doneAt := make([]time.Time, len(ids))
 	var failed, finished atomic.Int64
+	ended := func(i int, status string) {
+		doneAt[i] = time.Now()
+		if status != "succeeded" {
+			failed.Add(1)
+		}
+		if n := finished.Add(1); o.Progress != nil && n%500 == 0 {
+			fmt.Fprintf(o.Progress, "\r%d of %d jobs finished", n, len(ids))
+		}
+	}
 	var next atomic.Int64
 	var firstErr atomic.Value
 	var wg sync.WaitGroup
@@ -476,26 +468,13 @@ func streamAll(ctx context.Context, o AsyncOptions, client *http.Client, base st
 		go func() {
 			defer wg.Done()
 			for ctx.Err() == nil {
-				first := int(next.Add(int64(batch))) - batch
+				first := int(next.Add(int64(step))) - step
 				if first >= len(ids) {
 					return
 				}
-				pending := ids[first:min(first+batch, len(ids))]
-				for len(pending) > 0 && ctx.Err() == nil {
-					var err error
-					pending, err = followJobs(client, base, pending, func(id, status string) {
-						doneAt[index[id]] = time.Now()
-						if status != "succeeded" {
-							failed.Add(1)
-						}
-						if n := finished.Add(1); o.Progress != nil && n%500 == 0 {
-							fmt.Fprintf(o.Progress, "\r%d of %d jobs finished", n, len(ids))
-						}
-					})
-					if err != nil {
-						firstErr.CompareAndSwap(nil, err)
-						return
-					}
+				if err := wait(first, min(first+step, len(ids)), ended); err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
 				}
 			}
 		}()
