@@ -224,7 +224,8 @@ type HTTPLimits struct {
 
 // Batching bounds how concurrent predictions share plugin calls: a request
 // never waits for company; requests queue only while Concurrency batches are
-// in flight, and the next batch takes up to MaxBatch of them.
+// in flight, and the next batch takes an even share of the load (what is
+// queued and in flight, over Concurrency), at most MaxBatch of them.
 type Batching struct {
 	MaxBatch    int `koanf:"max_batch"`
 	Concurrency int `koanf:"concurrency"`

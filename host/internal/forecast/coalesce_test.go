@@ -157,6 +157,36 @@ func TestCoalescerSplitsLargeCalls(t *testing.T) {
 	}
 }
 
+// A batch takes its even share of what is queued and in flight, so two
+// slots carry two halves of the load (one in each plugin), never more than
+// MaxBatch, and a lone fixture goes at once.
+func TestCoalescerBatchesTakeAnEvenShare(t *testing.T) {
+	c := newCoalescer(Batching{MaxBatch: 40, Concurrency: 2}, (&fakeRun{}).run, nil)
+	queue := func(n int) {
+		c.pending = c.pending[:0]
+		for range n {
+			c.pending = append(c.pending, queued{})
+		}
+	}
+	for _, tc := range []struct{ queued, inflight, want int }{
+		{1, 0, 1},    // one caller: at once
+		{64, 0, 32},  // 64 callers arrive together: half now, half in the other slot
+		{32, 32, 32}, // the other slot, while the first half is in flight
+		{10, 50, 10}, // fewer queued than the share: all of them
+		{90, 0, 40},  // MaxBatch bounds the share
+		{3, 0, 2},
+	} {
+		queue(tc.queued)
+		c.inflight = tc.inflight
+		if got := len(c.take()); got != tc.want {
+			t.Errorf("%d queued, %d in flight: a batch of %d, want %d", tc.queued, tc.inflight, got, tc.want)
+		}
+		if c.inflight != tc.inflight+tc.want || len(c.pending) != tc.queued-tc.want {
+			t.Errorf("after taking %d: %d in flight, %d queued", tc.want, c.inflight, len(c.pending))
+		}
+	}
+}
+
 // A caller that gives up while queued leaves with its context's error; its
 // fixtures are never computed, and everyone else is still answered.
 func TestCoalescerCallerThatGivesUp(t *testing.T) {
