@@ -287,11 +287,18 @@ const (
 )
 
 // waitingForJob reports whether r is a long poll of a job or a stream of
-// jobs' events: it waits on a timer, not on the server's work, so it holds
-// no in-flight slot (MaxWaiters bounds it instead).
+// jobs' events that will wait: it waits on a timer, not on the server's
+// work, so it holds no in-flight slot (MaxWaiters bounds it instead). A
+// stream with wait=0 reads its jobs and ends, as any request, in a slot.
 func waitingForJob(r *http.Request) bool {
-	return r.Method == http.MethodGet && (r.URL.Path == "/v1/jobs/events" ||
-		strings.HasPrefix(r.URL.Path, "/v1/jobs/") && r.URL.RawQuery != "" && r.URL.Query().Has("wait"))
+	if r.Method != http.MethodGet || !strings.HasPrefix(r.URL.Path, "/v1/jobs/") {
+		return false
+	}
+	if r.URL.Path == "/v1/jobs/events" {
+		wait, bad := waitOf(r)
+		return bad == "" && (wait > 0 || !r.URL.Query().Has("wait"))
+	}
+	return r.URL.RawQuery != "" && r.URL.Query().Has("wait")
 }
 
 // waitOf reads the wait parameter: seconds ("2.5") or a duration ("500ms"),

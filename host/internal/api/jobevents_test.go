@@ -182,3 +182,24 @@ func TestJobEventsEndAndRefuse(t *testing.T) {
 		}
 	}
 }
+
+// Long polls and streams that wait hold no in-flight slot; a stream that
+// will not wait, and anything else, does.
+func TestWhatWaitsForJobs(t *testing.T) {
+	for target, want := range map[string]bool{
+		"/v1/jobs/abc?wait=10s":          true,
+		"/v1/jobs/abc":                   false,
+		"/v1/jobs/events?ids=a":          true,
+		"/v1/jobs/events?ids=a&wait=5":   true,
+		"/v1/jobs/events?ids=a&wait=0":   false,
+		"/v1/jobs/events?ids=a&wait=bad": false,
+		"/v1/predictions?wait=10s":       false,
+	} {
+		if got := waitingForJob(httptest.NewRequest(http.MethodGet, target, nil)); got != want {
+			t.Errorf("GET %s waits: %v, want %v", target, got, want)
+		}
+	}
+	if waitingForJob(httptest.NewRequest(http.MethodDelete, "/v1/jobs/abc?wait=10s", nil)) {
+		t.Error("a DELETE waits")
+	}
+}

@@ -241,7 +241,7 @@ func deliverySpan(ctx context.Context, queue string, d amqp.Delivery, jobs int) 
 	return tracing.Span(tracing.Extract(ctx, c), queue+" process", trace.WithSpanKind(trace.SpanKindConsumer),
 		trace.WithAttributes(attribute.String("messaging.system", "rabbitmq"), attribute.String("messaging.destination.name", queue),
 			attribute.String("messaging.message.id", d.MessageId), attribute.Bool("messaging.rabbitmq.redelivered", d.Redelivered),
-			attribute.Int("messaging.batch.message_count", jobs)))
+			attribute.Int("soccerpredict.jobs", jobs)))
 }
 
 // Consume implements queue.Queue, reconnecting with backoff until ctx ends.
