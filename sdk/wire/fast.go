@@ -10,6 +10,7 @@ import (
 	"math"
 	"net"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
@@ -31,11 +32,19 @@ import (
 // socket about 30 µs. Errors keep their gRPC codes, so the kinds of plugin
 // error (plugin.ErrInvalid and the rest) read the same either way. Calls
 // carrying a sampled trace take gRPC, which traces them.
+//
+// A connection's first frame may be fastAttach, with a file descriptor
+// attached (SCM_RIGHTS): a shared memory region where the plugin may put its
+// answers while the host watches for them (answers.go). The plugin answers
+// it with OK and an empty message once the region is mapped; a plugin built
+// before regions existed answers Unimplemented, and its connections carry
+// every answer on the socket.
 
 // Fast-path methods.
 const (
 	FastPredict byte = 1 // a model's Predict: PredictRequest → PredictResponse
 	FastCompute byte = 2 // a feature set's Compute: ComputeRequest → ComputeResponse
+	fastAttach  byte = 3 // a connection's answer region: an empty request with its file attached
 )
 
 // maxFrame bounds a frame each way, as MaxMessageBytes bounds a gRPC message.
@@ -48,12 +57,24 @@ const fastPoolSize = 16
 type fastClient struct {
 	path string
 	idle chan *fastConn
+	// noRegions: the plugin answered an attach Unimplemented (an older sdk).
+	noRegions atomic.Bool
+	// recent is a moving average of how long answers took (ns): a call
+	// watches its answer region only while answers come back within spinMax.
+	recent atomic.Int64
 }
 
 type fastConn struct {
 	c   net.Conn
 	r   *bufio.Reader
 	buf []byte
+	// region is where the plugin may answer; nil: always on the socket.
+	region *answerRegion
+}
+
+func (c *fastConn) close() {
+	c.c.Close()
+	c.region.close()
 }
 
 func newFastClient(path string) *fastClient {
@@ -71,6 +92,9 @@ func (f *fastClient) transport() string {
 	return "fast"
 }
 
+// fastInFlight counts the process's fast-path calls in flight.
+var fastInFlight atomic.Int32
+
 // errNoFast sends a call to gRPC.
 var errNoFast = errors.New("no fast path")
 
@@ -87,9 +111,17 @@ func (f *fastClient) call(ctx context.Context, method byte, req, resp proto.Mess
 	if err != nil {
 		return &RemoteError{Code: codes.Unavailable, Message: fmt.Sprintf("fast path %s: %v", f.path, err)}
 	}
-	code, body, err := conn.roundTrip(ctx, method, req)
+	// Watch for the answer only when it is the process's one call in
+	// flight and such answers come back soon: a watching goroutine keeps
+	// its thread, and the Go scheduler does not poll the network while it
+	// can run it, so with more calls in flight it would delay theirs.
+	alone := fastInFlight.Add(1) == 1
+	defer fastInFlight.Add(-1)
+	watch := conn.region != nil && alone && time.Duration(f.recent.Load()) <= spinMax
+	start := time.Now()
+	code, body, err := conn.roundTrip(ctx, method, req, watch)
 	if err != nil {
-		conn.c.Close()
+		conn.close()
 		if ctx.Err() != nil {
 			return &RemoteError{Code: codeOf(ctx.Err()), Message: ctx.Err().Error()}
 		}
@@ -98,6 +130,8 @@ func (f *fastClient) call(ctx context.Context, method byte, req, resp proto.Mess
 		}
 		return &RemoteError{Code: codes.Unavailable, Message: fmt.Sprintf("fast path %s: %v", f.path, err)}
 	}
+	took := int64(time.Since(start))
+	f.recent.Store((7*f.recent.Load() + took) / 8)
 	defer f.put(conn)
 	if code != codes.OK {
 		return &RemoteError{Code: code, Message: string(body)}
@@ -125,20 +159,62 @@ func (f *fastClient) get() (*fastConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &fastConn{c: c, r: bufio.NewReaderSize(c, 16<<10)}, nil
+	conn := &fastConn{c: c, r: bufio.NewReaderSize(c, 16<<10)}
+	if !f.noRegions.Load() {
+		if err := f.attach(conn); err != nil {
+			conn.close()
+			return nil, err
+		}
+	}
+	return conn, nil
+}
+
+// attach offers a new connection an answer region. A plugin that has no use
+// for it (Unimplemented) is not offered one again; a region that cannot be
+// made leaves the connection without one.
+func (f *fastClient) attach(c *fastConn) error {
+	region, file, err := newAnswerRegion()
+	if err != nil {
+		return nil
+	}
+	defer file.Close()
+	b := append(c.buf[:0], 0, 0, 0, 9, fastAttach)
+	b = binary.BigEndian.AppendUint64(b, 0)
+	c.c.SetDeadline(time.Now().Add(5 * time.Second))
+	defer c.c.SetDeadline(time.Time{})
+	if err := sendWithFile(c.c, b, file); err != nil {
+		region.close()
+		return err
+	}
+	body, err := readFrame(c.r, &c.buf)
+	if err != nil {
+		region.close()
+		return err
+	}
+	switch {
+	case len(body) > 0 && codes.Code(body[0]) == codes.OK:
+		c.region = region
+	case len(body) > 0 && codes.Code(body[0]) == codes.Unimplemented:
+		f.noRegions.Store(true)
+		region.close()
+	default:
+		region.close()
+	}
+	return nil
 }
 
 func (f *fastClient) put(c *fastConn) {
 	select {
 	case f.idle <- c:
 	default:
-		c.c.Close()
+		c.close()
 	}
 }
 
 // roundTrip writes one request and reads its answer, within ctx: its
-// deadline is the connection's, and cancelling it interrupts the read.
-func (c *fastConn) roundTrip(ctx context.Context, method byte, req proto.Message) (codes.Code, []byte, error) {
+// deadline is the connection's, and cancelling it interrupts the read. With
+// watch, the answer region is watched for the answer first.
+func (c *fastConn) roundTrip(ctx context.Context, method byte, req proto.Message, watch bool) (codes.Code, []byte, error) {
 	var deadline int64
 	if d, ok := ctx.Deadline(); ok {
 		deadline = d.UnixNano()
@@ -159,12 +235,20 @@ func (c *fastConn) roundTrip(ctx context.Context, method byte, req proto.Message
 	}
 	binary.BigEndian.PutUint32(b, uint32(len(b)-4))
 	c.buf = b
+	if c.region != nil {
+		c.region.expect(watch)
+	}
 	if _, err := c.c.Write(b); err != nil {
 		return 0, nil, err
 	}
-	body, err := readFrame(c.r, &c.buf)
-	if err != nil {
-		return 0, nil, err
+	body, ok := []byte(nil), false
+	if watch {
+		body, ok = c.region.await(&c.buf)
+	}
+	if !ok {
+		if body, err = readFrame(c.r, &c.buf); err != nil {
+			return 0, nil, err
+		}
 	}
 	if len(body) == 0 {
 		return 0, nil, errors.New("an empty answer")
@@ -202,9 +286,12 @@ type FastHandler func(ctx context.Context, method byte, req []byte) (proto.Messa
 // is read.
 func ServeFast(conn net.Conn, h FastHandler, code func(error) (codes.Code, string)) error {
 	defer conn.Close()
-	r := bufio.NewReaderSize(conn, 16<<10)
+	fr := newFileReader(conn)
+	r := bufio.NewReaderSize(fr, 16<<10)
+	var region *answerRegion
+	defer func() { region.close() }()
 	var in, out []byte
-	for {
+	for first := true; ; first = false {
 		frame, err := readFrame(r, &in)
 		if err != nil {
 			if errors.Is(err, io.EOF) {
@@ -214,6 +301,28 @@ func ServeFast(conn net.Conn, h FastHandler, code func(error) (codes.Code, strin
 		}
 		if len(frame) < 9 {
 			return fmt.Errorf("fast path: a request of %d bytes has no header", len(frame))
+		}
+		if first {
+			fd := takeFD(fr)
+			if frame[0] == fastAttach {
+				answer := []byte{byte(codes.OK)}
+				if fd < 0 {
+					answer = append([]byte{byte(codes.InvalidArgument)}, "an attach without a file"...)
+				} else if region, err = mapAnswerRegion(fd); err != nil {
+					answer = append([]byte{byte(codes.Unavailable)}, err.Error()...)
+				}
+				if fd >= 0 {
+					closeFD(fd)
+				}
+				out = binary.BigEndian.AppendUint32(out[:0], uint32(len(answer)))
+				if _, err := conn.Write(append(out, answer...)); err != nil {
+					return err
+				}
+				continue
+			}
+			if fd >= 0 {
+				closeFD(fd)
+			}
 		}
 		ctx, cancel := context.Background(), context.CancelFunc(func() {})
 		if d := int64(binary.BigEndian.Uint64(frame[1:9])); d != 0 && d < math.MaxInt64 {
@@ -229,6 +338,9 @@ func ServeFast(conn net.Conn, h FastHandler, code func(error) (codes.Code, strin
 		} else if out, err = (proto.MarshalOptions{}).MarshalAppend(out, resp); err != nil {
 			c, msg := codes.Internal, "fast path: the answer does not encode: "+err.Error()
 			out = append(append(out[:4], byte(c)), msg...)
+		}
+		if region != nil && region.offer(out[4:]) {
+			continue
 		}
 		binary.BigEndian.PutUint32(out, uint32(len(out)-4))
 		if _, err := conn.Write(out); err != nil {

@@ -1,10 +1,13 @@
 package wire
 
 import (
+	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"net"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -111,5 +114,128 @@ func TestFastPathDeadlinesAndOutages(t *testing.T) {
 	var none *fastClient
 	if err := none.call(context.Background(), FastPredict, &pb.PredictRequest{}, &pb.PredictResponse{}); !errors.Is(err, errNoFast) {
 		t.Fatalf("no fast path: %v", err)
+	}
+}
+
+// answeredBy calls once and says how the answer came back: "region" when
+// the plugin put it in the connection's answer region, else the state the
+// region was left in (or "no region").
+func answeredBy(t *testing.T, f *fastClient, req *pb.PredictRequest, resp *pb.PredictResponse) string {
+	t.Helper()
+	if err := f.call(context.Background(), FastPredict, req, resp); err != nil {
+		t.Fatal(err)
+	}
+	conn := <-f.idle
+	defer func() { f.idle <- conn }()
+	if conn.region == nil {
+		return "no region"
+	}
+	switch atomic.LoadUint32(conn.region.state()) {
+	case answerIdle:
+		return "region"
+	case answerSleeping:
+		return "socket, not watched"
+	case answerOnSocket:
+		return "socket, too large"
+	}
+	return "?"
+}
+
+// An answer that comes back soon is put in the connection's shared region
+// while the host watches for it; one too large for the region, and one
+// that takes longer than the host watches, come on the socket; and a host
+// whose recent answers were slow sleeps on the socket at once. Every
+// answer is whole either way.
+func TestFastPathAnswersInSharedMemory(t *testing.T) {
+	defer func(d time.Duration) { spinMax = d }(spinMax)
+	spinMax = 50 * time.Millisecond // answers here are quick, even under -race
+	f, _ := fastServer(t, func(ctx context.Context, method byte, b []byte) (proto.Message, error) {
+		var req pb.PredictRequest
+		if err := proto.Unmarshal(b, &req); err != nil {
+			return nil, err
+		}
+		if req.GetColumns() == 2 {
+			time.Sleep(3 * spinMax)
+		}
+		return &pb.PredictResponse{Probabilities: req.GetValues()}, nil
+	})
+	var resp pb.PredictResponse
+	for i := range 3 {
+		if how := answeredBy(t, f, &pb.PredictRequest{Columns: 1, Values: []float64{float64(i)}}, &resp); how != "region" || resp.GetProbabilities()[0] != float64(i) {
+			t.Fatalf("a quick small answer came by %s: %v", how, resp.GetProbabilities())
+		}
+	}
+	large := make([]float64, answerRegionSize/8)
+	large[len(large)-1] = 7
+	if how := answeredBy(t, f, &pb.PredictRequest{Columns: 1, Values: large}, &resp); how != "socket, too large" || len(resp.GetProbabilities()) != len(large) || resp.GetProbabilities()[len(large)-1] != 7 {
+		t.Fatalf("an answer larger than the region came by %s with %d values", how, len(resp.GetProbabilities()))
+	}
+	f.recent.Store(int64(spinMax)) // still watched, at the edge
+	if how := answeredBy(t, f, &pb.PredictRequest{Columns: 2, Values: []float64{5}}, &resp); how != "socket, not watched" || resp.GetProbabilities()[0] != 5 {
+		t.Fatalf("a slow answer came by %s: %v", how, resp.GetProbabilities())
+	}
+	if time.Duration(f.recent.Load()) <= spinMax {
+		t.Fatalf("recent answers average %v after a slow one", time.Duration(f.recent.Load()))
+	}
+	if how := answeredBy(t, f, &pb.PredictRequest{Columns: 1, Values: []float64{6}}, &resp); how != "socket, not watched" || resp.GetProbabilities()[0] != 6 {
+		t.Fatalf("after slow answers, an answer came by %s: %v", how, resp.GetProbabilities())
+	}
+}
+
+// A plugin built before answer regions answers the attach Unimplemented, as
+// any method it does not know: its calls all go through the socket, and
+// no connection offers it a region again.
+func TestFastPathPluginWithoutRegions(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	attaches := make(chan byte, 16)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { // the fast path as plugins built before regions serve it
+				defer c.Close()
+				r := bufio.NewReader(c)
+				var in []byte
+				for {
+					frame, err := readFrame(r, &in)
+					if err != nil {
+						return
+					}
+					answer := []byte{byte(codes.OK)}
+					if frame[0] == fastAttach {
+						attaches <- frame[0]
+						answer = append([]byte{byte(codes.Unimplemented)}, "a model plugin has no fast-path method 3"...)
+					} else {
+						var req pb.PredictRequest
+						proto.Unmarshal(frame[9:], &req)
+						answer, _ = proto.MarshalOptions{}.MarshalAppend(answer, &pb.PredictResponse{Probabilities: req.GetValues()})
+					}
+					c.Write(append(binary.BigEndian.AppendUint32(nil, uint32(len(answer))), answer...))
+				}
+			}()
+		}
+	}()
+	f := newFastClient(path)
+	var resp pb.PredictResponse
+	if how := answeredBy(t, f, &pb.PredictRequest{Columns: 1, Values: []float64{3}}, &resp); how != "no region" || resp.GetProbabilities()[0] != 3 {
+		t.Fatalf("an older plugin's answer came by %s: %v", how, resp.GetProbabilities())
+	}
+	if !f.noRegions.Load() || len(attaches) != 1 {
+		t.Fatalf("after an Unimplemented attach: noRegions %v, %d attaches", f.noRegions.Load(), len(attaches))
+	}
+	second, err := f.get() // the pool holds one; a second connection is dialled
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.close()
+	if len(attaches) != 1 || second.region != nil {
+		t.Fatalf("a second connection offered a region again: %d attaches", len(attaches))
 	}
 }
