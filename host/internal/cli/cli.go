@@ -168,7 +168,9 @@ func (c *common) load(e env) (config.Config, error) {
 	if err != nil {
 		return cfg, err
 	}
-	if !c.serving {
+	if c.serving {
+		servingPlugins(&cfg)
+	} else {
 		batchPlugins(&cfg)
 	}
 	tuneGC(e, cfg.Serve)
@@ -202,6 +204,28 @@ func batchPlugins(cfg *config.Config) {
 		}
 		if p.GCPercent == nil && (p.Kind == "source" || p.Kind == "features") {
 			p.GCPercent = new(cfg.Serve.GCPercent)
+		}
+		cfg.Plugins[name] = p
+	}
+}
+
+// KeepSysmonAwake is the GODEBUG setting a serving process's plugins get
+// where config sets none (plugins.<name>.godebug). Go's system monitor
+// sleeps while every P is idle, and the first system call after that wakes
+// it (a futex wake and a thread woken on another CPU): a plugin between two
+// calls is idle every time, so every call paid it. A schedtrace interval
+// keeps the monitor out of that sleep (it backs off to one look every 10 ms
+// instead). The interval is the longest there is, 24.8 days: a process
+// whose machine has been up longer than that prints one line of scheduler
+// state to stderr when it starts, and one every 24.8 days.
+const KeepSysmonAwake = "schedtrace=2147483647"
+
+// servingPlugins sets the Go runtime of a serving command's plugins (serve,
+// worker) where config sets none: KeepSysmonAwake.
+func servingPlugins(cfg *config.Config) {
+	for name, p := range cfg.Plugins {
+		if p.GODebug == nil {
+			p.GODebug = new(KeepSysmonAwake)
 		}
 		cfg.Plugins[name] = p
 	}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"runtime"
+	"strings"
 
 	"github.com/soccerpredict/soccerpredict/host/internal/config"
 )
@@ -20,4 +21,26 @@ func tuneRuntime(e env, s config.Serve) {
 		}
 		runtime.GOMAXPROCS(procs)
 	}
+}
+
+// ServingGODebug says whether a command should be started again with
+// GODEBUG set to godebug before it does anything: serve and worker, whose
+// processes wait between small calls, run with KeepSysmonAwake, unless
+// GODEBUG already names schedtrace (GODEBUG=schedtrace=0 keeps Go's
+// default). A runtime setting is read once, as the process starts, so main
+// re-executes itself with it.
+func ServingGODebug(args, environ []string) (godebug string, restart bool) {
+	if len(args) == 0 || (args[0] != "serve" && args[0] != "worker") {
+		return "", false
+	}
+	current := env{environ: environ}.getenv("GODEBUG")
+	for _, kv := range strings.Split(current, ",") {
+		if strings.HasPrefix(strings.TrimSpace(kv), "schedtrace=") {
+			return "", false
+		}
+	}
+	if current == "" {
+		return KeepSysmonAwake, true
+	}
+	return current + "," + KeepSysmonAwake, true
 }

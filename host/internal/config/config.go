@@ -309,6 +309,13 @@ type Plugin struct {
 	// host's serve.gc_percent. A model plugin keeps Go's default there: a
 	// trainer holds its training set.
 	GCPercent *int `koanf:"gc_percent"`
+	// GODebug is added to the plugin process's GODEBUG (after any the
+	// environment lets through). Unset, it is schedtrace=2147483647 under serve
+	// and worker (Go's system monitor stays out of its idle sleep, so the
+	// first system call after each wait does not wake it: see
+	// docs/benchmarks.md) and nothing under the batch commands; "" adds
+	// nothing.
+	GODebug *string `koanf:"godebug"`
 	// Config is handed to the plugin as its own settings.
 	Config map[string]any `koanf:"config"`
 	// Env names more of the host's environment variables the plugin

@@ -276,7 +276,7 @@ func (p *Plugin) Fingerprint() (string, error) {
 
 // launchEnv is a launch's environment, from the host's environ: the
 // variables PluginEnv lets through, tracing's, and the Go runtime's
-// settings from config (GOMAXPROCS, GOGC).
+// settings from config (GOMAXPROCS, GOGC, GODEBUG added to any let through).
 func (p *Plugin) launchEnv(environ []string) []string {
 	env := PluginEnv(environ, p.cfg.Env)
 	env = append(env, tracing.PluginEnv(p.Name)...) // its spans go where the host's go
@@ -285,6 +285,15 @@ func (p *Plugin) launchEnv(environ []string) []string {
 	}
 	if p.cfg.GCPercent != nil {
 		env = append(env, "GOGC="+strconv.Itoa(*p.cfg.GCPercent))
+	}
+	if p.cfg.GODebug != nil && *p.cfg.GODebug != "" {
+		debug := *p.cfg.GODebug
+		for _, kv := range env {
+			if v, ok := strings.CutPrefix(kv, "GODEBUG="); ok && v != "" {
+				debug = v + "," + debug // the later of a setting named twice wins
+			}
+		}
+		env = append(env, "GODEBUG="+debug)
 	}
 	return env
 }

@@ -362,8 +362,19 @@ func TestLaunchEnvCarriesTheRuntimeSettings(t *testing.T) {
 		t.Fatalf("launch environment %v", env)
 	}
 	p.cfg.Procs, p.cfg.GCPercent, p.cfg.Env = nil, nil, nil
-	env = p.launchEnv([]string{"PATH=/bin", "GOGC=50"})
-	if !slices.Contains(env, "GOMAXPROCS=1") || slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "GOGC=") }) {
+	env = p.launchEnv([]string{"PATH=/bin", "GOGC=50", "GODEBUG=x=1"})
+	if !slices.Contains(env, "GOMAXPROCS=1") || slices.ContainsFunc(env, func(kv string) bool {
+		return strings.HasPrefix(kv, "GOGC=") || strings.HasPrefix(kv, "GODEBUG=")
+	}) {
 		t.Fatalf("unset: launch environment %v", env)
+	}
+	p.cfg.GODebug, p.cfg.Env = new("schedtrace=2147483647"), []string{"GODEBUG"}
+	env = p.launchEnv([]string{"PATH=/bin", "GODEBUG=x=1"})
+	if env[len(env)-1] != "GODEBUG=x=1,schedtrace=2147483647" {
+		t.Fatalf("godebug added to the GODEBUG let through: %v", env)
+	}
+	p.cfg.Env = nil
+	if env = p.launchEnv([]string{"PATH=/bin", "GODEBUG=x=1"}); env[len(env)-1] != "GODEBUG=schedtrace=2147483647" {
+		t.Fatalf("godebug alone: %v", env)
 	}
 }
