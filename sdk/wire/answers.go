@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"fmt"
 	"runtime"
 	"sync/atomic"
 	"time"
@@ -69,9 +70,9 @@ func (r *answerRegion) expect(watch bool) {
 }
 
 // await watches the region for up to spinMax and copies an answer found
-// there into *buf; false: read the answer from the socket. Other goroutines
-// run between looks.
-func (r *answerRegion) await(buf *[]byte) ([]byte, bool) {
+// there into *buf; ok false: read the answer from the socket. Other
+// goroutines run between looks.
+func (r *answerRegion) await(buf *[]byte) (answer []byte, ok bool, err error) {
 	start := time.Now()
 	for {
 		s := atomic.LoadUint32(r.state())
@@ -80,7 +81,7 @@ func (r *answerRegion) await(buf *[]byte) ([]byte, bool) {
 		}
 		if time.Since(start) > spinMax {
 			if atomic.CompareAndSwapUint32(r.state(), answerWatched, answerSleeping) {
-				return nil, false
+				return nil, false, nil
 			}
 			return r.take(atomic.LoadUint32(r.state()), buf)
 		}
@@ -88,17 +89,21 @@ func (r *answerRegion) await(buf *[]byte) ([]byte, bool) {
 	}
 }
 
-func (r *answerRegion) take(state uint32, buf *[]byte) ([]byte, bool) {
-	if state != answerHere {
-		return nil, false
+func (r *answerRegion) take(state uint32, buf *[]byte) ([]byte, bool, error) {
+	switch state {
+	case answerOnSocket:
+		return nil, false, nil
+	case answerHere:
+	default:
+		return nil, false, fmt.Errorf("the plugin left its answer region in state %d", state)
 	}
 	n := int(atomic.LoadUint32(r.size()))
 	if n > r.room() {
-		return nil, false
+		return nil, false, fmt.Errorf("the plugin's answer region says %d bytes, over its %d", n, r.room())
 	}
 	*buf = append((*buf)[:0], r.mem[answerHeader:answerHeader+n]...)
 	atomic.StoreUint32(r.state(), answerIdle)
-	return *buf, true
+	return *buf, true, nil
 }
 
 // offer is the plugin's side: it puts answer (a code byte and the message)

@@ -243,7 +243,9 @@ func (c *fastConn) roundTrip(ctx context.Context, method byte, req proto.Message
 	}
 	body, ok := []byte(nil), false
 	if watch {
-		body, ok = c.region.await(&c.buf)
+		if body, ok, err = c.region.await(&c.buf); err != nil {
+			return 0, nil, err
+		}
 	}
 	if !ok {
 		if body, err = readFrame(c.r, &c.buf); err != nil {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -148,14 +149,19 @@ func answeredBy(t *testing.T, f *fastClient, req *pb.PredictRequest, resp *pb.Pr
 // answer is whole either way.
 func TestFastPathAnswersInSharedMemory(t *testing.T) {
 	defer func(d time.Duration) { spinMax = d }(spinMax)
-	spinMax = 50 * time.Millisecond // answers here are quick, even under -race
+	spinMax = 200 * time.Millisecond // answers here are quick, even under -race
 	f, _ := fastServer(t, func(ctx context.Context, method byte, b []byte) (proto.Message, error) {
 		var req pb.PredictRequest
 		if err := proto.Unmarshal(b, &req); err != nil {
 			return nil, err
 		}
-		if req.GetColumns() == 2 {
+		switch req.GetColumns() {
+		case 2:
 			time.Sleep(3 * spinMax)
+		case 3:
+			large := make([]float64, answerRegionSize/8)
+			large[len(large)-1] = 7
+			return &pb.PredictResponse{Probabilities: large}, nil
 		}
 		return &pb.PredictResponse{Probabilities: req.GetValues()}, nil
 	})
@@ -165,9 +171,7 @@ func TestFastPathAnswersInSharedMemory(t *testing.T) {
 			t.Fatalf("a quick small answer came by %s: %v", how, resp.GetProbabilities())
 		}
 	}
-	large := make([]float64, answerRegionSize/8)
-	large[len(large)-1] = 7
-	if how := answeredBy(t, f, &pb.PredictRequest{Columns: 1, Values: large}, &resp); how != "socket, too large" || len(resp.GetProbabilities()) != len(large) || resp.GetProbabilities()[len(large)-1] != 7 {
+	if how := answeredBy(t, f, &pb.PredictRequest{Columns: 3}, &resp); how != "socket, too large" || len(resp.GetProbabilities()) != answerRegionSize/8 || resp.GetProbabilities()[answerRegionSize/8-1] != 7 {
 		t.Fatalf("an answer larger than the region came by %s with %d values", how, len(resp.GetProbabilities()))
 	}
 	f.recent.Store(int64(spinMax)) // still watched, at the edge
@@ -237,5 +241,50 @@ func TestFastPathPluginWithoutRegions(t *testing.T) {
 	defer second.close()
 	if len(attaches) != 1 || second.region != nil {
 		t.Fatalf("a second connection offered a region again: %d attaches", len(attaches))
+	}
+}
+
+// A plugin that says its answer is in the region but gives a length past
+// the region's end gets a clear error at once, not a wait for the socket.
+func TestFastPathRegionThatLies(t *testing.T) {
+	defer func(d time.Duration) { spinMax = d }(spinMax)
+	spinMax = 10 * time.Second // the host watches until the liar has spoken
+	path := filepath.Join(t.TempDir(), "liar.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		fr := newFileReader(c)
+		r := bufio.NewReader(fr)
+		var in []byte
+		if _, err := readFrame(r, &in); err != nil { // the attach
+			return
+		}
+		region, err := mapAnswerRegion(takeFD(fr))
+		if err != nil {
+			return
+		}
+		defer region.close()
+		c.Write([]byte{0, 0, 0, 1, byte(codes.OK)})
+		if _, err := readFrame(r, &in); err != nil {
+			return
+		}
+		atomic.StoreUint32(region.size(), uint32(region.room()+1))
+		atomic.StoreUint32(region.state(), answerHere)
+		readFrame(r, &in) // until the host hangs up
+	}()
+	f := newFastClient(path)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err = f.call(ctx, FastPredict, &pb.PredictRequest{}, &pb.PredictResponse{})
+	if !IsUnavailable(err) || !strings.Contains(err.Error(), "answer region says") || ctx.Err() != nil {
+		t.Fatalf("a lying region: %v", err)
 	}
 }
