@@ -68,7 +68,7 @@ func TestProblemsAreNamed(t *testing.T) {
 	for _, c := range []struct{ yaml, want string }{
 		{"stor:\n  driver: sqlite\n", `unknown key "stor" at the top level (known there: auth,`},
 		{"serve:\n  adr: x\n", `unknown key "adr" in serve (known there: access_log, addr,`},
-		{"plugins:\n  x:\n    kind: source\n    pth: p\n", `unknown key "pth" in plugins[x] (known there: config, env, gc_percent, kind,`},
+		{"plugins:\n  x:\n    kind: source\n    pth: p\n", `unknown key "pth" in plugins[x] (known there: config, env, gc_percent, godebug, kind,`},
 		{"serve:\n  batching: {max_batch: lots}\n", "serve.batching.max_batch must be a whole number"},
 		{"serve:\n  generation_poll: often\n", "serve.generation_poll must be a duration such as 5s or 10m"},
 		{"log: 3\n", "log is a section (keys under it), not a single value"},
