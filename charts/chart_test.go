@@ -218,6 +218,9 @@ func TestRestrictedPodSecurity(t *testing.T) {
 					t.Errorf("%s: %s is refused under the restricted policy: %s: %s", mode, name, r.ForbiddenReason, r.ForbiddenDetail)
 				}
 			}
+			if !strings.HasPrefix(name, "Pod ") {
+				checkWritableTmp(t, mode+": "+name, pod.Spec)
+			}
 		}
 	}
 }
@@ -417,4 +420,26 @@ func TestServiceMonitorAndNetworkPolicy(t *testing.T) {
 		t.Errorf("jobs NetworkPolicy %+v", jobs.Spec)
 	}
 	strict[networkingv1.NetworkPolicy](t, m["NetworkPolicy"]["sp-soccerpredict-worker"])
+}
+
+// checkWritableTmp: a host container's root file system is read-only, so
+// /tmp, where go-plugin and the plugins' fast path put their sockets and
+// shared answer regions, must be a volume of its own in memory.
+func checkWritableTmp(t *testing.T, name string, spec corev1.PodSpec) {
+	t.Helper()
+	volumes := map[string]corev1.Volume{}
+	for _, v := range spec.Volumes {
+		volumes[v.Name] = v
+	}
+	for _, c := range spec.Containers {
+		tmp := ""
+		for _, m := range c.VolumeMounts {
+			if m.MountPath == "/tmp" && !m.ReadOnly {
+				tmp = m.Name
+			}
+		}
+		if v, ok := volumes[tmp]; !ok || v.EmptyDir == nil || v.EmptyDir.Medium != corev1.StorageMediumMemory {
+			t.Errorf("%s: container %s has no writable /tmp in memory (mount %q)", name, c.Name, tmp)
+		}
+	}
 }

@@ -62,6 +62,7 @@ app.kubernetes.io/component: {{ .component }}
   volumeMounts:
     - {name: config, mountPath: /etc/soccerpredict, readOnly: true}
     - {name: data, mountPath: /var/lib/soccerpredict}
+    - {name: tmp, mountPath: /tmp}
 {{- end -}}
 
 {{- define "soccerpredict.volumes" -}}
@@ -70,6 +71,10 @@ app.kubernetes.io/component: {{ .component }}
     name: {{ include "soccerpredict.fullname" . }}-config
 - name: data
   emptyDir: {}
+{{/* The root file system is read-only: go-plugin's sockets, the plugins'
+fast-path sockets and their shared answer regions live in /tmp, in memory. */}}
+- name: tmp
+  emptyDir: {medium: Memory, sizeLimit: 64Mi}
 {{- end -}}
 
 
