@@ -217,7 +217,8 @@ func batchPlugins(cfg *config.Config) {
 // keeps the monitor out of that sleep (it backs off to one look every 10 ms
 // instead). The interval is the longest there is, 24.8 days: a process
 // whose machine has been up longer than that prints one line of scheduler
-// state to stderr when it starts, and one every 24.8 days.
+// state to stderr when it starts, and one every 24.8 days; a fatal error
+// (not a recovered panic) also prints the scheduler's state.
 const KeepSysmonAwake = "schedtrace=2147483647"
 
 // servingPlugins sets the Go runtime of a serving command's plugins (serve,
