@@ -79,8 +79,8 @@ func (s *Server) predictAsync(w http.ResponseWriter, r *http.Request) {
 		// The client left while the store was slow: it never learns the
 		// job's ID, so nobody would read the result. A job recorded after
 		// record gave up is cancelled there; one recorded just as the
-		// client went is cancelled here, before it is relayed. (One with an
-		// Idempotency-Key is kept for the client's retry to find.)
+		// client went is cancelled here (a worker handed it skips it). (One
+		// with an Idempotency-Key is kept for the client's retry to find.)
 		if err == nil && created && key == "" {
 			if _, err := s.Store.CancelJob(context.WithoutCancel(r.Context()), job.ID); err != nil {
 				s.Logger.Warn("cancel a job whose client left before it was recorded", "job", job.ID, "error", err)
@@ -109,8 +109,8 @@ func (s *Server) predictAsync(w http.ResponseWriter, r *http.Request) {
 		s.json(w, http.StatusOK, AsyncResponse{JobID: job.ID, Status: job.Status, StatusURL: "/v1/jobs/" + job.ID})
 		return
 	}
-	if s.Kick != nil {
-		s.Kick()
+	if key != "" && s.Kick != nil {
+		s.Kick() // unkeyed jobs went to the relay with their INSERT (newJobGroup)
 	}
 	w.Header().Set("Location", "/v1/jobs/"+id)
 	s.json(w, http.StatusAccepted, AsyncResponse{JobID: id, Status: store.JobQueued, StatusURL: "/v1/jobs/" + id})
@@ -186,7 +186,9 @@ func (s *Server) predictAsyncBatch(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := durably(s, r.Context(), key != "", ids, func(ctx context.Context) (recorded, bool, error) {
 		if key == "" {
+			claimed := s.claim(batch)
 			if err := s.Store.CreateJobs(ctx, batch...); err != nil {
+				s.relay(nil, claimed)
 				return recorded{}, false, err
 			}
 			now := time.Now().UTC()
@@ -195,6 +197,7 @@ func (s *Server) predictAsyncBatch(w http.ResponseWriter, r *http.Request) {
 				made[i].Status, made[i].CreatedAt, made[i].UpdatedAt = store.JobQueued, now, now
 			}
 			jobs.CacheJobs(ctx, s.Cache, s.Logger, made...)
+			s.relay(made, claimed)
 			return recorded{made, len(made)}, true, nil
 		}
 		out := recorded{jobs: make([]store.Job, len(batch))}
@@ -240,8 +243,8 @@ func (s *Server) predictAsyncBatch(w http.ResponseWriter, r *http.Request) {
 	status := http.StatusAccepted
 	if res.created == 0 {
 		status = http.StatusOK // the same batch again: nothing new was queued
-	} else if s.Kick != nil {
-		s.Kick()
+	} else if key != "" && s.Kick != nil {
+		s.Kick() // unkeyed jobs went to the relay with their INSERT
 	}
 	s.json(w, status, out)
 }
@@ -497,7 +500,7 @@ func (s *Server) submitTimeout() time.Duration {
 // record stores a submission, waiting at most SubmitTimeout (and no longer
 // than the client stays). When it gives up first — errSubmitTimeout, or
 // the client left — the write goes on, and a job it creates without an
-// Idempotency-Key is cancelled before it is relayed: nobody learnt its ID,
+// Idempotency-Key is cancelled (a worker skips it): nobody learnt its ID,
 // so nobody would read the result. (A keyed one is kept: the client's
 // retry with the same key finds it.)
 func (s *Server) record(ctx context.Context, job store.Job, window time.Duration) (store.Job, bool, error) {
@@ -596,6 +599,7 @@ func (s *Server) storeDown(w http.ResponseWriter, r *http.Request, err error) {
 func (s *Server) newJobGroup() *gather.Group[store.Job, struct{}] {
 	return &gather.Group[store.Job, struct{}]{Max: 64, Concurrency: 2, Run: func(ctx context.Context, batch []store.Job) ([]struct{}, []error) {
 		errs := make([]error, len(batch))
+		claimed := s.claim(batch)
 		if err := s.Store.CreateJobs(ctx, batch...); err != nil {
 			for i, j := range batch {
 				errs[i] = err
@@ -613,8 +617,37 @@ func (s *Server) newJobGroup() *gather.Group[store.Job, struct{}] {
 			}
 		}
 		jobs.CacheJobs(ctx, s.Cache, s.Logger, made...)
+		s.relay(made, claimed)
 		return make([]struct{}, len(batch)), errs
 	}}
+}
+
+// claim readies unkeyed jobs about to be created for the relay's Handoff:
+// created claimed, the relay publishes them without taking them from the
+// outbox. It reports false (the jobs stay unclaimed) without a Handoff
+// or room in it.
+func (s *Server) claim(batch []store.Job) bool {
+	if s.Handoff == nil || !s.Handoff.Reserve() {
+		return false
+	}
+	for i := range batch {
+		batch[i].RelayLease = jobs.RelayLease
+	}
+	return true
+}
+
+// relay passes the jobs just created to the relay: handed, when claim
+// claimed them; otherwise it wakes the relay, which takes them from the
+// outbox.
+func (s *Server) relay(made []store.Job, claimed bool) {
+	switch {
+	case claimed && len(made) > 0:
+		s.Handoff.Hand(made)
+	case claimed:
+		s.Handoff.Cancel()
+	case len(made) > 0 && s.Kick != nil:
+		s.Kick()
+	}
 }
 
 // jobIDBytes is the random part of a job ID (hex-encoded, so 24 characters).

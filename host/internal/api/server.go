@@ -70,10 +70,14 @@ type Server struct {
 	// Auth, when required, guards predictions (scope predict) and plugin
 	// details (scope admin) with API keys and per-key rate limits.
 	Auth *apikey.Auth
-	// Store and Cache hold async jobs; Kick wakes the relay after a new one.
-	Store Store
-	Cache cache.Cache
-	Kick  func()
+	// Store and Cache hold async jobs. Handoff, when set, carries the jobs
+	// this server creates to its relay (created claimed for it); Kick wakes
+	// the relay to take new jobs from the outbox instead (keyed ones, or
+	// when the Handoff is full).
+	Store   Store
+	Cache   cache.Cache
+	Handoff *jobs.Handoff
+	Kick    func()
 	// MaxBodyBytes bounds a request body (413 beyond it; default 1 MiB).
 	// MaxInFlight bounds the requests served at once; beyond it requests are
 	// shed with 503 and Retry-After (default unbounded). Health, readiness

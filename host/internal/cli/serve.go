@@ -96,8 +96,12 @@ func runServe(e env, args []string) error {
 		jobCache.Close()
 	}()
 	kick := make(chan struct{}, 1)
+	// Up to 1,024 pages handed and not yet published (~100,000 jobs through
+	// the batch route); beyond, new jobs wait in the outbox.
+	handoff := jobs.NewHandoff(1024)
 	run(func() {
-		jobs.Relay{Store: parts.store, Queue: q, Logger: parts.log.Named("relay"), Interval: parts.cfg.Queue.RelayInterval, Kick: kick}.Run(watchCtx)
+		jobs.Relay{Store: parts.store, Queue: q, Logger: parts.log.Named("relay"), Interval: parts.cfg.Queue.RelayInterval, Kick: kick,
+			Handoff: handoff}.Run(watchCtx)
 	})
 	if parts.cfg.Queue.Driver == "memory" {
 		runErr("job queue consumer", func() error { return q.Consume(watchCtx, worker(parts, pred, jobCache, metrics).Handle) })
@@ -127,7 +131,7 @@ func runServe(e env, args []string) error {
 	apiServer := &api.Server{Predictor: pred, Logger: parts.log, Plugins: parts.host.Statuses, Version: Version, Metrics: metrics,
 		Auth: &apikey.Auth{Required: parts.cfg.Auth.Required, Keys: parts.store, CacheFor: parts.cfg.Auth.CacheFor,
 			LookupTimeout: parts.cfg.Auth.LookupTimeout, StaleFor: parts.cfg.Auth.StaleFor, Logger: parts.log.Named("auth")},
-		Store: parts.store, Cache: jobCache, Kick: func() {
+		Store: parts.store, Cache: jobCache, Handoff: handoff, Kick: func() {
 			select {
 			case kick <- struct{}{}:
 			default:

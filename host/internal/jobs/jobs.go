@@ -74,8 +74,17 @@ type Relay struct {
 	// Kick wakes the relay at once (the API signals a new job).
 	Kick <-chan struct{}
 	// Concurrency is how many pages a drain claims, publishes and marks
-	// at once (DefaultRelayConcurrency when zero).
+	// at once (DefaultRelayConcurrency when zero), and how many handed
+	// pages it publishes at once.
 	Concurrency int
+	// Handoff, when set, brings the jobs this process's API created
+	// claimed: the relay publishes them as they come and marks them after
+	// MarkAfter (its own field; the constant when zero) unless a worker
+	// started them first. The outbox stays the way back for everything
+	// else: jobs created unclaimed, pages whose publish failed, and the
+	// jobs of a replica that died.
+	Handoff   *Handoff
+	MarkAfter time.Duration
 }
 
 // DefaultRelayConcurrency: with one page at a time, a burst's workers
@@ -87,6 +96,17 @@ const DefaultRelayConcurrency = 2
 func (r Relay) Run(ctx context.Context) {
 	tick := time.NewTicker(r.Interval)
 	defer tick.Stop()
+	var marks unmarked
+	if r.Handoff != nil {
+		var wg sync.WaitGroup
+		for range r.pages() {
+			wg.Go(func() { r.publishHanded(ctx, &marks) })
+		}
+		defer func() {
+			wg.Wait()
+			r.stopHandoff(ctx, &marks)
+		}()
+	}
 	down := false
 	for {
 		n, err := r.Drain(ctx)
@@ -98,6 +118,7 @@ func (r Relay) Run(ctx context.Context) {
 			r.Logger.Info("queue reachable again; outbox drained", "jobs", n)
 			down = false
 		}
+		r.mark(ctx, &marks, time.Now().Add(-r.markAfter()))
 		select {
 		case <-ctx.Done():
 			return
@@ -105,6 +126,74 @@ func (r Relay) Run(ctx context.Context) {
 		case <-r.Kick:
 		}
 	}
+}
+
+func (r Relay) pages() int {
+	if r.Concurrency <= 0 {
+		return DefaultRelayConcurrency
+	}
+	return r.Concurrency
+}
+
+func (r Relay) markAfter() time.Duration {
+	if r.MarkAfter > 0 {
+		return r.MarkAfter
+	}
+	return MarkAfter
+}
+
+// publishHanded publishes handed pages until ctx ends. A page whose
+// publish fails goes back to the outbox, for Drain to retry (and report).
+func (r Relay) publishHanded(ctx context.Context, marks *unmarked) {
+	for {
+		page, ok := r.Handoff.take(ctx)
+		if !ok {
+			return
+		}
+		ids := make([]string, len(page))
+		for i, j := range page {
+			ids[i] = j.ID
+		}
+		if err := r.publish(ctx, page, ids); err != nil {
+			r.Logger.Debug("handed jobs go back to the outbox", "jobs", len(ids), "error", err)
+			continue
+		}
+		marks.add(ids, time.Now())
+	}
+}
+
+// mark records the jobs published before cutoff (all of them with a zero
+// cutoff) as published, a statement per thousand; those a worker started
+// are marked already and cost nothing. A mark that fails is tried again
+// at the next one: until the lease passes, no other relay takes the jobs.
+func (r Relay) mark(ctx context.Context, marks *unmarked, cutoff time.Time) {
+	for {
+		ids := marks.due(cutoff, 1000)
+		if len(ids) == 0 {
+			return
+		}
+		if err := r.Store.MarkPublished(ctx, ids...); err != nil {
+			marks.putBack(ids, time.Time{})
+			if ctx.Err() == nil {
+				r.Logger.Warn("cannot mark published jobs; trying again shortly", "jobs", len(ids), "error", err)
+			}
+			return
+		}
+	}
+}
+
+// stopHandoff, once the relay stops, gives the pages it was not handed
+// in time back to the outbox and marks what it published, so other
+// replicas take the first at once and never publish the second again.
+func (r Relay) stopHandoff(ctx context.Context, marks *unmarked) {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if ids := r.Handoff.left(); len(ids) > 0 {
+		if err := r.Store.ReleaseOutbox(sctx, ids...); err != nil {
+			r.Logger.Warn("cannot give handed jobs back to the outbox; another relay publishes them after the lease", "jobs", len(ids), "error", err)
+		}
+	}
+	r.mark(sctx, marks, time.Time{})
 }
 
 // Drain publishes every outbox job it can, oldest first, and returns how
@@ -118,11 +207,7 @@ func (r Relay) Drain(ctx context.Context) (int, error) {
 		first   error
 		wg      sync.WaitGroup
 	)
-	pages := r.Concurrency
-	if pages <= 0 {
-		pages = DefaultRelayConcurrency
-	}
-	for range pages {
+	for range r.pages() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -160,25 +245,32 @@ func (r Relay) page(ctx context.Context) (int, error) {
 	for i, j := range jobs {
 		ids[i] = j.ID
 	}
-	pctx, span := relaySpan(ctx, jobs)
-	pctx, cancel := context.WithTimeout(pctx, 30*time.Second)
-	err = r.Queue.Publish(pctx, ids...)
-	cancel()
-	tracing.Fail(span, err)
-	span.End()
-	if err != nil {
-		// Given back, so the first drain once the broker answers — this
-		// replica's or another's — publishes them without waiting out
-		// the lease. (A failed release only delays them by the lease.)
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		r.Store.ReleaseOutbox(rctx, ids...)
-		cancel()
+	if err := r.publish(ctx, jobs, ids); err != nil {
 		return 0, err
 	}
 	if err := r.Store.MarkPublished(ctx, ids...); err != nil {
 		return 0, err
 	}
 	return len(ids), nil
+}
+
+// publish hands claimed jobs (ids are their IDs) to the queue. If the
+// queue refuses them they are given back, so the first drain once the
+// broker answers — this replica's or another's — publishes them without
+// waiting out the lease. (A failed release only delays them by the lease.)
+func (r Relay) publish(ctx context.Context, jobs []store.Job, ids []string) error {
+	pctx, span := relaySpan(ctx, jobs)
+	pctx, cancel := context.WithTimeout(pctx, 30*time.Second)
+	err := r.Queue.Publish(pctx, ids...)
+	cancel()
+	tracing.Fail(span, err)
+	span.End()
+	if err != nil {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		r.Store.ReleaseOutbox(rctx, ids...)
+		cancel()
+	}
+	return err
 }
 
 // relaySpan starts the span of publishing an outbox page while tracing is

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -15,7 +14,6 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/soccerpredict/soccerpredict/host/internal/store"
-	"github.com/soccerpredict/soccerpredict/host/internal/store/sqlitestore"
 	"github.com/soccerpredict/soccerpredict/host/webhook"
 )
 
@@ -62,11 +60,7 @@ func TestBackoffDoublesUpToTheCap(t *testing.T) {
 func TestNotifierDelivers(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	st, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), "s.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openSQLite(t)
 	secret := []byte("0123456789abcdef")
 	var failing, verified atomic.Int64
 	release := make(chan struct{})

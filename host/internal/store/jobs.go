@@ -36,10 +36,12 @@ type Jobs interface {
 	// ReleaseOutbox gives back claimed jobs whose publish failed, so the next
 	// drain (of any replica) takes them at once instead of after the lease.
 	ReleaseOutbox(ctx context.Context, ids ...string) error
-	// MarkPublished records that the queue holds these jobs (one statement).
+	// MarkPublished records that the queue holds these jobs (one statement);
+	// a job a worker started is marked already.
 	MarkPublished(ctx context.Context, ids ...string) error
 	// CreateJobs creates several jobs in one statement (a worker-free burst
-	// of submissions shares one commit).
+	// of submissions shares one commit), or one statement for each run of
+	// jobs with the same RelayLease.
 	CreateJobs(ctx context.Context, jobs ...Job) error
 	// StartJob marks a queued (or running: a redelivery after a worker died)
 	// job running and counts the attempt; it reports false for a job that
@@ -155,4 +157,9 @@ type Job struct {
 	CallbackState    string
 	CallbackAttempts int
 	Callbacks        []CallbackAttempt
+	// RelayLease, when creating a job, says that the creating process's
+	// relay publishes it itself: the job is created claimed, and no
+	// Outbox call returns it until the lease passes (0: unclaimed, for
+	// any relay to claim). Not read back.
+	RelayLease time.Duration
 }

@@ -198,9 +198,9 @@ func (dialect) Statements() sqlstore.Statements {
 	return sqlstore.Statements{
 		MigrationsTable: `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`,
 		Later:           func(p string) string { return `later_us(` + p + `)` },
-		CreateJobs: `INSERT INTO jobs (id, status, request, error, created_at, updated_at, owner, callback_url)
-		SELECT id, $1, request, '', now(), now(), owner, cb FROM ` + rowsOf("$2", "id", "request", "owner", "cb"),
-		StartJobs: `UPDATE jobs SET status = $1, updated_at = now(), started_at = coalesce(started_at, now()),
+		CreateJobs: `INSERT INTO jobs (id, status, request, error, created_at, updated_at, owner, callback_url, relay_until)
+		SELECT id, $1, request, '', now(), now(), owner, cb, CASE WHEN $6 > 0 THEN later_us($6) END FROM ` + rowsOf("$2", "id", "request", "owner", "cb"),
+		StartJobs: `UPDATE jobs SET status = $1, updated_at = now(), started_at = coalesce(started_at, now()), published_at = coalesce(published_at, now()),
 		attempts = attempts + CASE WHEN s.srun <> '' AND s.srun = jobs.run_token THEN 0 ELSE 1 END, run_token = s.srun
 		FROM ` + rowsOf("$2", "sid", "srun") + ` AS s
 		WHERE jobs.id = s.sid AND jobs.status IN ($4, $1) RETURNING ` + sqlstore.JobColumns,

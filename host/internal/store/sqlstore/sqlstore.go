@@ -112,11 +112,12 @@ type Statements struct {
 	Later func(param string) string
 
 	// CreateJobs inserts queued jobs: $1 the status, $2…$5 a Table of IDs,
-	// requests, owners and callback URLs.
+	// requests, owners and callback URLs, $6 the relay lease in
+	// microseconds (0: unclaimed, relay_until NULL).
 	CreateJobs string
-	// StartJobs marks jobs running: $1 the running status, $2…$3 a Table
-	// of IDs and run tokens, $4 the queued status; it returns the started
-	// jobs' JobColumns.
+	// StartJobs marks jobs running, and published (a worker has it): $1 the
+	// running status, $2…$3 a Table of IDs and run tokens, $4 the queued
+	// status; it returns the started jobs' JobColumns.
 	StartJobs string
 	// FinishJobs ends jobs: $1…$5 a Table of IDs, statuses, results (null
 	// for none), errors and error kinds; $6, $7 the statuses a job may

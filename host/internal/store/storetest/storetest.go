@@ -392,6 +392,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("generations, audit and experiments", func(t *testing.T) { checkGenerations(t, open(t)) })
 	t.Run("api keys", func(t *testing.T) { checkKeys(t, open(t)) })
 	t.Run("jobs and outbox", func(t *testing.T) { checkJobs(t, open(t)) })
+	t.Run("jobs created claimed", func(t *testing.T) { checkClaimedJobs(t, open(t)) })
 	t.Run("outbox claims", func(t *testing.T) { checkOutboxClaims(t, open(t)) })
 	t.Run("idempotency keys", func(t *testing.T) { checkIdempotency(t, open(t)) })
 	t.Run("webhook callbacks", func(t *testing.T) { checkCallbacks(t, open(t)) })
@@ -625,6 +626,57 @@ func checkIdempotency(t *testing.T, s store.Store) {
 	wg.Wait()
 	if made.Load() != 1 {
 		t.Fatalf("%d jobs made for one key by concurrent calls", made.Load())
+	}
+}
+
+// checkClaimedJobs: jobs created with a relay lease are their creator's to
+// publish: no outbox claim returns them until the lease passes or they are
+// given back; a worker's start marks a job published; marking skips the
+// jobs already marked.
+func checkClaimedJobs(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	job := func(id string, lease time.Duration) store.Job {
+		return store.Job{ID: id, Request: json.RawMessage(`{}`), RelayLease: lease}
+	}
+	// Mixed leases in one call: each job keeps its own.
+	if err := s.CreateJobs(ctx, job("c1", time.Minute), job("c2", time.Minute), job("u1", 0), job("c3", time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	ids := func(jobs []store.Job) []string {
+		var out []string
+		for _, j := range jobs {
+			out = append(out, j.ID)
+		}
+		return out
+	}
+	if out, err := s.Outbox(ctx, 10, time.Minute); err != nil || !slices.Equal(ids(out), []string{"u1"}) {
+		t.Fatalf("outbox claim with c1…c3 created claimed: %v, %v; want only u1", ids(out), err)
+	}
+	if err := s.ReleaseOutbox(ctx, "c2"); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := s.Outbox(ctx, 10, time.Minute); err != nil || !slices.Equal(ids(out), []string{"c2"}) {
+		t.Fatalf("outbox claim after c2 was given back: %v, %v; want c2", ids(out), err)
+	}
+	if ok, err := s.StartJob(ctx, "c1"); !ok || err != nil {
+		t.Fatalf("start c1: %v %v", ok, err)
+	}
+	if j, _ := s.Job(ctx, "c1"); !j.Published {
+		t.Fatal("a started job is not marked published")
+	}
+	if err := s.MarkPublished(ctx, "c1", "c3"); err != nil {
+		t.Fatal(err)
+	}
+	if j, _ := s.Job(ctx, "c3"); !j.Published {
+		t.Fatal("c3 was not marked published")
+	}
+	// Expired: a lease of 1 µs has passed by the next statement.
+	if err := s.CreateJobs(ctx, job("e1", time.Microsecond)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Millisecond)
+	if out, err := s.Outbox(ctx, 10, time.Minute); err != nil || !slices.Equal(ids(out), []string{"e1"}) {
+		t.Fatalf("outbox claim after e1's lease passed: %v, %v; want e1", ids(out), err)
 	}
 }
 
