@@ -17,8 +17,9 @@ import (
 // before. Jobs left in it when the relay stops are given back to the
 // outbox, so another replica publishes them without waiting out the lease.
 type Handoff struct {
-	pages chan []store.Job
-	held  atomic.Int64 // reserved pages, sent or not, the relay has not taken
+	pages   chan []store.Job
+	held    atomic.Int64 // reserved pages, sent or not, the relay has not taken
+	stopped atomic.Bool
 }
 
 // NewHandoff makes a Handoff of up to pages pages.
@@ -27,9 +28,12 @@ func NewHandoff(pages int) *Handoff {
 }
 
 // Reserve makes room for one page, to be handed with Hand or given back
-// with Cancel; false when the relay is that far behind.
+// with Cancel; false when the relay is that far behind, or has stopped.
 func (h *Handoff) Reserve() bool {
-	if h.held.Add(1) > int64(cap(h.pages)) {
+	if h.stopped.Load() {
+		return false
+	}
+	if h.held.Add(1) > int64(cap(h.pages)) || h.stopped.Load() {
 		h.held.Add(-1)
 		return false
 	}
@@ -54,19 +58,32 @@ func (h *Handoff) take(ctx context.Context) ([]store.Job, bool) {
 	}
 }
 
-// left empties the Handoff once the relay stops.
-func (h *Handoff) left() []string {
+// close, once the relay stops, refuses new reservations and returns the
+// IDs of every page handed but not taken, waiting up to wait for the
+// reservations already made (an INSERT under way) to be handed or
+// cancelled. (Reserve counts itself before it looks at stopped, and close
+// sets stopped before it looks at the count, so no reservation slips
+// between them.)
+func (h *Handoff) close(wait time.Duration) []string {
+	h.stopped.Store(true)
+	deadline := time.Now().Add(wait)
 	var ids []string
 	for {
-		select {
-		case page := <-h.pages:
-			h.held.Add(-1)
-			for _, j := range page {
-				ids = append(ids, j.ID)
+		for drained := false; !drained; {
+			select {
+			case page := <-h.pages:
+				h.held.Add(-1)
+				for _, j := range page {
+					ids = append(ids, j.ID)
+				}
+			default:
+				drained = true
 			}
-		default:
+		}
+		if h.held.Load() <= 0 || time.Now().After(deadline) {
 			return ids
 		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 

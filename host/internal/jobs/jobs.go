@@ -182,13 +182,15 @@ func (r Relay) mark(ctx context.Context, marks *unmarked, cutoff time.Time) {
 	}
 }
 
-// stopHandoff, once the relay stops, gives the pages it was not handed
-// in time back to the outbox and marks what it published, so other
-// replicas take the first at once and never publish the second again.
+// stopHandoff, once the relay stops, closes the Handoff (the API's later
+// jobs are created unclaimed, for another replica's relay), gives the
+// pages it did not publish back to the outbox and marks what it
+// published, so other replicas take the first at once and never publish
+// the second again.
 func (r Relay) stopHandoff(ctx context.Context, marks *unmarked) {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if ids := r.Handoff.left(); len(ids) > 0 {
+	if ids := r.Handoff.close(3 * time.Second); len(ids) > 0 {
 		if err := r.Store.ReleaseOutbox(sctx, ids...); err != nil {
 			r.Logger.Warn("cannot give handed jobs back to the outbox; another relay publishes them after the lease", "jobs", len(ids), "error", err)
 		}

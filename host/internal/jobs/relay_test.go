@@ -314,3 +314,24 @@ func TestHandoffRoom(t *testing.T) {
 		t.Fatal("no room after the relay took a page")
 	}
 }
+
+// TestAClosedHandoff: once the relay stops, the Handoff refuses new
+// reservations, and close waits for one made just before (its INSERT
+// under way) so that page goes back to the outbox too, not out of reach
+// until the lease passes.
+func TestAClosedHandoff(t *testing.T) {
+	h := NewHandoff(2)
+	if !h.Reserve() {
+		t.Fatal("no room in an empty Handoff")
+	}
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		h.Hand([]store.Job{{ID: "late"}})
+	}()
+	if ids := h.close(10 * time.Second); len(ids) != 1 || ids[0] != "late" {
+		t.Fatalf("close gave back %v; want the page handed within its reservation", ids)
+	}
+	if h.Reserve() {
+		t.Fatal("a closed Handoff took a reservation")
+	}
+}

@@ -40,8 +40,7 @@ type Jobs interface {
 	// a job a worker started is marked already.
 	MarkPublished(ctx context.Context, ids ...string) error
 	// CreateJobs creates several jobs in one statement (a worker-free burst
-	// of submissions shares one commit), or one statement for each run of
-	// jobs with the same RelayLease.
+	// of submissions shares one commit).
 	CreateJobs(ctx context.Context, jobs ...Job) error
 	// StartJob marks a queued (or running: a redelivery after a worker died)
 	// job running and counts the attempt; it reports false for a job that

@@ -142,8 +142,8 @@ func (dialect) Statements() sqlstore.Statements {
 		SkipLocked:      ` FOR UPDATE SKIP LOCKED`,
 		Later:           func(p string) string { return `now() + ` + p + ` * interval '1 microsecond'` },
 		CreateJobs: `INSERT INTO jobs (id, status, request, error, created_at, updated_at, owner, callback_url, relay_until)
-		SELECT id, $1, request::jsonb, '', now(), now(), owner, cb, CASE WHEN $6::bigint > 0 THEN now() + $6::bigint * interval '1 microsecond' END
-		FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS t(id, request, owner, cb)`,
+		SELECT id, $1, request::jsonb, '', now(), now(), owner, cb, CASE WHEN lease::bigint > 0 THEN now() + lease::bigint * interval '1 microsecond' END
+		FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS t(id, request, owner, cb, lease)`,
 		StartJobs: lockedInOrder("$2") + `UPDATE jobs SET status = $1, updated_at = now(), started_at = coalesce(started_at, now()), published_at = coalesce(published_at, now()),
 		attempts = attempts + CASE WHEN s.srun <> '' AND s.srun = jobs.run_token THEN 0 ELSE 1 END, run_token = s.srun
 		FROM unnest($2::text[], $3::text[]) AS s(sid, srun), locked -- s's names clash with none of jobs'

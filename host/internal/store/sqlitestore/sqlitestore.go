@@ -199,7 +199,8 @@ func (dialect) Statements() sqlstore.Statements {
 		MigrationsTable: `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`,
 		Later:           func(p string) string { return `later_us(` + p + `)` },
 		CreateJobs: `INSERT INTO jobs (id, status, request, error, created_at, updated_at, owner, callback_url, relay_until)
-		SELECT id, $1, request, '', now(), now(), owner, cb, CASE WHEN $6 > 0 THEN later_us($6) END FROM ` + rowsOf("$2", "id", "request", "owner", "cb"),
+		SELECT id, $1, request, '', now(), now(), owner, cb, CASE WHEN CAST(lease AS INTEGER) > 0 THEN later_us(CAST(lease AS INTEGER)) END
+		FROM ` + rowsOf("$2", "id", "request", "owner", "cb", "lease"),
 		StartJobs: `UPDATE jobs SET status = $1, updated_at = now(), started_at = coalesce(started_at, now()), published_at = coalesce(published_at, now()),
 		attempts = attempts + CASE WHEN s.srun <> '' AND s.srun = jobs.run_token THEN 0 ELSE 1 END, run_token = s.srun
 		FROM ` + rowsOf("$2", "sid", "srun") + ` AS s

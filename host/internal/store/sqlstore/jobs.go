@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,30 +36,19 @@ func scanJob(r Row) (store.Job, error) {
 // CreateJob implements store.Jobs.
 func (s *Store) CreateJob(ctx context.Context, j store.Job) error { return s.CreateJobs(ctx, j) }
 
-// CreateJobs implements store.Jobs: one statement for each run of jobs
-// with the same RelayLease (one, as every caller creates them).
+// CreateJobs implements store.Jobs, in one statement.
 func (s *Store) CreateJobs(ctx context.Context, jobs ...store.Job) error {
-	for len(jobs) > 0 {
-		n := 1
-		for n < len(jobs) && jobs[n].RelayLease == jobs[0].RelayLease {
-			n++
-		}
-		if err := s.createJobs(ctx, jobs[:n]); err != nil {
-			return err
-		}
-		jobs = jobs[n:]
+	if len(jobs) == 0 {
+		return nil
 	}
-	return nil
-}
-
-func (s *Store) createJobs(ctx context.Context, jobs []store.Job) error {
-	ids, requests, owners, callbacks := make([]string, len(jobs)), make([]string, len(jobs)), make([]string, len(jobs)), make([]string, len(jobs))
+	n := len(jobs)
+	ids, requests, owners, callbacks, leases := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	for i, j := range jobs {
 		ids[i], requests[i], owners[i], callbacks[i] = j.ID, string(j.Request), j.Owner, j.CallbackURL
+		leases[i] = strconv.FormatInt(max(j.RelayLease, 0).Microseconds(), 10)
 	}
 	d := s.d
-	args := append(append([]any{store.JobQueued}, d.Table(ids, requests, owners, callbacks)...), max(jobs[0].RelayLease, 0).Microseconds())
-	if _, err := s.db.Exec(ctx, s.sql.CreateJobs, args...); err != nil {
+	if _, err := s.db.Exec(ctx, s.sql.CreateJobs, append([]any{store.JobQueued}, d.Table(ids, requests, owners, callbacks, leases)...)...); err != nil {
 		if len(jobs) == 1 {
 			return fmt.Errorf("create job %s: %w", jobs[0].ID, err)
 		}

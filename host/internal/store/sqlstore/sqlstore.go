@@ -111,9 +111,9 @@ type Statements struct {
 	// an expression: Later("$3").
 	Later func(param string) string
 
-	// CreateJobs inserts queued jobs: $1 the status, $2…$5 a Table of IDs,
-	// requests, owners and callback URLs, $6 the relay lease in
-	// microseconds (0: unclaimed, relay_until NULL).
+	// CreateJobs inserts queued jobs: $1 the status, $2…$6 a Table of IDs,
+	// requests, owners, callback URLs and relay leases (microseconds, as
+	// text; "0": unclaimed, relay_until NULL).
 	CreateJobs string
 	// StartJobs marks jobs running, and published (a worker has it): $1 the
 	// running status, $2…$3 a Table of IDs and run tokens, $4 the queued

@@ -638,7 +638,7 @@ func checkClaimedJobs(t *testing.T, s store.Store) {
 	job := func(id string, lease time.Duration) store.Job {
 		return store.Job{ID: id, Request: json.RawMessage(`{}`), RelayLease: lease}
 	}
-	// Mixed leases in one call: each job keeps its own.
+	// Mixed leases in one call (one statement): each job keeps its own.
 	if err := s.CreateJobs(ctx, job("c1", time.Minute), job("c2", time.Minute), job("u1", 0), job("c3", time.Minute)); err != nil {
 		t.Fatal(err)
 	}
