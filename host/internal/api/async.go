@@ -186,18 +186,10 @@ func (s *Server) predictAsyncBatch(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := durably(s, r.Context(), key != "", ids, func(ctx context.Context) (recorded, bool, error) {
 		if key == "" {
-			claimed := s.claim(batch)
-			if err := s.Store.CreateJobs(ctx, batch...); err != nil {
-				s.relay(nil, claimed)
+			made, err := s.createJobs(ctx, batch)
+			if err != nil {
 				return recorded{}, false, err
 			}
-			now := time.Now().UTC()
-			made := slices.Clone(batch)
-			for i := range made {
-				made[i].Status, made[i].CreatedAt, made[i].UpdatedAt = store.JobQueued, now, now
-			}
-			jobs.CacheJobs(ctx, s.Cache, s.Logger, made...)
-			s.relay(made, claimed)
 			return recorded{made, len(made)}, true, nil
 		}
 		out := recorded{jobs: make([]store.Job, len(batch))}
@@ -594,60 +586,55 @@ func (s *Server) storeDown(w http.ResponseWriter, r *http.Request, err error) {
 
 // newJobGroup gathers job submissions into shared INSERTs. A batch the
 // store refuses is written again job by job, so one bad job fails alone.
-// Each created job's queued view goes to the cache, so pollers of
-// unfinished jobs read the cache rather than the store.
 func (s *Server) newJobGroup() *gather.Group[store.Job, struct{}] {
 	return &gather.Group[store.Job, struct{}]{Max: 64, Concurrency: 2, Run: func(ctx context.Context, batch []store.Job) ([]struct{}, []error) {
 		errs := make([]error, len(batch))
-		claimed := s.claim(batch)
-		if err := s.Store.CreateJobs(ctx, batch...); err != nil {
+		if _, err := s.createJobs(ctx, batch); err != nil {
 			for i, j := range batch {
 				errs[i] = err
 				if len(batch) > 1 {
-					errs[i] = s.Store.CreateJobs(ctx, j)
+					_, errs[i] = s.createJobs(ctx, []store.Job{j})
 				}
 			}
 		}
-		now := time.Now().UTC()
-		var made []store.Job
-		for i, j := range batch {
-			if errs[i] == nil {
-				j.Status, j.CreatedAt, j.UpdatedAt = store.JobQueued, now, now
-				made = append(made, j)
-			}
-		}
-		jobs.CacheJobs(ctx, s.Cache, s.Logger, made...)
-		s.relay(made, claimed)
 		return make([]struct{}, len(batch)), errs
 	}}
 }
 
-// claim readies unkeyed jobs about to be created for the relay's Handoff:
-// created claimed, the relay publishes them without taking them from the
-// outbox. It reports false (the jobs stay unclaimed) without a Handoff
-// or room in it.
-func (s *Server) claim(batch []store.Job) bool {
-	if s.Handoff == nil || !s.Handoff.Reserve() {
-		return false
+// createJobs records unkeyed jobs in one INSERT and returns them as
+// created. Their queued views go to the cache, so pollers of unfinished
+// jobs read the cache rather than the store, and the jobs go to the
+// relay: handed, when the Handoff has room (they are created claimed for
+// it, and the relay publishes them without taking them from the outbox);
+// otherwise the relay is woken to take them from the outbox.
+func (s *Server) createJobs(ctx context.Context, batch []store.Job) ([]store.Job, error) {
+	claimed := s.Handoff != nil && s.Handoff.Reserve()
+	lease := time.Duration(0)
+	if claimed {
+		lease = jobs.RelayLease
 	}
 	for i := range batch {
-		batch[i].RelayLease = jobs.RelayLease
+		batch[i].RelayLease = lease
 	}
-	return true
-}
-
-// relay passes the jobs just created to the relay: handed, when claim
-// claimed them; otherwise it wakes the relay, which takes them from the
-// outbox.
-func (s *Server) relay(made []store.Job, claimed bool) {
+	if err := s.Store.CreateJobs(ctx, batch...); err != nil {
+		if claimed {
+			s.Handoff.Cancel()
+		}
+		return nil, err
+	}
+	now := time.Now().UTC()
+	made := slices.Clone(batch)
+	for i := range made {
+		made[i].Status, made[i].CreatedAt, made[i].UpdatedAt = store.JobQueued, now, now
+	}
+	jobs.CacheJobs(ctx, s.Cache, s.Logger, made...)
 	switch {
-	case claimed && len(made) > 0:
-		s.Handoff.Hand(made)
 	case claimed:
-		s.Handoff.Cancel()
-	case len(made) > 0 && s.Kick != nil:
+		s.Handoff.Hand(made)
+	case s.Kick != nil:
 		s.Kick()
 	}
+	return made, nil
 }
 
 // jobIDBytes is the random part of a job ID (hex-encoded, so 24 characters).

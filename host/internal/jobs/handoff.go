@@ -112,7 +112,7 @@ func (u *unmarked) add(ids []string, at time.Time) {
 }
 
 // due takes the IDs published before cutoff (all of them with a zero
-// cutoff), up to limit of them.
+// cutoff), up to limit of them, or one page if that is larger.
 func (u *unmarked) due(cutoff time.Time, limit int) []string {
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -129,9 +129,10 @@ func (u *unmarked) due(cutoff time.Time, limit int) []string {
 	return ids
 }
 
-// putBack returns IDs whose mark failed, to be tried first next time.
-func (u *unmarked) putBack(ids []string, at time.Time) {
+// putBack returns IDs whose mark failed, due at once, to be tried first
+// next time.
+func (u *unmarked) putBack(ids []string) {
 	u.mu.Lock()
-	u.pages = append([]markPage{{ids, at}}, u.pages...)
+	u.pages = append([]markPage{{ids: ids}}, u.pages...)
 	u.mu.Unlock()
 }

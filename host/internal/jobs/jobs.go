@@ -150,11 +150,8 @@ func (r Relay) publishHanded(ctx context.Context, marks *unmarked) {
 		if !ok {
 			return
 		}
-		ids := make([]string, len(page))
-		for i, j := range page {
-			ids[i] = j.ID
-		}
-		if err := r.publish(ctx, page, ids); err != nil {
+		ids, err := r.publish(ctx, page)
+		if err != nil {
 			r.Logger.Debug("handed jobs go back to the outbox", "jobs", len(ids), "error", err)
 			continue
 		}
@@ -173,7 +170,7 @@ func (r Relay) mark(ctx context.Context, marks *unmarked, cutoff time.Time) {
 			return
 		}
 		if err := r.Store.MarkPublished(ctx, ids...); err != nil {
-			marks.putBack(ids, time.Time{})
+			marks.putBack(ids)
 			if ctx.Err() == nil {
 				r.Logger.Warn("cannot mark published jobs; trying again shortly", "jobs", len(ids), "error", err)
 			}
@@ -243,11 +240,8 @@ func (r Relay) page(ctx context.Context) (int, error) {
 	// broker's confirms and one UPDATE. A job published but not marked (the
 	// relay dies between the two) is published again after the lease;
 	// workers skip finished jobs.
-	ids := make([]string, len(jobs))
-	for i, j := range jobs {
-		ids[i] = j.ID
-	}
-	if err := r.publish(ctx, jobs, ids); err != nil {
+	ids, err := r.publish(ctx, jobs)
+	if err != nil {
 		return 0, err
 	}
 	if err := r.Store.MarkPublished(ctx, ids...); err != nil {
@@ -256,11 +250,15 @@ func (r Relay) page(ctx context.Context) (int, error) {
 	return len(ids), nil
 }
 
-// publish hands claimed jobs (ids are their IDs) to the queue. If the
+// publish hands claimed jobs to the queue and returns their IDs. If the
 // queue refuses them they are given back, so the first drain once the
 // broker answers — this replica's or another's — publishes them without
 // waiting out the lease. (A failed release only delays them by the lease.)
-func (r Relay) publish(ctx context.Context, jobs []store.Job, ids []string) error {
+func (r Relay) publish(ctx context.Context, jobs []store.Job) ([]string, error) {
+	ids := make([]string, len(jobs))
+	for i, j := range jobs {
+		ids[i] = j.ID
+	}
 	pctx, span := relaySpan(ctx, jobs)
 	pctx, cancel := context.WithTimeout(pctx, 30*time.Second)
 	err := r.Queue.Publish(pctx, ids...)
@@ -272,7 +270,7 @@ func (r Relay) publish(ctx context.Context, jobs []store.Job, ids []string) erro
 		r.Store.ReleaseOutbox(rctx, ids...)
 		cancel()
 	}
-	return err
+	return ids, err
 }
 
 // relaySpan starts the span of publishing an outbox page while tracing is
