@@ -97,8 +97,10 @@ evaluate: build ort
 # bench-http: the HTTP load harness. It builds everything, makes a store of the shipped data with a
 # champion under var/bench (apart from `make run`'s), then bin/soccerload starts `soccerpredict serve`
 # and a bare Go ceiling server, each its own process, and drives both from its own process at
-# 1, 16 and 64 clients: distinct real fixtures (uncached), one fixture (cached), and the ceiling.
-# It prints req/s, p50, p99, server CPU and RSS per row and each row's share of the ceiling.
+# 1, 16 and 64 clients: distinct real fixtures (uncached), one fixture (cached), and the ceiling,
+# in three interleaved rounds per client count (-rounds), so the machine's drift slows all alike.
+# It prints req/s, p50, p99, server CPU and RSS per row and each row's share of the ceiling, with
+# the range of that share over the rounds.
 # BENCH_FLAGS passes flags to soccerload (e.g. BENCH_FLAGS="-duration 20s -clients 64").
 BENCH_FLAGS ?=
 bench-http: build ort

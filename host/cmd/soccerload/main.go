@@ -91,8 +91,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	host := fs.String("host", "bin/soccerpredict", "the soccerpredict binary to serve")
 	clients := fs.String("clients", "1,16,64", "client counts, comma-separated")
-	duration := fs.Duration("duration", 10*time.Second, "measured time per row")
-	warmup := fs.Duration("warmup", 2*time.Second, "unmeasured time before each row")
+	duration := fs.Duration("duration", 10*time.Second, "measured time per row, split over its rounds")
+	warmup := fs.Duration("warmup", 2*time.Second, "unmeasured time before each row's every round")
+	rounds := fs.Int("rounds", 3, "rounds per client count: every target in turn, then again (a drifting machine slows them alike)")
 	var env multi
 	fs.Var(&env, "env", "KEY=VALUE added to the server's environment (repeatable)")
 	procs := fs.Int("client-procs", 1, "GOMAXPROCS of this load-generating process (1 leaves the most CPU to the servers, as wrk's one thread does)")
@@ -109,7 +110,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	o := loadtest.Options{Host: *host, Args: fs.Args(), Env: env, Self: self, Duration: *duration, Warmup: *warmup,
+	if *rounds < 1 || *rounds > 100 {
+		return fmt.Errorf("-rounds: %d is not from 1 to 100", *rounds)
+	}
+	o := loadtest.Options{Host: *host, Args: fs.Args(), Env: env, Self: self, Duration: *duration, Warmup: *warmup, Rounds: *rounds,
 		Competitions: strings.Split(*comps, ",")}
 	for _, c := range compare {
 		name, args, ok := strings.Cut(c, "=")

@@ -43,6 +43,23 @@ func (r Result) Percentile(q float64) time.Duration {
 	return r.Latencies[min(len(r.Latencies)-1, int(q*float64(len(r.Latencies))))]
 }
 
+// add is r with o's requests, time, latencies and errors added; finish
+// sorts the latencies again.
+func (r Result) add(o Result) Result {
+	r.Requests += o.Requests
+	r.Elapsed += o.Elapsed
+	r.Latencies = append(r.Latencies, o.Latencies...)
+	if r.Errors == nil {
+		r.Errors = map[string]int{}
+	}
+	for k, v := range o.Errors {
+		r.Errors[k] += v
+	}
+	return r
+}
+
+func (r *Result) finish() { slices.Sort(r.Latencies) }
+
 // ErrorCount is how many requests failed.
 func (r Result) ErrorCount() int {
 	n := 0

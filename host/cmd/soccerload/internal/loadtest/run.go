@@ -25,10 +25,17 @@ type Options struct {
 	// Env is added to the server's environment (e.g. GOMAXPROCS=1).
 	Env []string
 	// Self is this harness's binary, started again as the ceiling server.
-	Self         string
-	Clients      []int
-	Duration     time.Duration
-	Warmup       time.Duration
+	Self     string
+	Clients  []int
+	Duration time.Duration
+	Warmup   time.Duration
+	// Rounds splits each row's Duration into this many slices, measured in
+	// turns with the other targets at the same client count (ceiling,
+	// uncached, cached, ceiling, …), each after its own Warmup: a machine
+	// whose speed drifts from minute to minute then slows every target
+	// alike, and each row's share of the ceiling is also given per round.
+	// 0 or 1: one slice each, back to back.
+	Rounds       int
 	Competitions []string
 	// Progress, when set, gets a one-line status several times a second.
 	Progress io.Writer
@@ -50,6 +57,8 @@ type Row struct {
 	Target  string // ceiling, uncached, cached
 	Clients int
 	Result  Result
+	// PerRound is the rate of each round, in order (one with Rounds ≤ 1).
+	PerRound []float64
 	// CPU is the server's processes' CPU time (plugins included) per second.
 	CPU float64
 	// HostRSS and PluginRSS are resident memory in bytes after the run
@@ -62,7 +71,7 @@ type fixture struct{ home, away, competition string }
 // Run starts the ceiling server and `soccerpredict serve`, each its own
 // process, and measures every target at every client count. Rows of one
 // client count run back to back, so each comparison is made minutes apart
-// at most.
+// at most, and in o.Rounds turns, seconds apart.
 func Run(ctx context.Context, o Options, out io.Writer) ([]Row, error) {
 	ceilingAddr, err := freeAddr()
 	if err != nil {
@@ -126,29 +135,48 @@ func Run(ctx context.Context, o Options, out io.Writer) ([]Row, error) {
 		targets = append(targets, target{"uncached (" + v.name + ")", v.addr, v.pid, uncached},
 			target{"cached (" + v.name + ")", v.addr, v.pid, func(int) Body { return same(pairs[1%len(pairs)]) }})
 	}
+	rounds := max(1, o.Rounds)
+	slice := o.Duration / time.Duration(rounds)
 	var rows []Row
-	total := len(targets) * len(o.Clients)
+	total := len(targets) * len(o.Clients) * rounds
+	step := 0
 	for _, c := range o.Clients {
-		for _, t := range targets {
-			n := len(rows) + 1
-			progress := func(done int64) {
+		acc := make([]Row, len(targets))
+		cpu := make([]time.Duration, len(targets))
+		for round := range rounds {
+			for i, t := range targets {
+				step++
+				n := step
+				progress := func(done int64) {
+					if o.Progress != nil {
+						fmt.Fprintf(o.Progress, "\r[%d/%d] %-8s c=%-3d %8d requests", n, total, t.name, c, done)
+					}
+				}
+				before := treeCPU(t.pid)
+				res, err := Drive(ctx, t.addr, "/v1/predictions", c, o.Warmup, slice, t.body(n), progress)
+				if err != nil {
+					return rows, fmt.Errorf("%s with %d clients: %w", t.name, c, err)
+				}
+				cpu[i] += treeCPU(t.pid) - before
 				if o.Progress != nil {
-					fmt.Fprintf(o.Progress, "\r[%d/%d] %-8s c=%-3d %8d requests", n, total, t.name, c, done)
+					fmt.Fprint(o.Progress, "\r\033[K")
+				}
+				acc[i].Target, acc[i].Clients = t.name, c
+				acc[i].Result = acc[i].Result.add(res)
+				acc[i].PerRound = append(acc[i].PerRound, res.Rate())
+				if rounds > 1 {
+					fmt.Fprintf(out, "%-20s c=%-3d round %d/%d %9.0f req/s\n", t.name, c, round+1, rounds, res.Rate())
 				}
 			}
-			before := treeCPU(t.pid)
-			res, err := Drive(ctx, t.addr, "/v1/predictions", c, o.Warmup, o.Duration, t.body(n), progress)
-			if err != nil {
-				return rows, fmt.Errorf("%s with %d clients: %w", t.name, c, err)
-			}
-			cpu := (treeCPU(t.pid) - before).Seconds() / (res.Elapsed + o.Warmup).Seconds()
-			hostRSS, pluginRSS := treeRSS(t.pid)
-			if o.Progress != nil {
-				fmt.Fprint(o.Progress, "\r\033[K")
-			}
-			rows = append(rows, Row{Target: t.name, Clients: c, Result: res, CPU: cpu, HostRSS: hostRSS, PluginRSS: pluginRSS})
-			fmt.Fprintf(out, "%-20s c=%-3d %9.0f req/s  p50 %8s  p99 %8s  errors %d\n", t.name, c, res.Rate(),
-				res.Percentile(0.5).Round(time.Microsecond), res.Percentile(0.99).Round(time.Microsecond), res.ErrorCount())
+		}
+		for i, t := range targets {
+			r := acc[i]
+			r.Result.finish()
+			r.CPU = cpu[i].Seconds() / (r.Result.Elapsed + time.Duration(rounds)*o.Warmup).Seconds()
+			r.HostRSS, r.PluginRSS = treeRSS(t.pid)
+			rows = append(rows, r)
+			fmt.Fprintf(out, "%-20s c=%-3d %9.0f req/s  p50 %8s  p99 %8s  errors %d\n", t.name, c, r.Result.Rate(),
+				r.Result.Percentile(0.5).Round(time.Microsecond), r.Result.Percentile(0.99).Round(time.Microsecond), r.Result.ErrorCount())
 		}
 	}
 	return rows, nil

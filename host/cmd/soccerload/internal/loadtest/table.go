@@ -3,6 +3,7 @@ package loadtest
 import (
 	"fmt"
 	"io"
+	"math"
 	"runtime"
 	"sort"
 	"strings"
@@ -10,12 +11,13 @@ import (
 )
 
 // Table writes rows as a Markdown table with each row's throughput as a
-// share of the ceiling server's at the same client count.
+// share of the ceiling server's at the same client count; measured in
+// rounds, the share also gives its range over the rounds.
 func Table(w io.Writer, rows []Row) {
-	ceiling := map[int]float64{}
+	ceiling := map[int]Row{}
 	for _, r := range rows {
 		if r.Target == "ceiling" {
-			ceiling[r.Clients] = r.Result.Rate()
+			ceiling[r.Clients] = r
 		}
 	}
 	host, _ := hostname()
@@ -24,8 +26,8 @@ func Table(w io.Writer, rows []Row) {
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---|---:|---:|---:|")
 	for _, r := range rows {
 		share := "—"
-		if c := ceiling[r.Clients]; c > 0 && r.Target != "ceiling" {
-			share = fmt.Sprintf("%.0f%%", 100*r.Result.Rate()/c)
+		if c, ok := ceiling[r.Clients]; ok && r.Target != "ceiling" {
+			share = shareOf(r, c)
 		}
 		plugins := "—"
 		if r.PluginRSS > 0 {
@@ -34,6 +36,30 @@ func Table(w io.Writer, rows []Row) {
 		fmt.Fprintf(w, "| %s | %d | %.0f | %s | %s | %s | %.2f | %s / %s | %s |\n", r.Target, r.Clients, r.Result.Rate(),
 			dur(r.Result.Percentile(0.5)), dur(r.Result.Percentile(0.99)), errorsOf(r.Result), r.CPU, mb(r.HostRSS), plugins, share)
 	}
+}
+
+// shareOf is r's rate as a share of the ceiling's, and with more than one
+// round the lowest and highest share of a round against the same round's
+// ceiling.
+func shareOf(r, ceiling Row) string {
+	c := ceiling.Result.Rate()
+	if c <= 0 {
+		return "—"
+	}
+	s := fmt.Sprintf("%.0f%%", 100*r.Result.Rate()/c)
+	if len(r.PerRound) < 2 || len(r.PerRound) != len(ceiling.PerRound) {
+		return s
+	}
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for i, rate := range r.PerRound {
+		if ceiling.PerRound[i] > 0 {
+			lo, hi = min(lo, rate/ceiling.PerRound[i]), max(hi, rate/ceiling.PerRound[i])
+		}
+	}
+	if lo > hi {
+		return s
+	}
+	return fmt.Sprintf("%s (%.0f–%.0f%%)", s, 100*lo, 100*hi)
 }
 
 func errorsOf(r Result) string {
