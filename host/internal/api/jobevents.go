@@ -134,13 +134,17 @@ func (s *Server) jobEvents(w http.ResponseWriter, r *http.Request) {
 			wait = 0
 			continue
 		case <-woken:
+			var ids []string
 			for _, key := range heard.take() {
-				id := strings.TrimPrefix(key, jobs.CacheKey(""))
-				if !pending[id] {
-					continue
+				if id := strings.TrimPrefix(key, jobs.CacheKey("")); pending[id] {
+					ids = append(ids, id)
 				}
-				v, err := jobs.Lookup(ctx, s.Store, s.Cache, id)
-				if err == nil {
+			}
+			if len(ids) > 0 {
+				// One round trip for all the jobs heard of (a job that could
+				// not be read is read again at the next tick).
+				vs, _ := jobs.LookupMany(ctx, s.Store, s.Cache, ids...)
+				for _, v := range vs {
 					ended(v)
 				}
 			}

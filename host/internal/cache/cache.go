@@ -20,6 +20,9 @@ var ErrSkipped = errors.New("cache skipped after a recent failure")
 // Cache is a key/value cache with expiry.
 type Cache interface {
 	Get(ctx context.Context, key string) ([]byte, error)
+	// GetMany reads every key in one round trip: the values in the keys'
+	// order, nil for a key that is not cached.
+	GetMany(ctx context.Context, keys ...string) ([][]byte, error)
 	Set(ctx context.Context, key string, value []byte, ttl time.Duration) error
 	// SetMany sets every entry in one round trip; the first error is the
 	// call's (the other entries may be set).

@@ -466,6 +466,41 @@ func CacheJobs(ctx context.Context, c cache.Cache, log hclog.Logger, jobs ...sto
 	}
 }
 
+// LookupMany reads several jobs' views, in one round trip to the cache and
+// one statement for those it does not hold; a job in neither is left out.
+func LookupMany(ctx context.Context, st interface {
+	Jobs(ctx context.Context, ids ...string) ([]store.Job, error)
+}, c cache.Cache, ids ...string) ([]View, error) {
+	views := make([]View, 0, len(ids))
+	missing := ids
+	if c != nil {
+		keys := make([]string, len(ids))
+		for i, id := range ids {
+			keys[i] = CacheKey(id)
+		}
+		if vals, err := c.GetMany(ctx, keys...); err == nil && len(vals) == len(ids) {
+			missing = nil
+			for i, b := range vals {
+				var v cached
+				if b != nil && json.Unmarshal(b, &v) == nil && v.View.JobID == ids[i] {
+					v.View.Owner = v.Owner
+					views = append(views, v.View)
+				} else {
+					missing = append(missing, ids[i])
+				}
+			}
+		}
+	}
+	if len(missing) == 0 {
+		return views, nil
+	}
+	js, err := st.Jobs(ctx, missing...)
+	for _, j := range js {
+		views = append(views, ViewOf(j))
+	}
+	return views, err
+}
+
 // Lookup reads a job's view: the cache first, then the store.
 func Lookup(ctx context.Context, st JobReader, c cache.Cache, id string) (View, error) {
 	if c != nil {

@@ -41,6 +41,22 @@ func Run(t *testing.T, open func(t *testing.T) cache.Cache) {
 			t.Fatalf("nothing to set: %v", err)
 		}
 	})
+	t.Run("get many", func(t *testing.T) {
+		c := open(t)
+		if err := c.SetMany(ctx, cache.Entry{Key: "a", Value: []byte("1"), TTL: time.Minute}, cache.Entry{Key: "c", Value: []byte("3"), TTL: time.Minute}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.GetMany(ctx, "c", "b", "a", "c")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 4 || string(got[0]) != "3" || got[1] != nil || string(got[2]) != "1" || string(got[3]) != "3" {
+			t.Fatalf("GetMany(c, b, a, c) = %q, want 3, nil, 1, 3", got)
+		}
+		if got, err := c.GetMany(ctx); err != nil || len(got) != 0 {
+			t.Fatalf("nothing to get: %q, %v", got, err)
+		}
+	})
 	t.Run("announced keys reach subscribers", func(t *testing.T) {
 		c := open(t)
 		heard := make(chan []string, 8)

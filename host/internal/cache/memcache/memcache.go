@@ -42,6 +42,17 @@ func (c *Cache) Get(_ context.Context, key string) ([]byte, error) {
 	return e.value, nil
 }
 
+// GetMany implements cache.Cache.
+func (c *Cache) GetMany(ctx context.Context, keys ...string) ([][]byte, error) {
+	out := make([][]byte, len(keys))
+	for i, k := range keys {
+		if v, err := c.Get(ctx, k); err == nil {
+			out[i] = v
+		}
+	}
+	return out, nil
+}
+
 // Set implements cache.Cache.
 func (c *Cache) Set(_ context.Context, key string, value []byte, ttl time.Duration) error {
 	c.mu.Lock()

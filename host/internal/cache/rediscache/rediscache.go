@@ -79,6 +79,31 @@ func (c *Cache) Get(ctx context.Context, key string) ([]byte, error) {
 	return b, nil
 }
 
+// GetMany implements cache.Cache with one MGET.
+func (c *Cache) GetMany(ctx context.Context, keys ...string) ([][]byte, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	full := make([]string, len(keys))
+	for i, k := range keys {
+		full[i] = c.prefix + k
+	}
+	var vals []any
+	if err := c.call(ctx, func() (err error) { vals, err = c.client.MGet(ctx, full...).Result(); return err }); err != nil {
+		return nil, fmt.Errorf("redis get %d keys: %w", len(keys), err)
+	}
+	if len(vals) != len(keys) {
+		return nil, fmt.Errorf("redis get %d keys: %d values came back", len(keys), len(vals))
+	}
+	out := make([][]byte, len(keys))
+	for i, v := range vals {
+		if s, ok := v.(string); ok {
+			out[i] = []byte(s)
+		}
+	}
+	return out, nil
+}
+
 // Set implements cache.Cache.
 func (c *Cache) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
 	if err := c.call(ctx, func() error { return c.client.Set(ctx, c.prefix+key, value, ttl).Err() }); err != nil {
