@@ -481,10 +481,8 @@ func LookupMany(ctx context.Context, st interface {
 		if vals, err := c.GetMany(ctx, keys...); err == nil && len(vals) == len(ids) {
 			missing = nil
 			for i, b := range vals {
-				var v cached
-				if b != nil && json.Unmarshal(b, &v) == nil && v.View.JobID == ids[i] {
-					v.View.Owner = v.Owner
-					views = append(views, v.View)
+				if v, ok := cachedView(b, ids[i]); ok {
+					views = append(views, v)
 				} else {
 					missing = append(missing, ids[i])
 				}
@@ -501,14 +499,23 @@ func LookupMany(ctx context.Context, st interface {
 	return views, err
 }
 
+// cachedView is job id's view from its cache entry b, with its owner; false
+// when b is empty, does not decode, or holds another job's view.
+func cachedView(b []byte, id string) (View, bool) {
+	var v cached
+	if len(b) == 0 || json.Unmarshal(b, &v) != nil || v.View.JobID != id {
+		return View{}, false
+	}
+	v.View.Owner = v.Owner
+	return v.View, true
+}
+
 // Lookup reads a job's view: the cache first, then the store.
 func Lookup(ctx context.Context, st JobReader, c cache.Cache, id string) (View, error) {
 	if c != nil {
 		if b, err := c.Get(ctx, CacheKey(id)); err == nil {
-			var v cached
-			if json.Unmarshal(b, &v) == nil && v.View.JobID == id {
-				v.View.Owner = v.Owner
-				return v.View, nil
+			if v, ok := cachedView(b, id); ok {
+				return v, nil
 			}
 		}
 	}
