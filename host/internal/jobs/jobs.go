@@ -468,9 +468,7 @@ func CacheJobs(ctx context.Context, c cache.Cache, log hclog.Logger, jobs ...sto
 
 // LookupMany reads several jobs' views, in one round trip to the cache and
 // one statement for those it does not hold; a job in neither is left out.
-func LookupMany(ctx context.Context, st interface {
-	Jobs(ctx context.Context, ids ...string) ([]store.Job, error)
-}, c cache.Cache, ids ...string) ([]View, error) {
+func LookupMany(ctx context.Context, st JobsReader, c cache.Cache, ids ...string) ([]View, error) {
 	views := make([]View, 0, len(ids))
 	missing := ids
 	if c != nil {

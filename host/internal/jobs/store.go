@@ -13,6 +13,10 @@ type (
 	JobReader interface {
 		Job(ctx context.Context, id string) (store.Job, error)
 	}
+	// JobsReader reads several jobs in one statement.
+	JobsReader interface {
+		Jobs(ctx context.Context, ids ...string) ([]store.Job, error)
+	}
 	// OutboxStore is the Relay's: claim unpublished jobs, mark them
 	// published, or give them back.
 	OutboxStore interface {
