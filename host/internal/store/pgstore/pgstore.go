@@ -130,9 +130,10 @@ func (dialect) Insert(ctx context.Context, c sqlstore.Conn, table string, column
 // relay marking a page published while workers start and finish jobs of
 // the same page — then takes its locks in one order, so none deadlocks with
 // another (an UPDATE … WHERE id = ANY locks in whatever order its plan
-// reads the rows).
-func lockedInOrder(ids string) string {
-	return `WITH locked AS MATERIALIZED (SELECT id AS lid FROM jobs WHERE id = ANY(` + ids + `::text[]) ORDER BY id FOR NO KEY UPDATE) `
+// reads the rows). only, when set, narrows the rows locked (and changed),
+// e.g. "AND published_at IS NULL".
+func lockedInOrder(ids, only string) string {
+	return `WITH locked AS MATERIALIZED (SELECT id AS lid FROM jobs WHERE id = ANY(` + ids + `::text[]) ` + only + ` ORDER BY id FOR NO KEY UPDATE) `
 }
 
 func (dialect) Statements() sqlstore.Statements {
@@ -144,16 +145,16 @@ func (dialect) Statements() sqlstore.Statements {
 		CreateJobs: `INSERT INTO jobs (id, status, request, error, created_at, updated_at, owner, callback_url, relay_until)
 		SELECT id, $1, request::jsonb, '', now(), now(), owner, cb, CASE WHEN lease::bigint > 0 THEN now() + lease::bigint * interval '1 microsecond' END
 		FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS t(id, request, owner, cb, lease)`,
-		StartJobs: lockedInOrder("$2") + `UPDATE jobs SET status = $1, updated_at = now(), started_at = coalesce(started_at, now()), published_at = coalesce(published_at, now()),
+		StartJobs: lockedInOrder("$2", "") + `UPDATE jobs SET status = $1, updated_at = now(), started_at = coalesce(started_at, now()), published_at = coalesce(published_at, now()),
 		attempts = attempts + CASE WHEN s.srun <> '' AND s.srun = jobs.run_token THEN 0 ELSE 1 END, run_token = s.srun
 		FROM unnest($2::text[], $3::text[]) AS s(sid, srun), locked -- s's names clash with none of jobs'
 		WHERE jobs.id = s.sid AND locked.lid = s.sid AND jobs.status IN ($4, $1) RETURNING ` + sqlstore.JobColumns,
-		FinishJobs: lockedInOrder("$1") + `UPDATE jobs SET status = f.fstatus, result = f.fresult::jsonb, error = f.ferror, error_kind = f.fkind, updated_at = now(), ` + sqlstore.EndJob + `
+		FinishJobs: lockedInOrder("$1", "") + `UPDATE jobs SET status = f.fstatus, result = f.fresult::jsonb, error = f.ferror, error_kind = f.fkind, updated_at = now(), ` + sqlstore.EndJob + `
 		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS f(fid, fstatus, fresult, ferror, fkind), locked
 		WHERE jobs.id = f.fid AND locked.lid = f.fid AND jobs.status IN ($6, $7) RETURNING ` + sqlstore.JobColumns, // f's names (fid, …) clash with none of jobs'
-		MarkPublished: `WITH locked AS MATERIALIZED (SELECT id AS lid FROM jobs WHERE id = ANY($1::text[]) AND published_at IS NULL ORDER BY id FOR NO KEY UPDATE)
-		UPDATE jobs SET published_at = now() FROM locked WHERE jobs.id = locked.lid AND published_at IS NULL`, // only the unmarked are locked
-		ReleaseOutbox: lockedInOrder("$1") + `UPDATE jobs SET relay_until = NULL FROM locked WHERE jobs.id = locked.lid AND published_at IS NULL`,
+		MarkPublished: lockedInOrder("$1", "AND published_at IS NULL") + // only the unmarked are locked
+			`UPDATE jobs SET published_at = now() FROM locked WHERE jobs.id = locked.lid AND published_at IS NULL`,
+		ReleaseOutbox: lockedInOrder("$1", "") + `UPDATE jobs SET relay_until = NULL FROM locked WHERE jobs.id = locked.lid AND published_at IS NULL`,
 	}
 }
 
