@@ -45,8 +45,10 @@ const answerHeader = 64
 const answerRegionSize = 256 << 10
 
 // spinMax bounds how long the host watches the region for one answer. A
-// call whose recent answers took longer (a large batch) sleeps on the
-// socket at once. (A variable for the tests, which run slower under -race.)
+// call whose recent watched answers took longer (a large batch) sleeps on
+// the socket at once, but for one in probeEvery, which watches to see
+// whether answers are quick again. (A variable for the tests, which run
+// slower under -race.)
 var spinMax = 100 * time.Microsecond
 
 // answerRegion is a mapped region, seen by both processes.

@@ -59,10 +59,21 @@ type fastClient struct {
 	idle chan *fastConn
 	// noRegions: the plugin answered an attach Unimplemented (an older sdk).
 	noRegions atomic.Bool
-	// recent is a moving average of how long answers took (ns): a call
-	// watches its answer region only while answers come back within spinMax.
-	recent atomic.Int64
+	// recent is a moving average of how long watched answers took (ns): a
+	// call watches its answer region only while they come back within
+	// spinMax, and one call in probeEvery made while they are slow
+	// (slowCalls counts those) watches anyway. An answer that was not watched is not counted: its time holds
+	// the wake-up of the host, so a plugin whose answers were once slow
+	// (a large batch, a machine whose wake-ups are slow) would never be
+	// watched again.
+	recent    atomic.Int64
+	slowCalls atomic.Uint32
 }
+
+// probeEvery: while recent answers are slow, one call in probeEvery still
+// watches for its answer, so the average follows the plugin when it is
+// quick again.
+const probeEvery = 16
 
 type fastConn struct {
 	c   net.Conn
@@ -117,7 +128,7 @@ func (f *fastClient) call(ctx context.Context, method byte, req, resp proto.Mess
 	// can run it, so with more calls in flight it would delay theirs.
 	alone := fastInFlight.Add(1) == 1
 	defer fastInFlight.Add(-1)
-	watch := conn.region != nil && alone && time.Duration(f.recent.Load()) <= spinMax
+	watch := conn.region != nil && alone && (time.Duration(f.recent.Load()) <= spinMax || f.slowCalls.Add(1)%probeEvery == 0)
 	start := time.Now()
 	code, body, err := conn.roundTrip(ctx, method, req, watch)
 	if err != nil {
@@ -130,8 +141,9 @@ func (f *fastClient) call(ctx context.Context, method byte, req, resp proto.Mess
 		}
 		return &RemoteError{Code: codes.Unavailable, Message: fmt.Sprintf("fast path %s: %v", f.path, err)}
 	}
-	took := int64(time.Since(start))
-	f.recent.Store((7*f.recent.Load() + took) / 8)
+	if watch {
+		f.recent.Store((7*f.recent.Load() + int64(time.Since(start))) / 8)
+	}
 	defer f.put(conn)
 	if code != codes.OK {
 		return &RemoteError{Code: code, Message: string(body)}

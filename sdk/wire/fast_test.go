@@ -184,6 +184,31 @@ func TestFastPathAnswersInSharedMemory(t *testing.T) {
 	if how := answeredBy(t, f, &pb.PredictRequest{Columns: 1, Values: []float64{6}}, &resp); how != "socket, not watched" || resp.GetProbabilities()[0] != 6 {
 		t.Fatalf("after slow answers, an answer came by %s: %v", how, resp.GetProbabilities())
 	}
+	// Quick answers again: one call in probeEvery watches anyway, the
+	// average of watched answers falls, and the calls are watched again.
+	// Answers that were not watched are not counted (their time holds the
+	// host's own wake-up), so they cannot keep it slow.
+	f.recent.Store(int64(10 * spinMax))
+	var probes int
+	quick := -1 // the first call after which the average was quick again
+	for i := range 64 * probeEvery {
+		how := answeredBy(t, f, &pb.PredictRequest{Columns: 1, Values: []float64{float64(i)}}, &resp)
+		if resp.GetProbabilities()[0] != float64(i) {
+			t.Fatalf("call %d answered %v", i, resp.GetProbabilities())
+		}
+		switch {
+		case quick >= 0 && how != "region":
+			t.Fatalf("call %d, with quick answers again, came by %s", i, how)
+		case quick < 0 && how == "region":
+			probes++
+		}
+		if quick < 0 && time.Duration(f.recent.Load()) <= spinMax {
+			quick = i
+		}
+	}
+	if quick < 0 || quick > 32*probeEvery || probes == 0 || probes > quick/probeEvery+1 {
+		t.Fatalf("quick again after call %d, with %d answers in the region before (average %v)", quick, probes, time.Duration(f.recent.Load()))
+	}
 }
 
 // A plugin built before answer regions answers the attach Unimplemented, as
