@@ -200,6 +200,7 @@ func runAsync(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	batch := fs.Int("batch", 1, "fixtures per submission: 1 posts /v1/predictions/async, more /v1/predictions/async/batch")
 	longPoll := fs.Bool("long-poll", false, "wait for each job with GET /v1/jobs/{id}?wait= instead of polling round after round")
 	stream := fs.Bool("stream", false, "wait for each submission's jobs on one event stream, GET /v1/jobs/events (with -batch: one stream per batch)")
+	follow := fs.Bool("follow", false, "wait for the jobs while they are submitted, as a client listening for results: the jobs submitted so far, up to 100, on one event stream (GET /v1/jobs/events), by -clients/16 followers")
 	rates := fs.String("rates", "", "open loop instead of a burst: jobs due at these rates per second, comma-separated (each POSTed on its own, then long-polled)")
 	duration := fs.Duration("duration", 10*time.Second, "open loop: measured time per rate")
 	warmup := fs.Duration("warmup", 2*time.Second, "open loop: unmeasured time before each rate")
@@ -210,7 +211,7 @@ func runAsync(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *batch < 1 || *batch > 1000 {
 		return fmt.Errorf("-batch: %d is not from 1 to 1,000", *batch)
 	}
-	o := loadtest.AsyncOptions{Host: *host, Args: fs.Args(), Workers: *workers, Jobs: *jobs, Clients: *clients, Batch: *batch, LongPoll: *longPoll, Stream: *stream}
+	o := loadtest.AsyncOptions{Host: *host, Args: fs.Args(), Workers: *workers, Jobs: *jobs, Clients: *clients, Batch: *batch, LongPoll: *longPoll, Stream: *stream, Follow: *follow}
 	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		o.Progress = stderr
 	}

@@ -37,6 +37,11 @@ type AsyncOptions struct {
 	// Stream waits for each submission's jobs on one event stream
 	// (GET /v1/jobs/events?ids=…), the way to wait for a batch.
 	Stream bool
+	// Follow waits for the jobs while the burst is submitted, as a client
+	// listening for results does: followers take the jobs submitted so far
+	// (up to followMax) onto one event stream each, and a job is done when
+	// its event arrives. The other ways wait once every job is submitted.
+	Follow bool
 	// Clients submit the burst and then poll the jobs.
 	Clients  int
 	Progress io.Writer
@@ -51,17 +56,29 @@ type AsyncResult struct {
 }
 
 // RunAsync prepares the store (ingest, a champion), starts serve and the
-// workers, submits a burst of jobs as fast as Clients can, then polls every
-// job until it is done or failed.
+// workers, submits a burst of jobs as fast as Clients can, and waits for
+// every job until it is done or failed (see burst).
 func RunAsync(ctx context.Context, o AsyncOptions, out io.Writer) (AsyncResult, error) {
 	base, stopAll, err := startAsync(ctx, o)
 	if err != nil {
 		return AsyncResult{}, err
 	}
 	defer stopAll()
+	return burst(ctx, o, base, out)
+}
+
+// burst submits o.Jobs jobs to the server at base as fast as o.Clients
+// can and waits for each: following them on event streams meanwhile
+// (Follow), or once all are submitted on event streams (Stream), by
+// long-polls (LongPoll) or by polling the unfinished ones round after round.
+func burst(ctx context.Context, o AsyncOptions, base string, out io.Writer) (AsyncResult, error) {
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: o.Clients}}
 	ids := make([]string, o.Jobs)
 	submitted := make([]time.Time, o.Jobs)
+	var follow *followers
+	if o.Follow {
+		follow = startFollowers(ctx, o, client, base, ids)
+	}
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	var firstErr atomic.Value
@@ -91,16 +108,25 @@ func RunAsync(ctx context.Context, o AsyncOptions, out io.Writer) (AsyncResult, 
 					return
 				}
 				copy(ids[first:last], got)
+				follow.add(first, last)
 			}
 		}()
 	}
 	wg.Wait()
+	follow.submitted()
 	if err, _ := firstErr.Load().(error); err != nil {
 		return AsyncResult{}, err
 	}
 	res := AsyncResult{Jobs: o.Jobs, Submit: time.Since(started)}
 	fmt.Fprintf(out, "submitted %d jobs in %s (%.0f/s)\n", o.Jobs, res.Submit.Round(time.Millisecond), float64(o.Jobs)/res.Submit.Seconds())
 
+	if o.Follow {
+		doneAt, failed, err := follow.wait()
+		if err != nil {
+			return res, err
+		}
+		return res.finish(started, submitted, doneAt, failed), nil
+	}
 	if o.Stream {
 		return streamAll(ctx, o, client, base, ids, submitted, res, started)
 	}
@@ -490,6 +516,121 @@ func waitAll(ctx context.Context, o AsyncOptions, ids []string, step int, submit
 		return res, err
 	}
 	return res.finish(started, submitted, doneAt, int(failed.Load())), nil
+}
+
+// followMax bounds the jobs a follower takes onto one event stream, and
+// followGather is how long it waits for more after the first.
+const (
+	followMax    = 100
+	followGather = 10 * time.Millisecond
+)
+
+// followers wait for jobs while they are submitted (AsyncOptions.Follow):
+// Clients/16 of them (at least one), each taking the jobs submitted so far,
+// up to followMax, onto one event stream, and again once they have ended.
+type followers struct {
+	ids    []string
+	queue  chan int
+	doneAt []time.Time
+	failed atomic.Int64
+	wg     sync.WaitGroup
+	err    atomic.Value
+}
+
+func startFollowers(ctx context.Context, o AsyncOptions, client *http.Client, base string, ids []string) *followers {
+	f := &followers{ids: ids, queue: make(chan int, len(ids)), doneAt: make([]time.Time, len(ids))}
+	var finished atomic.Int64
+	ended := func(i int, status string) {
+		f.doneAt[i] = time.Now()
+		if status != "succeeded" {
+			f.failed.Add(1)
+		}
+		if n := finished.Add(1); o.Progress != nil && n%500 == 0 {
+			fmt.Fprintf(o.Progress, "\r%d of %d jobs finished", n, len(ids))
+		}
+	}
+	for range max(o.Clients/16, 1) {
+		f.wg.Add(1)
+		go func() {
+			defer f.wg.Done()
+			for ctx.Err() == nil {
+				chunk := f.take()
+				if len(chunk) == 0 {
+					return
+				}
+				index := make(map[string]int, len(chunk))
+				pending := make([]string, len(chunk))
+				for k, i := range chunk {
+					index[ids[i]], pending[k] = i, ids[i]
+				}
+				for len(pending) > 0 && ctx.Err() == nil {
+					var err error
+					if pending, err = followJobs(client, base, pending, func(id, status string) { ended(index[id], status) }); err != nil {
+						f.err.CompareAndSwap(nil, err)
+						return
+					}
+				}
+			}
+		}()
+	}
+	return f
+}
+
+// take waits for a submitted job, then gathers those submitted within
+// followGather, up to followMax; none: every job is taken.
+func (f *followers) take() []int {
+	i, ok := <-f.queue
+	if !ok {
+		return nil
+	}
+	chunk := []int{i}
+	gather := time.NewTimer(followGather)
+	defer gather.Stop()
+	for len(chunk) < followMax {
+		select {
+		case i, ok := <-f.queue:
+			if !ok {
+				return chunk
+			}
+			chunk = append(chunk, i)
+		case <-gather.C:
+			return chunk
+		}
+	}
+	return chunk
+}
+
+// add hands the jobs ids[first:last], just submitted, to the followers.
+func (f *followers) add(first, last int) {
+	if f == nil {
+		return
+	}
+	for i := first; i < last; i++ {
+		f.queue <- i // never blocks: the queue holds every job
+	}
+}
+
+// submitted says no more jobs come.
+func (f *followers) submitted() {
+	if f != nil {
+		close(f.queue)
+	}
+}
+
+// wait waits for the followers: when each job was seen ended, how many
+// did not succeed, and the first error (a follower that failed leaves its
+// jobs unseen).
+func (f *followers) wait() ([]time.Time, int, error) {
+	f.wg.Wait()
+	if err, _ := f.err.Load().(error); err != nil {
+		return nil, 0, err
+	}
+	for i, at := range f.doneAt {
+		if at.IsZero() {
+			return nil, 0, fmt.Errorf("job %s was never seen ended", f.ids[i])
+		}
+	}
+	return f.doneAt, int(f.failed.Load()), nil
 }
 
 // followJobs reads one event stream of ids, calling ended for each job
