@@ -126,7 +126,8 @@ bench-open: build ort
 # (the in-process queue; serve works the jobs), from a separate process: jobs/s until all are done and
 # submit→done p50/p99. ASYNC_FLAGS passes flags: -batch 100 submits through the batch route,
 # -stream follows each batch's jobs on one event stream (GET /v1/jobs/events), -long-poll waits
-# with a ?wait= per job, and -rates 200,400 -plot var/async-open.png measures open loop
+# with a ?wait= per job once all are submitted, -follow waits while they are submitted (the jobs
+# posted so far, up to 100 a stream), and -rates 200,400 -plot var/async-open.png measures open loop
 # instead (jobs due at fixed rates, submit→done from when each was due, a table and a plot); for
 # PostgreSQL + RabbitMQ + Redis with workers see docs/benchmarks.md.
 ASYNC_FLAGS ?=
