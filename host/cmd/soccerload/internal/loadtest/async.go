@@ -475,17 +475,7 @@ func streamAll(ctx context.Context, o AsyncOptions, client *http.Client, base st
 // ends. The first error stops them all.
 func waitAll(ctx context.Context, o AsyncOptions, ids []string, step int, submitted []time.Time, res AsyncResult, started time.Time,
 	wait func(first, last int, ended func(i int, status string)) error) (AsyncResult, error) {
-	doneAt := make([]time.Time, len(ids))
-	var failed, finished atomic.Int64
-	ended := func(i int, status string) {
-		doneAt[i] = time.Now()
-		if status != "succeeded" {
-			failed.Add(1)
-		}
-		if n := finished.Add(1); o.Progress != nil && n%500 == 0 {
-			fmt.Fprintf(o.Progress, "\r%d of %d jobs finished", n, len(ids))
-		}
-	}
+	e := newEndings(len(ids), o.Progress)
 	var next atomic.Int64
 	var firstErr atomic.Value
 	var wg sync.WaitGroup
@@ -498,7 +488,7 @@ func waitAll(ctx context.Context, o AsyncOptions, ids []string, step int, submit
 				if first >= len(ids) {
 					return
 				}
-				if err := wait(first, min(first+step, len(ids)), ended); err != nil {
+				if err := wait(first, min(first+step, len(ids)), e.ended); err != nil {
 					firstErr.CompareAndSwap(nil, err)
 					return
 				}
@@ -506,16 +496,44 @@ func waitAll(ctx context.Context, o AsyncOptions, ids []string, step int, submit
 		}()
 	}
 	wg.Wait()
-	if o.Progress != nil {
-		fmt.Fprint(o.Progress, "\r\033[K")
-	}
+	e.clear()
 	if err, _ := firstErr.Load().(error); err != nil {
 		return res, err
 	}
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
-	return res.finish(started, submitted, doneAt, int(failed.Load())), nil
+	return res.finish(started, submitted, e.doneAt, int(e.failed.Load())), nil
+}
+
+// endings records when each job of a burst was seen ended and counts
+// those that did not succeed, showing how many have ended on progress.
+type endings struct {
+	doneAt           []time.Time
+	failed, finished atomic.Int64
+	progress         io.Writer
+}
+
+func newEndings(jobs int, progress io.Writer) *endings {
+	return &endings{doneAt: make([]time.Time, jobs), progress: progress}
+}
+
+// ended records job i's end with its final status.
+func (e *endings) ended(i int, status string) {
+	e.doneAt[i] = time.Now()
+	if status != "succeeded" {
+		e.failed.Add(1)
+	}
+	if n := e.finished.Add(1); e.progress != nil && n%500 == 0 {
+		fmt.Fprintf(e.progress, "\r%d of %d jobs finished", n, len(e.doneAt))
+	}
+}
+
+// clear takes the progress line away.
+func (e *endings) clear() {
+	if e.progress != nil {
+		fmt.Fprint(e.progress, "\r\033[K")
+	}
 }
 
 // followMax bounds the jobs a follower takes onto one event stream, and
@@ -529,26 +547,15 @@ const (
 // Clients/16 of them (at least one), each taking the jobs submitted so far,
 // up to followMax, onto one event stream, and again once they have ended.
 type followers struct {
-	ids    []string
-	queue  chan int
-	doneAt []time.Time
-	failed atomic.Int64
-	wg     sync.WaitGroup
-	err    atomic.Value
+	*endings
+	ids   []string
+	queue chan int
+	wg    sync.WaitGroup
+	err   atomic.Value
 }
 
 func startFollowers(ctx context.Context, o AsyncOptions, client *http.Client, base string, ids []string) *followers {
-	f := &followers{ids: ids, queue: make(chan int, len(ids)), doneAt: make([]time.Time, len(ids))}
-	var finished atomic.Int64
-	ended := func(i int, status string) {
-		f.doneAt[i] = time.Now()
-		if status != "succeeded" {
-			f.failed.Add(1)
-		}
-		if n := finished.Add(1); o.Progress != nil && n%500 == 0 {
-			fmt.Fprintf(o.Progress, "\r%d of %d jobs finished", n, len(ids))
-		}
-	}
+	f := &followers{endings: newEndings(len(ids), o.Progress), ids: ids, queue: make(chan int, len(ids))}
 	for range max(o.Clients/16, 1) {
 		f.wg.Add(1)
 		go func() {
@@ -565,7 +572,7 @@ func startFollowers(ctx context.Context, o AsyncOptions, client *http.Client, ba
 				}
 				for len(pending) > 0 && ctx.Err() == nil {
 					var err error
-					if pending, err = followJobs(client, base, pending, func(id, status string) { ended(index[id], status) }); err != nil {
+					if pending, err = followJobs(client, base, pending, func(id, status string) { f.ended(index[id], status) }); err != nil {
 						f.err.CompareAndSwap(nil, err)
 						return
 					}
@@ -622,6 +629,7 @@ func (f *followers) submitted() {
 // jobs unseen).
 func (f *followers) wait() ([]time.Time, int, error) {
 	f.wg.Wait()
+	f.clear()
 	if err, _ := f.err.Load().(error); err != nil {
 		return nil, 0, err
 	}
