@@ -137,8 +137,7 @@ func burst(ctx context.Context, o AsyncOptions, base string, out io.Writer) (Asy
 	// jobs finish roughly in order, and polling all 20,000 each round would
 	// load the server more than the jobs do.
 	const window = 512
-	doneAt := make([]time.Time, o.Jobs)
-	var failed atomic.Int64
+	e := newEndings(o.Jobs, o.Progress)
 	pending := make([]int, o.Jobs)
 	for i := range pending {
 		pending[i] = i
@@ -179,10 +178,7 @@ func burst(ctx context.Context, o AsyncOptions, base string, out io.Writer) (Asy
 					}
 					switch status {
 					case "succeeded", "failed", "cancelled":
-						doneAt[i] = time.Now()
-						if status == "failed" {
-							failed.Add(1)
-						}
+						e.ended(i, status)
 					default:
 						mu.Lock()
 						still = append(still, i)
@@ -194,17 +190,12 @@ func burst(ctx context.Context, o AsyncOptions, base string, out io.Writer) (Asy
 		wg.Wait()
 		slices.Sort(still)
 		pending = still
-		if o.Progress != nil {
-			fmt.Fprintf(o.Progress, "\r%d of %d jobs finished", o.Jobs-len(pending), o.Jobs)
-		}
 		if len(pending) > 0 {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-	if o.Progress != nil {
-		fmt.Fprint(o.Progress, "\r\033[K")
-	}
-	return res.finish(started, submitted, doneAt, int(failed.Load())), nil
+	e.clear()
+	return res.finish(started, submitted, e.doneAt, int(e.failed.Load())), nil
 }
 
 // startAsync prepares the store (ingest, a champion) and starts serve and

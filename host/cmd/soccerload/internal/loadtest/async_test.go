@@ -106,3 +106,51 @@ func TestBurstFollowingFailsLoudly(t *testing.T) {
 		t.Fatalf("a failing stream: %v", err)
 	}
 }
+
+// The default way of waiting polls the unfinished jobs round after round:
+// a job still queued is asked about again, each job's latency runs to the
+// poll that saw it ended, and every job that did not succeed (failed or
+// cancelled) is counted, as the other ways count them.
+func TestBurstPollsUnfinishedJobs(t *testing.T) {
+	var posts atomic.Int64
+	var mu sync.Mutex
+	polls := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == "/v1/predictions/async" {
+			w.WriteHeader(http.StatusAccepted)
+			fmt.Fprintf(w, `{"job_id": "j%d"}`, posts.Add(1))
+			return
+		}
+		id := strings.TrimPrefix(r.URL.Path, "/v1/jobs/")
+		mu.Lock()
+		polls[id]++
+		asked := polls[id]
+		mu.Unlock()
+		n, _ := strconv.Atoi(strings.TrimPrefix(id, "j"))
+		status := "succeeded"
+		switch {
+		case n%2 == 0 && asked == 1:
+			status = "queued"
+		case n%5 == 0:
+			status = "failed"
+		case n%7 == 0:
+			status = "cancelled"
+		}
+		fmt.Fprintf(w, `{"job_id": %q, "status": %q}`, id, status)
+	}))
+	defer srv.Close()
+
+	const jobs = 210
+	res, err := burst(context.Background(), AsyncOptions{Jobs: jobs, Clients: 8, Batch: 1}, srv.URL, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := jobs/5 + jobs/7 - jobs/35; res.Failed != want || len(res.Latencies) != jobs {
+		t.Fatalf("%d failed, %d latencies; want %d and %d", res.Failed, len(res.Latencies), want, jobs)
+	}
+	for n := 1; n <= jobs; n++ {
+		if want := 1 + (1 - n%2); polls[fmt.Sprintf("j%d", n)] != want {
+			t.Fatalf("job j%d polled %d times, want %d", n, polls[fmt.Sprintf("j%d", n)], want)
+		}
+	}
+}
